@@ -1,0 +1,49 @@
+"""The composition root: builds the system from settings and wires the job queue into it."""
+
+from __future__ import annotations
+
+from custody.config import Settings
+from custody.db import migrate
+from custody.db.engine import make_engine, make_session_factory
+from custody.domain.clock import Clock, SystemClock
+from custody.services import keys
+from custody.services.system import JobQueue, NoJobs, System
+from custody.storage import open_store
+
+
+def build_system(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    jobs: JobQueue | None = None,
+    create: bool = False,
+) -> System:
+    """A System on the configured database, store and key.
+
+    With `create`, a new installation is made ready first: data dir, schema, server key.
+    `jobs` defaults to the configured Huey queue.
+    """
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    if create:
+        migrate.upgrade(engine)
+        server_key = keys.create_server_key(settings.keys_dir)
+    else:
+        server_key = keys.load_server_key(settings.keys_dir)
+    system = System(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        store=open_store(settings.resolved_storage_url),
+        clock=clock or SystemClock(settings.clock_offset),
+        server_key=server_key,
+        jobs=NoJobs(),
+    )
+    system.jobs = jobs if jobs is not None else _queue_for(system)
+    return system
+
+
+def _queue_for(system: System) -> JobQueue:
+    from custody.jobs.queue import HueyJobs
+
+    return HueyJobs.for_system(system)

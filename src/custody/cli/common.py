@@ -1,0 +1,66 @@
+"""What every command shares: settings from options and CUSTODY_* variables, and clear failures."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from custody.bootstrap import build_system
+from custody.config import Settings, load_settings
+from custody.domain.errors import CustodyError
+from custody.services.system import System
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Tokens and ids go to stdout alone; everything for people goes to stderr.
+err = Console(stderr=True)
+out = Console()
+
+
+def settings(ctx: typer.Context) -> Settings:
+    found: Settings = ctx.find_root().obj
+    return found
+
+
+def system(ctx: typer.Context) -> System:
+    """The installation at the configured data dir; a clear error if it was never initialised."""
+    config = settings(ctx)
+    try:
+        return build_system(config)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def refusals(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a refusal into one red line on stderr and exit status 1, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except CustodyError as exc:
+            err.print(f"[red]error:[/] {exc.message}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def root_callback(
+    ctx: typer.Context,
+    data_dir: str = typer.Option(
+        None, envvar="CUSTODY_DATA_DIR", help="Where Custody keeps its data."
+    ),
+    database_url: str = typer.Option(None, envvar="CUSTODY_DATABASE_URL", help="SQLAlchemy URL."),
+    storage_url: str = typer.Option(None, envvar="CUSTODY_STORAGE_URL", help="Object store URL."),
+    queue_url: str = typer.Option(None, envvar="CUSTODY_QUEUE_URL", help="Job queue URL."),
+) -> None:
+    """Custody: body-worn video evidence, from the dock to the court."""
+    ctx.obj = load_settings(
+        data_dir=data_dir, database_url=database_url, storage_url=storage_url, queue_url=queue_url
+    )

@@ -1,0 +1,39 @@
+"""`custody serve`: API, tus endpoint, portal and an in-process job worker on one machine."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from custody.cli.common import err, system
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", envvar="CUSTODY_HOST", help="Address to listen on."),
+    port: int = typer.Option(8000, envvar="CUSTODY_PORT", help="Port to listen on."),
+    workers: int = typer.Option(2, help="In-process job worker threads (0: none)."),
+) -> None:
+    """Run the server."""
+    from custody.web.app import create_app
+
+    running = system(ctx)
+    consumer = None
+    if workers > 0:
+        from custody.jobs.queue import start_in_process_consumer
+
+        consumer = start_in_process_consumer(running, workers=workers)
+    err.print(
+        f"Custody serving on [bold]http://{host}:{port}[/] (data: {running.settings.data_dir})"
+    )
+    try:
+        uvicorn.run(
+            create_app(running),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if consumer is not None:
+            consumer.stop()

@@ -1,0 +1,62 @@
+"""Configuration from CUSTODY_* environment variables (the same names as CLI options)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a Custody process needs to know about where things live."""
+
+    model_config = SettingsConfigDict(env_prefix="CUSTODY_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./custody-data"))
+    database_url: str | None = None
+    storage_url: str | None = None
+    queue_url: str | None = None
+    # Shift every component's clock, for demos and whole-system time-travel runs.
+    clock_offset_seconds: float = 0.0
+    # Run queued jobs inside `custody serve` (the embedded default).
+    worker_in_process: bool = True
+    upload_chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    camera_idle_alert_days: int = Field(default=3, ge=1)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'custody.db'}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "objects").as_uri()
+
+    @property
+    def resolved_queue_url(self) -> str:
+        return self.queue_url or f"sqlite:///{self.data_dir / 'queue.db'}"
+
+    @property
+    def clock_offset(self) -> timedelta:
+        return timedelta(seconds=self.clock_offset_seconds)
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Partial uploads. Shared by every server node, like the database."""
+        return self.data_dir / "uploads"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit values (CLI options) taking precedence."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)  # type: ignore[arg-type]

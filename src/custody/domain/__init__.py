@@ -1,0 +1,1 @@
+"""The rules of Custody as plain Python: no I/O, no frameworks."""

@@ -1,0 +1,60 @@
+"""The one clock every time-based decision reads, so tests can set it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time, optionally shifted (for demos and time-travel runs of a whole server)."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+class ManualClock:
+    """A clock that moves only when told to: for tests."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = as_utc(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._now = as_utc(when)
+
+    def advance(self, by: timedelta) -> None:
+        with self._lock:
+            self._now += by
+
+
+def as_utc(when: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (SQLite hands them back naive)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def isoformat(when: datetime) -> str:
+    """ISO 8601 in UTC with a Z, the form used on the wire and in signed documents."""
+    return as_utc(when).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO 8601 time; a time without a zone is UTC."""
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))

@@ -1,0 +1,234 @@
+"""Reading recordings: listing, one recording's metadata, and its footage (always audited)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
+
+from custody.audit import Actor
+from custody.db.models import Camera, Officer, Recording
+from custody.domain.access import Action, RecordingFacts, Viewer, may_access_recording
+from custody.domain.clock import isoformat
+from custody.domain.errors import InvalidInput, NotFound
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class RecordingFilter:
+    officer: str | None = None
+    camera: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    state: str | None = None
+
+
+def _viewer(principal: Principal) -> Viewer:
+    return Viewer(principal.role, principal.unit, principal.officer_id)
+
+
+def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> dict[str, Any]:
+    return {
+        "id": recording.id,
+        "camera": camera_serial,
+        "officer": warrant,
+        "started_at": isoformat(recording.started_at),
+        "ended_at": isoformat(recording.ended_at),
+        "pre_event_seconds": recording.pre_event_seconds,
+        "sha256": recording.sha256,
+        "size": recording.size,
+        "stored_at": isoformat(recording.stored_at),
+        "state": recording.state,
+        "duration_seconds": recording.duration_seconds,
+        "video_codec": recording.video_codec,
+        "audio_codec": recording.audio_codec,
+        "width": recording.width,
+        "height": recording.height,
+        "has_thumbnail": recording.thumbnail_sha256 is not None,
+        "media_error": recording.media_error,
+    }
+
+
+def _visible(query: Select[Any], principal: Principal, officer: Any) -> Select[Any]:
+    """Restrict a query to what the principal's role may list, in SQL (not in Python)."""
+    viewer = _viewer(principal)
+    if may_access_recording(viewer, RecordingFacts(None, None), Action.LIST):
+        return query
+    if principal.role == "officer":
+        return query.where(Recording.officer_id == (principal.officer_id or -1))
+    if principal.role == "supervisor":
+        return query.where(officer.unit == (principal.unit or ""))
+    return query.where(False)
+
+
+def list_recordings(
+    system: System,
+    principal: Principal,
+    filters: RecordingFilter,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of recordings the principal may see, newest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+    if offset < 0:
+        raise InvalidInput("offset cannot be negative")
+    officer = aliased(Officer)
+    query = (
+        select(Recording, Camera.serial, officer.warrant_number)
+        .join(Camera, Camera.id == Recording.camera_id)
+        .outerjoin(officer, officer.id == Recording.officer_id)
+    )
+    if filters.officer:
+        query = query.where(officer.warrant_number == filters.officer)
+    if filters.camera:
+        query = query.where(Camera.serial == filters.camera)
+    if filters.since:
+        query = query.where(Recording.started_at >= filters.since)
+    if filters.until:
+        query = query.where(Recording.started_at < filters.until)
+    if filters.state:
+        query = query.where(Recording.state == filters.state)
+    query = _visible(query, principal, officer)
+    with system.unit_of_work() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = uow.session.execute(
+            query.order_by(Recording.started_at.desc(), Recording.id).limit(limit).offset(offset)
+        ).all()
+        return {
+            "items": [_summary(r, serial, warrant) for r, serial, warrant in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+
+
+def _load_checked(
+    uow: UnitOfWork,
+    principal: Principal,
+    recording_id: str,
+    action: Action,
+    actor: Actor,
+    tag: str,
+) -> tuple[Recording, str, str | None]:
+    row = uow.session.execute(
+        select(Recording, Camera.serial, Officer.warrant_number, Officer.unit)
+        .join(Camera, Camera.id == Recording.camera_id)
+        .outerjoin(Officer, Officer.id == Recording.officer_id)
+        .where(Recording.id == recording_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no recording {recording_id}")
+    recording, serial, warrant, unit = row
+    if not may_access_recording(
+        _viewer(principal), RecordingFacts(recording.officer_id, unit), action
+    ):
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            allowed=False,
+            reason=f"{principal.role} may not {action.value} this recording",
+        )
+        uow.commit()
+        # 404, not 403: a recording's existence is itself not everyone's business.
+        raise NotFound(f"no recording {recording_id}")
+    return recording, serial, warrant
+
+
+def get_recording(
+    system: System, principal: Principal, recording_id: str, actor: Actor
+) -> dict[str, Any]:
+    """One recording's metadata, manifest and receipt; the view is audited."""
+    with system.unit_of_work() as uow:
+        recording, serial, warrant = _load_checked(
+            uow, principal, recording_id, Action.VIEW_METADATA, actor, "user:recording:view"
+        )
+        result = _summary(recording, serial, warrant)
+        result["gps_track"] = json.loads(recording.gps_track)
+        result["manifest"] = json.loads(recording.manifest_document)
+        result["receipt"] = json.loads(recording.receipt_document)
+        uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
+        uow.commit()
+        return result
+
+
+@dataclass(frozen=True)
+class MediaStream:
+    size: int
+    start: int
+    end: int  # exclusive
+    content_type: str
+    chunks: Iterator[bytes]
+
+
+def open_media(
+    system: System,
+    principal: Principal,
+    recording_id: str,
+    actor: Actor,
+    byte_range: tuple[int, int | None] | None,
+    *,
+    download: bool = False,
+) -> MediaStream:
+    """Open the original footage for streaming; the read is audited before any byte leaves."""
+    action = Action.DOWNLOAD if download else Action.STREAM
+    tag = "user:recording:download" if download else "user:recording:stream"
+    with system.unit_of_work() as uow:
+        recording, _, _ = _load_checked(uow, principal, recording_id, action, actor, tag)
+        if recording.state == "deleted":
+            raise NotFound(f"recording {recording_id} was deleted")
+        size = recording.size
+        start, end = 0, size
+        if byte_range is not None:
+            first, last = byte_range
+            if first < 0:  # a suffix range: the last -first bytes
+                start, end = max(0, size + first), size
+            else:
+                start, end = first, size if last is None else min(last + 1, size)
+            if start >= size or start >= end:
+                raise RangeNotSatisfiable(size)
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            details={"range": [start, end - 1]} if byte_range else {},
+        )
+        uow.commit()
+        sha = recording.sha256
+    return MediaStream(size, start, end, "video/mp4", system.store.read(sha, start, end))
+
+
+def open_thumbnail(system: System, principal: Principal, recording_id: str, actor: Actor) -> bytes:
+    """A recording's thumbnail JPEG; viewing it is a view of footage and audited."""
+    with system.unit_of_work() as uow:
+        recording, _, _ = _load_checked(
+            uow, principal, recording_id, Action.VIEW_METADATA, actor, "user:recording:thumbnail"
+        )
+        if recording.thumbnail_sha256 is None:
+            raise NotFound("this recording has no thumbnail (yet)")
+        uow.audit(
+            "user:recording:thumbnail", actor, object_type="recording", object_id=recording_id
+        )
+        uow.commit()
+        sha = recording.thumbnail_sha256
+    return b"".join(system.store.read(sha))
+
+
+class RangeNotSatisfiable(InvalidInput):
+    code = "range_not_satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__("the requested range is outside the recording")
+        self.size = size

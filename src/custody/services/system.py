@@ -1,0 +1,118 @@
+"""The running system's parts, wired once, and the unit of work every use case opens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from custody import audit
+from custody.config import Settings
+from custody.db.models import AuditEvent
+from custody.domain.clock import Clock
+from custody.storage import BlobStore
+
+
+class JobQueue(Protocol):
+    """What services may ask of the background workers (wired by bootstrap)."""
+
+    def probe_recording(self, recording_id: str) -> None: ...
+
+
+class NoJobs:
+    """A queue that drops work: for tools that never need the workers."""
+
+    def probe_recording(self, recording_id: str) -> None:
+        return None
+
+
+@dataclass
+class System:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: BlobStore
+    clock: Clock
+    server_key: Ed25519PrivateKey
+    jobs: JobQueue = field(default_factory=NoJobs)
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+
+class UnitOfWork:
+    """One transaction. It rolls back unless `commit()` is called; jobs go out only after commit."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.clock = system.clock
+        self._after_commit: list[Callable[[], None]] = []
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._session
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self.system.sessions()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() rolls back whatever was not committed, and unlike rollback() it leaves
+        # loaded objects readable after the unit of work ends.
+        self.session.close()
+        self._session = None
+
+    def commit(self) -> None:
+        self.session.commit()
+        pending, self._after_commit = self._after_commit, []
+        for send in pending:
+            send()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._after_commit.clear()
+
+    def after_commit(self, send: Callable[[], None]) -> None:
+        """Run `send` once the transaction has committed (never for a rolled-back one)."""
+        self._after_commit.append(send)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def audit(
+        self,
+        tag: str,
+        actor: audit.Actor,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        allowed: bool = True,
+        reason: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Write an audit event in this unit of work's transaction."""
+        return audit.append(
+            self.session,
+            at=self.now(),
+            tag=tag,
+            actor=actor,
+            object_type=object_type,
+            object_id=object_id,
+            allowed=allowed,
+            reason=reason,
+            details=details,
+        )

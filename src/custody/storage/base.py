@@ -1,0 +1,58 @@
+"""The object-store interface: small enough that an S3-compatible store can follow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    sha256: str
+    size: int
+
+
+class BlobStore(Protocol):
+    """Content-addressed, immutable objects. A put is durable when it returns."""
+
+    def put_stream(
+        self, chunks: Iterable[bytes], expected_sha256: str | None = None
+    ) -> StoredObject:
+        """Store the bytes, hashing as they stream; ContentMismatch if the hash is not expected."""
+        ...
+
+    def put_file(self, path: Path, sha256: str) -> StoredObject:
+        """Move a local file whose SHA-256 the caller has just verified into the store."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def size(self, sha256: str) -> int:
+        """NotFound if absent."""
+        ...
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes [start, end) of an object (end None: to its end)."""
+        ...
+
+    def delete(self, sha256: str) -> bool:
+        """Remove an object for good; False if it was not there."""
+        ...
+
+    def iter_objects(self) -> Iterator[str]:
+        """Every object's SHA-256, for fixity and reconciliation."""
+        ...
+
+
+def open_store(url: str) -> BlobStore:
+    """The store for a CUSTODY_STORAGE_URL."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        from custody.storage.filesystem import FilesystemStore
+
+        return FilesystemStore(Path(url2pathname(parsed.path)))
+    raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} (file:// is built in)")

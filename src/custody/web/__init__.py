@@ -1,0 +1,1 @@
+"""The FastAPI application: JSON API, tus endpoint and (later) the review portal."""

@@ -1,0 +1,106 @@
+"""Recordings for people: list, one recording, its footage with HTTP ranges, its thumbnail."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.errors import InvalidInput
+from custody.services import recordings
+from custody.services.recordings import RangeNotSatisfiable, RecordingFilter
+from custody.web.deps import CurrentUser, SystemDep, user_actor
+from custody.web.errors import error_response
+
+router = APIRouter(tags=["recordings"])
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@router.get("/recordings", summary="Recordings you may see, newest first, paged")
+async def list_recordings(
+    system: SystemDep,
+    user: CurrentUser,
+    officer: str | None = Query(None, description="warrant number"),
+    camera: str | None = Query(None, description="camera serial"),
+    since: datetime | None = Query(None, description="started at or after (ISO 8601)"),
+    until: datetime | None = Query(None, description="started before (ISO 8601)"),
+    state: str | None = Query(None, description="stored, playable, unplayable or deleted"),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    filters = RecordingFilter(officer, camera, since, until, state)
+    return await run_in_threadpool(
+        lambda: recordings.list_recordings(system, user, filters, limit=limit, offset=offset)
+    )
+
+
+@router.get("/recordings/{recording_id}", summary="One recording (the view is audited)")
+async def get_recording(
+    recording_id: str, request: Request, system: SystemDep, user: CurrentUser
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        recordings.get_recording, system, user, recording_id, user_actor(request, user)
+    )
+
+
+def _parse_range(header: str | None) -> tuple[int, int | None] | None:
+    if header is None:
+        return None
+    match = RANGE.match(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise InvalidInput("Range must be a single 'bytes=start-end' range")
+    if not match.group(1):
+        # A suffix range (bytes=-N) is resolved against the size by the service.
+        return (-int(match.group(2)), None)
+    return (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
+
+
+@router.get("/recordings/{recording_id}/media", summary="The original footage (HTTP ranges)")
+async def media(
+    recording_id: str,
+    request: Request,
+    system: SystemDep,
+    user: CurrentUser,
+    download: bool = Query(False),
+) -> Response:
+    byte_range = _parse_range(request.headers.get("range"))
+    try:
+        stream = await run_in_threadpool(
+            lambda: recordings.open_media(
+                system, user, recording_id, user_actor(request, user), byte_range, download=download
+            )
+        )
+    except RangeNotSatisfiable as exc:
+        response = error_response(416, exc.code, exc.message)
+        response.headers["Content-Range"] = f"bytes */{exc.size}"
+        return response
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(stream.end - stream.start),
+        "Cache-Control": "private, no-store",
+    }
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="{recording_id}.mp4"'
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {stream.start}-{stream.end - 1}/{stream.size}"
+    return StreamingResponse(
+        stream.chunks, status_code=status, headers=headers, media_type=stream.content_type
+    )
+
+
+@router.get("/recordings/{recording_id}/thumbnail", summary="A still from the recording (JPEG)")
+async def thumbnail(
+    recording_id: str, request: Request, system: SystemDep, user: CurrentUser
+) -> Response:
+    data = await run_in_threadpool(
+        recordings.open_thumbnail, system, user, recording_id, user_actor(request, user)
+    )
+    return Response(
+        data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )

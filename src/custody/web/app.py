@@ -1,0 +1,35 @@
+"""The FastAPI application for a built System."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from custody import __version__
+from custody.services.system import System
+from custody.web import errors
+from custody.web.api import docks, recordings, uploads
+
+API = "/api/v1"
+
+
+def create_app(system: System) -> FastAPI:
+    """The whole HTTP surface over one System; all state lives in the database and store."""
+    app = FastAPI(
+        title="Custody",
+        version=__version__,
+        summary="Body-worn video evidence: ingest, chain of custody, retention, audit.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+    )
+    app.state.system = system
+    errors.install(app)
+    app.include_router(uploads.router, prefix=API)
+    app.include_router(docks.router, prefix=API)
+    app.include_router(recordings.router, prefix=API)
+
+    @app.get(f"{API}/health", tags=["system"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,53 @@
+"""Small builders for tests: cameras with keys, signed manifests, docks."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from custody.domain import signing
+from custody.domain.manifest import GpsPoint, Manifest
+from custody.services import fleet
+from custody.services.fleet import DockIdentity
+from custody.services.system import System
+from tests.conftest import START
+
+
+@dataclass
+class FakeCamera:
+    serial: str
+    key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> str:
+        return signing.public_key_text(self.key.public_key())
+
+    def manifest(self, data: bytes, *, officer: str | None = "1234AB",
+                 started_at: datetime = START, recording_id: str | None = None,
+                 **changes: Any) -> dict[str, Any]:
+        """A signed manifest for these bytes."""
+        rid = recording_id or str(uuid.uuid4())
+        document = Manifest(
+            recording_id=rid, device_serial=self.serial, officer_id=officer,
+            started_at=started_at, ended_at=started_at + timedelta(seconds=30),
+            pre_event_seconds=30, file=f"{rid}.mp4", size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            gps=(GpsPoint(started_at, 51.545, -0.055),),
+        ).to_json()
+        document.update(changes)
+        return signing.sign(document, self.key)
+
+
+def register(system: System, serial: str = "BWV-0001") -> tuple[FakeCamera, DockIdentity, str]:
+    """An officer, a registered camera and a dock; returns the camera, dock and dock token."""
+    fleet.add_officer(system, "1234AB", name="A. Officer", unit="Hackney")
+    camera = FakeCamera(serial, Ed25519PrivateKey.generate())
+    fleet.add_camera(system, serial=serial, model="SimCam", firmware="1.0",
+                     public_key=camera.public_key, officer="1234AB")
+    token = fleet.add_dock(system, "Hackney-1")
+    return camera, fleet.authenticate_dock(system, token), token
