@@ -19,29 +19,36 @@ app.add_typer(fleet.app, name="fleet")
 app.add_typer(users.app, name="users")
 
 
-def _mount_optional() -> None:
-    """Commands whose modules are built in parallel; mounted when present."""
-    try:
-        from custody.cli import camera
-
-        app.add_typer(camera.app, name="camera")
-    except ImportError:
-        pass
-    try:
-        from custody.cli.dock import dock_command
-
-        app.command("dock")(dock_command)
-    except ImportError:
-        pass
-    try:
-        from custody.cli.worker import worker_command
-
-        app.command("worker")(worker_command)
-    except ImportError:
-        pass
+# Command groups and commands by module; each module owns its own commands.
+GROUPS = {"camera": "camera", "retention": "retention", "audit": "audit",
+          "categories": "categories", "cases": "cases", "holds": "holds"}
+COMMANDS = {"dock": ("dock", "dock_command"), "worker": ("worker", "worker_command"),
+            "demo": ("demo", "demo_command")}
 
 
-_mount_optional()
+def _mount() -> None:
+    """Mount every command module that is installed."""
+    import importlib
+
+    for name, module_name in GROUPS.items():
+        try:
+            module = importlib.import_module(f"custody.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"custody.cli.{module_name}":
+                raise
+            continue
+        app.add_typer(module.app, name=name)
+    for name, (module_name, attribute) in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"custody.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"custody.cli.{module_name}":
+                raise
+            continue
+        app.command(name)(getattr(module, attribute))
+
+
+_mount()
 
 
 def main() -> None:

@@ -13,9 +13,9 @@ from sqlalchemy.orm import aliased
 
 from custody.audit import Actor
 from custody.db.models import Camera, Officer, Recording
-from custody.domain.access import Action, RecordingFacts, Viewer, may_access_recording
+from custody.domain.access import Action, RecordingFacts, Viewer, decide
 from custody.domain.clock import isoformat
-from custody.domain.errors import InvalidInput, NotFound
+from custody.domain.errors import InvalidInput, NotFound, NotPermitted
 from custody.services.system import System, UnitOfWork
 from custody.services.users import Principal
 
@@ -59,8 +59,7 @@ def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> d
 
 def _visible(query: Select[Any], principal: Principal, officer: Any) -> Select[Any]:
     """Restrict a query to what the principal's role may list, in SQL (not in Python)."""
-    viewer = _viewer(principal)
-    if may_access_recording(viewer, RecordingFacts(None, None), Action.LIST):
+    if principal.role in ("professional_standards", "auditor", "administrator", "investigator"):
         return query
     if principal.role == "officer":
         return query.where(Recording.officer_id == (principal.officer_id or -1))
@@ -129,20 +128,21 @@ def _load_checked(
     if row is None:
         raise NotFound(f"no recording {recording_id}")
     recording, serial, warrant, unit = row
-    if not may_access_recording(
-        _viewer(principal), RecordingFacts(recording.officer_id, unit), action
-    ):
+    decision = decide(_viewer(principal), action, RecordingFacts(recording.officer_id, unit))
+    if not decision:
         uow.audit(
             tag,
             actor,
             object_type="recording",
             object_id=recording_id,
             allowed=False,
-            reason=f"{principal.role} may not {action.value} this recording",
+            reason=decision.reason,
         )
         uow.commit()
-        # 404, not 403: a recording's existence is itself not everyone's business.
-        raise NotFound(f"no recording {recording_id}")
+        if decision.conceal:
+            # 404, not 403: a recording's existence is itself not everyone's business.
+            raise NotFound(f"no recording {recording_id}")
+        raise NotPermitted(decision.reason)
     return recording, serial, warrant
 
 
@@ -152,7 +152,7 @@ def get_recording(
     """One recording's metadata, manifest and receipt; the view is audited."""
     with system.unit_of_work() as uow:
         recording, serial, warrant = _load_checked(
-            uow, principal, recording_id, Action.VIEW_METADATA, actor, "user:recording:view"
+            uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
         )
         result = _summary(recording, serial, warrant)
         result["gps_track"] = json.loads(recording.gps_track)
@@ -214,7 +214,7 @@ def open_thumbnail(system: System, principal: Principal, recording_id: str, acto
     """A recording's thumbnail JPEG; viewing it is a view of footage and audited."""
     with system.unit_of_work() as uow:
         recording, _, _ = _load_checked(
-            uow, principal, recording_id, Action.VIEW_METADATA, actor, "user:recording:thumbnail"
+            uow, principal, recording_id, Action.VIEW, actor, "user:recording:thumbnail"
         )
         if recording.thumbnail_sha256 is None:
             raise NotFound("this recording has no thumbnail (yet)")

@@ -11,20 +11,11 @@ from sqlalchemy import select
 
 from custody.audit import Actor
 from custody.db.models import ApiToken, Officer, User
+from custody.domain.access import ROLES
 from custody.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from custody.services.system import System
 from custody.services.tokens import USER_TOKEN_PREFIX, new_token, token_hash
 
-ROLES = (
-    "officer",
-    "supervisor",
-    "investigator",
-    "professional_standards",
-    "disclosure",
-    "fleet_manager",
-    "administrator",
-    "auditor",
-)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 _hasher = PasswordHasher()
 

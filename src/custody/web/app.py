@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from custody import __version__
 from custody.services.system import System
 from custody.web import errors
-from custody.web.api import docks, recordings, uploads
+from custody.web.api import audit, docks, fleet, identity, lifecycle, recordings, uploads
 
 API = "/api/v1"
 
@@ -27,6 +27,10 @@ def create_app(system: System) -> FastAPI:
     app.include_router(uploads.router, prefix=API)
     app.include_router(docks.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
+    app.include_router(lifecycle.router, prefix=API)
+    app.include_router(identity.router, prefix=API)
+    app.include_router(audit.router, prefix=API)
+    app.include_router(fleet.router, prefix=API)
 
     @app.get(f"{API}/health", tags=["system"])
     def health() -> dict[str, str]:

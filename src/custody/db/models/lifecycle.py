@@ -1,0 +1,3 @@
+"""Categories, annotations, evidence flags, cases, holds and tombstones (the evidence lifecycle)."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""identity API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
