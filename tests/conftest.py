@@ -184,6 +184,8 @@ class Installation:
     data_dir: Path
     dock_token: str
     admin_token: str
+    # Professional standards: may see any footage (administrators may not watch it).
+    viewer_token: str
     server: ServerProcess
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -203,9 +205,12 @@ def installation(tmp_path: Path) -> Iterator[Installation]:
                 "--unit", "Hackney"))
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
     admin_token = _ok(custody(data_dir, "users", "token", "admin"))
+    _ok(custody(data_dir, "users", "add", "pat", "--role", "professional_standards",
+                "--unit", "DPS", "--password-stdin", stdin="a long test password\n"))
+    viewer_token = _ok(custody(data_dir, "users", "token", "pat"))
     server = ServerProcess(data_dir, free_port(), {})
     server.start()
     try:
-        yield Installation(data_dir, dock_token, admin_token, server)
+        yield Installation(data_dir, dock_token, admin_token, viewer_token, server)
     finally:
         server.stop()

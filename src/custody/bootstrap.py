@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from custody.config import Settings
-from custody.db import migrate
 from custody.db.engine import make_engine, make_session_factory
 from custody.domain.clock import Clock, SystemClock
 from custody.services import keys
@@ -26,6 +25,9 @@ def build_system(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     if create:
+        # Alembic is heavy to import and only needed to make or upgrade a schema.
+        from custody.db import migrate
+
         migrate.upgrade(engine)
         server_key = keys.create_server_key(settings.keys_dir)
     else:

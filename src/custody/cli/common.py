@@ -53,12 +53,12 @@ def refusals(func: Callable[P, R]) -> Callable[P, R]:
 
 def root_callback(
     ctx: typer.Context,
-    data_dir: str = typer.Option(
+    data_dir: str | None = typer.Option(
         None, envvar="CUSTODY_DATA_DIR", help="Where Custody keeps its data."
     ),
-    database_url: str = typer.Option(None, envvar="CUSTODY_DATABASE_URL", help="SQLAlchemy URL."),
-    storage_url: str = typer.Option(None, envvar="CUSTODY_STORAGE_URL", help="Object store URL."),
-    queue_url: str = typer.Option(None, envvar="CUSTODY_QUEUE_URL", help="Job queue URL."),
+    database_url: str | None = typer.Option(None, envvar="CUSTODY_DATABASE_URL", help="SQLAlchemy URL."),
+    storage_url: str | None = typer.Option(None, envvar="CUSTODY_STORAGE_URL", help="Object store URL."),
+    queue_url: str | None = typer.Option(None, envvar="CUSTODY_QUEUE_URL", help="Job queue URL."),
 ) -> None:
     """Custody: body-worn video evidence, from the dock to the court."""
     ctx.obj = load_settings(

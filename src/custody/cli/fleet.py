@@ -30,12 +30,12 @@ def add_officer(
 @refusals
 def add_camera(
     ctx: typer.Context,
-    from_dir: Path = typer.Option(None, "--from", help="A camera directory: reads device.json."),
-    serial: str = typer.Option(None, help="Serial (without --from)."),
+    from_dir: Path | None = typer.Option(None, "--from", help="A camera directory: reads device.json."),
+    serial: str | None = typer.Option(None, help="Serial (without --from)."),
     model: str = typer.Option("", help="Model (without --from)."),
     firmware: str = typer.Option("", help="Firmware (without --from)."),
-    public_key: str = typer.Option(None, help="base64 Ed25519 public key (without --from)."),
-    officer: str = typer.Option(None, help="Issue it to this officer (warrant number)."),
+    public_key: str | None = typer.Option(None, help="base64 Ed25519 public key (without --from)."),
+    officer: str | None = typer.Option(None, help="Issue it to this officer (warrant number)."),
 ) -> None:
     """Register a camera and the key its manifests are signed with."""
     if from_dir is not None:
@@ -63,7 +63,7 @@ def add_camera(
 def add_dock(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Dock name, e.g. Hackney-1."),
-    station: str = typer.Option(None, help="Station (default: the name before its last '-')."),
+    station: str | None = typer.Option(None, help="Station (default: the name before its last '-')."),
     bays: int = typer.Option(8, help="Number of bays."),
 ) -> None:
     """Register a dock; prints its token, alone, on stdout."""

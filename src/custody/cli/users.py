@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from custody.cli.common import err, out, refusals, system
+from custody.domain.access import ROLES
 from custody.services import users
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -15,9 +16,9 @@ app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 def add(
     ctx: typer.Context,
     username: str = typer.Argument(...),
-    role: str = typer.Option(..., help=f"One of: {', '.join(users.ROLES)}."),
-    officer: str = typer.Option(None, help="Link to the officer with this warrant number."),
-    unit: str = typer.Option(None, help="Borough / BCU or team."),
+    role: str = typer.Option(..., help=f"One of: {', '.join(ROLES)}."),
+    officer: str | None = typer.Option(None, help="Link to the officer with this warrant number."),
+    unit: str | None = typer.Option(None, help="Borough / BCU or team."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read a password from stdin."
     ),

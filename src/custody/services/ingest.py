@@ -427,7 +427,7 @@ class ChunkWriter:
         new_offset = self.upload.offset + self.written
         with self.system.unit_of_work() as uow:
             now = uow.now()
-            moved = uow.session.execute(
+            result = uow.session.execute(
                 update(Upload)
                 .where(
                     Upload.id == self.upload.upload_id,
@@ -435,8 +435,9 @@ class ChunkWriter:
                     Upload.state == UploadState.RECEIVING,
                 )
                 .values(offset=new_offset, updated_at=now, expires_at=expiry_for(now))
-            ).rowcount
-            if moved != 1:
+            )
+            # The offset moves only from the value this request started at: exactly one row.
+            if getattr(result, "rowcount", 0) != 1:
                 self._discard()
                 raise UploadGone("the upload changed under this request; ask for its offset again")
             uow.commit()

@@ -6,6 +6,10 @@ never writes to or deletes the original (invariant 3). Footage that does not
 decode is an outcome, not an error: the recording becomes "unplayable" with a
 reason a person can read. Only a failure of the store itself raises, so that the
 job is retried.
+
+The probe decodes only the first second, for the thumbnail, but walks every video
+packet: an index written at the start of a file (MP4 "faststart", Matroska) still
+promises the frames of a file that was cut off, and only reading on shows them missing.
 """
 
 from __future__ import annotations
@@ -169,8 +173,9 @@ def _inspect_container(container: Any) -> MediaInfo:
                 # The empty packet at the end only flushes the decoder.
                 continue
             packets += 1
-            if packet.pts is not None and packet.time_base is not None:
-                end = (packet.pts + (packet.duration or 0)) * packet.time_base
+            stamp = packet.pts if packet.pts is not None else packet.dts
+            if stamp is not None and packet.time_base is not None:
+                end = (stamp + (packet.duration or 0)) * packet.time_base
                 video_end = max(video_end, float(end))
             if chosen is None:
                 chosen, latest = _decode_towards(packet, target, latest)
@@ -179,7 +184,7 @@ def _inspect_container(container: Any) -> MediaInfo:
             f"the video could not be read past {video_end:.1f} s: {_ffmpeg_reason(exc)}"
         ) from None
     if chosen is None:
-        chosen = latest or _flush_decoder(video)
+        chosen = latest if latest is not None else _flush_decoder(video)
     if chosen is None:
         raise MediaUnplayable("no video frame in the file could be decoded")
     _check_complete(video, packets, video_end - start, declared)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from custody.audit import Actor
@@ -16,6 +16,7 @@ from custody.db.models import Camera, Officer, Recording
 from custody.domain.access import Action, RecordingFacts, Viewer, decide
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound, NotPermitted
+from custody.services import lifecycle, retention
 from custody.services.system import System, UnitOfWork
 from custody.services.users import Principal
 
@@ -57,15 +58,15 @@ def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> d
     }
 
 
-def _visible(query: Select[Any], principal: Principal, officer: Any) -> Select[Any]:
-    """Restrict a query to what the principal's role may list, in SQL (not in Python)."""
+def _visible(principal: Principal, officer: Any) -> ColumnElement[bool]:
+    """What the principal's role may list, as SQL (the listing is never filtered in Python)."""
     if principal.role in ("professional_standards", "auditor", "administrator", "investigator"):
-        return query
+        return true()
     if principal.role == "officer":
-        return query.where(Recording.officer_id == (principal.officer_id or -1))
+        return Recording.officer_id == (principal.officer_id or -1)
     if principal.role == "supervisor":
-        return query.where(officer.unit == (principal.unit or ""))
-    return query.where(False)
+        return officer.unit == (principal.unit or "")  # type: ignore[no-any-return]
+    return false()
 
 
 def list_recordings(
@@ -97,7 +98,7 @@ def list_recordings(
         query = query.where(Recording.started_at < filters.until)
     if filters.state:
         query = query.where(Recording.state == filters.state)
-    query = _visible(query, principal, officer)
+    query = query.where(_visible(principal, officer))
     with system.unit_of_work() as uow:
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = uow.session.execute(
@@ -155,9 +156,14 @@ def get_recording(
             uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
         )
         result = _summary(recording, serial, warrant)
-        result["gps_track"] = json.loads(recording.gps_track)
-        result["manifest"] = json.loads(recording.manifest_document)
         result["receipt"] = json.loads(recording.receipt_document)
+        if recording.state == "deleted":
+            # A tombstone: the deletion certificate says what went, when and why.
+            result |= retention.tombstone_view(recording)
+        else:
+            result["gps_track"] = json.loads(recording.gps_track)
+            result["manifest"] = json.loads(recording.manifest_document)
+            result |= lifecycle.lifecycle_view(uow, principal, recording)
         uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
         uow.commit()
         return result

@@ -34,7 +34,7 @@ TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
 def status_for(exc: errors.CustodyError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

@@ -1,0 +1,45 @@
+# The front door. `make help` lists the targets.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help install run test lint bench screenshots browser clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv and install Custody with what its tests need
+
+browser: ## Install Debian's Chromium for the portal tests (needs root or sudo)
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+run: install ## Run the demo: a small force, a shift of docking, the portal
+	$(BIN)/custody demo
+
+test: install browser ## Run every test (PostgreSQL and Redis tests skip if those servers are down)
+	$(BIN)/pytest
+
+lint: install ## ruff and mypy --strict
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy --strict src
+
+bench: install ## Run the benchmarks and print their figures
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/retention.py
+	$(BIN)/python benchmarks/audit.py
+
+screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
+	$(BIN)/python -m custody.tools.screenshots docs/screenshots
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) custody-data .pytest_cache .mypy_cache .ruff_cache

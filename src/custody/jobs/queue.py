@@ -1,0 +1,108 @@
+"""The job queues services see (the JobQueue protocol) and the Huey instance behind them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from huey import RedisHuey, SqliteHuey
+
+from custody.config import Settings
+from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
+from custody.jobs.tasks import Tasks, register_tasks
+from custody.services import media
+from custody.services.system import System
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "custody"
+SQLITE_PREFIX = "sqlite:///"
+# Several processes (serve nodes, workers) share one SQLite queue file: wait for its lock.
+SQLITE_BUSY_SECONDS = 30
+
+
+def make_huey(settings: Settings, *, name: str = QUEUE_NAME) -> Any:
+    """A Huey instance (no tasks yet) on the storage CUSTODY_QUEUE_URL names.
+
+    `sqlite:///relative` or `sqlite:////absolute/path` (the SQLAlchemy form) and
+    `redis://`, `rediss://` or `unix://` URLs. Results are not kept: no task's
+    caller waits for one, and kept results would pile up.
+    """
+    url = settings.resolved_queue_url
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
+            raise ValueError(f"a SQLite queue URL looks like sqlite:///path, not {url!r}")
+        path = Path(url.removeprefix(SQLITE_PREFIX))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name=name, filename=str(path), results=False, timeout=SQLITE_BUSY_SECONDS)
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisHuey(name=name, url=url, results=False)
+    raise ValueError(f"unsupported queue URL scheme {scheme!r} (sqlite:/// or redis://)")
+
+
+class HueyJobs:
+    """The JobQueue of a running system: each request is a Huey task in the shared queue."""
+
+    def __init__(self, huey: Any, tasks: Tasks) -> None:
+        self.huey = huey
+        self.tasks = tasks
+
+    @classmethod
+    def for_system(cls, system: System, *, name: str = QUEUE_NAME) -> HueyJobs:
+        """The queue the system's settings name, with tasks that run against `system`."""
+        huey = make_huey(system.settings, name=name)
+        return cls(huey, register_tasks(huey, system))
+
+    def probe_recording(self, recording_id: str) -> None:
+        """Enqueue the media probe of a recording that has just been committed."""
+        try:
+            self.tasks.probe_recording(recording_id)
+        except Exception:
+            # Called after the recording's commit: failing here would fail an upload that
+            # succeeded. The reconciler re-sends probes that never reached the queue.
+            logger.exception(
+                "could not queue the probe of recording %s; the reconciler will", recording_id
+            )
+
+
+class ImmediateJobs:
+    """A JobQueue that runs each job at once in the caller's thread: for tests and tools.
+
+    Build the system first, then attach: `system.jobs = ImmediateJobs(system)`.
+    With `raise_errors` False (the default) a failing job is logged, as a queued
+    job's failure would be, so that it cannot fail the commit that asked for it.
+    """
+
+    def __init__(self, system: System, *, raise_errors: bool = False) -> None:
+        self.system = system
+        self.raise_errors = raise_errors
+
+    def probe_recording(self, recording_id: str) -> None:
+        try:
+            media.probe_recording(self.system, recording_id)
+        except Exception:
+            if self.raise_errors:
+                raise
+            logger.exception("probing recording %s failed", recording_id)
+
+
+def start_in_process_consumer(
+    system: System,
+    workers: int = 2,
+    *,
+    periodic: bool = True,
+    shutdown_timeout: float | None = SHUTDOWN_TIMEOUT_SECONDS,
+) -> ThreadConsumer:
+    """Run Huey workers on threads of this process (for `custody serve`); `.stop()` ends them.
+
+    The consumer serves the system's own HueyJobs queue; a system wired with another
+    JobQueue gets a consumer on the configured queue, with tasks bound to it.
+    """
+    jobs = system.jobs if isinstance(system.jobs, HueyJobs) else HueyJobs.for_system(system)
+    consumer = ThreadConsumer(
+        jobs.huey, workers=workers, periodic=periodic, shutdown_timeout=shutdown_timeout
+    )
+    return consumer.start()

@@ -1,0 +1,111 @@
+"""The tasks and periodic sweeps, registered on a Huey instance for one System.
+
+Tasks are registered per Huey instance, not at import, because the instance
+depends on settings (SQLite or Redis). Each task runs against the System it was
+registered with, so it uses that system's database, store and clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from huey import crontab
+
+from custody.services import ingest, media, retention
+from custody.services.system import System
+
+logger = logging.getLogger(__name__)
+
+# A probe fails only when the store does (bad footage is an outcome): retry a few times,
+# then leave it to the reconciler.
+PROBE_RETRIES = 3
+PROBE_RETRY_DELAY_SECONDS = 60
+RECONCILE_MINUTES = 5
+# Hourly sweeps run off the hour, away from everything else that runs on it.
+HOURLY_AT_MINUTE = 17
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """The Huey task handles of one registration (calling one enqueues it)."""
+
+    probe_recording: Any
+    reconcile_probes: Any
+    expire_uploads: Any
+    retention_sweep: Any
+
+
+def register_tasks(huey: Any, system: System) -> Tasks:
+    """Register Custody's tasks on `huey`, each running against `system`."""
+
+    def probe_recording(recording_id: str) -> None:
+        media.probe_recording(system, recording_id)
+
+    def reconcile_probes() -> None:
+        once_per_slot(huey, "reconcile_probes", RECONCILE_MINUTES * 60, lambda: _reconcile(system))
+
+    def expire_uploads() -> None:
+        once_per_slot(huey, "expire_uploads", 3600, lambda: _expire_uploads(system))
+
+    def retention_sweep() -> None:
+        once_per_slot(huey, "retention_sweep", 3600, lambda: _retention_sweep(system))
+
+    # Huey's decorators are untyped: applied as calls, the functions above keep their types.
+    every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
+    hourly = crontab(minute=str(HOURLY_AT_MINUTE))
+    tasks = Tasks(
+        probe_recording=huey.task(
+            name="probe_recording", retries=PROBE_RETRIES, retry_delay=PROBE_RETRY_DELAY_SECONDS
+        )(probe_recording),
+        reconcile_probes=huey.periodic_task(every_few_minutes, name="reconcile_probes")(
+            reconcile_probes
+        ),
+        expire_uploads=huey.periodic_task(hourly, name="expire_uploads")(expire_uploads),
+        # Non-evidential footage is due a day before its 31-day limit: 24 sweeps of slack.
+        retention_sweep=huey.periodic_task(hourly, name="retention_sweep")(retention_sweep),
+    )
+    return tasks
+
+
+def _reconcile(system: System) -> None:
+    media.reprobe_pending(system)
+
+
+def _retention_sweep(system: System) -> None:
+    report = retention.sweep(system)
+    if report.deleted or report.failures:
+        logger.info(
+            "retention sweep: %d deleted, %d failed", len(report.deleted), len(report.failures)
+        )
+
+
+def _expire_uploads(system: System) -> None:
+    expired = ingest.expire_uploads(system)
+    if expired:
+        logger.info("expired %d abandoned upload(s)", expired)
+
+
+def once_per_slot(huey: Any, name: str, period_seconds: int, run: Callable[[], None]) -> bool:
+    """Run `run` if no other consumer sharing this queue has run `name` in this period yet.
+
+    Every consumer's scheduler (each `custody serve` node, each `custody worker`)
+    enqueues the periodic tasks; the first to claim the period in the shared queue
+    storage runs it and the rest skip. Returns whether this call ran it.
+    """
+    # Wall time, not the system clock: the slots follow Huey's scheduler, which is wall time.
+    slot = int(time.time() // period_seconds)
+    if not huey.put_if_empty(_slot_key(huey, name, slot), "1"):
+        logger.debug("%s already ran in this period elsewhere", name)
+        return False
+    # Keep the claims from piling up; two periods back is long settled.
+    huey.delete(_slot_key(huey, name, slot - 2))
+    run()
+    return True
+
+
+def _slot_key(huey: Any, name: str, slot: int) -> str:
+    return f"{huey.name}.periodic.{name}.{slot}"

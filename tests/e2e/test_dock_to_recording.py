@@ -1,0 +1,130 @@
+"""The whole path over real HTTP: camera → dock agent → `custody serve` → recording → camera emptied."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import httpx
+
+from custody.camera.simulator import simulate_camera
+from custody.camera.storage import CameraStorage
+from custody.dock.agent import DockAgent
+from custody.dock.backoff import Backoff
+from custody.domain import signing
+from tests.conftest import Installation
+
+
+def _register(installation: Installation, camera_dir: Path) -> None:
+    result = installation.run("fleet", "add-camera", "--from", str(camera_dir))
+    assert result.returncode == 0, result.stderr
+
+
+def _originals(camera_dir: Path) -> dict[str, bytes]:
+    return {r.manifest.recording_id: r.media_path.read_bytes()
+            for r in CameraStorage(camera_dir).recordings()}
+
+
+def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
+    installation: Installation, tmp_path: Path
+) -> None:
+    camera_dir = tmp_path / "bay-1"
+    simulate_camera(camera_dir, serial="BWV-0001", officer_id="1234AB", recordings=3, duration=4)
+    _register(installation, camera_dir)
+    originals = _originals(camera_dir)
+
+    result = installation.run("dock", "--server", installation.server.url, "--token",
+                              installation.dock_token, "--bay", str(camera_dir), "--once")
+    assert result.returncode == 0, result.stderr + result.stdout
+
+    assert CameraStorage(camera_dir).recordings() == []
+    assert list((camera_dir / "recordings").iterdir()) == []
+    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
+    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
+    key = httpx.get(f"{installation.server.url}/api/v1/server-key").json()["public_key"]
+    for recording_id, data in originals.items():
+        detail = httpx.get(f"{installation.server.url}/api/v1/recordings/{recording_id}",
+                           headers=auth).json()
+        assert detail["sha256"] == hashlib.sha256(data).hexdigest()
+        assert detail["officer"] == "1234AB" and detail["camera"] == "BWV-0001"
+        signing.verify(detail["receipt"], signing.load_public_key(key))
+
+
+def test_the_media_streams_with_http_ranges(installation: Installation, tmp_path: Path) -> None:
+    camera_dir = tmp_path / "bay-1"
+    simulate_camera(camera_dir, serial="BWV-0002", officer_id="1234AB", recordings=1, duration=3)
+    _register(installation, camera_dir)
+    data = next(iter(_originals(camera_dir).values()))
+    with DockAgent(installation.server.url, installation.dock_token, [camera_dir]) as agent:
+        assert agent.run_once().ok
+    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
+    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    media = f"{installation.server.url}/api/v1/recordings/{listing['items'][0]['id']}/media"
+    whole = httpx.get(media, headers=auth)
+    assert whole.status_code == 200 and whole.content == data
+    assert whole.headers["accept-ranges"] == "bytes"
+    part = httpx.get(media, headers={**auth, "Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.content == data[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    tail = httpx.get(media, headers={**auth, "Range": "bytes=-10"})
+    assert tail.content == data[-10:]
+    beyond = httpx.get(media, headers={**auth, "Range": f"bytes={len(data)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_a_forged_manifest_leaves_the_footage_on_the_camera(
+    installation: Installation, tmp_path: Path
+) -> None:
+    camera_dir = tmp_path / "bay-1"
+    recordings = simulate_camera(camera_dir, serial="BWV-0003", officer_id="1234AB",
+                                 recordings=2, duration=2)
+    _register(installation, camera_dir)
+    # Someone edits a manifest on the camera to pin the footage on another officer.
+    forged = recordings[0]
+    document = json.loads(forged.manifest_path.read_text())
+    document["officer_id"] = "9999ZZ"
+    forged.manifest_path.write_text(json.dumps(document))
+
+    with DockAgent(installation.server.url, installation.dock_token, [camera_dir],
+                   backoff=Backoff(base=0.01, cap=0.05, attempts=3)) as agent:
+        result = agent.run_once()
+    assert not result.ok
+    assert forged.manifest.recording_id in result.kept
+    assert forged.media_path.exists() and forged.manifest_path.exists()
+    # The honest recording went through.
+    assert not recordings[1].media_path.exists()
+    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
+    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    assert [item["id"] for item in listing["items"]] == [recordings[1].manifest.recording_id]
+
+
+def test_two_agents_racing_on_one_camera_make_one_recording_each(
+    installation: Installation, tmp_path: Path
+) -> None:
+    camera_dir = tmp_path / "bay-1"
+    simulate_camera(camera_dir, serial="BWV-0004", officer_id="1234AB", recordings=3, duration=3)
+    _register(installation, camera_dir)
+    originals = _originals(camera_dir)
+    results = []
+
+    def ship() -> None:
+        with DockAgent(installation.server.url, installation.dock_token, [camera_dir],
+                       chunk_size=32 * 1024,
+                       backoff=Backoff(base=0.01, cap=0.1, attempts=20)) as agent:
+            results.append(agent.run_once())
+
+    threads = [threading.Thread(target=ship) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
+    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    assert listing["total"] == 3
+    assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
+    assert CameraStorage(camera_dir).recordings() == []
