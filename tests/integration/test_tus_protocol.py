@@ -90,7 +90,7 @@ def test_a_whole_upload_in_chunks_makes_a_recording_with_a_valid_receipt(setup: 
     created = dock.create(document)
     assert created.status_code == 201, created.text
     location = created.headers["Location"]
-    assert location.startswith("/api/v1/uploads/")
+    assert location.startswith("http://testserver/api/v1/uploads/")
     assert "Upload-Expires" in created.headers and created.headers["Tus-Resumable"] == "1.0.0"
 
     head = dock.head(location)
@@ -303,8 +303,9 @@ def test_a_declared_manifest_reports_uploads_in_progress(setup: Any) -> None:
     location = dock.create(document).headers["Location"]
     dock.patch(location, 0, data[:2000])
     again = dock.declare(document).json()
-    assert again["uploads"] == [{"upload_id": location.rsplit("/", 1)[1], "offset": 2000,
-                                 "length": 5000, "url": location}]
+    upload_id = location.rsplit("/", 1)[1]
+    assert again["uploads"] == [{"upload_id": upload_id, "offset": 2000, "length": 5000,
+                                 "url": f"/api/v1/uploads/{upload_id}"}]
 
 
 def test_bytes_that_do_not_match_the_manifest_fail_the_upload(setup: Any) -> None:
@@ -389,3 +390,29 @@ def test_the_server_key_is_published(setup: Any) -> None:
     answer = dock.client.get("/api/v1/server-key").json()
     assert answer["algorithm"] == "Ed25519"
     assert signing.load_public_key(answer["public_key"]) is not None
+
+
+def test_an_empty_patch_on_a_committed_upload_names_its_recording(setup: Any) -> None:
+    """A dock that lost the answer to its last chunk asks again and learns the recording."""
+    _, camera, dock = setup
+    data = os.urandom(3000)
+    document = camera.manifest(data)
+    dock.declare(document)
+    location = dock.create(document).headers["Location"]
+    assert dock.patch(location, 0, data).status_code == 204
+    again = dock.client.patch(location, content=b"", headers={
+        **TUS, **dock.auth, "Upload-Offset": str(len(data)),
+        "Content-Type": "application/offset+octet-stream"})
+    assert again.status_code == 204, again.text
+    assert again.headers["Upload-Offset"] == str(len(data))
+    assert again.headers["Custody-Recording"] == document["recording_id"]
+    assert dock.head(location).headers["Upload-Offset"] == str(len(data))
+
+
+def test_a_report_about_an_unregistered_camera_is_refused_clearly(setup: Any) -> None:
+    _, _, dock = setup
+    answer = dock.client.post("/api/v1/docks/reports", headers=dock.auth, json={
+        "serial": "BWV-NOPE", "bay": "bay-1", "battery_percent": 50, "free_bytes": 10,
+        "firmware": "1.0", "recordings_waiting": 1})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "unknown_camera"

@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from custody.audit import Actor
 from custody.db.models import Camera, CameraReport, Dock, Officer
-from custody.domain.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from custody.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    UnknownCamera,
+)
 from custody.domain.signing import load_public_key
 from custody.services.system import System
 from custody.services.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
@@ -202,7 +208,7 @@ def report_camera(
                 reason="unknown camera",
             )
             uow.commit()
-            raise NotFound(f"camera {serial} is not registered")
+            raise UnknownCamera(f"camera {serial} is not registered")
         now = uow.now()
         session.add(
             CameraReport(

@@ -400,6 +400,8 @@ class ChunkWriter:
         return self.upload.length - self.upload.offset - self.written
 
     def write(self, data: bytes) -> None:
+        if not data:
+            return
         if len(data) > self.remaining or self._file is None:
             raise InvalidInput("the chunk runs past Upload-Length")
         self._file.write(data)
