@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -128,3 +129,36 @@ def test_two_agents_racing_on_one_camera_make_one_recording_each(
     assert listing["total"] == 3
     assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
     assert CameraStorage(camera_dir).recordings() == []
+
+
+def test_corrupt_footage_is_kept_as_received_and_marked_unplayable(
+    installation: Installation, tmp_path: Path
+) -> None:
+    from custody.camera.simulator import corrupt_recording
+
+    camera_dir = tmp_path / "bay-1"
+    made = simulate_camera(camera_dir, serial="BWV-0005", officer_id="1234AB", recordings=1,
+                           duration=4)
+    broken = corrupt_recording(made[0], truncate_to=made[0].media_path.stat().st_size // 3)
+    data = broken.media_path.read_bytes()
+    _register(installation, camera_dir)
+    with DockAgent(installation.server.url, installation.dock_token, [camera_dir]) as agent:
+        assert agent.run_once().ok
+    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
+    url = f"{installation.server.url}/api/v1/recordings/{broken.manifest.recording_id}"
+    deadline = time.monotonic() + 60
+    detail = httpx.get(url, headers=auth).json()
+    while detail["state"] == "stored" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        detail = httpx.get(url, headers=auth).json()
+    assert detail["state"] == "unplayable"
+    assert detail["media_error"]
+    assert httpx.get(f"{url}/media", headers=auth).content == data
+
+
+def test_commands_that_print_a_secret_print_it_alone(installation: Installation) -> None:
+    for args in (("fleet", "add-dock", "Camden-1"), ("users", "token", "pat")):
+        result = installation.run(*args)
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert len(lines) == 1 and " " not in lines[0] and len(lines[0]) > 40
