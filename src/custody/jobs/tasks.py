@@ -15,7 +15,7 @@ from typing import Any
 
 from huey import crontab
 
-from custody.services import ingest, media, retention
+from custody.services import audit_trail, ingest, media, previews, retention
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Tasks:
     reconcile_probes: Any
     expire_uploads: Any
     retention_sweep: Any
+    audit_checkpoint: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -44,6 +45,8 @@ def register_tasks(huey: Any, system: System) -> Tasks:
 
     def probe_recording(recording_id: str) -> None:
         media.probe_recording(system, recording_id)
+        # The portal's timeline strip, made once here rather than when someone first looks.
+        previews.make_strip_quietly(system, recording_id)
 
     def reconcile_probes() -> None:
         once_per_slot(huey, "reconcile_probes", RECONCILE_MINUTES * 60, lambda: _reconcile(system))
@@ -53,6 +56,11 @@ def register_tasks(huey: Any, system: System) -> Tasks:
 
     def retention_sweep() -> None:
         once_per_slot(huey, "retention_sweep", 3600, lambda: _retention_sweep(system))
+
+    def audit_checkpoint() -> None:
+        once_per_slot(
+            huey, "audit_checkpoint", RECONCILE_MINUTES * 60, lambda: _audit_checkpoint(system)
+        )
 
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
@@ -67,8 +75,18 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         expire_uploads=huey.periodic_task(hourly, name="expire_uploads")(expire_uploads),
         # Non-evidential footage is due a day before its 31-day limit: 24 sweeps of slack.
         retention_sweep=huey.periodic_task(hourly, name="retention_sweep")(retention_sweep),
+        # A signed checkpoint every few minutes, when there are new events to sign over.
+        audit_checkpoint=huey.periodic_task(every_few_minutes, name="audit_checkpoint")(
+            audit_checkpoint
+        ),
     )
     return tasks
+
+
+def _audit_checkpoint(system: System) -> None:
+    published = audit_trail.publish_checkpoint(system)
+    if published is not None:
+        logger.info("audit checkpoint %d signed over %d events", published.id, published.size)
 
 
 def _reconcile(system: System) -> None:

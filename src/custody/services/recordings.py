@@ -13,10 +13,10 @@ from sqlalchemy.orm import aliased
 
 from custody.audit import Actor
 from custody.db.models import Camera, Officer, Recording
-from custody.domain.access import Action, RecordingFacts, Viewer, decide
+from custody.domain.access import Action, Viewer, decide
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound, NotPermitted
-from custody.services import lifecycle, retention
+from custody.services import lifecycle, lifecycle_core, retention
 from custody.services.system import System, UnitOfWork
 from custody.services.users import Principal
 
@@ -33,7 +33,8 @@ class RecordingFilter:
 
 
 def _viewer(principal: Principal) -> Viewer:
-    return Viewer(principal.role, principal.unit, principal.officer_id)
+    # With the reason the request states (an investigator's search), as the rules ask.
+    return principal.viewer()
 
 
 def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> dict[str, Any]:
@@ -128,8 +129,13 @@ def _load_checked(
     ).one_or_none()
     if row is None:
         raise NotFound(f"no recording {recording_id}")
-    recording, serial, warrant, unit = row
-    decision = decide(_viewer(principal), action, RecordingFacts(recording.officer_id, unit))
+    recording, serial, warrant, _ = row
+    # The whole access contract: the viewer's cases, the footage's class, complaint holds.
+    decision = decide(
+        lifecycle_core.viewer_for(uow, principal),
+        action,
+        lifecycle_core.recording_facts(uow, recording),
+    )
     if not decision:
         uow.audit(
             tag,

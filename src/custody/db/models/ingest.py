@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from custody.db.base import Base
 from custody.db.types import UTCDateTime
+from custody.domain.retention import RetentionFacts, decide_retention
 
 
 class Manifest(Base):
@@ -51,6 +53,8 @@ class Recording(Base):
     __table_args__ = (
         Index("ix_recordings_officer_started", "officer_id", "started_at"),
         Index("ix_recordings_camera_started", "camera_id", "started_at"),
+        # The retention sweep finishes deletions whose objects are not yet purged.
+        Index("ix_recordings_state_purged", "state", "purged_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -75,8 +79,41 @@ class Recording(Base):
     audio_codec: Mapped[str | None] = mapped_column(String(32))
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
-    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Indexed: deleting a recording checks whether another still uses the same object.
+    thumbnail_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Frames along the timeline, for the portal (services/previews.py); deleted with it.
+    preview_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     probed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # The evidence lifecycle (services/lifecycle.py, evidence.py, retention.py).
+    title: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The strictest access class of its categories, kept here so lists filter in SQL.
+    access_class: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    # The retention decision, denormalised so that the sweep's selection is an index range
+    # scan; recomputed by domain.retention in the transaction of every change to its facts.
+    # A new recording is due under the 31-day rule from its first insert (no category yet).
+    delete_due_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), index=True, default=lambda ctx: _initial_decision(ctx).delete_at
+    )
+    review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Null only for a row nobody has decided yet: the sweep decides those first.
+    retention_rule: Mapped[str | None] = mapped_column(
+        String(160), index=True, default=lambda ctx: _initial_decision(ctx).rule
+    )
+    # No deletion before this: the pending notice after a change that brought it forward.
+    deletion_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The tombstone: when it was deleted, the signed certificate, and when its objects left.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deletion_certificate: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def _initial_decision(context: Any) -> Any:
+    """The retention of a recording as it is first inserted: nothing applies to it yet."""
+    started_at = context.get_current_parameters()["started_at"]
+    return decide_retention(RetentionFacts(recorded_at=started_at))
 
 
 class IngestFlag(Base):

@@ -1,0 +1,373 @@
+"""Cases: a crime reference, a title, an officer in the case and a team; a recording in an
+open case is never deleted, and closing a case applies its disposal rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from custody.audit import Actor
+from custody.db.models import Recording, User
+from custody.db.models.lifecycle import Case, CaseMember, CaseRecording
+from custody.domain.access import Action, SystemAction
+from custody.domain.clock import isoformat
+from custody.domain.errors import Conflict, InvalidInput, NotFound
+from custody.domain.lifecycle import (
+    check_disposal_days,
+    check_reason,
+    check_reference,
+    check_title,
+    optional_reason,
+)
+from custody.services.lifecycle_core import (
+    ALL_CASES_ROLES,
+    DELETED,
+    checked_recording,
+    due_details,
+    recompute,
+    require,
+    user_case_ids,
+)
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+# Sentinel: "keep the case's own disposal rule" when closing.
+KEEP = object()
+
+
+# --- cases -------------------------------------------------------------------------------
+
+
+def create_case(
+    system: System,
+    principal: Principal,
+    *,
+    reference: str,
+    title: str,
+    actor: Actor,
+    officer_in_case: str | None = None,
+    disposal_days: int | None = None,
+    members: list[str] | None = None,
+) -> dict[str, Any]:
+    """Open a case under its crime reference; its officer in the case defaults to its creator."""
+    reference = check_reference(reference)
+    title = check_title(title)
+    if not reference or not title:
+        raise InvalidInput("a case needs a crime reference and a title")
+    disposal_days = check_disposal_days(disposal_days)
+    with system.unit_of_work() as uow:
+        require(
+            uow, principal, SystemAction.MANAGE_CASES, actor, "user:case:create", "case", reference
+        )
+        if uow.session.scalar(select(Case.id).where(Case.reference == reference)) is not None:
+            raise Conflict(f"a case with reference {reference} exists already")
+        oic = _user(uow, officer_in_case) if officer_in_case else principal.user_id
+        case = Case(
+            reference=reference,
+            title=title,
+            officer_in_case_id=oic,
+            status="open",
+            disposal_days=disposal_days,
+            created_by=actor.name,
+            created_at=uow.now(),
+        )
+        uow.session.add(case)
+        uow.session.flush()
+        for username in sorted(set(members or [])):
+            uow.session.add(
+                CaseMember(
+                    case_id=case.id,
+                    user_id=_user(uow, username),
+                    added_by=actor.name,
+                    added_at=uow.now(),
+                )
+            )
+        uow.session.flush()
+        uow.audit(
+            "user:case:create",
+            actor,
+            object_type="case",
+            object_id=str(case.id),
+            details={
+                "reference": reference,
+                "title": title,
+                "officer_in_case": oic,
+                "disposal_days": disposal_days,
+                "members": sorted(set(members or [])),
+            },
+        )
+        uow.commit()
+        return _case_json(uow, case)
+
+
+def _user(uow: UnitOfWork, username: str) -> int:
+    user_id = uow.session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise InvalidInput(f"no user {username!r}")
+    return user_id
+
+
+def _case_json(uow: UnitOfWork, case: Case, *, recordings: bool = False) -> dict[str, Any]:
+    oic = uow.session.scalar(select(User.username).where(User.id == case.officer_in_case_id))
+    members = sorted(
+        uow.session.scalars(
+            select(User.username)
+            .join(CaseMember, CaseMember.user_id == User.id)
+            .where(CaseMember.case_id == case.id)
+        )
+    )
+    result: dict[str, Any] = {
+        "id": case.id,
+        "reference": case.reference,
+        "title": case.title,
+        "officer_in_case": oic,
+        "members": members,
+        "status": case.status,
+        "disposal_days": case.disposal_days,
+        "created_by": case.created_by,
+        "created_at": isoformat(case.created_at),
+        "closed_at": isoformat(case.closed_at) if case.closed_at else None,
+        "closed_by": case.closed_by,
+        "close_reason": case.close_reason,
+    }
+    if recordings:
+        result["recordings"] = [
+            {
+                "recording_id": cr.recording_id,
+                "added_by": cr.added_by,
+                "added_at": isoformat(cr.added_at),
+                "reason": cr.reason,
+            }
+            for cr in uow.session.scalars(
+                select(CaseRecording)
+                .where(CaseRecording.case_id == case.id)
+                .order_by(CaseRecording.added_at, CaseRecording.recording_id)
+            )
+        ]
+    return result
+
+
+def _case_for(uow: UnitOfWork, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
+    """A case the principal works on (or may see all of); others get 404."""
+    case = uow.session.get(Case, case_id, with_for_update=lock)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    if principal.role not in ALL_CASES_ROLES and case_id not in user_case_ids(
+        uow, principal.user_id
+    ):
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def list_cases(
+    system: System, principal: Principal, actor: Actor, *, status: str | None = None
+) -> list[dict[str, Any]]:
+    """Cases the principal may see: professional standards and auditors all, others theirs."""
+    if status not in (None, "open", "closed"):
+        raise InvalidInput("status must be open or closed")
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_CASES, actor, "user:case:list")
+        query = select(Case).order_by(Case.created_at.desc(), Case.id.desc())
+        if principal.role not in ALL_CASES_ROLES:
+            query = query.where(Case.id.in_(user_case_ids(uow, principal.user_id)))
+        if status:
+            query = query.where(Case.status == status)
+        return [_case_json(uow, c) for c in uow.session.scalars(query.limit(500))]
+
+
+def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -> dict[str, Any]:
+    with system.unit_of_work() as uow:
+        require(
+            uow, principal, SystemAction.VIEW_CASES, actor, "user:case:view", "case", str(case_id)
+        )
+        return _case_json(uow, _case_for(uow, principal, case_id), recordings=True)
+
+
+def add_to_case(
+    system: System,
+    principal: Principal,
+    case_id: int,
+    recording_id: str,
+    reason: str | None,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Add a recording to an open case you work on: it is kept while the case is open."""
+    reason = optional_reason(reason)
+    tag = "user:case:add_recording"
+    with system.unit_of_work() as uow:
+        case = _case_for(uow, principal, case_id, lock=True)
+        if case.status != "open":
+            raise Conflict(f"case {case.reference} is closed: reopen it first")
+        # The case is the stated reason for reaching this footage, and it is audited.
+        recording = checked_recording(
+            uow, principal, recording_id, Action.ADD_TO_CASE, actor, tag, stated_reason=True
+        )
+        if uow.session.get(CaseRecording, (case_id, recording_id)) is not None:
+            raise Conflict(f"recording {recording_id} is in case {case.reference} already")
+        uow.session.add(
+            CaseRecording(
+                case_id=case_id,
+                recording_id=recording_id,
+                added_by=actor.name,
+                added_at=uow.now(),
+                reason=reason,
+            )
+        )
+        uow.session.flush()
+        (change,) = recompute(uow, [recording])
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            reason=reason,
+            details={"case": case_id, "reference": case.reference} | due_details(change),
+        )
+        uow.commit()
+        return {"case_id": case_id, "recording_id": recording_id} | due_details(change)
+
+
+def remove_from_case(
+    system: System,
+    principal: Principal,
+    case_id: int,
+    recording_id: str,
+    reason: str,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Take a recording out of a case, with a reason; its other rules then decide."""
+    reason = check_reason(reason, "removing a recording from a case")
+    tag = "user:case:remove_recording"
+    with system.unit_of_work() as uow:
+        case = _case_for(uow, principal, case_id, lock=True)
+        recording = checked_recording(
+            uow, principal, recording_id, Action.ADD_TO_CASE, actor, tag, stated_reason=True
+        )
+        removed = uow.session.execute(
+            delete(CaseRecording).where(
+                CaseRecording.case_id == case_id, CaseRecording.recording_id == recording_id
+            )
+        )
+        if removed.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotFound(f"recording {recording_id} is not in case {case.reference}")
+        (change,) = recompute(uow, [recording])
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            reason=reason,
+            details={"case": case_id, "reference": case.reference} | due_details(change),
+        )
+        uow.commit()
+        return {"case_id": case_id, "recording_id": recording_id} | due_details(change)
+
+
+def add_case_member(
+    system: System, principal: Principal, case_id: int, username: str, actor: Actor
+) -> dict[str, Any]:
+    """Add someone to a case's team (they then see its footage, as the access rules allow)."""
+    with system.unit_of_work() as uow:
+        require(
+            uow,
+            principal,
+            SystemAction.MANAGE_CASES,
+            actor,
+            "user:case:add_member",
+            "case",
+            str(case_id),
+        )
+        case = _case_for(uow, principal, case_id, lock=True)
+        user_id = _user(uow, username)
+        if uow.session.get(CaseMember, (case_id, user_id)) is None:
+            uow.session.add(
+                CaseMember(
+                    case_id=case_id, user_id=user_id, added_by=actor.name, added_at=uow.now()
+                )
+            )
+            uow.audit(
+                "user:case:add_member",
+                actor,
+                object_type="case",
+                object_id=str(case_id),
+                details={"member": username},
+            )
+        uow.commit()
+        return _case_json(uow, case)
+
+
+def close_case(
+    system: System,
+    principal: Principal,
+    case_id: int,
+    reason: str,
+    actor: Actor,
+    disposal_days: Any = KEEP,
+) -> dict[str, Any]:
+    """Close a case and apply its disposal rule to every recording in it."""
+    reason = check_reason(reason, "closing a case")
+    if disposal_days is not KEEP:
+        disposal_days = check_disposal_days(disposal_days)
+    return _set_status(system, principal, case_id, "closed", reason, actor, disposal_days)
+
+
+def reopen_case(
+    system: System, principal: Principal, case_id: int, reason: str, actor: Actor
+) -> dict[str, Any]:
+    """Reopen a closed case: its recordings that remain are kept again."""
+    reason = check_reason(reason, "reopening a case")
+    return _set_status(system, principal, case_id, "open", reason, actor, KEEP)
+
+
+def _set_status(
+    system: System,
+    principal: Principal,
+    case_id: int,
+    status: str,
+    reason: str,
+    actor: Actor,
+    disposal_days: Any,
+) -> dict[str, Any]:
+    tag = "user:case:close" if status == "closed" else "user:case:reopen"
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_CASES, actor, tag, "case", str(case_id))
+        case = _case_for(uow, principal, case_id, lock=True)
+        if case.status == status:
+            raise Conflict(f"case {case.reference} is {status} already")
+        recordings = list(
+            uow.session.scalars(
+                select(Recording)
+                .where(
+                    Recording.id.in_(
+                        select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
+                    ),
+                    Recording.state != DELETED,
+                )
+                .order_by(Recording.id)
+                .with_for_update()
+            )
+        )
+        case.status = status
+        if status == "closed":
+            case.closed_at, case.closed_by, case.close_reason = uow.now(), actor.name, reason
+            if disposal_days is not KEEP:
+                case.disposal_days = disposal_days
+        else:
+            case.closed_at = case.closed_by = case.close_reason = None
+        uow.session.flush()
+        changes = recompute(uow, recordings)
+        uow.audit(
+            tag,
+            actor,
+            object_type="case",
+            object_id=str(case_id),
+            reason=reason,
+            details={
+                "reference": case.reference,
+                "disposal_days": case.disposal_days,
+                "recordings": {c.recording_id: due_details(c) for c in changes},
+            },
+        )
+        uow.commit()
+        return _case_json(uow, case, recordings=True)

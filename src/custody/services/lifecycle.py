@@ -1,0 +1,442 @@
+"""Categories and their administration, categorising recordings, and the recording's
+lifecycle as each viewer may see it; every change is audited with its effect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from custody.audit import Actor
+from custody.db.models import Recording
+from custody.db.models.lifecycle import (
+    Case,
+    CaseRecording,
+    Category,
+    EvidenceFlag,
+    Hold,
+    RecordingCategory,
+)
+from custody.domain.access import Action, SystemAction, decide, may
+from custody.domain.categories import UNCATEGORISED, CategoryRule, check_rule, parse_access_class
+from custody.domain.clock import isoformat
+from custody.domain.errors import Conflict, InvalidInput, NotFound
+from custody.domain.lifecycle import (
+    hold_visible_to,
+    optional_reason,
+)
+from custody.domain.retention import HoldKind, RetentionDecision, RetentionFacts, decide_retention
+from custody.services.annotations import annotations_json
+from custody.services.lifecycle_core import (
+    ALL_CASES_ROLES,
+    DELETED,
+    category_rule,
+    checked_recording,
+    due_details,
+    recompute,
+    recording_facts,
+    require,
+    retention_facts,
+    viewer_for,
+)
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+# --- categories --------------------------------------------------------------------------
+
+
+def category_json(row: Category) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "retention_days": row.retention_days,
+        "retention": (
+            "until manually deleted"
+            if row.retention_days is None
+            else f"{row.retention_days} days from recording"
+        ),
+        "review_days": row.review_days,
+        "access_class": row.access_class,
+        "evidential": row.evidential,
+        "assignable": row.assignable,
+        "retired": row.retired_at is not None,
+    }
+
+
+def list_categories(system: System, *, include_retired: bool = False) -> list[dict[str, Any]]:
+    """Every category, for anyone signed in (officers need them to categorise)."""
+    with system.unit_of_work() as uow:
+        query = select(Category).order_by(Category.assignable, Category.evidential, Category.name)
+        if not include_retired:
+            query = query.where(Category.retired_at.is_(None))
+        return [category_json(c) for c in uow.session.scalars(query)]
+
+
+def create_category(
+    system: System, principal: Principal, rule: CategoryRule, actor: Actor
+) -> dict[str, Any]:
+    """An administrator adds a category."""
+    check_rule(rule)
+    with system.unit_of_work() as uow:
+        require(
+            uow,
+            principal,
+            SystemAction.MANAGE_CATEGORIES,
+            actor,
+            "user:category:create",
+            "category",
+            rule.name,
+        )
+        if (
+            uow.session.scalar(
+                select(Category.id).where(func.lower(Category.name) == rule.name.lower())
+            )
+            is not None
+        ):
+            raise Conflict(f"category {rule.name!r} exists already")
+        now = uow.now()
+        row = Category(
+            name=rule.name,
+            description=rule.description,
+            retention_days=rule.retention_days,
+            review_days=rule.review_days,
+            access_class=rule.access_class.value,
+            evidential=rule.evidential,
+            assignable=True,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        uow.audit(
+            "user:category:create",
+            actor,
+            object_type="category",
+            object_id=str(row.id),
+            details=category_json(row),
+        )
+        uow.commit()
+        return category_json(row)
+
+
+def update_category(
+    system: System,
+    principal: Principal,
+    category_id: int,
+    changes: dict[str, Any],
+    reason: str | None,
+    actor: Actor,
+) -> dict[str, Any]:
+    """An administrator changes a category; every recording in it is decided again at once."""
+    allowed = {
+        "name",
+        "description",
+        "retention_days",
+        "review_days",
+        "access_class",
+        "evidential",
+        "retired",
+    }
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+    reason = optional_reason(reason)
+    with system.unit_of_work() as uow:
+        require(
+            uow,
+            principal,
+            SystemAction.MANAGE_CATEGORIES,
+            actor,
+            "user:category:update",
+            "category",
+            str(category_id),
+        )
+        row = uow.session.get(Category, category_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"no category {category_id}")
+        if not row.assignable:
+            raise Conflict(f"{UNCATEGORISED} is the 31-day rule itself and cannot be changed")
+        before = category_json(row)
+        rule = replace(
+            category_rule(row),
+            **{k: v for k, v in changes.items() if k not in ("retired", "access_class")},
+        )
+        if "access_class" in changes:
+            rule = replace(rule, access_class=parse_access_class(str(changes["access_class"])))
+        check_rule(rule)
+        if (
+            rule.name.lower() != row.name.lower()
+            and uow.session.scalar(
+                select(Category.id).where(func.lower(Category.name) == rule.name.lower())
+            )
+            is not None
+        ):
+            raise Conflict(f"category {rule.name!r} exists already")
+        row.name, row.description = rule.name, rule.description
+        row.retention_days, row.review_days = rule.retention_days, rule.review_days
+        row.access_class, row.evidential = rule.access_class.value, rule.evidential
+        if "retired" in changes:
+            row.retired_at = uow.now() if changes["retired"] else None
+        row.updated_at = uow.now()
+        uow.session.flush()
+        # Lock and decide again every live recording in the category, in id order (the
+        # order every multi-recording change locks in, so two never deadlock).
+        members = list(
+            uow.session.scalars(
+                select(Recording)
+                .where(
+                    Recording.id.in_(
+                        select(RecordingCategory.recording_id).where(
+                            RecordingCategory.category_id == row.id
+                        )
+                    ),
+                    Recording.state != DELETED,
+                )
+                .order_by(Recording.id)
+                .with_for_update()
+            )
+        )
+        changed = recompute(uow, members)
+        moved = sum(1 for c in changed if c.before != c.decision.delete_at)
+        uow.audit(
+            "user:category:update",
+            actor,
+            object_type="category",
+            object_id=str(row.id),
+            reason=reason,
+            details={
+                "before": before,
+                "after": category_json(row),
+                "recordings": len(changed),
+                "dates_moved": moved,
+            },
+        )
+        uow.commit()
+        return category_json(row) | {"recordings_decided_again": len(changed), "dates_moved": moved}
+
+
+def _categories_named(uow: UnitOfWork, names: Iterable[str]) -> list[Category]:
+    found = []
+    for name in sorted({n.strip() for n in names}):
+        row = uow.session.scalar(select(Category).where(func.lower(Category.name) == name.lower()))
+        if row is None:
+            raise InvalidInput(f"no category {name!r}")
+        found.append(row)
+    return found
+
+
+def add_category_locked(uow: UnitOfWork, recording: Recording, name: str, actor: Actor) -> Category:
+    """Add one assignable category to a recording the caller has locked and checked."""
+    (row,) = _categories_named(uow, [name])
+    if not row.assignable or row.retired_at is not None:
+        raise InvalidInput(f"category {row.name} cannot be assigned")
+    if uow.session.get(RecordingCategory, (recording.id, row.id)) is None:
+        uow.session.add(
+            RecordingCategory(
+                recording_id=recording.id,
+                category_id=row.id,
+                assigned_by=actor.name,
+                assigned_at=uow.now(),
+            )
+        )
+        uow.session.flush()
+    return row
+
+
+def set_categories(
+    system: System,
+    principal: Principal,
+    recording_id: str,
+    names: list[str],
+    reason: str | None,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Categorise a recording (the whole set); removing a category needs a reason."""
+    if len(names) > 20:
+        raise InvalidInput("at most 20 categories")
+    reason = optional_reason(reason)
+    tag = "user:recording:categorise"
+    with system.unit_of_work() as uow:
+        recording = checked_recording(uow, principal, recording_id, Action.CATEGORISE, actor, tag)
+        wanted = _categories_named(uow, names)
+        current = {
+            c.id: c
+            for c in uow.session.scalars(
+                select(Category)
+                .join(RecordingCategory, RecordingCategory.category_id == Category.id)
+                .where(RecordingCategory.recording_id == recording_id)
+            )
+        }
+        for row in wanted:
+            if not row.assignable:
+                raise InvalidInput(f"{row.name} is not assigned: remove every category instead")
+            if row.retired_at is not None and row.id not in current:
+                raise InvalidInput(f"category {row.name} is retired")
+        added = [c for c in wanted if c.id not in current]
+        removed = [c for c in current.values() if c.id not in {w.id for w in wanted}]
+        if removed and reason is None:
+            raise InvalidInput("removing a category needs a reason")
+        if removed:
+            uow.session.execute(
+                delete(RecordingCategory).where(
+                    RecordingCategory.recording_id == recording_id,
+                    RecordingCategory.category_id.in_([c.id for c in removed]),
+                )
+            )
+        for row in added:
+            uow.session.add(
+                RecordingCategory(
+                    recording_id=recording_id,
+                    category_id=row.id,
+                    assigned_by=actor.name,
+                    assigned_at=uow.now(),
+                )
+            )
+        uow.session.flush()
+        (change,) = recompute(uow, [recording])
+        if added or removed:
+            uow.audit(
+                tag,
+                actor,
+                object_type="recording",
+                object_id=recording_id,
+                reason=reason,
+                details={
+                    "added": sorted(c.name for c in added),
+                    "removed": sorted(c.name for c in removed),
+                    "categories": sorted(c.name for c in wanted),
+                }
+                | due_details(change),
+            )
+        uow.commit()
+        return {
+            "recording_id": recording_id,
+            "categories": sorted(c.name for c in wanted),
+            "access_class": recording.access_class,
+        } | due_details(change)
+
+
+# --- what a viewer sees of a recording's lifecycle --------------------------------------
+
+
+def shown_facts(
+    facts: RetentionFacts, principal: Principal, sees_complaints: bool
+) -> RetentionFacts:
+    """The facts as this viewer may know them: complaint holds they may not see are left out,
+    so that the officer a complaint concerns sees exactly what they would see without it."""
+    holds = tuple(
+        h
+        for h in facts.holds
+        if h.kind is not HoldKind.COMPLAINT
+        or (
+            sees_complaints
+            and hold_visible_to(principal.role, principal.officer_id, h.kind, h.concerns_officer_id)
+        )
+    )
+    return replace(facts, holds=holds)
+
+
+def shown_rule(decision: RetentionDecision, principal: Principal) -> tuple[str, str]:
+    """The rule and reason as this viewer may read them: case references are for case teams."""
+    if decision.rule.startswith("case:") and principal.role not in ALL_CASES_ROLES:
+        return ":".join(decision.rule.split(":")[:2]), "a case keeps it"
+    return decision.rule, decision.reason
+
+
+def lifecycle_view(uow: UnitOfWork, principal: Principal, recording: Recording) -> dict[str, Any]:
+    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see."""
+    rid = recording.id
+    viewer = viewer_for(uow, principal)
+    access_facts = recording_facts(uow, recording)
+    # Holds as they would be seen without a complaint hold, and complaint holds themselves:
+    # the answer's shape must not change when a complaint hold is placed.
+    sees_holds = decide(
+        viewer, Action.VIEW_HOLDS, replace(access_facts, complaint_hold=False)
+    ).allowed
+    sees_complaints = decide(viewer, Action.VIEW_HOLDS, access_facts).allowed
+    facts = shown_facts(retention_facts(uow, [recording])[rid], principal, sees_complaints)
+    decision = decide_retention(facts)
+    rule, reason = shown_rule(decision, principal)
+    now = uow.now()
+    due = isoformat(decision.delete_at) if decision.delete_at else None
+    view: dict[str, Any] = annotations_json(uow, rid) | {
+        "categories": sorted(c.name for c in facts.categories),
+        "access_class": recording.access_class,
+        "evidence": {
+            "flagged": facts.evidence_flags > 0,
+            "flags": [
+                _flag_json(f)
+                for f in uow.session.scalars(
+                    select(EvidenceFlag)
+                    .where(EvidenceFlag.recording_id == rid, EvidenceFlag.cleared_at.is_(None))
+                    .order_by(EvidenceFlag.id)
+                )
+            ],
+        },
+        "delete_due_at": due,
+        "pending_deletion": decision.is_pending(now),
+        "retention": {
+            "delete_due_at": due,
+            "pending_deletion": decision.is_pending(now),
+            "rule": rule,
+            "reason": reason,
+            "review_due_at": isoformat(decision.review_at) if decision.review_at else None,
+            "last_reviewed_at": (
+                isoformat(recording.last_reviewed_at) if recording.last_reviewed_at else None
+            ),
+        },
+    }
+    if may(viewer, SystemAction.VIEW_CASES):
+        cases = select(Case).join(CaseRecording, CaseRecording.case_id == Case.id)
+        if principal.role not in ALL_CASES_ROLES:
+            cases = cases.where(Case.id.in_(sorted(viewer.case_ids)))
+        view["cases"] = [
+            {"id": c.id, "reference": c.reference, "title": c.title, "status": c.status}
+            for c in uow.session.scalars(
+                cases.where(CaseRecording.recording_id == rid).order_by(Case.id)
+            )
+        ]
+    if sees_holds or sees_complaints:
+        view["holds"] = [
+            hold_json(h)
+            for h in uow.session.scalars(
+                select(Hold)
+                .where(Hold.recording_id == rid, Hold.lifted_at.is_(None))
+                .order_by(Hold.id)
+            )
+            if (h.kind != HoldKind.COMPLAINT.value and sees_holds)
+            or (
+                sees_complaints
+                and hold_visible_to(
+                    principal.role, principal.officer_id, HoldKind(h.kind), h.concerns_officer_id
+                )
+            )
+        ]
+    return view
+
+
+def _flag_json(flag: EvidenceFlag) -> dict[str, Any]:
+    return {
+        "id": flag.id,
+        "reason": flag.reason,
+        "flagged_by": flag.flagged_by,
+        "flagged_at": isoformat(flag.flagged_at),
+    }
+
+
+def hold_json(hold: Hold) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "recording_id": hold.recording_id,
+        "kind": hold.kind,
+        "reason": hold.reason,
+        "concerns_officer_id": hold.concerns_officer_id,
+        "placed_by": hold.placed_by,
+        "placed_at": isoformat(hold.placed_at),
+        "lifted_at": isoformat(hold.lifted_at) if hold.lifted_at else None,
+        "lifted_by": hold.lifted_by,
+        "lift_reason": hold.lift_reason,
+    }

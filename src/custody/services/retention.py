@@ -1,0 +1,338 @@
+"""The retention engine as people see it: what a sweep would delete (preview), what is
+pending deletion, restoring it to a category, the review queue, and certificates.
+
+The sweep itself lives in custody.services.deletion; `sweep` is re-exported here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from custody.audit import Actor
+from custody.db.models import Officer, Recording
+from custody.db.models.lifecycle import Hold
+from custody.domain.access import SEES_COMPLAINTS, Action, SystemAction
+from custody.domain.clock import isoformat
+from custody.domain.errors import Conflict, InvalidInput, NotFound
+from custody.domain.lifecycle import check_reason
+from custody.domain.retention import (
+    PENDING_NOTICE,
+    HoldKind,
+    decide_retention,
+)
+from custody.services.deletion import sweep as sweep
+from custody.services.lifecycle import add_category_locked, shown_facts, shown_rule
+from custody.services.lifecycle_core import (
+    DELETED,
+    checked_recording,
+    due_details,
+    recompute,
+    require,
+    retention_facts,
+    visible_recordings,
+)
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+MAX_PAGE = 500
+
+# --- what people see ---------------------------------------------------------------------
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
+    if offset < 0:
+        raise InvalidInput("offset cannot be negative")
+
+
+def _items(
+    uow: UnitOfWork, principal: Principal, rows: list[Recording], now: datetime
+) -> list[dict[str, Any]]:
+    """List entries, each decided on the facts this viewer may know (no complaint holds for
+    those who may not see them)."""
+    sees_complaints = principal.role in SEES_COMPLAINTS
+    facts = retention_facts(uow, rows)
+    officers = dict(
+        uow.session.execute(
+            select(Officer.id, Officer.warrant_number).where(
+                Officer.id.in_({r.officer_id for r in rows if r.officer_id})
+            )
+        ).all()
+    )
+    items = []
+    for recording in rows:
+        known = shown_facts(facts[recording.id], principal, sees_complaints)
+        decision = decide_retention(known)
+        rule, reason = shown_rule(decision, principal)
+        items.append(
+            {
+                "id": recording.id,
+                "officer": officers.get(recording.officer_id or -1),
+                "recorded_at": isoformat(recording.started_at),
+                "title": recording.title,
+                "reference": recording.reference,
+                "categories": sorted(c.name for c in known.categories),
+                "delete_due_at": isoformat(decision.delete_at) if decision.delete_at else None,
+                "pending_deletion": decision.is_pending(now),
+                "review_due_at": isoformat(decision.review_at) if decision.review_at else None,
+                "rule": rule,
+                "reason": reason,
+            }
+        )
+    return items
+
+
+def preview(
+    system: System,
+    principal: Principal,
+    at: datetime,
+    actor: Actor,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """What a sweep at `at` would delete, and why, without deleting anything."""
+    _page(limit, offset)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.RETENTION_PREVIEW, actor, "user:retention:preview")
+        where = (
+            Recording.delete_due_at <= at,
+            Recording.state != DELETED,
+            visible_recordings(uow, principal),
+        )
+        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+        rows = list(
+            uow.session.scalars(
+                select(Recording)
+                .where(*where)
+                .order_by(Recording.delete_due_at, Recording.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        undecided = uow.session.scalar(
+            select(func.count())
+            .select_from(Recording)
+            .where(Recording.retention_rule.is_(None), Recording.state != DELETED)
+        )
+        items = _items(uow, principal, rows, uow.now())
+        uow.audit(
+            "user:retention:preview",
+            actor,
+            object_type="system",
+            object_id="retention",
+            details={"at": isoformat(at), "total": total},
+        )
+        uow.commit()
+        return {
+            "at": isoformat(at),
+            "total": total or 0,
+            "undecided": undecided or 0,
+            "limit": limit,
+            "offset": offset,
+            "items": items,
+        }
+
+
+def pending(
+    system: System, principal: Principal, actor: Actor, *, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """Recordings the principal may see that are due for deletion within the pending notice."""
+    _page(limit, offset)
+    with system.unit_of_work() as uow:
+        now = uow.now()
+        where = (
+            Recording.delete_due_at <= now + PENDING_NOTICE,
+            Recording.state != DELETED,
+            visible_recordings(uow, principal),
+        )
+        query = select(Recording).where(*where).order_by(Recording.delete_due_at, Recording.id)
+        if principal.role != "officer":
+            total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+            items = _items(
+                uow, principal, list(uow.session.scalars(query.limit(limit).offset(offset))), now
+            )
+        else:
+            # An officer's own list is short; it also shows, as they would be without it,
+            # footage that a complaint hold they must not know of is keeping.
+            held = list(
+                uow.session.scalars(
+                    select(Recording).where(
+                        Recording.officer_id == (principal.officer_id or -1),
+                        Recording.state != DELETED,
+                        Recording.id.in_(
+                            select(Hold.recording_id).where(
+                                Hold.kind == HoldKind.COMPLAINT.value, Hold.lifted_at.is_(None)
+                            )
+                        ),
+                    )
+                )
+            )
+            shown = _items(uow, principal, list(uow.session.scalars(query)), now) + [
+                i for i in _items(uow, principal, held, now) if i["pending_deletion"]
+            ]
+            shown.sort(key=lambda i: (i["delete_due_at"], i["id"]))
+            total, items = len(shown), shown[offset : offset + limit]
+        uow.audit(
+            "user:retention:pending",
+            actor,
+            object_type="system",
+            object_id="retention",
+            details={"total": total},
+        )
+        uow.commit()
+        return {"total": total or 0, "limit": limit, "offset": offset, "items": items}
+
+
+def review_queue(
+    system: System, principal: Principal, actor: Actor, *, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """Retained footage whose review date has come (MoPI-style), oldest review first."""
+    _page(limit, offset)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.REVIEW_QUEUE, actor, "user:retention:review_queue")
+        now = uow.now()
+        where = (
+            Recording.review_due_at <= now,
+            Recording.state != DELETED,
+            visible_recordings(uow, principal),
+        )
+        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+        rows = list(
+            uow.session.scalars(
+                select(Recording)
+                .where(*where)
+                .order_by(Recording.review_due_at, Recording.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        items = _items(uow, principal, rows, now)
+        uow.audit(
+            "user:retention:review_queue",
+            actor,
+            object_type="system",
+            object_id="retention",
+            details={"total": total},
+        )
+        uow.commit()
+        return {"total": total or 0, "limit": limit, "offset": offset, "items": items}
+
+
+def mark_reviewed(
+    system: System, principal: Principal, recording_id: str, note: str, actor: Actor
+) -> dict[str, Any]:
+    """Record a review's decision to keep: the next review falls a review period later."""
+    note = check_reason(note, "a review")
+    tag = "user:recording:review"
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.REVIEW_QUEUE, actor, tag, "recording", recording_id)
+        recording = checked_recording(uow, principal, recording_id, Action.LIST, actor, tag)
+        recording.last_reviewed_at = uow.now()
+        (change,) = recompute(uow, [recording])
+        review_at = change.decision.review_at
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            reason=note,
+            details={"next_review": isoformat(review_at) if review_at else None},
+        )
+        uow.commit()
+        return {
+            "recording_id": recording_id,
+            "review_due_at": isoformat(review_at) if review_at else None,
+        } | due_details(change)
+
+
+def restore(
+    system: System,
+    principal: Principal,
+    recording_id: str,
+    category: str,
+    reason: str,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Bring a recording pending deletion back under a category; its retention then applies.
+
+    A non-evidential category never keeps footage past the 31-day limit, so restoring to
+    one changes no date: the answer says so.
+    """
+    reason = check_reason(reason, "a restore")
+    tag = "user:recording:restore"
+    with system.unit_of_work() as uow:
+        recording = checked_recording(uow, principal, recording_id, Action.RESTORE, actor, tag)
+        decision = decide_retention(retention_facts(uow, [recording])[recording_id])
+        if not decision.is_pending(uow.now()):
+            raise Conflict(
+                f"recording {recording_id} is not pending deletion; categorise it instead"
+            )
+        row = add_category_locked(uow, recording, category, actor)
+        (change,) = recompute(uow, [recording])
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            reason=reason,
+            details={"category": row.name} | due_details(change),
+        )
+        uow.commit()
+        return {
+            "recording_id": recording_id,
+            "category": row.name,
+            "extended": change.decision.delete_at != change.before,
+        } | due_details(change)
+
+
+def tombstone_view(recording: Recording) -> dict[str, Any]:
+    """What remains of a deleted recording: its state, when, and the signed certificate."""
+    return {
+        "state": DELETED,
+        "deleted_at": isoformat(recording.deleted_at) if recording.deleted_at else None,
+        "objects_removed_at": isoformat(recording.purged_at) if recording.purged_at else None,
+        "deletion_certificate": json.loads(recording.deletion_certificate or "null"),
+    }
+
+
+def certificate(
+    system: System, principal: Principal, recording_id: str, actor: Actor
+) -> dict[str, Any]:
+    """The signed deletion certificate of a deleted recording."""
+    with system.unit_of_work() as uow:
+        recording = checked_recording(
+            uow,
+            principal,
+            recording_id,
+            Action.LIST,
+            actor,
+            "user:recording:certificate",
+            allow_deleted=True,
+        )
+        if recording.state != DELETED or not recording.deletion_certificate:
+            raise NotFound(f"recording {recording_id} has not been deleted")
+        uow.audit(
+            "user:recording:certificate", actor, object_type="recording", object_id=recording_id
+        )
+        uow.commit()
+        document: dict[str, Any] = json.loads(recording.deletion_certificate)
+        return document
+
+
+def stale_count(system: System) -> int:
+    """Live recordings whose deletion date has passed: zero after a sweep (a health figure)."""
+    with system.unit_of_work() as uow:
+        return (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Recording)
+                .where(Recording.delete_due_at <= uow.now(), Recording.state != DELETED)
+            )
+            or 0
+        )

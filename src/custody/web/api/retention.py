@@ -1,0 +1,152 @@
+"""Retention: preview, an on-demand sweep, the pending list, restore, the review queue and
+deletion certificates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.access import SystemAction
+from custody.services import deletion, retention
+from custody.services.lifecycle_core import require
+from custody.services.system import System
+from custody.services.users import Principal
+from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
+from custody.web.guard import access
+
+router = APIRouter(tags=["retention"])
+Previewer = Annotated[Principal, Depends(Permit(SystemAction.RETENTION_PREVIEW))]
+Sweeper = Annotated[Principal, Depends(Permit(SystemAction.RETENTION_RUN))]
+Reviewer = Annotated[Principal, Depends(Permit(SystemAction.REVIEW_QUEUE))]
+
+
+class Restore(BaseModel):
+    category: str = Field(min_length=1, max_length=80)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class Review(BaseModel):
+    note: str = Field(min_length=1, max_length=1000, description="why it is still kept")
+
+
+@router.get(
+    "/retention/preview",
+    summary="What a sweep at a given time would delete, and why (nothing is deleted)",
+    openapi_extra=access("system:retention_preview"),
+)
+async def preview(
+    request: Request,
+    system: SystemDep,
+    user: Previewer,
+    at: datetime = Query(..., description="ISO 8601 time of the imagined sweep"),
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        lambda: retention.preview(
+            system, user, at, user_actor(request, user), limit=limit, offset=offset
+        )
+    )
+
+
+def _run(system: System, user: Principal, request: Request) -> dict[str, Any]:
+    actor = user_actor(request, user)
+    with system.unit_of_work() as uow:
+        require(uow, user, SystemAction.RETENTION_RUN, actor, "user:retention:run")
+    return deletion.sweep(system, actor).to_json()
+
+
+@router.post(
+    "/retention/run",
+    summary="Run the retention sweep now (it also runs hourly)",
+    openapi_extra=access("system:retention_run"),
+)
+async def run(request: Request, system: SystemDep, user: Sweeper) -> dict[str, Any]:
+    return await run_in_threadpool(_run, system, user, request)
+
+
+@router.get(
+    "/retention/pending",
+    summary="Recordings you may see that are due for deletion within 7 days",
+    openapi_extra=access("recording:list"),
+)
+async def pending(
+    request: Request,
+    system: SystemDep,
+    user: CurrentUser,
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        lambda: retention.pending(
+            system, user, user_actor(request, user), limit=limit, offset=offset
+        )
+    )
+
+
+@router.get(
+    "/retention/review-queue",
+    summary="Retained recordings whose review date has come",
+    openapi_extra=access("system:review_queue"),
+)
+async def review_queue(
+    request: Request,
+    system: SystemDep,
+    user: Reviewer,
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        lambda: retention.review_queue(
+            system, user, user_actor(request, user), limit=limit, offset=offset
+        )
+    )
+
+
+@router.post(
+    "/recordings/{recording_id}/review",
+    summary="Record a review that keeps the recording (the next falls a period later)",
+    openapi_extra=access("system:review_queue"),
+)
+async def review(
+    recording_id: str, body: Review, request: Request, system: SystemDep, user: Reviewer
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        retention.mark_reviewed, system, user, recording_id, body.note, user_actor(request, user)
+    )
+
+
+@router.post(
+    "/recordings/{recording_id}/restore",
+    summary="Restore a recording pending deletion to a category (administrators)",
+    openapi_extra=access("recording:restore"),
+)
+async def restore(
+    recording_id: str, body: Restore, request: Request, system: SystemDep, user: CurrentUser
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        retention.restore,
+        system,
+        user,
+        recording_id,
+        body.category,
+        body.reason,
+        user_actor(request, user),
+    )
+
+
+@router.get(
+    "/recordings/{recording_id}/deletion-certificate",
+    summary="The signed deletion certificate of a deleted recording",
+    openapi_extra=access("recording:list"),
+)
+async def certificate(
+    recording_id: str, request: Request, system: SystemDep, user: CurrentUser
+) -> dict[str, Any]:
+    return await run_in_threadpool(
+        retention.certificate, system, user, recording_id, user_actor(request, user)
+    )
