@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     worker_in_process: bool = True
     upload_chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
     camera_idle_alert_days: int = Field(default=3, ge=1)
+    # A dock silent this long (no report, heartbeat or checkout) is a fleet alert.
+    dock_silent_alert_hours: int = Field(default=24, ge=1)
+    # Behind a reverse proxy that terminates TLS: believe its X-Forwarded-Proto and -For.
+    trusted_proxy: bool = False
 
     @field_validator("data_dir")
     @classmethod

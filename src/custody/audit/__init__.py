@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log."""
+"""The append-only, hash-chained audit log, its signed Merkle checkpoints and their proofs."""
 
 from custody.audit.log import Actor, append, event_hash, verify_chain
 

@@ -1,9 +1,17 @@
 """Who may do what: pure functions, so every route and page asks the same question.
 
-`decide` answers for an action on one recording, from the viewer's role and
-relationship to it (own footage, own team, case member) and the footage's access
-class. `may` answers for actions that concern the system rather than one
-recording (categories, users, the fleet, the audit trail).
+`decide` answers for an action on one recording, from the viewer's role, their
+relationship to it (own footage, own team, case member, a search with a stated
+reason) and the footage's access class. `may` answers for actions that concern
+the system rather than one recording (categories, users, the fleet, the audit
+trail). `listing_scope` says which recordings a role may list at all, so that a
+search can filter in SQL by the same rules.
+
+The rules are one table, `RULES`: for each role, rows of "for footage I have this
+relationship with, in these access classes, I may do these actions". A viewer
+may do the union of the rows that hold. When the answer is no, a viewer who may
+at least list the recording hears 403; anyone else hears 404, because even the
+footage's existence is none of their business.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ class Action(enum.StrEnum):
     FLAG_EVIDENCE = "flag_evidence"
     ADD_TO_CASE = "add_to_case"
     PLACE_HOLD = "place_hold"
+    # A complaint hold is professional standards' own: the officer must not learn of it.
+    PLACE_COMPLAINT_HOLD = "place_complaint_hold"
     LIFT_HOLD = "lift_hold"
     VIEW_HOLDS = "view_holds"
     VIEW_AUDIT = "view_audit"
@@ -41,7 +51,10 @@ class SystemAction(enum.StrEnum):
     RETENTION_PREVIEW = "retention_preview"
     RETENTION_RUN = "retention_run"
     REVIEW_QUEUE = "review_queue"
+    # The audit log's contents: who looked at what.
     READ_AUDIT = "read_audit"
+    # The log's integrity: checkpoints and their signatures (hashes, not contents).
+    VERIFY_AUDIT = "verify_audit"
     SEARCH_FORCE_WIDE = "search_force_wide"
 
 
@@ -49,6 +62,16 @@ class AccessClass(enum.StrEnum):
     NORMAL = "normal"
     RESTRICTED = "restricted"
     CONFIDENTIAL = "confidential"
+
+
+class Relationship(enum.StrEnum):
+    """How a viewer stands to a recording."""
+
+    ANY = "any"  # holds for every recording
+    OWN = "own"  # the viewer's own footage (their user is linked to its officer)
+    TEAM = "team"  # footage of an officer in the viewer's unit
+    CASE = "case"  # footage in one of the viewer's cases
+    STATED_REASON = "stated_reason"  # found by a search whose reason was stated (and audited)
 
 
 ROLES = (
@@ -61,6 +84,17 @@ ROLES = (
     "administrator",
     "auditor",
 )
+
+ROLE_TITLES = {
+    "officer": "officer",
+    "supervisor": "supervisor",
+    "investigator": "investigator",
+    "professional_standards": "professional standards",
+    "disclosure": "disclosure officer",
+    "fleet_manager": "fleet manager",
+    "administrator": "administrator",
+    "auditor": "auditor",
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +115,9 @@ class RecordingFacts:
     officer_unit: str | None
     access_class: AccessClass = AccessClass.NORMAL
     case_ids: frozenset[int] = field(default_factory=frozenset)
+    # Under a professional standards (complaint) hold: its holds and audit trail are
+    # theirs (and the auditors') alone, so the officer cannot learn of the complaint.
+    complaint_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,78 +131,253 @@ class Decision:
         return self.allowed
 
 
-def _allow(reason: str) -> Decision:
-    return Decision(True, reason, False)
+@dataclass(frozen=True)
+class Rule:
+    """For footage the viewer has `relationship` with, in `classes`, they may do `actions`."""
+
+    relationship: Relationship
+    classes: frozenset[AccessClass]
+    actions: frozenset[Action]
+    because: str
 
 
-def _deny(reason: str, conceal: bool = True) -> Decision:
-    return Decision(False, reason, conceal)
+def _rule(
+    relationship: Relationship, classes: set[AccessClass], actions: set[Action], because: str
+) -> Rule:
+    return Rule(relationship, frozenset(classes), frozenset(actions), because)
 
 
-OWNER_ACTIONS = frozenset({Action.LIST, Action.VIEW, Action.STREAM, Action.CATEGORISE,
-                           Action.ANNOTATE})
-SUPERVISOR_ACTIONS = OWNER_ACTIONS | {Action.DOWNLOAD, Action.FLAG_EVIDENCE, Action.VIEW_AUDIT}
-INVESTIGATOR_ACTIONS = frozenset({Action.LIST, Action.VIEW, Action.STREAM, Action.DOWNLOAD,
-                                  Action.ANNOTATE, Action.FLAG_EVIDENCE, Action.ADD_TO_CASE,
-                                  Action.VIEW_AUDIT, Action.SHARE, Action.EXPORT,
-                                  Action.PLACE_HOLD})
+A = Action
+NORMAL = {AccessClass.NORMAL}
+RESTRICTED = {AccessClass.RESTRICTED}
+CONFIDENTIAL = {AccessClass.CONFIDENTIAL}
+EVERY_CLASS = set(AccessClass)
+EVERY_ACTION = set(Action)
+# What an investigator does with footage in their case.
+CASE_WORK = {
+    A.LIST,
+    A.VIEW,
+    A.STREAM,
+    A.DOWNLOAD,
+    A.ANNOTATE,
+    A.FLAG_EVIDENCE,
+    A.ADD_TO_CASE,
+    A.PLACE_HOLD,
+    A.LIFT_HOLD,
+    A.VIEW_HOLDS,
+    A.VIEW_AUDIT,
+    A.SHARE,
+    A.EXPORT,
+}
+# Any case member (an officer or supervisor named on a case) may watch its footage.
+CASE_MEMBER = {A.LIST, A.VIEW, A.STREAM, A.ANNOTATE}
+# Under a complaint hold, only professional standards and auditors see these.
+HOLD_SECRETS = frozenset({A.VIEW_HOLDS, A.LIFT_HOLD, A.VIEW_AUDIT})
+SEES_COMPLAINTS = frozenset({"professional_standards", "auditor"})
+
+R = Relationship
+RULES: dict[str, tuple[Rule, ...]] = {
+    "officer": (
+        _rule(
+            R.OWN,
+            NORMAL,
+            {A.LIST, A.VIEW, A.STREAM, A.CATEGORISE, A.ANNOTATE, A.VIEW_HOLDS},
+            "the officer's own footage",
+        ),
+        # Restricted footage (use of force, domestic abuse) is theirs to watch, but not
+        # to re-categorise: the officer it concerns does not choose who may see it.
+        _rule(
+            R.OWN,
+            RESTRICTED,
+            {A.LIST, A.VIEW, A.STREAM, A.ANNOTATE, A.VIEW_HOLDS},
+            "the officer's own restricted footage",
+        ),
+        _rule(
+            R.OWN, CONFIDENTIAL, {A.LIST}, "the officer's own confidential footage: that it exists"
+        ),
+        _rule(R.CASE, EVERY_CLASS, CASE_MEMBER, "footage in the officer's case"),
+    ),
+    "supervisor": (
+        _rule(
+            R.TEAM,
+            NORMAL,
+            {
+                A.LIST,
+                A.VIEW,
+                A.STREAM,
+                A.DOWNLOAD,
+                A.CATEGORISE,
+                A.ANNOTATE,
+                A.FLAG_EVIDENCE,
+                A.VIEW_HOLDS,
+                A.VIEW_AUDIT,
+            },
+            "footage of the supervisor's team",
+        ),
+        # Reviewing the team's use of force is a supervisor's duty; copies are not.
+        _rule(
+            R.TEAM,
+            RESTRICTED,
+            {
+                A.LIST,
+                A.VIEW,
+                A.STREAM,
+                A.CATEGORISE,
+                A.ANNOTATE,
+                A.FLAG_EVIDENCE,
+                A.VIEW_HOLDS,
+                A.VIEW_AUDIT,
+            },
+            "restricted footage of the supervisor's team (no copies)",
+        ),
+        _rule(R.CASE, EVERY_CLASS, CASE_MEMBER, "footage in the supervisor's case"),
+    ),
+    "investigator": (
+        _rule(R.CASE, EVERY_CLASS, CASE_WORK, "footage in the investigator's case"),
+        _rule(
+            R.STATED_REASON,
+            NORMAL,
+            {A.LIST, A.VIEW, A.STREAM, A.ADD_TO_CASE},
+            "found by a search with a stated reason",
+        ),
+        _rule(
+            R.STATED_REASON,
+            RESTRICTED,
+            {A.LIST, A.VIEW, A.ADD_TO_CASE},
+            "restricted footage found with a stated reason: add it to a case to play it",
+        ),
+    ),
+    "professional_standards": (
+        _rule(R.ANY, EVERY_CLASS, EVERY_ACTION, "professional standards may act on any footage"),
+    ),
+    "disclosure": (
+        _rule(
+            R.CASE,
+            EVERY_CLASS,
+            {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT},
+            "disclosure of footage in the disclosure officer's cases",
+        ),
+    ),
+    "fleet_manager": (),
+    "administrator": (
+        _rule(
+            R.ANY,
+            EVERY_CLASS,
+            {A.LIST, A.RESTORE},
+            "administrators see what is stored, not the footage",
+        ),
+    ),
+    "auditor": (
+        _rule(
+            R.ANY,
+            EVERY_CLASS,
+            {A.LIST, A.VIEW, A.VIEW_HOLDS, A.VIEW_AUDIT},
+            "auditors read records and audit trails, not footage",
+        ),
+    ),
+}
+
+# Actions as a refusal says them: "a supervisor may not download this footage".
+ACTION_PHRASES = {
+    A.LIST: "list",
+    A.VIEW: "view",
+    A.STREAM: "play",
+    A.DOWNLOAD: "download",
+    A.CATEGORISE: "categorise",
+    A.ANNOTATE: "annotate",
+    A.FLAG_EVIDENCE: "flag as evidence",
+    A.ADD_TO_CASE: "add to a case",
+    A.PLACE_HOLD: "place a hold on",
+    A.PLACE_COMPLAINT_HOLD: "place a complaint hold on",
+    A.LIFT_HOLD: "lift a hold on",
+    A.VIEW_HOLDS: "see the holds on",
+    A.VIEW_AUDIT: "read the audit trail of",
+    A.SHARE: "share",
+    A.EXPORT: "export",
+    A.RESTORE: "restore",
+}
+
+# Why a role sees nothing of a recording: the reason given (and audited) on refusal.
+NO_ACCESS = {
+    "officer": "officers see their own footage and footage in their cases",
+    "supervisor": "supervisors see their own team's footage and footage in their cases",
+    "investigator": "investigators see footage in their cases, or state a reason to search",
+    "professional_standards": "professional standards see all footage",
+    "disclosure": "disclosure officers see footage in their cases",
+    "fleet_manager": "fleet managers manage cameras and docks, not footage",
+    "administrator": "administrators manage the system but do not watch footage",
+    "auditor": "auditors read records and audit trails, not footage",
+}
+
+
+def relationships(viewer: Viewer, recording: RecordingFacts) -> frozenset[Relationship]:
+    """Every relationship the viewer has with the recording."""
+    held = {Relationship.ANY}
+    if viewer.officer_id is not None and viewer.officer_id == recording.officer_id:
+        held.add(Relationship.OWN)
+    if viewer.unit is not None and viewer.unit == recording.officer_unit:
+        held.add(Relationship.TEAM)
+    if viewer.case_ids & recording.case_ids:
+        held.add(Relationship.CASE)
+    if viewer.stated_reason:
+        held.add(Relationship.STATED_REASON)
+    return frozenset(held)
+
+
+def _matching(viewer: Viewer, recording: RecordingFacts) -> list[Rule]:
+    held = relationships(viewer, recording)
+    return [
+        rule
+        for rule in RULES.get(viewer.role, ())
+        if rule.relationship in held and recording.access_class in rule.classes
+    ]
+
+
+def permitted(viewer: Viewer, recording: RecordingFacts) -> frozenset[Action]:
+    """Every action the viewer may do to the recording."""
+    actions: set[Action] = set()
+    for rule in _matching(viewer, recording):
+        actions |= rule.actions
+    if recording.complaint_hold and viewer.role not in SEES_COMPLAINTS:
+        actions -= HOLD_SECRETS
+    return frozenset(actions)
 
 
 def decide(viewer: Viewer, action: Action, recording: RecordingFacts) -> Decision:
     """May this viewer do this action to this recording?"""
-    role = viewer.role
-    confidential = recording.access_class is AccessClass.CONFIDENTIAL
-    restricted = recording.access_class is not AccessClass.NORMAL
-    if role == "professional_standards":
-        return _allow("professional standards may act on any footage")
-    if role == "auditor":
-        if action in (Action.LIST, Action.VIEW, Action.VIEW_AUDIT, Action.VIEW_HOLDS):
-            return _allow("auditors read records and audit trails")
-        return _deny("auditors do not watch or change footage", conceal=False)
-    if role == "administrator":
-        if action is Action.RESTORE:
-            return _allow("administrators restore footage pending deletion")
-        if action in (Action.LIST, Action.VIEW_AUDIT):
-            return _allow("administrators see what is stored, not the footage")
-        return _deny("administrators manage the system but do not watch footage", conceal=False)
-    if role == "investigator":
-        in_case = bool(viewer.case_ids & recording.case_ids)
-        if action not in INVESTIGATOR_ACTIONS:
-            return _deny(f"investigators may not {action.value}")
-        if in_case:
-            return _allow("footage in the investigator's case")
-        if confidential:
-            return _deny("confidential footage is for its case team only")
-        if viewer.stated_reason:
-            return _allow("investigator search with a stated reason")
-        return _deny("investigators must state a reason to see footage outside their cases")
-    if role == "officer":
-        own = viewer.officer_id is not None and viewer.officer_id == recording.officer_id
-        if not own:
-            return _deny("officers see only their own footage")
-        if restricted:
-            if action in (Action.LIST, Action.VIEW):
-                return _allow("own footage (restricted: metadata only)")
-            return _deny("restricted footage is not for its own officer to play", conceal=False)
-        if action in OWNER_ACTIONS:
-            return _allow("own footage")
-        return _deny(f"officers may not {action.value}", conceal=False)
-    if role == "supervisor":
-        team = viewer.unit is not None and viewer.unit == recording.officer_unit
-        if not team:
-            return _deny("supervisors see their own team's footage")
-        if confidential:
-            return _deny("confidential footage is for its case team only")
-        if action in SUPERVISOR_ACTIONS:
-            return _allow("footage of the supervisor's team")
-        return _deny(f"supervisors may not {action.value}", conceal=False)
-    if role == "disclosure":
-        in_case = bool(viewer.case_ids & recording.case_ids)
-        if in_case and action in (Action.LIST, Action.VIEW, Action.STREAM, Action.DOWNLOAD,
-                                  Action.SHARE, Action.EXPORT, Action.VIEW_AUDIT):
-            return _allow("disclosure of footage in the officer's cases")
-        return _deny("disclosure officers see footage of their cases")
-    return _deny(f"the {role} role has no access to footage")
+    rules = _matching(viewer, recording)
+    actions = permitted(viewer, recording)
+    if action in actions:
+        because = next(rule.because for rule in rules if action in rule.actions)
+        return Decision(True, because, False)
+    if Action.LIST in actions:
+        because = next(rule.because for rule in rules if Action.LIST in rule.actions)
+        what = ACTION_PHRASES.get(action, action.value)
+        return Decision(False, f"{_a(viewer.role)} may not {what} this footage ({because})", False)
+    return Decision(False, NO_ACCESS.get(viewer.role, f"the {viewer.role} role sees no footage"))
+
+
+@dataclass(frozen=True)
+class ListingGrant:
+    """Recordings with this relationship and one of these access classes may be listed."""
+
+    relationship: Relationship
+    classes: frozenset[AccessClass]
+
+
+def listing_scope(viewer: Viewer) -> tuple[ListingGrant, ...]:
+    """What a search may return for this viewer: the rows of their role that allow LIST.
+
+    A recording belongs in the results when any grant holds for it; no grants, no results.
+    """
+    grants = []
+    for rule in RULES.get(viewer.role, ()):
+        if Action.LIST not in rule.actions:
+            continue
+        if rule.relationship is Relationship.STATED_REASON and not viewer.stated_reason:
+            continue
+        grants.append(ListingGrant(rule.relationship, rule.classes))
+    return tuple(grants)
 
 
 SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
@@ -174,21 +386,40 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
     SystemAction.MANAGE_FLEET: frozenset({"administrator", "fleet_manager"}),
     SystemAction.VIEW_FLEET: frozenset({"administrator", "fleet_manager", "supervisor"}),
     SystemAction.MANAGE_CASES: frozenset({"investigator", "professional_standards"}),
-    SystemAction.VIEW_CASES: frozenset({"investigator", "professional_standards", "disclosure",
-                                        "supervisor", "auditor"}),
-    SystemAction.RETENTION_PREVIEW: frozenset({"administrator", "supervisor", "auditor",
-                                               "professional_standards"}),
+    SystemAction.VIEW_CASES: frozenset(
+        {"investigator", "professional_standards", "disclosure", "supervisor", "auditor"}
+    ),
+    SystemAction.RETENTION_PREVIEW: frozenset(
+        {"administrator", "supervisor", "auditor", "professional_standards"}
+    ),
     SystemAction.RETENTION_RUN: frozenset({"administrator"}),
-    SystemAction.REVIEW_QUEUE: frozenset({"administrator", "supervisor", "investigator",
-                                          "professional_standards"}),
-    SystemAction.READ_AUDIT: frozenset({"auditor", "professional_standards", "administrator"}),
-    SystemAction.SEARCH_FORCE_WIDE: frozenset({"investigator", "professional_standards",
-                                               "auditor", "administrator"}),
+    SystemAction.REVIEW_QUEUE: frozenset(
+        {"administrator", "supervisor", "investigator", "professional_standards"}
+    ),
+    # Who watched what is itself sensitive (it would reveal a complaint): not for administrators.
+    SystemAction.READ_AUDIT: frozenset({"auditor", "professional_standards"}),
+    SystemAction.VERIFY_AUDIT: frozenset({"auditor", "professional_standards", "administrator"}),
+    SystemAction.SEARCH_FORCE_WIDE: frozenset(
+        {"investigator", "professional_standards", "auditor", "administrator"}
+    ),
 }
+
+
+def _a(role: str) -> str:
+    """ "an officer", "a supervisor": a role as the subject of a sentence."""
+    title = ROLE_TITLES.get(role, role)
+    return ("an " if title[:1] in "aeiou" else "a ") + title
 
 
 def may(viewer: Viewer, action: SystemAction) -> Decision:
     """May this viewer do a system-wide action?"""
-    if viewer.role in SYSTEM_RULES[action]:
-        return _allow(f"{viewer.role} may {action.value}")
-    return _deny(f"the {viewer.role} role may not {action.value}", conceal=False)
+    what = action.value.replace("_", " ")
+    if viewer.role not in SYSTEM_RULES[action]:
+        return Decision(False, f"{_a(viewer.role)} may not {what}", False)
+    if (
+        action is SystemAction.SEARCH_FORCE_WIDE
+        and viewer.role == "investigator"
+        and not viewer.stated_reason
+    ):
+        return Decision(False, "investigators state a reason to search beyond their cases", False)
+    return Decision(True, f"{_a(viewer.role)} may {what}", False)

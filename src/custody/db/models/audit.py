@@ -47,7 +47,11 @@ class AuditCheckpoint(Base):
     __tablename__ = "audit_checkpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)
+    # One checkpoint per size: two server nodes publishing at once agree, and one insert wins.
+    size: Mapped[int] = mapped_column(BigInteger, unique=True)
     root: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     signature: Mapped[str] = mapped_column(String(120))
+    # The roots of the perfect subtrees the tree is made of (JSON list of hex), so the next
+    # checkpoint hashes only the events since this one. Checked against `root` before use.
+    frontier: Mapped[str | None] = mapped_column(Text)

@@ -13,6 +13,7 @@ from custody.domain.errors import InvalidInput
 from custody.domain.signing import public_key_text
 from custody.services import fleet, ingest
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
+from custody.web.guard import DOCK, PUBLIC, access
 
 router = APIRouter(tags=["docks"])
 
@@ -54,7 +55,12 @@ def _recording_id(value: str) -> str:
     raise InvalidInput("a recording id is a lower-case UUID")
 
 
-@router.get("/server-key", response_model=ServerKey, summary="The key receipts are signed with")
+@router.get(
+    "/server-key",
+    response_model=ServerKey,
+    summary="The key receipts are signed with",
+    openapi_extra=access(PUBLIC),
+)
 def server_key(system: SystemDep) -> ServerKey:
     return ServerKey(public_key=public_key_text(system.server_key.public_key()))
 
@@ -63,6 +69,7 @@ def server_key(system: SystemDep) -> ServerKey:
     "/manifests/{recording_id}",
     response_model=ManifestAnswer,
     summary="Declare a recording's signed manifest before uploading it",
+    openapi_extra=access(DOCK),
 )
 async def declare_manifest(
     recording_id: str,
@@ -92,12 +99,21 @@ async def declare_manifest(
     )
 
 
-@router.get("/receipts/{recording_id}", summary="The signed receipt of a stored recording")
+@router.get(
+    "/receipts/{recording_id}",
+    summary="The signed receipt of a stored recording",
+    openapi_extra=access(DOCK),
+)
 async def receipt(recording_id: str, system: SystemDep, _: CurrentDock) -> dict[str, Any]:
     return await run_in_threadpool(ingest.receipt_for, system, _recording_id(recording_id))
 
 
-@router.post("/docks/reports", status_code=204, summary="A dock reports a docked camera")
+@router.post(
+    "/docks/reports",
+    status_code=204,
+    summary="A dock reports a docked camera",
+    openapi_extra=access(DOCK),
+)
 async def report(
     report: CameraReport, request: Request, system: SystemDep, dock: CurrentDock
 ) -> Response:

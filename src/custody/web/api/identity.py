@@ -1,7 +1,255 @@
-"""identity API."""
+"""People and their tokens: `/me` for everyone, `/users` for administrators."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import timedelta
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.access import ROLES, SystemAction
+from custody.domain.clock import isoformat
+from custody.services import users
+from custody.services.users import Principal
+from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
+from custody.web.guard import SELF, access
+
+router = APIRouter(tags=["identity"])
+Admin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_USERS))]
+MANAGE_USERS = access(SystemAction.MANAGE_USERS)
+ME = access(SELF)
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=120)
+    role: str = Field(description=f"one of: {', '.join(ROLES)}")
+    display_name: str = Field(default="", max_length=200)
+    unit: str | None = Field(default=None, max_length=120, description="borough / BCU, team")
+    officer: str | None = Field(default=None, max_length=32, description="warrant number")
+    password: str | None = Field(default=None, description="none for single sign-on users")
+
+
+class UserChange(BaseModel):
+    role: str | None = None
+    unit: str | None = Field(default=None, max_length=120)
+    display_name: str | None = Field(default=None, max_length=200)
+    disabled: bool | None = None
+
+
+class NewToken(BaseModel):
+    name: str = Field(default="", max_length=120, description="what the token is for")
+    days: int = Field(default=90, ge=1, le=users.MAX_TOKEN_DAYS)
+
+
+class NewPassword(BaseModel):
+    password: str
+    current_password: str | None = Field(default=None, description="required for your own")
+
+
+def _issued(issued: users.IssuedToken, now: Any) -> dict[str, Any]:
+    return {**issued.info.as_dict(now), "token": issued.secret}
+
+
+@router.get("/me", summary="Who you are signed in as", openapi_extra=ME)
+async def me(request: Request, user: CurrentUser, system: SystemDep) -> dict[str, Any]:
+    info = await run_in_threadpool(users.get_user, system, user.username)
+    answer = info.as_dict()
+    portal = getattr(request.state, "portal_session", None)
+    if portal is not None:
+        # Signed in with the portal's cookie: scripts on the portal's own pages send this
+        # back as X-CSRF-Token (other sites cannot read this answer).
+        answer["csrf_token"] = portal.csrf_token
+        answer["session_ends_at"] = isoformat(portal.ends_at)
+    return answer
+
+
+@router.put("/me/password", status_code=204, summary="Change your password", openapi_extra=ME)
+async def change_my_password(
+    body: NewPassword, request: Request, user: CurrentUser, system: SystemDep
+) -> Response:
+    await run_in_threadpool(
+        lambda: users.set_password(
+            system,
+            user.username,
+            body.password,
+            current=body.current_password or "",
+            actor=user_actor(request, user),
+        )
+    )
+    return Response(status_code=204)
+
+
+@router.get("/me/tokens", summary="Your API tokens (never their secrets)", openapi_extra=ME)
+async def my_tokens(user: CurrentUser, system: SystemDep) -> list[dict[str, Any]]:
+    found = await run_in_threadpool(users.list_tokens, system, user.username)
+    now = system.clock.now()
+    return [token.as_dict(now) for token in found]
+
+
+@router.post(
+    "/me/tokens",
+    status_code=201,
+    summary="A new API token for yourself (shown once)",
+    openapi_extra=ME,
+)
+async def new_my_token(
+    body: NewToken, request: Request, user: CurrentUser, system: SystemDep
+) -> dict[str, Any]:
+    issued = await run_in_threadpool(
+        lambda: users.create_token(
+            system,
+            user.username,
+            name=body.name,
+            lifetime=timedelta(days=body.days),
+            actor=user_actor(request, user),
+            tag="user:token:issue",
+        )
+    )
+    return _issued(issued, system.clock.now())
+
+
+@router.delete("/me/tokens/{token_id}", summary="Revoke one of your tokens", openapi_extra=ME)
+async def revoke_my_token(
+    token_id: int, request: Request, user: CurrentUser, system: SystemDep
+) -> dict[str, Any]:
+    info = await run_in_threadpool(
+        lambda: users.revoke_token(
+            system,
+            token_id,
+            username=user.username,
+            actor=user_actor(request, user),
+            tag="user:token:revoke",
+        )
+    )
+    return info.as_dict(system.clock.now())
+
+
+@router.get("/users", summary="Every user", openapi_extra=MANAGE_USERS)
+async def list_users(
+    admin: Admin, system: SystemDep, role: str | None = Query(None)
+) -> list[dict[str, Any]]:
+    found = await run_in_threadpool(lambda: users.list_users(system, role=role))
+    return [info.as_dict() for info in found]
+
+
+@router.post("/users", status_code=201, summary="Add a user", openapi_extra=MANAGE_USERS)
+async def add_user(
+    body: NewUser, request: Request, admin: Admin, system: SystemDep
+) -> dict[str, Any]:
+    await run_in_threadpool(
+        lambda: users.create_user(
+            system,
+            body.username,
+            body.role,
+            password=body.password,
+            officer=body.officer,
+            unit=body.unit,
+            display_name=body.display_name,
+            actor=user_actor(request, admin),
+        )
+    )
+    info = await run_in_threadpool(users.get_user, system, body.username)
+    return info.as_dict()
+
+
+@router.get("/users/{username}", summary="One user", openapi_extra=MANAGE_USERS)
+async def get_user(username: str, admin: Admin, system: SystemDep) -> dict[str, Any]:
+    info = await run_in_threadpool(users.get_user, system, username)
+    return info.as_dict()
+
+
+@router.patch(
+    "/users/{username}",
+    summary="Change a user's role, unit or name, or disable them",
+    openapi_extra=MANAGE_USERS,
+)
+async def change_user(
+    username: str, body: UserChange, request: Request, admin: Admin, system: SystemDep
+) -> dict[str, Any]:
+    info = await run_in_threadpool(
+        lambda: users.update_user(
+            system,
+            username,
+            role=body.role,
+            unit=body.unit,
+            display_name=body.display_name,
+            disabled=body.disabled,
+            actor=user_actor(request, admin),
+        )
+    )
+    return info.as_dict()
+
+
+@router.put(
+    "/users/{username}/password",
+    status_code=204,
+    summary="Set a user's password",
+    openapi_extra=MANAGE_USERS,
+)
+async def set_password(
+    username: str, body: NewPassword, request: Request, admin: Admin, system: SystemDep
+) -> Response:
+    await run_in_threadpool(
+        lambda: users.set_password(
+            system, username, body.password, actor=user_actor(request, admin)
+        )
+    )
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/users/{username}/sessions", summary="Sign a user out everywhere", openapi_extra=MANAGE_USERS
+)
+async def end_sessions(
+    username: str, request: Request, admin: Admin, system: SystemDep
+) -> dict[str, int]:
+    ended = await run_in_threadpool(
+        lambda: users.end_sessions(system, username, actor=user_actor(request, admin))
+    )
+    return {"ended": ended}
+
+
+@router.get("/users/{username}/tokens", summary="A user's API tokens", openapi_extra=MANAGE_USERS)
+async def user_tokens(username: str, admin: Admin, system: SystemDep) -> list[dict[str, Any]]:
+    found = await run_in_threadpool(users.list_tokens, system, username)
+    now = system.clock.now()
+    return [token.as_dict(now) for token in found]
+
+
+@router.post(
+    "/users/{username}/tokens",
+    status_code=201,
+    summary="Issue an API token for a user (shown once)",
+    openapi_extra=MANAGE_USERS,
+)
+async def new_user_token(
+    username: str, body: NewToken, request: Request, admin: Admin, system: SystemDep
+) -> dict[str, Any]:
+    issued = await run_in_threadpool(
+        lambda: users.create_token(
+            system,
+            username,
+            name=body.name,
+            lifetime=timedelta(days=body.days),
+            actor=user_actor(request, admin),
+        )
+    )
+    return _issued(issued, system.clock.now())
+
+
+@router.delete(
+    "/users/{username}/tokens/{token_id}",
+    summary="Revoke a user's token",
+    openapi_extra=MANAGE_USERS,
+)
+async def revoke_user_token(
+    username: str, token_id: int, request: Request, admin: Admin, system: SystemDep
+) -> dict[str, Any]:
+    info = await run_in_threadpool(
+        lambda: users.revoke_token(
+            system, token_id, username=username, actor=user_actor(request, admin)
+        )
+    )
+    return info.as_dict(system.clock.now())

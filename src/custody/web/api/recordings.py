@@ -10,17 +10,23 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from custody.domain.access import Action
 from custody.domain.errors import InvalidInput
 from custody.services import recordings
 from custody.services.recordings import RangeNotSatisfiable, RecordingFilter
 from custody.web.deps import CurrentUser, SystemDep, user_actor
 from custody.web.errors import error_response
+from custody.web.guard import access
 
 router = APIRouter(tags=["recordings"])
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-@router.get("/recordings", summary="Recordings you may see, newest first, paged")
+@router.get(
+    "/recordings",
+    summary="Recordings you may see, newest first, paged",
+    openapi_extra=access(Action.LIST),
+)
 async def list_recordings(
     system: SystemDep,
     user: CurrentUser,
@@ -38,7 +44,11 @@ async def list_recordings(
     )
 
 
-@router.get("/recordings/{recording_id}", summary="One recording (the view is audited)")
+@router.get(
+    "/recordings/{recording_id}",
+    summary="One recording (the view is audited)",
+    openapi_extra=access(Action.VIEW),
+)
 async def get_recording(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -59,7 +69,12 @@ def _parse_range(header: str | None) -> tuple[int, int | None] | None:
     return (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
 
 
-@router.get("/recordings/{recording_id}/media", summary="The original footage (HTTP ranges)")
+@router.get(
+    "/recordings/{recording_id}/media",
+    summary="The original footage (HTTP ranges)",
+    # ?download=true asks for Action.DOWNLOAD instead; the service decides which.
+    openapi_extra=access(Action.STREAM),
+)
 async def media(
     recording_id: str,
     request: Request,
@@ -94,7 +109,11 @@ async def media(
     )
 
 
-@router.get("/recordings/{recording_id}/thumbnail", summary="A still from the recording (JPEG)")
+@router.get(
+    "/recordings/{recording_id}/thumbnail",
+    summary="A still from the recording (JPEG)",
+    openapi_extra=access(Action.VIEW),
+)
 async def thumbnail(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> Response:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import format_datetime
 
 from fastapi import APIRouter, Request, Response
@@ -15,12 +18,15 @@ from custody.services import ingest
 from custody.services.ingest import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
+from custody.web.guard import DOCK, PUBLIC, access
 
 router = APIRouter(tags=["uploads (tus)"])
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
 # Body pieces are gathered to this size before a write: fewer thread hops per chunk.
 WRITE_BUFFER = 1024 * 1024
+# Queued pieces per request: bounds the memory one upload can hold.
+MAX_PENDING_WRITES = 8
 
 
 def _tus_version_error(request: Request) -> Response | None:
@@ -42,8 +48,12 @@ def _expires(status: UploadStatus) -> str:
     return format_datetime(parse_time(status.expires_at_iso), usegmt=True)
 
 
-@router.options("/uploads", status_code=204, summary="tus capabilities")
-@router.options("/uploads/{upload_id}", status_code=204, include_in_schema=False)
+@router.options(
+    "/uploads", status_code=204, summary="tus capabilities", openapi_extra=access(PUBLIC)
+)
+@router.options(
+    "/uploads/{upload_id}", status_code=204, include_in_schema=False, openapi_extra=access(PUBLIC)
+)
 def options() -> Response:
     return Response(
         status_code=204,
@@ -57,7 +67,12 @@ def options() -> Response:
     )
 
 
-@router.post("/uploads", status_code=201, summary="Create an upload (tus creation)")
+@router.post(
+    "/uploads",
+    status_code=201,
+    summary="Create an upload (tus creation)",
+    openapi_extra=access(DOCK),
+)
 async def create(request: Request, system: SystemDep, dock: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
         return refusal
@@ -74,13 +89,16 @@ async def create(request: Request, system: SystemDep, dock: CurrentDock) -> Resp
         status_code=201,
         headers={
             **TUS_HEADERS,
-            "Location": f"/api/v1/uploads/{status.upload_id}",
+            # Absolute, so that a path prefix added by a reverse proxy (root_path) survives.
+            "Location": str(request.url_for("head", upload_id=status.upload_id)),
             "Upload-Expires": _expires(status),
         },
     )
 
 
-@router.head("/uploads/{upload_id}", summary="An upload's offset (tus core)")
+@router.head(
+    "/uploads/{upload_id}", summary="An upload's offset (tus core)", openapi_extra=access(DOCK)
+)
 async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
         return Response(status_code=412, headers=dict(refusal.headers))
@@ -103,7 +121,12 @@ async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDo
     )
 
 
-@router.patch("/uploads/{upload_id}", status_code=204, summary="Append a chunk (tus core)")
+@router.patch(
+    "/uploads/{upload_id}",
+    status_code=204,
+    summary="Append a chunk (tus core)",
+    openapi_extra=access(DOCK),
+)
 async def patch(upload_id: str, request: Request, system: SystemDep, dock: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
         return refusal
@@ -125,18 +148,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
         dock_actor(request, dock),
     )
     try:
-        complete = True
-        buffer = bytearray()
-        try:
-            async for piece in request.stream():
-                buffer += piece
-                if len(buffer) >= WRITE_BUFFER:
-                    await run_in_threadpool(writer.write, bytes(buffer))
-                    buffer.clear()
-            if buffer:
-                await run_in_threadpool(writer.write, bytes(buffer))
-        except ClientDisconnect:
-            complete = False
+        complete = await _receive(request, writer)
         status = await run_in_threadpool(writer.finish, complete)
     finally:
         await run_in_threadpool(writer.close)
@@ -150,7 +162,51 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     return Response(status_code=204, headers=headers)
 
 
-@router.delete("/uploads/{upload_id}", status_code=204, summary="Terminate an upload")
+async def _receive(request: Request, writer: ingest.ChunkWriter) -> bool:
+    """Stream the body into the writer; False if the client went away before its end.
+
+    Writes (hash + file write) run on their own thread, in order, while the next bytes
+    arrive: receiving and writing overlap instead of taking turns.
+    """
+    loop = asyncio.get_running_loop()
+    pending: deque[asyncio.Future[None]] = deque()
+    pieces: list[bytes] = []
+    gathered = 0
+    complete = True
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as executor:
+        try:
+            try:
+                async for piece in request.stream():
+                    if not piece:
+                        continue
+                    pieces.append(piece)
+                    gathered += len(piece)
+                    if gathered >= WRITE_BUFFER:
+                        data = b"".join(pieces)
+                        pending.append(loop.run_in_executor(executor, writer.write, data))
+                        pieces, gathered = [], 0
+                        if len(pending) > MAX_PENDING_WRITES:
+                            await pending.popleft()
+            except ClientDisconnect:
+                complete = False
+            if pieces:
+                data = b"".join(pieces)
+                pending.append(loop.run_in_executor(executor, writer.write, data))
+        finally:
+            # Every queued write ends before the writer is finished or closed.
+            results = await asyncio.gather(*pending, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return complete
+
+
+@router.delete(
+    "/uploads/{upload_id}",
+    status_code=204,
+    summary="Terminate an upload",
+    openapi_extra=access(DOCK),
+)
 async def terminate(
     upload_id: str, request: Request, system: SystemDep, dock: CurrentDock
 ) -> Response:

@@ -1,0 +1,239 @@
+"""Merkle trees as RFC 6962 (Certificate Transparency) defines them: hashes, proofs, checks.
+
+Pure functions over bytes, so that anyone can check a Custody proof with this
+file alone (or with any RFC 6962 / RFC 9162 implementation):
+
+- a leaf hashes as SHA-256(0x00 || leaf), an inner node as SHA-256(0x01 || left || right);
+- the tree over n leaves splits at k, the largest power of two smaller than n;
+- the empty tree's hash is SHA-256 of nothing.
+
+The audit log's leaves are the events' chain hashes (32 bytes each), in `seq` order.
+`Accumulator` computes a root while the leaves stream past (O(log n) memory), and
+`inclusion_proof`/`consistency_proof` do the same for proofs, so a log of a
+billion events never has to be held in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    """The hash of one leaf: SHA-256(0x00 || leaf)."""
+    return hashlib.sha256(LEAF_PREFIX + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """The hash of an inner node: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def split(n: int) -> int:
+    """k: the largest power of two smaller than n (n > 1)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+@dataclass
+class Accumulator:
+    """A Merkle tree head computed while leaf hashes stream past, in O(log n) memory.
+
+    It keeps the roots of the perfect subtrees that make up the tree so far (one
+    per set bit of the size, largest first): RFC 6962's tree is exactly those
+    subtrees, folded from the right.
+    """
+
+    size: int = 0
+    frontier: list[bytes] = field(default_factory=list)
+
+    def add(self, hashed_leaf: bytes) -> None:
+        """Append a leaf, given as its leaf hash."""
+        node = hashed_leaf
+        merges = self.size
+        # Each trailing one bit of the old size is a full subtree of equal height: merge it.
+        while merges & 1:
+            node = node_hash(self.frontier.pop(), node)
+            merges >>= 1
+        self.frontier.append(node)
+        self.size += 1
+
+    def root(self) -> bytes:
+        """The tree head over every leaf added so far."""
+        if not self.frontier:
+            return EMPTY_ROOT
+        node = self.frontier[-1]
+        for left in reversed(self.frontier[:-1]):
+            node = node_hash(left, node)
+        return node
+
+    @classmethod
+    def resume(cls, size: int, frontier: Sequence[bytes]) -> Accumulator:
+        """Continue from a saved size and frontier; ValueError if they do not fit together."""
+        if len(frontier) != bin(size).count("1"):
+            raise ValueError(f"a tree of {size} leaves has {bin(size).count('1')} frontier nodes")
+        return cls(size, list(frontier))
+
+
+def root_of(hashed_leaves: Iterable[bytes]) -> bytes:
+    """MTH over leaf hashes."""
+    accumulator = Accumulator()
+    for hashed in hashed_leaves:
+        accumulator.add(hashed)
+    return accumulator.root()
+
+
+# Proofs are lists of subtree hashes. Which subtrees a proof needs depends only on the
+# sizes, so we first list their leaf ranges, then fill each from one pass over the leaves.
+
+
+def _inclusion_ranges(index: int, start: int, end: int) -> list[tuple[int, int]]:
+    """The leaf ranges [a, b) whose subtree hashes make up PATH(index, D[start:end])."""
+    ranges: list[tuple[int, int]] = []
+    while end - start > 1:
+        k = split(end - start)
+        if index < start + k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    ranges.reverse()  # RFC order: from the leaf's sibling up to the root's child
+    return ranges
+
+
+def _consistency_ranges(old: int, start: int, end: int, whole: bool) -> list[tuple[int, int]]:
+    """The leaf ranges of SUBPROOF(old, D[start:end], whole) (RFC 6962 §2.1.2)."""
+    ranges: list[tuple[int, int]] = []
+    while True:
+        n = end - start
+        if old == n:
+            if not whole:
+                ranges.append((start, end))
+            break
+        k = split(n)
+        if old <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            old -= k
+            start += k
+            whole = False
+    ranges.reverse()
+    return ranges
+
+
+def _fill(ranges: list[tuple[int, int]], hashed_leaves: Iterable[bytes], size: int) -> list[bytes]:
+    """The subtree hash of each range, from one pass over the first `size` leaf hashes."""
+    order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+    hashes: list[bytes] = [b""] * len(ranges)
+    position = 0
+    cursor = 0
+    accumulator = Accumulator()
+    for hashed in hashed_leaves:
+        if position >= size:
+            break
+        while cursor < len(order) and position >= ranges[order[cursor]][1]:
+            cursor += 1
+        if cursor < len(order) and ranges[order[cursor]][0] <= position:
+            accumulator.add(hashed)
+            if position + 1 == ranges[order[cursor]][1]:
+                hashes[order[cursor]] = accumulator.root()
+                accumulator = Accumulator()
+        position += 1
+    if position < size:
+        raise ValueError(f"the log has {position} leaves, fewer than the tree size {size}")
+    return hashes
+
+
+def inclusion_proof(index: int, size: int, hashed_leaves: Iterable[bytes]) -> list[bytes]:
+    """PATH(index, D[size]) from the leaf hashes in order (only the first `size` are read)."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    return _fill(_inclusion_ranges(index, 0, size), hashed_leaves, size)
+
+
+def consistency_proof(old_size: int, new_size: int, hashed_leaves: Iterable[bytes]) -> list[bytes]:
+    """PROOF(old_size, D[new_size]): the newer tree extends the older one."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError("the older tree cannot be larger than the newer one")
+    if old_size in (0, new_size):
+        return []
+    return _fill(_consistency_ranges(old_size, 0, new_size, True), hashed_leaves, new_size)
+
+
+def root_from_inclusion(index: int, size: int, hashed_leaf: bytes, path: Sequence[bytes]) -> bytes:
+    """The root a leaf and its audit path imply (RFC 9162 §2.1.3.2); ValueError if malformed."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    fn, sn = index, size - 1
+    node = hashed_leaf
+    for sibling in path:
+        if sn == 0:
+            raise ValueError("the proof is longer than the tree is high")
+        if fn & 1 or fn == sn:
+            node = node_hash(sibling, node)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            node = node_hash(node, sibling)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ValueError("the proof is shorter than the tree is high")
+    return node
+
+
+def verify_inclusion(
+    index: int, size: int, hashed_leaf: bytes, path: Sequence[bytes], root: bytes
+) -> bool:
+    """True when `hashed_leaf` is leaf `index` of the tree of `size` leaves with this root."""
+    try:
+        return root_from_inclusion(index, size, hashed_leaf, path) == root
+    except ValueError:
+        return False
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]
+) -> bool:
+    """True when the tree (new_size, new_root) extends (old_size, old_root) (RFC 9162 §2.1.4.2)."""
+    if old_size < 0 or new_size < old_size:
+        return False
+    if old_size == new_size:
+        return not path and old_root == new_root
+    if old_size == 0:
+        # Every tree extends the empty one; there is nothing to prove.
+        return not path
+    if not path:
+        return False
+    nodes = list(path)
+    if old_size & (old_size - 1) == 0:  # a power of two: the old root is itself a subtree
+        nodes.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = nodes[0]
+    for node in nodes[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(node, fr)
+            sr = node_hash(node, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, node)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root

@@ -1,0 +1,187 @@
+"""The audit trail as people use it: one recording's events, its PDF report, checkpoints,
+verification and proofs.
+
+Reading a recording's trail is itself audited, in the same transaction, so the
+trail printed for a court ends with the event of its own printing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from custody.audit import Actor, proofs
+from custody.audit import checkpoints as checkpoint_store
+from custody.audit.checkpoints import Checkpoint
+from custody.audit.log import event_hash, hashed_fields
+from custody.audit.report import render_trail
+from custody.audit.verify import Progress, Report, verify_log
+from custody.db.models import AuditEvent, Camera, Officer, Recording
+from custody.domain import signing
+from custody.domain.access import Action, decide
+from custody.domain.clock import isoformat
+from custody.domain.errors import NotFound
+from custody.services import lifecycle_core
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+HOW_TO_CHECK_TRAIL = (
+    "Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its fields seq, at, tag, "
+    "actor, object_type, object_id, allowed, reason, address, user_agent, details and "
+    "prev_hash (details is the JSON text as stored).",
+    "Each event's inclusion in the signed checkpoint can be proven: `custody audit proof SEQ` "
+    "(or GET /api/v1/audit/events/SEQ/proof) prints a proof anyone can check with "
+    "`custody audit check-proof FILE --public-key KEY`, or with any RFC 6962 implementation.",
+    "`custody audit verify` recomputes every hash of the whole log and every checkpoint.",
+)
+
+
+def _checked(
+    uow: UnitOfWork, principal: Principal, recording_id: str, actor: Actor, tag: str
+) -> Recording:
+    """The recording, if the principal may read its audit trail; refusals are audited."""
+    recording = uow.session.get(Recording, recording_id)
+    if recording is None:
+        raise NotFound(f"no recording {recording_id}")
+    # The recording's facts include its cases, access class and any complaint hold.
+    facts = lifecycle_core.recording_facts(uow, recording)
+    viewer = lifecycle_core.viewer_for(uow, principal)  # with any reason the request states
+    decision = decide(viewer, Action.VIEW_AUDIT, facts)
+    if not decision:
+        raise lifecycle_core.refuse(
+            uow,
+            actor,
+            tag,
+            decision.reason,
+            object_type="recording",
+            object_id=recording_id,
+            conceal=decision.conceal,
+            missing=f"no recording {recording_id}",
+        )
+    return recording
+
+
+def _event(row: AuditEvent) -> dict[str, Any]:
+    fields = hashed_fields(row)
+    return {**fields, "hash": row.hash, "hash_ok": event_hash(fields) == row.hash}
+
+
+def _recording_summary(uow: UnitOfWork, recording: Recording) -> dict[str, Any]:
+    serial = uow.session.scalar(select(Camera.serial).where(Camera.id == recording.camera_id))
+    warrant = None
+    if recording.officer_id is not None:
+        warrant = uow.session.scalar(
+            select(Officer.warrant_number).where(Officer.id == recording.officer_id)
+        )
+    return {
+        "id": recording.id,
+        "sha256": recording.sha256,
+        "size": recording.size,
+        "camera": serial,
+        "officer": warrant,
+        "started_at": isoformat(recording.started_at),
+        "ended_at": isoformat(recording.ended_at),
+        "stored_at": isoformat(recording.stored_at),
+        "state": recording.state,
+    }
+
+
+def recording_trail(
+    system: System,
+    principal: Principal,
+    recording_id: str,
+    actor: Actor,
+    *,
+    tag: str = "user:recording:audit",
+) -> dict[str, Any]:
+    """Every audit event about a recording, with hashes and the latest checkpoint."""
+    with system.unit_of_work() as uow:
+        recording = _checked(uow, principal, recording_id, actor, tag)
+        # Audited first, so the trail shows its own reading.
+        uow.audit(tag, actor, object_type="recording", object_id=recording_id)
+        events = uow.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == "recording", AuditEvent.object_id == recording_id)
+            .order_by(AuditEvent.seq)
+        ).all()
+        trail: dict[str, Any] = {
+            "recording": _recording_summary(uow, recording),
+            "events": [_event(row) for row in events],
+            "generated_at": isoformat(uow.now()),
+            "generated_by": actor.name,
+        }
+        uow.commit()
+    latest = checkpoint_store.latest(system.sessions)
+    trail["checkpoint"] = None if latest is None else latest.document()
+    trail["server_public_key"] = signing.public_key_text(system.server_key.public_key())
+    trail["how_to_check"] = list(HOW_TO_CHECK_TRAIL)
+    return trail
+
+
+def recording_report(
+    system: System, principal: Principal, recording_id: str, actor: Actor
+) -> bytes:
+    """The PDF continuity record of a recording (its printing is audited and in it)."""
+    trail = recording_trail(
+        system, principal, recording_id, actor, tag="user:recording:audit_report"
+    )
+    return render_trail(trail)
+
+
+def record_refusal(
+    system: System,
+    tag: str,
+    actor: Actor,
+    reason: str,
+    *,
+    object_type: str = "system",
+    object_id: str = "-",
+) -> None:
+    """Audit a refused attempt on its own (the refusal answers the request)."""
+    with system.unit_of_work() as uow:
+        uow.audit(
+            tag, actor, object_type=object_type, object_id=object_id, allowed=False, reason=reason
+        )
+        uow.commit()
+
+
+def publish_checkpoint(system: System) -> Checkpoint | None:
+    """Sign a checkpoint over the log now; None when no event was added since the last."""
+    return checkpoint_store.publish(system.sessions, system.server_key, system.clock.now())
+
+
+def checkpoints(system: System, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest checkpoints, newest first, as signed documents with their ids."""
+    found = checkpoint_store.all_checkpoints(system.sessions)
+    return [{"id": c.id, **c.document()} for c in reversed(found[-limit:])]
+
+
+def verify(system: System, progress: Progress | None = None) -> Report:
+    """Recompute every event's hash and every checkpoint's root."""
+    return verify_log(system.sessions, system.server_key.public_key(), progress=progress)
+
+
+def inclusion_proof(
+    system: System,
+    seq: int,
+    *,
+    checkpoint_id: int | None = None,
+    actor: Actor | None = None,
+) -> dict[str, Any]:
+    """A proof that event `seq` is under a checkpoint; audited when someone asks over the API."""
+    document = proofs.inclusion_proof(
+        system.sessions, seq, system.server_key.public_key(), checkpoint_id=checkpoint_id
+    )
+    if actor is not None:
+        with system.unit_of_work() as uow:
+            uow.audit("user:audit:proof", actor, object_type="audit_event", object_id=str(seq))
+            uow.commit()
+    return document
+
+
+def consistency_proof(system: System, old_id: int, *, new_id: int | None = None) -> dict[str, Any]:
+    """A proof that a newer checkpoint extends an older one (hashes only)."""
+    return proofs.consistency_proof(
+        system.sessions, old_id, system.server_key.public_key(), new_id=new_id
+    )

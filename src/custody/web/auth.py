@@ -1,0 +1,193 @@
+"""Portal sign-in and sign-out: `/login` (a server-rendered form) and `/logout`.
+
+The session cookie is HttpOnly (no script reads it), SameSite=Lax (no other site's
+form carries it in a POST) and Secure whenever the request came over TLS. The
+sign-in form itself is protected from cross-site posting by a double-submit token
+(a short-lived HttpOnly cookie and the same value in the form); every form after
+sign-in carries the session's own CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.errors import NotAuthenticated
+from custody.services import audit_trail, signin
+from custody.services.signin import TooManySignIns
+from custody.web.deps import (
+    SESSION_COOKIE,
+    CurrentSession,
+    SystemDep,
+    client_actor,
+    client_address,
+    is_https,
+    user_actor,
+)
+from custody.web.errors import error_response, status_for
+from custody.web.guard import PUBLIC, SELF, access
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+LOGIN_CSRF_COOKIE = "custody_login_csrf"
+LOGIN_FORM_SECONDS = 3600
+# Pages about signing in are never framed (clickjacking) nor cached.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only (never an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def _login_page(
+    request: Request,
+    status: int,
+    *,
+    target: str,
+    error: str | None = None,
+    notice: str | None = None,
+    username: str = "",
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    html = templates.get_template("login.html").render(
+        csrf_token=token, next=target, error=error, notice=notice, username=username
+    )
+    response = HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+    )
+    return response
+
+
+@router.get("/login", openapi_extra=access(PUBLIC))
+async def login_form(
+    request: Request, system: SystemDep, next: str | None = None, signed_out: bool = False
+) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        try:
+            await run_in_threadpool(signin.authenticate_session, system, secret)
+            return RedirectResponse(safe_next(next), status_code=303)
+        except NotAuthenticated:
+            pass
+    return _login_page(
+        request,
+        200,
+        target=safe_next(next),
+        notice="You have signed out." if signed_out else None,
+    )
+
+
+@router.post("/login", openapi_extra=access(PUBLIC))
+async def login(
+    request: Request,
+    system: SystemDep,
+    username: str = Form("", max_length=200),
+    password: str = Form("", max_length=2048),
+    csrf_token: str = Form(""),
+    next: str = Form("/"),
+) -> Response:
+    target = safe_next(next)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(csrf_token, expected):
+        reason = "the sign-in form's CSRF token is missing or wrong"
+        await run_in_threadpool(
+            audit_trail.record_refusal,
+            system,
+            "user:request:csrf",
+            client_actor(request, "anonymous"),
+            reason,
+            object_type="request",
+            object_id="/login",
+        )
+        return _login_page(
+            request,
+            403,
+            target=target,
+            username=username,
+            error="The sign-in form had expired. Please try again.",
+        )
+    try:
+        signed = await run_in_threadpool(
+            lambda: signin.sign_in(
+                system,
+                username,
+                password,
+                address=client_address(request),
+                user_agent=request.headers.get("user-agent"),
+            )
+        )
+    except TooManySignIns as exc:
+        seconds = max(1, int(exc.retry_after.total_seconds()))
+        return _login_page(
+            request,
+            429,
+            target=target,
+            username=username,
+            error=f"Too many failed sign-ins. {exc.message[0].upper()}{exc.message[1:]}.",
+            headers={"Retry-After": str(seconds)},
+        )
+    except NotAuthenticated:
+        return _login_page(
+            request, 401, target=target, username=username, error="Wrong username or password."
+        )
+    response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.secret,
+        max_age=int(signin.SESSION_POLICY.absolute.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout", openapi_extra=access(SELF))
+async def logout(request: Request, system: SystemDep, portal: CurrentSession) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    await run_in_threadpool(signin.sign_out, system, secret, user_actor(request, portal.principal))
+    response = RedirectResponse("/login?signed_out=1", status_code=303, headers=PAGE_HEADERS)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request)
+    )
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Send people whose portal page needs a sign-in to the sign-in form; APIs keep JSON."""
+
+    @app.exception_handler(NotAuthenticated)
+    async def _sign_in_first(request: Request, exc: NotAuthenticated) -> Response:
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if wants_page and request.method == "GET" and not request.url.path.startswith("/api/"):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+        return error_response(status_for(exc), exc.code, exc.message)

@@ -1,0 +1,219 @@
+"""Users and tokens over the API, and `custody users …` on the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from custody.db.models import AuditEvent
+from custody.services import fleet
+from custody.services.system import System
+from custody.web.app import create_app
+from tests.conftest import custody
+from tests.people import Force, make_force
+
+
+@pytest.fixture
+def force(system: System) -> Force:
+    return make_force(system)
+
+
+@pytest.fixture
+def client(force: Force) -> Iterator[TestClient]:
+    with TestClient(create_app(force.system)) as test_client:
+        yield test_client
+
+
+def last_event(system: System) -> AuditEvent:
+    with system.unit_of_work() as uow:
+        found = uow.session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert found is not None
+    return found
+
+
+def test_an_administrator_adds_a_user_linked_to_an_officer(
+    client: TestClient, force: Force
+) -> None:
+    fleet.add_officer(force.system, "9999ZZ", name="P. Jones", unit="Camden")
+    made = client.post(
+        "/api/v1/users",
+        headers=force.auth("root"),
+        json={
+            "username": "pc.jones",
+            "role": "officer",
+            "officer": "9999ZZ",
+            "password": "a long enough password",
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["unit"] == "Camden" and made.json()["officer"] == "9999ZZ"
+    assert "password" not in made.text.lower().replace("has_password", "")
+    event = last_event(force.system)
+    assert event.tag == "admin:user:create" and event.actor == "user:root"
+    duplicate = client.post(
+        "/api/v1/users",
+        headers=force.auth("root"),
+        json={"username": "pc.jones", "role": "officer"},
+    )
+    assert duplicate.status_code == 409
+
+
+def test_users_without_a_password_are_single_sign_on_users(
+    client: TestClient, force: Force
+) -> None:
+    made = client.post(
+        "/api/v1/users",
+        headers=force.auth("root"),
+        json={"username": "entra.user", "role": "investigator"},
+    )
+    assert made.status_code == 201
+    assert made.json()["has_password"] is False
+
+
+def test_changing_a_role_and_disabling_are_audited_and_take_effect(
+    client: TestClient, force: Force
+) -> None:
+    changed = client.patch(
+        "/api/v1/users/dana",
+        headers=force.auth("root"),
+        json={"role": "supervisor", "unit": "Hackney"},
+    )
+    assert changed.status_code == 200 and changed.json()["role"] == "supervisor"
+    assert last_event(force.system).tag == "admin:user:update"
+    assert client.get("/api/v1/me", headers=force.auth("dana")).json()["role"] == "supervisor"
+    disabled = client.patch(
+        "/api/v1/users/dana", headers=force.auth("root"), json={"disabled": True}
+    )
+    assert disabled.json()["disabled_at"] is not None
+    assert last_event(force.system).tag == "admin:user:disable"
+    assert client.get("/api/v1/me", headers=force.auth("dana")).status_code == 401
+
+
+def test_the_last_administrator_cannot_be_removed(client: TestClient, force: Force) -> None:
+    answer = client.patch(
+        "/api/v1/users/root", headers=force.auth("root"), json={"role": "auditor"}
+    )
+    assert answer.status_code == 409
+    answer = client.patch("/api/v1/users/root", headers=force.auth("root"), json={"disabled": True})
+    assert answer.status_code == 409
+
+
+def test_people_manage_their_own_tokens_and_only_theirs(client: TestClient, force: Force) -> None:
+    made = client.post(
+        "/api/v1/me/tokens", headers=force.auth("alice"), json={"name": "body-cam app", "days": 7}
+    )
+    assert made.status_code == 201
+    token = made.json()
+    assert token["token"].startswith("cut_") and token["active"]
+    listed = client.get("/api/v1/me/tokens", headers=force.auth("alice")).json()
+    assert {t["name"] for t in listed} == {"", "body-cam app"}
+    assert all("token" not in t for t in listed)  # secrets are shown once only
+    own = {"Authorization": f"Bearer {token['token']}"}
+    assert client.get("/api/v1/me", headers=own).json()["username"] == "alice"
+    # bob cannot revoke alice's token, even knowing its id.
+    refused = client.delete(f"/api/v1/me/tokens/{token['id']}", headers=force.auth("bob"))
+    assert refused.status_code == 404
+    revoked = client.delete(f"/api/v1/me/tokens/{token['id']}", headers=force.auth("alice"))
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    assert client.get("/api/v1/me", headers=own).status_code == 401
+
+
+def test_an_administrator_revokes_someone_elses_token(client: TestClient, force: Force) -> None:
+    tokens = client.get("/api/v1/users/gus/tokens", headers=force.auth("root")).json()
+    assert len(tokens) == 1
+    revoked = client.delete(
+        f"/api/v1/users/gus/tokens/{tokens[0]['id']}", headers=force.auth("root")
+    )
+    assert revoked.status_code == 200
+    assert client.get("/api/v1/me", headers=force.auth("gus")).status_code == 401
+    assert last_event(force.system).tag == "admin:token:revoke"
+
+
+def test_a_token_expires(client: TestClient, force: Force) -> None:
+    from datetime import timedelta
+
+    clock = force.system.clock
+    made = client.post("/api/v1/me/tokens", headers=force.auth("alice"), json={"days": 1})
+    secret = {"Authorization": f"Bearer {made.json()['token']}"}
+    clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
+    assert client.get("/api/v1/me", headers=secret).status_code == 401
+
+
+def test_changing_your_own_password_needs_the_current_one(client: TestClient, force: Force) -> None:
+    set_by_admin = client.put(
+        "/api/v1/users/alice/password",
+        headers=force.auth("root"),
+        json={"password": "first password here"},
+    )
+    assert set_by_admin.status_code == 204
+    wrong = client.put(
+        "/api/v1/me/password",
+        headers=force.auth("alice"),
+        json={"password": "second password!", "current_password": "guess"},
+    )
+    assert wrong.status_code == 403
+    right = client.put(
+        "/api/v1/me/password",
+        headers=force.auth("alice"),
+        json={"password": "second password!", "current_password": "first password here"},
+    )
+    assert right.status_code == 204
+    short = client.put(
+        "/api/v1/me/password",
+        headers=force.auth("alice"),
+        json={"password": "short", "current_password": "second password!"},
+    )
+    assert short.status_code == 400
+
+
+def test_the_users_commands(tmp_path: Path) -> None:
+    data = tmp_path / "server"
+    assert custody(data, "init", stdin="admin password 123\n").returncode == 0
+    assert (
+        custody(
+            data, "fleet", "add-officer", "1234AB", "--name", "A. Officer", "--unit", "Hackney"
+        ).returncode
+        == 0
+    )
+    added = custody(
+        data,
+        "users",
+        "add",
+        "alice",
+        "--role",
+        "officer",
+        "--officer",
+        "1234AB",
+        "--unit",
+        "Hackney",
+        "--password-stdin",
+        stdin="alices password!\n",
+    )
+    assert added.returncode == 0, added.stderr
+    bad_role = custody(
+        data,
+        "users",
+        "add",
+        "x",
+        "--role",
+        "chief",
+        "--password-stdin",
+        stdin="whatever password\n",
+    )
+    assert bad_role.returncode == 1 and "role must be one of" in bad_role.stderr
+    listed = custody(data, "users", "list")
+    assert "alice" in listed.stdout and "1234AB" in listed.stdout
+    secret = custody(data, "users", "token", "alice", "--name", "script").stdout.strip()
+    assert secret.startswith("cut_")
+    tokens = custody(data, "users", "tokens", "alice")
+    assert "script" in tokens.stdout and "active" in tokens.stdout
+    token_id = next(line.split()[1] for line in tokens.stdout.splitlines() if "script" in line)
+    assert custody(data, "users", "revoke-token", token_id).returncode == 0
+    assert "revoked" in custody(data, "users", "tokens", "alice").stdout
+    assert custody(data, "users", "disable", "alice").returncode == 0
+    assert "alice" in custody(data, "users", "list").stdout
+    assert custody(data, "users", "disable", "admin").returncode == 1  # the last administrator

@@ -1,0 +1,72 @@
+"""A small force for identity and audit tests: named people in every role, and real footage.
+
+alice is an officer whose camera recorded the footage; bob supervises her team
+(Hackney); charlie is an officer on another team (Camden); dana investigates;
+erin is in professional standards; fran discloses to prosecutors; gus manages the
+fleet; root administers; audrey audits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from custody.services import fleet, ingest, users
+from custody.services.fleet import DockIdentity
+from custody.services.system import System
+from tests.factories import FakeCamera, register
+
+PEOPLE = {
+    "alice": ("officer", "1234AB", None),
+    "bob": ("supervisor", None, "Hackney"),
+    "charlie": ("officer", "5678CD", None),
+    "dana": ("investigator", None, "CID"),
+    "erin": ("professional_standards", None, "DPS"),
+    "fran": ("disclosure", None, "CPS liaison"),
+    "gus": ("fleet_manager", None, None),
+    "root": ("administrator", None, None),
+    "audrey": ("auditor", None, None),
+}
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Force:
+    system: System
+    camera: FakeCamera
+    dock: DockIdentity
+    dock_token: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[name]}"}
+
+
+def make_force(system: System) -> Force:
+    """Officers, a camera and a dock, and a user with a password and a token per person."""
+    camera, dock, dock_token = register(system)
+    fleet.add_officer(system, "5678CD", name="C. Harlie", unit="Camden")
+    force = Force(system, camera, dock, dock_token)
+    for name, (role, officer, unit) in PEOPLE.items():
+        users.create_user(system, name, role, officer=officer, unit=unit)
+        force.tokens[name] = users.issue_token(system, name)
+    return force
+
+
+def store_recording(force: Force, data: bytes | None = None) -> str:
+    """Upload footage through the ingest services, as a dock would; returns its recording id."""
+    system, dock = force.system, force.dock
+    data = data if data is not None else os.urandom(5_000)
+    document = force.camera.manifest(data)
+    ingest.declare_manifest(system, dock, document)
+    status = ingest.create_upload(
+        system, dock, len(data), {"recording_id": document["recording_id"]}
+    )
+    writer = ingest.begin_chunk(system, dock, status.upload_id, 0, len(data), None)
+    try:
+        writer.write(data)
+        writer.finish(True)
+    finally:
+        writer.close()
+    recording_id: str = document["recording_id"]
+    return recording_id
