@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from custody.audit import Actor
@@ -17,6 +17,7 @@ from custody.domain.access import Action, Viewer, decide
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound, NotPermitted
 from custody.services import lifecycle, lifecycle_core, retention
+from custody.services.lifecycle_core import visible_recordings
 from custody.services.system import System, UnitOfWork
 from custody.services.users import Principal
 
@@ -59,17 +60,6 @@ def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> d
     }
 
 
-def _visible(principal: Principal, officer: Any) -> ColumnElement[bool]:
-    """What the principal's role may list, as SQL (the listing is never filtered in Python)."""
-    if principal.role in ("professional_standards", "auditor", "administrator", "investigator"):
-        return true()
-    if principal.role == "officer":
-        return Recording.officer_id == (principal.officer_id or -1)
-    if principal.role == "supervisor":
-        return officer.unit == (principal.unit or "")  # type: ignore[no-any-return]
-    return false()
-
-
 def list_recordings(
     system: System,
     principal: Principal,
@@ -99,8 +89,9 @@ def list_recordings(
         query = query.where(Recording.started_at < filters.until)
     if filters.state:
         query = query.where(Recording.state == filters.state)
-    query = query.where(_visible(principal, officer))
     with system.unit_of_work() as uow:
+        # Lists filter in SQL by the same grants `decide` applies to one recording.
+        query = query.where(visible_recordings(uow, principal))
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = uow.session.execute(
             query.order_by(Recording.started_at.desc(), Recording.id).limit(limit).offset(offset)
