@@ -6,8 +6,20 @@ from fastapi import FastAPI
 
 from custody import __version__
 from custody.services.system import System
-from custody.web import errors
-from custody.web.api import audit, docks, fleet, identity, lifecycle, recordings, uploads
+from custody.web import auth, errors, portal
+from custody.web.api import (
+    audit,
+    docks,
+    evidence,
+    fleet,
+    identity,
+    lifecycle,
+    recordings,
+    retention,
+    uploads,
+)
+from custody.web.guard import PUBLIC, access
+from custody.web.portal import rollout as rollout_page
 
 API = "/api/v1"
 
@@ -24,15 +36,21 @@ def create_app(system: System) -> FastAPI:
     )
     app.state.system = system
     errors.install(app)
+    auth.install(app)
     app.include_router(uploads.router, prefix=API)
     app.include_router(docks.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
     app.include_router(lifecycle.router, prefix=API)
+    app.include_router(evidence.router, prefix=API)
+    app.include_router(retention.router, prefix=API)
     app.include_router(identity.router, prefix=API)
     app.include_router(audit.router, prefix=API)
     app.include_router(fleet.router, prefix=API)
+    app.include_router(auth.router)
+    app.include_router(rollout_page.router)
+    portal.install(app)
 
-    @app.get(f"{API}/health", tags=["system"])
+    @app.get(f"{API}/health", tags=["system"], openapi_extra=access(PUBLIC))
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

@@ -1,0 +1,545 @@
+"""Finding footage as people work with it: search, an officer's footage by docking, and
+categorising several recordings at once.
+
+Lists filter in SQL by the access contract's listing grants (`visible_recordings`), so a
+page of results is a page of what the person may see, however large the store. Each
+recording on a page carries the actions the person may take on it (from
+`custody.domain.access.permitted`) and its retention as they may know it, so that pages
+offer only what the services would allow and never reveal a hold they must not see.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+
+from custody.audit import Actor
+from custody.db.models import Camera, Dock, Officer, Recording
+from custody.db.models.lifecycle import (
+    Case,
+    CaseRecording,
+    Category,
+    EvidenceFlag,
+    Hold,
+    RecordingCategory,
+    RecordingTag,
+)
+from custody.domain.access import SEES_COMPLAINTS, Action, RecordingFacts, permitted
+from custody.domain.categories import UNCATEGORISED, parse_access_class
+from custody.domain.clock import isoformat
+from custody.domain.errors import CustodyError, InvalidInput
+from custody.domain.retention import HoldKind, decide_retention
+from custody.services import lifecycle
+from custody.services.lifecycle import shown_facts
+from custody.services.lifecycle_core import (
+    ALL_CASES_ROLES,
+    DELETED,
+    retention_facts,
+    user_case_ids,
+    viewer_for,
+    visible_recordings,
+)
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+MAX_PAGE = 200
+# Recordings that reached the server within this long of each other, through one dock,
+# arrived in one docking.
+DOCKING_GAP = timedelta(minutes=30)
+MAX_BULK = 100
+SORTS = ("newest", "oldest", "longest", "shortest")
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a person is looking for; every field is optional and they combine with AND."""
+
+    officer: str | None = None  # a warrant number, or part of an officer's name
+    unit: str | None = None
+    camera: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    category: str | None = None  # a category's name; "Uncategorised" finds those with none
+    case: str | None = None  # the crime reference of a case the person may see
+    reference: str | None = None  # the recording's own crime or incident reference
+    tag: str | None = None
+    evidence: bool | None = None  # flagged as evidence, or not
+    min_seconds: float | None = None
+    max_seconds: float | None = None
+    sort: str = "newest"
+
+    def given(self) -> dict[str, Any]:
+        """The filters in use, as an audit event records them."""
+        found: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is None or item.name == "sort":
+                continue
+            found[item.name] = isoformat(value) if isinstance(value, datetime) else value
+        return found
+
+
+@dataclass(frozen=True)
+class Card:
+    """One recording as a list shows it, with what this person may do to it."""
+
+    id: str
+    started_at: datetime
+    ended_at: datetime
+    duration_seconds: float
+    stored_at: datetime
+    state: str
+    camera: str
+    dock: str | None
+    officer: str | None  # warrant number
+    officer_name: str | None
+    unit: str | None
+    title: str | None
+    reference: str | None
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    evidence: bool
+    has_thumbnail: bool
+    delete_due_at: datetime | None
+    pending_deletion: bool
+    retention_reason: str
+    actions: frozenset[Action] = field(default_factory=frozenset)
+
+    @property
+    def uncategorised(self) -> bool:
+        return not self.categories
+
+    def may(self, action: Action | str) -> bool:
+        return Action(action) in self.actions
+
+    def days_left(self, now: datetime) -> int | None:
+        """Whole days before the sweep would delete it (None: it is kept)."""
+        if self.delete_due_at is None:
+            return None
+        return max(0, (self.delete_due_at - now).days)
+
+
+@dataclass(frozen=True)
+class Results:
+    items: list[Card]
+    total: int
+    limit: int
+    offset: int
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Docking:
+    """Recordings that one dock uploaded in one go: how an officer remembers a shift."""
+
+    dock: str | None
+    arrived_at: datetime
+    cards: list[Card]
+
+    @property
+    def uncategorised(self) -> int:
+        return sum(1 for card in self.cards if card.uncategorised)
+
+
+@dataclass(frozen=True)
+class Footage:
+    dockings: list[Docking]
+    total: int
+    uncategorised: int
+    limit: int
+    offset: int
+    now: datetime
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"a page holds 1 to {MAX_PAGE} recordings")
+    if offset < 0:
+        raise InvalidInput("offset cannot be negative")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(uow: UnitOfWork, principal: Principal, search: Search) -> list[ColumnElement[bool]]:
+    """SQL conditions for the search's filters (each one an index-friendly predicate)."""
+    where: list[ColumnElement[bool]] = []
+    if search.officer:
+        text = search.officer.strip()
+        named = select(Officer.id).where(
+            or_(
+                func.lower(Officer.warrant_number) == text.lower(),
+                func.lower(Officer.name).like(f"%{_escape_like(text.lower())}%", escape="\\"),
+            )
+        )
+        where.append(Recording.officer_id.in_(named))
+    if search.unit:
+        team = select(Officer.id).where(func.lower(Officer.unit) == search.unit.strip().lower())
+        where.append(Recording.officer_id.in_(team))
+    if search.camera:
+        camera = select(Camera.id).where(Camera.serial == search.camera.strip())
+        where.append(Recording.camera_id.in_(camera))
+    if search.since:
+        where.append(Recording.started_at >= search.since)
+    if search.until:
+        where.append(Recording.started_at < search.until)
+    if search.category:
+        name = search.category.strip()
+        if name.lower() == UNCATEGORISED.lower():
+            where.append(Recording.id.not_in(select(RecordingCategory.recording_id)))
+        else:
+            in_category = (
+                select(RecordingCategory.recording_id)
+                .join(Category, Category.id == RecordingCategory.category_id)
+                .where(func.lower(Category.name) == name.lower())
+            )
+            where.append(Recording.id.in_(in_category))
+    if search.case:
+        where.append(Recording.id.in_(_case_recordings(uow, principal, search.case.strip())))
+    if search.reference:
+        text = search.reference.strip()
+        # As typed, upper- or lower-case: an IN list keeps the reference's index in use.
+        where.append(Recording.reference.in_(sorted({text, text.upper(), text.lower()})))
+    if search.tag:
+        tagged = select(RecordingTag.recording_id).where(
+            RecordingTag.tag == search.tag.strip().lower()
+        )
+        where.append(Recording.id.in_(tagged))
+    if search.evidence is not None:
+        flagged = select(EvidenceFlag.recording_id).where(EvidenceFlag.cleared_at.is_(None))
+        where.append(Recording.id.in_(flagged) if search.evidence else Recording.id.not_in(flagged))
+    duration = func.coalesce(Recording.duration_seconds, 0.0)
+    if search.min_seconds is not None:
+        where.append(duration >= search.min_seconds)
+    if search.max_seconds is not None:
+        where.append(duration <= search.max_seconds)
+    return where
+
+
+def _case_recordings(uow: UnitOfWork, principal: Principal, reference: str) -> Select[Any]:
+    """The recordings of a case the person may see (a case they do not work on is unknown)."""
+    case_id = uow.session.scalar(
+        select(Case.id).where(func.upper(Case.reference) == reference.upper())
+    )
+    visible = case_id is not None and (
+        principal.role in ALL_CASES_ROLES or case_id in user_case_ids(uow, principal.user_id)
+    )
+    if not visible:
+        raise InvalidInput(f"no case {reference} that you work on")
+    return select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
+
+
+def _check(search: Search) -> None:
+    if search.sort not in SORTS:
+        raise InvalidInput(f"sort by one of: {', '.join(SORTS)}")
+    if search.since and search.until and search.since >= search.until:
+        raise InvalidInput("the time range ends before it starts")
+    for value in (search.min_seconds, search.max_seconds):
+        if value is not None and value < 0:
+            raise InvalidInput("a duration cannot be negative")
+    if (
+        search.min_seconds is not None
+        and search.max_seconds is not None
+        and search.min_seconds > search.max_seconds
+    ):
+        raise InvalidInput("the shortest duration is longer than the longest")
+
+
+def search(
+    system: System,
+    principal: Principal,
+    query: Search,
+    actor: Actor,
+    *,
+    limit: int = 24,
+    offset: int = 0,
+) -> Results:
+    """A page of the recordings the person may see that match; the search is audited.
+
+    An investigator sees footage beyond their cases only when the search states a
+    reason (`principal.stated_reason`), which the audit event keeps.
+    """
+    _page(limit, offset)
+    _check(query)
+    with system.unit_of_work() as uow:
+        where = [
+            Recording.state != DELETED,
+            visible_recordings(uow, principal),
+            *_filters(uow, principal, query),
+        ]
+        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where)) or 0
+        duration = func.coalesce(Recording.duration_seconds, 0.0)
+        order = {
+            "newest": (Recording.started_at.desc(), Recording.id),
+            "oldest": (Recording.started_at.asc(), Recording.id),
+            "longest": (duration.desc(), Recording.started_at.desc(), Recording.id),
+            "shortest": (duration.asc(), Recording.started_at.desc(), Recording.id),
+        }[query.sort]
+        rows = list(
+            uow.session.scalars(
+                select(Recording).where(*where).order_by(*order).limit(limit).offset(offset)
+            )
+        )
+        items = _cards(uow, principal, rows)
+        uow.audit(
+            "user:recording:search",
+            actor,
+            object_type="system",
+            object_id="recordings",
+            details={"filters": query.given(), "total": total, "offset": offset},
+        )
+        uow.commit()
+        return Results(items, total, limit, offset, uow.now())
+
+
+def my_footage(
+    system: System,
+    principal: Principal,
+    *,
+    team: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> Footage:
+    """The person's own footage (or, for a supervisor, their team's), latest docking first."""
+    _page(limit, offset)
+    with system.unit_of_work() as uow:
+        viewer = viewer_for(uow, principal)
+        if team:
+            if viewer.unit is None:
+                raise InvalidInput("you belong to no team")
+            whose: ColumnElement[bool] = Recording.officer_id.in_(
+                select(Officer.id).where(Officer.unit == viewer.unit)
+            )
+        else:
+            whose = Recording.officer_id == (viewer.officer_id or -1)
+        where = (Recording.state != DELETED, whose, visible_recordings(uow, principal))
+        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where)) or 0
+        uncategorised = (
+            uow.session.scalar(
+                select(func.count())
+                .select_from(Recording)
+                .where(*where, Recording.id.not_in(select(RecordingCategory.recording_id)))
+            )
+            or 0
+        )
+        rows = list(
+            uow.session.scalars(
+                select(Recording)
+                .where(*where)
+                .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
+                .limit(limit)
+                .offset(offset)
+            )
+        )
+        cards = _cards(uow, principal, rows)
+        return Footage(_dockings(cards), total, uncategorised, limit, offset, uow.now())
+
+
+def _dockings(cards: list[Card]) -> list[Docking]:
+    """Group cards (latest arrival first) into the dockings they arrived in."""
+    groups: list[Docking] = []
+    for card in cards:
+        last = groups[-1] if groups else None
+        if (
+            last is not None
+            and last.dock == card.dock
+            and last.cards[-1].stored_at - card.stored_at <= DOCKING_GAP
+        ):
+            last.cards.append(card)
+        else:
+            groups.append(Docking(card.dock, card.stored_at, [card]))
+    for group in groups:
+        # Within a docking, in the order the officer recorded them.
+        group.cards.sort(key=lambda c: (c.started_at, c.id))
+    return groups
+
+
+def cards(system: System, principal: Principal, recording_ids: Sequence[str]) -> list[Card]:
+    """The recordings with these ids that the person may see, in the order asked."""
+    wanted = list(dict.fromkeys(recording_ids))
+    with system.unit_of_work() as uow:
+        rows = list(
+            uow.session.scalars(
+                select(Recording).where(
+                    Recording.id.in_(wanted),
+                    Recording.state != DELETED,
+                    visible_recordings(uow, principal),
+                )
+            )
+        )
+        found = {card.id: card for card in _cards(uow, principal, rows)}
+    return [found[rid] for rid in wanted if rid in found]
+
+
+def case_cards(system: System, principal: Principal, case_id: int) -> list[Card]:
+    """A case's live recordings that the person may see, oldest first."""
+    with system.unit_of_work() as uow:
+        in_case = select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
+        rows = list(
+            uow.session.scalars(
+                select(Recording)
+                .where(
+                    Recording.id.in_(in_case),
+                    Recording.state != DELETED,
+                    visible_recordings(uow, principal),
+                )
+                .order_by(Recording.started_at, Recording.id)
+            )
+        )
+        return _cards(uow, principal, rows)
+
+
+def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> list[Card]:
+    """Cards for a page of recordings, in a handful of queries whatever the page's size."""
+    if not rows:
+        return []
+    session = uow.session
+    ids = [r.id for r in rows]
+    people = {
+        officer.id: officer
+        for officer in session.scalars(
+            select(Officer).where(Officer.id.in_({r.officer_id for r in rows if r.officer_id}))
+        )
+    }
+    cameras = dict(
+        session.execute(
+            select(Camera.id, Camera.serial).where(Camera.id.in_({r.camera_id for r in rows}))
+        ).all()
+    )
+    docks = dict(
+        session.execute(
+            select(Dock.id, Dock.name).where(Dock.id.in_({r.dock_id for r in rows if r.dock_id}))
+        ).all()
+    )
+    tags: dict[str, list[str]] = defaultdict(list)
+    for rid, tag in session.execute(
+        select(RecordingTag.recording_id, RecordingTag.tag)
+        .where(RecordingTag.recording_id.in_(ids))
+        .order_by(RecordingTag.tag)
+    ):
+        tags[rid].append(tag)
+    case_ids: dict[str, set[int]] = defaultdict(set)
+    for rid, case_id in session.execute(
+        select(CaseRecording.recording_id, CaseRecording.case_id).where(
+            CaseRecording.recording_id.in_(ids)
+        )
+    ):
+        case_ids[rid].add(case_id)
+    complaints = set(
+        session.scalars(
+            select(Hold.recording_id).where(
+                Hold.recording_id.in_(ids),
+                Hold.kind == HoldKind.COMPLAINT.value,
+                Hold.lifted_at.is_(None),
+            )
+        )
+    )
+    facts = retention_facts(uow, rows)
+    viewer = viewer_for(uow, principal)
+    sees_complaints = principal.role in SEES_COMPLAINTS
+    now = uow.now()
+    found = []
+    for recording in rows:
+        officer = people.get(recording.officer_id or -1)
+        # Retention as this person may know it: a complaint hold they may not see is
+        # left out, so the officer it concerns sees what they would see without it.
+        known = shown_facts(facts[recording.id], principal, sees_complaints)
+        decision = decide_retention(known)
+        _, reason = lifecycle.shown_rule(decision, principal)
+        access = RecordingFacts(
+            recording.officer_id,
+            officer.unit if officer else None,
+            parse_access_class(recording.access_class),
+            frozenset(case_ids[recording.id]),
+            complaint_hold=recording.id in complaints,
+        )
+        duration = recording.duration_seconds
+        if duration is None:
+            duration = (recording.ended_at - recording.started_at).total_seconds()
+        found.append(
+            Card(
+                id=recording.id,
+                started_at=recording.started_at,
+                ended_at=recording.ended_at,
+                duration_seconds=duration,
+                stored_at=recording.stored_at,
+                state=recording.state,
+                camera=cameras.get(recording.camera_id, "?"),
+                dock=docks.get(recording.dock_id or -1),
+                officer=officer.warrant_number if officer else None,
+                officer_name=officer.name if officer else None,
+                unit=officer.unit if officer else None,
+                title=recording.title,
+                reference=recording.reference,
+                categories=tuple(sorted(c.name for c in known.categories)),
+                tags=tuple(tags[recording.id]),
+                evidence=known.evidence_flags > 0,
+                has_thumbnail=recording.thumbnail_sha256 is not None,
+                delete_due_at=decision.delete_at,
+                pending_deletion=decision.is_pending(now),
+                retention_reason=reason,
+                actions=permitted(viewer, access),
+            )
+        )
+    return found
+
+
+def actions_on(system: System, principal: Principal, recording_id: str) -> frozenset[Action]:
+    """What the person may do to one recording (nothing, if it is unknown to them)."""
+    with system.unit_of_work() as uow:
+        recording = uow.session.get(Recording, recording_id)
+        if recording is None:
+            return frozenset()
+        found = _cards(uow, principal, [recording])
+        return found[0].actions
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one recording in a change to several."""
+
+    recording_id: str
+    ok: bool
+    message: str
+
+
+def add_category(
+    system: System,
+    principal: Principal,
+    recording_ids: Sequence[str],
+    category: str,
+    actor: Actor,
+) -> list[Outcome]:
+    """Add a category to each recording, keeping the ones it has (each change audited).
+
+    Each recording is categorised in its own transaction by `lifecycle.set_categories`,
+    so one refusal (a restricted recording, say) does not undo the others.
+    """
+    wanted = list(dict.fromkeys(recording_ids))
+    if not wanted:
+        raise InvalidInput("choose at least one recording")
+    if len(wanted) > MAX_BULK:
+        raise InvalidInput(f"categorise at most {MAX_BULK} recordings at once")
+    if not category.strip():
+        raise InvalidInput("choose a category")
+    known = {card.id: card for card in cards(system, principal, wanted)}
+    outcomes = []
+    for rid in wanted:
+        card = known.get(rid)
+        if card is None:
+            outcomes.append(Outcome(rid, False, f"no recording {rid}"))
+            continue
+        names = sorted({*card.categories, category.strip()}, key=str.lower)
+        try:
+            lifecycle.set_categories(system, principal, rid, names, None, actor)
+        except CustodyError as exc:
+            outcomes.append(Outcome(rid, False, exc.message))
+        else:
+            outcomes.append(Outcome(rid, True, "categorised"))
+    return outcomes

@@ -1,0 +1,364 @@
+"""Administration: users and their roles, categories and their retention, dock tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.access import ROLES, SystemAction, may
+from custody.domain.categories import (
+    NON_EVIDENTIAL_LIMIT_DAYS,
+    CategoryRule,
+    parse_access_class,
+)
+from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from custody.services import audit_trail, fleet, fleet_views, lifecycle, users
+from custody.services.fleet_views import Page
+from custody.services.users import Principal
+from custody.web.deps import Permit, SystemDep, user_actor
+from custody.web.guard import SELF, access
+from custody.web.portal.forms import Form
+from custody.web.portal.pages import (
+    PortalRoute,
+    PortalUser,
+    admin_start,
+    redirect,
+    render,
+    role_filter,
+)
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+UserAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_USERS))]
+CategoryAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CATEGORIES))]
+FleetAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_FLEET))]
+ACCESS_CLASSES = {
+    "normal": "Normal: the officer, their team and case teams",
+    "restricted": "Restricted: not re-categorised by the officer, no copies for supervisors",
+    "confidential": "Confidential: case teams and professional standards only",
+}
+USER_LABELS = {
+    "username": "username",
+    "role": "role",
+    "officer": "officer",
+    "password": "password",
+    "unit": "unit",
+    "display_name": "name",
+}
+CATEGORY_LABELS = {
+    "name": "name",
+    "description": "description",
+    "retention_days": "retention",
+    "review_days": "review",
+    "access_class": "access",
+    "kind": "kind",
+}
+
+
+def _tabs(user: Principal) -> list[tuple[str, str]]:
+    viewer = user.viewer()
+    tabs = []
+    for action, href, label in (
+        (SystemAction.MANAGE_USERS, "/admin/users", "Users and roles"),
+        (SystemAction.MANAGE_CATEGORIES, "/admin/categories", "Categories"),
+        (SystemAction.MANAGE_FLEET, "/admin/docks", "Docks"),
+    ):
+        if may(viewer, action):
+            tabs.append((href, label))
+    return tabs
+
+
+def _capital(message: str) -> str:
+    return message[0].upper() + message[1:] if message else message
+
+
+@router.get("/admin", openapi_extra=access(SELF))
+async def admin(request: Request, system: SystemDep, user: PortalUser) -> Response:
+    start = admin_start(user)
+    if start is None:
+        reason = "administration is for administrators and fleet managers"
+        # Refused like any other system page: audited, then answered.
+        await run_in_threadpool(
+            audit_trail.record_refusal,
+            system,
+            "user:system:administration",
+            user_actor(request, user),
+            reason,
+        )
+        raise NotPermitted(reason)
+    return RedirectResponse(start, status_code=303)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+async def _users_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    found = await run_in_threadpool(lambda: users.list_users(system))
+    return render(
+        request,
+        "admin_users.html",
+        user,
+        status=400 if errors else 200,
+        area="admin",
+        title="Users and roles",
+        tabs=_tabs(user),
+        tab="/admin/users",
+        people=found,
+        roles={role: role_filter(role) for role in ROLES},
+        errors=errors or {},
+        values=values or {},
+        labels=USER_LABELS,
+    )
+
+
+@router.get("/admin/users", openapi_extra=access(SystemAction.MANAGE_USERS))
+async def list_users(request: Request, system: SystemDep, user: UserAdmin) -> Response:
+    return await _users_page(request, system, user)
+
+
+@router.post("/admin/users", openapi_extra=access(SystemAction.MANAGE_USERS))
+async def create_user(request: Request, system: SystemDep, user: UserAdmin) -> Response:
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    username = form.text("username", required="Choose a username.", limit=120)
+    role = form.choice("role", {role: role for role in ROLES}, "a role")
+    if role is None and "role" not in form.errors:
+        form.errors["role"] = "Choose a role."
+    officer = form.text("officer", limit=32)
+    unit = form.text("unit", limit=120)
+    display_name = form.text("display_name", limit=200) or ""
+    password = form.values.get("password", "")
+    if password and len(password) < users.MIN_PASSWORD:
+        form.errors["password"] = f"Use at least {users.MIN_PASSWORD} characters."
+    if form.ok:
+        try:
+            await run_in_threadpool(
+                lambda: users.create_user(
+                    system,
+                    username or "",
+                    role or "",
+                    password=password or None,
+                    officer=officer,
+                    unit=unit,
+                    display_name=display_name,
+                    actor=user_actor(request, user),
+                )
+            )
+        except (InvalidInput, Conflict, NotFound) as exc:
+            field = "officer" if "officer" in exc.message else "username"
+            form.errors[field] = _capital(exc.message)
+    if not form.ok:
+        form.values.pop("password", None)  # never sent back into the page
+        return await _users_page(request, system, user, errors=form.errors, values=form.values)
+    return redirect(
+        request, "/admin/users", flash=f"User {username} added as {role_filter(role or '')}."
+    )
+
+
+@router.post("/admin/users/{username}", openapi_extra=access(SystemAction.MANAGE_USERS))
+async def update_user(
+    username: str, request: Request, system: SystemDep, user: UserAdmin
+) -> Response:
+    data = await request.form()
+    changes: dict[str, Any] = {}
+    if "role" in data:
+        changes["role"] = str(data["role"])
+    if "disabled" in data:
+        changes["disabled"] = str(data["disabled"]) == "1"
+    try:
+        await run_in_threadpool(
+            lambda: users.update_user(system, username, actor=user_actor(request, user), **changes)
+        )
+    except (InvalidInput, Conflict) as exc:
+        return redirect(request, "/admin/users", flash=_capital(exc.message), kind="error")
+    if "disabled" in changes:
+        state = "disabled: their sessions have ended" if changes["disabled"] else "enabled again"
+        done = f"{username} is {state}."
+    else:
+        done = f"{username} is now {role_filter(changes.get('role', ''))}."
+    return redirect(request, "/admin/users", flash=done)
+
+
+# --- categories --------------------------------------------------------------------------
+
+
+async def _categories_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    found = await run_in_threadpool(lambda: lifecycle.list_categories(system, include_retired=True))
+    return render(
+        request,
+        "admin_categories.html",
+        user,
+        status=400 if errors else 200,
+        area="admin",
+        title="Categories",
+        tabs=_tabs(user),
+        tab="/admin/categories",
+        categories=found,
+        access_classes=ACCESS_CLASSES,
+        errors=errors or {},
+        values=values or {"kind": "evidential", "access_class": "normal"},
+        labels=CATEGORY_LABELS,
+    )
+
+
+@router.get("/admin/categories", openapi_extra=access(SystemAction.MANAGE_CATEGORIES))
+async def list_categories(request: Request, system: SystemDep, user: CategoryAdmin) -> Response:
+    return await _categories_page(request, system, user)
+
+
+def _rule(form: Form) -> CategoryRule | None:
+    name = form.text("name", required="Name the category.", limit=80)
+    description = form.text("description", limit=500) or ""
+    kind = form.choice("kind", {"evidential": "", "non_evidential": ""}, "what it is for")
+    access_class = form.choice("access_class", ACCESS_CLASSES, "who may see it") or "normal"
+    keep_forever = form.values.get("keep") == "forever"
+    review = form.number("review_days", low=1, high=3660, what="the review period in days")
+    days: float | None = NON_EVIDENTIAL_LIMIT_DAYS
+    if kind != "non_evidential" and not keep_forever:
+        days = form.number(
+            "retention_days", low=NON_EVIDENTIAL_LIMIT_DAYS, high=36600, what="the days kept"
+        )
+        if days is None and "retention_days" not in form.errors:
+            form.errors["retention_days"] = (
+                "Enter how many days footage is kept, or choose to keep it until deleted."
+            )
+    if kind != "non_evidential" and keep_forever:
+        days = None
+    if not form.ok or name is None:
+        return None
+    return CategoryRule(
+        name=name,
+        retention_days=None if days is None else int(days),
+        review_days=None if review is None else int(review),
+        access_class=parse_access_class(access_class),
+        evidential=kind != "non_evidential",
+        description=description,
+    )
+
+
+@router.post("/admin/categories", openapi_extra=access(SystemAction.MANAGE_CATEGORIES))
+async def create_category(request: Request, system: SystemDep, user: CategoryAdmin) -> Response:
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    rule = _rule(form)
+    if rule is not None:
+        try:
+            await run_in_threadpool(
+                lifecycle.create_category, system, user, rule, user_actor(request, user)
+            )
+        except (InvalidInput, Conflict) as exc:
+            field = "retention_days" if "retention" in exc.message else "name"
+            form.errors[field] = _capital(exc.message)
+    if rule is None or not form.ok:
+        return await _categories_page(request, system, user, errors=form.errors, values=form.values)
+    return redirect(request, "/admin/categories", flash=f"Category {rule.name} added.")
+
+
+@router.post(
+    "/admin/categories/{category_id}", openapi_extra=access(SystemAction.MANAGE_CATEGORIES)
+)
+async def retire_category(
+    category_id: int, request: Request, system: SystemDep, user: CategoryAdmin
+) -> Response:
+    data = await request.form()
+    retired = str(data.get("retired", "")) == "1"
+    try:
+        answer = await run_in_threadpool(
+            lifecycle.update_category,
+            system,
+            user,
+            category_id,
+            {"retired": retired},
+            None,
+            user_actor(request, user),
+        )
+    except (InvalidInput, Conflict) as exc:
+        return redirect(request, "/admin/categories", flash=_capital(exc.message), kind="error")
+    what = "retired: it can no longer be chosen" if retired else "can be chosen again"
+    return redirect(request, "/admin/categories", flash=f"{answer['name']} {what}.")
+
+
+# --- docks -------------------------------------------------------------------------------
+
+
+async def _docks_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    new_token: tuple[str, str] | None = None,
+) -> Response:
+    found = await run_in_threadpool(
+        lambda: fleet_views.list_docks(
+            system,
+            page=Page(limit=fleet_views.MAX_PAGE),
+            principal=user,
+            actor=user_actor(request, user),
+        )
+    )
+    return render(
+        request,
+        "admin_docks.html",
+        user,
+        status=400 if errors else 200,
+        area="admin",
+        title="Docks",
+        tabs=_tabs(user),
+        tab="/admin/docks",
+        docks=found,
+        errors=errors or {},
+        values=values or {},
+        new_token=new_token,
+        labels={"name": "name", "station": "station", "bays": "bays"},
+    )
+
+
+@router.get("/admin/docks", openapi_extra=access(SystemAction.MANAGE_FLEET))
+async def list_docks(request: Request, system: SystemDep, user: FleetAdmin) -> Response:
+    return await _docks_page(request, system, user)
+
+
+@router.post("/admin/docks", openapi_extra=access(SystemAction.MANAGE_FLEET))
+async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Response:
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    name = form.text("name", required="Name the dock, like Hackney-2.", limit=64)
+    station = form.text("station", limit=120)
+    bays = form.number("bays", low=1, high=64, what="the number of bays") or 8
+    token = None
+    if form.ok:
+        try:
+            token = await run_in_threadpool(
+                lambda: fleet.add_dock(
+                    system,
+                    name or "",
+                    station=station,
+                    bays=int(bays),
+                    principal=user,
+                    actor=user_actor(request, user),
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["name"] = _capital(exc.message)
+    if token is None:
+        return await _docks_page(request, system, user, errors=form.errors, values=form.values)
+    # The token is shown once, on this page, and never again: no redirect that would lose it.
+    return await _docks_page(request, system, user, new_token=(name or "", token))

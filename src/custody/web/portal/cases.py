@@ -1,0 +1,150 @@
+"""Cases: the list, a case with its recordings and who works on it, opening one."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.access import SystemAction, may
+from custody.domain.errors import Conflict, InvalidInput
+from custody.services import cases, footage
+from custody.services.users import Principal
+from custody.web.deps import Permit, SystemDep, user_actor
+from custody.web.guard import access
+from custody.web.portal.forms import Form
+from custody.web.portal.pages import PortalRoute, redirect, render
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
+CaseManager = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CASES))]
+LABELS = {
+    "reference": "crime reference",
+    "title": "title",
+    "members": "team",
+    "disposal": "disposal",
+}
+
+
+async def _list(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    status: str | None,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    found = await run_in_threadpool(
+        lambda: cases.list_cases(system, user, user_actor(request, user), status=status)
+    )
+    return render(
+        request,
+        "cases.html",
+        user,
+        status=400 if errors else 200,
+        area="cases",
+        title="Cases",
+        cases=found,
+        status_filter=status or "",
+        may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
+        errors=errors or {},
+        values=values or {},
+        labels=LABELS,
+    )
+
+
+@router.get("/cases", openapi_extra=access(SystemAction.VIEW_CASES))
+async def list_cases(
+    request: Request, system: SystemDep, user: CaseViewer, status: str | None = Query(None)
+) -> Response:
+    return await _list(request, system, user, status if status in ("open", "closed") else None)
+
+
+def _usernames(text: str) -> list[str]:
+    return [name for name in re.split(r"[\s,]+", text.strip()) if name]
+
+
+@router.post("/cases", openapi_extra=access(SystemAction.MANAGE_CASES))
+async def open_case(request: Request, system: SystemDep, user: CaseManager) -> Response:
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    reference = form.text("reference", required="Enter the case's crime reference.", limit=64)
+    title = form.text("title", required="Give the case a title.", limit=200)
+    disposal = form.number("disposal", low=7, high=36600, what="the days to keep after closure")
+    members = _usernames(form.values.get("members", ""))
+    created: dict[str, Any] | None = None
+    if form.ok:
+        try:
+            created = await run_in_threadpool(
+                lambda: cases.create_case(
+                    system,
+                    user,
+                    reference=reference or "",
+                    title=title or "",
+                    actor=user_actor(request, user),
+                    disposal_days=None if disposal is None else int(disposal),
+                    members=members,
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            field = "members" if "user" in exc.message else "reference"
+            form.errors[field] = exc.message[0].upper() + exc.message[1:]
+    if created is None:
+        return await _list(request, system, user, None, errors=form.errors, values=form.values)
+    return redirect(
+        request, f"/cases/{created['id']}", flash=f"Case {created['reference']} opened."
+    )
+
+
+async def _case_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    case_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    case = await run_in_threadpool(cases.get_case, system, user, case_id, user_actor(request, user))
+    cards = await run_in_threadpool(footage.case_cards, system, user, case_id)
+    return render(
+        request,
+        "case.html",
+        user,
+        status=400 if errors else 200,
+        area="cases",
+        title=f"Case {case['reference']}",
+        case=case,
+        cards=cards,
+        hidden=len(case["recordings"]) - len(cards),
+        may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
+        errors=errors or {},
+    )
+
+
+@router.get("/cases/{case_id}", openapi_extra=access(SystemAction.VIEW_CASES))
+async def case(case_id: int, request: Request, system: SystemDep, user: CaseViewer) -> Response:
+    return await _case_page(request, system, user, case_id)
+
+
+@router.post("/cases/{case_id}/members", openapi_extra=access(SystemAction.MANAGE_CASES))
+async def add_member(
+    case_id: int, request: Request, system: SystemDep, user: CaseManager
+) -> Response:
+    data = await request.form()
+    username = str(data.get("username", "")).strip()
+    if not username:
+        return await _case_page(
+            request, system, user, case_id, errors={"username": "Enter a username."}
+        )
+    try:
+        await run_in_threadpool(
+            cases.add_case_member, system, user, case_id, username, user_actor(request, user)
+        )
+    except (InvalidInput, Conflict) as exc:
+        message = exc.message[0].upper() + exc.message[1:]
+        return await _case_page(request, system, user, case_id, errors={"username": message})
+    return redirect(request, f"/cases/{case_id}", flash=f"{username} now works on this case.")

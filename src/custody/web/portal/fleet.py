@@ -1,0 +1,88 @@
+"""Fleet: cameras and docks at a glance, with what needs doing about them first.
+
+The alerts (cameras not docked for days, whose footage is at risk; docks gone silent)
+come from `custody.services.fleet_health`, the lists from `custody.services.fleet_views`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.access import SystemAction
+from custody.domain.clock import parse_time
+from custody.services import fleet_health, fleet_views
+from custody.services.fleet_views import Page
+from custody.services.users import Principal
+from custody.web.deps import Permit, SystemDep, user_actor
+from custody.web.guard import access
+from custody.web.portal.pages import PortalRoute, render
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+FleetViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_FLEET))]
+CAMERAS_PAGE = 100
+# The worst few alerts head the page; the tables below flag every camera and dock.
+ALERTS_SHOWN = 6
+LOW_BATTERY = 20
+# A camera with less than this free has little room left for a shift's footage.
+LOW_SPACE_BYTES = 8 * 1000**3
+
+
+def _times(item: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The item with its ISO times as datetimes, for the template's filters."""
+    return item | {name: parse_time(item[name]) if item.get(name) else None for name in names}
+
+
+@router.get("/fleet", openapi_extra=access(SystemAction.VIEW_FLEET))
+async def fleet(
+    request: Request,
+    system: SystemDep,
+    user: FleetViewer,
+    offset: int = Query(0, ge=0),
+    status: str | None = Query(None),
+) -> Response:
+    actor = user_actor(request, user)
+    health = await run_in_threadpool(
+        lambda: fleet_health.alerts(system, principal=user, actor=actor)
+    )
+    cameras = await run_in_threadpool(
+        lambda: fleet_views.list_cameras(
+            system,
+            status=status or None,
+            page=Page(offset=offset, limit=CAMERAS_PAGE),
+            principal=user,
+            actor=actor,
+        )
+    )
+    docks = await run_in_threadpool(
+        lambda: fleet_views.list_docks(
+            system, page=Page(limit=fleet_views.MAX_PAGE), principal=user, actor=actor
+        )
+    )
+    alerted = {(a["subject"], a["name"]) for a in health["alerts"]}
+    camera_rows = [_times(c, "last_docked_at") for c in cameras["items"]]
+    dock_rows = [_times(d, "last_seen_at") for d in docks["items"]]
+    return render(
+        request,
+        "fleet.html",
+        user,
+        area="fleet",
+        title="Fleet",
+        health=health,
+        alerts=health["alerts"][:ALERTS_SHOWN],
+        cameras=cameras,
+        camera_rows=camera_rows,
+        dock_rows=dock_rows,
+        alerted=alerted,
+        status_filter=status or "",
+        low_battery=LOW_BATTERY,
+        low_space=LOW_SPACE_BYTES,
+        low_battery_count=sum(
+            1
+            for c in camera_rows
+            if c["battery_percent"] is not None and c["battery_percent"] < LOW_BATTERY
+        ),
+    )

@@ -1,0 +1,432 @@
+"""A recording: the player (HTTP ranges), a strip of frames along its timeline with its
+bookmarks, the route walked, its metadata and what people have decided about it.
+
+Every read of footage here goes through the same services as the API and is audited:
+the page's view, each range of the video, the thumbnail and the strip. The forms post
+to the same services, each refusal shown beside the form it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from custody.audit import Actor
+from custody.domain.access import Action, SystemAction, may
+from custody.domain.clock import parse_time
+from custody.domain.errors import Conflict, InvalidInput
+from custody.services import annotations as annotation_service
+from custody.services import (
+    audit_trail,
+    cases,
+    evidence,
+    footage,
+    lifecycle,
+    previews,
+    recordings,
+)
+from custody.services.recordings import RangeNotSatisfiable
+from custody.services.users import Principal
+from custody.web.deps import SystemDep, user_actor
+from custody.web.guard import access
+from custody.web.portal import track
+from custody.web.portal.forms import Form
+from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+MOMENT = re.compile(r"^(?:(\d+):)?(\d+)(?:\.(\d+))?$")
+IMAGE_HEADERS = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+
+
+def _suffix(user: Principal) -> str:
+    """The query that carries the person's stated reason from page to page."""
+    return "?" + urlencode({"reason": user.stated_reason}) if user.stated_reason else ""
+
+
+def _link(recording_id: str, user: Principal, anchor: str = "") -> str:
+    return f"/recordings/{recording_id}{_suffix(user)}" + (f"#{anchor}" if anchor else "")
+
+
+def _open_cases(
+    system: SystemDep, user: Principal, card: footage.Card, actor: Actor
+) -> list[dict[str, Any]]:
+    """The open cases this person could add the recording to (none if they may not)."""
+    if not card.may(Action.ADD_TO_CASE) or not may(user.viewer(), SystemAction.VIEW_CASES):
+        return []
+    return cases.list_cases(system, user, actor, status="open")
+
+
+async def _page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    recording_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> Response:
+    actor = user_actor(request, user)
+    detail = await run_in_threadpool(recordings.get_recording, system, user, recording_id, actor)
+    title = detail.get("title") or "Recording"
+    if detail["state"] == "deleted":
+        return render(
+            request,
+            "tombstone.html",
+            user,
+            area="search",
+            title="Deleted recording",
+            detail=detail,
+            deleted_at=parse_time(detail["deleted_at"]) if detail.get("deleted_at") else None,
+        )
+    found = await run_in_threadpool(footage.cards, system, user, [recording_id])
+    card = found[0]
+    categories = await run_in_threadpool(lifecycle.list_categories, system)
+    open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
+    started = parse_time(detail["started_at"])
+    duration = card.duration_seconds
+    return render(
+        request,
+        "recording.html",
+        user,
+        status=400 if errors else 200,
+        area="footage" if user.officer_id is not None else "search",
+        title=title if detail.get("title") else f"Recording {started:%d %b %Y %H:%M}",
+        detail=detail,
+        card=card,
+        categories=categories,
+        open_cases=open_cases,
+        track=track.draw(detail.get("gps_track") or [], started),
+        strip_times=previews.strip_times(duration) if duration else [],
+        duration=duration,
+        errors=errors or {},
+        values=values or {},
+        reason=user.stated_reason or "",
+        suffix=_suffix(user),
+        may_view_cases=bool(may(user.viewer(), SystemAction.VIEW_CASES)),
+    )
+
+
+@router.get("/recordings/{recording_id}", openapi_extra=access(Action.VIEW))
+async def recording(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    return await _page(request, system, user, recording_id)
+
+
+# --- pictures and footage ----------------------------------------------------------------
+
+
+def _parse_range(header: str | None) -> tuple[int, int | None] | None:
+    if header is None:
+        return None
+    match = RANGE.match(header.strip())
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise InvalidInput("Range must be a single 'bytes=start-end' range")
+    if not match.group(1):
+        return (-int(match.group(2)), None)
+    return (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
+
+
+@router.get("/recordings/{recording_id}/media", openapi_extra=access(Action.STREAM))
+async def media(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    """The original footage for the player, a range at a time (each range audited)."""
+    byte_range = _parse_range(request.headers.get("range"))
+    try:
+        stream = await run_in_threadpool(
+            lambda: recordings.open_media(
+                system, user, recording_id, user_actor(request, user), byte_range
+            )
+        )
+    except RangeNotSatisfiable as exc:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(stream.end - stream.start),
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {stream.start}-{stream.end - 1}/{stream.size}"
+    return StreamingResponse(
+        stream.chunks, status_code=status, headers=headers, media_type=stream.content_type
+    )
+
+
+@router.get("/recordings/{recording_id}/thumbnail", openapi_extra=access(Action.VIEW))
+async def thumbnail(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    data = await run_in_threadpool(
+        recordings.open_thumbnail, system, user, recording_id, user_actor(request, user)
+    )
+    return Response(data, media_type="image/jpeg", headers=IMAGE_HEADERS)
+
+
+@router.get("/recordings/{recording_id}/strip", openapi_extra=access(Action.VIEW))
+async def strip(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    data = await run_in_threadpool(
+        previews.open_strip, system, user, recording_id, user_actor(request, user)
+    )
+    return Response(data, media_type="image/jpeg", headers=IMAGE_HEADERS)
+
+
+# --- the audit trail ---------------------------------------------------------------------
+
+
+@router.get("/recordings/{recording_id}/audit", openapi_extra=access(Action.VIEW_AUDIT))
+async def audit(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    trail = await run_in_threadpool(
+        audit_trail.recording_trail, system, user, recording_id, user_actor(request, user)
+    )
+    events = []
+    for event in trail["events"]:
+        try:
+            details = json.loads(event.get("details") or "{}")
+        except ValueError:
+            details = {"text": event.get("details")}
+        events.append(event | {"when": parse_time(event["at"]), "details": details})
+    return render(
+        request,
+        "audit.html",
+        user,
+        area="search",
+        title="Audit trail",
+        trail=trail,
+        events=list(reversed(events)),
+        recording_id=recording_id,
+        suffix=_suffix(user),
+    )
+
+
+# --- changes -----------------------------------------------------------------------------
+
+
+async def _change(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    recording_id: str,
+    form: Form,
+    name: str,
+    change: Callable[[], Any],
+    done: str,
+) -> Response:
+    """Make a change; show the page again with the refusal beside form `name`, or move on."""
+    if form.ok:
+        try:
+            await run_in_threadpool(change)
+        except (InvalidInput, Conflict) as exc:
+            form.errors[name] = exc.message[0].upper() + exc.message[1:]
+    if not form.ok:
+        return await _page(
+            request, system, user, recording_id, errors=form.errors, values=form.values
+        )
+    return redirect(request, _link(recording_id, user, name), flash=done)
+
+
+async def _form(request: Request) -> tuple[Form, Any]:
+    data = await request.form()
+    values = {key: str(value) for key, value in data.items() if key != "csrf_token"}
+    return Form(values), data
+
+
+@router.post("/recordings/{recording_id}/categories", openapi_extra=access(Action.CATEGORISE))
+async def categorise(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, data = await _form(request)
+    chosen = [str(value) for value in data.getlist("category")]
+    reason = form.text("reason", limit=1000)
+    actor = user_actor(request, user)
+    done = "Categories saved." if chosen else "Categories removed: it is uncategorised now."
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "categories",
+        lambda: lifecycle.set_categories(system, user, recording_id, chosen, reason, actor),
+        done,
+    )
+
+
+def _tags(text: str) -> list[str]:
+    return [tag for tag in re.split(r"[\s,]+", text.strip().lower()) if tag]
+
+
+@router.post("/recordings/{recording_id}/annotations", openapi_extra=access(Action.ANNOTATE))
+async def annotate(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    title = form.values.get("title", "")
+    reference = form.values.get("reference", "")
+    tags = _tags(form.values.get("tags", ""))
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "annotations",
+        lambda: annotation_service.annotate(
+            system, user, recording_id, actor, title=title, reference=reference, tags=tags
+        ),
+        "Details saved.",
+    )
+
+
+@router.post("/recordings/{recording_id}/notes", openapi_extra=access(Action.ANNOTATE))
+async def add_note(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    text = form.text("note", required="Write the note first.", limit=4000)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "notes",
+        lambda: annotation_service.add_note(system, user, recording_id, text or "", actor),
+        "Note added.",
+    )
+
+
+def _moment(form: Form, name: str) -> float | None:
+    """Seconds into the recording, typed as 75, 75.5 or 1:15."""
+    value = form.values.get(name, "").strip()
+    match = MOMENT.match(value)
+    if not value or match is None:
+        form.errors[name] = "Enter the moment as seconds (75) or minutes and seconds (1:15)."
+        return None
+    minutes, seconds, fraction = match.groups()
+    return int(minutes or 0) * 60 + int(seconds) + float(f"0.{fraction or 0}")
+
+
+@router.post("/recordings/{recording_id}/bookmarks", openapi_extra=access(Action.ANNOTATE))
+async def add_bookmark(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    at = _moment(form, "at")
+    label = form.text("label", required="Say what happens at this moment.", limit=200)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "bookmarks",
+        lambda: annotation_service.add_bookmark(
+            system, user, recording_id, at or 0.0, label or "", actor
+        ),
+        "Bookmark added.",
+    )
+
+
+@router.post(
+    "/recordings/{recording_id}/bookmarks/{bookmark_id}/remove",
+    openapi_extra=access(Action.ANNOTATE),
+)
+async def remove_bookmark(
+    recording_id: str, bookmark_id: int, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "bookmarks",
+        lambda: annotation_service.remove_bookmark(system, user, recording_id, bookmark_id, actor),
+        "Bookmark removed.",
+    )
+
+
+@router.post("/recordings/{recording_id}/evidence", openapi_extra=access(Action.FLAG_EVIDENCE))
+async def flag_evidence(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    reason = form.text("flag_reason", required="Say why it is evidence.", limit=1000)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "evidence",
+        lambda: evidence.flag_evidence(system, user, recording_id, reason or "", actor),
+        "Flagged as evidence: it is kept until the flag is cleared.",
+    )
+
+
+@router.post(
+    "/recordings/{recording_id}/evidence/{flag_id}/clear",
+    openapi_extra=access(Action.FLAG_EVIDENCE),
+)
+async def clear_evidence(
+    recording_id: str, flag_id: int, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    reason = form.text("clear_reason", required="Say why the flag is cleared.", limit=1000)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "evidence",
+        lambda: evidence.clear_evidence_flag(
+            system, user, recording_id, flag_id, reason or "", actor
+        ),
+        "Evidence flag cleared.",
+    )
+
+
+@router.post("/recordings/{recording_id}/cases", openapi_extra=access(Action.ADD_TO_CASE))
+async def add_to_case(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    case_id = form.number("case_id", low=1, high=2**62, what="the case")
+    if case_id is None and "case_id" not in form.errors:
+        form.errors["case_id"] = "Choose a case."
+    reason = form.text("case_reason", limit=1000)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "cases",
+        lambda: cases.add_to_case(system, user, int(case_id or 0), recording_id, reason, actor),
+        "Added to the case: it is kept while the case is open.",
+    )

@@ -1,0 +1,153 @@
+"""Retention: what is pending deletion and when, restoring it, and the review queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from custody.domain.access import Action, SystemAction, may
+from custody.domain.errors import Conflict, InvalidInput
+from custody.services import footage, lifecycle, retention
+from custody.services.users import Principal
+from custody.web.deps import Permit, SystemDep, user_actor
+from custody.web.guard import access
+from custody.web.portal.forms import Form
+from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+Reviewer = Annotated[Principal, Depends(Permit(SystemAction.REVIEW_QUEUE))]
+PAGE = 50
+
+
+def _with_cards(
+    system: SystemDep, user: Principal, items: list[dict[str, Any]]
+) -> list[tuple[dict[str, Any], footage.Card | None]]:
+    found = {card.id: card for card in footage.cards(system, user, [i["id"] for i in items])}
+    return [(item, found.get(item["id"])) for item in items]
+
+
+async def _pending_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    offset: int,
+    *,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    answer = await run_in_threadpool(
+        lambda: retention.pending(
+            system, user, user_actor(request, user), limit=PAGE, offset=offset
+        )
+    )
+    rows = await run_in_threadpool(_with_cards, system, user, answer["items"])
+    categories = await run_in_threadpool(lifecycle.list_categories, system)
+    return render(
+        request,
+        "retention.html",
+        user,
+        status=400 if errors else 200,
+        area="retention",
+        title="Retention",
+        tab="pending",
+        answer=answer,
+        rows=rows,
+        categories=categories,
+        may_review=bool(may(user.viewer(), SystemAction.REVIEW_QUEUE)),
+        errors=errors or {},
+    )
+
+
+@router.get("/retention", openapi_extra=access(Action.LIST))
+async def pending(
+    request: Request, system: SystemDep, user: PortalUser, offset: int = Query(0, ge=0)
+) -> Response:
+    return await _pending_page(request, system, user, offset)
+
+
+@router.post("/retention/{recording_id}/restore", openapi_extra=access(Action.RESTORE))
+async def restore(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    category = form.text("category", required="Choose a category.", limit=80)
+    reason = form.text("reason", required="Say why it should be kept.", limit=1000)
+    if form.ok:
+        try:
+            answer = await run_in_threadpool(
+                retention.restore,
+                system,
+                user,
+                recording_id,
+                category or "",
+                reason or "",
+                user_actor(request, user),
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["category"] = exc.message[0].upper() + exc.message[1:]
+        else:
+            message = f"Restored under {answer['category']}."
+            if not answer["extended"]:
+                message += " Its deletion date did not move: that category is not evidence."
+            return redirect(request, "/retention", flash=message)
+    first = next(iter(form.errors.values()))
+    return await _pending_page(request, system, user, 0, errors={recording_id: first})
+
+
+@router.get("/retention/review", openapi_extra=access(SystemAction.REVIEW_QUEUE))
+async def review_queue(
+    request: Request, system: SystemDep, user: Reviewer, offset: int = Query(0, ge=0)
+) -> Response:
+    return await _review_page(request, system, user, offset)
+
+
+async def _review_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    offset: int,
+    *,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    answer = await run_in_threadpool(
+        lambda: retention.review_queue(
+            system, user, user_actor(request, user), limit=PAGE, offset=offset
+        )
+    )
+    rows = await run_in_threadpool(_with_cards, system, user, answer["items"])
+    return render(
+        request,
+        "review.html",
+        user,
+        status=400 if errors else 200,
+        area="retention",
+        title="Review queue",
+        tab="review",
+        answer=answer,
+        rows=rows,
+        may_review=True,
+        errors=errors or {},
+    )
+
+
+@router.post("/retention/review/{recording_id}", openapi_extra=access(SystemAction.REVIEW_QUEUE))
+async def mark_reviewed(
+    recording_id: str, request: Request, system: SystemDep, user: Reviewer
+) -> Response:
+    data = await request.form()
+    note = str(data.get("note", "")).strip()
+    if not note:
+        return await _review_page(
+            request, system, user, 0, errors={recording_id: "Say why it is still kept."}
+        )
+    try:
+        await run_in_threadpool(
+            retention.mark_reviewed, system, user, recording_id, note, user_actor(request, user)
+        )
+    except (InvalidInput, Conflict) as exc:
+        message = exc.message[0].upper() + exc.message[1:]
+        return await _review_page(request, system, user, 0, errors={recording_id: message})
+    return redirect(request, "/retention/review", flash="Reviewed: kept until its next review.")

@@ -1,0 +1,105 @@
+// Custody's portal: the little the pages need beyond HTML. Everything works without it
+// except following the video on the timeline and the map.
+"use strict";
+
+(function () {
+  const player = document.querySelector("video[data-player]");
+
+  function seek(seconds) {
+    if (!player || Number.isNaN(seconds)) return;
+    player.currentTime = seconds;
+    player.focus();
+  }
+
+  // Buttons that jump the video: timeline pictures and bookmarks.
+  document.querySelectorAll("[data-seek]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      seek(parseFloat(button.getAttribute("data-seek")));
+    });
+  });
+
+  // Fill a bookmark's moment from where the video is now.
+  const nowButton = document.querySelector("[data-now]");
+  const nowTarget = document.querySelector("[data-now-target]");
+  if (nowButton && nowTarget && player) {
+    nowButton.addEventListener("click", function () {
+      nowTarget.value = player.currentTime.toFixed(1);
+      nowTarget.focus();
+    });
+  }
+
+  // The playhead on the timeline, the current picture, and the marker on the route.
+  const timeline = document.querySelector("[data-timeline]");
+  const playhead = document.querySelector("[data-playhead]");
+  const frames = timeline ? Array.from(timeline.querySelectorAll(".frame")) : [];
+  const map = document.querySelector("svg[data-track]");
+  const marker = map ? map.querySelector("[data-track-now]") : null;
+  const track = map ? JSON.parse(map.getAttribute("data-track") || "[]") : [];
+
+  function place(seconds) {
+    if (track.length === 0 || !marker) return;
+    let i = 0;
+    while (i < track.length - 1 && track[i + 1][0] <= seconds) i += 1;
+    const a = track[i];
+    const b = track[Math.min(i + 1, track.length - 1)];
+    const span = b[0] - a[0];
+    const f = span > 0 ? Math.min(1, Math.max(0, (seconds - a[0]) / span)) : 0;
+    marker.setAttribute("cx", (a[1] + (b[1] - a[1]) * f).toFixed(1));
+    marker.setAttribute("cy", (a[2] + (b[2] - a[2]) * f).toFixed(1));
+  }
+
+  function follow() {
+    if (!player) return;
+    const duration = player.duration || parseFloat(timeline ? timeline.dataset.duration : "0");
+    const t = player.currentTime;
+    if (playhead && duration > 0) {
+      playhead.setAttribute("x", Math.min(997, (1000 * t) / duration).toFixed(1));
+    }
+    if (frames.length && duration > 0) {
+      const index = Math.min(frames.length - 1, Math.floor((t / duration) * frames.length));
+      frames.forEach(function (frame, n) {
+        frame.classList.toggle("current", n === index);
+      });
+    }
+    place(t);
+  }
+
+  if (player) {
+    player.addEventListener("timeupdate", follow);
+    player.addEventListener("seeked", follow);
+    player.addEventListener("loadedmetadata", follow);
+  }
+
+  // My footage: say how many are ticked; tick the uncategorised of one docking at once.
+  const bulk = document.querySelector("form[data-bulk]");
+  if (bulk) {
+    const output = bulk.querySelector("[data-picked]");
+    const count = function () {
+      const n = bulk.querySelectorAll("input[data-pick]:checked").length;
+      if (output) output.textContent = n === 0 ? "None selected" : n + " selected";
+    };
+    bulk.addEventListener("change", count);
+    bulk.querySelectorAll("[data-pick-all]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        const list = document.getElementById(button.getAttribute("data-pick-all") + "-cards");
+        if (!list) return;
+        list.querySelectorAll(".card.needs input[data-pick]:not(:disabled)").forEach(function (box) {
+          box.checked = true;
+        });
+        count();
+      });
+    });
+    count();
+  }
+
+  // A form's list of problems takes the focus, so a screen reader hears it at once.
+  const summary = document.querySelector("[data-autofocus]");
+  if (summary) summary.focus();
+
+  // A dock's new token: selected on focus, ready to copy.
+  document.querySelectorAll("[data-select-on-focus]").forEach(function (input) {
+    input.addEventListener("focus", function () {
+      input.select();
+    });
+  });
+})();

@@ -1,0 +1,150 @@
+"""A real `custody serve` with a small force's real footage, and Debian's Chromium to use it.
+
+The force is made the way a force's IT would make it: `custody` commands, simulated
+cameras with real H.264 footage, and the dock agent uploading them over HTTP. alice
+is an officer in Hackney whose camera docked three recordings; charlie is an officer
+in Camden with one; dana investigates; root administers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from custody.camera.simulator import simulate_camera
+from custody.dock.agent import DockAgent
+from custody.tools.screenshots import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from tests.conftest import ServerProcess, custody, free_port, services_required
+
+PASSWORD = "a long test password"
+REFERENCE = "CAD 4411/01NOV"
+PEOPLE = {
+    "alice": ("officer", ["--officer", "1234AB"]),
+    "charlie": ("officer", ["--officer", "5678CD"]),
+    "dana": ("investigator", ["--unit", "CID"]),
+    "root": ("administrator", []),
+}
+
+
+@dataclass
+class Portal:
+    url: str
+    data_dir: Path
+    alice: list[str]  # alice's recordings, oldest first
+    charlie: str
+
+
+def _ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
+    result = custody(data_dir, *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _settled(url: str, token: str, count: int) -> list[dict[str, object]]:
+    """Wait for the server's worker to probe every recording (thumbnail included)."""
+    deadline = time.monotonic() + 120
+    while True:
+        answer = httpx.get(
+            f"{url}/api/v1/recordings",
+            params={"limit": 50},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        items: list[dict[str, object]] = answer["items"]
+        if len(items) == count and all(i["state"] == "playable" for i in items):
+            return items
+        assert time.monotonic() < deadline, f"footage not probed in time: {items}"
+        time.sleep(0.3)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Mark a failed test, so that its browser leaves a screenshot behind."""
+    report = yield
+    if getattr(report, "when", "") == "call" and getattr(report, "failed", False):
+        item.failed = True  # type: ignore[attr-defined]
+    return report
+
+
+@pytest.fixture(scope="package")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        if services_required():
+            pytest.fail(f"{CHROMIUM} is required (CUSTODY_REQUIRE_SERVICES=1) but missing")
+        pytest.skip(f"{CHROMIUM} is not installed (make browser)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="package")
+def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    root = tmp_path_factory.mktemp("portal")
+    data_dir = root / "server"
+    _ok(data_dir, "init")
+    _ok(data_dir, "fleet", "add-officer", "1234AB", "--name", "Alice Ash", "--unit", "Hackney")
+    _ok(data_dir, "fleet", "add-officer", "5678CD", "--name", "Charlie Cole", "--unit", "Camden")
+    dock_token = _ok(data_dir, "fleet", "add-dock", "Hackney-1")
+    for name, (role, extra) in PEOPLE.items():
+        _ok(data_dir, "users", "add", name, "--role", role, *extra, "--password-stdin",
+            stdin=PASSWORD + "\n")  # fmt: skip
+    bays = [root / "bay-1", root / "bay-2"]
+    simulate_camera(bays[0], serial="BWV-0101", officer_id="1234AB", recordings=3, duration=20)
+    simulate_camera(bays[1], serial="BWV-0202", officer_id="5678CD", recordings=1, duration=10)
+    _ok(data_dir, "fleet", "add-camera", "--from", str(bays[0]), "--officer", "1234AB")
+    _ok(data_dir, "fleet", "add-camera", "--from", str(bays[1]), "--officer", "5678CD")
+    server = ServerProcess(data_dir, free_port(), {})
+    server.start()
+    try:
+        with DockAgent(server.url, dock_token, bays) as agent:
+            assert agent.run_once().ok
+        items = _settled(server.url, _ok(data_dir, "users", "token", "root"), 4)
+        alice = sorted(
+            (str(i["started_at"]), str(i["id"])) for i in items if i["officer"] == "1234AB"
+        )
+        charlie = next(str(i["id"]) for i in items if i["officer"] == "5678CD")
+        # alice wrote the crime reference on her first recording after the incident.
+        answer = httpx.patch(
+            f"{server.url}/api/v1/recordings/{alice[0][1]}/annotations",
+            json={"reference": REFERENCE},
+            headers={"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', 'alice')}"},
+        )
+        assert answer.status_code == 200, answer.text
+        yield Portal(server.url, data_dir, [rid for _, rid in alice], charlie)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(chromium: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser (its own profile) at 1366x768; a failing test leaves a screenshot."""
+    expect.set_options(timeout=15_000)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport=VIEWPORT,
+            locale="en-GB",
+        )
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            if getattr(request.node, "failed", False) or os.environ.get("CUSTODY_SCREENSHOT"):
+                page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+            context.close()
+
+
+def sign_in(page: Page, portal: Portal, username: str) -> None:
+    """Sign in through the form, as a person would."""
+    page.goto(f"{portal.url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
