@@ -72,8 +72,14 @@ def main() -> None:
         bitrate = 28_000_000
         duration = args.size_mb * 1024 * 1024 * 8 / bitrate
         with console.status(f"making a {args.size_mb} MB recording…"):
-            made = simulate_camera(bay, serial="BWV-BENCH", officer_id=None, recordings=1,
-                                   duration=duration, video_bitrate=bitrate)
+            made = simulate_camera(
+                bay,
+                serial="BWV-BENCH",
+                officer_id=None,
+                recordings=1,
+                duration=duration,
+                video_bitrate=bitrate,
+            )
         media = made[0].media_path
         size = media.stat().st_size
         mb = size / 1_000_000
@@ -88,16 +94,24 @@ def main() -> None:
         system = build_system(settings, create=True, jobs=NoJobs())
         setup.ensure_admin(system)
         device = CameraStorage(bay).device
-        fleet.add_camera(system, serial=device.serial, model=device.model,
-                         firmware=device.firmware, public_key=device.public_key)
+        fleet.add_camera(
+            system,
+            serial=device.serial,
+            model=device.model,
+            firmware=device.firmware,
+            public_key=device.public_key,
+        )
         token = fleet.add_dock(system, "Bench-1")
         system.engine.dispose()
 
         port = free_port()
         env = {**os.environ, "CUSTODY_DATA_DIR": str(data_dir)}
-        server = subprocess.Popen([sys.executable, "-m", "custody", "serve", "--port", str(port),
-                                   "--workers", "0"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=open("/tmp/srv.err","w"))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "custody", "serve", "--port", str(port), "--workers", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -107,8 +121,14 @@ def main() -> None:
                 time.sleep(0.1)
 
         started = time.perf_counter()
-        with DockAgent(url, token, [bay], parallel=args.parallel,
-                       chunk_size=args.chunk_mb * 1024 * 1024, progress=True) as agent:
+        with DockAgent(
+            url,
+            token,
+            [bay],
+            parallel=args.parallel,
+            chunk_size=args.chunk_mb * 1024 * 1024,
+            progress=True,
+        ) as agent:
             result = agent.run_once()
         ingest_seconds = time.perf_counter() - started
         if not result.ok:
@@ -119,13 +139,21 @@ def main() -> None:
         table.add_column("path")
         table.add_column("seconds", justify="right")
         table.add_column("MB/s", justify="right")
-        table.add_row("baseline: read + SHA-256 + write + fsync", f"{base_seconds:.2f}",
-                      f"{mb / base_seconds:,.0f}")
-        table.add_row("dock agent → tus → verified recording + receipt", f"{ingest_seconds:.2f}",
-                      f"{mb / ingest_seconds:,.0f}")
+        table.add_row(
+            "baseline: read + SHA-256 + write + fsync",
+            f"{base_seconds:.2f}",
+            f"{mb / base_seconds:,.0f}",
+        )
+        table.add_row(
+            "dock agent → tus → verified recording + receipt",
+            f"{ingest_seconds:.2f}",
+            f"{mb / ingest_seconds:,.0f}",
+        )
         console.print(table)
-        console.print(f"ratio (ingest / baseline): [bold]{base_seconds / ingest_seconds:.2f}[/]"
-                      f"  (chunk {args.chunk_mb} MiB, parallel {args.parallel})")
+        console.print(
+            f"ratio (ingest / baseline): [bold]{base_seconds / ingest_seconds:.2f}[/]"
+            f"  (chunk {args.chunk_mb} MiB, parallel {args.parallel})"
+        )
     finally:
         if server is not None:
             server.terminate()

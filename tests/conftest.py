@@ -120,13 +120,18 @@ def free_port() -> int:
         return port
 
 
-def custody(data_dir: Path, *args: str, stdin: str | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def custody(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real `custody` command, as a force's IT would."""
     full_env = {**os.environ, "CUSTODY_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "custody", *args], input=stdin, capture_output=True, text=True,
-        env=full_env, timeout=300,
+        [sys.executable, "-m", "custody", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
     )
 
 
@@ -148,7 +153,8 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "custody", "serve", "--port", str(self.port)],
             env={**os.environ, "CUSTODY_DATA_DIR": str(self.data_dir), **self.env},
-            stdout=log, stderr=log,
+            stdout=log,
+            stderr=log,
         )
         log.close()
         deadline = time.monotonic() + 30
@@ -201,12 +207,27 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
 def installation(tmp_path: Path) -> Iterator[Installation]:
     data_dir = tmp_path / "server"
     _ok(custody(data_dir, "init"))
-    _ok(custody(data_dir, "fleet", "add-officer", "1234AB", "--name", "A. Officer",
-                "--unit", "Hackney"))
+    _ok(
+        custody(
+            data_dir, "fleet", "add-officer", "1234AB", "--name", "A. Officer", "--unit", "Hackney"
+        )
+    )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
     admin_token = _ok(custody(data_dir, "users", "token", "admin"))
-    _ok(custody(data_dir, "users", "add", "pat", "--role", "professional_standards",
-                "--unit", "DPS", "--password-stdin", stdin="a long test password\n"))
+    _ok(
+        custody(
+            data_dir,
+            "users",
+            "add",
+            "pat",
+            "--role",
+            "professional_standards",
+            "--unit",
+            "DPS",
+            "--password-stdin",
+            stdin="a long test password\n",
+        )
+    )
     viewer_token = _ok(custody(data_dir, "users", "token", "pat"))
     server = ServerProcess(data_dir, free_port(), {})
     server.start()

@@ -27,15 +27,26 @@ class FakeCamera:
     def public_key(self) -> str:
         return signing.public_key_text(self.key.public_key())
 
-    def manifest(self, data: bytes, *, officer: str | None = "1234AB",
-                 started_at: datetime = START, recording_id: str | None = None,
-                 **changes: Any) -> dict[str, Any]:
+    def manifest(
+        self,
+        data: bytes,
+        *,
+        officer: str | None = "1234AB",
+        started_at: datetime = START,
+        recording_id: str | None = None,
+        **changes: Any,
+    ) -> dict[str, Any]:
         """A signed manifest for these bytes."""
         rid = recording_id or str(uuid.uuid4())
         document = Manifest(
-            recording_id=rid, device_serial=self.serial, officer_id=officer,
-            started_at=started_at, ended_at=started_at + timedelta(seconds=30),
-            pre_event_seconds=30, file=f"{rid}.mp4", size=len(data),
+            recording_id=rid,
+            device_serial=self.serial,
+            officer_id=officer,
+            started_at=started_at,
+            ended_at=started_at + timedelta(seconds=30),
+            pre_event_seconds=30,
+            file=f"{rid}.mp4",
+            size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
             gps=(GpsPoint(started_at, 51.545, -0.055),),
         ).to_json()
@@ -47,7 +58,13 @@ def register(system: System, serial: str = "BWV-0001") -> tuple[FakeCamera, Dock
     """An officer, a registered camera and a dock; returns the camera, dock and dock token."""
     fleet.add_officer(system, "1234AB", name="A. Officer", unit="Hackney")
     camera = FakeCamera(serial, Ed25519PrivateKey.generate())
-    fleet.add_camera(system, serial=serial, model="SimCam", firmware="1.0",
-                     public_key=camera.public_key, officer="1234AB")
+    fleet.add_camera(
+        system,
+        serial=serial,
+        model="SimCam",
+        firmware="1.0",
+        public_key=camera.public_key,
+        officer="1234AB",
+    )
     token = fleet.add_dock(system, "Hackney-1")
     return camera, fleet.authenticate_dock(system, token), token

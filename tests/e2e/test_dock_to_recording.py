@@ -1,4 +1,4 @@
-"""The whole path over real HTTP: camera → dock agent → `custody serve` → recording → camera emptied."""
+"""The whole path over real HTTP: camera → dock agent → server → recording → camera emptied."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ def _register(installation: Installation, camera_dir: Path) -> None:
 
 
 def _originals(camera_dir: Path) -> dict[str, bytes]:
-    return {r.manifest.recording_id: r.media_path.read_bytes()
-            for r in CameraStorage(camera_dir).recordings()}
+    return {
+        r.manifest.recording_id: r.media_path.read_bytes()
+        for r in CameraStorage(camera_dir).recordings()
+    }
 
 
 def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
@@ -36,8 +38,16 @@ def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     _register(installation, camera_dir)
     originals = _originals(camera_dir)
 
-    result = installation.run("dock", "--server", installation.server.url, "--token",
-                              installation.dock_token, "--bay", str(camera_dir), "--once")
+    result = installation.run(
+        "dock",
+        "--server",
+        installation.server.url,
+        "--token",
+        installation.dock_token,
+        "--bay",
+        str(camera_dir),
+        "--once",
+    )
     assert result.returncode == 0, result.stderr + result.stdout
 
     assert CameraStorage(camera_dir).recordings() == []
@@ -47,8 +57,9 @@ def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
     key = httpx.get(f"{installation.server.url}/api/v1/server-key").json()["public_key"]
     for recording_id, data in originals.items():
-        detail = httpx.get(f"{installation.server.url}/api/v1/recordings/{recording_id}",
-                           headers=auth).json()
+        detail = httpx.get(
+            f"{installation.server.url}/api/v1/recordings/{recording_id}", headers=auth
+        ).json()
         assert detail["sha256"] == hashlib.sha256(data).hexdigest()
         assert detail["officer"] == "1234AB" and detail["camera"] == "BWV-0001"
         signing.verify(detail["receipt"], signing.load_public_key(key))
@@ -82,8 +93,9 @@ def test_a_forged_manifest_leaves_the_footage_on_the_camera(
     installation: Installation, tmp_path: Path
 ) -> None:
     camera_dir = tmp_path / "bay-1"
-    recordings = simulate_camera(camera_dir, serial="BWV-0003", officer_id="1234AB",
-                                 recordings=2, duration=2)
+    recordings = simulate_camera(
+        camera_dir, serial="BWV-0003", officer_id="1234AB", recordings=2, duration=2
+    )
     _register(installation, camera_dir)
     # Someone edits a manifest on the camera to pin the footage on another officer.
     forged = recordings[0]
@@ -91,8 +103,12 @@ def test_a_forged_manifest_leaves_the_footage_on_the_camera(
     document["officer_id"] = "9999ZZ"
     forged.manifest_path.write_text(json.dumps(document))
 
-    with DockAgent(installation.server.url, installation.dock_token, [camera_dir],
-                   backoff=Backoff(base=0.01, cap=0.05, attempts=3)) as agent:
+    with DockAgent(
+        installation.server.url,
+        installation.dock_token,
+        [camera_dir],
+        backoff=Backoff(base=0.01, cap=0.05, attempts=3),
+    ) as agent:
         result = agent.run_once()
     assert not result.ok
     assert forged.manifest.recording_id in result.kept
@@ -114,9 +130,13 @@ def test_two_agents_racing_on_one_camera_make_one_recording_each(
     results = []
 
     def ship() -> None:
-        with DockAgent(installation.server.url, installation.dock_token, [camera_dir],
-                       chunk_size=32 * 1024,
-                       backoff=Backoff(base=0.01, cap=0.1, attempts=20)) as agent:
+        with DockAgent(
+            installation.server.url,
+            installation.dock_token,
+            [camera_dir],
+            chunk_size=32 * 1024,
+            backoff=Backoff(base=0.01, cap=0.1, attempts=20),
+        ) as agent:
             results.append(agent.run_once())
 
     threads = [threading.Thread(target=ship) for _ in range(2)]
@@ -137,8 +157,9 @@ def test_corrupt_footage_is_kept_as_received_and_marked_unplayable(
     from custody.camera.simulator import corrupt_recording
 
     camera_dir = tmp_path / "bay-1"
-    made = simulate_camera(camera_dir, serial="BWV-0005", officer_id="1234AB", recordings=1,
-                           duration=4)
+    made = simulate_camera(
+        camera_dir, serial="BWV-0005", officer_id="1234AB", recordings=1, duration=4
+    )
     broken = corrupt_recording(made[0], truncate_to=made[0].media_path.stat().st_size // 3)
     data = broken.media_path.read_bytes()
     _register(installation, camera_dir)

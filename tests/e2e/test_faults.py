@@ -58,7 +58,9 @@ class CameraWatcher:
 
     def _stored(self, recording_id: str) -> bool:
         with sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30) as db:
-            row = db.execute("SELECT sha256 FROM recordings WHERE id = ?", (recording_id,)).fetchone()
+            row = db.execute(
+                "SELECT sha256 FROM recordings WHERE id = ?", (recording_id,)
+            ).fetchone()
         return row is not None
 
 
@@ -70,26 +72,38 @@ def _server_state(installation: Installation) -> dict[str, str]:
 def _ingest_events(installation: Installation) -> list[str]:
     with sqlite3.connect(installation.data_dir / "custody.db") as db:
         rows = db.execute(
-            "SELECT object_id FROM audit_events WHERE tag = 'dock:recording:ingest'").fetchall()
+            "SELECT object_id FROM audit_events WHERE tag = 'dock:recording:ingest'"
+        ).fetchall()
     return [r[0] for r in rows]
 
 
-def _camera(tmp_path: Path, installation: Installation, serial: str,
-            recordings: int = 3) -> tuple[Path, dict[str, str]]:
+def _camera(
+    tmp_path: Path, installation: Installation, serial: str, recordings: int = 3
+) -> tuple[Path, dict[str, str]]:
     camera_dir = tmp_path / "bay-1"
-    made = simulate_camera(camera_dir, serial=serial, officer_id="1234AB", recordings=recordings,
-                           duration=3, video_bitrate=6_000_000)
+    made = simulate_camera(
+        camera_dir,
+        serial=serial,
+        officer_id="1234AB",
+        recordings=recordings,
+        duration=3,
+        video_bitrate=6_000_000,
+    )
     result = installation.run("fleet", "add-camera", "--from", str(camera_dir))
     assert result.returncode == 0, result.stderr
-    return camera_dir, {r.manifest.recording_id: hashlib.sha256(r.media_path.read_bytes())
-                        .hexdigest() for r in made}
+    return camera_dir, {
+        r.manifest.recording_id: hashlib.sha256(r.media_path.read_bytes()).hexdigest() for r in made
+    }
 
 
-def _dock_until_done(server: str, token: str, camera_dir: Path, deadline: float,
-                     chunk_size: int = 128 * 1024) -> list[DockResult]:
+def _dock_until_done(
+    server: str, token: str, camera_dir: Path, deadline: float, chunk_size: int = 128 * 1024
+) -> list[DockResult]:
     results = []
     while time.monotonic() < deadline:
-        with DockAgent(server, token, [camera_dir], chunk_size=chunk_size, backoff=PATIENT) as agent:
+        with DockAgent(
+            server, token, [camera_dir], chunk_size=chunk_size, backoff=PATIENT
+        ) as agent:
             result = agent.run_once()
         results.append(result)
         if result.ok and not CameraStorage(camera_dir).recordings():
@@ -97,8 +111,9 @@ def _dock_until_done(server: str, token: str, camera_dir: Path, deadline: float,
     return results
 
 
-def _assert_all_stored_once(installation: Installation, camera_dir: Path,
-                            originals: dict[str, str]) -> None:
+def _assert_all_stored_once(
+    installation: Installation, camera_dir: Path, originals: dict[str, str]
+) -> None:
     assert _server_state(installation) == originals
     assert sorted(_ingest_events(installation)) == sorted(originals)
     assert CameraStorage(camera_dir).recordings() == []
@@ -132,16 +147,18 @@ def test_the_server_killed_again_and_again_loses_and_duplicates_nothing(
         thread = threading.Thread(target=killer)
         thread.start()
         try:
-            _dock_until_done(installation.server.url, installation.dock_token, camera_dir,
-                             time.monotonic() + 240)
+            _dock_until_done(
+                installation.server.url, installation.dock_token, camera_dir, time.monotonic() + 240
+            )
         finally:
             stop.set()
             thread.join()
         if installation.server.process is None or installation.server.process.poll() is not None:
             installation.server.start()
         # Whatever the kills interrupted, one more pass with a healthy server finishes it.
-        _dock_until_done(installation.server.url, installation.dock_token, camera_dir,
-                         time.monotonic() + 120)
+        _dock_until_done(
+            installation.server.url, installation.dock_token, camera_dir, time.monotonic() + 120
+        )
     assert kills >= 3, "the server was hardly killed: the test proved nothing"
     assert watcher.violations == []
     assert sorted(watcher.released) == sorted(originals)
@@ -156,8 +173,7 @@ def test_cut_connections_resume_from_the_servers_offset(
     proxy.start()
     try:
         with CameraWatcher(camera_dir, installation.data_dir / "custody.db") as watcher:
-            _dock_until_done(proxy.url, installation.dock_token, camera_dir,
-                             time.monotonic() + 180)
+            _dock_until_done(proxy.url, installation.dock_token, camera_dir, time.monotonic() + 180)
     finally:
         proxy.stop()
     assert proxy.cuts > 0, "no connection was cut: the test proved nothing"
@@ -173,8 +189,7 @@ def test_corrupted_chunks_are_refused_and_sent_again(
     proxy.start()
     try:
         with CameraWatcher(camera_dir, installation.data_dir / "custody.db") as watcher:
-            _dock_until_done(proxy.url, installation.dock_token, camera_dir,
-                             time.monotonic() + 180)
+            _dock_until_done(proxy.url, installation.dock_token, camera_dir, time.monotonic() + 180)
     finally:
         proxy.stop()
     assert proxy.corruptions > 0, "no byte was corrupted: the test proved nothing"

@@ -11,8 +11,9 @@ from custody.services.system import System
 def _append(system: System, count: int) -> None:
     for index in range(count):
         with system.unit_of_work() as uow:
-            uow.audit("test:thing:touch", Actor("user:alice"), object_type="thing",
-                      object_id=str(index))
+            uow.audit(
+                "test:thing:touch", Actor("user:alice"), object_type="thing", object_id=str(index)
+            )
             uow.commit()
 
 
@@ -39,7 +40,9 @@ def test_an_event_rolled_back_with_its_change_leaves_no_trace(system: System) ->
 def test_editing_an_event_is_found(system: System) -> None:
     _append(system, 5)
     with system.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_events SET actor = 'user:mallory' WHERE object_id = '2'"))
+        connection.execute(
+            text("UPDATE audit_events SET actor = 'user:mallory' WHERE object_id = '2'")
+        )
     faults = _faults(system)
     assert faults and faults[0] > 0
 
@@ -47,5 +50,7 @@ def test_editing_an_event_is_found(system: System) -> None:
 def test_deleting_the_last_event_is_found(system: System) -> None:
     _append(system, 5)
     with system.engine.begin() as connection:
-        connection.execute(text("DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)"))
+        connection.execute(
+            text("DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)")
+        )
     assert _faults(system)

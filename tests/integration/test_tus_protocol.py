@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from custody.db.models import AuditEvent, IngestFlag, Recording, Upload
 from custody.domain import signing
-from custody.domain.receipt import verify_receipt
 from custody.domain.manifest import parse_manifest
+from custody.domain.receipt import verify_receipt
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.factories import FakeCamera, register
@@ -32,25 +32,40 @@ class Dock:
         self.auth = {"Authorization": f"Bearer {token}"}
 
     def declare(self, document: dict[str, Any]) -> Any:
-        return self.client.put(f"/api/v1/manifests/{document['recording_id']}", json=document,
-                               headers=self.auth)
+        return self.client.put(
+            f"/api/v1/manifests/{document['recording_id']}", json=document, headers=self.auth
+        )
 
     def create(self, document: dict[str, Any], length: int | None = None, **headers: str) -> Any:
         rid = base64.b64encode(document["recording_id"].encode()).decode()
-        return self.client.post("/api/v1/uploads", headers={
-            **TUS, **self.auth, "Upload-Length": str(length or document["size"]),
-            "Upload-Metadata": f"recording_id {rid},filename {base64.b64encode(b'x.mp4').decode()}",
-            **headers,
-        })
+        name = base64.b64encode(b"x.mp4").decode()
+        return self.client.post(
+            "/api/v1/uploads",
+            headers={
+                **TUS,
+                **self.auth,
+                "Upload-Length": str(length or document["size"]),
+                "Upload-Metadata": f"recording_id {rid},filename {name}",
+                **headers,
+            },
+        )
 
-    def patch(self, location: str, offset: int, body: bytes, checksum: bytes | None = None,
-              **headers: str) -> Any:
+    def patch(
+        self, location: str, offset: int, body: bytes, checksum: bytes | None = None, **headers: str
+    ) -> Any:
         digest = hashlib.sha256(body).digest() if checksum is None else checksum
-        return self.client.patch(location, content=body, headers={
-            **TUS, **self.auth, "Upload-Offset": str(offset),
-            "Content-Type": "application/offset+octet-stream",
-            "Upload-Checksum": f"sha256 {base64.b64encode(digest).decode()}", **headers,
-        })
+        return self.client.patch(
+            location,
+            content=body,
+            headers={
+                **TUS,
+                **self.auth,
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Checksum": f"sha256 {base64.b64encode(digest).decode()}",
+                **headers,
+            },
+        )
 
     def head(self, location: str) -> Any:
         return self.client.head(location, headers={**TUS, **self.auth})
@@ -74,7 +89,11 @@ def test_options_advertises_version_extensions_and_checksum(setup: Any) -> None:
     assert answer.status_code == 204
     assert answer.headers["Tus-Version"] == "1.0.0"
     assert set(answer.headers["Tus-Extension"].split(",")) == {
-        "creation", "checksum", "termination", "expiration"}
+        "creation",
+        "checksum",
+        "termination",
+        "expiration",
+    }
     assert answer.headers["Tus-Checksum-Algorithm"] == "sha256"
     assert int(answer.headers["Tus-Max-Size"]) > 1024**3
 
@@ -85,8 +104,12 @@ def test_a_whole_upload_in_chunks_makes_a_recording_with_a_valid_receipt(setup: 
     document = camera.manifest(data)
     declared = dock.declare(document)
     assert declared.status_code == 200, declared.text
-    assert declared.json() == {"recording_id": document["recording_id"], "stored": False,
-                               "receipt": None, "uploads": []}
+    assert declared.json() == {
+        "recording_id": document["recording_id"],
+        "stored": False,
+        "receipt": None,
+        "uploads": [],
+    }
     created = dock.create(document)
     assert created.status_code == 201, created.text
     location = created.headers["Location"]
@@ -101,7 +124,7 @@ def test_a_whole_upload_in_chunks_makes_a_recording_with_a_valid_receipt(setup: 
 
     offset = 0
     for size in (100_000, 100_000, 100_000):
-        answer = dock.patch(location, offset, data[offset:offset + size])
+        answer = dock.patch(location, offset, data[offset : offset + size])
         assert answer.status_code == 204, answer.text
         offset += size
         assert answer.headers["Upload-Offset"] == str(offset)
@@ -109,8 +132,9 @@ def test_a_whole_upload_in_chunks_makes_a_recording_with_a_valid_receipt(setup: 
 
     receipt = dock.client.get(f"/api/v1/receipts/{document['recording_id']}", headers=dock.auth)
     assert receipt.status_code == 200
-    checked = verify_receipt(receipt.json(), parse_manifest(document),
-                             system.server_key.public_key())
+    checked = verify_receipt(
+        receipt.json(), parse_manifest(document), system.server_key.public_key()
+    )
     assert checked.sha256 == hashlib.sha256(data).hexdigest()
     with system.unit_of_work() as uow:
         recording = uow.session.get(Recording, document["recording_id"])
@@ -154,15 +178,25 @@ def test_protocol_preconditions(setup: Any) -> None:
     dock.declare(document)
     location = dock.create(document).headers["Location"]
     # Wrong or missing Tus-Resumable: 412 with the version we speak.
-    wrong = dock.client.patch(location, content=b"x", headers={
-        **dock.auth, "Tus-Resumable": "0.2.2", "Upload-Offset": "0",
-        "Content-Type": "application/offset+octet-stream"})
+    wrong = dock.client.patch(
+        location,
+        content=b"x",
+        headers={
+            **dock.auth,
+            "Tus-Resumable": "0.2.2",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
     assert wrong.status_code == 412 and wrong.headers["Tus-Version"] == "1.0.0"
     # Wrong content type: 415.
     assert dock.patch(location, 0, data, **{"Content-Type": "text/plain"}).status_code == 415
     # No Upload-Offset: 400.
-    missing = dock.client.patch(location, content=data, headers={
-        **TUS, **dock.auth, "Content-Type": "application/offset+octet-stream"})
+    missing = dock.client.patch(
+        location,
+        content=data,
+        headers={**TUS, **dock.auth, "Content-Type": "application/offset+octet-stream"},
+    )
     assert missing.status_code == 400
     # Unknown upload: 404 for PATCH and HEAD.
     assert dock.patch("/api/v1/uploads/" + "0" * 32, 0, data).status_code == 404
@@ -170,9 +204,17 @@ def test_protocol_preconditions(setup: Any) -> None:
     # Too large: 413.
     assert dock.create(document, length=2**62).status_code == 413
     # An unsupported checksum algorithm: 400.
-    md5 = dock.client.patch(location, content=data, headers={
-        **TUS, **dock.auth, "Upload-Offset": "0",
-        "Content-Type": "application/offset+octet-stream", "Upload-Checksum": "md5 AAAA"})
+    md5 = dock.client.patch(
+        location,
+        content=data,
+        headers={
+            **TUS,
+            **dock.auth,
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Checksum": "md5 AAAA",
+        },
+    )
     assert md5.status_code == 400
     assert dock.head(location).headers["Upload-Offset"] == "0"
 
@@ -189,13 +231,15 @@ def test_creation_needs_a_declared_manifest_and_its_exact_length(setup: Any) -> 
 
 
 def test_uploads_need_a_dock_token(setup: Any) -> None:
-    system, camera, dock = setup
+    _system, camera, dock = setup
     document = camera.manifest(b"abc")
     answer = dock.client.put(f"/api/v1/manifests/{document['recording_id']}", json=document)
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "not_authenticated"
-    forged = dock.client.post("/api/v1/uploads", headers={
-        **TUS, "Authorization": "Bearer cdk_forged", "Upload-Length": "3"})
+    forged = dock.client.post(
+        "/api/v1/uploads",
+        headers={**TUS, "Authorization": "Bearer cdk_forged", "Upload-Length": "3"},
+    )
     assert forged.status_code == 401
 
 
@@ -206,8 +250,11 @@ def test_a_user_token_cannot_upload(setup: Any) -> None:
     users.create_user(system, "alice", "investigator", password="correct horse battery")
     token = users.issue_token(system, "alice")
     document = camera.manifest(b"abc")
-    answer = dock.client.put(f"/api/v1/manifests/{document['recording_id']}", json=document,
-                             headers={"Authorization": f"Bearer {token}"})
+    answer = dock.client.put(
+        f"/api/v1/manifests/{document['recording_id']}",
+        json=document,
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert answer.status_code == 401
 
 
@@ -304,8 +351,14 @@ def test_a_declared_manifest_reports_uploads_in_progress(setup: Any) -> None:
     dock.patch(location, 0, data[:2000])
     again = dock.declare(document).json()
     upload_id = location.rsplit("/", 1)[1]
-    assert again["uploads"] == [{"upload_id": upload_id, "offset": 2000, "length": 5000,
-                                 "url": f"/api/v1/uploads/{upload_id}"}]
+    assert again["uploads"] == [
+        {
+            "upload_id": upload_id,
+            "offset": 2000,
+            "length": 5000,
+            "url": f"/api/v1/uploads/{upload_id}",
+        }
+    ]
 
 
 def test_bytes_that_do_not_match_the_manifest_fail_the_upload(setup: Any) -> None:
@@ -363,9 +416,16 @@ def test_a_commit_interrupted_after_the_file_moved_completes_from_the_store(setu
         uow.commit()
     system.store.put_file(part, hashlib.sha256(data).hexdigest())
     assert dock.head(location).headers["Upload-Offset"] == str(len(data))
-    finish = dock.client.patch(location, content=b"", headers={
-        **TUS, **dock.auth, "Upload-Offset": str(len(data)),
-        "Content-Type": "application/offset+octet-stream"})
+    finish = dock.client.patch(
+        location,
+        content=b"",
+        headers={
+            **TUS,
+            **dock.auth,
+            "Upload-Offset": str(len(data)),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
     assert finish.status_code == 204, finish.text
     assert finish.headers["Custody-Recording"] == document["recording_id"]
     assert _count(system, Recording) == 1
@@ -373,20 +433,23 @@ def test_a_commit_interrupted_after_the_file_moved_completes_from_the_store(setu
 
 def test_every_error_is_json_with_a_code(setup: Any) -> None:
     _, _, dock = setup
-    answer = dock.client.put("/api/v1/manifests/not-a-uuid", json={"recording_id": "x"},
-                             headers=dock.auth)
+    answer = dock.client.put(
+        "/api/v1/manifests/not-a-uuid", json={"recording_id": "x"}, headers=dock.auth
+    )
     assert answer.status_code == 400
     body = answer.json()
     assert set(body["error"]) == {"code", "message"}
-    bad_json = dock.client.put(f"/api/v1/manifests/{'0' * 8}-0000-0000-0000-{'0' * 12}",
-                               content=b"{not json", headers={**dock.auth,
-                                                               "Content-Type": "application/json"})
+    bad_json = dock.client.put(
+        f"/api/v1/manifests/{'0' * 8}-0000-0000-0000-{'0' * 12}",
+        content=b"{not json",
+        headers={**dock.auth, "Content-Type": "application/json"},
+    )
     assert bad_json.status_code == 422
     assert json.loads(bad_json.text)["error"]["code"] == "invalid_request"
 
 
 def test_the_server_key_is_published(setup: Any) -> None:
-    system, _, dock = setup
+    _system, _, dock = setup
     answer = dock.client.get("/api/v1/server-key").json()
     assert answer["algorithm"] == "Ed25519"
     assert signing.load_public_key(answer["public_key"]) is not None
@@ -400,9 +463,16 @@ def test_an_empty_patch_on_a_committed_upload_names_its_recording(setup: Any) ->
     dock.declare(document)
     location = dock.create(document).headers["Location"]
     assert dock.patch(location, 0, data).status_code == 204
-    again = dock.client.patch(location, content=b"", headers={
-        **TUS, **dock.auth, "Upload-Offset": str(len(data)),
-        "Content-Type": "application/offset+octet-stream"})
+    again = dock.client.patch(
+        location,
+        content=b"",
+        headers={
+            **TUS,
+            **dock.auth,
+            "Upload-Offset": str(len(data)),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
     assert again.status_code == 204, again.text
     assert again.headers["Upload-Offset"] == str(len(data))
     assert again.headers["Custody-Recording"] == document["recording_id"]
@@ -411,8 +481,17 @@ def test_an_empty_patch_on_a_committed_upload_names_its_recording(setup: Any) ->
 
 def test_a_report_about_an_unregistered_camera_is_refused_clearly(setup: Any) -> None:
     _, _, dock = setup
-    answer = dock.client.post("/api/v1/docks/reports", headers=dock.auth, json={
-        "serial": "BWV-NOPE", "bay": "bay-1", "battery_percent": 50, "free_bytes": 10,
-        "firmware": "1.0", "recordings_waiting": 1})
+    answer = dock.client.post(
+        "/api/v1/docks/reports",
+        headers=dock.auth,
+        json={
+            "serial": "BWV-NOPE",
+            "bay": "bay-1",
+            "battery_percent": 50,
+            "free_bytes": 10,
+            "firmware": "1.0",
+            "recordings_waiting": 1,
+        },
+    )
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "unknown_camera"

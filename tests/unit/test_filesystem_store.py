@@ -40,7 +40,9 @@ def test_a_wrong_expected_hash_stores_nothing(store: FilesystemStore) -> None:
     assert list(store.tmp.iterdir()) == []
 
 
-def test_a_write_that_dies_midway_leaves_no_object_under_a_real_name(store: FilesystemStore) -> None:
+def test_a_write_that_dies_midway_leaves_no_object_under_a_real_name(
+    store: FilesystemStore,
+) -> None:
     def dying() -> object:
         yield b"first part"
         raise OSError("power cut")

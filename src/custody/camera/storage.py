@@ -13,9 +13,11 @@ server's receipt against the recording's own signed manifest (invariant 1).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,12 @@ from custody.camera.device import (
     NotACamera,
     load_device_key,
     read_device,
+    write_device,
 )
 from custody.camera.files import unlink_durably
 from custody.domain import signing
-from custody.domain.errors import CustodyError, NotFound, ReceiptInvalid
+from custody.domain.clock import as_utc
+from custody.domain.errors import CustodyError, InvalidInput, NotFound, ReceiptInvalid
 from custody.domain.manifest import Manifest, parse_manifest
 from custody.domain.receipt import verify_receipt
 
@@ -102,6 +106,21 @@ class CameraStorage:
     def device(self) -> DeviceInfo:
         """The camera's `device.json`, read afresh (battery and officer change while docked)."""
         return read_device(self.root)
+
+    def assign(self, officer_id: str | None, undocked_at: datetime) -> DeviceInfo:
+        """Program the camera for its next holder as it leaves the bay: rewrite `device.json`.
+
+        The dock does this when an officer takes a pool camera by card, so the camera's
+        next manifests name that officer. Only `officer_id` and `undocked_at` change; the
+        file is replaced atomically (a reader sees the old or the new, never half).
+        """
+        if officer_id is not None and not officer_id.strip():
+            raise InvalidInput("officer_id must be a non-empty string or None")
+        device = dataclasses.replace(
+            self.device, officer_id=officer_id, undocked_at=as_utc(undocked_at)
+        )
+        write_device(self.root, device)
+        return device
 
     def recordings(self) -> list[CameraRecording]:
         """Every complete recording, oldest first; broken ones are skipped, never deleted."""

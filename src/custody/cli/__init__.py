@@ -20,10 +20,20 @@ app.add_typer(users.app, name="users")
 
 
 # Command groups and commands by module; each module owns its own commands.
-GROUPS = {"camera": "camera", "retention": "retention", "audit": "audit",
-          "categories": "categories", "cases": "cases", "holds": "holds"}
-COMMANDS = {"dock": ("dock", "dock_command"), "worker": ("worker", "worker_command"),
-            "demo": ("demo", "demo_command")}
+GROUPS = {
+    "camera": "camera",
+    "retention": "retention",
+    "audit": "audit",
+    "categories": "categories",
+    "cases": "cases",
+    "holds": "holds",
+}
+COMMANDS = {
+    "dock": ("dock", "dock_command"),
+    "worker": ("worker", "worker_command"),
+    "demo": ("demo", "demo_command"),
+    "dock-checkout": ("dock", "checkout_command"),
+}
 
 
 def _mount() -> None:

@@ -56,8 +56,12 @@ def root_callback(
     data_dir: str | None = typer.Option(
         None, envvar="CUSTODY_DATA_DIR", help="Where Custody keeps its data."
     ),
-    database_url: str | None = typer.Option(None, envvar="CUSTODY_DATABASE_URL", help="SQLAlchemy URL."),
-    storage_url: str | None = typer.Option(None, envvar="CUSTODY_STORAGE_URL", help="Object store URL."),
+    database_url: str | None = typer.Option(
+        None, envvar="CUSTODY_DATABASE_URL", help="SQLAlchemy URL."
+    ),
+    storage_url: str | None = typer.Option(
+        None, envvar="CUSTODY_STORAGE_URL", help="Object store URL."
+    ),
     queue_url: str | None = typer.Option(None, envvar="CUSTODY_QUEUE_URL", help="Job queue URL."),
 ) -> None:
     """Custody: body-worn video evidence, from the dock to the court."""

@@ -1,4 +1,4 @@
-"""`custody demo`: seed a small force, serve it, and dock a shift's cameras with real footage."""
+"""`custody demo`: a force mid roll-out, served, and a shift of cameras docked with footage."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import shutil
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,18 @@ from rich.progress import Progress
 from rich.table import Table
 
 from custody.bootstrap import build_system
+from custody.camera.simulator import simulate_camera
+from custody.camera.storage import CameraStorage
 from custody.cli.common import err, settings
-from custody.demo.force import BOROUGHS, DEMO_PASSWORD, DemoForce, Login, seed_force
+from custody.demo.force import (
+    BOROUGHS,
+    DEMO_PASSWORD,
+    POOL_BOROUGH,
+    DemoForce,
+    Login,
+    seed_force,
+    take_pool_cameras,
+)
 from custody.demo.shift import dock_cameras, record_shift
 from custody.dock.agent import DockAgent
 from custody.jobs.consumer import ThreadConsumer
@@ -56,7 +67,7 @@ def demo_command(
             raise typer.Exit(2)
         system = build_system(config, create=True, jobs=NoJobs())
         ensure_admin(system, DEMO_PASSWORD)
-        with err.status("Seeding a small force: boroughs, officers, cameras, docks…"):
+        with err.status("Seeding a force mid roll-out: boroughs, officers, cameras, docks…"):
             force = seed_force(system, demo_dir / "cameras", rng)
         _save(state_file, force)
         system.engine.dispose()
@@ -104,6 +115,8 @@ def _start(
 def _shift(system: System, force: DemoForce, demo_dir: Path, url: str, rng: random.Random) -> None:
     cameras = {serial: Path(path) for serial, path in force.cameras.items()}
     # Each dock takes the cameras of its own borough's officers (serial BWV-<borough><n>).
+    # Personal cameras dock at their borough's dock; the pool lives in Lambeth-1's bays.
+    docks = [name for name in force.docks if not name.startswith(POOL_BOROUGH)]
     by_dock = {
         name: dict(
             [
@@ -112,7 +125,7 @@ def _shift(system: System, force: DemoForce, demo_dir: Path, url: str, rng: rand
                 if s.startswith(f"BWV-{BOROUGHS.index(name.split('-')[0]) + 1}")
             ][:BAYS_PER_DOCK]
         )
-        for name in force.docks
+        for name in docks
     }
     docking = {serial: path for mine in by_dock.values() for serial, path in mine.items()}
     with Progress(console=err, transient=True) as progress:
@@ -121,7 +134,7 @@ def _shift(system: System, force: DemoForce, demo_dir: Path, url: str, rng: rand
             docking, system.clock.now(), rng, progress=lambda n: progress.advance(task, 1)
         )
     err.print(f"{len(docking)} cameras recorded {made} incidents; docking them now")
-    for name in force.docks:
+    for name in docks:
         bays = [demo_dir / "docks" / name / f"bay-{n + 1}" for n in range(BAYS_PER_DOCK)]
         for bay in bays:
             bay.mkdir(parents=True, exist_ok=True)
@@ -130,7 +143,43 @@ def _shift(system: System, force: DemoForce, demo_dir: Path, url: str, rng: rand
         with DockAgent(url, force.docks[name], bays, progress=True, console=err) as agent:
             result = agent.run_once()
         err.print(f"[bold]{name}[/]: {result.summary()}")
+    _pool_shift(system, force, demo_dir, url, rng)
     _save(demo_dir / "force.json", force)
+
+
+def _pool_shift(
+    system: System, force: DemoForce, demo_dir: Path, url: str, rng: random.Random
+) -> None:
+    """Lambeth: officers took pool cameras by card, recorded, and docked them again."""
+    name = f"{POOL_BOROUGH}-1"
+    if name not in force.docks or not force.pool:
+        return  # a demo seeded before the pool existed
+    bays = [demo_dir / "docks" / name / f"bay-{n + 1}" for n in range(BAYS_PER_DOCK)]
+    for bay in bays:
+        bay.mkdir(parents=True, exist_ok=True)
+    for serial, bay in dock_cameras(
+        {s: p for s, p in force.pool.items() if p.parent.name != name}, bays
+    ):
+        force.pool[serial] = bay
+    taken = take_pool_cameras(system, force, force.docks[name], rng)
+    if not taken:
+        err.print(f"{name}: the pool cameras came back less than a shift ago; none went out")
+    for serial, warrant, since in taken:
+        camera_dir = force.pool[serial]
+        # The camera records what its dock programmed into it: the officer who took it.
+        simulate_camera(
+            camera_dir,
+            serial=serial,
+            officer_id=CameraStorage(camera_dir).device.officer_id,
+            recordings=2,
+            duration=rng.choice((60, 120, 300)),
+            start=since + timedelta(minutes=rng.randint(20, 90)),
+            gap=timedelta(minutes=rng.randint(60, 150)),
+        )
+        err.print(f"{name}: officer {warrant} took pool camera {serial} by card")
+    with DockAgent(url, force.docks[name], bays, progress=True, console=err) as agent:
+        result = agent.run_once()
+    err.print(f"[bold]{name}[/] (pool): {result.summary()}")
 
 
 def _welcome(url: str, logins: list[Login]) -> None:
@@ -143,7 +192,8 @@ def _welcome(url: str, logins: list[Login]) -> None:
     err.print(table)
     err.print(
         Panel.fit(
-            f"Portal: [bold]{url}/[/]\nAPI docs: {url}/api/v1/docs\nPress Ctrl-C to stop.",
+            f"Portal: [bold]{url}/[/]\nFleet roll-out: {url}/fleet/rollout\n"
+            f"API docs: {url}/api/v1/docs\nPress Ctrl-C to stop.",
             title="Custody is running",
         )
     )
@@ -158,6 +208,8 @@ def _save(path: Path, force: DemoForce) -> None:
                 "cameras": {serial: str(p) for serial, p in force.cameras.items()},
                 "docks": force.docks,
                 "logins": [login.__dict__ for login in force.logins],
+                "pool": {serial: str(p) for serial, p in force.pool.items()},
+                "cards": force.cards,
             },
             indent=2,
         )
@@ -171,4 +223,6 @@ def _load(path: Path) -> DemoForce:
         cameras={serial: Path(p) for serial, p in data["cameras"].items()},
         docks=data["docks"],
         logins=[Login(**login) for login in data["logins"]],
+        pool={serial: Path(p) for serial, p in data.get("pool", {}).items()},
+        cards=data.get("cards", {}),
     )

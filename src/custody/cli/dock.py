@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from custody.dock import DEFAULT_CHUNK_SIZE, Backoff, DockAgent
+from custody.dock.errors import Transient
 from custody.domain.errors import CustodyError
 
 
@@ -152,3 +153,47 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def checkout_command(
+    server: Annotated[
+        str,
+        typer.Option(envvar="CUSTODY_DOCK_SERVER", help="The Custody server's URL."),
+    ],
+    bay: Annotated[Path, typer.Option(help="The bay holding the pool camera to take.")],
+    card: Annotated[
+        str, typer.Option(help="The officer's card id, as the dock's card reader read it.")
+    ],
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CUSTODY_DOCK_TOKEN",
+            show_default=False,
+            help="This dock's token (better from CUSTODY_DOCK_TOKEN: command lines are public).",
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(envvar="CUSTODY_DOCK_TOKEN_FILE", help="A file holding the dock token."),
+    ] = None,
+) -> None:
+    """An officer presents their card: assign them the pool camera in BAY and program it."""
+    console = Console()
+    err = Console(stderr=True)
+    secret = _token(token, token_file, err)
+    try:
+        with DockAgent(server, secret, [bay]) as agent:
+            taken = agent.checkout(card, bay)
+    except CustodyError as exc:
+        err.print(f"[red]refused:[/] {exc.message}")
+        raise typer.Exit(1) from None
+    except Transient as exc:
+        err.print(f"[red]error:[/] the server did not answer: {exc}")
+        raise typer.Exit(1) from None
+    console.print(
+        f"camera {taken.camera} is now officer {taken.officer}'s ({taken.officer_name}) "
+        "until it is docked again",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

@@ -20,14 +20,15 @@ def record_shift(
 ) -> int:
     """Each camera records a few incidents during the eight hours before `shift_end`."""
     made = 0
-    for camera_dir in cameras.values():
+    for serial, camera_dir in cameras.items():
         count = rng.randint(1, 3)
         start = shift_end - timedelta(hours=8) + timedelta(minutes=rng.randint(5, 90))
         # Footage past the first ten seconds repeats encoded packets: long clips are cheap.
         officer = CameraStorage(camera_dir).device.officer_id
         simulate_camera(
             camera_dir,
-            serial=camera_dir.name,
+            # Not the directory's name: once docked, a camera's directory is its bay.
+            serial=serial,
             officer_id=officer,
             recordings=count,
             duration=rng.choice((45, 90, 180, 420)),

@@ -4,6 +4,15 @@ A bay is a directory; a camera is docked in it when the bay holds a `device.json
 Uploads run a bounded number at a time. `run_once` empties what is docked now;
 `run_forever` keeps watching until told to stop, and leaves unfinished uploads
 for the server to resume (it keeps the offset).
+
+An officer takes a pool camera by presenting their card (`checkout`): the server
+assigns the camera to them and the dock programs the camera's `device.json`, whose
+`undocked_at` becomes the assignment's start. A camera whose `undocked_at` is later
+than the moment the dock saw it arrive has been taken while in its bay: the dock says
+nothing more about it until it has left and come back, because the server reads the
+next report of a camera as its docking, which ends the officer's assignment. The
+marker is on the camera, so a checkout by another process (`custody dock-checkout`
+beside a running `custody dock`) is honoured too.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,14 +31,16 @@ from rich.console import Console
 
 from custody.camera import CameraStorage, NotACamera
 from custody.dock.backoff import Attempts, Backoff
-from custody.dock.client import CameraReport, DockClient
+from custody.dock.client import CameraReport, CardCheckout, DockClient
 from custody.dock.errors import GaveUp, Stopped, Transient
 from custody.dock.pool import Docked, UploadPool
 from custody.dock.progress import Fate, LogReporter, Outcome, Reporter, RichReporter
-from custody.domain.errors import CustodyError, UnknownCamera
+from custody.domain.errors import CustodyError, NotFound, UnknownCamera
 from custody.domain.signing import load_public_key
 
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
+# How often a watching dock tells the server it is alive and what sits in its bays.
+DEFAULT_HEARTBEAT = 300.0
 
 
 @dataclass
@@ -81,6 +93,7 @@ class DockAgent:
         progress: bool = False,
         console: Console | None = None,
         reporter: Reporter | None = None,
+        heartbeat: float = DEFAULT_HEARTBEAT,
     ) -> None:
         if not bays:
             raise ValueError("a dock needs at least one bay")
@@ -92,6 +105,10 @@ class DockAgent:
         self.parallel = parallel
         self.chunk_size = chunk_size
         self.backoff = backoff or Backoff()
+        self.heartbeat_every = heartbeat
+        # When this agent first saw each bay's camera (serial, wall-clock time).
+        self._arrivals: dict[Path, tuple[str, datetime]] = {}
+        self._arrivals_lock = threading.Lock()
         # A pinned key is checked now: a typo must stop the agent before it touches a camera.
         self._server_key = load_public_key(server_key) if server_key else None
         self.client = DockClient(server, token, transport=transport, connections=parallel + 2)
@@ -150,6 +167,7 @@ class DockAgent:
         not_before: dict[str, float] = {}
         noted: dict[Path, set[str]] = {}
         key: Ed25519PublicKey | None = None
+        next_beat = 0.0
         with self._display(), contextlib.ExitStack() as stack:
             pool: UploadPool | None = None
             while not stop.is_set():
@@ -165,6 +183,9 @@ class DockAgent:
                     pool = stack.enter_context(self._pool(key, stop))
                 assert pool is not None
                 self._watch(pool, docked, refused, not_before, noted)
+                if time.monotonic() >= next_beat:
+                    self._heartbeat(list(docked.values()))
+                    next_beat = time.monotonic() + self.heartbeat_every
                 for outcome in pool.collect(timeout=0):
                     if outcome.fate is Fate.KEPT and not outcome.retry:
                         for bay, serial in docked.items():
@@ -196,6 +217,7 @@ class DockAgent:
                     noted[bay].add(text)
                     self.reporter.note(text, warning=True)
             if camera is None:
+                self._forget_arrival(bay)
                 if bay in docked:
                     self.reporter.note(f"camera {docked.pop(bay)} left bay {bay.name}")
                     refused.pop(bay, None)
@@ -235,6 +257,7 @@ class DockAgent:
             problems.append(f"camera {serial}: {text}")
             if not quiet:
                 self.reporter.note(f"camera {serial}: {text}", warning=True)
+        self._arrived_at(bay, serial)
         return Docked(bay, storage, serial)
 
     def report_camera(self, camera: Docked) -> None:
@@ -262,6 +285,9 @@ class DockAgent:
     def _send_report(self, camera: Docked, report: CameraReport | None) -> None:
         if report is None:
             return
+        if self._taken(camera):
+            # Taken by card but still in the bay: a report now would end the assignment.
+            return
         try:
             self.client.report(report)
         except UnknownCamera:
@@ -272,6 +298,59 @@ class DockAgent:
             )
         except (Transient, CustodyError) as exc:
             self.reporter.note(f"could not report camera {camera.serial}: {exc}", warning=True)
+
+    # --- pool cameras taken by card ---
+
+    def checkout(self, card_id: str, bay: Path) -> CardCheckout:
+        """An officer presents their card to take the pool camera in `bay`.
+
+        The camera is reported first (so the server knows it is docked here), then the
+        server assigns it to the card's officer, then the camera is programmed with that
+        officer for its next recordings. Refusals (unknown card, not a pool camera) raise
+        the server's typed error; nothing is written to the camera then.
+        """
+        problems: list[str] = []
+        camera = self._open(bay, problems, quiet=True)
+        if camera is None:
+            raise NotFound("; ".join(problems) or f"no camera is docked in bay {bay.name}")
+        report = self._report_for(camera)
+        if report is not None:
+            self.client.report(report)
+        answer = self.client.checkout(card_id, camera.serial)
+        camera.storage.assign(answer.officer, answer.started_at)
+        self.reporter.note(
+            f"camera {camera.serial} in bay {bay.name} taken by officer {answer.officer}"
+        )
+        return answer
+
+    def _arrived_at(self, bay: Path, serial: str) -> datetime:
+        """When this agent first saw `serial` in `bay` (now, if this is the first look)."""
+        with self._arrivals_lock:
+            known = self._arrivals.get(bay)
+            if known is None or known[0] != serial:
+                known = (serial, datetime.now(UTC))
+                self._arrivals[bay] = known
+            return known[1]
+
+    def _forget_arrival(self, bay: Path) -> None:
+        with self._arrivals_lock:
+            self._arrivals.pop(bay, None)
+
+    def _taken(self, camera: Docked) -> bool:
+        """Whether an officer took the camera by card since it arrived in its bay."""
+        arrived = self._arrived_at(camera.bay, camera.serial)
+        try:
+            undocked = camera.storage.device.undocked_at
+        except (CustodyError, OSError):
+            return False
+        return undocked is not None and undocked > arrived
+
+    def _heartbeat(self, docked: list[str]) -> None:
+        """Tell the server this dock is alive and which cameras sit in it; failures pass."""
+        try:
+            self.client.heartbeat(sorted(docked))
+        except (Transient, CustodyError) as exc:
+            self.reporter.note(f"could not send the heartbeat: {exc}", warning=True)
 
     def _key(self, stop: threading.Event) -> Ed25519PublicKey:
         """The server's receipt key: pinned, or asked for once and then kept."""

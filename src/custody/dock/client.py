@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from custody.dock.errors import ApiError, ServerBusy, Unreachable
 from custody.domain import errors
+from custody.domain.clock import parse_time
 from custody.domain.signing import load_public_key
 
 API = "/api/v1"
@@ -99,6 +101,17 @@ class CameraReport:
         }
 
 
+@dataclass(frozen=True)
+class CardCheckout:
+    """The server's answer to a card presented at the dock: who now holds which camera."""
+
+    assignment_id: int
+    camera: str
+    officer: str
+    officer_name: str
+    started_at: datetime
+
+
 class DockClient:
     """One dock's HTTP conversation with the server; safe to share between threads."""
 
@@ -159,6 +172,27 @@ class DockClient:
         if response.status_code == 404:
             raise errors.UnknownCamera(_message(response) or f"camera {report.serial} unknown")
         self._check(response)
+
+    def checkout(self, card_id: str, serial: str) -> CardCheckout:
+        """An officer's card at the dock: the server assigns them the docked pool camera."""
+        response = self._send(
+            "POST", f"{API}/docks/checkouts", json={"card_id": card_id, "serial": serial}
+        )
+        body = self._json(response)
+        try:
+            return CardCheckout(
+                assignment_id=int(body["assignment_id"]),
+                camera=str(body["camera"]),
+                officer=str(body["officer"]),
+                officer_name=str(body.get("officer_name") or ""),
+                started_at=parse_time(str(body["started_at"])),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ApiError(response.status_code, "bad_answer", f"odd checkout: {exc}") from exc
+
+    def heartbeat(self, docked: list[str]) -> None:
+        """Tell the server the dock is alive and which cameras sit in its bays now."""
+        self._check(self._send("POST", f"{API}/docks/heartbeat", json={"docked": docked}))
 
     def declare(self, recording_id: str, document: dict[str, Any]) -> Declared:
         """Send a signed manifest before its footage; learn what the server already holds."""

@@ -1,1 +1,1 @@
-"""The use cases: each opens a unit of work, applies domain rules and audits in the same transaction."""
+"""The use cases: each opens a unit of work, applies domain rules, audits in one transaction."""

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from custody.db.base import Base
@@ -21,10 +32,14 @@ class Officer(Base):
     rank: Mapped[str] = mapped_column(String(64), default="PC")
     unit: Mapped[str] = mapped_column(String(120), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The officer's warrant card (RFID), presented at a dock to take a pool camera.
+    card_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
 
 class Camera(Base):
     __tablename__ = "cameras"
+    # The roll-out counts issued cameras per borough; health looks for long-undocked ones.
+    __table_args__ = (Index("ix_cameras_borough_status", "borough", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), unique=True)
@@ -32,12 +47,19 @@ class Camera(Base):
     firmware: Mapped[str] = mapped_column(String(64))
     public_key: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="issued")
+    # The current holder, kept in step with the open assignment (the history is the record).
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_docked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_docked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     last_dock_id: Mapped[int | None] = mapped_column(ForeignKey("docks.id"))
     battery_percent: Mapped[int | None] = mapped_column(Integer)
     free_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # A pool camera is taken by any carded officer at a dock; otherwise it is personal issue.
+    pool: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The borough it serves: its holder's unit for personal issue, the pool's borough.
+    borough: Mapped[str | None] = mapped_column(String(120))
+    # When it went into its current status: a report after a loss or retirement is flagged.
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Dock(Base):
@@ -69,3 +91,51 @@ class CameraReport(Base):
     recordings_waiting: Mapped[int] = mapped_column(Integer, default=0)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class CameraAssignment(Base):
+    """Who held a camera from when until when: never edited, only ended.
+
+    The officer behind a recording is the one whose assignment of its camera covers the
+    recording's start. At most one assignment of a camera is open at a time.
+    """
+
+    __tablename__ = "camera_assignments"
+    __table_args__ = (
+        Index("ix_camera_assignments_camera_started", "camera_id", "started_at"),
+        Index(
+            "uq_camera_assignments_open",
+            "camera_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    # personal | pool
+    kind: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_by: Mapped[str] = mapped_column(String(160))
+    # The dock at which a pool camera was taken.
+    dock_id: Mapped[int | None] = mapped_column(ForeignKey("docks.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str | None] = mapped_column(String(160))
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class RolloutPhase(Base):
+    """One borough's place in the roll-out plan."""
+
+    __tablename__ = "rollout_phases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Matches officers' unit and cameras' borough.
+    borough: Mapped[str] = mapped_column(String(120), unique=True)
+    phase: Mapped[int] = mapped_column(Integer)
+    target_date: Mapped[date] = mapped_column(Date)
+    # planned | issuing | complete
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

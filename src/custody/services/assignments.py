@@ -1,0 +1,527 @@
+"""Who holds which camera: personal issue, pool cameras taken by card at a dock, returns,
+retirement and loss; the assignment history; and the officer behind a recording.
+
+Every change ends the camera's open assignment (if any) and opens the next in the
+same transaction, with an audit event for each, so the history has no gaps or
+overlaps and can answer "who held camera X at time T?" for ever after.
+
+Provenance at ingest: the officer of a recording is the one whose assignment of its
+camera covers the recording's start, because the history is what the force itself
+recorded when it handed the camera over. The camera's signed manifest also names an
+officer (whatever the dock last programmed into the camera); when the two differ the
+history wins and the recording is flagged `officer_mismatch` for a person to look at.
+The signed manifest is kept verbatim either way, so nothing the camera asserted is
+lost. With no covering assignment the manifest's officer stands, except on a pool
+camera, whose manifest then names only its previous holder: no officer is recorded
+and the recording is flagged `officer_unassigned`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from custody.audit import Actor
+from custody.db.models import Camera, Dock, IngestFlag, Officer
+from custody.db.models.fleet import CameraAssignment
+from custody.domain.access import SystemAction
+from custody.domain.clock import isoformat
+from custody.domain.errors import Conflict, InvalidInput, NotFound, UnknownCamera
+from custody.domain.fleet import (
+    OUT_OF_SERVICE,
+    AssignmentEnd,
+    CameraStatus,
+    IssueMode,
+    Refusal,
+    check_checkout,
+    check_issue,
+    check_lost,
+    check_retire,
+    check_return,
+)
+from custody.domain.manifest import Manifest
+from custody.services.fleet import (
+    MAX_UNIT,
+    DockIdentity,
+    authorise,
+    camera_by_serial,
+    end_assignment,
+    normal_card,
+    officer_by_warrant,
+    open_assignment,
+    set_status,
+)
+from custody.services.system import System, UnitOfWork
+from custody.services.users import Principal
+
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class AssignmentInfo:
+    """One entry of a camera's history."""
+
+    id: int
+    camera: str
+    officer: str
+    officer_name: str
+    kind: str
+    started_at: datetime
+    started_by: str
+    dock: str | None
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "camera": self.camera,
+            "officer": self.officer,
+            "officer_name": self.officer_name,
+            "kind": self.kind,
+            "started_at": isoformat(self.started_at),
+            "started_by": self.started_by,
+            "dock": self.dock,
+            "ended_at": None if self.ended_at is None else isoformat(self.ended_at),
+            "ended_by": self.ended_by,
+            "end_reason": self.end_reason,
+        }
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """The answer to a card at a dock: the camera is this officer's until it is docked again."""
+
+    assignment_id: int
+    camera: str
+    officer: str
+    officer_name: str
+    started_at: datetime
+
+
+def _who(principal: Principal | None, actor: Actor | None) -> Actor:
+    if actor is not None:
+        return actor
+    return principal.actor() if principal is not None else Actor.system()
+
+
+def _rule(check: Any, *args: Any) -> None:
+    try:
+        check(*args)
+    except Refusal as exc:
+        raise Conflict(str(exc)) from None
+
+
+def _commit(uow: UnitOfWork, serial: str) -> None:
+    """Commit; the open-assignment index turns a lost race into a clear 409."""
+    try:
+        uow.commit()
+    except IntegrityError:
+        uow.rollback()
+        raise Conflict(f"camera {serial} changed hands at this moment; try again") from None
+
+
+def _reason(reason: str | None) -> str | None:
+    if reason is None or not reason.strip():
+        return None
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason is at most {MAX_REASON} characters")
+    return reason.strip()
+
+
+def issue(
+    system: System,
+    serial: str,
+    officer: str,
+    *,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> AssignmentInfo:
+    """Issue a camera to one officer (personal issue) until it is returned or re-issued."""
+    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
+    who = _who(principal, actor)
+    with system.unit_of_work() as uow:
+        camera = camera_by_serial(uow, serial, lock=True)
+        holder = officer_by_warrant(uow, officer)
+        _rule(check_issue, camera.status, serial)
+        if camera.officer_id == holder.id and not camera.pool:
+            raise Conflict(f"camera {serial} is issued to {officer} already")
+        end_assignment(uow, camera, AssignmentEnd.REISSUED, who)
+        set_status(uow, camera, CameraStatus.ISSUED)
+        camera.pool = False
+        camera.borough = holder.unit
+        assignment = open_assignment(uow, camera, holder, IssueMode.PERSONAL, who)
+        info = _info(uow, assignment)
+        _commit(uow, serial)
+        return info
+
+
+def issue_to_pool(
+    system: System,
+    serial: str,
+    borough: str,
+    *,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Put a camera in a borough's pool: carded officers take it at a dock."""
+    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
+    if not 0 < len(borough.strip()) <= MAX_UNIT:
+        raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
+    who = _who(principal, actor)
+    with system.unit_of_work() as uow:
+        camera = camera_by_serial(uow, serial, lock=True)
+        _rule(check_issue, camera.status, serial)
+        end_assignment(uow, camera, AssignmentEnd.POOLED, who)
+        set_status(uow, camera, CameraStatus.ISSUED)
+        camera.pool = True
+        camera.borough = borough.strip()
+        uow.audit(
+            "fleet:camera:pool",
+            who,
+            object_type="camera",
+            object_id=serial,
+            details={"borough": camera.borough},
+        )
+        _commit(uow, serial)
+
+
+def _take_out_of_service(
+    system: System,
+    serial: str,
+    status: CameraStatus,
+    end: AssignmentEnd,
+    check: Any,
+    tag: str,
+    reason: str | None,
+    principal: Principal | None,
+    actor: Actor | None,
+) -> None:
+    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
+    why = _reason(reason)
+    who = _who(principal, actor)
+    with system.unit_of_work() as uow:
+        camera = camera_by_serial(uow, serial, lock=True)
+        _rule(check, camera.status, serial)
+        previous = camera.status
+        end_assignment(uow, camera, end, who)
+        set_status(uow, camera, status)
+        if status is CameraStatus.IN_STOCK:
+            # Back on the shelf it serves nobody; a pool camera leaves its pool.
+            camera.pool = False
+            camera.borough = None
+        uow.audit(
+            tag,
+            who,
+            object_type="camera",
+            object_id=serial,
+            reason=why,
+            details={"from": previous, "to": status.value},
+        )
+        _commit(uow, serial)
+
+
+def return_to_stock(
+    system: System,
+    serial: str,
+    *,
+    repair: bool = False,
+    reason: str | None = None,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """A camera comes back: to stock, or to repair. A lost camera that turns up comes back too."""
+    status = CameraStatus.IN_REPAIR if repair else CameraStatus.IN_STOCK
+    end = AssignmentEnd.REPAIR if repair else AssignmentEnd.RETURNED
+    tag = "fleet:camera:repair" if repair else "fleet:camera:return"
+    _take_out_of_service(system, serial, status, end, check_return, tag, reason, principal, actor)
+
+
+def retire(
+    system: System,
+    serial: str,
+    *,
+    reason: str | None = None,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Retire a camera for good; its history and its recordings' provenance stay."""
+    _take_out_of_service(
+        system,
+        serial,
+        CameraStatus.RETIRED,
+        AssignmentEnd.RETIRED,
+        check_retire,
+        "fleet:camera:retire",
+        reason,
+        principal,
+        actor,
+    )
+
+
+def report_lost(
+    system: System,
+    serial: str,
+    *,
+    reason: str | None = None,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> None:
+    """Report a camera lost: if a dock ever sees it again, that is flagged."""
+    _take_out_of_service(
+        system,
+        serial,
+        CameraStatus.LOST,
+        AssignmentEnd.LOST,
+        check_lost,
+        "fleet:camera:lost",
+        reason,
+        principal,
+        actor,
+    )
+
+
+def checkout(
+    system: System,
+    dock: DockIdentity,
+    *,
+    card_id: str,
+    serial: str,
+    actor: Actor | None = None,
+) -> Checkout:
+    """An officer presents their card at a dock and takes a docked pool camera.
+
+    The camera must be a pool camera in service, last reported in this dock. Any open
+    assignment ends (the previous holder docked it, or never took it out), and the
+    card's officer holds it until a dock reports it again. Refusals are audited.
+    """
+    actor = actor or dock.actor()
+    card = normal_card(card_id)
+    with system.unit_of_work() as uow:
+        try:
+            if card is None:
+                raise InvalidInput("present a card: card_id is empty")
+            officer = uow.session.scalar(select(Officer).where(Officer.card_id == card))
+            camera = uow.session.scalar(
+                select(Camera).where(Camera.serial == serial).with_for_update()
+            )
+            if camera is None:
+                raise UnknownCamera(f"camera {serial} is not registered")
+            if officer is None:
+                raise NotFound("this card belongs to no officer: ask the fleet manager")
+            _rule(check_checkout, camera.status, camera.pool, serial)
+            if camera.last_dock_id != dock.dock_id:
+                raise Conflict(
+                    f"camera {serial} was not last reported in dock {dock.name}: "
+                    "dock it and try again"
+                )
+            # One pool camera at a time: the one still out must come back to a dock first.
+            other = uow.session.scalar(
+                select(Camera.serial)
+                .join(CameraAssignment, CameraAssignment.camera_id == Camera.id)
+                .where(
+                    CameraAssignment.officer_id == officer.id,
+                    CameraAssignment.kind == IssueMode.POOL.value,
+                    CameraAssignment.ended_at.is_(None),
+                    Camera.id != camera.id,
+                )
+            )
+            if other is not None:
+                raise Conflict(
+                    f"officer {officer.warrant_number} has pool camera {other} still: dock it first"
+                )
+        except (InvalidInput, UnknownCamera, NotFound, Conflict) as exc:
+            uow.rollback()
+            uow.audit(
+                "dock:camera:checkout",
+                actor,
+                object_type="camera",
+                object_id=serial[:80],
+                allowed=False,
+                reason=exc.message,
+            )
+            uow.commit()
+            raise
+        end_assignment(uow, camera, AssignmentEnd.CHECKOUT, actor)
+        uow.session.execute(
+            update(Dock).where(Dock.id == dock.dock_id).values(last_seen_at=uow.now())
+        )
+        assignment = open_assignment(
+            uow, camera, officer, IssueMode.POOL, actor, dock_id=dock.dock_id
+        )
+        result = Checkout(
+            assignment.id, serial, officer.warrant_number, officer.name, assignment.started_at
+        )
+        _commit(uow, serial)
+        return result
+
+
+def _query() -> Any:
+    dock = aliased(Dock)
+    return (
+        select(CameraAssignment, Camera.serial, Officer.warrant_number, Officer.name, dock.name)
+        .join(Camera, Camera.id == CameraAssignment.camera_id)
+        .join(Officer, Officer.id == CameraAssignment.officer_id)
+        .outerjoin(dock, dock.id == CameraAssignment.dock_id)
+    )
+
+
+def _row_info(row: Any) -> AssignmentInfo:
+    a, serial, warrant, name, dock_name = row
+    return AssignmentInfo(
+        a.id,
+        serial,
+        warrant,
+        name,
+        a.kind,
+        a.started_at,
+        a.started_by,
+        dock_name,
+        a.ended_at,
+        a.ended_by,
+        a.end_reason,
+    )
+
+
+def _info(uow: UnitOfWork, assignment: CameraAssignment) -> AssignmentInfo:
+    row = uow.session.execute(_query().where(CameraAssignment.id == assignment.id)).one()
+    return _row_info(row)
+
+
+def history(
+    system: System,
+    *,
+    camera: str | None = None,
+    officer: str | None = None,
+    limit: int = 200,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> list[AssignmentInfo]:
+    """A camera's or an officer's assignments, newest first."""
+    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+    if camera is None and officer is None:
+        raise InvalidInput("name a camera or an officer")
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be 1 to 1000")
+    with system.unit_of_work() as uow:
+        query = _query()
+        if camera is not None:
+            camera_by_serial(uow, camera)
+            query = query.where(Camera.serial == camera)
+        if officer is not None:
+            officer_by_warrant(uow, officer)
+            query = query.where(Officer.warrant_number == officer)
+        rows = uow.session.execute(
+            query.order_by(CameraAssignment.started_at.desc(), CameraAssignment.id.desc()).limit(
+                limit
+            )
+        ).all()
+        return [_row_info(row) for row in rows]
+
+
+def _covering(at: datetime) -> Any:
+    return (
+        CameraAssignment.started_at <= at,
+        or_(CameraAssignment.ended_at.is_(None), CameraAssignment.ended_at > at),
+    )
+
+
+def holder_at(
+    system: System,
+    serial: str,
+    at: datetime,
+    *,
+    principal: Principal | None = None,
+    actor: Actor | None = None,
+) -> AssignmentInfo | None:
+    """The assignment of a camera at a moment: who held it then, or None."""
+    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+    with system.unit_of_work() as uow:
+        found = camera_by_serial(uow, serial)
+        row = uow.session.execute(
+            _query()
+            .where(CameraAssignment.camera_id == found.id, *_covering(at))
+            .order_by(CameraAssignment.started_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _row_info(row)
+
+
+def officer_at_ingest(
+    uow: UnitOfWork, camera: Camera, manifest: Manifest, dock_id: int | None, actor: Actor
+) -> int | None:
+    """The officer a new recording carries (see the module's docstring), flagging doubts.
+
+    Runs in the ingest's own transaction, so the flags stand or fall with the recording.
+    """
+    session = uow.session
+    at = manifest.started_at
+    held = session.execute(
+        select(CameraAssignment.officer_id, Officer.warrant_number)
+        .join(Officer, Officer.id == CameraAssignment.officer_id)
+        .where(CameraAssignment.camera_id == camera.id, *_covering(at))
+        .order_by(CameraAssignment.started_at.desc())
+        .limit(1)
+    ).first()
+    claimed = manifest.officer_id
+    flags: list[tuple[str, str]] = []
+    if camera.status in OUT_OF_SERVICE:
+        # Nothing is lost: the footage is kept, and people are told.
+        flags.append(
+            (
+                f"camera_{camera.status}",
+                f"camera {camera.serial} is {camera.status} but recorded this at "
+                f"{isoformat(at)}; the footage was kept",
+            )
+        )
+    if held is not None:
+        officer_id, warrant = held
+        if claimed != warrant:
+            flags.append(
+                (
+                    "officer_mismatch",
+                    f"the camera's signed manifest names officer {claimed or 'none'}; "
+                    f"the assignment history has {warrant} holding camera {camera.serial} "
+                    f"at {isoformat(at)}, which the recording carries",
+                )
+            )
+    elif camera.pool:
+        officer_id = None
+        flags.append(
+            (
+                "officer_unassigned",
+                f"pool camera {camera.serial} recorded at {isoformat(at)} with no officer "
+                f"holding it (taken without a card?); its manifest names "
+                f"{claimed or 'no officer'}, its previous holder",
+            )
+        )
+    else:
+        officer_id = None
+        if claimed is not None:
+            officer_id = session.scalar(select(Officer.id).where(Officer.warrant_number == claimed))
+    for kind, detail in flags:
+        session.add(
+            IngestFlag(
+                kind=kind,
+                recording_id=manifest.recording_id,
+                camera_serial=camera.serial,
+                dock_id=dock_id,
+                detail=detail,
+                raised_at=uow.now(),
+            )
+        )
+        uow.audit(
+            f"dock:recording:{kind}",
+            actor,
+            object_type="recording",
+            object_id=manifest.recording_id,
+            reason=detail,
+            details={"camera": camera.serial, "manifest_officer": claimed},
+        )
+    return officer_id

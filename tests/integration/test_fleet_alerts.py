@@ -1,0 +1,165 @@
+"""Fleet health alerts over a real database, with the clock moved forward."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from custody.cli import app as cli
+from custody.db.models import AuditEvent, IngestFlag
+from custody.domain.clock import ManualClock
+from custody.services import assignments, fleet, fleet_health
+from custody.services.system import System
+from custody.web.app import create_app
+from tests.integration.fleet_world import FleetWorld, build
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def world(system: System) -> FleetWorld:
+    return build(system)
+
+
+def kinds(system: System, *, cameras_only: bool = False, **options: int) -> list[tuple[str, str]]:
+    found = fleet_health.alerts(system, **options)  # type: ignore[arg-type]
+    return [
+        (a["kind"], a["name"])
+        for a in found["alerts"]
+        if not cameras_only or a["subject"] == "camera"
+    ]
+
+
+def test_a_camera_out_of_its_dock_too_long(world: FleetWorld, clock: ManualClock) -> None:
+    system = world.system
+    world.camera("BWV-1", officer="1001HK")
+    world.camera("BWV-2", officer="1002HK")
+    world.dock_report("BWV-1")
+    world.dock_report("BWV-2")
+    assert kinds(system) == []
+    clock.advance(2 * DAY)
+    world.dock_report("BWV-2")
+    clock.advance(DAY + HOUR)  # BWV-1: 3 days and an hour; BWV-2: a day and an hour
+    assert kinds(system, cameras_only=True) == [("camera_not_docked", "BWV-1")]
+    [alert] = fleet_health.alerts(system, kind="camera_not_docked")["alerts"]
+    assert alert["severity"] == "warning" and "31 days are running" in alert["message"]
+    # The threshold is configurable, per request as well as in the settings.
+    assert kinds(system, cameras_only=True, camera_idle_days=4) == []
+    clock.advance(4 * DAY)
+    first, second = fleet_health.alerts(system, kind="camera_not_docked")["alerts"]
+    assert (first["name"], first["severity"]) == ("BWV-1", "critical")
+    assert (second["name"], second["severity"]) == ("BWV-2", "warning")
+    world.dock_report("BWV-1")
+    assert ("camera_not_docked", "BWV-1") not in kinds(system)
+
+
+def test_a_camera_in_stock_or_never_issued_is_not_expected(
+    world: FleetWorld, clock: ManualClock
+) -> None:
+    world.camera("STOCK-1")
+    world.camera("NEW-1", officer="1001HK")
+    clock.advance(2 * DAY)
+    assert kinds(world.system, cameras_only=True) == []
+    clock.advance(2 * DAY)  # issued four days ago and never docked
+    assert kinds(world.system, cameras_only=True) == [("camera_not_docked", "NEW-1")]
+
+
+def test_a_dock_that_stops_reporting(world: FleetWorld, clock: ManualClock) -> None:
+    system = world.system
+    world.camera("BWV-1", officer="1001HK")
+    world.dock_report("BWV-1")
+    clock.advance(23 * HOUR)
+    fleet.heartbeat(system, world.dock, ["BWV-1"])
+    clock.advance(23 * HOUR)
+    assert kinds(system) == []
+    clock.advance(2 * HOUR)
+    assert kinds(system) == [("dock_silent", "Hackney-1")]
+    assert kinds(system, dock_silent_hours=48) == []
+    fleet.heartbeat(system, world.dock, [])
+    assert kinds(system) == []
+
+
+def test_firmware_behind_the_newest_seen_for_the_model(world: FleetWorld) -> None:
+    system = world.system
+    world.camera("BWV-1", officer="1001HK", firmware="1.9.0")
+    world.camera("BWV-2", officer="1002HK", firmware="1.9.0")
+    assert kinds(system) == []
+    # One camera is updated; the docks report what it now runs.
+    fleet.report_camera(
+        system,
+        world.dock,
+        serial="BWV-2",
+        bay="bay-2",
+        battery_percent=80,
+        free_bytes=None,
+        firmware="1.10.0",
+        recordings_waiting=0,
+    )
+    assert kinds(system) == [("firmware_behind", "BWV-1")]
+    found = fleet_health.alerts(system, kind="firmware_behind")
+    assert found["counts"]["firmware_behind"] == 1 and "1.10.0" in found["alerts"][0]["message"]
+
+
+def test_a_lost_camera_that_docks_again_is_flagged(world: FleetWorld, clock: ManualClock) -> None:
+    system = world.system
+    world.camera("BWV-1", officer="1001HK")
+    world.dock_report("BWV-1")
+    clock.advance(DAY)
+    assignments.report_lost(system, "BWV-1", reason="dropped during a chase")
+    clock.advance(10 * DAY)
+    assert kinds(system) == [("dock_silent", "Hackney-1")]
+    world.dock_report("BWV-1")
+    assert kinds(system) == [("reported_while_lost", "BWV-1")]
+    with system.unit_of_work() as uow:
+        [flag] = uow.session.scalars(select(IngestFlag)).all()
+        event = uow.session.scalar(
+            select(AuditEvent).where(AuditEvent.tag == "dock:camera:camera_lost")
+        )
+    assert flag.kind == "camera_lost" and "Hackney-1" in flag.detail
+    assert event is not None and event.object_id == "BWV-1"
+    # Found and back in stock: no longer an alert.
+    assignments.return_to_stock(system, "BWV-1", reason="handed in at the front counter")
+    assert kinds(system) == []
+
+
+def test_the_api_and_the_command(
+    world: FleetWorld, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = world.system
+    world.camera("BWV-1", officer="1001HK")
+    clock.advance(5 * DAY)
+    client = TestClient(create_app(system))
+    answer = client.get("/api/v1/fleet/alerts", headers=world.auth("sam"))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["counts"]["camera_not_docked"] == 1 and body["counts"]["dock_silent"] == 1
+    assert body["policy"] == {"camera_idle_days": 3, "dock_silent_hours": 24}
+    assert client.get("/api/v1/fleet/alerts", headers=world.auth("alice")).status_code == 403
+    assert (
+        client.get(
+            "/api/v1/fleet/alerts", params={"kind": "nonsense"}, headers=world.auth("sam")
+        ).status_code
+        == 400
+    )
+    assert (
+        client.get(
+            "/api/v1/fleet/alerts", params={"camera_idle_days": 0}, headers=world.auth("sam")
+        ).status_code
+        == 422
+    )
+    only = client.get(
+        "/api/v1/fleet/alerts", params={"kind": "dock_silent"}, headers=world.auth("gus")
+    ).json()
+    assert [a["name"] for a in only["alerts"]] == ["Hackney-1"]
+
+    # The command reads the real clock: it sees the same alerts, for it is later still.
+    monkeypatch.setenv("CUSTODY_DATA_DIR", str(system.settings.data_dir))
+    monkeypatch.setenv("CUSTODY_DATABASE_URL", system.settings.resolved_database_url)
+    result = CliRunner().invoke(cli, ["fleet", "health"])
+    assert result.exit_code == 0, result.output
+    assert "BWV-1" in result.output and "Hackney-1" in result.output
