@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from custody.audit import Actor
 from custody.db.models import Camera, Officer, Recording
-from custody.domain.access import Action, Viewer, decide
+from custody.domain.access import Action, decide
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound, NotPermitted
 from custody.services import lifecycle, lifecycle_core, retention
@@ -31,11 +31,6 @@ class RecordingFilter:
     since: datetime | None = None
     until: datetime | None = None
     state: str | None = None
-
-
-def _viewer(principal: Principal) -> Viewer:
-    # With the reason the request states (an investigator's search), as the rules ask.
-    return principal.viewer()
 
 
 def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> dict[str, Any]:
