@@ -35,13 +35,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, insert, text, update
 
-from custody.audit import Actor
 from custody.audit.log import HEAD_ID, event_hash
 from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.db.models import AuditEvent, AuditHead
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.services import audit_trail
+from custody.services.audit_trail import trail
 from custody.services.system import NoJobs, System
 
 console = Console(width=132)  # the figures table is wider than a default terminal
@@ -182,18 +182,14 @@ def run(name: str, url: str, data_dir: Path, events: int, appends: int) -> Figur
             console.print(f"  {figures.concurrent_appends_per_second:,.0f} appends/s (8 writers)")
         figures.seed_seconds = seed(system, events)
         console.print(f"  seeded {events:,} events in {figures.seed_seconds:.1f} s")
-        figures.first_checkpoint_seconds, first = timed(
-            lambda: audit_trail.publish_checkpoint(system)
-        )
+        figures.first_checkpoint_seconds, first = timed(lambda: trail.publish_checkpoint(system))
         console.print(f"  first checkpoint (whole tree): {figures.first_checkpoint_seconds:.1f} s")
         measure_appends(system, 1000)
-        figures.next_checkpoint_seconds, _ = timed(lambda: audit_trail.publish_checkpoint(system))
+        figures.next_checkpoint_seconds, _ = timed(lambda: trail.publish_checkpoint(system))
         console.print(f"  next checkpoint (+1,000 events): {figures.next_checkpoint_seconds:.3f} s")
-        figures.proof_seconds, _ = timed(
-            lambda: audit_trail.inclusion_proof(system, first.size // 2)
-        )
+        figures.proof_seconds, _ = timed(lambda: trail.inclusion_proof(system, first.size // 2))
         console.print(f"  inclusion proof: {figures.proof_seconds:.1f} s")
-        figures.verify_seconds, report = timed(lambda: audit_trail.verify(system))
+        figures.verify_seconds, report = timed(lambda: trail.verify(system))
         assert report.intact, report.faults
         figures.events = report.events
         console.print(

@@ -29,7 +29,8 @@ from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.config import Settings
 from custody.dock.agent import DockAgent
-from custody.services import fleet, setup
+from custody.services.fleet import registry
+from custody.services.identity import setup
 from custody.services.system import NoJobs
 
 console = Console()
@@ -94,14 +95,14 @@ def main() -> None:
         system = build_system(settings, create=True, jobs=NoJobs())
         setup.ensure_admin(system)
         device = CameraStorage(bay).device
-        fleet.add_camera(
+        registry.add_camera(
             system,
             serial=device.serial,
             model=device.model,
             firmware=device.firmware,
             public_key=device.public_key,
         )
-        token = fleet.add_dock(system, "Bench-1")
+        token = registry.add_dock(system, "Bench-1")
         system.engine.dispose()
 
         port = free_port()

@@ -4,7 +4,7 @@ Seeds N recordings (default 1,000,000) on SQLite and on PostgreSQL through the r
 schema (migrations), shaped like a force in its steady state: most rows are tombstones
 of deleted footage, evidence is kept for years, the last 30 days of everyday footage
 wait for their date, a few thousand are due now. Then it times the sweep's own
-selection (`custody.services.deletion.selection`) and prints the query plan, which must
+selection (`custody.services.retention.sweep.selection`) and prints the query plan, which must
 be an index range scan on `delete_due_at`, not a scan filtered in Python.
 
     .venv/bin/python benchmarks/retention.py [--rows 1000000] [--no-postgres]
@@ -32,7 +32,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from custody.db import migrate
 from custody.db.engine import make_engine
-from custody.services.deletion import SWEEP_BATCH, selection
+from custody.services.retention.sweep import SWEEP_BATCH, selection
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 POSTGRES_URL = os.environ.get(

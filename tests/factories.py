@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.domain import signing
 from custody.domain.manifest import GpsPoint, Manifest
-from custody.services import fleet
-from custody.services.fleet import DockIdentity
+from custody.services.fleet import registry
+from custody.services.fleet.registry import DockIdentity
 from custody.services.system import System
 from tests.conftest import START
 
@@ -56,9 +56,9 @@ class FakeCamera:
 
 def register(system: System, serial: str = "BWV-0001") -> tuple[FakeCamera, DockIdentity, str]:
     """An officer, a registered camera and a dock; returns the camera, dock and dock token."""
-    fleet.add_officer(system, "1234AB", name="A. Officer", unit="Hackney")
+    registry.add_officer(system, "1234AB", name="A. Officer", unit="Hackney")
     camera = FakeCamera(serial, Ed25519PrivateKey.generate())
-    fleet.add_camera(
+    registry.add_camera(
         system,
         serial=serial,
         model="SimCam",
@@ -66,5 +66,5 @@ def register(system: System, serial: str = "BWV-0001") -> tuple[FakeCamera, Dock
         public_key=camera.public_key,
         officer="1234AB",
     )
-    token = fleet.add_dock(system, "Hackney-1")
-    return camera, fleet.authenticate_dock(system, token), token
+    token = registry.add_dock(system, "Hackney-1")
+    return camera, registry.authenticate_dock(system, token), token

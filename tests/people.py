@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from custody.services import fleet, ingest, users
-from custody.services.fleet import DockIdentity
+from custody.services.fleet import registry
+from custody.services.fleet.registry import DockIdentity
+from custody.services.identity import users
+from custody.services.ingest import uploads
 from custody.services.system import System
 from tests.factories import FakeCamera, register
 
@@ -45,7 +47,7 @@ class Force:
 def make_force(system: System) -> Force:
     """Officers, a camera and a dock, and a user with a password and a token per person."""
     camera, dock, dock_token = register(system)
-    fleet.add_officer(system, "5678CD", name="C. Harlie", unit="Camden")
+    registry.add_officer(system, "5678CD", name="C. Harlie", unit="Camden")
     force = Force(system, camera, dock, dock_token)
     for name, (role, officer, unit) in PEOPLE.items():
         users.create_user(system, name, role, officer=officer, unit=unit)
@@ -58,11 +60,11 @@ def store_recording(force: Force, data: bytes | None = None) -> str:
     system, dock = force.system, force.dock
     data = data if data is not None else os.urandom(5_000)
     document = force.camera.manifest(data)
-    ingest.declare_manifest(system, dock, document)
-    status = ingest.create_upload(
+    uploads.declare_manifest(system, dock, document)
+    status = uploads.create_upload(
         system, dock, len(data), {"recording_id": document["recording_id"]}
     )
-    writer = ingest.begin_chunk(system, dock, status.upload_id, 0, len(data), None)
+    writer = uploads.begin_chunk(system, dock, status.upload_id, 0, len(data), None)
     try:
         writer.write(data)
         writer.finish(True)

@@ -16,8 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from custody.domain import signing
-from custody.services import fleet, ingest, users
-from custody.services.fleet import DockIdentity
+from custody.domain.principal import Principal
+from custody.services.fleet import registry
+from custody.services.fleet.registry import DockIdentity
+from custody.services.identity import users
+from custody.services.ingest import uploads
 from custody.services.system import System
 from tests.factories import FakeCamera
 
@@ -45,7 +48,7 @@ class FleetWorld:
     dock_token: str
     cameras: dict[str, FakeCamera] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
-    principals: dict[str, users.Principal] = field(default_factory=dict)
+    principals: dict[str, Principal] = field(default_factory=dict)
 
     def camera(
         self,
@@ -58,7 +61,7 @@ class FleetWorld:
     ) -> FakeCamera:
         """Register a camera with a key the test can sign with."""
         camera = FakeCamera(serial, Ed25519PrivateKey.generate())
-        fleet.add_camera(
+        registry.add_camera(
             self.system,
             serial=serial,
             model="SimCam",
@@ -72,7 +75,7 @@ class FleetWorld:
         return camera
 
     def dock_report(self, serial: str, dock: DockIdentity | None = None) -> None:
-        fleet.report_camera(
+        registry.report_camera(
             self.system,
             dock or self.dock,
             serial=serial,
@@ -95,11 +98,11 @@ class FleetWorld:
         data = os.urandom(3000)
         document = self.cameras[serial].manifest(data, officer=officer, started_at=started_at)
         dock = dock or self.dock
-        ingest.declare_manifest(self.system, dock, document)
-        status = ingest.create_upload(
+        uploads.declare_manifest(self.system, dock, document)
+        status = uploads.create_upload(
             self.system, dock, len(data), {"recording_id": document["recording_id"]}
         )
-        writer = ingest.begin_chunk(self.system, dock, status.upload_id, 0, len(data), None)
+        writer = uploads.begin_chunk(self.system, dock, status.upload_id, 0, len(data), None)
         try:
             writer.write(data)
             writer.finish(True)
@@ -117,9 +120,9 @@ class FleetWorld:
 
 def build(system: System) -> FleetWorld:
     for warrant, (name, unit, card) in OFFICERS.items():
-        fleet.add_officer(system, warrant, name=name, unit=unit, card_id=card)
-    token = fleet.add_dock(system, "Hackney-1", bays=8)
-    world = FleetWorld(system, fleet.authenticate_dock(system, token), token)
+        registry.add_officer(system, warrant, name=name, unit=unit, card_id=card)
+    token = registry.add_dock(system, "Hackney-1", bays=8)
+    world = FleetWorld(system, registry.authenticate_dock(system, token), token)
     for username, (role, linked, team) in PEOPLE.items():
         world.principals[username] = users.create_user(
             system, username, role, officer=linked, unit=team

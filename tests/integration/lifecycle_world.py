@@ -22,9 +22,10 @@ from sqlalchemy import select
 
 from custody.db.models import Officer, Recording
 from custody.domain import signing
-from custody.services import fleet, users
+from custody.domain.principal import Principal
+from custody.services.fleet import registry
+from custody.services.identity import users
 from custody.services.system import System
-from custody.services.users import Principal
 
 OFFICERS = {"1234AB": "Hackney", "5678CD": "Hackney", "9999EF": "Camden"}
 PEOPLE: dict[str, tuple[str, str | None, str | None]] = {
@@ -135,9 +136,9 @@ class _As:
 def build_world(system: System) -> World:
     world = World(system)
     for warrant, unit in OFFICERS.items():
-        fleet.add_officer(system, warrant, name=f"PC {warrant}", unit=unit)
+        registry.add_officer(system, warrant, name=f"PC {warrant}", unit=unit)
         key = Ed25519PrivateKey.generate()
-        world.cameras[warrant] = fleet.add_camera(
+        world.cameras[warrant] = registry.add_camera(
             system,
             serial=f"BWV-{warrant}",
             model="SimCam",

@@ -13,9 +13,9 @@ from custody.db.models import AuditEvent, Camera, IngestFlag, Officer, Recording
 from custody.db.models.fleet import CameraAssignment
 from custody.domain.clock import ManualClock
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted, UnknownCamera
-from custody.services import assignments, fleet, fleet_views
+from custody.services.fleet import assignments, registry, views
+from custody.services.identity.tokens import DOCK_TOKEN_PREFIX
 from custody.services.system import System
-from custody.services.tokens import DOCK_TOKEN_PREFIX
 from custody.web.app import create_app
 from tests.conftest import START
 from tests.integration.fleet_world import FleetWorld, build, public_key
@@ -67,7 +67,7 @@ def test_personal_issue_is_kept_as_history(world: FleetWorld, clock: ManualClock
     assert held is not None and held.officer == "1002HK"
     assert assignments.holder_at(system, "BWV-1", START + timedelta(days=16)) is None
     assert assignments.history(system, officer="1001HK")[0].camera == "BWV-1"
-    camera = fleet_views.get_camera(system, "BWV-1")
+    camera = views.get_camera(system, "BWV-1")
     assert camera["status"] == "in_stock" and camera["officer"] is None
     assert len(camera["assignments"]) == 2
 
@@ -102,14 +102,14 @@ def test_a_pool_camera_is_taken_by_card_and_returns_when_docked(
         "Amira Khan",
         START + MINUTE,
     )
-    camera = fleet_views.get_camera(system, "POOL-1")
+    camera = views.get_camera(system, "POOL-1")
     assert camera["officer"] == "1001HK" and camera["pool"] is True
     clock.advance(8 * HOUR)
     world.dock_report("POOL-1")
     [ended] = assignments.history(system, camera="POOL-1")
     assert ended.ended_at == START + MINUTE + 8 * HOUR and ended.end_reason == "docked"
     assert ended.dock == "Hackney-1" and ended.kind == "pool"
-    assert fleet_views.get_camera(system, "POOL-1")["officer"] is None
+    assert views.get_camera(system, "POOL-1")["officer"] is None
     # The next officer takes it; the history keeps both.
     clock.advance(HOUR)
     assignments.checkout(system, world.dock, card_id="04D4E5F6", serial="POOL-1")
@@ -126,7 +126,7 @@ def test_checkout_refusals_are_clear_audited_and_change_nothing(world: FleetWorl
     world.camera("POOL-2", pool=True, borough="Hackney")
     world.dock_report("BWV-1")
     world.dock_report("POOL-1")
-    other = fleet.authenticate_dock(system, fleet.add_dock(system, "Camden-1"))
+    other = registry.authenticate_dock(system, registry.add_dock(system, "Camden-1"))
     with pytest.raises(NotFound, match="no officer"):
         assignments.checkout(system, world.dock, card_id="DEADBEEF", serial="POOL-1")
     with pytest.raises(Conflict, match="personal-issue"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from custody.audit import Actor, verify_chain
+from custody.audit import verify_chain
+from custody.domain.actor import Actor
 from custody.services.system import System
 
 

@@ -19,11 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from custody.audit import Actor
 from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.db.models import AuditCheckpoint, AuditEvent
-from custody.services import audit_trail
+from custody.domain.actor import Actor
+from custody.services.audit_trail import trail
 from custody.services.system import System
 from tests.conftest import RecordedJobs, ServerProcess, free_port
 from tests.people import Force, make_force, store_recording
@@ -47,7 +47,7 @@ def seqs(system: System) -> list[int]:
 def assert_one_chain(system: System) -> None:
     numbers = seqs(system)
     assert numbers == list(range(1, len(numbers) + 1)), "sequence numbers have gaps"
-    report = audit_trail.verify(system)
+    report = trail.verify(system)
     assert report.intact, report.faults
     assert report.events == len(numbers)
 
@@ -71,7 +71,7 @@ def test_many_threads_appending_at_once_make_one_chain(pg_system: System) -> Non
     def publisher() -> None:
         start.wait()
         for _ in range(10):
-            audit_trail.publish_checkpoint(pg_system)
+            trail.publish_checkpoint(pg_system)
 
     with ThreadPoolExecutor(threads + 1) as pool:
         futures = [pool.submit(writer, n) for n in range(threads)]
@@ -79,7 +79,7 @@ def test_many_threads_appending_at_once_make_one_chain(pg_system: System) -> Non
         for future in futures:
             future.result()
     assert len(seqs(pg_system)) == threads * each
-    audit_trail.publish_checkpoint(pg_system)
+    trail.publish_checkpoint(pg_system)
     assert_one_chain(pg_system)
     with pg_system.unit_of_work() as uow:
         sizes = list(uow.session.scalars(select(AuditCheckpoint.size)))

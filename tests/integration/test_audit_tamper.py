@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from custody.audit import Actor
 from custody.audit.log import event_hash, hashed_fields
 from custody.db.models import AuditEvent
-from custody.services import audit_trail
+from custody.domain.actor import Actor
+from custody.services.audit_trail import trail
 from custody.services.system import System
 
 EVENTS = 12
@@ -39,9 +39,9 @@ def _append(system: System, first: int, count: int) -> None:
 def log(system: System) -> Iterator[System]:
     """Twelve events, with signed checkpoints over the first eight and over all twelve."""
     _append(system, 1, 8)
-    assert audit_trail.publish_checkpoint(system) is not None
+    assert trail.publish_checkpoint(system) is not None
     _append(system, 9, EVENTS - 8)
-    assert audit_trail.publish_checkpoint(system) is not None
+    assert trail.publish_checkpoint(system) is not None
     yield system
 
 
@@ -236,11 +236,11 @@ def test_the_service_refuses_to_sign_over_a_broken_chain(log: System) -> None:
     from custody.audit.checkpoints import ChainBroken
 
     with pytest.raises(ChainBroken, match="event 13"):
-        audit_trail.publish_checkpoint(log)
+        trail.publish_checkpoint(log)
 
 
 def test_verify_reports_progress_and_counts(log: System, tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
-    report = audit_trail.verify(log, lambda done, total: seen.append((done, total)))
+    report = trail.verify(log, lambda done, total: seen.append((done, total)))
     assert report.intact and report.events == EVENTS and report.checkpoints == 2
     assert seen[-1] == (EVENTS, EVENTS)

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from custody.cli import app as cli
 from custody.db.models import AuditEvent, IngestFlag
 from custody.domain.clock import ManualClock
-from custody.services import assignments, fleet, fleet_health
+from custody.services.fleet import assignments, health, registry
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.integration.fleet_world import FleetWorld, build
@@ -27,7 +27,7 @@ def world(system: System) -> FleetWorld:
 
 
 def kinds(system: System, *, cameras_only: bool = False, **options: int) -> list[tuple[str, str]]:
-    found = fleet_health.alerts(system, **options)  # type: ignore[arg-type]
+    found = health.alerts(system, **options)  # type: ignore[arg-type]
     return [
         (a["kind"], a["name"])
         for a in found["alerts"]
@@ -46,12 +46,12 @@ def test_a_camera_out_of_its_dock_too_long(world: FleetWorld, clock: ManualClock
     world.dock_report("BWV-2")
     clock.advance(DAY + HOUR)  # BWV-1: 3 days and an hour; BWV-2: a day and an hour
     assert kinds(system, cameras_only=True) == [("camera_not_docked", "BWV-1")]
-    [alert] = fleet_health.alerts(system, kind="camera_not_docked")["alerts"]
+    [alert] = health.alerts(system, kind="camera_not_docked")["alerts"]
     assert alert["severity"] == "warning" and "31 days are running" in alert["message"]
     # The threshold is configurable, per request as well as in the settings.
     assert kinds(system, cameras_only=True, camera_idle_days=4) == []
     clock.advance(4 * DAY)
-    first, second = fleet_health.alerts(system, kind="camera_not_docked")["alerts"]
+    first, second = health.alerts(system, kind="camera_not_docked")["alerts"]
     assert (first["name"], first["severity"]) == ("BWV-1", "critical")
     assert (second["name"], second["severity"]) == ("BWV-2", "warning")
     world.dock_report("BWV-1")
@@ -74,13 +74,13 @@ def test_a_dock_that_stops_reporting(world: FleetWorld, clock: ManualClock) -> N
     world.camera("BWV-1", officer="1001HK")
     world.dock_report("BWV-1")
     clock.advance(23 * HOUR)
-    fleet.heartbeat(system, world.dock, ["BWV-1"])
+    registry.heartbeat(system, world.dock, ["BWV-1"])
     clock.advance(23 * HOUR)
     assert kinds(system) == []
     clock.advance(2 * HOUR)
     assert kinds(system) == [("dock_silent", "Hackney-1")]
     assert kinds(system, dock_silent_hours=48) == []
-    fleet.heartbeat(system, world.dock, [])
+    registry.heartbeat(system, world.dock, [])
     assert kinds(system) == []
 
 
@@ -90,7 +90,7 @@ def test_firmware_behind_the_newest_seen_for_the_model(world: FleetWorld) -> Non
     world.camera("BWV-2", officer="1002HK", firmware="1.9.0")
     assert kinds(system) == []
     # One camera is updated; the docks report what it now runs.
-    fleet.report_camera(
+    registry.report_camera(
         system,
         world.dock,
         serial="BWV-2",
@@ -101,7 +101,7 @@ def test_firmware_behind_the_newest_seen_for_the_model(world: FleetWorld) -> Non
         recordings_waiting=0,
     )
     assert kinds(system) == [("firmware_behind", "BWV-1")]
-    found = fleet_health.alerts(system, kind="firmware_behind")
+    found = health.alerts(system, kind="firmware_behind")
     assert found["counts"]["firmware_behind"] == 1 and "1.10.0" in found["alerts"][0]["message"]
 
 

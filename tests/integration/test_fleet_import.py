@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from custody.cli import app as cli
 from custody.db.models import AuditEvent, Camera, Officer
-from custody.services import fleet, fleet_import, users
-from custody.services.fleet_import import ImportRefused
+from custody.services.fleet import importing, registry
+from custody.services.fleet.importing import ImportRefused
+from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.integration.fleet_world import public_key
@@ -34,12 +35,12 @@ def counts(system: System) -> tuple[int, int]:
 
 def refused(system: System, text: str | bytes) -> list[tuple[int, str | None]]:
     with pytest.raises(ImportRefused) as caught:
-        fleet_import.import_csv(system, text)
+        importing.import_csv(system, text)
     return [(f.row, f.column) for f in caught.value.failures]
 
 
 def test_a_good_officers_file_imports_every_row(system: System) -> None:
-    result = fleet_import.import_csv(system, OFFICERS.encode("utf-8-sig"))  # a BOM, as Excel
+    result = importing.import_csv(system, OFFICERS.encode("utf-8-sig"))  # a BOM, as Excel
     assert (result.kind, result.created) == ("officers", 3)
     with system.unit_of_work() as uow:
         chloe = uow.session.scalar(select(Officer).where(Officer.warrant_number == "2001CM"))
@@ -53,7 +54,7 @@ def test_a_good_officers_file_imports_every_row(system: System) -> None:
 
 
 def test_a_good_cameras_file_registers_and_issues(system: System) -> None:
-    fleet_import.import_csv(system, OFFICERS)
+    importing.import_csv(system, OFFICERS)
     text = (
         "serial,model,firmware,public_key,status,officer,pool,borough\n"
         f"BWV-1,Axon Body 3,1.4.2,{KEY},issued,1001HK,,\n"
@@ -61,7 +62,7 @@ def test_a_good_cameras_file_registers_and_issues(system: System) -> None:
         f"BWV-3,Axon Body 3,1.4.1,{KEY},in_stock,,no,\n"
         f"BWV-4,Axon Body 3,1.4.1,{KEY},in_repair,,,\n"
     )
-    assert fleet_import.import_csv(system, text).created == 4
+    assert importing.import_csv(system, text).created == 4
     with system.unit_of_work() as uow:
         rows = {
             c.serial: (c.status, c.pool, c.borough, c.officer_id is not None)
@@ -75,11 +76,11 @@ def test_a_good_cameras_file_registers_and_issues(system: System) -> None:
     }
     # The minimal header the issue names is enough.
     plain = f"serial,model,firmware,public_key,status\nBWV-5,SimCam,1.0,{KEY},in_stock\n"
-    assert fleet_import.import_csv(system, plain).created == 1
+    assert importing.import_csv(system, plain).created == 1
 
 
 def test_a_bad_file_reports_every_problem_by_row_and_column(system: System) -> None:
-    fleet.add_officer(system, "9999ZZ", name="Already Here", unit="Camden", card_id="CAFE0001")
+    registry.add_officer(system, "9999ZZ", name="Already Here", unit="Camden", card_id="CAFE0001")
     text = (
         "warrant_number,name,rank,unit,card_id\n"
         "1001HK,Amira Khan,PS,Hackney,\n"  # row 2: fine
@@ -104,7 +105,7 @@ def test_a_bad_file_reports_every_problem_by_row_and_column(system: System) -> N
 
 
 def test_a_mixed_file_imports_nothing(system: System) -> None:
-    fleet_import.import_csv(system, OFFICERS)
+    importing.import_csv(system, OFFICERS)
     text = (
         "serial,model,firmware,public_key,status,officer\n"
         f"BWV-1,SimCam,1.4.2,{KEY},issued,1001HK\n"
@@ -115,7 +116,7 @@ def test_a_mixed_file_imports_nothing(system: System) -> None:
         f"BWV-5,SimCam,1.4.2,{KEY},in_stock,1002HK\n"
     )
     with pytest.raises(ImportRefused) as caught:
-        fleet_import.import_csv(system, text)
+        importing.import_csv(system, text)
     failures = {(f.row, f.column): f.why for f in caught.value.failures}
     assert set(failures) == {
         (3, "public_key"),
@@ -141,11 +142,11 @@ def test_a_mixed_file_imports_nothing(system: System) -> None:
 
 
 def test_duplicates_against_the_registry_and_within_the_file(system: System) -> None:
-    fleet_import.import_csv(system, OFFICERS)
+    importing.import_csv(system, OFFICERS)
     again = OFFICERS.replace("2001CM", "2002CM")
     assert refused(system, again) == [(2, "warrant_number"), (3, "warrant_number")]
     cameras = f"serial,model,firmware,public_key,status\nA,m,1,{KEY},in_stock\n"
-    fleet_import.import_csv(system, cameras)
+    importing.import_csv(system, cameras)
     assert refused(system, cameras + f"B,m,1,{KEY},in_stock\nB,m,1,{KEY},in_stock\n") == [
         (2, "serial"),
         (4, "serial"),

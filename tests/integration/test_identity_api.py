@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custody.db.models import AuditEvent
-from custody.services import fleet
+from custody.services.fleet import registry
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
@@ -38,7 +38,7 @@ def last_event(system: System) -> AuditEvent:
 def test_an_administrator_adds_a_user_linked_to_an_officer(
     client: TestClient, force: Force
 ) -> None:
-    fleet.add_officer(force.system, "9999ZZ", name="P. Jones", unit="Camden")
+    registry.add_officer(force.system, "9999ZZ", name="P. Jones", unit="Camden")
     made = client.post(
         "/api/v1/users",
         headers=force.auth("root"),

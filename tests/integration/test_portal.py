@@ -17,22 +17,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from custody.audit import Actor
 from custody.camera.footage import write_footage
 from custody.db.models import AuditEvent
+from custody.domain.actor import Actor
 from custody.domain.errors import InvalidInput, NotFound
-from custody.services import annotations as notes
-from custody.services import (
-    cases,
-    evidence,
-    footage,
-    lifecycle,
-    previews,
-    retention,
-    signin,
-    users,
-)
-from custody.services.footage import Search
+from custody.services.evidence import annotations as notes
+from custody.services.evidence import cases, categories, flags
+from custody.services.identity import signin, users
+from custody.services.recordings import previews, search
+from custody.services.recordings.search import Search
+from custody.services.retention import review
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
@@ -65,7 +59,7 @@ def as_(client: TestClient, world: World, username: str) -> str:
     return signed.session.csrf_token
 
 
-def ids(results: footage.Results) -> set[str]:
+def ids(results: search.Results) -> set[str]:
     return {card.id for card in results.items}
 
 
@@ -200,12 +194,12 @@ def test_search_filters_combine_and_follow_the_access_rules(world: World) -> Non
     flagged = world.record("5678CD", START + timedelta(hours=2), seconds=120)
     camden = world.record("9999EF", START + timedelta(hours=3), seconds=30)
     notes.annotate(system, people["alice"], plain, ACTOR, reference="CAD 1/26", tags=["robbery"])
-    lifecycle.set_categories(system, people["alice"], arrest, ["Arrest"], None, ACTOR)
-    evidence.flag_evidence(system, people["sam"], flagged, "the assault", ACTOR)
+    categories.set_categories(system, people["alice"], arrest, ["Arrest"], None, ACTOR)
+    flags.flag_evidence(system, people["sam"], flagged, "the assault", ACTOR)
 
     def found(who: str, **filters: object) -> set[str]:
         query = Search(**filters)  # type: ignore[arg-type]
-        return ids(footage.search(system, people[who], query, ACTOR))
+        return ids(search.search(system, people[who], query, ACTOR))
 
     assert found("pat") == {plain, arrest, flagged, camden}
     assert found("pat", reference="cad 1/26") == {plain}
@@ -224,9 +218,9 @@ def test_search_filters_combine_and_follow_the_access_rules(world: World) -> Non
     assert found("sam") == {plain, arrest, flagged}
     assert found("ivan") == set()
     ivan = people["ivan"].stating("Op Kestrel")
-    assert ids(footage.search(system, ivan, Search(), ACTOR)) == {plain, arrest, flagged, camden}
+    assert ids(search.search(system, ivan, Search(), ACTOR)) == {plain, arrest, flagged, camden}
     with pytest.raises(InvalidInput):
-        footage.search(system, people["alice"], Search(case="CRIS 1"), ACTOR)
+        search.search(system, people["alice"], Search(case="CRIS 1"), ACTOR)
 
 
 def test_a_case_search_finds_the_cases_footage_for_those_who_work_on_it(world: World) -> None:
@@ -236,9 +230,9 @@ def test_a_case_search_finds_the_cases_footage_for_those_who_work_on_it(world: W
     ivan = people["ivan"].stating("robbery enquiry")
     case = cases.create_case(system, ivan, reference="CRIS 42", title="Robbery", actor=ACTOR)
     cases.add_to_case(system, ivan, case["id"], rid, None, ACTOR)
-    assert ids(footage.search(system, people["ivan"], Search(case="cris 42"), ACTOR)) == {rid}
-    assert [c.id for c in footage.case_cards(system, people["ivan"], case["id"])] == [rid]
-    assert other not in ids(footage.search(system, people["ivan"], Search(), ACTOR))
+    assert ids(search.search(system, people["ivan"], Search(case="cris 42"), ACTOR)) == {rid}
+    assert [c.id for c in search.case_cards(system, people["ivan"], case["id"])] == [rid]
+    assert other not in ids(search.search(system, people["ivan"], Search(), ACTOR))
 
 
 def test_my_footage_comes_by_docking_latest_first_with_days_left(world: World) -> None:
@@ -248,11 +242,11 @@ def test_my_footage_comes_by_docking_latest_first_with_days_left(world: World) -
     clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
     third = world.record("1234AB", START + timedelta(hours=15))
     world.record("5678CD")  # bob's: not alice's
-    mine = footage.my_footage(system, world.people["alice"])
+    mine = search.my_footage(system, world.people["alice"])
     assert [[c.id for c in d.cards] for d in mine.dockings] == [[third], [first, second]]
     assert mine.total == 3 and mine.uncategorised == 3
     assert mine.dockings[0].cards[0].days_left(mine.now) == 29
-    team = footage.my_footage(system, world.people["sam"], team=True)
+    team = search.my_footage(system, world.people["sam"], team=True)
     assert team.total == 4
 
 
@@ -260,15 +254,15 @@ def test_categorising_several_keeps_their_categories_and_reports_each(world: Wor
     system, alice = world.system, world.people["alice"]
     mine = world.record("1234AB")
     kept = world.record("1234AB")
-    lifecycle.set_categories(system, alice, kept, ["Road traffic"], None, ACTOR)
+    categories.set_categories(system, alice, kept, ["Road traffic"], None, ACTOR)
     theirs = world.record("9999EF")
-    outcomes = footage.add_category(system, alice, [mine, kept, theirs], "Arrest", ACTOR)
+    outcomes = search.add_category(system, alice, [mine, kept, theirs], "Arrest", ACTOR)
     assert [(o.recording_id, o.ok) for o in outcomes] == [
         (mine, True),
         (kept, True),
         (theirs, False),
     ]
-    cards = {c.id: c for c in footage.cards(system, alice, [mine, kept])}
+    cards = {c.id: c for c in search.cards(system, alice, [mine, kept])}
     assert cards[kept].categories == ("Arrest", "Road traffic")
     assert cards[mine].categories == ("Arrest",)
 
@@ -291,5 +285,5 @@ def test_the_strip_is_footage_refused_to_strangers_and_deleted_with_the_recordin
         previews.open_strip(system, people["dave"], rid, ACTOR)
     # Uncategorised: the sweep deletes it within 31 days, and its frames with it.
     system.clock.advance(timedelta(days=32))  # type: ignore[attr-defined]
-    assert rid in retention.sweep(system).deleted
+    assert rid in review.sweep(system).deleted
     assert not system.store.exists(strip)

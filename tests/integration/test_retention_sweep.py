@@ -20,7 +20,8 @@ from custody.domain import signing
 from custody.domain.clock import ManualClock, parse_time
 from custody.domain.errors import Conflict, NotFound
 from custody.domain.retention import STATUTORY_LIMIT
-from custody.services import annotations, cases, deletion, evidence, lifecycle, retention
+from custody.services.evidence import annotations, cases, categories, flags
+from custody.services.retention import review, sweep
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
@@ -70,9 +71,9 @@ def test_deletion_removes_the_footage_and_its_derivatives_and_leaves_a_signed_to
     assert {row.sha256, row.thumbnail_sha256} <= _objects(system)
 
     clock.set(START + 30 * DAY - HOUR)
-    assert deletion.sweep(system).deleted == []
+    assert sweep.sweep(system).deleted == []
     clock.set(START + 30 * DAY)
-    report = deletion.sweep(system)
+    report = sweep.sweep(system)
     assert report.deleted == [rid]
     assert report.objects_deleted == 2
     assert not {row.sha256, row.thumbnail_sha256} & _objects(system)
@@ -108,21 +109,21 @@ def test_deletion_removes_the_footage_and_its_derivatives_and_leaves_a_signed_to
     tags = _tags(system, rid)
     assert tags.index("system:recording:delete") + 1 == tags.index("system:recording:purge")
     # Nothing more to do: a second sweep deletes nothing and changes nothing.
-    again = deletion.sweep(system)
+    again = sweep.sweep(system)
     assert (again.deleted, again.finished, again.objects_deleted) == ([], 0, 0)
 
 
 def test_changes_to_a_deleted_recording_are_refused(world: World, clock: ManualClock) -> None:
     rid = world.record()
     clock.set(START + 31 * DAY)
-    deletion.sweep(world.system)
+    sweep.sweep(world.system)
     pat = world.people["pat"]
     with pytest.raises(Conflict):
-        evidence.place_hold(
+        flags.place_hold(
             world.system, pat, kind="legal", reason="late", actor=pat.actor(), recording_ids=[rid]
         )
     with pytest.raises(Conflict):
-        lifecycle.set_categories(world.system, pat, rid, ["Arrest"], None, pat.actor())
+        categories.set_categories(world.system, pat, rid, ["Arrest"], None, pat.actor())
 
 
 def test_an_object_shared_by_two_recordings_goes_only_with_the_last(
@@ -133,15 +134,15 @@ def test_an_object_shared_by_two_recordings_goes_only_with_the_last(
     first = world.record(data=data, thumbnail=thumb)
     second = world.record("5678CD", data=data, thumbnail=thumb)
     sam = world.people["sam"]
-    lifecycle.set_categories(system, sam, second, ["Stop and search"], None, sam.actor())
+    categories.set_categories(system, sam, second, ["Stop and search"], None, sam.actor())
     clock.set(START + 30 * DAY)
-    report = deletion.sweep(system)
+    report = sweep.sweep(system)
     assert report.deleted == [first]
     assert report.objects_deleted == 0
     row = world.row(second)
     assert {row.sha256, row.thumbnail_sha256} <= _objects(system)
     clock.set(START + 365 * DAY)
-    assert deletion.sweep(system).deleted == [second]
+    assert sweep.sweep(system).deleted == [second]
     assert not {row.sha256, row.thumbnail_sha256} & _objects(system)
 
 
@@ -158,17 +159,17 @@ def test_a_crash_after_the_tombstone_is_finished_by_the_next_sweep(
         raise OSError("the object store is unreachable")
 
     monkeypatch.setattr(system.store, "delete", store_down)
-    report = deletion.sweep(system)
+    report = sweep.sweep(system)
     assert report.deleted == [rid]
     assert [r for r, _ in report.failures] == [rid]
     # The record says deleted (it is, as far as anyone may see), and the bytes are still there.
     half = world.row(rid)
     assert half.state == "deleted" and half.purged_at is None
     assert {row.sha256, row.thumbnail_sha256} <= _objects(system)
-    assert retention.stale_count(system) == 0
+    assert review.stale_count(system) == 0
 
     monkeypatch.setattr(system.store, "delete", real_delete)
-    finished = deletion.sweep(system)
+    finished = sweep.sweep(system)
     assert finished.finished == 1
     assert finished.objects_deleted == 2
     assert world.row(rid).purged_at is not None
@@ -186,15 +187,15 @@ def test_a_crash_before_the_tombstone_commits_changes_nothing(
     def signer_down(document: dict[str, Any], key: Any) -> dict[str, Any]:
         raise RuntimeError("the signing key is unavailable")
 
-    monkeypatch.setattr(deletion.signing, "sign", signer_down)
-    report = deletion.sweep(system)
+    monkeypatch.setattr(sweep.signing, "sign", signer_down)
+    report = sweep.sweep(system)
     assert [r for r, _ in report.failures] == [rid]
     still = world.row(rid)
     assert still.state == "playable" and still.deleted_at is None
     assert row.sha256 in _objects(system)
     assert "system:recording:delete" not in _tags(system, rid)
     monkeypatch.undo()
-    assert deletion.sweep(system).deleted == [rid]
+    assert sweep.sweep(system).deleted == [rid]
     assert row.sha256 not in _objects(system)
 
 
@@ -203,7 +204,7 @@ def test_a_stale_deletion_date_is_corrected_never_obeyed(world: World, clock: Ma
     system = world.system
     rid = world.record()
     pat = world.people["pat"]
-    evidence.place_hold(
+    flags.place_hold(
         system, pat, kind="legal", reason="civil claim", actor=pat.actor(), recording_ids=[rid]
     )
     with system.unit_of_work() as uow:
@@ -212,7 +213,7 @@ def test_a_stale_deletion_date_is_corrected_never_obeyed(world: World, clock: Ma
         )
         uow.commit()
     clock.set(START + 40 * DAY)
-    report = deletion.sweep(system)
+    report = sweep.sweep(system)
     assert report.deleted == [] and report.corrected == [rid]
     assert world.row(rid).delete_due_at is None
     assert world.row(rid).sha256 in _objects(system)
@@ -229,7 +230,7 @@ def test_recordings_nobody_has_decided_are_decided_before_the_selection(
         uow.session.execute(update(Recording).values(retention_rule=None, delete_due_at=None))
         uow.commit()
     clock.set(START + 35 * DAY)
-    report = deletion.sweep(system)
+    report = sweep.sweep(system)
     assert report.decided == 2
     assert report.deleted == [old]
     assert world.row(young).delete_due_at == START + 50 * DAY
@@ -250,7 +251,7 @@ def test_concurrent_holds_and_sweeps_never_delete_held_footage(
     def hold_all() -> None:
         for rid in reversed(ids):
             try:
-                evidence.place_hold(
+                flags.place_hold(
                     system, pat, kind="legal", reason="race", actor=pat.actor(), recording_ids=[rid]
                 )
                 outcomes[rid] = "held"
@@ -259,9 +260,9 @@ def test_concurrent_holds_and_sweeps_never_delete_held_footage(
 
     holder = threading.Thread(target=hold_all)
     holder.start()
-    deletion.sweep(system)
+    sweep.sweep(system)
     holder.join()
-    deletion.sweep(system)
+    sweep.sweep(system)
     for rid in ids:
         row = world.row(rid)
         if outcomes[rid] == "held":
@@ -310,22 +311,22 @@ def test_sixty_days_of_a_force_end_as_the_rules_say(world: World, clock: ManualC
             action = rnd.random()
             try:
                 if action < 0.35:
-                    lifecycle.set_categories(
+                    categories.set_categories(
                         system, pat, rid, ["Non-evidential"], "routine", pat.actor()
                     )
                 elif action < 0.5:
-                    lifecycle.set_categories(
+                    categories.set_categories(
                         system, pat, rid, ["Stop and search"], "stop", pat.actor()
                     )
                     ever_evidence.add(rid)
                 elif action < 0.6:
-                    evidence.flag_evidence(system, sam, rid, "assault", sam.actor())
+                    flags.flag_evidence(system, sam, rid, "assault", sam.actor())
                     protected.add(rid)
                 elif action < 0.7:
                     cases.add_to_case(system, ivan, case["id"], rid, "series", ivan.actor())
                     protected.add(rid)
                 elif action < 0.8:
-                    evidence.place_hold(
+                    flags.place_hold(
                         system,
                         pat,
                         kind=rnd.choice(["legal", "complaint"]),
@@ -339,7 +340,7 @@ def test_sixty_days_of_a_force_end_as_the_rules_say(world: World, clock: ManualC
             ever_evidence |= protected
         if late_window[0] <= now < late_window[1]:
             continue  # the worker is down: no sweep for 20 hours
-        assert deletion.sweep(system).failures == []
+        assert sweep.sweep(system).failures == []
         _check_store(world, recordings, protected, ever_evidence, now, whole_store=now.hour < 3)
     assert any(world.row(r).state == "deleted" for r in recordings)
     assert any(world.row(r).state != "deleted" for r in recordings)

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from custody.domain import signing
 from custody.domain.clock import ManualClock
-from custody.services import media, users
+from custody.services.identity import users
+from custody.services.recordings import media
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START

@@ -18,7 +18,8 @@ from custody.db.models import Camera, Officer, Recording
 from custody.demo.force import LONDON_BOROUGHS
 from custody.domain.clock import ManualClock
 from custody.domain.errors import InvalidInput, NotFound
-from custody.services import assignments, fleet, fleet_import, rollout, users
+from custody.services.fleet import assignments, importing, registry, rollout
+from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
@@ -75,7 +76,7 @@ def seed(system: System, clock: ManualClock) -> None:
     for i, borough in enumerate(LONDON_BOROUGHS):
         for n in range(officers_in(i)):
             rows.append(f"{warrant(i, n)},Officer {i}-{n},PC,{borough},C{i:02d}{n:03d}")
-    assert fleet_import.import_csv(system, "\n".join(rows) + "\n").created == sum(
+    assert importing.import_csv(system, "\n".join(rows) + "\n").created == sum(
         officers_in(i) for i in range(32)
     )
     cameras = ["serial,model,firmware,public_key,status,officer,pool,borough"]
@@ -86,14 +87,14 @@ def seed(system: System, clock: ManualClock) -> None:
         if i in ISSUING:
             cameras += [f"Q{i:02d}{n},SimCam,1.4.2,{KEY},,,yes,{borough}" for n in range(2)]
     cameras += [f"S{n:03d},SimCam,1.4.2,{KEY},in_stock,,," for n in range(10)]
-    fleet_import.import_csv(system, "\n".join(cameras) + "\n")
+    importing.import_csv(system, "\n".join(cameras) + "\n")
 
     for i, borough in enumerate(LONDON_BOROUGHS):
         phase = i // 4 + 1
         status = "complete" if phase <= 2 else "issuing" if phase == 3 else "planned"
         rollout.set_phase(system, borough, phase=phase, target_date=target(phase), status=status)
 
-    dock = fleet.authenticate_dock(system, fleet.add_dock(system, "Central-1"))
+    dock = registry.authenticate_dock(system, registry.add_dock(system, "Central-1"))
     clock.advance(10 * DAY)
     for i in COMPLETE:
         for n in range(0, officers_in(i), 2):  # every other officer has uploaded, recently
@@ -102,7 +103,7 @@ def seed(system: System, clock: ManualClock) -> None:
         # The first officer uploaded long ago; the last one (no personal camera) used the pool.
         _record(system, f"P{i:02d}000", warrant(i, 0), clock.now() - 9 * DAY)
         pool, card = f"Q{i:02d}0", f"C{i:02d}{officers_in(i) - 1:03d}"
-        fleet.report_camera(
+        registry.report_camera(
             system,
             dock,
             serial=pool,
@@ -114,7 +115,7 @@ def seed(system: System, clock: ManualClock) -> None:
         )
         assignments.checkout(system, dock, card_id=card, serial=pool)
         clock.advance(timedelta(hours=1))
-        fleet.report_camera(
+        registry.report_camera(
             system,
             dock,
             serial=pool,

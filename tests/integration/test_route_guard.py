@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from custody.db.models import AuditEvent
 from custody.domain.access import SYSTEM_RULES, Action, SystemAction
+from custody.domain.principal import Principal
 from custody.services.system import System
-from custody.services.users import Principal
 from custody.web.app import create_app
 from custody.web.deps import CurrentUser, Permit
 from custody.web.guard import (

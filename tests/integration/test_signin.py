@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from custody.db.models import AuditEvent
 from custody.domain.clock import ManualClock
-from custody.services import users
+from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import CurrentUser

@@ -244,7 +244,7 @@ def test_uploads_need_a_dock_token(setup: Any) -> None:
 
 
 def test_a_user_token_cannot_upload(setup: Any) -> None:
-    from custody.services import users
+    from custody.services.identity import users
 
     system, camera, dock = setup
     users.create_user(system, "alice", "investigator", password="correct horse battery")

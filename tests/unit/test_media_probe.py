@@ -26,8 +26,8 @@ from custody.config import Settings
 from custody.db.models import AuditEvent, Camera, Officer, Recording
 from custody.domain.clock import ManualClock
 from custody.jobs.queue import ImmediateJobs
-from custody.services import media
-from custody.services.media import PROBE_TAG, MediaUnplayable, StoreReader, inspect_media
+from custody.services.recordings import media
+from custody.services.recordings.media import PROBE_TAG, MediaUnplayable, StoreReader, inspect_media
 from custody.services.system import NoJobs, System
 from custody.storage import BlobStore, open_store
 
@@ -276,7 +276,7 @@ def test_probing_again_gives_the_same_result_and_another_audit_event(
 def test_a_recording_that_is_gone_is_left_alone(
     probe_system: System, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="custody.services.media"):
+    with caplog.at_level(logging.INFO, logger="custody.services.recordings.media"):
         media.probe_recording(probe_system, str(uuid.uuid4()))
     assert "nothing to probe" in caplog.text
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from custody.db.models import AuditEvent, AuditHead
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 
 GENESIS = "0" * 64
@@ -45,24 +46,6 @@ HASHED_FIELDS = (
     "prev_hash",
 )
 _COLUMNS = [getattr(AuditEvent, name) for name in HASHED_FIELDS] + [AuditEvent.hash]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did it and from where: a user, a dock, or the system itself.
-
-    `reason` is the reason the person stated for the request (an investigator's search
-    outside their cases): every event the request writes carries it.
-    """
-
-    name: str
-    address: str | None = None
-    user_agent: str | None = None
-    reason: str | None = None
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls("system")
 
 
 def canonical(fields: dict[str, Any]) -> bytes:

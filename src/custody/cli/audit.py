@@ -29,7 +29,7 @@ def _print_json(document: object) -> None:
 @refusals
 def verify(ctx: typer.Context) -> None:
     """Recompute every event's hash and every checkpoint; exit 1 naming the first bad event."""
-    from custody.services import audit_trail
+    from custody.services.audit_trail import trail
 
     running = system(ctx)
     columns = (*Progress.get_default_columns()[:-1], MofNCompleteColumn(), TimeElapsedColumn())
@@ -39,7 +39,7 @@ def verify(ctx: typer.Context) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = audit_trail.verify(running, advance)
+        report = trail.verify(running, advance)
     if report.intact:
         err.print(
             f"[green]intact:[/] {report.events} events chained, "
@@ -60,9 +60,9 @@ def verify(ctx: typer.Context) -> None:
 @refusals
 def checkpoint(ctx: typer.Context) -> None:
     """Sign and publish a checkpoint over the log now (prints it as JSON)."""
-    from custody.services import audit_trail
+    from custody.services.audit_trail import trail
 
-    published = audit_trail.publish_checkpoint(system(ctx))
+    published = trail.publish_checkpoint(system(ctx))
     if published is None:
         err.print("no event since the last checkpoint: nothing to sign")
         return
@@ -78,9 +78,9 @@ def proof(
     checkpoint_id: int = typer.Option(None, "--checkpoint", help="Default: the latest."),
 ) -> None:
     """Print a proof that an event is in the log, which anyone can check without the database."""
-    from custody.services import audit_trail
+    from custody.services.audit_trail import trail
 
-    document = audit_trail.inclusion_proof(system(ctx), event_id, checkpoint_id=checkpoint_id)
+    document = trail.inclusion_proof(system(ctx), event_id, checkpoint_id=checkpoint_id)
     _print_json(document)
 
 
@@ -92,9 +92,9 @@ def consistency(
     new_id: int = typer.Option(None, "--to", help="The newer checkpoint's id (default: latest)."),
 ) -> None:
     """Print a proof that a newer checkpoint extends an older one."""
-    from custody.services import audit_trail
+    from custody.services.audit_trail import trail
 
-    _print_json(audit_trail.consistency_proof(system(ctx), old_id, new_id=new_id))
+    _print_json(trail.consistency_proof(system(ctx), old_id, new_id=new_id))
 
 
 @app.command("check-proof")
@@ -141,12 +141,13 @@ def report(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the PDF."),
 ) -> None:
     """Write the PDF audit trail (continuity record) of a recording; the printing is audited."""
-    from custody.audit import Actor
-    from custody.services import audit_trail, users
+    from custody.domain.actor import Actor
+    from custody.services.audit_trail import trail
+    from custody.services.identity import users
 
     running = system(ctx)
     principal = users.principal_named(running, as_user)
-    pdf = audit_trail.recording_report(
+    pdf = trail.recording_report(
         running, principal, recording_id, Actor(f"user:{as_user}", None, "custody-cli")
     )
     output.write_bytes(pdf)

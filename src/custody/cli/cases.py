@@ -7,7 +7,7 @@ from rich.table import Table
 
 from custody.cli.common import err, out, refusals
 from custody.cli.retention import AS_HELP, acting
-from custody.services import cases
+from custody.services.evidence import cases
 
 app = typer.Typer(help="Cases: crime references, their footage and disposal.", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from custody.cli.common import err, out, refusals, system
 from custody.cli.retention import AS_HELP, acting
 from custody.domain.categories import CategoryRule, parse_access_class
-from custody.services import lifecycle
+from custody.services.evidence import categories
 
 app = typer.Typer(
     help="Categories: retention, access class and review period.", no_args_is_help=True
@@ -36,7 +36,7 @@ def list_categories(
     table = Table(title="Categories")
     for column in ("id", "name", "retention", "review", "access", "evidential", "notes"):
         table.add_column(column)
-    for c in lifecycle.list_categories(system(ctx), include_retired=retired):
+    for c in categories.list_categories(system(ctx), include_retired=retired):
         notes = []
         if not c["assignable"]:
             notes.append("not assignable")
@@ -78,7 +78,7 @@ def add(
         evidential=not non_evidential,
         description=description,
     )
-    created = lifecycle.create_category(built, principal, rule, actor)
+    created = categories.create_category(built, principal, rule, actor)
     err.print(f"category {created['name']} added (id {created['id']}): {created['retention']}")
 
 
@@ -113,7 +113,7 @@ def set_rule(
         changes["retired"] = retire
     if not changes:
         raise typer.BadParameter("nothing to change")
-    answer = lifecycle.update_category(built, principal, category_id, changes, reason, actor)
+    answer = categories.update_category(built, principal, category_id, changes, reason, actor)
     err.print(
         f"category {answer['name']}: {answer['retention']}; "
         f"{answer['recordings_decided_again']} recording(s) decided again, "

@@ -33,7 +33,7 @@ from custody.demo.force import (
 from custody.demo.shift import dock_cameras, record_shift
 from custody.dock.agent import DockAgent
 from custody.jobs.consumer import ThreadConsumer
-from custody.services.setup import ensure_admin
+from custody.services.identity.setup import ensure_admin
 from custody.services.system import NoJobs, System
 
 BAYS_PER_DOCK = 8

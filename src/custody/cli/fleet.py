@@ -18,8 +18,9 @@ from rich.table import Table
 
 from custody.cli.common import err, out, refusals, system
 from custody.domain.clock import parse_time
-from custody.services import assignments, fleet, fleet_health, fleet_import, fleet_views, rollout
-from custody.services.fleet_views import Page
+from custody.services.fleet import assignments, importing, registry, rollout, views
+from custody.services.fleet import health as fleet_health
+from custody.services.fleet.views import Page
 
 app = typer.Typer(
     help="Officers, cameras and docks, the roll-out and fleet health.", no_args_is_help=True
@@ -62,7 +63,7 @@ def add_officer(
     card: str | None = typer.Option(None, help="Warrant card id (RFID), to take pool cameras."),
 ) -> None:
     """Add an officer."""
-    fleet.add_officer(system(ctx), warrant_number, name=name, unit=unit, rank=rank, card_id=card)
+    registry.add_officer(system(ctx), warrant_number, name=name, unit=unit, rank=rank, card_id=card)
     err.print(f"officer {warrant_number} added")
 
 
@@ -77,7 +78,7 @@ def set_card(
     """Give an officer a card for pool cameras, or clear a lost one."""
     if (card is None) != clear:
         raise typer.BadParameter("give the card's id, or --clear")
-    fleet.update_officer(system(ctx), warrant_number, card_id=card, clear_card=clear)
+    registry.update_officer(system(ctx), warrant_number, card_id=card, clear_card=clear)
     err.print(f"officer {warrant_number}: card {'cleared' if clear else 'set'}")
 
 
@@ -110,7 +111,7 @@ def add_camera(
             officer = officer or device.officer_id
     if not serial or not public_key:
         raise typer.BadParameter("give --from CAMERA_DIR, or --serial and --public-key")
-    fleet.add_camera(
+    registry.add_camera(
         system(ctx),
         serial=serial,
         model=model or "unknown",
@@ -135,7 +136,7 @@ def add_dock(
     bays: int = typer.Option(8, help="Number of bays."),
 ) -> None:
     """Register a dock; prints its token, alone, on stdout."""
-    token = fleet.add_dock(system(ctx), name, station=station, bays=bays)
+    token = registry.add_dock(system(ctx), name, station=station, bays=bays)
     out.print(token, soft_wrap=True, highlight=False)
 
 
@@ -153,8 +154,8 @@ def import_file(
         err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
         raise typer.Exit(2) from None
     try:
-        result = fleet_import.import_csv(system(ctx), data)
-    except fleet_import.ImportRefused as exc:
+        result = importing.import_csv(system(ctx), data)
+    except importing.ImportRefused as exc:
         table = _table(f"{file.name}: nothing was imported", "row", "column", "problem")
         table.columns[0].justify = "right"
         for failure in exc.failures:
@@ -261,11 +262,11 @@ def history(
 def officers(
     ctx: typer.Context,
     unit: str | None = typer.Option(None, help="Only this unit / borough."),
-    limit: int = typer.Option(100, min=1, max=fleet_views.MAX_PAGE),
+    limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
     offset: int = typer.Option(0, min=0),
 ) -> None:
     """Officers, with the camera each holds."""
-    found = fleet_views.list_officers(system(ctx), unit=unit, page=Page(offset, limit))
+    found = views.list_officers(system(ctx), unit=unit, page=Page(offset, limit))
     table = _table(
         f"officers ({found['total']})",
         "warrant",
@@ -294,11 +295,11 @@ def cameras(
     ctx: typer.Context,
     status: str | None = typer.Option(None, help="in_stock, issued, in_repair, retired, lost"),
     borough: str | None = typer.Option(None, help="Only cameras serving this borough."),
-    limit: int = typer.Option(100, min=1, max=fleet_views.MAX_PAGE),
+    limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
     offset: int = typer.Option(0, min=0),
 ) -> None:
     """Cameras with their health as the docks last reported it."""
-    found = fleet_views.list_cameras(
+    found = views.list_cameras(
         system(ctx), status=status, borough=borough, page=Page(offset, limit)
     )
     table = _table(
@@ -334,7 +335,7 @@ def cameras(
 @refusals
 def docks(ctx: typer.Context) -> None:
     """Docks and when each was last heard from."""
-    found = fleet_views.list_docks(system(ctx), page=Page(0, fleet_views.MAX_PAGE))
+    found = views.list_docks(system(ctx), page=Page(0, views.MAX_PAGE))
     table = _table(
         f"docks ({found['total']})",
         "name",

@@ -11,16 +11,17 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from custody.audit import Actor
 from custody.cli.common import err, out, refusals, system
 from custody.domain import signing
 from custody.domain.access import SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import parse_time
 from custody.domain.errors import InvalidInput, SignatureInvalid
-from custody.services import deletion, retention
-from custody.services.lifecycle_core import principal_named, require
+from custody.domain.principal import Principal
+from custody.services.access import require
+from custody.services.identity.users import principal_named
+from custody.services.retention import review, sweep
 from custody.services.system import System
-from custody.services.users import Principal
 
 app = typer.Typer(
     help="Retention: the 31-day sweep, its preview and certificates.", no_args_is_help=True
@@ -81,7 +82,7 @@ def run(
         def step(_recording_id: str, _outcome: str) -> None:
             progress.advance(task)
 
-        report = deletion.sweep(built, actor, progress=step)
+        report = sweep.sweep(built, actor, progress=step)
     err.print(
         f"deleted {len(report.deleted)} recording(s), {report.objects_deleted} object(s); "
         f"finished {report.finished} interrupted deletion(s); decided {report.decided}; "
@@ -106,7 +107,7 @@ def preview(
 ) -> None:
     """List what a sweep at --at would delete, and why; nothing is deleted."""
     built, principal, actor = acting(ctx, as_user)
-    answer = retention.preview(built, principal, parse_at(at), actor, limit=limit, offset=offset)
+    answer = review.preview(built, principal, parse_at(at), actor, limit=limit, offset=offset)
     if as_json:
         out.print_json(json.dumps(answer))
         return
@@ -133,7 +134,7 @@ def pending(
 ) -> None:
     """List recordings due for deletion within 7 days (restore them before they go)."""
     built, principal, actor = acting(ctx, as_user)
-    answer = retention.pending(built, principal, actor, limit=limit, offset=offset)
+    answer = review.pending(built, principal, actor, limit=limit, offset=offset)
     if as_json:
         out.print_json(json.dumps(answer))
         return
@@ -151,7 +152,7 @@ def restore(
 ) -> None:
     """Restore a recording pending deletion to a category."""
     built, principal, actor = acting(ctx, as_user)
-    answer = retention.restore(built, principal, recording_id, category, reason, actor)
+    answer = review.restore(built, principal, recording_id, category, reason, actor)
     if not answer["extended"]:
         err.print(
             "[yellow]its deletion date did not move:[/] a non-evidential category never "
@@ -169,7 +170,7 @@ def review_queue(
 ) -> None:
     """List retained recordings whose review date has come."""
     built, principal, actor = acting(ctx, as_user)
-    answer = retention.review_queue(built, principal, actor, limit=limit)
+    answer = review.review_queue(built, principal, actor, limit=limit)
     out.print(_table(f"{answer['total']} recording(s) due for review", answer["items"]))
 
 
@@ -182,7 +183,7 @@ def certificate(
 ) -> None:
     """Print a deleted recording's signed deletion certificate (JSON)."""
     built, principal, actor = acting(ctx, as_user)
-    out.print_json(json.dumps(retention.certificate(built, principal, recording_id, actor)))
+    out.print_json(json.dumps(review.certificate(built, principal, recording_id, actor)))
 
 
 @app.command("verify-certificate")

@@ -6,8 +6,8 @@ import typer
 
 from custody.bootstrap import build_system
 from custody.cli.common import err, settings
+from custody.services.identity.setup import ensure_admin
 from custody.services.keys import server_key_path
-from custody.services.setup import ensure_admin
 from custody.services.system import NoJobs
 
 

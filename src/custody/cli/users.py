@@ -9,7 +9,7 @@ from rich.table import Table
 
 from custody.cli.common import err, out, refusals, system
 from custody.domain.clock import isoformat
-from custody.services import users
+from custody.services.identity import users
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 

@@ -22,7 +22,8 @@ from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.domain import signing
 from custody.domain.clock import SystemClock
-from custody.services import assignments, fleet, rollout, users
+from custody.services.fleet import assignments, registry, rollout
+from custody.services.identity import users
 from custody.services.system import System
 
 BOROUGHS = ("Hackney", "Camden", "Lambeth")
@@ -143,7 +144,7 @@ def _new_camera(
         firmware=firmware,
     )
     device = CameraStorage(camera_dir).device
-    fleet.add_camera(
+    registry.add_camera(
         system,
         serial=serial,
         model=device.model,
@@ -165,7 +166,7 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
             warrant = f"{b + 1}{n + 1:03d}{borough[:2].upper()}"
             card = f"04{b + 1:02X}{n + 1:02X}{rng.randrange(16**4):04X}"
             pooled = borough == POOL_BOROUGH
-            fleet.add_officer(
+            registry.add_officer(
                 system,
                 warrant,
                 name=names.pop(),
@@ -189,7 +190,7 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
         force.pool[serial] = cameras_dir / serial
     for n in range(STOCK_CAMERAS):
         key = Ed25519PrivateKey.generate().public_key()
-        fleet.add_camera(
+        registry.add_camera(
             system,
             serial=f"STK-{n + 1:03d}",
             model="Custody SimCam 1",
@@ -197,7 +198,7 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
             public_key=signing.public_key_text(key),
         )
     for dock in ("Hackney-1", "Camden-1", "Lambeth-1"):
-        force.docks[dock] = fleet.add_dock(system, dock, bays=8)
+        force.docks[dock] = registry.add_dock(system, dock, bays=8)
     _history(system, force)
     _plan(system)
     people = [
@@ -220,8 +221,8 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
 def _history(system: System, force: DemoForce) -> None:
     """What the fleet manager should notice: an undocked camera and a silent dock."""
     serial, ago = UNDOCKED
-    hackney = fleet.authenticate_dock(system, force.docks["Hackney-1"])
-    fleet.report_camera(
+    hackney = registry.authenticate_dock(system, force.docks["Hackney-1"])
+    registry.report_camera(
         _earlier(system, ago),
         hackney,
         serial=serial,
@@ -232,8 +233,8 @@ def _history(system: System, force: DemoForce) -> None:
         recordings_waiting=0,
     )
     name, registered, silent = STALE_DOCK
-    token = fleet.add_dock(_earlier(system, registered), name, bays=4)
-    fleet.heartbeat(_earlier(system, silent), fleet.authenticate_dock(system, token), [])
+    token = registry.add_dock(_earlier(system, registered), name, bays=4)
+    registry.heartbeat(_earlier(system, silent), registry.authenticate_dock(system, token), [])
 
 
 def _plan(system: System) -> None:
@@ -267,7 +268,7 @@ def take_pool_cameras(
     Returns (serial, warrant number, when taken); none if a shift is still under way.
     """
     then = _earlier(system, SHIFT_START)
-    dock = fleet.authenticate_dock(system, dock_token)
+    dock = registry.authenticate_dock(system, dock_token)
     cutoff = then.clock.now()
     taken = []
     officers = list(force.cards.items())
@@ -280,7 +281,7 @@ def take_pool_cameras(
             continue  # the demo ran less than a shift ago: this camera is still out
         storage = CameraStorage(camera_dir)
         device = storage.device
-        fleet.report_camera(
+        registry.report_camera(
             then,
             dock,
             serial=serial,

@@ -30,6 +30,9 @@ from typing import Any
 from custody.domain.categories import NON_EVIDENTIAL_LIMIT_DAYS, CategoryRule
 from custody.domain.clock import as_utc, isoformat
 
+# The state of a recording whose footage the sweep has deleted (a tombstone remains).
+DELETED = "deleted"
+
 STATUTORY_LIMIT = timedelta(days=NON_EVIDENTIAL_LIMIT_DAYS)
 # Plan non-evidential deletions this long before the limit: 24 hourly sweeps of slack.
 SWEEP_MARGIN = timedelta(days=1)

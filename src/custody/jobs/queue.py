@@ -12,7 +12,7 @@ from huey import RedisHuey, SqliteHuey
 from custody.config import Settings
 from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
 from custody.jobs.tasks import Tasks, register_tasks
-from custody.services import media
+from custody.services.recordings import media
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)

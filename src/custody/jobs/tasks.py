@@ -15,7 +15,10 @@ from typing import Any
 
 from huey import crontab
 
-from custody.services import audit_trail, ingest, media, previews, retention
+from custody.services.audit_trail import trail
+from custody.services.ingest import uploads
+from custody.services.recordings import media, previews
+from custody.services.retention import review
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -84,7 +87,7 @@ def register_tasks(huey: Any, system: System) -> Tasks:
 
 
 def _audit_checkpoint(system: System) -> None:
-    published = audit_trail.publish_checkpoint(system)
+    published = trail.publish_checkpoint(system)
     if published is not None:
         logger.info("audit checkpoint %d signed over %d events", published.id, published.size)
 
@@ -94,7 +97,7 @@ def _reconcile(system: System) -> None:
 
 
 def _retention_sweep(system: System) -> None:
-    report = retention.sweep(system)
+    report = review.sweep(system)
     if report.deleted or report.failures:
         logger.info(
             "retention sweep: %d deleted, %d failed", len(report.deleted), len(report.failures)
@@ -102,7 +105,7 @@ def _retention_sweep(system: System) -> None:
 
 
 def _expire_uploads(system: System) -> None:
-    expired = ingest.expire_uploads(system)
+    expired = uploads.expire_uploads(system)
     if expired:
         logger.info("expired %d abandoned upload(s)", expired)
 

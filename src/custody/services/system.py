@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from custody import audit
 from custody.config import Settings
 from custody.db.models import AuditEvent
+from custody.domain.actor import Actor
 from custody.domain.clock import Clock
 from custody.storage import BlobStore
 
@@ -96,7 +97,7 @@ class UnitOfWork:
     def audit(
         self,
         tag: str,
-        actor: audit.Actor,
+        actor: Actor,
         *,
         object_type: str | None = None,
         object_id: str | None = None,

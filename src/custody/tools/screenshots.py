@@ -42,9 +42,10 @@ from custody.db.models import Recording
 from custody.demo.force import DEMO_PASSWORD, DemoForce, seed_force
 from custody.demo.shift import dock_cameras
 from custody.dock.agent import DockAgent
-from custody.services import annotations as notes
-from custody.services import cases, evidence, lifecycle, users
-from custody.services.setup import ensure_admin
+from custody.services.evidence import annotations as notes
+from custody.services.evidence import cases, categories, flags
+from custody.services.identity import users
+from custody.services.identity.setup import ensure_admin
 from custody.services.system import System
 
 CHROMIUM = os.environ.get("CUSTODY_CHROMIUM", "/usr/bin/chromium")
@@ -240,8 +241,8 @@ def _people_at_work(done: Scene) -> None:
         )
     done.officer_recordings = mine
     act = officer.actor("10.20.1.15", "Chromium")
-    lifecycle.set_categories(system, officer, mine[0], ["Stop and search"], None, act)
-    lifecycle.set_categories(system, officer, mine[1], ["Arrest"], None, act)
+    categories.set_categories(system, officer, mine[0], ["Stop and search"], None, act)
+    categories.set_categories(system, officer, mine[1], ["Arrest"], None, act)
     notes.annotate(
         system,
         officer,
@@ -258,7 +259,7 @@ def _people_at_work(done: Scene) -> None:
     )
     standards = users.principal_named(system, "standards")
     for recording_id in camden_old[::3]:
-        lifecycle.set_categories(system, standards, recording_id, ["Non-evidential"], None, act)
+        categories.set_categories(system, standards, recording_id, ["Non-evidential"], None, act)
     investigator = users.principal_named(system, "investigator").stating(INVESTIGATION)
     inv = investigator.actor("10.20.4.2", "Chromium")
     case = cases.create_case(
@@ -272,7 +273,7 @@ def _people_at_work(done: Scene) -> None:
     done.case_id = int(case["id"])
     cases.add_to_case(system, investigator, done.case_id, mine[1], "the arrest", inv)
     cases.add_to_case(system, investigator, done.case_id, mine[2], "the approach", inv)
-    evidence.flag_evidence(
+    flags.flag_evidence(
         system, investigator, mine[1], "Shows the arrest and the suspect's first account", inv
     )
 

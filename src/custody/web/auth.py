@@ -20,8 +20,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.errors import NotAuthenticated
-from custody.services import audit_trail, signin
-from custody.services.signin import TooManySignIns
+from custody.services.audit_trail import trail
+from custody.services.identity import signin
+from custody.services.identity.signin import TooManySignIns
 from custody.web.deps import (
     SESSION_COOKIE,
     CurrentSession,
@@ -117,7 +118,7 @@ async def login(
     if not expected or not hmac.compare_digest(csrf_token, expected):
         reason = "the sign-in form's CSRF token is missing or wrong"
         await run_in_threadpool(
-            audit_trail.record_refusal,
+            trail.record_refusal,
             system,
             "user:request:csrf",
             client_actor(request, "anonymous"),

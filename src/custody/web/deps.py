@@ -14,14 +14,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from custody.audit import Actor
 from custody.domain.access import SystemAction, may
+from custody.domain.actor import Actor
 from custody.domain.errors import InvalidInput, NotAuthenticated, NotPermitted
-from custody.services import audit_trail, fleet, signin, users
-from custody.services.fleet import DockIdentity
-from custody.services.signin import PortalSession
+from custody.domain.principal import Principal
+from custody.services.audit_trail import trail
+from custody.services.fleet import registry
+from custody.services.fleet.registry import DockIdentity
+from custody.services.identity import signin, users
+from custody.services.identity.signin import PortalSession
 from custody.services.system import System
-from custody.services.users import Principal
 
 SESSION_COOKIE = "custody_session"
 CSRF_FIELD = "csrf_token"
@@ -115,7 +117,7 @@ async def check_csrf(request: Request, system: System, portal: PortalSession) ->
     reason = "the request's CSRF token is missing or wrong: reload the page and try again"
     actor = client_actor(request, f"user:{portal.principal.username}")
     await run_in_threadpool(
-        audit_trail.record_refusal,
+        trail.record_refusal,
         system,
         "user:request:csrf",
         actor,
@@ -152,7 +154,7 @@ async def current_user(request: Request, system: SystemDep) -> Principal:
 
 async def current_dock(request: Request, system: SystemDep) -> DockIdentity:
     token = _bearer(request)
-    return await run_in_threadpool(fleet.authenticate_dock, system, token)
+    return await run_in_threadpool(registry.authenticate_dock, system, token)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -189,7 +191,7 @@ class Permit:
         decision = may(user.viewer(), self.action)
         if not decision:
             await run_in_threadpool(
-                audit_trail.record_refusal,
+                trail.record_refusal,
                 system,
                 f"user:system:{self.action.value}",
                 user_actor(request, user),

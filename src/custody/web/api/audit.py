@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action, SystemAction
 from custody.domain.errors import NotFound
-from custody.services import audit_trail
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.audit_trail import trail
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -28,7 +28,7 @@ async def recording_audit(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        audit_trail.recording_trail, system, user, recording_id, user_actor(request, user)
+        trail.recording_trail, system, user, recording_id, user_actor(request, user)
     )
 
 
@@ -43,7 +43,7 @@ async def recording_audit_pdf(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> Response:
     pdf = await run_in_threadpool(
-        audit_trail.recording_report, system, user, recording_id, user_actor(request, user)
+        trail.recording_report, system, user, recording_id, user_actor(request, user)
     )
     return Response(
         pdf,
@@ -63,7 +63,7 @@ async def recording_audit_pdf(
 async def checkpoints(
     system: SystemDep, _: Verifier, limit: int = Query(50, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
-    return await run_in_threadpool(lambda: audit_trail.checkpoints(system, limit=limit))
+    return await run_in_threadpool(lambda: trail.checkpoints(system, limit=limit))
 
 
 @router.post(
@@ -74,7 +74,7 @@ async def checkpoints(
     responses={204: {"description": "no event since the last checkpoint"}},
 )
 async def publish_checkpoint(system: SystemDep, _: Verifier) -> Any:
-    published = await run_in_threadpool(audit_trail.publish_checkpoint, system)
+    published = await run_in_threadpool(trail.publish_checkpoint, system)
     if published is None:
         return Response(status_code=204)
     return {"id": published.id, **published.document()}
@@ -89,7 +89,7 @@ async def consistency(
     checkpoint_id: int, system: SystemDep, _: Verifier, to: int | None = Query(None)
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: audit_trail.consistency_proof(system, checkpoint_id, new_id=to)
+        lambda: trail.consistency_proof(system, checkpoint_id, new_id=to)
     )
 
 
@@ -108,7 +108,7 @@ async def inclusion(
     if seq < 1:
         raise NotFound(f"no audit event {seq}")
     return await run_in_threadpool(
-        lambda: audit_trail.inclusion_proof(
+        lambda: trail.inclusion_proof(
             system, seq, checkpoint_id=checkpoint, actor=user_actor(request, reader)
         )
     )

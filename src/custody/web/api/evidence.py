@@ -10,8 +10,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
-from custody.services import cases, evidence
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.evidence import cases, flags
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -73,7 +73,7 @@ async def flag_evidence(
     recording_id: str, body: Reason, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        evidence.flag_evidence, system, user, recording_id, body.reason, user_actor(request, user)
+        flags.flag_evidence, system, user, recording_id, body.reason, user_actor(request, user)
     )
 
 
@@ -91,7 +91,7 @@ async def clear_evidence(
     user: CurrentUser,
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        evidence.clear_evidence_flag,
+        flags.clear_evidence_flag,
         system,
         user,
         recording_id,
@@ -239,7 +239,7 @@ async def place_hold(
     body: NewHold, request: Request, system: SystemDep, user: CurrentUser
 ) -> list[dict[str, Any]]:
     return await run_in_threadpool(
-        lambda: evidence.place_hold(
+        lambda: flags.place_hold(
             system,
             user,
             kind=body.kind,
@@ -262,7 +262,7 @@ async def list_holds(
     active: bool = Query(True, description="false: lifted holds too"),
 ) -> list[dict[str, Any]]:
     return await run_in_threadpool(
-        lambda: evidence.list_holds(
+        lambda: flags.list_holds(
             system, user, user_actor(request, user), recording_id=recording_id, active=active
         )
     )
@@ -277,5 +277,5 @@ async def lift_hold(
     hold_id: int, body: Reason, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        evidence.lift_hold, system, user, hold_id, body.reason, user_actor(request, user)
+        flags.lift_hold, system, user, hold_id, body.reason, user_actor(request, user)
     )

@@ -20,16 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.clock import as_utc, isoformat
 from custody.domain.errors import InvalidInput
-from custody.services import (
-    assignments,
-    fleet,
-    fleet_health,
-    fleet_import,
-    fleet_views,
-    rollout,
-)
-from custody.services.fleet_views import Page
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.fleet import assignments, health, importing, registry, rollout, views
+from custody.services.fleet.views import Page
 from custody.web.deps import CurrentDock, Permit, SystemDep, dock_actor, user_actor
 from custody.web.errors import TUS_HEADERS
 from custody.web.guard import DOCK, access
@@ -102,7 +95,7 @@ class CardPresented(BaseModel):
 
 
 class Heartbeat(BaseModel):
-    docked: list[str] = Field(default_factory=list, max_length=fleet.MAX_DOCKED_LIST)
+    docked: list[str] = Field(default_factory=list, max_length=registry.MAX_DOCKED_LIST)
 
 
 # --- officers ---
@@ -114,11 +107,11 @@ async def list_officers(
     system: SystemDep,
     user: FleetViewer,
     unit: str | None = Query(None, max_length=120),
-    limit: int = Query(100, ge=1, le=fleet_views.MAX_PAGE),
+    limit: int = Query(100, ge=1, le=views.MAX_PAGE),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: fleet_views.list_officers(
+        lambda: views.list_officers(
             system,
             unit=unit,
             page=Page(offset, limit),
@@ -133,7 +126,7 @@ async def add_officer(
     body: NewOfficer, request: Request, system: SystemDep, user: FleetManager
 ) -> dict[str, Any]:
     await run_in_threadpool(
-        lambda: fleet.add_officer(
+        lambda: registry.add_officer(
             system,
             body.warrant_number,
             name=body.name,
@@ -161,7 +154,7 @@ async def change_officer(
     user: FleetManager,
 ) -> Response:
     await run_in_threadpool(
-        lambda: fleet.update_officer(
+        lambda: registry.update_officer(
             system,
             warrant_number,
             name=body.name,
@@ -204,11 +197,11 @@ async def list_cameras(
     borough: str | None = Query(None, max_length=120),
     pool: bool | None = Query(None),
     officer: str | None = Query(None, max_length=32, description="warrant number"),
-    limit: int = Query(100, ge=1, le=fleet_views.MAX_PAGE),
+    limit: int = Query(100, ge=1, le=views.MAX_PAGE),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: fleet_views.list_cameras(
+        lambda: views.list_cameras(
             system,
             status=status,
             borough=borough,
@@ -226,7 +219,7 @@ async def add_camera(
     body: NewCamera, request: Request, system: SystemDep, user: FleetManager
 ) -> dict[str, Any]:
     await run_in_threadpool(
-        lambda: fleet.add_camera(
+        lambda: registry.add_camera(
             system,
             serial=body.serial,
             model=body.model,
@@ -252,9 +245,7 @@ async def get_camera(
     serial: str, request: Request, system: SystemDep, user: FleetViewer
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: fleet_views.get_camera(
-            system, serial, principal=user, actor=user_actor(request, user)
-        )
+        lambda: views.get_camera(system, serial, principal=user, actor=user_actor(request, user))
     )
 
 
@@ -372,11 +363,11 @@ async def list_docks(
     system: SystemDep,
     user: FleetViewer,
     station: str | None = Query(None, max_length=120),
-    limit: int = Query(100, ge=1, le=fleet_views.MAX_PAGE),
+    limit: int = Query(100, ge=1, le=views.MAX_PAGE),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: fleet_views.list_docks(
+        lambda: views.list_docks(
             system,
             station=station,
             page=Page(offset, limit),
@@ -396,7 +387,7 @@ async def add_dock(
     body: NewDock, request: Request, system: SystemDep, user: FleetManager
 ) -> dict[str, Any]:
     token = await run_in_threadpool(
-        lambda: fleet.add_dock(
+        lambda: registry.add_dock(
             system,
             body.name,
             station=body.station,
@@ -444,7 +435,9 @@ async def checkout(
 async def heartbeat(
     body: Heartbeat, request: Request, system: SystemDep, dock: CurrentDock
 ) -> Response:
-    await run_in_threadpool(fleet.heartbeat, system, dock, body.docked, dock_actor(request, dock))
+    await run_in_threadpool(
+        registry.heartbeat, system, dock, body.docked, dock_actor(request, dock)
+    )
     return Response(status_code=204)
 
 
@@ -468,16 +461,16 @@ async def import_csv(request: Request, system: SystemDep, user: FleetManager) ->
     if content_type not in CSV_TYPES:
         raise InvalidInput("send the file as the body, with Content-Type: text/csv")
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > fleet_import.MAX_BYTES:
-        raise InvalidInput(f"a file is at most {fleet_import.MAX_BYTES // (1024 * 1024)} MB")
+    if length is not None and length.isdigit() and int(length) > importing.MAX_BYTES:
+        raise InvalidInput(f"a file is at most {importing.MAX_BYTES // (1024 * 1024)} MB")
     data = await request.body()
     try:
         result = await run_in_threadpool(
-            lambda: fleet_import.import_csv(
+            lambda: importing.import_csv(
                 system, data, principal=user, actor=user_actor(request, user)
             )
         )
-    except fleet_import.ImportRefused as exc:
+    except importing.ImportRefused as exc:
         return JSONResponse(
             {
                 "error": {
@@ -564,10 +557,10 @@ async def alerts(
     kind: str | None = Query(None),
     camera_idle_days: int | None = Query(None, ge=1, le=366),
     dock_silent_hours: int | None = Query(None, ge=1, le=24 * 366),
-    limit: int = Query(fleet_health.MAX_ALERTS, ge=1, le=fleet_health.MAX_ALERTS),
+    limit: int = Query(health.MAX_ALERTS, ge=1, le=health.MAX_ALERTS),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: fleet_health.alerts(
+        lambda: health.alerts(
             system,
             camera_idle_days=camera_idle_days,
             dock_silent_hours=dock_silent_hours,

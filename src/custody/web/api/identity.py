@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
 from custody.domain.clock import isoformat
-from custody.services import users
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.identity import users
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
 

@@ -11,9 +11,9 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.categories import CategoryRule, parse_access_class
-from custody.services import annotations as annotation_service
-from custody.services import lifecycle
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.evidence import annotations as annotation_service
+from custody.services.evidence import categories
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -76,7 +76,7 @@ async def list_categories(
     system: SystemDep, user: CurrentUser, include_retired: bool = Query(False)
 ) -> list[dict[str, Any]]:
     return await run_in_threadpool(
-        lambda: lifecycle.list_categories(system, include_retired=include_retired)
+        lambda: categories.list_categories(system, include_retired=include_retired)
     )
 
 
@@ -98,7 +98,7 @@ async def create_category(
         description=body.description,
     )
     return await run_in_threadpool(
-        lifecycle.create_category, system, user, rule, user_actor(request, user)
+        categories.create_category, system, user, rule, user_actor(request, user)
     )
 
 
@@ -113,7 +113,7 @@ async def update_category(
     changes = body.model_dump(exclude_unset=True)
     reason = changes.pop("reason", None)
     return await run_in_threadpool(
-        lifecycle.update_category,
+        categories.update_category,
         system,
         user,
         category_id,
@@ -132,7 +132,7 @@ async def set_categories(
     recording_id: str, body: Categorisation, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lifecycle.set_categories,
+        categories.set_categories,
         system,
         user,
         recording_id,

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
 from custody.domain.errors import InvalidInput
-from custody.services import recordings
-from custody.services.recordings import RangeNotSatisfiable, RecordingFilter
+from custody.services.recordings import reading
+from custody.services.recordings.reading import RangeNotSatisfiable, RecordingFilter
 from custody.web.deps import CurrentUser, SystemDep, user_actor
 from custody.web.errors import error_response
 from custody.web.guard import access
@@ -40,7 +40,7 @@ async def list_recordings(
 ) -> dict[str, Any]:
     filters = RecordingFilter(officer, camera, since, until, state)
     return await run_in_threadpool(
-        lambda: recordings.list_recordings(system, user, filters, limit=limit, offset=offset)
+        lambda: reading.list_recordings(system, user, filters, limit=limit, offset=offset)
     )
 
 
@@ -53,7 +53,7 @@ async def get_recording(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        recordings.get_recording, system, user, recording_id, user_actor(request, user)
+        reading.get_recording, system, user, recording_id, user_actor(request, user)
     )
 
 
@@ -85,7 +85,7 @@ async def media(
     byte_range = _parse_range(request.headers.get("range"))
     try:
         stream = await run_in_threadpool(
-            lambda: recordings.open_media(
+            lambda: reading.open_media(
                 system, user, recording_id, user_actor(request, user), byte_range, download=download
             )
         )
@@ -118,7 +118,7 @@ async def thumbnail(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> Response:
     data = await run_in_threadpool(
-        recordings.open_thumbnail, system, user, recording_id, user_actor(request, user)
+        reading.open_thumbnail, system, user, recording_id, user_actor(request, user)
     )
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
-from custody.services import deletion, retention
-from custody.services.lifecycle_core import require
+from custody.domain.principal import Principal
+from custody.services.access import require
+from custody.services.retention import review as reviewing
+from custody.services.retention import sweep
 from custody.services.system import System
-from custody.services.users import Principal
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -47,7 +48,7 @@ async def preview(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: retention.preview(
+        lambda: reviewing.preview(
             system, user, at, user_actor(request, user), limit=limit, offset=offset
         )
     )
@@ -57,7 +58,7 @@ def _run(system: System, user: Principal, request: Request) -> dict[str, Any]:
     actor = user_actor(request, user)
     with system.unit_of_work() as uow:
         require(uow, user, SystemAction.RETENTION_RUN, actor, "user:retention:run")
-    return deletion.sweep(system, actor).to_json()
+    return sweep.sweep(system, actor).to_json()
 
 
 @router.post(
@@ -82,7 +83,7 @@ async def pending(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: retention.pending(
+        lambda: reviewing.pending(
             system, user, user_actor(request, user), limit=limit, offset=offset
         )
     )
@@ -101,7 +102,7 @@ async def review_queue(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: retention.review_queue(
+        lambda: reviewing.review_queue(
             system, user, user_actor(request, user), limit=limit, offset=offset
         )
     )
@@ -116,7 +117,7 @@ async def review(
     recording_id: str, body: Review, request: Request, system: SystemDep, user: Reviewer
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        retention.mark_reviewed, system, user, recording_id, body.note, user_actor(request, user)
+        reviewing.mark_reviewed, system, user, recording_id, body.note, user_actor(request, user)
     )
 
 
@@ -129,7 +130,7 @@ async def restore(
     recording_id: str, body: Restore, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        retention.restore,
+        reviewing.restore,
         system,
         user,
         recording_id,
@@ -148,5 +149,5 @@ async def certificate(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        retention.certificate, system, user, recording_id, user_actor(request, user)
+        reviewing.certificate, system, user, recording_id, user_actor(request, user)
     )

@@ -14,8 +14,8 @@ from starlette.requests import ClientDisconnect
 from custody.domain.clock import parse_time
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.uploads import MAX_UPLOAD_BYTES
-from custody.services import ingest
-from custody.services.ingest import UploadStatus
+from custody.services.ingest import uploads
+from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
 from custody.web.guard import DOCK, PUBLIC, access
@@ -81,9 +81,9 @@ async def create(request: Request, system: SystemDep, dock: CurrentDock) -> Resp
     length = _int_header(request, "upload-length")
     if length > MAX_UPLOAD_BYTES:
         return error_response(413, "too_large", "Upload-Length exceeds Tus-Max-Size")
-    metadata = ingest.parse_upload_metadata(request.headers.get("upload-metadata"))
+    metadata = uploads.parse_upload_metadata(request.headers.get("upload-metadata"))
     status = await run_in_threadpool(
-        ingest.create_upload, system, dock, length, metadata, dock_actor(request, dock)
+        uploads.create_upload, system, dock, length, metadata, dock_actor(request, dock)
     )
     return Response(
         status_code=201,
@@ -103,7 +103,7 @@ async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDo
     if (refusal := _tus_version_error(request)) is not None:
         return Response(status_code=412, headers=dict(refusal.headers))
     try:
-        status = await run_in_threadpool(ingest.upload_status, system, upload_id)
+        status = await run_in_threadpool(uploads.upload_status, system, upload_id)
     except CustodyError as exc:
         # A HEAD answer has no body.
         return Response(
@@ -138,7 +138,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     length_header = request.headers.get("content-length")
     content_length = int(length_header) if length_header and length_header.isdigit() else None
     writer = await run_in_threadpool(
-        ingest.begin_chunk,
+        uploads.begin_chunk,
         system,
         dock,
         upload_id,
@@ -162,7 +162,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     return Response(status_code=204, headers=headers)
 
 
-async def _receive(request: Request, writer: ingest.ChunkWriter) -> bool:
+async def _receive(request: Request, writer: uploads.ChunkWriter) -> bool:
     """Stream the body into the writer; False if the client went away before its end.
 
     Writes (hash + file write) run on their own thread, in order, while the next bytes
@@ -213,6 +213,6 @@ async def terminate(
     if (refusal := _tus_version_error(request)) is not None:
         return refusal
     await run_in_threadpool(
-        ingest.terminate_upload, system, dock, upload_id, dock_actor(request, dock)
+        uploads.terminate_upload, system, dock, upload_id, dock_actor(request, dock)
     )
     return Response(status_code=204, headers=TUS_HEADERS)

@@ -15,9 +15,12 @@ from custody.domain.categories import (
     parse_access_class,
 )
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
-from custody.services import audit_trail, fleet, fleet_views, lifecycle, users
-from custody.services.fleet_views import Page
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.audit_trail import trail
+from custody.services.evidence import categories
+from custody.services.fleet import registry, views
+from custody.services.fleet.views import Page
+from custody.services.identity import users
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
 from custody.web.portal.forms import Form
@@ -81,7 +84,7 @@ async def admin(request: Request, system: SystemDep, user: PortalUser) -> Respon
         reason = "administration is for administrators and fleet managers"
         # Refused like any other system page: audited, then answered.
         await run_in_threadpool(
-            audit_trail.record_refusal,
+            trail.record_refusal,
             system,
             "user:system:administration",
             user_actor(request, user),
@@ -199,7 +202,9 @@ async def _categories_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    found = await run_in_threadpool(lambda: lifecycle.list_categories(system, include_retired=True))
+    found = await run_in_threadpool(
+        lambda: categories.list_categories(system, include_retired=True)
+    )
     return render(
         request,
         "admin_categories.html",
@@ -260,7 +265,7 @@ async def create_category(request: Request, system: SystemDep, user: CategoryAdm
     if rule is not None:
         try:
             await run_in_threadpool(
-                lifecycle.create_category, system, user, rule, user_actor(request, user)
+                categories.create_category, system, user, rule, user_actor(request, user)
             )
         except (InvalidInput, Conflict) as exc:
             field = "retention_days" if "retention" in exc.message else "name"
@@ -280,7 +285,7 @@ async def retire_category(
     retired = str(data.get("retired", "")) == "1"
     try:
         answer = await run_in_threadpool(
-            lifecycle.update_category,
+            categories.update_category,
             system,
             user,
             category_id,
@@ -307,9 +312,9 @@ async def _docks_page(
     new_token: tuple[str, str] | None = None,
 ) -> Response:
     found = await run_in_threadpool(
-        lambda: fleet_views.list_docks(
+        lambda: views.list_docks(
             system,
-            page=Page(limit=fleet_views.MAX_PAGE),
+            page=Page(limit=views.MAX_PAGE),
             principal=user,
             actor=user_actor(request, user),
         )
@@ -347,7 +352,7 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
     if form.ok:
         try:
             token = await run_in_threadpool(
-                lambda: fleet.add_dock(
+                lambda: registry.add_dock(
                     system,
                     name or "",
                     station=station,

@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction, may
 from custody.domain.errors import Conflict, InvalidInput
-from custody.services import cases, footage
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.evidence import cases
+from custody.services.recordings import search
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
@@ -109,7 +110,7 @@ async def _case_page(
     errors: dict[str, str] | None = None,
 ) -> Response:
     case = await run_in_threadpool(cases.get_case, system, user, case_id, user_actor(request, user))
-    cards = await run_in_threadpool(footage.case_cards, system, user, case_id)
+    cards = await run_in_threadpool(search.case_cards, system, user, case_id)
     return render(
         request,
         "case.html",

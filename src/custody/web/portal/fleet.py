@@ -1,7 +1,7 @@
 """Fleet: cameras and docks at a glance, with what needs doing about them first.
 
 The alerts (cameras not docked for days, whose footage is at risk; docks gone silent)
-come from `custody.services.fleet_health`, the lists from `custody.services.fleet_views`.
+come from `custody.services.fleet.health`, the lists from `custody.services.fleet.views`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.clock import parse_time
-from custody.services import fleet_health, fleet_views
-from custody.services.fleet_views import Page
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.fleet import views
+from custody.services.fleet.views import Page
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.pages import PortalRoute, render
@@ -45,11 +45,9 @@ async def fleet(
     status: str | None = Query(None),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(
-        lambda: fleet_health.alerts(system, principal=user, actor=actor)
-    )
+    health = await run_in_threadpool(lambda: health.alerts(system, principal=user, actor=actor))
     cameras = await run_in_threadpool(
-        lambda: fleet_views.list_cameras(
+        lambda: views.list_cameras(
             system,
             status=status or None,
             page=Page(offset=offset, limit=CAMERAS_PAGE),
@@ -58,8 +56,8 @@ async def fleet(
         )
     )
     docks = await run_in_threadpool(
-        lambda: fleet_views.list_docks(
-            system, page=Page(limit=fleet_views.MAX_PAGE), principal=user, actor=actor
+        lambda: views.list_docks(
+            system, page=Page(limit=views.MAX_PAGE), principal=user, actor=actor
         )
     )
     alerted = {(a["subject"], a["name"]) for a in health["alerts"]}

@@ -8,8 +8,9 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
 from custody.domain.errors import InvalidInput
-from custody.services import footage, lifecycle
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.evidence import categories as categorising
+from custody.services.recordings import search
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
@@ -30,9 +31,9 @@ async def _page(
     values: dict[str, str] | None = None,
 ) -> Response:
     found = await run_in_threadpool(
-        lambda: footage.my_footage(system, user, team=team, limit=PAGE, offset=offset)
+        lambda: search.my_footage(system, user, team=team, limit=PAGE, offset=offset)
     )
-    categories = await run_in_threadpool(lifecycle.list_categories, system)
+    categories = await run_in_threadpool(categorising.list_categories, system)
     return render(
         request,
         "footage.html",
@@ -76,7 +77,7 @@ async def categorise(
         )
     try:
         outcomes = await run_in_threadpool(
-            footage.add_category, system, user, chosen, category, user_actor(request, user)
+            search.add_category, system, user, chosen, category, user_actor(request, user)
         )
     except InvalidInput as exc:
         form.errors["category"] = exc.message

@@ -28,7 +28,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from custody.domain.access import ROLE_TITLES, SystemAction, may
 from custody.domain.clock import parse_time
 from custody.domain.errors import CustodyError, InvalidInput, NotAuthenticated
-from custody.services.users import Principal
+from custody.domain.principal import Principal
 from custody.web.deps import MAX_REASON, CurrentUser, get_system, is_https
 from custody.web.errors import status_for
 

@@ -18,22 +18,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from custody.audit import Actor
 from custody.domain.access import Action, SystemAction, may
+from custody.domain.actor import Actor
 from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
-from custody.services import annotations as annotation_service
-from custody.services import (
-    audit_trail,
-    cases,
-    evidence,
-    footage,
-    lifecycle,
-    previews,
-    recordings,
-)
-from custody.services.recordings import RangeNotSatisfiable
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.audit_trail import trail as audit_trail
+from custody.services.evidence import annotations as annotation_service
+from custody.services.evidence import cases, flags
+from custody.services.evidence import categories as categorising
+from custody.services.recordings import previews, reading, search
+from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal import track
@@ -56,7 +51,7 @@ def _link(recording_id: str, user: Principal, anchor: str = "") -> str:
 
 
 def _open_cases(
-    system: SystemDep, user: Principal, card: footage.Card, actor: Actor
+    system: SystemDep, user: Principal, card: search.Card, actor: Actor
 ) -> list[dict[str, Any]]:
     """The open cases this person could add the recording to (none if they may not)."""
     if not card.may(Action.ADD_TO_CASE) or not may(user.viewer(), SystemAction.VIEW_CASES):
@@ -74,7 +69,7 @@ async def _page(
     values: dict[str, str] | None = None,
 ) -> Response:
     actor = user_actor(request, user)
-    detail = await run_in_threadpool(recordings.get_recording, system, user, recording_id, actor)
+    detail = await run_in_threadpool(reading.get_recording, system, user, recording_id, actor)
     title = detail.get("title") or "Recording"
     if detail["state"] == "deleted":
         return render(
@@ -86,9 +81,9 @@ async def _page(
             detail=detail,
             deleted_at=parse_time(detail["deleted_at"]) if detail.get("deleted_at") else None,
         )
-    found = await run_in_threadpool(footage.cards, system, user, [recording_id])
+    found = await run_in_threadpool(search.cards, system, user, [recording_id])
     card = found[0]
-    categories = await run_in_threadpool(lifecycle.list_categories, system)
+    categories = await run_in_threadpool(categorising.list_categories, system)
     open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
     started = parse_time(detail["started_at"])
     duration = card.duration_seconds
@@ -143,7 +138,7 @@ async def media(
     byte_range = _parse_range(request.headers.get("range"))
     try:
         stream = await run_in_threadpool(
-            lambda: recordings.open_media(
+            lambda: reading.open_media(
                 system, user, recording_id, user_actor(request, user), byte_range
             )
         )
@@ -169,7 +164,7 @@ async def thumbnail(
     recording_id: str, request: Request, system: SystemDep, user: PortalUser
 ) -> Response:
     data = await run_in_threadpool(
-        recordings.open_thumbnail, system, user, recording_id, user_actor(request, user)
+        reading.open_thumbnail, system, user, recording_id, user_actor(request, user)
     )
     return Response(data, media_type="image/jpeg", headers=IMAGE_HEADERS)
 
@@ -262,7 +257,7 @@ async def categorise(
         recording_id,
         form,
         "categories",
-        lambda: lifecycle.set_categories(system, user, recording_id, chosen, reason, actor),
+        lambda: categorising.set_categories(system, user, recording_id, chosen, reason, actor),
         done,
     )
 
@@ -381,7 +376,7 @@ async def flag_evidence(
         recording_id,
         form,
         "evidence",
-        lambda: evidence.flag_evidence(system, user, recording_id, reason or "", actor),
+        lambda: flags.flag_evidence(system, user, recording_id, reason or "", actor),
         "Flagged as evidence: it is kept until the flag is cleared.",
     )
 
@@ -403,9 +398,7 @@ async def clear_evidence(
         recording_id,
         form,
         "evidence",
-        lambda: evidence.clear_evidence_flag(
-            system, user, recording_id, flag_id, reason or "", actor
-        ),
+        lambda: flags.clear_evidence_flag(system, user, recording_id, flag_id, reason or "", actor),
         "Evidence flag cleared.",
     )
 

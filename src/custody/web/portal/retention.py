@@ -10,8 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.errors import Conflict, InvalidInput
-from custody.services import footage, lifecycle, retention
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.evidence import categories as categorising
+from custody.services.recordings import search
+from custody.services.retention import review
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
@@ -24,8 +26,8 @@ PAGE = 50
 
 def _with_cards(
     system: SystemDep, user: Principal, items: list[dict[str, Any]]
-) -> list[tuple[dict[str, Any], footage.Card | None]]:
-    found = {card.id: card for card in footage.cards(system, user, [i["id"] for i in items])}
+) -> list[tuple[dict[str, Any], search.Card | None]]:
+    found = {card.id: card for card in search.cards(system, user, [i["id"] for i in items])}
     return [(item, found.get(item["id"])) for item in items]
 
 
@@ -38,12 +40,10 @@ async def _pending_page(
     errors: dict[str, str] | None = None,
 ) -> Response:
     answer = await run_in_threadpool(
-        lambda: retention.pending(
-            system, user, user_actor(request, user), limit=PAGE, offset=offset
-        )
+        lambda: review.pending(system, user, user_actor(request, user), limit=PAGE, offset=offset)
     )
     rows = await run_in_threadpool(_with_cards, system, user, answer["items"])
-    categories = await run_in_threadpool(lifecycle.list_categories, system)
+    categories = await run_in_threadpool(categorising.list_categories, system)
     return render(
         request,
         "retention.html",
@@ -78,7 +78,7 @@ async def restore(
     if form.ok:
         try:
             answer = await run_in_threadpool(
-                retention.restore,
+                review.restore,
                 system,
                 user,
                 recording_id,
@@ -113,7 +113,7 @@ async def _review_page(
     errors: dict[str, str] | None = None,
 ) -> Response:
     answer = await run_in_threadpool(
-        lambda: retention.review_queue(
+        lambda: review.review_queue(
             system, user, user_actor(request, user), limit=PAGE, offset=offset
         )
     )
@@ -145,7 +145,7 @@ async def mark_reviewed(
         )
     try:
         await run_in_threadpool(
-            retention.mark_reviewed, system, user, recording_id, note, user_actor(request, user)
+            review.mark_reviewed, system, user, recording_id, note, user_actor(request, user)
         )
     except (InvalidInput, Conflict) as exc:
         message = exc.message[0].upper() + exc.message[1:]

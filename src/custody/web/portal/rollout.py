@@ -1,6 +1,6 @@
 """`/fleet/rollout`: the phased roll-out, borough by borough, as a fleet manager reads it.
 
-The figures come from `custody.services.rollout` (the same as `GET /api/v1/fleet/rollout`),
+The figures come from `custody.services.fleet.rollout` (the same as `GET /api/v1/fleet/rollout`),
 which asks `may` and audits a refusal.
 """
 
@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
-from custody.services import rollout
+from custody.services.fleet import rollout
 from custody.web.deps import get_system, user_actor
 from custody.web.guard import access
 from custody.web.portal.pages import PortalRoute, PortalUser, render

@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import NO_ACCESS, Action, SystemAction, may
 from custody.domain.errors import InvalidInput
-from custody.services import footage, lifecycle
-from custody.services.footage import Search
-from custody.services.users import Principal
+from custody.domain.principal import Principal
+from custody.services.evidence import categories as categorising
+from custody.services.recordings import search as finding
+from custody.services.recordings.search import Search
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
@@ -114,7 +115,7 @@ async def search(
     if form.ok:
         try:
             results = await run_in_threadpool(
-                lambda: footage.search(
+                lambda: finding.search(
                     system,
                     user,
                     query,
@@ -125,7 +126,7 @@ async def search(
             )
         except InvalidInput as exc:
             form.errors["case" if query.case else "reference"] = exc.message
-    categories = await run_in_threadpool(lambda: lifecycle.list_categories(system))
+    categories = await run_in_threadpool(lambda: categorising.list_categories(system))
     return render(
         request,
         "search.html",

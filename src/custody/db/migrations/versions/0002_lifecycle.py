@@ -6,7 +6,7 @@ Create Date: 2026-11-25 19:53:11.316305
 
 Existing recordings get no retention decision here (retention_rule stays null): the
 first retention sweep decides every undecided recording before it selects anything,
-with the same pure function as every other change (custody.services.retention).
+with the same pure function as every other change (custody.services.retention.review).
 """
 
 from collections.abc import Sequence

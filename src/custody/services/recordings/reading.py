@@ -11,15 +11,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from custody.audit import Actor
 from custody.db.models import Camera, Officer, Recording
 from custody.domain.access import Action, decide
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound, NotPermitted
-from custody.services import lifecycle, lifecycle_core, retention
-from custody.services.lifecycle_core import visible_recordings
+from custody.domain.principal import Principal
+from custody.services import access
+from custody.services.access import visible_recordings
+from custody.services.evidence import categories
+from custody.services.retention import review
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 MAX_PAGE = 200
 
@@ -118,9 +120,9 @@ def _load_checked(
     recording, serial, warrant, _ = row
     # The whole access contract: the viewer's cases, the footage's class, complaint holds.
     decision = decide(
-        lifecycle_core.viewer_for(uow, principal),
+        access.viewer_for(uow, principal),
         action,
-        lifecycle_core.recording_facts(uow, recording),
+        access.recording_facts(uow, recording),
     )
     if not decision:
         uow.audit(
@@ -151,11 +153,11 @@ def get_recording(
         result["receipt"] = json.loads(recording.receipt_document)
         if recording.state == "deleted":
             # A tombstone: the deletion certificate says what went, when and why.
-            result |= retention.tombstone_view(recording)
+            result |= review.tombstone_view(recording)
         else:
             result["gps_track"] = json.loads(recording.gps_track)
             result["manifest"] = json.loads(recording.manifest_document)
-            result |= lifecycle.lifecycle_view(uow, principal, recording)
+            result |= categories.lifecycle_view(uow, principal, recording)
         uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
         uow.commit()
         return result

@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from custody.audit import Actor
 from custody.db.models import Camera, CameraReport, Dock, IngestFlag, Officer
 from custody.db.models.fleet import CameraAssignment
 from custody.domain.access import SystemAction, may
+from custody.domain.actor import Actor
 from custody.domain.errors import (
     Conflict,
     InvalidInput,
@@ -36,10 +36,10 @@ from custody.domain.fleet import (
     CameraStatus,
     IssueMode,
 )
+from custody.domain.principal import Principal
 from custody.domain.signing import load_public_key
+from custody.services.identity.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
-from custody.services.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
-from custody.services.users import Principal
 
 WARRANT_NUMBER = re.compile(r"^[A-Za-z0-9]{2,32}$")
 SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from custody.audit import Actor
 from custody.db.models import Camera, CameraReport, Dock, Officer
 from custody.domain.access import SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput
 from custody.domain.fleet import OUT_OF_SERVICE, CameraStatus, is_behind, newest_versions
@@ -26,9 +26,9 @@ from custody.domain.fleet_health import (
     ordered,
     silent_cutoff,
 )
-from custody.services.fleet import authorise
+from custody.domain.principal import Principal
+from custody.services.fleet.registry import authorise
 from custody.services.system import System
-from custody.services.users import Principal
 
 MAX_ALERTS = 1000
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
-from custody.audit import Actor
 from custody.db.models import Camera, Dock, Officer, Recording
 from custody.db.models.lifecycle import (
     Case,
@@ -30,22 +29,17 @@ from custody.db.models.lifecycle import (
     RecordingTag,
 )
 from custody.domain.access import SEES_COMPLAINTS, Action, RecordingFacts, permitted
+from custody.domain.actor import Actor
 from custody.domain.categories import UNCATEGORISED, parse_access_class
 from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, InvalidInput
-from custody.domain.retention import HoldKind, decide_retention
-from custody.services import lifecycle
-from custody.services.lifecycle import shown_facts
-from custody.services.lifecycle_core import (
-    ALL_CASES_ROLES,
-    DELETED,
-    retention_facts,
-    user_case_ids,
-    viewer_for,
-    visible_recordings,
-)
+from custody.domain.principal import Principal
+from custody.domain.retention import DELETED, HoldKind, decide_retention
+from custody.services.access import ALL_CASES_ROLES, user_case_ids, viewer_for, visible_recordings
+from custody.services.evidence import categories
+from custody.services.evidence.categories import shown_facts
+from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 MAX_PAGE = 200
 # Recordings that reached the server within this long of each other, through one dock,
@@ -451,7 +445,7 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
         # left out, so the officer it concerns sees what they would see without it.
         known = shown_facts(facts[recording.id], principal, sees_complaints)
         decision = decide_retention(known)
-        _, reason = lifecycle.shown_rule(decision, principal)
+        _, reason = categories.shown_rule(decision, principal)
         access = RecordingFacts(
             recording.officer_id,
             officer.unit if officer else None,
@@ -518,7 +512,7 @@ def add_category(
 ) -> list[Outcome]:
     """Add a category to each recording, keeping the ones it has (each change audited).
 
-    Each recording is categorised in its own transaction by `lifecycle.set_categories`,
+    Each recording is categorised in its own transaction by `categories.set_categories`,
     so one refusal (a restricted recording, say) does not undo the others.
     """
     wanted = list(dict.fromkeys(recording_ids))
@@ -537,7 +531,7 @@ def add_category(
             continue
         names = sorted({*card.categories, category.strip()}, key=str.lower)
         try:
-            lifecycle.set_categories(system, principal, rid, names, None, actor)
+            categories.set_categories(system, principal, rid, names, None, actor)
         except CustodyError as exc:
             outcomes.append(Outcome(rid, False, exc.message))
         else:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from custody.db.models import User
-from custody.services import users
+from custody.services.identity import users
 from custody.services.system import System
 
 

@@ -27,10 +27,10 @@ from typing import Any, BinaryIO
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from custody.audit import Actor
 from custody.db.models import Camera, IngestFlag, Recording, Upload
 from custody.db.models import Manifest as ManifestRow
 from custody.domain import signing
+from custody.domain.actor import Actor
 from custody.domain.errors import (
     ChecksumMismatch,
     ContentMismatch,
@@ -46,8 +46,8 @@ from custody.domain.errors import (
 from custody.domain.manifest import Manifest, parse_manifest
 from custody.domain.receipt import Receipt, issue_receipt
 from custody.domain.uploads import UploadState, check_length, check_patch, expiry_for, is_expired
-from custody.services import assignments
-from custody.services.fleet import DockIdentity
+from custody.services.fleet import assignments
+from custody.services.fleet.registry import DockIdentity
 from custody.services.system import System, UnitOfWork
 
 HASH_BLOCK = 4 * 1024 * 1024

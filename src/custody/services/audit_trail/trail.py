@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custody.audit import Actor, proofs
 from custody.audit import checkpoints as checkpoint_store
+from custody.audit import proofs
 from custody.audit.checkpoints import Checkpoint
 from custody.audit.log import event_hash, hashed_fields
 from custody.audit.report import render_trail
@@ -20,11 +20,12 @@ from custody.audit.verify import Progress, Report, verify_log
 from custody.db.models import AuditEvent, Camera, Officer, Recording
 from custody.domain import signing
 from custody.domain.access import Action, decide
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import NotFound
-from custody.services import lifecycle_core
+from custody.domain.principal import Principal
+from custody.services import access
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 HOW_TO_CHECK_TRAIL = (
     "Each event's hash is SHA-256 over the RFC 8785 canonical JSON of its fields seq, at, tag, "
@@ -45,11 +46,11 @@ def _checked(
     if recording is None:
         raise NotFound(f"no recording {recording_id}")
     # The recording's facts include its cases, access class and any complaint hold.
-    facts = lifecycle_core.recording_facts(uow, recording)
-    viewer = lifecycle_core.viewer_for(uow, principal)  # with any reason the request states
+    facts = access.recording_facts(uow, recording)
+    viewer = access.viewer_for(uow, principal)  # with any reason the request states
     decision = decide(viewer, Action.VIEW_AUDIT, facts)
     if not decision:
-        raise lifecycle_core.refuse(
+        raise access.refuse(
             uow,
             actor,
             tag,

@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from custody.audit import Actor
 from custody.db.models import Recording
 from custody.db.models.lifecycle import (
     Annotation,
     RecordingTag,
 )
 from custody.domain.access import Action
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.lifecycle import (
@@ -22,11 +22,9 @@ from custody.domain.lifecycle import (
     check_tags,
     check_title,
 )
-from custody.services.lifecycle_core import (
-    checked_recording,
-)
+from custody.domain.principal import Principal
+from custody.services.access import checked_recording
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 # --- annotations -------------------------------------------------------------------------
 

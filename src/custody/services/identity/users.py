@@ -2,23 +2,23 @@
 
 A user need not have a password: people who sign in through the force's single
 sign-on (OIDC, e.g. Microsoft Entra) carry an external issuer and subject instead.
-Portal sign-in, sessions and throttling are in `custody.services.signin`.
+Portal sign-in, sessions and throttling are in `custody.services.identity.signin`.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
-from custody.audit import Actor
 from custody.db.models import ApiToken, Officer, User
 from custody.db.models.users import UserSession
-from custody.domain.access import ROLES, Viewer
+from custody.domain.access import ROLES
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import (
     Conflict,
@@ -27,8 +27,9 @@ from custody.domain.errors import (
     NotFound,
     NotPermitted,
 )
+from custody.domain.principal import Principal
+from custody.services.identity.tokens import USER_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
-from custody.services.tokens import USER_TOKEN_PREFIX, new_token, token_hash
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 MIN_PASSWORD = 10
@@ -37,38 +38,7 @@ MAX_PASSWORD = 1024
 MAX_TOKEN_DAYS = 3650
 _hasher = PasswordHasher()
 
-__all__ = ["ROLES", "Principal"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in person a request acts for."""
-
-    user_id: int
-    username: str
-    role: str
-    unit: str | None
-    officer_id: int | None
-    # The reason the request states for itself (an investigator's search), if any.
-    stated_reason: str | None = None
-
-    def actor(self, address: str | None = None, user_agent: str | None = None) -> Actor:
-        return Actor(f"user:{self.username}", address, user_agent, self.stated_reason)
-
-    def viewer(self, case_ids: frozenset[int] = frozenset()) -> Viewer:
-        """The access rules' view of this person (their cases, when the caller knows them)."""
-        return Viewer(
-            self.role,
-            self.unit,
-            self.officer_id,
-            user_id=self.user_id,
-            case_ids=case_ids,
-            stated_reason=self.stated_reason is not None,
-        )
-
-    def stating(self, reason: str | None) -> Principal:
-        """The same person, with the reason their request states."""
-        return replace(self, stated_reason=reason)
+__all__ = ["ROLES", "Principal", "principal_of"]
 
 
 def principal_of(user: User) -> Principal:

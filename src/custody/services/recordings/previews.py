@@ -18,14 +18,15 @@ import av
 from PIL import Image
 from sqlalchemy import or_, select
 
-from custody.audit import Actor
 from custody.db.models import Recording
 from custody.domain.access import Action, decide
+from custody.domain.actor import Actor
 from custody.domain.errors import NotFound
-from custody.services.lifecycle_core import DELETED, recording_facts, refuse, viewer_for
-from custody.services.media import PLAYABLE, StoreReader
+from custody.domain.principal import Principal
+from custody.domain.retention import DELETED
+from custody.services.access import recording_facts, refuse, viewer_for
+from custody.services.recordings.media import PLAYABLE, StoreReader
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from custody.audit import Actor
 from custody.db.models import Recording
 from custody.db.models.lifecycle import (
     Case,
@@ -20,6 +19,7 @@ from custody.db.models.lifecycle import (
     RecordingCategory,
 )
 from custody.domain.access import Action, SystemAction, decide, may
+from custody.domain.actor import Actor
 from custody.domain.categories import UNCATEGORISED, CategoryRule, check_rule, parse_access_class
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
@@ -27,22 +27,24 @@ from custody.domain.lifecycle import (
     hold_visible_to,
     optional_reason,
 )
-from custody.domain.retention import HoldKind, RetentionDecision, RetentionFacts, decide_retention
-from custody.services.annotations import annotations_json
-from custody.services.lifecycle_core import (
-    ALL_CASES_ROLES,
+from custody.domain.principal import Principal
+from custody.domain.retention import (
     DELETED,
-    category_rule,
+    HoldKind,
+    RetentionDecision,
+    RetentionFacts,
+    decide_retention,
+)
+from custody.services.access import (
+    ALL_CASES_ROLES,
     checked_recording,
-    due_details,
-    recompute,
     recording_facts,
     require,
-    retention_facts,
     viewer_for,
 )
+from custody.services.evidence.annotations import annotations_json
+from custody.services.retention.facts import category_rule, due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 # --- categories --------------------------------------------------------------------------
 

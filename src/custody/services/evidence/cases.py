@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from custody.audit import Actor
 from custody.db.models import Recording, User
 from custody.db.models.lifecycle import Case, CaseMember, CaseRecording
 from custody.domain.access import Action, SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.lifecycle import (
@@ -20,17 +20,11 @@ from custody.domain.lifecycle import (
     check_title,
     optional_reason,
 )
-from custody.services.lifecycle_core import (
-    ALL_CASES_ROLES,
-    DELETED,
-    checked_recording,
-    due_details,
-    recompute,
-    require,
-    user_case_ids,
-)
+from custody.domain.principal import Principal
+from custody.domain.retention import DELETED
+from custody.services.access import ALL_CASES_ROLES, checked_recording, require, user_case_ids
+from custody.services.retention.facts import due_details, recompute
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 # Sentinel: "keep the case's own disposal rule" when closing.
 KEEP = object()

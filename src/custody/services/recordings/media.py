@@ -25,8 +25,8 @@ import av
 from PIL import Image
 from sqlalchemy import select
 
-from custody.audit import Actor
 from custody.db.models import Recording
+from custody.domain.actor import Actor
 from custody.domain.errors import NotFound
 from custody.services.system import System
 from custody.storage import BlobStore

@@ -1,4 +1,4 @@
-"""Evidence flags and holds: with cases (custody.services.cases), what keeps footage
+"""Evidence flags and holds: with cases (custody.services.evidence.cases), what keeps footage
 whatever its category.
 
 Each change locks the recordings it touches (in id order), recomputes their retention
@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custody.audit import Actor
 from custody.db.models import Officer, Recording
 from custody.db.models.lifecycle import EvidenceFlag, Hold
 from custody.domain.access import Action, decide
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.lifecycle import (
@@ -24,18 +24,12 @@ from custody.domain.lifecycle import (
     hold_visible_to,
     parse_hold_kind,
 )
-from custody.domain.retention import HoldKind
-from custody.services.lifecycle import hold_json
-from custody.services.lifecycle_core import (
-    DELETED,
-    checked_recording,
-    due_details,
-    recompute,
-    recording_facts,
-    viewer_for,
-)
+from custody.domain.principal import Principal
+from custody.domain.retention import DELETED, HoldKind
+from custody.services.access import checked_recording, recording_facts, viewer_for
+from custody.services.evidence.categories import hold_json
+from custody.services.retention.facts import due_details, recompute
 from custody.services.system import System
-from custody.services.users import Principal
 
 MAX_HOLD_RECORDINGS = 5000
 

@@ -20,10 +20,10 @@ from typing import Any
 
 from sqlalchemy import exists, func, or_, select
 
-from custody.audit import Actor
 from custody.db.models import Camera, Officer, Recording
 from custody.db.models.fleet import CameraAssignment, RolloutPhase
 from custody.domain.access import SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.fleet import (
@@ -34,9 +34,9 @@ from custody.domain.fleet import (
     PhaseProgress,
     progress,
 )
-from custody.services.fleet import MAX_UNIT, authorise
+from custody.domain.principal import Principal
+from custody.services.fleet.registry import MAX_UNIT, authorise
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 DEFAULT_IDLE_DAYS = 7
 MAX_PHASE = 100

@@ -21,12 +21,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from custody.audit import Actor
 from custody.db.models import Camera, Officer
 from custody.domain.access import SystemAction
+from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.fleet import CameraStatus, IssueMode
-from custody.services.fleet import (
+from custody.domain.principal import Principal
+from custody.services.fleet.registry import (
     MAX_UNIT,
     authorise,
     camera_problems,
@@ -35,7 +36,6 @@ from custody.services.fleet import (
     open_assignment,
 )
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 OFFICER_COLUMNS = ("warrant_number", "name", "rank", "unit")
 OFFICER_OPTIONAL = ("card_id",)

@@ -20,22 +20,18 @@ from typing import Any
 
 from sqlalchemy import Select, delete, or_, select
 
-from custody.audit import Actor
 from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.lifecycle import Annotation, RecordingTag
 from custody.domain import signing
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.retention import (
+    DELETED,
     RetentionDecision,
     decide_retention,
     deletion_certificate,
 )
-from custody.services.lifecycle_core import (
-    DELETED,
-    due_details,
-    recompute,
-    retention_facts,
-)
+from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
 
 logger = logging.getLogger(__name__)

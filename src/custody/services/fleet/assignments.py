@@ -26,10 +26,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from custody.audit import Actor
 from custody.db.models import Camera, Dock, IngestFlag, Officer
 from custody.db.models.fleet import CameraAssignment
 from custody.domain.access import SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound, UnknownCamera
 from custody.domain.fleet import (
@@ -45,7 +45,8 @@ from custody.domain.fleet import (
     check_return,
 )
 from custody.domain.manifest import Manifest
-from custody.services.fleet import (
+from custody.domain.principal import Principal
+from custody.services.fleet.registry import (
     MAX_UNIT,
     DockIdentity,
     authorise,
@@ -57,7 +58,6 @@ from custody.services.fleet import (
     set_status,
 )
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 MAX_REASON = 500
 

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from custody.audit import Actor
 from custody.db.models import User
 from custody.db.models.users import SignInAttempt, UserSession
+from custody.domain.actor import Actor
 from custody.domain.errors import CustodyError, NotAuthenticated
+from custody.domain.principal import Principal
 from custody.domain.sessions import (
     SessionPolicy,
     ThrottlePolicy,
@@ -26,9 +27,9 @@ from custody.domain.sessions import (
     session_expired,
     sign_in_throttle,
 )
+from custody.services.identity.tokens import token_hash
+from custody.services.identity.users import principal_of, verify_password
 from custody.services.system import System
-from custody.services.tokens import token_hash
-from custody.services.users import Principal, principal_of, verify_password
 
 SESSION_PREFIX = "css_"
 SESSION_POLICY = SessionPolicy()

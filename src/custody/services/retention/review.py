@@ -1,7 +1,7 @@
 """The retention engine as people see it: what a sweep would delete (preview), what is
 pending deletion, restoring it to a category, the review queue, and certificates.
 
-The sweep itself lives in custody.services.deletion; `sweep` is re-exported here.
+The sweep itself lives in custody.services.retention.sweep; `sweep` is re-exported here.
 """
 
 from __future__ import annotations
@@ -12,31 +12,25 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from custody.audit import Actor
 from custody.db.models import Officer, Recording
 from custody.db.models.lifecycle import Hold
 from custody.domain.access import SEES_COMPLAINTS, Action, SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.lifecycle import check_reason
+from custody.domain.principal import Principal
 from custody.domain.retention import (
+    DELETED,
     PENDING_NOTICE,
     HoldKind,
     decide_retention,
 )
-from custody.services.deletion import sweep as sweep
-from custody.services.lifecycle import add_category_locked, shown_facts, shown_rule
-from custody.services.lifecycle_core import (
-    DELETED,
-    checked_recording,
-    due_details,
-    recompute,
-    require,
-    retention_facts,
-    visible_recordings,
-)
+from custody.services.access import checked_recording, require, visible_recordings
+from custody.services.evidence.categories import add_category_locked, shown_facts, shown_rule
+from custody.services.retention.facts import due_details, recompute, retention_facts
+from custody.services.retention.sweep import sweep as sweep
 from custody.services.system import System, UnitOfWork
-from custody.services.users import Principal
 
 MAX_PAGE = 500
 

@@ -9,16 +9,16 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from custody.audit import Actor
 from custody.db.models import Camera, CameraReport, Dock, Officer
 from custody.domain.access import SystemAction
+from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput
 from custody.domain.fleet import CAMERA_STATUSES
-from custody.services import assignments
-from custody.services.fleet import authorise, camera_by_serial
+from custody.domain.principal import Principal
+from custody.services.fleet import assignments
+from custody.services.fleet.registry import authorise, camera_by_serial
 from custody.services.system import System
-from custody.services.users import Principal
 
 MAX_PAGE = 500
 RECENT_REPORTS = 20

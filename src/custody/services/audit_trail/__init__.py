@@ -1,0 +1,1 @@
+"""The audit trail as people use it: trails, reports, checkpoints and proofs."""

@@ -1,0 +1,1 @@
+"""Evidence: categories and categorising, notes and bookmarks, flags, holds and cases."""

@@ -1,0 +1,1 @@
+"""Identity: users and roles, API tokens, portal sign-in, and a new installation."""

@@ -1,0 +1,1 @@
+"""Ingest: manifests declared by docks, tus uploads, and the verified commit."""

@@ -1,0 +1,1 @@
+"""Recordings as people find and watch them: search, lists, viewing, media and previews."""

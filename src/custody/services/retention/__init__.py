@@ -1,0 +1,1 @@
+"""Retention: deciding when footage may go, the sweep that deletes it, and review."""

@@ -1,0 +1,166 @@
+"""The facts that decide a recording's retention, and their recomputation.
+
+Every change that can move a recording's deletion date locks the recording row first
+(so the sweep, which locks it too, sees either the whole change or none of it) and
+recomputes `delete_due_at` with `custody.domain.retention` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from custody.db.models import Recording
+from custody.db.models.lifecycle import (
+    Case,
+    CaseRecording,
+    Category,
+    EvidenceFlag,
+    Hold,
+    RecordingCategory,
+)
+from custody.domain.categories import (
+    CategoryRule,
+    access_class_of,
+    parse_access_class,
+)
+from custody.domain.clock import isoformat
+from custody.domain.retention import (
+    DELETED,
+    CaseFact,
+    HoldFact,
+    HoldKind,
+    RetentionDecision,
+    RetentionFacts,
+    brings_forward,
+    decide_retention,
+    notice_floor,
+)
+from custody.services.system import UnitOfWork
+
+# Facts are loaded for this many recordings per query when many change at once.
+FACTS_BATCH = 500
+
+
+def category_rule(row: Category) -> CategoryRule:
+    return CategoryRule(
+        name=row.name,
+        retention_days=row.retention_days,
+        review_days=row.review_days,
+        access_class=parse_access_class(row.access_class),
+        evidential=row.evidential,
+        description=row.description,
+    )
+
+
+def retention_facts(uow: UnitOfWork, recordings: Sequence[Recording]) -> dict[str, RetentionFacts]:
+    """The retention facts of many recordings, a few queries per batch."""
+    result: dict[str, RetentionFacts] = {}
+    for start in range(0, len(recordings), FACTS_BATCH):
+        batch = recordings[start : start + FACTS_BATCH]
+        result |= _facts_batch(uow, batch)
+    return result
+
+
+def _facts_batch(uow: UnitOfWork, recordings: Sequence[Recording]) -> dict[str, RetentionFacts]:
+    session = uow.session
+    ids = [r.id for r in recordings]
+    categories: dict[str, list[CategoryRule]] = defaultdict(list)
+    for rid, row in session.execute(
+        select(RecordingCategory.recording_id, Category)
+        .join(Category, Category.id == RecordingCategory.category_id)
+        .where(RecordingCategory.recording_id.in_(ids))
+    ):
+        categories[rid].append(category_rule(row))
+    flags: dict[str, int] = dict(
+        session.execute(
+            select(EvidenceFlag.recording_id, func.count())
+            .where(EvidenceFlag.recording_id.in_(ids), EvidenceFlag.cleared_at.is_(None))
+            .group_by(EvidenceFlag.recording_id)
+        ).all()
+    )
+    cases: dict[str, list[CaseFact]] = defaultdict(list)
+    for rid, case in session.execute(
+        select(CaseRecording.recording_id, Case)
+        .join(Case, Case.id == CaseRecording.case_id)
+        .where(CaseRecording.recording_id.in_(ids))
+    ):
+        cases[rid].append(CaseFact(case.id, case.reference, case.closed_at, case.disposal_days))
+    holds: dict[str, list[HoldFact]] = defaultdict(list)
+    for hold in session.scalars(
+        select(Hold).where(Hold.recording_id.in_(ids), Hold.lifted_at.is_(None))
+    ):
+        holds[hold.recording_id].append(
+            HoldFact(hold.id, HoldKind(hold.kind), hold.concerns_officer_id)
+        )
+    return {
+        r.id: RetentionFacts(
+            recorded_at=r.started_at,
+            categories=tuple(categories[r.id]),
+            evidence_flags=flags.get(r.id, 0),
+            cases=tuple(cases[r.id]),
+            holds=tuple(holds[r.id]),
+            not_before=r.deletion_not_before,
+            last_reviewed_at=r.last_reviewed_at,
+        )
+        for r in recordings
+    }
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    recording_id: str
+    before: datetime | None
+    decision: RetentionDecision
+
+
+def recompute(
+    uow: UnitOfWork, recordings: Sequence[Recording], *, by_person: bool = True
+) -> list[Recomputed]:
+    """Decide again and store the decision on each (locked, live) recording.
+
+    A change by a person that brings a deletion forward gets the pending notice
+    (domain.retention rule 4): the notice floor is stored with the recording.
+    """
+    now = uow.now()
+    live = [r for r in recordings if r.state != DELETED]
+    all_facts = retention_facts(uow, live)
+    changes = []
+    for recording in live:
+        facts = all_facts[recording.id]
+        decision = decide_retention(facts)
+        before = recording.delete_due_at
+        decided_before = recording.retention_rule is not None
+        if by_person and decided_before and brings_forward(before, decision.delete_at):
+            floor = notice_floor(now, recording.started_at)
+            if recording.deletion_not_before is None or floor > recording.deletion_not_before:
+                recording.deletion_not_before = floor
+            decision = decide_retention(replace(facts, not_before=recording.deletion_not_before))
+        store_decision(recording, decision, facts)
+        changes.append(Recomputed(recording.id, before, decision))
+    uow.session.flush()
+    return changes
+
+
+def store_decision(
+    recording: Recording, decision: RetentionDecision, facts: RetentionFacts
+) -> None:
+    recording.delete_due_at = decision.delete_at
+    recording.review_due_at = decision.review_at
+    recording.retention_rule = decision.rule[:160]
+    recording.access_class = access_class_of(facts.categories).value
+
+
+def due_details(change: Recomputed) -> dict[str, Any]:
+    """What an audit event says about a change's effect on retention."""
+    after = change.decision.delete_at
+    return {
+        "delete_due_before": isoformat(change.before) if change.before else None,
+        "delete_due_after": isoformat(after) if after else None,
+        "rule": change.decision.rule,
+    }
