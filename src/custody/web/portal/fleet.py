@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.clock import parse_time
 from custody.domain.principal import Principal
+from custody.services.fleet import health as fleet_health
 from custody.services.fleet import views
 from custody.services.fleet.views import Page
 from custody.web.deps import Permit, SystemDep, user_actor
@@ -45,7 +46,7 @@ async def fleet(
     status: str | None = Query(None),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(lambda: health.alerts(system, principal=user, actor=actor))
+    health = await run_in_threadpool(lambda: fleet_health.alerts(system, principal=user, actor=actor))
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
