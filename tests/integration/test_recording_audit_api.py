@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 
 from custody.audit.log import HASHED_FIELDS, event_hash
 from custody.audit.proofs import check_proof
-from custody.db.models.lifecycle import Hold
 from custody.domain import signing
 from custody.services.system import System
 from custody.web.app import create_app
@@ -96,27 +95,34 @@ def test_who_may_read_a_recordings_trail(
         assert refused["tag"] == "user:recording:audit" and refused["reason"]
 
 
-def test_a_complaint_hold_keeps_the_trail_from_the_team(
+def test_a_complaint_hold_and_its_investigation_stay_out_of_the_teams_trail(
     client: TestClient, force: Force, recording: str
 ) -> None:
-    with force.system.unit_of_work() as uow:
-        uow.session.add(
-            Hold(
-                recording_id=recording,
-                kind="complaint",
-                reason="complaint 42",
-                placed_by="user:erin",
-                placed_at=uow.now(),
-            )
-        )
-        uow.commit()
-    assert (
-        client.get(f"/api/v1/recordings/{recording}/audit", headers=force.auth("bob")).status_code
-        == 403
+    def others(who: str) -> list[dict]:  # type: ignore[type-arg]
+        """The trail as `who` reads it, less their own readings of it."""
+        return [e for e in trail(client, force, recording, who) if e["actor"] != f"user:{who}"]
+
+    def seen_by_alice() -> dict:  # type: ignore[type-arg]
+        answer = client.get(f"/api/v1/recordings/{recording}", headers=force.auth("alice"))
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    alice_before = seen_by_alice()
+    bob_before = others("bob")
+    placed = client.post(
+        "/api/v1/holds",
+        json={"recording_ids": [recording], "kind": "complaint", "reason": "complaint 42"},
+        headers=force.auth("erin"),
     )
-    assert client.get(f"/api/v1/recordings/{recording}", headers=force.auth("bob")).is_success
-    assert trail(client, force, recording, "erin")
-    assert trail(client, force, recording, "audrey")
+    assert placed.status_code == 201, placed.text
+    assert client.get(f"/api/v1/recordings/{recording}", headers=force.auth("erin")).is_success
+    # Her supervisor and the officer herself read exactly what they read before.
+    assert others("bob") == bob_before
+    assert seen_by_alice() == alice_before
+    # Professional standards and the auditor read the whole of it.
+    tags = [e["tag"] for e in trail(client, force, recording, "audrey")]
+    assert "user:recording:place_hold" in tags and "user:recording:view" in tags
+    assert any(e["tag"] == "user:recording:place_hold" for e in trail(client, force, recording))
 
 
 def test_the_pdf_continuity_record(client: TestClient, force: Force, recording: str) -> None:

@@ -21,6 +21,7 @@ from custody.domain.clock import ManualClock, parse_time
 from custody.domain.errors import Conflict, NotFound
 from custody.domain.retention import STATUTORY_LIMIT
 from custody.services.evidence import annotations, cases, categories, flags
+from custody.services.evidence import holds as hold_service
 from custody.services.retention import review, sweep
 from custody.services.system import System
 from custody.web.app import create_app
@@ -119,7 +120,7 @@ def test_changes_to_a_deleted_recording_are_refused(world: World, clock: ManualC
     sweep.sweep(world.system)
     pat = world.people["pat"]
     with pytest.raises(Conflict):
-        flags.place_hold(
+        hold_service.place_hold(
             world.system, pat, kind="legal", reason="late", actor=pat.actor(), recording_ids=[rid]
         )
     with pytest.raises(Conflict):
@@ -204,7 +205,7 @@ def test_a_stale_deletion_date_is_corrected_never_obeyed(world: World, clock: Ma
     system = world.system
     rid = world.record()
     pat = world.people["pat"]
-    flags.place_hold(
+    hold_service.place_hold(
         system, pat, kind="legal", reason="civil claim", actor=pat.actor(), recording_ids=[rid]
     )
     with system.unit_of_work() as uow:
@@ -251,7 +252,7 @@ def test_concurrent_holds_and_sweeps_never_delete_held_footage(
     def hold_all() -> None:
         for rid in reversed(ids):
             try:
-                flags.place_hold(
+                hold_service.place_hold(
                     system, pat, kind="legal", reason="race", actor=pat.actor(), recording_ids=[rid]
                 )
                 outcomes[rid] = "held"
@@ -326,7 +327,7 @@ def test_sixty_days_of_a_force_end_as_the_rules_say(world: World, clock: ManualC
                     cases.add_to_case(system, ivan, case["id"], rid, "series", ivan.actor())
                     protected.add(rid)
                 elif action < 0.8:
-                    flags.place_hold(
+                    hold_service.place_hold(
                         system,
                         pat,
                         kind=rnd.choice(["legal", "complaint"]),

@@ -141,14 +141,13 @@ def report(
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the PDF."),
 ) -> None:
     """Write the PDF audit trail (continuity record) of a recording; the printing is audited."""
-    from custody.domain.actor import Actor
     from custody.services.audit_trail import trail
     from custody.services.identity import users
 
     running = system(ctx)
     principal = users.principal_named(running, as_user)
     pdf = trail.recording_report(
-        running, principal, recording_id, Actor(f"user:{as_user}", None, "custody-cli")
+        running, principal, recording_id, principal.actor(None, "custody-cli")
     )
     output.write_bytes(pdf)
     err.print(f"audit trail of {recording_id} written to {output}")

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from custody.cli.common import err, out, refusals
 from custody.cli.retention import AS_HELP, acting, parse_at
-from custody.services.evidence import flags
+from custody.services.evidence import holds as hold_service
 
 app = typer.Typer(help="Legal and complaint holds: no deletion until lifted.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def list_holds(
     table = Table(title="Holds")
     for column in ("id", "recording", "kind", "reason", "placed by", "placed at", "lifted"):
         table.add_column(column, overflow="fold")
-    for hold in flags.list_holds(
+    for hold in hold_service.list_holds(
         built, principal, actor, recording_id=recording_id, active=not lifted
     ):
         table.add_row(
@@ -58,7 +58,7 @@ def place(
 ) -> None:
     """Place a hold on recordings, or on an officer's footage in a time window."""
     built, principal, actor = acting(ctx, as_user)
-    placed = flags.place_hold(
+    placed = hold_service.place_hold(
         built,
         principal,
         kind=kind,
@@ -84,5 +84,5 @@ def lift(
 ) -> None:
     """Lift a hold; the recording's other rules then decide (after 7 days' notice)."""
     built, principal, actor = acting(ctx, as_user)
-    flags.lift_hold(built, principal, hold_id, reason, actor)
+    hold_service.lift_hold(built, principal, hold_id, reason, actor)
     err.print(f"hold {hold_id} lifted")

@@ -34,7 +34,7 @@ def acting(ctx: typer.Context, username: str) -> tuple[System, Principal, Actor]
     """The system, the user a command acts as, and who the audit trail names."""
     built = system(ctx)
     principal = principal_named(built, username)
-    return built, principal, Actor(f"user:{principal.username}", None, "custody-cli")
+    return built, principal, principal.actor(None, "custody-cli")
 
 
 def parse_at(text: str) -> datetime:

@@ -56,6 +56,13 @@ class SystemAction(enum.StrEnum):
     # The log's integrity: checkpoints and their signatures (hashes, not contents).
     VERIFY_AUDIT = "verify_audit"
     SEARCH_FORCE_WIDE = "search_force_wide"
+    # Every case, not only the ones a person works on (and so every case reference).
+    SEE_ALL_CASES = "see_all_cases"
+    # Complaint holds and who acted for professional standards: the officer under
+    # complaint, their supervisor and colleagues must not learn of a complaint.
+    SEE_COMPLAINT_HOLDS = "see_complaint_holds"
+    # The retention page: footage of one's own (or one's team, cases) pending deletion.
+    VIEW_RETENTION = "view_retention"
 
 
 class AccessClass(enum.StrEnum):
@@ -115,9 +122,6 @@ class RecordingFacts:
     officer_unit: str | None
     access_class: AccessClass = AccessClass.NORMAL
     case_ids: frozenset[int] = field(default_factory=frozenset)
-    # Under a professional standards (complaint) hold: its holds and audit trail are
-    # theirs (and the auditors') alone, so the officer cannot learn of the complaint.
-    complaint_hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,9 +175,6 @@ CASE_WORK = {
 }
 # Any case member (an officer or supervisor named on a case) may watch its footage.
 CASE_MEMBER = {A.LIST, A.VIEW, A.STREAM, A.ANNOTATE}
-# Under a complaint hold, only professional standards and auditors see these.
-HOLD_SECRETS = frozenset({A.VIEW_HOLDS, A.LIFT_HOLD, A.VIEW_AUDIT})
-SEES_COMPLAINTS = frozenset({"professional_standards", "auditor"})
 
 R = Relationship
 RULES: dict[str, tuple[Rule, ...]] = {
@@ -338,8 +339,6 @@ def permitted(viewer: Viewer, recording: RecordingFacts) -> frozenset[Action]:
     actions: set[Action] = set()
     for rule in _matching(viewer, recording):
         actions |= rule.actions
-    if recording.complaint_hold and viewer.role not in SEES_COMPLAINTS:
-        actions -= HOLD_SECRETS
     return frozenset(actions)
 
 
@@ -402,6 +401,30 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
     SystemAction.SEARCH_FORCE_WIDE: frozenset(
         {"investigator", "professional_standards", "auditor", "administrator"}
     ),
+    SystemAction.SEE_ALL_CASES: frozenset({"professional_standards", "auditor"}),
+    SystemAction.SEE_COMPLAINT_HOLDS: frozenset({"professional_standards", "auditor"}),
+    SystemAction.VIEW_RETENTION: frozenset(
+        {
+            "officer",
+            "supervisor",
+            "investigator",
+            "professional_standards",
+            "administrator",
+            "auditor",
+        }
+    ),
+}
+
+# Where each role starts the day in the portal.
+START_PAGES: dict[str, str] = {
+    "officer": "own_footage",
+    "supervisor": "team_footage",
+    "investigator": "cases",
+    "professional_standards": "search",
+    "disclosure": "cases",
+    "fleet_manager": "fleet",
+    "administrator": "administration",
+    "auditor": "search",
 }
 
 
@@ -423,3 +446,60 @@ def may(viewer: Viewer, action: SystemAction) -> Decision:
     ):
         return Decision(False, "investigators state a reason to search beyond their cases", False)
     return Decision(True, f"{_a(viewer.role)} may {what}", False)
+
+
+def roles_that_may(action: SystemAction) -> frozenset[str]:
+    """The roles the table lets do a system-wide action (for queries over users)."""
+    return SYSTEM_RULES[action]
+
+
+def start_page(viewer: Viewer) -> str:
+    """Where a person's day starts: own_footage, team_footage, cases, fleet, administration
+    or search. Anyone linked to an officer starts with their own footage, unless their role
+    starts with their team's."""
+    start = START_PAGES.get(viewer.role, "search")
+    if start != "team_footage" and viewer.officer_id is not None:
+        return "own_footage"
+    return start
+
+
+def lists_own(viewer: Viewer) -> bool:
+    """Whether the role lists its own footage (an officer linked to the person)."""
+    return viewer.officer_id is not None or any(
+        rule.relationship is Relationship.OWN and Action.LIST in rule.actions
+        for rule in RULES.get(viewer.role, ())
+    )
+
+
+def lists_team(viewer: Viewer) -> bool:
+    """Whether the role lists its team's footage (and has a team)."""
+    return viewer.unit is not None and any(
+        rule.relationship is Relationship.TEAM and Action.LIST in rule.actions
+        for rule in RULES.get(viewer.role, ())
+    )
+
+
+def lists_any(viewer: Viewer) -> bool:
+    """Whether the role lists footage at all (some rule of theirs allows LIST)."""
+    return any(Action.LIST in rule.actions for rule in RULES.get(viewer.role, ()))
+
+
+def sees_all_cases(viewer: Viewer) -> bool:
+    return bool(may(viewer, SystemAction.SEE_ALL_CASES))
+
+
+def sees_complaint_holds(viewer: Viewer) -> bool:
+    return bool(may(viewer, SystemAction.SEE_COMPLAINT_HOLDS))
+
+
+def hold_visible(viewer: Viewer, complaint: bool, concerns_officer_id: int | None) -> bool:
+    """Whether a hold on footage the viewer may see the holds of shows to them.
+
+    A legal hold shows to anyone who sees the recording's holds. A complaint hold shows only
+    to those who see complaints, and never to the officer it concerns, whatever their role.
+    """
+    if not complaint:
+        return True
+    if not sees_complaint_holds(viewer):
+        return False
+    return viewer.officer_id is None or viewer.officer_id != concerns_officer_id

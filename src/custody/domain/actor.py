@@ -17,6 +17,9 @@ class Actor:
     address: str | None = None
     user_agent: str | None = None
     reason: str | None = None
+    # Acting for professional standards (or auditing them): what this person does to
+    # footage reads only to others who see complaints (`services.access.shows_event`).
+    confidential: bool = False
 
     @classmethod
     def system(cls) -> Actor:

@@ -115,20 +115,6 @@ def parse_hold_kind(kind: str) -> HoldKind:
         raise InvalidInput("kind must be legal or complaint") from None
 
 
-def hold_visible_to(
-    role: str, officer_id: int | None, kind: HoldKind, concerns_officer_id: int | None
-) -> bool:
-    """A complaint hold never shows to the officer it concerns, whatever else they may see."""
-    if kind is HoldKind.COMPLAINT and role == "officer":
-        return False
-    return not (
-        kind is HoldKind.COMPLAINT
-        and officer_id is not None
-        and officer_id == concerns_officer_id
-        and role != "professional_standards"
-    )
-
-
 def check_window(since: datetime | None, until: datetime | None) -> None:
     if since is None or until is None:
         raise InvalidInput("a hold on an officer's footage needs since and until")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from custody.domain.access import Viewer
+from custody.domain.access import Viewer, sees_complaint_holds
 from custody.domain.actor import Actor
 
 
@@ -21,7 +21,13 @@ class Principal:
     stated_reason: str | None = None
 
     def actor(self, address: str | None = None, user_agent: str | None = None) -> Actor:
-        return Actor(f"user:{self.username}", address, user_agent, self.stated_reason)
+        return Actor(
+            f"user:{self.username}",
+            address,
+            user_agent,
+            self.stated_reason,
+            confidential=sees_complaint_holds(self.viewer()),
+        )
 
     def viewer(self, case_ids: frozenset[int] = frozenset()) -> Viewer:
         """The access rules' view of this person (their cases, when the caller knows them)."""

@@ -81,6 +81,8 @@ class RetentionFacts:
     # No deletion before this: the pending notice after a change that brought it forward.
     not_before: datetime | None = None
     last_reviewed_at: datetime | None = None
+    # The notice as those who may not know of complaint holds were given it (see `seen`).
+    seen_not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ def _decide(facts: RetentionFacts, recorded_at: datetime) -> RetentionDecision:
             reason = f"category {category.name} keeps it until {isoformat(due)}"
         proposals.append((due, f"category:{category.name}", reason))
     for case in sorted(facts.cases, key=lambda c: c.reference):
-        assert case.closed_at is not None
+        if case.closed_at is None:
+            continue  # open cases kept it above
         if case.disposal_days is None:
             due, reason = None, f"closed case {case.reference} keeps it until manually deleted"
         else:
@@ -208,9 +211,61 @@ def brings_forward(before: datetime | None, after: datetime | None) -> bool:
     return before is None or after < before
 
 
-def without_concealed_holds(facts: RetentionFacts) -> RetentionFacts:
-    """The facts as the officer a complaint concerns may know them: no complaint holds."""
-    return replace(facts, holds=tuple(h for h in facts.holds if h.kind is not HoldKind.COMPLAINT))
+def seen(facts: RetentionFacts) -> RetentionFacts:
+    """The facts as everyone who may not know of complaints knows them: no complaint holds,
+    and only the notice that their world gave. The officer under complaint, their team and
+    their cases' investigators see the decision they would see if there were no complaint."""
+    return replace(
+        facts,
+        holds=tuple(h for h in facts.holds if h.kind is not HoldKind.COMPLAINT),
+        not_before=facts.seen_not_before,
+    )
+
+
+@dataclass(frozen=True)
+class Redecision:
+    """A recording's retention decided again, as it is and as it is seen."""
+
+    decision: RetentionDecision
+    seen: RetentionDecision
+    not_before: datetime | None
+    seen_not_before: datetime | None
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(as_utc(a), as_utc(b))
+
+
+def redecide(
+    facts: RetentionFacts,
+    *,
+    before: datetime | None,
+    seen_before: datetime | None,
+    decided_before: bool,
+    by_person: bool,
+    now: datetime,
+) -> Redecision:
+    """Decide again after a change, twice: as it is (the sweep's truth) and as it is seen.
+
+    A change by a person that brings a deletion forward gets the pending notice (rule 4),
+    in each world separately: the seen world's notice is what its people were told, so that
+    nothing they see changes when a complaint hold comes or goes. The real decision honours
+    both notices, so footage never goes earlier than anyone was told.
+    """
+    seen_floor = facts.seen_not_before
+    shown = decide_retention(seen(facts))
+    if by_person and decided_before and brings_forward(seen_before, shown.delete_at):
+        seen_floor = _later(seen_floor, notice_floor(now, facts.recorded_at))
+        shown = decide_retention(replace(seen(facts), not_before=seen_floor))
+    floor = facts.not_before
+    real = replace(facts, not_before=_later(floor, seen_floor))
+    decision = decide_retention(real)
+    if by_person and decided_before and brings_forward(before, decision.delete_at):
+        floor = _later(floor, notice_floor(now, facts.recorded_at))
+        decision = decide_retention(replace(real, not_before=_later(floor, seen_floor)))
+    return Redecision(decision, shown, floor, seen_floor)
 
 
 def deletion_certificate(

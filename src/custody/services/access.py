@@ -1,24 +1,28 @@
-"""The one door for access: every use case on a recording or on the system passes here.
+"""The one door for access: every use case on a recording, a case or the system passes here.
 
 It loads the facts `custody.domain.access` decides on (the viewer's cases, the
-recording's officer, team, access class and complaint holds), asks the rule table,
-audits a refusal in a transaction of its own and conceals with 404 where the rules say
-the footage's existence is none of the caller's business.
+recording's officer, team and access class), asks the rule table, audits a refusal in a
+transaction of its own and conceals with 404 where the rules say the footage's existence
+is none of the caller's business.
+
+What a use case answers passes the same door: `Sight` says what this person may know of
+one recording — which holds show to them, which retention decision (as it is, or as it
+is seen by those who may not know of complaint holds), which case references — so that
+no answer, count, list or error tells anyone of a complaint hold, a case or a recording
+they may not see.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from custody.db.models import Officer, Recording
-from custody.db.models.lifecycle import (
-    Case,
-    CaseMember,
-    CaseRecording,
-    Hold,
-)
+from custody.db.models.lifecycle import Case, CaseMember, CaseRecording, Hold
 from custody.domain.access import (
     Action,
     RecordingFacts,
@@ -26,27 +30,30 @@ from custody.domain.access import (
     SystemAction,
     Viewer,
     decide,
+    hold_visible,
     listing_scope,
     may,
+    permitted,
+    sees_all_cases,
+    sees_complaint_holds,
 )
 from custody.domain.actor import Actor
-from custody.domain.categories import (
-    parse_access_class,
-)
+from custody.domain.categories import parse_access_class
+from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, NotFound, NotPermitted
 from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
     HoldKind,
+    RetentionDecision,
+    RetentionFacts,
+    decide_retention,
+    seen,
 )
-from custody.services.system import UnitOfWork
+from custody.services.retention.facts import Recomputed
+from custody.services.system import System, UnitOfWork
 
-# Roles that see every case (and so the references in retention reasons); the rest see
-# the cases they work on.
-ALL_CASES_ROLES = ("professional_standards", "auditor")
-
-
-# --- who may act -------------------------------------------------------------------------
+# --- who the person is -------------------------------------------------------------------
 
 
 def user_case_ids(uow: UnitOfWork, user_id: int) -> frozenset[int]:
@@ -64,8 +71,7 @@ def viewer_for(uow: UnitOfWork, principal: Principal, *, stated_reason: bool = F
 
 
 def recording_facts(uow: UnitOfWork, recording: Recording) -> RecordingFacts:
-    """The access contract's facts about a recording: whose, which team, class, cases, and
-    whether a complaint hold is on it."""
+    """The access contract's facts about a recording: whose, which team, class and cases."""
     unit = None
     if recording.officer_id is not None:
         unit = uow.session.scalar(select(Officer.unit).where(Officer.id == recording.officer_id))
@@ -74,22 +80,12 @@ def recording_facts(uow: UnitOfWork, recording: Recording) -> RecordingFacts:
             select(CaseRecording.case_id).where(CaseRecording.recording_id == recording.id)
         )
     )
-    complaint = uow.session.scalar(
-        select(Hold.id)
-        .where(
-            Hold.recording_id == recording.id,
-            Hold.kind == HoldKind.COMPLAINT.value,
-            Hold.lifted_at.is_(None),
-        )
-        .limit(1)
-    )
     return RecordingFacts(
-        recording.officer_id,
-        unit,
-        parse_access_class(recording.access_class),
-        case_ids,
-        complaint_hold=complaint is not None,
+        recording.officer_id, unit, parse_access_class(recording.access_class), case_ids
     )
+
+
+# --- refusals ----------------------------------------------------------------------------
 
 
 def refuse(
@@ -102,15 +98,28 @@ def refuse(
     object_id: str,
     conceal: bool,
     missing: str,
+    confidential: bool = False,
 ) -> NotFound | NotPermitted:
-    """Audit a refused attempt (committed on its own) and return the error to raise."""
+    """Audit a refused attempt (committed on its own) and return the error to raise.
+
+    A confidential refusal (a probe at a complaint hold) reads only to those who see
+    complaints, so that the person's own trail does not tell them what they touched."""
     uow.rollback()
     uow.audit(
-        tag, actor, object_type=object_type, object_id=object_id, allowed=False, reason=reason
+        tag,
+        actor,
+        object_type=object_type,
+        object_id=object_id,
+        allowed=False,
+        reason=reason,
+        details={CONFIDENTIAL: True} if confidential else None,
     )
     uow.commit()
-    # 404, not 403, where the footage's existence is itself not the caller's business.
+    # 404, not 403, where the thing's existence is itself not the caller's business.
     return NotFound(missing) if conceal else NotPermitted(reason)
+
+
+# --- system actions ----------------------------------------------------------------------
 
 
 def require(
@@ -118,26 +127,74 @@ def require(
     principal: Principal,
     action: SystemAction,
     actor: Actor,
-    tag: str,
+    tag: str | None = None,
     object_type: str = "system",
     object_id: str = "-",
-) -> None:
-    """Refuse, audited, a principal whose role may not do a system-wide action."""
-    decision = may(viewer_for(uow, principal), action)
+) -> Viewer:
+    """The viewer, if the principal's role may do a system-wide action; else refused, audited."""
+    viewer = viewer_for(uow, principal)
+    decision = may(viewer, action)
     if not decision:
         raise refuse(
             uow,
             actor,
-            tag,
+            tag or f"user:system:{action.value}",
             decision.reason,
             object_type=object_type,
             object_id=object_id,
             conceal=False,
             missing="",
         )
+    return viewer
 
 
-def checked_recording(
+def permit(
+    system: System,
+    principal: Principal,
+    action: SystemAction,
+    actor: Actor,
+    tag: str | None = None,
+    object_type: str = "system",
+    object_id: str = "-",
+) -> None:
+    """`require` in a unit of work of its own: for a route's guard, before any work starts."""
+    with system.unit_of_work() as uow:
+        require(uow, principal, action, actor, tag, object_type, object_id)
+
+
+# --- one recording -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sight:
+    """One person's sight of one recording: what they may do and what they may know."""
+
+    recording: Recording
+    viewer: Viewer
+    facts: RecordingFacts
+    actions: frozenset[Action]
+
+    def may(self, action: Action) -> bool:
+        return action in self.actions
+
+    @property
+    def sees_complaints(self) -> bool:
+        return sees_complaint_holds(self.viewer)
+
+    def shows_hold(self, kind: str, concerns_officer_id: int | None) -> bool:
+        """Whether a hold on this recording shows to this person."""
+        if not self.may(Action.VIEW_HOLDS):
+            return False
+        return hold_visible(self.viewer, kind == HoldKind.COMPLAINT.value, concerns_officer_id)
+
+
+def sight_of(uow: UnitOfWork, viewer: Viewer, recording: Recording) -> Sight:
+    """What the viewer may do to and know of a recording (no audit: for building answers)."""
+    facts = recording_facts(uow, recording)
+    return Sight(recording, viewer, facts, permitted(viewer, facts))
+
+
+def open_recording(
     uow: UnitOfWork,
     principal: Principal,
     recording_id: str,
@@ -145,20 +202,25 @@ def checked_recording(
     actor: Actor,
     tag: str,
     *,
+    lock: bool = False,
     stated_reason: bool = False,
     allow_deleted: bool = False,
-) -> Recording:
-    """Lock a recording for a change the principal may make; refusals are audited."""
+) -> Sight:
+    """The recording, if the principal may do `action` to it; refusals are audited, and
+    concealed as "no recording" where its existence is none of their business.
+
+    `lock` takes the row lock a change needs (the sweep takes it too). A reason the
+    change states (an evidence flag's) counts as a stated reason.
+    """
     recording = uow.session.get(
-        Recording, recording_id, with_for_update=True, populate_existing=True
+        Recording, recording_id, with_for_update=lock or None, populate_existing=lock
     )
+    missing = f"no recording {recording_id}"
     if recording is None:
-        raise NotFound(f"no recording {recording_id}")
-    decision = decide(
-        viewer_for(uow, principal, stated_reason=stated_reason),
-        action,
-        recording_facts(uow, recording),
-    )
+        raise NotFound(missing)
+    viewer = viewer_for(uow, principal, stated_reason=stated_reason)
+    facts = recording_facts(uow, recording)
+    decision = decide(viewer, action, facts)
     if not decision:
         raise refuse(
             uow,
@@ -168,11 +230,11 @@ def checked_recording(
             object_type="recording",
             object_id=recording_id,
             conceal=decision.conceal,
-            missing=f"no recording {recording_id}",
+            missing=missing,
         )
     if recording.state == DELETED and not allow_deleted:
         raise Conflict(f"recording {recording_id} was deleted under the retention rules")
-    return recording
+    return Sight(recording, viewer, facts, permitted(viewer, facts))
 
 
 def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[bool]:
@@ -196,3 +258,162 @@ def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[b
             )
             conditions.append(classes & Recording.id.in_(in_case))
     return or_(*conditions) if conditions else false()
+
+
+# --- cases -------------------------------------------------------------------------------
+
+
+def visible_cases(viewer: Viewer) -> ColumnElement[bool]:
+    """A SQL condition on `Case`: the cases this person may know of."""
+    if sees_all_cases(viewer):
+        return Case.id.is_not(None)
+    return Case.id.in_(sorted(viewer.case_ids))
+
+
+def open_case(uow: UnitOfWork, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
+    """A case the principal works on (or may see all of); for anyone else it does not exist."""
+    case = uow.session.get(Case, case_id, with_for_update=lock or None)
+    if case is None or not (
+        sees_all_cases(viewer_for(uow, principal))
+        or case_id in user_case_ids(uow, principal.user_id)
+    ):
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+# --- holds -------------------------------------------------------------------------------
+
+
+def open_hold(
+    uow: UnitOfWork,
+    principal: Principal,
+    hold_id: int,
+    action: Action,
+    actor: Actor,
+    tag: str,
+) -> tuple[Hold, Sight]:
+    """A hold the principal may see and act on. A hold they may not see (a complaint hold,
+    to anyone outside professional standards or to the officer it concerns) is "no hold",
+    word for word the answer for an id that was never used."""
+    missing = NotFound(f"no hold {hold_id}")
+    hold = uow.session.get(Hold, hold_id, with_for_update=True)
+    if hold is None:
+        raise missing
+    recording = uow.session.get(Recording, hold.recording_id)
+    if recording is None:
+        raise missing
+    viewer = viewer_for(uow, principal)
+    sight = sight_of(uow, viewer, recording)
+    if not sight.shows_hold(hold.kind, hold.concerns_officer_id):
+        # Audited like any refusal, and answered as if the hold did not exist.
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            f"no hold {hold_id} that this person may see",
+            object_type="recording" if sight.may(Action.LIST) else "hold",
+            object_id=recording.id if sight.may(Action.LIST) else str(hold_id),
+            conceal=True,
+            missing=f"no hold {hold_id}",
+            confidential=True,
+        )
+    return hold, open_recording(uow, principal, recording.id, action, actor, tag, lock=True)
+
+
+# --- retention, as each person may know it -----------------------------------------------
+
+
+def shown_facts(viewer: Viewer, facts: RetentionFacts) -> RetentionFacts:
+    """The retention facts as this person may know them: those who may not see complaint
+    holds see the world without any (`domain.retention.seen`); those who may see them still
+    never see one that concerns themselves."""
+    if not sees_complaint_holds(viewer):
+        return seen(facts)
+    holds = tuple(
+        h
+        for h in facts.holds
+        if hold_visible(viewer, h.kind is HoldKind.COMPLAINT, h.concerns_officer_id)
+    )
+    return replace(facts, holds=holds)
+
+
+def shown_decision(viewer: Viewer, facts: RetentionFacts) -> RetentionDecision:
+    """The retention decision this person is told, rule and reason worded for them."""
+    decision = decide_retention(shown_facts(viewer, facts))
+    rule, reason = shown_rule(viewer, decision)
+    return replace(decision, rule=rule, reason=reason)
+
+
+def shown_rule(viewer: Viewer, decision: RetentionDecision) -> tuple[str, str]:
+    """The rule and reason as this viewer may read them: case references are for those who
+    see every case (a case's own team sees it on the case's page)."""
+    if "case:" in decision.rule and not sees_all_cases(viewer):
+        prefix = "notice:" if decision.rule.startswith("notice:") else ""
+        kind = "open" if ":open" in decision.rule else "closed"
+        return f"{prefix}case:{kind}", "a case keeps it"
+    return decision.rule, decision.reason
+
+
+def due_columns(
+    viewer: Viewer,
+) -> tuple[InstrumentedAttribute[Any], InstrumentedAttribute[Any]]:
+    """The deletion and review date columns this person's lists filter and sort on."""
+    if sees_complaint_holds(viewer):
+        return Recording.delete_due_at, Recording.review_due_at
+    return Recording.seen_delete_due_at, Recording.seen_review_due_at
+
+
+def effect_on_retention(viewer: Viewer, change: Recomputed) -> dict[str, str | None]:
+    """What a change's answer tells this person of its effect on retention."""
+    if sees_complaint_holds(viewer):
+        before, decision = change.before, change.decision
+    else:
+        before, decision = change.seen_before, change.seen
+    rule, _ = shown_rule(viewer, decision)
+    after = decision.delete_at
+    return {
+        "delete_due_before": isoformat(before) if before else None,
+        "delete_due_after": isoformat(after) if after else None,
+        "rule": rule,
+    }
+
+
+def audited_effect(uow: UnitOfWork, viewer: Viewer, change: Recomputed) -> dict[str, str | None]:
+    """A change's effect on retention as this person is told it (for their answer and their
+    own audit event); where the truth differs (a complaint hold keeps the footage), the true
+    effect goes into a confidential event of its own, so the record is whole for those who
+    may read it and the person's own trail tells them nothing they were not told."""
+    shown = effect_on_retention(viewer, change)
+    true_after = change.decision.delete_at
+    truth: dict[str, str | None] = {
+        "delete_due_before": isoformat(change.before) if change.before else None,
+        "delete_due_after": isoformat(true_after) if true_after else None,
+        "rule": change.decision.rule,
+    }
+    if truth != shown:
+        uow.audit(
+            "system:retention:decide",
+            Actor.system(),
+            object_type="recording",
+            object_id=change.recording_id,
+            details={CONFIDENTIAL: True} | truth,
+        )
+    return shown
+
+
+# --- the audit trail, as each person may read it -----------------------------------------
+
+# Events marked so (by `UnitOfWork.audit`, for people who see complaints) read only to others
+# who see complaints: who looked into an officer's footage would tell of a complaint.
+CONFIDENTIAL = "confidential"
+
+
+def shows_event(viewer: Viewer, details: str | None) -> bool:
+    """Whether an audit event shows in a recording's trail to this person."""
+    if sees_complaint_holds(viewer) or not details:
+        return True
+    try:
+        parsed = json.loads(details)
+    except ValueError:
+        return True
+    return not (isinstance(parsed, dict) and parsed.get(CONFIDENTIAL))

@@ -106,6 +106,8 @@ class UnitOfWork:
         details: dict[str, Any] | None = None,
     ) -> AuditEvent:
         """Write an audit event in this unit of work's transaction."""
+        if actor.confidential:
+            details = {**(details or {}), "confidential": True}
         return audit.append(
             self.session,
             at=self.now(),

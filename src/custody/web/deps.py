@@ -14,10 +14,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.access import SystemAction, may
+from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
 from custody.domain.errors import InvalidInput, NotAuthenticated, NotPermitted
 from custody.domain.principal import Principal
+from custody.services import access as access_door
 from custody.services.audit_trail import trail
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
@@ -167,7 +168,7 @@ def client_actor(request: Request, name: str, reason: str | None = None) -> Acto
 
 
 def user_actor(request: Request, principal: Principal) -> Actor:
-    return client_actor(request, f"user:{principal.username}", principal.stated_reason)
+    return principal.actor(client_address(request), request.headers.get("user-agent"))
 
 
 def dock_actor(request: Request, dock: DockIdentity) -> Actor:
@@ -188,14 +189,8 @@ class Permit:
         return f"Permit({self.action.name})"
 
     async def __call__(self, request: Request, system: SystemDep, user: CurrentUser) -> Principal:
-        decision = may(user.viewer(), self.action)
-        if not decision:
-            await run_in_threadpool(
-                trail.record_refusal,
-                system,
-                f"user:system:{self.action.value}",
-                user_actor(request, user),
-                decision.reason,
-            )
-            raise NotPermitted(decision.reason)
+        # The one door (services.access): the same rule table, the same audited refusal.
+        await run_in_threadpool(
+            access_door.permit, system, user, self.action, user_actor(request, user)
+        )
         return user

@@ -103,6 +103,14 @@ class Recording(Base):
     )
     # No deletion before this: the pending notice after a change that brought it forward.
     deletion_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The decision as those who may not know of complaint holds see it (domain.retention
+    # `seen`): their lists filter and sort on these, so that no list's length or order
+    # tells them of a complaint. Equal to the real decision wherever no complaint hold is.
+    seen_delete_due_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), index=True, default=lambda ctx: _initial_decision(ctx).delete_at
+    )
+    seen_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    seen_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The tombstone: when it was deleted, the signed certificate, and when its objects left.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

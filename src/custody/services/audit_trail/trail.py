@@ -19,12 +19,12 @@ from custody.audit.report import render_trail
 from custody.audit.verify import Progress, Report, verify_log
 from custody.db.models import AuditEvent, Camera, Officer, Recording
 from custody.domain import signing
-from custody.domain.access import Action, decide
+from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import NotFound
 from custody.domain.principal import Principal
 from custody.services import access
+from custody.services.access import Sight
 from custody.services.system import System, UnitOfWork
 
 HOW_TO_CHECK_TRAIL = (
@@ -40,27 +40,11 @@ HOW_TO_CHECK_TRAIL = (
 
 def _checked(
     uow: UnitOfWork, principal: Principal, recording_id: str, actor: Actor, tag: str
-) -> Recording:
+) -> Sight:
     """The recording, if the principal may read its audit trail; refusals are audited."""
-    recording = uow.session.get(Recording, recording_id)
-    if recording is None:
-        raise NotFound(f"no recording {recording_id}")
-    # The recording's facts include its cases, access class and any complaint hold.
-    facts = access.recording_facts(uow, recording)
-    viewer = access.viewer_for(uow, principal)  # with any reason the request states
-    decision = decide(viewer, Action.VIEW_AUDIT, facts)
-    if not decision:
-        raise access.refuse(
-            uow,
-            actor,
-            tag,
-            decision.reason,
-            object_type="recording",
-            object_id=recording_id,
-            conceal=decision.conceal,
-            missing=f"no recording {recording_id}",
-        )
-    return recording
+    return access.open_recording(
+        uow, principal, recording_id, Action.VIEW_AUDIT, actor, tag, allow_deleted=True
+    )
 
 
 def _event(row: AuditEvent) -> dict[str, Any]:
@@ -98,7 +82,8 @@ def recording_trail(
 ) -> dict[str, Any]:
     """Every audit event about a recording, with hashes and the latest checkpoint."""
     with system.unit_of_work() as uow:
-        recording = _checked(uow, principal, recording_id, actor, tag)
+        sight = _checked(uow, principal, recording_id, actor, tag)
+        recording = sight.recording
         # Audited first, so the trail shows its own reading.
         uow.audit(tag, actor, object_type="recording", object_id=recording_id)
         events = uow.session.scalars(
@@ -108,7 +93,11 @@ def recording_trail(
         ).all()
         trail: dict[str, Any] = {
             "recording": _recording_summary(uow, recording),
-            "events": [_event(row) for row in events],
+            # The door's reading of the trail: what professional standards did, and the
+            # truth about a complaint hold, read only to those who may see complaints.
+            "events": [
+                _event(row) for row in events if access.shows_event(sight.viewer, row.details)
+            ],
             "generated_at": isoformat(uow.now()),
             "generated_by": actor.name,
         }

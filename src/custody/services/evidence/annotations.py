@@ -23,7 +23,7 @@ from custody.domain.lifecycle import (
     check_title,
 )
 from custody.domain.principal import Principal
-from custody.services.access import checked_recording
+from custody.services.access import open_recording
 from custody.services.system import System, UnitOfWork
 
 # --- annotations -------------------------------------------------------------------------
@@ -47,7 +47,9 @@ def annotate(
     new_tags = check_tags(tags) if tags is not None else None
     tag = "user:recording:annotate"
     with system.unit_of_work() as uow:
-        recording = checked_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag)
+        recording = open_recording(
+            uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True
+        ).recording
         details: dict[str, Any] = {}
         if new_title is not None and new_title != (recording.title or ""):
             details["title"] = {"before": recording.title, "after": new_title or None}
@@ -79,7 +81,7 @@ def add_note(
     text = check_note(text)
     tag = "user:recording:note"
     with system.unit_of_work() as uow:
-        checked_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag)
+        open_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True)
         note = Annotation(
             recording_id=recording_id,
             kind="note",
@@ -111,7 +113,9 @@ def add_bookmark(
     """Bookmark a moment of a recording (seconds from its first frame)."""
     tag = "user:recording:bookmark"
     with system.unit_of_work() as uow:
-        recording = checked_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag)
+        recording = open_recording(
+            uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True
+        ).recording
         duration = recording.duration_seconds or (
             (recording.ended_at - recording.started_at).total_seconds()
         )
@@ -143,7 +147,7 @@ def remove_bookmark(
     """Remove a bookmark (it stays in the audit trail)."""
     tag = "user:recording:bookmark_remove"
     with system.unit_of_work() as uow:
-        checked_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag)
+        open_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True)
         mark = uow.session.get(Annotation, bookmark_id)
         if (
             mark is None

@@ -22,7 +22,13 @@ from custody.domain.lifecycle import (
 )
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
-from custody.services.access import ALL_CASES_ROLES, checked_recording, require, user_case_ids
+from custody.services.access import (
+    audited_effect,
+    open_case,
+    open_recording,
+    require,
+    visible_cases,
+)
 from custody.services.retention.facts import due_details, recompute
 from custody.services.system import System, UnitOfWork
 
@@ -142,18 +148,6 @@ def _case_json(uow: UnitOfWork, case: Case, *, recordings: bool = False) -> dict
     return result
 
 
-def _case_for(uow: UnitOfWork, principal: Principal, case_id: int, *, lock: bool = False) -> Case:
-    """A case the principal works on (or may see all of); others get 404."""
-    case = uow.session.get(Case, case_id, with_for_update=lock)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    if principal.role not in ALL_CASES_ROLES and case_id not in user_case_ids(
-        uow, principal.user_id
-    ):
-        raise NotFound(f"no case {case_id}")
-    return case
-
-
 def list_cases(
     system: System, principal: Principal, actor: Actor, *, status: str | None = None
 ) -> list[dict[str, Any]]:
@@ -161,10 +155,12 @@ def list_cases(
     if status not in (None, "open", "closed"):
         raise InvalidInput("status must be open or closed")
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_CASES, actor, "user:case:list")
-        query = select(Case).order_by(Case.created_at.desc(), Case.id.desc())
-        if principal.role not in ALL_CASES_ROLES:
-            query = query.where(Case.id.in_(user_case_ids(uow, principal.user_id)))
+        viewer = require(uow, principal, SystemAction.VIEW_CASES, actor, "user:case:list")
+        query = (
+            select(Case)
+            .where(visible_cases(viewer))
+            .order_by(Case.created_at.desc(), Case.id.desc())
+        )
         if status:
             query = query.where(Case.status == status)
         return [_case_json(uow, c) for c in uow.session.scalars(query.limit(500))]
@@ -175,7 +171,7 @@ def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -
         require(
             uow, principal, SystemAction.VIEW_CASES, actor, "user:case:view", "case", str(case_id)
         )
-        return _case_json(uow, _case_for(uow, principal, case_id), recordings=True)
+        return _case_json(uow, open_case(uow, principal, case_id), recordings=True)
 
 
 def add_to_case(
@@ -190,12 +186,19 @@ def add_to_case(
     reason = optional_reason(reason)
     tag = "user:case:add_recording"
     with system.unit_of_work() as uow:
-        case = _case_for(uow, principal, case_id, lock=True)
+        case = open_case(uow, principal, case_id, lock=True)
         if case.status != "open":
             raise Conflict(f"case {case.reference} is closed: reopen it first")
         # The case is the stated reason for reaching this footage, and it is audited.
-        recording = checked_recording(
-            uow, principal, recording_id, Action.ADD_TO_CASE, actor, tag, stated_reason=True
+        sight = open_recording(
+            uow,
+            principal,
+            recording_id,
+            Action.ADD_TO_CASE,
+            actor,
+            tag,
+            stated_reason=True,
+            lock=True,
         )
         if uow.session.get(CaseRecording, (case_id, recording_id)) is not None:
             raise Conflict(f"recording {recording_id} is in case {case.reference} already")
@@ -209,17 +212,18 @@ def add_to_case(
             )
         )
         uow.session.flush()
-        (change,) = recompute(uow, [recording])
+        (change,) = recompute(uow, [sight.recording])
+        effect = audited_effect(uow, sight.viewer, change)
         uow.audit(
             tag,
             actor,
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"case": case_id, "reference": case.reference} | due_details(change),
+            details={"case": case_id, "reference": case.reference} | effect,
         )
         uow.commit()
-        return {"case_id": case_id, "recording_id": recording_id} | due_details(change)
+        return {"case_id": case_id, "recording_id": recording_id} | effect
 
 
 def remove_from_case(
@@ -234,9 +238,16 @@ def remove_from_case(
     reason = check_reason(reason, "removing a recording from a case")
     tag = "user:case:remove_recording"
     with system.unit_of_work() as uow:
-        case = _case_for(uow, principal, case_id, lock=True)
-        recording = checked_recording(
-            uow, principal, recording_id, Action.ADD_TO_CASE, actor, tag, stated_reason=True
+        case = open_case(uow, principal, case_id, lock=True)
+        sight = open_recording(
+            uow,
+            principal,
+            recording_id,
+            Action.ADD_TO_CASE,
+            actor,
+            tag,
+            stated_reason=True,
+            lock=True,
         )
         removed = uow.session.execute(
             delete(CaseRecording).where(
@@ -245,17 +256,18 @@ def remove_from_case(
         )
         if removed.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound(f"recording {recording_id} is not in case {case.reference}")
-        (change,) = recompute(uow, [recording])
+        (change,) = recompute(uow, [sight.recording])
+        effect = audited_effect(uow, sight.viewer, change)
         uow.audit(
             tag,
             actor,
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"case": case_id, "reference": case.reference} | due_details(change),
+            details={"case": case_id, "reference": case.reference} | effect,
         )
         uow.commit()
-        return {"case_id": case_id, "recording_id": recording_id} | due_details(change)
+        return {"case_id": case_id, "recording_id": recording_id} | effect
 
 
 def add_case_member(
@@ -272,7 +284,7 @@ def add_case_member(
             "case",
             str(case_id),
         )
-        case = _case_for(uow, principal, case_id, lock=True)
+        case = open_case(uow, principal, case_id, lock=True)
         user_id = _user(uow, username)
         if uow.session.get(CaseMember, (case_id, user_id)) is None:
             uow.session.add(
@@ -326,7 +338,7 @@ def _set_status(
     tag = "user:case:close" if status == "closed" else "user:case:reopen"
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_CASES, actor, tag, "case", str(case_id))
-        case = _case_for(uow, principal, case_id, lock=True)
+        case = open_case(uow, principal, case_id, lock=True)
         if case.status == status:
             raise Conflict(f"case {case.reference} is {status} already")
         recordings = list(

@@ -18,32 +18,28 @@ from custody.db.models.lifecycle import (
     Hold,
     RecordingCategory,
 )
-from custody.domain.access import Action, SystemAction, decide, may
+from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
 from custody.domain.categories import UNCATEGORISED, CategoryRule, check_rule, parse_access_class
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
-from custody.domain.lifecycle import (
-    hold_visible_to,
-    optional_reason,
-)
+from custody.domain.lifecycle import optional_reason
 from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
-    HoldKind,
-    RetentionDecision,
-    RetentionFacts,
-    decide_retention,
 )
 from custody.services.access import (
-    ALL_CASES_ROLES,
-    checked_recording,
-    recording_facts,
+    Sight,
+    audited_effect,
+    effect_on_retention,
+    open_recording,
     require,
-    viewer_for,
+    shown_decision,
+    shown_facts,
+    visible_cases,
 )
 from custody.services.evidence.annotations import annotations_json
-from custody.services.retention.facts import category_rule, due_details, recompute, retention_facts
+from custody.services.retention.facts import category_rule, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
 
 # --- categories --------------------------------------------------------------------------
@@ -147,7 +143,7 @@ def update_category(
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
     reason = optional_reason(reason)
     with system.unit_of_work() as uow:
-        require(
+        viewer = require(
             uow,
             principal,
             SystemAction.MANAGE_CATEGORIES,
@@ -202,7 +198,14 @@ def update_category(
             )
         )
         changed = recompute(uow, members)
-        moved = sum(1 for c in changed if c.before != c.decision.delete_at)
+        # Counted as this person sees the dates: a complaint hold they may not know of
+        # must not show as a date that failed to move.
+        moved = sum(
+            1
+            for c in changed
+            if effect_on_retention(viewer, c)["delete_due_before"]
+            != effect_on_retention(viewer, c)["delete_due_after"]
+        )
         uow.audit(
             "user:category:update",
             actor,
@@ -262,7 +265,10 @@ def set_categories(
     reason = optional_reason(reason)
     tag = "user:recording:categorise"
     with system.unit_of_work() as uow:
-        recording = checked_recording(uow, principal, recording_id, Action.CATEGORISE, actor, tag)
+        sight = open_recording(
+            uow, principal, recording_id, Action.CATEGORISE, actor, tag, lock=True
+        )
+        recording = sight.recording
         wanted = _categories_named(uow, names)
         current = {
             c.id: c
@@ -299,7 +305,9 @@ def set_categories(
             )
         uow.session.flush()
         (change,) = recompute(uow, [recording])
+        effect = effect_on_retention(sight.viewer, change)
         if added or removed:
+            effect = audited_effect(uow, sight.viewer, change)
             uow.audit(
                 tag,
                 actor,
@@ -311,57 +319,30 @@ def set_categories(
                     "removed": sorted(c.name for c in removed),
                     "categories": sorted(c.name for c in wanted),
                 }
-                | due_details(change),
+                | effect,
             )
         uow.commit()
         return {
             "recording_id": recording_id,
             "categories": sorted(c.name for c in wanted),
             "access_class": recording.access_class,
-        } | due_details(change)
+        } | effect
 
 
 # --- what a viewer sees of a recording's lifecycle --------------------------------------
 
 
-def shown_facts(
-    facts: RetentionFacts, principal: Principal, sees_complaints: bool
-) -> RetentionFacts:
-    """The facts as this viewer may know them: complaint holds they may not see are left out,
-    so that the officer a complaint concerns sees exactly what they would see without it."""
-    holds = tuple(
-        h
-        for h in facts.holds
-        if h.kind is not HoldKind.COMPLAINT
-        or (
-            sees_complaints
-            and hold_visible_to(principal.role, principal.officer_id, h.kind, h.concerns_officer_id)
-        )
-    )
-    return replace(facts, holds=holds)
+def lifecycle_view(uow: UnitOfWork, sight: Sight) -> dict[str, Any]:
+    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see.
 
-
-def shown_rule(decision: RetentionDecision, principal: Principal) -> tuple[str, str]:
-    """The rule and reason as this viewer may read them: case references are for case teams."""
-    if decision.rule.startswith("case:") and principal.role not in ALL_CASES_ROLES:
-        return ":".join(decision.rule.split(":")[:2]), "a case keeps it"
-    return decision.rule, decision.reason
-
-
-def lifecycle_view(uow: UnitOfWork, principal: Principal, recording: Recording) -> dict[str, Any]:
-    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see."""
+    Everything passes the door: the holds that show to this person, the retention decision
+    as they may know it, the cases they may know of. The answer's shape never changes with
+    a complaint hold the person may not see."""
+    recording, viewer = sight.recording, sight.viewer
     rid = recording.id
-    viewer = viewer_for(uow, principal)
-    access_facts = recording_facts(uow, recording)
-    # Holds as they would be seen without a complaint hold, and complaint holds themselves:
-    # the answer's shape must not change when a complaint hold is placed.
-    sees_holds = decide(
-        viewer, Action.VIEW_HOLDS, replace(access_facts, complaint_hold=False)
-    ).allowed
-    sees_complaints = decide(viewer, Action.VIEW_HOLDS, access_facts).allowed
-    facts = shown_facts(retention_facts(uow, [recording])[rid], principal, sees_complaints)
-    decision = decide_retention(facts)
-    rule, reason = shown_rule(decision, principal)
+    true_facts = retention_facts(uow, [recording])[rid]
+    facts = shown_facts(viewer, true_facts)
+    decision = shown_decision(viewer, true_facts)
     now = uow.now()
     due = isoformat(decision.delete_at) if decision.delete_at else None
     view: dict[str, Any] = annotations_json(uow, rid) | {
@@ -383,8 +364,8 @@ def lifecycle_view(uow: UnitOfWork, principal: Principal, recording: Recording) 
         "retention": {
             "delete_due_at": due,
             "pending_deletion": decision.is_pending(now),
-            "rule": rule,
-            "reason": reason,
+            "rule": decision.rule,
+            "reason": decision.reason,
             "review_due_at": isoformat(decision.review_at) if decision.review_at else None,
             "last_reviewed_at": (
                 isoformat(recording.last_reviewed_at) if recording.last_reviewed_at else None
@@ -392,16 +373,17 @@ def lifecycle_view(uow: UnitOfWork, principal: Principal, recording: Recording) 
         },
     }
     if may(viewer, SystemAction.VIEW_CASES):
-        cases = select(Case).join(CaseRecording, CaseRecording.case_id == Case.id)
-        if principal.role not in ALL_CASES_ROLES:
-            cases = cases.where(Case.id.in_(sorted(viewer.case_ids)))
+        cases = (
+            select(Case)
+            .join(CaseRecording, CaseRecording.case_id == Case.id)
+            .where(CaseRecording.recording_id == rid, visible_cases(viewer))
+            .order_by(Case.id)
+        )
         view["cases"] = [
             {"id": c.id, "reference": c.reference, "title": c.title, "status": c.status}
-            for c in uow.session.scalars(
-                cases.where(CaseRecording.recording_id == rid).order_by(Case.id)
-            )
+            for c in uow.session.scalars(cases)
         ]
-    if sees_holds or sees_complaints:
+    if sight.may(Action.VIEW_HOLDS):
         view["holds"] = [
             hold_json(h)
             for h in uow.session.scalars(
@@ -409,13 +391,7 @@ def lifecycle_view(uow: UnitOfWork, principal: Principal, recording: Recording) 
                 .where(Hold.recording_id == rid, Hold.lifted_at.is_(None))
                 .order_by(Hold.id)
             )
-            if (h.kind != HoldKind.COMPLAINT.value and sees_holds)
-            or (
-                sees_complaints
-                and hold_visible_to(
-                    principal.role, principal.officer_id, HoldKind(h.kind), h.concerns_officer_id
-                )
-            )
+            if sight.shows_hold(h.kind, h.concerns_officer_id)
         ]
     return view
 

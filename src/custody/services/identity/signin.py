@@ -202,7 +202,7 @@ def start_session(
         uow.session.flush()
         uow.audit(
             "user:session:sign_in",
-            Actor(f"user:{principal.username}", address, user_agent),
+            principal.actor(address, user_agent),
             object_type="user",
             object_id=principal.username,
             details={"method": method, "session": row.id},

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 
 from custody.db.models import ApiToken, Officer, User
 from custody.db.models.users import UserSession
-from custody.domain.access import ROLES
+from custody.domain.access import ROLES, SystemAction, roles_that_may
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import (
@@ -37,6 +37,8 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 MAX_TOKEN_DAYS = 3650
 _hasher = PasswordHasher()
+# Who manages users: the last of them may not be removed, or nobody could.
+ADMINISTERING = roles_that_may(SystemAction.MANAGE_USERS)
 
 __all__ = ["ROLES", "Principal", "principal_of"]
 
@@ -210,7 +212,7 @@ def _active_administrators(uow: UnitOfWork) -> int:
         uow.session.scalar(
             select(func.count())
             .select_from(User)
-            .where(User.role == "administrator", User.disabled_at.is_(None))
+            .where(User.role.in_(sorted(ADMINISTERING)), User.disabled_at.is_(None))
         )
         or 0
     )
@@ -238,7 +240,7 @@ def update_user(
         # Lock the user row: two administrators demoting each other cannot both win.
         uow.session.refresh(user, with_for_update=True)
         changes: dict[str, object] = {}
-        was_admin = user.role == "administrator" and user.disabled_at is None
+        was_admin = user.role in ADMINISTERING and user.disabled_at is None
         if role is not None and role != user.role:
             changes["role"] = [user.role, role]
             user.role = role

@@ -19,12 +19,12 @@ from PIL import Image
 from sqlalchemy import or_, select
 
 from custody.db.models import Recording
-from custody.domain.access import Action, decide
+from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.errors import NotFound
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
-from custody.services.access import recording_facts, refuse, viewer_for
+from custody.services.access import open_recording
 from custody.services.recordings.media import PLAYABLE, StoreReader
 from custody.services.system import System, UnitOfWork
 
@@ -128,21 +128,9 @@ def _in_use(uow: UnitOfWork, sha256: str) -> bool:
 
 
 def _checked(uow: UnitOfWork, principal: Principal, recording_id: str, actor: Actor) -> Recording:
-    recording = uow.session.get(Recording, recording_id)
-    if recording is None:
-        raise NotFound(f"no recording {recording_id}")
-    decision = decide(viewer_for(uow, principal), Action.VIEW, recording_facts(uow, recording))
-    if not decision:
-        raise refuse(
-            uow,
-            actor,
-            VIEW_TAG,
-            decision.reason,
-            object_type="recording",
-            object_id=recording_id,
-            conceal=decision.conceal,
-            missing=f"no recording {recording_id}",
-        )
+    recording = open_recording(
+        uow, principal, recording_id, Action.VIEW, actor, VIEW_TAG, allow_deleted=True
+    ).recording
     if recording.state == DELETED:
         raise NotFound(f"recording {recording_id} was deleted")
     return recording

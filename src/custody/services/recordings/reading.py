@@ -12,13 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from custody.db.models import Camera, Officer, Recording
-from custody.domain.access import Action, decide
+from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import InvalidInput, NotFound, NotPermitted
+from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
-from custody.services import access
-from custody.services.access import visible_recordings
+from custody.services.access import Sight, open_recording, visible_recordings
 from custody.services.evidence import categories
 from custody.services.retention import review
 from custody.services.system import System, UnitOfWork
@@ -108,37 +107,17 @@ def _load_checked(
     action: Action,
     actor: Actor,
     tag: str,
-) -> tuple[Recording, str, str | None]:
-    row = uow.session.execute(
-        select(Recording, Camera.serial, Officer.warrant_number, Officer.unit)
-        .join(Camera, Camera.id == Recording.camera_id)
-        .outerjoin(Officer, Officer.id == Recording.officer_id)
-        .where(Recording.id == recording_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"no recording {recording_id}")
-    recording, serial, warrant, _ = row
-    # The whole access contract: the viewer's cases, the footage's class, complaint holds.
-    decision = decide(
-        access.viewer_for(uow, principal),
-        action,
-        access.recording_facts(uow, recording),
-    )
-    if not decision:
-        uow.audit(
-            tag,
-            actor,
-            object_type="recording",
-            object_id=recording_id,
-            allowed=False,
-            reason=decision.reason,
+) -> tuple[Sight, str, str | None]:
+    """The recording through the door, with its camera's serial and officer's warrant."""
+    sight = open_recording(uow, principal, recording_id, action, actor, tag, allow_deleted=True)
+    recording = sight.recording
+    serial = uow.session.scalar(select(Camera.serial).where(Camera.id == recording.camera_id))
+    warrant = None
+    if recording.officer_id is not None:
+        warrant = uow.session.scalar(
+            select(Officer.warrant_number).where(Officer.id == recording.officer_id)
         )
-        uow.commit()
-        if decision.conceal:
-            # 404, not 403: a recording's existence is itself not everyone's business.
-            raise NotFound(f"no recording {recording_id}")
-        raise NotPermitted(decision.reason)
-    return recording, serial, warrant
+    return sight, serial or "?", warrant
 
 
 def get_recording(
@@ -146,9 +125,10 @@ def get_recording(
 ) -> dict[str, Any]:
     """One recording's metadata, manifest and receipt; the view is audited."""
     with system.unit_of_work() as uow:
-        recording, serial, warrant = _load_checked(
+        sight, serial, warrant = _load_checked(
             uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
         )
+        recording = sight.recording
         result = _summary(recording, serial, warrant)
         result["receipt"] = json.loads(recording.receipt_document)
         if recording.state == "deleted":
@@ -157,7 +137,7 @@ def get_recording(
         else:
             result["gps_track"] = json.loads(recording.gps_track)
             result["manifest"] = json.loads(recording.manifest_document)
-            result |= categories.lifecycle_view(uow, principal, recording)
+            result |= categories.lifecycle_view(uow, sight)
         uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
         uow.commit()
         return result
@@ -185,7 +165,7 @@ def open_media(
     action = Action.DOWNLOAD if download else Action.STREAM
     tag = "user:recording:download" if download else "user:recording:stream"
     with system.unit_of_work() as uow:
-        recording, _, _ = _load_checked(uow, principal, recording_id, action, actor, tag)
+        recording = _load_checked(uow, principal, recording_id, action, actor, tag)[0].recording
         if recording.state == "deleted":
             raise NotFound(f"recording {recording_id} was deleted")
         size = recording.size
@@ -213,9 +193,9 @@ def open_media(
 def open_thumbnail(system: System, principal: Principal, recording_id: str, actor: Actor) -> bytes:
     """A recording's thumbnail JPEG; viewing it is a view of footage and audited."""
     with system.unit_of_work() as uow:
-        recording, _, _ = _load_checked(
+        recording = _load_checked(
             uow, principal, recording_id, Action.VIEW, actor, "user:recording:thumbnail"
-        )
+        )[0].recording
         if recording.thumbnail_sha256 is None:
             raise NotFound("this recording has no thumbnail (yet)")
         uow.audit(

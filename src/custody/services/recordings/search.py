@@ -24,20 +24,24 @@ from custody.db.models.lifecycle import (
     CaseRecording,
     Category,
     EvidenceFlag,
-    Hold,
     RecordingCategory,
     RecordingTag,
 )
-from custody.domain.access import SEES_COMPLAINTS, Action, RecordingFacts, permitted
+from custody.domain.access import Action, RecordingFacts, permitted
 from custody.domain.actor import Actor
 from custody.domain.categories import UNCATEGORISED, parse_access_class
 from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.principal import Principal
-from custody.domain.retention import DELETED, HoldKind, decide_retention
-from custody.services.access import ALL_CASES_ROLES, user_case_ids, viewer_for, visible_recordings
+from custody.domain.retention import DELETED
+from custody.services.access import (
+    shown_decision,
+    shown_facts,
+    viewer_for,
+    visible_cases,
+    visible_recordings,
+)
 from custody.services.evidence import categories
-from custody.services.evidence.categories import shown_facts
 from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
 
@@ -219,12 +223,12 @@ def _filters(uow: UnitOfWork, principal: Principal, search: Search) -> list[Colu
 def _case_recordings(uow: UnitOfWork, principal: Principal, reference: str) -> Select[Any]:
     """The recordings of a case the person may see (a case they do not work on is unknown)."""
     case_id = uow.session.scalar(
-        select(Case.id).where(func.upper(Case.reference) == reference.upper())
+        select(Case.id).where(
+            func.upper(Case.reference) == reference.upper(),
+            visible_cases(viewer_for(uow, principal)),
+        )
     )
-    visible = case_id is not None and (
-        principal.role in ALL_CASES_ROLES or case_id in user_case_ids(uow, principal.user_id)
-    )
-    if not visible:
+    if case_id is None:
         raise InvalidInput(f"no case {reference} that you work on")
     return select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
 
@@ -425,33 +429,21 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
         )
     ):
         case_ids[rid].add(case_id)
-    complaints = set(
-        session.scalars(
-            select(Hold.recording_id).where(
-                Hold.recording_id.in_(ids),
-                Hold.kind == HoldKind.COMPLAINT.value,
-                Hold.lifted_at.is_(None),
-            )
-        )
-    )
     facts = retention_facts(uow, rows)
     viewer = viewer_for(uow, principal)
-    sees_complaints = principal.role in SEES_COMPLAINTS
     now = uow.now()
     found = []
     for recording in rows:
         officer = people.get(recording.officer_id or -1)
-        # Retention as this person may know it: a complaint hold they may not see is
-        # left out, so the officer it concerns sees what they would see without it.
-        known = shown_facts(facts[recording.id], principal, sees_complaints)
-        decision = decide_retention(known)
-        _, reason = categories.shown_rule(decision, principal)
+        # Retention as this person may know it (the door's `shown_decision`): a complaint
+        # hold they may not see is left out, so they see what they would see without it.
+        known = shown_facts(viewer, facts[recording.id])
+        decision = shown_decision(viewer, facts[recording.id])
         access = RecordingFacts(
             recording.officer_id,
             officer.unit if officer else None,
             parse_access_class(recording.access_class),
             frozenset(case_ids[recording.id]),
-            complaint_hold=recording.id in complaints,
         )
         duration = recording.duration_seconds
         if duration is None:
@@ -477,7 +469,7 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
                 has_thumbnail=recording.thumbnail_sha256 is not None,
                 delete_due_at=decision.delete_at,
                 pending_deletion=decision.is_pending(now),
-                retention_reason=reason,
+                retention_reason=decision.reason,
                 actions=permitted(viewer, access),
             )
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +37,7 @@ from custody.domain.retention import (
     HoldKind,
     RetentionDecision,
     RetentionFacts,
-    brings_forward,
-    decide_retention,
-    notice_floor,
+    redecide,
 )
 from custody.services.system import UnitOfWork
 
@@ -105,11 +103,19 @@ def _facts_batch(uow: UnitOfWork, recordings: Sequence[Recording]) -> dict[str, 
             evidence_flags=flags.get(r.id, 0),
             cases=tuple(cases[r.id]),
             holds=tuple(holds[r.id]),
-            not_before=r.deletion_not_before,
+            # The sweep honours every notice anyone was given.
+            not_before=_later(r.deletion_not_before, r.seen_not_before),
             last_reviewed_at=r.last_reviewed_at,
+            seen_not_before=r.seen_not_before,
         )
         for r in recordings
     }
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
 
 
 @dataclass(frozen=True)
@@ -117,12 +123,16 @@ class Recomputed:
     recording_id: str
     before: datetime | None
     decision: RetentionDecision
+    # As those who may not know of complaint holds see it (the door answers them with these).
+    seen_before: datetime | None
+    seen: RetentionDecision
 
 
 def recompute(
     uow: UnitOfWork, recordings: Sequence[Recording], *, by_person: bool = True
 ) -> list[Recomputed]:
-    """Decide again and store the decision on each (locked, live) recording.
+    """Decide again and store the decision on each (locked, live) recording, as it is and
+    as it is seen (`custody.domain.retention.redecide`).
 
     A change by a person that brings a deletion forward gets the pending notice
     (domain.retention rule 4): the notice floor is stored with the recording.
@@ -133,26 +143,34 @@ def recompute(
     changes = []
     for recording in live:
         facts = all_facts[recording.id]
-        decision = decide_retention(facts)
-        before = recording.delete_due_at
-        decided_before = recording.retention_rule is not None
-        if by_person and decided_before and brings_forward(before, decision.delete_at):
-            floor = notice_floor(now, recording.started_at)
-            if recording.deletion_not_before is None or floor > recording.deletion_not_before:
-                recording.deletion_not_before = floor
-            decision = decide_retention(replace(facts, not_before=recording.deletion_not_before))
-        store_decision(recording, decision, facts)
-        changes.append(Recomputed(recording.id, before, decision))
+        before, seen_before = recording.delete_due_at, recording.seen_delete_due_at
+        result = redecide(
+            facts,
+            before=before,
+            seen_before=seen_before,
+            decided_before=recording.retention_rule is not None,
+            by_person=by_person,
+            now=now,
+        )
+        recording.deletion_not_before = result.not_before
+        recording.seen_not_before = result.seen_not_before
+        store_decision(recording, result.decision, result.seen, facts)
+        changes.append(Recomputed(recording.id, before, result.decision, seen_before, result.seen))
     uow.session.flush()
     return changes
 
 
 def store_decision(
-    recording: Recording, decision: RetentionDecision, facts: RetentionFacts
+    recording: Recording,
+    decision: RetentionDecision,
+    seen_decision: RetentionDecision,
+    facts: RetentionFacts,
 ) -> None:
     recording.delete_due_at = decision.delete_at
     recording.review_due_at = decision.review_at
     recording.retention_rule = decision.rule[:160]
+    recording.seen_delete_due_at = seen_decision.delete_at
+    recording.seen_review_due_at = seen_decision.review_at
     recording.access_class = access_class_of(facts.categories).value
 
 

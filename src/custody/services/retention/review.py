@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from custody.db.models import Officer, Recording
-from custody.db.models.lifecycle import Hold
-from custody.domain.access import SEES_COMPLAINTS, Action, SystemAction
+from custody.domain.access import Action, SystemAction, Viewer, sees_complaint_holds
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
@@ -23,12 +22,18 @@ from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
     PENDING_NOTICE,
-    HoldKind,
-    decide_retention,
 )
-from custody.services.access import checked_recording, require, visible_recordings
-from custody.services.evidence.categories import add_category_locked, shown_facts, shown_rule
-from custody.services.retention.facts import due_details, recompute, retention_facts
+from custody.services.access import (
+    audited_effect,
+    due_columns,
+    open_recording,
+    require,
+    shown_decision,
+    shown_facts,
+    visible_recordings,
+)
+from custody.services.evidence.categories import add_category_locked
+from custody.services.retention.facts import recompute, retention_facts
 from custody.services.retention.sweep import sweep as sweep
 from custody.services.system import System, UnitOfWork
 
@@ -45,11 +50,10 @@ def _page(limit: int, offset: int) -> None:
 
 
 def _items(
-    uow: UnitOfWork, principal: Principal, rows: list[Recording], now: datetime
+    uow: UnitOfWork, viewer: Viewer, rows: list[Recording], now: datetime
 ) -> list[dict[str, Any]]:
-    """List entries, each decided on the facts this viewer may know (no complaint holds for
-    those who may not see them)."""
-    sees_complaints = principal.role in SEES_COMPLAINTS
+    """List entries, each decided on the facts this viewer may know (the door's
+    `shown_decision`: no complaint holds for those who may not see them)."""
     facts = retention_facts(uow, rows)
     officers = dict(
         uow.session.execute(
@@ -60,9 +64,8 @@ def _items(
     )
     items = []
     for recording in rows:
-        known = shown_facts(facts[recording.id], principal, sees_complaints)
-        decision = decide_retention(known)
-        rule, reason = shown_rule(decision, principal)
+        known = shown_facts(viewer, facts[recording.id])
+        decision = shown_decision(viewer, facts[recording.id])
         items.append(
             {
                 "id": recording.id,
@@ -74,8 +77,8 @@ def _items(
                 "delete_due_at": isoformat(decision.delete_at) if decision.delete_at else None,
                 "pending_deletion": decision.is_pending(now),
                 "review_due_at": isoformat(decision.review_at) if decision.review_at else None,
-                "rule": rule,
-                "reason": reason,
+                "rule": decision.rule,
+                "reason": decision.reason,
             }
         )
     return items
@@ -93,9 +96,13 @@ def preview(
     """What a sweep at `at` would delete, and why, without deleting anything."""
     _page(limit, offset)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.RETENTION_PREVIEW, actor, "user:retention:preview")
+        viewer = require(
+            uow, principal, SystemAction.RETENTION_PREVIEW, actor, "user:retention:preview"
+        )
+        # What this person may know: a complaint hold must not take footage off their list.
+        due, _ = due_columns(viewer)
         where = (
-            Recording.delete_due_at <= at,
+            due <= at,
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
@@ -104,7 +111,7 @@ def preview(
             uow.session.scalars(
                 select(Recording)
                 .where(*where)
-                .order_by(Recording.delete_due_at, Recording.id)
+                .order_by(due, Recording.id)
                 .limit(limit)
                 .offset(offset)
             )
@@ -114,7 +121,7 @@ def preview(
             .select_from(Recording)
             .where(Recording.retention_rule.is_(None), Recording.state != DELETED)
         )
-        items = _items(uow, principal, rows, uow.now())
+        items = _items(uow, viewer, rows, uow.now())
         uow.audit(
             "user:retention:preview",
             actor,
@@ -139,39 +146,23 @@ def pending(
     """Recordings the principal may see that are due for deletion within the pending notice."""
     _page(limit, offset)
     with system.unit_of_work() as uow:
+        viewer = require(
+            uow, principal, SystemAction.VIEW_RETENTION, actor, "user:retention:pending"
+        )
         now = uow.now()
+        # Filtered and sorted on the dates this person may know, so that neither the list's
+        # length nor its order tells them of a complaint hold.
+        due, _ = due_columns(viewer)
         where = (
-            Recording.delete_due_at <= now + PENDING_NOTICE,
+            due <= now + PENDING_NOTICE,
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
-        query = select(Recording).where(*where).order_by(Recording.delete_due_at, Recording.id)
-        if principal.role != "officer":
-            total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
-            items = _items(
-                uow, principal, list(uow.session.scalars(query.limit(limit).offset(offset))), now
-            )
-        else:
-            # An officer's own list is short; it also shows, as they would be without it,
-            # footage that a complaint hold they must not know of is keeping.
-            held = list(
-                uow.session.scalars(
-                    select(Recording).where(
-                        Recording.officer_id == (principal.officer_id or -1),
-                        Recording.state != DELETED,
-                        Recording.id.in_(
-                            select(Hold.recording_id).where(
-                                Hold.kind == HoldKind.COMPLAINT.value, Hold.lifted_at.is_(None)
-                            )
-                        ),
-                    )
-                )
-            )
-            shown = _items(uow, principal, list(uow.session.scalars(query)), now) + [
-                i for i in _items(uow, principal, held, now) if i["pending_deletion"]
-            ]
-            shown.sort(key=lambda i: (i["delete_due_at"], i["id"]))
-            total, items = len(shown), shown[offset : offset + limit]
+        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+        query = select(Recording).where(*where).order_by(due, Recording.id)
+        items = _items(
+            uow, viewer, list(uow.session.scalars(query.limit(limit).offset(offset))), now
+        )
         uow.audit(
             "user:retention:pending",
             actor,
@@ -189,10 +180,13 @@ def review_queue(
     """Retained footage whose review date has come (MoPI-style), oldest review first."""
     _page(limit, offset)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.REVIEW_QUEUE, actor, "user:retention:review_queue")
+        viewer = require(
+            uow, principal, SystemAction.REVIEW_QUEUE, actor, "user:retention:review_queue"
+        )
         now = uow.now()
+        _, review_due = due_columns(viewer)
         where = (
-            Recording.review_due_at <= now,
+            review_due <= now,
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
@@ -201,12 +195,12 @@ def review_queue(
             uow.session.scalars(
                 select(Recording)
                 .where(*where)
-                .order_by(Recording.review_due_at, Recording.id)
+                .order_by(review_due, Recording.id)
                 .limit(limit)
                 .offset(offset)
             )
         )
-        items = _items(uow, principal, rows, now)
+        items = _items(uow, viewer, rows, now)
         uow.audit(
             "user:retention:review_queue",
             actor,
@@ -226,10 +220,12 @@ def mark_reviewed(
     tag = "user:recording:review"
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.REVIEW_QUEUE, actor, tag, "recording", recording_id)
-        recording = checked_recording(uow, principal, recording_id, Action.LIST, actor, tag)
-        recording.last_reviewed_at = uow.now()
-        (change,) = recompute(uow, [recording])
-        review_at = change.decision.review_at
+        sight = open_recording(uow, principal, recording_id, Action.LIST, actor, tag, lock=True)
+        sight.recording.last_reviewed_at = uow.now()
+        (change,) = recompute(uow, [sight.recording])
+        effect = audited_effect(uow, sight.viewer, change)
+        told = change.decision if sees_complaint_holds(sight.viewer) else change.seen
+        review_at = told.review_at
         uow.audit(
             tag,
             actor,
@@ -242,7 +238,7 @@ def mark_reviewed(
         return {
             "recording_id": recording_id,
             "review_due_at": isoformat(review_at) if review_at else None,
-        } | due_details(change)
+        } | effect
 
 
 def restore(
@@ -261,28 +257,32 @@ def restore(
     reason = check_reason(reason, "a restore")
     tag = "user:recording:restore"
     with system.unit_of_work() as uow:
-        recording = checked_recording(uow, principal, recording_id, Action.RESTORE, actor, tag)
-        decision = decide_retention(retention_facts(uow, [recording])[recording_id])
+        sight = open_recording(uow, principal, recording_id, Action.RESTORE, actor, tag, lock=True)
+        recording = sight.recording
+        # Pending as this person was told: a complaint hold they may not know of keeps it
+        # anyway, and refusing here would tell them of it.
+        decision = shown_decision(sight.viewer, retention_facts(uow, [recording])[recording_id])
         if not decision.is_pending(uow.now()):
             raise Conflict(
                 f"recording {recording_id} is not pending deletion; categorise it instead"
             )
         row = add_category_locked(uow, recording, category, actor)
         (change,) = recompute(uow, [recording])
+        effect = audited_effect(uow, sight.viewer, change)
         uow.audit(
             tag,
             actor,
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"category": row.name} | due_details(change),
+            details={"category": row.name} | effect,
         )
         uow.commit()
         return {
             "recording_id": recording_id,
             "category": row.name,
-            "extended": change.decision.delete_at != change.before,
-        } | due_details(change)
+            "extended": effect["delete_due_after"] != effect["delete_due_before"],
+        } | effect
 
 
 def tombstone_view(recording: Recording) -> dict[str, Any]:
@@ -300,7 +300,7 @@ def certificate(
 ) -> dict[str, Any]:
     """The signed deletion certificate of a deleted recording."""
     with system.unit_of_work() as uow:
-        recording = checked_recording(
+        recording = open_recording(
             uow,
             principal,
             recording_id,
@@ -308,7 +308,8 @@ def certificate(
             actor,
             "user:recording:certificate",
             allow_deleted=True,
-        )
+            lock=True,
+        ).recording
         if recording.state != DELETED or not recording.deletion_certificate:
             raise NotFound(f"recording {recording_id} has not been deleted")
         uow.audit(

@@ -236,6 +236,7 @@ def _tombstone(
     recording.deleted_at = now
     recording.deletion_certificate = json.dumps(certificate, sort_keys=True)
     recording.delete_due_at = recording.review_due_at = None
+    recording.seen_delete_due_at = recording.seen_review_due_at = None
     recording.retention_rule = decision.rule[:160]
     # Derivatives stop being served at once (their objects go next, named in the certificate).
     for name in object_columns():

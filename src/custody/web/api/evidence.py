@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
 from custody.services.evidence import cases, flags
+from custody.services.evidence import holds as hold_service
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -239,7 +240,7 @@ async def place_hold(
     body: NewHold, request: Request, system: SystemDep, user: CurrentUser
 ) -> list[dict[str, Any]]:
     return await run_in_threadpool(
-        lambda: flags.place_hold(
+        lambda: hold_service.place_hold(
             system,
             user,
             kind=body.kind,
@@ -262,7 +263,7 @@ async def list_holds(
     active: bool = Query(True, description="false: lifted holds too"),
 ) -> list[dict[str, Any]]:
     return await run_in_threadpool(
-        lambda: flags.list_holds(
+        lambda: hold_service.list_holds(
             system, user, user_actor(request, user), recording_id=recording_id, active=active
         )
     )
@@ -277,5 +278,5 @@ async def lift_hold(
     hold_id: int, body: Reason, request: Request, system: SystemDep, user: CurrentUser
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        flags.lift_hold, system, user, hold_id, body.reason, user_actor(request, user)
+        hold_service.lift_hold, system, user, hold_id, body.reason, user_actor(request, user)
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.access import Action
+from custody.domain.access import Action, lists_team
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
 from custody.services.evidence import categories as categorising
@@ -43,7 +43,7 @@ async def _page(
         title="My team's footage" if team else "My footage",
         footage=found,
         team=team,
-        can_team=user.role == "supervisor" and user.unit is not None,
+        can_team=lists_team(user.viewer()),
         categories=categories,
         errors=errors or {},
         values=values or {},

@@ -25,7 +25,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from custody.domain.access import ROLE_TITLES, SystemAction, may
+from custody.domain.access import (
+    ROLE_TITLES,
+    SystemAction,
+    lists_any,
+    lists_own,
+    lists_team,
+    may,
+)
+from custody.domain.access import start_page as domain_start_page
 from custody.domain.clock import parse_time
 from custody.domain.errors import CustodyError, InvalidInput, NotAuthenticated
 from custody.domain.principal import Principal
@@ -102,16 +110,17 @@ class Link:
 
 
 def navigation(user: Principal) -> list[Link]:
-    """The areas this person's role works in, in the order they use them."""
+    """The areas this person's role works in, in the order they use them (from the rule
+    table: no role is named here)."""
     viewer = user.viewer()
     links = []
-    if user.officer_id is not None or user.role == "supervisor":
+    if lists_own(viewer) or lists_team(viewer):
         links.append(Link("/footage", "My footage", "footage"))
-    if user.role not in ("fleet_manager",):
+    if lists_any(viewer):
         links.append(Link("/search", "Search", "search"))
     if may(viewer, SystemAction.VIEW_CASES):
         links.append(Link("/cases", "Cases", "cases"))
-    if user.role not in ("fleet_manager", "disclosure"):
+    if may(viewer, SystemAction.VIEW_RETENTION):
         links.append(Link("/retention", "Retention", "retention"))
     if may(viewer, SystemAction.VIEW_FLEET):
         links.append(Link("/fleet", "Fleet", "fleet"))
@@ -135,17 +144,13 @@ def admin_start(user: Principal) -> str | None:
 
 def start_page(user: Principal) -> str:
     """Where `/` takes a person: the page their role starts the day on."""
-    if user.role == "supervisor":
-        return "/footage?team=1"
-    if user.officer_id is not None or user.role == "officer":
-        return "/footage"
-    if user.role in ("investigator", "disclosure"):
-        return "/cases"
-    if user.role == "fleet_manager":
-        return "/fleet"
-    if user.role == "administrator":
-        return admin_start(user) or "/search"
-    return "/search"
+    return {
+        "own_footage": "/footage",
+        "team_footage": "/footage?team=1",
+        "cases": "/cases",
+        "fleet": "/fleet",
+        "administration": admin_start(user) or "/search",
+    }.get(domain_start_page(user.viewer()), "/search")
 
 
 # --- formatting -------------------------------------------------------------------------

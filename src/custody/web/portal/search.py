@@ -93,9 +93,11 @@ def _query(form: Form) -> Search:
 def _scope_note(user: Principal, asking: bool) -> str:
     if asking and not user.stated_reason:
         return "Showing footage in your cases. State a reason to search all footage."
-    if user.role in ("officer", "supervisor", "disclosure"):
-        note = NO_ACCESS[user.role]
-        return note[0].upper() + note[1:] + "."
+    viewer = replace(user.viewer(), stated_reason=True)
+    if not may(viewer, SystemAction.SEARCH_FORCE_WIDE):
+        # Those whose footage is bounded by who they are, whatever reason they state.
+        note = NO_ACCESS.get(user.role, "")
+        return note[0].upper() + note[1:] + "." if note else ""
     return ""
 
 

@@ -1,0 +1,191 @@
+"""Holds: a legal hold keeps footage for litigation; a complaint hold is professional
+standards' own, kept while a complaint is looked into, and never shown to the officer it
+concerns nor to anyone who may not see complaints (`services.access` decides who).
+
+Each change locks the recordings it touches (in id order), recomputes their retention
+and writes an audit event with its reason and its effect on the deletion date.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from custody.db.models import Officer, Recording
+from custody.db.models.lifecycle import Hold
+from custody.domain.access import Action
+from custody.domain.actor import Actor
+from custody.domain.errors import Conflict, InvalidInput
+from custody.domain.lifecycle import check_reason, check_window, parse_hold_kind
+from custody.domain.principal import Principal
+from custody.domain.retention import DELETED, HoldKind
+from custody.services.access import (
+    audited_effect,
+    open_hold,
+    open_recording,
+    sight_of,
+    viewer_for,
+)
+from custody.services.evidence.categories import hold_json
+from custody.services.retention.facts import recompute
+from custody.services.system import System
+
+MAX_HOLD_RECORDINGS = 5000
+
+
+def place_hold(
+    system: System,
+    principal: Principal,
+    *,
+    kind: str,
+    reason: str,
+    actor: Actor,
+    recording_ids: list[str] | None = None,
+    officer: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Hold recordings (by id, or an officer's footage in a time window) until lifted."""
+    hold_kind = parse_hold_kind(kind)
+    reason = check_reason(reason, "a hold")
+    if bool(recording_ids) == bool(officer):
+        raise InvalidInput("give recording_ids, or an officer with since and until")
+    if officer:
+        check_window(since, until)
+    # A complaint hold is professional standards' own (the access contract says who).
+    action = Action.PLACE_COMPLAINT_HOLD if hold_kind is HoldKind.COMPLAINT else Action.PLACE_HOLD
+    tag = "user:recording:place_hold"
+    with system.unit_of_work() as uow:
+        concerns: int | None = None
+        if officer and since is not None and until is not None:
+            concerns = uow.session.scalar(
+                select(Officer.id).where(Officer.warrant_number == officer)
+            )
+            if concerns is None:
+                raise InvalidInput(f"no officer with warrant number {officer!r}")
+            ids = list(
+                uow.session.scalars(
+                    select(Recording.id)
+                    .where(
+                        Recording.officer_id == concerns,
+                        Recording.started_at >= since,
+                        Recording.started_at < until,
+                        Recording.state != DELETED,
+                    )
+                    .order_by(Recording.id)
+                    .limit(MAX_HOLD_RECORDINGS + 1)
+                )
+            )
+        else:
+            ids = sorted(set(recording_ids or []))
+        if len(ids) > MAX_HOLD_RECORDINGS:
+            raise InvalidInput(f"at most {MAX_HOLD_RECORDINGS} recordings in one hold request")
+        # Every recording is checked and locked (in id order) before anything is written:
+        # the audit chain's head is locked by the first event, and the sweep takes a
+        # recording's lock before the head's, so taking them the other way could deadlock.
+        sights = [
+            open_recording(uow, principal, rid, action, actor, tag, stated_reason=True, lock=True)
+            for rid in ids
+        ]
+        holds = [
+            Hold(
+                recording_id=sight.recording.id,
+                kind=hold_kind.value,
+                reason=reason,
+                concerns_officer_id=(
+                    (concerns or sight.recording.officer_id)
+                    if hold_kind is HoldKind.COMPLAINT
+                    else None
+                ),
+                placed_by=actor.name,
+                placed_at=uow.now(),
+            )
+            for sight in sights
+        ]
+        uow.session.add_all(holds)
+        uow.session.flush()
+        changes = recompute(uow, [sight.recording for sight in sights])
+        placed = []
+        for hold, change, sight in zip(holds, changes, sights, strict=True):
+            effect = audited_effect(uow, sight.viewer, change)
+            uow.audit(
+                tag,
+                actor,
+                object_type="recording",
+                object_id=hold.recording_id,
+                reason=reason,
+                details={"hold": hold.id, "kind": hold_kind.value} | effect,
+            )
+            placed.append(hold_json(hold))
+        uow.commit()
+        return placed
+
+
+def lift_hold(
+    system: System, principal: Principal, hold_id: int, reason: str, actor: Actor
+) -> dict[str, Any]:
+    """Lift a hold, with a reason; the recording's other rules decide again (after notice)."""
+    reason = check_reason(reason, "lifting a hold")
+    tag = "user:recording:lift_hold"
+    with system.unit_of_work() as uow:
+        hold, sight = open_hold(uow, principal, hold_id, Action.LIFT_HOLD, actor, tag)
+        if hold.lifted_at is not None:
+            raise Conflict(f"hold {hold_id} was lifted already")
+        hold.lifted_at, hold.lifted_by, hold.lift_reason = uow.now(), actor.name, reason
+        uow.session.flush()
+        (change,) = recompute(uow, [sight.recording])
+        effect = audited_effect(uow, sight.viewer, change)
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=hold.recording_id,
+            reason=reason,
+            details={"hold": hold_id, "kind": hold.kind} | effect,
+        )
+        uow.commit()
+        return hold_json(hold) | effect
+
+
+def list_holds(
+    system: System,
+    principal: Principal,
+    actor: Actor,
+    *,
+    recording_id: str | None = None,
+    active: bool = True,
+) -> list[dict[str, Any]]:
+    """Holds the principal may see: on footage whose holds they may see, a complaint hold
+    only to those who see complaints and never to its officer."""
+    with system.unit_of_work() as uow:
+        viewer = viewer_for(uow, principal)
+        query = select(Hold).order_by(Hold.placed_at.desc(), Hold.id.desc()).limit(1000)
+        if recording_id:
+            query = query.where(Hold.recording_id == recording_id)
+        if active:
+            query = query.where(Hold.lifted_at.is_(None))
+        found = list(uow.session.scalars(query))
+        recordings = {
+            r.id: r
+            for r in uow.session.scalars(
+                select(Recording).where(Recording.id.in_({h.recording_id for h in found}))
+            )
+        }
+        sights = {rid: sight_of(uow, viewer, r) for rid, r in recordings.items()}
+        visible = [
+            hold_json(hold)
+            for hold in found
+            if hold.recording_id in sights
+            and sights[hold.recording_id].shows_hold(hold.kind, hold.concerns_officer_id)
+        ]
+        uow.audit(
+            "user:hold:list",
+            actor,
+            object_type="recording",
+            object_id=recording_id,
+            details={"active": active, "count": len(visible)},
+        )
+        uow.commit()
+        return visible
