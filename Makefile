@@ -28,10 +28,11 @@ run: install ## Run the demo: a small force, a shift of docking, the portal
 test: install browser ## Run every test (PostgreSQL and Redis tests skip if those servers are down)
 	$(BIN)/pytest
 
-lint: install ## ruff and mypy --strict
+lint: install ## ruff, mypy --strict and the import contracts of pyproject.toml
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy --strict src
+	$(BIN)/lint-imports
 
 bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/ingest.py

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import func, select, text
 
 from custody.db import migrate
 from custody.db.base import Base
+from custody.db.engine import make_engine
+from custody.db.models import AuditHead
+from custody.db.models.lifecycle import Category
+from custody.domain.categories import DEFAULT_CATEGORIES
 from custody.services.system import System
 
 
@@ -18,11 +30,125 @@ def test_there_is_one_head() -> None:
 def test_the_migrated_schema_matches_the_models(system: System) -> None:
     assert migrate.is_current(system.engine)
     with system.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_a_new_database_has_the_chain_head_and_the_default_categories(system: System) -> None:
+    with system.engine.connect() as connection:
+        head = connection.execute(select(AuditHead.id, AuditHead.seq, AuditHead.hash)).one()
+        names = connection.scalars(select(Category.name).order_by(Category.id)).all()
+    assert tuple(head) == (1, 0, "0" * 64)
+    assert names == [rule.name for rule in DEFAULT_CATEGORIES]
 
 
 def test_upgrading_twice_changes_nothing(system: System) -> None:
     migrate.upgrade(system.engine)
     assert migrate.is_current(system.engine)
+
+
+BRANCH = """
+revision = "{name}"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
+"""
+
+
+def test_a_second_branch_stops_the_upgrade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two migrations written apart, both on 0001: the upgrade refuses to guess an order."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS, migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("0002_a", "0002_b"):
+        (migrations / "versions" / f"{name}.py").write_text(BRANCH.format(name=name))
+    monkeypatch.setattr(migrate, "MIGRATIONS", migrations)
+    engine = make_engine(f"sqlite:///{tmp_path / 'custody.db'}")
+    try:
+        with pytest.raises(CommandError, match=r"[Mm]ultiple head"):
+            migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+# A node of its own: Alembic's `context` is one per process, as it is on a real server.
+NODE = """
+import sys
+from custody.db import migrate
+from custody.db.engine import make_engine
+
+engine = make_engine(sys.argv[1])
+print("ready", flush=True)
+sys.stdin.readline()
+migrate.upgrade(engine)
+"""
+
+
+@pytest.mark.postgres
+def test_two_nodes_migrating_at_once_migrate_once(postgres_url: str) -> None:
+    """Every node runs the upgrade as it starts; the advisory lock lets one do the work."""
+    nodes = [
+        subprocess.Popen(
+            [sys.executable, "-c", NODE, postgres_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        for node in nodes:
+            assert node.stdout is not None and node.stdout.readline() == "ready\n"
+        # Both have imported everything and hold an engine: let them go together.
+        for node in nodes:
+            assert node.stdin is not None
+            node.stdin.write("go\n")
+            node.stdin.flush()
+        errors = [node.communicate(timeout=120)[1] for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+            node.wait()
+    assert [node.returncode for node in nodes] == [0, 0], errors
+    engine = make_engine(postgres_url)
+    try:
+        assert migrate.is_current(engine)
+        with engine.connect() as connection:
+            versions = connection.scalar(text("SELECT count(*) FROM alembic_version"))
+            categories = connection.scalar(select(func.count()).select_from(Category))
+        assert versions == 1
+        assert categories == len(DEFAULT_CATEGORIES)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_timeouts_do_not_outlive_the_migration(postgres_url: str) -> None:
+    """The connection goes back to the pool: the app's queries must not inherit 5 s limits."""
+    engine = make_engine(postgres_url)
+    try:
+        migrate.upgrade(engine)
+        # One connection was used and returned; the pool hands the same one back.
+        with engine.connect() as connection:
+            assert connection.scalar(text("SHOW lock_timeout")) == "0"
+            assert connection.scalar(text("SHOW statement_timeout")) == "0"
+            locks = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+                )
+            )
+        assert locks == 0
+    finally:
+        engine.dispose()

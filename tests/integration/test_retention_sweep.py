@@ -224,7 +224,7 @@ def test_a_stale_deletion_date_is_corrected_never_obeyed(world: World, clock: Ma
 def test_recordings_nobody_has_decided_are_decided_before_the_selection(
     world: World, clock: ManualClock
 ) -> None:
-    """Rows from before migration 0002 (or written by any other path) have no decision."""
+    """Rows written by any path that skipped the decision have none: the sweep makes it."""
     system = world.system
     old, young = world.record(), world.record(started_at=START + 20 * DAY)
     with system.unit_of_work() as uow:

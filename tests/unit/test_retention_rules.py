@@ -300,8 +300,8 @@ def test_the_migration_seeds_the_domain_defaults() -> None:
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parents[2] / "src/custody/db/migrations/versions/0002_lifecycle.py"
-    spec = importlib.util.spec_from_file_location("lifecycle_migration", path)
+    path = Path(__file__).parents[2] / "src/custody/db/migrations/versions/0001_initial_schema.py"
+    spec = importlib.util.spec_from_file_location("initial_migration", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

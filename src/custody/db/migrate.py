@@ -19,8 +19,12 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Bring the database's schema up to `revision`."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the database's schema up to `revision`.
+
+    `head`, not `heads`: migrations form one line, and a second branch must stop the
+    upgrade with Alembic's "multiple heads" error rather than be applied in some order.
+    """
     config = alembic_config()
     with engine.connect() as connection:
         config.attributes["connection"] = connection

@@ -17,6 +17,12 @@ down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
+# Migrations form one line: revise the current head, never branch (upgrade targets `head`).
+# On PostgreSQL a statement may wait 4 s for a lock and run 5 s (migrations/env.py). A step
+# that needs longer says so in its own transaction, on PostgreSQL only:
+#     if op.get_bind().dialect.name == "postgresql":
+#         op.execute("SET LOCAL statement_timeout = '60s'")
+
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
