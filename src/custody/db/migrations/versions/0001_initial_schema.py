@@ -363,6 +363,9 @@ def upgrade() -> None:
         sa.Column(
             "deletion_not_before", custody.db.types.UTCDateTime(timezone=True), nullable=True
         ),
+        sa.Column("seen_delete_due_at", custody.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("seen_review_due_at", custody.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("seen_not_before", custody.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_reviewed_at", custody.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", custody.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("deletion_certificate", sa.Text(), nullable=True),
@@ -396,6 +399,12 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_recordings_review_due_at"), "recordings", ["review_due_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_recordings_seen_delete_due_at"), "recordings", ["seen_delete_due_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_recordings_seen_review_due_at"), "recordings", ["seen_review_due_at"], unique=False
     )
     op.create_index(op.f("ix_recordings_sha256"), "recordings", ["sha256"], unique=False)
     op.create_index(op.f("ix_recordings_started_at"), "recordings", ["started_at"], unique=False)
@@ -743,6 +752,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_recordings_state"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_started_at"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_sha256"), table_name="recordings")
+    op.drop_index(op.f("ix_recordings_seen_review_due_at"), table_name="recordings")
+    op.drop_index(op.f("ix_recordings_seen_delete_due_at"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_review_due_at"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_retention_rule"), table_name="recordings")
     op.drop_index(op.f("ix_recordings_reference"), table_name="recordings")
