@@ -1,0 +1,55 @@
+"""What use cases answer: typed values, never `dict[str, Any]`, shared by every area.
+
+Every answer a route returns is a subclass of `Answer`, so the route declares it as its
+`response_model` and the OpenAPI document describes it. Times on the wire are UTC ISO 8601
+strings made by `custody.domain.clock.isoformat` (`When`), exactly as before the types came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from custody.domain.errors import InvalidInput
+
+# One bound for every list a person can page through: large enough for a screen of work,
+# small enough that one request cannot make the server build a huge answer.
+MAX_PAGE = 500
+
+# A UTC time, ISO 8601 with a Z (custody.domain.clock.isoformat).
+When = str
+
+
+class Answer(BaseModel):
+    """The base of every typed answer: immutable, and nothing undeclared slips out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+T = TypeVar("T")
+
+
+class Paged(Answer, Generic[T]):
+    """One page of a list: the items, how many there are in all, and where this page is."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which page of a list a person asks for; a bad bound is refused before any query."""
+
+    offset: int = 0
+    limit: int = 100
+    most: int = MAX_PAGE
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= self.most:
+            raise InvalidInput(f"limit must be 1 to {self.most}")
+        if self.offset < 0:
+            raise InvalidInput("offset cannot be negative")
