@@ -324,7 +324,7 @@ def test_sixty_days_of_a_force_end_as_the_rules_say(world: World, clock: ManualC
                     flags.flag_evidence(system, sam, rid, "assault", sam.actor())
                     protected.add(rid)
                 elif action < 0.7:
-                    cases.add_to_case(system, ivan, case["id"], rid, "series", ivan.actor())
+                    cases.add_to_case(system, ivan, case.id, rid, "series", ivan.actor())
                     protected.add(rid)
                 elif action < 0.8:
                     hold_service.place_hold(

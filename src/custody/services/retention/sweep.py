@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, delete, or_, select
 
@@ -24,6 +23,7 @@ from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.lifecycle import Annotation, RecordingTag
 from custody.domain import signing
 from custody.domain.actor import Actor
+from custody.domain.categories import CategoryRule
 from custody.domain.clock import isoformat
 from custody.domain.retention import (
     DELETED,
@@ -31,6 +31,7 @@ from custody.domain.retention import (
     decide_retention,
     deletion_certificate,
 )
+from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
 
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
 DECIDE_BATCH = 500
-MAX_PAGE = 500
 
 
 def object_columns() -> list[str]:
@@ -59,6 +59,8 @@ def selection(now: datetime, limit: int = SWEEP_BATCH) -> Select[str]:
 
 @dataclass
 class SweepReport:
+    """What a sweep did, gathered as it goes (`result` is its answer)."""
+
     at: datetime
     decided: int = 0  # recordings nobody had decided yet (e.g. from before migration 0002)
     finished: int = 0  # deletions a crash had left half done
@@ -67,16 +69,16 @@ class SweepReport:
     objects_deleted: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": isoformat(self.at),
-            "decided": self.decided,
-            "finished": self.finished,
-            "deleted": self.deleted,
-            "corrected": self.corrected,
-            "objects_deleted": self.objects_deleted,
-            "failures": [{"recording_id": r, "error": e} for r, e in self.failures],
-        }
+    def result(self) -> SweepResult:
+        return SweepResult(
+            at=isoformat(self.at),
+            decided=self.decided,
+            finished=self.finished,
+            deleted=self.deleted,
+            corrected=self.corrected,
+            objects_deleted=self.objects_deleted,
+            failures=[SweepFailure(recording_id=r, error=e) for r, e in self.failures],
+        )
 
 
 def sweep(
@@ -128,7 +130,7 @@ def sweep(
                 actor,
                 object_type="system",
                 object_id="retention",
-                details={k: v for k, v in report.to_json().items() if k != "deleted"}
+                details=report.result().model_dump(exclude={"deleted"})
                 | {"deleted": len(report.deleted)},
             )
             uow.commit()
@@ -208,7 +210,7 @@ def _tombstone(
     uow: UnitOfWork,
     recording: Recording,
     decision: RetentionDecision,
-    categories: tuple[Any, ...],
+    categories: tuple[CategoryRule, ...],
     actor: Actor,
     system: System,
 ) -> None:

@@ -3,7 +3,7 @@ tags, notes and bookmarks."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -14,6 +14,14 @@ from custody.domain.categories import CategoryRule, parse_access_class
 from custody.domain.principal import Principal
 from custody.services.evidence import annotations as annotation_service
 from custody.services.evidence import categories
+from custody.services.evidence.answers import (
+    Annotations,
+    Bookmark,
+    Categorised,
+    CategoryChanged,
+    CategoryView,
+    Note,
+)
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -71,10 +79,15 @@ class NewBookmark(BaseModel):
     label: str = Field(min_length=1, max_length=200)
 
 
-@router.get("/categories", summary="Categories and their rules", openapi_extra=access("self"))
+@router.get(
+    "/categories",
+    response_model=list[CategoryView],
+    summary="Categories and their rules",
+    openapi_extra=access("self"),
+)
 async def list_categories(
     system: SystemDep, user: CurrentUser, include_retired: bool = Query(False)
-) -> list[dict[str, Any]]:
+) -> list[CategoryView]:
     return await run_in_threadpool(
         lambda: categories.list_categories(system, include_retired=include_retired)
     )
@@ -83,12 +96,13 @@ async def list_categories(
 @router.post(
     "/categories",
     status_code=201,
+    response_model=CategoryView,
     summary="Add a category (administrators)",
     openapi_extra=access("system:manage_categories"),
 )
 async def create_category(
     body: NewCategory, request: Request, system: SystemDep, user: CategoryAdmin
-) -> dict[str, Any]:
+) -> CategoryView:
     rule = CategoryRule(
         name=body.name,
         retention_days=body.retention_days,
@@ -104,12 +118,13 @@ async def create_category(
 
 @router.patch(
     "/categories/{category_id}",
+    response_model=CategoryChanged,
     summary="Change or retire a category; its recordings are decided again at once",
     openapi_extra=access("system:manage_categories"),
 )
 async def update_category(
     category_id: int, body: CategoryChange, request: Request, system: SystemDep, user: CategoryAdmin
-) -> dict[str, Any]:
+) -> CategoryChanged:
     changes = body.model_dump(exclude_unset=True)
     reason = changes.pop("reason", None)
     return await run_in_threadpool(
@@ -125,12 +140,13 @@ async def update_category(
 
 @router.put(
     "/recordings/{recording_id}/categories",
+    response_model=Categorised,
     summary="Categorise a recording (the whole set of categories)",
     openapi_extra=access("recording:categorise"),
 )
 async def set_categories(
     recording_id: str, body: Categorisation, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> Categorised:
     return await run_in_threadpool(
         categories.set_categories,
         system,
@@ -144,6 +160,7 @@ async def set_categories(
 
 @router.patch(
     "/recordings/{recording_id}/annotations",
+    response_model=Annotations,
     summary="Set a recording's title, reference and tags",
     openapi_extra=access("recording:annotate"),
 )
@@ -153,7 +170,7 @@ async def annotate(
     request: Request,
     system: SystemDep,
     user: CurrentUser,
-) -> dict[str, Any]:
+) -> Annotations:
     return await run_in_threadpool(
         lambda: annotation_service.annotate(
             system,
@@ -170,12 +187,13 @@ async def annotate(
 @router.post(
     "/recordings/{recording_id}/notes",
     status_code=201,
+    response_model=Note,
     summary="Add a note to a recording",
     openapi_extra=access("recording:annotate"),
 )
 async def add_note(
     recording_id: str, body: NewNote, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> Note:
     return await run_in_threadpool(
         annotation_service.add_note,
         system,
@@ -189,12 +207,13 @@ async def add_note(
 @router.post(
     "/recordings/{recording_id}/bookmarks",
     status_code=201,
+    response_model=Bookmark,
     summary="Bookmark a moment of a recording",
     openapi_extra=access("recording:annotate"),
 )
 async def add_bookmark(
     recording_id: str, body: NewBookmark, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> Bookmark:
     return await run_in_threadpool(
         annotation_service.add_bookmark,
         system,
@@ -209,6 +228,7 @@ async def add_bookmark(
 @router.delete(
     "/recordings/{recording_id}/bookmarks/{bookmark_id}",
     status_code=204,
+    response_class=Response,
     summary="Remove a bookmark",
     openapi_extra=access("recording:annotate"),
 )
