@@ -1,8 +1,8 @@
-"""Evidence flags, cases and holds."""
+"""Cases: opening, their recordings, their team, closing and reopening
+(`services/evidence/cases.py`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,26 +11,15 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
-from custody.services.evidence import cases, flags
-from custody.services.evidence import holds as hold_service
-from custody.services.evidence.answers import (
-    CaseDetail,
-    CaseRecordingChanged,
-    CaseView,
-    FlagChanged,
-    HoldLifted,
-    HoldView,
-)
+from custody.services.evidence import cases
+from custody.services.evidence.answers import CaseDetail, CaseRecordingChanged, CaseView
+from custody.web.api.evidence.flags import Reason
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter()
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
 CaseManager = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CASES))]
-
-
-class Reason(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
 
 
 class NewCase(BaseModel):
@@ -58,57 +47,6 @@ class CaseClosure(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
     disposal_days: int | None = Field(
         default=None, description="overrides the case's disposal rule when given"
-    )
-
-
-class NewHold(BaseModel):
-    kind: str = Field(description="legal or complaint")
-    reason: str = Field(min_length=1, max_length=1000)
-    recording_ids: list[str] | None = Field(default=None, max_length=5000)
-    officer: str | None = Field(
-        default=None, description="warrant number: hold their footage in [since, until)"
-    )
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@router.post(
-    "/recordings/{recording_id}/evidence",
-    status_code=201,
-    response_model=FlagChanged,
-    summary="Flag a recording as evidence",
-    openapi_extra=access("recording:flag_evidence"),
-)
-async def flag_evidence(
-    recording_id: str, body: Reason, request: Request, system: SystemDep, user: CurrentUser
-) -> FlagChanged:
-    return await run_in_threadpool(
-        flags.flag_evidence, system, user, recording_id, body.reason, user_actor(request, user)
-    )
-
-
-@router.post(
-    "/recordings/{recording_id}/evidence/{flag_id}/clear",
-    response_model=FlagChanged,
-    summary="Clear an evidence flag",
-    openapi_extra=access("recording:flag_evidence"),
-)
-async def clear_evidence(
-    recording_id: str,
-    flag_id: int,
-    body: Reason,
-    request: Request,
-    system: SystemDep,
-    user: CurrentUser,
-) -> FlagChanged:
-    return await run_in_threadpool(
-        flags.clear_evidence_flag,
-        system,
-        user,
-        recording_id,
-        flag_id,
-        body.reason,
-        user_actor(request, user),
     )
 
 
@@ -252,63 +190,4 @@ async def reopen_case(
 ) -> CaseDetail:
     return await run_in_threadpool(
         cases.reopen_case, system, user, case_id, body.reason, user_actor(request, user)
-    )
-
-
-@router.post(
-    "/holds",
-    status_code=201,
-    response_model=list[HoldView],
-    summary="Place a legal or complaint hold on recordings",
-    openapi_extra=access("recording:place_hold"),
-)
-async def place_hold(
-    body: NewHold, request: Request, system: SystemDep, user: CurrentUser
-) -> list[HoldView]:
-    return await run_in_threadpool(
-        lambda: hold_service.place_hold(
-            system,
-            user,
-            kind=body.kind,
-            reason=body.reason,
-            actor=user_actor(request, user),
-            recording_ids=body.recording_ids,
-            officer=body.officer,
-            since=body.since,
-            until=body.until,
-        )
-    )
-
-
-@router.get(
-    "/holds",
-    response_model=list[HoldView],
-    summary="Holds you may see",
-    openapi_extra=access("recording:view_holds"),
-)
-async def list_holds(
-    request: Request,
-    system: SystemDep,
-    user: CurrentUser,
-    recording_id: str | None = Query(None),
-    active: bool = Query(True, description="false: lifted holds too"),
-) -> list[HoldView]:
-    return await run_in_threadpool(
-        lambda: hold_service.list_holds(
-            system, user, user_actor(request, user), recording_id=recording_id, active=active
-        )
-    )
-
-
-@router.post(
-    "/holds/{hold_id}/lift",
-    response_model=HoldLifted,
-    summary="Lift a hold",
-    openapi_extra=access("recording:lift_hold"),
-)
-async def lift_hold(
-    hold_id: int, body: Reason, request: Request, system: SystemDep, user: CurrentUser
-) -> HoldLifted:
-    return await run_in_threadpool(
-        hold_service.lift_hold, system, user, hold_id, body.reason, user_actor(request, user)
     )
