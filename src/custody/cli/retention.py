@@ -17,7 +17,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import parse_time
 from custody.domain.errors import InvalidInput, SignatureInvalid
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import permit
 from custody.services.identity.users import principal_named
 from custody.services.retention import review, sweep
 from custody.services.retention.answers import RetentionEntry
@@ -68,8 +68,8 @@ def run(
 ) -> None:
     """Delete every recording that is due now (the hourly job does the same)."""
     built, principal, actor = acting(ctx, as_user)
-    with built.unit_of_work() as uow:
-        require(uow, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
+    # The command's guard, as a route's: a refusal comes before the progress bar does.
+    permit(built, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -82,7 +82,7 @@ def run(
         def step(_recording_id: str, _outcome: str) -> None:
             progress.advance(task)
 
-        report = sweep.sweep(built, actor, progress=step).result()
+        report = sweep.run_sweep(built, principal, actor, progress=step)
     err.print(
         f"deleted {len(report.deleted)} recording(s), {report.objects_deleted} object(s); "
         f"finished {report.finished} interrupted deletion(s); decided {report.decided}; "

@@ -22,15 +22,18 @@ from sqlalchemy import Select, delete, or_, select
 from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.lifecycle import Annotation, RecordingTag
 from custody.domain import signing
+from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
 from custody.domain.categories import CategoryRule
 from custody.domain.clock import isoformat
+from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
     RetentionDecision,
     decide_retention,
     deletion_certificate,
 )
+from custody.services.access import require
 from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
@@ -79,6 +82,20 @@ class SweepReport:
             objects_deleted=self.objects_deleted,
             failures=[SweepFailure(recording_id=r, error=e) for r, e in self.failures],
         )
+
+
+def run_sweep(
+    system: System,
+    principal: Principal,
+    actor: Actor,
+    *,
+    progress: Callable[[str, str], None] | None = None,
+) -> SweepResult:
+    """A person runs the sweep now (it also runs hourly): refused, and audited, unless their
+    role may run it."""
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
+    return sweep(system, actor, progress=progress).result()
 
 
 def sweep(

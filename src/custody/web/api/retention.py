@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
-from custody.services.access import require
 from custody.services.answers import Paged
 from custody.services.retention import review as reviewing
 from custody.services.retention import sweep
@@ -24,7 +23,6 @@ from custody.services.retention.answers import (
     SweepPreview,
     SweepResult,
 )
-from custody.services.system import System
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -64,13 +62,6 @@ async def preview(
     )
 
 
-def _run(system: System, user: Principal, request: Request) -> SweepResult:
-    actor = user_actor(request, user)
-    with system.unit_of_work() as uow:
-        require(uow, user, SystemAction.RETENTION_RUN, actor, "user:retention:run")
-    return sweep.sweep(system, actor).result()
-
-
 @router.post(
     "/retention/run",
     response_model=SweepResult,
@@ -78,7 +69,7 @@ def _run(system: System, user: Principal, request: Request) -> SweepResult:
     openapi_extra=access("system:retention_run"),
 )
 async def run(request: Request, system: SystemDep, user: Sweeper) -> SweepResult:
-    return await run_in_threadpool(_run, system, user, request)
+    return await run_in_threadpool(lambda: sweep.run_sweep(system, user, user_actor(request, user)))
 
 
 @router.get(
