@@ -9,6 +9,7 @@ from custody.cli.common import err, out, refusals, system
 from custody.cli.retention import AS_HELP, acting
 from custody.domain.categories import CategoryRule, parse_access_class
 from custody.services.evidence import categories
+from custody.services.evidence.categories import CategoryChanges
 
 app = typer.Typer(
     help="Categories: retention, access class and review period.", no_args_is_help=True
@@ -96,7 +97,7 @@ def set_rule(
 ) -> None:
     """Change a category; every recording in it is decided again at once."""
     built, principal, actor = acting(ctx, as_user)
-    changes: dict[str, object] = {}
+    changes: CategoryChanges = {}
     if name is not None:
         changes["name"] = name
     if retention_days is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import delete, func, select
 
@@ -54,6 +54,18 @@ from custody.services.retention.facts import category_rule, recompute, retention
 from custody.services.system import System, UnitOfWork
 
 # --- categories --------------------------------------------------------------------------
+
+
+class CategoryChanges(TypedDict, total=False):
+    """What an administrator changes about a category: only the keys given change."""
+
+    name: str
+    description: str
+    retention_days: int | None  # None: kept until manually deleted
+    review_days: int | None
+    access_class: str
+    evidential: bool
+    retired: bool
 
 
 def category_view(row: Category) -> CategoryView:
@@ -135,21 +147,12 @@ def update_category(
     system: System,
     principal: Principal,
     category_id: int,
-    changes: dict[str, Any],
+    changes: CategoryChanges,
     reason: str | None,
     actor: Actor,
 ) -> CategoryChanged:
     """An administrator changes a category; every recording in it is decided again at once."""
-    allowed = {
-        "name",
-        "description",
-        "retention_days",
-        "review_days",
-        "access_class",
-        "evidential",
-        "retired",
-    }
-    unknown = set(changes) - allowed
+    unknown = set(changes) - set(CategoryChanges.__annotations__)
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
     reason = optional_reason(reason)
@@ -169,12 +172,20 @@ def update_category(
         if not row.assignable:
             raise Conflict(f"{UNCATEGORISED} is the 31-day rule itself and cannot be changed")
         before = category_view(row).model_dump()
+        old = category_rule(row)
         rule = replace(
-            category_rule(row),
-            **{k: v for k, v in changes.items() if k not in ("retired", "access_class")},
+            old,
+            name=changes.get("name", old.name),
+            description=changes.get("description", old.description),
+            retention_days=changes.get("retention_days", old.retention_days),
+            review_days=changes.get("review_days", old.review_days),
+            access_class=(
+                parse_access_class(changes["access_class"])
+                if "access_class" in changes
+                else old.access_class
+            ),
+            evidential=changes.get("evidential", old.evidential),
         )
-        if "access_class" in changes:
-            rule = replace(rule, access_class=parse_access_class(str(changes["access_class"])))
         check_rule(rule)
         if (
             rule.name.lower() != row.name.lower()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
@@ -13,6 +13,7 @@ from custody.domain.categories import CategoryRule, parse_access_class
 from custody.domain.principal import Principal
 from custody.services.evidence import categories
 from custody.services.evidence.answers import Categorised, CategoryChanged, CategoryView
+from custody.services.evidence.categories import CategoryChanges
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -34,6 +35,9 @@ class NewCategory(BaseModel):
 
 
 class CategoryChange(BaseModel):
+    """Only the fields given change. Null is a value only where it means something:
+    retention_days (kept until manually deleted), review_days (no review) and reason."""
+
     name: str | None = Field(default=None, min_length=1, max_length=80)
     description: str | None = Field(default=None, max_length=500)
     retention_days: int | None = None
@@ -42,6 +46,22 @@ class CategoryChange(BaseModel):
     evidential: bool | None = None
     retired: bool | None = None
     reason: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _no_null_values(self) -> CategoryChange:
+        nulls = sorted(
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) is None
+            and name not in ("retention_days", "review_days", "reason")
+        )
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+    def changes(self) -> CategoryChanges:
+        # The fields given, none of them null where null means nothing (checked above).
+        return cast(CategoryChanges, self.model_dump(exclude_unset=True, exclude={"reason"}))
 
 
 class Categorisation(BaseModel):
@@ -99,13 +119,12 @@ async def create_category(
 async def update_category(
     category_id: int, body: CategoryChange, request: Request, system: SystemDep, user: CategoryAdmin
 ) -> CategoryChanged:
-    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
     return await run_in_threadpool(
         categories.update_category,
         system,
         user,
         category_id,
-        changes,
+        body.changes(),
         body.reason,
         user_actor(request, user),
     )
