@@ -18,6 +18,7 @@ from custody.domain.clock import parse_time
 from custody.domain.errors import InvalidInput, SignatureInvalid
 from custody.domain.principal import Principal
 from custody.services.access import permit
+from custody.services.answers import MAX_PAGE
 from custody.services.identity.users import principal_named
 from custody.services.retention import review, sweep
 from custody.services.retention.answers import RetentionEntry
@@ -100,7 +101,7 @@ def run(
 def preview(
     ctx: typer.Context,
     at: str = typer.Option(..., "--at", help="The time of the imagined sweep (ISO 8601)."),
-    limit: int = typer.Option(100, min=1, max=500),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
@@ -123,7 +124,7 @@ def preview(
 @refusals
 def pending(
     ctx: typer.Context,
-    limit: int = typer.Option(100, min=1, max=500),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
@@ -161,7 +162,7 @@ def restore(
 @refusals
 def review_queue(
     ctx: typer.Context,
-    limit: int = typer.Option(100, min=1, max=500),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """List retained recordings whose review date has come."""

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
-from custody.services.answers import Paged
+from custody.services.answers import MAX_PAGE, Paged
 from custody.services.retention import review as reviewing
 from custody.services.retention import sweep
 from custody.services.retention.answers import (
@@ -52,7 +52,7 @@ async def preview(
     system: SystemDep,
     user: Previewer,
     at: datetime = Query(..., description="ISO 8601 time of the imagined sweep"),
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
 ) -> SweepPreview:
     return await run_in_threadpool(
@@ -82,7 +82,7 @@ async def pending(
     request: Request,
     system: SystemDep,
     user: CurrentUser,
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
 ) -> Paged[RetentionEntry]:
     return await run_in_threadpool(
@@ -102,7 +102,7 @@ async def review_queue(
     request: Request,
     system: SystemDep,
     user: Reviewer,
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
 ) -> Paged[RetentionEntry]:
     return await run_in_threadpool(
