@@ -143,6 +143,30 @@ def test_changing_a_category_decides_its_recordings_again_with_notice(
     assert frozen.status_code == 409
 
 
+@pytest.mark.parametrize("field", ["name", "description", "access_class", "evidential", "retired"])
+def test_a_category_change_refuses_null_where_null_means_nothing(
+    world: World, api: Clients, field: str
+) -> None:
+    body = {
+        "name": "Firearms discharge",
+        "retention_days": 400,
+        "review_days": 365,
+        "access_class": "restricted",
+    }
+    category = api.as_("admin2").post("/api/v1/categories", json=body).json()
+    url = f"/api/v1/categories/{category['id']}"
+    answer = api.as_("admin2").patch(url, json={field: None})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["message"]
+    shown = {c["id"]: c for c in api.as_("admin2").get("/api/v1/categories").json()}
+    assert shown[category["id"]] == category
+    # Null keeps its meaning where it has one: kept until manually deleted, no review.
+    kept = api.as_("admin2").patch(url, json={"retention_days": None, "review_days": None})
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["retention"] == "until manually deleted"
+    assert kept.json()["review_days"] is None
+
+
 # --- categorisation ----------------------------------------------------------------------
 
 

@@ -229,9 +229,9 @@ def test_a_case_search_finds_the_cases_footage_for_those_who_work_on_it(world: W
     other = world.record("1234AB")
     ivan = people["ivan"].stating("robbery enquiry")
     case = cases.create_case(system, ivan, reference="CRIS 42", title="Robbery", actor=ACTOR)
-    cases.add_to_case(system, ivan, case["id"], rid, None, ACTOR)
+    cases.add_to_case(system, ivan, case.id, rid, None, ACTOR)
     assert ids(search.search(system, people["ivan"], Search(case="cris 42"), ACTOR)) == {rid}
-    assert [c.id for c in search.case_cards(system, people["ivan"], case["id"])] == [rid]
+    assert [c.id for c in search.case_cards(system, people["ivan"], case.id)] == [rid]
     assert other not in ids(search.search(system, people["ivan"], Search(), ACTOR))
 
 

@@ -18,7 +18,7 @@ from custody.db.models import AuditEvent, Recording
 from custody.db.models.lifecycle import Annotation
 from custody.domain import signing
 from custody.domain.clock import ManualClock, parse_time
-from custody.domain.errors import Conflict, NotFound
+from custody.domain.errors import Conflict, NotFound, NotPermitted
 from custody.domain.retention import STATUTORY_LIMIT
 from custody.services.evidence import annotations, cases, categories, flags
 from custody.services.evidence import holds as hold_service
@@ -112,6 +112,25 @@ def test_deletion_removes_the_footage_and_its_derivatives_and_leaves_a_signed_to
     # Nothing more to do: a second sweep deletes nothing and changes nothing.
     again = sweep.sweep(system)
     assert (again.deleted, again.finished, again.objects_deleted) == ([], 0, 0)
+
+
+def test_only_those_whose_role_may_run_the_sweep_run_it_and_a_refusal_is_audited(
+    world: World, clock: ManualClock
+) -> None:
+    rid = world.record()
+    clock.set(START + 31 * DAY)
+    alice, admin = world.people["alice"], world.people["admin2"]
+    with pytest.raises(NotPermitted):
+        sweep.run_sweep(world.system, alice, alice.actor())
+    assert world.row(rid).state != "deleted"
+    with world.system.unit_of_work() as uow:
+        refused = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.tag == "user:retention:run")
+        ).one()
+    assert (refused.allowed, refused.actor) == (False, "user:alice")
+    result = sweep.run_sweep(world.system, admin, admin.actor())
+    assert result.deleted == [rid]
+    assert world.row(rid).state == "deleted"
 
 
 def test_changes_to_a_deleted_recording_are_refused(world: World, clock: ManualClock) -> None:
@@ -324,7 +343,7 @@ def test_sixty_days_of_a_force_end_as_the_rules_say(world: World, clock: ManualC
                     flags.flag_evidence(system, sam, rid, "assault", sam.actor())
                     protected.add(rid)
                 elif action < 0.7:
-                    cases.add_to_case(system, ivan, case["id"], rid, "series", ivan.actor())
+                    cases.add_to_case(system, ivan, case.id, rid, "series", ivan.actor())
                     protected.add(rid)
                 elif action < 0.8:
                     hold_service.place_hold(

@@ -25,13 +25,13 @@ def list_cases(
     for column in ("id", "reference", "title", "officer in case", "status", "disposal"):
         table.add_column(column)
     for case in cases.list_cases(built, principal, actor, status=status):
-        disposal = case["disposal_days"]
+        disposal = case.disposal_days
         table.add_row(
-            str(case["id"]),
-            case["reference"],
-            case["title"],
-            case["officer_in_case"],
-            case["status"],
+            str(case.id),
+            case.reference,
+            case.title,
+            case.officer_in_case,
+            case.status,
             "until manually deleted" if disposal is None else f"{disposal} days",
         )
     out.print(table)
@@ -60,7 +60,7 @@ def create(
         officer_in_case=officer_in_case,
         disposal_days=disposal_days,
     )
-    err.print(f"case {case['reference']} opened (id {case['id']})")
+    err.print(f"case {case.reference} opened (id {case.id})")
 
 
 @app.command("add")
@@ -89,6 +89,4 @@ def close(
     """Close a case and apply its disposal rule."""
     built, principal, actor = acting(ctx, as_user)
     case = cases.close_case(built, principal, case_id, reason, actor)
-    err.print(
-        f"case {case['reference']} closed; {len(case['recordings'])} recording(s) decided again"
-    )
+    err.print(f"case {case.reference} closed; {len(case.recordings)} recording(s) decided again")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 from rich.table import Table
 
@@ -11,6 +9,7 @@ from custody.cli.common import err, out, refusals, system
 from custody.cli.retention import AS_HELP, acting
 from custody.domain.categories import CategoryRule, parse_access_class
 from custody.services.evidence import categories
+from custody.services.evidence.categories import CategoryChanges
 
 app = typer.Typer(
     help="Categories: retention, access class and review period.", no_args_is_help=True
@@ -38,17 +37,17 @@ def list_categories(
         table.add_column(column)
     for c in categories.list_categories(system(ctx), include_retired=retired):
         notes = []
-        if not c["assignable"]:
+        if not c.assignable:
             notes.append("not assignable")
-        if c["retired"]:
+        if c.retired:
             notes.append("retired")
         table.add_row(
-            str(c["id"]),
-            c["name"],
-            c["retention"],
-            f"{c['review_days']} days" if c["review_days"] else "-",
-            c["access_class"],
-            "yes" if c["evidential"] else "no",
+            str(c.id),
+            c.name,
+            c.retention,
+            f"{c.review_days} days" if c.review_days else "-",
+            c.access_class,
+            "yes" if c.evidential else "no",
             ", ".join(notes),
         )
     out.print(table)
@@ -79,7 +78,7 @@ def add(
         description=description,
     )
     created = categories.create_category(built, principal, rule, actor)
-    err.print(f"category {created['name']} added (id {created['id']}): {created['retention']}")
+    err.print(f"category {created.name} added (id {created.id}): {created.retention}")
 
 
 @app.command("set")
@@ -98,7 +97,7 @@ def set_rule(
 ) -> None:
     """Change a category; every recording in it is decided again at once."""
     built, principal, actor = acting(ctx, as_user)
-    changes: dict[str, Any] = {}
+    changes: CategoryChanges = {}
     if name is not None:
         changes["name"] = name
     if retention_days is not None:
@@ -115,7 +114,7 @@ def set_rule(
         raise typer.BadParameter("nothing to change")
     answer = categories.update_category(built, principal, category_id, changes, reason, actor)
     err.print(
-        f"category {answer['name']}: {answer['retention']}; "
-        f"{answer['recordings_decided_again']} recording(s) decided again, "
-        f"{answer['dates_moved']} date(s) moved"
+        f"category {answer.name}: {answer.retention}; "
+        f"{answer.recordings_decided_again} recording(s) decided again, "
+        f"{answer.dates_moved} date(s) moved"
     )

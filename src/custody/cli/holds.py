@@ -29,13 +29,13 @@ def list_holds(
         built, principal, actor, recording_id=recording_id, active=not lifted
     ):
         table.add_row(
-            str(hold["id"]),
-            hold["recording_id"],
-            hold["kind"],
-            hold["reason"],
-            hold["placed_by"],
-            hold["placed_at"],
-            hold["lifted_at"] or "-",
+            str(hold.id),
+            hold.recording_id,
+            hold.kind,
+            hold.reason,
+            hold.placed_by,
+            hold.placed_at,
+            hold.lifted_at or "-",
         )
     out.print(table)
 
@@ -71,7 +71,7 @@ def place(
     )
     err.print(f"{len(placed)} {kind} hold(s) placed")
     for hold in placed:
-        out.print(f"{hold['id']}\t{hold['recording_id']}", highlight=False)
+        out.print(f"{hold.id}\t{hold.recording_id}", highlight=False)
 
 
 @app.command("lift")

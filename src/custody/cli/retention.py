@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
@@ -18,9 +17,11 @@ from custody.domain.actor import Actor
 from custody.domain.clock import parse_time
 from custody.domain.errors import InvalidInput, SignatureInvalid
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import permit
+from custody.services.answers import MAX_PAGE
 from custody.services.identity.users import principal_named
 from custody.services.retention import review, sweep
+from custody.services.retention.answers import RetentionEntry
 from custody.services.system import System
 
 app = typer.Typer(
@@ -44,18 +45,18 @@ def parse_at(text: str) -> datetime:
         raise InvalidInput(f"not an ISO 8601 time: {text!r}") from None
 
 
-def _table(title: str, items: list[dict[str, Any]]) -> Table:
+def _table(title: str, items: list[RetentionEntry]) -> Table:
     table = Table(title=title)
     for column in ("recording", "officer", "recorded at", "due", "rule", "why"):
         table.add_column(column, overflow="fold")
     for item in items:
         table.add_row(
-            item["id"],
-            item["officer"] or "-",
-            item["recorded_at"],
-            item["delete_due_at"] or "never",
-            item["rule"],
-            item["reason"],
+            item.id,
+            item.officer or "-",
+            item.recorded_at,
+            item.delete_due_at or "never",
+            item.rule,
+            item.reason,
         )
     return table
 
@@ -68,8 +69,8 @@ def run(
 ) -> None:
     """Delete every recording that is due now (the hourly job does the same)."""
     built, principal, actor = acting(ctx, as_user)
-    with built.unit_of_work() as uow:
-        require(uow, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
+    # The command's guard, as a route's: a refusal comes before the progress bar does.
+    permit(built, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -82,15 +83,15 @@ def run(
         def step(_recording_id: str, _outcome: str) -> None:
             progress.advance(task)
 
-        report = sweep.sweep(built, actor, progress=step)
+        report = sweep.run_sweep(built, principal, actor, progress=step)
     err.print(
         f"deleted {len(report.deleted)} recording(s), {report.objects_deleted} object(s); "
         f"finished {report.finished} interrupted deletion(s); decided {report.decided}; "
         f"corrected {len(report.corrected)} stale date(s)"
     )
-    for recording_id, error in report.failures:
-        err.print(f"[red]failed:[/] {recording_id}: {error}")
-    out.print_json(json.dumps(report.to_json()))
+    for failure in report.failures:
+        err.print(f"[red]failed:[/] {failure.recording_id}: {failure.error}")
+    out.print_json(report.model_dump_json())
     if report.failures:
         raise typer.Exit(1)
 
@@ -100,7 +101,7 @@ def run(
 def preview(
     ctx: typer.Context,
     at: str = typer.Option(..., "--at", help="The time of the imagined sweep (ISO 8601)."),
-    limit: int = typer.Option(100, min=1, max=500),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
@@ -109,16 +110,12 @@ def preview(
     built, principal, actor = acting(ctx, as_user)
     answer = review.preview(built, principal, parse_at(at), actor, limit=limit, offset=offset)
     if as_json:
-        out.print_json(json.dumps(answer))
+        out.print_json(answer.model_dump_json())
         return
-    out.print(
-        _table(
-            f"{answer['total']} recording(s) would be deleted by {answer['at']}", answer["items"]
-        )
-    )
-    if answer["undecided"]:
+    out.print(_table(f"{answer.total} recording(s) would be deleted by {answer.at}", answer.items))
+    if answer.undecided:
         err.print(
-            f"{answer['undecided']} recording(s) have no decision yet: the next sweep "
+            f"{answer.undecided} recording(s) have no decision yet: the next sweep "
             "decides them first"
         )
 
@@ -127,7 +124,7 @@ def preview(
 @refusals
 def pending(
     ctx: typer.Context,
-    limit: int = typer.Option(100, min=1, max=500),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
@@ -136,9 +133,9 @@ def pending(
     built, principal, actor = acting(ctx, as_user)
     answer = review.pending(built, principal, actor, limit=limit, offset=offset)
     if as_json:
-        out.print_json(json.dumps(answer))
+        out.print_json(answer.model_dump_json())
         return
-    out.print(_table(f"{answer['total']} recording(s) pending deletion", answer["items"]))
+    out.print(_table(f"{answer.total} recording(s) pending deletion", answer.items))
 
 
 @app.command("restore")
@@ -153,25 +150,25 @@ def restore(
     """Restore a recording pending deletion to a category."""
     built, principal, actor = acting(ctx, as_user)
     answer = review.restore(built, principal, recording_id, category, reason, actor)
-    if not answer["extended"]:
+    if not answer.extended:
         err.print(
             "[yellow]its deletion date did not move:[/] a non-evidential category never "
             "keeps footage past 31 days"
         )
-    out.print_json(json.dumps(answer))
+    out.print_json(answer.model_dump_json())
 
 
 @app.command("review-queue")
 @refusals
 def review_queue(
     ctx: typer.Context,
-    limit: int = typer.Option(100, min=1, max=500),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """List retained recordings whose review date has come."""
     built, principal, actor = acting(ctx, as_user)
     answer = review.review_queue(built, principal, actor, limit=limit)
-    out.print(_table(f"{answer['total']} recording(s) due for review", answer["items"]))
+    out.print(_table(f"{answer.total} recording(s) due for review", answer.items))
 
 
 @app.command("certificate")
@@ -183,7 +180,7 @@ def certificate(
 ) -> None:
     """Print a deleted recording's signed deletion certificate (JSON)."""
     built, principal, actor = acting(ctx, as_user)
-    out.print_json(json.dumps(review.certificate(built, principal, recording_id, actor)))
+    out.print_json(review.certificate(built, principal, recording_id, actor).model_dump_json())
 
 
 @app.command("verify-certificate")

@@ -50,6 +50,7 @@ from custody.domain.retention import (
     decide_retention,
     seen,
 )
+from custody.services.retention.answers import RetentionEffect
 from custody.services.retention.facts import Recomputed
 from custody.services.system import System, UnitOfWork
 
@@ -363,7 +364,7 @@ def due_columns(
     return Recording.seen_delete_due_at, Recording.seen_review_due_at
 
 
-def effect_on_retention(viewer: Viewer, change: Recomputed) -> dict[str, str | None]:
+def effect_on_retention(viewer: Viewer, change: Recomputed) -> RetentionEffect:
     """What a change's answer tells this person of its effect on retention."""
     if sees_complaint_holds(viewer):
         before, decision = change.before, change.decision
@@ -371,14 +372,14 @@ def effect_on_retention(viewer: Viewer, change: Recomputed) -> dict[str, str | N
         before, decision = change.seen_before, change.seen
     rule, _ = shown_rule(viewer, decision)
     after = decision.delete_at
-    return {
-        "delete_due_before": isoformat(before) if before else None,
-        "delete_due_after": isoformat(after) if after else None,
-        "rule": rule,
-    }
+    return RetentionEffect(
+        delete_due_before=isoformat(before) if before else None,
+        delete_due_after=isoformat(after) if after else None,
+        rule=rule,
+    )
 
 
-def audited_effect(uow: UnitOfWork, viewer: Viewer, change: Recomputed) -> dict[str, str | None]:
+def audited_effect(uow: UnitOfWork, viewer: Viewer, change: Recomputed) -> RetentionEffect:
     """A change's effect on retention as this person is told it (for their answer and their
     own audit event).
 
@@ -390,17 +391,17 @@ def audited_effect(uow: UnitOfWork, viewer: Viewer, change: Recomputed) -> dict[
     shown = effect_on_retention(viewer, change)
     if not sees_complaint_holds(viewer):
         true_after = change.decision.delete_at
+        truth = RetentionEffect(
+            delete_due_before=isoformat(change.before) if change.before else None,
+            delete_due_after=isoformat(true_after) if true_after else None,
+            rule=change.decision.rule,
+        )
         uow.audit(
             "system:retention:decide",
             Actor.system(),
             object_type="recording",
             object_id=change.recording_id,
-            details={
-                CONFIDENTIAL: True,
-                "delete_due_before": isoformat(change.before) if change.before else None,
-                "delete_due_after": isoformat(true_after) if true_after else None,
-                "rule": change.decision.rule,
-            },
+            details={CONFIDENTIAL: True} | truth.model_dump(),
         )
     return shown
 

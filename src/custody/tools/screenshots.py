@@ -270,7 +270,7 @@ def _people_at_work(done: Scene) -> None:
         actor=inv,
         members=["supervisor"],
     )
-    done.case_id = int(case["id"])
+    done.case_id = case.id
     cases.add_to_case(system, investigator, done.case_id, mine[1], "the arrest", inv)
     cases.add_to_case(system, investigator, done.case_id, mine[2], "the approach", inv)
     flags.flag_evidence(

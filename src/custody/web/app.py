@@ -13,7 +13,6 @@ from custody.web.api import (
     evidence,
     fleet,
     identity,
-    lifecycle,
     recordings,
     retention,
     uploads,
@@ -40,7 +39,6 @@ def create_app(system: System) -> FastAPI:
     app.include_router(uploads.router, prefix=API)
     app.include_router(docks.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
-    app.include_router(lifecycle.router, prefix=API)
     app.include_router(evidence.router, prefix=API)
     app.include_router(retention.router, prefix=API)
     app.include_router(identity.router, prefix=API)

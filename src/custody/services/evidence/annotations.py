@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import delete, select
 
 from custody.db.models import Recording
@@ -24,6 +22,7 @@ from custody.domain.lifecycle import (
 )
 from custody.domain.principal import Principal
 from custody.services.access import open_recording
+from custody.services.evidence.answers import Annotations, Bookmark, Note
 from custody.services.system import System, UnitOfWork
 
 # --- annotations -------------------------------------------------------------------------
@@ -38,7 +37,7 @@ def annotate(
     title: str | None = None,
     reference: str | None = None,
     tags: list[str] | None = None,
-) -> dict[str, Any]:
+) -> Annotations:
     """Set a recording's title, crime or incident reference and tags (only those given)."""
     if title is None and reference is None and tags is None:
         raise InvalidInput("give a title, a reference or tags")
@@ -50,7 +49,7 @@ def annotate(
         recording = open_recording(
             uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True
         ).recording
-        details: dict[str, Any] = {}
+        details: dict[str, object] = {}
         if new_title is not None and new_title != (recording.title or ""):
             details["title"] = {"before": recording.title, "after": new_title or None}
             recording.title = new_title or None
@@ -71,12 +70,12 @@ def annotate(
             uow.audit(tag, actor, object_type="recording", object_id=recording_id, details=details)
         uow.commit()
         with system.unit_of_work() as read:
-            return annotations_json(read, recording_id)
+            return annotations_of(read, recording_id)
 
 
 def add_note(
     system: System, principal: Principal, recording_id: str, text: str, actor: Actor
-) -> dict[str, Any]:
+) -> Note:
     """Add a note to a recording; notes are kept as written, never edited."""
     text = check_note(text)
     tag = "user:recording:note"
@@ -99,7 +98,7 @@ def add_note(
             details={"note": note.id, "length": len(text)},
         )
         uow.commit()
-        return _note_json(note)
+        return _note(note)
 
 
 def add_bookmark(
@@ -109,7 +108,7 @@ def add_bookmark(
     at_seconds: float,
     label: str,
     actor: Actor,
-) -> dict[str, Any]:
+) -> Bookmark:
     """Bookmark a moment of a recording (seconds from its first frame)."""
     tag = "user:recording:bookmark"
     with system.unit_of_work() as uow:
@@ -138,7 +137,7 @@ def add_bookmark(
             details={"bookmark": mark.id, "at_seconds": at_seconds, "label": label},
         )
         uow.commit()
-        return _bookmark_json(mark)
+        return _bookmark(mark)
 
 
 def remove_bookmark(
@@ -175,26 +174,23 @@ def _tags(uow: UnitOfWork, recording_id: str) -> list[str]:
     )
 
 
-def _note_json(note: Annotation) -> dict[str, Any]:
-    return {
-        "id": note.id,
-        "text": note.text,
-        "author": note.author,
-        "created_at": isoformat(note.created_at),
-    }
+def _note(note: Annotation) -> Note:
+    return Note(
+        id=note.id, text=note.text, author=note.author, created_at=isoformat(note.created_at)
+    )
 
 
-def _bookmark_json(mark: Annotation) -> dict[str, Any]:
-    return {
-        "id": mark.id,
-        "at_seconds": mark.at_seconds,
-        "label": mark.text,
-        "author": mark.author,
-        "created_at": isoformat(mark.created_at),
-    }
+def _bookmark(mark: Annotation) -> Bookmark:
+    return Bookmark(
+        id=mark.id,
+        at_seconds=mark.at_seconds,
+        label=mark.text,
+        author=mark.author,
+        created_at=isoformat(mark.created_at),
+    )
 
 
-def annotations_json(uow: UnitOfWork, recording_id: str) -> dict[str, Any]:
+def annotations_of(uow: UnitOfWork, recording_id: str) -> Annotations:
     """A recording's title, reference, tags, notes and bookmarks."""
     recording = uow.session.get(Recording, recording_id)
     if recording is None:
@@ -204,10 +200,10 @@ def annotations_json(uow: UnitOfWork, recording_id: str) -> dict[str, Any]:
         .where(Annotation.recording_id == recording_id, Annotation.removed_at.is_(None))
         .order_by(Annotation.at_seconds, Annotation.id)
     ).all()
-    return {
-        "title": recording.title,
-        "reference": recording.reference,
-        "tags": _tags(uow, recording_id),
-        "notes": [_note_json(a) for a in sorted(rows, key=lambda a: a.id) if a.kind == "note"],
-        "bookmarks": [_bookmark_json(a) for a in rows if a.kind == "bookmark"],
-    }
+    return Annotations(
+        title=recording.title,
+        reference=recording.reference,
+        tags=_tags(uow, recording_id),
+        notes=[_note(a) for a in sorted(rows, key=lambda a: a.id) if a.kind == "note"],
+        bookmarks=[_bookmark(a) for a in rows if a.kind == "bookmark"],
+    )

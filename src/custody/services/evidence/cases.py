@@ -3,7 +3,7 @@ open case is never deleted, and closing a case applies its disposal rule."""
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
 
 from sqlalchemy import delete, select
 
@@ -29,11 +29,18 @@ from custody.services.access import (
     require,
     visible_cases,
 )
+from custody.services.evidence.answers import CaseDetail, CaseEntry, CaseRecordingChanged, CaseView
 from custody.services.retention.facts import due_details, recompute
 from custody.services.system import System, UnitOfWork
 
-# Sentinel: "keep the case's own disposal rule" when closing.
-KEEP = object()
+
+class Keep(Enum):
+    """Closing a case without a disposal rule of its own keeps the case's (`KEEP`)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 # --- cases -------------------------------------------------------------------------------
@@ -49,7 +56,7 @@ def create_case(
     officer_in_case: str | None = None,
     disposal_days: int | None = None,
     members: list[str] | None = None,
-) -> dict[str, Any]:
+) -> CaseView:
     """Open a case under its crime reference; its officer in the case defaults to its creator."""
     reference = check_reference(reference)
     title = check_title(title)
@@ -98,7 +105,7 @@ def create_case(
             },
         )
         uow.commit()
-        return _case_json(uow, case)
+        return _case_view(uow, case)
 
 
 def _user(uow: UnitOfWork, username: str) -> int:
@@ -108,7 +115,7 @@ def _user(uow: UnitOfWork, username: str) -> int:
     return user_id
 
 
-def _case_json(uow: UnitOfWork, case: Case, *, recordings: bool = False) -> dict[str, Any]:
+def _case_view(uow: UnitOfWork, case: Case) -> CaseView:
     oic = uow.session.scalar(select(User.username).where(User.id == case.officer_in_case_id))
     members = sorted(
         uow.session.scalars(
@@ -117,40 +124,43 @@ def _case_json(uow: UnitOfWork, case: Case, *, recordings: bool = False) -> dict
             .where(CaseMember.case_id == case.id)
         )
     )
-    result: dict[str, Any] = {
-        "id": case.id,
-        "reference": case.reference,
-        "title": case.title,
-        "officer_in_case": oic,
-        "members": members,
-        "status": case.status,
-        "disposal_days": case.disposal_days,
-        "created_by": case.created_by,
-        "created_at": isoformat(case.created_at),
-        "closed_at": isoformat(case.closed_at) if case.closed_at else None,
-        "closed_by": case.closed_by,
-        "close_reason": case.close_reason,
-    }
-    if recordings:
-        result["recordings"] = [
-            {
-                "recording_id": cr.recording_id,
-                "added_by": cr.added_by,
-                "added_at": isoformat(cr.added_at),
-                "reason": cr.reason,
-            }
-            for cr in uow.session.scalars(
-                select(CaseRecording)
-                .where(CaseRecording.case_id == case.id)
-                .order_by(CaseRecording.added_at, CaseRecording.recording_id)
-            )
-        ]
-    return result
+    return CaseView(
+        id=case.id,
+        reference=case.reference,
+        title=case.title,
+        officer_in_case=oic,
+        members=members,
+        status=case.status,
+        disposal_days=case.disposal_days,
+        created_by=case.created_by,
+        created_at=isoformat(case.created_at),
+        closed_at=isoformat(case.closed_at) if case.closed_at else None,
+        closed_by=case.closed_by,
+        close_reason=case.close_reason,
+    )
+
+
+def _case_detail(uow: UnitOfWork, case: Case) -> CaseDetail:
+    """The case with its recordings, as those who work on it see it."""
+    entries = [
+        CaseEntry(
+            recording_id=cr.recording_id,
+            added_by=cr.added_by,
+            added_at=isoformat(cr.added_at),
+            reason=cr.reason,
+        )
+        for cr in uow.session.scalars(
+            select(CaseRecording)
+            .where(CaseRecording.case_id == case.id)
+            .order_by(CaseRecording.added_at, CaseRecording.recording_id)
+        )
+    ]
+    return CaseDetail(**_case_view(uow, case).model_dump(), recordings=entries)
 
 
 def list_cases(
     system: System, principal: Principal, actor: Actor, *, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[CaseView]:
     """Cases the principal may see: professional standards and auditors all, others theirs."""
     if status not in (None, "open", "closed"):
         raise InvalidInput("status must be open or closed")
@@ -163,15 +173,16 @@ def list_cases(
         )
         if status:
             query = query.where(Case.status == status)
-        return [_case_json(uow, c) for c in uow.session.scalars(query.limit(500))]
+        return [_case_view(uow, c) for c in uow.session.scalars(query.limit(500))]
 
 
-def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -> dict[str, Any]:
+def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -> CaseDetail:
+    """One case the principal may see, with its recordings."""
     with system.unit_of_work() as uow:
         require(
             uow, principal, SystemAction.VIEW_CASES, actor, "user:case:view", "case", str(case_id)
         )
-        return _case_json(uow, open_case(uow, principal, case_id), recordings=True)
+        return _case_detail(uow, open_case(uow, principal, case_id))
 
 
 def add_to_case(
@@ -181,7 +192,7 @@ def add_to_case(
     recording_id: str,
     reason: str | None,
     actor: Actor,
-) -> dict[str, Any]:
+) -> CaseRecordingChanged:
     """Add a recording to an open case you work on: it is kept while the case is open."""
     reason = optional_reason(reason)
     tag = "user:case:add_recording"
@@ -220,10 +231,12 @@ def add_to_case(
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"case": case_id, "reference": case.reference} | effect,
+            details={"case": case_id, "reference": case.reference} | effect.model_dump(),
         )
         uow.commit()
-        return {"case_id": case_id, "recording_id": recording_id} | effect
+        return CaseRecordingChanged(
+            case_id=case_id, recording_id=recording_id, **effect.model_dump()
+        )
 
 
 def remove_from_case(
@@ -233,7 +246,7 @@ def remove_from_case(
     recording_id: str,
     reason: str,
     actor: Actor,
-) -> dict[str, Any]:
+) -> CaseRecordingChanged:
     """Take a recording out of a case, with a reason; its other rules then decide."""
     reason = check_reason(reason, "removing a recording from a case")
     tag = "user:case:remove_recording"
@@ -264,15 +277,17 @@ def remove_from_case(
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"case": case_id, "reference": case.reference} | effect,
+            details={"case": case_id, "reference": case.reference} | effect.model_dump(),
         )
         uow.commit()
-        return {"case_id": case_id, "recording_id": recording_id} | effect
+        return CaseRecordingChanged(
+            case_id=case_id, recording_id=recording_id, **effect.model_dump()
+        )
 
 
 def add_case_member(
     system: System, principal: Principal, case_id: int, username: str, actor: Actor
-) -> dict[str, Any]:
+) -> CaseView:
     """Add someone to a case's team (they then see its footage, as the access rules allow)."""
     with system.unit_of_work() as uow:
         require(
@@ -300,7 +315,7 @@ def add_case_member(
                 details={"member": username},
             )
         uow.commit()
-        return _case_json(uow, case)
+        return _case_view(uow, case)
 
 
 def close_case(
@@ -309,18 +324,18 @@ def close_case(
     case_id: int,
     reason: str,
     actor: Actor,
-    disposal_days: Any = KEEP,
-) -> dict[str, Any]:
+    disposal_days: int | Keep | None = KEEP,
+) -> CaseDetail:
     """Close a case and apply its disposal rule to every recording in it."""
     reason = check_reason(reason, "closing a case")
-    if disposal_days is not KEEP:
+    if not isinstance(disposal_days, Keep):
         disposal_days = check_disposal_days(disposal_days)
     return _set_status(system, principal, case_id, "closed", reason, actor, disposal_days)
 
 
 def reopen_case(
     system: System, principal: Principal, case_id: int, reason: str, actor: Actor
-) -> dict[str, Any]:
+) -> CaseDetail:
     """Reopen a closed case: its recordings that remain are kept again."""
     reason = check_reason(reason, "reopening a case")
     return _set_status(system, principal, case_id, "open", reason, actor, KEEP)
@@ -333,8 +348,8 @@ def _set_status(
     status: str,
     reason: str,
     actor: Actor,
-    disposal_days: Any,
-) -> dict[str, Any]:
+    disposal_days: int | Keep | None,
+) -> CaseDetail:
     tag = "user:case:close" if status == "closed" else "user:case:reopen"
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_CASES, actor, tag, "case", str(case_id))
@@ -357,7 +372,7 @@ def _set_status(
         case.status = status
         if status == "closed":
             case.closed_at, case.closed_by, case.close_reason = uow.now(), actor.name, reason
-            if disposal_days is not KEEP:
+            if not isinstance(disposal_days, Keep):
                 case.disposal_days = disposal_days
         else:
             case.closed_at = case.closed_by = case.close_reason = None
@@ -376,4 +391,4 @@ def _set_status(
             },
         )
         uow.commit()
-        return _case_json(uow, case, recordings=True)
+        return _case_detail(uow, case)

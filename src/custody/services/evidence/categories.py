@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import delete, func, select
 
@@ -38,44 +38,67 @@ from custody.services.access import (
     shown_facts,
     visible_cases,
 )
-from custody.services.evidence.annotations import annotations_json
+from custody.services.evidence.annotations import annotations_of
+from custody.services.evidence.answers import (
+    CaseRef,
+    Categorised,
+    CategoryChanged,
+    CategoryView,
+    EvidenceShown,
+    Flag,
+    HoldView,
+    LifecycleView,
+    RetentionShown,
+)
 from custody.services.retention.facts import category_rule, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
 
 # --- categories --------------------------------------------------------------------------
 
 
-def category_json(row: Category) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "retention_days": row.retention_days,
-        "retention": (
+class CategoryChanges(TypedDict, total=False):
+    """What an administrator changes about a category: only the keys given change."""
+
+    name: str
+    description: str
+    retention_days: int | None  # None: kept until manually deleted
+    review_days: int | None
+    access_class: str
+    evidential: bool
+    retired: bool
+
+
+def category_view(row: Category) -> CategoryView:
+    return CategoryView(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        retention_days=row.retention_days,
+        retention=(
             "until manually deleted"
             if row.retention_days is None
             else f"{row.retention_days} days from recording"
         ),
-        "review_days": row.review_days,
-        "access_class": row.access_class,
-        "evidential": row.evidential,
-        "assignable": row.assignable,
-        "retired": row.retired_at is not None,
-    }
+        review_days=row.review_days,
+        access_class=row.access_class,
+        evidential=row.evidential,
+        assignable=row.assignable,
+        retired=row.retired_at is not None,
+    )
 
 
-def list_categories(system: System, *, include_retired: bool = False) -> list[dict[str, Any]]:
+def list_categories(system: System, *, include_retired: bool = False) -> list[CategoryView]:
     """Every category, for anyone signed in (officers need them to categorise)."""
     with system.unit_of_work() as uow:
         query = select(Category).order_by(Category.assignable, Category.evidential, Category.name)
         if not include_retired:
             query = query.where(Category.retired_at.is_(None))
-        return [category_json(c) for c in uow.session.scalars(query)]
+        return [category_view(c) for c in uow.session.scalars(query)]
 
 
 def create_category(
     system: System, principal: Principal, rule: CategoryRule, actor: Actor
-) -> dict[str, Any]:
+) -> CategoryView:
     """An administrator adds a category."""
     check_rule(rule)
     with system.unit_of_work() as uow:
@@ -114,31 +137,22 @@ def create_category(
             actor,
             object_type="category",
             object_id=str(row.id),
-            details=category_json(row),
+            details=category_view(row).model_dump(),
         )
         uow.commit()
-        return category_json(row)
+        return category_view(row)
 
 
 def update_category(
     system: System,
     principal: Principal,
     category_id: int,
-    changes: dict[str, Any],
+    changes: CategoryChanges,
     reason: str | None,
     actor: Actor,
-) -> dict[str, Any]:
+) -> CategoryChanged:
     """An administrator changes a category; every recording in it is decided again at once."""
-    allowed = {
-        "name",
-        "description",
-        "retention_days",
-        "review_days",
-        "access_class",
-        "evidential",
-        "retired",
-    }
-    unknown = set(changes) - allowed
+    unknown = set(changes) - set(CategoryChanges.__annotations__)
     if unknown:
         raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
     reason = optional_reason(reason)
@@ -157,13 +171,21 @@ def update_category(
             raise NotFound(f"no category {category_id}")
         if not row.assignable:
             raise Conflict(f"{UNCATEGORISED} is the 31-day rule itself and cannot be changed")
-        before = category_json(row)
+        before = category_view(row).model_dump()
+        old = category_rule(row)
         rule = replace(
-            category_rule(row),
-            **{k: v for k, v in changes.items() if k not in ("retired", "access_class")},
+            old,
+            name=changes.get("name", old.name),
+            description=changes.get("description", old.description),
+            retention_days=changes.get("retention_days", old.retention_days),
+            review_days=changes.get("review_days", old.review_days),
+            access_class=(
+                parse_access_class(changes["access_class"])
+                if "access_class" in changes
+                else old.access_class
+            ),
+            evidential=changes.get("evidential", old.evidential),
         )
-        if "access_class" in changes:
-            rule = replace(rule, access_class=parse_access_class(str(changes["access_class"])))
         check_rule(rule)
         if (
             rule.name.lower() != row.name.lower()
@@ -200,12 +222,7 @@ def update_category(
         changed = recompute(uow, members)
         # Counted as this person sees the dates: a complaint hold they may not know of
         # must not show as a date that failed to move.
-        moved = sum(
-            1
-            for c in changed
-            if effect_on_retention(viewer, c)["delete_due_before"]
-            != effect_on_retention(viewer, c)["delete_due_after"]
-        )
+        moved = sum(1 for c in changed if effect_on_retention(viewer, c).moved)
         uow.audit(
             "user:category:update",
             actor,
@@ -214,13 +231,17 @@ def update_category(
             reason=reason,
             details={
                 "before": before,
-                "after": category_json(row),
+                "after": category_view(row).model_dump(),
                 "recordings": len(changed),
                 "dates_moved": moved,
             },
         )
         uow.commit()
-        return category_json(row) | {"recordings_decided_again": len(changed), "dates_moved": moved}
+        return CategoryChanged(
+            **category_view(row).model_dump(),
+            recordings_decided_again=len(changed),
+            dates_moved=moved,
+        )
 
 
 def _categories_named(uow: UnitOfWork, names: Iterable[str]) -> list[Category]:
@@ -258,7 +279,7 @@ def set_categories(
     names: list[str],
     reason: str | None,
     actor: Actor,
-) -> dict[str, Any]:
+) -> Categorised:
     """Categorise a recording (the whole set); removing a category needs a reason."""
     if len(names) > 20:
         raise InvalidInput("at most 20 categories")
@@ -319,20 +340,21 @@ def set_categories(
                     "removed": sorted(c.name for c in removed),
                     "categories": sorted(c.name for c in wanted),
                 }
-                | effect,
+                | effect.model_dump(),
             )
         uow.commit()
-        return {
-            "recording_id": recording_id,
-            "categories": sorted(c.name for c in wanted),
-            "access_class": recording.access_class,
-        } | effect
+        return Categorised(
+            recording_id=recording_id,
+            categories=sorted(c.name for c in wanted),
+            access_class=recording.access_class,
+            **effect.model_dump(),
+        )
 
 
 # --- what a viewer sees of a recording's lifecycle --------------------------------------
 
 
-def lifecycle_view(uow: UnitOfWork, sight: Sight) -> dict[str, Any]:
+def lifecycle_view(uow: UnitOfWork, sight: Sight) -> LifecycleView:
     """Categories, annotations, evidence, cases, holds and retention, as this viewer may see.
 
     Everything passes the door: the holds that show to this person, the retention decision
@@ -345,47 +367,22 @@ def lifecycle_view(uow: UnitOfWork, sight: Sight) -> dict[str, Any]:
     decision = shown_decision(viewer, true_facts)
     now = uow.now()
     due = isoformat(decision.delete_at) if decision.delete_at else None
-    view: dict[str, Any] = annotations_json(uow, rid) | {
-        "categories": sorted(c.name for c in facts.categories),
-        "access_class": recording.access_class,
-        "evidence": {
-            "flagged": facts.evidence_flags > 0,
-            "flags": [
-                _flag_json(f)
-                for f in uow.session.scalars(
-                    select(EvidenceFlag)
-                    .where(EvidenceFlag.recording_id == rid, EvidenceFlag.cleared_at.is_(None))
-                    .order_by(EvidenceFlag.id)
-                )
-            ],
-        },
-        "delete_due_at": due,
-        "pending_deletion": decision.is_pending(now),
-        "retention": {
-            "delete_due_at": due,
-            "pending_deletion": decision.is_pending(now),
-            "rule": decision.rule,
-            "reason": decision.reason,
-            "review_due_at": isoformat(decision.review_at) if decision.review_at else None,
-            "last_reviewed_at": (
-                isoformat(recording.last_reviewed_at) if recording.last_reviewed_at else None
-            ),
-        },
-    }
+    cases: list[CaseRef] | None = None
     if may(viewer, SystemAction.VIEW_CASES):
-        cases = (
+        query = (
             select(Case)
             .join(CaseRecording, CaseRecording.case_id == Case.id)
             .where(CaseRecording.recording_id == rid, visible_cases(viewer))
             .order_by(Case.id)
         )
-        view["cases"] = [
-            {"id": c.id, "reference": c.reference, "title": c.title, "status": c.status}
-            for c in uow.session.scalars(cases)
+        cases = [
+            CaseRef(id=c.id, reference=c.reference, title=c.title, status=c.status)
+            for c in uow.session.scalars(query)
         ]
+    holds: list[HoldView] | None = None
     if sight.may(Action.VIEW_HOLDS):
-        view["holds"] = [
-            hold_json(h)
+        holds = [
+            hold_view(h)
             for h in uow.session.scalars(
                 select(Hold)
                 .where(Hold.recording_id == rid, Hold.lifted_at.is_(None))
@@ -393,28 +390,59 @@ def lifecycle_view(uow: UnitOfWork, sight: Sight) -> dict[str, Any]:
             )
             if sight.shows_hold(h.kind, h.concerns_officer_id)
         ]
-    return view
+    flags = uow.session.scalars(
+        select(EvidenceFlag)
+        .where(EvidenceFlag.recording_id == rid, EvidenceFlag.cleared_at.is_(None))
+        .order_by(EvidenceFlag.id)
+    )
+    notes = annotations_of(uow, rid)
+    return LifecycleView(
+        title=notes.title,
+        reference=notes.reference,
+        tags=notes.tags,
+        notes=notes.notes,
+        bookmarks=notes.bookmarks,
+        categories=sorted(c.name for c in facts.categories),
+        access_class=recording.access_class,
+        evidence=EvidenceShown(
+            flagged=facts.evidence_flags > 0,
+            flags=[
+                Flag(
+                    id=f.id,
+                    reason=f.reason,
+                    flagged_by=f.flagged_by,
+                    flagged_at=isoformat(f.flagged_at),
+                )
+                for f in flags
+            ],
+        ),
+        delete_due_at=due,
+        pending_deletion=decision.is_pending(now),
+        retention=RetentionShown(
+            delete_due_at=due,
+            pending_deletion=decision.is_pending(now),
+            rule=decision.rule,
+            reason=decision.reason,
+            review_due_at=isoformat(decision.review_at) if decision.review_at else None,
+            last_reviewed_at=(
+                isoformat(recording.last_reviewed_at) if recording.last_reviewed_at else None
+            ),
+        ),
+        cases=cases,
+        holds=holds,
+    )
 
 
-def _flag_json(flag: EvidenceFlag) -> dict[str, Any]:
-    return {
-        "id": flag.id,
-        "reason": flag.reason,
-        "flagged_by": flag.flagged_by,
-        "flagged_at": isoformat(flag.flagged_at),
-    }
-
-
-def hold_json(hold: Hold) -> dict[str, Any]:
-    return {
-        "id": hold.id,
-        "recording_id": hold.recording_id,
-        "kind": hold.kind,
-        "reason": hold.reason,
-        "concerns_officer_id": hold.concerns_officer_id,
-        "placed_by": hold.placed_by,
-        "placed_at": isoformat(hold.placed_at),
-        "lifted_at": isoformat(hold.lifted_at) if hold.lifted_at else None,
-        "lifted_by": hold.lifted_by,
-        "lift_reason": hold.lift_reason,
-    }
+def hold_view(hold: Hold) -> HoldView:
+    return HoldView(
+        id=hold.id,
+        recording_id=hold.recording_id,
+        kind=hold.kind,
+        reason=hold.reason,
+        concerns_officer_id=hold.concerns_officer_id,
+        placed_by=hold.placed_by,
+        placed_at=isoformat(hold.placed_at),
+        lifted_at=isoformat(hold.lifted_at) if hold.lifted_at else None,
+        lifted_by=hold.lifted_by,
+        lift_reason=hold.lift_reason,
+    )

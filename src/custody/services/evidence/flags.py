@@ -6,8 +6,6 @@ its reason and its effect on the deletion date (as the person may know it).
 
 from __future__ import annotations
 
-from typing import Any
-
 from custody.db.models.lifecycle import EvidenceFlag
 from custody.domain.access import Action
 from custody.domain.actor import Actor
@@ -16,6 +14,8 @@ from custody.domain.errors import NotFound
 from custody.domain.lifecycle import check_reason
 from custody.domain.principal import Principal
 from custody.services.access import audited_effect, open_recording
+from custody.services.evidence.answers import FlagChanged
+from custody.services.retention.answers import RetentionEffect
 from custody.services.retention.facts import recompute
 from custody.services.system import System
 
@@ -24,7 +24,7 @@ from custody.services.system import System
 
 def flag_evidence(
     system: System, principal: Principal, recording_id: str, reason: str, actor: Actor
-) -> dict[str, Any]:
+) -> FlagChanged:
     """Flag a recording as evidence: it is kept until every flag is cleared."""
     reason = check_reason(reason, "an evidence flag")
     tag = "user:recording:flag_evidence"
@@ -54,10 +54,10 @@ def flag_evidence(
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"flag": flag.id} | effect,
+            details={"flag": flag.id} | effect.model_dump(),
         )
         uow.commit()
-        return _flag_json(flag) | effect
+        return _flag_changed(flag, effect)
 
 
 def clear_evidence_flag(
@@ -67,7 +67,7 @@ def clear_evidence_flag(
     flag_id: int,
     reason: str,
     actor: Actor,
-) -> dict[str, Any]:
+) -> FlagChanged:
     """Clear one evidence flag; with none left the categories decide again (after notice)."""
     reason = check_reason(reason, "clearing an evidence flag")
     tag = "user:recording:clear_evidence"
@@ -95,20 +95,21 @@ def clear_evidence_flag(
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"flag": flag_id} | effect,
+            details={"flag": flag_id} | effect.model_dump(),
         )
         uow.commit()
-        return _flag_json(flag) | effect
+        return _flag_changed(flag, effect)
 
 
-def _flag_json(flag: EvidenceFlag) -> dict[str, Any]:
-    return {
-        "id": flag.id,
-        "recording_id": flag.recording_id,
-        "reason": flag.reason,
-        "flagged_by": flag.flagged_by,
-        "flagged_at": isoformat(flag.flagged_at),
-        "cleared_at": isoformat(flag.cleared_at) if flag.cleared_at else None,
-        "cleared_by": flag.cleared_by,
-        "clear_reason": flag.clear_reason,
-    }
+def _flag_changed(flag: EvidenceFlag, effect: RetentionEffect) -> FlagChanged:
+    return FlagChanged(
+        id=flag.id,
+        recording_id=flag.recording_id,
+        reason=flag.reason,
+        flagged_by=flag.flagged_by,
+        flagged_at=isoformat(flag.flagged_at),
+        cleared_at=isoformat(flag.cleared_at) if flag.cleared_at else None,
+        cleared_by=flag.cleared_by,
+        clear_reason=flag.clear_reason,
+        **effect.model_dump(),
+    )

@@ -9,7 +9,6 @@ and writes an audit event with its reason and its effect on the deletion date.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
@@ -28,7 +27,8 @@ from custody.services.access import (
     sight_of,
     viewer_for,
 )
-from custody.services.evidence.categories import hold_json
+from custody.services.evidence.answers import HoldLifted, HoldView
+from custody.services.evidence.categories import hold_view
 from custody.services.retention.facts import recompute
 from custody.services.system import System
 
@@ -46,7 +46,7 @@ def place_hold(
     officer: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[HoldView]:
     """Hold recordings (by id, or an officer's footage in a time window) until lifted."""
     hold_kind = parse_hold_kind(kind)
     reason = check_reason(reason, "a hold")
@@ -116,16 +116,16 @@ def place_hold(
                 object_type="recording",
                 object_id=hold.recording_id,
                 reason=reason,
-                details={"hold": hold.id, "kind": hold_kind.value} | effect,
+                details={"hold": hold.id, "kind": hold_kind.value} | effect.model_dump(),
             )
-            placed.append(hold_json(hold))
+            placed.append(hold_view(hold))
         uow.commit()
         return placed
 
 
 def lift_hold(
     system: System, principal: Principal, hold_id: int, reason: str, actor: Actor
-) -> dict[str, Any]:
+) -> HoldLifted:
     """Lift a hold, with a reason; the recording's other rules decide again (after notice)."""
     reason = check_reason(reason, "lifting a hold")
     tag = "user:recording:lift_hold"
@@ -143,10 +143,10 @@ def lift_hold(
             object_type="recording",
             object_id=hold.recording_id,
             reason=reason,
-            details={"hold": hold_id, "kind": hold.kind} | effect,
+            details={"hold": hold_id, "kind": hold.kind} | effect.model_dump(),
         )
         uow.commit()
-        return hold_json(hold) | effect
+        return HoldLifted(**hold_view(hold).model_dump(), **effect.model_dump())
 
 
 def list_holds(
@@ -156,7 +156,7 @@ def list_holds(
     *,
     recording_id: str | None = None,
     active: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[HoldView]:
     """Holds the principal may see: on footage whose holds they may see, a complaint hold
     only to those who see complaints and never to its officer."""
     with system.unit_of_work() as uow:
@@ -175,7 +175,7 @@ def list_holds(
         }
         sights = {rid: sight_of(uow, viewer, r) for rid, r in recordings.items()}
         visible = [
-            hold_json(hold)
+            hold_view(hold)
             for hold in found
             if hold.recording_id in sights
             and sights[hold.recording_id].shows_hold(hold.kind, hold.concerns_officer_id)

@@ -133,11 +133,11 @@ def get_recording(
         result["receipt"] = json.loads(recording.receipt_document)
         if recording.state == "deleted":
             # A tombstone: the deletion certificate says what went, when and why.
-            result |= review.tombstone_view(recording)
+            result |= review.tombstone_view(recording).model_dump()
         else:
             result["gps_track"] = json.loads(recording.gps_track)
             result["manifest"] = json.loads(recording.manifest_document)
-            result |= categories.lifecycle_view(uow, sight)
+            result |= categories.lifecycle_view(uow, sight).model_dump()
         uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
         uow.commit()
         return result

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -174,7 +173,7 @@ def store_decision(
     recording.access_class = access_class_of(facts.categories).value
 
 
-def due_details(change: Recomputed) -> dict[str, Any]:
+def due_details(change: Recomputed) -> dict[str, str | None]:
     """What an audit event says about a change's effect on retention."""
     after = change.decision.delete_at
     return {

@@ -6,9 +6,7 @@ The sweep itself lives in custody.services.retention.sweep; `sweep` is re-export
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -16,7 +14,7 @@ from custody.db.models import Officer, Recording
 from custody.domain.access import Action, SystemAction, Viewer, sees_complaint_holds
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import Conflict, InvalidInput, NotFound
+from custody.domain.errors import Conflict, NotFound
 from custody.domain.lifecycle import check_reason
 from custody.domain.principal import Principal
 from custody.domain.retention import (
@@ -32,26 +30,26 @@ from custody.services.access import (
     shown_facts,
     visible_recordings,
 )
+from custody.services.answers import Page, Paged
 from custody.services.evidence.categories import add_category_locked
+from custody.services.retention.answers import (
+    DeletionCertificate,
+    Restored,
+    RetentionEntry,
+    Reviewed,
+    SweepPreview,
+    Tombstone,
+)
 from custody.services.retention.facts import recompute, retention_facts
 from custody.services.retention.sweep import sweep as sweep
 from custody.services.system import System, UnitOfWork
 
-MAX_PAGE = 500
-
 # --- what people see ---------------------------------------------------------------------
-
-
-def _page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise InvalidInput("offset cannot be negative")
 
 
 def _items(
     uow: UnitOfWork, viewer: Viewer, rows: list[Recording], now: datetime
-) -> list[dict[str, Any]]:
+) -> list[RetentionEntry]:
     """List entries, each decided on the facts this viewer may know (the door's
     `shown_decision`: no complaint holds for those who may not see them)."""
     facts = retention_facts(uow, rows)
@@ -67,19 +65,19 @@ def _items(
         known = shown_facts(viewer, facts[recording.id])
         decision = shown_decision(viewer, facts[recording.id])
         items.append(
-            {
-                "id": recording.id,
-                "officer": officers.get(recording.officer_id or -1),
-                "recorded_at": isoformat(recording.started_at),
-                "title": recording.title,
-                "reference": recording.reference,
-                "categories": sorted(c.name for c in known.categories),
-                "delete_due_at": isoformat(decision.delete_at) if decision.delete_at else None,
-                "pending_deletion": decision.is_pending(now),
-                "review_due_at": isoformat(decision.review_at) if decision.review_at else None,
-                "rule": decision.rule,
-                "reason": decision.reason,
-            }
+            RetentionEntry(
+                id=recording.id,
+                officer=officers.get(recording.officer_id or -1),
+                recorded_at=isoformat(recording.started_at),
+                title=recording.title,
+                reference=recording.reference,
+                categories=sorted(c.name for c in known.categories),
+                delete_due_at=isoformat(decision.delete_at) if decision.delete_at else None,
+                pending_deletion=decision.is_pending(now),
+                review_due_at=isoformat(decision.review_at) if decision.review_at else None,
+                rule=decision.rule,
+                reason=decision.reason,
+            )
         )
     return items
 
@@ -92,9 +90,9 @@ def preview(
     *,
     limit: int = 100,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> SweepPreview:
     """What a sweep at `at` would delete, and why, without deleting anything."""
-    _page(limit, offset)
+    page = Page(offset, limit)
     with system.unit_of_work() as uow:
         viewer = require(
             uow, principal, SystemAction.RETENTION_PREVIEW, actor, "user:retention:preview"
@@ -112,8 +110,8 @@ def preview(
                 select(Recording)
                 .where(*where)
                 .order_by(due, Recording.id)
-                .limit(limit)
-                .offset(offset)
+                .limit(page.limit)
+                .offset(page.offset)
             )
         )
         undecided = uow.session.scalar(
@@ -130,21 +128,21 @@ def preview(
             details={"at": isoformat(at), "total": total},
         )
         uow.commit()
-        return {
-            "at": isoformat(at),
-            "total": total or 0,
-            "undecided": undecided or 0,
-            "limit": limit,
-            "offset": offset,
-            "items": items,
-        }
+        return SweepPreview(
+            at=isoformat(at),
+            total=total or 0,
+            undecided=undecided or 0,
+            limit=page.limit,
+            offset=page.offset,
+            items=items,
+        )
 
 
 def pending(
     system: System, principal: Principal, actor: Actor, *, limit: int = 100, offset: int = 0
-) -> dict[str, Any]:
+) -> Paged[RetentionEntry]:
     """Recordings the principal may see that are due for deletion within the pending notice."""
-    _page(limit, offset)
+    page = Page(offset, limit)
     with system.unit_of_work() as uow:
         viewer = require(
             uow, principal, SystemAction.VIEW_RETENTION, actor, "user:retention:pending"
@@ -161,7 +159,7 @@ def pending(
         total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
         query = select(Recording).where(*where).order_by(due, Recording.id)
         items = _items(
-            uow, viewer, list(uow.session.scalars(query.limit(limit).offset(offset))), now
+            uow, viewer, list(uow.session.scalars(query.limit(page.limit).offset(page.offset))), now
         )
         uow.audit(
             "user:retention:pending",
@@ -171,14 +169,14 @@ def pending(
             details={"total": total},
         )
         uow.commit()
-        return {"total": total or 0, "limit": limit, "offset": offset, "items": items}
+        return Paged(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
 
 def review_queue(
     system: System, principal: Principal, actor: Actor, *, limit: int = 100, offset: int = 0
-) -> dict[str, Any]:
+) -> Paged[RetentionEntry]:
     """Retained footage whose review date has come (MoPI-style), oldest review first."""
-    _page(limit, offset)
+    page = Page(offset, limit)
     with system.unit_of_work() as uow:
         viewer = require(
             uow, principal, SystemAction.REVIEW_QUEUE, actor, "user:retention:review_queue"
@@ -196,8 +194,8 @@ def review_queue(
                 select(Recording)
                 .where(*where)
                 .order_by(review_due, Recording.id)
-                .limit(limit)
-                .offset(offset)
+                .limit(page.limit)
+                .offset(page.offset)
             )
         )
         items = _items(uow, viewer, rows, now)
@@ -209,12 +207,12 @@ def review_queue(
             details={"total": total},
         )
         uow.commit()
-        return {"total": total or 0, "limit": limit, "offset": offset, "items": items}
+        return Paged(items=items, total=total or 0, limit=page.limit, offset=page.offset)
 
 
 def mark_reviewed(
     system: System, principal: Principal, recording_id: str, note: str, actor: Actor
-) -> dict[str, Any]:
+) -> Reviewed:
     """Record a review's decision to keep: the next review falls a review period later."""
     note = check_reason(note, "a review")
     tag = "user:recording:review"
@@ -235,10 +233,11 @@ def mark_reviewed(
             details={"next_review": isoformat(review_at) if review_at else None},
         )
         uow.commit()
-        return {
-            "recording_id": recording_id,
-            "review_due_at": isoformat(review_at) if review_at else None,
-        } | effect
+        return Reviewed(
+            recording_id=recording_id,
+            review_due_at=isoformat(review_at) if review_at else None,
+            **effect.model_dump(),
+        )
 
 
 def restore(
@@ -248,7 +247,7 @@ def restore(
     category: str,
     reason: str,
     actor: Actor,
-) -> dict[str, Any]:
+) -> Restored:
     """Bring a recording pending deletion back under a category; its retention then applies.
 
     A non-evidential category never keeps footage past the 31-day limit, so restoring to
@@ -275,29 +274,34 @@ def restore(
             object_type="recording",
             object_id=recording_id,
             reason=reason,
-            details={"category": row.name} | effect,
+            details={"category": row.name} | effect.model_dump(),
         )
         uow.commit()
-        return {
-            "recording_id": recording_id,
-            "category": row.name,
-            "extended": effect["delete_due_after"] != effect["delete_due_before"],
-        } | effect
+        return Restored(
+            recording_id=recording_id,
+            category=row.name,
+            extended=effect.moved,
+            **effect.model_dump(),
+        )
 
 
-def tombstone_view(recording: Recording) -> dict[str, Any]:
+def tombstone_view(recording: Recording) -> Tombstone:
     """What remains of a deleted recording: its state, when, and the signed certificate."""
-    return {
-        "state": DELETED,
-        "deleted_at": isoformat(recording.deleted_at) if recording.deleted_at else None,
-        "objects_removed_at": isoformat(recording.purged_at) if recording.purged_at else None,
-        "deletion_certificate": json.loads(recording.deletion_certificate or "null"),
-    }
+    return Tombstone(
+        state=DELETED,
+        deleted_at=isoformat(recording.deleted_at) if recording.deleted_at else None,
+        objects_removed_at=isoformat(recording.purged_at) if recording.purged_at else None,
+        deletion_certificate=(
+            DeletionCertificate.model_validate_json(recording.deletion_certificate)
+            if recording.deletion_certificate
+            else None
+        ),
+    )
 
 
 def certificate(
     system: System, principal: Principal, recording_id: str, actor: Actor
-) -> dict[str, Any]:
+) -> DeletionCertificate:
     """The signed deletion certificate of a deleted recording."""
     with system.unit_of_work() as uow:
         recording = open_recording(
@@ -316,8 +320,7 @@ def certificate(
             "user:recording:certificate", actor, object_type="recording", object_id=recording_id
         )
         uow.commit()
-        document: dict[str, Any] = json.loads(recording.deletion_certificate)
-        return document
+        return DeletionCertificate.model_validate_json(recording.deletion_certificate)
 
 
 def stale_count(system: System) -> int:

@@ -16,21 +16,25 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, delete, or_, select
 
 from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.lifecycle import Annotation, RecordingTag
 from custody.domain import signing
+from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
+from custody.domain.categories import CategoryRule
 from custody.domain.clock import isoformat
+from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
     RetentionDecision,
     decide_retention,
     deletion_certificate,
 )
+from custody.services.access import require
+from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
 
@@ -38,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
 DECIDE_BATCH = 500
-MAX_PAGE = 500
 
 
 def object_columns() -> list[str]:
@@ -59,6 +62,8 @@ def selection(now: datetime, limit: int = SWEEP_BATCH) -> Select[str]:
 
 @dataclass
 class SweepReport:
+    """What a sweep did, gathered as it goes (`result` is its answer)."""
+
     at: datetime
     decided: int = 0  # recordings nobody had decided yet (e.g. from before migration 0002)
     finished: int = 0  # deletions a crash had left half done
@@ -67,16 +72,30 @@ class SweepReport:
     objects_deleted: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "at": isoformat(self.at),
-            "decided": self.decided,
-            "finished": self.finished,
-            "deleted": self.deleted,
-            "corrected": self.corrected,
-            "objects_deleted": self.objects_deleted,
-            "failures": [{"recording_id": r, "error": e} for r, e in self.failures],
-        }
+    def result(self) -> SweepResult:
+        return SweepResult(
+            at=isoformat(self.at),
+            decided=self.decided,
+            finished=self.finished,
+            deleted=self.deleted,
+            corrected=self.corrected,
+            objects_deleted=self.objects_deleted,
+            failures=[SweepFailure(recording_id=r, error=e) for r, e in self.failures],
+        )
+
+
+def run_sweep(
+    system: System,
+    principal: Principal,
+    actor: Actor,
+    *,
+    progress: Callable[[str, str], None] | None = None,
+) -> SweepResult:
+    """A person runs the sweep now (it also runs hourly): refused, and audited, unless their
+    role may run it."""
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
+    return sweep(system, actor, progress=progress).result()
 
 
 def sweep(
@@ -128,7 +147,7 @@ def sweep(
                 actor,
                 object_type="system",
                 object_id="retention",
-                details={k: v for k, v in report.to_json().items() if k != "deleted"}
+                details=report.result().model_dump(exclude={"deleted"})
                 | {"deleted": len(report.deleted)},
             )
             uow.commit()
@@ -208,7 +227,7 @@ def _tombstone(
     uow: UnitOfWork,
     recording: Recording,
     decision: RetentionDecision,
-    categories: tuple[Any, ...],
+    categories: tuple[CategoryRule, ...],
     actor: Actor,
     system: System,
 ) -> None:

@@ -4,7 +4,7 @@ deletion certificates."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -12,10 +12,17 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.answers import MAX_PAGE, Paged
 from custody.services.retention import review as reviewing
 from custody.services.retention import sweep
-from custody.services.system import System
+from custody.services.retention.answers import (
+    DeletionCertificate,
+    Restored,
+    RetentionEntry,
+    Reviewed,
+    SweepPreview,
+    SweepResult,
+)
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
@@ -36,6 +43,7 @@ class Review(BaseModel):
 
 @router.get(
     "/retention/preview",
+    response_model=SweepPreview,
     summary="What a sweep at a given time would delete, and why (nothing is deleted)",
     openapi_extra=access("system:retention_preview"),
 )
@@ -44,9 +52,9 @@ async def preview(
     system: SystemDep,
     user: Previewer,
     at: datetime = Query(..., description="ISO 8601 time of the imagined sweep"),
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
+) -> SweepPreview:
     return await run_in_threadpool(
         lambda: reviewing.preview(
             system, user, at, user_actor(request, user), limit=limit, offset=offset
@@ -54,24 +62,19 @@ async def preview(
     )
 
 
-def _run(system: System, user: Principal, request: Request) -> dict[str, Any]:
-    actor = user_actor(request, user)
-    with system.unit_of_work() as uow:
-        require(uow, user, SystemAction.RETENTION_RUN, actor, "user:retention:run")
-    return sweep.sweep(system, actor).to_json()
-
-
 @router.post(
     "/retention/run",
+    response_model=SweepResult,
     summary="Run the retention sweep now (it also runs hourly)",
     openapi_extra=access("system:retention_run"),
 )
-async def run(request: Request, system: SystemDep, user: Sweeper) -> dict[str, Any]:
-    return await run_in_threadpool(_run, system, user, request)
+async def run(request: Request, system: SystemDep, user: Sweeper) -> SweepResult:
+    return await run_in_threadpool(lambda: sweep.run_sweep(system, user, user_actor(request, user)))
 
 
 @router.get(
     "/retention/pending",
+    response_model=Paged[RetentionEntry],
     summary="Recordings you may see that are due for deletion within 7 days",
     openapi_extra=access("recording:list"),
 )
@@ -79,9 +82,9 @@ async def pending(
     request: Request,
     system: SystemDep,
     user: CurrentUser,
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
+) -> Paged[RetentionEntry]:
     return await run_in_threadpool(
         lambda: reviewing.pending(
             system, user, user_actor(request, user), limit=limit, offset=offset
@@ -91,6 +94,7 @@ async def pending(
 
 @router.get(
     "/retention/review-queue",
+    response_model=Paged[RetentionEntry],
     summary="Retained recordings whose review date has come",
     openapi_extra=access("system:review_queue"),
 )
@@ -98,9 +102,9 @@ async def review_queue(
     request: Request,
     system: SystemDep,
     user: Reviewer,
-    limit: int = Query(100, ge=1, le=500),
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
+) -> Paged[RetentionEntry]:
     return await run_in_threadpool(
         lambda: reviewing.review_queue(
             system, user, user_actor(request, user), limit=limit, offset=offset
@@ -110,12 +114,13 @@ async def review_queue(
 
 @router.post(
     "/recordings/{recording_id}/review",
+    response_model=Reviewed,
     summary="Record a review that keeps the recording (the next falls a period later)",
     openapi_extra=access("system:review_queue"),
 )
 async def review(
     recording_id: str, body: Review, request: Request, system: SystemDep, user: Reviewer
-) -> dict[str, Any]:
+) -> Reviewed:
     return await run_in_threadpool(
         reviewing.mark_reviewed, system, user, recording_id, body.note, user_actor(request, user)
     )
@@ -123,12 +128,13 @@ async def review(
 
 @router.post(
     "/recordings/{recording_id}/restore",
+    response_model=Restored,
     summary="Restore a recording pending deletion to a category (administrators)",
     openapi_extra=access("recording:restore"),
 )
 async def restore(
     recording_id: str, body: Restore, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> Restored:
     return await run_in_threadpool(
         reviewing.restore,
         system,
@@ -142,12 +148,13 @@ async def restore(
 
 @router.get(
     "/recordings/{recording_id}/deletion-certificate",
+    response_model=DeletionCertificate,
     summary="The signed deletion certificate of a deleted recording",
     openapi_extra=access("recording:list"),
 )
 async def certificate(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> DeletionCertificate:
     return await run_in_threadpool(
         reviewing.certificate, system, user, recording_id, user_actor(request, user)
     )

@@ -296,7 +296,7 @@ async def retire_category(
     except (InvalidInput, Conflict) as exc:
         return redirect(request, "/admin/categories", flash=_capital(exc.message), kind="error")
     what = "retired: it can no longer be chosen" if retired else "can be chosen again"
-    return redirect(request, "/admin/categories", flash=f"{answer['name']} {what}.")
+    return redirect(request, "/admin/categories", flash=f"{answer.name} {what}.")
 
 
 # --- docks -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -13,6 +13,7 @@ from custody.domain.access import SystemAction, may
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.evidence import cases
+from custody.services.evidence.answers import CaseView
 from custody.services.recordings import search
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
@@ -77,7 +78,7 @@ async def open_case(request: Request, system: SystemDep, user: CaseManager) -> R
     title = form.text("title", required="Give the case a title.", limit=200)
     disposal = form.number("disposal", low=7, high=36600, what="the days to keep after closure")
     members = _usernames(form.values.get("members", ""))
-    created: dict[str, Any] | None = None
+    created: CaseView | None = None
     if form.ok:
         try:
             created = await run_in_threadpool(
@@ -96,9 +97,7 @@ async def open_case(request: Request, system: SystemDep, user: CaseManager) -> R
             form.errors[field] = exc.message[0].upper() + exc.message[1:]
     if created is None:
         return await _list(request, system, user, None, errors=form.errors, values=form.values)
-    return redirect(
-        request, f"/cases/{created['id']}", flash=f"Case {created['reference']} opened."
-    )
+    return redirect(request, f"/cases/{created.id}", flash=f"Case {created.reference} opened.")
 
 
 async def _case_page(
@@ -117,10 +116,10 @@ async def _case_page(
         user,
         status=400 if errors else 200,
         area="cases",
-        title=f"Case {case['reference']}",
+        title=f"Case {case.reference}",
         case=case,
         cards=cards,
-        hidden=len(case["recordings"]) - len(cards),
+        hidden=len(case.recordings) - len(cards),
         may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
         errors=errors or {},
     )

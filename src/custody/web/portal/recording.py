@@ -27,6 +27,7 @@ from custody.services.audit_trail import trail as audit_trail
 from custody.services.evidence import annotations as annotation_service
 from custody.services.evidence import cases, flags
 from custody.services.evidence import categories as categorising
+from custody.services.evidence.answers import CaseView
 from custody.services.recordings import previews, reading, search
 from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
@@ -52,7 +53,7 @@ def _link(recording_id: str, user: Principal, anchor: str = "") -> str:
 
 def _open_cases(
     system: SystemDep, user: Principal, card: search.Card, actor: Actor
-) -> list[dict[str, Any]]:
+) -> list[CaseView]:
     """The open cases this person could add the recording to (none if they may not)."""
     if not card.may(Action.ADD_TO_CASE) or not may(user.viewer(), SystemAction.VIEW_CASES):
         return []
@@ -219,7 +220,7 @@ async def _change(
     recording_id: str,
     form: Form,
     name: str,
-    change: Callable[[], Any],
+    change: Callable[[], object],
     done: str,
 ) -> Response:
     """Make a change; show the page again with the refusal beside form `name`, or move on."""

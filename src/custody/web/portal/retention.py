@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -14,6 +14,7 @@ from custody.domain.principal import Principal
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import search
 from custody.services.retention import review
+from custody.services.retention.answers import RetentionEntry
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
@@ -25,10 +26,10 @@ PAGE = 50
 
 
 def _with_cards(
-    system: SystemDep, user: Principal, items: list[dict[str, Any]]
-) -> list[tuple[dict[str, Any], search.Card | None]]:
-    found = {card.id: card for card in search.cards(system, user, [i["id"] for i in items])}
-    return [(item, found.get(item["id"])) for item in items]
+    system: SystemDep, user: Principal, items: list[RetentionEntry]
+) -> list[tuple[RetentionEntry, search.Card | None]]:
+    found = {card.id: card for card in search.cards(system, user, [i.id for i in items])}
+    return [(item, found.get(item.id)) for item in items]
 
 
 async def _pending_page(
@@ -42,7 +43,7 @@ async def _pending_page(
     answer = await run_in_threadpool(
         lambda: review.pending(system, user, user_actor(request, user), limit=PAGE, offset=offset)
     )
-    rows = await run_in_threadpool(_with_cards, system, user, answer["items"])
+    rows = await run_in_threadpool(_with_cards, system, user, answer.items)
     categories = await run_in_threadpool(categorising.list_categories, system)
     return render(
         request,
@@ -89,8 +90,8 @@ async def restore(
         except (InvalidInput, Conflict) as exc:
             form.errors["category"] = exc.message[0].upper() + exc.message[1:]
         else:
-            message = f"Restored under {answer['category']}."
-            if not answer["extended"]:
+            message = f"Restored under {answer.category}."
+            if not answer.extended:
                 message += " Its deletion date did not move: that category is not evidence."
             return redirect(request, "/retention", flash=message)
     first = next(iter(form.errors.values()))
@@ -117,7 +118,7 @@ async def _review_page(
             system, user, user_actor(request, user), limit=PAGE, offset=offset
         )
     )
-    rows = await run_in_threadpool(_with_cards, system, user, answer["items"])
+    rows = await run_in_threadpool(_with_cards, system, user, answer.items)
     return render(
         request,
         "review.html",

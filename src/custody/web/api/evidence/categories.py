@@ -1,23 +1,23 @@
-"""Categories, and what people write about a recording: its categories, title, reference,
-tags, notes and bookmarks."""
+"""Categories and their rules, and categorising a recording (`services/evidence/categories.py`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.categories import CategoryRule, parse_access_class
 from custody.domain.principal import Principal
-from custody.services.evidence import annotations as annotation_service
 from custody.services.evidence import categories
+from custody.services.evidence.answers import Categorised, CategoryChanged, CategoryView
+from custody.services.evidence.categories import CategoryChanges
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
-router = APIRouter(tags=["lifecycle"])
+router = APIRouter()
 CategoryAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CATEGORIES))]
 
 
@@ -35,6 +35,9 @@ class NewCategory(BaseModel):
 
 
 class CategoryChange(BaseModel):
+    """Only the fields given change. Null is a value only where it means something:
+    retention_days (kept until manually deleted), review_days (no review) and reason."""
+
     name: str | None = Field(default=None, min_length=1, max_length=80)
     description: str | None = Field(default=None, max_length=500)
     retention_days: int | None = None
@@ -43,6 +46,22 @@ class CategoryChange(BaseModel):
     evidential: bool | None = None
     retired: bool | None = None
     reason: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _no_null_values(self) -> CategoryChange:
+        nulls = sorted(
+            name
+            for name in self.model_fields_set
+            if getattr(self, name) is None
+            and name not in ("retention_days", "review_days", "reason")
+        )
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+    def changes(self) -> CategoryChanges:
+        # The fields given, none of them null where null means nothing (checked above).
+        return cast(CategoryChanges, self.model_dump(exclude_unset=True, exclude={"reason"}))
 
 
 class Categorisation(BaseModel):
@@ -54,27 +73,15 @@ class Categorisation(BaseModel):
     )
 
 
-class AnnotationChange(BaseModel):
-    title: str | None = Field(default=None, max_length=200)
-    reference: str | None = Field(
-        default=None, max_length=64, description="crime or incident reference"
-    )
-    tags: list[str] | None = Field(default=None, max_length=30)
-
-
-class NewNote(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-
-
-class NewBookmark(BaseModel):
-    at_seconds: float = Field(ge=0, description="seconds from the recording's first frame")
-    label: str = Field(min_length=1, max_length=200)
-
-
-@router.get("/categories", summary="Categories and their rules", openapi_extra=access("self"))
+@router.get(
+    "/categories",
+    response_model=list[CategoryView],
+    summary="Categories and their rules",
+    openapi_extra=access("self"),
+)
 async def list_categories(
     system: SystemDep, user: CurrentUser, include_retired: bool = Query(False)
-) -> list[dict[str, Any]]:
+) -> list[CategoryView]:
     return await run_in_threadpool(
         lambda: categories.list_categories(system, include_retired=include_retired)
     )
@@ -83,12 +90,13 @@ async def list_categories(
 @router.post(
     "/categories",
     status_code=201,
+    response_model=CategoryView,
     summary="Add a category (administrators)",
     openapi_extra=access("system:manage_categories"),
 )
 async def create_category(
     body: NewCategory, request: Request, system: SystemDep, user: CategoryAdmin
-) -> dict[str, Any]:
+) -> CategoryView:
     rule = CategoryRule(
         name=body.name,
         retention_days=body.retention_days,
@@ -104,33 +112,33 @@ async def create_category(
 
 @router.patch(
     "/categories/{category_id}",
+    response_model=CategoryChanged,
     summary="Change or retire a category; its recordings are decided again at once",
     openapi_extra=access("system:manage_categories"),
 )
 async def update_category(
     category_id: int, body: CategoryChange, request: Request, system: SystemDep, user: CategoryAdmin
-) -> dict[str, Any]:
-    changes = body.model_dump(exclude_unset=True)
-    reason = changes.pop("reason", None)
+) -> CategoryChanged:
     return await run_in_threadpool(
         categories.update_category,
         system,
         user,
         category_id,
-        changes,
-        reason,
+        body.changes(),
+        body.reason,
         user_actor(request, user),
     )
 
 
 @router.put(
     "/recordings/{recording_id}/categories",
+    response_model=Categorised,
     summary="Categorise a recording (the whole set of categories)",
     openapi_extra=access("recording:categorise"),
 )
 async def set_categories(
     recording_id: str, body: Categorisation, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> Categorised:
     return await run_in_threadpool(
         categories.set_categories,
         system,
@@ -140,87 +148,3 @@ async def set_categories(
         body.reason,
         user_actor(request, user),
     )
-
-
-@router.patch(
-    "/recordings/{recording_id}/annotations",
-    summary="Set a recording's title, reference and tags",
-    openapi_extra=access("recording:annotate"),
-)
-async def annotate(
-    recording_id: str,
-    body: AnnotationChange,
-    request: Request,
-    system: SystemDep,
-    user: CurrentUser,
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        lambda: annotation_service.annotate(
-            system,
-            user,
-            recording_id,
-            user_actor(request, user),
-            title=body.title,
-            reference=body.reference,
-            tags=body.tags,
-        )
-    )
-
-
-@router.post(
-    "/recordings/{recording_id}/notes",
-    status_code=201,
-    summary="Add a note to a recording",
-    openapi_extra=access("recording:annotate"),
-)
-async def add_note(
-    recording_id: str, body: NewNote, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        annotation_service.add_note,
-        system,
-        user,
-        recording_id,
-        body.text,
-        user_actor(request, user),
-    )
-
-
-@router.post(
-    "/recordings/{recording_id}/bookmarks",
-    status_code=201,
-    summary="Bookmark a moment of a recording",
-    openapi_extra=access("recording:annotate"),
-)
-async def add_bookmark(
-    recording_id: str, body: NewBookmark, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        annotation_service.add_bookmark,
-        system,
-        user,
-        recording_id,
-        body.at_seconds,
-        body.label,
-        user_actor(request, user),
-    )
-
-
-@router.delete(
-    "/recordings/{recording_id}/bookmarks/{bookmark_id}",
-    status_code=204,
-    summary="Remove a bookmark",
-    openapi_extra=access("recording:annotate"),
-)
-async def remove_bookmark(
-    recording_id: str, bookmark_id: int, request: Request, system: SystemDep, user: CurrentUser
-) -> Response:
-    await run_in_threadpool(
-        annotation_service.remove_bookmark,
-        system,
-        user,
-        recording_id,
-        bookmark_id,
-        user_actor(request, user),
-    )
-    return Response(status_code=204)

@@ -1,9 +1,9 @@
-"""Evidence flags, cases and holds."""
+"""Cases: opening, their recordings, their team, closing and reopening
+(`services/evidence/cases.py`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -11,18 +11,15 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
-from custody.services.evidence import cases, flags
-from custody.services.evidence import holds as hold_service
+from custody.services.evidence import cases
+from custody.services.evidence.answers import CaseDetail, CaseRecordingChanged, CaseView
+from custody.web.api.evidence.flags import Reason
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import access
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter()
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
 CaseManager = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CASES))]
-
-
-class Reason(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
 
 
 class NewCase(BaseModel):
@@ -53,73 +50,33 @@ class CaseClosure(BaseModel):
     )
 
 
-class NewHold(BaseModel):
-    kind: str = Field(description="legal or complaint")
-    reason: str = Field(min_length=1, max_length=1000)
-    recording_ids: list[str] | None = Field(default=None, max_length=5000)
-    officer: str | None = Field(
-        default=None, description="warrant number: hold their footage in [since, until)"
-    )
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-@router.post(
-    "/recordings/{recording_id}/evidence",
-    status_code=201,
-    summary="Flag a recording as evidence",
-    openapi_extra=access("recording:flag_evidence"),
+@router.get(
+    "/cases",
+    response_model=list[CaseView],
+    summary="Cases you may see",
+    openapi_extra=access("system:view_cases"),
 )
-async def flag_evidence(
-    recording_id: str, body: Reason, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        flags.flag_evidence, system, user, recording_id, body.reason, user_actor(request, user)
-    )
-
-
-@router.post(
-    "/recordings/{recording_id}/evidence/{flag_id}/clear",
-    summary="Clear an evidence flag",
-    openapi_extra=access("recording:flag_evidence"),
-)
-async def clear_evidence(
-    recording_id: str,
-    flag_id: int,
-    body: Reason,
-    request: Request,
-    system: SystemDep,
-    user: CurrentUser,
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        flags.clear_evidence_flag,
-        system,
-        user,
-        recording_id,
-        flag_id,
-        body.reason,
-        user_actor(request, user),
-    )
-
-
-@router.get("/cases", summary="Cases you may see", openapi_extra=access("system:view_cases"))
 async def list_cases(
     request: Request,
     system: SystemDep,
     user: CaseViewer,
     status: str | None = Query(None, description="open or closed"),
-) -> list[dict[str, Any]]:
+) -> list[CaseView]:
     return await run_in_threadpool(
         lambda: cases.list_cases(system, user, user_actor(request, user), status=status)
     )
 
 
 @router.post(
-    "/cases", status_code=201, summary="Open a case", openapi_extra=access("system:manage_cases")
+    "/cases",
+    status_code=201,
+    response_model=CaseView,
+    summary="Open a case",
+    openapi_extra=access("system:manage_cases"),
 )
 async def create_case(
     body: NewCase, request: Request, system: SystemDep, user: CaseManager
-) -> dict[str, Any]:
+) -> CaseView:
     return await run_in_threadpool(
         lambda: cases.create_case(
             system,
@@ -136,24 +93,26 @@ async def create_case(
 
 @router.get(
     "/cases/{case_id}",
+    response_model=CaseDetail,
     summary="One case and its recordings",
     openapi_extra=access("system:view_cases"),
 )
 async def get_case(
     case_id: int, request: Request, system: SystemDep, user: CaseViewer
-) -> dict[str, Any]:
+) -> CaseDetail:
     return await run_in_threadpool(cases.get_case, system, user, case_id, user_actor(request, user))
 
 
 @router.post(
     "/cases/{case_id}/recordings",
     status_code=201,
+    response_model=CaseRecordingChanged,
     summary="Add a recording to a case",
     openapi_extra=access("recording:add_to_case"),
 )
 async def add_to_case(
     case_id: int, body: CaseRecordingIn, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> CaseRecordingChanged:
     return await run_in_threadpool(
         cases.add_to_case,
         system,
@@ -167,6 +126,7 @@ async def add_to_case(
 
 @router.post(
     "/cases/{case_id}/recordings/{recording_id}/remove",
+    response_model=CaseRecordingChanged,
     summary="Take a recording out of a case",
     openapi_extra=access("recording:add_to_case"),
 )
@@ -177,7 +137,7 @@ async def remove_from_case(
     request: Request,
     system: SystemDep,
     user: CurrentUser,
-) -> dict[str, Any]:
+) -> CaseRecordingChanged:
     return await run_in_threadpool(
         cases.remove_from_case,
         system,
@@ -191,12 +151,13 @@ async def remove_from_case(
 
 @router.post(
     "/cases/{case_id}/members",
+    response_model=CaseView,
     summary="Add someone to a case's team",
     openapi_extra=access("system:manage_cases"),
 )
 async def add_member(
     case_id: int, body: Member, request: Request, system: SystemDep, user: CaseManager
-) -> dict[str, Any]:
+) -> CaseView:
     return await run_in_threadpool(
         cases.add_case_member, system, user, case_id, body.username, user_actor(request, user)
     )
@@ -204,14 +165,15 @@ async def add_member(
 
 @router.post(
     "/cases/{case_id}/close",
+    response_model=CaseDetail,
     summary="Close a case and apply its disposal rule",
     openapi_extra=access("system:manage_cases"),
 )
 async def close_case(
     case_id: int, body: CaseClosure, request: Request, system: SystemDep, user: CaseManager
-) -> dict[str, Any]:
-    given = body.model_dump(exclude_unset=True)
-    disposal: Any = given.get("disposal_days", cases.KEEP)
+) -> CaseDetail:
+    # Given (even as null) it overrides the case's rule; not given, the case's own stands.
+    disposal = body.disposal_days if "disposal_days" in body.model_fields_set else cases.KEEP
     return await run_in_threadpool(
         cases.close_case, system, user, case_id, body.reason, user_actor(request, user), disposal
     )
@@ -219,64 +181,13 @@ async def close_case(
 
 @router.post(
     "/cases/{case_id}/reopen",
+    response_model=CaseDetail,
     summary="Reopen a closed case",
     openapi_extra=access("system:manage_cases"),
 )
 async def reopen_case(
     case_id: int, body: Reason, request: Request, system: SystemDep, user: CaseManager
-) -> dict[str, Any]:
+) -> CaseDetail:
     return await run_in_threadpool(
         cases.reopen_case, system, user, case_id, body.reason, user_actor(request, user)
-    )
-
-
-@router.post(
-    "/holds",
-    status_code=201,
-    summary="Place a legal or complaint hold on recordings",
-    openapi_extra=access("recording:place_hold"),
-)
-async def place_hold(
-    body: NewHold, request: Request, system: SystemDep, user: CurrentUser
-) -> list[dict[str, Any]]:
-    return await run_in_threadpool(
-        lambda: hold_service.place_hold(
-            system,
-            user,
-            kind=body.kind,
-            reason=body.reason,
-            actor=user_actor(request, user),
-            recording_ids=body.recording_ids,
-            officer=body.officer,
-            since=body.since,
-            until=body.until,
-        )
-    )
-
-
-@router.get("/holds", summary="Holds you may see", openapi_extra=access("recording:view_holds"))
-async def list_holds(
-    request: Request,
-    system: SystemDep,
-    user: CurrentUser,
-    recording_id: str | None = Query(None),
-    active: bool = Query(True, description="false: lifted holds too"),
-) -> list[dict[str, Any]]:
-    return await run_in_threadpool(
-        lambda: hold_service.list_holds(
-            system, user, user_actor(request, user), recording_id=recording_id, active=active
-        )
-    )
-
-
-@router.post(
-    "/holds/{hold_id}/lift",
-    summary="Lift a hold",
-    openapi_extra=access("recording:lift_hold"),
-)
-async def lift_hold(
-    hold_id: int, body: Reason, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
-    return await run_in_threadpool(
-        hold_service.lift_hold, system, user, hold_id, body.reason, user_actor(request, user)
     )
