@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.errors import InvalidInput
 from custody.domain.signing import public_key_text
 from custody.services.fleet import registry
-from custody.services.ingest import uploads
+from custody.services.ingest import manifests, receipts
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.guard import DOCK, PUBLIC, access
 
@@ -82,7 +82,7 @@ async def declare_manifest(
     if document.get("recording_id") != _recording_id(recording_id):
         raise InvalidInput("the manifest's recording_id differs from the URL")
     status = await run_in_threadpool(
-        uploads.declare_manifest, system, dock, document, dock_actor(request, dock)
+        manifests.declare_manifest, system, dock, document, dock_actor(request, dock)
     )
     return ManifestAnswer(
         recording_id=status.recording_id,
@@ -106,7 +106,7 @@ async def declare_manifest(
     openapi_extra=access(DOCK),
 )
 async def receipt(recording_id: str, system: SystemDep, _: CurrentDock) -> dict[str, Any]:
-    return await run_in_threadpool(uploads.receipt_for, system, _recording_id(recording_id))
+    return await run_in_threadpool(receipts.receipt_for, system, _recording_id(recording_id))
 
 
 @router.post(

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 from custody.domain.clock import parse_time
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.uploads import MAX_UPLOAD_BYTES
-from custody.services.ingest import uploads
+from custody.services.ingest import chunks, uploads
 from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
@@ -138,7 +138,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     length_header = request.headers.get("content-length")
     content_length = int(length_header) if length_header and length_header.isdigit() else None
     writer = await run_in_threadpool(
-        uploads.begin_chunk,
+        chunks.begin_chunk,
         system,
         dock,
         upload_id,
@@ -162,7 +162,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     return Response(status_code=204, headers=headers)
 
 
-async def _receive(request: Request, writer: uploads.ChunkWriter) -> bool:
+async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
     """Stream the body into the writer; False if the client went away before its end.
 
     Writes (hash + file write) run on their own thread, in order, while the next bytes
