@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from custody.db.models import Camera, Recording, Upload
 from custody.db.models import Manifest as ManifestRow
 from custody.domain.actor import Actor
-from custody.domain.errors import ContentMismatch, InvalidInput
+from custody.domain.errors import ContentMismatch, InvalidInput, UnknownCamera
 from custody.domain.manifest import Manifest, parse_manifest
 from custody.domain.receipt import Receipt, issue_receipt
 from custody.domain.uploads import UploadState
@@ -45,7 +45,10 @@ def commit_upload(
         if upload.offset != upload.length:
             raise InvalidInput("the upload is not complete")
         manifest_row = uow.session.get(ManifestRow, upload.recording_id)
-        assert manifest_row is not None
+        if manifest_row is None:
+            raise InvalidInput(
+                f"declare the manifest first: PUT /api/v1/manifests/{upload.recording_id}"
+            )
         manifest = parse_manifest(json.loads(manifest_row.document))
         manifest_document = manifest_row.document
 
@@ -75,7 +78,8 @@ def commit_upload(
                 system.server_key,
             )
             camera = session.scalar(select(Camera).where(Camera.serial == manifest.device_serial))
-            assert camera is not None
+            if camera is None:
+                raise UnknownCamera(f"camera {manifest.device_serial} is not registered")
             # The assignment history names the officer (services.assignments explains why).
             officer_id = assignments.officer_at_ingest(uow, camera, manifest, dock.dock_id, actor)
             session.add(
@@ -131,7 +135,9 @@ def commit_upload(
                 )
     with system.unit_of_work() as uow:
         existing = uow.session.get(Recording, manifest.recording_id)
-        assert existing is not None
+        if existing is None:
+            # Only a racing commit of the same recording lands here: anything else is a fault.
+            raise RuntimeError(f"recording {manifest.recording_id} was neither stored nor found")
         if existing.sha256 != manifest.sha256:
             uow.rollback()
             refuse_conflict(system, dock, manifest, actor)
