@@ -7,8 +7,6 @@ state learns whether the recording is stored already or which uploads of it are 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 
@@ -20,36 +18,21 @@ from custody.domain.errors import CustodyError, SignatureInvalid, UnknownCamera
 from custody.domain.manifest import parse_manifest
 from custody.domain.uploads import UploadState
 from custody.services.fleet.registry import DockIdentity
+from custody.services.ingest.answers import ManifestStatus, SignedReceipt, UploadInProgress
 from custody.services.ingest.flags import raise_flag, refuse_conflict
+from custody.services.ingest.uploads import upload_url
 from custody.services.system import System
 
 
-@dataclass(frozen=True)
-class UploadInProgress:
-    upload_id: str
-    offset: int
-    length: int
-
-
-@dataclass(frozen=True)
-class ManifestStatus:
-    """What the server already holds of a declared recording."""
-
-    recording_id: str
-    stored: bool
-    receipt: dict[str, Any] | None
-    uploads: list[UploadInProgress] = field(default_factory=list)
-
-
 def declare_manifest(
-    system: System, dock: DockIdentity, document: Any, actor: Actor | None = None
+    system: System, dock: DockIdentity, document: dict[str, object], actor: Actor | None = None
 ) -> ManifestStatus:
     """Accept a signed manifest before its footage; refuse a bad one before any byte moves."""
     actor = actor or dock.actor()
     try:
         manifest = parse_manifest(document)
     except CustodyError as exc:
-        rid = document.get("recording_id") if isinstance(document, dict) else None
+        rid = document.get("recording_id")
         raise_flag(
             system,
             "manifest_invalid",
@@ -98,7 +81,10 @@ def declare_manifest(
                 uow.rollback()
                 refuse_conflict(system, dock, manifest, actor)
             return ManifestStatus(
-                manifest.recording_id, True, json.loads(recording.receipt_document)
+                recording_id=manifest.recording_id,
+                stored=True,
+                receipt=SignedReceipt.model_validate_json(recording.receipt_document),
+                uploads=[],
             )
         existing = session.get(ManifestRow, manifest.recording_id)
         if existing is None:
@@ -125,7 +111,9 @@ def declare_manifest(
                 },
             )
             uow.commit()
-            return ManifestStatus(manifest.recording_id, False, None)
+            return ManifestStatus(
+                recording_id=manifest.recording_id, stored=False, receipt=None, uploads=[]
+            )
         if existing.sha256 != manifest.sha256 or existing.size != manifest.size:
             uow.rollback()
             refuse_conflict(system, dock, manifest, actor)
@@ -140,8 +128,13 @@ def declare_manifest(
             .order_by(Upload.offset.desc())
         ).all()
         return ManifestStatus(
-            manifest.recording_id,
-            False,
-            None,
-            [UploadInProgress(u.id, u.offset, u.length) for u in uploads],
+            recording_id=manifest.recording_id,
+            stored=False,
+            receipt=None,
+            uploads=[
+                UploadInProgress(
+                    upload_id=u.id, offset=u.offset, length=u.length, url=upload_url(u.id)
+                )
+                for u in uploads
+            ],
         )

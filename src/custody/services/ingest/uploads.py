@@ -24,9 +24,19 @@ from custody.domain.uploads import UploadState, check_length, expiry_for, is_exp
 from custody.services.fleet.registry import DockIdentity
 from custody.services.system import System, UnitOfWork
 
+# Where the tus endpoint serves uploads (DESIGN.md: a contract any tus client relies on).
+UPLOADS_PATH = "/api/v1/uploads"
+
+
+def upload_url(upload_id: str) -> str:
+    """The path a dock resumes an upload at."""
+    return f"{UPLOADS_PATH}/{upload_id}"
+
 
 @dataclass(frozen=True)
 class UploadStatus:
+    """An upload as the tus answers state it (in headers: these never travel as JSON)."""
+
     upload_id: str
     offset: int
     length: int
