@@ -28,6 +28,7 @@ from custody.services.evidence import annotations as annotation_service
 from custody.services.evidence import cases, flags
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import previews, reading, search
+from custody.services.recordings.answers import TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
@@ -70,8 +71,7 @@ async def _page(
 ) -> Response:
     actor = user_actor(request, user)
     detail = await run_in_threadpool(reading.get_recording, system, user, recording_id, actor)
-    title = detail.get("title") or "Recording"
-    if detail["state"] == "deleted":
+    if isinstance(detail, TombstoneView):
         return render(
             request,
             "tombstone.html",
@@ -79,13 +79,13 @@ async def _page(
             area="search",
             title="Deleted recording",
             detail=detail,
-            deleted_at=parse_time(detail["deleted_at"]) if detail.get("deleted_at") else None,
+            deleted_at=parse_time(detail.deleted_at) if detail.deleted_at else None,
         )
     found = await run_in_threadpool(search.cards, system, user, [recording_id])
     card = found[0]
     categories = await run_in_threadpool(categorising.list_categories, system)
     open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
-    started = parse_time(detail["started_at"])
+    started = parse_time(detail.started_at)
     duration = card.duration_seconds
     return render(
         request,
@@ -93,12 +93,12 @@ async def _page(
         user,
         status=400 if errors else 200,
         area="footage" if user.officer_id is not None else "search",
-        title=title if detail.get("title") else f"Recording {started:%d %b %Y %H:%M}",
+        title=detail.title or f"Recording {started:%d %b %Y %H:%M}",
         detail=detail,
         card=card,
         categories=categories,
         open_cases=open_cases,
-        track=track.draw(detail.get("gps_track") or [], started),
+        track=track.draw(detail.gps_track, started),
         strip_times=previews.strip_times(duration) if duration else [],
         duration=duration,
         errors=errors or {},
