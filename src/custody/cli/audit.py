@@ -66,7 +66,7 @@ def checkpoint(ctx: typer.Context) -> None:
     if published is None:
         err.print("no event since the last checkpoint: nothing to sign")
         return
-    _print_json({"id": published.id, **published.document()})
+    _print_json(published.model_dump())
     err.print(f"checkpoint {published.id} over {published.size} events published")
 
 
@@ -81,7 +81,7 @@ def proof(
     from custody.services.audit_trail import trail
 
     document = trail.inclusion_proof(system(ctx), event_id, checkpoint_id=checkpoint_id)
-    _print_json(document)
+    _print_json(document.model_dump())
 
 
 @app.command("consistency")
@@ -94,7 +94,7 @@ def consistency(
     """Print a proof that a newer checkpoint extends an older one."""
     from custody.services.audit_trail import trail
 
-    _print_json(trail.consistency_proof(system(ctx), old_id, new_id=new_id))
+    _print_json(trail.consistency_proof(system(ctx), old_id, new_id=new_id).model_dump())
 
 
 @app.command("check-proof")

@@ -190,12 +190,12 @@ async def audit(
         audit_trail.recording_trail, system, user, recording_id, user_actor(request, user)
     )
     events = []
-    for event in trail["events"]:
+    for event in trail.events:
         try:
-            details = json.loads(event.get("details") or "{}")
+            details = json.loads(event.details or "{}")
         except ValueError:
-            details = {"text": event.get("details")}
-        events.append(event | {"when": parse_time(event["at"]), "details": details})
+            details = {"text": event.details}
+        events.append(event.model_dump() | {"when": parse_time(event.at), "details": details})
     return render(
         request,
         "audit.html",
