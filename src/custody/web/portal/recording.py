@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
@@ -219,7 +220,7 @@ async def _change(
     recording_id: str,
     form: Form,
     name: str,
-    change: Callable[[], Any],
+    change: Callable[[], object],
     done: str,
 ) -> Response:
     """Make a change; show the page again with the refusal beside form `name`, or move on."""
@@ -235,7 +236,7 @@ async def _change(
     return redirect(request, _link(recording_id, user, name), flash=done)
 
 
-async def _form(request: Request) -> tuple[Form, Any]:
+async def _form(request: Request) -> tuple[Form, FormData]:
     data = await request.form()
     values = {key: str(value) for key, value in data.items() if key != "csrf_token"}
     return Form(values), data
