@@ -380,23 +380,27 @@ def effect_on_retention(viewer: Viewer, change: Recomputed) -> dict[str, str | N
 
 def audited_effect(uow: UnitOfWork, viewer: Viewer, change: Recomputed) -> dict[str, str | None]:
     """A change's effect on retention as this person is told it (for their answer and their
-    own audit event); where the truth differs (a complaint hold keeps the footage), the true
-    effect goes into a confidential event of its own, so the record is whole for those who
-    may read it and the person's own trail tells them nothing they were not told."""
+    own audit event).
+
+    For a person who may not see complaint holds, the true effect goes into a confidential
+    event of its own, every time (not only when it differs: an extra event only when a
+    complaint hold is there would show as a gap in the log), so the record is whole for
+    those who may read it and the person's own trail tells them nothing they were not told.
+    """
     shown = effect_on_retention(viewer, change)
-    true_after = change.decision.delete_at
-    truth: dict[str, str | None] = {
-        "delete_due_before": isoformat(change.before) if change.before else None,
-        "delete_due_after": isoformat(true_after) if true_after else None,
-        "rule": change.decision.rule,
-    }
-    if truth != shown:
+    if not sees_complaint_holds(viewer):
+        true_after = change.decision.delete_at
         uow.audit(
             "system:retention:decide",
             Actor.system(),
             object_type="recording",
             object_id=change.recording_id,
-            details={CONFIDENTIAL: True} | truth,
+            details={
+                CONFIDENTIAL: True,
+                "delete_due_before": isoformat(change.before) if change.before else None,
+                "delete_due_after": isoformat(true_after) if true_after else None,
+                "rule": change.decision.rule,
+            },
         )
     return shown
 
