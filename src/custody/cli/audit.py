@@ -47,8 +47,7 @@ def verify(ctx: typer.Context) -> None:
         )
         return
     first = report.first
-    assert first is not None
-    if first.seq is not None:
+    if first is not None and first.seq is not None:
         err.print(f"[red]TAMPERED:[/] first bad event: {first.seq}")
     for fault in report.faults:
         err.print(f"[red]  {fault.problem}[/]")
