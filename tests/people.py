@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
 from custody.services.identity import users
-from custody.services.ingest import uploads
+from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
 from tests.factories import FakeCamera, register
 
@@ -60,11 +60,11 @@ def store_recording(force: Force, data: bytes | None = None) -> str:
     system, dock = force.system, force.dock
     data = data if data is not None else os.urandom(5_000)
     document = force.camera.manifest(data)
-    uploads.declare_manifest(system, dock, document)
+    manifests.declare_manifest(system, dock, document)
     status = uploads.create_upload(
         system, dock, len(data), {"recording_id": document["recording_id"]}
     )
-    writer = uploads.begin_chunk(system, dock, status.upload_id, 0, len(data), None)
+    writer = chunks.begin_chunk(system, dock, status.upload_id, 0, len(data), None)
     try:
         writer.write(data)
         writer.finish(True)

@@ -20,7 +20,7 @@ from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
 from custody.services.identity import users
-from custody.services.ingest import uploads
+from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
 from tests.factories import FakeCamera
 
@@ -98,11 +98,11 @@ class FleetWorld:
         data = os.urandom(3000)
         document = self.cameras[serial].manifest(data, officer=officer, started_at=started_at)
         dock = dock or self.dock
-        uploads.declare_manifest(self.system, dock, document)
+        manifests.declare_manifest(self.system, dock, document)
         status = uploads.create_upload(
             self.system, dock, len(data), {"recording_id": document["recording_id"]}
         )
-        writer = uploads.begin_chunk(self.system, dock, status.upload_id, 0, len(data), None)
+        writer = chunks.begin_chunk(self.system, dock, status.upload_id, 0, len(data), None)
         try:
             writer.write(data)
             writer.finish(True)

@@ -47,8 +47,7 @@ def verify(ctx: typer.Context) -> None:
         )
         return
     first = report.first
-    assert first is not None
-    if first.seq is not None:
+    if first is not None and first.seq is not None:
         err.print(f"[red]TAMPERED:[/] first bad event: {first.seq}")
     for fault in report.faults:
         err.print(f"[red]  {fault.problem}[/]")
@@ -66,7 +65,7 @@ def checkpoint(ctx: typer.Context) -> None:
     if published is None:
         err.print("no event since the last checkpoint: nothing to sign")
         return
-    _print_json({"id": published.id, **published.document()})
+    _print_json(published.model_dump())
     err.print(f"checkpoint {published.id} over {published.size} events published")
 
 
@@ -81,7 +80,7 @@ def proof(
     from custody.services.audit_trail import trail
 
     document = trail.inclusion_proof(system(ctx), event_id, checkpoint_id=checkpoint_id)
-    _print_json(document)
+    _print_json(document.model_dump())
 
 
 @app.command("consistency")
@@ -94,7 +93,7 @@ def consistency(
     """Print a proof that a newer checkpoint extends an older one."""
     from custody.services.audit_trail import trail
 
-    _print_json(trail.consistency_proof(system(ctx), old_id, new_id=new_id))
+    _print_json(trail.consistency_proof(system(ctx), old_id, new_id=new_id).model_dump())
 
 
 @app.command("check-proof")

@@ -13,9 +13,9 @@ from custody.web.api import (
     evidence,
     fleet,
     identity,
+    ingest,
     recordings,
     retention,
-    uploads,
 )
 from custody.web.guard import PUBLIC, access
 from custody.web.portal import rollout as rollout_page
@@ -36,7 +36,7 @@ def create_app(system: System) -> FastAPI:
     app.state.system = system
     errors.install(app)
     auth.install(app)
-    app.include_router(uploads.router, prefix=API)
+    app.include_router(ingest.router, prefix=API)
     app.include_router(docks.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
     app.include_router(evidence.router, prefix=API)

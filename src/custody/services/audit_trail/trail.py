@@ -7,8 +7,6 @@ trail printed for a court ends with the event of its own printing.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from custody.audit import checkpoints as checkpoint_store
@@ -22,9 +20,19 @@ from custody.domain import signing
 from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
+from custody.domain.errors import NotFound
 from custody.domain.principal import Principal
 from custody.services import access
 from custody.services.access import Sight
+from custody.services.audit_trail.answers import (
+    ConsistencyProof,
+    InclusionProof,
+    PublishedCheckpoint,
+    RecordingTrail,
+    SignedCheckpoint,
+    TrailEvent,
+    TrailRecording,
+)
 from custody.services.system import System, UnitOfWork
 
 HOW_TO_CHECK_TRAIL = (
@@ -47,29 +55,40 @@ def _checked(
     )
 
 
-def _event(row: AuditEvent) -> dict[str, Any]:
+def _event(row: AuditEvent) -> TrailEvent:
     fields = hashed_fields(row)
-    return {**fields, "hash": row.hash, "hash_ok": event_hash(fields) == row.hash}
+    return TrailEvent.model_validate(
+        {**fields, "hash": row.hash, "hash_ok": event_hash(fields) == row.hash}
+    )
 
 
-def _recording_summary(uow: UnitOfWork, recording: Recording) -> dict[str, Any]:
+def _recording_summary(uow: UnitOfWork, recording: Recording) -> TrailRecording:
     serial = uow.session.scalar(select(Camera.serial).where(Camera.id == recording.camera_id))
     warrant = None
     if recording.officer_id is not None:
         warrant = uow.session.scalar(
             select(Officer.warrant_number).where(Officer.id == recording.officer_id)
         )
-    return {
-        "id": recording.id,
-        "sha256": recording.sha256,
-        "size": recording.size,
-        "camera": serial,
-        "officer": warrant,
-        "started_at": isoformat(recording.started_at),
-        "ended_at": isoformat(recording.ended_at),
-        "stored_at": isoformat(recording.stored_at),
-        "state": recording.state,
-    }
+    return TrailRecording(
+        id=recording.id,
+        sha256=recording.sha256,
+        size=recording.size,
+        camera=serial,
+        officer=warrant,
+        started_at=isoformat(recording.started_at),
+        ended_at=isoformat(recording.ended_at),
+        stored_at=isoformat(recording.stored_at),
+        state=recording.state,
+    )
+
+
+def _signed(checkpoint: Checkpoint) -> SignedCheckpoint:
+    """A checkpoint as a third party receives it (its signed document)."""
+    return SignedCheckpoint.model_validate(checkpoint.document())
+
+
+def _published(checkpoint: Checkpoint) -> PublishedCheckpoint:
+    return PublishedCheckpoint.model_validate({"id": checkpoint.id, **checkpoint.document()})
 
 
 def recording_trail(
@@ -79,34 +98,34 @@ def recording_trail(
     actor: Actor,
     *,
     tag: str = "user:recording:audit",
-) -> dict[str, Any]:
+) -> RecordingTrail:
     """Every audit event about a recording, with hashes and the latest checkpoint."""
     with system.unit_of_work() as uow:
         sight = _checked(uow, principal, recording_id, actor, tag)
         recording = sight.recording
         # Audited first, so the trail shows its own reading.
         uow.audit(tag, actor, object_type="recording", object_id=recording_id)
-        events = uow.session.scalars(
+        rows = uow.session.scalars(
             select(AuditEvent)
             .where(AuditEvent.object_type == "recording", AuditEvent.object_id == recording_id)
             .order_by(AuditEvent.seq)
         ).all()
-        trail: dict[str, Any] = {
-            "recording": _recording_summary(uow, recording),
-            # The door's reading of the trail: what professional standards did, and the
-            # truth about a complaint hold, read only to those who may see complaints.
-            "events": [
-                _event(row) for row in events if access.shows_event(sight.viewer, row.details)
-            ],
-            "generated_at": isoformat(uow.now()),
-            "generated_by": actor.name,
-        }
+        about = _recording_summary(uow, recording)
+        # The door's reading of the trail: what professional standards did, and the
+        # truth about a complaint hold, read only to those who may see complaints.
+        events = [_event(row) for row in rows if access.shows_event(sight.viewer, row.details)]
+        generated_at = isoformat(uow.now())
         uow.commit()
     latest = checkpoint_store.latest(system.sessions)
-    trail["checkpoint"] = None if latest is None else latest.document()
-    trail["server_public_key"] = signing.public_key_text(system.server_key.public_key())
-    trail["how_to_check"] = list(HOW_TO_CHECK_TRAIL)
-    return trail
+    return RecordingTrail(
+        recording=about,
+        events=events,
+        generated_at=generated_at,
+        generated_by=actor.name,
+        checkpoint=None if latest is None else _signed(latest),
+        server_public_key=signing.public_key_text(system.server_key.public_key()),
+        how_to_check=list(HOW_TO_CHECK_TRAIL),
+    )
 
 
 def recording_report(
@@ -116,7 +135,7 @@ def recording_report(
     trail = recording_trail(
         system, principal, recording_id, actor, tag="user:recording:audit_report"
     )
-    return render_trail(trail)
+    return render_trail(trail.model_dump())
 
 
 def record_refusal(
@@ -136,15 +155,16 @@ def record_refusal(
         uow.commit()
 
 
-def publish_checkpoint(system: System) -> Checkpoint | None:
+def publish_checkpoint(system: System) -> PublishedCheckpoint | None:
     """Sign a checkpoint over the log now; None when no event was added since the last."""
-    return checkpoint_store.publish(system.sessions, system.server_key, system.clock.now())
+    published = checkpoint_store.publish(system.sessions, system.server_key, system.clock.now())
+    return None if published is None else _published(published)
 
 
-def checkpoints(system: System, *, limit: int = 50) -> list[dict[str, Any]]:
+def checkpoints(system: System, *, limit: int = 50) -> list[PublishedCheckpoint]:
     """The newest checkpoints, newest first, as signed documents with their ids."""
     found = checkpoint_store.all_checkpoints(system.sessions)
-    return [{"id": c.id, **c.document()} for c in reversed(found[-limit:])]
+    return [_published(c) for c in reversed(found[-limit:])]
 
 
 def verify(system: System, progress: Progress | None = None) -> Report:
@@ -158,10 +178,14 @@ def inclusion_proof(
     *,
     checkpoint_id: int | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> InclusionProof:
     """A proof that event `seq` is under a checkpoint; audited when someone asks over the API."""
-    document = proofs.inclusion_proof(
-        system.sessions, seq, system.server_key.public_key(), checkpoint_id=checkpoint_id
+    if seq < 1:
+        raise NotFound(f"no audit event {seq}")
+    document = InclusionProof.model_validate(
+        proofs.inclusion_proof(
+            system.sessions, seq, system.server_key.public_key(), checkpoint_id=checkpoint_id
+        )
     )
     if actor is not None:
         with system.unit_of_work() as uow:
@@ -170,8 +194,12 @@ def inclusion_proof(
     return document
 
 
-def consistency_proof(system: System, old_id: int, *, new_id: int | None = None) -> dict[str, Any]:
+def consistency_proof(
+    system: System, old_id: int, *, new_id: int | None = None
+) -> ConsistencyProof:
     """A proof that a newer checkpoint extends an older one (hashes only)."""
-    return proofs.consistency_proof(
-        system.sessions, old_id, system.server_key.public_key(), new_id=new_id
+    return ConsistencyProof.model_validate(
+        proofs.consistency_proof(
+            system.sessions, old_id, system.server_key.public_key(), new_id=new_id
+        )
     )

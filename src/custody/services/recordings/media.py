@@ -19,9 +19,13 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
-from typing import Any
+from typing import BinaryIO
 
 import av
+from av.container import InputContainer
+from av.packet import Packet
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
 from PIL import Image
 from sqlalchemy import select
 
@@ -138,7 +142,7 @@ class StoreReader:
         self._window_start = start
 
 
-def inspect_media(source: Any) -> MediaInfo:
+def inspect_media(source: BinaryIO | StoreReader) -> MediaInfo:
     """Probe a seekable binary file of footage; MediaUnplayable if it does not play."""
     try:
         container = av.open(source, mode="r", buffer_size=AV_BUFFER, metadata_errors="replace")
@@ -152,7 +156,7 @@ def inspect_media(source: Any) -> MediaInfo:
         return _inspect_container(container)
 
 
-def _inspect_container(container: Any) -> MediaInfo:
+def _inspect_container(container: InputContainer) -> MediaInfo:
     videos = list(container.streams.video)
     if not videos:
         raise MediaUnplayable("the file holds no video stream")
@@ -160,11 +164,13 @@ def _inspect_container(container: Any) -> MediaInfo:
     audios = list(container.streams.audio)
     audio_codec = audios[0].codec_context.name if audios else None
     declared = _declared_duration(container, video)
-    start = float(video.start_time * video.time_base) if video.start_time is not None else 0.0
+    start = 0.0
+    if video.start_time is not None and video.time_base is not None:
+        start = float(video.start_time * video.time_base)
     target = start + (min(THUMBNAIL_AT_SECONDS, declared / 3) if declared else 0.0)
 
-    chosen: Any = None
-    latest: Any = None
+    chosen: VideoFrame | None = None
+    latest: VideoFrame | None = None
     packets = 0
     video_end = 0.0
     try:
@@ -201,7 +207,7 @@ def _inspect_container(container: Any) -> MediaInfo:
     )
 
 
-def _declared_duration(container: Any, video: Any) -> float | None:
+def _declared_duration(container: InputContainer, video: VideoStream) -> float | None:
     if container.duration:
         return float(container.duration / av.time_base)
     if video.duration and video.time_base:
@@ -209,7 +215,9 @@ def _declared_duration(container: Any, video: Any) -> float | None:
     return None
 
 
-def _decode_towards(packet: Any, target: float, latest: Any) -> tuple[Any, Any]:
+def _decode_towards(
+    packet: Packet[VideoStream], target: float, latest: VideoFrame | None
+) -> tuple[VideoFrame | None, VideoFrame | None]:
     """Decode one packet; the first frame at or after `target` is chosen, else the latest one."""
     try:
         frames = packet.decode()
@@ -223,7 +231,7 @@ def _decode_towards(packet: Any, target: float, latest: Any) -> tuple[Any, Any]:
     return None, latest
 
 
-def _flush_decoder(video: Any) -> Any:
+def _flush_decoder(video: VideoStream) -> VideoFrame | None:
     """Frames a decoder still holds once the packets run out (decoders with delay)."""
     try:
         frames = video.codec_context.decode(None)
@@ -232,7 +240,9 @@ def _flush_decoder(video: Any) -> Any:
     return frames[0] if frames else None
 
 
-def _check_complete(video: Any, packets: int, video_seconds: float, declared: float | None) -> None:
+def _check_complete(
+    video: VideoStream, packets: int, video_seconds: float, declared: float | None
+) -> None:
     """Index promises more video than the file holds: cut off (an index written up front)."""
     expected = int(video.frames or 0)
     if expected and packets < expected:
@@ -246,8 +256,9 @@ def _check_complete(video: Any, packets: int, video_seconds: float, declared: fl
         )
 
 
-def _thumbnail(frame: Any, sample_aspect: Fraction | None) -> bytes:
-    image: Image.Image = frame.to_image()
+def _thumbnail(frame: VideoFrame, sample_aspect: Fraction | None) -> bytes:
+    # PyAV's stub leaves to_image untyped; it answers a PIL image.
+    image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
     # Non-square pixels (anamorphic video) are shown at their display shape.
     aspect = float(sample_aspect) if sample_aspect else 1.0
     display_width = image.width * aspect
@@ -319,7 +330,7 @@ def probe_recording(system: System, recording_id: str) -> None:
             return
         now = uow.now()
         recording.probed_at = now
-        details: dict[str, Any] = {"sha256": sha256}
+        details: dict[str, object] = {"sha256": sha256}
         if info is not None:
             recording.state = PLAYABLE
             recording.media_error = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any
 
 import av
 from PIL import Image
@@ -42,13 +41,16 @@ def strip_times(duration: float, count: int = STRIP_FRAMES) -> list[float]:
     return [(index + 0.5) * duration / count for index in range(count)]
 
 
-def _frames(source: Any, times: list[float]) -> list[Image.Image]:
+def _frames(source: StoreReader, times: list[float]) -> list[Image.Image]:
     """One decoded picture at (or just after) each time, seeking to the keyframe before it."""
     images: list[Image.Image] = []
     with av.open(source, mode="r") as container:
         video = container.streams.video[0]
+        time_base = video.time_base
+        if time_base is None:
+            raise ValueError("the video stream has no time base to seek by")
         for target in times:
-            container.seek(int(target / video.time_base), stream=video, backward=True)
+            container.seek(int(target / time_base), stream=video, backward=True)
             chosen = None
             for frame in container.decode(video):
                 chosen = frame
@@ -56,7 +58,8 @@ def _frames(source: Any, times: list[float]) -> list[Image.Image]:
                     break
             if chosen is None:
                 raise ValueError(f"no picture at {target:.1f} s")
-            images.append(chosen.to_image())
+            # PyAV's stub leaves to_image untyped; it answers a PIL image.
+            images.append(chosen.to_image())  # type: ignore[no-untyped-call]
     return images
 
 

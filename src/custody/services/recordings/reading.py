@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -18,11 +17,14 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services.access import Sight, open_recording, visible_recordings
+from custody.services.answers import Page, Paged
 from custody.services.evidence import categories
+from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
 from custody.services.retention import review
 from custody.services.system import System, UnitOfWork
 
-MAX_PAGE = 200
+# A list's page when the caller names none.
+LIST_PAGE = Page(limit=50)
 
 
 @dataclass(frozen=True)
@@ -34,41 +36,35 @@ class RecordingFilter:
     state: str | None = None
 
 
-def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> dict[str, Any]:
-    return {
-        "id": recording.id,
-        "camera": camera_serial,
-        "officer": warrant,
-        "started_at": isoformat(recording.started_at),
-        "ended_at": isoformat(recording.ended_at),
-        "pre_event_seconds": recording.pre_event_seconds,
-        "sha256": recording.sha256,
-        "size": recording.size,
-        "stored_at": isoformat(recording.stored_at),
-        "state": recording.state,
-        "duration_seconds": recording.duration_seconds,
-        "video_codec": recording.video_codec,
-        "audio_codec": recording.audio_codec,
-        "width": recording.width,
-        "height": recording.height,
-        "has_thumbnail": recording.thumbnail_sha256 is not None,
-        "media_error": recording.media_error,
-    }
+def _summary(recording: Recording, camera_serial: str, warrant: str | None) -> RecordingSummary:
+    return RecordingSummary(
+        id=recording.id,
+        camera=camera_serial,
+        officer=warrant,
+        started_at=isoformat(recording.started_at),
+        ended_at=isoformat(recording.ended_at),
+        pre_event_seconds=recording.pre_event_seconds,
+        sha256=recording.sha256,
+        size=recording.size,
+        stored_at=isoformat(recording.stored_at),
+        state=recording.state,
+        duration_seconds=recording.duration_seconds,
+        video_codec=recording.video_codec,
+        audio_codec=recording.audio_codec,
+        width=recording.width,
+        height=recording.height,
+        has_thumbnail=recording.thumbnail_sha256 is not None,
+        media_error=recording.media_error,
+    )
 
 
 def list_recordings(
     system: System,
     principal: Principal,
     filters: RecordingFilter,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-) -> dict[str, Any]:
+    page: Page = LIST_PAGE,
+) -> Paged[RecordingSummary]:
     """A page of recordings the principal may see, newest first."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
-    if offset < 0:
-        raise InvalidInput("offset cannot be negative")
     officer = aliased(Officer)
     query = (
         select(Recording, Camera.serial, officer.warrant_number)
@@ -90,14 +86,16 @@ def list_recordings(
         query = query.where(visible_recordings(uow, principal))
         total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = uow.session.execute(
-            query.order_by(Recording.started_at.desc(), Recording.id).limit(limit).offset(offset)
+            query.order_by(Recording.started_at.desc(), Recording.id)
+            .limit(page.limit)
+            .offset(page.offset)
         ).all()
-        return {
-            "items": [_summary(r, serial, warrant) for r, serial, warrant in rows],
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-        }
+        return Paged[RecordingSummary](
+            items=[_summary(r, serial, warrant) for r, serial, warrant in rows],
+            total=total,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
 
 def _load_checked(
@@ -122,25 +120,39 @@ def _load_checked(
 
 def get_recording(
     system: System, principal: Principal, recording_id: str, actor: Actor
-) -> dict[str, Any]:
-    """One recording's metadata, manifest and receipt; the view is audited."""
+) -> RecordingView | TombstoneView:
+    """One recording's metadata, manifest and receipt; the view is audited.
+
+    A deleted recording answers with its tombstone: what went, when and why.
+    """
     with system.unit_of_work() as uow:
         sight, serial, warrant = _load_checked(
             uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
         )
         recording = sight.recording
-        result = _summary(recording, serial, warrant)
-        result["receipt"] = json.loads(recording.receipt_document)
+        stored = _summary(recording, serial, warrant).model_dump() | {
+            "receipt": json.loads(recording.receipt_document)
+        }
+        view: RecordingView | TombstoneView
         if recording.state == "deleted":
-            # A tombstone: the deletion certificate says what went, when and why.
-            result |= review.tombstone_view(recording).model_dump()
+            # The deletion certificate says what went, when and why.
+            view = TombstoneView.model_validate(
+                stored | review.tombstone_view(recording).model_dump()
+            )
         else:
-            result["gps_track"] = json.loads(recording.gps_track)
-            result["manifest"] = json.loads(recording.manifest_document)
-            result |= categories.lifecycle_view(uow, sight).model_dump()
+            view = RecordingView.model_validate(
+                stored
+                | {
+                    "gps_track": json.loads(recording.gps_track),
+                    "manifest": json.loads(recording.manifest_document),
+                }
+                # Categories, notes, evidence, cases, holds and retention, as the door shows
+                # them to this person (cases and holds are absent for those who may not know).
+                | categories.lifecycle_view(uow, sight).model_dump()
+            )
         uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
         uow.commit()
-        return result
+        return view
 
 
 @dataclass(frozen=True)

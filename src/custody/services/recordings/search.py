@@ -14,7 +14,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
@@ -41,11 +40,14 @@ from custody.services.access import (
     visible_cases,
     visible_recordings,
 )
+from custody.services.answers import Page
 from custody.services.evidence import categories
 from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
 
-MAX_PAGE = 200
+# A page of results when the caller names none: a grid of thumbnails, an officer's dockings.
+SEARCH_PAGE = Page(limit=24)
+FOOTAGE_PAGE = Page(limit=100)
 # Recordings that reached the server within this long of each other, through one dock,
 # arrived in one docking.
 DOCKING_GAP = timedelta(minutes=30)
@@ -71,9 +73,9 @@ class Search:
     max_seconds: float | None = None
     sort: str = "newest"
 
-    def given(self) -> dict[str, Any]:
+    def given(self) -> dict[str, object]:
         """The filters in use, as an audit event records them."""
-        found: dict[str, Any] = {}
+        found: dict[str, object] = {}
         for item in fields(self):
             value = getattr(self, item.name)
             if value is None or item.name == "sort":
@@ -154,13 +156,6 @@ class Footage:
     now: datetime
 
 
-def _page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput(f"a page holds 1 to {MAX_PAGE} recordings")
-    if offset < 0:
-        raise InvalidInput("offset cannot be negative")
-
-
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -220,7 +215,7 @@ def _filters(uow: UnitOfWork, principal: Principal, search: Search) -> list[Colu
     return where
 
 
-def _case_recordings(uow: UnitOfWork, principal: Principal, reference: str) -> Select[Any]:
+def _case_recordings(uow: UnitOfWork, principal: Principal, reference: str) -> Select[str]:
     """The recordings of a case the person may see (a case they do not work on is unknown)."""
     case_id = uow.session.scalar(
         select(Case.id).where(
@@ -255,15 +250,13 @@ def search(
     query: Search,
     actor: Actor,
     *,
-    limit: int = 24,
-    offset: int = 0,
+    page: Page = SEARCH_PAGE,
 ) -> Results:
     """A page of the recordings the person may see that match; the search is audited.
 
     An investigator sees footage beyond their cases only when the search states a
     reason (`principal.stated_reason`), which the audit event keeps.
     """
-    _page(limit, offset)
     _check(query)
     with system.unit_of_work() as uow:
         where = [
@@ -281,7 +274,11 @@ def search(
         }[query.sort]
         rows = list(
             uow.session.scalars(
-                select(Recording).where(*where).order_by(*order).limit(limit).offset(offset)
+                select(Recording)
+                .where(*where)
+                .order_by(*order)
+                .limit(page.limit)
+                .offset(page.offset)
             )
         )
         items = _cards(uow, principal, rows)
@@ -290,10 +287,10 @@ def search(
             actor,
             object_type="system",
             object_id="recordings",
-            details={"filters": query.given(), "total": total, "offset": offset},
+            details={"filters": query.given(), "total": total, "offset": page.offset},
         )
         uow.commit()
-        return Results(items, total, limit, offset, uow.now())
+        return Results(items, total, page.limit, page.offset, uow.now())
 
 
 def my_footage(
@@ -301,11 +298,9 @@ def my_footage(
     principal: Principal,
     *,
     team: bool = False,
-    limit: int = 100,
-    offset: int = 0,
+    page: Page = FOOTAGE_PAGE,
 ) -> Footage:
     """The person's own footage (or, for a supervisor, their team's), latest docking first."""
-    _page(limit, offset)
     with system.unit_of_work() as uow:
         viewer = viewer_for(uow, principal)
         if team:
@@ -331,12 +326,12 @@ def my_footage(
                 select(Recording)
                 .where(*where)
                 .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
-                .limit(limit)
-                .offset(offset)
+                .limit(page.limit)
+                .offset(page.offset)
             )
         )
         cards = _cards(uow, principal, rows)
-        return Footage(_dockings(cards), total, uncategorised, limit, offset, uow.now())
+        return Footage(_dockings(cards), total, uncategorised, page.limit, page.offset, uow.now())
 
 
 def _dockings(cards: list[Card]) -> list[Docking]:

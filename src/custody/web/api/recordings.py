@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -12,7 +11,9 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
 from custody.domain.errors import InvalidInput
+from custody.services.answers import MAX_PAGE, Page, Paged
 from custody.services.recordings import reading
+from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable, RecordingFilter
 from custody.web.deps import CurrentUser, SystemDep, user_actor
 from custody.web.errors import error_response
@@ -24,6 +25,7 @@ RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 @router.get(
     "/recordings",
+    response_model=Paged[RecordingSummary],
     summary="Recordings you may see, newest first, paged",
     openapi_extra=access(Action.LIST),
 )
@@ -35,23 +37,23 @@ async def list_recordings(
     since: datetime | None = Query(None, description="started at or after (ISO 8601)"),
     until: datetime | None = Query(None, description="started before (ISO 8601)"),
     state: str | None = Query(None, description="stored, playable, unplayable or deleted"),
-    limit: int = Query(50, ge=1, le=200),
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0),
-) -> dict[str, Any]:
+) -> Paged[RecordingSummary]:
     filters = RecordingFilter(officer, camera, since, until, state)
-    return await run_in_threadpool(
-        lambda: reading.list_recordings(system, user, filters, limit=limit, offset=offset)
-    )
+    page = Page(offset, limit)
+    return await run_in_threadpool(reading.list_recordings, system, user, filters, page)
 
 
 @router.get(
     "/recordings/{recording_id}",
-    summary="One recording (the view is audited)",
+    response_model=RecordingView | TombstoneView,
+    summary="One recording, or the tombstone of a deleted one (the view is audited)",
     openapi_extra=access(Action.VIEW),
 )
 async def get_recording(
     recording_id: str, request: Request, system: SystemDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> RecordingView | TombstoneView:
     return await run_in_threadpool(
         reading.get_recording, system, user, recording_id, user_actor(request, user)
     )
@@ -72,6 +74,11 @@ def _parse_range(header: str | None) -> tuple[int, int | None] | None:
 @router.get(
     "/recordings/{recording_id}/media",
     summary="The original footage (HTTP ranges)",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "the whole recording", "content": {"video/mp4": {}}},
+        206: {"description": "the range asked for", "content": {"video/mp4": {}}},
+    },
     # ?download=true asks for Action.DOWNLOAD instead; the service decides which.
     openapi_extra=access(Action.STREAM),
 )
@@ -112,6 +119,8 @@ async def media(
 @router.get(
     "/recordings/{recording_id}/thumbnail",
     summary="A still from the recording (JPEG)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
     openapi_extra=access(Action.VIEW),
 )
 async def thumbnail(

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import Action, lists_team
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
+from custody.services.answers import Page
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import search
 from custody.web.deps import SystemDep, user_actor
@@ -31,7 +32,7 @@ async def _page(
     values: dict[str, str] | None = None,
 ) -> Response:
     found = await run_in_threadpool(
-        lambda: search.my_footage(system, user, team=team, limit=PAGE, offset=offset)
+        lambda: search.my_footage(system, user, team=team, page=Page(offset, PAGE))
     )
     categories = await run_in_threadpool(categorising.list_categories, system)
     return render(

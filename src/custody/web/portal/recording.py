@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
@@ -29,6 +29,7 @@ from custody.services.evidence import cases, flags
 from custody.services.evidence import categories as categorising
 from custody.services.evidence.answers import CaseView
 from custody.services.recordings import previews, reading, search
+from custody.services.recordings.answers import TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
@@ -71,8 +72,7 @@ async def _page(
 ) -> Response:
     actor = user_actor(request, user)
     detail = await run_in_threadpool(reading.get_recording, system, user, recording_id, actor)
-    title = detail.get("title") or "Recording"
-    if detail["state"] == "deleted":
+    if isinstance(detail, TombstoneView):
         return render(
             request,
             "tombstone.html",
@@ -80,13 +80,13 @@ async def _page(
             area="search",
             title="Deleted recording",
             detail=detail,
-            deleted_at=parse_time(detail["deleted_at"]) if detail.get("deleted_at") else None,
+            deleted_at=parse_time(detail.deleted_at) if detail.deleted_at else None,
         )
     found = await run_in_threadpool(search.cards, system, user, [recording_id])
     card = found[0]
     categories = await run_in_threadpool(categorising.list_categories, system)
     open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
-    started = parse_time(detail["started_at"])
+    started = parse_time(detail.started_at)
     duration = card.duration_seconds
     return render(
         request,
@@ -94,12 +94,12 @@ async def _page(
         user,
         status=400 if errors else 200,
         area="footage" if user.officer_id is not None else "search",
-        title=title if detail.get("title") else f"Recording {started:%d %b %Y %H:%M}",
+        title=detail.title or f"Recording {started:%d %b %Y %H:%M}",
         detail=detail,
         card=card,
         categories=categories,
         open_cases=open_cases,
-        track=track.draw(detail.get("gps_track") or [], started),
+        track=track.draw(detail.gps_track, started),
         strip_times=previews.strip_times(duration) if duration else [],
         duration=duration,
         errors=errors or {},
@@ -191,12 +191,12 @@ async def audit(
         audit_trail.recording_trail, system, user, recording_id, user_actor(request, user)
     )
     events = []
-    for event in trail["events"]:
+    for event in trail.events:
         try:
-            details = json.loads(event.get("details") or "{}")
+            details = json.loads(event.details or "{}")
         except ValueError:
-            details = {"text": event.get("details")}
-        events.append(event | {"when": parse_time(event["at"]), "details": details})
+            details = {"text": event.details}
+        events.append(event.model_dump() | {"when": parse_time(event.at), "details": details})
     return render(
         request,
         "audit.html",
@@ -236,7 +236,7 @@ async def _change(
     return redirect(request, _link(recording_id, user, name), flash=done)
 
 
-async def _form(request: Request) -> tuple[Form, Any]:
+async def _form(request: Request) -> tuple[Form, FormData]:
     data = await request.form()
     values = {key: str(value) for key, value in data.items() if key != "csrf_token"}
     return Form(values), data

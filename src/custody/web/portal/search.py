@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import NO_ACCESS, Action, SystemAction, may
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
+from custody.services.answers import Page
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import search as finding
 from custody.services.recordings.search import Search
@@ -122,8 +123,7 @@ async def search(
                     user,
                     query,
                     user_actor(request, user),
-                    limit=PAGE_SIZES[view],
-                    offset=offset,
+                    page=Page(offset, PAGE_SIZES[view]),
                 )
             )
         except InvalidInput as exc:

@@ -1,26 +1,33 @@
-"""tus 1.0.0 at /api/v1/uploads: core, creation, checksum (sha256), termination, expiration."""
+"""Ingest over HTTP: what a dock declares before the bytes, and the bytes themselves.
+
+Manifests (`PUT /api/v1/manifests/{id}`), receipts and the key they are signed with; and
+tus 1.0.0 at /api/v1/uploads: core, creation, checksum (sha256), termination, expiration.
+All of it leads to `services/ingest/`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import format_datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from custody.domain.clock import parse_time
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.uploads import MAX_UPLOAD_BYTES
-from custody.services.ingest import uploads
+from custody.services.ingest import chunks, manifests, receipts, uploads
+from custody.services.ingest.answers import ManifestStatus, ServerKey, SignedReceipt
 from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
 from custody.web.guard import DOCK, PUBLIC, access
 
-router = APIRouter(tags=["uploads (tus)"])
+router = APIRouter()
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
 # Body pieces are gathered to this size before a write: fewer thread hops per chunk.
@@ -48,11 +55,80 @@ def _expires(status: UploadStatus) -> str:
     return format_datetime(parse_time(status.expires_at_iso), usegmt=True)
 
 
+# --- what docks declare besides bytes ------------------------------------------------------
+
+
+def _recording_id(value: str) -> str:
+    try:
+        if str(uuid.UUID(value)) == value:
+            return value
+    except ValueError:
+        pass
+    raise InvalidInput("a recording id is a lower-case UUID")
+
+
+@router.get(
+    "/server-key",
+    response_model=ServerKey,
+    tags=["docks"],
+    summary="The key receipts are signed with",
+    openapi_extra=access(PUBLIC),
+)
+def server_key(system: SystemDep) -> ServerKey:
+    return receipts.server_key(system)
+
+
+@router.put(
+    "/manifests/{recording_id}",
+    response_model=ManifestStatus,
+    tags=["docks"],
+    summary="Declare a recording's signed manifest before uploading it",
+    openapi_extra=access(DOCK),
+)
+async def declare_manifest(
+    recording_id: str,
+    request: Request,
+    system: SystemDep,
+    dock: CurrentDock,
+    document: dict[str, object] = Body(...),
+) -> ManifestStatus:
+    if document.get("recording_id") != _recording_id(recording_id):
+        raise InvalidInput("the manifest's recording_id differs from the URL")
+    return await run_in_threadpool(
+        manifests.declare_manifest, system, dock, document, dock_actor(request, dock)
+    )
+
+
+@router.get(
+    "/receipts/{recording_id}",
+    response_model=SignedReceipt,
+    tags=["docks"],
+    summary="The signed receipt of a stored recording",
+    openapi_extra=access(DOCK),
+)
+async def receipt(recording_id: str, system: SystemDep, _: CurrentDock) -> SignedReceipt:
+    return await run_in_threadpool(receipts.receipt_for, system, _recording_id(recording_id))
+
+
+# --- tus ----------------------------------------------------------------------------------
+# Every tus answer is headers only: `response_class=Response` keeps the OpenAPI document
+# from promising a JSON body.
+
+
 @router.options(
-    "/uploads", status_code=204, summary="tus capabilities", openapi_extra=access(PUBLIC)
+    "/uploads",
+    status_code=204,
+    response_class=Response,
+    tags=["uploads (tus)"],
+    summary="tus capabilities",
+    openapi_extra=access(PUBLIC),
 )
 @router.options(
-    "/uploads/{upload_id}", status_code=204, include_in_schema=False, openapi_extra=access(PUBLIC)
+    "/uploads/{upload_id}",
+    status_code=204,
+    response_class=Response,
+    include_in_schema=False,
+    openapi_extra=access(PUBLIC),
 )
 def options() -> Response:
     return Response(
@@ -70,6 +146,8 @@ def options() -> Response:
 @router.post(
     "/uploads",
     status_code=201,
+    response_class=Response,
+    tags=["uploads (tus)"],
     summary="Create an upload (tus creation)",
     openapi_extra=access(DOCK),
 )
@@ -97,7 +175,11 @@ async def create(request: Request, system: SystemDep, dock: CurrentDock) -> Resp
 
 
 @router.head(
-    "/uploads/{upload_id}", summary="An upload's offset (tus core)", openapi_extra=access(DOCK)
+    "/uploads/{upload_id}",
+    response_class=Response,
+    tags=["uploads (tus)"],
+    summary="An upload's offset (tus core)",
+    openapi_extra=access(DOCK),
 )
 async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
@@ -124,6 +206,8 @@ async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDo
 @router.patch(
     "/uploads/{upload_id}",
     status_code=204,
+    response_class=Response,
+    tags=["uploads (tus)"],
     summary="Append a chunk (tus core)",
     openapi_extra=access(DOCK),
 )
@@ -138,7 +222,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     length_header = request.headers.get("content-length")
     content_length = int(length_header) if length_header and length_header.isdigit() else None
     writer = await run_in_threadpool(
-        uploads.begin_chunk,
+        chunks.begin_chunk,
         system,
         dock,
         upload_id,
@@ -162,7 +246,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     return Response(status_code=204, headers=headers)
 
 
-async def _receive(request: Request, writer: uploads.ChunkWriter) -> bool:
+async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
     """Stream the body into the writer; False if the client went away before its end.
 
     Writes (hash + file write) run on their own thread, in order, while the next bytes
@@ -204,6 +288,8 @@ async def _receive(request: Request, writer: uploads.ChunkWriter) -> bool:
 @router.delete(
     "/uploads/{upload_id}",
     status_code=204,
+    response_class=Response,
+    tags=["uploads (tus)"],
     summary="Terminate an upload",
     openapi_extra=access(DOCK),
 )
