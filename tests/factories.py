@@ -12,8 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.domain import signing
 from custody.domain.manifest import GpsPoint, Manifest
+from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
+from custody.services.identity import setup
 from custody.services.system import System
 from tests.conftest import START
 
@@ -54,17 +56,27 @@ class FakeCamera:
         return signing.sign(document, self.key)
 
 
-def register(system: System, serial: str = "BWV-0001") -> tuple[FakeCamera, DockIdentity, str]:
-    """An officer, a registered camera and a dock; returns the camera, dock and dock token."""
-    registry.add_officer(system, "1234AB", name="A. Officer", unit="Hackney")
+def administrator(system: System, username: str = "admin") -> Principal:
+    """The installation's first user, an administrator, made the one way a first user is
+    (`custody init`); everything else in a test's world is done by someone, as them."""
+    return setup.first_administrator(system, username)
+
+
+def register(
+    system: System, admin: Principal, serial: str = "BWV-0001"
+) -> tuple[FakeCamera, DockIdentity, str]:
+    """An officer, a registered camera and a dock, registered by `admin`; returns the camera,
+    dock and dock token."""
+    registry.add_officer(system, admin, "1234AB", name="A. Officer", unit="Hackney")
     camera = FakeCamera(serial, Ed25519PrivateKey.generate())
     registry.add_camera(
         system,
+        admin,
         serial=serial,
         model="SimCam",
         firmware="1.0",
         public_key=camera.public_key,
         officer="1234AB",
     )
-    token = registry.add_dock(system, "Hackney-1")
+    token = registry.add_dock(system, admin, "Hackney-1")
     return camera, registry.authenticate_dock(system, token), token

@@ -38,7 +38,7 @@ def last_event(system: System) -> AuditEvent:
 def test_an_administrator_adds_a_user_linked_to_an_officer(
     client: TestClient, force: Force
 ) -> None:
-    registry.add_officer(force.system, "9999ZZ", name="P. Jones", unit="Camden")
+    registry.add_officer(force.system, force.admin, "9999ZZ", name="P. Jones", unit="Camden")
     made = client.post(
         "/api/v1/users",
         headers=force.auth("root"),

@@ -1,8 +1,9 @@
 """`custody fleet …`: officers, cameras and docks; issue, pool, return, retire; CSV import;
 the roll-out plan; health alerts.
 
-Run on the server by whoever runs it, these act as the system (audited as such) and ask
-no role. Lists and tables go to stdout; messages and refusals to stderr.
+Each command acts as a named user (`--as USER`, default `admin`, or CUSTODY_USER), checked
+and audited as them, like a request to the API. Lists and tables go to stdout; messages
+and refusals to stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals, system
+from custody.cli.common import err, out, refusals
+from custody.cli.retention import AS_HELP, acting
 from custody.domain.clock import parse_time
 from custody.services.fleet import assignments, importing, registry, rollout, views
 from custody.services.fleet import health as fleet_health
@@ -61,9 +63,13 @@ def add_officer(
     unit: str = typer.Option(..., help="Borough / BCU or team."),
     rank: str = typer.Option("PC", help="Rank."),
     card: str | None = typer.Option(None, help="Warrant card id (RFID), to take pool cameras."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Add an officer."""
-    registry.add_officer(system(ctx), warrant_number, name=name, unit=unit, rank=rank, card_id=card)
+    built, principal, actor = acting(ctx, as_user)
+    registry.add_officer(
+        built, principal, warrant_number, name=name, unit=unit, rank=rank, card_id=card, actor=actor
+    )
     err.print(f"officer {warrant_number} added")
 
 
@@ -74,11 +80,15 @@ def set_card(
     warrant_number: str = typer.Argument(..., help="Warrant or shoulder number."),
     card: str | None = typer.Argument(None, help="The new card's id (RFID)."),
     clear: bool = typer.Option(False, "--clear", help="The card was lost: stop it working."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Give an officer a card for pool cameras, or clear a lost one."""
     if (card is None) != clear:
         raise typer.BadParameter("give the card's id, or --clear")
-    registry.update_officer(system(ctx), warrant_number, card_id=card, clear_card=clear)
+    built, principal, actor = acting(ctx, as_user)
+    registry.update_officer(
+        built, principal, warrant_number, card_id=card, clear_card=clear, actor=actor
+    )
     err.print(f"officer {warrant_number}: card {'cleared' if clear else 'set'}")
 
 
@@ -99,6 +109,7 @@ def add_camera(
     status: str | None = typer.Option(
         None, help="in_stock, issued, in_repair… (default: by issue)"
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Register a camera and the key its manifests are signed with."""
     if from_dir is not None:
@@ -111,8 +122,10 @@ def add_camera(
             officer = officer or device.officer_id
     if not serial or not public_key:
         raise typer.BadParameter("give --from CAMERA_DIR, or --serial and --public-key")
+    built, principal, actor = acting(ctx, as_user)
     registry.add_camera(
-        system(ctx),
+        built,
+        principal,
         serial=serial,
         model=model or "unknown",
         firmware=firmware or "unknown",
@@ -121,6 +134,7 @@ def add_camera(
         status=status,
         pool=pool,
         borough=borough,
+        actor=actor,
     )
     err.print(f"camera {serial} registered")
 
@@ -134,9 +148,11 @@ def add_dock(
         None, help="Station (default: the name before its last '-')."
     ),
     bays: int = typer.Option(8, help="Number of bays."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Register a dock; prints its token, alone, on stdout."""
-    token = registry.add_dock(system(ctx), name, station=station, bays=bays)
+    built, principal, actor = acting(ctx, as_user)
+    token = registry.add_dock(built, principal, name, station=station, bays=bays, actor=actor)
     out.print(token, soft_wrap=True, highlight=False)
 
 
@@ -145,6 +161,7 @@ def add_dock(
 def import_file(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="A CSV file of officers or of cameras."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Import officers (warrant_number,name,rank,unit) or cameras
     (serial,model,firmware,public_key,status) from CSV: every row, or none."""
@@ -154,7 +171,8 @@ def import_file(
         err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
         raise typer.Exit(2) from None
     try:
-        result = importing.import_csv(system(ctx), data)
+        built, principal, actor = acting(ctx, as_user)
+        result = importing.import_csv(built, principal, data, actor=actor)
     except importing.ImportRefused as exc:
         table = _table(f"{file.name}: nothing was imported", "row", "column", "problem")
         table.columns[0].justify = "right"
@@ -174,15 +192,17 @@ def issue(
     officer: str | None = typer.Argument(None, help="The officer's warrant number."),
     pool: bool = typer.Option(False, "--pool", help="Into --borough's pool instead."),
     borough: str | None = typer.Option(None, help="The pool's borough (with --pool)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Issue a camera to an officer (personal issue), or into a borough's pool."""
     if pool == (officer is not None):
         raise typer.BadParameter("name the officer, or give --pool --borough BOROUGH")
+    built, principal, actor = acting(ctx, as_user)
     if officer is not None:
-        assignments.issue(system(ctx), serial, officer)
+        assignments.issue(built, principal, serial, officer, actor=actor)
         err.print(f"camera {serial} issued to officer {officer}")
     else:
-        assignments.issue_to_pool(system(ctx), serial, borough or "")
+        assignments.issue_to_pool(built, principal, serial, borough or "", actor=actor)
         err.print(f"camera {serial} is in {borough}'s pool")
 
 
@@ -193,9 +213,11 @@ def return_camera(
     serial: str = typer.Argument(..., help="The camera's serial."),
     repair: bool = typer.Option(False, "--repair", help="To repair rather than to stock."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """A camera comes back to stock (or goes to repair); a lost one that turned up too."""
-    assignments.return_to_stock(system(ctx), serial, repair=repair, reason=reason)
+    built, principal, actor = acting(ctx, as_user)
+    assignments.return_to_stock(built, principal, serial, repair=repair, reason=reason, actor=actor)
     err.print(f"camera {serial} is {'in repair' if repair else 'in stock'}")
 
 
@@ -205,9 +227,11 @@ def retire(
     ctx: typer.Context,
     serial: str = typer.Argument(..., help="The camera's serial."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Retire a camera for good; its history and its footage's provenance stay."""
-    assignments.retire(system(ctx), serial, reason=reason)
+    built, principal, actor = acting(ctx, as_user)
+    assignments.retire(built, principal, serial, reason=reason, actor=actor)
     err.print(f"camera {serial} retired")
 
 
@@ -217,9 +241,11 @@ def report_lost(
     ctx: typer.Context,
     serial: str = typer.Argument(..., help="The camera's serial."),
     reason: str | None = typer.Option(None, help="What happened (kept in the audit trail)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Report a camera lost: if a dock sees it again, that raises an alert."""
-    assignments.report_lost(system(ctx), serial, reason=reason)
+    built, principal, actor = acting(ctx, as_user)
+    assignments.report_lost(built, principal, serial, reason=reason, actor=actor)
     err.print(f"camera {serial} reported lost")
 
 
@@ -229,9 +255,11 @@ def history(
     ctx: typer.Context,
     serial: str | None = typer.Argument(None, help="A camera's serial."),
     officer: str | None = typer.Option(None, help="An officer's warrant number instead."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Who held a camera when (or which cameras an officer held), newest first."""
-    found = assignments.history(system(ctx), camera=serial, officer=officer)
+    built, principal, actor = acting(ctx, as_user)
+    found = assignments.history(built, principal, camera=serial, officer=officer, actor=actor)
     table = _table(
         f"assignments of {serial or 'officer ' + (officer or '')}",
         "camera",
@@ -264,9 +292,11 @@ def officers(
     unit: str | None = typer.Option(None, help="Only this unit / borough."),
     limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
     offset: int = typer.Option(0, min=0),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Officers, with the camera each holds."""
-    found = views.list_officers(system(ctx), unit=unit, page=Page(offset, limit))
+    built, principal, actor = acting(ctx, as_user)
+    found = views.list_officers(built, principal, unit=unit, page=Page(offset, limit), actor=actor)
     table = _table(
         f"officers ({found['total']})",
         "warrant",
@@ -297,10 +327,12 @@ def cameras(
     borough: str | None = typer.Option(None, help="Only cameras serving this borough."),
     limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
     offset: int = typer.Option(0, min=0),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Cameras with their health as the docks last reported it."""
+    built, principal, actor = acting(ctx, as_user)
     found = views.list_cameras(
-        system(ctx), status=status, borough=borough, page=Page(offset, limit)
+        built, principal, status=status, borough=borough, page=Page(offset, limit), actor=actor
     )
     table = _table(
         f"cameras ({found['total']})",
@@ -333,9 +365,13 @@ def cameras(
 
 @app.command("docks")
 @refusals
-def docks(ctx: typer.Context) -> None:
+def docks(
+    ctx: typer.Context,
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """Docks and when each was last heard from."""
-    found = views.list_docks(system(ctx), page=Page(0, views.MAX_PAGE))
+    built, principal, actor = acting(ctx, as_user)
+    found = views.list_docks(built, principal, page=Page(0, views.MAX_PAGE), actor=actor)
     table = _table(
         f"docks ({found['total']})",
         "name",
@@ -365,13 +401,17 @@ def plan(
     phase: int = typer.Option(..., min=1, max=rollout.MAX_PHASE, help="Its phase number."),
     target: str = typer.Option(..., help="Target date, e.g. 2026-12-01."),
     status: str | None = typer.Option(None, help="planned, issuing or complete."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Put a borough in the roll-out plan, or change its phase, target date or status."""
     try:
         when = date.fromisoformat(target)
     except ValueError:
         raise typer.BadParameter("a date like 2026-12-01", param_hint="'--target'") from None
-    rollout.set_phase(system(ctx), borough, phase=phase, target_date=when, status=status)
+    built, principal, actor = acting(ctx, as_user)
+    rollout.set_phase(
+        built, principal, borough, phase=phase, target_date=when, status=status, actor=actor
+    )
     err.print(f"{borough}: phase {phase}, target {when.isoformat()}")
 
 
@@ -401,9 +441,13 @@ def _rollout_table(found: dict[str, Any], *, figures: bool) -> Table:
 
 @app.command("phases")
 @refusals
-def phases(ctx: typer.Context) -> None:
+def phases(
+    ctx: typer.Context,
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """The roll-out plan: each borough's phase, target date and status."""
-    _show(_rollout_table(rollout.rollout(system(ctx)), figures=False))
+    built, principal, actor = acting(ctx, as_user)
+    _show(_rollout_table(rollout.rollout(built, principal, actor=actor), figures=False))
 
 
 @app.command("rollout")
@@ -413,9 +457,11 @@ def show_rollout(
     idle_days: int = typer.Option(
         rollout.DEFAULT_IDLE_DAYS, min=1, max=366, help="No footage for this long is idle."
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """The roll-out borough by borough: cameras issued, officers equipped and uploading."""
-    found = rollout.rollout(system(ctx), idle_days=idle_days)
+    built, principal, actor = acting(ctx, as_user)
+    found = rollout.rollout(built, principal, idle_days=idle_days, actor=actor)
     _show(_rollout_table(found, figures=True))
     t = found["totals"]
     out.print(
@@ -437,10 +483,16 @@ def health(
     dock_silent_hours: int | None = typer.Option(
         None, min=1, help="Alert for docks silent this long (default: configured)."
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Alerts: cameras not docked, docks gone silent, old firmware, lost cameras seen."""
+    built, principal, actor = acting(ctx, as_user)
     found = fleet_health.alerts(
-        system(ctx), camera_idle_days=camera_idle_days, dock_silent_hours=dock_silent_hours
+        built,
+        principal,
+        camera_idle_days=camera_idle_days,
+        dock_silent_hours=dock_silent_hours,
+        actor=actor,
     )
     table = _table(
         f"fleet alerts ({found['total']})",

@@ -18,6 +18,7 @@ and the recording is flagged `officer_unassigned`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,10 +47,10 @@ from custody.domain.fleet import (
 )
 from custody.domain.manifest import Manifest
 from custody.domain.principal import Principal
+from custody.services.access import require
 from custody.services.fleet.registry import (
     MAX_UNIT,
     DockIdentity,
-    authorise,
     camera_by_serial,
     end_assignment,
     normal_card,
@@ -105,12 +106,6 @@ class Checkout:
     started_at: datetime
 
 
-def _who(principal: Principal | None, actor: Actor | None) -> Actor:
-    if actor is not None:
-        return actor
-    return principal.actor() if principal is not None else Actor.system()
-
-
 def _rule(check: Any, *args: Any) -> None:
     try:
         check(*args)
@@ -137,16 +132,16 @@ def _reason(reason: str | None) -> str | None:
 
 def issue(
     system: System,
+    principal: Principal,
     serial: str,
     officer: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> AssignmentInfo:
     """Issue a camera to one officer (personal issue) until it is returned or re-issued."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    who = _who(principal, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
         camera = camera_by_serial(uow, serial, lock=True)
         holder = officer_by_warrant(uow, officer)
         _rule(check_issue, camera.status, serial)
@@ -164,18 +159,18 @@ def issue(
 
 def issue_to_pool(
     system: System,
+    principal: Principal,
     serial: str,
     borough: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Put a camera in a borough's pool: carded officers take it at a dock."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    if not 0 < len(borough.strip()) <= MAX_UNIT:
-        raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
-    who = _who(principal, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        if not 0 < len(borough.strip()) <= MAX_UNIT:
+            raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
         camera = camera_by_serial(uow, serial, lock=True)
         _rule(check_issue, camera.status, serial)
         end_assignment(uow, camera, AssignmentEnd.POOLED, who)
@@ -194,19 +189,19 @@ def issue_to_pool(
 
 def _take_out_of_service(
     system: System,
+    principal: Principal,
     serial: str,
     status: CameraStatus,
     end: AssignmentEnd,
-    check: Any,
+    check: Callable[[str, str], None],
     tag: str,
     reason: str | None,
-    principal: Principal | None,
     actor: Actor | None,
 ) -> None:
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    why = _reason(reason)
-    who = _who(principal, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        why = _reason(reason)
         camera = camera_by_serial(uow, serial, lock=True)
         _rule(check, camera.status, serial)
         previous = camera.status
@@ -229,60 +224,60 @@ def _take_out_of_service(
 
 def return_to_stock(
     system: System,
+    principal: Principal,
     serial: str,
     *,
     repair: bool = False,
     reason: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """A camera comes back: to stock, or to repair. A lost camera that turns up comes back too."""
     status = CameraStatus.IN_REPAIR if repair else CameraStatus.IN_STOCK
     end = AssignmentEnd.REPAIR if repair else AssignmentEnd.RETURNED
     tag = "fleet:camera:repair" if repair else "fleet:camera:return"
-    _take_out_of_service(system, serial, status, end, check_return, tag, reason, principal, actor)
+    _take_out_of_service(system, principal, serial, status, end, check_return, tag, reason, actor)
 
 
 def retire(
     system: System,
+    principal: Principal,
     serial: str,
     *,
     reason: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Retire a camera for good; its history and its recordings' provenance stay."""
     _take_out_of_service(
         system,
+        principal,
         serial,
         CameraStatus.RETIRED,
         AssignmentEnd.RETIRED,
         check_retire,
         "fleet:camera:retire",
         reason,
-        principal,
         actor,
     )
 
 
 def report_lost(
     system: System,
+    principal: Principal,
     serial: str,
     *,
     reason: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Report a camera lost: if a dock ever sees it again, that is flagged."""
     _take_out_of_service(
         system,
+        principal,
         serial,
         CameraStatus.LOST,
         AssignmentEnd.LOST,
         check_lost,
         "fleet:camera:lost",
         reason,
-        principal,
         actor,
     )
 
@@ -396,33 +391,38 @@ def _info(uow: UnitOfWork, assignment: CameraAssignment) -> AssignmentInfo:
 
 def history(
     system: System,
+    principal: Principal,
     *,
     camera: str | None = None,
     officer: str | None = None,
     limit: int = 200,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> list[AssignmentInfo]:
     """A camera's or an officer's assignments, newest first."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        return assignments_of(uow, camera=camera, officer=officer, limit=limit)
+
+
+def assignments_of(
+    uow: UnitOfWork, *, camera: str | None = None, officer: str | None = None, limit: int = 200
+) -> list[AssignmentInfo]:
+    """A camera's or an officer's assignments, newest first (for a use case that has asked)."""
     if camera is None and officer is None:
         raise InvalidInput("name a camera or an officer")
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be 1 to 1000")
-    with system.unit_of_work() as uow:
-        query = _query()
-        if camera is not None:
-            camera_by_serial(uow, camera)
-            query = query.where(Camera.serial == camera)
-        if officer is not None:
-            officer_by_warrant(uow, officer)
-            query = query.where(Officer.warrant_number == officer)
-        rows = uow.session.execute(
-            query.order_by(CameraAssignment.started_at.desc(), CameraAssignment.id.desc()).limit(
-                limit
-            )
-        ).all()
-        return [_row_info(row) for row in rows]
+    query = _query()
+    if camera is not None:
+        camera_by_serial(uow, camera)
+        query = query.where(Camera.serial == camera)
+    if officer is not None:
+        officer_by_warrant(uow, officer)
+        query = query.where(Officer.warrant_number == officer)
+    rows = uow.session.execute(
+        query.order_by(CameraAssignment.started_at.desc(), CameraAssignment.id.desc()).limit(limit)
+    ).all()
+    return [_row_info(row) for row in rows]
 
 
 def _covering(at: datetime) -> Any:
@@ -434,15 +434,15 @@ def _covering(at: datetime) -> Any:
 
 def holder_at(
     system: System,
+    principal: Principal,
     serial: str,
     at: datetime,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> AssignmentInfo | None:
     """The assignment of a camera at a moment: who held it then, or None."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         found = camera_by_serial(uow, serial)
         row = uow.session.execute(
             _query()

@@ -27,7 +27,7 @@ from custody.domain.fleet_health import (
     silent_cutoff,
 )
 from custody.domain.principal import Principal
-from custody.services.fleet.registry import authorise
+from custody.services.access import permit
 from custody.services.system import System
 
 MAX_ALERTS = 1000
@@ -121,16 +121,17 @@ def find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
 
 def alerts(
     system: System,
+    principal: Principal,
     *,
     camera_idle_days: int | None = None,
     dock_silent_hours: int | None = None,
     kind: str | None = None,
     limit: int = MAX_ALERTS,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """The fleet's alerts as JSON, with a count of each kind and the thresholds used."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+    # Asked before any work starts: finding the alerts reads the whole fleet.
+    permit(system, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
     if kind is not None and kind not in {k.value for k in AlertKind}:
         raise InvalidInput(f"kind must be one of: {', '.join(k.value for k in AlertKind)}")
     if not 1 <= limit <= MAX_ALERTS:

@@ -27,9 +27,9 @@ from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.fleet import CameraStatus, IssueMode
 from custody.domain.principal import Principal
+from custody.services.access import permit
 from custody.services.fleet.registry import (
     MAX_UNIT,
-    authorise,
     camera_problems,
     normal_card,
     officer_problems,
@@ -345,14 +345,15 @@ def _create_cameras(
 
 def import_csv(
     system: System,
+    principal: Principal,
     data: bytes | str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> ImportResult:
     """Import officers or cameras from CSV, all rows or none; ImportRefused lists every problem."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    who = actor or (principal.actor() if principal is not None else Actor.system())
+    who = actor or principal.actor()
+    # Asked before the file is read: a file may hold 100,000 rows.
+    permit(system, principal, SystemAction.MANAGE_FLEET, who)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     sha = hashlib.sha256(raw).hexdigest()
     parsed = parse(data)

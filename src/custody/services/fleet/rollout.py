@@ -35,7 +35,8 @@ from custody.domain.fleet import (
     progress,
 )
 from custody.domain.principal import Principal
-from custody.services.fleet.registry import MAX_UNIT, authorise
+from custody.services.access import require
+from custody.services.fleet.registry import MAX_UNIT
 from custody.services.system import System, UnitOfWork
 
 DEFAULT_IDLE_DAYS = 7
@@ -44,25 +45,25 @@ MAX_PHASE = 100
 
 def set_phase(
     system: System,
+    principal: Principal,
     borough: str,
     *,
     phase: int,
     target_date: date,
     status: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Put a borough in the plan, or change its phase, target date or status."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    borough = borough.strip()
-    if not 0 < len(borough) <= MAX_UNIT:
-        raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
-    if not 1 <= phase <= MAX_PHASE:
-        raise InvalidInput(f"a phase is numbered 1 to {MAX_PHASE}")
-    if status is not None and status not in PHASE_STATUSES:
-        raise InvalidInput(f"status must be one of: {', '.join(PHASE_STATUSES)}")
-    who = actor or (principal.actor() if principal is not None else Actor.system())
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        borough = borough.strip()
+        if not 0 < len(borough) <= MAX_UNIT:
+            raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
+        if not 1 <= phase <= MAX_PHASE:
+            raise InvalidInput(f"a phase is numbered 1 to {MAX_PHASE}")
+        if status is not None and status not in PHASE_STATUSES:
+            raise InvalidInput(f"status must be one of: {', '.join(PHASE_STATUSES)}")
         row = uow.session.scalar(select(RolloutPhase).where(RolloutPhase.borough == borough))
         if row is None:
             row = RolloutPhase(borough=borough, status=status or "planned")
@@ -84,15 +85,15 @@ def set_phase(
 
 def remove_phase(
     system: System,
+    principal: Principal,
     borough: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Take a borough out of the plan (its officers and cameras stay)."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    who = actor or (principal.actor() if principal is not None else Actor.system())
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
         row = uow.session.scalar(select(RolloutPhase).where(RolloutPhase.borough == borough))
         if row is None:
             raise NotFound(f"borough {borough!r} is not in the roll-out plan")
@@ -159,16 +160,16 @@ def _progress_json(item: PhaseProgress) -> dict[str, Any]:
 
 def rollout(
     system: System,
+    principal: Principal,
     *,
     idle_days: int = DEFAULT_IDLE_DAYS,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """The plan with every borough's figures: planned boroughs by phase, then the rest."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
-    if not 1 <= idle_days <= 366:
-        raise InvalidInput("idle_days must be 1 to 366")
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        if not 1 <= idle_days <= 366:
+            raise InvalidInput("idle_days must be 1 to 366")
         now = uow.now()
         figures = borough_figures(uow, now, idle_days)
         phases = uow.session.scalars(select(RolloutPhase)).all()

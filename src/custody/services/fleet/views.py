@@ -16,9 +16,10 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput
 from custody.domain.fleet import CAMERA_STATUSES
 from custody.domain.principal import Principal
+from custody.services.access import require
 from custody.services.fleet import assignments
-from custody.services.fleet.registry import authorise, camera_by_serial
-from custody.services.system import System
+from custody.services.fleet.registry import camera_by_serial
+from custody.services.system import System, UnitOfWork
 
 MAX_PAGE = 500
 RECENT_REPORTS = 20
@@ -40,25 +41,21 @@ def _when(value: Any) -> str | None:
     return None if value is None else isoformat(value)
 
 
-def _paged(system: System, query: Any, page: Page, order: Any) -> tuple[int, list[Any]]:
-    with system.unit_of_work() as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = uow.session.execute(
-            query.order_by(order).limit(page.limit).offset(page.offset)
-        ).all()
-        return total, list(rows)
+def _paged(uow: UnitOfWork, query: Any, page: Page, order: Any) -> tuple[int, list[Any]]:
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = uow.session.execute(query.order_by(order).limit(page.limit).offset(page.offset)).all()
+    return total, list(rows)
 
 
 def list_officers(
     system: System,
+    principal: Principal,
     *,
     unit: str | None = None,
     page: Page | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Officers by warrant number, with the camera each holds now (if any)."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     page = page or Page()
     holding = (
         select(func.min(Camera.serial))
@@ -69,7 +66,9 @@ def list_officers(
     query = select(Officer, holding)
     if unit:
         query = query.where(Officer.unit == unit)
-    total, rows = _paged(system, query, page, Officer.warrant_number)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        total, rows = _paged(uow, query, page, Officer.warrant_number)
     return {
         "items": [
             {
@@ -120,17 +119,16 @@ def _camera_query() -> Select[Camera, str, str]:
 
 def list_cameras(
     system: System,
+    principal: Principal,
     *,
     status: str | None = None,
     borough: str | None = None,
     pool: bool | None = None,
     officer: str | None = None,
     page: Page | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Cameras by serial with their health as last reported, filtered as asked."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     page = page or Page()
     if status is not None and status not in CAMERA_STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(CAMERA_STATUSES)}")
@@ -143,7 +141,9 @@ def list_cameras(
         query = query.where(Camera.pool.is_(pool))
     if officer:
         query = query.where(Officer.warrant_number == officer)
-    total, rows = _paged(system, query, page, Camera.serial)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        total, rows = _paged(uow, query, page, Camera.serial)
     return {
         "items": [_camera_json(camera, warrant, dock) for camera, warrant, dock in rows],
         "total": total,
@@ -154,14 +154,14 @@ def list_cameras(
 
 def get_camera(
     system: System,
+    principal: Principal,
     serial: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """One camera: its health, its assignment history and what docks said about it lately."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         found = camera_by_serial(uow, serial)
         camera, warrant, dock = uow.session.execute(
             _camera_query().where(Camera.id == found.id)
@@ -186,22 +186,21 @@ def get_camera(
             }
             for report, dock_name in reports
         ]
-    detail["assignments"] = [
-        a.as_dict() for a in assignments.history(system, camera=serial, limit=1000)
-    ]
+        detail["assignments"] = [
+            a.as_dict() for a in assignments.assignments_of(uow, camera=serial, limit=1000)
+        ]
     return detail
 
 
 def list_docks(
     system: System,
+    principal: Principal,
     *,
     station: str | None = None,
     page: Page | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> dict[str, Any]:
     """Docks by name, with when each was last heard from and how many cameras sit there."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     page = page or Page()
     docked = (
         select(func.count(Camera.id))
@@ -212,7 +211,9 @@ def list_docks(
     query = select(Dock, docked)
     if station:
         query = query.where(Dock.station == station)
-    total, rows = _paged(system, query, page, Dock.name)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        total, rows = _paged(uow, query, page, Dock.name)
     return {
         "items": [
             {

@@ -28,6 +28,7 @@ from custody.domain.errors import (
     NotPermitted,
 )
 from custody.domain.principal import Principal
+from custody.services.access import require
 from custody.services.identity.tokens import USER_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
 
@@ -110,6 +111,7 @@ def _officer_id(uow: UnitOfWork, warrant: str) -> Officer:
 
 def create_user(
     system: System,
+    principal: Principal,
     username: str,
     role: str,
     *,
@@ -121,7 +123,42 @@ def create_user(
     external_subject: str | None = None,
     actor: Actor | None = None,
 ) -> Principal:
-    """Add a user. An officer's user is linked to the officer record whose footage is theirs."""
+    """An administrator adds a user. An officer's user is linked to the officer record whose
+    footage is theirs."""
+    who = actor or principal.actor()
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        user = insert_user(
+            uow,
+            username,
+            role,
+            password=password,
+            officer=officer,
+            unit=unit,
+            display_name=display_name,
+            external_issuer=external_issuer,
+            external_subject=external_subject,
+            actor=who,
+        )
+        uow.commit()
+        return principal_of(user)
+
+
+def insert_user(
+    uow: UnitOfWork,
+    username: str,
+    role: str,
+    *,
+    password: str | None,
+    officer: str | None,
+    unit: str | None,
+    display_name: str,
+    external_issuer: str | None,
+    external_subject: str | None,
+    actor: Actor,
+) -> User:
+    """Check and add a user and its audit event, in a unit of work whose use case has decided
+    that this user may be added (`create_user`; `setup.first_administrator`, the bootstrap)."""
     if not USERNAME.match(username):
         raise InvalidInput("a username is letters, digits, '.', '_' or '-' (at most 120)")
     _check_role(role)
@@ -129,40 +166,38 @@ def create_user(
         _check_password(password)
     if (external_issuer is None) != (external_subject is None):
         raise InvalidInput("an external identity has both an issuer and a subject")
-    with system.unit_of_work() as uow:
-        session = uow.session
-        if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise Conflict(f"user {username!r} exists already")
-        officer_id = None
-        if officer is not None:
-            found = _officer_id(uow, officer)
-            if session.scalar(select(User.id).where(User.officer_id == found.id)) is not None:
-                raise Conflict(f"officer {officer} is linked to another user already")
-            officer_id = found.id
-            unit = unit or found.unit
-            display_name = display_name or found.name
-        user = User(
-            username=username,
-            display_name=display_name or username,
-            role=role,
-            unit=unit,
-            officer_id=officer_id,
-            password_hash=_hasher.hash(password) if password else None,
-            external_issuer=external_issuer,
-            external_subject=external_subject,
-            created_at=uow.now(),
-        )
-        session.add(user)
-        session.flush()
-        uow.audit(
-            "admin:user:create",
-            actor or Actor.system(),
-            object_type="user",
-            object_id=username,
-            details={"role": role, "unit": unit, "officer": officer},
-        )
-        uow.commit()
-        return principal_of(user)
+    session = uow.session
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"user {username!r} exists already")
+    officer_id = None
+    if officer is not None:
+        found = _officer_id(uow, officer)
+        if session.scalar(select(User.id).where(User.officer_id == found.id)) is not None:
+            raise Conflict(f"officer {officer} is linked to another user already")
+        officer_id = found.id
+        unit = unit or found.unit
+        display_name = display_name or found.name
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        unit=unit,
+        officer_id=officer_id,
+        password_hash=_hasher.hash(password) if password else None,
+        external_issuer=external_issuer,
+        external_subject=external_subject,
+        created_at=uow.now(),
+    )
+    session.add(user)
+    session.flush()
+    uow.audit(
+        "admin:user:create",
+        actor,
+        object_type="user",
+        object_id=username,
+        details={"role": role, "unit": unit, "officer": officer},
+    )
+    return user
 
 
 def _user(uow: UnitOfWork, username: str) -> User:
@@ -178,24 +213,46 @@ def _warrant(uow: UnitOfWork, user: User) -> str | None:
     return uow.session.scalar(select(Officer.warrant_number).where(Officer.id == user.officer_id))
 
 
-def list_users(system: System, *, role: str | None = None) -> list[UserInfo]:
-    """Every user (of one role, if given), by username."""
+def list_users(
+    system: System, principal: Principal, *, role: str | None = None, actor: Actor | None = None
+) -> list[UserInfo]:
+    """Every user (of one role, if given), by username: for those who manage users."""
     query = (
         select(User, Officer.warrant_number)
         .outerjoin(Officer, Officer.id == User.officer_id)
         .order_by(User.username)
     )
-    if role is not None:
-        _check_role(role)
-        query = query.where(User.role == role)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
+        if role is not None:
+            _check_role(role)
+            query = query.where(User.role == role)
         return [_info(user, warrant) for user, warrant in uow.session.execute(query).all()]
 
 
-def get_user(system: System, username: str) -> UserInfo:
+def get_user(
+    system: System, principal: Principal, username: str, *, actor: Actor | None = None
+) -> UserInfo:
+    """One user, as those who manage users see them."""
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         user = _user(uow, username)
         return _info(user, _warrant(uow, user))
+
+
+def my_account(system: System, principal: Principal) -> UserInfo:
+    """The signed-in person's own account (anyone may know who they are signed in as)."""
+    with system.unit_of_work() as uow:
+        user = _own(uow, principal)
+        return _info(user, _warrant(uow, user))
+
+
+def _own(uow: UnitOfWork, principal: Principal) -> User:
+    """The principal's own user row: by id, so that a renamed account stays theirs."""
+    user = uow.session.get(User, principal.user_id)
+    if user is None:
+        raise NotAuthenticated("this account no longer exists")
+    return user
 
 
 def principal_named(system: System, username: str) -> Principal:
@@ -220,6 +277,7 @@ def _active_administrators(uow: UnitOfWork) -> int:
 
 def update_user(
     system: System,
+    principal: Principal,
     username: str,
     *,
     role: str | None = None,
@@ -233,9 +291,11 @@ def update_user(
     Disabling ends the user's portal sessions at once (their tokens stop working while
     they are disabled). The last active administrator cannot be demoted or disabled.
     """
-    if role is not None:
-        _check_role(role)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        if role is not None:
+            _check_role(role)
         user = _user(uow, username)
         # Lock the user row: two administrators demoting each other cannot both win.
         uow.session.refresh(user, with_for_update=True)
@@ -267,7 +327,7 @@ def update_user(
                 tag = "admin:user:disable" if disabled else "admin:user:enable"
             uow.audit(
                 tag,
-                actor or Actor.system(),
+                who,
                 object_type="user",
                 object_id=username,
                 details={"changes": changes},
@@ -285,14 +345,18 @@ def _end_sessions(uow: UnitOfWork, user_id: int, now: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def end_sessions(system: System, username: str, *, actor: Actor | None = None) -> int:
+def end_sessions(
+    system: System, principal: Principal, username: str, *, actor: Actor | None = None
+) -> int:
     """Sign a user out everywhere; returns how many sessions ended."""
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
         user = _user(uow, username)
         ended = _end_sessions(uow, user.id, uow.now())
         uow.audit(
             "admin:session:revoke",
-            actor or Actor.system(),
+            who,
             object_type="user",
             object_id=username,
             details={"sessions": ended},
@@ -303,28 +367,45 @@ def end_sessions(system: System, username: str, *, actor: Actor | None = None) -
 
 def set_password(
     system: System,
+    principal: Principal,
     username: str,
     password: str,
     *,
-    current: str | None = None,
     actor: Actor | None = None,
 ) -> None:
-    """Set a user's password; with `current`, only if it is their present one (a change by them).
+    """An administrator sets a user's password; every session of theirs ends."""
+    who = actor or principal.actor()
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        _check_password(password)
+        user = _user(uow, username)
+        _new_password(uow, user, password, "admin:user:password", who)
+        uow.commit()
 
-    Every other session of theirs ends: whoever knew the old password is signed out.
-    """
+
+def change_my_password(
+    system: System,
+    principal: Principal,
+    current: str,
+    password: str,
+    *,
+    actor: Actor | None = None,
+) -> None:
+    """A person changes their own password, knowing the present one; their other sessions
+    end (whoever knew the old password is signed out)."""
     _check_password(password)
     with system.unit_of_work() as uow:
-        user = _user(uow, username)
-        if current is not None and (
-            user.password_hash is None or not _matches(user.password_hash, current)
-        ):
+        user = _own(uow, principal)
+        if user.password_hash is None or not _matches(user.password_hash, current):
             raise NotPermitted("the current password is not right")
-        user.password_hash = _hasher.hash(password)
-        _end_sessions(uow, user.id, uow.now())
-        tag = "user:password:change" if current is not None else "admin:user:password"
-        uow.audit(tag, actor or Actor.system(), object_type="user", object_id=username)
+        _new_password(uow, user, password, "user:password:change", actor or principal.actor())
         uow.commit()
+
+
+def _new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Actor) -> None:
+    user.password_hash = _hasher.hash(password)
+    _end_sessions(uow, user.id, uow.now())
+    uow.audit(tag, actor, object_type="user", object_id=user.username)
 
 
 @dataclass(frozen=True)
@@ -361,103 +442,173 @@ class IssuedToken:
 
 def create_token(
     system: System,
+    principal: Principal,
     username: str,
     *,
     name: str = "",
     lifetime: timedelta | None = timedelta(days=90),
     actor: Actor | None = None,
-    tag: str = "admin:token:issue",
 ) -> IssuedToken:
-    """A new API token for a user; only its hash is kept."""
+    """An administrator issues a user an API token; only its hash is kept."""
+    who = actor or principal.actor()
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        issued = _issue(uow, _user(uow, username), name, lifetime, who, "admin:token:issue")
+        uow.commit()
+        return issued
+
+
+def create_my_token(
+    system: System,
+    principal: Principal,
+    *,
+    name: str = "",
+    lifetime: timedelta | None = timedelta(days=90),
+    actor: Actor | None = None,
+) -> IssuedToken:
+    """A new API token for the signed-in person themselves; only its hash is kept."""
+    with system.unit_of_work() as uow:
+        user = _own(uow, principal)
+        issued = _issue(uow, user, name, lifetime, actor or principal.actor(), "user:token:issue")
+        uow.commit()
+        return issued
+
+
+def _issue(
+    uow: UnitOfWork,
+    user: User,
+    name: str,
+    lifetime: timedelta | None,
+    actor: Actor,
+    tag: str,
+) -> IssuedToken:
     if lifetime is not None and not timedelta(0) < lifetime <= timedelta(days=MAX_TOKEN_DAYS):
         raise InvalidInput(f"a token lives between a moment and {MAX_TOKEN_DAYS} days")
     if len(name) > 120:
         raise InvalidInput("a token's name is at most 120 characters")
     secret = new_token(USER_TOKEN_PREFIX)
-    with system.unit_of_work() as uow:
-        user = _user(uow, username)
-        now = uow.now()
-        row = ApiToken(
-            user_id=user.id,
-            name=name,
-            token_hash=token_hash(secret),
-            created_at=now,
-            expires_at=None if lifetime is None else now + lifetime,
-        )
-        uow.session.add(row)
-        uow.session.flush()
-        uow.audit(
-            tag,
-            actor or Actor.system(),
-            object_type="user",
-            object_id=username,
-            details={"name": name, "token": row.id},
-        )
-        uow.commit()
-        return IssuedToken(
-            TokenInfo(row.id, username, name, row.created_at, row.expires_at, None), secret
-        )
+    now = uow.now()
+    row = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=token_hash(secret),
+        created_at=now,
+        expires_at=None if lifetime is None else now + lifetime,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    uow.audit(
+        tag,
+        actor,
+        object_type="user",
+        object_id=user.username,
+        details={"name": name, "token": row.id},
+    )
+    return IssuedToken(
+        TokenInfo(row.id, user.username, name, row.created_at, row.expires_at, None), secret
+    )
 
 
 def issue_token(
     system: System,
+    principal: Principal,
     username: str,
     *,
     name: str = "",
     lifetime: timedelta | None = timedelta(days=90),
     actor: Actor | None = None,
 ) -> str:
-    """A new API token for a user, returned once; only its hash is kept."""
-    return create_token(system, username, name=name, lifetime=lifetime, actor=actor).secret
+    """An administrator issues a user an API token, returned once; only its hash is kept."""
+    return create_token(
+        system, principal, username, name=name, lifetime=lifetime, actor=actor
+    ).secret
 
 
-def list_tokens(system: System, username: str | None = None) -> list[TokenInfo]:
-    """API tokens (of one user, if given), newest first; never their secrets."""
+def _tokens(uow: UnitOfWork, user_id: int | None) -> list[TokenInfo]:
     query = (
         select(ApiToken, User.username)
         .join(User, User.id == ApiToken.user_id)
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     )
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return [
+        TokenInfo(t.id, name, t.name, t.created_at, t.expires_at, t.revoked_at)
+        for t, name in uow.session.execute(query).all()
+    ]
+
+
+def list_tokens(
+    system: System,
+    principal: Principal,
+    username: str | None = None,
+    *,
+    actor: Actor | None = None,
+) -> list[TokenInfo]:
+    """API tokens (of one user, if given), newest first; never their secrets."""
     with system.unit_of_work() as uow:
-        if username is not None:
-            query = query.where(ApiToken.user_id == _user(uow, username).id)
-        return [
-            TokenInfo(t.id, name, t.name, t.created_at, t.expires_at, t.revoked_at)
-            for t, name in uow.session.execute(query).all()
-        ]
+        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
+        return _tokens(uow, None if username is None else _user(uow, username).id)
+
+
+def my_tokens(system: System, principal: Principal) -> list[TokenInfo]:
+    """The signed-in person's own API tokens, newest first; never their secrets."""
+    with system.unit_of_work() as uow:
+        return _tokens(uow, _own(uow, principal).id)
 
 
 def revoke_token(
     system: System,
+    principal: Principal,
     token_id: int,
     *,
     username: str | None = None,
     actor: Actor | None = None,
-    tag: str = "admin:token:revoke",
 ) -> TokenInfo:
-    """Revoke a token at once; with `username`, only a token of that user (else NotFound)."""
+    """An administrator revokes a token at once; with `username`, only a token of that user."""
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        row = uow.session.execute(
-            select(ApiToken, User.username)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.id == token_id)
-        ).one_or_none()
-        if row is None or (username is not None and row[1] != username):
-            raise NotFound(f"no token {token_id}" + (f" of {username}" if username else ""))
-        token, owner = row
-        if token.revoked_at is None:
-            token.revoked_at = uow.now()
-            uow.audit(
-                tag,
-                actor or Actor.system(),
-                object_type="user",
-                object_id=owner,
-                details={"token": token_id, "name": token.name},
-            )
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        revoked = _revoke(uow, token_id, username, who, "admin:token:revoke")
         uow.commit()
-        return TokenInfo(
-            token.id, owner, token.name, token.created_at, token.expires_at, token.revoked_at
+        return revoked
+
+
+def revoke_my_token(
+    system: System, principal: Principal, token_id: int, *, actor: Actor | None = None
+) -> TokenInfo:
+    """The signed-in person revokes one of their own tokens; anyone else's is "no token"."""
+    with system.unit_of_work() as uow:
+        owner = _own(uow, principal).username
+        revoked = _revoke(uow, token_id, owner, actor or principal.actor(), "user:token:revoke")
+        uow.commit()
+        return revoked
+
+
+def _revoke(
+    uow: UnitOfWork, token_id: int, username: str | None, actor: Actor, tag: str
+) -> TokenInfo:
+    """Revoke a token (of `username`, if given; else NotFound), audited once."""
+    row = uow.session.execute(
+        select(ApiToken, User.username)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id)
+    ).one_or_none()
+    if row is None or (username is not None and row[1] != username):
+        raise NotFound(f"no token {token_id}" + (f" of {username}" if username else ""))
+    token, owner = row
+    if token.revoked_at is None:
+        token.revoked_at = uow.now()
+        uow.audit(
+            tag,
+            actor,
+            object_type="user",
+            object_id=owner,
+            details={"token": token_id, "name": token.name},
         )
+    return TokenInfo(
+        token.id, owner, token.name, token.created_at, token.expires_at, token.revoked_at
+    )
 
 
 def authenticate_token(system: System, token: str) -> Principal:

@@ -113,9 +113,9 @@ async def list_officers(
     return await run_in_threadpool(
         lambda: views.list_officers(
             system,
+            user,
             unit=unit,
             page=Page(offset, limit),
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -128,12 +128,12 @@ async def add_officer(
     await run_in_threadpool(
         lambda: registry.add_officer(
             system,
+            user,
             body.warrant_number,
             name=body.name,
             unit=body.unit,
             rank=body.rank,
             card_id=body.card_id,
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -156,13 +156,13 @@ async def change_officer(
     await run_in_threadpool(
         lambda: registry.update_officer(
             system,
+            user,
             warrant_number,
             name=body.name,
             rank=body.rank,
             unit=body.unit,
             card_id=body.card_id,
             clear_card=body.clear_card,
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -179,7 +179,7 @@ async def officer_assignments(
 ) -> list[dict[str, Any]]:
     found = await run_in_threadpool(
         lambda: assignments.history(
-            system, officer=warrant_number, principal=user, actor=user_actor(request, user)
+            system, user, officer=warrant_number, actor=user_actor(request, user)
         )
     )
     return [a.as_dict() for a in found]
@@ -203,12 +203,12 @@ async def list_cameras(
     return await run_in_threadpool(
         lambda: views.list_cameras(
             system,
+            user,
             status=status,
             borough=borough,
             pool=pool,
             officer=officer,
             page=Page(offset, limit),
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -221,6 +221,7 @@ async def add_camera(
     await run_in_threadpool(
         lambda: registry.add_camera(
             system,
+            user,
             serial=body.serial,
             model=body.model,
             firmware=body.firmware,
@@ -229,7 +230,6 @@ async def add_camera(
             status=body.status,
             pool=body.pool,
             borough=body.borough,
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -245,7 +245,7 @@ async def get_camera(
     serial: str, request: Request, system: SystemDep, user: FleetViewer
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: views.get_camera(system, serial, principal=user, actor=user_actor(request, user))
+        lambda: views.get_camera(system, user, serial, actor=user_actor(request, user))
     )
 
 
@@ -263,7 +263,7 @@ async def holder(
 ) -> dict[str, Any]:
     found = await run_in_threadpool(
         lambda: assignments.holder_at(
-            system, serial, as_utc(at), principal=user, actor=user_actor(request, user)
+            system, user, serial, as_utc(at), actor=user_actor(request, user)
         )
     )
     return {
@@ -287,13 +287,11 @@ async def issue(
     if body.officer is not None:
         officer = body.officer
         found = await run_in_threadpool(
-            lambda: assignments.issue(system, serial, officer, principal=user, actor=actor)
+            lambda: assignments.issue(system, user, serial, officer, actor=actor)
         )
         return {"camera": serial, "assignment": found.as_dict()}
     await run_in_threadpool(
-        lambda: assignments.issue_to_pool(
-            system, serial, body.borough or "", principal=user, actor=actor
-        )
+        lambda: assignments.issue_to_pool(system, user, serial, body.borough or "", actor=actor)
     )
     return {"camera": serial, "pool": body.borough}
 
@@ -310,10 +308,10 @@ async def return_camera(
     await run_in_threadpool(
         lambda: assignments.return_to_stock(
             system,
+            user,
             serial,
             repair=body.repair,
             reason=body.reason,
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -331,7 +329,7 @@ async def retire(
 ) -> Response:
     await run_in_threadpool(
         lambda: assignments.retire(
-            system, serial, reason=body.reason, principal=user, actor=user_actor(request, user)
+            system, user, serial, reason=body.reason, actor=user_actor(request, user)
         )
     )
     return Response(status_code=204)
@@ -348,7 +346,7 @@ async def report_lost(
 ) -> Response:
     await run_in_threadpool(
         lambda: assignments.report_lost(
-            system, serial, reason=body.reason, principal=user, actor=user_actor(request, user)
+            system, user, serial, reason=body.reason, actor=user_actor(request, user)
         )
     )
     return Response(status_code=204)
@@ -369,9 +367,9 @@ async def list_docks(
     return await run_in_threadpool(
         lambda: views.list_docks(
             system,
+            user,
             station=station,
             page=Page(offset, limit),
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -389,10 +387,10 @@ async def add_dock(
     token = await run_in_threadpool(
         lambda: registry.add_dock(
             system,
+            user,
             body.name,
             station=body.station,
             bays=body.bays,
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -466,9 +464,7 @@ async def import_csv(request: Request, system: SystemDep, user: FleetManager) ->
     data = await request.body()
     try:
         result = await run_in_threadpool(
-            lambda: importing.import_csv(
-                system, data, principal=user, actor=user_actor(request, user)
-            )
+            lambda: importing.import_csv(system, user, data, actor=user_actor(request, user))
         )
     except importing.ImportRefused as exc:
         return JSONResponse(
@@ -499,9 +495,7 @@ async def get_rollout(
     idle_days: int = Query(rollout.DEFAULT_IDLE_DAYS, ge=1, le=366),
 ) -> dict[str, Any]:
     return await run_in_threadpool(
-        lambda: rollout.rollout(
-            system, idle_days=idle_days, principal=user, actor=user_actor(request, user)
-        )
+        lambda: rollout.rollout(system, user, idle_days=idle_days, actor=user_actor(request, user))
     )
 
 
@@ -517,11 +511,11 @@ async def set_phase(
     await run_in_threadpool(
         lambda: rollout.set_phase(
             system,
+            user,
             borough,
             phase=body.phase,
             target_date=body.target_date,
             status=body.status,
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -538,9 +532,7 @@ async def remove_phase(
     borough: str, request: Request, system: SystemDep, user: FleetManager
 ) -> Response:
     await run_in_threadpool(
-        lambda: rollout.remove_phase(
-            system, borough, principal=user, actor=user_actor(request, user)
-        )
+        lambda: rollout.remove_phase(system, user, borough, actor=user_actor(request, user))
     )
     return Response(status_code=204)
 
@@ -562,11 +554,11 @@ async def alerts(
     return await run_in_threadpool(
         lambda: health.alerts(
             system,
+            user,
             camera_idle_days=camera_idle_days,
             dock_silent_hours=dock_silent_hours,
             kind=kind,
             limit=limit,
-            principal=user,
             actor=user_actor(request, user),
         )
     )

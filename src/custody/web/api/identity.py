@@ -54,7 +54,7 @@ def _issued(issued: users.IssuedToken, now: Any) -> dict[str, Any]:
 
 @router.get("/me", summary="Who you are signed in as", openapi_extra=ME)
 async def me(request: Request, user: CurrentUser, system: SystemDep) -> dict[str, Any]:
-    info = await run_in_threadpool(users.get_user, system, user.username)
+    info = await run_in_threadpool(users.my_account, system, user)
     answer = info.as_dict()
     portal = getattr(request.state, "portal_session", None)
     if portal is not None:
@@ -70,11 +70,11 @@ async def change_my_password(
     body: NewPassword, request: Request, user: CurrentUser, system: SystemDep
 ) -> Response:
     await run_in_threadpool(
-        lambda: users.set_password(
+        lambda: users.change_my_password(
             system,
-            user.username,
+            user,
+            body.current_password or "",
             body.password,
-            current=body.current_password or "",
             actor=user_actor(request, user),
         )
     )
@@ -83,7 +83,7 @@ async def change_my_password(
 
 @router.get("/me/tokens", summary="Your API tokens (never their secrets)", openapi_extra=ME)
 async def my_tokens(user: CurrentUser, system: SystemDep) -> list[dict[str, Any]]:
-    found = await run_in_threadpool(users.list_tokens, system, user.username)
+    found = await run_in_threadpool(users.my_tokens, system, user)
     now = system.clock.now()
     return [token.as_dict(now) for token in found]
 
@@ -98,13 +98,12 @@ async def new_my_token(
     body: NewToken, request: Request, user: CurrentUser, system: SystemDep
 ) -> dict[str, Any]:
     issued = await run_in_threadpool(
-        lambda: users.create_token(
+        lambda: users.create_my_token(
             system,
-            user.username,
+            user,
             name=body.name,
             lifetime=timedelta(days=body.days),
             actor=user_actor(request, user),
-            tag="user:token:issue",
         )
     )
     return _issued(issued, system.clock.now())
@@ -115,22 +114,18 @@ async def revoke_my_token(
     token_id: int, request: Request, user: CurrentUser, system: SystemDep
 ) -> dict[str, Any]:
     info = await run_in_threadpool(
-        lambda: users.revoke_token(
-            system,
-            token_id,
-            username=user.username,
-            actor=user_actor(request, user),
-            tag="user:token:revoke",
-        )
+        lambda: users.revoke_my_token(system, user, token_id, actor=user_actor(request, user))
     )
     return info.as_dict(system.clock.now())
 
 
 @router.get("/users", summary="Every user", openapi_extra=MANAGE_USERS)
 async def list_users(
-    admin: Admin, system: SystemDep, role: str | None = Query(None)
+    request: Request, admin: Admin, system: SystemDep, role: str | None = Query(None)
 ) -> list[dict[str, Any]]:
-    found = await run_in_threadpool(lambda: users.list_users(system, role=role))
+    found = await run_in_threadpool(
+        lambda: users.list_users(system, admin, role=role, actor=user_actor(request, admin))
+    )
     return [info.as_dict() for info in found]
 
 
@@ -141,6 +136,7 @@ async def add_user(
     await run_in_threadpool(
         lambda: users.create_user(
             system,
+            admin,
             body.username,
             body.role,
             password=body.password,
@@ -150,13 +146,17 @@ async def add_user(
             actor=user_actor(request, admin),
         )
     )
-    info = await run_in_threadpool(users.get_user, system, body.username)
+    info = await run_in_threadpool(users.get_user, system, admin, body.username)
     return info.as_dict()
 
 
 @router.get("/users/{username}", summary="One user", openapi_extra=MANAGE_USERS)
-async def get_user(username: str, admin: Admin, system: SystemDep) -> dict[str, Any]:
-    info = await run_in_threadpool(users.get_user, system, username)
+async def get_user(
+    username: str, request: Request, admin: Admin, system: SystemDep
+) -> dict[str, Any]:
+    info = await run_in_threadpool(
+        lambda: users.get_user(system, admin, username, actor=user_actor(request, admin))
+    )
     return info.as_dict()
 
 
@@ -171,6 +171,7 @@ async def change_user(
     info = await run_in_threadpool(
         lambda: users.update_user(
             system,
+            admin,
             username,
             role=body.role,
             unit=body.unit,
@@ -193,7 +194,7 @@ async def set_password(
 ) -> Response:
     await run_in_threadpool(
         lambda: users.set_password(
-            system, username, body.password, actor=user_actor(request, admin)
+            system, admin, username, body.password, actor=user_actor(request, admin)
         )
     )
     return Response(status_code=204)
@@ -206,14 +207,18 @@ async def end_sessions(
     username: str, request: Request, admin: Admin, system: SystemDep
 ) -> dict[str, int]:
     ended = await run_in_threadpool(
-        lambda: users.end_sessions(system, username, actor=user_actor(request, admin))
+        lambda: users.end_sessions(system, admin, username, actor=user_actor(request, admin))
     )
     return {"ended": ended}
 
 
 @router.get("/users/{username}/tokens", summary="A user's API tokens", openapi_extra=MANAGE_USERS)
-async def user_tokens(username: str, admin: Admin, system: SystemDep) -> list[dict[str, Any]]:
-    found = await run_in_threadpool(users.list_tokens, system, username)
+async def user_tokens(
+    username: str, request: Request, admin: Admin, system: SystemDep
+) -> list[dict[str, Any]]:
+    found = await run_in_threadpool(
+        lambda: users.list_tokens(system, admin, username, actor=user_actor(request, admin))
+    )
     now = system.clock.now()
     return [token.as_dict(now) for token in found]
 
@@ -230,6 +235,7 @@ async def new_user_token(
     issued = await run_in_threadpool(
         lambda: users.create_token(
             system,
+            admin,
             username,
             name=body.name,
             lifetime=timedelta(days=body.days),
@@ -249,7 +255,7 @@ async def revoke_user_token(
 ) -> dict[str, Any]:
     info = await run_in_threadpool(
         lambda: users.revoke_token(
-            system, token_id, username=username, actor=user_actor(request, admin)
+            system, admin, token_id, username=username, actor=user_actor(request, admin)
         )
     )
     return info.as_dict(system.clock.now())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -105,7 +105,9 @@ async def _users_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    found = await run_in_threadpool(lambda: users.list_users(system))
+    found = await run_in_threadpool(
+        lambda: users.list_users(system, user, actor=user_actor(request, user))
+    )
     return render(
         request,
         "admin_users.html",
@@ -147,6 +149,7 @@ async def create_user(request: Request, system: SystemDep, user: UserAdmin) -> R
             await run_in_threadpool(
                 lambda: users.create_user(
                     system,
+                    user,
                     username or "",
                     role or "",
                     password=password or None,
@@ -172,22 +175,26 @@ async def update_user(
     username: str, request: Request, system: SystemDep, user: UserAdmin
 ) -> Response:
     data = await request.form()
-    changes: dict[str, Any] = {}
-    if "role" in data:
-        changes["role"] = str(data["role"])
-    if "disabled" in data:
-        changes["disabled"] = str(data["disabled"]) == "1"
+    role = str(data["role"]) if "role" in data else None
+    disabled = str(data["disabled"]) == "1" if "disabled" in data else None
     try:
         await run_in_threadpool(
-            lambda: users.update_user(system, username, actor=user_actor(request, user), **changes)
+            lambda: users.update_user(
+                system,
+                user,
+                username,
+                role=role,
+                disabled=disabled,
+                actor=user_actor(request, user),
+            )
         )
     except (InvalidInput, Conflict) as exc:
         return redirect(request, "/admin/users", flash=_capital(exc.message), kind="error")
-    if "disabled" in changes:
-        state = "disabled: their sessions have ended" if changes["disabled"] else "enabled again"
+    if disabled is not None:
+        state = "disabled: their sessions have ended" if disabled else "enabled again"
         done = f"{username} is {state}."
     else:
-        done = f"{username} is now {role_filter(changes.get('role', ''))}."
+        done = f"{username} is now {role_filter(role or '')}."
     return redirect(request, "/admin/users", flash=done)
 
 
@@ -314,8 +321,8 @@ async def _docks_page(
     found = await run_in_threadpool(
         lambda: views.list_docks(
             system,
+            user,
             page=Page(limit=views.MAX_PAGE),
-            principal=user,
             actor=user_actor(request, user),
         )
     )
@@ -354,10 +361,10 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
             token = await run_in_threadpool(
                 lambda: registry.add_dock(
                     system,
+                    user,
                     name or "",
                     station=station,
                     bays=int(bays),
-                    principal=user,
                     actor=user_actor(request, user),
                 )
             )

@@ -46,22 +46,18 @@ async def fleet(
     status: str | None = Query(None),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(
-        lambda: fleet_health.alerts(system, principal=user, actor=actor)
-    )
+    health = await run_in_threadpool(lambda: fleet_health.alerts(system, user, actor=actor))
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
+            user,
             status=status or None,
             page=Page(offset=offset, limit=CAMERAS_PAGE),
-            principal=user,
             actor=actor,
         )
     )
     docks = await run_in_threadpool(
-        lambda: views.list_docks(
-            system, page=Page(limit=views.MAX_PAGE), principal=user, actor=actor
-        )
+        lambda: views.list_docks(system, user, page=Page(limit=views.MAX_PAGE), actor=actor)
     )
     alerted = {(a["subject"], a["name"]) for a in health["alerts"]}
     camera_rows = [_times(c, "last_docked_at") for c in cameras["items"]]

@@ -29,9 +29,7 @@ async def rollout_page(
 ) -> Response:
     system = get_system(request)
     plan = await run_in_threadpool(
-        lambda: rollout.rollout(
-            system, idle_days=idle_days, principal=user, actor=user_actor(request, user)
-        )
+        lambda: rollout.rollout(system, user, idle_days=idle_days, actor=user_actor(request, user))
     )
     boroughs = [
         b | {"target": date.fromisoformat(b["target_date"]) if b["target_date"] else None}
