@@ -104,7 +104,7 @@ def main() -> None:
             firmware=device.firmware,
             public_key=device.public_key,
         )
-        token = registry.add_dock(system, admin, "Bench-1")
+        token = registry.add_dock(system, admin, "Bench-1").token
         system.engine.dispose()
 
         port = free_port()

@@ -78,5 +78,5 @@ def register(
         public_key=camera.public_key,
         officer="1234AB",
     )
-    token = registry.add_dock(system, admin, "Hackney-1")
+    token = registry.add_dock(system, admin, "Hackney-1").token
     return camera, registry.authenticate_dock(system, token), token

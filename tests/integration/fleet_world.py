@@ -128,7 +128,7 @@ def build(system: System) -> FleetWorld:
     root = administrator(system, "root")
     for warrant, (name, unit, card) in OFFICERS.items():
         registry.add_officer(system, root, warrant, name=name, unit=unit, card_id=card)
-    token = registry.add_dock(system, root, "Hackney-1", bays=8)
+    token = registry.add_dock(system, root, "Hackney-1", bays=8).token
     world = FleetWorld(system, registry.authenticate_dock(system, token), token)
     world.principals["root"] = root
     for username, (role, linked, team) in PEOPLE.items():

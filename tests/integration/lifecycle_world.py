@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from custody.db.models import Officer, Recording
+from custody.db.models import Camera, Officer, Recording
 from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
@@ -140,7 +140,7 @@ def build_world(system: System) -> World:
     for warrant, unit in OFFICERS.items():
         registry.add_officer(system, admin, warrant, name=f"PC {warrant}", unit=unit)
         key = Ed25519PrivateKey.generate()
-        world.cameras[warrant] = registry.add_camera(
+        registry.add_camera(
             system,
             admin,
             serial=f"BWV-{warrant}",
@@ -152,6 +152,13 @@ def build_world(system: System) -> World:
     with system.unit_of_work() as uow:
         world.officer_ids = dict(
             uow.session.execute(select(Officer.warrant_number, Officer.id)).all()
+        )
+        world.cameras = dict(
+            uow.session.execute(
+                select(Officer.warrant_number, Camera.id).join(
+                    Camera, Camera.officer_id == Officer.id
+                )
+            ).all()
         )
     world.people[admin.username] = admin
     for username, (role, warrant, unit) in PEOPLE.items():

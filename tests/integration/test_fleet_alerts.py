@@ -30,11 +30,7 @@ def kinds(
     world: FleetWorld, *, cameras_only: bool = False, **options: int
 ) -> list[tuple[str, str]]:
     found = health.alerts(world.system, world.admin, **options)  # type: ignore[arg-type]
-    return [
-        (a["kind"], a["name"])
-        for a in found["alerts"]
-        if not cameras_only or a["subject"] == "camera"
-    ]
+    return [(a.kind, a.name) for a in found.alerts if not cameras_only or a.subject == "camera"]
 
 
 def test_a_camera_out_of_its_dock_too_long(world: FleetWorld, clock: ManualClock) -> None:
@@ -48,14 +44,14 @@ def test_a_camera_out_of_its_dock_too_long(world: FleetWorld, clock: ManualClock
     world.dock_report("BWV-2")
     clock.advance(DAY + HOUR)  # BWV-1: 3 days and an hour; BWV-2: a day and an hour
     assert kinds(world, cameras_only=True) == [("camera_not_docked", "BWV-1")]
-    [alert] = health.alerts(system, world.admin, kind="camera_not_docked")["alerts"]
-    assert alert["severity"] == "warning" and "31 days are running" in alert["message"]
+    [alert] = health.alerts(system, world.admin, kind="camera_not_docked").alerts
+    assert alert.severity == "warning" and "31 days are running" in alert.message
     # The threshold is configurable, per request as well as in the settings.
     assert kinds(world, cameras_only=True, camera_idle_days=4) == []
     clock.advance(4 * DAY)
-    first, second = health.alerts(system, world.admin, kind="camera_not_docked")["alerts"]
-    assert (first["name"], first["severity"]) == ("BWV-1", "critical")
-    assert (second["name"], second["severity"]) == ("BWV-2", "warning")
+    first, second = health.alerts(system, world.admin, kind="camera_not_docked").alerts
+    assert (first.name, first.severity) == ("BWV-1", "critical")
+    assert (second.name, second.severity) == ("BWV-2", "warning")
     world.dock_report("BWV-1")
     assert ("camera_not_docked", "BWV-1") not in kinds(world)
 
@@ -104,7 +100,7 @@ def test_firmware_behind_the_newest_seen_for_the_model(world: FleetWorld) -> Non
     )
     assert kinds(world) == [("firmware_behind", "BWV-1")]
     found = health.alerts(system, world.admin, kind="firmware_behind")
-    assert found["counts"]["firmware_behind"] == 1 and "1.10.0" in found["alerts"][0]["message"]
+    assert found.counts["firmware_behind"] == 1 and "1.10.0" in found.alerts[0].message
 
 
 def test_a_lost_camera_that_docks_again_is_flagged(world: FleetWorld, clock: ManualClock) -> None:

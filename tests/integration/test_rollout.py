@@ -98,7 +98,7 @@ def seed(system: System, clock: ManualClock, admin: Principal) -> None:
             system, admin, borough, phase=phase, target_date=target(phase), status=status
         )
 
-    dock = registry.authenticate_dock(system, registry.add_dock(system, admin, "Central-1"))
+    dock = registry.authenticate_dock(system, registry.add_dock(system, admin, "Central-1").token)
     clock.advance(10 * DAY)
     for i in COMPLETE:
         for n in range(0, officers_in(i), 2):  # every other officer has uploaded, recently
@@ -173,7 +173,7 @@ def expected(i: int) -> dict[str, int]:
 
 def test_the_figures_of_every_borough(seeded: System, admin: Principal) -> None:
     plan = rollout.rollout(seeded, admin)
-    boroughs = plan["boroughs"]
+    boroughs = [b.model_dump() for b in plan.boroughs]
     assert len(boroughs) == 32
     assert [b["phase"] for b in boroughs] == sorted(b["phase"] for b in boroughs)
     by_name = {b["borough"]: b for b in boroughs}
@@ -184,20 +184,18 @@ def test_the_figures_of_every_borough(seeded: System, admin: Principal) -> None:
         assert got["target_date"] == target(i // 4 + 1).isoformat()
     hackney = by_name["Hackney"]  # index 10: issuing, 7 officers
     assert (hackney["equipped_percent"], hackney["status"]) == (57, "issuing")
-    totals = plan["totals"]
-    assert totals["officers"] == sum(officers_in(i) for i in range(32))
-    assert totals["cameras_issued"] == sum(expected(i)["cameras_issued"] for i in range(32))
-    assert totals["cameras_by_status"]["in_stock"] == 10
-    assert (totals["boroughs_planned"], totals["boroughs_complete"]) == (32, 8)
+    totals = plan.totals
+    assert totals.officers == sum(officers_in(i) for i in range(32))
+    assert totals.cameras_issued == sum(expected(i)["cameras_issued"] for i in range(32))
+    assert totals.cameras_by_status["in_stock"] == 10
+    assert (totals.boroughs_planned, totals.boroughs_complete) == (32, 8)
 
 
 def test_idle_means_no_footage_for_the_chosen_days(seeded: System, admin: Principal) -> None:
-    hackney_like = {
-        b["borough"]: b for b in rollout.rollout(seeded, admin, idle_days=10)["boroughs"]
-    }
+    hackney_like = {b.borough: b for b in rollout.rollout(seeded, admin, idle_days=10).boroughs}
     # Within ten days the issuing boroughs' one old recording counts as use.
     i = 8
-    assert hackney_like[LONDON_BOROUGHS[i]]["cameras_idle"] == expected(i)["cameras_idle"] - 1
+    assert hackney_like[LONDON_BOROUGHS[i]].cameras_idle == expected(i)["cameras_idle"] - 1
     with pytest.raises(InvalidInput):
         rollout.rollout(seeded, admin, idle_days=0)
 
@@ -205,13 +203,13 @@ def test_idle_means_no_footage_for_the_chosen_days(seeded: System, admin: Princi
 def test_a_phase_past_its_target_date_is_overdue(
     seeded: System, admin: Principal, clock: ManualClock
 ) -> None:
-    assert rollout.rollout(seeded, admin)["totals"]["boroughs_overdue"] == 0
+    assert rollout.rollout(seeded, admin).totals.boroughs_overdue == 0
     clock.set(datetime.combine(target(3) + DAY, START.timetz()))
     plan = rollout.rollout(seeded, admin)
-    overdue = [b["borough"] for b in plan["boroughs"] if b["overdue"]]
+    overdue = [b.borough for b in plan.boroughs if b.overdue]
     assert overdue == list(LONDON_BOROUGHS[8:12])
     rollout.set_phase(seeded, admin, "Hackney", phase=3, target_date=target(3), status="complete")
-    assert rollout.rollout(seeded, admin)["totals"]["boroughs_overdue"] == 3
+    assert rollout.rollout(seeded, admin).totals.boroughs_overdue == 3
 
 
 @contextmanager
@@ -250,10 +248,10 @@ def test_phases_refuse_bad_input_and_can_be_removed(seeded: System, admin: Princ
     with pytest.raises(NotFound):
         rollout.remove_phase(seeded, admin, "Westminster")
     westminster = next(
-        b for b in rollout.rollout(seeded, admin)["boroughs"] if b["borough"] == "Westminster"
+        b for b in rollout.rollout(seeded, admin).boroughs if b.borough == "Westminster"
     )
-    assert (westminster["phase"], westminster["status"]) == (None, "unplanned")
-    assert rollout.rollout(seeded, admin)["boroughs"][-1]["borough"] == "Westminster"
+    assert (westminster.phase, westminster.status) == (None, "unplanned")
+    assert rollout.rollout(seeded, admin).boroughs[-1].borough == "Westminster"
 
 
 def test_the_api_and_the_portal_page(seeded: System, admin: Principal) -> None:

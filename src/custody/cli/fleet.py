@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich import box
@@ -20,9 +19,10 @@ from rich.table import Table
 from custody.cli.common import err, out, refusals
 from custody.cli.retention import AS_HELP, acting
 from custody.domain.clock import parse_time
+from custody.services.answers import MAX_PAGE, Page
 from custody.services.fleet import assignments, importing, registry, rollout, views
 from custody.services.fleet import health as fleet_health
-from custody.services.fleet.views import Page
+from custody.services.fleet.answers import Rollout
 
 app = typer.Typer(
     help="Officers, cameras and docks, the roll-out and fleet health.", no_args_is_help=True
@@ -45,7 +45,7 @@ def _show(table: Table) -> None:
     (out if out.is_terminal else Console(width=200)).print(table)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
@@ -152,8 +152,8 @@ def add_dock(
 ) -> None:
     """Register a dock; prints its token, alone, on stdout."""
     built, principal, actor = acting(ctx, as_user)
-    token = registry.add_dock(built, principal, name, station=station, bays=bays, actor=actor)
-    out.print(token, soft_wrap=True, highlight=False)
+    registered = registry.add_dock(built, principal, name, station=station, bays=bays, actor=actor)
+    out.print(registered.token, soft_wrap=True, highlight=False)
 
 
 @app.command("import")
@@ -272,13 +272,12 @@ def history(
         wrap=("officer", "by"),
     )
     for a in found:
-        item = a.as_dict()
         table.add_row(
             a.camera,
             f"{a.officer} {a.officer_name}",
             a.kind,
-            _when(item["started_at"]),
-            _when(item["ended_at"]),
+            _when(a.started_at),
+            _when(a.ended_at),
             _text(a.end_reason),
             a.started_by,
         )
@@ -290,7 +289,7 @@ def history(
 def officers(
     ctx: typer.Context,
     unit: str | None = typer.Option(None, help="Only this unit / borough."),
-    limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
@@ -298,7 +297,7 @@ def officers(
     built, principal, actor = acting(ctx, as_user)
     found = views.list_officers(built, principal, unit=unit, page=Page(offset, limit), actor=actor)
     table = _table(
-        f"officers ({found['total']})",
+        f"officers ({found.total})",
         "warrant",
         "name",
         "rank",
@@ -307,14 +306,14 @@ def officers(
         "camera",
         wrap=("name", "unit"),
     )
-    for o in found["items"]:
+    for o in found.items:
         table.add_row(
-            o["warrant_number"],
-            o["name"],
-            o["rank"],
-            o["unit"],
-            "yes" if o["has_card"] else "-",
-            _text(o["camera"]),
+            o.warrant_number,
+            o.name,
+            o.rank,
+            o.unit,
+            "yes" if o.has_card else "-",
+            _text(o.camera),
         )
     _show(table)
 
@@ -325,7 +324,7 @@ def cameras(
     ctx: typer.Context,
     status: str | None = typer.Option(None, help="in_stock, issued, in_repair, retired, lost"),
     borough: str | None = typer.Option(None, help="Only cameras serving this borough."),
-    limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
@@ -335,7 +334,7 @@ def cameras(
         built, principal, status=status, borough=borough, page=Page(offset, limit), actor=actor
     )
     table = _table(
-        f"cameras ({found['total']})",
+        f"cameras ({found.total})",
         "serial",
         "status",
         "holder",
@@ -346,17 +345,17 @@ def cameras(
         "free",
         wrap=("borough",),
     )
-    for c in found["items"]:
-        holder = c["officer"] or ("pool" if c["pool"] else None)
-        battery = None if c["battery_percent"] is None else f"{c['battery_percent']}%"
-        free = None if c["free_bytes"] is None else f"{c['free_bytes'] / 1e9:.1f} GB"
+    for c in found.items:
+        holder = c.officer or ("pool" if c.pool else None)
+        battery = None if c.battery_percent is None else f"{c.battery_percent}%"
+        free = None if c.free_bytes is None else f"{c.free_bytes / 1e9:.1f} GB"
         table.add_row(
-            c["serial"],
-            c["status"],
+            c.serial,
+            c.status,
             _text(holder),
-            _text(c["borough"]),
-            c["firmware"],
-            _when(c["last_docked_at"]),
+            _text(c.borough),
+            c.firmware,
+            _when(c.last_docked_at),
             _text(battery),
             _text(free),
         )
@@ -371,9 +370,9 @@ def docks(
 ) -> None:
     """Docks and when each was last heard from."""
     built, principal, actor = acting(ctx, as_user)
-    found = views.list_docks(built, principal, page=Page(0, views.MAX_PAGE), actor=actor)
+    found = views.list_docks(built, principal, page=Page(0, MAX_PAGE), actor=actor)
     table = _table(
-        f"docks ({found['total']})",
+        f"docks ({found.total})",
         "name",
         "station",
         "bays",
@@ -381,14 +380,14 @@ def docks(
         "cameras",
         wrap=("station",),
     )
-    for d in found["items"]:
-        name = d["name"] + (" (revoked)" if d["revoked"] else "")
+    for d in found.items:
+        name = d.name + (" (revoked)" if d.revoked else "")
         table.add_row(
             name,
-            d["station"],
-            str(d["bays"]),
-            _when(d["last_seen_at"]),
-            str(d["cameras_last_docked_here"]),
+            d.station,
+            str(d.bays),
+            _when(d.last_seen_at),
+            str(d.cameras_last_docked_here),
         )
     _show(table)
 
@@ -415,25 +414,25 @@ def plan(
     err.print(f"{borough}: phase {phase}, target {when.isoformat()}")
 
 
-def _rollout_table(found: dict[str, Any], *, figures: bool) -> Table:
+def _rollout_table(found: Rollout, *, figures: bool) -> Table:
     columns = ["phase", "borough", "target", "status"]
     if figures:
         columns += ["officers", "issued", "equipped", "uploaded", "idle"]
-    table = _table(f"roll-out as of {_when(found['as_of'])} UTC", *columns, wrap=("borough",))
+    table = _table(f"roll-out as of {_when(found.as_of)} UTC", *columns, wrap=("borough",))
     for column in table.columns[4:]:
         column.justify = "right"
-    for b in found["boroughs"]:
-        if not figures and b["phase"] is None:
+    for b in found.boroughs:
+        if not figures and b.phase is None:
             continue
-        status = b["status"] + (" [red]late[/]" if b["overdue"] else "")
-        row = [_text(b["phase"]), b["borough"], _text(b["target_date"]), status]
+        status = b.status + (" [red]late[/]" if b.overdue else "")
+        row = [_text(b.phase), b.borough, _text(b.target_date), status]
         if figures:
             row += [
-                str(b["officers"]),
-                str(b["cameras_issued"]),
-                f"{b['officers_with_camera']} {b['equipped_percent']}%",
-                f"{b['officers_uploaded']} {b['uploaded_percent']}%",
-                str(b["cameras_idle"]),
+                str(b.officers),
+                str(b.cameras_issued),
+                f"{b.officers_with_camera} {b.equipped_percent}%",
+                f"{b.officers_uploaded} {b.uploaded_percent}%",
+                str(b.cameras_idle),
             ]
         table.add_row(*row)
     return table
@@ -463,12 +462,12 @@ def show_rollout(
     built, principal, actor = acting(ctx, as_user)
     found = rollout.rollout(built, principal, idle_days=idle_days, actor=actor)
     _show(_rollout_table(found, figures=True))
-    t = found["totals"]
+    t = found.totals
     out.print(
-        f"{t['boroughs_complete']} of {t['boroughs_planned']} planned boroughs complete, "
-        f"{t['boroughs_overdue']} overdue; {t['officers_with_camera']} of {t['officers']} "
-        f"officers equipped, {t['officers_uploaded']} uploading; "
-        f"{t['cameras_by_status']['in_stock']} cameras in stock",
+        f"{t.boroughs_complete} of {t.boroughs_planned} planned boroughs complete, "
+        f"{t.boroughs_overdue} overdue; {t.officers_with_camera} of {t.officers} "
+        f"officers equipped, {t.officers_uploaded} uploading; "
+        f"{t.cameras_by_status['in_stock']} cameras in stock",
         highlight=False,
     )
 
@@ -495,24 +494,24 @@ def health(
         actor=actor,
     )
     table = _table(
-        f"fleet alerts ({found['total']})",
+        f"fleet alerts ({found.total})",
         "severity",
         "what",
         "since",
         "message",
         wrap=("what", "message"),
     )
-    for a in found["alerts"]:
-        colour = "red" if a["severity"] == "critical" else "yellow"
+    for a in found.alerts:
+        colour = "red" if a.severity == "critical" else "yellow"
         table.add_row(
-            f"[{colour}]{a['severity']}[/]",
-            f"{a['subject']} {a['name']}",
-            _when(a["since"]),
-            a["message"],
+            f"[{colour}]{a.severity}[/]",
+            f"{a.subject} {a.name}",
+            _when(a.since),
+            a.message,
         )
     _show(table)
-    policy = found["policy"]
+    policy = found.policy
     err.print(
-        f"cameras alert after {policy['camera_idle_days']} days undocked, docks after "
-        f"{policy['dock_silent_hours']} hours silent"
+        f"cameras alert after {policy.camera_idle_days} days undocked, docks after "
+        f"{policy.dock_silent_hours} hours silent"
     )

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.domain import signing
-from custody.domain.clock import SystemClock
+from custody.domain.clock import SystemClock, parse_time
 from custody.domain.principal import Principal
 from custody.services.fleet import assignments, registry, rollout
 from custody.services.identity import users
@@ -212,7 +212,7 @@ def seed_force(
             public_key=signing.public_key_text(key),
         )
     for dock in ("Hackney-1", "Camden-1", "Lambeth-1"):
-        force.docks[dock] = registry.add_dock(system, admin, dock, bays=8)
+        force.docks[dock] = registry.add_dock(system, admin, dock, bays=8).token
     _history(system, admin, force)
     _plan(system, admin)
     people = [
@@ -247,7 +247,7 @@ def _history(system: System, admin: Principal, force: DemoForce) -> None:
         recordings_waiting=0,
     )
     name, registered, silent = STALE_DOCK
-    token = registry.add_dock(_earlier(system, registered), admin, name, bays=4)
+    token = registry.add_dock(_earlier(system, registered), admin, name, bays=4).token
     registry.heartbeat(_earlier(system, silent), registry.authenticate_dock(system, token), [])
 
 
@@ -300,7 +300,7 @@ def take_pool_cameras(
         list(force.pool.items())[:count], officers, strict=False
     ):
         last = assignments.history(system, admin, camera=serial, limit=1)
-        if last and (last[0].ended_at is None or last[0].ended_at > cutoff):
+        if last and (last[0].ended_at is None or parse_time(last[0].ended_at) > cutoff):
             continue  # the demo ran less than a shift ago: this camera is still out
         storage = CameraStorage(camera_dir)
         device = storage.device
@@ -315,6 +315,7 @@ def take_pool_cameras(
             recordings_waiting=0,
         )
         answer = assignments.checkout(then, dock, card_id=card, serial=serial)
-        storage.assign(answer.officer, answer.started_at)
-        taken.append((serial, warrant, answer.started_at))
+        started_at = parse_time(answer.started_at)
+        storage.assign(answer.officer, started_at)
+        taken.append((serial, warrant, started_at))
     return taken

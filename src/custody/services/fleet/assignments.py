@@ -19,11 +19,9 @@ and the recording is flagged `officer_unassigned`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -48,6 +46,14 @@ from custody.domain.fleet import (
 from custody.domain.manifest import Manifest
 from custody.domain.principal import Principal
 from custody.services.access import require
+from custody.services.fleet.answers import (
+    Assignment,
+    CameraHolder,
+    Checkout,
+    Issued,
+    Pooled,
+    when,
+)
 from custody.services.fleet.registry import (
     MAX_UNIT,
     DockIdentity,
@@ -63,50 +69,7 @@ from custody.services.system import System, UnitOfWork
 MAX_REASON = 500
 
 
-@dataclass(frozen=True)
-class AssignmentInfo:
-    """One entry of a camera's history."""
-
-    id: int
-    camera: str
-    officer: str
-    officer_name: str
-    kind: str
-    started_at: datetime
-    started_by: str
-    dock: str | None
-    ended_at: datetime | None
-    ended_by: str | None
-    end_reason: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "camera": self.camera,
-            "officer": self.officer,
-            "officer_name": self.officer_name,
-            "kind": self.kind,
-            "started_at": isoformat(self.started_at),
-            "started_by": self.started_by,
-            "dock": self.dock,
-            "ended_at": None if self.ended_at is None else isoformat(self.ended_at),
-            "ended_by": self.ended_by,
-            "end_reason": self.end_reason,
-        }
-
-
-@dataclass(frozen=True)
-class Checkout:
-    """The answer to a card at a dock: the camera is this officer's until it is docked again."""
-
-    assignment_id: int
-    camera: str
-    officer: str
-    officer_name: str
-    started_at: datetime
-
-
-def _rule(check: Any, *args: Any) -> None:
+def _rule(check: Callable[..., None], *args: str | bool) -> None:
     try:
         check(*args)
     except Refusal as exc:
@@ -137,7 +100,7 @@ def issue(
     officer: str,
     *,
     actor: Actor | None = None,
-) -> AssignmentInfo:
+) -> Issued:
     """Issue a camera to one officer (personal issue) until it is returned or re-issued."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
@@ -152,9 +115,9 @@ def issue(
         camera.pool = False
         camera.borough = holder.unit
         assignment = open_assignment(uow, camera, holder, IssueMode.PERSONAL, who)
-        info = _info(uow, assignment)
+        issued = Issued(camera=serial, assignment=_info(uow, assignment))
         _commit(uow, serial)
-        return info
+        return issued
 
 
 def issue_to_pool(
@@ -164,7 +127,7 @@ def issue_to_pool(
     borough: str,
     *,
     actor: Actor | None = None,
-) -> None:
+) -> Pooled:
     """Put a camera in a borough's pool: carded officers take it at a dock."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
@@ -184,7 +147,9 @@ def issue_to_pool(
             object_id=serial,
             details={"borough": camera.borough},
         )
+        pooled = Pooled(camera=serial, pool=camera.borough)
         _commit(uow, serial)
+        return pooled
 
 
 def _take_out_of_service(
@@ -351,13 +316,17 @@ def checkout(
             uow, camera, officer, IssueMode.POOL, actor, dock_id=dock.dock_id
         )
         result = Checkout(
-            assignment.id, serial, officer.warrant_number, officer.name, assignment.started_at
+            assignment_id=assignment.id,
+            camera=serial,
+            officer=officer.warrant_number,
+            officer_name=officer.name,
+            started_at=isoformat(assignment.started_at),
         )
         _commit(uow, serial)
         return result
 
 
-def _query() -> Any:
+def _query() -> Select[CameraAssignment, str, str, str, str | None]:
     dock = aliased(Dock)
     return (
         select(CameraAssignment, Camera.serial, Officer.warrant_number, Officer.name, dock.name)
@@ -367,24 +336,24 @@ def _query() -> Any:
     )
 
 
-def _row_info(row: Any) -> AssignmentInfo:
+def _row_info(row: Row[CameraAssignment, str, str, str, str | None]) -> Assignment:
     a, serial, warrant, name, dock_name = row
-    return AssignmentInfo(
-        a.id,
-        serial,
-        warrant,
-        name,
-        a.kind,
-        a.started_at,
-        a.started_by,
-        dock_name,
-        a.ended_at,
-        a.ended_by,
-        a.end_reason,
+    return Assignment(
+        id=a.id,
+        camera=serial,
+        officer=warrant,
+        officer_name=name,
+        kind=a.kind,
+        started_at=isoformat(a.started_at),
+        started_by=a.started_by,
+        dock=dock_name,
+        ended_at=when(a.ended_at),
+        ended_by=a.ended_by,
+        end_reason=a.end_reason,
     )
 
 
-def _info(uow: UnitOfWork, assignment: CameraAssignment) -> AssignmentInfo:
+def _info(uow: UnitOfWork, assignment: CameraAssignment) -> Assignment:
     row = uow.session.execute(_query().where(CameraAssignment.id == assignment.id)).one()
     return _row_info(row)
 
@@ -397,7 +366,7 @@ def history(
     officer: str | None = None,
     limit: int = 200,
     actor: Actor | None = None,
-) -> list[AssignmentInfo]:
+) -> list[Assignment]:
     """A camera's or an officer's assignments, newest first."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
@@ -406,7 +375,7 @@ def history(
 
 def assignments_of(
     uow: UnitOfWork, *, camera: str | None = None, officer: str | None = None, limit: int = 200
-) -> list[AssignmentInfo]:
+) -> list[Assignment]:
     """A camera's or an officer's assignments, newest first (for a use case that has asked)."""
     if camera is None and officer is None:
         raise InvalidInput("name a camera or an officer")
@@ -425,7 +394,7 @@ def assignments_of(
     return [_row_info(row) for row in rows]
 
 
-def _covering(at: datetime) -> Any:
+def _covering(at: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return (
         CameraAssignment.started_at <= at,
         or_(CameraAssignment.ended_at.is_(None), CameraAssignment.ended_at > at),
@@ -439,8 +408,8 @@ def holder_at(
     at: datetime,
     *,
     actor: Actor | None = None,
-) -> AssignmentInfo | None:
-    """The assignment of a camera at a moment: who held it then, or None."""
+) -> CameraHolder:
+    """Who held a camera at a moment (its assignment then), if anyone did."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         found = camera_by_serial(uow, serial)
@@ -450,7 +419,9 @@ def holder_at(
             .order_by(CameraAssignment.started_at.desc())
             .limit(1)
         ).first()
-        return None if row is None else _row_info(row)
+        return CameraHolder(
+            camera=serial, at=isoformat(at), assignment=None if row is None else _row_info(row)
+        )
 
 
 def officer_at_ingest(

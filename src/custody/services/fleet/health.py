@@ -4,7 +4,6 @@ decides and words each alert, by the clock every other decision uses."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -28,6 +27,7 @@ from custody.domain.fleet_health import (
 )
 from custody.domain.principal import Principal
 from custody.services.access import permit
+from custody.services.fleet.answers import AlertPolicy, FleetAlert, FleetAlerts, when
 from custody.services.system import System
 
 MAX_ALERTS = 1000
@@ -128,8 +128,8 @@ def alerts(
     kind: str | None = None,
     limit: int = MAX_ALERTS,
     actor: Actor | None = None,
-) -> dict[str, Any]:
-    """The fleet's alerts as JSON, with a count of each kind and the thresholds used."""
+) -> FleetAlerts:
+    """The fleet's alerts, with a count of each kind and the thresholds used."""
     # Asked before any work starts: finding the alerts reads the whole fleet.
     permit(system, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
     if kind is not None and kind not in {k.value for k in AlertKind}:
@@ -141,13 +141,24 @@ def alerts(
     if kind is not None:
         found = [alert for alert in found if alert.kind == kind]
     counts = Counter(alert.kind.value for alert in found)
-    return {
-        "as_of": isoformat(system.clock.now()),
-        "policy": {
-            "camera_idle_days": policy.camera_idle_days,
-            "dock_silent_hours": policy.dock_silent_hours,
-        },
-        "counts": {k.value: counts.get(k.value, 0) for k in AlertKind},
-        "total": len(found),
-        "alerts": [alert.to_json() for alert in found[:limit]],
-    }
+    return FleetAlerts(
+        as_of=isoformat(system.clock.now()),
+        policy=AlertPolicy(
+            camera_idle_days=policy.camera_idle_days,
+            dock_silent_hours=policy.dock_silent_hours,
+        ),
+        counts={k.value: counts.get(k.value, 0) for k in AlertKind},
+        total=len(found),
+        alerts=[_alert(alert) for alert in found[:limit]],
+    )
+
+
+def _alert(alert: Alert) -> FleetAlert:
+    return FleetAlert(
+        kind=alert.kind.value,
+        severity=alert.severity.value,
+        subject=alert.subject,
+        name=alert.name,
+        since=when(alert.since),
+        message=alert.message,
+    )

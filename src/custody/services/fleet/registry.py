@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 
@@ -38,6 +37,7 @@ from custody.domain.fleet import (
 from custody.domain.principal import Principal
 from custody.domain.signing import load_public_key
 from custody.services.access import require
+from custody.services.fleet.answers import CameraRegistered, DockRegistered, OfficerAdded
 from custody.services.identity.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
 
@@ -226,7 +226,7 @@ def add_officer(
     rank: str = "PC",
     card_id: str | None = None,
     actor: Actor | None = None,
-) -> int:
+) -> OfficerAdded:
     """Add an officer; their card id (optional) lets them take pool cameras at a dock."""
     who = actor or principal.actor()
     card = normal_card(card_id)
@@ -263,7 +263,7 @@ def add_officer(
             },
         )
         uow.commit()
-        return officer.id
+        return OfficerAdded(warrant_number=officer.warrant_number)
 
 
 def _card_holder(uow: UnitOfWork, card: str) -> str | None:
@@ -332,7 +332,7 @@ def add_camera(
     pool: bool = False,
     borough: str | None = None,
     actor: Actor | None = None,
-) -> int:
+) -> CameraRegistered:
     """Register a camera and the public key its manifests are signed with.
 
     With `officer` it is issued to them (personal issue); with `pool` it joins `borough`'s
@@ -385,7 +385,7 @@ def add_camera(
         if holder is not None:
             open_assignment(uow, camera, holder, IssueMode.PERSONAL, who)
         uow.commit()
-        return camera.id
+        return CameraRegistered(serial=camera.serial)
 
 
 def add_dock(
@@ -396,8 +396,8 @@ def add_dock(
     station: str | None = None,
     bays: int = 8,
     actor: Actor | None = None,
-) -> str:
-    """Register a dock and return its token (shown once; only its hash is kept)."""
+) -> DockRegistered:
+    """Register a dock; the answer holds its token, shown once (only its hash is kept)."""
     who = actor or principal.actor()
     token = new_token(DOCK_TOKEN_PREFIX)
     with system.unit_of_work() as uow:
@@ -427,7 +427,7 @@ def add_dock(
             details={"bays": bays},
         )
         uow.commit()
-    return token
+    return DockRegistered(name=name, token=token)
 
 
 def authenticate_dock(system: System, token: str) -> DockIdentity:
@@ -453,7 +453,7 @@ def report_camera(
     free_bytes: int | None,
     firmware: str | None,
     recordings_waiting: int,
-    detail: dict[str, Any] | None = None,
+    detail: dict[str, object] | None = None,
     actor: Actor | None = None,
 ) -> None:
     """A dock's word about a docked camera: keeps fleet health current.

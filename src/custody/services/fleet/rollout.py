@@ -16,9 +16,8 @@ Python), so the page stays quick for 22,000 cameras and their recordings:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from custody.db.models import Camera, Officer, Recording
 from custody.db.models.fleet import CameraAssignment, RolloutPhase
@@ -36,6 +35,7 @@ from custody.domain.fleet import (
 )
 from custody.domain.principal import Principal
 from custody.services.access import require
+from custody.services.fleet.answers import BoroughProgress, Rollout, RolloutTotals
 from custody.services.fleet.registry import MAX_UNIT
 from custody.services.system import System, UnitOfWork
 
@@ -102,7 +102,7 @@ def remove_phase(
         uow.commit()
 
 
-def _counts(uow: UnitOfWork, query: Any) -> dict[str, int]:
+def _counts(uow: UnitOfWork, query: Select[str | None, int]) -> dict[str, int]:
     return {key: int(count) for key, count in uow.session.execute(query) if key is not None}
 
 
@@ -140,22 +140,22 @@ def borough_figures(uow: UnitOfWork, now: datetime, idle_days: int) -> dict[str,
     }
 
 
-def _progress_json(item: PhaseProgress) -> dict[str, Any]:
+def _progress(item: PhaseProgress) -> BoroughProgress:
     f = item.figures
-    return {
-        "borough": item.borough,
-        "phase": item.phase,
-        "target_date": None if item.target_date is None else item.target_date.isoformat(),
-        "status": item.status,
-        "overdue": item.overdue,
-        "officers": f.officers,
-        "cameras_issued": f.cameras_issued,
-        "officers_with_camera": f.officers_with_camera,
-        "officers_uploaded": f.officers_uploaded,
-        "cameras_idle": f.cameras_idle,
-        "equipped_percent": item.equipped_percent,
-        "uploaded_percent": item.uploaded_percent,
-    }
+    return BoroughProgress(
+        borough=item.borough,
+        phase=item.phase,
+        target_date=None if item.target_date is None else item.target_date.isoformat(),
+        status=item.status,
+        overdue=item.overdue,
+        officers=f.officers,
+        cameras_issued=f.cameras_issued,
+        officers_with_camera=f.officers_with_camera,
+        officers_uploaded=f.officers_uploaded,
+        cameras_idle=f.cameras_idle,
+        equipped_percent=item.equipped_percent,
+        uploaded_percent=item.uploaded_percent,
+    )
 
 
 def rollout(
@@ -164,7 +164,7 @@ def rollout(
     *,
     idle_days: int = DEFAULT_IDLE_DAYS,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> Rollout:
     """The plan with every borough's figures: planned boroughs by phase, then the rest."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
@@ -201,25 +201,19 @@ def rollout(
             p.borough,
         )
     )
-    totals = {
-        key: sum(getattr(p.figures, key) for p in items)
-        for key in (
-            "officers",
-            "cameras_issued",
-            "officers_with_camera",
-            "officers_uploaded",
-            "cameras_idle",
-        )
-    }
-    return {
-        "as_of": isoformat(now),
-        "idle_days": idle_days,
-        "boroughs": [_progress_json(p) for p in items],
-        "totals": {
-            **totals,
-            "boroughs_planned": len(planned),
-            "boroughs_complete": sum(1 for p in items if p.status == "complete"),
-            "boroughs_overdue": sum(1 for p in items if p.overdue),
-            "cameras_by_status": {status: stock.get(status, 0) for status in CameraStatus},
-        },
-    }
+    return Rollout(
+        as_of=isoformat(now),
+        idle_days=idle_days,
+        boroughs=[_progress(p) for p in items],
+        totals=RolloutTotals(
+            officers=sum(p.figures.officers for p in items),
+            cameras_issued=sum(p.figures.cameras_issued for p in items),
+            officers_with_camera=sum(p.figures.officers_with_camera for p in items),
+            officers_uploaded=sum(p.figures.officers_uploaded for p in items),
+            cameras_idle=sum(p.figures.cameras_idle for p in items),
+            boroughs_planned=len(planned),
+            boroughs_complete=sum(1 for p in items if p.status == "complete"),
+            boroughs_overdue=sum(1 for p in items if p.overdue),
+            cameras_by_status={status.value: stock.get(status, 0) for status in CameraStatus},
+        ),
+    )

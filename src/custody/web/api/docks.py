@@ -1,17 +1,16 @@
-"""What docks say to the server besides bytes: manifests, receipts, camera reports."""
+"""What docks say to the server besides bytes: manifests and receipts (the rest: fleet)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.errors import InvalidInput
 from custody.domain.signing import public_key_text
-from custody.services.fleet import registry
 from custody.services.ingest import uploads
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.guard import DOCK, PUBLIC, access
@@ -36,15 +35,6 @@ class ManifestAnswer(BaseModel):
     stored: bool
     receipt: dict[str, Any] | None
     uploads: list[UploadRef]
-
-
-class CameraReport(BaseModel):
-    serial: str = Field(min_length=1, max_length=64)
-    bay: str = Field(min_length=1, max_length=200)
-    battery_percent: int | None = Field(default=None, ge=0, le=100)
-    free_bytes: int | None = Field(default=None, ge=0)
-    firmware: str | None = Field(default=None, max_length=64)
-    recordings_waiting: int = Field(default=0, ge=0)
 
 
 def _recording_id(value: str) -> str:
@@ -107,28 +97,3 @@ async def declare_manifest(
 )
 async def receipt(recording_id: str, system: SystemDep, _: CurrentDock) -> dict[str, Any]:
     return await run_in_threadpool(uploads.receipt_for, system, _recording_id(recording_id))
-
-
-@router.post(
-    "/docks/reports",
-    status_code=204,
-    summary="A dock reports a docked camera",
-    openapi_extra=access(DOCK),
-)
-async def report(
-    report: CameraReport, request: Request, system: SystemDep, dock: CurrentDock
-) -> Response:
-    await run_in_threadpool(
-        lambda: registry.report_camera(
-            system,
-            dock,
-            serial=report.serial,
-            bay=report.bay,
-            battery_percent=report.battery_percent,
-            free_bytes=report.free_bytes,
-            firmware=report.firmware,
-            recordings_waiting=report.recordings_waiting,
-            actor=dock_actor(request, dock),
-        )
-    )
-    return Response(status_code=204)

@@ -16,10 +16,10 @@ from custody.domain.categories import (
 )
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from custody.domain.principal import Principal
+from custody.services.answers import MAX_PAGE, Page
 from custody.services.audit_trail import trail
 from custody.services.evidence import categories
 from custody.services.fleet import registry, views
-from custody.services.fleet.views import Page
 from custody.services.identity import users
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
@@ -322,7 +322,7 @@ async def _docks_page(
         lambda: views.list_docks(
             system,
             user,
-            page=Page(limit=views.MAX_PAGE),
+            page=Page(limit=MAX_PAGE),
             actor=user_actor(request, user),
         )
     )
@@ -355,10 +355,10 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
     name = form.text("name", required="Name the dock, like Hackney-2.", limit=64)
     station = form.text("station", limit=120)
     bays = form.number("bays", low=1, high=64, what="the number of bays") or 8
-    token = None
+    registered = None
     if form.ok:
         try:
-            token = await run_in_threadpool(
+            registered = await run_in_threadpool(
                 lambda: registry.add_dock(
                     system,
                     user,
@@ -370,7 +370,8 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
             )
         except (InvalidInput, Conflict) as exc:
             form.errors["name"] = _capital(exc.message)
-    if token is None:
+    if registered is None:
         return await _docks_page(request, system, user, errors=form.errors, values=form.values)
     # The token is shown once, on this page, and never again: no redirect that would lose it.
-    return await _docks_page(request, system, user, new_token=(name or "", token))
+    new_token = (registered.name, registered.token)
+    return await _docks_page(request, system, user, new_token=new_token)

@@ -31,9 +31,10 @@ async def rollout_page(
     plan = await run_in_threadpool(
         lambda: rollout.rollout(system, user, idle_days=idle_days, actor=user_actor(request, user))
     )
+    # The template shows each target date as a day and a month: as dates, then.
     boroughs = [
-        b | {"target": date.fromisoformat(b["target_date"]) if b["target_date"] else None}
-        for b in plan["boroughs"]
+        b.model_dump() | {"target": date.fromisoformat(b.target_date) if b.target_date else None}
+        for b in plan.boroughs
     ]
     return render(
         request,
