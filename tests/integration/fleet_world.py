@@ -133,9 +133,8 @@ def build(system: System) -> FleetWorld:
     world.principals["root"] = root
     for username, (role, linked, team) in PEOPLE.items():
         if username != root.username:
-            world.principals[username] = users.create_user(
-                system, root, username, role, officer=linked, unit=team
-            )
+            users.create_user(system, root, username, role, officer=linked, unit=team)
+            world.principals[username] = users.principal_named(system, username)
         world.tokens[username] = users.issue_token(
             system, root, username, lifetime=timedelta(days=3650)
         )

@@ -163,9 +163,8 @@ def build_world(system: System) -> World:
     world.people[admin.username] = admin
     for username, (role, warrant, unit) in PEOPLE.items():
         if username != admin.username:
-            world.people[username] = users.create_user(
-                system, admin, username, role, officer=warrant, unit=unit
-            )
+            users.create_user(system, admin, username, role, officer=warrant, unit=unit)
+            world.people[username] = users.principal_named(system, username)
         world.tokens[username] = users.issue_token(
             system, admin, username, lifetime=timedelta(days=3650)
         )

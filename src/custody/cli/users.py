@@ -14,7 +14,6 @@ from rich.table import Table
 
 from custody.cli.common import err, out, refusals
 from custody.cli.retention import AS_HELP, acting
-from custody.domain.clock import isoformat
 from custody.services.identity import users
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -71,7 +70,7 @@ def list_users(
     table = Table("username", "name", "role", "unit", "officer", "sign-in", "disabled")
     for info in users.list_users(built, principal, role=role, actor=actor):
         signs_in = "password" if info.has_password else ""
-        if info.external_issuer:
+        if info.single_sign_on:
             signs_in = "single sign-on" + (" + password" if info.has_password else "")
         table.add_row(
             info.username,
@@ -80,7 +79,7 @@ def list_users(
             info.unit or "",
             info.officer or "",
             signs_in or "none",
-            isoformat(info.disabled_at) if info.disabled_at else "",
+            info.disabled_at or "",
         )
     out.print(table)
 
@@ -149,7 +148,7 @@ def sign_out(
     """End every portal session of a user."""
     built, principal, actor = acting(ctx, as_user)
     ended = users.end_sessions(built, principal, username, actor=actor)
-    err.print(f"{ended} session(s) of {username} ended")
+    err.print(f"{ended.ended} session(s) of {username} ended")
 
 
 @app.command("token")
@@ -177,17 +176,16 @@ def tokens(
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """List API tokens (never their secrets)."""
-    running, principal, actor = acting(ctx, as_user)
-    now = running.clock.now()
+    built, principal, actor = acting(ctx, as_user)
     table = Table("id", "user", "name", "created", "expires", "state")
-    for info in users.list_tokens(running, principal, username, actor=actor):
-        state = "active" if info.active(now) else ("revoked" if info.revoked_at else "expired")
+    for info in users.list_tokens(built, principal, username, actor=actor):
+        state = "active" if info.active else ("revoked" if info.revoked_at else "expired")
         table.add_row(
             str(info.id),
             info.username,
             info.name,
-            isoformat(info.created_at),
-            isoformat(info.expires_at) if info.expires_at else "never",
+            info.created_at,
+            info.expires_at or "never",
             state,
         )
     out.print(table)

@@ -8,7 +8,6 @@ Portal sign-in, sessions and throttling are in `custody.services.identity.signin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -29,6 +28,7 @@ from custody.domain.errors import (
 )
 from custody.domain.principal import Principal
 from custody.services.access import require
+from custody.services.identity.answers import IssuedToken, SessionsEnded, TokenView, UserView
 from custody.services.identity.tokens import USER_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
 
@@ -48,45 +48,18 @@ def principal_of(user: User) -> Principal:
     return Principal(user.id, user.username, user.role, user.unit, user.officer_id)
 
 
-@dataclass(frozen=True)
-class UserInfo:
-    """A user as administrators see one (never a password hash)."""
-
-    username: str
-    display_name: str
-    role: str
-    unit: str | None
-    officer: str | None  # warrant number of the linked officer
-    has_password: bool
-    external_issuer: str | None
-    created_at: datetime
-    disabled_at: datetime | None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "username": self.username,
-            "display_name": self.display_name,
-            "role": self.role,
-            "unit": self.unit,
-            "officer": self.officer,
-            "has_password": self.has_password,
-            "single_sign_on": self.external_issuer is not None,
-            "created_at": isoformat(self.created_at),
-            "disabled_at": None if self.disabled_at is None else isoformat(self.disabled_at),
-        }
-
-
-def _info(user: User, warrant: str | None) -> UserInfo:
-    return UserInfo(
-        user.username,
-        user.display_name,
-        user.role,
-        user.unit,
-        warrant,
-        user.password_hash is not None,
-        user.external_issuer,
-        user.created_at,
-        user.disabled_at,
+def user_view(user: User, warrant: str | None) -> UserView:
+    """A user as those who manage users see one; `warrant` is their officer's, if linked."""
+    return UserView(
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        unit=user.unit,
+        officer=warrant,
+        has_password=user.password_hash is not None,
+        single_sign_on=user.external_issuer is not None,
+        created_at=isoformat(user.created_at),
+        disabled_at=None if user.disabled_at is None else isoformat(user.disabled_at),
     )
 
 
@@ -122,7 +95,7 @@ def create_user(
     external_issuer: str | None = None,
     external_subject: str | None = None,
     actor: Actor | None = None,
-) -> Principal:
+) -> UserView:
     """An administrator adds a user. An officer's user is linked to the officer record whose
     footage is theirs."""
     who = actor or principal.actor()
@@ -141,7 +114,7 @@ def create_user(
             actor=who,
         )
         uow.commit()
-        return principal_of(user)
+        return user_view(user, officer)
 
 
 def insert_user(
@@ -215,7 +188,7 @@ def _warrant(uow: UnitOfWork, user: User) -> str | None:
 
 def list_users(
     system: System, principal: Principal, *, role: str | None = None, actor: Actor | None = None
-) -> list[UserInfo]:
+) -> list[UserView]:
     """Every user (of one role, if given), by username: for those who manage users."""
     query = (
         select(User, Officer.warrant_number)
@@ -227,24 +200,23 @@ def list_users(
         if role is not None:
             _check_role(role)
             query = query.where(User.role == role)
-        return [_info(user, warrant) for user, warrant in uow.session.execute(query).all()]
+        return [user_view(user, warrant) for user, warrant in uow.session.execute(query).all()]
 
 
 def get_user(
     system: System, principal: Principal, username: str, *, actor: Actor | None = None
-) -> UserInfo:
+) -> UserView:
     """One user, as those who manage users see them."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         user = _user(uow, username)
-        return _info(user, _warrant(uow, user))
+        return user_view(user, _warrant(uow, user))
 
 
-def my_account(system: System, principal: Principal) -> UserInfo:
-    """The signed-in person's own account (anyone may know who they are signed in as)."""
-    with system.unit_of_work() as uow:
-        user = _own(uow, principal)
-        return _info(user, _warrant(uow, user))
+def own_account(uow: UnitOfWork, principal: Principal) -> UserView:
+    """The signed-in person's own user (anyone may know who they are signed in as)."""
+    user = _own(uow, principal)
+    return user_view(user, _warrant(uow, user))
 
 
 def _own(uow: UnitOfWork, principal: Principal) -> User:
@@ -285,7 +257,7 @@ def update_user(
     display_name: str | None = None,
     disabled: bool | None = None,
     actor: Actor | None = None,
-) -> UserInfo:
+) -> UserView:
     """Change a user's role, unit or name, or disable or re-enable them; each change audited.
 
     Disabling ends the user's portal sessions at once (their tokens stop working while
@@ -333,7 +305,7 @@ def update_user(
                 details={"changes": changes},
             )
         uow.commit()
-        return _info(user, _warrant(uow, user))
+        return user_view(user, _warrant(uow, user))
 
 
 def _end_sessions(uow: UnitOfWork, user_id: int, now: datetime) -> int:
@@ -347,8 +319,8 @@ def _end_sessions(uow: UnitOfWork, user_id: int, now: datetime) -> int:
 
 def end_sessions(
     system: System, principal: Principal, username: str, *, actor: Actor | None = None
-) -> int:
-    """Sign a user out everywhere; returns how many sessions ended."""
+) -> SessionsEnded:
+    """Sign a user out everywhere; the answer says how many sessions ended."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
@@ -362,7 +334,7 @@ def end_sessions(
             details={"sessions": ended},
         )
         uow.commit()
-        return ended
+        return SessionsEnded(ended=ended)
 
 
 def set_password(
@@ -406,38 +378,6 @@ def _new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: A
     user.password_hash = _hasher.hash(password)
     _end_sessions(uow, user.id, uow.now())
     uow.audit(tag, actor, object_type="user", object_id=user.username)
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    id: int
-    username: str
-    name: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-    def active(self, now: datetime) -> bool:
-        return not _inactive(self.revoked_at, self.expires_at, now)
-
-    def as_dict(self, now: datetime) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "username": self.username,
-            "name": self.name,
-            "created_at": isoformat(self.created_at),
-            "expires_at": None if self.expires_at is None else isoformat(self.expires_at),
-            "revoked_at": None if self.revoked_at is None else isoformat(self.revoked_at),
-            "active": self.active(now),
-        }
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    """A new token: the secret is shown once, here, and never again."""
-
-    info: TokenInfo
-    secret: str
 
 
 def create_token(
@@ -504,9 +444,7 @@ def _issue(
         object_id=user.username,
         details={"name": name, "token": row.id},
     )
-    return IssuedToken(
-        TokenInfo(row.id, user.username, name, row.created_at, row.expires_at, None), secret
-    )
+    return IssuedToken(**_token_view(row, user.username, now).model_dump(), token=secret)
 
 
 def issue_token(
@@ -521,10 +459,22 @@ def issue_token(
     """An administrator issues a user an API token, returned once; only its hash is kept."""
     return create_token(
         system, principal, username, name=name, lifetime=lifetime, actor=actor
-    ).secret
+    ).token
 
 
-def _tokens(uow: UnitOfWork, user_id: int | None) -> list[TokenInfo]:
+def _token_view(token: ApiToken, username: str, now: datetime) -> TokenView:
+    return TokenView(
+        id=token.id,
+        username=username,
+        name=token.name,
+        created_at=isoformat(token.created_at),
+        expires_at=None if token.expires_at is None else isoformat(token.expires_at),
+        revoked_at=None if token.revoked_at is None else isoformat(token.revoked_at),
+        active=not _inactive(token.revoked_at, token.expires_at, now),
+    )
+
+
+def _tokens(uow: UnitOfWork, user_id: int | None) -> list[TokenView]:
     query = (
         select(ApiToken, User.username)
         .join(User, User.id == ApiToken.user_id)
@@ -532,10 +482,8 @@ def _tokens(uow: UnitOfWork, user_id: int | None) -> list[TokenInfo]:
     )
     if user_id is not None:
         query = query.where(ApiToken.user_id == user_id)
-    return [
-        TokenInfo(t.id, name, t.name, t.created_at, t.expires_at, t.revoked_at)
-        for t, name in uow.session.execute(query).all()
-    ]
+    now = uow.now()
+    return [_token_view(t, name, now) for t, name in uow.session.execute(query).all()]
 
 
 def list_tokens(
@@ -544,14 +492,14 @@ def list_tokens(
     username: str | None = None,
     *,
     actor: Actor | None = None,
-) -> list[TokenInfo]:
+) -> list[TokenView]:
     """API tokens (of one user, if given), newest first; never their secrets."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         return _tokens(uow, None if username is None else _user(uow, username).id)
 
 
-def my_tokens(system: System, principal: Principal) -> list[TokenInfo]:
+def my_tokens(system: System, principal: Principal) -> list[TokenView]:
     """The signed-in person's own API tokens, newest first; never their secrets."""
     with system.unit_of_work() as uow:
         return _tokens(uow, _own(uow, principal).id)
@@ -564,7 +512,7 @@ def revoke_token(
     *,
     username: str | None = None,
     actor: Actor | None = None,
-) -> TokenInfo:
+) -> TokenView:
     """An administrator revokes a token at once; with `username`, only a token of that user."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
@@ -576,7 +524,7 @@ def revoke_token(
 
 def revoke_my_token(
     system: System, principal: Principal, token_id: int, *, actor: Actor | None = None
-) -> TokenInfo:
+) -> TokenView:
     """The signed-in person revokes one of their own tokens; anyone else's is "no token"."""
     with system.unit_of_work() as uow:
         owner = _own(uow, principal).username
@@ -587,7 +535,7 @@ def revoke_my_token(
 
 def _revoke(
     uow: UnitOfWork, token_id: int, username: str | None, actor: Actor, tag: str
-) -> TokenInfo:
+) -> TokenView:
     """Revoke a token (of `username`, if given; else NotFound), audited once."""
     row = uow.session.execute(
         select(ApiToken, User.username)
@@ -597,8 +545,9 @@ def _revoke(
     if row is None or (username is not None and row[1] != username):
         raise NotFound(f"no token {token_id}" + (f" of {username}" if username else ""))
     token, owner = row
+    now = uow.now()
     if token.revoked_at is None:
-        token.revoked_at = uow.now()
+        token.revoked_at = now
         uow.audit(
             tag,
             actor,
@@ -606,9 +555,7 @@ def _revoke(
             object_id=owner,
             details={"token": token_id, "name": token.name},
         )
-    return TokenInfo(
-        token.id, owner, token.name, token.created_at, token.expires_at, token.revoked_at
-    )
+    return _token_view(token, owner, now)
 
 
 def authenticate_token(system: System, token: str) -> Principal:
