@@ -47,7 +47,7 @@ def policy_for(
         raise InvalidInput(str(exc)) from None
 
 
-def find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
+def _find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
     """Every alert that holds now, most severe and longest-standing first."""
     with system.unit_of_work() as uow:
         session = uow.session
@@ -137,7 +137,7 @@ def alerts(
     if not 1 <= limit <= MAX_ALERTS:
         raise InvalidInput(f"limit must be 1 to {MAX_ALERTS}")
     policy = policy_for(system, camera_idle_days, dock_silent_hours)
-    found = find_alerts(system, policy)
+    found = _find_alerts(system, policy)
     if kind is not None:
         found = [alert for alert in found if alert.kind == kind]
     counts = Counter(alert.kind.value for alert in found)
