@@ -11,11 +11,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.domain import signing
+from custody.domain.errors import Conflict
 from custody.domain.manifest import GpsPoint, Manifest
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import setup
+from custody.services.identity import setup, users
 from custody.services.system import System
 from tests.conftest import START
 
@@ -57,9 +58,16 @@ class FakeCamera:
 
 
 def administrator(system: System, username: str = "admin") -> Principal:
-    """The installation's first user, an administrator, made the one way a first user is
-    (`custody init`); everything else in a test's world is done by someone, as them."""
-    return setup.first_administrator(system, username)
+    """An administrator to build a test's world as (everything in it is done by someone, as
+    them): the installation's first user, made the one way a first user is made; or, on an
+    installation `custody init` made, added by its `admin`."""
+    try:
+        return setup.first_administrator(system, username)
+    except Conflict:
+        first = users.principal_named(system, setup.ADMIN)
+        if username != first.username:
+            users.create_user(system, first, username, "administrator")
+        return users.principal_named(system, username)
 
 
 def register(
