@@ -19,7 +19,7 @@ from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.ingest import uploads
 from custody.services.system import System
 from tests.factories import FakeCamera, administrator
@@ -135,7 +135,7 @@ def build(system: System) -> FleetWorld:
         if username != root.username:
             users.create_user(system, root, username, role, officer=linked, unit=team)
             world.principals[username] = users.principal_named(system, username)
-        world.tokens[username] = users.issue_token(
+        world.tokens[username] = tokens.issue_token(
             system, root, username, lifetime=timedelta(days=3650)
         )
     return world

@@ -24,7 +24,7 @@ from custody.db.models import Camera, Officer, Recording
 from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.system import System
 from tests.factories import administrator
 
@@ -165,7 +165,7 @@ def build_world(system: System) -> World:
         if username != admin.username:
             users.create_user(system, admin, username, role, officer=warrant, unit=unit)
             world.people[username] = users.principal_named(system, username)
-        world.tokens[username] = users.issue_token(
+        world.tokens[username] = tokens.issue_token(
             system, admin, username, lifetime=timedelta(days=3650)
         )
     return world

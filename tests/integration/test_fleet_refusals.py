@@ -17,7 +17,7 @@ from custody.db.models import AuditEvent, Dock, User
 from custody.domain.errors import Conflict, NotPermitted
 from custody.services import access
 from custody.services.fleet import importing, registry, rollout, views
-from custody.services.identity import setup, users
+from custody.services.identity import setup, tokens, users
 from custody.services.system import System
 from tests.integration.fleet_world import FleetWorld, build
 
@@ -95,7 +95,7 @@ def test_a_fleet_manager_may_not_manage_users(world: FleetWorld, refusals: list[
     with pytest.raises(NotPermitted, match="a fleet manager may not manage users"):
         users.create_user(system, gus, "newbie", "administrator", password="a long password")
     with pytest.raises(NotPermitted):
-        users.issue_token(system, gus, "alice")
+        tokens.issue_token(system, gus, "alice")
     with pytest.raises(NotPermitted):
         users.update_user(system, gus, "gus", role="administrator")
     events = refused_events(system)

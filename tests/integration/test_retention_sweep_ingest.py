@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from custody.domain import signing
 from custody.domain.clock import ManualClock
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.recordings import media
 from custody.services.system import System
 from custody.web.app import create_app
@@ -33,7 +33,7 @@ def force(system: System) -> Iterator[tuple[System, FakeCamera, Dock, dict[str, 
     users.create_user(system, admin, "alice", "officer", officer="1234AB")
     users.create_user(system, admin, "pat", "professional_standards", unit="PSD")
     auth = {
-        name: {"Authorization": f"Bearer {users.issue_token(system, admin, name)}"}
+        name: {"Authorization": f"Bearer {tokens.issue_token(system, admin, name)}"}
         for name in ("alice", "pat", "admin2")
     }
     with TestClient(create_app(system)) as client:

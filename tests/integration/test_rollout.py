@@ -20,6 +20,7 @@ from custody.domain.clock import ManualClock
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services.fleet import assignments, importing, registry, rollout
+from custody.services.identity import tokens as api_tokens
 from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
@@ -265,7 +266,7 @@ def test_the_api_and_the_portal_page(seeded: System, admin: Principal) -> None:
         ("ivy", "investigator", "CID"),
     ):
         users.create_user(seeded, admin, name, role, unit=unit)
-        tokens[name] = {"Authorization": f"Bearer {users.issue_token(seeded, admin, name)}"}
+        tokens[name] = {"Authorization": f"Bearer {api_tokens.issue_token(seeded, admin, name)}"}
     answer = client.get("/api/v1/fleet/rollout", headers=tokens["sam"])
     assert answer.status_code == 200
     assert len(answer.json()["boroughs"]) == 32

@@ -244,12 +244,12 @@ def test_uploads_need_a_dock_token(setup: Any) -> None:
 
 
 def test_a_user_token_cannot_upload(setup: Any) -> None:
-    from custody.services.identity import users
+    from custody.services.identity import tokens, users
 
     system, camera, dock = setup
     admin = users.principal_named(system, "admin")
     users.create_user(system, admin, "alice", "investigator", password="correct horse battery")
-    token = users.issue_token(system, admin, "alice")
+    token = tokens.issue_token(system, admin, "alice")
     document = camera.manifest(b"abc")
     answer = dock.client.put(
         f"/api/v1/manifests/{document['recording_id']}",

@@ -54,7 +54,7 @@ def test_the_check_finds_the_use_cases_it_is_about() -> None:
         "custody.services.fleet.rollout.set_phase",
         "custody.services.fleet.health.alerts",
         "custody.services.identity.users.create_user",
-        "custody.services.identity.users.create_token",
+        "custody.services.identity.tokens.create_token",
         "custody.services.identity.users.update_user",
         "custody.services.identity.signin.my_account",
     ):
@@ -80,7 +80,7 @@ NOT_FOR_A_PERSON = {
     "custody.services.fleet.registry.heartbeat": "a dock",
     "custody.services.fleet.assignments.checkout": "a dock, for the card presented at it",
     # Finding out who someone is.
-    "custody.services.identity.users.authenticate_token": "authentication",
+    "custody.services.identity.tokens.authenticate_token": "authentication",
     "custody.services.identity.users.verify_password": "authentication",
     "custody.services.identity.users.principal_named": "the command line's --as",
     "custody.services.identity.signin.sign_in": "authentication",

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from custody.cli.common import err, out, refusals
 from custody.cli.retention import AS_HELP, acting
+from custody.services.identity import tokens as api_tokens
 from custody.services.identity import users
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -157,12 +158,14 @@ def token(
     ctx: typer.Context,
     username: str = typer.Argument(...),
     name: str = typer.Option("cli", help="What the token is for."),
-    days: int = typer.Option(90, min=1, max=users.MAX_TOKEN_DAYS, help="Days until it expires."),
+    days: int = typer.Option(
+        90, min=1, max=api_tokens.MAX_TOKEN_DAYS, help="Days until it expires."
+    ),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Issue an API token; prints it, alone, on stdout."""
     built, principal, actor = acting(ctx, as_user)
-    secret = users.issue_token(
+    secret = api_tokens.issue_token(
         built, principal, username, name=name, lifetime=timedelta(days=days), actor=actor
     )
     out.print(secret, soft_wrap=True, highlight=False)
@@ -178,7 +181,7 @@ def tokens(
     """List API tokens (never their secrets)."""
     built, principal, actor = acting(ctx, as_user)
     table = Table("id", "user", "name", "created", "expires", "state")
-    for info in users.list_tokens(built, principal, username, actor=actor):
+    for info in api_tokens.list_tokens(built, principal, username, actor=actor):
         state = "active" if info.active else ("revoked" if info.revoked_at else "expired")
         table.add_row(
             str(info.id),
@@ -200,5 +203,5 @@ def revoke_token(
 ) -> None:
     """Revoke an API token at once (ids are in `custody users tokens`)."""
     built, principal, actor = acting(ctx, as_user)
-    info = users.revoke_token(built, principal, token_id, actor=actor)
+    info = api_tokens.revoke_token(built, principal, token_id, actor=actor)
     err.print(f"token {info.id} ({info.name or 'unnamed'}) of {info.username} revoked")

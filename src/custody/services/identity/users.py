@@ -1,20 +1,21 @@
-"""People: accounts, roles, passwords and API tokens.
+"""People: accounts, roles and passwords.
 
 A user need not have a password: people who sign in through the force's single
 sign-on (OIDC, e.g. Microsoft Entra) carry an external issuer and subject instead.
-Portal sign-in, sessions and throttling are in `custody.services.identity.signin`.
+Portal sign-in, sessions and throttling are in `custody.services.identity.signin`, API
+tokens in `custody.services.identity.tokens`.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
-from custody.db.models import ApiToken, Officer, User
+from custody.db.models import Officer, User
 from custody.db.models.users import UserSession
 from custody.domain.access import ROLES, SystemAction, roles_that_may
 from custody.domain.actor import Actor
@@ -28,15 +29,13 @@ from custody.domain.errors import (
 )
 from custody.domain.principal import Principal
 from custody.services.access import require
-from custody.services.identity.answers import IssuedToken, SessionsEnded, TokenView, UserView
-from custody.services.identity.tokens import USER_TOKEN_PREFIX, new_token, token_hash
+from custody.services.identity.answers import SessionsEnded, UserView
 from custody.services.system import System, UnitOfWork
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 MIN_PASSWORD = 10
 # Long enough for any passphrase, short enough that hashing one is not a denial of service.
 MAX_PASSWORD = 1024
-MAX_TOKEN_DAYS = 3650
 _hasher = PasswordHasher()
 # Who manages users: the last of them may not be removed, or nobody could.
 ADMINISTERING = roles_that_may(SystemAction.MANAGE_USERS)
@@ -173,7 +172,7 @@ def insert_user(
     return user
 
 
-def _user(uow: UnitOfWork, username: str) -> User:
+def user_named(uow: UnitOfWork, username: str) -> User:
     user = uow.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user {username!r}")
@@ -209,17 +208,17 @@ def get_user(
     """One user, as those who manage users see them."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
-        user = _user(uow, username)
+        user = user_named(uow, username)
         return user_view(user, _warrant(uow, user))
 
 
 def own_account(uow: UnitOfWork, principal: Principal) -> UserView:
     """The signed-in person's own user (anyone may know who they are signed in as)."""
-    user = _own(uow, principal)
+    user = own_user(uow, principal)
     return user_view(user, _warrant(uow, user))
 
 
-def _own(uow: UnitOfWork, principal: Principal) -> User:
+def own_user(uow: UnitOfWork, principal: Principal) -> User:
     """The principal's own user row: by id, so that a renamed account stays theirs."""
     user = uow.session.get(User, principal.user_id)
     if user is None:
@@ -230,7 +229,7 @@ def _own(uow: UnitOfWork, principal: Principal) -> User:
 def principal_named(system: System, username: str) -> Principal:
     """The person with this username, to act as (for tools run by that person)."""
     with system.unit_of_work() as uow:
-        user = _user(uow, username)
+        user = user_named(uow, username)
         if user.disabled_at is not None:
             raise NotPermitted(f"user {username!r} is disabled")
         return principal_of(user)
@@ -268,7 +267,7 @@ def update_user(
         require(uow, principal, SystemAction.MANAGE_USERS, who)
         if role is not None:
             _check_role(role)
-        user = _user(uow, username)
+        user = user_named(uow, username)
         # Lock the user row: two administrators demoting each other cannot both win.
         uow.session.refresh(user, with_for_update=True)
         changes: dict[str, object] = {}
@@ -324,7 +323,7 @@ def end_sessions(
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
-        user = _user(uow, username)
+        user = user_named(uow, username)
         ended = _end_sessions(uow, user.id, uow.now())
         uow.audit(
             "admin:session:revoke",
@@ -350,7 +349,7 @@ def set_password(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
         _check_password(password)
-        user = _user(uow, username)
+        user = user_named(uow, username)
         _new_password(uow, user, password, "admin:user:password", who)
         uow.commit()
 
@@ -367,7 +366,7 @@ def change_my_password(
     end (whoever knew the old password is signed out)."""
     _check_password(password)
     with system.unit_of_work() as uow:
-        user = _own(uow, principal)
+        user = own_user(uow, principal)
         if user.password_hash is None or not _matches(user.password_hash, current):
             raise NotPermitted("the current password is not right")
         _new_password(uow, user, password, "user:password:change", actor or principal.actor())
@@ -378,206 +377,6 @@ def _new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: A
     user.password_hash = _hasher.hash(password)
     _end_sessions(uow, user.id, uow.now())
     uow.audit(tag, actor, object_type="user", object_id=user.username)
-
-
-def create_token(
-    system: System,
-    principal: Principal,
-    username: str,
-    *,
-    name: str = "",
-    lifetime: timedelta | None = timedelta(days=90),
-    actor: Actor | None = None,
-) -> IssuedToken:
-    """An administrator issues a user an API token; only its hash is kept."""
-    who = actor or principal.actor()
-    with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
-        issued = _issue(uow, _user(uow, username), name, lifetime, who, "admin:token:issue")
-        uow.commit()
-        return issued
-
-
-def create_my_token(
-    system: System,
-    principal: Principal,
-    *,
-    name: str = "",
-    lifetime: timedelta | None = timedelta(days=90),
-    actor: Actor | None = None,
-) -> IssuedToken:
-    """A new API token for the signed-in person themselves; only its hash is kept."""
-    with system.unit_of_work() as uow:
-        user = _own(uow, principal)
-        issued = _issue(uow, user, name, lifetime, actor or principal.actor(), "user:token:issue")
-        uow.commit()
-        return issued
-
-
-def _issue(
-    uow: UnitOfWork,
-    user: User,
-    name: str,
-    lifetime: timedelta | None,
-    actor: Actor,
-    tag: str,
-) -> IssuedToken:
-    if lifetime is not None and not timedelta(0) < lifetime <= timedelta(days=MAX_TOKEN_DAYS):
-        raise InvalidInput(f"a token lives between a moment and {MAX_TOKEN_DAYS} days")
-    if len(name) > 120:
-        raise InvalidInput("a token's name is at most 120 characters")
-    secret = new_token(USER_TOKEN_PREFIX)
-    now = uow.now()
-    row = ApiToken(
-        user_id=user.id,
-        name=name,
-        token_hash=token_hash(secret),
-        created_at=now,
-        expires_at=None if lifetime is None else now + lifetime,
-    )
-    uow.session.add(row)
-    uow.session.flush()
-    uow.audit(
-        tag,
-        actor,
-        object_type="user",
-        object_id=user.username,
-        details={"name": name, "token": row.id},
-    )
-    return IssuedToken(**_token_view(row, user.username, now).model_dump(), token=secret)
-
-
-def issue_token(
-    system: System,
-    principal: Principal,
-    username: str,
-    *,
-    name: str = "",
-    lifetime: timedelta | None = timedelta(days=90),
-    actor: Actor | None = None,
-) -> str:
-    """An administrator issues a user an API token, returned once; only its hash is kept."""
-    return create_token(
-        system, principal, username, name=name, lifetime=lifetime, actor=actor
-    ).token
-
-
-def _token_view(token: ApiToken, username: str, now: datetime) -> TokenView:
-    return TokenView(
-        id=token.id,
-        username=username,
-        name=token.name,
-        created_at=isoformat(token.created_at),
-        expires_at=None if token.expires_at is None else isoformat(token.expires_at),
-        revoked_at=None if token.revoked_at is None else isoformat(token.revoked_at),
-        active=not _inactive(token.revoked_at, token.expires_at, now),
-    )
-
-
-def _tokens(uow: UnitOfWork, user_id: int | None) -> list[TokenView]:
-    query = (
-        select(ApiToken, User.username)
-        .join(User, User.id == ApiToken.user_id)
-        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-    )
-    if user_id is not None:
-        query = query.where(ApiToken.user_id == user_id)
-    now = uow.now()
-    return [_token_view(t, name, now) for t, name in uow.session.execute(query).all()]
-
-
-def list_tokens(
-    system: System,
-    principal: Principal,
-    username: str | None = None,
-    *,
-    actor: Actor | None = None,
-) -> list[TokenView]:
-    """API tokens (of one user, if given), newest first; never their secrets."""
-    with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
-        return _tokens(uow, None if username is None else _user(uow, username).id)
-
-
-def my_tokens(system: System, principal: Principal) -> list[TokenView]:
-    """The signed-in person's own API tokens, newest first; never their secrets."""
-    with system.unit_of_work() as uow:
-        return _tokens(uow, _own(uow, principal).id)
-
-
-def revoke_token(
-    system: System,
-    principal: Principal,
-    token_id: int,
-    *,
-    username: str | None = None,
-    actor: Actor | None = None,
-) -> TokenView:
-    """An administrator revokes a token at once; with `username`, only a token of that user."""
-    who = actor or principal.actor()
-    with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
-        revoked = _revoke(uow, token_id, username, who, "admin:token:revoke")
-        uow.commit()
-        return revoked
-
-
-def revoke_my_token(
-    system: System, principal: Principal, token_id: int, *, actor: Actor | None = None
-) -> TokenView:
-    """The signed-in person revokes one of their own tokens; anyone else's is "no token"."""
-    with system.unit_of_work() as uow:
-        owner = _own(uow, principal).username
-        revoked = _revoke(uow, token_id, owner, actor or principal.actor(), "user:token:revoke")
-        uow.commit()
-        return revoked
-
-
-def _revoke(
-    uow: UnitOfWork, token_id: int, username: str | None, actor: Actor, tag: str
-) -> TokenView:
-    """Revoke a token (of `username`, if given; else NotFound), audited once."""
-    row = uow.session.execute(
-        select(ApiToken, User.username)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.id == token_id)
-    ).one_or_none()
-    if row is None or (username is not None and row[1] != username):
-        raise NotFound(f"no token {token_id}" + (f" of {username}" if username else ""))
-    token, owner = row
-    now = uow.now()
-    if token.revoked_at is None:
-        token.revoked_at = now
-        uow.audit(
-            tag,
-            actor,
-            object_type="user",
-            object_id=owner,
-            details={"token": token_id, "name": token.name},
-        )
-    return _token_view(token, owner, now)
-
-
-def authenticate_token(system: System, token: str) -> Principal:
-    """The user behind a bearer token; NotAuthenticated if it is unknown, revoked or expired."""
-    if not token.startswith(USER_TOKEN_PREFIX):
-        raise NotAuthenticated("not a user token")
-    with system.unit_of_work() as uow:
-        row = uow.session.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == token_hash(token))
-        ).one_or_none()
-        if row is None:
-            raise NotAuthenticated("unknown token")
-        api_token, user = row
-        if _inactive(api_token.revoked_at, api_token.expires_at, uow.now()) or user.disabled_at:
-            raise NotAuthenticated("token revoked or expired")
-        return principal_of(user)
-
-
-def _inactive(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
-    return revoked_at is not None or (expires_at is not None and expires_at <= now)
 
 
 def _matches(password_hash: str, password: str) -> bool:

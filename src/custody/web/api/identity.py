@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
 from custody.domain.principal import Principal
-from custody.services.identity import signin, users
+from custody.services.identity import signin, tokens, users
 from custody.services.identity.answers import IssuedToken, Me, SessionsEnded, TokenView, UserView
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
@@ -40,7 +40,7 @@ class UserChange(BaseModel):
 
 class NewToken(BaseModel):
     name: str = Field(default="", max_length=120, description="what the token is for")
-    days: int = Field(default=90, ge=1, le=users.MAX_TOKEN_DAYS)
+    days: int = Field(default=90, ge=1, le=tokens.MAX_TOKEN_DAYS)
 
 
 class NewPassword(BaseModel):
@@ -87,7 +87,7 @@ async def change_my_password(
     openapi_extra=ME,
 )
 async def my_tokens(user: CurrentUser, system: SystemDep) -> list[TokenView]:
-    return await run_in_threadpool(users.my_tokens, system, user)
+    return await run_in_threadpool(tokens.my_tokens, system, user)
 
 
 @router.post(
@@ -101,7 +101,7 @@ async def new_my_token(
     body: NewToken, request: Request, user: CurrentUser, system: SystemDep
 ) -> IssuedToken:
     return await run_in_threadpool(
-        lambda: users.create_my_token(
+        lambda: tokens.create_my_token(
             system,
             user,
             name=body.name,
@@ -121,7 +121,7 @@ async def revoke_my_token(
     token_id: int, request: Request, user: CurrentUser, system: SystemDep
 ) -> TokenView:
     return await run_in_threadpool(
-        lambda: users.revoke_my_token(system, user, token_id, actor=user_actor(request, user))
+        lambda: tokens.revoke_my_token(system, user, token_id, actor=user_actor(request, user))
     )
 
 
@@ -235,7 +235,7 @@ async def user_tokens(
     username: str, request: Request, admin: Admin, system: SystemDep
 ) -> list[TokenView]:
     return await run_in_threadpool(
-        lambda: users.list_tokens(system, admin, username, actor=user_actor(request, admin))
+        lambda: tokens.list_tokens(system, admin, username, actor=user_actor(request, admin))
     )
 
 
@@ -250,7 +250,7 @@ async def new_user_token(
     username: str, body: NewToken, request: Request, admin: Admin, system: SystemDep
 ) -> IssuedToken:
     return await run_in_threadpool(
-        lambda: users.create_token(
+        lambda: tokens.create_token(
             system,
             admin,
             username,
@@ -271,7 +271,7 @@ async def revoke_user_token(
     username: str, token_id: int, request: Request, admin: Admin, system: SystemDep
 ) -> TokenView:
     return await run_in_threadpool(
-        lambda: users.revoke_token(
+        lambda: tokens.revoke_token(
             system, admin, token_id, username=username, actor=user_actor(request, admin)
         )
     )
