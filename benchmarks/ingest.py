@@ -30,7 +30,7 @@ from custody.camera.storage import CameraStorage
 from custody.config import Settings
 from custody.dock.agent import DockAgent
 from custody.services.fleet import registry
-from custody.services.identity import setup
+from custody.services.identity import setup, users
 from custody.services.system import NoJobs
 
 console = Console()
@@ -94,15 +94,17 @@ def main() -> None:
         settings = Settings(data_dir=data_dir)
         system = build_system(settings, create=True, jobs=NoJobs())
         setup.ensure_admin(system)
+        admin = users.principal_named(system, setup.ADMIN)
         device = CameraStorage(bay).device
         registry.add_camera(
             system,
+            admin,
             serial=device.serial,
             model=device.model,
             firmware=device.firmware,
             public_key=device.public_key,
         )
-        token = registry.add_dock(system, "Bench-1")
+        token = registry.add_dock(system, admin, "Bench-1").token
         system.engine.dispose()
 
         port = free_port()

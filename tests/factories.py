@@ -11,9 +11,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.domain import signing
+from custody.domain.errors import Conflict
 from custody.domain.manifest import GpsPoint, Manifest
+from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
+from custody.services.identity import setup, users
 from custody.services.system import System
 from tests.conftest import START
 
@@ -54,17 +57,34 @@ class FakeCamera:
         return signing.sign(document, self.key)
 
 
-def register(system: System, serial: str = "BWV-0001") -> tuple[FakeCamera, DockIdentity, str]:
-    """An officer, a registered camera and a dock; returns the camera, dock and dock token."""
-    registry.add_officer(system, "1234AB", name="A. Officer", unit="Hackney")
+def administrator(system: System, username: str = "admin") -> Principal:
+    """An administrator to build a test's world as (everything in it is done by someone, as
+    them): the installation's first user, made the one way a first user is made; or, on an
+    installation `custody init` made, added by its `admin`."""
+    try:
+        return setup.first_administrator(system, username)
+    except Conflict:
+        first = users.principal_named(system, setup.ADMIN)
+        if username != first.username:
+            users.create_user(system, first, username, "administrator")
+        return users.principal_named(system, username)
+
+
+def register(
+    system: System, admin: Principal, serial: str = "BWV-0001"
+) -> tuple[FakeCamera, DockIdentity, str]:
+    """An officer, a registered camera and a dock, registered by `admin`; returns the camera,
+    dock and dock token."""
+    registry.add_officer(system, admin, "1234AB", name="A. Officer", unit="Hackney")
     camera = FakeCamera(serial, Ed25519PrivateKey.generate())
     registry.add_camera(
         system,
+        admin,
         serial=serial,
         model="SimCam",
         firmware="1.0",
         public_key=camera.public_key,
         officer="1234AB",
     )
-    token = registry.add_dock(system, "Hackney-1")
+    token = registry.add_dock(system, admin, "Hackney-1").token
     return camera, registry.authenticate_dock(system, token), token

@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
-from tests.factories import FakeCamera, register
+from tests.factories import FakeCamera, administrator, register
 
 PEOPLE = {
     "alice": ("officer", "1234AB", None),
@@ -38,6 +39,8 @@ class Force:
     camera: FakeCamera
     dock: DockIdentity
     dock_token: str
+    # root, the installation's first administrator: who registers and adds everyone else.
+    admin: Principal
     tokens: dict[str, str] = field(default_factory=dict)
 
     def auth(self, name: str) -> dict[str, str]:
@@ -45,13 +48,15 @@ class Force:
 
 
 def make_force(system: System) -> Force:
-    """Officers, a camera and a dock, and a user with a password and a token per person."""
-    camera, dock, dock_token = register(system)
-    registry.add_officer(system, "5678CD", name="C. Harlie", unit="Camden")
-    force = Force(system, camera, dock, dock_token)
+    """Officers, a camera and a dock, and a user with a token per person."""
+    root = administrator(system, "root")
+    camera, dock, dock_token = register(system, root)
+    registry.add_officer(system, root, "5678CD", name="C. Harlie", unit="Camden")
+    force = Force(system, camera, dock, dock_token, root)
     for name, (role, officer, unit) in PEOPLE.items():
-        users.create_user(system, name, role, officer=officer, unit=unit)
-        force.tokens[name] = users.issue_token(system, name)
+        if name != root.username:
+            users.create_user(system, root, name, role, officer=officer, unit=unit)
+        force.tokens[name] = tokens.issue_token(system, root, name)
     return force
 
 

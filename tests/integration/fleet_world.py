@@ -19,10 +19,10 @@ from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
-from tests.factories import FakeCamera
+from tests.factories import FakeCamera, administrator
 
 PEOPLE = {
     "gus": ("fleet_manager", None, "Fleet"),
@@ -50,6 +50,11 @@ class FleetWorld:
     tokens: dict[str, str] = field(default_factory=dict)
     principals: dict[str, Principal] = field(default_factory=dict)
 
+    @property
+    def admin(self) -> Principal:
+        """root, the installation's first administrator: who builds the world."""
+        return self.principals["root"]
+
     def camera(
         self,
         serial: str,
@@ -63,6 +68,7 @@ class FleetWorld:
         camera = FakeCamera(serial, Ed25519PrivateKey.generate())
         registry.add_camera(
             self.system,
+            self.admin,
             serial=serial,
             model="SimCam",
             firmware=firmware,
@@ -119,13 +125,17 @@ class FleetWorld:
 
 
 def build(system: System) -> FleetWorld:
+    root = administrator(system, "root")
     for warrant, (name, unit, card) in OFFICERS.items():
-        registry.add_officer(system, warrant, name=name, unit=unit, card_id=card)
-    token = registry.add_dock(system, "Hackney-1", bays=8)
+        registry.add_officer(system, root, warrant, name=name, unit=unit, card_id=card)
+    token = registry.add_dock(system, root, "Hackney-1", bays=8).token
     world = FleetWorld(system, registry.authenticate_dock(system, token), token)
+    world.principals["root"] = root
     for username, (role, linked, team) in PEOPLE.items():
-        world.principals[username] = users.create_user(
-            system, username, role, officer=linked, unit=team
+        if username != root.username:
+            users.create_user(system, root, username, role, officer=linked, unit=team)
+            world.principals[username] = users.principal_named(system, username)
+        world.tokens[username] = tokens.issue_token(
+            system, root, username, lifetime=timedelta(days=3650)
         )
-        world.tokens[username] = users.issue_token(system, username, lifetime=timedelta(days=3650))
     return world

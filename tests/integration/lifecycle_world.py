@@ -20,12 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from custody.db.models import Officer, Recording
+from custody.db.models import Camera, Officer, Recording
 from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.system import System
+from tests.factories import administrator
 
 OFFICERS = {"1234AB": "Hackney", "5678CD": "Hackney", "9999EF": "Camden"}
 PEOPLE: dict[str, tuple[str, str | None, str | None]] = {
@@ -135,11 +136,13 @@ class _As:
 
 def build_world(system: System) -> World:
     world = World(system)
+    admin = administrator(system, "admin2")
     for warrant, unit in OFFICERS.items():
-        registry.add_officer(system, warrant, name=f"PC {warrant}", unit=unit)
+        registry.add_officer(system, admin, warrant, name=f"PC {warrant}", unit=unit)
         key = Ed25519PrivateKey.generate()
-        world.cameras[warrant] = registry.add_camera(
+        registry.add_camera(
             system,
+            admin,
             serial=f"BWV-{warrant}",
             model="SimCam",
             firmware="1.0",
@@ -150,11 +153,21 @@ def build_world(system: System) -> World:
         world.officer_ids = dict(
             uow.session.execute(select(Officer.warrant_number, Officer.id)).all()
         )
-    for username, (role, warrant, unit) in PEOPLE.items():
-        world.people[username] = users.create_user(
-            system, username, role, officer=warrant, unit=unit
+        world.cameras = dict(
+            uow.session.execute(
+                select(Officer.warrant_number, Camera.id).join(
+                    Camera, Camera.officer_id == Officer.id
+                )
+            ).all()
         )
-        world.tokens[username] = users.issue_token(system, username, lifetime=timedelta(days=3650))
+    world.people[admin.username] = admin
+    for username, (role, warrant, unit) in PEOPLE.items():
+        if username != admin.username:
+            users.create_user(system, admin, username, role, officer=warrant, unit=unit)
+            world.people[username] = users.principal_named(system, username)
+        world.tokens[username] = tokens.issue_token(
+            system, admin, username, lifetime=timedelta(days=3650)
+        )
     return world
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from custody.db.models import AuditEvent, Camera, IngestFlag, Officer, Recording
 from custody.db.models.fleet import CameraAssignment
-from custody.domain.clock import ManualClock
+from custody.domain.clock import ManualClock, isoformat, parse_time
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted, UnknownCamera
 from custody.services.fleet import assignments, registry, views
 from custody.services.identity.tokens import DOCK_TOKEN_PREFIX
@@ -50,43 +50,47 @@ def test_personal_issue_is_kept_as_history(world: FleetWorld, clock: ManualClock
     system = world.system
     world.camera("BWV-1", officer="1001HK")
     clock.advance(timedelta(days=10))
-    assignments.issue(system, "BWV-1", "1002HK")
+    assignments.issue(system, world.admin, "BWV-1", "1002HK")
     clock.advance(timedelta(days=5))
-    assignments.return_to_stock(system, "BWV-1", reason="officer left the borough")
+    assignments.return_to_stock(system, world.admin, "BWV-1", reason="officer left the borough")
 
-    history = assignments.history(system, camera="BWV-1")
+    history = assignments.history(system, world.admin, camera="BWV-1")
     assert [(a.officer, a.kind, a.end_reason) for a in history] == [
         ("1002HK", "personal", "returned"),
         ("1001HK", "personal", "reissued"),
     ]
-    assert history[1].started_at == START and history[1].ended_at == START + timedelta(days=10)
+    assert history[1].started_at == isoformat(START)
+    assert history[1].ended_at == isoformat(START + timedelta(days=10))
     # The officer behind the camera at any moment, ever after.
-    held = assignments.holder_at(system, "BWV-1", START + timedelta(days=3))
-    assert held is not None and held.officer == "1001HK"
-    held = assignments.holder_at(system, "BWV-1", START + timedelta(days=12))
-    assert held is not None and held.officer == "1002HK"
-    assert assignments.holder_at(system, "BWV-1", START + timedelta(days=16)) is None
-    assert assignments.history(system, officer="1001HK")[0].camera == "BWV-1"
-    camera = views.get_camera(system, "BWV-1")
-    assert camera["status"] == "in_stock" and camera["officer"] is None
-    assert len(camera["assignments"]) == 2
+    held = assignments.holder_at(system, world.admin, "BWV-1", START + timedelta(days=3))
+    assert held.assignment is not None and held.assignment.officer == "1001HK"
+    held = assignments.holder_at(system, world.admin, "BWV-1", START + timedelta(days=12))
+    assert held.assignment is not None and held.assignment.officer == "1002HK"
+    later = assignments.holder_at(system, world.admin, "BWV-1", START + timedelta(days=16))
+    assert later.assignment is None
+    assert assignments.history(system, world.admin, officer="1001HK")[0].camera == "BWV-1"
+    camera = views.get_camera(system, world.admin, "BWV-1")
+    assert camera.status == "in_stock" and camera.officer is None
+    assert len(camera.assignments) == 2
 
 
 def test_issuing_refuses_what_the_rules_forbid_and_changes_nothing(world: FleetWorld) -> None:
     system = world.system
     world.camera("BWV-1", officer="1001HK")
     with pytest.raises(Conflict, match="already"):
-        assignments.issue(system, "BWV-1", "1001HK")
+        assignments.issue(system, world.admin, "BWV-1", "1001HK")
     with pytest.raises(NotFound):
-        assignments.issue(system, "BWV-1", "9999ZZ")
+        assignments.issue(system, world.admin, "BWV-1", "9999ZZ")
     with pytest.raises(NotFound):
-        assignments.issue(system, "NO-SUCH", "1001HK")
-    assignments.retire(system, "BWV-1", reason="cracked lens")
+        assignments.issue(system, world.admin, "NO-SUCH", "1001HK")
+    assignments.retire(system, world.admin, "BWV-1", reason="cracked lens")
     with pytest.raises(Conflict, match="retired"):
-        assignments.issue(system, "BWV-1", "1002HK")
+        assignments.issue(system, world.admin, "BWV-1", "1002HK")
     with pytest.raises(Conflict, match="retired"):
-        assignments.retire(system, "BWV-1")
-    assert [a.end_reason for a in assignments.history(system, camera="BWV-1")] == ["retired"]
+        assignments.retire(system, world.admin, "BWV-1")
+    assert [a.end_reason for a in assignments.history(system, world.admin, camera="BWV-1")] == [
+        "retired"
+    ]
 
 
 def test_a_pool_camera_is_taken_by_card_and_returns_when_docked(
@@ -100,20 +104,20 @@ def test_a_pool_camera_is_taken_by_card_and_returns_when_docked(
     assert (taken.officer, taken.officer_name, taken.started_at) == (
         "1001HK",
         "Amira Khan",
-        START + MINUTE,
+        isoformat(START + MINUTE),
     )
-    camera = views.get_camera(system, "POOL-1")
-    assert camera["officer"] == "1001HK" and camera["pool"] is True
+    camera = views.get_camera(system, world.admin, "POOL-1")
+    assert camera.officer == "1001HK" and camera.pool is True
     clock.advance(8 * HOUR)
     world.dock_report("POOL-1")
-    [ended] = assignments.history(system, camera="POOL-1")
-    assert ended.ended_at == START + MINUTE + 8 * HOUR and ended.end_reason == "docked"
+    [ended] = assignments.history(system, world.admin, camera="POOL-1")
+    assert ended.ended_at == isoformat(START + MINUTE + 8 * HOUR) and ended.end_reason == "docked"
     assert ended.dock == "Hackney-1" and ended.kind == "pool"
-    assert views.get_camera(system, "POOL-1")["officer"] is None
+    assert views.get_camera(system, world.admin, "POOL-1").officer is None
     # The next officer takes it; the history keeps both.
     clock.advance(HOUR)
     assignments.checkout(system, world.dock, card_id="04D4E5F6", serial="POOL-1")
-    assert [a.officer for a in assignments.history(system, camera="POOL-1")] == [
+    assert [a.officer for a in assignments.history(system, world.admin, camera="POOL-1")] == [
         "1002HK",
         "1001HK",
     ]
@@ -126,7 +130,9 @@ def test_checkout_refusals_are_clear_audited_and_change_nothing(world: FleetWorl
     world.camera("POOL-2", pool=True, borough="Hackney")
     world.dock_report("BWV-1")
     world.dock_report("POOL-1")
-    other = registry.authenticate_dock(system, registry.add_dock(system, "Camden-1"))
+    other = registry.authenticate_dock(
+        system, registry.add_dock(system, world.admin, "Camden-1").token
+    )
     with pytest.raises(NotFound, match="no officer"):
         assignments.checkout(system, world.dock, card_id="DEADBEEF", serial="POOL-1")
     with pytest.raises(Conflict, match="personal-issue"):
@@ -143,10 +149,10 @@ def test_checkout_refusals_are_clear_audited_and_change_nothing(world: FleetWorl
     assignments.checkout(system, world.dock, card_id="04A1B2C3", serial="POOL-2")
     with pytest.raises(Conflict, match="has pool camera POOL-2 still"):
         assignments.checkout(system, world.dock, card_id="04A1B2C3", serial="POOL-1")
-    assignments.report_lost(system, "POOL-1")
+    assignments.report_lost(system, world.admin, "POOL-1")
     with pytest.raises(Conflict, match="lost"):
         assignments.checkout(system, world.dock, card_id="04A1B2C3", serial="POOL-1")
-    assert assignments.history(system, camera="POOL-1") == []
+    assert assignments.history(system, world.admin, camera="POOL-1") == []
     with system.unit_of_work() as uow:
         refused = uow.session.scalars(
             select(AuditEvent).where(
@@ -166,10 +172,11 @@ def test_the_recording_carries_the_officer_who_took_the_pool_camera(
     world.camera("POOL-1", pool=True, borough="Hackney")
     world.dock_report("POOL-1")
     taken = assignments.checkout(system, world.dock, card_id="04D4E5F6", serial="POOL-1")
+    taken_at = parse_time(taken.started_at)
     # The camera was programmed: its manifest names the officer who took it.
-    honest = world.upload("POOL-1", officer="1002HK", started_at=taken.started_at + HOUR)
+    honest = world.upload("POOL-1", officer="1002HK", started_at=taken_at + HOUR)
     # A camera whose programming failed still names its previous holder: the history wins.
-    stale = world.upload("POOL-1", officer="1001HK", started_at=taken.started_at + 2 * HOUR)
+    stale = world.upload("POOL-1", officer="1001HK", started_at=taken_at + 2 * HOUR)
     clock.advance(9 * HOUR)
     world.dock_report("POOL-1")
     # Footage from after the docking, taken without a card: nobody is recorded as its officer.
@@ -205,12 +212,12 @@ def test_retiring_keeps_history_and_provenance_and_flags_the_camera_seen_again(
     world.camera("BWV-1", officer="1001HK")
     before = world.upload("BWV-1", officer="1001HK", started_at=START + HOUR)
     clock.advance(timedelta(days=2))
-    assignments.retire(system, "BWV-1", reason="end of life")
+    assignments.retire(system, world.admin, "BWV-1", reason="end of life")
     assert _officer_of(system, before) == "1001HK"
-    [history] = assignments.history(system, camera="BWV-1")
+    [history] = assignments.history(system, world.admin, camera="BWV-1")
     assert history.end_reason == "retired"
-    held = assignments.holder_at(system, "BWV-1", START + HOUR)
-    assert held is not None and held.officer == "1001HK"
+    held = assignments.holder_at(system, world.admin, "BWV-1", START + HOUR)
+    assert held.assignment is not None and held.assignment.officer == "1001HK"
 
     # It turns up in a dock with footage: the footage is kept, and people are told.
     clock.advance(timedelta(days=3))
@@ -250,12 +257,12 @@ def test_people_need_the_fleet_roles_and_refusals_are_audited(world: FleetWorld)
     system = world.system
     world.camera("BWV-1", officer="1001HK")
     sam, alice, gus = (world.principals[n] for n in ("sam", "alice", "gus"))
-    assert assignments.history(system, camera="BWV-1", principal=sam)
+    assert assignments.history(system, sam, camera="BWV-1")
     with pytest.raises(NotPermitted):
-        assignments.issue(system, "BWV-1", "1002HK", principal=sam)
+        assignments.issue(system, sam, "BWV-1", "1002HK")
     with pytest.raises(NotPermitted):
-        assignments.history(system, camera="BWV-1", principal=alice)
-    assignments.issue(system, "BWV-1", "1002HK", principal=gus)
+        assignments.history(system, alice, camera="BWV-1")
+    assignments.issue(system, gus, "BWV-1", "1002HK")
     with system.unit_of_work() as uow:
         refused = uow.session.scalars(select(AuditEvent).where(AuditEvent.allowed.is_(False))).all()
         issued = uow.session.scalars(

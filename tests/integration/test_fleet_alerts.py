@@ -26,13 +26,11 @@ def world(system: System) -> FleetWorld:
     return build(system)
 
 
-def kinds(system: System, *, cameras_only: bool = False, **options: int) -> list[tuple[str, str]]:
-    found = health.alerts(system, **options)  # type: ignore[arg-type]
-    return [
-        (a["kind"], a["name"])
-        for a in found["alerts"]
-        if not cameras_only or a["subject"] == "camera"
-    ]
+def kinds(
+    world: FleetWorld, *, cameras_only: bool = False, **options: int
+) -> list[tuple[str, str]]:
+    found = health.alerts(world.system, world.admin, **options)  # type: ignore[arg-type]
+    return [(a.kind, a.name) for a in found.alerts if not cameras_only or a.subject == "camera"]
 
 
 def test_a_camera_out_of_its_dock_too_long(world: FleetWorld, clock: ManualClock) -> None:
@@ -41,21 +39,21 @@ def test_a_camera_out_of_its_dock_too_long(world: FleetWorld, clock: ManualClock
     world.camera("BWV-2", officer="1002HK")
     world.dock_report("BWV-1")
     world.dock_report("BWV-2")
-    assert kinds(system) == []
+    assert kinds(world) == []
     clock.advance(2 * DAY)
     world.dock_report("BWV-2")
     clock.advance(DAY + HOUR)  # BWV-1: 3 days and an hour; BWV-2: a day and an hour
-    assert kinds(system, cameras_only=True) == [("camera_not_docked", "BWV-1")]
-    [alert] = health.alerts(system, kind="camera_not_docked")["alerts"]
-    assert alert["severity"] == "warning" and "31 days are running" in alert["message"]
+    assert kinds(world, cameras_only=True) == [("camera_not_docked", "BWV-1")]
+    [alert] = health.alerts(system, world.admin, kind="camera_not_docked").alerts
+    assert alert.severity == "warning" and "31 days are running" in alert.message
     # The threshold is configurable, per request as well as in the settings.
-    assert kinds(system, cameras_only=True, camera_idle_days=4) == []
+    assert kinds(world, cameras_only=True, camera_idle_days=4) == []
     clock.advance(4 * DAY)
-    first, second = health.alerts(system, kind="camera_not_docked")["alerts"]
-    assert (first["name"], first["severity"]) == ("BWV-1", "critical")
-    assert (second["name"], second["severity"]) == ("BWV-2", "warning")
+    first, second = health.alerts(system, world.admin, kind="camera_not_docked").alerts
+    assert (first.name, first.severity) == ("BWV-1", "critical")
+    assert (second.name, second.severity) == ("BWV-2", "warning")
     world.dock_report("BWV-1")
-    assert ("camera_not_docked", "BWV-1") not in kinds(system)
+    assert ("camera_not_docked", "BWV-1") not in kinds(world)
 
 
 def test_a_camera_in_stock_or_never_issued_is_not_expected(
@@ -64,9 +62,9 @@ def test_a_camera_in_stock_or_never_issued_is_not_expected(
     world.camera("STOCK-1")
     world.camera("NEW-1", officer="1001HK")
     clock.advance(2 * DAY)
-    assert kinds(world.system, cameras_only=True) == []
+    assert kinds(world, cameras_only=True) == []
     clock.advance(2 * DAY)  # issued four days ago and never docked
-    assert kinds(world.system, cameras_only=True) == [("camera_not_docked", "NEW-1")]
+    assert kinds(world, cameras_only=True) == [("camera_not_docked", "NEW-1")]
 
 
 def test_a_dock_that_stops_reporting(world: FleetWorld, clock: ManualClock) -> None:
@@ -76,19 +74,19 @@ def test_a_dock_that_stops_reporting(world: FleetWorld, clock: ManualClock) -> N
     clock.advance(23 * HOUR)
     registry.heartbeat(system, world.dock, ["BWV-1"])
     clock.advance(23 * HOUR)
-    assert kinds(system) == []
+    assert kinds(world) == []
     clock.advance(2 * HOUR)
-    assert kinds(system) == [("dock_silent", "Hackney-1")]
-    assert kinds(system, dock_silent_hours=48) == []
+    assert kinds(world) == [("dock_silent", "Hackney-1")]
+    assert kinds(world, dock_silent_hours=48) == []
     registry.heartbeat(system, world.dock, [])
-    assert kinds(system) == []
+    assert kinds(world) == []
 
 
 def test_firmware_behind_the_newest_seen_for_the_model(world: FleetWorld) -> None:
     system = world.system
     world.camera("BWV-1", officer="1001HK", firmware="1.9.0")
     world.camera("BWV-2", officer="1002HK", firmware="1.9.0")
-    assert kinds(system) == []
+    assert kinds(world) == []
     # One camera is updated; the docks report what it now runs.
     registry.report_camera(
         system,
@@ -100,9 +98,9 @@ def test_firmware_behind_the_newest_seen_for_the_model(world: FleetWorld) -> Non
         firmware="1.10.0",
         recordings_waiting=0,
     )
-    assert kinds(system) == [("firmware_behind", "BWV-1")]
-    found = health.alerts(system, kind="firmware_behind")
-    assert found["counts"]["firmware_behind"] == 1 and "1.10.0" in found["alerts"][0]["message"]
+    assert kinds(world) == [("firmware_behind", "BWV-1")]
+    found = health.alerts(system, world.admin, kind="firmware_behind")
+    assert found.counts["firmware_behind"] == 1 and "1.10.0" in found.alerts[0].message
 
 
 def test_a_lost_camera_that_docks_again_is_flagged(world: FleetWorld, clock: ManualClock) -> None:
@@ -110,11 +108,11 @@ def test_a_lost_camera_that_docks_again_is_flagged(world: FleetWorld, clock: Man
     world.camera("BWV-1", officer="1001HK")
     world.dock_report("BWV-1")
     clock.advance(DAY)
-    assignments.report_lost(system, "BWV-1", reason="dropped during a chase")
+    assignments.report_lost(system, world.admin, "BWV-1", reason="dropped during a chase")
     clock.advance(10 * DAY)
-    assert kinds(system) == [("dock_silent", "Hackney-1")]
+    assert kinds(world) == [("dock_silent", "Hackney-1")]
     world.dock_report("BWV-1")
-    assert kinds(system) == [("reported_while_lost", "BWV-1")]
+    assert kinds(world) == [("reported_while_lost", "BWV-1")]
     with system.unit_of_work() as uow:
         [flag] = uow.session.scalars(select(IngestFlag)).all()
         event = uow.session.scalar(
@@ -123,8 +121,10 @@ def test_a_lost_camera_that_docks_again_is_flagged(world: FleetWorld, clock: Man
     assert flag.kind == "camera_lost" and "Hackney-1" in flag.detail
     assert event is not None and event.object_id == "BWV-1"
     # Found and back in stock: no longer an alert.
-    assignments.return_to_stock(system, "BWV-1", reason="handed in at the front counter")
-    assert kinds(system) == []
+    assignments.return_to_stock(
+        system, world.admin, "BWV-1", reason="handed in at the front counter"
+    )
+    assert kinds(world) == []
 
 
 def test_the_api_and_the_command(
@@ -160,6 +160,6 @@ def test_the_api_and_the_command(
     # The command reads the real clock: it sees the same alerts, for it is later still.
     monkeypatch.setenv("CUSTODY_DATA_DIR", str(system.settings.data_dir))
     monkeypatch.setenv("CUSTODY_DATABASE_URL", system.settings.resolved_database_url)
-    result = CliRunner().invoke(cli, ["fleet", "health"])
+    result = CliRunner().invoke(cli, ["fleet", "health", "--as", "root"])
     assert result.exit_code == 0, result.output
     assert "BWV-1" in result.output and "Hackney-1" in result.output

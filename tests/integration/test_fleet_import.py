@@ -11,11 +11,13 @@ from typer.testing import CliRunner
 
 from custody.cli import app as cli
 from custody.db.models import AuditEvent, Camera, Officer
+from custody.domain.principal import Principal
 from custody.services.fleet import importing, registry
 from custody.services.fleet.importing import ImportRefused
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.system import System
 from custody.web.app import create_app
+from tests.factories import administrator
 from tests.integration.fleet_world import public_key
 
 KEY = public_key()
@@ -26,6 +28,11 @@ OFFICERS = """warrant_number,name,rank,unit
 """
 
 
+@pytest.fixture
+def admin(system: System) -> Principal:
+    return administrator(system)
+
+
 def counts(system: System) -> tuple[int, int]:
     with system.unit_of_work() as uow:
         officers = uow.session.scalar(select(func.count()).select_from(Officer)) or 0
@@ -33,14 +40,14 @@ def counts(system: System) -> tuple[int, int]:
         return officers, cameras
 
 
-def refused(system: System, text: str | bytes) -> list[tuple[int, str | None]]:
+def refused(system: System, admin: Principal, text: str | bytes) -> list[tuple[int, str | None]]:
     with pytest.raises(ImportRefused) as caught:
-        importing.import_csv(system, text)
+        importing.import_csv(system, admin, text)
     return [(f.row, f.column) for f in caught.value.failures]
 
 
-def test_a_good_officers_file_imports_every_row(system: System) -> None:
-    result = importing.import_csv(system, OFFICERS.encode("utf-8-sig"))  # a BOM, as Excel
+def test_a_good_officers_file_imports_every_row(system: System, admin: Principal) -> None:
+    result = importing.import_csv(system, admin, OFFICERS.encode("utf-8-sig"))  # a BOM, as Excel
     assert (result.kind, result.created) == ("officers", 3)
     with system.unit_of_work() as uow:
         chloe = uow.session.scalar(select(Officer).where(Officer.warrant_number == "2001CM"))
@@ -49,12 +56,18 @@ def test_a_good_officers_file_imports_every_row(system: System) -> None:
             "PC",
             "Camden",
         )
-        tags = list(uow.session.scalars(select(AuditEvent.tag).order_by(AuditEvent.seq)))
+        tags = list(
+            uow.session.scalars(
+                select(AuditEvent.tag)
+                .where(AuditEvent.tag.like("fleet:%"))
+                .order_by(AuditEvent.seq)
+            )
+        )
     assert tags == ["fleet:officer:create"] * 3 + ["fleet:officers:import"]
 
 
-def test_a_good_cameras_file_registers_and_issues(system: System) -> None:
-    importing.import_csv(system, OFFICERS)
+def test_a_good_cameras_file_registers_and_issues(system: System, admin: Principal) -> None:
+    importing.import_csv(system, admin, OFFICERS)
     text = (
         "serial,model,firmware,public_key,status,officer,pool,borough\n"
         f"BWV-1,Axon Body 3,1.4.2,{KEY},issued,1001HK,,\n"
@@ -62,7 +75,7 @@ def test_a_good_cameras_file_registers_and_issues(system: System) -> None:
         f"BWV-3,Axon Body 3,1.4.1,{KEY},in_stock,,no,\n"
         f"BWV-4,Axon Body 3,1.4.1,{KEY},in_repair,,,\n"
     )
-    assert importing.import_csv(system, text).created == 4
+    assert importing.import_csv(system, admin, text).created == 4
     with system.unit_of_work() as uow:
         rows = {
             c.serial: (c.status, c.pool, c.borough, c.officer_id is not None)
@@ -76,11 +89,15 @@ def test_a_good_cameras_file_registers_and_issues(system: System) -> None:
     }
     # The minimal header the issue names is enough.
     plain = f"serial,model,firmware,public_key,status\nBWV-5,SimCam,1.0,{KEY},in_stock\n"
-    assert importing.import_csv(system, plain).created == 1
+    assert importing.import_csv(system, admin, plain).created == 1
 
 
-def test_a_bad_file_reports_every_problem_by_row_and_column(system: System) -> None:
-    registry.add_officer(system, "9999ZZ", name="Already Here", unit="Camden", card_id="CAFE0001")
+def test_a_bad_file_reports_every_problem_by_row_and_column(
+    system: System, admin: Principal
+) -> None:
+    registry.add_officer(
+        system, admin, "9999ZZ", name="Already Here", unit="Camden", card_id="CAFE0001"
+    )
     text = (
         "warrant_number,name,rank,unit,card_id\n"
         "1001HK,Amira Khan,PS,Hackney,\n"  # row 2: fine
@@ -92,7 +109,7 @@ def test_a_bad_file_reports_every_problem_by_row_and_column(system: System) -> N
         "1005HK,Too,Many,Fields,Here,x\n"  # row 8: too many fields
         "\n"  # blank lines are not rows
     )
-    assert refused(system, text) == [
+    assert refused(system, admin, text) == [
         (3, "warrant_number"),
         (4, "name"),
         (4, "unit"),
@@ -104,8 +121,8 @@ def test_a_bad_file_reports_every_problem_by_row_and_column(system: System) -> N
     assert counts(system) == (1, 0)
 
 
-def test_a_mixed_file_imports_nothing(system: System) -> None:
-    importing.import_csv(system, OFFICERS)
+def test_a_mixed_file_imports_nothing(system: System, admin: Principal) -> None:
+    importing.import_csv(system, admin, OFFICERS)
     text = (
         "serial,model,firmware,public_key,status,officer\n"
         f"BWV-1,SimCam,1.4.2,{KEY},issued,1001HK\n"
@@ -116,7 +133,7 @@ def test_a_mixed_file_imports_nothing(system: System) -> None:
         f"BWV-5,SimCam,1.4.2,{KEY},in_stock,1002HK\n"
     )
     with pytest.raises(ImportRefused) as caught:
-        importing.import_csv(system, text)
+        importing.import_csv(system, admin, text)
     failures = {(f.row, f.column): f.why for f in caught.value.failures}
     assert set(failures) == {
         (3, "public_key"),
@@ -141,13 +158,15 @@ def test_a_mixed_file_imports_nothing(system: System) -> None:
         )
 
 
-def test_duplicates_against_the_registry_and_within_the_file(system: System) -> None:
-    importing.import_csv(system, OFFICERS)
+def test_duplicates_against_the_registry_and_within_the_file(
+    system: System, admin: Principal
+) -> None:
+    importing.import_csv(system, admin, OFFICERS)
     again = OFFICERS.replace("2001CM", "2002CM")
-    assert refused(system, again) == [(2, "warrant_number"), (3, "warrant_number")]
+    assert refused(system, admin, again) == [(2, "warrant_number"), (3, "warrant_number")]
     cameras = f"serial,model,firmware,public_key,status\nA,m,1,{KEY},in_stock\n"
-    importing.import_csv(system, cameras)
-    assert refused(system, cameras + f"B,m,1,{KEY},in_stock\nB,m,1,{KEY},in_stock\n") == [
+    importing.import_csv(system, admin, cameras)
+    assert refused(system, admin, cameras + f"B,m,1,{KEY},in_stock\nB,m,1,{KEY},in_stock\n") == [
         (2, "serial"),
         (4, "serial"),
     ]
@@ -175,14 +194,14 @@ def test_duplicates_against_the_registry_and_within_the_file(system: System) -> 
     ],
 )
 def test_files_that_cannot_be_read(
-    system: System, text: str | bytes, problem: tuple[int, str | None]
+    system: System, admin: Principal, text: str | bytes, problem: tuple[int, str | None]
 ) -> None:
-    assert refused(system, text)[0] == problem
+    assert refused(system, admin, text)[0] == problem
     assert counts(system) == (0, 0)
 
 
 def test_the_command_prints_a_table_of_failures_and_exits_1(
-    system: System, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    system: System, admin: Principal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CUSTODY_DATA_DIR", str(system.settings.data_dir))
     monkeypatch.setenv("CUSTODY_DATABASE_URL", system.settings.resolved_database_url)
@@ -205,16 +224,18 @@ def test_the_command_prints_a_table_of_failures_and_exits_1(
     assert result.exit_code == 2
 
 
-def test_the_api_imports_and_answers_422_with_the_failures(system: System) -> None:
+def test_the_api_imports_and_answers_422_with_the_failures(
+    system: System, admin: Principal
+) -> None:
     client = TestClient(create_app(system))
-    users.create_user(system, "gus", "fleet_manager")
-    users.create_user(system, "sam", "supervisor", unit="Hackney")
+    users.create_user(system, admin, "gus", "fleet_manager")
+    users.create_user(system, admin, "sam", "supervisor", unit="Hackney")
     gus = {
-        "Authorization": f"Bearer {users.issue_token(system, 'gus')}",
+        "Authorization": f"Bearer {tokens.issue_token(system, admin, 'gus')}",
         "Content-Type": "text/csv",
     }
     sam = {
-        "Authorization": f"Bearer {users.issue_token(system, 'sam')}",
+        "Authorization": f"Bearer {tokens.issue_token(system, admin, 'sam')}",
         "Content-Type": "text/csv",
     }
     bad = client.post("/api/v1/fleet/import", content=OFFICERS + "x,,PC,H\n", headers=gus)

@@ -38,7 +38,7 @@ def last_event(system: System) -> AuditEvent:
 def test_an_administrator_adds_a_user_linked_to_an_officer(
     client: TestClient, force: Force
 ) -> None:
-    registry.add_officer(force.system, "9999ZZ", name="P. Jones", unit="Camden")
+    registry.add_officer(force.system, force.admin, "9999ZZ", name="P. Jones", unit="Camden")
     made = client.post(
         "/api/v1/users",
         headers=force.auth("root"),
@@ -60,6 +60,25 @@ def test_an_administrator_adds_a_user_linked_to_an_officer(
         json={"username": "pc.jones", "role": "officer"},
     )
     assert duplicate.status_code == 409
+
+
+def test_me_answers_a_bearer_token_without_any_session_fields(
+    client: TestClient, force: Force
+) -> None:
+    me = client.get("/api/v1/me", headers=force.auth("alice")).json()
+    # The portal's CSRF token and session end come only with the portal's cookie.
+    assert set(me) == {
+        "username",
+        "display_name",
+        "role",
+        "unit",
+        "officer",
+        "has_password",
+        "single_sign_on",
+        "created_at",
+        "disabled_at",
+    }
+    assert (me["username"], me["officer"], me["disabled_at"]) == ("alice", "1234AB", None)
 
 
 def test_users_without_a_password_are_single_sign_on_users(

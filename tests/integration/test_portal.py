@@ -42,7 +42,7 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 def world(system: System) -> World:
     found = build_world(system)
     for name in found.people:
-        users.set_password(system, name, PASSWORD)
+        users.set_password(system, found.people["admin2"], name, PASSWORD)
     return found
 
 

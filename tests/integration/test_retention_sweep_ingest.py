@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from custody.domain import signing
 from custody.domain.clock import ManualClock
-from custody.services.identity import users
+from custody.services.identity import tokens, users
 from custody.services.recordings import media
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
-from tests.factories import FakeCamera, register
+from tests.factories import FakeCamera, administrator, register
 from tests.integration.test_tus_protocol import Dock
 from tests.unit.test_media_probe import make_mp4
 
@@ -28,12 +28,12 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def force(system: System) -> Iterator[tuple[System, FakeCamera, Dock, dict[str, dict[str, str]]]]:
-    camera, _, token = register(system)
-    users.create_user(system, "alice", "officer", officer="1234AB")
-    users.create_user(system, "pat", "professional_standards", unit="PSD")
-    users.create_user(system, "admin2", "administrator")
+    admin = administrator(system, "admin2")
+    camera, _, token = register(system, admin)
+    users.create_user(system, admin, "alice", "officer", officer="1234AB")
+    users.create_user(system, admin, "pat", "professional_standards", unit="PSD")
     auth = {
-        name: {"Authorization": f"Bearer {users.issue_token(system, name)}"}
+        name: {"Authorization": f"Bearer {tokens.issue_token(system, admin, name)}"}
         for name in ("alice", "pat", "admin2")
     }
     with TestClient(create_app(system)) as client:

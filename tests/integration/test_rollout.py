@@ -18,11 +18,14 @@ from custody.db.models import Camera, Officer, Recording
 from custody.demo.force import LONDON_BOROUGHS
 from custody.domain.clock import ManualClock
 from custody.domain.errors import InvalidInput, NotFound
+from custody.domain.principal import Principal
 from custody.services.fleet import assignments, importing, registry, rollout
+from custody.services.identity import tokens as api_tokens
 from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
+from tests.factories import administrator
 from tests.integration.fleet_world import public_key
 
 DAY = timedelta(days=1)
@@ -70,13 +73,13 @@ def _record(system: System, serial: str, officer: str, started_at: datetime) -> 
         uow.commit()
 
 
-def seed(system: System, clock: ManualClock) -> None:
+def seed(system: System, clock: ManualClock, admin: Principal) -> None:
     """32 boroughs mid roll-out, built through the fleet's own services."""
     rows = ["warrant_number,name,rank,unit,card_id"]
     for i, borough in enumerate(LONDON_BOROUGHS):
         for n in range(officers_in(i)):
             rows.append(f"{warrant(i, n)},Officer {i}-{n},PC,{borough},C{i:02d}{n:03d}")
-    assert importing.import_csv(system, "\n".join(rows) + "\n").created == sum(
+    assert importing.import_csv(system, admin, "\n".join(rows) + "\n").created == sum(
         officers_in(i) for i in range(32)
     )
     cameras = ["serial,model,firmware,public_key,status,officer,pool,borough"]
@@ -87,14 +90,16 @@ def seed(system: System, clock: ManualClock) -> None:
         if i in ISSUING:
             cameras += [f"Q{i:02d}{n},SimCam,1.4.2,{KEY},,,yes,{borough}" for n in range(2)]
     cameras += [f"S{n:03d},SimCam,1.4.2,{KEY},in_stock,,," for n in range(10)]
-    importing.import_csv(system, "\n".join(cameras) + "\n")
+    importing.import_csv(system, admin, "\n".join(cameras) + "\n")
 
     for i, borough in enumerate(LONDON_BOROUGHS):
         phase = i // 4 + 1
         status = "complete" if phase <= 2 else "issuing" if phase == 3 else "planned"
-        rollout.set_phase(system, borough, phase=phase, target_date=target(phase), status=status)
+        rollout.set_phase(
+            system, admin, borough, phase=phase, target_date=target(phase), status=status
+        )
 
-    dock = registry.authenticate_dock(system, registry.add_dock(system, "Central-1"))
+    dock = registry.authenticate_dock(system, registry.add_dock(system, admin, "Central-1").token)
     clock.advance(10 * DAY)
     for i in COMPLETE:
         for n in range(0, officers_in(i), 2):  # every other officer has uploaded, recently
@@ -128,8 +133,13 @@ def seed(system: System, clock: ManualClock) -> None:
 
 
 @pytest.fixture
-def seeded(system: System, clock: ManualClock) -> System:
-    seed(system, clock)
+def admin(system: System) -> Principal:
+    return administrator(system)
+
+
+@pytest.fixture
+def seeded(system: System, clock: ManualClock, admin: Principal) -> System:
+    seed(system, clock, admin)
     return system
 
 
@@ -162,9 +172,9 @@ def expected(i: int) -> dict[str, int]:
     }
 
 
-def test_the_figures_of_every_borough(seeded: System) -> None:
-    plan = rollout.rollout(seeded)
-    boroughs = plan["boroughs"]
+def test_the_figures_of_every_borough(seeded: System, admin: Principal) -> None:
+    plan = rollout.rollout(seeded, admin)
+    boroughs = [b.model_dump() for b in plan.boroughs]
     assert len(boroughs) == 32
     assert [b["phase"] for b in boroughs] == sorted(b["phase"] for b in boroughs)
     by_name = {b["borough"]: b for b in boroughs}
@@ -175,30 +185,32 @@ def test_the_figures_of_every_borough(seeded: System) -> None:
         assert got["target_date"] == target(i // 4 + 1).isoformat()
     hackney = by_name["Hackney"]  # index 10: issuing, 7 officers
     assert (hackney["equipped_percent"], hackney["status"]) == (57, "issuing")
-    totals = plan["totals"]
-    assert totals["officers"] == sum(officers_in(i) for i in range(32))
-    assert totals["cameras_issued"] == sum(expected(i)["cameras_issued"] for i in range(32))
-    assert totals["cameras_by_status"]["in_stock"] == 10
-    assert (totals["boroughs_planned"], totals["boroughs_complete"]) == (32, 8)
+    totals = plan.totals
+    assert totals.officers == sum(officers_in(i) for i in range(32))
+    assert totals.cameras_issued == sum(expected(i)["cameras_issued"] for i in range(32))
+    assert totals.cameras_by_status["in_stock"] == 10
+    assert (totals.boroughs_planned, totals.boroughs_complete) == (32, 8)
 
 
-def test_idle_means_no_footage_for_the_chosen_days(seeded: System) -> None:
-    hackney_like = {b["borough"]: b for b in rollout.rollout(seeded, idle_days=10)["boroughs"]}
+def test_idle_means_no_footage_for_the_chosen_days(seeded: System, admin: Principal) -> None:
+    hackney_like = {b.borough: b for b in rollout.rollout(seeded, admin, idle_days=10).boroughs}
     # Within ten days the issuing boroughs' one old recording counts as use.
     i = 8
-    assert hackney_like[LONDON_BOROUGHS[i]]["cameras_idle"] == expected(i)["cameras_idle"] - 1
+    assert hackney_like[LONDON_BOROUGHS[i]].cameras_idle == expected(i)["cameras_idle"] - 1
     with pytest.raises(InvalidInput):
-        rollout.rollout(seeded, idle_days=0)
+        rollout.rollout(seeded, admin, idle_days=0)
 
 
-def test_a_phase_past_its_target_date_is_overdue(seeded: System, clock: ManualClock) -> None:
-    assert rollout.rollout(seeded)["totals"]["boroughs_overdue"] == 0
+def test_a_phase_past_its_target_date_is_overdue(
+    seeded: System, admin: Principal, clock: ManualClock
+) -> None:
+    assert rollout.rollout(seeded, admin).totals.boroughs_overdue == 0
     clock.set(datetime.combine(target(3) + DAY, START.timetz()))
-    plan = rollout.rollout(seeded)
-    overdue = [b["borough"] for b in plan["boroughs"] if b["overdue"]]
+    plan = rollout.rollout(seeded, admin)
+    overdue = [b.borough for b in plan.boroughs if b.overdue]
     assert overdue == list(LONDON_BOROUGHS[8:12])
-    rollout.set_phase(seeded, "Hackney", phase=3, target_date=target(3), status="complete")
-    assert rollout.rollout(seeded)["totals"]["boroughs_overdue"] == 3
+    rollout.set_phase(seeded, admin, "Hackney", phase=3, target_date=target(3), status="complete")
+    assert rollout.rollout(seeded, admin).totals.boroughs_overdue == 3
 
 
 @contextmanager
@@ -216,34 +228,34 @@ def counting(system: System) -> Iterator[list[str]]:
 
 
 def test_the_figures_take_the_same_few_queries_however_big_the_force(
-    system: System, clock: ManualClock
+    system: System, clock: ManualClock, admin: Principal
 ) -> None:
     with counting(system) as empty:
-        rollout.rollout(system)
-    seed(system, clock)
+        rollout.rollout(system, admin)
+    seed(system, clock, admin)
     with counting(system) as full:
-        rollout.rollout(system)
+        rollout.rollout(system, admin)
     assert len(full) == len(empty) <= 12
 
 
-def test_phases_refuse_bad_input_and_can_be_removed(seeded: System) -> None:
+def test_phases_refuse_bad_input_and_can_be_removed(seeded: System, admin: Principal) -> None:
     with pytest.raises(InvalidInput):
-        rollout.set_phase(seeded, "Hackney", phase=0, target_date=target(1))
+        rollout.set_phase(seeded, admin, "Hackney", phase=0, target_date=target(1))
     with pytest.raises(InvalidInput):
-        rollout.set_phase(seeded, "Hackney", phase=1, target_date=target(1), status="done")
+        rollout.set_phase(seeded, admin, "Hackney", phase=1, target_date=target(1), status="done")
     with pytest.raises(InvalidInput):
-        rollout.set_phase(seeded, "  ", phase=1, target_date=target(1))
-    rollout.remove_phase(seeded, "Westminster")
+        rollout.set_phase(seeded, admin, "  ", phase=1, target_date=target(1))
+    rollout.remove_phase(seeded, admin, "Westminster")
     with pytest.raises(NotFound):
-        rollout.remove_phase(seeded, "Westminster")
+        rollout.remove_phase(seeded, admin, "Westminster")
     westminster = next(
-        b for b in rollout.rollout(seeded)["boroughs"] if b["borough"] == "Westminster"
+        b for b in rollout.rollout(seeded, admin).boroughs if b.borough == "Westminster"
     )
-    assert (westminster["phase"], westminster["status"]) == (None, "unplanned")
-    assert rollout.rollout(seeded)["boroughs"][-1]["borough"] == "Westminster"
+    assert (westminster.phase, westminster.status) == (None, "unplanned")
+    assert rollout.rollout(seeded, admin).boroughs[-1].borough == "Westminster"
 
 
-def test_the_api_and_the_portal_page(seeded: System) -> None:
+def test_the_api_and_the_portal_page(seeded: System, admin: Principal) -> None:
     from fastapi.testclient import TestClient
 
     client = TestClient(create_app(seeded))
@@ -253,8 +265,8 @@ def test_the_api_and_the_portal_page(seeded: System) -> None:
         ("sam", "supervisor", "Hackney"),
         ("ivy", "investigator", "CID"),
     ):
-        users.create_user(seeded, name, role, unit=unit)
-        tokens[name] = {"Authorization": f"Bearer {users.issue_token(seeded, name)}"}
+        users.create_user(seeded, admin, name, role, unit=unit)
+        tokens[name] = {"Authorization": f"Bearer {api_tokens.issue_token(seeded, admin, name)}"}
     answer = client.get("/api/v1/fleet/rollout", headers=tokens["sam"])
     assert answer.status_code == 200
     assert len(answer.json()["boroughs"]) == 32

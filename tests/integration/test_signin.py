@@ -17,6 +17,7 @@ from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import CurrentUser
+from tests.factories import administrator
 from tests.people import PASSWORD
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -24,8 +25,9 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def client(system: System) -> Iterator[TestClient]:
-    users.create_user(system, "alice", "officer", password=PASSWORD, unit="Hackney")
-    users.create_user(system, "bob", "supervisor", password=PASSWORD, unit="Hackney")
+    admin = administrator(system)
+    users.create_user(system, admin, "alice", "officer", password=PASSWORD, unit="Hackney")
+    users.create_user(system, admin, "bob", "supervisor", password=PASSWORD, unit="Hackney")
     with TestClient(create_app(system), follow_redirects=False) as test_client:
         yield test_client
 
@@ -88,7 +90,7 @@ def test_signing_in_sets_a_session_cookie_and_goes_where_asked(
 
 
 def test_the_cookie_is_secure_over_tls(system: System) -> None:
-    users.create_user(system, "alice", "officer", password=PASSWORD)
+    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
     with TestClient(
         create_app(system), base_url="https://testserver", follow_redirects=False
     ) as tls:
@@ -97,7 +99,7 @@ def test_the_cookie_is_secure_over_tls(system: System) -> None:
 
 
 def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(system: System) -> None:
-    users.create_user(system, "alice", "officer", password=PASSWORD)
+    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
     app = create_app(system)
     with TestClient(app, follow_redirects=False) as plain:
         plain.headers["x-forwarded-proto"] = "https"
@@ -224,7 +226,7 @@ def test_signing_out_needs_the_form_token_and_ends_the_session(
 
 def test_disabling_a_user_ends_their_session(client: TestClient, system: System) -> None:
     sign_in(client)
-    users.update_user(system, "alice", disabled=True)
+    users.update_user(system, users.principal_named(system, "admin"), "alice", disabled=True)
     assert client.get("/api/v1/me").status_code == 401
     assert sign_in(client).status_code == 401
 

@@ -19,7 +19,7 @@ from custody.domain.manifest import parse_manifest
 from custody.domain.receipt import verify_receipt
 from custody.services.system import System
 from custody.web.app import create_app
-from tests.factories import FakeCamera, register
+from tests.factories import FakeCamera, administrator, register
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -73,7 +73,7 @@ class Dock:
 
 @pytest.fixture
 def setup(system: System) -> Iterator[tuple[System, FakeCamera, Dock]]:
-    camera, _, token = register(system)
+    camera, _, token = register(system, administrator(system))
     with TestClient(create_app(system)) as client:
         yield system, camera, Dock(client, token)
 
@@ -244,11 +244,12 @@ def test_uploads_need_a_dock_token(setup: Any) -> None:
 
 
 def test_a_user_token_cannot_upload(setup: Any) -> None:
-    from custody.services.identity import users
+    from custody.services.identity import tokens, users
 
     system, camera, dock = setup
-    users.create_user(system, "alice", "investigator", password="correct horse battery")
-    token = users.issue_token(system, "alice")
+    admin = users.principal_named(system, "admin")
+    users.create_user(system, admin, "alice", "investigator", password="correct horse battery")
+    token = tokens.issue_token(system, admin, "alice")
     document = camera.manifest(b"abc")
     answer = dock.client.put(
         f"/api/v1/manifests/{document['recording_id']}",

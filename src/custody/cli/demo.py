@@ -33,7 +33,8 @@ from custody.demo.force import (
 from custody.demo.shift import dock_cameras, record_shift
 from custody.dock.agent import DockAgent
 from custody.jobs.consumer import ThreadConsumer
-from custody.services.identity.setup import ensure_admin
+from custody.services.identity.setup import ADMIN, ensure_admin
+from custody.services.identity.users import principal_named
 from custody.services.system import NoJobs, System
 
 BAYS_PER_DOCK = 8
@@ -68,7 +69,7 @@ def demo_command(
         system = build_system(config, create=True, jobs=NoJobs())
         ensure_admin(system, DEMO_PASSWORD)
         with err.status("Seeding a force mid roll-out: boroughs, officers, cameras, docks…"):
-            force = seed_force(system, demo_dir / "cameras", rng)
+            force = seed_force(system, principal_named(system, ADMIN), demo_dir / "cameras", rng)
         _save(state_file, force)
         system.engine.dispose()
         system = build_system(config)
@@ -161,7 +162,8 @@ def _pool_shift(
         {s: p for s, p in force.pool.items() if p.parent.name != name}, bays
     ):
         force.pool[serial] = bay
-    taken = take_pool_cameras(system, force, force.docks[name], rng)
+    admin = principal_named(system, ADMIN)
+    taken = take_pool_cameras(system, admin, force, force.docks[name], rng)
     if not taken:
         err.print(f"{name}: the pool cameras came back less than a shift ago; none went out")
     for serial, warrant, since in taken:

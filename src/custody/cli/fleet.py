@@ -1,26 +1,28 @@
 """`custody fleet …`: officers, cameras and docks; issue, pool, return, retire; CSV import;
 the roll-out plan; health alerts.
 
-Run on the server by whoever runs it, these act as the system (audited as such) and ask
-no role. Lists and tables go to stdout; messages and refusals to stderr.
+Each command acts as a named user (`--as USER`, default `admin`, or CUSTODY_USER), checked
+and audited as them, like a request to the API. Lists and tables go to stdout; messages
+and refusals to stderr.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals, system
+from custody.cli.common import err, out, refusals
+from custody.cli.retention import AS_HELP, acting
 from custody.domain.clock import parse_time
+from custody.services.answers import MAX_PAGE, Page
 from custody.services.fleet import assignments, importing, registry, rollout, views
 from custody.services.fleet import health as fleet_health
-from custody.services.fleet.views import Page
+from custody.services.fleet.answers import Rollout
 
 app = typer.Typer(
     help="Officers, cameras and docks, the roll-out and fleet health.", no_args_is_help=True
@@ -43,7 +45,7 @@ def _show(table: Table) -> None:
     (out if out.is_terminal else Console(width=200)).print(table)
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
@@ -61,9 +63,13 @@ def add_officer(
     unit: str = typer.Option(..., help="Borough / BCU or team."),
     rank: str = typer.Option("PC", help="Rank."),
     card: str | None = typer.Option(None, help="Warrant card id (RFID), to take pool cameras."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Add an officer."""
-    registry.add_officer(system(ctx), warrant_number, name=name, unit=unit, rank=rank, card_id=card)
+    built, principal, actor = acting(ctx, as_user)
+    registry.add_officer(
+        built, principal, warrant_number, name=name, unit=unit, rank=rank, card_id=card, actor=actor
+    )
     err.print(f"officer {warrant_number} added")
 
 
@@ -74,11 +80,15 @@ def set_card(
     warrant_number: str = typer.Argument(..., help="Warrant or shoulder number."),
     card: str | None = typer.Argument(None, help="The new card's id (RFID)."),
     clear: bool = typer.Option(False, "--clear", help="The card was lost: stop it working."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Give an officer a card for pool cameras, or clear a lost one."""
     if (card is None) != clear:
         raise typer.BadParameter("give the card's id, or --clear")
-    registry.update_officer(system(ctx), warrant_number, card_id=card, clear_card=clear)
+    built, principal, actor = acting(ctx, as_user)
+    registry.update_officer(
+        built, principal, warrant_number, card_id=card, clear_card=clear, actor=actor
+    )
     err.print(f"officer {warrant_number}: card {'cleared' if clear else 'set'}")
 
 
@@ -99,6 +109,7 @@ def add_camera(
     status: str | None = typer.Option(
         None, help="in_stock, issued, in_repair… (default: by issue)"
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Register a camera and the key its manifests are signed with."""
     if from_dir is not None:
@@ -111,8 +122,10 @@ def add_camera(
             officer = officer or device.officer_id
     if not serial or not public_key:
         raise typer.BadParameter("give --from CAMERA_DIR, or --serial and --public-key")
+    built, principal, actor = acting(ctx, as_user)
     registry.add_camera(
-        system(ctx),
+        built,
+        principal,
         serial=serial,
         model=model or "unknown",
         firmware=firmware or "unknown",
@@ -121,6 +134,7 @@ def add_camera(
         status=status,
         pool=pool,
         borough=borough,
+        actor=actor,
     )
     err.print(f"camera {serial} registered")
 
@@ -134,10 +148,12 @@ def add_dock(
         None, help="Station (default: the name before its last '-')."
     ),
     bays: int = typer.Option(8, help="Number of bays."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Register a dock; prints its token, alone, on stdout."""
-    token = registry.add_dock(system(ctx), name, station=station, bays=bays)
-    out.print(token, soft_wrap=True, highlight=False)
+    built, principal, actor = acting(ctx, as_user)
+    registered = registry.add_dock(built, principal, name, station=station, bays=bays, actor=actor)
+    out.print(registered.token, soft_wrap=True, highlight=False)
 
 
 @app.command("import")
@@ -145,6 +161,7 @@ def add_dock(
 def import_file(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="A CSV file of officers or of cameras."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Import officers (warrant_number,name,rank,unit) or cameras
     (serial,model,firmware,public_key,status) from CSV: every row, or none."""
@@ -154,7 +171,8 @@ def import_file(
         err.print(f"[red]error:[/] cannot read {file}: {exc.strerror}")
         raise typer.Exit(2) from None
     try:
-        result = importing.import_csv(system(ctx), data)
+        built, principal, actor = acting(ctx, as_user)
+        result = importing.import_csv(built, principal, data, actor=actor)
     except importing.ImportRefused as exc:
         table = _table(f"{file.name}: nothing was imported", "row", "column", "problem")
         table.columns[0].justify = "right"
@@ -174,15 +192,17 @@ def issue(
     officer: str | None = typer.Argument(None, help="The officer's warrant number."),
     pool: bool = typer.Option(False, "--pool", help="Into --borough's pool instead."),
     borough: str | None = typer.Option(None, help="The pool's borough (with --pool)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Issue a camera to an officer (personal issue), or into a borough's pool."""
     if pool == (officer is not None):
         raise typer.BadParameter("name the officer, or give --pool --borough BOROUGH")
+    built, principal, actor = acting(ctx, as_user)
     if officer is not None:
-        assignments.issue(system(ctx), serial, officer)
+        assignments.issue(built, principal, serial, officer, actor=actor)
         err.print(f"camera {serial} issued to officer {officer}")
     else:
-        assignments.issue_to_pool(system(ctx), serial, borough or "")
+        assignments.issue_to_pool(built, principal, serial, borough or "", actor=actor)
         err.print(f"camera {serial} is in {borough}'s pool")
 
 
@@ -193,9 +213,11 @@ def return_camera(
     serial: str = typer.Argument(..., help="The camera's serial."),
     repair: bool = typer.Option(False, "--repair", help="To repair rather than to stock."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """A camera comes back to stock (or goes to repair); a lost one that turned up too."""
-    assignments.return_to_stock(system(ctx), serial, repair=repair, reason=reason)
+    built, principal, actor = acting(ctx, as_user)
+    assignments.return_to_stock(built, principal, serial, repair=repair, reason=reason, actor=actor)
     err.print(f"camera {serial} is {'in repair' if repair else 'in stock'}")
 
 
@@ -205,9 +227,11 @@ def retire(
     ctx: typer.Context,
     serial: str = typer.Argument(..., help="The camera's serial."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Retire a camera for good; its history and its footage's provenance stay."""
-    assignments.retire(system(ctx), serial, reason=reason)
+    built, principal, actor = acting(ctx, as_user)
+    assignments.retire(built, principal, serial, reason=reason, actor=actor)
     err.print(f"camera {serial} retired")
 
 
@@ -217,9 +241,11 @@ def report_lost(
     ctx: typer.Context,
     serial: str = typer.Argument(..., help="The camera's serial."),
     reason: str | None = typer.Option(None, help="What happened (kept in the audit trail)."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Report a camera lost: if a dock sees it again, that raises an alert."""
-    assignments.report_lost(system(ctx), serial, reason=reason)
+    built, principal, actor = acting(ctx, as_user)
+    assignments.report_lost(built, principal, serial, reason=reason, actor=actor)
     err.print(f"camera {serial} reported lost")
 
 
@@ -229,9 +255,11 @@ def history(
     ctx: typer.Context,
     serial: str | None = typer.Argument(None, help="A camera's serial."),
     officer: str | None = typer.Option(None, help="An officer's warrant number instead."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Who held a camera when (or which cameras an officer held), newest first."""
-    found = assignments.history(system(ctx), camera=serial, officer=officer)
+    built, principal, actor = acting(ctx, as_user)
+    found = assignments.history(built, principal, camera=serial, officer=officer, actor=actor)
     table = _table(
         f"assignments of {serial or 'officer ' + (officer or '')}",
         "camera",
@@ -244,13 +272,12 @@ def history(
         wrap=("officer", "by"),
     )
     for a in found:
-        item = a.as_dict()
         table.add_row(
             a.camera,
             f"{a.officer} {a.officer_name}",
             a.kind,
-            _when(item["started_at"]),
-            _when(item["ended_at"]),
+            _when(a.started_at),
+            _when(a.ended_at),
             _text(a.end_reason),
             a.started_by,
         )
@@ -262,13 +289,15 @@ def history(
 def officers(
     ctx: typer.Context,
     unit: str | None = typer.Option(None, help="Only this unit / borough."),
-    limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Officers, with the camera each holds."""
-    found = views.list_officers(system(ctx), unit=unit, page=Page(offset, limit))
+    built, principal, actor = acting(ctx, as_user)
+    found = views.list_officers(built, principal, unit=unit, page=Page(offset, limit), actor=actor)
     table = _table(
-        f"officers ({found['total']})",
+        f"officers ({found.total})",
         "warrant",
         "name",
         "rank",
@@ -277,14 +306,14 @@ def officers(
         "camera",
         wrap=("name", "unit"),
     )
-    for o in found["items"]:
+    for o in found.items:
         table.add_row(
-            o["warrant_number"],
-            o["name"],
-            o["rank"],
-            o["unit"],
-            "yes" if o["has_card"] else "-",
-            _text(o["camera"]),
+            o.warrant_number,
+            o.name,
+            o.rank,
+            o.unit,
+            "yes" if o.has_card else "-",
+            _text(o.camera),
         )
     _show(table)
 
@@ -295,15 +324,17 @@ def cameras(
     ctx: typer.Context,
     status: str | None = typer.Option(None, help="in_stock, issued, in_repair, retired, lost"),
     borough: str | None = typer.Option(None, help="Only cameras serving this borough."),
-    limit: int = typer.Option(100, min=1, max=views.MAX_PAGE),
+    limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Cameras with their health as the docks last reported it."""
+    built, principal, actor = acting(ctx, as_user)
     found = views.list_cameras(
-        system(ctx), status=status, borough=borough, page=Page(offset, limit)
+        built, principal, status=status, borough=borough, page=Page(offset, limit), actor=actor
     )
     table = _table(
-        f"cameras ({found['total']})",
+        f"cameras ({found.total})",
         "serial",
         "status",
         "holder",
@@ -314,17 +345,17 @@ def cameras(
         "free",
         wrap=("borough",),
     )
-    for c in found["items"]:
-        holder = c["officer"] or ("pool" if c["pool"] else None)
-        battery = None if c["battery_percent"] is None else f"{c['battery_percent']}%"
-        free = None if c["free_bytes"] is None else f"{c['free_bytes'] / 1e9:.1f} GB"
+    for c in found.items:
+        holder = c.officer or ("pool" if c.pool else None)
+        battery = None if c.battery_percent is None else f"{c.battery_percent}%"
+        free = None if c.free_bytes is None else f"{c.free_bytes / 1e9:.1f} GB"
         table.add_row(
-            c["serial"],
-            c["status"],
+            c.serial,
+            c.status,
             _text(holder),
-            _text(c["borough"]),
-            c["firmware"],
-            _when(c["last_docked_at"]),
+            _text(c.borough),
+            c.firmware,
+            _when(c.last_docked_at),
             _text(battery),
             _text(free),
         )
@@ -333,11 +364,15 @@ def cameras(
 
 @app.command("docks")
 @refusals
-def docks(ctx: typer.Context) -> None:
+def docks(
+    ctx: typer.Context,
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """Docks and when each was last heard from."""
-    found = views.list_docks(system(ctx), page=Page(0, views.MAX_PAGE))
+    built, principal, actor = acting(ctx, as_user)
+    found = views.list_docks(built, principal, page=Page(0, MAX_PAGE), actor=actor)
     table = _table(
-        f"docks ({found['total']})",
+        f"docks ({found.total})",
         "name",
         "station",
         "bays",
@@ -345,14 +380,14 @@ def docks(ctx: typer.Context) -> None:
         "cameras",
         wrap=("station",),
     )
-    for d in found["items"]:
-        name = d["name"] + (" (revoked)" if d["revoked"] else "")
+    for d in found.items:
+        name = d.name + (" (revoked)" if d.revoked else "")
         table.add_row(
             name,
-            d["station"],
-            str(d["bays"]),
-            _when(d["last_seen_at"]),
-            str(d["cameras_last_docked_here"]),
+            d.station,
+            str(d.bays),
+            _when(d.last_seen_at),
+            str(d.cameras_last_docked_here),
         )
     _show(table)
 
@@ -365,35 +400,39 @@ def plan(
     phase: int = typer.Option(..., min=1, max=rollout.MAX_PHASE, help="Its phase number."),
     target: str = typer.Option(..., help="Target date, e.g. 2026-12-01."),
     status: str | None = typer.Option(None, help="planned, issuing or complete."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Put a borough in the roll-out plan, or change its phase, target date or status."""
     try:
         when = date.fromisoformat(target)
     except ValueError:
         raise typer.BadParameter("a date like 2026-12-01", param_hint="'--target'") from None
-    rollout.set_phase(system(ctx), borough, phase=phase, target_date=when, status=status)
+    built, principal, actor = acting(ctx, as_user)
+    rollout.set_phase(
+        built, principal, borough, phase=phase, target_date=when, status=status, actor=actor
+    )
     err.print(f"{borough}: phase {phase}, target {when.isoformat()}")
 
 
-def _rollout_table(found: dict[str, Any], *, figures: bool) -> Table:
+def _rollout_table(found: Rollout, *, figures: bool) -> Table:
     columns = ["phase", "borough", "target", "status"]
     if figures:
         columns += ["officers", "issued", "equipped", "uploaded", "idle"]
-    table = _table(f"roll-out as of {_when(found['as_of'])} UTC", *columns, wrap=("borough",))
+    table = _table(f"roll-out as of {_when(found.as_of)} UTC", *columns, wrap=("borough",))
     for column in table.columns[4:]:
         column.justify = "right"
-    for b in found["boroughs"]:
-        if not figures and b["phase"] is None:
+    for b in found.boroughs:
+        if not figures and b.phase is None:
             continue
-        status = b["status"] + (" [red]late[/]" if b["overdue"] else "")
-        row = [_text(b["phase"]), b["borough"], _text(b["target_date"]), status]
+        status = b.status + (" [red]late[/]" if b.overdue else "")
+        row = [_text(b.phase), b.borough, _text(b.target_date), status]
         if figures:
             row += [
-                str(b["officers"]),
-                str(b["cameras_issued"]),
-                f"{b['officers_with_camera']} {b['equipped_percent']}%",
-                f"{b['officers_uploaded']} {b['uploaded_percent']}%",
-                str(b["cameras_idle"]),
+                str(b.officers),
+                str(b.cameras_issued),
+                f"{b.officers_with_camera} {b.equipped_percent}%",
+                f"{b.officers_uploaded} {b.uploaded_percent}%",
+                str(b.cameras_idle),
             ]
         table.add_row(*row)
     return table
@@ -401,9 +440,13 @@ def _rollout_table(found: dict[str, Any], *, figures: bool) -> Table:
 
 @app.command("phases")
 @refusals
-def phases(ctx: typer.Context) -> None:
+def phases(
+    ctx: typer.Context,
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """The roll-out plan: each borough's phase, target date and status."""
-    _show(_rollout_table(rollout.rollout(system(ctx)), figures=False))
+    built, principal, actor = acting(ctx, as_user)
+    _show(_rollout_table(rollout.rollout(built, principal, actor=actor), figures=False))
 
 
 @app.command("rollout")
@@ -413,16 +456,18 @@ def show_rollout(
     idle_days: int = typer.Option(
         rollout.DEFAULT_IDLE_DAYS, min=1, max=366, help="No footage for this long is idle."
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """The roll-out borough by borough: cameras issued, officers equipped and uploading."""
-    found = rollout.rollout(system(ctx), idle_days=idle_days)
+    built, principal, actor = acting(ctx, as_user)
+    found = rollout.rollout(built, principal, idle_days=idle_days, actor=actor)
     _show(_rollout_table(found, figures=True))
-    t = found["totals"]
+    t = found.totals
     out.print(
-        f"{t['boroughs_complete']} of {t['boroughs_planned']} planned boroughs complete, "
-        f"{t['boroughs_overdue']} overdue; {t['officers_with_camera']} of {t['officers']} "
-        f"officers equipped, {t['officers_uploaded']} uploading; "
-        f"{t['cameras_by_status']['in_stock']} cameras in stock",
+        f"{t.boroughs_complete} of {t.boroughs_planned} planned boroughs complete, "
+        f"{t.boroughs_overdue} overdue; {t.officers_with_camera} of {t.officers} "
+        f"officers equipped, {t.officers_uploaded} uploading; "
+        f"{t.cameras_by_status['in_stock']} cameras in stock",
         highlight=False,
     )
 
@@ -437,30 +482,36 @@ def health(
     dock_silent_hours: int | None = typer.Option(
         None, min=1, help="Alert for docks silent this long (default: configured)."
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Alerts: cameras not docked, docks gone silent, old firmware, lost cameras seen."""
+    built, principal, actor = acting(ctx, as_user)
     found = fleet_health.alerts(
-        system(ctx), camera_idle_days=camera_idle_days, dock_silent_hours=dock_silent_hours
+        built,
+        principal,
+        camera_idle_days=camera_idle_days,
+        dock_silent_hours=dock_silent_hours,
+        actor=actor,
     )
     table = _table(
-        f"fleet alerts ({found['total']})",
+        f"fleet alerts ({found.total})",
         "severity",
         "what",
         "since",
         "message",
         wrap=("what", "message"),
     )
-    for a in found["alerts"]:
-        colour = "red" if a["severity"] == "critical" else "yellow"
+    for a in found.alerts:
+        colour = "red" if a.severity == "critical" else "yellow"
         table.add_row(
-            f"[{colour}]{a['severity']}[/]",
-            f"{a['subject']} {a['name']}",
-            _when(a["since"]),
-            a["message"],
+            f"[{colour}]{a.severity}[/]",
+            f"{a.subject} {a.name}",
+            _when(a.since),
+            a.message,
         )
     _show(table)
-    policy = found["policy"]
+    policy = found.policy
     err.print(
-        f"cameras alert after {policy['camera_idle_days']} days undocked, docks after "
-        f"{policy['dock_silent_hours']} hours silent"
+        f"cameras alert after {policy.camera_idle_days} days undocked, docks after "
+        f"{policy.dock_silent_hours} hours silent"
     )

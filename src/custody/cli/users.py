@@ -1,4 +1,9 @@
-"""`custody users …`: people, their roles, API tokens and sessions."""
+"""`custody users …`: people, their roles, API tokens and sessions.
+
+Each command acts as a named user (`--as USER`, default `admin`, or CUSTODY_USER) whom the
+rules let manage users, checked and audited as them. The first administrator is made by
+`custody init`, the one user nobody creates (`services/identity/setup.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from datetime import timedelta
 import typer
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals, system
-from custody.domain.clock import isoformat
+from custody.cli.common import err, out, refusals
+from custody.cli.retention import AS_HELP, acting
+from custody.services.identity import tokens as api_tokens
 from custody.services.identity import users
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -34,17 +40,21 @@ def add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read a password from stdin (else: single sign-on only)."
     ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Add a user."""
     password = _read_password() if password_stdin else None
+    built, principal, actor = acting(ctx, as_user)
     users.create_user(
-        system(ctx),
+        built,
+        principal,
         username,
         role,
         password=password,
         officer=officer,
         unit=unit,
         display_name=display_name,
+        actor=actor,
     )
     err.print(f"user {username} added as {role}")
 
@@ -54,12 +64,14 @@ def add(
 def list_users(
     ctx: typer.Context,
     role: str = typer.Option(None, help="Only users of this role."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """List users."""
+    built, principal, actor = acting(ctx, as_user)
     table = Table("username", "name", "role", "unit", "officer", "sign-in", "disabled")
-    for info in users.list_users(system(ctx), role=role):
+    for info in users.list_users(built, principal, role=role, actor=actor):
         signs_in = "password" if info.has_password else ""
-        if info.external_issuer:
+        if info.single_sign_on:
             signs_in = "single sign-on" + (" + password" if info.has_password else "")
         table.add_row(
             info.username,
@@ -68,24 +80,34 @@ def list_users(
             info.unit or "",
             info.officer or "",
             signs_in or "none",
-            isoformat(info.disabled_at) if info.disabled_at else "",
+            info.disabled_at or "",
         )
     out.print(table)
 
 
 @app.command("disable")
 @refusals
-def disable(ctx: typer.Context, username: str = typer.Argument(...)) -> None:
+def disable(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """Disable a user: their sessions end and their tokens stop working."""
-    users.update_user(system(ctx), username, disabled=True)
+    built, principal, actor = acting(ctx, as_user)
+    users.update_user(built, principal, username, disabled=True, actor=actor)
     err.print(f"user {username} disabled")
 
 
 @app.command("enable")
 @refusals
-def enable(ctx: typer.Context, username: str = typer.Argument(...)) -> None:
+def enable(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """Re-enable a disabled user."""
-    users.update_user(system(ctx), username, disabled=False)
+    built, principal, actor = acting(ctx, as_user)
+    users.update_user(built, principal, username, disabled=False, actor=actor)
     err.print(f"user {username} enabled")
 
 
@@ -96,26 +118,38 @@ def set_role(
     username: str = typer.Argument(...),
     role: str = typer.Argument(..., help=f"One of: {', '.join(users.ROLES)}."),
     unit: str = typer.Option(None, help="Also move them to this unit."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Change a user's role (and unit)."""
-    users.update_user(system(ctx), username, role=role, unit=unit)
+    built, principal, actor = acting(ctx, as_user)
+    users.update_user(built, principal, username, role=role, unit=unit, actor=actor)
     err.print(f"user {username} is now {role}")
 
 
 @app.command("password")
 @refusals
-def password(ctx: typer.Context, username: str = typer.Argument(...)) -> None:
+def password(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """Set a user's password, read from stdin; their sessions end."""
-    users.set_password(system(ctx), username, _read_password())
+    built, principal, actor = acting(ctx, as_user)
+    users.set_password(built, principal, username, _read_password(), actor=actor)
     err.print(f"password of {username} set")
 
 
 @app.command("sign-out")
 @refusals
-def sign_out(ctx: typer.Context, username: str = typer.Argument(...)) -> None:
+def sign_out(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """End every portal session of a user."""
-    ended = users.end_sessions(system(ctx), username)
-    err.print(f"{ended} session(s) of {username} ended")
+    built, principal, actor = acting(ctx, as_user)
+    ended = users.end_sessions(built, principal, username, actor=actor)
+    err.print(f"{ended.ended} session(s) of {username} ended")
 
 
 @app.command("token")
@@ -124,10 +158,16 @@ def token(
     ctx: typer.Context,
     username: str = typer.Argument(...),
     name: str = typer.Option("cli", help="What the token is for."),
-    days: int = typer.Option(90, min=1, max=users.MAX_TOKEN_DAYS, help="Days until it expires."),
+    days: int = typer.Option(
+        90, min=1, max=api_tokens.MAX_TOKEN_DAYS, help="Days until it expires."
+    ),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """Issue an API token; prints it, alone, on stdout."""
-    secret = users.issue_token(system(ctx), username, name=name, lifetime=timedelta(days=days))
+    built, principal, actor = acting(ctx, as_user)
+    secret = api_tokens.issue_token(
+        built, principal, username, name=name, lifetime=timedelta(days=days), actor=actor
+    )
     out.print(secret, soft_wrap=True, highlight=False)
 
 
@@ -136,19 +176,19 @@ def token(
 def tokens(
     ctx: typer.Context,
     username: str = typer.Argument(None, help="Only this user's tokens."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
     """List API tokens (never their secrets)."""
-    running = system(ctx)
-    now = running.clock.now()
+    built, principal, actor = acting(ctx, as_user)
     table = Table("id", "user", "name", "created", "expires", "state")
-    for info in users.list_tokens(running, username):
-        state = "active" if info.active(now) else ("revoked" if info.revoked_at else "expired")
+    for info in api_tokens.list_tokens(built, principal, username, actor=actor):
+        state = "active" if info.active else ("revoked" if info.revoked_at else "expired")
         table.add_row(
             str(info.id),
             info.username,
             info.name,
-            isoformat(info.created_at),
-            isoformat(info.expires_at) if info.expires_at else "never",
+            info.created_at,
+            info.expires_at or "never",
             state,
         )
     out.print(table)
@@ -156,7 +196,12 @@ def tokens(
 
 @app.command("revoke-token")
 @refusals
-def revoke_token(ctx: typer.Context, token_id: int = typer.Argument(...)) -> None:
+def revoke_token(
+    ctx: typer.Context,
+    token_id: int = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
     """Revoke an API token at once (ids are in `custody users tokens`)."""
-    info = users.revoke_token(system(ctx), token_id)
+    built, principal, actor = acting(ctx, as_user)
+    info = api_tokens.revoke_token(built, principal, token_id, actor=actor)
     err.print(f"token {info.id} ({info.name or 'unnamed'}) of {info.username} revoked")

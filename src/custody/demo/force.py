@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.domain import signing
-from custody.domain.clock import SystemClock
+from custody.domain.clock import SystemClock, parse_time
+from custody.domain.principal import Principal
 from custody.services.fleet import assignments, registry, rollout
 from custody.services.identity import users
 from custody.services.system import System
@@ -125,6 +126,7 @@ def _earlier(system: System, by: timedelta) -> System:
 
 def _new_camera(
     system: System,
+    admin: Principal,
     camera_dir: Path,
     serial: str,
     rng: random.Random,
@@ -146,6 +148,7 @@ def _new_camera(
     device = CameraStorage(camera_dir).device
     registry.add_camera(
         system,
+        admin,
         serial=serial,
         model=device.model,
         firmware=device.firmware,
@@ -156,8 +159,11 @@ def _new_camera(
     )
 
 
-def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoForce:
-    """Officers in each borough, their cameras, Lambeth's pool, docks, the plan, demo users."""
+def seed_force(
+    system: System, admin: Principal, cameras_dir: Path, rng: random.Random
+) -> DemoForce:
+    """Officers in each borough, their cameras, Lambeth's pool, docks, the plan, demo users:
+    all registered by `admin`, the installation's administrator, as a force's would be."""
     force = DemoForce()
     names = [f"{first} {last}" for first in FIRST for last in LAST]
     rng.shuffle(names)
@@ -168,6 +174,7 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
             pooled = borough == POOL_BOROUGH
             registry.add_officer(
                 system,
+                admin,
                 warrant,
                 name=names.pop(),
                 unit=borough,
@@ -181,26 +188,33 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
             serial = f"BWV-{b + 1}{n + 1:03d}"
             firmware = OLD_FIRMWARE[1] if serial == OLD_FIRMWARE[0] else "1.4.2"
             _new_camera(
-                system, cameras_dir / serial, serial, rng, firmware=firmware, officer=warrant
+                system,
+                admin,
+                cameras_dir / serial,
+                serial,
+                rng,
+                firmware=firmware,
+                officer=warrant,
             )
             force.cameras[serial] = cameras_dir / serial
     for n in range(POOL_CAMERAS):
         serial = f"POOL-3{n + 1:03d}"
-        _new_camera(system, cameras_dir / serial, serial, rng, pool=True)
+        _new_camera(system, admin, cameras_dir / serial, serial, rng, pool=True)
         force.pool[serial] = cameras_dir / serial
     for n in range(STOCK_CAMERAS):
         key = Ed25519PrivateKey.generate().public_key()
         registry.add_camera(
             system,
+            admin,
             serial=f"STK-{n + 1:03d}",
             model="Custody SimCam 1",
             firmware="1.4.2",
             public_key=signing.public_key_text(key),
         )
     for dock in ("Hackney-1", "Camden-1", "Lambeth-1"):
-        force.docks[dock] = registry.add_dock(system, dock, bays=8)
-    _history(system, force)
-    _plan(system)
+        force.docks[dock] = registry.add_dock(system, admin, dock, bays=8).token
+    _history(system, admin, force)
+    _plan(system, admin)
     people = [
         ("officer", "officer", force.officers[1], "Hackney", "PC's own footage"),
         ("supervisor", "supervisor", force.officers[0], "Hackney", "Hackney team's footage"),
@@ -211,14 +225,14 @@ def seed_force(system: System, cameras_dir: Path, rng: random.Random) -> DemoFor
     ]
     for username, role, officer, unit, what in people:
         users.create_user(
-            system, username, role, password=DEMO_PASSWORD, officer=officer, unit=unit
+            system, admin, username, role, password=DEMO_PASSWORD, officer=officer, unit=unit
         )
         force.logins.append(Login(username, role, what))
-    force.logins.insert(0, Login("admin", "administrator", "users, categories, docks"))
+    force.logins.insert(0, Login(admin.username, admin.role, "users, categories, docks"))
     return force
 
 
-def _history(system: System, force: DemoForce) -> None:
+def _history(system: System, admin: Principal, force: DemoForce) -> None:
     """What the fleet manager should notice: an undocked camera and a silent dock."""
     serial, ago = UNDOCKED
     hackney = registry.authenticate_dock(system, force.docks["Hackney-1"])
@@ -233,32 +247,41 @@ def _history(system: System, force: DemoForce) -> None:
         recordings_waiting=0,
     )
     name, registered, silent = STALE_DOCK
-    token = registry.add_dock(_earlier(system, registered), name, bays=4)
+    token = registry.add_dock(_earlier(system, registered), admin, name, bays=4).token
     registry.heartbeat(_earlier(system, silent), registry.authenticate_dock(system, token), [])
 
 
-def _plan(system: System) -> None:
+def _plan(system: System, admin: Principal) -> None:
     """Hackney done, Camden issuing and late, Lambeth issuing, the rest in later phases."""
     today = system.clock.now().date()
     rollout.set_phase(
-        system, "Hackney", phase=1, target_date=today - timedelta(days=45), status="complete"
+        system, admin, "Hackney", phase=1, target_date=today - timedelta(days=45), status="complete"
     )
     rollout.set_phase(
-        system, "Camden", phase=1, target_date=today - timedelta(days=5), status="issuing"
+        system, admin, "Camden", phase=1, target_date=today - timedelta(days=5), status="issuing"
     )
     rollout.set_phase(
-        system, "Lambeth", phase=2, target_date=today + timedelta(days=20), status="issuing"
+        system, admin, "Lambeth", phase=2, target_date=today + timedelta(days=20), status="issuing"
     )
     later = [b for b in LONDON_BOROUGHS if b not in BOROUGHS]
     for n, borough in enumerate(later):
         phase = 3 + n // 4
         rollout.set_phase(
-            system, borough, phase=phase, target_date=today + timedelta(days=30 * (phase - 1))
+            system,
+            admin,
+            borough,
+            phase=phase,
+            target_date=today + timedelta(days=30 * (phase - 1)),
         )
 
 
 def take_pool_cameras(
-    system: System, force: DemoForce, dock_token: str, rng: random.Random, count: int = 2
+    system: System,
+    admin: Principal,
+    force: DemoForce,
+    dock_token: str,
+    rng: random.Random,
+    count: int = 2,
 ) -> list[tuple[str, str, datetime]]:
     """Lambeth officers took pool cameras by card when their shift began (8.5 hours ago).
 
@@ -276,8 +299,8 @@ def take_pool_cameras(
     for (serial, camera_dir), (warrant, card) in zip(
         list(force.pool.items())[:count], officers, strict=False
     ):
-        last = assignments.history(system, camera=serial, limit=1)
-        if last and (last[0].ended_at is None or last[0].ended_at > cutoff):
+        last = assignments.history(system, admin, camera=serial, limit=1)
+        if last and (last[0].ended_at is None or parse_time(last[0].ended_at) > cutoff):
             continue  # the demo ran less than a shift ago: this camera is still out
         storage = CameraStorage(camera_dir)
         device = storage.device
@@ -292,6 +315,7 @@ def take_pool_cameras(
             recordings_waiting=0,
         )
         answer = assignments.checkout(then, dock, card_id=card, serial=serial)
-        storage.assign(answer.officer, answer.started_at)
-        taken.append((serial, warrant, answer.started_at))
+        started_at = parse_time(answer.started_at)
+        storage.assign(answer.officer, started_at)
+        taken.append((serial, warrant, started_at))
     return taken

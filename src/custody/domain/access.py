@@ -103,6 +103,10 @@ ROLE_TITLES = {
     "auditor": "auditor",
 }
 
+# The role of an installation's first user (`custody init`): one that may manage users, so
+# that every later user is added by someone the rules let (services/identity/setup.py).
+FIRST_USER_ROLE = "administrator"
+
 
 @dataclass(frozen=True)
 class Viewer:

@@ -16,7 +16,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from custody.domain.clock import as_utc, isoformat
+from custody.domain.clock import as_utc
 from custody.domain.fleet import CameraStatus, is_behind
 
 
@@ -76,16 +76,6 @@ class Alert:
     name: str  # serial or dock name
     since: datetime | None
     message: str
-
-    def to_json(self) -> dict[str, str | None]:
-        return {
-            "kind": self.kind.value,
-            "severity": self.severity.value,
-            "subject": self.subject,
-            "name": self.name,
-            "since": None if self.since is None else isoformat(self.since),
-            "message": self.message,
-        }
 
 
 def not_docked_cutoff(now: datetime, policy: HealthPolicy) -> datetime:

@@ -45,7 +45,7 @@ from custody.dock.agent import DockAgent
 from custody.services.evidence import annotations as notes
 from custody.services.evidence import cases, categories, flags
 from custody.services.identity import users
-from custody.services.identity.setup import ensure_admin
+from custody.services.identity.setup import ADMIN, ensure_admin
 from custody.services.system import System
 
 CHROMIUM = os.environ.get("CUSTODY_CHROMIUM", "/usr/bin/chromium")
@@ -190,8 +190,9 @@ def scene(data_dir: Path) -> Iterator[Scene]:
     system = build_system(settings, create=True, clock=clock)
     ensure_admin(system, DEMO_PASSWORD)
     rng = random.Random(2016)
-    force = seed_force(system, data_dir / "cameras", rng)
-    officer = users.get_user(system, "officer").officer or ""
+    admin = users.principal_named(system, ADMIN)
+    force = seed_force(system, admin, data_dir / "cameras", rng)
+    officer = users.get_user(system, admin, "officer").officer or ""
     # Demo serials follow warrant numbers: officer 1002HA carries camera BWV-1002.
     busy = f"BWV-{officer[:4]}"
     hackney = dict(list(_borough(force, 1).items())[:BAYS])

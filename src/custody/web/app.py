@@ -9,7 +9,6 @@ from custody.services.system import System
 from custody.web import auth, errors, portal
 from custody.web.api import (
     audit,
-    docks,
     evidence,
     fleet,
     identity,
@@ -37,7 +36,6 @@ def create_app(system: System) -> FastAPI:
     errors.install(app)
     auth.install(app)
     app.include_router(ingest.router, prefix=API)
-    app.include_router(docks.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
     app.include_router(evidence.router, prefix=API)
     app.include_router(retention.router, prefix=API)

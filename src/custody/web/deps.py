@@ -22,7 +22,7 @@ from custody.services import access as access_door
 from custody.services.audit_trail import trail
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import signin, users
+from custody.services.identity import signin, tokens
 from custody.services.identity.signin import PortalSession
 from custody.services.system import System
 
@@ -145,7 +145,7 @@ async def current_user(request: Request, system: SystemDep) -> Principal:
     """The person behind a bearer token or, failing that, the portal's session cookie."""
     token = _bearer_token(request)
     if token is not None:
-        principal = await run_in_threadpool(users.authenticate_token, system, token)
+        principal = await run_in_threadpool(tokens.authenticate_token, system, token)
     elif request.cookies.get(SESSION_COOKIE):
         principal = (await current_session(request, system)).principal
     else:

@@ -18,11 +18,10 @@ and the recording is flagged `officer_unassigned`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -46,10 +45,18 @@ from custody.domain.fleet import (
 )
 from custody.domain.manifest import Manifest
 from custody.domain.principal import Principal
+from custody.services.access import require
+from custody.services.fleet.answers import (
+    Assignment,
+    CameraHolder,
+    Checkout,
+    Issued,
+    Pooled,
+    when,
+)
 from custody.services.fleet.registry import (
     MAX_UNIT,
     DockIdentity,
-    authorise,
     camera_by_serial,
     end_assignment,
     normal_card,
@@ -62,56 +69,7 @@ from custody.services.system import System, UnitOfWork
 MAX_REASON = 500
 
 
-@dataclass(frozen=True)
-class AssignmentInfo:
-    """One entry of a camera's history."""
-
-    id: int
-    camera: str
-    officer: str
-    officer_name: str
-    kind: str
-    started_at: datetime
-    started_by: str
-    dock: str | None
-    ended_at: datetime | None
-    ended_by: str | None
-    end_reason: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "camera": self.camera,
-            "officer": self.officer,
-            "officer_name": self.officer_name,
-            "kind": self.kind,
-            "started_at": isoformat(self.started_at),
-            "started_by": self.started_by,
-            "dock": self.dock,
-            "ended_at": None if self.ended_at is None else isoformat(self.ended_at),
-            "ended_by": self.ended_by,
-            "end_reason": self.end_reason,
-        }
-
-
-@dataclass(frozen=True)
-class Checkout:
-    """The answer to a card at a dock: the camera is this officer's until it is docked again."""
-
-    assignment_id: int
-    camera: str
-    officer: str
-    officer_name: str
-    started_at: datetime
-
-
-def _who(principal: Principal | None, actor: Actor | None) -> Actor:
-    if actor is not None:
-        return actor
-    return principal.actor() if principal is not None else Actor.system()
-
-
-def _rule(check: Any, *args: Any) -> None:
+def _rule(check: Callable[..., None], *args: str | bool) -> None:
     try:
         check(*args)
     except Refusal as exc:
@@ -137,16 +95,16 @@ def _reason(reason: str | None) -> str | None:
 
 def issue(
     system: System,
+    principal: Principal,
     serial: str,
     officer: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> AssignmentInfo:
+) -> Issued:
     """Issue a camera to one officer (personal issue) until it is returned or re-issued."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    who = _who(principal, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
         camera = camera_by_serial(uow, serial, lock=True)
         holder = officer_by_warrant(uow, officer)
         _rule(check_issue, camera.status, serial)
@@ -157,25 +115,25 @@ def issue(
         camera.pool = False
         camera.borough = holder.unit
         assignment = open_assignment(uow, camera, holder, IssueMode.PERSONAL, who)
-        info = _info(uow, assignment)
+        issued = Issued(camera=serial, assignment=_info(uow, assignment))
         _commit(uow, serial)
-        return info
+        return issued
 
 
 def issue_to_pool(
     system: System,
+    principal: Principal,
     serial: str,
     borough: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> None:
+) -> Pooled:
     """Put a camera in a borough's pool: carded officers take it at a dock."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    if not 0 < len(borough.strip()) <= MAX_UNIT:
-        raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
-    who = _who(principal, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        if not 0 < len(borough.strip()) <= MAX_UNIT:
+            raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
         camera = camera_by_serial(uow, serial, lock=True)
         _rule(check_issue, camera.status, serial)
         end_assignment(uow, camera, AssignmentEnd.POOLED, who)
@@ -189,24 +147,26 @@ def issue_to_pool(
             object_id=serial,
             details={"borough": camera.borough},
         )
+        pooled = Pooled(camera=serial, pool=camera.borough)
         _commit(uow, serial)
+        return pooled
 
 
 def _take_out_of_service(
     system: System,
+    principal: Principal,
     serial: str,
     status: CameraStatus,
     end: AssignmentEnd,
-    check: Any,
+    check: Callable[[str, str], None],
     tag: str,
     reason: str | None,
-    principal: Principal | None,
     actor: Actor | None,
 ) -> None:
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    why = _reason(reason)
-    who = _who(principal, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        why = _reason(reason)
         camera = camera_by_serial(uow, serial, lock=True)
         _rule(check, camera.status, serial)
         previous = camera.status
@@ -229,60 +189,60 @@ def _take_out_of_service(
 
 def return_to_stock(
     system: System,
+    principal: Principal,
     serial: str,
     *,
     repair: bool = False,
     reason: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """A camera comes back: to stock, or to repair. A lost camera that turns up comes back too."""
     status = CameraStatus.IN_REPAIR if repair else CameraStatus.IN_STOCK
     end = AssignmentEnd.REPAIR if repair else AssignmentEnd.RETURNED
     tag = "fleet:camera:repair" if repair else "fleet:camera:return"
-    _take_out_of_service(system, serial, status, end, check_return, tag, reason, principal, actor)
+    _take_out_of_service(system, principal, serial, status, end, check_return, tag, reason, actor)
 
 
 def retire(
     system: System,
+    principal: Principal,
     serial: str,
     *,
     reason: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Retire a camera for good; its history and its recordings' provenance stay."""
     _take_out_of_service(
         system,
+        principal,
         serial,
         CameraStatus.RETIRED,
         AssignmentEnd.RETIRED,
         check_retire,
         "fleet:camera:retire",
         reason,
-        principal,
         actor,
     )
 
 
 def report_lost(
     system: System,
+    principal: Principal,
     serial: str,
     *,
     reason: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Report a camera lost: if a dock ever sees it again, that is flagged."""
     _take_out_of_service(
         system,
+        principal,
         serial,
         CameraStatus.LOST,
         AssignmentEnd.LOST,
         check_lost,
         "fleet:camera:lost",
         reason,
-        principal,
         actor,
     )
 
@@ -356,13 +316,17 @@ def checkout(
             uow, camera, officer, IssueMode.POOL, actor, dock_id=dock.dock_id
         )
         result = Checkout(
-            assignment.id, serial, officer.warrant_number, officer.name, assignment.started_at
+            assignment_id=assignment.id,
+            camera=serial,
+            officer=officer.warrant_number,
+            officer_name=officer.name,
+            started_at=isoformat(assignment.started_at),
         )
         _commit(uow, serial)
         return result
 
 
-def _query() -> Any:
+def _query() -> Select[CameraAssignment, str, str, str, str | None]:
     dock = aliased(Dock)
     return (
         select(CameraAssignment, Camera.serial, Officer.warrant_number, Officer.name, dock.name)
@@ -372,60 +336,65 @@ def _query() -> Any:
     )
 
 
-def _row_info(row: Any) -> AssignmentInfo:
+def _row_info(row: Row[CameraAssignment, str, str, str, str | None]) -> Assignment:
     a, serial, warrant, name, dock_name = row
-    return AssignmentInfo(
-        a.id,
-        serial,
-        warrant,
-        name,
-        a.kind,
-        a.started_at,
-        a.started_by,
-        dock_name,
-        a.ended_at,
-        a.ended_by,
-        a.end_reason,
+    return Assignment(
+        id=a.id,
+        camera=serial,
+        officer=warrant,
+        officer_name=name,
+        kind=a.kind,
+        started_at=isoformat(a.started_at),
+        started_by=a.started_by,
+        dock=dock_name,
+        ended_at=when(a.ended_at),
+        ended_by=a.ended_by,
+        end_reason=a.end_reason,
     )
 
 
-def _info(uow: UnitOfWork, assignment: CameraAssignment) -> AssignmentInfo:
+def _info(uow: UnitOfWork, assignment: CameraAssignment) -> Assignment:
     row = uow.session.execute(_query().where(CameraAssignment.id == assignment.id)).one()
     return _row_info(row)
 
 
 def history(
     system: System,
+    principal: Principal,
     *,
     camera: str | None = None,
     officer: str | None = None,
     limit: int = 200,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> list[AssignmentInfo]:
+) -> list[Assignment]:
     """A camera's or an officer's assignments, newest first."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        return assignments_of(uow, camera=camera, officer=officer, limit=limit)
+
+
+def assignments_of(
+    uow: UnitOfWork, *, camera: str | None = None, officer: str | None = None, limit: int = 200
+) -> list[Assignment]:
+    """A camera's or an officer's assignments, newest first (for a use case that has asked)."""
     if camera is None and officer is None:
         raise InvalidInput("name a camera or an officer")
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be 1 to 1000")
-    with system.unit_of_work() as uow:
-        query = _query()
-        if camera is not None:
-            camera_by_serial(uow, camera)
-            query = query.where(Camera.serial == camera)
-        if officer is not None:
-            officer_by_warrant(uow, officer)
-            query = query.where(Officer.warrant_number == officer)
-        rows = uow.session.execute(
-            query.order_by(CameraAssignment.started_at.desc(), CameraAssignment.id.desc()).limit(
-                limit
-            )
-        ).all()
-        return [_row_info(row) for row in rows]
+    query = _query()
+    if camera is not None:
+        camera_by_serial(uow, camera)
+        query = query.where(Camera.serial == camera)
+    if officer is not None:
+        officer_by_warrant(uow, officer)
+        query = query.where(Officer.warrant_number == officer)
+    rows = uow.session.execute(
+        query.order_by(CameraAssignment.started_at.desc(), CameraAssignment.id.desc()).limit(limit)
+    ).all()
+    return [_row_info(row) for row in rows]
 
 
-def _covering(at: datetime) -> Any:
+def _covering(at: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return (
         CameraAssignment.started_at <= at,
         or_(CameraAssignment.ended_at.is_(None), CameraAssignment.ended_at > at),
@@ -434,15 +403,15 @@ def _covering(at: datetime) -> Any:
 
 def holder_at(
     system: System,
+    principal: Principal,
     serial: str,
     at: datetime,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> AssignmentInfo | None:
-    """The assignment of a camera at a moment: who held it then, or None."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+) -> CameraHolder:
+    """Who held a camera at a moment (its assignment then), if anyone did."""
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         found = camera_by_serial(uow, serial)
         row = uow.session.execute(
             _query()
@@ -450,7 +419,9 @@ def holder_at(
             .order_by(CameraAssignment.started_at.desc())
             .limit(1)
         ).first()
-        return None if row is None else _row_info(row)
+        return CameraHolder(
+            camera=serial, at=isoformat(at), assignment=None if row is None else _row_info(row)
+        )
 
 
 def officer_at_ingest(

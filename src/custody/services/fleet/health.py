@@ -4,7 +4,6 @@ decides and words each alert, by the clock every other decision uses."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
@@ -27,7 +26,8 @@ from custody.domain.fleet_health import (
     silent_cutoff,
 )
 from custody.domain.principal import Principal
-from custody.services.fleet.registry import authorise
+from custody.services.access import permit
+from custody.services.fleet.answers import AlertPolicy, FleetAlert, FleetAlerts, when
 from custody.services.system import System
 
 MAX_ALERTS = 1000
@@ -47,7 +47,7 @@ def policy_for(
         raise InvalidInput(str(exc)) from None
 
 
-def find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
+def _find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
     """Every alert that holds now, most severe and longest-standing first."""
     with system.unit_of_work() as uow:
         session = uow.session
@@ -121,32 +121,44 @@ def find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
 
 def alerts(
     system: System,
+    principal: Principal,
     *,
     camera_idle_days: int | None = None,
     dock_silent_hours: int | None = None,
     kind: str | None = None,
     limit: int = MAX_ALERTS,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
-    """The fleet's alerts as JSON, with a count of each kind and the thresholds used."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
+) -> FleetAlerts:
+    """The fleet's alerts, with a count of each kind and the thresholds used."""
+    # Asked before any work starts: finding the alerts reads the whole fleet.
+    permit(system, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
     if kind is not None and kind not in {k.value for k in AlertKind}:
         raise InvalidInput(f"kind must be one of: {', '.join(k.value for k in AlertKind)}")
     if not 1 <= limit <= MAX_ALERTS:
         raise InvalidInput(f"limit must be 1 to {MAX_ALERTS}")
     policy = policy_for(system, camera_idle_days, dock_silent_hours)
-    found = find_alerts(system, policy)
+    found = _find_alerts(system, policy)
     if kind is not None:
         found = [alert for alert in found if alert.kind == kind]
     counts = Counter(alert.kind.value for alert in found)
-    return {
-        "as_of": isoformat(system.clock.now()),
-        "policy": {
-            "camera_idle_days": policy.camera_idle_days,
-            "dock_silent_hours": policy.dock_silent_hours,
-        },
-        "counts": {k.value: counts.get(k.value, 0) for k in AlertKind},
-        "total": len(found),
-        "alerts": [alert.to_json() for alert in found[:limit]],
-    }
+    return FleetAlerts(
+        as_of=isoformat(system.clock.now()),
+        policy=AlertPolicy(
+            camera_idle_days=policy.camera_idle_days,
+            dock_silent_hours=policy.dock_silent_hours,
+        ),
+        counts={k.value: counts.get(k.value, 0) for k in AlertKind},
+        total=len(found),
+        alerts=[_alert(alert) for alert in found[:limit]],
+    )
+
+
+def _alert(alert: Alert) -> FleetAlert:
+    return FleetAlert(
+        kind=alert.kind.value,
+        severity=alert.severity.value,
+        subject=alert.subject,
+        name=alert.name,
+        since=when(alert.since),
+        message=alert.message,
+    )

@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from custody.db.models import Camera, Officer
 from custody.domain.access import SystemAction
@@ -27,9 +27,10 @@ from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.fleet import CameraStatus, IssueMode
 from custody.domain.principal import Principal
+from custody.services.access import permit
+from custody.services.fleet.answers import ImportResult, RowFailure
 from custody.services.fleet.registry import (
     MAX_UNIT,
-    authorise,
     camera_problems,
     normal_card,
     officer_problems,
@@ -49,18 +50,6 @@ YES = frozenset({"yes", "y", "true", "1"})
 NO = frozenset({"no", "n", "false", "0", ""})
 
 
-@dataclass(frozen=True)
-class RowFailure:
-    """One problem: its row (1 is the header), its column if it has one, and why."""
-
-    row: int
-    column: str | None
-    why: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "why": self.why}
-
-
 class ImportRefused(InvalidInput):
     """The file had problems; nothing was imported."""
 
@@ -77,13 +66,6 @@ class ImportRefused(InvalidInput):
         self.kind = kind
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    kind: str  # "officers" or "cameras"
-    created: int
-    sha256: str
-
-
 @dataclass
 class _Parsed:
     kind: str
@@ -92,7 +74,12 @@ class _Parsed:
     failures: list[RowFailure] = field(default_factory=list)
 
     def fail(self, row: int, column: str | None, why: str) -> None:
-        self.failures.append(RowFailure(row, column, why))
+        self.failures.append(RowFailure(row=row, column=column, why=why))
+
+
+def _whole(row: int, why: str) -> RowFailure:
+    """A problem of a whole row (or of the file, row 0), not of one column."""
+    return RowFailure(row=row, column=None, why=why)
 
 
 def _text(data: bytes | str) -> str:
@@ -100,7 +87,7 @@ def _text(data: bytes | str) -> str:
         return data
     if len(data) > MAX_BYTES:
         raise ImportRefused(
-            [RowFailure(0, None, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")],
+            [_whole(0, f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")],
             0,
             None,
         )
@@ -109,7 +96,7 @@ def _text(data: bytes | str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportRefused(
-            [RowFailure(0, None, f"the file is not UTF-8 text (byte {exc.start})")], 0, None
+            [_whole(0, f"the file is not UTF-8 text (byte {exc.start})")], 0, None
         ) from None
 
 
@@ -122,7 +109,7 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             yield number, cells
     except csv.Error as exc:
         raise ImportRefused(
-            [RowFailure(number + 1, None, f"not valid CSV: {exc}")], max(0, number - 1), None
+            [_whole(number + 1, f"not valid CSV: {exc}")], max(0, number - 1), None
         ) from None
 
 
@@ -131,7 +118,7 @@ def parse(data: bytes | str) -> _Parsed:
     records = _records(_text(data))
     first = next(records, None)
     if first is None or not any(cell.strip() for cell in first[1]):
-        raise ImportRefused([RowFailure(1, None, "the file is empty: no header")], 0, None)
+        raise ImportRefused([_whole(1, "the file is empty: no header")], 0, None)
     header = [cell.strip().lower() for cell in first[1]]
     required: tuple[str, ...]
     optional: tuple[str, ...]
@@ -142,9 +129,8 @@ def parse(data: bytes | str) -> _Parsed:
     else:
         raise ImportRefused(
             [
-                RowFailure(
+                _whole(
                     1,
-                    None,
                     "the header names neither officers (" + ",".join(OFFICER_COLUMNS) + ") "
                     "nor cameras (" + ",".join(CAMERA_COLUMNS) + ")",
                 )
@@ -187,18 +173,29 @@ def _chunks(values: list[str]) -> Iterable[list[str]]:
         yield values[start : start + IN_CHUNK]
 
 
-def _existing(uow: UnitOfWork, column: Any, values: Iterable[str]) -> dict[str, Any]:
-    """Which of `values` the column holds already, mapped to their rows' first column."""
-    found: dict[str, Any] = {}
-    wanted = sorted(set(values))
-    entity = column.class_
-    for chunk in _chunks(wanted):
-        for row in uow.session.execute(select(column, entity).where(column.in_(chunk))):
-            found[row[0]] = row[1]
+def _officers(
+    uow: UnitOfWork, column: InstrumentedAttribute[str | None], values: Iterable[str]
+) -> dict[str, Officer]:
+    """The officers whose `column` (warrant number, card) is one of `values`, by that value."""
+    found: dict[str, Officer] = {}
+    for chunk in _chunks(sorted(set(values))):
+        for key, officer in uow.session.execute(select(column, Officer).where(column.in_(chunk))):
+            if key is not None:
+                found[key] = officer
     return found
 
 
-def _duplicates(parsed: _Parsed, column: str, normal: Any = None) -> None:
+def _known_serials(uow: UnitOfWork, values: Iterable[str]) -> set[str]:
+    """Which of these serials are registered already."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(values))):
+        found.update(uow.session.scalars(select(Camera.serial).where(Camera.serial.in_(chunk))))
+    return found
+
+
+def _duplicates(
+    parsed: _Parsed, column: str, normal: Callable[[str | None], str | None] | None = None
+) -> None:
     first: dict[str, int] = {}
     for number, row in parsed.rows:
         value = row.get(column, "")
@@ -219,8 +216,8 @@ def _check_officers(uow: UnitOfWork, parsed: _Parsed) -> None:
             parsed.fail(number, column, why)
     _duplicates(parsed, "warrant_number")
     _duplicates(parsed, "card_id", normal_card)
-    known = _existing(uow, Officer.warrant_number, (r["warrant_number"] for _, r in parsed.rows))
-    cards = _existing(
+    known = _officers(uow, Officer.warrant_number, (r["warrant_number"] for _, r in parsed.rows))
+    cards = _officers(
         uow, Officer.card_id, (c for _, r in parsed.rows if (c := normal_card(r.get("card_id"))))
     )
     for number, row in parsed.rows:
@@ -243,7 +240,7 @@ def _pool(value: str) -> bool | None:
 
 
 def _check_cameras(uow: UnitOfWork, parsed: _Parsed) -> dict[str, Officer]:
-    holders = _existing(
+    holders = _officers(
         uow, Officer.warrant_number, (o for _, r in parsed.rows if (o := r.get("officer")))
     )
     for number, row in parsed.rows:
@@ -271,7 +268,7 @@ def _check_cameras(uow: UnitOfWork, parsed: _Parsed) -> dict[str, Officer]:
         if len(borough) > MAX_UNIT:
             parsed.fail(number, "borough", f"a borough is at most {MAX_UNIT} characters")
     _duplicates(parsed, "serial")
-    known = _existing(uow, Camera.serial, (r["serial"] for _, r in parsed.rows))
+    known = _known_serials(uow, (r["serial"] for _, r in parsed.rows))
     for number, row in parsed.rows:
         if row["serial"] in known:
             parsed.fail(number, "serial", "this camera is registered already")
@@ -345,14 +342,15 @@ def _create_cameras(
 
 def import_csv(
     system: System,
+    principal: Principal,
     data: bytes | str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> ImportResult:
     """Import officers or cameras from CSV, all rows or none; ImportRefused lists every problem."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    who = actor or (principal.actor() if principal is not None else Actor.system())
+    who = actor or principal.actor()
+    # Asked before the file is read: a file may hold 100,000 rows.
+    permit(system, principal, SystemAction.MANAGE_FLEET, who)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     sha = hashlib.sha256(raw).hexdigest()
     parsed = parse(data)
@@ -389,4 +387,4 @@ def import_csv(
                 "someone registered some of these at the same moment; nothing was imported, "
                 "import the file again to see which"
             ) from None
-    return ImportResult(parsed.kind, len(parsed.rows), sha)
+    return ImportResult(kind=parsed.kind, created=len(parsed.rows), sha256=sha)

@@ -1,11 +1,11 @@
 """The fleet: officers, cameras and docks, and what docks report about cameras.
 
-Who may do what is asked here, with `custody.domain.access.may`: people reach these
-use cases through the API with a `principal`, whose refusals are audited; the
-server's own command line (`custody fleet …`, run by whoever runs the server) passes
-none. Assignment of cameras to officers is in `services.assignments`, CSV import in
-`services.fleet_import`, the roll-out in `services.rollout`, alerts in
-`services.fleet_health`, and the fleet managers' lists in `services.fleet_views`.
+Every use case that acts for a person takes their `principal` (never optional) and asks
+the one door, `custody.services.access.require`, which audits a refusal: the API, the
+portal and the command line (`custody fleet … --as USER`) alike. What docks say (reports,
+heartbeats) is authenticated by the dock's token instead: a dock is not a person.
+Assignment of cameras to officers is in `assignments`, CSV import in `importing`, the
+roll-out in `rollout`, alerts in `health`, and the fleet managers' lists in `views`.
 """
 
 from __future__ import annotations
@@ -13,20 +13,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 
 from custody.db.models import Camera, CameraReport, Dock, IngestFlag, Officer
 from custody.db.models.fleet import CameraAssignment
-from custody.domain.access import SystemAction, may
+from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
 from custody.domain.errors import (
     Conflict,
     InvalidInput,
     NotAuthenticated,
     NotFound,
-    NotPermitted,
     UnknownCamera,
 )
 from custody.domain.fleet import (
@@ -38,6 +36,8 @@ from custody.domain.fleet import (
 )
 from custody.domain.principal import Principal
 from custody.domain.signing import load_public_key
+from custody.services.access import require
+from custody.services.fleet.answers import CameraRegistered, DockRegistered, OfficerAdded
 from custody.services.identity.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
 
@@ -64,40 +64,6 @@ class DockIdentity:
 
     def actor(self, address: str | None = None, user_agent: str | None = None) -> Actor:
         return Actor(f"dock:{self.name}", address, user_agent)
-
-
-# --- who may ---
-
-
-def authorise(
-    system: System,
-    principal: Principal | None,
-    action: SystemAction,
-    actor: Actor | None = None,
-) -> None:
-    """Refuse (audited) a person whom `may` does not let do `action`; None is the server's CLI."""
-    if principal is None:
-        return
-    decision = may(principal.viewer(), action)
-    if decision:
-        return
-    with system.unit_of_work() as uow:
-        uow.audit(
-            f"user:system:{action.value}",
-            actor or principal.actor(),
-            object_type="system",
-            object_id="fleet",
-            allowed=False,
-            reason=decision.reason,
-        )
-        uow.commit()
-    raise NotPermitted(decision.reason)
-
-
-def _actor(principal: Principal | None, actor: Actor | None) -> Actor:
-    if actor is not None:
-        return actor
-    return principal.actor() if principal is not None else Actor.system()
 
 
 # --- checking what people type ---
@@ -252,20 +218,21 @@ def set_status(uow: UnitOfWork, camera: Camera, status: CameraStatus) -> None:
 
 def add_officer(
     system: System,
+    principal: Principal,
     warrant_number: str,
     *,
     name: str,
     unit: str,
     rank: str = "PC",
     card_id: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> int:
+) -> OfficerAdded:
     """Add an officer; their card id (optional) lets them take pool cameras at a dock."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    _refuse(officer_problems(warrant_number, name, rank, unit, card_id))
+    who = actor or principal.actor()
     card = normal_card(card_id)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        _refuse(officer_problems(warrant_number, name, rank, unit, card_id))
         exists = uow.session.scalar(
             select(Officer.id).where(Officer.warrant_number == warrant_number)
         )
@@ -285,7 +252,7 @@ def add_officer(
         uow.session.flush()
         uow.audit(
             "fleet:officer:create",
-            _actor(principal, actor),
+            who,
             object_type="officer",
             object_id=warrant_number,
             details={
@@ -296,7 +263,7 @@ def add_officer(
             },
         )
         uow.commit()
-        return officer.id
+        return OfficerAdded(warrant_number=officer.warrant_number)
 
 
 def _card_holder(uow: UnitOfWork, card: str) -> str | None:
@@ -305,6 +272,7 @@ def _card_holder(uow: UnitOfWork, card: str) -> str | None:
 
 def update_officer(
     system: System,
+    principal: Principal,
     warrant_number: str,
     *,
     name: str | None = None,
@@ -312,12 +280,12 @@ def update_officer(
     unit: str | None = None,
     card_id: str | None = None,
     clear_card: bool = False,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Change an officer's details or card (a lost card is cleared, a new one set)."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
         officer = officer_by_warrant(uow, warrant_number)
         new = {
             "name": officer.name if name is None else name,
@@ -343,7 +311,7 @@ def update_officer(
             return
         uow.audit(
             "fleet:officer:update",
-            _actor(principal, actor),
+            who,
             object_type="officer",
             object_id=warrant_number,
             details={**changed, **({"card": card is not None} if card_changed else {})},
@@ -353,6 +321,7 @@ def update_officer(
 
 def add_camera(
     system: System,
+    principal: Principal,
     *,
     serial: str,
     model: str,
@@ -362,26 +331,25 @@ def add_camera(
     status: str | None = None,
     pool: bool = False,
     borough: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> int:
+) -> CameraRegistered:
     """Register a camera and the public key its manifests are signed with.
 
     With `officer` it is issued to them (personal issue); with `pool` it joins `borough`'s
     pool. Otherwise it is in stock, unless `status` says otherwise.
     """
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
+    who = actor or principal.actor()
     issued = officer is not None or pool
     status = status or (CameraStatus.ISSUED if issued else CameraStatus.IN_STOCK)
-    _refuse(camera_problems(serial, model, firmware, public_key, status))
-    if officer is not None and pool:
-        raise InvalidInput("a camera is issued to one officer or to a pool, not both")
-    if issued and status != CameraStatus.ISSUED:
-        raise InvalidInput("a camera issued to an officer or a pool has status 'issued'")
-    if pool and (borough is None or not borough.strip()):
-        raise InvalidInput("a pool camera needs the borough whose pool it joins")
-    who = _actor(principal, actor)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        _refuse(camera_problems(serial, model, firmware, public_key, status))
+        if officer is not None and pool:
+            raise InvalidInput("a camera is issued to one officer or to a pool, not both")
+        if issued and status != CameraStatus.ISSUED:
+            raise InvalidInput("a camera issued to an officer or a pool has status 'issued'")
+        if pool and (borough is None or not borough.strip()):
+            raise InvalidInput("a pool camera needs the borough whose pool it joins")
         session = uow.session
         if session.scalar(select(Camera.id).where(Camera.serial == serial)) is not None:
             raise Conflict(f"camera {serial} is registered already")
@@ -417,28 +385,29 @@ def add_camera(
         if holder is not None:
             open_assignment(uow, camera, holder, IssueMode.PERSONAL, who)
         uow.commit()
-        return camera.id
+        return CameraRegistered(serial=camera.serial)
 
 
 def add_dock(
     system: System,
+    principal: Principal,
     name: str,
     *,
     station: str | None = None,
     bays: int = 8,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> str:
-    """Register a dock and return its token (shown once; only its hash is kept)."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    if not SERIAL.match(name):
-        raise InvalidInput("a dock name is letters, digits, '.', '_' or '-' (at most 64)")
-    if not 1 <= bays <= 64:
-        raise InvalidInput("a dock has 1 to 64 bays")
-    if station is not None and not 0 < len(station.strip()) <= MAX_UNIT:
-        raise InvalidInput(f"a station is 1 to {MAX_UNIT} characters")
+) -> DockRegistered:
+    """Register a dock; the answer holds its token, shown once (only its hash is kept)."""
+    who = actor or principal.actor()
     token = new_token(DOCK_TOKEN_PREFIX)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        if not SERIAL.match(name):
+            raise InvalidInput("a dock name is letters, digits, '.', '_' or '-' (at most 64)")
+        if not 1 <= bays <= 64:
+            raise InvalidInput("a dock has 1 to 64 bays")
+        if station is not None and not 0 < len(station.strip()) <= MAX_UNIT:
+            raise InvalidInput(f"a station is 1 to {MAX_UNIT} characters")
         if uow.session.scalar(select(Dock.id).where(Dock.name == name)) is not None:
             raise Conflict(f"dock {name} exists already")
         uow.session.add(
@@ -452,13 +421,13 @@ def add_dock(
         )
         uow.audit(
             "fleet:dock:register",
-            _actor(principal, actor),
+            who,
             object_type="dock",
             object_id=name,
             details={"bays": bays},
         )
         uow.commit()
-    return token
+    return DockRegistered(name=name, token=token)
 
 
 def authenticate_dock(system: System, token: str) -> DockIdentity:
@@ -484,7 +453,7 @@ def report_camera(
     free_bytes: int | None,
     firmware: str | None,
     recordings_waiting: int,
-    detail: dict[str, Any] | None = None,
+    detail: dict[str, object] | None = None,
     actor: Actor | None = None,
 ) -> None:
     """A dock's word about a docked camera: keeps fleet health current.

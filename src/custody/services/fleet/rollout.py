@@ -16,9 +16,8 @@ Python), so the page stays quick for 22,000 cameras and their recordings:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from custody.db.models import Camera, Officer, Recording
 from custody.db.models.fleet import CameraAssignment, RolloutPhase
@@ -35,7 +34,9 @@ from custody.domain.fleet import (
     progress,
 )
 from custody.domain.principal import Principal
-from custody.services.fleet.registry import MAX_UNIT, authorise
+from custody.services.access import require
+from custody.services.fleet.answers import BoroughProgress, Rollout, RolloutTotals
+from custody.services.fleet.registry import MAX_UNIT
 from custody.services.system import System, UnitOfWork
 
 DEFAULT_IDLE_DAYS = 7
@@ -44,25 +45,25 @@ MAX_PHASE = 100
 
 def set_phase(
     system: System,
+    principal: Principal,
     borough: str,
     *,
     phase: int,
     target_date: date,
     status: str | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Put a borough in the plan, or change its phase, target date or status."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    borough = borough.strip()
-    if not 0 < len(borough) <= MAX_UNIT:
-        raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
-    if not 1 <= phase <= MAX_PHASE:
-        raise InvalidInput(f"a phase is numbered 1 to {MAX_PHASE}")
-    if status is not None and status not in PHASE_STATUSES:
-        raise InvalidInput(f"status must be one of: {', '.join(PHASE_STATUSES)}")
-    who = actor or (principal.actor() if principal is not None else Actor.system())
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        borough = borough.strip()
+        if not 0 < len(borough) <= MAX_UNIT:
+            raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
+        if not 1 <= phase <= MAX_PHASE:
+            raise InvalidInput(f"a phase is numbered 1 to {MAX_PHASE}")
+        if status is not None and status not in PHASE_STATUSES:
+            raise InvalidInput(f"status must be one of: {', '.join(PHASE_STATUSES)}")
         row = uow.session.scalar(select(RolloutPhase).where(RolloutPhase.borough == borough))
         if row is None:
             row = RolloutPhase(borough=borough, status=status or "planned")
@@ -84,15 +85,15 @@ def set_phase(
 
 def remove_phase(
     system: System,
+    principal: Principal,
     borough: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
 ) -> None:
     """Take a borough out of the plan (its officers and cameras stay)."""
-    authorise(system, principal, SystemAction.MANAGE_FLEET, actor)
-    who = actor or (principal.actor() if principal is not None else Actor.system())
+    who = actor or principal.actor()
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_FLEET, who)
         row = uow.session.scalar(select(RolloutPhase).where(RolloutPhase.borough == borough))
         if row is None:
             raise NotFound(f"borough {borough!r} is not in the roll-out plan")
@@ -101,7 +102,7 @@ def remove_phase(
         uow.commit()
 
 
-def _counts(uow: UnitOfWork, query: Any) -> dict[str, int]:
+def _counts(uow: UnitOfWork, query: Select[str | None, int]) -> dict[str, int]:
     return {key: int(count) for key, count in uow.session.execute(query) if key is not None}
 
 
@@ -139,36 +140,36 @@ def borough_figures(uow: UnitOfWork, now: datetime, idle_days: int) -> dict[str,
     }
 
 
-def _progress_json(item: PhaseProgress) -> dict[str, Any]:
+def _progress(item: PhaseProgress) -> BoroughProgress:
     f = item.figures
-    return {
-        "borough": item.borough,
-        "phase": item.phase,
-        "target_date": None if item.target_date is None else item.target_date.isoformat(),
-        "status": item.status,
-        "overdue": item.overdue,
-        "officers": f.officers,
-        "cameras_issued": f.cameras_issued,
-        "officers_with_camera": f.officers_with_camera,
-        "officers_uploaded": f.officers_uploaded,
-        "cameras_idle": f.cameras_idle,
-        "equipped_percent": item.equipped_percent,
-        "uploaded_percent": item.uploaded_percent,
-    }
+    return BoroughProgress(
+        borough=item.borough,
+        phase=item.phase,
+        target_date=None if item.target_date is None else item.target_date.isoformat(),
+        status=item.status,
+        overdue=item.overdue,
+        officers=f.officers,
+        cameras_issued=f.cameras_issued,
+        officers_with_camera=f.officers_with_camera,
+        officers_uploaded=f.officers_uploaded,
+        cameras_idle=f.cameras_idle,
+        equipped_percent=item.equipped_percent,
+        uploaded_percent=item.uploaded_percent,
+    )
 
 
 def rollout(
     system: System,
+    principal: Principal,
     *,
     idle_days: int = DEFAULT_IDLE_DAYS,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> Rollout:
     """The plan with every borough's figures: planned boroughs by phase, then the rest."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
-    if not 1 <= idle_days <= 366:
-        raise InvalidInput("idle_days must be 1 to 366")
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        if not 1 <= idle_days <= 366:
+            raise InvalidInput("idle_days must be 1 to 366")
         now = uow.now()
         figures = borough_figures(uow, now, idle_days)
         phases = uow.session.scalars(select(RolloutPhase)).all()
@@ -200,25 +201,19 @@ def rollout(
             p.borough,
         )
     )
-    totals = {
-        key: sum(getattr(p.figures, key) for p in items)
-        for key in (
-            "officers",
-            "cameras_issued",
-            "officers_with_camera",
-            "officers_uploaded",
-            "cameras_idle",
-        )
-    }
-    return {
-        "as_of": isoformat(now),
-        "idle_days": idle_days,
-        "boroughs": [_progress_json(p) for p in items],
-        "totals": {
-            **totals,
-            "boroughs_planned": len(planned),
-            "boroughs_complete": sum(1 for p in items if p.status == "complete"),
-            "boroughs_overdue": sum(1 for p in items if p.overdue),
-            "cameras_by_status": {status: stock.get(status, 0) for status in CameraStatus},
-        },
-    }
+    return Rollout(
+        as_of=isoformat(now),
+        idle_days=idle_days,
+        boroughs=[_progress(p) for p in items],
+        totals=RolloutTotals(
+            officers=sum(p.figures.officers for p in items),
+            cameras_issued=sum(p.figures.cameras_issued for p in items),
+            officers_with_camera=sum(p.figures.officers_with_camera for p in items),
+            officers_uploaded=sum(p.figures.officers_uploaded for p in items),
+            cameras_idle=sum(p.figures.cameras_idle for p in items),
+            boroughs_planned=len(planned),
+            boroughs_complete=sum(1 for p in items if p.status == "complete"),
+            boroughs_overdue=sum(1 for p in items if p.overdue),
+            cameras_by_status={status.value: stock.get(status, 0) for status in CameraStatus},
+        ),
+    )

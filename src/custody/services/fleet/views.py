@@ -3,11 +3,11 @@ in SQL, and one camera with its health, its history and its docks' recent report
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from custody.db.models import Camera, CameraReport, Dock, Officer
 from custody.domain.access import SystemAction
@@ -16,49 +16,42 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput
 from custody.domain.fleet import CAMERA_STATUSES
 from custody.domain.principal import Principal
+from custody.services.access import require
+from custody.services.answers import Page, Paged
 from custody.services.fleet import assignments
-from custody.services.fleet.registry import authorise, camera_by_serial
-from custody.services.system import System
+from custody.services.fleet.answers import (
+    CameraDetail,
+    CameraView,
+    DockReport,
+    DockView,
+    OfficerView,
+    when,
+)
+from custody.services.fleet.registry import camera_by_serial
+from custody.services.system import System, UnitOfWork
 
-MAX_PAGE = 500
 RECENT_REPORTS = 20
+Ts = TypeVarTuple("Ts")
 
 
-@dataclass(frozen=True)
-class Page:
-    offset: int = 0
-    limit: int = 100
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.limit <= MAX_PAGE:
-            raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
-        if self.offset < 0:
-            raise InvalidInput("offset cannot be negative")
-
-
-def _when(value: Any) -> str | None:
-    return None if value is None else isoformat(value)
-
-
-def _paged(system: System, query: Any, page: Page, order: Any) -> tuple[int, list[Any]]:
-    with system.unit_of_work() as uow:
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = uow.session.execute(
-            query.order_by(order).limit(page.limit).offset(page.offset)
-        ).all()
-        return total, list(rows)
+def _paged(
+    uow: UnitOfWork, query: Select[*Ts], page: Page, order: InstrumentedAttribute[str]
+) -> tuple[int, list[Row[*Ts]]]:
+    """One page of a query's rows, in `order`, and how many rows there are in all."""
+    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = uow.session.execute(query.order_by(order).limit(page.limit).offset(page.offset)).all()
+    return total, list(rows)
 
 
 def list_officers(
     system: System,
+    principal: Principal,
     *,
     unit: str | None = None,
     page: Page | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> Paged[OfficerView]:
     """Officers by warrant number, with the camera each holds now (if any)."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     page = page or Page()
     holding = (
         select(func.min(Camera.serial))
@@ -69,68 +62,67 @@ def list_officers(
     query = select(Officer, holding)
     if unit:
         query = query.where(Officer.unit == unit)
-    total, rows = _paged(system, query, page, Officer.warrant_number)
-    return {
-        "items": [
-            {
-                "warrant_number": officer.warrant_number,
-                "name": officer.name,
-                "rank": officer.rank,
-                "unit": officer.unit,
-                # The card's id is a credential of sorts: say only whether there is one.
-                "has_card": officer.card_id is not None,
-                "camera": serial,
-                "created_at": isoformat(officer.created_at),
-            }
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        total, rows = _paged(uow, query, page, Officer.warrant_number)
+    return Paged[OfficerView](
+        items=[
+            OfficerView(
+                warrant_number=officer.warrant_number,
+                name=officer.name,
+                rank=officer.rank,
+                unit=officer.unit,
+                has_card=officer.card_id is not None,
+                camera=serial,
+                created_at=isoformat(officer.created_at),
+            )
             for officer, serial in rows
         ],
-        "total": total,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
-def _camera_json(camera: Camera, warrant: str | None, dock: str | None) -> dict[str, Any]:
-    return {
-        "serial": camera.serial,
-        "model": camera.model,
-        "firmware": camera.firmware,
-        "status": camera.status,
-        "pool": camera.pool,
-        "borough": camera.borough,
-        "officer": warrant,
-        "registered_at": isoformat(camera.registered_at),
-        "status_changed_at": _when(camera.status_changed_at),
-        "last_docked_at": _when(camera.last_docked_at),
-        "last_dock": dock,
-        "battery_percent": camera.battery_percent,
-        "free_bytes": camera.free_bytes,
-    }
+def _camera_view(camera: Camera, warrant: str | None, dock: str | None) -> CameraView:
+    return CameraView(
+        serial=camera.serial,
+        model=camera.model,
+        firmware=camera.firmware,
+        status=camera.status,
+        pool=camera.pool,
+        borough=camera.borough,
+        officer=warrant,
+        registered_at=isoformat(camera.registered_at),
+        status_changed_at=when(camera.status_changed_at),
+        last_docked_at=when(camera.last_docked_at),
+        last_dock=dock,
+        battery_percent=camera.battery_percent,
+        free_bytes=camera.free_bytes,
+    )
 
 
-def _camera_query() -> Select[Camera, str, str]:
+def _camera_query() -> Select[Camera, str | None, str | None]:
     dock = aliased(Dock)
-    query = (
+    return (
         select(Camera, Officer.warrant_number, dock.name)
         .outerjoin(Officer, Officer.id == Camera.officer_id)
         .outerjoin(dock, dock.id == Camera.last_dock_id)
     )
-    return query
 
 
 def list_cameras(
     system: System,
+    principal: Principal,
     *,
     status: str | None = None,
     borough: str | None = None,
     pool: bool | None = None,
     officer: str | None = None,
     page: Page | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> Paged[CameraView]:
     """Cameras by serial with their health as last reported, filtered as asked."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     page = page or Page()
     if status is not None and status not in CAMERA_STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(CAMERA_STATUSES)}")
@@ -143,25 +135,27 @@ def list_cameras(
         query = query.where(Camera.pool.is_(pool))
     if officer:
         query = query.where(Officer.warrant_number == officer)
-    total, rows = _paged(system, query, page, Camera.serial)
-    return {
-        "items": [_camera_json(camera, warrant, dock) for camera, warrant, dock in rows],
-        "total": total,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        total, rows = _paged(uow, query, page, Camera.serial)
+    return Paged[CameraView](
+        items=[_camera_view(camera, warrant, dock) for camera, warrant, dock in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 def get_camera(
     system: System,
+    principal: Principal,
     serial: str,
     *,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> CameraDetail:
     """One camera: its health, its assignment history and what docks said about it lately."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         found = camera_by_serial(uow, serial)
         camera, warrant, dock = uow.session.execute(
             _camera_query().where(Camera.id == found.id)
@@ -173,35 +167,34 @@ def get_camera(
             .order_by(CameraReport.reported_at.desc(), CameraReport.id.desc())
             .limit(RECENT_REPORTS)
         ).all()
-        detail = _camera_json(camera, warrant, dock)
-        detail["reports"] = [
-            {
-                "dock": dock_name,
-                "bay": report.bay,
-                "reported_at": isoformat(report.reported_at),
-                "battery_percent": report.battery_percent,
-                "free_bytes": report.free_bytes,
-                "firmware": report.firmware,
-                "recordings_waiting": report.recordings_waiting,
-            }
-            for report, dock_name in reports
-        ]
-    detail["assignments"] = [
-        a.as_dict() for a in assignments.history(system, camera=serial, limit=1000)
-    ]
-    return detail
+        return CameraDetail(
+            # The detail is the camera as the lists show it, and more.
+            **_camera_view(camera, warrant, dock).model_dump(),
+            reports=[
+                DockReport(
+                    dock=dock_name,
+                    bay=report.bay,
+                    reported_at=isoformat(report.reported_at),
+                    battery_percent=report.battery_percent,
+                    free_bytes=report.free_bytes,
+                    firmware=report.firmware,
+                    recordings_waiting=report.recordings_waiting,
+                )
+                for report, dock_name in reports
+            ],
+            assignments=assignments.assignments_of(uow, camera=serial, limit=1000),
+        )
 
 
 def list_docks(
     system: System,
+    principal: Principal,
     *,
     station: str | None = None,
     page: Page | None = None,
-    principal: Principal | None = None,
     actor: Actor | None = None,
-) -> dict[str, Any]:
+) -> Paged[DockView]:
     """Docks by name, with when each was last heard from and how many cameras sit there."""
-    authorise(system, principal, SystemAction.VIEW_FLEET, actor)
     page = page or Page()
     docked = (
         select(func.count(Camera.id))
@@ -212,21 +205,23 @@ def list_docks(
     query = select(Dock, docked)
     if station:
         query = query.where(Dock.station == station)
-    total, rows = _paged(system, query, page, Dock.name)
-    return {
-        "items": [
-            {
-                "name": dock.name,
-                "station": dock.station,
-                "bays": dock.bays,
-                "created_at": isoformat(dock.created_at),
-                "last_seen_at": _when(dock.last_seen_at),
-                "revoked": dock.revoked_at is not None,
-                "cameras_last_docked_here": count,
-            }
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        total, rows = _paged(uow, query, page, Dock.name)
+    return Paged[DockView](
+        items=[
+            DockView(
+                name=dock.name,
+                station=dock.station,
+                bays=dock.bays,
+                created_at=isoformat(dock.created_at),
+                last_seen_at=when(dock.last_seen_at),
+                revoked=dock.revoked_at is not None,
+                cameras_last_docked_here=count,
+            )
             for dock, count in rows
         ],
-        "total": total,
-        "limit": page.limit,
-        "offset": page.offset,
-    }
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

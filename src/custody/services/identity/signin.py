@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from custody.db.models import User
 from custody.db.models.users import SignInAttempt, UserSession
 from custody.domain.actor import Actor
+from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, NotAuthenticated
 from custody.domain.principal import Principal
 from custody.domain.sessions import (
@@ -27,8 +28,9 @@ from custody.domain.sessions import (
     session_expired,
     sign_in_throttle,
 )
+from custody.services.identity.answers import Me
 from custody.services.identity.tokens import token_hash
-from custody.services.identity.users import principal_of, verify_password
+from custody.services.identity.users import own_account, principal_of, verify_password
 from custody.services.system import System
 
 SESSION_PREFIX = "css_"
@@ -260,3 +262,17 @@ def sign_out(system: System, secret: str, actor: Actor | None = None) -> bool:
         )
         uow.commit()
         return True
+
+
+def my_account(system: System, principal: Principal, session: PortalSession | None) -> Me:
+    """Who a person is signed in as; with the portal session their request rode on (if it
+    did), that session's CSRF token and when it ends, for the portal's own scripts."""
+    with system.unit_of_work() as uow:
+        account = own_account(uow, principal)
+    if session is None:
+        return Me(**account.model_dump())
+    return Me(
+        **account.model_dump(),
+        csrf_token=session.csrf_token,
+        session_ends_at=isoformat(session.ends_at),
+    )

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
-from custody.domain.clock import isoformat
 from custody.domain.principal import Principal
-from custody.services.identity import users
+from custody.services.identity import signin, tokens, users
+from custody.services.identity.answers import IssuedToken, Me, SessionsEnded, TokenView, UserView
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
 
@@ -40,7 +40,7 @@ class UserChange(BaseModel):
 
 class NewToken(BaseModel):
     name: str = Field(default="", max_length=120, description="what the token is for")
-    days: int = Field(default=90, ge=1, le=users.MAX_TOKEN_DAYS)
+    days: int = Field(default=90, ge=1, le=tokens.MAX_TOKEN_DAYS)
 
 
 class NewPassword(BaseModel):
@@ -48,21 +48,20 @@ class NewPassword(BaseModel):
     current_password: str | None = Field(default=None, description="required for your own")
 
 
-def _issued(issued: users.IssuedToken, now: Any) -> dict[str, Any]:
-    return {**issued.info.as_dict(now), "token": issued.secret}
+# --- your own account --------------------------------------------------------------------
 
 
-@router.get("/me", summary="Who you are signed in as", openapi_extra=ME)
-async def me(request: Request, user: CurrentUser, system: SystemDep) -> dict[str, Any]:
-    info = await run_in_threadpool(users.get_user, system, user.username)
-    answer = info.as_dict()
+@router.get(
+    "/me",
+    response_model=Me,
+    # The session's fields are there only when the portal's cookie carried the request.
+    response_model_exclude_unset=True,
+    summary="Who you are signed in as",
+    openapi_extra=ME,
+)
+async def me(request: Request, user: CurrentUser, system: SystemDep) -> Me:
     portal = getattr(request.state, "portal_session", None)
-    if portal is not None:
-        # Signed in with the portal's cookie: scripts on the portal's own pages send this
-        # back as X-CSRF-Token (other sites cannot read this answer).
-        answer["csrf_token"] = portal.csrf_token
-        answer["session_ends_at"] = isoformat(portal.ends_at)
-    return answer
+    return await run_in_threadpool(signin.my_account, system, user, portal)
 
 
 @router.put("/me/password", status_code=204, summary="Change your password", openapi_extra=ME)
@@ -70,77 +69,88 @@ async def change_my_password(
     body: NewPassword, request: Request, user: CurrentUser, system: SystemDep
 ) -> Response:
     await run_in_threadpool(
-        lambda: users.set_password(
+        lambda: users.change_my_password(
             system,
-            user.username,
+            user,
+            body.current_password or "",
             body.password,
-            current=body.current_password or "",
             actor=user_actor(request, user),
         )
     )
     return Response(status_code=204)
 
 
-@router.get("/me/tokens", summary="Your API tokens (never their secrets)", openapi_extra=ME)
-async def my_tokens(user: CurrentUser, system: SystemDep) -> list[dict[str, Any]]:
-    found = await run_in_threadpool(users.list_tokens, system, user.username)
-    now = system.clock.now()
-    return [token.as_dict(now) for token in found]
+@router.get(
+    "/me/tokens",
+    response_model=list[TokenView],
+    summary="Your API tokens (never their secrets)",
+    openapi_extra=ME,
+)
+async def my_tokens(user: CurrentUser, system: SystemDep) -> list[TokenView]:
+    return await run_in_threadpool(tokens.my_tokens, system, user)
 
 
 @router.post(
     "/me/tokens",
     status_code=201,
+    response_model=IssuedToken,
     summary="A new API token for yourself (shown once)",
     openapi_extra=ME,
 )
 async def new_my_token(
     body: NewToken, request: Request, user: CurrentUser, system: SystemDep
-) -> dict[str, Any]:
-    issued = await run_in_threadpool(
-        lambda: users.create_token(
+) -> IssuedToken:
+    return await run_in_threadpool(
+        lambda: tokens.create_my_token(
             system,
-            user.username,
+            user,
             name=body.name,
             lifetime=timedelta(days=body.days),
             actor=user_actor(request, user),
-            tag="user:token:issue",
         )
     )
-    return _issued(issued, system.clock.now())
 
 
-@router.delete("/me/tokens/{token_id}", summary="Revoke one of your tokens", openapi_extra=ME)
+@router.delete(
+    "/me/tokens/{token_id}",
+    response_model=TokenView,
+    summary="Revoke one of your tokens",
+    openapi_extra=ME,
+)
 async def revoke_my_token(
     token_id: int, request: Request, user: CurrentUser, system: SystemDep
-) -> dict[str, Any]:
-    info = await run_in_threadpool(
-        lambda: users.revoke_token(
-            system,
-            token_id,
-            username=user.username,
-            actor=user_actor(request, user),
-            tag="user:token:revoke",
-        )
+) -> TokenView:
+    return await run_in_threadpool(
+        lambda: tokens.revoke_my_token(system, user, token_id, actor=user_actor(request, user))
     )
-    return info.as_dict(system.clock.now())
 
 
-@router.get("/users", summary="Every user", openapi_extra=MANAGE_USERS)
+# --- everyone's, for administrators ------------------------------------------------------
+
+
+@router.get(
+    "/users", response_model=list[UserView], summary="Every user", openapi_extra=MANAGE_USERS
+)
 async def list_users(
-    admin: Admin, system: SystemDep, role: str | None = Query(None)
-) -> list[dict[str, Any]]:
-    found = await run_in_threadpool(lambda: users.list_users(system, role=role))
-    return [info.as_dict() for info in found]
+    request: Request, admin: Admin, system: SystemDep, role: str | None = Query(None)
+) -> list[UserView]:
+    return await run_in_threadpool(
+        lambda: users.list_users(system, admin, role=role, actor=user_actor(request, admin))
+    )
 
 
-@router.post("/users", status_code=201, summary="Add a user", openapi_extra=MANAGE_USERS)
-async def add_user(
-    body: NewUser, request: Request, admin: Admin, system: SystemDep
-) -> dict[str, Any]:
-    await run_in_threadpool(
+@router.post(
+    "/users",
+    status_code=201,
+    response_model=UserView,
+    summary="Add a user",
+    openapi_extra=MANAGE_USERS,
+)
+async def add_user(body: NewUser, request: Request, admin: Admin, system: SystemDep) -> UserView:
+    return await run_in_threadpool(
         lambda: users.create_user(
             system,
+            admin,
             body.username,
             body.role,
             password=body.password,
@@ -150,27 +160,30 @@ async def add_user(
             actor=user_actor(request, admin),
         )
     )
-    info = await run_in_threadpool(users.get_user, system, body.username)
-    return info.as_dict()
 
 
-@router.get("/users/{username}", summary="One user", openapi_extra=MANAGE_USERS)
-async def get_user(username: str, admin: Admin, system: SystemDep) -> dict[str, Any]:
-    info = await run_in_threadpool(users.get_user, system, username)
-    return info.as_dict()
+@router.get(
+    "/users/{username}", response_model=UserView, summary="One user", openapi_extra=MANAGE_USERS
+)
+async def get_user(username: str, request: Request, admin: Admin, system: SystemDep) -> UserView:
+    return await run_in_threadpool(
+        lambda: users.get_user(system, admin, username, actor=user_actor(request, admin))
+    )
 
 
 @router.patch(
     "/users/{username}",
+    response_model=UserView,
     summary="Change a user's role, unit or name, or disable them",
     openapi_extra=MANAGE_USERS,
 )
 async def change_user(
     username: str, body: UserChange, request: Request, admin: Admin, system: SystemDep
-) -> dict[str, Any]:
-    info = await run_in_threadpool(
+) -> UserView:
+    return await run_in_threadpool(
         lambda: users.update_user(
             system,
+            admin,
             username,
             role=body.role,
             unit=body.unit,
@@ -179,7 +192,6 @@ async def change_user(
             actor=user_actor(request, admin),
         )
     )
-    return info.as_dict()
 
 
 @router.put(
@@ -193,63 +205,73 @@ async def set_password(
 ) -> Response:
     await run_in_threadpool(
         lambda: users.set_password(
-            system, username, body.password, actor=user_actor(request, admin)
+            system, admin, username, body.password, actor=user_actor(request, admin)
         )
     )
     return Response(status_code=204)
 
 
 @router.delete(
-    "/users/{username}/sessions", summary="Sign a user out everywhere", openapi_extra=MANAGE_USERS
+    "/users/{username}/sessions",
+    response_model=SessionsEnded,
+    summary="Sign a user out everywhere",
+    openapi_extra=MANAGE_USERS,
 )
 async def end_sessions(
     username: str, request: Request, admin: Admin, system: SystemDep
-) -> dict[str, int]:
-    ended = await run_in_threadpool(
-        lambda: users.end_sessions(system, username, actor=user_actor(request, admin))
+) -> SessionsEnded:
+    return await run_in_threadpool(
+        lambda: users.end_sessions(system, admin, username, actor=user_actor(request, admin))
     )
-    return {"ended": ended}
 
 
-@router.get("/users/{username}/tokens", summary="A user's API tokens", openapi_extra=MANAGE_USERS)
-async def user_tokens(username: str, admin: Admin, system: SystemDep) -> list[dict[str, Any]]:
-    found = await run_in_threadpool(users.list_tokens, system, username)
-    now = system.clock.now()
-    return [token.as_dict(now) for token in found]
+@router.get(
+    "/users/{username}/tokens",
+    response_model=list[TokenView],
+    summary="A user's API tokens",
+    openapi_extra=MANAGE_USERS,
+)
+async def user_tokens(
+    username: str, request: Request, admin: Admin, system: SystemDep
+) -> list[TokenView]:
+    return await run_in_threadpool(
+        lambda: tokens.list_tokens(system, admin, username, actor=user_actor(request, admin))
+    )
 
 
 @router.post(
     "/users/{username}/tokens",
     status_code=201,
+    response_model=IssuedToken,
     summary="Issue an API token for a user (shown once)",
     openapi_extra=MANAGE_USERS,
 )
 async def new_user_token(
     username: str, body: NewToken, request: Request, admin: Admin, system: SystemDep
-) -> dict[str, Any]:
-    issued = await run_in_threadpool(
-        lambda: users.create_token(
+) -> IssuedToken:
+    return await run_in_threadpool(
+        lambda: tokens.create_token(
             system,
+            admin,
             username,
             name=body.name,
             lifetime=timedelta(days=body.days),
             actor=user_actor(request, admin),
         )
     )
-    return _issued(issued, system.clock.now())
 
 
 @router.delete(
     "/users/{username}/tokens/{token_id}",
+    response_model=TokenView,
     summary="Revoke a user's token",
     openapi_extra=MANAGE_USERS,
 )
 async def revoke_user_token(
     username: str, token_id: int, request: Request, admin: Admin, system: SystemDep
-) -> dict[str, Any]:
-    info = await run_in_threadpool(
-        lambda: users.revoke_token(
-            system, token_id, username=username, actor=user_actor(request, admin)
+) -> TokenView:
+    return await run_in_threadpool(
+        lambda: tokens.revoke_token(
+            system, admin, token_id, username=username, actor=user_actor(request, admin)
         )
     )
-    return info.as_dict(system.clock.now())

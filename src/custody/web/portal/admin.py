@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,10 +16,10 @@ from custody.domain.categories import (
 )
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from custody.domain.principal import Principal
+from custody.services.answers import MAX_PAGE, Page
 from custody.services.audit_trail import trail
 from custody.services.evidence import categories
 from custody.services.fleet import registry, views
-from custody.services.fleet.views import Page
 from custody.services.identity import users
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
@@ -105,7 +105,9 @@ async def _users_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    found = await run_in_threadpool(lambda: users.list_users(system))
+    found = await run_in_threadpool(
+        lambda: users.list_users(system, user, actor=user_actor(request, user))
+    )
     return render(
         request,
         "admin_users.html",
@@ -147,6 +149,7 @@ async def create_user(request: Request, system: SystemDep, user: UserAdmin) -> R
             await run_in_threadpool(
                 lambda: users.create_user(
                     system,
+                    user,
                     username or "",
                     role or "",
                     password=password or None,
@@ -172,22 +175,26 @@ async def update_user(
     username: str, request: Request, system: SystemDep, user: UserAdmin
 ) -> Response:
     data = await request.form()
-    changes: dict[str, Any] = {}
-    if "role" in data:
-        changes["role"] = str(data["role"])
-    if "disabled" in data:
-        changes["disabled"] = str(data["disabled"]) == "1"
+    role = str(data["role"]) if "role" in data else None
+    disabled = str(data["disabled"]) == "1" if "disabled" in data else None
     try:
         await run_in_threadpool(
-            lambda: users.update_user(system, username, actor=user_actor(request, user), **changes)
+            lambda: users.update_user(
+                system,
+                user,
+                username,
+                role=role,
+                disabled=disabled,
+                actor=user_actor(request, user),
+            )
         )
     except (InvalidInput, Conflict) as exc:
         return redirect(request, "/admin/users", flash=_capital(exc.message), kind="error")
-    if "disabled" in changes:
-        state = "disabled: their sessions have ended" if changes["disabled"] else "enabled again"
+    if disabled is not None:
+        state = "disabled: their sessions have ended" if disabled else "enabled again"
         done = f"{username} is {state}."
     else:
-        done = f"{username} is now {role_filter(changes.get('role', ''))}."
+        done = f"{username} is now {role_filter(role or '')}."
     return redirect(request, "/admin/users", flash=done)
 
 
@@ -314,8 +321,8 @@ async def _docks_page(
     found = await run_in_threadpool(
         lambda: views.list_docks(
             system,
-            page=Page(limit=views.MAX_PAGE),
-            principal=user,
+            user,
+            page=Page(limit=MAX_PAGE),
             actor=user_actor(request, user),
         )
     )
@@ -348,22 +355,23 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
     name = form.text("name", required="Name the dock, like Hackney-2.", limit=64)
     station = form.text("station", limit=120)
     bays = form.number("bays", low=1, high=64, what="the number of bays") or 8
-    token = None
+    registered = None
     if form.ok:
         try:
-            token = await run_in_threadpool(
+            registered = await run_in_threadpool(
                 lambda: registry.add_dock(
                     system,
+                    user,
                     name or "",
                     station=station,
                     bays=int(bays),
-                    principal=user,
                     actor=user_actor(request, user),
                 )
             )
         except (InvalidInput, Conflict) as exc:
             form.errors["name"] = _capital(exc.message)
-    if token is None:
+    if registered is None:
         return await _docks_page(request, system, user, errors=form.errors, values=form.values)
     # The token is shown once, on this page, and never again: no redirect that would lose it.
-    return await _docks_page(request, system, user, new_token=(name or "", token))
+    new_token = (registered.name, registered.token)
+    return await _docks_page(request, system, user, new_token=new_token)

@@ -6,7 +6,7 @@ come from `custody.services.fleet.health`, the lists from `custody.services.flee
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -15,9 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.clock import parse_time
 from custody.domain.principal import Principal
+from custody.services.answers import MAX_PAGE, Answer, Page
 from custody.services.fleet import health as fleet_health
 from custody.services.fleet import views
-from custody.services.fleet.views import Page
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.pages import PortalRoute, render
@@ -32,9 +32,13 @@ LOW_BATTERY = 20
 LOW_SPACE_BYTES = 8 * 1000**3
 
 
-def _times(item: dict[str, Any], *names: str) -> dict[str, Any]:
-    """The item with its ISO times as datetimes, for the template's filters."""
-    return item | {name: parse_time(item[name]) if item.get(name) else None for name in names}
+def _times(item: Answer, *names: str) -> dict[str, object]:
+    """The item's fields, its ISO times as datetimes, for the template's filters."""
+    fields: dict[str, object] = item.model_dump()
+    for name in names:
+        value = fields.get(name)
+        fields[name] = parse_time(value) if isinstance(value, str) and value else None
+    return fields
 
 
 @router.get("/fleet", openapi_extra=access(SystemAction.VIEW_FLEET))
@@ -46,26 +50,22 @@ async def fleet(
     status: str | None = Query(None),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(
-        lambda: fleet_health.alerts(system, principal=user, actor=actor)
-    )
+    health = await run_in_threadpool(lambda: fleet_health.alerts(system, user, actor=actor))
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
+            user,
             status=status or None,
             page=Page(offset=offset, limit=CAMERAS_PAGE),
-            principal=user,
             actor=actor,
         )
     )
     docks = await run_in_threadpool(
-        lambda: views.list_docks(
-            system, page=Page(limit=views.MAX_PAGE), principal=user, actor=actor
-        )
+        lambda: views.list_docks(system, user, page=Page(limit=MAX_PAGE), actor=actor)
     )
-    alerted = {(a["subject"], a["name"]) for a in health["alerts"]}
-    camera_rows = [_times(c, "last_docked_at") for c in cameras["items"]]
-    dock_rows = [_times(d, "last_seen_at") for d in docks["items"]]
+    alerted = {(a.subject, a.name) for a in health.alerts}
+    camera_rows = [_times(c, "last_docked_at") for c in cameras.items]
+    dock_rows = [_times(d, "last_seen_at") for d in docks.items]
     return render(
         request,
         "fleet.html",
@@ -73,7 +73,7 @@ async def fleet(
         area="fleet",
         title="Fleet",
         health=health,
-        alerts=health["alerts"][:ALERTS_SHOWN],
+        alerts=health.alerts[:ALERTS_SHOWN],
         cameras=cameras,
         camera_rows=camera_rows,
         dock_rows=dock_rows,
@@ -83,7 +83,7 @@ async def fleet(
         low_space=LOW_SPACE_BYTES,
         low_battery_count=sum(
             1
-            for c in camera_rows
-            if c["battery_percent"] is not None and c["battery_percent"] < LOW_BATTERY
+            for c in cameras.items
+            if c.battery_percent is not None and c.battery_percent < LOW_BATTERY
         ),
     )

@@ -29,13 +29,12 @@ async def rollout_page(
 ) -> Response:
     system = get_system(request)
     plan = await run_in_threadpool(
-        lambda: rollout.rollout(
-            system, idle_days=idle_days, principal=user, actor=user_actor(request, user)
-        )
+        lambda: rollout.rollout(system, user, idle_days=idle_days, actor=user_actor(request, user))
     )
+    # The template shows each target date as a day and a month: as dates, then.
     boroughs = [
-        b | {"target": date.fromisoformat(b["target_date"]) if b["target_date"] else None}
-        for b in plan["boroughs"]
+        b.model_dump() | {"target": date.fromisoformat(b.target_date) if b.target_date else None}
+        for b in plan.boroughs
     ]
     return render(
         request,
