@@ -29,6 +29,12 @@ REDIS_URL = os.environ.get("CUSTODY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Before the identity service is imported (it reads this once), and inherited by every
+    # `custody` process the tests start. test_password_hashing.py checks both sides of it.
+    os.environ["CUSTODY_TEST_CHEAP_PASSWORD_HASHES"] = "1"
+
+
 def services_required() -> bool:
     """In CI a missing PostgreSQL or Redis is a failure, not a skip."""
     return os.environ.get("CUSTODY_REQUIRE_SERVICES") == "1"

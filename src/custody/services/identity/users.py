@@ -7,7 +7,9 @@ Portal sign-in, sessions and throttling are in `custody.services.identity.signin
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +38,19 @@ MIN_PASSWORD = 10
 # Long enough for any passphrase, short enough that hashing one is not a denial of service.
 MAX_PASSWORD = 1024
 MAX_TOKEN_DAYS = 3650
-_hasher = PasswordHasher()
+# Set by the test suite alone (tests/conftest.py): it hashes thousands of passwords, and at
+# the real cost that was minutes of every run. A test proves that without it the cost is real.
+CHEAP_TEST_HASHES = "CUSTODY_TEST_CHEAP_PASSWORD_HASHES"
+
+
+def password_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
+    """Argon2id at argon2-cffi's defaults (RFC 9106's low-memory profile), unless in the tests."""
+    if environ.get(CHEAP_TEST_HASHES) == "1":
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return PasswordHasher()
+
+
+_hasher = password_hasher()
 
 __all__ = ["ROLES", "Principal", "principal_of"]
 
