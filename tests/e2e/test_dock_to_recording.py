@@ -38,7 +38,7 @@ def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     _register(installation, camera_dir)
     originals = _originals(camera_dir)
 
-    result = installation.run(
+    result = installation.run_process(
         "dock",
         "--server",
         installation.server.url,
@@ -178,8 +178,9 @@ def test_corrupt_footage_is_kept_as_received_and_marked_unplayable(
 
 
 def test_commands_that_print_a_secret_print_it_alone(installation: Installation) -> None:
+    # Real processes: what a script capturing the output would get, and nothing else.
     for args in (("fleet", "add-dock", "Camden-1"), ("users", "token", "pat")):
-        result = installation.run(*args)
+        result = installation.run_process(*args)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()
         assert len(lines) == 1 and " " not in lines[0] and len(lines[0]) > 40

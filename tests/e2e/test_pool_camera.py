@@ -73,7 +73,8 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
     )
 
     # An unknown card is refused at the dock and the camera is left as it was.
-    refused = installation.run(
+    # The dock's own commands run as the dock PC runs them: processes of their own.
+    refused = installation.run_process(
         "dock-checkout",
         "--server",
         server,
@@ -89,7 +90,7 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
 
     # Officer 5678CD presents their card (the reader gives lower case; the server does not mind).
     taken = _ok(
-        installation.run(
+        installation.run_process(
             "dock-checkout",
             "--server",
             server,
@@ -110,7 +111,7 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
 
     first_shift = _shift(bay, "POOL-7", 2)
     _ok(
-        installation.run(
+        installation.run_process(
             "dock",
             "--server",
             server,
