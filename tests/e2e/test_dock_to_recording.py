@@ -1,4 +1,8 @@
-"""The whole path over real HTTP: camera → dock agent → server → recording → camera emptied."""
+"""The whole path over real HTTP: camera → dock agent → server → recording → camera emptied.
+
+The tests share one installation and its server, as the docks of a station do: each docks
+a camera of its own and looks at that camera's recordings.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,27 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.dock.agent import DockAgent
 from custody.dock.backoff import Backoff
 from custody.domain import signing
-from tests.conftest import Installation
+from tests.conftest import Installation, running_installation
+
+pytestmark = pytest.mark.xdist_group("e2e-dock")
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    with running_installation(tmp_path_factory.mktemp("station")) as made:
+        yield made
 
 
 def _register(installation: Installation, camera_dir: Path) -> None:
@@ -28,6 +43,18 @@ def _originals(camera_dir: Path) -> dict[str, bytes]:
         r.manifest.recording_id: r.media_path.read_bytes()
         for r in CameraStorage(camera_dir).recordings()
     }
+
+
+def _recordings_of(installation: Installation, serial: str) -> dict[str, Any]:
+    """The server's listing of one camera's recordings, as the viewer sees it."""
+    answer = httpx.get(
+        f"{installation.server.url}/api/v1/recordings",
+        params={"camera": serial, "limit": 50},
+        headers={"Authorization": f"Bearer {installation.viewer_token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    listing: dict[str, Any] = answer.json()
+    return listing
 
 
 def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
@@ -53,7 +80,7 @@ def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     assert CameraStorage(camera_dir).recordings() == []
     assert list((camera_dir / "recordings").iterdir()) == []
     auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0001")
     assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
     key = httpx.get(f"{installation.server.url}/api/v1/server-key").json()["public_key"]
     for recording_id, data in originals.items():
@@ -73,7 +100,8 @@ def test_the_media_streams_with_http_ranges(installation: Installation, tmp_path
     with DockAgent(installation.server.url, installation.dock_token, [camera_dir]) as agent:
         assert agent.run_once().ok
     auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0002")
+    assert len(listing["items"]) == 1
     media = f"{installation.server.url}/api/v1/recordings/{listing['items'][0]['id']}/media"
     whole = httpx.get(media, headers=auth)
     assert whole.status_code == 200 and whole.content == data
@@ -115,8 +143,7 @@ def test_a_forged_manifest_leaves_the_footage_on_the_camera(
     assert forged.media_path.exists() and forged.manifest_path.exists()
     # The honest recording went through.
     assert not recordings[1].media_path.exists()
-    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0003")
     assert [item["id"] for item in listing["items"]] == [recordings[1].manifest.recording_id]
 
 
@@ -144,8 +171,7 @@ def test_two_agents_racing_on_one_camera_make_one_recording_each(
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0004")
     assert listing["total"] == 3
     assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
     assert CameraStorage(camera_dir).recordings() == []
