@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -406,7 +406,9 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
-            reserve_port(self.port)
+            # Not bindable while the dead server's connections close: then unreserved.
+            with suppress(OSError):
+                reserve_port(self.port)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
