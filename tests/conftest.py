@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +29,7 @@ from typing import Protocol
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -43,6 +44,11 @@ from custody.domain.clock import Clock, ManualClock
 from custody.services import keys
 from custody.services.system import JobQueue, System
 
+# Rules are pure and fast: an example over the deadline means a busy machine (xdist workers,
+# other jobs), not a slow rule. The example counts stay as each test sets them.
+hypothesis_settings.register_profile("custody", deadline=None)
+hypothesis_settings.load_profile("custody")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CUSTODY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -56,6 +62,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # Before the identity service is imported (it reads this once), and inherited by every
     # `custody` process the tests start. test_password_hashing.py checks both sides of it.
     os.environ["CUSTODY_TEST_CHEAP_PASSWORD_HASHES"] = "1"
+    # Rich fixes a console's width from COLUMNS when the console is made, once per process
+    # for the module-level ones of `custody` commands (xdist workers start with COLUMNS=80).
+    # Without it they read COLUMNS at each print, from what each in-process command is given.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+    # Test files (and the servers' data) in memory where the machine has /dev/shm: SQLite
+    # and the object store fsync at every commit, which on a busy disk took a large share
+    # of the run, and no test cuts the machine's power. An explicit TMPDIR is kept.
+    if "TMPDIR" not in os.environ and os.access("/dev/shm", os.W_OK):
+        os.environ["TMPDIR"] = "/dev/shm"
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
 def services_required() -> bool:
@@ -89,38 +106,38 @@ def _schema_digest() -> str:
 
 
 def _postgres_database(name: str) -> str:
-    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    # Commits wait for no WAL flush: no test crashes PostgreSQL, and every test commits a lot.
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name)
+    url = url.update_query_dict({"options": "-c synchronous_commit=off"})
+    return url.render_as_string(hide_password=False)
 
 
 class _Dropper:
-    """Drops the tests' databases on a thread of its own.
+    """Drops the tests' databases on threads of their own.
 
-    DROP DATABASE waits for a checkpoint, which on a busy server can take seconds: the
-    tests need not wait for it. Whatever is queued is dropped before the session ends.
+    DROP DATABASE waits for a checkpoint, which on a busy server takes a while: tests
+    need not wait for it, and drops that run together share one checkpoint. Whatever is
+    queued is dropped before the session ends.
     """
 
     def __init__(self, admin: Engine) -> None:
         self.admin = admin
         self.failures: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="drop-databases", daemon=True)
-        self._thread.start()
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="drop-database")
 
     def drop(self, name: str) -> None:
-        self._queue.put(name)
+        self._pool.submit(self._drop, name)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
+        self._pool.shutdown(wait=True)
 
-    def _run(self) -> None:
-        while (name := self._queue.get()) is not None:
-            try:
-                with self.admin.connect() as connection:
-                    # FORCE: a server process or a leaked pool may still hold a connection.
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            except Exception as exc:
-                self.failures.append(f"{name}: {exc}")
+    def _drop(self, name: str) -> None:
+        try:
+            with self.admin.connect() as connection:
+                # FORCE: a server process or a leaked pool may still hold a connection.
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception as exc:
+            self.failures.append(f"{name}: {exc}")
 
 
 @dataclass

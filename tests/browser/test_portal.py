@@ -9,13 +9,9 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import REFERENCE, Portal, sign_in
-
-# One worker builds the package's portal (a server and real footage) and runs them all.
-pytestmark = pytest.mark.xdist_group("browser")
 
 VIDEO = "document.querySelector('video[data-player]')"
 VIDEO_TIME = f"{VIDEO}.currentTime"

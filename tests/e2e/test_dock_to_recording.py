@@ -24,8 +24,6 @@ from custody.dock.backoff import Backoff
 from custody.domain import signing
 from tests.conftest import Installation, running_installation
 
-pytestmark = pytest.mark.xdist_group("e2e-dock")
-
 
 @pytest.fixture(scope="module")
 def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
