@@ -73,8 +73,7 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
     )
 
     # An unknown card is refused at the dock and the camera is left as it was.
-    # The dock's own commands run as the dock PC runs them: processes of their own.
-    refused = installation.run_process(
+    refused = installation.run(
         "dock-checkout",
         "--server",
         server,
@@ -90,7 +89,7 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
 
     # Officer 5678CD presents their card (the reader gives lower case; the server does not mind).
     taken = _ok(
-        installation.run_process(
+        installation.run(
             "dock-checkout",
             "--server",
             server,
@@ -110,6 +109,7 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
     assert camera["assignments"][0]["started_at"].startswith(device.undocked_at.isoformat()[:19])
 
     first_shift = _shift(bay, "POOL-7", 2)
+    # The dock agent runs as the dock PC runs it: a process of its own.
     _ok(
         installation.run_process(
             "dock",
