@@ -46,7 +46,9 @@ async def fleet(
     status: str | None = Query(None),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(lambda: fleet_health.alerts(system, principal=user, actor=actor))
+    health = await run_in_threadpool(
+        lambda: fleet_health.alerts(system, principal=user, actor=actor)
+    )
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
