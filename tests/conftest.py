@@ -105,7 +105,7 @@ def _schema_digest() -> str:
     return digest.hexdigest()[:16]
 
 
-def _postgres_database(name: str) -> str:
+def postgres_database_url(name: str) -> str:
     # Commits wait for no WAL flush: no test crashes PostgreSQL, and every test commits a lot.
     url = make_url(POSTGRES_ADMIN_URL).set(database=name)
     url = url.update_query_dict({"options": "-c synchronous_commit=off"})
@@ -145,6 +145,17 @@ class PostgresAdmin:
     engine: Engine
     dropper: _Dropper
 
+    @contextmanager
+    def copy_of(self, template: str) -> Iterator[str]:
+        """A new database copied from the database `template`; yields its name, then drops it."""
+        name = f"custody_t_{uuid.uuid4().hex[:16]}"
+        with self.engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        try:
+            yield name
+        finally:
+            self.dropper.drop(name)
+
 
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[PostgresAdmin]:
@@ -178,7 +189,7 @@ def postgres_template(postgres_admin: PostgresAdmin) -> str:
                 building = f"{name}_building"
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)'))
                 connection.execute(text(f'CREATE DATABASE "{building}"'))
-                engine = make_engine(_postgres_database(building))
+                engine = make_engine(postgres_database_url(building))
                 try:
                     migrate.upgrade(engine)
                 finally:
@@ -194,29 +205,18 @@ def postgres_template(postgres_admin: PostgresAdmin) -> str:
     return name
 
 
-@contextmanager
-def _postgres_copy(admin: PostgresAdmin, template: str) -> Iterator[str]:
-    name = f"custody_t_{uuid.uuid4().hex[:16]}"
-    with admin.engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield _postgres_database(name)
-    finally:
-        admin.dropper.drop(name)
-
-
 @pytest.fixture
 def postgres_url(postgres_admin: PostgresAdmin, postgres_template: str) -> Iterator[str]:
     """A database of this test's own, migrated (a copy of the template), dropped afterwards."""
-    with _postgres_copy(postgres_admin, postgres_template) as url:
-        yield url
+    with postgres_admin.copy_of(postgres_template) as name:
+        yield postgres_database_url(name)
 
 
 @pytest.fixture
 def empty_postgres_url(postgres_admin: PostgresAdmin) -> Iterator[str]:
     """A database of this test's own with nothing in it yet, for tests of the migrations."""
-    with _postgres_copy(postgres_admin, "template0") as url:
-        yield url
+    with postgres_admin.copy_of("template0") as name:
+        yield postgres_database_url(name)
 
 
 @pytest.fixture
@@ -255,16 +255,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
     engine.dispose()
-    with closing(sqlite3.connect(path)) as db:
-        # Leaving WAL mode folds the log into the file and removes it, so that a copy of the
-        # file alone is the whole database; each copy's engine turns WAL on again.
-        db.execute("PRAGMA journal_mode=DELETE")
+    fold_wal(path)
     return path
+
+
+def fold_wal(path: Path) -> None:
+    """Make a SQLite file the whole database, for copies of the file alone.
+
+    Leaving WAL mode folds the log into the file and removes it; each copy's engine turns
+    WAL on again. No connection may be open.
+    """
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=DELETE")
 
 
 class Installer(Protocol):
     def __call__(
-        self, settings: Settings, *, clock: Clock | None = None, jobs: JobQueue | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        jobs: JobQueue | None = None,
+        template: Path | None = None,
     ) -> System: ...
 
 
@@ -272,12 +284,17 @@ class Installer(Protocol):
 def install(sqlite_template: Path) -> Installer:
     """What `build_system(create=True)` makes (schema, a new server key), from a template.
 
-    A SQLite database is copied from the session's migrated template; a PostgreSQL one
-    must come from `postgres_url`, a copy of the migrated template already.
+    A SQLite database is copied from the session's migrated template, or from `template`
+    (a SQLite file made by copying that, then filled); a PostgreSQL one must be a copy of
+    the migrated template already (`postgres_url`, `PostgresAdmin.copy_of`).
     """
 
     def installed(
-        settings: Settings, *, clock: Clock | None = None, jobs: JobQueue | None = None
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        jobs: JobQueue | None = None,
+        template: Path | None = None,
     ) -> System:
         url = make_url(settings.resolved_database_url)
         if url.get_backend_name() == "sqlite":
@@ -285,7 +302,7 @@ def install(sqlite_template: Path) -> Installer:
             target = Path(url.database)
             assert not target.exists(), f"{target} exists already"
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sqlite_template, target)
+            shutil.copyfile(template or sqlite_template, target)
         keys.create_server_key(settings.keys_dir)
         return build_system(settings, clock=clock, jobs=jobs)
 
