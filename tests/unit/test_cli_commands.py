@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -24,19 +23,16 @@ print("\\n".join(sorted(sys.modules)), file=sys.stderr)
 
 
 def test_the_help_lists_every_command_without_importing_any() -> None:
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", SNIPPET], capture_output=True, text=True, timeout=60
     )
-    elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     listed = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ")}
     assert set(cli.COMMANDS) <= listed
     loaded = set(result.stderr.split())
     modules = {f"custody.cli.{module}" for module, _, _ in cli.COMMANDS.values()}
+    # What made every command take 1.3 s before it began.
     assert loaded.isdisjoint(modules | {"custody.cli.common", "sqlalchemy", "custody.services"})
-    # Generous for a loaded machine; it took 1.3 s when every group was imported.
-    assert elapsed < 5
 
 
 @pytest.mark.parametrize("name", list(cli.COMMANDS))
