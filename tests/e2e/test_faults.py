@@ -151,7 +151,7 @@ def _next_patch(proxy: FaultProxy, after: Exchange) -> Exchange:
 
 def _dock_through(
     proxy: FaultProxy, installation: Installation, camera_dir: Path, originals: dict[str, str]
-) -> CameraWatcher:
+) -> None:
     """Dock through the proxy until the camera is empty; then check what must hold."""
     with CameraWatcher(camera_dir, installation.data_dir / "custody.db") as watcher, proxy:
         _dock_until_done(proxy.url, installation.dock_token, camera_dir, time.monotonic() + 240)
@@ -159,7 +159,6 @@ def _dock_through(
     assert watcher.violations == []
     assert sorted(watcher.released) == sorted(originals)
     _assert_all_stored_once(installation, camera_dir, originals)
-    return watcher
 
 
 @pytest.mark.slow
