@@ -25,7 +25,7 @@ browser: ## Install Debian's Chromium for the portal tests (needs root or sudo)
 run: install ## Run the demo: a small force, a shift of docking, the portal
 	$(BIN)/custody demo
 
-test: install browser ## Run every test (PostgreSQL and Redis tests skip if those servers are down)
+test: install browser ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy --strict and the import contracts of pyproject.toml

@@ -1,32 +1,78 @@
-"""Shared fixtures: systems on SQLite and PostgreSQL, a real server process, fake cameras."""
+"""Shared fixtures: systems on SQLite and PostgreSQL, a real server process, fake cameras.
+
+A new installation is a copy of a database migrated once (per xdist worker on SQLite, per
+set of migrations on PostgreSQL) with a server key of its own: what `custody init` makes,
+without running every migration again for every test. tests/integration/test_migrations.py
+migrates for real. `custody` commands run in the test's process unless a test is about the
+command as a process.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from hypothesis import settings as hypothesis_settings
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+from typer.testing import CliRunner
 
 from custody.bootstrap import build_system
 from custody.config import Settings
-from custody.domain.clock import ManualClock
-from custody.services.system import System
+from custody.db import migrate
+from custody.db.engine import make_engine
+from custody.domain import signing
+from custody.domain.clock import Clock, ManualClock
+from custody.services import keys
+from custody.services.system import JobQueue, System
+
+# Rules are pure and fast: an example over the deadline means a busy machine (xdist workers,
+# other jobs), not a slow rule. The example counts stay as each test sets them.
+hypothesis_settings.register_profile("custody", deadline=None)
+hypothesis_settings.load_profile("custody")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CUSTODY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("CUSTODY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+# pg_advisory_lock key of the template's builder ("custody" in ASCII).
+TEMPLATE_LOCK = 0x637573746F6479
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before the identity service is imported (it reads this once), and inherited by every
+    # `custody` process the tests start. test_password_hashing.py checks both sides of it.
+    os.environ["CUSTODY_TEST_CHEAP_PASSWORD_HASHES"] = "1"
+    # Rich fixes a console's width from COLUMNS when the console is made, once per process
+    # for the module-level ones of `custody` commands (xdist workers start with COLUMNS=80).
+    # Without it they read COLUMNS at each print, from what each in-process command is given.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+    # Test files (and the servers' data) in memory where the machine has /dev/shm: SQLite
+    # and the object store fsync at every commit, which on a busy disk took a large share
+    # of the run, and no test cuts the machine's power. An explicit TMPDIR is kept.
+    if "TMPDIR" not in os.environ and os.access("/dev/shm", os.W_OK):
+        os.environ["TMPDIR"] = "/dev/shm"
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
 def services_required() -> bool:
@@ -50,20 +96,127 @@ def need_service(name: str, host: str, port: int) -> None:
     pytest.skip(f"{name} at {host}:{port} is not running")
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test database, dropped afterwards."""
+def _schema_digest() -> str:
+    """Names the migrations a template was built from: other migrations, another template."""
+    digest = hashlib.sha256()
+    for path in sorted(migrate.MIGRATIONS.rglob("*.py")):
+        digest.update(path.relative_to(migrate.MIGRATIONS).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def postgres_database_url(name: str) -> str:
+    # Commits wait for no WAL flush: no test crashes PostgreSQL, and every test commits a lot.
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name)
+    url = url.update_query_dict({"options": "-c synchronous_commit=off"})
+    return url.render_as_string(hide_password=False)
+
+
+class _Dropper:
+    """Drops the tests' databases on threads of their own.
+
+    DROP DATABASE waits for a checkpoint, which on a busy server takes a while: tests
+    need not wait for it, and drops that run together share one checkpoint. Whatever is
+    queued is dropped before the session ends.
+    """
+
+    def __init__(self, admin: Engine) -> None:
+        self.admin = admin
+        self.failures: list[str] = []
+        self._pool = ThreadPoolExecutor(4, thread_name_prefix="drop-database")
+
+    def drop(self, name: str) -> None:
+        self._pool.submit(self._drop, name)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _drop(self, name: str) -> None:
+        try:
+            with self.admin.connect() as connection:
+                # FORCE: a server process or a leaked pool may still hold a connection.
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception as exc:
+            self.failures.append(f"{name}: {exc}")
+
+
+@dataclass
+class PostgresAdmin:
+    engine: Engine
+    dropper: _Dropper
+
+    @contextmanager
+    def copy_of(self, template: str) -> Iterator[str]:
+        """A new database copied from the database `template`; yields its name, then drops it."""
+        name = f"custody_t_{uuid.uuid4().hex[:16]}"
+        with self.engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        try:
+            yield name
+        finally:
+            self.dropper.drop(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[PostgresAdmin]:
     need_service("PostgreSQL", "127.0.0.1", 5432)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    dropper = _Dropper(engine)
     try:
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+        yield PostgresAdmin(engine, dropper)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        dropper.close()
+        engine.dispose()
+    assert dropper.failures == [], "test databases left behind"
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin: PostgresAdmin) -> str:
+    """A database migrated once and kept between runs, for per-test copies.
+
+    Its name carries a digest of the migrations. It is built under an advisory lock, so
+    that xdist workers (and runs from other checkouts) wait for one builder instead of
+    racing, and renamed into place only when complete.
+    """
+    name = f"custody_template_{_schema_digest()}"
+    with postgres_admin.engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": TEMPLATE_LOCK})
+        try:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if found is None:
+                building = f"{name}_building"
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)'))
+                connection.execute(text(f'CREATE DATABASE "{building}"'))
+                engine = make_engine(postgres_database_url(building))
+                try:
+                    migrate.upgrade(engine)
+                finally:
+                    engine.dispose()
+                connection.execute(text(f'ALTER DATABASE "{building}" RENAME TO "{name}"'))
+                # Nobody connects to it again: CREATE DATABASE … TEMPLATE refuses a template
+                # that has sessions, and a stray one would turn every copy into a failure.
+                connection.execute(
+                    text(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+                )
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": TEMPLATE_LOCK})
+    return name
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: PostgresAdmin, postgres_template: str) -> Iterator[str]:
+    """A database of this test's own, migrated (a copy of the template), dropped afterwards."""
+    with postgres_admin.copy_of(postgres_template) as name:
+        yield postgres_database_url(name)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_admin: PostgresAdmin) -> Iterator[str]:
+    """A database of this test's own with nothing in it yet, for tests of the migrations."""
+    with postgres_admin.copy_of("template0") as name:
+        yield postgres_database_url(name)
 
 
 @pytest.fixture
@@ -95,35 +248,139 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once for this test process, whole in one file."""
+    path = tmp_path_factory.mktemp("template") / "custody.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    fold_wal(path)
+    return path
+
+
+def fold_wal(path: Path) -> None:
+    """Make a SQLite file the whole database, for copies of the file alone.
+
+    Leaving WAL mode folds the log into the file and removes it; each copy's engine turns
+    WAL on again. No connection may be open.
+    """
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA journal_mode=DELETE")
+
+
+class Installer(Protocol):
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        jobs: JobQueue | None = None,
+        template: Path | None = None,
+    ) -> System: ...
+
+
+@pytest.fixture(scope="session")
+def install(sqlite_template: Path) -> Installer:
+    """What `build_system(create=True)` makes (schema, a new server key), from a template.
+
+    A SQLite database is copied from the session's migrated template, or from `template`
+    (a SQLite file made by copying that, then filled); a PostgreSQL one must be a copy of
+    the migrated template already (`postgres_url`, `PostgresAdmin.copy_of`).
+    """
+
+    def installed(
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        jobs: JobQueue | None = None,
+        template: Path | None = None,
+    ) -> System:
+        url = make_url(settings.resolved_database_url)
+        if url.get_backend_name() == "sqlite":
+            assert url.database, "an in-memory database has no file to copy"
+            target = Path(url.database)
+            assert not target.exists(), f"{target} exists already"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template or sqlite_template, target)
+        keys.create_server_key(settings.keys_dir)
+        return build_system(settings, clock=clock, jobs=jobs)
+
+    return installed
+
+
 @pytest.fixture
-def system(tmp_path: Path, database_url: str, clock: ManualClock) -> Iterator[System]:
+def system(
+    tmp_path: Path, database_url: str, clock: ManualClock, install: Installer
+) -> Iterator[System]:
     """A fresh installation on each database, with a settable clock and recorded jobs."""
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-    built = build_system(settings, clock=clock, jobs=RecordedJobs(), create=True)
+    built = install(settings, clock=clock, jobs=RecordedJobs())
     yield built
     built.engine.dispose()
 
 
 @pytest.fixture
-def sqlite_system(tmp_path: Path, clock: ManualClock) -> Iterator[System]:
+def sqlite_system(tmp_path: Path, clock: ManualClock, install: Installer) -> Iterator[System]:
     """A fresh installation on SQLite only."""
     settings = Settings(data_dir=tmp_path / "data")
-    built = build_system(settings, clock=clock, jobs=RecordedJobs(), create=True)
+    built = install(settings, clock=clock, jobs=RecordedJobs())
     yield built
     built.engine.dispose()
+
+
+def reserve_port(port: int = 0) -> int:
+    """A port (any free one for 0) that the kernel will give no one else for a minute.
+
+    A port merely found free may be handed to another process's connection before the
+    server binds it, more so with xdist workers busy beside us. A connection closed from
+    the port's side leaves it in TIME_WAIT: the kernel then assigns it to no socket that
+    asks for any port, while a server binding it by number with SO_REUSEADDR (uvicorn
+    does) still may. (The trick of Yelp's ephemeral-port-reserve.)
+    """
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        found: int = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", found)):
+            accepted, _ = listener.accept()
+            accepted.close()
+    return found
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return reserve_port(0)
 
 
 def custody(
     data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `custody` command, as a force's IT would."""
+    """Run a `custody` command in this process: the command's own app, arguments, environment
+    and standard streams, without paying for a new interpreter each time.
+
+    An exception the command does not turn into an exit status fails the test, where a
+    process would have printed a traceback and exited 1.
+    """
+    from custody.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        list(args),
+        input=stdin,
+        env={"CUSTODY_DATA_DIR": str(data_dir), **(env or {})},
+        prog_name="custody",
+        catch_exceptions=False,
+    )
+    return subprocess.CompletedProcess(
+        ["custody", *args], result.exit_code, result.stdout, result.stderr
+    )
+
+
+def custody_process(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `custody` command in a process of its own, as a force's IT would."""
     full_env = {**os.environ, "CUSTODY_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "custody", *args],
@@ -148,30 +405,44 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log(self) -> Path:
+        return self.data_dir / f"server-{self.port}.log"
+
     def start(self) -> None:
-        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "custody", "serve", "--port", str(self.port)],
-            env={**os.environ, "CUSTODY_DATA_DIR": str(self.data_dir), **self.env},
-            stdout=log,
-            stderr=log,
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "custody", "serve", "--port", str(self.port)],
+                env={**os.environ, "CUSTODY_DATA_DIR": str(self.data_dir), **self.env},
+                stdout=log,
+                stderr=log,
+            )
+        # The key this installation signs with: whoever answers must be this server.
+        key = signing.public_key_text(
+            keys.load_server_key(Settings(data_dir=self.data_dir).keys_dir).public_key()
         )
-        log.close()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: see {self.data_dir}/server-{self.port}.log")
+                raise RuntimeError(f"server exited: see {self.log}")
             try:
-                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
-                    return
+                answer = httpx.get(f"{self.url}/api/v1/server-key", timeout=1)
             except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start in 30 s")
+                time.sleep(0.05)
+                continue
+            if answer.status_code == 200 and answer.json()["public_key"] == key:
+                return
+            raise RuntimeError(f"another server answers on port {self.port}: {answer.text}")
+        raise RuntimeError(f"server did not start in 60 s: see {self.log}")
 
     def kill(self) -> None:
+        """SIGKILL, and hold on to the port until the server is started again."""
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+            # Not bindable while the dead server's connections close: then unreserved.
+            with suppress(OSError):
+                reserve_port(self.port)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -195,7 +466,12 @@ class Installation:
     server: ServerProcess
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """A `custody` command on this installation, run in the test's process."""
         return custody(self.data_dir, *args, stdin=stdin)
+
+    def run_process(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A `custody` command on this installation, in a process of its own."""
+        return custody_process(self.data_dir, *args)
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -203,9 +479,10 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip()
 
 
-@pytest.fixture
-def installation(tmp_path: Path) -> Iterator[Installation]:
-    data_dir = tmp_path / "server"
+@contextmanager
+def running_installation(root: Path) -> Iterator[Installation]:
+    """`custody init`, an officer, a dock, an administrator and a viewer, and the server."""
+    data_dir = root / "server"
     _ok(custody(data_dir, "init"))
     _ok(
         custody(
@@ -235,3 +512,10 @@ def installation(tmp_path: Path) -> Iterator[Installation]:
         yield Installation(data_dir, dock_token, admin_token, viewer_token, server)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def installation(tmp_path: Path) -> Iterator[Installation]:
+    """An installation and its server for this test alone (it may kill the server)."""
+    with running_installation(tmp_path) as made:
+        yield made

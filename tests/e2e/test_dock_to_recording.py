@@ -1,4 +1,8 @@
-"""The whole path over real HTTP: camera → dock agent → server → recording → camera emptied."""
+"""The whole path over real HTTP: camera → dock agent → server → recording → camera emptied.
+
+The tests share one installation and its server, as the docks of a station do: each docks
+a camera of its own and looks at that camera's recordings.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,25 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.dock.agent import DockAgent
 from custody.dock.backoff import Backoff
 from custody.domain import signing
-from tests.conftest import Installation
+from tests.conftest import Installation, running_installation
+
+
+@pytest.fixture(scope="module")
+def installation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    with running_installation(tmp_path_factory.mktemp("station")) as made:
+        yield made
 
 
 def _register(installation: Installation, camera_dir: Path) -> None:
@@ -30,6 +43,18 @@ def _originals(camera_dir: Path) -> dict[str, bytes]:
     }
 
 
+def _recordings_of(installation: Installation, serial: str) -> dict[str, Any]:
+    """The server's listing of one camera's recordings, as the viewer sees it."""
+    answer = httpx.get(
+        f"{installation.server.url}/api/v1/recordings",
+        params={"camera": serial, "limit": 50},
+        headers={"Authorization": f"Bearer {installation.viewer_token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    listing: dict[str, Any] = answer.json()
+    return listing
+
+
 def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     installation: Installation, tmp_path: Path
 ) -> None:
@@ -38,7 +63,7 @@ def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     _register(installation, camera_dir)
     originals = _originals(camera_dir)
 
-    result = installation.run(
+    result = installation.run_process(
         "dock",
         "--server",
         installation.server.url,
@@ -53,7 +78,7 @@ def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     assert CameraStorage(camera_dir).recordings() == []
     assert list((camera_dir / "recordings").iterdir()) == []
     auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0001")
     assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
     key = httpx.get(f"{installation.server.url}/api/v1/server-key").json()["public_key"]
     for recording_id, data in originals.items():
@@ -73,7 +98,8 @@ def test_the_media_streams_with_http_ranges(installation: Installation, tmp_path
     with DockAgent(installation.server.url, installation.dock_token, [camera_dir]) as agent:
         assert agent.run_once().ok
     auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0002")
+    assert len(listing["items"]) == 1
     media = f"{installation.server.url}/api/v1/recordings/{listing['items'][0]['id']}/media"
     whole = httpx.get(media, headers=auth)
     assert whole.status_code == 200 and whole.content == data
@@ -115,8 +141,7 @@ def test_a_forged_manifest_leaves_the_footage_on_the_camera(
     assert forged.media_path.exists() and forged.manifest_path.exists()
     # The honest recording went through.
     assert not recordings[1].media_path.exists()
-    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0003")
     assert [item["id"] for item in listing["items"]] == [recordings[1].manifest.recording_id]
 
 
@@ -144,8 +169,7 @@ def test_two_agents_racing_on_one_camera_make_one_recording_each(
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    auth = {"Authorization": f"Bearer {installation.viewer_token}"}
-    listing = httpx.get(f"{installation.server.url}/api/v1/recordings", headers=auth).json()
+    listing = _recordings_of(installation, "BWV-0004")
     assert listing["total"] == 3
     assert sorted(item["id"] for item in listing["items"]) == sorted(originals)
     assert CameraStorage(camera_dir).recordings() == []
@@ -178,8 +202,9 @@ def test_corrupt_footage_is_kept_as_received_and_marked_unplayable(
 
 
 def test_commands_that_print_a_secret_print_it_alone(installation: Installation) -> None:
+    # Real processes: what a script capturing the output would get, and nothing else.
     for args in (("fleet", "add-dock", "Camden-1"), ("users", "token", "pat")):
-        result = installation.run(*args)
+        result = installation.run_process(*args)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()
         assert len(lines) == 1 and " " not in lines[0] and len(lines[0]) > 40

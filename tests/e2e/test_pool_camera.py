@@ -109,8 +109,9 @@ def test_a_pool_camera_taken_by_card_carries_its_officer(
     assert camera["assignments"][0]["started_at"].startswith(device.undocked_at.isoformat()[:19])
 
     first_shift = _shift(bay, "POOL-7", 2)
+    # The dock agent runs as the dock PC runs it: a process of its own.
     _ok(
-        installation.run(
+        installation.run_process(
             "dock",
             "--server",
             server,

@@ -19,22 +19,21 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.db.models import AuditCheckpoint, AuditEvent
 from custody.domain.actor import Actor
 from custody.services.audit_trail import trail
 from custody.services.system import System
-from tests.conftest import RecordedJobs, ServerProcess, free_port
+from tests.conftest import Installer, RecordedJobs, ServerProcess, free_port
 from tests.people import Force, make_force, store_recording
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg_system(tmp_path: Path, postgres_url: str) -> Iterator[System]:
+def pg_system(tmp_path: Path, postgres_url: str, install: Installer) -> Iterator[System]:
     settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
-    built = build_system(settings, jobs=RecordedJobs(), create=True)
+    built = install(settings, jobs=RecordedJobs())
     yield built
     built.engine.dispose()
 

@@ -4,9 +4,7 @@ the real `custody audit verify` command fails and names the event, on SQLite and
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from custody.db.models import AuditEvent
 from custody.domain.actor import Actor
 from custody.services.audit_trail import trail
 from custody.services.system import System
+from tests.conftest import custody
 
 EVENTS = 12
 
@@ -46,20 +45,9 @@ def log(system: System) -> Iterator[System]:
 
 
 def verify_command(system: System) -> subprocess.CompletedProcess[str]:
-    """`custody audit verify` in its own process, as an auditor would run it."""
-    env = {
-        **os.environ,
-        "CUSTODY_DATA_DIR": str(system.settings.data_dir),
-        "CUSTODY_DATABASE_URL": system.settings.resolved_database_url,
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "custody", "audit", "verify"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    """`custody audit verify`, as an auditor would run it (in the test's process)."""
+    env = {"CUSTODY_DATABASE_URL": system.settings.resolved_database_url, "COLUMNS": "200"}
+    return custody(system.settings.data_dir, "audit", "verify", env=env)
 
 
 def tamper(system: System, change: Callable[[Connection], None]) -> None:

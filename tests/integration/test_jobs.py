@@ -26,6 +26,7 @@ from custody.domain.clock import ManualClock
 from custody.jobs.queue import HueyJobs, make_huey, start_in_process_consumer
 from custody.jobs.tasks import once_per_slot
 from custody.services.system import NoJobs, System
+from tests.conftest import Installer
 
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -48,9 +49,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def queued_system(tmp_path: Path, clock: ManualClock) -> Iterator[System]:
+def queued_system(tmp_path: Path, clock: ManualClock, install: Installer) -> Iterator[System]:
     """An installation wired as `custody serve` wires it: Huey on SQLite in the data dir."""
-    built = build_system(Settings(data_dir=tmp_path / "data"), clock=clock, create=True)
+    built = install(Settings(data_dir=tmp_path / "data"), clock=clock)
     yield built
     built.engine.dispose()
 
@@ -174,12 +175,12 @@ def test_a_queued_probe_runs_in_the_in_process_consumer(
 
 
 def test_another_process_s_consumer_runs_what_the_server_queued(
-    tmp_path: Path, footage: bytes
+    tmp_path: Path, footage: bytes, install: Installer
 ) -> None:
     # Two systems on one data dir stand for a server node and a worker: they share
     # nothing but the database, the store and the queue.
     settings = Settings(data_dir=tmp_path / "data")
-    server = build_system(settings, create=True)
+    server = install(settings)
     worker = build_system(settings)
     try:
         good = add_recording(server, footage)
@@ -224,14 +225,14 @@ def test_each_periodic_sweep_runs_once_a_period_across_consumers(queued_system: 
 
 
 def test_a_queue_that_cannot_be_reached_does_not_fail_the_caller(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, install: Installer
 ) -> None:
     # A port nothing listens on: the commit that asked stands; the reconciler re-sends.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = Settings(data_dir=tmp_path / "data", queue_url=f"redis://127.0.0.1:{port}/0")
-    system = build_system(settings, create=True)
+    system = install(settings)
     try:
         system.jobs.probe_recording(str(uuid.uuid4()))
     finally:
@@ -275,13 +276,13 @@ def redis_available() -> None:
 
 @pytest.mark.redis
 def test_a_probe_queued_in_redis_runs_in_a_consumer(
-    tmp_path: Path, footage: bytes, clock: ManualClock
+    tmp_path: Path, footage: bytes, clock: ManualClock, install: Installer
 ) -> None:
     redis_available()
     settings = Settings(
         data_dir=tmp_path / "data", queue_url=f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
     )
-    system = build_system(settings, clock=clock, jobs=NoJobs(), create=True)
+    system = install(settings, clock=clock, jobs=NoJobs())
     # A queue of its own, so that parallel runs and other tests never share keys.
     jobs = HueyJobs.for_system(system, name=f"custody-test-{uuid.uuid4().hex}")
     system.jobs = jobs
@@ -303,10 +304,10 @@ def test_a_probe_queued_in_redis_runs_in_a_consumer(
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_the_worker_command_runs_jobs_and_stops_on_a_signal(
-    tmp_path: Path, footage: bytes, stop_signal: signal.Signals
+    tmp_path: Path, footage: bytes, stop_signal: signal.Signals, install: Installer
 ) -> None:
     data_dir = tmp_path / "data"
-    system = build_system(Settings(data_dir=data_dir), create=True)
+    system = install(Settings(data_dir=data_dir))
     try:
         rid = add_recording(system, footage)
         system.jobs.probe_recording(rid)

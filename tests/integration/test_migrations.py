@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,34 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import func, select, text
 
+from custody.bootstrap import build_system
+from custody.config import Settings
 from custody.db import migrate
 from custody.db.base import Base
 from custody.db.engine import make_engine
 from custody.db.models import AuditHead
 from custody.db.models.lifecycle import Category
 from custody.domain.categories import DEFAULT_CATEGORIES
+from custody.domain.clock import ManualClock
 from custody.services.system import System
+from tests.conftest import Installer, RecordedJobs
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'custody.db'}"
+    url: str = request.getfixturevalue("empty_postgres_url")
+    return url
+
+
+@pytest.fixture
+def system(tmp_path: Path, empty_database_url: str, clock: ManualClock) -> Iterator[System]:
+    """A new installation made as `custody init` makes it: every migration, run for real."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=empty_database_url)
+    built = build_system(settings, clock=clock, jobs=RecordedJobs(), create=True)
+    yield built
+    built.engine.dispose()
 
 
 def test_there_is_one_head() -> None:
@@ -95,11 +117,11 @@ migrate.upgrade(engine)
 
 
 @pytest.mark.postgres
-def test_two_nodes_migrating_at_once_migrate_once(postgres_url: str) -> None:
+def test_two_nodes_migrating_at_once_migrate_once(empty_postgres_url: str) -> None:
     """Every node runs the upgrade as it starts; the advisory lock lets one do the work."""
     nodes = [
         subprocess.Popen(
-            [sys.executable, "-c", NODE, postgres_url],
+            [sys.executable, "-c", NODE, empty_postgres_url],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -121,7 +143,7 @@ def test_two_nodes_migrating_at_once_migrate_once(postgres_url: str) -> None:
             node.kill()
             node.wait()
     assert [node.returncode for node in nodes] == [0, 0], errors
-    engine = make_engine(postgres_url)
+    engine = make_engine(empty_postgres_url)
     try:
         assert migrate.is_current(engine)
         with engine.connect() as connection:
@@ -134,9 +156,9 @@ def test_two_nodes_migrating_at_once_migrate_once(postgres_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_the_timeouts_do_not_outlive_the_migration(postgres_url: str) -> None:
+def test_the_timeouts_do_not_outlive_the_migration(empty_postgres_url: str) -> None:
     """The connection goes back to the pool: the app's queries must not inherit 5 s limits."""
-    engine = make_engine(postgres_url)
+    engine = make_engine(empty_postgres_url)
     try:
         migrate.upgrade(engine)
         # One connection was used and returned; the pool hands the same one back.
@@ -152,3 +174,19 @@ def test_the_timeouts_do_not_outlive_the_migration(postgres_url: str) -> None:
         assert locks == 0
     finally:
         engine.dispose()
+
+
+def test_every_other_test_starts_from_the_migrated_schema(
+    tmp_path: Path, database_url: str, install: Installer
+) -> None:
+    """The copies of the template that the rest of the suite starts from."""
+    copy = install(
+        Settings(data_dir=tmp_path / "data", database_url=database_url), jobs=RecordedJobs()
+    )
+    try:
+        assert migrate.is_current(copy.engine)
+        with copy.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        copy.engine.dispose()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from custody.audit.proofs import check_proof
 from custody.domain import signing
 from custody.services.system import System
 from custody.web.app import create_app
+from tests.conftest import custody as run_custody
 from tests.people import Force, make_force, store_recording
 
 
@@ -177,14 +176,7 @@ def test_an_event_newer_than_the_checkpoint_has_no_proof_yet(
 
 
 def custody(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CUSTODY_DATA_DIR": str(data_dir), "CUSTODY_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "custody", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_custody(data_dir, *args, env={"CUSTODY_DATABASE_URL": database_url})
 
 
 def test_a_proof_from_the_cli_is_checked_by_a_third_party_without_the_database(

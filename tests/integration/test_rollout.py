@@ -7,13 +7,16 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
+from custody.config import Settings
 from custody.db.models import Camera, Officer, Recording
 from custody.demo.force import LONDON_BOROUGHS
 from custody.domain.clock import ManualClock
@@ -24,7 +27,14 @@ from custody.services.identity import tokens as api_tokens
 from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
-from tests.conftest import START
+from tests.conftest import (
+    START,
+    Installer,
+    PostgresAdmin,
+    RecordedJobs,
+    fold_wal,
+    postgres_database_url,
+)
 from tests.factories import administrator
 from tests.integration.fleet_world import public_key
 
@@ -132,15 +142,84 @@ def seed(system: System, clock: ManualClock, admin: Principal) -> None:
         )
 
 
-@pytest.fixture
-def admin(system: System) -> Principal:
-    return administrator(system)
+@dataclass(frozen=True)
+class SeededForce:
+    """The force seeded once per module and database: each test gets a copy."""
+
+    database: str  # "sqlite" or "postgres"
+    template: str  # the SQLite file, or the PostgreSQL database, to copy
+    now: datetime  # the clock where the seeding left it
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def seeded_force(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, install: Installer
+) -> Iterator[SeededForce]:
+    root = tmp_path_factory.mktemp("seeded")
+    clock = ManualClock(START)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            template = str(root / "custody.db")
+            url = f"sqlite:///{template}"
+        else:
+            admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
+            template = stack.enter_context(
+                admin.copy_of(request.getfixturevalue("postgres_template"))
+            )
+            url = postgres_database_url(template)
+        system = install(
+            Settings(data_dir=root / "data", database_url=url), clock=clock, jobs=RecordedJobs()
+        )
+        try:
+            seed(system, clock, administrator(system))
+            # The database is the whole of the seeded force: no object to copy beside it.
+            assert list(system.store.iter_objects()) == []
+        finally:
+            system.engine.dispose()
+        if request.param == "sqlite":
+            fold_wal(Path(template))
+        else:
+            with admin.engine.connect() as connection:
+                # Nothing may hold a connection to a database being copied.
+                connection.execute(text(f'ALTER DATABASE "{template}" ALLOW_CONNECTIONS false'))
+        yield SeededForce(request.param, template, clock.now())
 
 
 @pytest.fixture
-def seeded(system: System, clock: ManualClock, admin: Principal) -> System:
-    seed(system, clock, admin)
-    return system
+def seeded(
+    request: pytest.FixtureRequest,
+    seeded_force: SeededForce,
+    tmp_path: Path,
+    clock: ManualClock,
+    install: Installer,
+) -> Iterator[System]:
+    """A copy of the seeded force, on the test's clock set where the seeding left it."""
+    clock.set(seeded_force.now)
+    with ExitStack() as stack:
+        data_dir = tmp_path / "data"
+        if seeded_force.database == "sqlite":
+            settings = Settings(
+                data_dir=data_dir, database_url=f"sqlite:///{tmp_path / 'custody.db'}"
+            )
+            system = install(
+                settings, clock=clock, jobs=RecordedJobs(), template=Path(seeded_force.template)
+            )
+        else:
+            admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
+            name = stack.enter_context(admin.copy_of(seeded_force.template))
+            settings = Settings(data_dir=data_dir, database_url=postgres_database_url(name))
+            system = install(settings, clock=clock, jobs=RecordedJobs())
+        try:
+            yield system
+        finally:
+            system.engine.dispose()
+
+
+@pytest.fixture
+def admin(seeded: System) -> Principal:
+    return administrator(seeded)
 
 
 def expected(i: int) -> dict[str, int]:
@@ -228,8 +307,9 @@ def counting(system: System) -> Iterator[list[str]]:
 
 
 def test_the_figures_take_the_same_few_queries_however_big_the_force(
-    system: System, clock: ManualClock, admin: Principal
+    system: System, clock: ManualClock
 ) -> None:
+    admin = administrator(system)
     with counting(system) as empty:
         rollout.rollout(system, admin)
     seed(system, clock, admin)

@@ -21,7 +21,6 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from custody import audit
-from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.db.models import AuditEvent, Camera, Officer, Recording
 from custody.domain.clock import ManualClock
@@ -30,6 +29,7 @@ from custody.services.recordings import media
 from custody.services.recordings.media import PROBE_TAG, MediaUnplayable, StoreReader, inspect_media
 from custody.services.system import NoJobs, System
 from custody.storage import BlobStore, open_store
+from tests.conftest import Installer
 
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 SECONDS = 3.0
@@ -92,11 +92,9 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def probe_system(tmp_path: Path, clock: ManualClock) -> Iterator[System]:
+def probe_system(tmp_path: Path, clock: ManualClock, install: Installer) -> Iterator[System]:
     """A fresh SQLite installation whose jobs run at once."""
-    built = build_system(
-        Settings(data_dir=tmp_path / "data"), clock=clock, jobs=NoJobs(), create=True
-    )
+    built = install(Settings(data_dir=tmp_path / "data"), clock=clock, jobs=NoJobs())
     built.jobs = ImmediateJobs(built, raise_errors=True)
     yield built
     built.engine.dispose()

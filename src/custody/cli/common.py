@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from custody.bootstrap import build_system
-from custody.config import Settings, load_settings
+from custody.config import Settings
 from custody.domain.errors import CustodyError
 from custody.services.system import System
 
@@ -49,22 +49,3 @@ def refusals(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
-
-
-def root_callback(
-    ctx: typer.Context,
-    data_dir: str | None = typer.Option(
-        None, envvar="CUSTODY_DATA_DIR", help="Where Custody keeps its data."
-    ),
-    database_url: str | None = typer.Option(
-        None, envvar="CUSTODY_DATABASE_URL", help="SQLAlchemy URL."
-    ),
-    storage_url: str | None = typer.Option(
-        None, envvar="CUSTODY_STORAGE_URL", help="Object store URL."
-    ),
-    queue_url: str | None = typer.Option(None, envvar="CUSTODY_QUEUE_URL", help="Job queue URL."),
-) -> None:
-    """Custody: body-worn video evidence, from the dock to the court."""
-    ctx.obj = load_settings(
-        data_dir=data_dir, database_url=database_url, storage_url=storage_url, queue_url=queue_url
-    )

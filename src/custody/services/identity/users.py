@@ -8,7 +8,9 @@ tokens in `custody.services.identity.tokens`.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -36,7 +38,19 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 MIN_PASSWORD = 10
 # Long enough for any passphrase, short enough that hashing one is not a denial of service.
 MAX_PASSWORD = 1024
-_hasher = PasswordHasher()
+# Set by the test suite alone (tests/conftest.py): it hashes thousands of passwords, and at
+# the real cost that was minutes of every run. A test proves that without it the cost is real.
+CHEAP_TEST_HASHES = "CUSTODY_TEST_CHEAP_PASSWORD_HASHES"
+
+
+def password_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
+    """Argon2id at argon2-cffi's defaults (RFC 9106's low-memory profile), unless in the tests."""
+    if environ.get(CHEAP_TEST_HASHES) == "1":
+        return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    return PasswordHasher()
+
+
+_hasher = password_hasher()
 # Who manages users: the last of them may not be removed, or nobody could.
 ADMINISTERING = roles_that_may(SystemAction.MANAGE_USERS)
 
