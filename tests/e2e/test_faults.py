@@ -106,8 +106,10 @@ def _dock_until_done(
 ) -> list[DockResult]:
     results = []
     while time.monotonic() < deadline:
+        # One upload at a time: the nth request of a plan is then the same request on a fast
+        # machine and a loaded one (two in parallel interleave as the scheduler pleases).
         with DockAgent(
-            server, token, [camera_dir], chunk_size=chunk_size, backoff=PATIENT
+            server, token, [camera_dir], parallel=1, chunk_size=chunk_size, backoff=PATIENT
         ) as agent:
             result = agent.run_once()
         results.append(result)
