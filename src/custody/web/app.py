@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from custody import __version__
+from custody.services.fleet import importing
 from custody.services.system import System
 from custody.web import auth, errors, portal
 from custody.web.api import (
@@ -19,7 +20,9 @@ from custody.web.api import (
     uploads,
 )
 from custody.web.guard import PUBLIC, access
+from custody.web.limits import BodyLimit
 from custody.web.portal import rollout as rollout_page
+from custody.web.tus import MethodOverride
 
 API = "/api/v1"
 
@@ -35,6 +38,14 @@ def create_app(system: System) -> FastAPI:
         redoc_url=None,
     )
     app.state.system = system
+    # Outermost last: the method override decides what the body bound sees (a tus PATCH
+    # sent as POST streams like any PATCH).
+    app.add_middleware(
+        BodyLimit,
+        limits={f"{API}/fleet/import": importing.MAX_BYTES},
+        unbounded=[("PATCH", f"{API}/uploads/")],
+    )
+    app.add_middleware(MethodOverride, prefix=f"{API}/uploads")
     errors.install(app)
     auth.install(app)
     app.include_router(uploads.router, prefix=API)
