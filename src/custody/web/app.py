@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from custody import __version__
 from custody.services.fleet import importing
 from custody.services.system import System
-from custody.web import auth, errors, portal
+from custody.web import auth, errors, openapi, portal
 from custody.web.api import (
     audit,
     docks,
@@ -25,6 +26,13 @@ from custody.web.portal import rollout as rollout_page
 from custody.web.tus import MethodOverride
 
 API = "/api/v1"
+
+
+class Health(BaseModel):
+    """The server answers, and which version of Custody it runs."""
+
+    status: str
+    version: str
 
 
 def create_app(system: System) -> FastAPI:
@@ -47,6 +55,7 @@ def create_app(system: System) -> FastAPI:
     )
     app.add_middleware(MethodOverride, prefix=f"{API}/uploads")
     errors.install(app)
+    openapi.install(app, API)
     auth.install(app)
     app.include_router(uploads.router, prefix=API)
     app.include_router(docks.router, prefix=API)
@@ -61,8 +70,8 @@ def create_app(system: System) -> FastAPI:
     app.include_router(rollout_page.router)
     portal.install(app)
 
-    @app.get(f"{API}/health", tags=["system"], openapi_extra=access(PUBLIC))
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get(f"{API}/health", tags=["system"], response_model=Health, openapi_extra=access(PUBLIC))
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
 
     return app
