@@ -208,6 +208,7 @@ def explicit(world: ContractWorld) -> dict[str, list[Explicit]]:
         ],
         f"POST {API}/cameras/{{serial}}/issue": [Explicit({"officer": "5678CD"})] * 2,
         f"POST {API}/cameras/{{serial}}/retire": twice,
+        f"POST {API}/cameras/{{serial}}/lost": twice,
         f"POST {API}/docks": [Explicit({"name": "Hackney-1"})],
         f"POST {API}/docks/checkouts": [Explicit({"card_id": "NO-CARD", "serial": "BWV-0002"})],
         f"POST {API}/cases": [Explicit({"reference": "CR-1", "title": "Again"})],

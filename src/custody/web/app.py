@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
 from custody import __version__
@@ -21,7 +21,7 @@ from custody.web.api import (
     uploads,
 )
 from custody.web.guard import PUBLIC, access
-from custody.web.limits import BodyLimit
+from custody.web.limits import BodyLimit, storable_input
 from custody.web.portal import rollout as rollout_page
 from custody.web.tus import MethodOverride
 
@@ -44,6 +44,8 @@ def create_app(system: System) -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         docs_url=f"{API}/docs",
         redoc_url=None,
+        # Before any route's own code: nothing a database column cannot hold gets in.
+        dependencies=[Depends(storable_input)],
     )
     app.state.system = system
     # Outermost last: the method override decides what the body bound sees (a tus PATCH

@@ -1,4 +1,4 @@
-"""Request bodies are bounded before anything parses them.
+"""Request bodies are bounded before anything parses them; numbers and text must be storable.
 
 `BodyLimit` is pure ASGI, outside every route: a request that declares a longer body
 (Content-Length) is answered 413 before a byte of it is read, and one that sends more
@@ -8,19 +8,37 @@ in memory, so without this a single request could exhaust a server's memory.
 
 The tus PATCH is the one body streamed to disk as it arrives; its bound is the upload's
 own Upload-Length (checked by the tus route), so it passes through unbounded here.
+
+`storable_input` is the like rule for what a request says: the integers of paths and
+queries (ids, offsets) within 64 bits, and text without NUL characters. Python's integers
+are unbounded and a database column is not; PostgreSQL refuses NUL in text. Either used to
+reach a query and fail there (500). It runs for every route before the route's own code,
+so no route has to remember it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import types
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Union, get_args, get_origin
 
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from custody.web.errors import error_response
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
 # A 6-hour manifest with a GPS fix every second is about 1.7 MB of JSON; nothing else a
 # person or a dock sends as JSON or a form comes near it.
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# The largest integer a database column holds (signed 64 bits, SQLite and PostgreSQL).
+MAX_INTEGER = 2**63 - 1
+TOO_BIG = f"must be within ±{MAX_INTEGER}"
+NUL = "must not contain a NUL character"
 
 
 class BodyTooLarge(Exception):
@@ -112,3 +130,89 @@ def _too_large(limit: int) -> ASGIApp:
         f"the request body is larger than this server takes here ({limit} bytes)",
         {"Connection": "close"},
     )
+
+
+def _integer(annotation: Any) -> bool:
+    if annotation is int:
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_integer(arg) for arg in get_args(annotation) if arg is not type(None))
+    return False
+
+
+def _integer_parameters(dependant: Dependant) -> Iterator[tuple[str, str]]:
+    """(where, name) of every integer path and query parameter, dependencies' too."""
+    for where, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
+        for field in fields:
+            if _integer(field.field_info.annotation):
+                yield where, field.alias
+    for sub in dependant.dependencies:
+        yield from _integer_parameters(sub)
+
+
+def _unstorable(value: object, where: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str]:
+    """Where in a parsed JSON value a string (or key) holds a NUL character, or an integer
+    passes 64 bits, and which; ((), "") if nowhere."""
+    if isinstance(value, str) and "\x00" in value:
+        return where, NUL
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        return where, TOO_BIG
+    items: Iterable[tuple[str | int, object]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*where, key), NUL
+        found = _unstorable(item, (*where, key))
+        if found[0]:
+            return found
+    return (), ""
+
+
+def _refuse(where: tuple[str | int, ...], message: str, value: object) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": where, "msg": message, "input": value}]
+    )
+
+
+async def storable_input(request: Request) -> None:
+    """Refuse (422, as FastAPI's own validation would) what no database column can hold, before
+    any route's code reads it: an integer past 64 bits, or text with a NUL character
+    (PostgreSQL refuses NUL in text; nothing a force writes contains one), in the path, the
+    query or a JSON or form body the route declares."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    _check_path_and_query(request, route)
+    if route.body_field is not None:
+        await _check_body(request)
+
+
+def _check_path_and_query(request: Request, route: APIRoute) -> None:
+    for place, name in _integer_parameters(route.dependant):
+        values = request.path_params if place == "path" else request.query_params
+        raw = values.get(name)
+        digits = "" if raw is None else str(raw).strip().lstrip("+-")
+        if digits.isdigit() and int(digits) > MAX_INTEGER:
+            raise _refuse((place, name), TOO_BIG, raw)
+    given = [("path", n, str(v)) for n, v in request.path_params.items()]
+    given += [("query", n, v) for n, v in request.query_params.multi_items()]
+    for place, name, value in given:
+        if "\x00" in name + value:
+            raise _refuse((place, name), NUL, value)
+
+
+async def _check_body(request: Request) -> None:
+    kind = request.headers.get("content-type", "")
+    # FastAPI read and parsed the route's body before its dependencies: these are cached.
+    if kind.startswith(FORM_TYPES):
+        for name, value in (await request.form()).multi_items():
+            if isinstance(value, str) and "\x00" in name + value:
+                raise _refuse(("body", name), NUL, value)
+    elif (not kind or "json" in kind.split(";")[0]) and await request.body():
+        # As FastAPI: JSON when it says so or says nothing; an empty body is no JSON.
+        where, problem = _unstorable(await request.json(), ("body",))
+        if where:
+            raise _refuse(where, problem, None)

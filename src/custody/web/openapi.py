@@ -74,8 +74,9 @@ ANSWERS: dict[int, tuple[str, str]] = {
     ),
     422: (
         "Invalid",
-        "The request does not validate (invalid_request: the message names the field), or "
-        "a dock's manifest, signature or file does not check out",
+        "The request does not validate (invalid_request: the message names the field; an "
+        "integer past 64 bits or text with a NUL character never does), or a dock's "
+        "manifest, signature or file does not check out",
     ),
     500: ("ServerError", "A bug: the server logged it (internal_error)"),
 }

@@ -1,5 +1,6 @@
 """Bodies are bounded before they are parsed; the tus PATCH alone streams past the bound,
-and a client that cannot send PATCH or DELETE may say so with X-HTTP-Method-Override."""
+and a client that cannot send PATCH or DELETE may say so with X-HTTP-Method-Override.
+What a request says must be storable: no integer past 64 bits, no text with NUL."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from custody.db.models import AuditEvent
 from custody.services.system import System
 from custody.web.app import create_app
-from custody.web.limits import MAX_BODY_BYTES, BodyLimit
+from custody.web.limits import MAX_BODY_BYTES, MAX_INTEGER, BodyLimit
 from tests.people import Force, make_force
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -150,6 +151,56 @@ def test_the_bound_holds_whatever_the_app_does_with_the_body() -> None:
         assert too_large(test_client.post("/echo", content=iter([b"x" * 6, b"x" * 6])))
     assert app.bound_for({"type": "http", "method": "POST", "path": "/big"}) == 100
     assert app.bound_for({"type": "http", "method": "PUT", "path": "/echo/1"}) is None
+
+
+# --- numbers and text a database can hold ---------------------------------------------
+
+PAST = str(MAX_INTEGER + 1)
+
+
+def refused(answer: httpx.Response, where: str) -> bool:
+    error = answer.json()["error"]
+    return (
+        answer.status_code == 422
+        and error["code"] == "invalid_request"
+        and error["message"].startswith(f"{where}: ")
+    )
+
+
+def test_an_integer_past_64_bits_is_refused_wherever_it_is(
+    client: TestClient, force: Force
+) -> None:
+    erin = force.auth("erin")
+    assert refused(client.get(f"/api/v1/cases/{PAST}", headers=erin), "path.case_id")
+    assert refused(client.get(f"/api/v1/recordings?offset={PAST}", headers=erin), "query.offset")
+    assert refused(client.get(f"/api/v1/recordings?offset=-{PAST}", headers=erin), "query.offset")
+    dock = {"Authorization": f"Bearer {force.dock_token}"}
+    report = {"serial": "BWV-0001", "bay": "1", "free_bytes": int(PAST)}
+    answer = client.post("/api/v1/docks/reports", json=report, headers=dock)
+    assert refused(answer, "body.free_bytes")
+    # The largest that fits is taken as any other number.
+    at_bound = client.get(f"/api/v1/recordings?offset={MAX_INTEGER}", headers=erin)
+    assert at_bound.status_code == 200, at_bound.text
+    assert client.get(f"/api/v1/cases/{MAX_INTEGER}", headers=erin).status_code == 404
+
+
+def test_text_with_a_nul_character_is_refused_wherever_it_is(
+    client: TestClient, force: Force
+) -> None:
+    erin = force.auth("erin")
+    assert refused(client.get("/api/v1/recordings/a%00b", headers=erin), "path.recording_id")
+    assert refused(client.get("/api/v1/recordings?officer=a%00b", headers=erin), "query.officer")
+    case = {"reference": "CR-9", "title": "a\u0000b", "members": []}
+    assert refused(client.post("/api/v1/cases", json=case, headers=erin), "body.title")
+    nested = {"kind": "legal", "reason": "r", "recording_ids": ["a\u0000"]}
+    assert refused(client.post("/api/v1/holds", json=nested, headers=erin), "body.recording_ids.0")
+    form = client.post("/login", data={"username": "a\x00b", "password": "p"})
+    assert refused(form, "body.username")
+    # Nothing was made of any of it.
+    assert client.get("/api/v1/cases", headers=erin).json() == []
+    # An escaped backslash before u0000 is text like any other.
+    fine = {"reference": "CR-9", "title": "a\\u0000b"}
+    assert client.post("/api/v1/cases", json=fine, headers=erin).status_code == 201
 
 
 # --- X-HTTP-Method-Override (tus) ------------------------------------------------------
