@@ -194,7 +194,11 @@ def explicit(world: ContractWorld) -> dict[str, list[Explicit]]:
     camera = {"model": "SimCam", "firmware": "1.0", "public_key": world.camera_key}
     return {
         f"POST {API}/categories": [Explicit(taken)],
-        f"PATCH {API}/categories/{{category_id}}": [Explicit({"name": "Contract 2"})],
+        f"PATCH {API}/categories/{{category_id}}": [
+            Explicit({"name": "Contract 2"}),
+            Explicit({"name": None}),
+            Explicit({"description": None}),
+        ],
         f"POST {API}/users": [
             Explicit({"username": "victim", "role": "officer"}),
             Explicit({"username": "newcomer", "role": "officer", "officer": "0000XX"}),

@@ -193,7 +193,8 @@ def awaited(failures: set[str], callers: set[str], reason: str) -> Awaited:
 ADMIN, PS, DOCK = "administrator", "professional_standards", "dock"
 ERRORS_FOR = "the lead adds responses=errors_for({}) to the route after the merge: {}"
 # What the run meets today in operations others own. A failure is named by its kind:
-# "status 409" (undocumented), "content-type video/mp4" (undocumented).
+# "status 409" (undocumented), "content-type video/mp4" (undocumented), "raises TypeError"
+# (the app raised: a 500).
 AWAITED: dict[str, Awaited] = {
     "GET /api/v1/recordings/{recording_id}/media": awaited(
         {"content-type video/mp4"},
@@ -204,7 +205,11 @@ AWAITED: dict[str, Awaited] = {
         {"status 409"}, {ADMIN}, ERRORS_FOR.format("Conflict", "a category name taken")
     ),
     "PATCH /api/v1/categories/{category_id}": awaited(
-        {"status 409"}, {ADMIN}, ERRORS_FOR.format("Conflict", "renamed to a name taken")
+        {"status 409", "raises TypeError"},
+        {ADMIN},
+        'typed-evidence: a 500 for {"name": null} or {"description": null} (the change '
+        "passes None to domain/categories.check_rule); and "
+        + ERRORS_FOR.format("Conflict", "renamed to a name taken"),
     ),
     "POST /api/v1/cases": awaited(
         {"status 409"}, {PS}, ERRORS_FOR.format("Conflict", "a case reference taken")
