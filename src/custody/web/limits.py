@@ -9,11 +9,11 @@ in memory, so without this a single request could exhaust a server's memory.
 The tus PATCH is the one body streamed to disk as it arrives; its bound is the upload's
 own Upload-Length (checked by the tus route), so it passes through unbounded here.
 
-`storable_input` is the like rule for what a request says: the integers of paths and
-queries (ids, offsets) within 64 bits, and text without NUL characters. Python's integers
-are unbounded and a database column is not; PostgreSQL refuses NUL in text. Either used to
-reach a query and fail there (500). It runs for every route before the route's own code,
-so no route has to remember it.
+`storable_input` is the like rule for what a request says, in its path, its query and a
+JSON or form body: integers (ids, offsets, counts) within 64 bits, and text without NUL
+characters. Python's integers are unbounded and a database column is not; PostgreSQL
+refuses NUL in text. Either used to reach a query and fail there (500). It runs for every
+route before the route's own code, so no route has to remember it.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from custody.web.deps import FORM_TYPES
 from custody.web.errors import error_response
-
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 # A 6-hour manifest with a GPS fix every second is about 1.7 MB of JSON; nothing else a
 # person or a dock sends as JSON or a form comes near it.
