@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel
 
 from custody import __version__
+from custody.services.fleet import importing
 from custody.services.system import System
-from custody.web import auth, errors, portal
+from custody.web import auth, errors, openapi, portal
 from custody.web.api import (
     audit,
     evidence,
@@ -17,9 +19,18 @@ from custody.web.api import (
     retention,
 )
 from custody.web.guard import PUBLIC, access
+from custody.web.limits import BodyLimit, storable_input
 from custody.web.portal import rollout as rollout_page
+from custody.web.tus import MethodOverride
 
 API = "/api/v1"
+
+
+class Health(BaseModel):
+    """The server answers, and which version of Custody it runs."""
+
+    status: str
+    version: str
 
 
 def create_app(system: System) -> FastAPI:
@@ -31,9 +42,20 @@ def create_app(system: System) -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         docs_url=f"{API}/docs",
         redoc_url=None,
+        # Before any route's own code: nothing a database column cannot hold gets in.
+        dependencies=[Depends(storable_input)],
     )
     app.state.system = system
+    # Outermost last: the method override decides what the body bound sees (a tus PATCH
+    # sent as POST streams like any PATCH).
+    app.add_middleware(
+        BodyLimit,
+        limits={f"{API}/fleet/import": importing.MAX_BYTES},
+        unbounded=[("PATCH", f"{API}/uploads/")],
+    )
+    app.add_middleware(MethodOverride, prefix=f"{API}/uploads")
     errors.install(app)
+    openapi.install(app, API)
     auth.install(app)
     app.include_router(ingest.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
@@ -46,8 +68,8 @@ def create_app(system: System) -> FastAPI:
     app.include_router(rollout_page.router)
     portal.install(app)
 
-    @app.get(f"{API}/health", tags=["system"], openapi_extra=access(PUBLIC))
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get(f"{API}/health", tags=["system"], response_model=Health, openapi_extra=access(PUBLIC))
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
 
     return app

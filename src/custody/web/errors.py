@@ -1,10 +1,19 @@
-"""Every refusal becomes JSON `{"error": {"code", "message"}}` with its status, in one place."""
+"""Every refusal becomes JSON `{"error": {"code", "message"}}` with its status, in one place.
+
+`ErrorBody` is that shape as a model, for the OpenAPI document (`custody.web.openapi`
+documents it on every operation); `errors_for` is what a route adds to `responses=` when
+its use case can refuse in a way its access rule and parameters do not already tell.
+"""
 
 from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from custody.domain import errors
@@ -29,6 +38,21 @@ STATUS: dict[type[errors.CustodyError], int] = {
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
+# Codes of the statuses Starlette raises itself (routing, body parsing).
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+class ErrorDetail(BaseModel):
+    """What was refused: a stable code for programs and a sentence for people."""
+
+    code: str = Field(description="stable and machine-readable, e.g. not_found, conflict")
+    message: str = Field(description="for people: what was wrong and, where it helps, what to do")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API (a few add fields beside code and message)."""
+
+    error: ErrorDetail
 
 
 def status_for(exc: errors.CustodyError) -> int:
@@ -38,11 +62,56 @@ def status_for(exc: errors.CustodyError) -> int:
     return 400
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = dict(TUS_HEADERS)
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The JSON error answer; 401 says how to authenticate (RFC 9110 WWW-Authenticate)."""
+    merged = {**TUS_HEADERS, **(headers or {})}
     if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+        merged["WWW-Authenticate"] = "Bearer"
+    body = ErrorBody(error=ErrorDetail(code=code, message=message))
+    return JSONResponse(body.model_dump(), status, headers=merged)
+
+
+def _status_of(refusal: type[errors.CustodyError] | int) -> int:
+    if isinstance(refusal, int):
+        return refusal
+    for cls in refusal.__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def errors_for(*refusals: type[errors.CustodyError] | int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the refusals a route's use case adds to those its rule and parameters
+    already document: `@router.post(..., responses=errors_for(Conflict))`.
+
+    Give the typed errors (their status comes from `STATUS`) or, for an answer a route
+    makes itself, the status (`errors_for(416)`).
+    """
+    codes: dict[int, list[str]] = {}
+    for refusal in refusals:
+        found = codes.setdefault(_status_of(refusal), [])
+        if not isinstance(refusal, int):
+            found.append(refusal.code)
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status, names in sorted(codes.items()):
+        phrase = phrase_of(status)
+        documented[status] = {
+            "model": ErrorBody,
+            "description": f"{phrase} ({', '.join(names)})" if names else phrase,
+        }
+    return documented
+
+
+def phrase_of(status: int) -> str:
+    """The status's reason phrase, including tus's own 460."""
+    if status == 460:
+        return "Checksum Mismatch"
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"Status {status}"
 
 
 def install(app: FastAPI) -> None:
@@ -61,5 +130,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        # Keep the exception's headers: a 405 must say what is Allowed (RFC 9110 15.5.6).
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _bug(_: Request, exc: Exception) -> JSONResponse:
+        # A 500 is a bug; it still answers in the shape every client parses. Starlette
+        # re-raises the exception after this answer, so the server logs its traceback.
+        return error_response(500, "internal_error", "the server failed; the error is logged")
