@@ -10,10 +10,12 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
+from custody.domain.errors import Conflict, NotFound
 from custody.domain.principal import Principal
 from custody.services.identity import signin, tokens, users
 from custody.services.identity.answers import IssuedToken, Me, SessionsEnded, TokenView, UserView
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
+from custody.web.errors import errors_for
 from custody.web.guard import SELF, access
 
 router = APIRouter(tags=["identity"])
@@ -145,6 +147,7 @@ async def list_users(
     response_model=UserView,
     summary="Add a user",
     openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
 )
 async def add_user(body: NewUser, request: Request, admin: Admin, system: SystemDep) -> UserView:
     return await run_in_threadpool(
@@ -176,6 +179,7 @@ async def get_user(username: str, request: Request, admin: Admin, system: System
     response_model=UserView,
     summary="Change a user's role, unit or name, or disable them",
     openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict),
 )
 async def change_user(
     username: str, body: UserChange, request: Request, admin: Admin, system: SystemDep

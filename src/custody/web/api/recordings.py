@@ -16,7 +16,7 @@ from custody.services.recordings import reading
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable, RecordingFilter
 from custody.web.deps import CurrentUser, SystemDep, user_actor
-from custody.web.errors import error_response
+from custody.web.errors import error_response, errors_for
 from custody.web.guard import access
 
 router = APIRouter(tags=["recordings"])
@@ -78,6 +78,7 @@ def _parse_range(header: str | None) -> tuple[int, int | None] | None:
     responses={
         200: {"description": "the whole recording", "content": {"video/mp4": {}}},
         206: {"description": "the range asked for", "content": {"video/mp4": {}}},
+        **errors_for(416),
     },
     # ?download=true asks for Action.DOWNLOAD instead; the service decides which.
     openapi_extra=access(Action.STREAM),

@@ -10,11 +10,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
+from custody.domain.errors import Conflict
 from custody.domain.principal import Principal
 from custody.services.evidence import cases
 from custody.services.evidence.answers import CaseDetail, CaseRecordingChanged, CaseView
 from custody.web.api.evidence.flags import Reason
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
+from custody.web.errors import errors_for
 from custody.web.guard import access
 
 router = APIRouter()
@@ -73,6 +75,7 @@ async def list_cases(
     response_model=CaseView,
     summary="Open a case",
     openapi_extra=access("system:manage_cases"),
+    responses=errors_for(Conflict),
 )
 async def create_case(
     body: NewCase, request: Request, system: SystemDep, user: CaseManager
@@ -168,6 +171,7 @@ async def add_member(
     response_model=CaseDetail,
     summary="Close a case and apply its disposal rule",
     openapi_extra=access("system:manage_cases"),
+    responses=errors_for(Conflict),
 )
 async def close_case(
     case_id: int, body: CaseClosure, request: Request, system: SystemDep, user: CaseManager
@@ -184,6 +188,7 @@ async def close_case(
     response_model=CaseDetail,
     summary="Reopen a closed case",
     openapi_extra=access("system:manage_cases"),
+    responses=errors_for(Conflict),
 )
 async def reopen_case(
     case_id: int, body: Reason, request: Request, system: SystemDep, user: CaseManager

@@ -10,11 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.categories import CategoryRule, parse_access_class
+from custody.domain.errors import Conflict
 from custody.domain.principal import Principal
 from custody.services.evidence import categories
 from custody.services.evidence.answers import Categorised, CategoryChanged, CategoryView
 from custody.services.evidence.categories import CategoryChanges
 from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
+from custody.web.errors import errors_for
 from custody.web.guard import access
 
 router = APIRouter()
@@ -93,6 +95,7 @@ async def list_categories(
     response_model=CategoryView,
     summary="Add a category (administrators)",
     openapi_extra=access("system:manage_categories"),
+    responses=errors_for(Conflict),
 )
 async def create_category(
     body: NewCategory, request: Request, system: SystemDep, user: CategoryAdmin
@@ -115,6 +118,7 @@ async def create_category(
     response_model=CategoryChanged,
     summary="Change or retire a category; its recordings are decided again at once",
     openapi_extra=access("system:manage_categories"),
+    responses=errors_for(Conflict),
 )
 async def update_category(
     category_id: int, body: CategoryChange, request: Request, system: SystemDep, user: CategoryAdmin

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.clock import as_utc
-from custody.domain.errors import InvalidInput
+from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.services.answers import MAX_PAGE, Page, Paged
 from custody.services.fleet import assignments, registry, views
 from custody.services.fleet.answers import (
@@ -23,6 +23,7 @@ from custody.services.fleet.answers import (
 )
 from custody.web.api.fleet.rules import MANAGE, VIEW, FleetManager, FleetViewer, fleet_router
 from custody.web.deps import SystemDep, user_actor
+from custody.web.errors import errors_for
 
 router = fleet_router()
 
@@ -90,6 +91,7 @@ async def list_cameras(
     response_model=CameraRegistered,
     summary="Register a camera",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict, NotFound),
 )
 async def add_camera(
     body: NewCamera, request: Request, system: SystemDep, user: FleetManager
@@ -150,6 +152,7 @@ async def holder(
     response_model=Issued | Pooled,
     summary="Issue a camera to an officer, or into a borough's pool",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def issue(
     serial: str, body: Issue, request: Request, system: SystemDep, user: FleetManager
@@ -172,6 +175,7 @@ async def issue(
     status_code=204,
     summary="A camera comes back to stock (or goes to repair)",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def return_camera(
     serial: str, body: Return, request: Request, system: SystemDep, user: FleetManager
@@ -194,6 +198,7 @@ async def return_camera(
     status_code=204,
     summary="Retire a camera (its history and its footage's provenance stay)",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def retire(
     serial: str, body: Reason, request: Request, system: SystemDep, user: FleetManager
@@ -211,6 +216,7 @@ async def retire(
     status_code=204,
     summary="Report a camera lost (a dock that sees it again raises an alert)",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def report_lost(
     serial: str, body: Reason, request: Request, system: SystemDep, user: FleetManager

@@ -8,11 +8,13 @@ from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from custody.domain.errors import Conflict, NotFound
 from custody.services.answers import MAX_PAGE, Page, Paged
 from custody.services.fleet import assignments, registry, views
 from custody.services.fleet.answers import Checkout, DockRegistered, DockView
 from custody.web.api.fleet.rules import MANAGE, VIEW, FleetManager, FleetViewer, fleet_router
 from custody.web.deps import CurrentDock, SystemDep, dock_actor, user_actor
+from custody.web.errors import errors_for
 from custody.web.guard import DOCK, access
 
 router = fleet_router()
@@ -72,6 +74,7 @@ async def list_docks(
     response_model=DockRegistered,
     summary="Register a dock; its token is in the answer, once",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def add_dock(
     body: NewDock, request: Request, system: SystemDep, user: FleetManager
@@ -122,6 +125,7 @@ async def report(
     response_model=Checkout,
     summary="An officer's card at a dock: assign them the docked pool camera",
     openapi_extra=access(DOCK),
+    responses=errors_for(NotFound, Conflict),
 )
 async def checkout(
     body: CardPresented, request: Request, system: SystemDep, dock: CurrentDock

@@ -6,12 +6,12 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.errors import InvalidInput
+from custody.domain.errors import Conflict, InvalidInput
 from custody.services.fleet import importing
 from custody.services.fleet.answers import ImportResult
 from custody.web.api.fleet.rules import MANAGE, FleetManager, fleet_router
 from custody.web.deps import SystemDep, user_actor
-from custody.web.errors import TUS_HEADERS
+from custody.web.errors import TUS_HEADERS, errors_for
 
 router = fleet_router()
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
@@ -29,6 +29,7 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-str
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
     },
+    responses=errors_for(Conflict),
 )
 async def import_csv(
     request: Request, system: SystemDep, user: FleetManager

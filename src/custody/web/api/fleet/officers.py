@@ -6,11 +6,13 @@ from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from custody.domain.errors import Conflict
 from custody.services.answers import MAX_PAGE, Page, Paged
 from custody.services.fleet import assignments, registry, views
 from custody.services.fleet.answers import Assignment, OfficerAdded, OfficerView
 from custody.web.api.fleet.rules import MANAGE, VIEW, FleetManager, FleetViewer, fleet_router
 from custody.web.deps import SystemDep, user_actor
+from custody.web.errors import errors_for
 
 router = fleet_router()
 
@@ -58,6 +60,7 @@ async def list_officers(
     response_model=OfficerAdded,
     summary="Add an officer",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def add_officer(
     body: NewOfficer, request: Request, system: SystemDep, user: FleetManager
@@ -81,6 +84,7 @@ async def add_officer(
     status_code=204,
     summary="Change an officer's details or card",
     openapi_extra=MANAGE,
+    responses=errors_for(Conflict),
 )
 async def change_officer(
     warrant_number: str,
