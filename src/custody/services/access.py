@@ -51,7 +51,7 @@ from custody.domain.retention import (
     seen,
 )
 from custody.services.retention.answers import RetentionEffect
-from custody.services.retention.facts import Recomputed
+from custody.services.retention.facts import Recomputed, recompute
 from custody.services.system import System, UnitOfWork
 
 # --- who the person is -------------------------------------------------------------------
@@ -404,6 +404,30 @@ def audited_effect(uow: UnitOfWork, viewer: Viewer, change: Recomputed) -> Reten
             details={CONFIDENTIAL: True} | truth.model_dump(),
         )
     return shown
+
+
+def record_change(
+    uow: UnitOfWork,
+    sight: Sight,
+    actor: Actor,
+    tag: str,
+    *,
+    reason: str | None,
+    details: dict[str, object],
+) -> RetentionEffect:
+    """After a change to a recording's facts: decide its retention again, and audit the
+    change with its effect as this person may know it (`audited_effect`)."""
+    (change,) = recompute(uow, [sight.recording])
+    effect = audited_effect(uow, sight.viewer, change)
+    uow.audit(
+        tag,
+        actor,
+        object_type="recording",
+        object_id=sight.recording.id,
+        reason=reason,
+        details=details | effect.model_dump(),
+    )
+    return effect
 
 
 # --- the audit trail, as each person may read it -----------------------------------------

@@ -23,9 +23,9 @@ from custody.domain.lifecycle import (
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
 from custody.services.access import (
-    audited_effect,
     open_case,
     open_recording,
+    record_change,
     require,
     visible_cases,
 )
@@ -223,15 +223,13 @@ def add_to_case(
             )
         )
         uow.session.flush()
-        (change,) = recompute(uow, [sight.recording])
-        effect = audited_effect(uow, sight.viewer, change)
-        uow.audit(
-            tag,
+        effect = record_change(
+            uow,
+            sight,
             actor,
-            object_type="recording",
-            object_id=recording_id,
+            tag,
             reason=reason,
-            details={"case": case_id, "reference": case.reference} | effect.model_dump(),
+            details={"case": case_id, "reference": case.reference},
         )
         uow.commit()
         return CaseRecordingChanged(
@@ -269,15 +267,13 @@ def remove_from_case(
         )
         if removed.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound(f"recording {recording_id} is not in case {case.reference}")
-        (change,) = recompute(uow, [sight.recording])
-        effect = audited_effect(uow, sight.viewer, change)
-        uow.audit(
-            tag,
+        effect = record_change(
+            uow,
+            sight,
             actor,
-            object_type="recording",
-            object_id=recording_id,
+            tag,
             reason=reason,
-            details={"case": case_id, "reference": case.reference} | effect.model_dump(),
+            details={"case": case_id, "reference": case.reference},
         )
         uow.commit()
         return CaseRecordingChanged(

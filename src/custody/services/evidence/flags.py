@@ -13,10 +13,9 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import NotFound
 from custody.domain.lifecycle import check_reason
 from custody.domain.principal import Principal
-from custody.services.access import audited_effect, open_recording
+from custody.services.access import open_recording, record_change
 from custody.services.evidence.answers import FlagChanged
 from custody.services.retention.answers import RetentionEffect
-from custody.services.retention.facts import recompute
 from custody.services.system import System
 
 # --- evidence flags ----------------------------------------------------------------------
@@ -40,22 +39,12 @@ def flag_evidence(
             stated_reason=True,
             lock=True,
         )
-        recording = sight.recording
         flag = EvidenceFlag(
             recording_id=recording_id, reason=reason, flagged_by=actor.name, flagged_at=uow.now()
         )
         uow.session.add(flag)
         uow.session.flush()
-        (change,) = recompute(uow, [recording])
-        effect = audited_effect(uow, sight.viewer, change)
-        uow.audit(
-            tag,
-            actor,
-            object_type="recording",
-            object_id=recording_id,
-            reason=reason,
-            details={"flag": flag.id} | effect.model_dump(),
-        )
+        effect = record_change(uow, sight, actor, tag, reason=reason, details={"flag": flag.id})
         uow.commit()
         return _flag_changed(flag, effect)
 
@@ -87,16 +76,7 @@ def clear_evidence_flag(
             raise NotFound(f"no active evidence flag {flag_id} on recording {recording_id}")
         flag.cleared_at, flag.cleared_by, flag.clear_reason = uow.now(), actor.name, reason
         uow.session.flush()
-        (change,) = recompute(uow, [sight.recording])
-        effect = audited_effect(uow, sight.viewer, change)
-        uow.audit(
-            tag,
-            actor,
-            object_type="recording",
-            object_id=recording_id,
-            reason=reason,
-            details={"flag": flag_id} | effect.model_dump(),
-        )
+        effect = record_change(uow, sight, actor, tag, reason=reason, details={"flag": flag_id})
         uow.commit()
         return _flag_changed(flag, effect)
 

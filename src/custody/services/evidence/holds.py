@@ -24,6 +24,7 @@ from custody.services.access import (
     audited_effect,
     open_hold,
     open_recording,
+    record_change,
     sight_of,
     viewer_for,
 )
@@ -135,15 +136,8 @@ def lift_hold(
             raise Conflict(f"hold {hold_id} was lifted already")
         hold.lifted_at, hold.lifted_by, hold.lift_reason = uow.now(), actor.name, reason
         uow.session.flush()
-        (change,) = recompute(uow, [sight.recording])
-        effect = audited_effect(uow, sight.viewer, change)
-        uow.audit(
-            tag,
-            actor,
-            object_type="recording",
-            object_id=hold.recording_id,
-            reason=reason,
-            details={"hold": hold_id, "kind": hold.kind} | effect.model_dump(),
+        effect = record_change(
+            uow, sight, actor, tag, reason=reason, details={"hold": hold_id, "kind": hold.kind}
         )
         uow.commit()
         return HoldLifted(**hold_view(hold).model_dump(), **effect.model_dump())

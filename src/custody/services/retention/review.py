@@ -25,6 +25,7 @@ from custody.services.access import (
     audited_effect,
     due_columns,
     open_recording,
+    record_change,
     require,
     shown_decision,
     shown_facts,
@@ -266,15 +267,8 @@ def restore(
                 f"recording {recording_id} is not pending deletion; categorise it instead"
             )
         row = add_category_locked(uow, recording, category, actor)
-        (change,) = recompute(uow, [recording])
-        effect = audited_effect(uow, sight.viewer, change)
-        uow.audit(
-            tag,
-            actor,
-            object_type="recording",
-            object_id=recording_id,
-            reason=reason,
-            details={"category": row.name} | effect.model_dump(),
+        effect = record_change(
+            uow, sight, actor, tag, reason=reason, details={"category": row.name}
         )
         uow.commit()
         return Restored(
