@@ -277,3 +277,25 @@ def test_professional_standards_see_what_the_others_cannot(worlds: Worlds) -> No
     assert [h["kind"] for h in seen[0]["holds"]] == []
     assert [h["kind"] for h in seen[1]["holds"]] == ["complaint"]
     assert seen[0]["retention"]["rule"] != seen[1]["retention"]["rule"] == "hold:complaint"
+
+
+def test_after_the_complaint_hold_is_lifted_nothing_shows_either(worlds: Worlds) -> None:
+    """Before, during and after: lifting leaves no trace anyone else can see (not the place
+    and lift events, not the hold in a list of lifted holds, not a moved notice date)."""
+    w = worlds
+    for client in w.clients:
+        lifted = client.post(
+            "/api/v1/holds/1/lift",
+            json={"reason": "complaint closed"},
+            headers=w.force.auth("erin"),
+        )
+        assert lifted.status_code == 200, lifted.text
+    for who in ("alice", "bob", "dana", "root"):
+        w.both(who, "GET", "/api/v1/holds?active=false")
+        w.both(who, "GET", "/api/v1/retention/pending")
+        for rid in (w.first, w.second):
+            w.both(who, "GET", f"/api/v1/recordings/{rid}")
+    for rid in (w.first, w.second):
+        w.both("bob", "GET", f"/api/v1/recordings/{rid}/audit")
+        w.both("bob", "GET", f"/recordings/{rid}/audit")
+        w.both("alice", "GET", f"/recordings/{rid}")

@@ -228,6 +228,7 @@ SYSTEM_EXPECTED: dict[SystemAction, set[str]] = {
                                      "administrator"},
     SystemAction.SEE_ALL_CASES: {"professional_standards", "auditor"},
     SystemAction.SEE_COMPLAINT_HOLDS: {"professional_standards", "auditor"},
+    SystemAction.CLASSIFY_CONFIDENTIAL: {"professional_standards"},
     SystemAction.VIEW_RETENTION: {"officer", "supervisor", "investigator",
                                   "professional_standards", "administrator", "auditor"},
 }  # fmt: skip

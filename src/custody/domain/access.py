@@ -63,6 +63,9 @@ class SystemAction(enum.StrEnum):
     SEE_COMPLAINT_HOLDS = "see_complaint_holds"
     # The retention page: footage of one's own (or one's team, cases) pending deletion.
     VIEW_RETENTION = "view_retention"
+    # Give or take away a confidential category: it narrows who sees footage to its case
+    # team and professional standards, which is theirs to decide, not the officer's.
+    CLASSIFY_CONFIDENTIAL = "classify_confidential"
 
 
 class AccessClass(enum.StrEnum):
@@ -407,6 +410,7 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
     ),
     SystemAction.SEE_ALL_CASES: frozenset({"professional_standards", "auditor"}),
     SystemAction.SEE_COMPLAINT_HOLDS: frozenset({"professional_standards", "auditor"}),
+    SystemAction.CLASSIFY_CONFIDENTIAL: frozenset({"professional_standards"}),
     SystemAction.VIEW_RETENTION: frozenset(
         {
             "officer",
@@ -507,3 +511,23 @@ def hold_visible(viewer: Viewer, complaint: bool, concerns_officer_id: int | Non
     if not sees_complaint_holds(viewer):
         return False
     return viewer.officer_id is None or viewer.officer_id != concerns_officer_id
+
+
+def acts_on_any_footage(viewer: Viewer, action: Action) -> bool:
+    """Whether the role may do `action` to any footage, whoever's and of any class: needed to
+    act on footage it has not named (an officer's footage over a time window). Anyone else
+    names each recording, so that an answer never tells them what footage exists."""
+    return any(
+        rule.relationship is Relationship.ANY
+        and action in rule.actions
+        and rule.classes == frozenset(AccessClass)
+        for rule in RULES.get(viewer.role, ())
+    )
+
+
+def refusal_for_unnamed(viewer: Viewer, action: Action) -> Decision:
+    """The decision on acting on footage not named one by one (see `acts_on_any_footage`)."""
+    if acts_on_any_footage(viewer, action):
+        return Decision(True, f"{_a(viewer.role)} may act on any footage", False)
+    what = ACTION_PHRASES.get(action, action.value)
+    return Decision(False, f"{_a(viewer.role)} may {what} only recordings named one by one", False)

@@ -15,6 +15,7 @@ they may not see.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from custody.db.models import Officer, Recording
 from custody.db.models.lifecycle import Case, CaseMember, CaseRecording, Hold
 from custody.domain.access import (
+    AccessClass,
     Action,
     RecordingFacts,
     Relationship,
@@ -34,6 +36,7 @@ from custody.domain.access import (
     listing_scope,
     may,
     permitted,
+    refusal_for_unnamed,
     sees_all_cases,
     sees_complaint_holds,
 )
@@ -236,6 +239,51 @@ def open_recording(
     if recording.state == DELETED and not allow_deleted:
         raise Conflict(f"recording {recording_id} was deleted under the retention rules")
     return Sight(recording, viewer, facts, permitted(viewer, facts))
+
+
+def require_any_footage(
+    uow: UnitOfWork, principal: Principal, action: Action, actor: Actor, tag: str
+) -> Viewer:
+    """Before acting on footage the person has not named (an officer's, over a time window):
+    only a role that may act on any footage may, and the check comes before anything is
+    looked up, so that the answer never depends on what footage exists."""
+    viewer = viewer_for(uow, principal)
+    decision = refusal_for_unnamed(viewer, action)
+    if not decision:
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            decision.reason,
+            object_type="system",
+            object_id="recordings",
+            conceal=False,
+            missing="",
+        )
+    return viewer
+
+
+def require_classification(
+    uow: UnitOfWork, sight: Sight, access_classes: Iterable[str], actor: Actor, tag: str
+) -> None:
+    """Before categories of these access classes are given to or taken from a recording:
+    a confidential one narrows (or widens) who sees the footage, which only the roles whose
+    job it is may do (`SystemAction.CLASSIFY_CONFIDENTIAL`); refused, audited, before any
+    change."""
+    if AccessClass.CONFIDENTIAL.value not in set(access_classes):
+        return
+    decision = may(sight.viewer, SystemAction.CLASSIFY_CONFIDENTIAL)
+    if not decision:
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            decision.reason,
+            object_type="recording",
+            object_id=sight.recording.id,
+            conceal=False,
+            missing="",
+        )
 
 
 def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[bool]:

@@ -34,6 +34,7 @@ from custody.services.access import (
     effect_on_retention,
     open_recording,
     require,
+    require_classification,
     shown_decision,
     shown_facts,
     visible_cases,
@@ -254,11 +255,15 @@ def _categories_named(uow: UnitOfWork, names: Iterable[str]) -> list[Category]:
     return found
 
 
-def add_category_locked(uow: UnitOfWork, recording: Recording, name: str, actor: Actor) -> Category:
+def add_category_locked(
+    uow: UnitOfWork, sight: Sight, name: str, actor: Actor, tag: str
+) -> Category:
     """Add one assignable category to a recording the caller has locked and checked."""
+    recording = sight.recording
     (row,) = _categories_named(uow, [name])
     if not row.assignable or row.retired_at is not None:
         raise InvalidInput(f"category {row.name} cannot be assigned")
+    require_classification(uow, sight, [row.access_class], actor, tag)
     if uow.session.get(RecordingCategory, (recording.id, row.id)) is None:
         uow.session.add(
             RecordingCategory(
@@ -308,6 +313,7 @@ def set_categories(
         removed = [c for c in current.values() if c.id not in {w.id for w in wanted}]
         if removed and reason is None:
             raise InvalidInput("removing a category needs a reason")
+        require_classification(uow, sight, [c.access_class for c in added + removed], actor, tag)
         if removed:
             uow.session.execute(
                 delete(RecordingCategory).where(

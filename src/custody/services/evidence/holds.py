@@ -25,6 +25,7 @@ from custody.services.access import (
     open_hold,
     open_recording,
     record_change,
+    require_any_footage,
     sight_of,
     viewer_for,
 )
@@ -61,6 +62,9 @@ def place_hold(
     with system.unit_of_work() as uow:
         concerns: int | None = None
         if officer and since is not None and until is not None:
+            # Access first: whether an officer or their footage exists is told only to
+            # those who may act on any footage.
+            require_any_footage(uow, principal, action, actor, tag)
             concerns = uow.session.scalar(
                 select(Officer.id).where(Officer.warrant_number == officer)
             )

@@ -266,7 +266,7 @@ def restore(
             raise Conflict(
                 f"recording {recording_id} is not pending deletion; categorise it instead"
             )
-        row = add_category_locked(uow, recording, category, actor)
+        row = add_category_locked(uow, sight, category, actor, tag)
         effect = record_change(
             uow, sight, actor, tag, reason=reason, details={"category": row.name}
         )
