@@ -93,3 +93,23 @@ def test_only_professional_standards_give_or_take_the_complaint_category(
         )
         assert undone.status_code in (403, 404), undone.text
     assert _categories(client, force, rid, "erin") == ["Complaint"]
+
+
+def test_the_officer_sees_no_sign_of_the_complaint_category_on_her_own_footage(
+    client: TestClient, force: Force
+) -> None:
+    rid = store_recording(force)
+    placed = client.put(
+        f"/api/v1/recordings/{rid}/categories",
+        json={"categories": ["Complaint"]},
+        headers=force.auth("erin"),
+    )
+    assert placed.status_code == 200, placed.text
+    page = client.get("/footage", headers=force.auth("alice"))
+    assert page.status_code == 200
+    # She may know it exists (it is her footage), not why it is kept or who may see it.
+    assert rid in page.text and "Complaint" not in page.text and "complaint" not in page.text
+    found = client.get("/search?category=Complaint", headers=force.auth("alice"))
+    assert found.status_code == 200 and rid not in found.text
+    standards = client.get("/search?category=Complaint", headers=force.auth("erin"))
+    assert standards.status_code == 200 and rid in standards.text

@@ -18,7 +18,7 @@ from custody.db.models.lifecycle import (
     Hold,
     RecordingCategory,
 )
-from custody.domain.access import Action, SystemAction, may
+from custody.domain.access import AccessClass, Action, SystemAction, may
 from custody.domain.actor import Actor
 from custody.domain.categories import UNCATEGORISED, CategoryRule, check_rule, parse_access_class
 from custody.domain.clock import isoformat
@@ -95,6 +95,17 @@ def list_categories(system: System, *, include_retired: bool = False) -> list[Ca
         if not include_retired:
             query = query.where(Category.retired_at.is_(None))
         return [category_view(c) for c in uow.session.scalars(query)]
+
+
+def categories_to_give(system: System, principal: Principal) -> list[CategoryView]:
+    """The categories this person may give footage, for the portal's pickers: a confidential
+    one only for those whose job it is (it narrows who sees the footage)."""
+    confidential = may(principal.viewer(), SystemAction.CLASSIFY_CONFIDENTIAL)
+    return [
+        c
+        for c in list_categories(system)
+        if confidential or c.access_class != AccessClass.CONFIDENTIAL.value
+    ]
 
 
 def create_category(

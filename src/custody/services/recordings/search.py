@@ -26,7 +26,13 @@ from custody.db.models.lifecycle import (
     RecordingCategory,
     RecordingTag,
 )
-from custody.domain.access import Action, RecordingFacts, permitted
+from custody.domain.access import (
+    AccessClass,
+    Action,
+    RecordingFacts,
+    permitted,
+    sees_complaint_holds,
+)
 from custody.domain.actor import Actor
 from custody.domain.categories import UNCATEGORISED, parse_access_class
 from custody.domain.clock import isoformat
@@ -112,7 +118,9 @@ class Card:
 
     @property
     def uncategorised(self) -> bool:
-        return not self.categories
+        """Waiting for a category from this person (footage they may only know exists is
+        not theirs to categorise, and says nothing of its categories)."""
+        return not self.categories and Action.VIEW in self.actions
 
     def may(self, action: Action | str) -> bool:
         return Action(action) in self.actions
@@ -192,6 +200,12 @@ def _filters(uow: UnitOfWork, principal: Principal, search: Search) -> list[Colu
                 .join(Category, Category.id == RecordingCategory.category_id)
                 .where(func.lower(Category.name) == name.lower())
             )
+            if not sees_complaint_holds(viewer_for(uow, principal)):
+                # A confidential category (the one complaints use) finds nothing for those
+                # who may not know of complaints: a search must not tell them which it holds.
+                in_category = in_category.where(
+                    Category.access_class != AccessClass.CONFIDENTIAL.value
+                )
             where.append(Recording.id.in_(in_category))
     if search.case:
         where.append(Recording.id.in_(_case_recordings(uow, principal, search.case.strip())))
@@ -443,6 +457,11 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
         duration = recording.duration_seconds
         if duration is None:
             duration = (recording.ended_at - recording.started_at).total_seconds()
+        actions = permitted(viewer, access)
+        # Who may only know that a recording exists (an officer's own confidential footage)
+        # learns nothing of why: not its categories (the one complaints use), its notes or
+        # the rule that keeps it.
+        described = Action.VIEW in actions
         found.append(
             Card(
                 id=recording.id,
@@ -456,16 +475,16 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
                 officer=officer.warrant_number if officer else None,
                 officer_name=officer.name if officer else None,
                 unit=officer.unit if officer else None,
-                title=recording.title,
-                reference=recording.reference,
-                categories=tuple(sorted(c.name for c in known.categories)),
-                tags=tuple(tags[recording.id]),
-                evidence=known.evidence_flags > 0,
-                has_thumbnail=recording.thumbnail_sha256 is not None,
-                delete_due_at=decision.delete_at,
-                pending_deletion=decision.is_pending(now),
-                retention_reason=decision.reason,
-                actions=permitted(viewer, access),
+                title=recording.title if described else None,
+                reference=recording.reference if described else None,
+                categories=tuple(sorted(c.name for c in known.categories)) if described else (),
+                tags=tuple(tags[recording.id]) if described else (),
+                evidence=known.evidence_flags > 0 if described else False,
+                has_thumbnail=recording.thumbnail_sha256 is not None and described,
+                delete_due_at=decision.delete_at if described else None,
+                pending_deletion=decision.is_pending(now) if described else False,
+                retention_reason=decision.reason if described else "",
+                actions=actions,
             )
         )
     return found

@@ -34,7 +34,7 @@ async def _page(
     found = await run_in_threadpool(
         lambda: search.my_footage(system, user, team=team, page=Page(offset, PAGE))
     )
-    categories = await run_in_threadpool(categorising.list_categories, system)
+    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
     return render(
         request,
         "footage.html",

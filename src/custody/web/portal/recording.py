@@ -84,7 +84,7 @@ async def _page(
         )
     found = await run_in_threadpool(search.cards, system, user, [recording_id])
     card = found[0]
-    categories = await run_in_threadpool(categorising.list_categories, system)
+    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
     open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
     started = parse_time(detail.started_at)
     duration = card.duration_seconds

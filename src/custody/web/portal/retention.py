@@ -44,7 +44,7 @@ async def _pending_page(
         lambda: review.pending(system, user, user_actor(request, user), limit=PAGE, offset=offset)
     )
     rows = await run_in_threadpool(_with_cards, system, user, answer.items)
-    categories = await run_in_threadpool(categorising.list_categories, system)
+    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
     return render(
         request,
         "retention.html",

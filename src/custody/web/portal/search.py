@@ -128,7 +128,7 @@ async def search(
             )
         except InvalidInput as exc:
             form.errors["case" if query.case else "reference"] = exc.message
-    categories = await run_in_threadpool(lambda: categorising.list_categories(system))
+    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
     return render(
         request,
         "search.html",
