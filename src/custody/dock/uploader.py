@@ -20,7 +20,7 @@ from custody.camera import CameraRecording, CameraStorage
 from custody.dock.backoff import Attempts, Backoff
 from custody.dock.chunks import ChunkSource
 from custody.dock.client import DockClient
-from custody.dock.errors import GaveUp, Stopped, Transient
+from custody.dock.errors import FootageGone, GaveUp, Stopped, Transient
 from custody.dock.progress import Fate, Outcome, Reporter
 from custody.domain.errors import (
     ChecksumMismatch,
@@ -61,7 +61,11 @@ class Shipment:
 
 
 def ship(job: Shipment) -> Outcome:
-    """Upload one recording (or find it stored), verify the receipt and free its camera space."""
+    """Upload one recording (or find it stored), verify the receipt and free its camera space.
+
+    A recording whose release was cut short (its footage gone, its manifest left) is only
+    asked for its receipt, and its release finished.
+    """
     manifest = job.recording.manifest
     rid = manifest.recording_id
 
@@ -74,6 +78,8 @@ def ship(job: Shipment) -> Outcome:
         return kept("the agent stopped first; the upload resumes at the next run")
     except GaveUp as exc:
         return kept(f"server unreachable or unavailable: {exc}")
+    except FootageGone as exc:
+        return kept(str(exc), retry=False)
     except ContentMismatch as exc:
         return kept(f"the footage differs from its signed manifest: {exc.message}", retry=False)
     except CustodyError as exc:
@@ -117,6 +123,13 @@ class _Journey:
         if declared.stored:
             receipt = declared.receipt or self._fetch_receipt()
             return Fate.ALREADY_STORED, receipt
+        if not self.job.recording.media_path.is_file():
+            # A release was cut short after the footage went, yet the server has no copy:
+            # nothing can be uploaded, and the manifest is kept for a person to look at.
+            raise FootageGone(
+                "the footage is gone from the camera but the server does not hold it; "
+                "its manifest is kept"
+            )
         # The one the server got furthest with wastes the fewest bytes.
         offers = sorted(declared.uploads, key=lambda o: o.offset, reverse=True)
         url = offers[0].url if offers else None
