@@ -33,9 +33,11 @@ from custody.domain.errors import (
 )
 from custody.domain.receipt import verify_receipt
 
-# A fresh upload is opened when the server lost the last one; more than this in one pass
-# means something is wrong on the server, and sending the file again will not mend it.
-MAX_NEW_UPLOADS = 3
+# A fresh upload is opened when the server lost the last one (it answered that the upload
+# is gone, or is not of this file); this many in one pass means something is wrong on the
+# server, and sending the file again will not mend it. A request that got no answer loses
+# nothing and is not counted: the attempts' budget bounds those.
+MAX_LOST_UPLOADS = 3
 
 T = TypeVar("T")
 
@@ -77,7 +79,7 @@ def ship(job: Shipment) -> Outcome:
     except Stopped:
         return kept("the agent stopped first; the upload resumes at the next run")
     except GaveUp as exc:
-        return kept(f"server unreachable or unavailable: {exc}")
+        return kept(str(exc))
     except FootageGone as exc:
         return kept(str(exc), retry=False)
     except ContentMismatch as exc:
@@ -111,7 +113,7 @@ class _Journey:
         self.rid = self.manifest.recording_id
         self.size = self.manifest.size
         self.attempts = Attempts(job.backoff, job.stop, notify=self._retrying_note)
-        self.new_uploads = 0
+        self.lost_uploads = 0
         self.announced = False
 
     def receipt(self) -> tuple[Fate, dict[str, Any]]:
@@ -145,12 +147,17 @@ class _Journey:
                 self.attempts.check_stop()
                 try:
                     if url is None:
-                        url = self._create()
+                        url = self.client.create_upload(self.rid, self.manifest.file, self.size)
+                        self.attempts.answered()
                         offset = 0
                     if offset is None:
                         state = self.client.head(url)
+                        self.attempts.answered()
                         if state.length != self.size:
                             # Not an upload of this file: never write into it.
+                            self._lost(
+                                f"upload {url} is {state.length} bytes long, not {self.size}"
+                            )
                             url, offset = None, None
                             continue
                         offset = state.offset
@@ -178,6 +185,7 @@ class _Journey:
                     receipt = self._retrying(lambda: self.client.receipt(self.rid))
                     if receipt is not None:
                         return receipt
+                    self._lost(str(exc) or "the upload is gone")
                     url, offset = None, None
                 except (Transient, UploadLocked) as exc:
                     # The network, a busy server, or a writer that still holds the upload
@@ -185,11 +193,13 @@ class _Journey:
                     self.attempts.failed(exc)
                     offset = None
 
-    def _create(self) -> str:
-        self.new_uploads += 1
-        if self.new_uploads > MAX_NEW_UPLOADS:
-            raise GaveUp(f"the server lost {MAX_NEW_UPLOADS} uploads of this recording in a row")
-        return self.client.create_upload(self.rid, self.manifest.file, self.size)
+    def _lost(self, why: str) -> None:
+        """The server answered that the upload in hand is not one to continue."""
+        self.lost_uploads += 1
+        if self.lost_uploads >= MAX_LOST_UPLOADS:
+            raise GaveUp(
+                f"the server lost {self.lost_uploads} uploads of this recording (last: {why})"
+            )
 
     def _commit(self, url: str) -> dict[str, Any]:
         """Every byte is on the server: fetch the receipt, or ask the server to commit first."""
@@ -223,6 +233,9 @@ class _Journey:
         while True:
             self.attempts.check_stop()
             try:
-                return call()
+                answer = call()
             except (Transient, UploadLocked) as exc:
                 self.attempts.failed(exc)
+            else:
+                self.attempts.answered()
+                return answer
