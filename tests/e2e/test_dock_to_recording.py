@@ -55,6 +55,31 @@ def _recordings_of(installation: Installation, serial: str) -> dict[str, Any]:
     return listing
 
 
+def test_a_dock_killed_while_freeing_camera_space_is_finished_by_the_next_run(
+    installation: Installation, tmp_path: Path
+) -> None:
+    """Issue 11, point 14: the camera ends empty, and nothing is stored twice."""
+    camera_dir = tmp_path / "bay-1"
+    simulate_camera(camera_dir, serial="BWV-0014", officer_id="1234AB", recordings=2, duration=2)
+    _register(installation, camera_dir)
+    originals = _originals(camera_dir)
+    kept = sorted((camera_dir / "recordings").glob("*.json"))[0]
+    manifest = kept.read_bytes()
+    dock = ("dock", "--server", installation.server.url, "--token", installation.dock_token)
+    first = installation.run_process(*dock, "--bay", str(camera_dir), "--once")
+    assert first.returncode == 0, first.stderr + first.stdout
+    # The state a kill between release's two deletions leaves: footage gone, manifest left.
+    assert list((camera_dir / "recordings").iterdir()) == []
+    kept.write_bytes(manifest)
+
+    again = installation.run_process(*dock, "--bay", str(camera_dir), "--once")
+
+    assert again.returncode == 0, again.stderr + again.stdout
+    assert list((camera_dir / "recordings").iterdir()) == []
+    listing = _recordings_of(installation, "BWV-0014")
+    assert sorted(r["id"] for r in listing["items"]) == sorted(originals)
+
+
 def test_docked_footage_arrives_byte_for_byte_and_the_camera_is_emptied(
     installation: Installation, tmp_path: Path
 ) -> None:

@@ -230,6 +230,30 @@ def test_a_recording_the_server_already_holds_is_released_without_upload(dock: D
     assert dock.server.requests("PATCH") == []
 
 
+def test_a_release_cut_short_after_the_footage_went_is_finished_for_the_receipt(
+    dock: Dock,
+) -> None:
+    dock.server.commit_directly(dock.camera, dock.camera.manifests[0])
+    # The dock died between deleting the footage and deleting the manifest (issue 11, 14).
+    (dock.bay / "recordings" / f"{dock.rid}.mp4").unlink()
+
+    result = dock.run()
+
+    assert result.already_stored == [dock.rid] and result.ok
+    assert list((dock.bay / "recordings").iterdir()) == []
+    assert dock.server.requests("PATCH") == []
+
+
+def test_a_manifest_whose_footage_the_server_never_got_is_kept_and_said_so(dock: Dock) -> None:
+    (dock.bay / "recordings" / f"{dock.rid}.mp4").unlink()
+
+    result = dock.run()
+
+    assert "the server does not hold it" in result.kept[dock.rid]
+    assert (dock.bay / "recordings" / f"{dock.rid}.json").exists()
+    assert dock.server.requests("POST", "/uploads") == []
+
+
 def test_a_receipt_signed_by_another_key_keeps_the_footage(dock: Dock) -> None:
     dock.server.receipt_key = Ed25519PrivateKey.generate()
 

@@ -79,6 +79,10 @@ def recording_id_of(name: str) -> str | None:
     return parsed if parsed == name else None
 
 
+def _oldest_first(recording: CameraRecording) -> tuple[datetime, str]:
+    return recording.manifest.started_at, recording.manifest.recording_id
+
+
 def media_name(recording_id: str) -> str:
     """The footage file's name for a recording: `<recording_id>.mp4`."""
     return f"{recording_id}{MEDIA_SUFFIX}"
@@ -125,6 +129,20 @@ class CameraStorage:
     def recordings(self) -> list[CameraRecording]:
         """Every complete recording, oldest first; broken ones are skipped, never deleted."""
         return self._scan()[0]
+
+    def unfinished_releases(self) -> list[CameraRecording]:
+        """Manifests whose footage a release already deleted: a dock died between the two.
+
+        Their `media_path` no longer exists. Calling `release` again with the server's
+        receipt finishes the job, so the dock ships these too: it asks the server for the
+        receipt instead of uploading.
+        """
+        return self._scan()[2]
+
+    def outstanding(self) -> list[CameraRecording]:
+        """What the dock still has to do: every complete recording, then unfinished releases."""
+        found, _, unfinished = self._scan()
+        return found + unfinished
 
     def problems(self) -> list[str]:
         """What `recordings()` skipped or did not expect, one sentence per file."""
@@ -180,11 +198,12 @@ class CameraStorage:
             raise ReceiptInvalid("the camera's manifest names another recording or file")
         return manifest
 
-    def _scan(self) -> tuple[list[CameraRecording], list[str]]:
+    def _scan(self) -> tuple[list[CameraRecording], list[str], list[CameraRecording]]:
         if not self.recordings_dir.is_dir():
-            return [], []
+            return [], [], []
         found: list[CameraRecording] = []
         problems: list[str] = []
+        unfinished: list[CameraRecording] = []
         names = {p.name for p in self.recordings_dir.iterdir() if not p.name.startswith(".")}
         for name in sorted(names):
             stem, suffix = name.rsplit(".", 1) if "." in name else (name, "")
@@ -196,10 +215,19 @@ class CameraStorage:
                     problems.append(f"{where}: footage without a manifest")
             else:
                 recording = self._read(stem, problems)
-                if recording is not None:
+                if recording is None:
+                    continue
+                if recording.media_path.is_file():
                     found.append(recording)
-        found.sort(key=lambda r: (r.manifest.started_at, r.manifest.recording_id))
-        return found, problems
+                else:
+                    problems.append(
+                        f"{where}: its footage is gone (an interrupted release, "
+                        "finished once the server's receipt is verified)"
+                    )
+                    unfinished.append(recording)
+        found.sort(key=_oldest_first)
+        unfinished.sort(key=_oldest_first)
+        return found, problems, unfinished
 
     def _read(self, recording_id: str, problems: list[str]) -> CameraRecording | None:
         manifest_path = self.recordings_dir / f"{recording_id}{MANIFEST_SUFFIX}"
@@ -216,8 +244,6 @@ class CameraStorage:
         if manifest.recording_id != recording_id or manifest.file != media_name(recording_id):
             problems.append(f"{where}: names recording {manifest.recording_id} / {manifest.file}")
             return None
-        media_path = self.recordings_dir / manifest.file
-        if not media_path.is_file():
-            problems.append(f"{where}: its footage is gone (an interrupted release?)")
-            return None
-        return CameraRecording(manifest, document, media_path, manifest_path)
+        return CameraRecording(
+            manifest, document, self.recordings_dir / manifest.file, manifest_path
+        )

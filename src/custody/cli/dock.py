@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from custody.dock import DEFAULT_CHUNK_SIZE, Backoff, DockAgent
+from custody.dock.backoff import RETRY_ATTEMPTS, RETRY_BASE, RETRY_CAP
 from custody.dock.errors import Transient
 from custody.domain.errors import CustodyError
 
@@ -58,11 +59,15 @@ def dock_command(
             help="Pin the server's receipt key (base64 Ed25519) instead of asking the server.",
         ),
     ] = None,
-    retry_base: Annotated[float, typer.Option(min=0.0, help="First retry delay, seconds.")] = 0.5,
-    retry_cap: Annotated[float, typer.Option(min=0.0, help="Longest retry delay, seconds.")] = 30.0,
+    retry_base: Annotated[
+        float, typer.Option(min=0.0, help="First retry delay, seconds.")
+    ] = RETRY_BASE,
+    retry_cap: Annotated[
+        float, typer.Option(min=0.0, help="Longest retry delay, seconds.")
+    ] = RETRY_CAP,
     attempts: Annotated[
         int, typer.Option(min=1, help="Failures in a row before a recording waits for later.")
-    ] = 8,
+    ] = RETRY_ATTEMPTS,
 ) -> None:
     """Upload docked cameras' footage and free their space once the server's receipt verifies."""
     console = Console()

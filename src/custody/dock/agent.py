@@ -141,7 +141,7 @@ class DockAgent:
             key = self._key(stop)
         except (GaveUp, Stopped, CustodyError) as exc:
             for camera in docked:
-                for recording in camera.storage.recordings():
+                for recording in camera.storage.outstanding():
                     result.kept[recording.manifest.recording_id] = (
                         f"camera {camera.serial}: no server key ({exc})"
                     )
@@ -150,7 +150,7 @@ class DockAgent:
             for camera in docked:
                 # Read as docked, sent once the uploads are under way: they need not wait.
                 report = self._report_for(camera)
-                for recording in camera.storage.recordings():
+                for recording in camera.storage.outstanding():
                     pool.submit(camera, recording)
                 self._send_report(camera, report)
             while pool.busy:
@@ -231,7 +231,7 @@ class DockAgent:
                 refused[bay] = set()
                 self.reporter.note(f"camera {camera.serial} docked in bay {bay.name}")
                 report = self._report_for(camera)
-            for recording in camera.storage.recordings():
+            for recording in camera.storage.outstanding():
                 rid = recording.manifest.recording_id
                 if rid in refused[bay] or pool.has(rid) or not_before.get(rid, 0) > now:
                     continue

@@ -1,4 +1,10 @@
-"""Bounded exponential backoff with jitter, and a counter of failures in a row."""
+"""Bounded exponential backoff with jitter, and a counter of failures in a row.
+
+The cap is short on purpose: a dock waiting out a restart must be back within a few
+seconds of the server's return, so no single wait is long. Patience comes from the
+number of attempts instead, and a server that answers again (even a HEAD) starts the
+delays over from the shortest.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from custody.dock.errors import GaveUp, Stopped
+from custody.dock.errors import GaveUp, Stopped, Transient
+
+# The agent's and `custody dock`'s defaults: waits of 0.5, 1, 2, then 4 s (less jitter),
+# about a minute in all before a recording waits for a later pass.
+RETRY_BASE = 0.5
+RETRY_CAP = 4.0
+RETRY_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
 class Backoff:
     """How long to wait after the n-th failure in a row, and how many to tolerate."""
 
-    base: float = 0.5
-    cap: float = 30.0
-    attempts: int = 8
+    base: float = RETRY_BASE
+    cap: float = RETRY_CAP
+    attempts: int = RETRY_ATTEMPTS
     # The share of each delay that is random: docks that lost the server together must not
     # all come back in the same instant.
     jitter: float = 0.5
@@ -47,16 +59,23 @@ class Attempts:
     rng: random.Random = field(default_factory=random.Random)
     failures: int = 0
     last_error: str = ""
+    # What the next delay grows with: failures since the server last answered after being
+    # unreachable or busy, or since progress.
+    streak: int = 0
+    unreachable: bool = False
 
     def failed(self, error: BaseException, *, pause: bool = True) -> None:
         """Count a failure; wait before the next try, or raise GaveUp when the budget is spent."""
         self.failures += 1
+        self.streak += 1
+        self.unreachable = isinstance(error, Transient)
         self.last_error = str(error) or type(error).__name__
         if self.failures >= self.backoff.attempts:
+            what = "server unreachable or unavailable" if self.unreachable else "no progress"
             raise GaveUp(
-                f"{self.failures} attempts in a row failed (last: {self.last_error})"
+                f"{what}: {self.failures} attempts in a row failed (last: {self.last_error})"
             ) from error
-        delay = self.backoff.delay(self.failures, self.rng) if pause else 0.0
+        delay = self.backoff.delay(self.streak, self.rng) if pause else 0.0
         if self.notify is not None:
             when = f"in {delay:.1f} s" if pause else "now"
             self.notify(
@@ -66,9 +85,22 @@ class Attempts:
             raise Stopped("stopped while waiting to retry")
         self.check_stop()
 
+    def answered(self) -> None:
+        """The server answered a request: if it was unreachable, it is back.
+
+        The next failure then waits the shortest delay again, but still counts toward the
+        budget (only progress resets that): a server that answers a HEAD and drops every
+        PATCH is not retried for ever.
+        """
+        if self.unreachable:
+            self.streak = 0
+            self.unreachable = False
+
     def succeeded(self) -> None:
         """Progress was made: the next failure starts a fresh count."""
         self.failures = 0
+        self.streak = 0
+        self.unreachable = False
 
     def check_stop(self) -> None:
         """Raise Stopped if the agent is stopping."""

@@ -40,3 +40,7 @@ class GaveUp(Exception):
 
 class Stopped(Exception):
     """The agent was told to stop; what is unfinished stays on the camera and resumes later."""
+
+
+class FootageGone(Exception):
+    """A manifest is on the camera without its footage, and the server holds no copy of it."""

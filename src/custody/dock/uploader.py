@@ -20,7 +20,7 @@ from custody.camera import CameraRecording, CameraStorage
 from custody.dock.backoff import Attempts, Backoff
 from custody.dock.chunks import ChunkSource
 from custody.dock.client import DockClient
-from custody.dock.errors import GaveUp, Stopped, Transient
+from custody.dock.errors import FootageGone, GaveUp, Stopped, Transient
 from custody.dock.progress import Fate, Outcome, Reporter
 from custody.domain.errors import (
     ChecksumMismatch,
@@ -33,9 +33,11 @@ from custody.domain.errors import (
 )
 from custody.domain.receipt import verify_receipt
 
-# A fresh upload is opened when the server lost the last one; more than this in one pass
-# means something is wrong on the server, and sending the file again will not mend it.
-MAX_NEW_UPLOADS = 3
+# A fresh upload is opened when the server lost the last one (it answered that the upload
+# is gone, or is not of this file); this many in one pass means something is wrong on the
+# server, and sending the file again will not mend it. A request that got no answer loses
+# nothing and is not counted: the attempts' budget bounds those.
+MAX_LOST_UPLOADS = 3
 
 T = TypeVar("T")
 
@@ -61,7 +63,11 @@ class Shipment:
 
 
 def ship(job: Shipment) -> Outcome:
-    """Upload one recording (or find it stored), verify the receipt and free its camera space."""
+    """Upload one recording (or find it stored), verify the receipt and free its camera space.
+
+    A recording whose release was cut short (its footage gone, its manifest left) is only
+    asked for its receipt, and its release finished.
+    """
     manifest = job.recording.manifest
     rid = manifest.recording_id
 
@@ -73,7 +79,9 @@ def ship(job: Shipment) -> Outcome:
     except Stopped:
         return kept("the agent stopped first; the upload resumes at the next run")
     except GaveUp as exc:
-        return kept(f"server unreachable or unavailable: {exc}")
+        return kept(str(exc))
+    except FootageGone as exc:
+        return kept(str(exc), retry=False)
     except ContentMismatch as exc:
         return kept(f"the footage differs from its signed manifest: {exc.message}", retry=False)
     except CustodyError as exc:
@@ -105,7 +113,7 @@ class _Journey:
         self.rid = self.manifest.recording_id
         self.size = self.manifest.size
         self.attempts = Attempts(job.backoff, job.stop, notify=self._retrying_note)
-        self.new_uploads = 0
+        self.lost_uploads = 0
         self.announced = False
 
     def receipt(self) -> tuple[Fate, dict[str, Any]]:
@@ -117,6 +125,13 @@ class _Journey:
         if declared.stored:
             receipt = declared.receipt or self._fetch_receipt()
             return Fate.ALREADY_STORED, receipt
+        if not self.job.recording.media_path.is_file():
+            # A release was cut short after the footage went, yet the server has no copy:
+            # nothing can be uploaded, and the manifest is kept for a person to look at.
+            raise FootageGone(
+                "the footage is gone from the camera but the server does not hold it; "
+                "its manifest is kept"
+            )
         # The one the server got furthest with wastes the fewest bytes.
         offers = sorted(declared.uploads, key=lambda o: o.offset, reverse=True)
         url = offers[0].url if offers else None
@@ -132,12 +147,17 @@ class _Journey:
                 self.attempts.check_stop()
                 try:
                     if url is None:
-                        url = self._create()
+                        url = self.client.create_upload(self.rid, self.manifest.file, self.size)
+                        self.attempts.answered()
                         offset = 0
                     if offset is None:
                         state = self.client.head(url)
+                        self.attempts.answered()
                         if state.length != self.size:
                             # Not an upload of this file: never write into it.
+                            self._lost(
+                                f"upload {url} is {state.length} bytes long, not {self.size}"
+                            )
                             url, offset = None, None
                             continue
                         offset = state.offset
@@ -165,6 +185,7 @@ class _Journey:
                     receipt = self._retrying(lambda: self.client.receipt(self.rid))
                     if receipt is not None:
                         return receipt
+                    self._lost(str(exc) or "the upload is gone")
                     url, offset = None, None
                 except (Transient, UploadLocked) as exc:
                     # The network, a busy server, or a writer that still holds the upload
@@ -172,11 +193,13 @@ class _Journey:
                     self.attempts.failed(exc)
                     offset = None
 
-    def _create(self) -> str:
-        self.new_uploads += 1
-        if self.new_uploads > MAX_NEW_UPLOADS:
-            raise GaveUp(f"the server lost {MAX_NEW_UPLOADS} uploads of this recording in a row")
-        return self.client.create_upload(self.rid, self.manifest.file, self.size)
+    def _lost(self, why: str) -> None:
+        """The server answered that the upload in hand is not one to continue."""
+        self.lost_uploads += 1
+        if self.lost_uploads >= MAX_LOST_UPLOADS:
+            raise GaveUp(
+                f"the server lost {self.lost_uploads} uploads of this recording (last: {why})"
+            )
 
     def _commit(self, url: str) -> dict[str, Any]:
         """Every byte is on the server: fetch the receipt, or ask the server to commit first."""
@@ -210,6 +233,9 @@ class _Journey:
         while True:
             self.attempts.check_stop()
             try:
-                return call()
+                answer = call()
             except (Transient, UploadLocked) as exc:
                 self.attempts.failed(exc)
+            else:
+                self.attempts.answered()
+                return answer

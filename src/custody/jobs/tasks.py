@@ -16,7 +16,7 @@ from typing import Any
 from huey import crontab
 
 from custody.services.audit_trail import trail
-from custody.services.ingest import uploads
+from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
 from custody.services.retention import review
 from custody.services.system import System
@@ -105,7 +105,7 @@ def _retention_sweep(system: System) -> None:
 
 
 def _expire_uploads(system: System) -> None:
-    expired = uploads.expire_uploads(system)
+    expired = expiry.expire_uploads(system)
     if expired:
         logger.info("expired %d abandoned upload(s)", expired)
 

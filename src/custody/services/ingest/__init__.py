@@ -9,6 +9,7 @@ repairs: bytes past the recorded offset are cut off, and a complete upload whose
 already moved into the store is committed from the store.
 
 `manifests` refuses a bad recording before any byte moves; `uploads` is the tus upload
-as a resource (create, offset, terminate, expire); `hashing` the running SHA-256 of what
-arrived; `receipts` what a dock checks a receipt with; `flags` the refusals people look at.
+as a resource (create, offset, terminate); `expiry` ends abandoned uploads and clears
+staging leftovers; `hashing` the running SHA-256 of what arrived; `receipts` what a dock
+checks a receipt with; `flags` the refusals people look at.
 """

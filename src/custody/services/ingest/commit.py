@@ -23,6 +23,7 @@ from custody.domain.receipt import Receipt, issue_receipt
 from custody.domain.uploads import UploadState
 from custody.services.fleet import assignments
 from custody.services.fleet.registry import DockIdentity
+from custody.services.ingest.expiry import close_siblings, discard_staged
 from custody.services.ingest.flags import raise_flag, refuse_conflict
 from custody.services.ingest.hashing import RUNNING_HASHES, hash_file, hash_stream
 from custody.services.ingest.uploads import UploadStatus, get_upload, staging_file, status_of
@@ -105,6 +106,8 @@ def commit_upload(
                 .where(Upload.id == upload_id)
                 .values(state=UploadState.COMMITTED, updated_at=stored_at)
             )
+            # Other uploads of it (a dock that lost the answer to its POST) end with it.
+            closed = close_siblings(uow, manifest.recording_id, upload_id, stored_at)
             uow.audit(
                 "dock:recording:ingest",
                 actor,
@@ -125,6 +128,7 @@ def commit_upload(
                 # Another upload of the same recording committed first: fall through.
                 uow.rollback()
             else:
+                discard_staged(system, closed)
                 return UploadStatus(
                     upload_id,
                     upload.length,
@@ -146,7 +150,9 @@ def commit_upload(
             .where(Upload.id == upload_id)
             .values(state=UploadState.COMMITTED, updated_at=uow.now())
         )
+        closed = close_siblings(uow, manifest.recording_id, upload_id, uow.now())
         uow.commit()
+    discard_staged(system, closed)
     return UploadStatus(
         upload_id,
         status.length,

@@ -1,5 +1,5 @@
 """tus uploads as resources: opened for a declared recording, asked for their offset,
-terminated by the dock, and expired when abandoned.
+terminated by the dock, and expired when abandoned (`expiry`).
 
 The bytes of a chunk are written by `chunks`; the last one is committed by `commit`.
 """
@@ -12,8 +12,6 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy import select
 
 from custody.db.models import Manifest as ManifestRow
 from custody.db.models import Upload
@@ -167,21 +165,3 @@ def terminate_upload(
         )
         uow.commit()
     staging_file(system, upload_id).unlink(missing_ok=True)
-
-
-def expire_uploads(system: System) -> int:
-    """Remove the partial bytes of uploads past their expiry; the camera still holds the footage."""
-    with system.unit_of_work() as uow:
-        stale = uow.session.scalars(
-            select(Upload).where(
-                Upload.state == UploadState.RECEIVING, Upload.expires_at <= uow.now()
-            )
-        ).all()
-        for upload in stale:
-            upload.state = UploadState.TERMINATED
-            upload.failure = "expired"
-        ids = [u.id for u in stale]
-        uow.commit()
-    for upload_id in ids:
-        staging_file(system, upload_id).unlink(missing_ok=True)
-    return len(ids)
