@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custody.domain.clock import ManualClock
+from custody.services.identity.users import principal_named
+from custody.services.recordings import reading, viewings
 from custody.services.recordings.reading import PLAY_PIECE
 from custody.services.recordings.viewings import VIEWING
 from custody.services.system import System
@@ -152,3 +155,47 @@ def test_each_download_is_its_own_event_and_resuming_one_is_not_another(
     client.get(url, headers=force.auth("bob"))
     assert _events(client, force, recording, "user:recording:stream") == ["user:bob"]
     assert len(_events(client, force, recording, "user:recording:download")) == 2
+
+
+@pytest.mark.postgres
+def test_two_first_ranges_racing_on_two_nodes_open_one_viewing(
+    force: Force,
+    footage: tuple[str, bytes],
+    client: TestClient,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A browser opens a video with several requests at once, and behind a load balancer they
+    # reach different nodes. Made deterministic: the first request has looked for an open
+    # viewing and found none when the second one opens (and commits) a viewing of its own.
+    # (SQLite's write transactions take the lock at their start, so there it cannot happen.)
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises write transactions from their start")
+    recording, _ = footage
+    alice = principal_named(force.system, "alice")
+    looked, other_done = threading.Event(), threading.Event()
+    real = viewings._opened
+
+    def first_looks_then_waits(*args: object) -> bool:
+        found = real(*args)  # type: ignore[arg-type]
+        if threading.current_thread().name == "first" and not looked.is_set():
+            looked.set()
+            assert other_done.wait(timeout=30)
+        return found
+
+    monkeypatch.setattr(viewings, "_opened", first_looks_then_waits)
+
+    def play(n: int) -> None:
+        stream = reading.open_media(
+            force.system, alice, recording, alice.actor("192.0.2.1"), (n * 1000, n * 1000 + 999)
+        )
+        assert len(b"".join(stream.chunks)) == 1000
+
+    first = threading.Thread(target=play, args=(0,), name="first")
+    first.start()
+    assert looked.wait(timeout=30)
+    play(1)
+    other_done.set()
+    first.join(timeout=30)
+    assert not first.is_alive()
+    assert _events(client, force, recording, "user:recording:stream") == ["user:alice"]
