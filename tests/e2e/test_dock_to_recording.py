@@ -120,6 +120,13 @@ def test_the_media_streams_with_http_ranges(installation: Installation, tmp_path
     beyond = httpx.get(media, headers={**auth, "Range": f"bytes={len(data)}-"})
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+    # A player's many ranges are one viewing in the trail; the download its own event.
+    for n in range(30):
+        httpx.get(media, headers={**auth, "Range": f"bytes={n}-{n + 99}"}).raise_for_status()
+    trail = httpx.get(media.removesuffix("/media") + "/audit", headers=auth).json()["events"]
+    tags = [event["tag"] for event in trail if event["actor"] == "user:pat"]
+    assert tags.count("user:recording:stream") == 1
+    assert tags.count("user:recording:download") == 1
 
 
 def test_a_forged_manifest_leaves_the_footage_on_the_camera(
