@@ -199,3 +199,27 @@ def test_two_first_ranges_racing_on_two_nodes_open_one_viewing(
     first.join(timeout=30)
     assert not first.is_alive()
     assert _events(client, force, recording, "user:recording:stream") == ["user:alice"]
+
+
+def test_a_new_stated_reason_is_a_new_viewing(
+    client: TestClient, force: Force, footage: tuple[str, bytes]
+) -> None:
+    # dana, an investigator, plays footage she found by a search with a stated reason; the
+    # reason is what the trail must record, so playing it for another reason is audited anew.
+    recording, _ = footage
+    url = f"/api/v1/recordings/{recording}/media"
+
+    def play(reason: str) -> None:
+        ask = {**force.auth("dana"), "Custody-Reason": reason, "Range": "bytes=0-999"}
+        assert client.get(url, headers=ask).status_code == 206
+
+    play("CAD 4411: assault on Mare Street")
+    play("CAD 4411: assault on Mare Street")
+    play("CAD 4412: robbery")
+    answer = client.get(f"/api/v1/recordings/{recording}/audit", headers=force.auth("erin"))
+    reasons = [
+        event["reason"]
+        for event in answer.json()["events"]
+        if event["tag"] == "user:recording:stream" and event["actor"] == "user:dana"
+    ]
+    assert reasons == ["CAD 4411: assault on Mare Street", "CAD 4412: robbery"]
