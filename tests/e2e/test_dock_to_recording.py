@@ -126,9 +126,16 @@ def test_the_media_streams_with_http_ranges(installation: Installation, tmp_path
     listing = _recordings_of(installation, "BWV-0002")
     assert len(listing["items"]) == 1
     media = f"{installation.server.url}/api/v1/recordings/{listing['items'][0]['id']}/media"
-    whole = httpx.get(media, headers=auth)
+    # A download is the whole original, as an attachment.
+    whole = httpx.get(media, params={"download": "true"}, headers=auth)
     assert whole.status_code == 200 and whole.content == data
     assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["content-disposition"].startswith("attachment")
+    # Playing is a range at a time, inline, even when no range is asked for.
+    played = httpx.get(media, headers=auth)
+    assert played.status_code == 206 and played.headers["content-disposition"].startswith("inline")
+    assert played.headers["content-range"] == f"bytes 0-{len(played.content) - 1}/{len(data)}"
+    assert played.content == data[: len(played.content)]
     part = httpx.get(media, headers={**auth, "Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.content == data[100:200]
@@ -138,6 +145,13 @@ def test_the_media_streams_with_http_ranges(installation: Installation, tmp_path
     beyond = httpx.get(media, headers={**auth, "Range": f"bytes={len(data)}-"})
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{len(data)}"
+    # A player's many ranges are one viewing in the trail; the download its own event.
+    for n in range(30):
+        httpx.get(media, headers={**auth, "Range": f"bytes={n}-{n + 99}"}).raise_for_status()
+    trail = httpx.get(media.removesuffix("/media") + "/audit", headers=auth).json()["events"]
+    tags = [event["tag"] for event in trail if event["actor"] == "user:pat"]
+    assert tags.count("user:recording:stream") == 1
+    assert tags.count("user:recording:download") == 1
 
 
 def test_a_forged_manifest_leaves_the_footage_on_the_camera(
@@ -223,7 +237,7 @@ def test_corrupt_footage_is_kept_as_received_and_marked_unplayable(
         detail = httpx.get(url, headers=auth).json()
     assert detail["state"] == "unplayable"
     assert detail["media_error"]
-    assert httpx.get(f"{url}/media", headers=auth).content == data
+    assert httpx.get(f"{url}/media?download=true", headers=auth).content == data
 
 
 def test_commands_that_print_a_secret_print_it_alone(installation: Installation) -> None:

@@ -19,6 +19,7 @@ from custody.domain.principal import Principal
 from custody.services.access import Sight, open_recording, visible_recordings
 from custody.services.answers import Page, Paged
 from custody.services.evidence import categories
+from custody.services.recordings import viewings
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
 from custody.services.retention import review
 from custody.services.system import System, UnitOfWork
@@ -155,6 +156,11 @@ def get_recording(
         return view
 
 
+# The most footage one answer to a player carries: playing is a range at a time, and only a
+# download (its own action, audited as such) hands over the whole original in one answer.
+PLAY_PIECE = 4 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class MediaStream:
     size: int
@@ -162,6 +168,24 @@ class MediaStream:
     end: int  # exclusive
     content_type: str
     chunks: Iterator[bytes]
+    # A download is the whole original as an attachment; playing is inline, a piece at a time.
+    download: bool
+    # Answered as a range (206 with Content-Range) rather than the whole (200).
+    partial: bool
+
+
+def _resolve(byte_range: tuple[int, int | None] | None, size: int) -> tuple[int, int]:
+    """The bytes [start, end) a Range asks for (all of them without one)."""
+    if byte_range is None:
+        return 0, size
+    first, last = byte_range
+    if first < 0:  # a suffix range: the last -first bytes
+        start, end = max(0, size + first), size
+    else:
+        start, end = first, size if last is None else min(last + 1, size)
+    if start >= size or start >= end:
+        raise RangeNotSatisfiable(size)
+    return start, end
 
 
 def open_media(
@@ -173,7 +197,12 @@ def open_media(
     *,
     download: bool = False,
 ) -> MediaStream:
-    """Open the original footage for streaming; the read is audited before any byte leaves."""
+    """Open the original footage; the read is audited before any byte leaves.
+
+    Playing (`Action.STREAM`) answers at most `PLAY_PIECE` bytes, inline, always as a range,
+    and is audited once per viewing (`viewings`); downloading (`Action.DOWNLOAD`) answers
+    what was asked, as an attachment, and each download is its own event.
+    """
     action = Action.DOWNLOAD if download else Action.STREAM
     tag = "user:recording:download" if download else "user:recording:stream"
     with system.unit_of_work() as uow:
@@ -181,25 +210,31 @@ def open_media(
         if recording.state == "deleted":
             raise NotFound(f"recording {recording_id} was deleted")
         size = recording.size
-        start, end = 0, size
-        if byte_range is not None:
-            first, last = byte_range
-            if first < 0:  # a suffix range: the last -first bytes
-                start, end = max(0, size + first), size
-            else:
-                start, end = first, size if last is None else min(last + 1, size)
-            if start >= size or start >= end:
-                raise RangeNotSatisfiable(size)
-        uow.audit(
-            tag,
-            actor,
-            object_type="recording",
-            object_id=recording_id,
-            details={"range": [start, end - 1]} if byte_range else {},
-        )
+        start, end = _resolve(byte_range, size)
+        if not download:
+            end = min(end, start + PLAY_PIECE)
+        partial = not download or byte_range is not None
+        # A download from the first byte is a new copy; a later range resumes one.
+        starts_a_copy = download and start == 0
+        if starts_a_copy or not viewings.continues(uow, tag, actor, recording_id):
+            uow.audit(
+                tag,
+                actor,
+                object_type="recording",
+                object_id=recording_id,
+                details={"range": [start, end - 1]} if partial else {},
+            )
         uow.commit()
         sha = recording.sha256
-    return MediaStream(size, start, end, "video/mp4", system.store.read(sha, start, end))
+    return MediaStream(
+        size,
+        start,
+        end,
+        "video/mp4",
+        system.store.read(sha, start, end),
+        download=download,
+        partial=partial,
+    )
 
 
 def open_thumbnail(system: System, principal: Principal, recording_id: str, actor: Actor) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from fastapi import APIRouter, Query, Request, Response
@@ -10,7 +9,6 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
-from custody.domain.errors import InvalidInput
 from custody.services.answers import MAX_PAGE, Page, Paged
 from custody.services.recordings import reading
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
@@ -18,9 +16,9 @@ from custody.services.recordings.reading import RangeNotSatisfiable, RecordingFi
 from custody.web.deps import CurrentUser, SystemDep, user_actor
 from custody.web.errors import error_response, errors_for
 from custody.web.guard import access
+from custody.web.media import footage_answer, parse_range
 
 router = APIRouter(tags=["recordings"])
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 @router.get(
@@ -59,28 +57,20 @@ async def get_recording(
     )
 
 
-def _parse_range(header: str | None) -> tuple[int, int | None] | None:
-    if header is None:
-        return None
-    match = RANGE.match(header.strip())
-    if match is None or (not match.group(1) and not match.group(2)):
-        raise InvalidInput("Range must be a single 'bytes=start-end' range")
-    if not match.group(1):
-        # A suffix range (bytes=-N) is resolved against the size by the service.
-        return (-int(match.group(2)), None)
-    return (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
-
-
 @router.get(
     "/recordings/{recording_id}/media",
-    summary="The original footage (HTTP ranges)",
+    summary="The original footage: play a range at a time, or ?download=true for a copy",
     response_class=StreamingResponse,
     responses={
-        200: {"description": "the whole recording", "content": {"video/mp4": {}}},
-        206: {"description": "the range asked for", "content": {"video/mp4": {}}},
+        200: {"description": "a download: the whole recording", "content": {"video/mp4": {}}},
+        206: {
+            "description": "the range asked for (playing: at most a few MiB per answer)",
+            "content": {"video/mp4": {}},
+        },
         **errors_for(416),
     },
-    # ?download=true asks for Action.DOWNLOAD instead; the service decides which.
+    # ?download=true asks for Action.DOWNLOAD instead (the whole, as an attachment, audited
+    # as a download); the service decides which.
     openapi_extra=access(Action.STREAM),
 )
 async def media(
@@ -90,7 +80,7 @@ async def media(
     user: CurrentUser,
     download: bool = Query(False),
 ) -> Response:
-    byte_range = _parse_range(request.headers.get("range"))
+    byte_range = parse_range(request.headers.get("range"))
     try:
         stream = await run_in_threadpool(
             lambda: reading.open_media(
@@ -101,20 +91,7 @@ async def media(
         response = error_response(416, exc.code, exc.message)
         response.headers["Content-Range"] = f"bytes */{exc.size}"
         return response
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(stream.end - stream.start),
-        "Cache-Control": "private, no-store",
-    }
-    if download:
-        headers["Content-Disposition"] = f'attachment; filename="{recording_id}.mp4"'
-    status = 200
-    if byte_range is not None:
-        status = 206
-        headers["Content-Range"] = f"bytes {stream.start}-{stream.end - 1}/{stream.size}"
-    return StreamingResponse(
-        stream.chunks, status_code=status, headers=headers, media_type=stream.content_type
-    )
+    return footage_answer(stream, recording_id)
 
 
 @router.get(

@@ -2,8 +2,9 @@
 bookmarks, the route walked, its metadata and what people have decided about it.
 
 Every read of footage here goes through the same services as the API and is audited:
-the page's view, each range of the video, the thumbnail and the strip. The forms post
-to the same services, each refusal shown beside the form it came from.
+the page's view, each viewing of the video (not each of its ranges), each download, the
+thumbnail and the strip. The forms post to the same services, each refusal shown beside
+the form it came from.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -33,12 +34,12 @@ from custody.services.recordings.answers import TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
+from custody.web.media import footage_answer, parse_range
 from custody.web.portal import track
 from custody.web.portal.forms import Form
 from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 MOMENT = re.compile(r"^(?:(\d+):)?(\d+)(?:\.(\d+))?$")
 IMAGE_HEADERS = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
 
@@ -120,44 +121,22 @@ async def recording(
 # --- pictures and footage ----------------------------------------------------------------
 
 
-def _parse_range(header: str | None) -> tuple[int, int | None] | None:
-    if header is None:
-        return None
-    match = RANGE.match(header.strip())
-    if match is None or (not match.group(1) and not match.group(2)):
-        raise InvalidInput("Range must be a single 'bytes=start-end' range")
-    if not match.group(1):
-        return (-int(match.group(2)), None)
-    return (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
-
-
 @router.get("/recordings/{recording_id}/media", openapi_extra=access(Action.STREAM))
 async def media(
-    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser, download: bool = False
 ) -> Response:
-    """The original footage for the player, a range at a time (each range audited)."""
-    byte_range = _parse_range(request.headers.get("range"))
+    """The original footage: for the player a piece at a time (audited once per viewing), or
+    with ?download=true the whole as an attachment, for those who may download it."""
+    byte_range = parse_range(request.headers.get("range"))
     try:
         stream = await run_in_threadpool(
             lambda: reading.open_media(
-                system, user, recording_id, user_actor(request, user), byte_range
+                system, user, recording_id, user_actor(request, user), byte_range, download=download
             )
         )
     except RangeNotSatisfiable as exc:
         return Response(status_code=416, headers={"Content-Range": f"bytes */{exc.size}"})
-    headers = {
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(stream.end - stream.start),
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    status = 200
-    if byte_range is not None:
-        status = 206
-        headers["Content-Range"] = f"bytes {stream.start}-{stream.end - 1}/{stream.size}"
-    return StreamingResponse(
-        stream.chunks, status_code=status, headers=headers, media_type=stream.content_type
-    )
+    return footage_answer(stream, recording_id)
 
 
 @router.get("/recordings/{recording_id}/thumbnail", openapi_extra=access(Action.VIEW))
