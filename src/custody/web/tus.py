@@ -94,9 +94,10 @@ UPLOAD_OFFSET = _header(
 )
 UPLOAD_CHECKSUM = _header(
     "Upload-Checksum",
-    "`sha256 <base64 of the chunk's SHA-256>` (tus checksum extension); a chunk whose "
-    "bytes do not match is answered 460 and none of it is kept.",
-    {"type": "string", "pattern": "^sha256 [A-Za-z0-9+/]+={0,2}$"},
+    "`sha1 <base64 of the chunk's SHA-1>` or `sha256 <base64 of its SHA-256>` (tus "
+    "checksum extension); a chunk whose bytes do not match is answered 460 and none of it "
+    "is kept.",
+    {"type": "string", "pattern": "^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$"},
     required=False,
 )
 
@@ -150,7 +151,6 @@ REASONS: dict[str, dict[int, str]] = {
         460: "the chunk's bytes do not match Upload-Checksum: none of them were kept",
     },
     "delete": {
-        400: "the upload is committed: it is a recording now",
         401: "no dock token, or an unknown or revoked one",
         404: "no such upload",
         410: "the upload was terminated already, or failed or expired",
@@ -197,6 +197,11 @@ def _success(method: str) -> tuple[str, dict[str, Any]]:
                 "Upload-Offset": OFFSET,
                 "Upload-Length": _answer("The upload's whole size.", COUNT),
                 "Upload-Expires": EXPIRES,
+                "Upload-Metadata": _answer(
+                    "The Upload-Metadata the upload was created with, when it had any.",
+                    {"type": "string"},
+                    required=False,
+                ),
                 "Cache-Control": NO_STORE,
             },
         }
@@ -215,7 +220,11 @@ def _success(method: str) -> tuple[str, dict[str, Any]]:
                 ),
             },
         }
-    return "204", {"description": "Upload terminated", "headers": {"Tus-Resumable": RESUMABLE}}
+    return "204", {
+        "description": "Upload terminated: its partial bytes are gone and it answers 410 from "
+        "now on. A completed upload's recording is not touched.",
+        "headers": {"Tus-Resumable": RESUMABLE},
+    }
 
 
 def _failure(method: str, status: int, reason: str, error_body: str) -> dict[str, Any]:
