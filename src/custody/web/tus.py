@@ -144,6 +144,8 @@ REASONS: dict[str, dict[int, str]] = {
         "recording is stored already with other bytes (recording_conflict)",
         410: "the upload was terminated, failed or expired",
         412: "Tus-Resumable is not 1.0.0",
+        408: "the body stopped arriving (no byte for the server's idle limit): what did "
+        "arrive is kept unless Upload-Checksum was sent; ask HEAD for the offset and resume",
         415: "Content-Type is not application/offset+octet-stream",
         422: "the last chunk completed a file that does not match its manifest "
         "(content_mismatch): the upload has failed",

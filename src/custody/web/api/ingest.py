@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from email.utils import format_datetime
@@ -38,6 +39,10 @@ WRITE_BUFFER = 1024 * 1024
 # Queued pieces per request: bounds the memory one upload can hold.
 MAX_PENDING_WRITES = 8
 CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
+
+
+class BodyIdle(Exception):
+    """No byte of a PATCH body arrived for the server's idle limit."""
 
 
 def _tus_version_error(request: Request) -> Response | None:
@@ -245,8 +250,21 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
         request.headers.get("upload-checksum"),
         dock_actor(request, dock),
     )
+    idle = system.settings.upload_idle_seconds
     try:
-        complete = await _receive(request, writer)
+        try:
+            complete = await _receive(request, writer, idle)
+        except BodyIdle:
+            # A silent peer (a pulled cable, a dock without power) sends no FIN or RST: end
+            # the request, keep what arrived as tus core would for a dropped connection,
+            # and release the upload's lock so that the dock's resume is not refused 423.
+            await run_in_threadpool(writer.finish, False)
+            return error_response(
+                408,
+                "body_idle",
+                f"no byte of the chunk arrived for {idle:g} s: ask HEAD for the offset, resume",
+                {**TUS_HEADERS, "Connection": "close"},
+            )
         status = await run_in_threadpool(writer.finish, complete)
     finally:
         await run_in_threadpool(writer.close)
@@ -260,21 +278,23 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     return Response(status_code=204, headers=headers)
 
 
-async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
+async def _receive(request: Request, writer: chunks.ChunkWriter, idle_seconds: float) -> bool:
     """Stream the body into the writer; False if the client went away before its end.
 
     Writes (hash + file write) run on their own thread, in order, while the next bytes
-    arrive: receiving and writing overlap instead of taking turns.
+    arrive: receiving and writing overlap instead of taking turns. BodyIdle when no piece
+    arrives for `idle_seconds`, once every piece that did arrive is written.
     """
     loop = asyncio.get_running_loop()
     pending: deque[asyncio.Future[None]] = deque()
     pieces: list[bytes] = []
     gathered = 0
     complete = True
+    idle = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as executor:
         try:
             try:
-                async for piece in request.stream():
+                async for piece in _within(request.stream(), idle_seconds):
                     if not piece:
                         continue
                     pieces.append(piece)
@@ -287,6 +307,8 @@ async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
                             await pending.popleft()
             except ClientDisconnect:
                 complete = False
+            except BodyIdle:
+                complete, idle = False, True
             if pieces:
                 data = b"".join(pieces)
                 pending.append(loop.run_in_executor(executor, writer.write, data))
@@ -296,7 +318,25 @@ async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
     for result in results:
         if isinstance(result, BaseException):
             raise result
+    if idle:
+        raise BodyIdle
     return complete
+
+
+async def _within(stream: AsyncGenerator[bytes, None], idle_seconds: float) -> AsyncIterator[bytes]:
+    """The stream's pieces, or BodyIdle once none has come for `idle_seconds`."""
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(idle_seconds):
+                    piece = await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise BodyIdle from None
+            yield piece
+    finally:
+        await stream.aclose()
 
 
 @router.delete(
