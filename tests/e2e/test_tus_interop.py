@@ -328,3 +328,29 @@ def test_tus_js_client_with_override_patch_method_uploads_and_resumes(
     assert seen["second"] == {"url": seen["first"]["url"], "offset": len(data), "done": True}
     assert _offset(installation, seen["first"]["url"]) == len(data)
     assert _stored(installation, document)
+
+
+# --- what a client learns from a method the path does not have ---------------------------
+
+
+def test_a_method_the_tus_paths_do_not_have_is_405_with_allow(
+    installation: Installation, camera: FakeCamera
+) -> None:
+    document = _declared(installation, camera, os.urandom(1000))
+    location = _create(installation, document)
+    auth = _dock(installation)
+    upload = httpx.get(location, headers={**TUS, **auth})
+    assert upload.status_code == 405
+    assert set(upload.headers["Allow"].replace(" ", "").split(",")) >= {
+        "HEAD",
+        "PATCH",
+        "DELETE",
+        "OPTIONS",
+    }
+    assert upload.json()["error"]["code"] == "method_not_allowed"
+    uploads = httpx.put(f"{installation.server.url}/api/v1/uploads", headers={**TUS, **auth})
+    assert uploads.status_code == 405
+    assert {"OPTIONS", "POST"} <= set(uploads.headers["Allow"].replace(" ", "").split(","))
+    # An override names the method the path is asked for: an unknown one is 405 too.
+    odd = httpx.post(location, headers={**TUS, **auth, "X-HTTP-Method-Override": "PUT"})
+    assert odd.status_code == 405 and "PATCH" in odd.headers["Allow"]
