@@ -15,7 +15,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed ## Create .venv and install Custody with what its tests need
+INTEROP := tests/interop
+
+# The tus clients the interoperability tests drive (tus-js-client, pinned by package-lock).
+$(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix $(INTEROP) --no-audit --no-fund; \
+	else echo "npm not found: the tus-js-client tests will skip"; fi
+
+install: $(BIN)/.installed $(INTEROP)/node_modules/.package-lock.json ## Create .venv and install Custody with what its tests need (and tus-js-client, with npm)
 
 browser: ## Install Debian's Chromium for the portal tests (needs root or sudo)
 	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
@@ -43,4 +50,4 @@ screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots
 
 clean: ## Remove the virtualenv and local data
-	rm -rf $(VENV) custody-data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) custody-data .pytest_cache .mypy_cache .ruff_cache $(INTEROP)/node_modules

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # Run queued jobs inside `custody serve` (the embedded default).
     worker_in_process: bool = True
     upload_chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    # A tus PATCH whose body sends no byte for this long ends (408) and frees its upload for
+    # a resume: a silent peer (pulled cable, power cut at the dock) sends no FIN or RST.
+    upload_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
     camera_idle_alert_days: int = Field(default=3, ge=1)
     # A dock silent this long (no report, heartbeat or checkout) is a fleet alert.
     dock_silent_alert_hours: int = Field(default=24, ge=1)

@@ -178,6 +178,7 @@ def test_tus_requests_and_answers_are_documented(document: dict[str, Any]) -> No
         "Upload-Offset",
         "Upload-Length",
         "Upload-Expires",
+        "Upload-Metadata",
         "Cache-Control",
     }
     assert set(head) == {200, 401, 404, 410, 412}
@@ -185,8 +186,9 @@ def test_tus_requests_and_answers_are_documented(document: dict[str, Any]) -> No
     assert all("content" not in a for a in upload["head"]["responses"].values())
     patch = answers(upload["patch"])
     assert patch[204] == {"Tus-Resumable", "Upload-Offset", "Upload-Expires", "Custody-Recording"}
-    assert set(patch) == {204, 400, 401, 404, 409, 410, 412, 415, 422, 423, 460}
-    assert set(answers(upload["delete"])) == {204, 400, 401, 404, 410, 412}
+    assert set(patch) == {204, 400, 401, 404, 408, 409, 410, 412, 415, 422, 423, 460}
+    # A completed upload is terminated too (its recording untouched): no 400.
+    assert set(answers(upload["delete"])) == {204, 401, 404, 410, 412}
 
 
 # --- what no operation documents, but every path keeps ---------------------------------

@@ -94,7 +94,8 @@ def test_options_advertises_version_extensions_and_checksum(setup: Any) -> None:
         "termination",
         "expiration",
     }
-    assert answer.headers["Tus-Checksum-Algorithm"] == "sha256"
+    # tus checksum: "The Server MUST support at least the SHA1 checksum algorithm".
+    assert answer.headers["Tus-Checksum-Algorithm"].split(",") == ["sha1", "sha256"]
     assert int(answer.headers["Tus-Max-Size"]) > 1024**3
 
 
@@ -157,6 +158,88 @@ def test_a_chunk_with_a_wrong_checksum_is_refused_with_460_and_no_progress(setup
     # The right bytes then go through from the same offset.
     assert dock.patch(location, 20_000, data[20_000:]).status_code == 204
     assert _count(system, Recording) == 1
+
+
+def _sha1(body: bytes) -> str:
+    return f"sha1 {base64.b64encode(hashlib.sha1(body).digest()).decode()}"
+
+
+def test_sha1_checksums_are_verified_like_sha256(setup: Any) -> None:
+    system, camera, dock = setup
+    data = os.urandom(50_000)
+    document = camera.manifest(data)
+    dock.declare(document)
+    location = dock.create(document).headers["Location"]
+    first = dock.patch(location, 0, data[:20_000], **{"Upload-Checksum": _sha1(data[:20_000])})
+    assert first.status_code == 204, first.text
+    assert first.headers["Upload-Offset"] == "20000"
+    # A sha1 that does not match: 460, nothing kept.
+    wrong = dock.patch(location, 20_000, data[20_000:], **{"Upload-Checksum": _sha1(b"other")})
+    assert wrong.status_code == 460
+    assert wrong.json()["error"]["code"] == "checksum_mismatch"
+    assert dock.head(location).headers["Upload-Offset"] == "20000"
+    # A sha256 digest named sha1 is not a sha1 digest.
+    misnamed = f"sha1 {base64.b64encode(hashlib.sha256(data[20_000:]).digest()).decode()}"
+    refused = dock.patch(location, 20_000, data[20_000:], **{"Upload-Checksum": misnamed})
+    assert refused.status_code == 400
+    # An algorithm the server does not list is refused (tus: 400 Bad Request).
+    md5 = f"md5 {base64.b64encode(hashlib.md5(data[20_000:]).digest()).decode()}"
+    assert (
+        dock.patch(location, 20_000, data[20_000:], **{"Upload-Checksum": md5}).status_code == 400
+    )
+    last = dock.patch(location, 20_000, data[20_000:], **{"Upload-Checksum": _sha1(data[20_000:])})
+    assert last.status_code == 204, last.text
+    assert last.headers["Custody-Recording"] == document["recording_id"]
+    assert _count(system, Recording) == 1
+
+
+def test_head_gives_back_the_metadata_the_upload_was_created_with(setup: Any) -> None:
+    _, camera, dock = setup
+    data = os.urandom(1000)
+    document = camera.manifest(data)
+    dock.declare(document)
+    rid = base64.b64encode(document["recording_id"].encode()).decode()
+    name = base64.b64encode("clip é.mp4".encode()).decode()
+    metadata = f"recording_id {rid},filename {name},is_confidential"
+    created = dock.create(document, **{"Upload-Metadata": metadata})
+    assert created.status_code == 201, created.text
+    head = dock.head(created.headers["Location"])
+    assert head.status_code == 200
+    # The same pairs (tus: "MUST include the Upload-Metadata response header").
+    assert set(head.headers["Upload-Metadata"].split(",")) == set(metadata.split(","))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/offset+octet-stream; charset=binary",
+        "Application/Offset+Octet-Stream",
+        "application/offset+octet-stream ;foo=bar",
+    ],
+)
+def test_content_type_is_compared_as_a_media_type(setup: Any, content_type: str) -> None:
+    _, camera, dock = setup
+    data = os.urandom(1000)
+    document = camera.manifest(data)
+    dock.declare(document)
+    location = dock.create(document).headers["Location"]
+    answer = dock.patch(location, 0, data[:500], **{"Content-Type": content_type})
+    assert answer.status_code == 204, answer.text
+    assert answer.headers["Upload-Offset"] == "500"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/octet-stream", "application/offset+octet-streamx", "text/plain"]
+)
+def test_another_media_type_is_still_415(setup: Any, content_type: str) -> None:
+    _, camera, dock = setup
+    data = os.urandom(1000)
+    document = camera.manifest(data)
+    dock.declare(document)
+    location = dock.create(document).headers["Location"]
+    answer = dock.patch(location, 0, data, **{"Content-Type": content_type})
+    assert answer.status_code == 415
+    assert dock.head(location).headers["Upload-Offset"] == "0"
 
 
 def test_a_patch_at_the_wrong_offset_is_409(setup: Any) -> None:
@@ -271,6 +354,32 @@ def test_termination_ends_the_upload_and_frees_its_bytes(setup: Any) -> None:
     assert dock.head(location).status_code == 410
     assert dock.patch(location, 400, data[400:]).status_code == 410
     assert list(system.settings.staging_dir.iterdir()) == []
+
+
+def test_terminating_a_completed_upload_ends_it_and_keeps_the_recording(setup: Any) -> None:
+    system, camera, dock = setup
+    data = os.urandom(3000)
+    document = camera.manifest(data)
+    dock.declare(document)
+    location = dock.create(document).headers["Location"]
+    assert dock.patch(location, 0, data).status_code == 204
+    receipt = dock.client.get(f"/api/v1/receipts/{document['recording_id']}", headers=dock.auth)
+
+    answer = dock.client.delete(location, headers={**TUS, **dock.auth})
+    assert answer.status_code == 204, answer.text
+    assert answer.headers["Tus-Resumable"] == "1.0.0"
+    # The upload resource is gone ...
+    assert dock.head(location).status_code == 410
+    assert dock.patch(location, len(data), b"").status_code == 410
+    assert dock.client.delete(location, headers={**TUS, **dock.auth}).status_code == 410
+    # ... and the recording is as it was: its row, its bytes, its receipt.
+    with system.unit_of_work() as uow:
+        recording = uow.session.get(Recording, document["recording_id"])
+        assert recording is not None and recording.state == "stored"
+        assert b"".join(system.store.read(recording.sha256)) == data
+    again = dock.client.get(f"/api/v1/receipts/{document['recording_id']}", headers=dock.auth)
+    assert again.status_code == 200 and again.json() == receipt.json()
+    assert dock.declare(document).json()["stored"] is True
 
 
 def test_an_expired_upload_is_gone(setup: Any) -> None:

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from custody.domain import errors
 
@@ -38,6 +39,7 @@ STATUS: dict[type[errors.CustodyError], int] = {
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Codes of the statuses Starlette raises itself (routing, body parsing).
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
@@ -114,6 +116,24 @@ def phrase_of(status: int) -> str:
         return f"Status {status}"
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path has, for a 405's Allow.
+
+    Starlette's 405 names only the methods of the first route that matched the path, and
+    a path served by a route per method (the tus upload: HEAD, PATCH, DELETE, OPTIONS) has
+    several. Each method is matched against the app's routes as a request would be.
+    """
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn exceptions into JSON errors."""
 
@@ -129,10 +149,13 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Keep the exception's headers: a 405 must say what is Allowed (RFC 9110 15.5.6).
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:

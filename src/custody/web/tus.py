@@ -94,9 +94,10 @@ UPLOAD_OFFSET = _header(
 )
 UPLOAD_CHECKSUM = _header(
     "Upload-Checksum",
-    "`sha256 <base64 of the chunk's SHA-256>` (tus checksum extension); a chunk whose "
-    "bytes do not match is answered 460 and none of it is kept.",
-    {"type": "string", "pattern": "^sha256 [A-Za-z0-9+/]+={0,2}$"},
+    "`sha1 <base64 of the chunk's SHA-1>` or `sha256 <base64 of its SHA-256>` (tus "
+    "checksum extension); a chunk whose bytes do not match is answered 460 and none of it "
+    "is kept.",
+    {"type": "string", "pattern": "^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$"},
     required=False,
 )
 
@@ -143,6 +144,8 @@ REASONS: dict[str, dict[int, str]] = {
         "recording is stored already with other bytes (recording_conflict)",
         410: "the upload was terminated, failed or expired",
         412: "Tus-Resumable is not 1.0.0",
+        408: "the body stopped arriving (no byte for the server's idle limit): what did "
+        "arrive is kept unless Upload-Checksum was sent; ask HEAD for the offset and resume",
         415: "Content-Type is not application/offset+octet-stream",
         422: "the last chunk completed a file that does not match its manifest "
         "(content_mismatch): the upload has failed",
@@ -150,7 +153,6 @@ REASONS: dict[str, dict[int, str]] = {
         460: "the chunk's bytes do not match Upload-Checksum: none of them were kept",
     },
     "delete": {
-        400: "the upload is committed: it is a recording now",
         401: "no dock token, or an unknown or revoked one",
         404: "no such upload",
         410: "the upload was terminated already, or failed or expired",
@@ -197,6 +199,11 @@ def _success(method: str) -> tuple[str, dict[str, Any]]:
                 "Upload-Offset": OFFSET,
                 "Upload-Length": _answer("The upload's whole size.", COUNT),
                 "Upload-Expires": EXPIRES,
+                "Upload-Metadata": _answer(
+                    "The Upload-Metadata the upload was created with, when it had any.",
+                    {"type": "string"},
+                    required=False,
+                ),
                 "Cache-Control": NO_STORE,
             },
         }
@@ -215,7 +222,11 @@ def _success(method: str) -> tuple[str, dict[str, Any]]:
                 ),
             },
         }
-    return "204", {"description": "Upload terminated", "headers": {"Tus-Resumable": RESUMABLE}}
+    return "204", {
+        "description": "Upload terminated: its partial bytes are gone and it answers 410 from "
+        "now on. A completed upload's recording is not touched.",
+        "headers": {"Tus-Resumable": RESUMABLE},
+    }
 
 
 def _failure(method: str, status: int, reason: str, error_body: str) -> dict[str, Any]:

@@ -10,8 +10,10 @@ import base64
 import binascii
 import fcntl
 import hashlib
+import hmac
 import os
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import update
 
@@ -25,23 +27,42 @@ from custody.services.ingest.hashing import RUNNING_HASHES
 from custody.services.ingest.uploads import UploadStatus, get_upload, staging_file, status_of
 from custody.services.system import System
 
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
 SYNC_EVERY = 4 * 1024 * 1024
+# The tus checksum extension: "The Server MUST support at least the SHA1 checksum
+# algorithm". Names as tus spells them, in the order Tus-Checksum-Algorithm lists them.
+CHECKSUM_ALGORITHMS = ("sha1", "sha256")
 
 
-def parse_checksum(header: str | None) -> bytes | None:
-    """Decode a tus Upload-Checksum header; only sha256 is supported."""
+@dataclass(frozen=True)
+class Checksum:
+    """What an Upload-Checksum header promises: the chunk's digest by one algorithm."""
+
+    algorithm: str
+    digest: bytes
+
+    def matches(self, data_hash: _Hash) -> bool:
+        return hmac.compare_digest(data_hash.digest(), self.digest)
+
+
+def parse_checksum(header: str | None) -> Checksum | None:
+    """Decode a tus Upload-Checksum header: `<algorithm> <base64 digest>`, sha1 or sha256."""
     if header is None:
         return None
     algorithm, _, value = header.strip().partition(" ")
-    if algorithm != "sha256":
-        raise InvalidInput("Upload-Checksum algorithm must be sha256")
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise InvalidInput(
+            f"Upload-Checksum algorithm must be one of {','.join(CHECKSUM_ALGORITHMS)}"
+        )
     try:
-        digest = base64.b64decode(value, validate=True)
+        digest = base64.b64decode(value.strip(), validate=True)
     except binascii.Error:
         raise InvalidInput("Upload-Checksum value is not base64") from None
-    if len(digest) != 32:
-        raise InvalidInput("Upload-Checksum is not a SHA-256 digest")
-    return digest
+    if len(digest) != hashlib.new(algorithm).digest_size:
+        raise InvalidInput(f"Upload-Checksum is not a {algorithm} digest")
+    return Checksum(algorithm, digest)
 
 
 class ChunkWriter:
@@ -56,7 +77,7 @@ class ChunkWriter:
         system: System,
         dock: DockIdentity,
         upload: UploadStatus,
-        checksum: bytes | None,
+        checksum: Checksum | None,
         actor: Actor,
     ) -> None:
         self.system = system
@@ -66,7 +87,8 @@ class ChunkWriter:
         self.actor = actor
         self.path = staging_file(system, upload.upload_id)
         self.written = 0
-        self._digest = hashlib.sha256()
+        # The chunk's own digest, by the algorithm its Upload-Checksum names.
+        self._digest = hashlib.new(checksum.algorithm if checksum else "sha256")
         self._running = RUNNING_HASHES.take(upload.upload_id, upload.offset)
         self._unsynced = 0
         self._finished = False
@@ -122,7 +144,7 @@ class ChunkWriter:
             self._finished = True
             return commit_upload(self.system, self.dock, self.upload.upload_id, self.actor)
         if self.checksum is not None and (
-            not complete_body or self._digest.digest() != self.checksum
+            not complete_body or not self.checksum.matches(self._digest)
         ):
             self._discard()
             if complete_body:

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from custody.db.models import Manifest as ManifestRow
@@ -41,6 +41,8 @@ class UploadStatus:
     state: str
     expires_at_iso: str
     recording_id: str
+    # What Upload-Metadata said at creation, decoded (HEAD gives it back).
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def parse_upload_metadata(header: str | None) -> dict[str, str]:
@@ -58,6 +60,14 @@ def parse_upload_metadata(header: str | None) -> dict[str, str]:
             raise InvalidInput(f"Upload-Metadata value of {parts[0]!r} is not base64") from None
         result[parts[0]] = value
     return result
+
+
+def format_upload_metadata(metadata: dict[str, str]) -> str:
+    """Encode decoded Upload-Metadata again: `key base64value` pairs, a bare key when empty."""
+    return ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}" if value else key
+        for key, value in metadata.items()
+    )
 
 
 def create_upload(
@@ -115,6 +125,16 @@ def status_of(upload: Upload) -> UploadStatus:
         upload.state,
         isoformat(upload.expires_at),
         upload.recording_id,
+        _metadata_of(upload),
+    )
+
+
+def _metadata_of(upload: Upload) -> dict[str, str]:
+    if not upload.metadata_text:
+        return {}
+    stored = json.loads(upload.metadata_text)
+    return (
+        {str(key): str(value) for key, value in stored.items()} if isinstance(stored, dict) else {}
     )
 
 
@@ -147,13 +167,16 @@ def staging_file(system: System, upload_id: str) -> Path:
 def terminate_upload(
     system: System, dock: DockIdentity, upload_id: str, actor: Actor | None = None
 ) -> None:
-    """tus termination: the upload ends and its partial bytes go; a committed one stays."""
+    """tus termination: the upload resource ends and its partial bytes go.
+
+    A completed upload ends too (tus: "the Server SHOULD free associated resources"), but
+    its bytes are the recording's now: the recording, its file and receipt are not touched.
+    """
     with system.unit_of_work() as uow:
         upload = get_upload(uow, upload_id)
-        if upload.state == UploadState.COMMITTED:
-            raise InvalidInput("a committed upload is a recording now and cannot be terminated")
         if upload.state == UploadState.TERMINATED:
             raise UploadGone("this upload was terminated already")
+        completed = upload.state == UploadState.COMMITTED
         upload.state = UploadState.TERMINATED
         upload.updated_at = uow.now()
         uow.audit(
@@ -161,7 +184,8 @@ def terminate_upload(
             actor or dock.actor(),
             object_type="recording",
             object_id=upload.recording_id,
-            details={"upload": upload_id},
+            details={"upload": upload_id, **({"completed": True} if completed else {})},
         )
         uow.commit()
-    staging_file(system, upload_id).unlink(missing_ok=True)
+    if not completed:
+        staging_file(system, upload_id).unlink(missing_ok=True)

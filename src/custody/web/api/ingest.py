@@ -1,7 +1,8 @@
 """Ingest over HTTP: what a dock declares before the bytes, and the bytes themselves.
 
 Manifests (`PUT /api/v1/manifests/{id}`), receipts and the key they are signed with; and
-tus 1.0.0 at /api/v1/uploads: core, creation, checksum (sha256), termination, expiration.
+tus 1.0.0 at /api/v1/uploads: core, creation, checksum (sha1, sha256), termination,
+expiration.
 All of it leads to `services/ingest/`.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from email.message import Message
 from email.utils import format_datetime
 
 from fastapi import APIRouter, Body, Request, Response
@@ -22,6 +25,7 @@ from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.uploads import MAX_UPLOAD_BYTES
 from custody.services.ingest import chunks, manifests, receipts, uploads
 from custody.services.ingest.answers import ManifestStatus, ServerKey, SignedReceipt
+from custody.services.ingest.chunks import CHECKSUM_ALGORITHMS
 from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
@@ -34,6 +38,11 @@ EXTENSIONS = "creation,checksum,termination,expiration"
 WRITE_BUFFER = 1024 * 1024
 # Queued pieces per request: bounds the memory one upload can hold.
 MAX_PENDING_WRITES = 8
+CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
+
+
+class BodyIdle(Exception):
+    """No byte of a PATCH body arrived for the server's idle limit."""
 
 
 def _tus_version_error(request: Request) -> Response | None:
@@ -49,6 +58,16 @@ def _int_header(request: Request, name: str) -> int:
     if value is None or not value.isdigit():
         raise InvalidInput(f"{name} must be a non-negative whole number")
     return int(value)
+
+
+def _is_chunk_media_type(content_type: str | None) -> bool:
+    """Content-Type as a media type (RFC 9110 8.3.1): case-insensitive, parameters aside."""
+    if content_type is None:
+        return False
+    message = Message()
+    message["content-type"] = content_type
+    # get_content_type() lower-cases the type and falls back to text/plain when malformed.
+    return message.get_content_type() == CHUNK_MEDIA_TYPE
 
 
 def _expires(status: UploadStatus) -> str:
@@ -138,7 +157,7 @@ def options() -> Response:
             "Tus-Version": TUS_VERSION,
             "Tus-Extension": EXTENSIONS,
             "Tus-Max-Size": str(MAX_UPLOAD_BYTES),
-            "Tus-Checksum-Algorithm": "sha256",
+            "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
         },
     )
 
@@ -191,16 +210,18 @@ async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDo
         return Response(
             status_code=status_for(exc), headers={**TUS_HEADERS, "Cache-Control": "no-store"}
         )
-    return Response(
-        status_code=200,
-        headers={
-            **TUS_HEADERS,
-            "Upload-Offset": str(status.offset),
-            "Upload-Length": str(status.length),
-            "Upload-Expires": _expires(status),
-            "Cache-Control": "no-store",
-        },
-    )
+    headers = {
+        **TUS_HEADERS,
+        "Upload-Offset": str(status.offset),
+        "Upload-Length": str(status.length),
+        "Upload-Expires": _expires(status),
+        "Cache-Control": "no-store",
+    }
+    # tus creation: "the Server MUST include the Upload-Metadata response header" when the
+    # upload was created with one.
+    if status.metadata:
+        headers["Upload-Metadata"] = uploads.format_upload_metadata(status.metadata)
+    return Response(status_code=200, headers=headers)
 
 
 @router.patch(
@@ -214,10 +235,8 @@ async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDo
 async def patch(upload_id: str, request: Request, system: SystemDep, dock: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
         return refusal
-    if request.headers.get("content-type") != "application/offset+octet-stream":
-        return error_response(
-            415, "content_type", "Content-Type must be application/offset+octet-stream"
-        )
+    if not _is_chunk_media_type(request.headers.get("content-type")):
+        return error_response(415, "content_type", f"Content-Type must be {CHUNK_MEDIA_TYPE}")
     offset = _int_header(request, "upload-offset")
     length_header = request.headers.get("content-length")
     content_length = int(length_header) if length_header and length_header.isdigit() else None
@@ -231,8 +250,21 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
         request.headers.get("upload-checksum"),
         dock_actor(request, dock),
     )
+    idle = system.settings.upload_idle_seconds
     try:
-        complete = await _receive(request, writer)
+        try:
+            complete = await _receive(request, writer, idle)
+        except BodyIdle:
+            # A silent peer (a pulled cable, a dock without power) sends no FIN or RST: end
+            # the request, keep what arrived as tus core would for a dropped connection,
+            # and release the upload's lock so that the dock's resume is not refused 423.
+            await run_in_threadpool(writer.finish, False)
+            return error_response(
+                408,
+                "body_idle",
+                f"no byte of the chunk arrived for {idle:g} s: ask HEAD for the offset, resume",
+                {**TUS_HEADERS, "Connection": "close"},
+            )
         status = await run_in_threadpool(writer.finish, complete)
     finally:
         await run_in_threadpool(writer.close)
@@ -246,21 +278,23 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     return Response(status_code=204, headers=headers)
 
 
-async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
+async def _receive(request: Request, writer: chunks.ChunkWriter, idle_seconds: float) -> bool:
     """Stream the body into the writer; False if the client went away before its end.
 
     Writes (hash + file write) run on their own thread, in order, while the next bytes
-    arrive: receiving and writing overlap instead of taking turns.
+    arrive: receiving and writing overlap instead of taking turns. BodyIdle when no piece
+    arrives for `idle_seconds`, once every piece that did arrive is written.
     """
     loop = asyncio.get_running_loop()
     pending: deque[asyncio.Future[None]] = deque()
     pieces: list[bytes] = []
     gathered = 0
     complete = True
+    idle = False
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-write") as executor:
         try:
             try:
-                async for piece in request.stream():
+                async for piece in _within(request.stream(), idle_seconds):
                     if not piece:
                         continue
                     pieces.append(piece)
@@ -273,6 +307,8 @@ async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
                             await pending.popleft()
             except ClientDisconnect:
                 complete = False
+            except BodyIdle:
+                complete, idle = False, True
             if pieces:
                 data = b"".join(pieces)
                 pending.append(loop.run_in_executor(executor, writer.write, data))
@@ -282,7 +318,25 @@ async def _receive(request: Request, writer: chunks.ChunkWriter) -> bool:
     for result in results:
         if isinstance(result, BaseException):
             raise result
+    if idle:
+        raise BodyIdle
     return complete
+
+
+async def _within(stream: AsyncGenerator[bytes, None], idle_seconds: float) -> AsyncIterator[bytes]:
+    """The stream's pieces, or BodyIdle once none has come for `idle_seconds`."""
+    try:
+        while True:
+            try:
+                async with asyncio.timeout(idle_seconds):
+                    piece = await anext(stream)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise BodyIdle from None
+            yield piece
+    finally:
+        await stream.aclose()
 
 
 @router.delete(
