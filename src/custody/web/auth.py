@@ -19,10 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.errors import NotAuthenticated
+from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.services.audit_trail import trail
 from custody.services.identity import signin
-from custody.services.identity.signin import TooManySignIns
 from custody.web.deps import (
     SESSION_COOKIE,
     CurrentSession,
@@ -144,7 +143,7 @@ async def login(
             )
         )
     except TooManySignIns as exc:
-        seconds = max(1, int(exc.retry_after.total_seconds()))
+        seconds = exc.retry_after_seconds
         return _login_page(
             request,
             429,
