@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custody.db.models import AuditEvent
+from custody.db.models.users import SignInThrottle
 from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.domain.principal import Principal
-from custody.services.identity import signin, tokens
+from custody.services.identity import signin, tokens, users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.people import Force, make_force
@@ -184,3 +185,25 @@ def test_a_person_token_lives_ninety_days_at_most_unless_the_force_says(
     force.system.settings.token_max_days = 365
     year = client.post("/api/v1/me/tokens", headers=force.auth("bob"), json={"days": 365})
     assert year.status_code == 201
+
+
+def test_the_throttle_forgets_made_up_usernames(force: Force) -> None:
+    """A sprayer's made-up usernames leave rows that a later sign-in prunes once forgotten."""
+    system = force.system
+    set_password_directly(system, "alice", "the real password")
+    for index in range(3):
+        with pytest.raises(NotAuthenticated):
+            signin.sign_in(system, f"made-up-{index}", "Winter2026!", address="198.51.100.9")
+    assert len(throttle_keys(system)) == 4  # three accounts and the address
+    system.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
+    signin.sign_in(system, "alice", "the real password", address="192.0.2.1")
+    assert throttle_keys(system) == ["account:alice", "address:192.0.2.1"]
+
+
+def set_password_directly(system: System, name: str, password: str) -> None:
+    users.set_password(system, users.principal_named(system, "root"), name, password)
+
+
+def throttle_keys(system: System) -> list[str]:
+    with system.unit_of_work() as uow:
+        return list(uow.session.scalars(select(SignInThrottle.key).order_by(SignInThrottle.key)))

@@ -74,5 +74,6 @@ class SignInThrottle(Base):
     # "account:<username as typed, lower-cased>" (whether or not it exists) or "address:<ip>".
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Indexed, so that pruning rows whose failures are forgotten is a range scan.
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

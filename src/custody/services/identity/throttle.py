@@ -11,8 +11,9 @@ gives its claim back (`succeeded`). Used by portal sign-in and by a password cha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from custody.db.models.users import SignInThrottle
@@ -33,6 +34,11 @@ class Ticket:
     """A claimed try: the throttle rows it counted against."""
 
     keys: tuple[str, ...]
+
+
+# Failures older than any policy remembers; their rows are pruned (a sprayer of made-up
+# usernames would otherwise grow the table for ever).
+KEEP = max(ACCOUNT_THROTTLE.forget_after, ADDRESS_THROTTLE.forget_after) + timedelta(hours=1)
 
 
 def account_key(username: str) -> str:
@@ -96,9 +102,20 @@ def claim(system: System, username: str, address: str | None) -> Ticket:
 
 def succeeded(system: System, ticket: Ticket) -> None:
     """The claimed try was right: the account's failures are forgiven, the address's claim
-    is given back."""
+    is given back; rows whose failures every policy has forgotten are pruned."""
     with system.unit_of_work() as uow:
         for row in _locked(uow, ticket.keys):
             policy = _policy(row.key)
             _store(row, forgive(_state(row), policy, reset=policy is ACCOUNT_THROTTLE))
+        now = uow.now()
+        uow.session.execute(
+            delete(SignInThrottle).where(
+                SignInThrottle.key.not_in(ticket.keys),
+                or_(
+                    SignInThrottle.last_failure_at.is_(None),
+                    SignInThrottle.last_failure_at < now - KEEP,
+                ),
+                or_(SignInThrottle.blocked_until.is_(None), SignInThrottle.blocked_until < now),
+            )
+        )
         uow.commit()

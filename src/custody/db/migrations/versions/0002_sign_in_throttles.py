@@ -31,6 +31,12 @@ def upgrade() -> None:
         sa.Column("blocked_until", custody.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_throttles")),
     )
+    op.create_index(
+        op.f("ix_sign_in_throttles_last_failure_at"),
+        "sign_in_throttles",
+        ["last_failure_at"],
+        unique=False,
+    )
     op.drop_index("ix_sign_in_attempts_username_at", table_name="sign_in_attempts")
     op.drop_index(op.f("ix_sign_in_attempts_at"), table_name="sign_in_attempts")
     op.drop_index("ix_sign_in_attempts_address_at", table_name="sign_in_attempts")
@@ -54,4 +60,5 @@ def downgrade() -> None:
     op.create_index(
         "ix_sign_in_attempts_username_at", "sign_in_attempts", ["username", "at"], unique=False
     )
+    op.drop_index(op.f("ix_sign_in_throttles_last_failure_at"), table_name="sign_in_throttles")
     op.drop_table("sign_in_throttles")
