@@ -190,6 +190,47 @@ def test_each_failure_past_the_free_ones_doubles_the_wait_up_to_a_quarter_hour(
     assert sign_in(client, password="wrong password!").status_code == 401
 
 
+def test_an_attacker_hammering_an_account_cannot_lock_out_its_owner_s_own_browser(
+    system: System, clock: ManualClock
+) -> None:
+    """OWASP's device cookies: the browser alice signed in from before is throttled on its
+    own, so an attacker who keeps the account's waits at their longest holds up only
+    browsers that never signed in as alice."""
+    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    app = create_app(system)
+    with (
+        TestClient(app, follow_redirects=False) as own,
+        TestClient(app, follow_redirects=False) as attacker,
+    ):
+        first = sign_in(own)
+        assert first.status_code == 303
+        device = set_cookie_header(first, "custody_device").lower()
+        assert "httponly" in device and "path=/login" in device
+        own.cookies.delete("custody_session")
+        failures = 0
+        while failures < 12:  # the attacker tries whenever the wait allows, for hours
+            answer = sign_in(attacker, password="Winter2026!")
+            if answer.status_code == 429:
+                clock.advance(timedelta(seconds=int(answer.headers["retry-after"])))
+            else:
+                assert answer.status_code == 401
+                failures += 1
+        assert sign_in(attacker, password="Winter2026!").status_code == 429
+        assert sign_in(attacker).status_code == 429  # the right password, another browser
+        assert sign_in(own).status_code == 303  # alice's own browser: straight in
+        own.cookies.delete("custody_session")
+        # A device cookie proves only who signed in from it: it does not open bob's door,
+        # and a forged one counts for nothing.
+        users.create_user(
+            system, administrator(system, "root2"), "bob", "officer", password=PASSWORD
+        )
+        for _ in range(5):
+            assert sign_in(own, username="bob", password="Winter2026!").status_code == 401
+        assert sign_in(own, username="bob").status_code == 429
+        attacker.cookies.set("custody_device", "cdv_made.up", path="/login")
+        assert sign_in(attacker).status_code == 429
+
+
 def test_a_station_behind_one_address_is_not_locked_out_by_its_typists(
     client: TestClient, clock: ManualClock
 ) -> None:

@@ -8,10 +8,13 @@ door a single sign-on (OIDC) callback will use once it has identified the person
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select
 
 from custody.db.models import User
@@ -34,6 +37,9 @@ from custody.services.identity.users import own_account, principal_of, verify_pa
 from custody.services.system import System
 
 SESSION_PREFIX = "css_"
+DEVICE_PREFIX = "cdv_"
+# How long a browser is remembered as one its person signs in from.
+DEVICE_LIFETIME = timedelta(days=365)
 SESSION_POLICY = SessionPolicy()
 
 
@@ -53,6 +59,9 @@ class SignedIn:
 
     secret: str
     session: PortalSession
+    # For a password sign-in: the device cookie that lets this browser past the account's
+    # throttle next time (signed by the server; it names no one and opens nothing).
+    device: str | None = None
 
 
 def _refuse(
@@ -77,15 +86,18 @@ def sign_in(
     *,
     address: str | None = None,
     user_agent: str | None = None,
+    device: str | None = None,
     policy: SessionPolicy = SESSION_POLICY,
 ) -> SignedIn:
     """Check a password and open a session; every attempt, good or bad, is audited.
 
-    Raises TooManySignIns (without checking the password at all) while the account or
-    the address has failed too often lately, and NotAuthenticated for a wrong password.
+    Raises TooManySignIns (without checking the password at all) while the account (or,
+    with the device cookie of a browser it signed in from, that browser) or the address has
+    failed too often lately, and NotAuthenticated for a wrong password.
     """
+    known = device_of(system, device, username)
     try:
-        ticket = throttle.claim(system, username, address)
+        ticket = throttle.claim(system, username, address, device=known)
     except TooManySignIns as refusal:
         _refuse(system, username, address, user_agent, refusal.message)
         raise
@@ -96,7 +108,7 @@ def sign_in(
         _refuse(system, username, address, user_agent, "wrong username or password")
         raise
     throttle.succeeded(system, ticket)
-    return start_session(
+    signed = start_session(
         system,
         principal,
         method="password",
@@ -104,6 +116,33 @@ def sign_in(
         user_agent=user_agent,
         policy=policy,
     )
+    return replace(signed, device=device_cookie(system, username))
+
+
+def _device_message(username: str, nonce: str) -> bytes:
+    return f"custody device cookie|{account_key(username)}|{nonce}".encode()
+
+
+def device_cookie(system: System, username: str) -> str:
+    """A new device cookie for a browser `username` has just signed in from."""
+    nonce = secrets.token_urlsafe(16)
+    signature = system.server_key.sign(_device_message(username, nonce))
+    return f"{DEVICE_PREFIX}{nonce}.{base64.urlsafe_b64encode(signature).decode()}"
+
+
+def device_of(system: System, cookie: str | None, username: str) -> str | None:
+    """The device's id, if `cookie` is a device cookie this server gave a browser that
+    `username` signed in from; None for anything else (forged, another person's, none)."""
+    if not cookie or not cookie.startswith(DEVICE_PREFIX) or len(cookie) > 200:
+        return None
+    nonce, _, signature = cookie.removeprefix(DEVICE_PREFIX).partition(".")
+    try:
+        system.server_key.public_key().verify(
+            base64.urlsafe_b64decode(signature.encode("ascii")), _device_message(username, nonce)
+        )
+    except (InvalidSignature, ValueError, binascii.Error):
+        return None
+    return nonce
 
 
 def start_session(

@@ -47,7 +47,7 @@ def account_key(username: str) -> str:
 
 
 def _policy(key: str) -> ThrottlePolicy:
-    return ACCOUNT_THROTTLE if key.startswith("account:") else ADDRESS_THROTTLE
+    return ADDRESS_THROTTLE if key.startswith("address:") else ACCOUNT_THROTTLE
 
 
 def _locked(uow: UnitOfWork, keys: tuple[str, ...]) -> list[SignInThrottle]:
@@ -80,10 +80,17 @@ def _store(row: SignInThrottle, state: ThrottleState) -> None:
     row.blocked_until = state.blocked_until
 
 
-def claim(system: System, username: str, address: str | None) -> Ticket:
+def claim(
+    system: System, username: str, address: str | None, *, device: str | None = None
+) -> Ticket:
     """Claim one try on `username`'s password from `address`; TooManySignIns (nothing
-    counted, nothing hashed) while either has failed too often lately."""
-    keys = [account_key(username)]
+    counted, nothing hashed) while either has failed too often lately.
+
+    A browser the person has signed in from before (`device`, from a device cookie the
+    sign-in verified) is throttled on its own instead of with the account (OWASP's device
+    cookies): whoever hammers the account from elsewhere cannot lock its owner out.
+    """
+    keys = [f"device:{device}" if device else account_key(username)]
     if address:
         keys.append("address:" + address[:64])
     ordered = tuple(sorted(keys))  # every try locks in the same order: no deadlock
@@ -101,12 +108,13 @@ def claim(system: System, username: str, address: str | None) -> Ticket:
 
 
 def succeeded(system: System, ticket: Ticket) -> None:
-    """The claimed try was right: the account's failures are forgiven, the address's claim
-    is given back; rows whose failures every policy has forgotten are pruned."""
+    """The claimed try was right: the account's (or device's) failures are forgiven, the
+    address's claim is given back; rows whose failures every policy has forgotten are pruned."""
     with system.unit_of_work() as uow:
         for row in _locked(uow, ticket.keys):
             policy = _policy(row.key)
-            _store(row, forgive(_state(row), policy, reset=policy is ACCOUNT_THROTTLE))
+            reset = not row.key.startswith("address:")
+            _store(row, forgive(_state(row), policy, reset=reset))
         now = uow.now()
         uow.session.execute(
             delete(SignInThrottle).where(
