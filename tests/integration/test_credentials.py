@@ -207,3 +207,8 @@ def set_password_directly(system: System, name: str, password: str) -> None:
 def throttle_keys(system: System) -> list[str]:
     with system.unit_of_work() as uow:
         return list(uow.session.scalars(select(SignInThrottle.key).order_by(SignInThrottle.key)))
+
+
+def test_the_api_document_says_a_password_change_can_be_throttled(client: TestClient) -> None:
+    answers = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/me/password"]["put"]
+    assert {"403", "429"} <= set(answers["responses"])
