@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     dock_silent_alert_hours: int = Field(default=24, ge=1)
     # Behind a reverse proxy that terminates TLS: believe its X-Forwarded-Proto and -For.
     trusted_proxy: bool = False
+    # The longest a person's API token may live; a leaked token dies on its own by then.
+    token_max_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("data_dir")
     @classmethod

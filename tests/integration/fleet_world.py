@@ -131,6 +131,8 @@ def build(system: System) -> FleetWorld:
     token = registry.add_dock(system, root, "Hackney-1", bays=8).token
     world = FleetWorld(system, registry.authenticate_dock(system, token), token)
     world.principals["root"] = root
+    # These worlds travel years in time: a force may let tokens live that long.
+    system.settings.token_max_days = 3650
     for username, (role, linked, team) in PEOPLE.items():
         if username != root.username:
             users.create_user(system, root, username, role, officer=linked, unit=team)

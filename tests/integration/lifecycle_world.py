@@ -161,6 +161,8 @@ def build_world(system: System) -> World:
             ).all()
         )
     world.people[admin.username] = admin
+    # These worlds travel years in time: a force may let tokens live that long.
+    system.settings.token_max_days = 3650
     for username, (role, warrant, unit) in PEOPLE.items():
         if username != admin.username:
             users.create_user(system, admin, username, role, officer=warrant, unit=unit)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from custody.db.models import AuditEvent
 from custody.services.fleet import registry
+from custody.services.identity import tokens as api_tokens
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
@@ -169,24 +170,27 @@ def test_changing_your_own_password_needs_the_current_one(client: TestClient, fo
         json={"password": "first password here"},
     )
     assert set_by_admin.status_code == 204
+    # A new password revokes every token of alice's: she needs a new one.
+    assert client.get("/api/v1/me", headers=force.auth("alice")).status_code == 401
+    force.tokens["alice"] = api_tokens.issue_token(force.system, force.admin, "alice")
     wrong = client.put(
         "/api/v1/me/password",
         headers=force.auth("alice"),
         json={"password": "second password!", "current_password": "guess"},
     )
     assert wrong.status_code == 403
+    short = client.put(
+        "/api/v1/me/password",
+        headers=force.auth("alice"),
+        json={"password": "short", "current_password": "first password here"},
+    )
+    assert short.status_code == 400
     right = client.put(
         "/api/v1/me/password",
         headers=force.auth("alice"),
         json={"password": "second password!", "current_password": "first password here"},
     )
     assert right.status_code == 204
-    short = client.put(
-        "/api/v1/me/password",
-        headers=force.auth("alice"),
-        json={"password": "short", "current_password": "second password!"},
-    )
-    assert short.status_code == 400
 
 
 def test_the_users_commands(tmp_path: Path) -> None:

@@ -1,21 +1,26 @@
-"""Session expiry and sign-in throttling, as plain rules."""
+"""Session expiry and sign-in throttling (progressive waits), as plain rules."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from custody.domain.sessions import (
+    ACCOUNT_THROTTLE,
+    ADDRESS_THROTTLE,
+    Claim,
     SessionPolicy,
     ThrottlePolicy,
+    ThrottleState,
+    claim_try,
+    forgive,
     needs_touch,
     session_ends_at,
     session_expired,
-    sign_in_throttle,
+    wait_after,
 )
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 POLICY = SessionPolicy(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
-THROTTLE = ThrottlePolicy(window=timedelta(minutes=15), per_account=5, per_address=20)
 
 
 def test_a_session_ends_after_half_an_hour_idle() -> None:
@@ -35,16 +40,50 @@ def test_activity_is_written_down_at_most_once_a_minute() -> None:
     assert needs_touch(T0, T0 + timedelta(minutes=1), POLICY)
 
 
-def test_five_failures_for_an_account_lock_it_until_the_oldest_leaves_the_window() -> None:
-    failures = [T0 + timedelta(minutes=m) for m in range(5)]
-    now = T0 + timedelta(minutes=5)
-    assert sign_in_throttle(failures[:4], [], now, THROTTLE).allowed
-    verdict = sign_in_throttle(failures, [], now, THROTTLE)
-    assert not verdict.allowed and verdict.retry_after == timedelta(minutes=10)
-    assert sign_in_throttle(failures, [], T0 + timedelta(minutes=15), THROTTLE).allowed
+def tries(count: int, policy: ThrottlePolicy, state: ThrottleState = ThrottleState()) -> Claim:
+    """`count` tries one after another, each as soon as the last one allows."""
+    now = T0
+    made = Claim(True, state)
+    for _ in range(count):
+        made = claim_try(made.state, now, policy)
+        assert made.allowed
+        now = made.state.blocked_until or now
+    return made
 
 
-def test_failures_from_one_address_over_many_accounts_are_throttled_too() -> None:
-    spray = [T0 + timedelta(seconds=s) for s in range(20)]
-    assert not sign_in_throttle([], spray, T0 + timedelta(minutes=1), THROTTLE).allowed
-    assert sign_in_throttle([], spray[:19], T0 + timedelta(minutes=1), THROTTLE).allowed
+def test_five_failures_cost_nothing_then_each_doubles_the_wait_up_to_a_quarter_hour() -> None:
+    assert [wait_after(n, ACCOUNT_THROTTLE) for n in range(4, 12)] == [
+        timedelta(0),
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+        timedelta(minutes=8),
+        timedelta(minutes=15),
+        timedelta(minutes=15),
+        timedelta(minutes=15),
+    ]
+    assert wait_after(10_000, ACCOUNT_THROTTLE) == timedelta(minutes=15)
+
+
+def test_a_try_is_counted_before_its_password_is_checked() -> None:
+    fifth = tries(5, ACCOUNT_THROTTLE).state
+    assert fifth.failures == 5 and fifth.blocked_until == T0 + timedelta(minutes=1)
+    refused = claim_try(fifth, T0 + timedelta(seconds=20), ACCOUNT_THROTTLE)
+    assert not refused.allowed and refused.retry_after == timedelta(seconds=40)
+    # Knocking while refused changes nothing: the wait does not grow with it.
+    assert refused.state == fifth
+
+
+def test_failures_are_forgotten_after_a_quiet_day_or_a_success() -> None:
+    state = tries(7, ACCOUNT_THROTTLE).state
+    later = (state.blocked_until or T0) + timedelta(hours=24)
+    assert claim_try(state, later, ACCOUNT_THROTTLE).state.failures == 1
+    assert forgive(state, ACCOUNT_THROTTLE, reset=True) == ThrottleState()
+
+
+def test_an_address_only_takes_back_the_successful_try() -> None:
+    state = tries(3, ADDRESS_THROTTLE).state
+    assert forgive(state, ADDRESS_THROTTLE, reset=False).failures == 2
+    sprayed = tries(ADDRESS_THROTTLE.free, ADDRESS_THROTTLE).state
+    assert sprayed.blocked_until is not None
+    assert sprayed.blocked_until - (sprayed.last_failure_at or T0) <= timedelta(minutes=1)

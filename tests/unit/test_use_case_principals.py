@@ -84,6 +84,10 @@ NOT_FOR_A_PERSON = {
     "custody.services.identity.users.verify_password": "authentication",
     "custody.services.identity.users.principal_named": "the command line's --as",
     "custody.services.identity.signin.sign_in": "authentication",
+    "custody.services.identity.signin.device_cookie": "authentication: a browser's cookie",
+    "custody.services.identity.signin.device_of": "authentication: a browser's cookie",
+    "custody.services.identity.throttle.claim": "authentication: before anyone is known",
+    "custody.services.identity.throttle.succeeded": "authentication: before anyone is known",
     "custody.services.identity.signin.authenticate_session": "authentication",
     "custody.services.identity.signin.sign_out": "the session's own cookie",
     # The one user nobody adds: the first administrator of a new installation.

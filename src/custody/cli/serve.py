@@ -33,6 +33,11 @@ def serve_command(
             port=port,
             log_level="warning",
             timeout_graceful_shutdown=10,
+            # uvicorn would believe X-Forwarded-For/-Proto from any local peer and rewrite
+            # the caller's address before we see it. Custody decides alone, in one place
+            # (`web.deps.client_address`), and only with CUSTODY_TRUSTED_PROXY set.
+            proxy_headers=False,
+            forwarded_allow_ips="",
         )
     finally:
         if consumer is not None:

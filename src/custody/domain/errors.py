@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 class CustodyError(Exception):
     """Base of every refusal the system gives on purpose."""
@@ -85,3 +87,20 @@ class UploadLocked(CustodyError):
 
 class ReceiptInvalid(CustodyError):
     code = "receipt_invalid"
+
+
+class TooManySignIns(CustodyError):
+    """Too many recent failed tries at a password, for this account or from this address."""
+
+    code = "too_many_sign_ins"
+
+    def __init__(self, retry_after: timedelta) -> None:
+        self.retry_after = retry_after
+        seconds = self.retry_after_seconds
+        wait = f"{seconds} second(s)" if seconds < 120 else f"{(seconds + 59) // 60} minute(s)"
+        super().__init__(f"too many failed sign-ins: try again in {wait}")
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """For the Retry-After header: whole seconds, never zero."""
+        return max(1, int(self.retry_after.total_seconds() + 0.999))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,45 +39,86 @@ def needs_touch(last_seen_at: datetime, now: datetime, policy: SessionPolicy) ->
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """How many failed sign-ins, in what window, before sign-in is refused for a while."""
+    """How failed sign-ins slow down the next try (OWASP: progressive delays, not a lock).
 
-    window: timedelta = timedelta(minutes=15)
-    # Failures for one account (since its last success): guessing one person's password.
-    per_account: int = 5
-    # Failures from one address: spraying a common password over many accounts.
-    per_address: int = 20
+    The first `free` failures cost nothing; each failure after them makes the next try wait
+    twice as long as the last, from `first_wait` up to `longest_wait`. The count is
+    forgotten after `forget_after` without a failure, and (for an account) by a success.
+    """
+
+    free: int
+    first_wait: timedelta
+    longest_wait: timedelta
+    forget_after: timedelta
+
+
+# One person's password being guessed: few free tries, then waits that grow to 15 minutes.
+ACCOUNT_THROTTLE = ThrottlePolicy(
+    free=5,
+    first_wait=timedelta(minutes=1),
+    longest_wait=timedelta(minutes=15),
+    forget_after=timedelta(hours=24),
+)
+# A common password sprayed from one address over many accounts. A station's officers
+# share one address: its limit is far higher and its waits short, so no typist locks out
+# the station (an account's own throttle still guards each password).
+ADDRESS_THROTTLE = ThrottlePolicy(
+    free=100,
+    first_wait=timedelta(seconds=10),
+    longest_wait=timedelta(minutes=1),
+    forget_after=timedelta(minutes=15),
+)
 
 
 @dataclass(frozen=True)
-class Throttle:
+class ThrottleState:
+    """What the throttle remembers of one account or address."""
+
+    failures: int = 0
+    last_failure_at: datetime | None = None
+    blocked_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """May a try go ahead; if so, the state to store before checking the password (the try
+    counts as a failure until it succeeds); if not, how long to wait."""
+
     allowed: bool
+    state: ThrottleState
     retry_after: timedelta = timedelta(0)
 
 
-def sign_in_throttle(
-    account_failures: Sequence[datetime],
-    address_failures: Sequence[datetime],
-    now: datetime,
-    policy: ThrottlePolicy,
-) -> Throttle:
-    """May a sign-in be tried now, given the recent failures for its account and its address?
-
-    Only failures inside the window count; throttled attempts are not failures, so
-    that an attacker who keeps trying cannot keep the real person locked out forever.
-    """
-    waits = [
-        _wait(account_failures, policy.per_account, now, policy.window),
-        _wait(address_failures, policy.per_address, now, policy.window),
-    ]
-    longest = max(waits)
-    if longest > timedelta(0):
-        return Throttle(False, longest)
-    return Throttle(True)
-
-
-def _wait(failures: Sequence[datetime], limit: int, now: datetime, window: timedelta) -> timedelta:
-    recent = sorted((at for at in failures if now - at < window), reverse=True)
-    if len(recent) < limit:
+def wait_after(failures: int, policy: ThrottlePolicy) -> timedelta:
+    """How long the next try must wait after this many failures in a row."""
+    if failures < policy.free:
         return timedelta(0)
-    # Allowed again once the limit-th most recent failure leaves the window.
-    return recent[limit - 1] + window - now
+    doublings = min(failures - policy.free, 20)
+    return min(policy.first_wait * (1 << doublings), policy.longest_wait)
+
+
+def claim_try(state: ThrottleState, now: datetime, policy: ThrottlePolicy) -> Claim:
+    """Decide a sign-in try before its password is hashed.
+
+    A refused try changes nothing (an attacker who keeps knocking does not make the wait
+    longer); an allowed one is counted as a failure at once, so that parallel tries see it.
+    """
+    if state.blocked_until is not None and now < state.blocked_until:
+        return Claim(False, state, state.blocked_until - now)
+    failures = state.failures
+    if state.last_failure_at is None or now - state.last_failure_at >= policy.forget_after:
+        failures = 0
+    failures += 1
+    wait = wait_after(failures, policy)
+    blocked = now + wait if wait > timedelta(0) else None
+    return Claim(True, ThrottleState(failures, now, blocked))
+
+
+def forgive(state: ThrottleState, policy: ThrottlePolicy, *, reset: bool) -> ThrottleState:
+    """The state once a claimed try has succeeded: all forgiven (`reset`, an account), or only
+    the claim itself taken back (an address, where others may be failing)."""
+    if reset:
+        return ThrottleState()
+    failures = max(0, state.failures - 1)
+    blocked = state.blocked_until if wait_after(failures, policy) > timedelta(0) else None
+    return ThrottleState(failures, state.last_failure_at, blocked)

@@ -19,10 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.errors import NotAuthenticated
+from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.services.audit_trail import trail
 from custody.services.identity import signin
-from custody.services.identity.signin import TooManySignIns
 from custody.web.deps import (
     SESSION_COOKIE,
     CurrentSession,
@@ -41,6 +40,9 @@ templates = Environment(
     autoescape=select_autoescape(["html"]),
 )
 LOGIN_CSRF_COOKIE = "custody_login_csrf"
+# Tells the sign-in that this browser's person has signed in from it before (OWASP's device
+# cookie): failures elsewhere then do not hold it up. Sent to /login only.
+DEVICE_COOKIE = "custody_device"
 LOGIN_FORM_SECONDS = 3600
 # Pages about signing in are never framed (clickjacking) nor cached.
 PAGE_HEADERS = {
@@ -141,10 +143,11 @@ async def login(
                 password,
                 address=client_address(request),
                 user_agent=request.headers.get("user-agent"),
+                device=request.cookies.get(DEVICE_COOKIE),
             )
         )
     except TooManySignIns as exc:
-        seconds = max(1, int(exc.retry_after.total_seconds()))
+        seconds = exc.retry_after_seconds
         return _login_page(
             request,
             429,
@@ -168,6 +171,16 @@ async def login(
         secure=is_https(request),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    if signed.device is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            signed.device,
+            max_age=int(signin.DEVICE_LIFETIME.total_seconds()),
+            path="/login",
+            httponly=True,
+            samesite="strict",
+            secure=is_https(request),
+        )
     return response
 
 

@@ -63,12 +63,16 @@ def is_https(request: Request) -> bool:
 
 
 def client_address(request: Request) -> str | None:
-    """The caller's address: the proxy's X-Forwarded-For only when the proxy is trusted."""
+    """The caller's address: the proxy's X-Forwarded-For only when the proxy is trusted.
+
+    The trusted proxy appends the address it saw to whatever the client sent, so only the
+    last entry is the proxy's word; the ones before it are the client's and may be forged.
+    """
     if _trusts_proxy(request):
         forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last[:64]
     return request.client.host if request.client else None
 
 

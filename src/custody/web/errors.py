@@ -36,6 +36,7 @@ STATUS: dict[type[errors.CustodyError], int] = {
     errors.NotAuthenticated: 401,
     errors.NotPermitted: 403,
     errors.UnknownDock: 401,
+    errors.TooManySignIns: 429,
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
@@ -139,7 +140,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.CustodyError)
     async def _custody(_: Request, exc: errors.CustodyError) -> JSONResponse:
-        return error_response(status_for(exc), exc.code, exc.message)
+        headers = None
+        if isinstance(exc, errors.TooManySignIns):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return error_response(status_for(exc), exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

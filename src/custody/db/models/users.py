@@ -1,10 +1,10 @@
-"""People who use Custody, their API tokens, portal sessions and sign-in attempts."""
+"""People who use Custody, their API tokens, portal sessions and the sign-in throttle."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from custody.db.base import Base
@@ -62,20 +62,18 @@ class UserSession(Base):
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
 
-class SignInAttempt(Base):
-    """One sign-in try; recent failures throttle further tries, on every server node alike."""
+class SignInThrottle(Base):
+    """What the sign-in throttle remembers of one account or one address, on every node alike.
 
-    __tablename__ = "sign_in_attempts"
-    __table_args__ = (
-        Index("ix_sign_in_attempts_username_at", "username", "at"),
-        Index("ix_sign_in_attempts_address_at", "address", "at"),
-    )
+    A try locks its rows, decides and counts itself before any password is hashed, so
+    parallel tries queue here instead of all slipping under the limit.
+    """
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # As typed (lower-cased), whether or not such a user exists.
-    username: Mapped[str] = mapped_column(String(120))
-    address: Mapped[str | None] = mapped_column(String(64))
-    # Indexed alone too, so that pruning old attempts is a range scan.
-    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    # "success", "failure" or "throttled" (refused unchecked: not counted as a failure).
-    outcome: Mapped[str] = mapped_column(String(16))
+    __tablename__ = "sign_in_throttles"
+
+    # "account:<username as typed, lower-cased>" (whether or not it exists) or "address:<ip>".
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Indexed, so that pruning rows whose failures are forgotten is a range scan.
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,6 +1,6 @@
 """Portal sign-in: passwords checked with throttling, sessions that expire, sign-out.
 
-Everything lives in the database (attempts, sessions), so every `custody serve`
+Everything lives in the database (the throttle, sessions), so every `custody serve`
 node behind a load balancer throttles and expires alike. A session's secret is in
 the person's cookie only; the database keeps its SHA-256. `start_session` is the
 door a single sign-on (OIDC) callback will use once it has identified the person.
@@ -8,47 +8,39 @@ door a single sign-on (OIDC) callback will use once it has identified the person
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from cryptography.exceptions import InvalidSignature
+from sqlalchemy import select
 
 from custody.db.models import User
-from custody.db.models.users import SignInAttempt, UserSession
+from custody.db.models.users import UserSession
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import CustodyError, NotAuthenticated
+from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.domain.principal import Principal
 from custody.domain.sessions import (
     SessionPolicy,
-    ThrottlePolicy,
     needs_touch,
     session_ends_at,
     session_expired,
-    sign_in_throttle,
 )
+from custody.services.identity import throttle
 from custody.services.identity.answers import Me
+from custody.services.identity.throttle import account_key
 from custody.services.identity.tokens import token_hash
 from custody.services.identity.users import own_account, principal_of, verify_password
 from custody.services.system import System
 
 SESSION_PREFIX = "css_"
+DEVICE_PREFIX = "cdv_"
+# How long a browser is remembered as one its person signs in from.
+DEVICE_LIFETIME = timedelta(days=365)
 SESSION_POLICY = SessionPolicy()
-THROTTLE_POLICY = ThrottlePolicy()
-# Attempts older than this are of no use to the throttle and are pruned.
-KEEP_ATTEMPTS = timedelta(days=1)
-
-
-class TooManySignIns(CustodyError):
-    """Too many recent failed sign-ins for this account or from this address."""
-
-    code = "too_many_sign_ins"
-
-    def __init__(self, retry_after: timedelta) -> None:
-        minutes = max(1, int(retry_after.total_seconds() + 59) // 60)
-        super().__init__(f"too many failed sign-ins: try again in {minutes} minute(s)")
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -67,63 +59,20 @@ class SignedIn:
 
     secret: str
     session: PortalSession
-
-
-def _key(username: str) -> str:
-    return username.strip().lower()[:120]
-
-
-def _failures(
-    system: System, key: str, address: str | None, now: datetime, policy: ThrottlePolicy
-) -> tuple[list[datetime], list[datetime]]:
-    since = now - policy.window
-    with system.unit_of_work() as uow:
-        session = uow.session
-        recent = session.execute(
-            select(SignInAttempt.at, SignInAttempt.outcome)
-            .where(SignInAttempt.username == key, SignInAttempt.at > since)
-            .order_by(SignInAttempt.at.desc())
-            .limit(policy.per_account * 4)
-        ).all()
-        account: list[datetime] = []
-        for at, outcome in recent:
-            if outcome == "success":
-                break  # a success wipes the slate for the account (not for the address)
-            if outcome == "failure":
-                account.append(at)
-        by_address: list[datetime] = []
-        if address is not None:
-            by_address = list(
-                session.scalars(
-                    select(SignInAttempt.at)
-                    .where(
-                        SignInAttempt.address == address,
-                        SignInAttempt.at > since,
-                        SignInAttempt.outcome == "failure",
-                    )
-                    .order_by(SignInAttempt.at.desc())
-                    .limit(policy.per_address)
-                )
-            )
-    return account, by_address
+    # For a password sign-in: the device cookie that lets this browser past the account's
+    # throttle next time (signed by the server; it names no one and opens nothing).
+    device: str | None = None
 
 
 def _refuse(
-    system: System,
-    key: str,
-    address: str | None,
-    user_agent: str | None,
-    outcome: str,
-    reason: str,
+    system: System, username: str, address: str | None, user_agent: str | None, reason: str
 ) -> None:
     with system.unit_of_work() as uow:
-        now = uow.now()
-        uow.session.add(SignInAttempt(username=key, address=address, at=now, outcome=outcome))
         uow.audit(
             "user:session:sign_in",
             Actor("anonymous", address, user_agent),
             object_type="user",
-            object_id=key[:80],
+            object_id=account_key(username).removeprefix("account:")[:80],
             allowed=False,
             reason=reason,
         )
@@ -137,37 +86,63 @@ def sign_in(
     *,
     address: str | None = None,
     user_agent: str | None = None,
-    throttle: ThrottlePolicy = THROTTLE_POLICY,
+    device: str | None = None,
     policy: SessionPolicy = SESSION_POLICY,
 ) -> SignedIn:
     """Check a password and open a session; every attempt, good or bad, is audited.
 
-    Raises TooManySignIns (without checking the password at all) while the account or
-    the address has failed too often lately, and NotAuthenticated for a wrong password.
+    Raises TooManySignIns (without checking the password at all) while the account (or,
+    with the device cookie of a browser it signed in from, that browser) or the address has
+    failed too often lately, and NotAuthenticated for a wrong password.
     """
-    key = _key(username)
-    verdict = sign_in_throttle(
-        *_failures(system, key, address, system.clock.now(), throttle), system.clock.now(), throttle
-    )
-    if not verdict.allowed:
-        refusal = TooManySignIns(verdict.retry_after)
-        _refuse(system, key, address, user_agent, "throttled", refusal.message)
-        raise refusal
+    known = device_of(system, device, username)
+    try:
+        ticket = throttle.claim(system, username, address, device=known)
+    except TooManySignIns as refusal:
+        _refuse(system, username, address, user_agent, refusal.message)
+        raise
     try:
         # Checked outside any transaction: argon2 is slow on purpose, locks should not be.
         principal = verify_password(system, username.strip(), password)
     except NotAuthenticated:
-        _refuse(system, key, address, user_agent, "failure", "wrong username or password")
+        _refuse(system, username, address, user_agent, "wrong username or password")
         raise
-    return start_session(
+    throttle.succeeded(system, ticket)
+    signed = start_session(
         system,
         principal,
         method="password",
         address=address,
         user_agent=user_agent,
         policy=policy,
-        attempt_key=key,
     )
+    return replace(signed, device=device_cookie(system, username))
+
+
+def _device_message(username: str, nonce: str) -> bytes:
+    return f"custody device cookie|{account_key(username)}|{nonce}".encode()
+
+
+def device_cookie(system: System, username: str) -> str:
+    """A new device cookie for a browser `username` has just signed in from."""
+    nonce = secrets.token_urlsafe(16)
+    signature = system.server_key.sign(_device_message(username, nonce))
+    return f"{DEVICE_PREFIX}{nonce}.{base64.urlsafe_b64encode(signature).decode()}"
+
+
+def device_of(system: System, cookie: str | None, username: str) -> str | None:
+    """The device's id, if `cookie` is a device cookie this server gave a browser that
+    `username` signed in from; None for anything else (forged, another person's, none)."""
+    if not cookie or not cookie.startswith(DEVICE_PREFIX) or len(cookie) > 200:
+        return None
+    nonce, _, signature = cookie.removeprefix(DEVICE_PREFIX).partition(".")
+    try:
+        system.server_key.public_key().verify(
+            base64.urlsafe_b64decode(signature.encode("ascii")), _device_message(username, nonce)
+        )
+    except (InvalidSignature, ValueError, binascii.Error):
+        return None
+    return nonce
 
 
 def start_session(
@@ -178,7 +153,6 @@ def start_session(
     address: str | None = None,
     user_agent: str | None = None,
     policy: SessionPolicy = SESSION_POLICY,
-    attempt_key: str | None = None,
 ) -> SignedIn:
     """Open a portal session for someone already identified (by password, or by OIDC)."""
     secret = SESSION_PREFIX + secrets.token_urlsafe(32)
@@ -196,11 +170,6 @@ def start_session(
             user_agent=(user_agent or None) and user_agent[:300],
         )
         uow.session.add(row)
-        if attempt_key is not None:
-            uow.session.add(
-                SignInAttempt(username=attempt_key, address=address, at=now, outcome="success")
-            )
-        uow.session.execute(delete(SignInAttempt).where(SignInAttempt.at < now - KEEP_ATTEMPTS))
         uow.session.flush()
         uow.audit(
             "user:session:sign_in",

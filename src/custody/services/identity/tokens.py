@@ -23,6 +23,7 @@ from custody.services.system import System, UnitOfWork
 
 DOCK_TOKEN_PREFIX = "cdk_"
 USER_TOKEN_PREFIX = "cut_"
+# The ceiling of any configured cap (`CUSTODY_TOKEN_MAX_DAYS`, 90 days unless a force says).
 MAX_TOKEN_DAYS = 3650
 
 
@@ -48,7 +49,15 @@ def create_token(
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
-        issued = _issue(uow, user_named(uow, username), name, lifetime, who, "admin:token:issue")
+        issued = _issue(
+            uow,
+            user_named(uow, username),
+            name,
+            lifetime,
+            system.settings.token_max_days,
+            who,
+            "admin:token:issue",
+        )
         uow.commit()
         return issued
 
@@ -64,7 +73,15 @@ def create_my_token(
     """A new API token for the signed-in person themselves; only its hash is kept."""
     with system.unit_of_work() as uow:
         user = own_user(uow, principal)
-        issued = _issue(uow, user, name, lifetime, actor or principal.actor(), "user:token:issue")
+        issued = _issue(
+            uow,
+            user,
+            name,
+            lifetime,
+            system.settings.token_max_days,
+            actor or principal.actor(),
+            "user:token:issue",
+        )
         uow.commit()
         return issued
 
@@ -74,11 +91,13 @@ def _issue(
     user: User,
     name: str,
     lifetime: timedelta | None,
+    max_days: int,
     actor: Actor,
     tag: str,
 ) -> IssuedToken:
-    if lifetime is not None and not timedelta(0) < lifetime <= timedelta(days=MAX_TOKEN_DAYS):
-        raise InvalidInput(f"a token lives between a moment and {MAX_TOKEN_DAYS} days")
+    # Every person's token expires: one that never did would outlive its leak for ever.
+    if lifetime is None or not timedelta(0) < lifetime <= timedelta(days=max_days):
+        raise InvalidInput(f"a token lives between a moment and {max_days} days")
     if len(name) > 120:
         raise InvalidInput("a token's name is at most 120 characters")
     secret = new_token(USER_TOKEN_PREFIX)
@@ -88,7 +107,7 @@ def _issue(
         name=name,
         token_hash=token_hash(secret),
         created_at=now,
-        expires_at=None if lifetime is None else now + lifetime,
+        expires_at=now + lifetime,
     )
     uow.session.add(row)
     uow.session.flush()

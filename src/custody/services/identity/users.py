@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
-from custody.db.models import Officer, User
+from custody.db.models import ApiToken, Officer, User
 from custody.db.models.users import UserSession
 from custody.domain.access import ROLES, SystemAction, roles_that_may
 from custody.domain.actor import Actor
@@ -28,9 +29,11 @@ from custody.domain.errors import (
     NotAuthenticated,
     NotFound,
     NotPermitted,
+    TooManySignIns,
 )
 from custody.domain.principal import Principal
 from custody.services.access import require
+from custody.services.identity import throttle
 from custody.services.identity.answers import SessionsEnded, UserView
 from custody.services.system import System, UnitOfWork
 
@@ -43,6 +46,14 @@ MAX_PASSWORD = 1024
 CHEAP_TEST_HASHES = "CUSTODY_TEST_CHEAP_PASSWORD_HASHES"
 
 
+# Argon2 takes 64 MiB for each hash it makes or checks. However many requests arrive at
+# once, this process works on at most this many (the others queue here), so memory stays
+# bounded; the database throttle decides which tries deserve a hash at all.
+HASHES_AT_ONCE_ENV = "CUSTODY_PASSWORD_HASHES_AT_ONCE"
+HASHES_AT_ONCE = max(1, int(os.environ.get(HASHES_AT_ONCE_ENV, "2")))
+_hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
+
+
 def password_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
     """Argon2id at argon2-cffi's defaults (RFC 9106's low-memory profile), unless in the tests."""
     if environ.get(CHEAP_TEST_HASHES) == "1":
@@ -51,6 +62,13 @@ def password_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
 
 
 _hasher = password_hasher()
+
+
+def _hash(password: str) -> str:
+    with _hashing:
+        return _hasher.hash(password)
+
+
 # Who manages users: the last of them may not be removed, or nobody could.
 ADMINISTERING = roles_that_may(SystemAction.MANAGE_USERS)
 
@@ -169,7 +187,7 @@ def insert_user(
         role=role,
         unit=unit,
         officer_id=officer_id,
-        password_hash=_hasher.hash(password) if password else None,
+        password_hash=_hash(password) if password else None,
         external_issuer=external_issuer,
         external_subject=external_subject,
         created_at=uow.now(),
@@ -273,8 +291,9 @@ def update_user(
 ) -> UserView:
     """Change a user's role, unit or name, or disable or re-enable them; each change audited.
 
-    Disabling ends the user's portal sessions at once (their tokens stop working while
-    they are disabled). The last active administrator cannot be demoted or disabled.
+    Disabling ends the user's portal sessions and revokes their API tokens at once; enabling
+    them again brings neither back. The last active administrator cannot be demoted or
+    disabled.
     """
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
@@ -300,6 +319,7 @@ def update_user(
             changes["disabled"] = [False, True]
             user.disabled_at = now
             _end_sessions(uow, user.id, now)
+            _end_tokens(uow, user.id, now)
         elif disabled is False and user.disabled_at is not None:
             changes["disabled"] = [True, False]
             user.disabled_at = None
@@ -325,6 +345,16 @@ def _end_sessions(uow: UnitOfWork, user_id: int, now: datetime) -> int:
     result = uow.session.execute(
         update(UserSession)
         .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _end_tokens(uow: UnitOfWork, user_id: int, now: datetime) -> int:
+    """Revoke every live API token of a user: for good, whatever happens to the user next."""
+    result = uow.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -358,7 +388,7 @@ def set_password(
     *,
     actor: Actor | None = None,
 ) -> None:
-    """An administrator sets a user's password; every session of theirs ends."""
+    """An administrator sets a user's password; every session and API token of theirs ends."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
@@ -376,26 +406,58 @@ def change_my_password(
     *,
     actor: Actor | None = None,
 ) -> None:
-    """A person changes their own password, knowing the present one; their other sessions
-    end (whoever knew the old password is signed out)."""
+    """A person changes their own password, knowing the present one; their sessions end and
+    their API tokens are revoked (whoever knew the old password is shut out).
+
+    The present password is a guess like any sign-in's: throttled with the account's and
+    the address's sign-ins (TooManySignIns, nothing hashed) and every refusal audited.
+    """
+    who = actor or principal.actor()
     _check_password(password)
     with system.unit_of_work() as uow:
         user = own_user(uow, principal)
-        if user.password_hash is None or not _matches(user.password_hash, current):
-            raise NotPermitted("the current password is not right")
-        _new_password(uow, user, password, "user:password:change", actor or principal.actor())
+        username, present = user.username, user.password_hash
+    try:
+        ticket = throttle.claim(system, username, who.address)
+    except TooManySignIns as refusal:
+        _refuse_change(system, username, who, refusal.message)
+        raise
+    if present is None or not _matches(present, current[: MAX_PASSWORD + 1]):
+        reason = "the current password is not right"
+        _refuse_change(system, username, who, reason)
+        raise NotPermitted(reason)
+    throttle.succeeded(system, ticket)
+    with system.unit_of_work() as uow:
+        user = own_user(uow, principal)
+        _new_password(uow, user, password, "user:password:change", who)
+        uow.commit()
+
+
+def _refuse_change(system: System, username: str, actor: Actor, reason: str) -> None:
+    with system.unit_of_work() as uow:
+        uow.audit(
+            "user:password:change",
+            actor,
+            object_type="user",
+            object_id=username,
+            allowed=False,
+            reason=reason,
+        )
         uow.commit()
 
 
 def _new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Actor) -> None:
-    user.password_hash = _hasher.hash(password)
-    _end_sessions(uow, user.id, uow.now())
-    uow.audit(tag, actor, object_type="user", object_id=user.username)
+    user.password_hash = _hash(password)
+    now = uow.now()
+    _end_sessions(uow, user.id, now)
+    revoked = _end_tokens(uow, user.id, now)
+    uow.audit(tag, actor, object_type="user", object_id=user.username, details={"tokens": revoked})
 
 
 def _matches(password_hash: str, password: str) -> bool:
     try:
-        return bool(_hasher.verify(password_hash, password))
+        with _hashing:
+            return bool(_hasher.verify(password_hash, password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -411,7 +473,7 @@ def verify_password(system: System, username: str, password: str) -> Principal:
         or len(password) > MAX_PASSWORD
     ):
         # Spend the same effort either way, so timing does not reveal usernames.
-        _hasher.hash(password[:MAX_PASSWORD])
+        _hash(password[:MAX_PASSWORD])
         raise NotAuthenticated("wrong username or password")
     if not _matches(user.password_hash, password):
         raise NotAuthenticated("wrong username or password")

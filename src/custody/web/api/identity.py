@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
-from custody.domain.errors import Conflict, NotFound
+from custody.domain.errors import Conflict, NotFound, NotPermitted, TooManySignIns
 from custody.domain.principal import Principal
 from custody.services.identity import signin, tokens, users
 from custody.services.identity.answers import IssuedToken, Me, SessionsEnded, TokenView, UserView
@@ -66,7 +66,14 @@ async def me(request: Request, user: CurrentUser, system: SystemDep) -> Me:
     return await run_in_threadpool(signin.my_account, system, user, portal)
 
 
-@router.put("/me/password", status_code=204, summary="Change your password", openapi_extra=ME)
+@router.put(
+    "/me/password",
+    status_code=204,
+    summary="Change your password",
+    openapi_extra=ME,
+    # The present password is a guess like a sign-in's: wrong (403) or throttled (429).
+    responses=errors_for(NotPermitted, TooManySignIns),
+)
 async def change_my_password(
     body: NewPassword, request: Request, user: CurrentUser, system: SystemDep
 ) -> Response:
