@@ -26,6 +26,7 @@ from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
 from custody.web.guard import DOCK, PUBLIC, access
+from custody.web.limits import MAX_INTEGER, whole_number
 
 router = APIRouter()
 TUS_VERSION = "1.0.0"
@@ -45,10 +46,10 @@ def _tus_version_error(request: Request) -> Response | None:
 
 
 def _int_header(request: Request, name: str) -> int:
-    value = request.headers.get(name)
-    if value is None or not value.isdigit():
-        raise InvalidInput(f"{name} must be a non-negative whole number")
-    return int(value)
+    value = whole_number(request.headers.get(name))
+    if value is None or value > MAX_INTEGER:
+        raise InvalidInput(f"{name} must be a non-negative whole number (ASCII digits)")
+    return value
 
 
 def _expires(status: UploadStatus) -> str:
@@ -219,8 +220,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
             415, "content_type", "Content-Type must be application/offset+octet-stream"
         )
     offset = _int_header(request, "upload-offset")
-    length_header = request.headers.get("content-length")
-    content_length = int(length_header) if length_header and length_header.isdigit() else None
+    content_length = whole_number(request.headers.get("content-length"))
     writer = await run_in_threadpool(
         chunks.begin_chunk,
         system,
