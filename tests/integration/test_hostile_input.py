@@ -87,6 +87,22 @@ def test_times_within_range_are_taken_as_ever(client: TestClient, force: Force) 
         assert answer.status_code == 200, answer.text
 
 
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00", "9999-12-31T23:59"]
+)
+def test_a_time_out_of_range_in_the_portals_search_is_a_form_error(
+    system: System, when: str
+) -> None:
+    world = build_world(system)
+    world.record("1234AB")
+    users.set_password(system, world.people["admin2"], "bob", PASSWORD)
+    with TestClient(create_app(system), raise_server_exceptions=False) as client:
+        client.cookies.set(SESSION_COOKIE, signin.sign_in(system, "bob", PASSWORD).secret)
+        page = client.get("/search", params={"since": when})
+    assert page.status_code == 400, page.text[:300]
+    assert "Enter the start from 1900 to 2999." in page.text
+
+
 @pytest.mark.parametrize("when", UNSAYABLE + FAR)
 def test_a_signed_manifest_with_a_time_out_of_range_is_refused_and_changes_nothing(
     force: Force, when: str
