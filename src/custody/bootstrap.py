@@ -5,6 +5,7 @@ from __future__ import annotations
 from custody.config import Settings
 from custody.db.engine import make_engine, make_session_factory
 from custody.domain.clock import Clock, SystemClock
+from custody.private import private_dir, tighten
 from custody.services import keys
 from custody.services.system import JobQueue, NoJobs, System
 from custody.storage import open_store
@@ -22,7 +23,9 @@ def build_system(
     With `create`, a new installation is made ready first: data dir, schema, server key.
     `jobs` defaults to the configured Huey queue.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The data dir and all in it are the service's alone, an older installation's too.
+    private_dir(settings.data_dir)
+    tighten(settings.data_dir)
     engine = make_engine(settings.resolved_database_url)
     if create:
         # Alembic is heavy to import and only needed to make or upgrade a schema.

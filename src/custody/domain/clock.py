@@ -43,6 +43,13 @@ class ManualClock:
             self._now += by
 
 
+# Every time Custody takes in lies within these: no camera recorded before 1900, and after
+# 2999 there is still room to add centuries of retention without passing datetime.max.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+TIME_RANGE = f"must be a time from {EARLIEST.year} to {LATEST.year} (UTC)"
+
+
 def as_utc(when: datetime) -> datetime:
     """Naive datetimes are taken as UTC (SQLite hands them back naive)."""
     if when.tzinfo is None:
@@ -55,6 +62,19 @@ def isoformat(when: datetime) -> str:
     return as_utc(when).isoformat().replace("+00:00", "Z")
 
 
+def within_range(when: datetime) -> bool:
+    """Whether a time lies from EARLIEST to LATEST: one that does not cannot be said in UTC
+    (year 1 at +14:00), or leaves no room for the arithmetic of retention."""
+    try:
+        return EARLIEST <= as_utc(when) <= LATEST
+    except OverflowError:
+        return False
+
+
 def parse_time(text: str) -> datetime:
-    """Parse an ISO 8601 time; a time without a zone is UTC."""
-    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    """Parse an ISO 8601 time; a time without a zone is UTC. ValueError for one that is not
+    a time or lies outside EARLIEST..LATEST."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if not within_range(parsed):
+        raise ValueError(f"{text} is not a time from {EARLIEST.year} to {LATEST.year}")
+    return as_utc(parsed)

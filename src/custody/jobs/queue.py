@@ -12,6 +12,7 @@ from huey import RedisHuey, SqliteHuey
 from custody.config import Settings
 from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
 from custody.jobs.tasks import Tasks, register_tasks
+from custody.private import private_sqlite
 from custody.services.recordings import media
 from custody.services.system import System
 
@@ -36,7 +37,8 @@ def make_huey(settings: Settings, *, name: str = QUEUE_NAME) -> Any:
         if not url.startswith(SQLITE_PREFIX) or url == SQLITE_PREFIX:
             raise ValueError(f"a SQLite queue URL looks like sqlite:///path, not {url!r}")
         path = Path(url.removeprefix(SQLITE_PREFIX))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Made 0600 before Huey opens it: its -wal and -shm files take its mode.
+        private_sqlite(path)
         return SqliteHuey(name=name, filename=str(path), results=False, timeout=SQLITE_BUSY_SECONDS)
     if scheme in ("redis", "rediss", "unix"):
         return RedisHuey(name=name, url=url, results=False)

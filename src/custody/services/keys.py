@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from custody.private import open_private, private_dir
+
 SERVER_KEY_FILE = "server-ed25519.pem"
 
 
@@ -25,11 +27,11 @@ def create_server_key(keys_dir: Path) -> Ed25519PrivateKey:
     path = server_key_path(keys_dir)
     if path.exists():
         return load_server_key(keys_dir)
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(keys_dir)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     temp = path.with_suffix(".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = open_private(temp, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
         out.flush()

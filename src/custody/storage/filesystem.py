@@ -1,5 +1,7 @@
 """The local filesystem store: objects under aa/bb/<sha256>, written atomically.
 
+Folders are made 0700 and objects 0600 (`custody.private`): footage is the service's alone.
+
 Bytes stream to a temporary file in the same filesystem while being hashed; the
 file is fsync'd, renamed into place and its directory fsync'd. A power cut at any
 moment leaves either no object or the whole object under its real name.
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from custody.domain.errors import ContentMismatch, InvalidInput, NotFound
+from custody.private import open_private, private_dir, tighten
 from custody.storage.base import StoredObject
 
 READ_BLOCK = 1024 * 1024
@@ -24,9 +27,9 @@ SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 class FilesystemStore:
     def __init__(self, root: Path) -> None:
-        self.root = root
-        self.tmp = root / ".tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.root = private_dir(root)
+        tighten(root)
+        self.tmp = private_dir(root / ".tmp")
 
     def path_of(self, sha256: str) -> Path:
         if not SHA256_HEX.match(sha256):
@@ -40,7 +43,7 @@ class FilesystemStore:
         size = 0
         temp = self.tmp / f"{uuid.uuid4().hex}.part"
         try:
-            with open(temp, "wb") as out:
+            with os.fdopen(open_private(temp, os.O_WRONLY | os.O_EXCL), "wb") as out:
                 for chunk in chunks:
                     digest.update(chunk)
                     out.write(chunk)
@@ -68,7 +71,7 @@ class FilesystemStore:
             # Same name, same bytes: content addressing makes a second put a no-op.
             temp.unlink(missing_ok=True)
             return
-        final.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(final.parent)
         os.replace(temp, final)
         _fsync_dir(final.parent)
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from custody import __version__
 from custody.services.fleet import importing
 from custody.services.system import System
-from custody.web import auth, errors, openapi, portal
+from custody.web import auth, docs, errors, openapi, portal
 from custody.web.api import (
     audit,
     evidence,
@@ -40,7 +40,8 @@ def create_app(system: System) -> FastAPI:
         version=__version__,
         summary="Body-worn video evidence: ingest, chain of custody, retention, audit.",
         openapi_url=f"{API}/openapi.json",
-        docs_url=f"{API}/docs",
+        # Our own page (web/docs.py): FastAPI's loads Swagger UI from a CDN.
+        docs_url=None,
         redoc_url=None,
         # Before any route's own code: nothing a database column cannot hold gets in.
         dependencies=[Depends(storable_input)],
@@ -56,6 +57,7 @@ def create_app(system: System) -> FastAPI:
     app.add_middleware(MethodOverride, prefix=f"{API}/uploads")
     errors.install(app)
     openapi.install(app, API)
+    docs.install(app, API)
     auth.install(app)
     app.include_router(ingest.router, prefix=API)
     app.include_router(recordings.router, prefix=API)

@@ -10,24 +10,33 @@ The tus PATCH is the one body streamed to disk as it arrives; its bound is the u
 own Upload-Length (checked by the tus route), so it passes through unbounded here.
 
 `storable_input` is the like rule for what a request says, in its path, its query and a
-JSON or form body: integers (ids, offsets, counts) within 64 bits, and text without NUL
-characters. Python's integers are unbounded and a database column is not; PostgreSQL
-refuses NUL in text. Either used to reach a query and fail there (500). It runs for every
-route before the route's own code, so no route has to remember it.
+JSON or form body: integers (ids, offsets, counts) within 64 bits, text without NUL
+characters, and times from 1900 to 2999 (`custody.domain.clock.within_range`). Python's
+integers are unbounded and a database column is not; PostgreSQL refuses NUL in text; a
+time like year 1 at +14:00 cannot be said in UTC at all. Each used to reach a query or the
+retention arithmetic and fail there (500). It runs for every route before the route's own
+code, so no route has to remember it.
+
+`whole_number` reads a header that carries a number (Content-Length, Upload-Length,
+Upload-Offset) as HTTP says: ASCII digits only. Python's `int` also takes "١٢" (12) and
+`str.isdigit` also passes "²", on which `int` fails.
 """
 
 from __future__ import annotations
 
 import types
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Union, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from custody.domain.clock import TIME_RANGE, within_range
 from custody.web.deps import FORM_TYPES
 from custody.web.errors import error_response
 
@@ -40,15 +49,27 @@ TOO_BIG = f"must be within ±{MAX_INTEGER}"
 NUL = "must not contain a NUL character"
 
 
+_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
 class BodyTooLarge(Exception):
     """Raised into the app by `receive` when the body passes its bound."""
+
+
+def whole_number(text: str | None) -> int | None:
+    """A header's non-negative whole number (1*DIGIT, ASCII digits only); None if it is not."""
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def _declared_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
+            return whole_number(value.decode("latin-1"))
     return None
 
 
@@ -139,14 +160,48 @@ def _integer(annotation: Any) -> bool:
     return False
 
 
-def _integer_parameters(dependant: Dependant) -> Iterator[tuple[str, str]]:
-    """(where, name) of every integer path and query parameter, dependencies' too."""
+def _time(annotation: Any) -> bool:
+    if annotation is datetime:
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_time(arg) for arg in get_args(annotation) if arg is not type(None))
+    return False
+
+
+def _parameters(dependant: Dependant, kind: Any) -> Iterator[tuple[str, str]]:
+    """(where, name) of every path and query parameter whose type `kind` accepts,
+    dependencies' too."""
     for where, fields in (("path", dependant.path_params), ("query", dependant.query_params)):
         for field in fields:
-            if _integer(field.field_info.annotation):
+            if kind(field.field_info.annotation):
                 yield where, field.alias
     for sub in dependant.dependencies:
-        yield from _integer_parameters(sub)
+        yield from _parameters(sub, kind)
+
+
+def _integer_parameters(dependant: Dependant) -> Iterator[tuple[str, str]]:
+    """(where, name) of every integer path and query parameter, dependencies' too."""
+    return _parameters(dependant, _integer)
+
+
+def _out_of_range(value: object, *, text: bool) -> bool:
+    """Whether `value` is a time (as the route would parse it) outside the range we keep.
+    What is no time at all is left to the route's own validation."""
+    try:
+        when = _TIME.validate_strings(value) if text else _TIME.validate_python(value)
+    except ValidationError:
+        return False
+    return not within_range(when)
+
+
+def _body_times(route: APIRoute) -> list[str]:
+    """The names of the time fields of a route's body model (its top level)."""
+    model = route.body_field.field_info.annotation if route.body_field is not None else None
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [
+        field.alias or name for name, field in model.model_fields.items() if _time(field.annotation)
+    ]
 
 
 def _unstorable(value: object, where: tuple[str | int, ...]) -> tuple[tuple[str | int, ...], str]:
@@ -186,7 +241,7 @@ async def storable_input(request: Request) -> None:
         return
     _check_path_and_query(request, route)
     if route.body_field is not None:
-        await _check_body(request)
+        await _check_body(request, _body_times(route))
 
 
 def _check_path_and_query(request: Request, route: APIRoute) -> None:
@@ -196,6 +251,11 @@ def _check_path_and_query(request: Request, route: APIRoute) -> None:
         digits = "" if raw is None else str(raw).strip().lstrip("+-")
         if digits.isdigit() and int(digits) > MAX_INTEGER:
             raise _refuse((place, name), TOO_BIG, raw)
+    for place, name in _parameters(route.dependant, _time):
+        values = request.path_params if place == "path" else request.query_params
+        raw = values.get(name)
+        if raw is not None and _out_of_range(str(raw), text=True):
+            raise _refuse((place, name), TIME_RANGE, raw)
     given = [("path", n, str(v)) for n, v in request.path_params.items()]
     given += [("query", n, v) for n, v in request.query_params.multi_items()]
     for place, name, value in given:
@@ -203,7 +263,7 @@ def _check_path_and_query(request: Request, route: APIRoute) -> None:
             raise _refuse((place, name), NUL, value)
 
 
-async def _check_body(request: Request) -> None:
+async def _check_body(request: Request, times: list[str]) -> None:
     kind = request.headers.get("content-type", "")
     # FastAPI read and parsed the route's body before its dependencies: these are cached.
     if kind.startswith(FORM_TYPES):
@@ -212,6 +272,11 @@ async def _check_body(request: Request) -> None:
                 raise _refuse(("body", name), NUL, value)
     elif (not kind or "json" in kind.split(";")[0]) and await request.body():
         # As FastAPI: JSON when it says so or says nothing; an empty body is no JSON.
-        where, problem = _unstorable(await request.json(), ("body",))
+        body = await request.json()
+        where, problem = _unstorable(body, ("body",))
         if where:
             raise _refuse(where, problem, None)
+        for name in times if isinstance(body, dict) else ():
+            value = body.get(name)
+            if value is not None and _out_of_range(value, text=False):
+                raise _refuse(("body", name), TIME_RANGE, value)

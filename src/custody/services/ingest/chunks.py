@@ -21,6 +21,7 @@ from custody.db.models import Upload
 from custody.domain.actor import Actor
 from custody.domain.errors import ChecksumMismatch, InvalidInput, UploadGone, UploadLocked
 from custody.domain.uploads import UploadState, check_patch, expiry_for
+from custody.private import open_private
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.commit import commit_upload
 from custody.services.ingest.hashing import RUNNING_HASHES
@@ -102,7 +103,7 @@ class ChunkWriter:
         except FileNotFoundError:
             if upload.offset > 0:
                 raise UploadGone("this upload's partial bytes are gone; start a new one") from None
-            self._file = open(self.path, "w+b")  # noqa: SIM115
+            self._file = os.fdopen(open_private(self.path, os.O_RDWR | os.O_TRUNC), "r+b")
         try:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

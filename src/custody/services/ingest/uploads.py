@@ -19,6 +19,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import ContentMismatch, InvalidInput, NotFound, UploadGone
 from custody.domain.uploads import UploadState, check_length, expiry_for, is_expired
+from custody.private import PRIVATE_FILE, private_dir
 from custody.services.fleet.registry import DockIdentity
 from custody.services.system import System, UnitOfWork
 
@@ -103,7 +104,7 @@ def create_upload(
             updated_at=now,
             expires_at=expiry_for(now),
         )
-        staging_file(system, upload.id).touch()
+        staging_file(system, upload.id).touch(mode=PRIVATE_FILE)
         uow.session.add(upload)
         uow.audit(
             "dock:upload:create",
@@ -160,7 +161,7 @@ def get_upload(uow: UnitOfWork, upload_id: str) -> Upload:
 def staging_file(system: System, upload_id: str) -> Path:
     """Where an upload's bytes gather until the commit moves them into the store."""
     staging = system.settings.staging_dir
-    staging.mkdir(parents=True, exist_ok=True)
+    private_dir(staging)
     return staging / f"{upload_id}.part"
 
 

@@ -6,6 +6,9 @@ it with the footage, as it does every `*_sha256` object of a recording. The orig
 read through the store's range reads and never written (invariant 3). A strip is made
 by the job that probes a new recording, or on demand when someone first opens an older
 one; looking at it is a view of the footage and audited like the thumbnail.
+
+Footage can probe as playable (its container and streams read) and still not decode: then
+there is no strip, the job logs why, and the portal is told so (404), never a 500.
 """
 
 from __future__ import annotations
@@ -89,7 +92,12 @@ def make_strip(system: System, recording_id: str) -> str | None:
             return recording.preview_sha256
         sha256, duration = recording.sha256, recording.duration_seconds
     # Decoding happens outside any transaction: a transaction holds SQLite's write lock.
-    images = _frames(StoreReader(system.store, sha256), strip_times(duration))
+    try:
+        images = _frames(StoreReader(system.store, sha256), strip_times(duration))
+    except (av.FFmpegError, ValueError, OSError) as exc:
+        # Probed as playable, yet no pictures come of it (corrupt or truncated packets).
+        logger.warning("recording %s does not decode into a strip: %s", recording_id, exc)
+        return None
     preview = system.store.put_stream([compose_strip(images)]).sha256
     with system.unit_of_work() as uow:
         recording = uow.session.get(Recording, recording_id, with_for_update=True)
@@ -146,7 +154,9 @@ def open_strip(system: System, principal: Principal, recording_id: str, actor: A
     if preview is None or not system.store.exists(preview):
         preview = make_strip(system, recording_id)
         if preview is None:
-            raise NotFound("this recording has no preview (yet)")
+            raise NotFound(
+                "this recording has no preview: not probed yet, or its footage does not decode"
+            )
     with system.unit_of_work() as uow:
         _checked(uow, principal, recording_id, actor)
         uow.audit(

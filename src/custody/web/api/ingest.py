@@ -30,6 +30,7 @@ from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
 from custody.web.errors import TUS_HEADERS, error_response, status_for
 from custody.web.guard import DOCK, PUBLIC, access
+from custody.web.limits import MAX_INTEGER, whole_number
 
 router = APIRouter()
 TUS_VERSION = "1.0.0"
@@ -54,10 +55,10 @@ def _tus_version_error(request: Request) -> Response | None:
 
 
 def _int_header(request: Request, name: str) -> int:
-    value = request.headers.get(name)
-    if value is None or not value.isdigit():
-        raise InvalidInput(f"{name} must be a non-negative whole number")
-    return int(value)
+    value = whole_number(request.headers.get(name))
+    if value is None or value > MAX_INTEGER:
+        raise InvalidInput(f"{name} must be a non-negative whole number (ASCII digits)")
+    return value
 
 
 def _is_chunk_media_type(content_type: str | None) -> bool:
@@ -238,8 +239,7 @@ async def patch(upload_id: str, request: Request, system: SystemDep, dock: Curre
     if not _is_chunk_media_type(request.headers.get("content-type")):
         return error_response(415, "content_type", f"Content-Type must be {CHUNK_MEDIA_TYPE}")
     offset = _int_header(request, "upload-offset")
-    length_header = request.headers.get("content-length")
-    content_length = int(length_header) if length_header and length_header.isdigit() else None
+    content_length = whole_number(request.headers.get("content-length"))
     writer = await run_in_threadpool(
         chunks.begin_chunk,
         system,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from custody.domain.clock import EARLIEST, LATEST, within_range
 from custody.web.portal.pages import DISPLAY_ZONE, ZONE_NAME
 
 
@@ -60,6 +61,10 @@ class Form:
             return None
         if typed.tzinfo is None:
             typed = typed.replace(tzinfo=DISPLAY_ZONE)
+        if not within_range(typed):
+            # Year 1 at +14:00 is no time in UTC at all: the search would fail on it.
+            self.errors[name] = f"Enter {what} from {EARLIEST.year} to {LATEST.year}."
+            return None
         return typed
 
     def choice(self, name: str, options: dict[str, str], what: str) -> str | None:
