@@ -78,7 +78,7 @@ def demo_command(
     url = f"http://{host}:{port}"
     try:
         _shift(system, force, demo_dir, url, rng)
-        _welcome(url, force.logins)
+        _welcome(url, force.logins, serving=serve)
         if serve:
             while thread.is_alive():
                 thread.join(timeout=0.5)
@@ -184,7 +184,7 @@ def _pool_shift(
     err.print(f"[bold]{name}[/] (pool): {result.summary()}")
 
 
-def _welcome(url: str, logins: list[Login]) -> None:
+def _welcome(url: str, logins: list[Login], *, serving: bool) -> None:
     table = Table(title=f"Demo logins (password for all: {DEMO_PASSWORD})")
     table.add_column("username")
     table.add_column("role")
@@ -192,6 +192,10 @@ def _welcome(url: str, logins: list[Login]) -> None:
     for login in logins:
         table.add_row(login.username, login.role, login.what)
     err.print(table)
+    if not serving:
+        # --no-serve: the shift is done and the server stops with this command.
+        err.print(f"The demo force is in place; `custody serve` serves it at {url}/.")
+        return
     err.print(
         Panel.fit(
             f"Portal: [bold]{url}/[/]\nFleet roll-out: {url}/fleet/rollout\n"
