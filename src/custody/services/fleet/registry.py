@@ -61,6 +61,9 @@ class DockIdentity:
 
     dock_id: int
     name: str
+    # The station it stands in (the dock's own `station` field): a dock sees the uploads
+    # and receipts of its station's docks only.
+    station: str
 
     def actor(self, address: str | None = None, user_agent: str | None = None) -> Actor:
         return Actor(f"dock:{self.name}", address, user_agent)
@@ -437,7 +440,7 @@ def authenticate_dock(system: System, token: str) -> DockIdentity:
         dock = uow.session.scalar(select(Dock).where(Dock.token_hash == token_hash(token)))
         if dock is None or dock.revoked_at is not None:
             raise NotAuthenticated("unknown or revoked dock token")
-        return DockIdentity(dock.id, dock.name)
+        return DockIdentity(dock.id, dock.name, dock.station)
 
 
 # --- what docks say ---

@@ -122,6 +122,8 @@ def declare_manifest(
             select(Upload)
             .where(
                 Upload.recording_id == manifest.recording_id,
+                # Only this dock's own: another's answer 404 to it.
+                Upload.dock_id == dock.dock_id,
                 Upload.state == UploadState.RECEIVING,
                 Upload.expires_at > now,
             )
