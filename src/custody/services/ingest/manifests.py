@@ -15,7 +15,7 @@ from custody.db.models import Manifest as ManifestRow
 from custody.domain import signing
 from custody.domain.actor import Actor
 from custody.domain.errors import CustodyError, SignatureInvalid, UnknownCamera
-from custody.domain.manifest import parse_manifest
+from custody.domain.manifest import MAX_RECORDING_ID, parse_manifest
 from custody.domain.uploads import UploadState
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.answers import ManifestStatus, SignedReceipt, UploadInProgress
@@ -38,7 +38,8 @@ def declare_manifest(
             "manifest_invalid",
             exc.message,
             dock,
-            recording_id=rid if isinstance(rid, str) else None,
+            # Only an id of an id's length is kept with the flag: nothing unbounded is copied.
+            recording_id=rid if isinstance(rid, str) and len(rid) <= MAX_RECORDING_ID else None,
             actor=actor,
         )
         raise
