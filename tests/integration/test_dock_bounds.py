@@ -5,6 +5,8 @@ upload is its creator's alone: any other dock gets exactly what an unknown uploa
 the refusal is audited. A manifest declared at one bay of a station is finished at another
 of the same station. A receipt reads only to its station's docks. A dock's open uploads and
 staged bytes are capped, and an upload's expiry has a ceiling however often it is touched.
+A dock reports, sees docked and checks out only its station's cameras, and names no officer
+of another station.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custody.db.models import AuditEvent, Upload
-from custody.services.fleet import registry
+from custody.domain import signing
+from custody.services.fleet import assignments, registry
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.factories import FakeCamera, administrator, register
@@ -198,3 +202,67 @@ def test_touching_an_upload_never_pushes_its_expiry_past_the_ceiling(station: St
     system.clock.advance(MAX_AGE - timedelta(days=6) + timedelta(seconds=1))
     assert dock.head(location).status_code == 410
     assert dock.patch(location, offset, data[offset : offset + 1]).status_code == 410
+
+
+def _pool_camera(system: System, serial: str, borough: str) -> None:
+    admin = administrator(system)
+    key = Ed25519PrivateKey.generate().public_key()
+    registry.add_camera(
+        system,
+        admin,
+        serial=serial,
+        model="SimCam",
+        firmware="1.0",
+        public_key=signing.public_key_text(key),
+    )
+    assignments.issue_to_pool(system, admin, serial, borough)
+
+
+def _report(dock: Dock, serial: str) -> Any:
+    return dock.client.post(
+        "/api/v1/docks/reports", json={"serial": serial, "bay": "bay-1"}, headers=dock.auth
+    )
+
+
+def _checkout(dock: Dock, card: str, serial: str) -> Any:
+    return dock.client.post(
+        "/api/v1/docks/checkouts", json={"card_id": card, "serial": serial}, headers=dock.auth
+    )
+
+
+def test_a_dock_reports_and_checks_out_only_its_stations_cameras(station: Station) -> None:
+    system = station.system
+    admin = administrator(system)
+    registry.add_officer(
+        system, admin, "3001HK", name="H. Ackney", unit="Hackney", card_id="CARD-0001"
+    )
+    registry.add_officer(
+        system, admin, "4001SN", name="S. Newington", unit="Stoke Newington", card_id="CARD-0002"
+    )
+    _pool_camera(system, "POOL-1", "Hackney")
+
+    # To a dock of another station, Hackney's pool camera is as unknown as one never made.
+    foreign, unknown = _report(station.stoke, "POOL-1"), _report(station.stoke, "NOPE-1")
+    assert foreign.status_code == unknown.status_code == 422
+    assert foreign.json()["error"]["code"] == unknown.json()["error"]["code"] == "unknown_camera"
+    beat = station.stoke.client.post(
+        "/api/v1/docks/heartbeat", json={"docked": ["POOL-1"]}, headers=station.stoke.auth
+    )
+    assert beat.status_code == 204
+    taken, none = (
+        _checkout(station.stoke, "CARD-0002", "POOL-1"),
+        _checkout(station.stoke, "CARD-0002", "NOPE-1"),
+    )
+    assert taken.status_code == none.status_code == 422
+    assert taken.json()["error"]["code"] == none.json()["error"]["code"] == "unknown_camera"
+
+    # At its own station it is taken; the answer names only an officer of that station.
+    assert _report(station.hackney1, "POOL-1").status_code == 204
+    visitor = _checkout(station.hackney1, "CARD-0002", "POOL-1")
+    assert visitor.status_code == 201, visitor.text
+    assert visitor.json()["officer"] == "4001SN"
+    assert "Newington" not in visitor.text
+    assert _report(station.hackney1, "POOL-1").status_code == 204
+    local = _checkout(station.hackney1, "CARD-0001", "POOL-1")
+    assert local.status_code == 201
+    assert local.json()["officer_name"] == "H. Ackney"

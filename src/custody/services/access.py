@@ -340,6 +340,13 @@ def same_station(uow: UnitOfWork, station: str, dock_id: int | None) -> bool:
     return uow.session.scalar(select(Dock.station).where(Dock.id == dock_id)) == station
 
 
+def camera_at_station(borough: str | None, station: str) -> bool:
+    """Whether a dock of `station` may report, see docked or check out a camera serving
+    `borough` (its holder's unit, or its pool's). A camera that serves no borough (in
+    stock, back on the shelf) holds no one's footage and charges at any dock."""
+    return borough is None or borough == station
+
+
 def open_receipt(
     uow: UnitOfWork, station: str, recording_id: str, actor: Actor, tag: str
 ) -> Recording:
