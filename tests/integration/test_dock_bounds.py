@@ -123,11 +123,30 @@ def test_a_manifest_declared_at_one_bay_is_finished_at_another_of_its_station(
     assert (
         refused.json()["error"]["code"] == station.stoke.create(undeclared).json()["error"]["code"]
     )
-    # Moved to the next bay of the same station, it finishes there.
+    # Hackney-1 began; moved to the next bay of the same station, it finishes there. The
+    # declaration there lists only that dock's own uploads: Hackney-1's would answer 404.
+    begun = station.hackney1.create(document).headers["Location"]
+    assert station.hackney1.patch(begun, 0, data[:1000]).status_code == 204
+    assert station.hackney1.declare(document).json()["uploads"][0]["offset"] == 1000
+    assert station.hackney2.declare(document).json()["uploads"] == []
     location = station.hackney2.create(document).headers["Location"]
     answer = station.hackney2.patch(location, 0, data)
     assert answer.status_code == 204
     assert answer.headers["Custody-Recording"] == document["recording_id"]
+
+
+def test_a_camera_moved_to_another_station_uploads_there_once_declared(
+    station: Station,
+) -> None:
+    data = os.urandom(3000)
+    document = station.camera.manifest(data)
+    station.hackney1.declare(document)
+    assert station.stoke.create(document).status_code == 400
+    # Declaring the signed manifest at the new station's dock binds the recording there.
+    assert station.stoke.declare(document).status_code == 200
+    location = station.stoke.create(document).headers["Location"]
+    assert station.stoke.patch(location, 0, data).status_code == 204
+    assert station.stoke.declare(document).json()["stored"] is True
 
 
 def test_a_receipt_reads_only_to_the_docks_of_its_station(station: Station) -> None:
