@@ -137,7 +137,8 @@ def test_checkout_refusals_are_clear_audited_and_change_nothing(world: FleetWorl
         assignments.checkout(system, world.dock, card_id="DEADBEEF", serial="POOL-1")
     with pytest.raises(Conflict, match="personal-issue"):
         assignments.checkout(system, world.dock, card_id="04A1B2C3", serial="BWV-1")
-    with pytest.raises(Conflict, match="not last reported in dock Camden-1"):
+    # Another station's pool camera is, to its dock, no camera at all.
+    with pytest.raises(UnknownCamera):
         assignments.checkout(system, other, card_id="04A1B2C3", serial="POOL-1")
     with pytest.raises(Conflict, match="not last reported"):
         assignments.checkout(system, world.dock, card_id="04A1B2C3", serial="POOL-2")

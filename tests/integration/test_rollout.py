@@ -109,7 +109,6 @@ def seed(system: System, clock: ManualClock, admin: Principal) -> None:
             system, admin, borough, phase=phase, target_date=target(phase), status=status
         )
 
-    dock = registry.authenticate_dock(system, registry.add_dock(system, admin, "Central-1").token)
     clock.advance(10 * DAY)
     for i in COMPLETE:
         for n in range(0, officers_in(i), 2):  # every other officer has uploaded, recently
@@ -118,6 +117,11 @@ def seed(system: System, clock: ManualClock, admin: Principal) -> None:
         # The first officer uploaded long ago; the last one (no personal camera) used the pool.
         _record(system, f"P{i:02d}000", warrant(i, 0), clock.now() - 9 * DAY)
         pool, card = f"Q{i:02d}0", f"C{i:02d}{officers_in(i) - 1:03d}"
+        # A pool camera is taken at a dock of its own borough's station.
+        dock = registry.authenticate_dock(
+            system,
+            registry.add_dock(system, admin, f"Station-{i:02d}", station=LONDON_BOROUGHS[i]).token,
+        )
         registry.report_camera(
             system,
             dock,

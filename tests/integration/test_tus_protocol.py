@@ -426,10 +426,18 @@ def test_the_same_recording_twice_is_one_recording(setup: Any) -> None:
     system, camera, dock = setup
     data = os.urandom(5000)
     document = camera.manifest(data)
-    for _ in range(2):
-        dock.declare(document)
-        location = dock.create(document).headers["Location"]
-        assert dock.patch(location, 0, data).status_code == 204
+    dock.declare(document)
+    location = dock.create(document).headers["Location"]
+    assert dock.patch(location, 0, data).status_code == 204
+    # A dock that lost the answer tries again: no second upload opens for a stored
+    # recording; the answer points at its receipt.
+    second = dock.create(document)
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "recording_stored"
+    receipt = dock.client.get(second.headers["Location"], headers=dock.auth)
+    assert receipt.status_code == 200
+    assert receipt.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert _count(system, Upload) == 1
     again = dock.declare(document)
     assert again.json()["stored"] is True
     assert again.json()["receipt"]["sha256"] == hashlib.sha256(data).hexdigest()

@@ -335,6 +335,11 @@ class FakeServer:
         manifest = self.manifests.get(recording_id)
         if manifest is None:
             return _error(400, "invalid_input", "declare the manifest first")
+        if recording_id in self.receipts:
+            # Like the real server: no new upload of a stored recording; its receipt instead.
+            refused = _error(409, "recording_stored", "stored already: fetch its receipt")
+            refused.headers["Location"] = f"/api/v1/receipts/{recording_id}"
+            return refused
         length = int(request.headers["upload-length"])
         if length != manifest["size"]:
             return _error(422, "content_mismatch", "Upload-Length differs from the manifest")

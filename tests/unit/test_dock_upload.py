@@ -438,3 +438,22 @@ def test_an_empty_bay_is_no_camera(tmp_path: Path) -> None:
         result = agent.run_once()
 
     assert result.ok and result.uploaded == [] and server.log == []
+
+
+def test_a_recording_stored_before_its_upload_opened_is_released_by_its_receipt(
+    dock: Dock,
+) -> None:
+    # Another dock of the station finished it between this dock's declaration and its
+    # POST /uploads: the server opens no second upload (409 recording_stored).
+    manifest = dock.camera.manifests[0]
+    dock.server.fault(
+        "POST",
+        "/uploads",
+        when="call",
+        action=lambda server: server.commit_directly(dock.camera, manifest),
+    )
+    result = dock.run()
+
+    assert result.ok
+    dock.assert_delivered()
+    assert dock.server.patch_offsets() == []

@@ -52,4 +52,4 @@ def test_lengths_must_be_credible() -> None:
 
 
 def test_expiry_is_in_the_future() -> None:
-    assert expiry_for(NOW) > NOW
+    assert expiry_for(NOW, NOW) > NOW

@@ -196,7 +196,9 @@ def checkout_command(
         err.print(f"[red]error:[/] the server did not answer: {exc}")
         raise typer.Exit(1) from None
     console.print(
-        f"camera {taken.camera} is now officer {taken.officer}'s ({taken.officer_name}) "
+        f"camera {taken.camera} is now officer {taken.officer}'s"
+        + (f" ({taken.officer_name})" if taken.officer_name else "")
+        + " "
         "until it is docked again",
         highlight=False,
         markup=False,

@@ -324,6 +324,10 @@ class DockClient:
             raise errors.UploadLocked(message or "another request holds the upload")
         if upload and status in (404, 410):
             raise errors.UploadGone(message or "the upload is gone")
+        if code == "recording_stored":
+            # A new upload of a stored recording is refused: like an upload that ended
+            # committed, its receipt is what the dock wants (the uploader fetches it).
+            raise errors.UploadGone(message)
         known = _KNOWN.get(code)
         if known is not None:
             raise known(message or code)

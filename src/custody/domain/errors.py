@@ -73,6 +73,22 @@ class RecordingConflict(Conflict):
     code = "recording_conflict"
 
 
+class RecordingStored(Conflict):
+    """A new upload for a recording the server holds already: fetch its receipt instead."""
+
+    code = "recording_stored"
+
+    def __init__(self, message: str, recording_id: str) -> None:
+        super().__init__(message)
+        self.recording_id = recording_id
+
+
+class TooManyUploads(CustodyError):
+    """A dock has as many open uploads, or staged bytes, as it may: finish or end some."""
+
+    code = "too_many_uploads"
+
+
 class UploadGone(CustodyError):
     """The upload was terminated or has expired."""
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
-from custody.domain.errors import InvalidInput, OffsetMismatch, UploadGone
+from custody.domain.errors import InvalidInput, OffsetMismatch, TooManyUploads, UploadGone
 
-# An upload left unfinished this long is expired: the dock starts again, the camera still
+# An upload left untouched this long is expired: the dock starts again, the camera still
 # holds the footage. Long enough for a dock that lost its network over a weekend.
-UPLOAD_LIFETIME = timedelta(days=7)
+UPLOAD_LIFETIME = timedelta(days=3)
+# Every chunk pushes the expiry out, but never past this long after the upload was created:
+# a dock trickling a byte a day cannot hold staged bytes for ever.
+MAX_UPLOAD_AGE = timedelta(days=7)
+# What one dock may hold open at a time: more uploads than its bays ever need at once, and
+# the staged bytes of eight full 64 GiB cameras.
+MAX_OPEN_UPLOADS_PER_DOCK = 64
 # Large enough for 4-hour recordings at high bitrates; anything bigger is a fault.
 MAX_UPLOAD_BYTES = 64 * 1024**3
 
@@ -58,6 +64,24 @@ def check_patch(
         raise InvalidInput("the chunk would run past Upload-Length")
 
 
-def expiry_for(now: datetime) -> datetime:
-    """When an upload touched now expires."""
-    return now + UPLOAD_LIFETIME
+MAX_STAGED_BYTES_PER_DOCK = 8 * MAX_UPLOAD_BYTES
+
+
+def expiry_for(now: datetime, created_at: datetime) -> datetime:
+    """When an upload created at `created_at` and touched now expires: UPLOAD_LIFETIME
+    after its last touch, never later than MAX_UPLOAD_AGE after its creation."""
+    return min(now + UPLOAD_LIFETIME, created_at + MAX_UPLOAD_AGE)
+
+
+def check_dock_capacity(open_uploads: int, staged_bytes: int, length: int) -> None:
+    """May a dock holding `open_uploads` uploads of `staged_bytes` declared bytes open one
+    more of `length` bytes?"""
+    if open_uploads >= MAX_OPEN_UPLOADS_PER_DOCK:
+        raise TooManyUploads(
+            f"this dock has {MAX_OPEN_UPLOADS_PER_DOCK} uploads open: finish or end one first"
+        )
+    if staged_bytes + length > MAX_STAGED_BYTES_PER_DOCK:
+        raise TooManyUploads(
+            f"this dock's open uploads would pass {MAX_STAGED_BYTES_PER_DOCK} bytes: "
+            "finish or end one first"
+        )

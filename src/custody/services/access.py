@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from custody.db.models import Officer, Recording
+from custody.db.models import Dock, Officer, Recording, Upload
 from custody.db.models.lifecycle import Case, CaseMember, CaseRecording, Hold
 from custody.domain.access import (
     AccessClass,
@@ -307,6 +307,66 @@ def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[b
             )
             conditions.append(classes & Recording.id.in_(in_case))
     return or_(*conditions) if conditions else false()
+
+
+# --- docks ------------------------------------------------------------------------------
+# A dock touches only its own uploads and what its station's docks stored. Whatever else it
+# asks for answers exactly as what does not exist: 404, with the refusal audited.
+
+
+def open_upload(uow: UnitOfWork, dock_id: int, upload_id: str, actor: Actor, tag: str) -> Upload:
+    """The upload, if this dock created it; NotFound alike for another dock's and for none."""
+    upload = uow.session.get(Upload, upload_id) if len(upload_id) == 32 else None
+    if upload is None:
+        raise NotFound("no such upload")
+    if upload.dock_id != dock_id:
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            "another dock's upload",
+            object_type="recording",
+            object_id=upload.recording_id,
+            conceal=True,
+            missing="no such upload",
+        )
+    return upload
+
+
+def same_station(uow: UnitOfWork, station: str, dock_id: int | None) -> bool:
+    """Whether the dock `dock_id` stands in `station` (an unknown dock stands nowhere)."""
+    if dock_id is None:
+        return False
+    return uow.session.scalar(select(Dock.station).where(Dock.id == dock_id)) == station
+
+
+def camera_at_station(borough: str | None, station: str) -> bool:
+    """Whether a dock of `station` may report, see docked or check out a camera serving
+    `borough` (its holder's unit, or its pool's). A camera that serves no borough (in
+    stock, back on the shelf) holds no one's footage and charges at any dock."""
+    return borough is None or borough == station
+
+
+def open_receipt(
+    uow: UnitOfWork, station: str, recording_id: str, actor: Actor, tag: str
+) -> Recording:
+    """The stored recording, if a dock of this station uploaded it; NotFound alike else."""
+    missing = f"recording {recording_id} is not stored"
+    recording = uow.session.get(Recording, recording_id)
+    if recording is None:
+        raise NotFound(missing)
+    if not same_station(uow, station, recording.dock_id):
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            "a receipt of another station's dock",
+            object_type="recording",
+            object_id=recording_id,
+            conceal=True,
+            missing=missing,
+        )
+    return recording
 
 
 # --- cases -------------------------------------------------------------------------------

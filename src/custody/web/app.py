@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
 from custody import __version__
+from custody.domain.manifest import MAX_MANIFEST_BYTES
 from custody.services.fleet import importing
 from custody.services.system import System
 from custody.web import auth, docs, errors, openapi, portal
@@ -52,6 +53,7 @@ def create_app(system: System) -> FastAPI:
     app.add_middleware(
         BodyLimit,
         limits={f"{API}/fleet/import": importing.MAX_BYTES},
+        prefixed=[("PUT", f"{API}/manifests/", MAX_MANIFEST_BYTES)],
         unbounded=[("PATCH", f"{API}/uploads/")],
     )
     app.add_middleware(MethodOverride, prefix=f"{API}/uploads")

@@ -37,6 +37,7 @@ STATUS: dict[type[errors.CustodyError], int] = {
     errors.NotPermitted: 403,
     errors.UnknownDock: 401,
     errors.TooManySignIns: 429,
+    errors.TooManyUploads: 429,
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
@@ -143,6 +144,9 @@ def install(app: FastAPI) -> None:
         headers = None
         if isinstance(exc, errors.TooManySignIns):
             headers = {"Retry-After": str(exc.retry_after_seconds)}
+        if isinstance(exc, errors.RecordingStored):
+            # The dock fetches the receipt there instead of uploading again.
+            headers = {"Location": f"/api/v1/receipts/{exc.recording_id}"}
         return error_response(status_for(exc), exc.code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -40,9 +40,10 @@ from custody.domain.clock import TIME_RANGE, within_range
 from custody.web.deps import FORM_TYPES
 from custody.web.errors import error_response
 
-# A 6-hour manifest with a GPS fix every second is about 1.7 MB of JSON; nothing else a
-# person or a dock sends as JSON or a form comes near it.
-MAX_BODY_BYTES = 4 * 1024 * 1024
+# What a person or a dock sends as JSON or a form: a few fields, a list of at most a page
+# (500) of ids, a note of a few thousand characters. Routes that need more say so: the
+# manifest PUT (`custody.domain.manifest.MAX_MANIFEST_BYTES`), the CSV import.
+MAX_BODY_BYTES = 256 * 1024
 # The largest integer a database column holds (signed 64 bits, SQLite and PostgreSQL).
 MAX_INTEGER = 2**63 - 1
 TOO_BIG = f"must be within ±{MAX_INTEGER}"
@@ -76,7 +77,8 @@ def _declared_length(scope: Scope) -> int | None:
 class BodyLimit:
     """Answer 413 (our JSON error) to a request whose body passes its path's bound.
 
-    `limits` raises the bound for exact paths (a CSV import); `unbounded` names the
+    `limits` sets the bound for exact paths (a CSV import); `prefixed` for the (method, path
+    prefix) pairs of a route with a path parameter (the manifest PUT); `unbounded` names the
     (method, path prefix) pairs that stream their bodies under a bound of their own.
     """
 
@@ -86,11 +88,13 @@ class BodyLimit:
         *,
         limit: int = MAX_BODY_BYTES,
         limits: Mapping[str, int] | None = None,
+        prefixed: Iterable[tuple[str, str, int]] = (),
         unbounded: Iterable[tuple[str, str]] = (),
     ) -> None:
         self.app = app
         self.limit = limit
         self.limits = dict(limits or {})
+        self.prefixed = tuple(prefixed)
         self.unbounded = tuple(unbounded)
 
     def bound_for(self, scope: Scope) -> int | None:
@@ -98,6 +102,9 @@ class BodyLimit:
         method, path = scope.get("method", ""), scope.get("path", "")
         if any(method == m and path.startswith(prefix) for m, prefix in self.unbounded):
             return None
+        for m, prefix, bound in self.prefixed:
+            if method == m and path.startswith(prefix):
+                return bound
         return self.limits.get(path, self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -128,7 +128,8 @@ class Checkout(Answer):
     assignment_id: int
     camera: str
     officer: str
-    officer_name: str
+    # None when the officer is of another station than the dock's: a dock names no one else.
+    officer_name: str | None
     started_at: When
 
 

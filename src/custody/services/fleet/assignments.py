@@ -45,7 +45,7 @@ from custody.domain.fleet import (
 )
 from custody.domain.manifest import Manifest
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import camera_at_station, require
 from custody.services.fleet.answers import (
     Assignment,
     CameraHolder,
@@ -257,7 +257,8 @@ def checkout(
 ) -> Checkout:
     """An officer presents their card at a dock and takes a docked pool camera.
 
-    The camera must be a pool camera in service, last reported in this dock. Any open
+    The camera must be a pool camera of this dock's station in service, last reported in
+    this dock. Any open
     assignment ends (the previous holder docked it, or never took it out), and the
     card's officer holds it until a dock reports it again. Refusals are audited.
     """
@@ -271,7 +272,8 @@ def checkout(
             camera = uow.session.scalar(
                 select(Camera).where(Camera.serial == serial).with_for_update()
             )
-            if camera is None:
+            # Another station's camera (its pool, its officers') answers as an unknown one.
+            if camera is None or not camera_at_station(camera.borough, dock.station):
                 raise UnknownCamera(f"camera {serial} is not registered")
             if officer is None:
                 raise NotFound("this card belongs to no officer: ask the fleet manager")
@@ -319,7 +321,8 @@ def checkout(
             assignment_id=assignment.id,
             camera=serial,
             officer=officer.warrant_number,
-            officer_name=officer.name,
+            # The warrant number goes on the camera; the name only to the officer's station.
+            officer_name=officer.name if officer.unit == dock.station else None,
             started_at=isoformat(assignment.started_at),
         )
         _commit(uow, serial)

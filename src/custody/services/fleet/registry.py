@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from custody.db.models import Camera, CameraReport, Dock, IngestFlag, Officer
 from custody.db.models.fleet import CameraAssignment
@@ -36,7 +36,7 @@ from custody.domain.fleet import (
 )
 from custody.domain.principal import Principal
 from custody.domain.signing import load_public_key
-from custody.services.access import require
+from custody.services.access import camera_at_station, require
 from custody.services.fleet.answers import CameraRegistered, DockRegistered, OfficerAdded
 from custody.services.identity.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
@@ -61,6 +61,9 @@ class DockIdentity:
 
     dock_id: int
     name: str
+    # The station it stands in (the dock's own `station` field): a dock sees the uploads
+    # and receipts of its station's docks only.
+    station: str
 
     def actor(self, address: str | None = None, user_agent: str | None = None) -> Actor:
         return Actor(f"dock:{self.name}", address, user_agent)
@@ -437,7 +440,7 @@ def authenticate_dock(system: System, token: str) -> DockIdentity:
         dock = uow.session.scalar(select(Dock).where(Dock.token_hash == token_hash(token)))
         if dock is None or dock.revoked_at is not None:
             raise NotAuthenticated("unknown or revoked dock token")
-        return DockIdentity(dock.id, dock.name)
+        return DockIdentity(dock.id, dock.name, dock.station)
 
 
 # --- what docks say ---
@@ -471,14 +474,15 @@ def report_camera(
     with system.unit_of_work() as uow:
         session = uow.session
         camera = session.scalar(select(Camera).where(Camera.serial == serial).with_for_update())
-        if camera is None:
+        if camera is None or not camera_at_station(camera.borough, dock.station):
+            # Another station's camera answers as one that is not registered.
             uow.audit(
                 "dock:camera:report",
                 actor,
                 object_type="camera",
                 object_id=serial,
                 allowed=False,
-                reason="unknown camera",
+                reason="unknown camera" if camera is None else "another station's camera",
             )
             uow.commit()
             raise UnknownCamera(f"camera {serial} is not registered")
@@ -537,8 +541,10 @@ def heartbeat(
 ) -> int:
     """A dock is alive, and these cameras sit in its bays (charging, their footage safe).
 
-    Not audited: it changes no record of substance, and every dock sends one every few
-    minutes. Returns how many of the serials are registered cameras.
+    Cameras of another station's borough are left alone, as unregistered ones are (the rule
+    of `camera_at_station`, as a query). Not audited: it changes no record of substance, and
+    every dock sends one every few minutes. Returns how many of the serials are registered
+    cameras of the station.
     """
     if len(docked) > MAX_DOCKED_LIST:
         raise InvalidInput(f"a dock reports at most {MAX_DOCKED_LIST} docked cameras")
@@ -552,7 +558,11 @@ def heartbeat(
         if docked:
             result = uow.session.execute(
                 update(Camera)
-                .where(Camera.serial.in_(sorted(set(docked))))
+                .where(
+                    Camera.serial.in_(sorted(set(docked))),
+                    # Only the station's cameras (and those serving no borough) count.
+                    or_(Camera.borough.is_(None), Camera.borough == dock.station),
+                )
                 .values(last_docked_at=now, last_dock_id=dock.dock_id)
             )
             known = int(getattr(result, "rowcount", 0) or 0)

@@ -15,17 +15,19 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from custody.db.models import Upload
 from custody.domain.actor import Actor
+from custody.domain.clock import isoformat
 from custody.domain.errors import ChecksumMismatch, InvalidInput, UploadGone, UploadLocked
 from custody.domain.uploads import UploadState, check_patch, expiry_for
 from custody.private import open_private
+from custody.services.access import open_upload
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.commit import commit_upload
 from custody.services.ingest.hashing import RUNNING_HASHES
-from custody.services.ingest.uploads import UploadStatus, get_upload, staging_file, status_of
+from custody.services.ingest.uploads import UploadStatus, staging_file, status_of
 from custody.services.system import System
 
 if TYPE_CHECKING:
@@ -156,6 +158,10 @@ class ChunkWriter:
         new_offset = self.upload.offset + self.written
         with self.system.unit_of_work() as uow:
             now = uow.now()
+            created_at = uow.session.scalar(
+                select(Upload.created_at).where(Upload.id == self.upload.upload_id)
+            )
+            expires_at = expiry_for(now, created_at if created_at is not None else now)
             result = uow.session.execute(
                 update(Upload)
                 .where(
@@ -163,7 +169,7 @@ class ChunkWriter:
                     Upload.offset == self.upload.offset,
                     Upload.state == UploadState.RECEIVING,
                 )
-                .values(offset=new_offset, updated_at=now, expires_at=expiry_for(now))
+                .values(offset=new_offset, updated_at=now, expires_at=expires_at)
             )
             # The offset moves only from the value this request started at: exactly one row.
             if getattr(result, "rowcount", 0) != 1:
@@ -178,7 +184,7 @@ class ChunkWriter:
             new_offset,
             self.upload.length,
             UploadState.RECEIVING,
-            self.upload.expires_at_iso,
+            isoformat(expires_at),
             self.upload.recording_id,
         )
         if new_offset == self.upload.length:
@@ -212,8 +218,9 @@ def begin_chunk(
 ) -> ChunkWriter:
     """Check a PATCH against the upload's state and open a writer for its body."""
     checksum = parse_checksum(checksum_header)
+    actor = actor or dock.actor()
     with system.unit_of_work() as uow:
-        upload = get_upload(uow, upload_id)
+        upload = open_upload(uow, dock.dock_id, upload_id, actor, "dock:upload:chunk")
         check_patch(
             UploadState(upload.state),
             upload.expires_at,
@@ -224,4 +231,4 @@ def begin_chunk(
             content_length,
         )
         status = status_of(upload)
-    return ChunkWriter(system, dock, status, checksum, actor or dock.actor())
+    return ChunkWriter(system, dock, status, checksum, actor)

@@ -15,8 +15,9 @@ from custody.db.models import Manifest as ManifestRow
 from custody.domain import signing
 from custody.domain.actor import Actor
 from custody.domain.errors import CustodyError, SignatureInvalid, UnknownCamera
-from custody.domain.manifest import parse_manifest
+from custody.domain.manifest import MAX_RECORDING_ID, parse_manifest
 from custody.domain.uploads import UploadState
+from custody.services.access import same_station
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.answers import ManifestStatus, SignedReceipt, UploadInProgress
 from custody.services.ingest.flags import raise_flag, refuse_conflict
@@ -38,7 +39,8 @@ def declare_manifest(
             "manifest_invalid",
             exc.message,
             dock,
-            recording_id=rid if isinstance(rid, str) else None,
+            # Only an id of an id's length is kept with the flag: nothing unbounded is copied.
+            recording_id=rid if isinstance(rid, str) and len(rid) <= MAX_RECORDING_ID else None,
             actor=actor,
         )
         raise
@@ -118,10 +120,24 @@ def declare_manifest(
             uow.rollback()
             refuse_conflict(system, dock, manifest, actor)
         now = uow.now()
+        if not same_station(uow, dock.station, existing.dock_id):
+            # The camera moved to another station with the signed manifest: the recording
+            # is now declared there (the first station's uploads stay its docks' own).
+            existing.dock_id = dock.dock_id
+            uow.audit(
+                "dock:manifest:declare",
+                actor,
+                object_type="recording",
+                object_id=manifest.recording_id,
+                details={"camera": manifest.device_serial, "moved_station": True},
+            )
+            uow.commit()
         uploads = session.scalars(
             select(Upload)
             .where(
                 Upload.recording_id == manifest.recording_id,
+                # Only this dock's own: another's answer 404 to it.
+                Upload.dock_id == dock.dock_id,
                 Upload.state == UploadState.RECEIVING,
                 Upload.expires_at > now,
             )

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from custody.db.models import Recording
-from custody.domain.errors import NotFound
+from custody.domain.actor import Actor
 from custody.domain.signing import public_key_text
+from custody.services.access import open_receipt
+from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.answers import ServerKey, SignedReceipt
 from custody.services.system import System
 
 
-def receipt_for(system: System, recording_id: str) -> SignedReceipt:
-    """The signed receipt of a stored recording, for a dock that lost the answer to its commit."""
+def receipt_for(
+    system: System, dock: DockIdentity, recording_id: str, actor: Actor | None = None
+) -> SignedReceipt:
+    """The signed receipt of a recording a dock of this dock's station stored, for a dock
+    that lost the answer to its commit."""
     with system.unit_of_work() as uow:
-        recording = uow.session.get(Recording, recording_id)
-        if recording is None:
-            raise NotFound(f"recording {recording_id} is not stored")
+        recording = open_receipt(
+            uow, dock.station, recording_id, actor or dock.actor(), "dock:receipt:read"
+        )
         return SignedReceipt.model_validate_json(recording.receipt_document)
 
 

@@ -13,13 +13,28 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from custody.db.models import Manifest as ManifestRow
-from custody.db.models import Upload
+from custody.db.models import Recording, Upload
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import ContentMismatch, InvalidInput, NotFound, UploadGone
-from custody.domain.uploads import UploadState, check_length, expiry_for, is_expired
+from custody.domain.errors import (
+    ContentMismatch,
+    InvalidInput,
+    NotFound,
+    RecordingStored,
+    UploadGone,
+)
+from custody.domain.uploads import (
+    UploadState,
+    check_dock_capacity,
+    check_length,
+    expiry_for,
+    is_expired,
+)
 from custody.private import PRIVATE_FILE, private_dir
+from custody.services.access import open_upload, same_station
 from custody.services.fleet.registry import DockIdentity
 from custody.services.system import System, UnitOfWork
 
@@ -78,20 +93,39 @@ def create_upload(
     metadata: dict[str, str],
     actor: Actor | None = None,
 ) -> UploadStatus:
-    """Open a tus upload for a declared recording; its length must be the manifest's size."""
+    """Open a tus upload for a recording declared at a dock of this dock's station; its
+    length must be the manifest's size.
+
+    A recording the server holds already is refused (RecordingStored: its receipt is the
+    answer), and so is an upload past the dock's cap on open uploads and staged bytes.
+    """
     check_length(length)
     recording_id = metadata.get("recording_id")
     if not recording_id:
         raise InvalidInput("Upload-Metadata must name the recording_id")
     with system.unit_of_work() as uow:
         manifest = uow.session.get(ManifestRow, recording_id)
-        if manifest is None:
+        # A manifest declared at another station's dock is, to this dock, none at all
+        # (cameras move between the bays of a station, not between stations mid-upload).
+        if manifest is None or not same_station(uow, dock.station, manifest.dock_id):
             raise InvalidInput(f"declare the manifest first: PUT /api/v1/manifests/{recording_id}")
+        if uow.session.get(Recording, recording_id) is not None:
+            raise RecordingStored(
+                f"recording {recording_id} is stored already: fetch its receipt", recording_id
+            )
         if manifest.size != length:
             raise ContentMismatch(
                 f"Upload-Length {length} differs from the manifest's size {manifest.size}"
             )
         now = uow.now()
+        open_count, staged = uow.session.execute(
+            select(func.count(Upload.id), func.coalesce(func.sum(Upload.length), 0)).where(
+                Upload.dock_id == dock.dock_id,
+                Upload.state == UploadState.RECEIVING,
+                Upload.expires_at > now,
+            )
+        ).one()
+        check_dock_capacity(int(open_count), int(staged), length)
         upload = Upload(
             id=uuid.uuid4().hex,
             recording_id=recording_id,
@@ -102,7 +136,7 @@ def create_upload(
             metadata_text=json.dumps(metadata, sort_keys=True),
             created_at=now,
             updated_at=now,
-            expires_at=expiry_for(now),
+            expires_at=expiry_for(now, now),
         )
         staging_file(system, upload.id).touch(mode=PRIVATE_FILE)
         uow.session.add(upload)
@@ -139,10 +173,14 @@ def _metadata_of(upload: Upload) -> dict[str, str]:
     )
 
 
-def upload_status(system: System, upload_id: str) -> UploadStatus:
-    """The server's offset for an upload (tus HEAD)."""
+def upload_status(
+    system: System, dock: DockIdentity, upload_id: str, actor: Actor | None = None
+) -> UploadStatus:
+    """The server's offset for one of this dock's uploads (tus HEAD)."""
     with system.unit_of_work() as uow:
-        upload = get_upload(uow, upload_id)
+        upload = open_upload(
+            uow, dock.dock_id, upload_id, actor or dock.actor(), "dock:upload:status"
+        )
         if upload.state in (UploadState.TERMINATED, UploadState.FAILED) or (
             upload.state == UploadState.RECEIVING and is_expired(upload.expires_at, uow.now())
         ):
@@ -151,7 +189,8 @@ def upload_status(system: System, upload_id: str) -> UploadStatus:
 
 
 def get_upload(uow: UnitOfWork, upload_id: str) -> Upload:
-    """The upload's row; NotFound for an id that is not one (or not one of ours)."""
+    """The upload's row; NotFound for an id that is not one. (Whose it is was checked at
+    the door, `open_upload`, when the dock's request began.)"""
     upload = uow.session.get(Upload, upload_id) if len(upload_id) == 32 else None
     if upload is None:
         raise NotFound("no such upload")
@@ -174,7 +213,9 @@ def terminate_upload(
     its bytes are the recording's now: the recording, its file and receipt are not touched.
     """
     with system.unit_of_work() as uow:
-        upload = get_upload(uow, upload_id)
+        upload = open_upload(
+            uow, dock.dock_id, upload_id, actor or dock.actor(), "dock:upload:terminate"
+        )
         if upload.state == UploadState.TERMINATED:
             raise UploadGone("this upload was terminated already")
         completed = upload.state == UploadState.COMMITTED

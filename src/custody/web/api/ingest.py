@@ -21,14 +21,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from custody.domain.clock import parse_time
-from custody.domain.errors import CustodyError, InvalidInput
+from custody.domain.errors import CustodyError, InvalidInput, RecordingStored, TooManyUploads
 from custody.domain.uploads import MAX_UPLOAD_BYTES
 from custody.services.ingest import chunks, manifests, receipts, uploads
 from custody.services.ingest.answers import ManifestStatus, ServerKey, SignedReceipt
 from custody.services.ingest.chunks import CHECKSUM_ALGORITHMS
 from custody.services.ingest.uploads import UploadStatus
 from custody.web.deps import CurrentDock, SystemDep, dock_actor
-from custody.web.errors import TUS_HEADERS, error_response, status_for
+from custody.web.errors import TUS_HEADERS, error_response, errors_for, status_for
 from custody.web.guard import DOCK, PUBLIC, access
 from custody.web.limits import MAX_INTEGER, whole_number
 
@@ -126,8 +126,16 @@ async def declare_manifest(
     summary="The signed receipt of a stored recording",
     openapi_extra=access(DOCK),
 )
-async def receipt(recording_id: str, system: SystemDep, _: CurrentDock) -> SignedReceipt:
-    return await run_in_threadpool(receipts.receipt_for, system, _recording_id(recording_id))
+async def receipt(
+    recording_id: str, request: Request, system: SystemDep, dock: CurrentDock
+) -> SignedReceipt:
+    return await run_in_threadpool(
+        receipts.receipt_for,
+        system,
+        dock,
+        _recording_id(recording_id),
+        dock_actor(request, dock),
+    )
 
 
 # --- tus ----------------------------------------------------------------------------------
@@ -170,6 +178,7 @@ def options() -> Response:
     tags=["uploads (tus)"],
     summary="Create an upload (tus creation)",
     openapi_extra=access(DOCK),
+    responses=errors_for(RecordingStored, TooManyUploads),
 )
 async def create(request: Request, system: SystemDep, dock: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
@@ -201,11 +210,13 @@ async def create(request: Request, system: SystemDep, dock: CurrentDock) -> Resp
     summary="An upload's offset (tus core)",
     openapi_extra=access(DOCK),
 )
-async def head(upload_id: str, request: Request, system: SystemDep, _: CurrentDock) -> Response:
+async def head(upload_id: str, request: Request, system: SystemDep, dock: CurrentDock) -> Response:
     if (refusal := _tus_version_error(request)) is not None:
         return Response(status_code=412, headers=dict(refusal.headers))
     try:
-        status = await run_in_threadpool(uploads.upload_status, system, upload_id)
+        status = await run_in_threadpool(
+            uploads.upload_status, system, dock, upload_id, dock_actor(request, dock)
+        )
     except CustodyError as exc:
         # A HEAD answer has no body.
         return Response(
