@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -93,3 +95,81 @@ def test_an_unauthenticated_json_body_past_what_any_route_needs_is_refused_first
     assert status == 413
     assert body["error"]["code"] == "too_large"  # type: ignore[index]
     print(f"1 MiB unauthenticated body refused in {took:.3f} s")
+
+
+MIB = 1024 * 1024
+HUNDRED_MB = 100 * 1000 * 1000
+SENDERS = 4
+# The bound this test states: however many 100 MB bodies arrive at once, with or without a
+# Content-Length, the server's peak resident memory grows by at most 32 MiB (a few buffers
+# per connection). Unbounded, one 108 MB JSON body took the server to about 1 GB.
+GROWTH_BOUND = 32 * MIB
+
+
+def _peak_memory(pid: int) -> int:
+    """The process's peak resident memory so far (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc")
+
+
+def _send_hundred_mb(installation: Installation, chunked: bool) -> int:
+    """Send a 100 MB JSON body for real (as far as the server lets it come), unauthenticated;
+    return the status the server answered."""
+    where = urlsplit(installation.server.url)
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {HUNDRED_MB}"
+    head = (
+        f"POST /api/v1/cases HTTP/1.1\r\nHost: {where.hostname}:{where.port}\r\n"
+        f"Content-Type: application/json\r\n{framing}\r\n\r\n"
+    ).encode()
+    piece = b"[" + b"0," * (MIB // 2 - 1) + b"0]"
+    sent = 0
+    with socket.create_connection((where.hostname or "127.0.0.1", where.port or 80)) as sock:
+        sock.settimeout(30)
+        sock.sendall(head)
+        try:
+            while sent < HUNDRED_MB:
+                data = f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece
+                sock.sendall(data)
+                sent += len(piece)
+        except OSError:
+            pass  # the server answered and closed: the rest of the body is not wanted
+        received = b""
+        try:
+            while b"\r\n" not in received:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        except OSError:
+            pass
+    assert sent < HUNDRED_MB, "the server took the whole body"
+    return int(received.split(b" ", 2)[1]) if received else 0
+
+
+def test_hundred_mb_bodies_at_once_keep_the_server_under_its_memory_bound(
+    installation: Installation,
+) -> None:
+    process = installation.server.process
+    assert process is not None
+    before = _peak_memory(process.pid)
+    statuses: list[int] = []
+    threads = [
+        threading.Thread(
+            target=lambda chunked=(i % 2 == 1): statuses.append(
+                _send_hundred_mb(installation, chunked)
+            )
+        )
+        for i in range(SENDERS)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    growth = _peak_memory(process.pid) - before
+    # Each was refused for its size (a reset before the answer counts as refused too: the
+    # server stopped reading), and none made the server hold it.
+    assert len(statuses) == SENDERS and set(statuses) <= {413, 0}, statuses
+    assert 413 in statuses
+    assert growth <= GROWTH_BOUND, f"grew {growth // MIB} MiB, bound {GROWTH_BOUND // MIB} MiB"
