@@ -299,3 +299,32 @@ def test_after_the_complaint_hold_is_lifted_nothing_shows_either(worlds: Worlds)
         w.both("bob", "GET", f"/api/v1/recordings/{rid}/audit")
         w.both("bob", "GET", f"/recordings/{rid}/audit")
         w.both("alice", "GET", f"/recordings/{rid}")
+
+
+def test_the_continuity_pdf_is_printed_from_the_same_trail_in_both_worlds(
+    worlds: Worlds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The court PDF is a pure rendering of the trail the person may read: what goes into it
+    must be alike in both worlds (its bytes differ only by the chain's hashes)."""
+    from custody.services.audit_trail import trail as trail_service
+
+    printed: list[Any] = []
+    render = trail_service.render_trail
+
+    def capture(trail: dict[str, Any]) -> bytes:
+        printed.append(normalised(trail))
+        return render(trail)
+
+    monkeypatch.setattr(trail_service, "render_trail", capture)
+    for rid in (worlds.first, worlds.second):
+        for client in worlds.clients:
+            answer = client.get(
+                f"/api/v1/recordings/{rid}/audit.pdf", headers=worlds.force.auth("bob")
+            )
+            assert answer.status_code == 200
+            assert answer.content.startswith(b"%PDF-")
+        first, second = printed[-2:]
+        # The checkpoint in force is the same document in both but for its root hash.
+        for one in (first, second):
+            one.pop("checkpoint", None)
+        assert first == second, f"bob's continuity PDF of {rid} tells of the complaint hold"
