@@ -490,7 +490,7 @@ def running_installation(root: Path) -> Iterator[Installation]:
         )
     )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
-    admin_token = _ok(custody(data_dir, "users", "token", "admin"))
+    admin_token = _ok(custody(data_dir, "users", "token", "--as", "admin"))
     _ok(
         custody(
             data_dir,
@@ -505,7 +505,7 @@ def running_installation(root: Path) -> Iterator[Installation]:
             stdin="a long test password\n",
         )
     )
-    viewer_token = _ok(custody(data_dir, "users", "token", "pat"))
+    viewer_token = _ok(custody(data_dir, "users", "token", "--as", "pat"))
     server = ServerProcess(data_dir, free_port(), {})
     server.start()
     try:

@@ -11,12 +11,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.domain import signing
+from custody.domain.actor import Actor
 from custody.domain.errors import Conflict
 from custody.domain.manifest import GpsPoint, Manifest
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import setup, users
+from custody.services.identity import resets, setup, tokens, users
 from custody.services.system import System
 from tests.conftest import START
 
@@ -68,6 +69,20 @@ def administrator(system: System, username: str = "admin") -> Principal:
         if username != first.username:
             users.create_user(system, first, username, "administrator")
         return users.principal_named(system, username)
+
+
+def own_token(system: System, username: str, *, days: int = 90) -> str:
+    """An API token that `username` issues for themselves, as anyone does (`POST /me/tokens`):
+    nobody, administrators included, may mint a token that acts as someone else."""
+    person = users.principal_named(system, username)
+    return tokens.create_my_token(system, person, lifetime=timedelta(days=days)).token
+
+
+def give_password(system: System, admin: Principal, username: str, password: str) -> None:
+    """`username` sets their own password, the one way anyone but the first administrator
+    does: `admin` issues them a one-time reset and they complete it."""
+    issued = resets.issue_reset(system, admin, username)
+    resets.complete_reset(system, issued.code, password, Actor("anonymous"))
 
 
 def register(

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import tokens, users
+from custody.services.identity import users
 from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
-from tests.factories import FakeCamera, administrator, register
+from tests.factories import FakeCamera, administrator, own_token, register
 
 PEOPLE = {
     "alice": ("officer", "1234AB", None),
@@ -56,7 +56,7 @@ def make_force(system: System) -> Force:
     for name, (role, officer, unit) in PEOPLE.items():
         if name != root.username:
             users.create_user(system, root, name, role, officer=officer, unit=unit)
-        force.tokens[name] = tokens.issue_token(system, root, name)
+        force.tokens[name] = own_token(system, name)
     return force
 
 

@@ -102,7 +102,7 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         with DockAgent(server.url, dock_token, bays) as agent:
             assert agent.run_once().ok
-        items = _settled(server.url, _ok(data_dir, "users", "token", "root"), 4)
+        items = _settled(server.url, _ok(data_dir, "users", "token", "--as", "root"), 4)
         alice = sorted(
             (str(i["started_at"]), str(i["id"])) for i in items if i["officer"] == "1234AB"
         )

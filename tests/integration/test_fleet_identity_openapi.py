@@ -11,7 +11,10 @@ from fastapi.testclient import TestClient
 from custody.services.system import System
 from custody.web.app import create_app
 
-AREA = tuple(f"/api/v1/{part}" for part in ("officers", "cameras", "docks", "fleet", "me", "users"))
+AREA = tuple(
+    f"/api/v1/{part}"
+    for part in ("officers", "cameras", "docks", "fleet", "me", "users", "password-resets")
+)
 # Every operation of the area that answers JSON, and those that answer 204 with no body.
 JSON_ANSWERS = 26
 EMPTY_ANSWERS = 10

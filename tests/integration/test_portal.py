@@ -23,7 +23,7 @@ from custody.domain.actor import Actor
 from custody.domain.errors import InvalidInput, NotFound
 from custody.services.evidence import annotations as notes
 from custody.services.evidence import cases, categories, flags
-from custody.services.identity import signin, users
+from custody.services.identity import signin
 from custody.services.recordings import previews, search
 from custody.services.recordings.search import Search
 from custody.services.retention import review
@@ -31,6 +31,7 @@ from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from tests.conftest import START
+from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
 from tests.people import PASSWORD
 
@@ -42,7 +43,7 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 def world(system: System) -> World:
     found = build_world(system)
     for name in found.people:
-        users.set_password(system, found.people["admin2"], name, PASSWORD)
+        give_password(system, found.people["admin2"], name, PASSWORD)
     return found
 
 

@@ -52,3 +52,12 @@ class SessionsEnded(Answer):
     """How many portal sessions of a user ended."""
 
     ended: int
+
+
+class IssuedReset(Answer):
+    """A one-time password reset for a person: the code, shown here once, goes to them alone
+    (in person, by the force's own channel); they complete it to set their own password."""
+
+    username: str
+    code: str
+    expires_at: When

@@ -1,5 +1,8 @@
 """People: accounts, roles and passwords.
 
+Nobody sets another person's password: a person changes their own here, and an
+administrator's help is a one-time reset the person completes (`services.identity.resets`).
+
 A user need not have a password: people who sign in through the force's single
 sign-on (OIDC, e.g. Microsoft Entra) carry an external issuer and subject instead.
 Portal sign-in, sessions and throttling are in `custody.services.identity.signin`, API
@@ -94,7 +97,7 @@ def user_view(user: User, warrant: str | None) -> UserView:
     )
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(
             f"a password has at least {MIN_PASSWORD} characters (and at most {MAX_PASSWORD})"
@@ -167,7 +170,7 @@ def insert_user(
         raise InvalidInput("a username is letters, digits, '.', '_' or '-' (at most 120)")
     _check_role(role)
     if password is not None:
-        _check_password(password)
+        check_password(password)
     if (external_issuer is None) != (external_subject is None):
         raise InvalidInput("an external identity has both an issuer and a subject")
     session = uow.session
@@ -380,24 +383,6 @@ def end_sessions(
         return SessionsEnded(ended=ended)
 
 
-def set_password(
-    system: System,
-    principal: Principal,
-    username: str,
-    password: str,
-    *,
-    actor: Actor | None = None,
-) -> None:
-    """An administrator sets a user's password; every session and API token of theirs ends."""
-    who = actor or principal.actor()
-    with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
-        _check_password(password)
-        user = user_named(uow, username)
-        _new_password(uow, user, password, "admin:user:password", who)
-        uow.commit()
-
-
 def change_my_password(
     system: System,
     principal: Principal,
@@ -413,7 +398,7 @@ def change_my_password(
     the address's sign-ins (TooManySignIns, nothing hashed) and every refusal audited.
     """
     who = actor or principal.actor()
-    _check_password(password)
+    check_password(password)
     with system.unit_of_work() as uow:
         user = own_user(uow, principal)
         username, present = user.username, user.password_hash
@@ -429,7 +414,7 @@ def change_my_password(
     throttle.succeeded(system, ticket)
     with system.unit_of_work() as uow:
         user = own_user(uow, principal)
-        _new_password(uow, user, password, "user:password:change", who)
+        new_password(uow, user, password, "user:password:change", who)
         uow.commit()
 
 
@@ -446,7 +431,7 @@ def _refuse_change(system: System, username: str, actor: Actor, reason: str) -> 
         uow.commit()
 
 
-def _new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Actor) -> None:
+def new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Actor) -> None:
     user.password_hash = _hash(password)
     now = uow.now()
     _end_sessions(uow, user.id, now)
