@@ -121,6 +121,10 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         # The victim's own token (nobody mints one for another): /users/victim/tokens/{id}.
         victim = users.principal_named(system, "victim")
         values["token_id"] = tokens.create_my_token(system, victim).id
+        wider = {"role": "auditor"}  # pending: a second administrator would approve it
+        values["request_id"] = call("POST", "/users/victim/role-requests", root, 201, json=wider)[
+            "id"
+        ]
         rid = recording_id
         mark = {"at_seconds": 1, "label": "x"}
         values["bookmark_id"] = call("POST", f"/recordings/{rid}/bookmarks", erin, 201, json=mark)[

@@ -90,8 +90,12 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     _ok(data_dir, "fleet", "add-officer", "5678CD", "--name", "Charlie Cole", "--unit", "Camden")
     dock_token = _ok(data_dir, "fleet", "add-dock", "Hackney-1")
     for name, (role, extra) in PEOPLE.items():
-        _ok(data_dir, "users", "add", name, "--role", role, *extra, "--password-stdin",
+        # root, a second administrator, is appointed by admin (the only one): asked, not set.
+        first = "officer" if role == "administrator" else role
+        _ok(data_dir, "users", "add", name, "--role", first, *extra, "--password-stdin",
             stdin=PASSWORD + "\n")  # fmt: skip
+        if first != role:
+            _ok(data_dir, "users", "request-role", name, role)
     bays = [root / "bay-1", root / "bay-2"]
     simulate_camera(bays[0], serial="BWV-0101", officer_id="1234AB", recordings=3, duration=20)
     simulate_camera(bays[1], serial="BWV-0202", officer_id="5678CD", recordings=1, duration=10)

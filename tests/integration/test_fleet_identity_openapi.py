@@ -13,10 +13,19 @@ from custody.web.app import create_app
 
 AREA = tuple(
     f"/api/v1/{part}"
-    for part in ("officers", "cameras", "docks", "fleet", "me", "users", "password-resets")
+    for part in (
+        "officers",
+        "cameras",
+        "docks",
+        "fleet",
+        "me",
+        "users",
+        "password-resets",
+        "role-requests",
+    )
 )
 # Every operation of the area that answers JSON, and those that answer 204 with no body.
-JSON_ANSWERS = 26
+JSON_ANSWERS = 30
 EMPTY_ANSWERS = 10
 
 

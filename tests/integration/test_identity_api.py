@@ -14,7 +14,7 @@ from custody.services.fleet import registry
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
-from tests.factories import give_password, own_token
+from tests.factories import APPROVER, give_password, own_token
 from tests.people import Force, make_force
 
 
@@ -114,8 +114,13 @@ def test_changing_a_role_and_disabling_are_audited_and_take_effect(
 
 
 def test_the_last_administrator_cannot_be_removed(client: TestClient, force: Force) -> None:
+    # The second administrator, who approved the force's wide roles, leaves first.
+    gone = client.patch(
+        f"/api/v1/users/{APPROVER}", headers=force.auth("root"), json={"disabled": True}
+    )
+    assert gone.status_code == 200
     answer = client.patch(
-        "/api/v1/users/root", headers=force.auth("root"), json={"role": "auditor"}
+        "/api/v1/users/root", headers=force.auth("root"), json={"role": "fleet_manager"}
     )
     assert answer.status_code == 409
     answer = client.patch("/api/v1/users/root", headers=force.auth("root"), json={"disabled": True})

@@ -16,12 +16,14 @@ from sqlalchemy import select
 
 from custody.db.models import AuditEvent
 from custody.db.models.users import PasswordReset
+from custody.domain.access import ROLES, grant_needs_a_second_administrator
 from custody.domain.errors import NotAuthenticated
-from custody.services.identity import signin
+from custody.services.identity import roles, signin, users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
-from tests.people import Force, make_force
+from tests.factories import APPROVER, administrator
+from tests.people import Force, make_force, store_recording
 
 
 @pytest.fixture
@@ -153,3 +155,94 @@ def test_the_command_line_offers_no_way_to_act_as_another(tmp_path: Path) -> Non
     mine = custody(data, "users", "token", "--as", "erin").stdout.strip()
     assert mine.startswith("cut_")
     assert "erin" in custody(data, "users", "tokens", "erin").stdout
+
+
+def test_the_roles_that_need_two_administrators_come_from_the_rule_table() -> None:
+    wide = {role for role in ROLES if grant_needs_a_second_administrator(role)}
+    assert wide == {"professional_standards", "auditor", "administrator"}
+
+
+def test_an_administrator_alone_cannot_give_a_role_that_sees_footage_force_wide(
+    client: TestClient, force: Force
+) -> None:
+    root = force.auth("root")
+    made = client.post(
+        "/api/v1/users", headers=root, json={"username": "mole", "role": "professional_standards"}
+    )
+    assert made.status_code == 403
+    assert client.get("/api/v1/users/mole", headers=root).status_code == 404
+    for role in ("professional_standards", "auditor", "administrator"):
+        changed = client.patch("/api/v1/users/gus", headers=root, json={"role": role})
+        assert changed.status_code == 403, role
+    assert client.get("/api/v1/users/gus", headers=root).json()["role"] == "fleet_manager"
+    # A role that sees no more than before is still the administrator's own to give.
+    assert client.patch("/api/v1/users/gus", headers=root, json={"role": "disclosure"}).is_success
+
+
+def test_a_second_administrator_approves_a_wide_role_and_the_asker_cannot(
+    client: TestClient, force: Force
+) -> None:
+    store_recording(force)
+    root, approver = force.auth("root"), force.auth(APPROVER)
+    asked = client.post(
+        "/api/v1/users/gus/role-requests", headers=root, json={"role": "professional_standards"}
+    )
+    assert asked.status_code == 201, asked.text
+    request = asked.json()
+    assert request["outcome"] is None and request["requested_by"] == "root"
+    # Pending: gus sees no more than before.
+    assert client.get("/api/v1/users/gus", headers=root).json()["role"] == "fleet_manager"
+    assert client.get("/api/v1/recordings", headers=force.auth("gus")).json()["total"] == 0
+    again = client.post("/api/v1/users/gus/role-requests", headers=root, json={"role": "auditor"})
+    assert again.status_code == 409  # one pending request per person
+    own = client.post(f"/api/v1/role-requests/{request['id']}/approve", headers=root)
+    assert own.status_code == 403
+    listed = client.get("/api/v1/role-requests", headers=approver).json()
+    assert [r["id"] for r in listed] == [request["id"]]
+    approved = client.post(f"/api/v1/role-requests/{request['id']}/approve", headers=approver)
+    assert approved.status_code == 200 and approved.json()["outcome"] == "approved"
+    assert approved.json()["decided_by"] == APPROVER
+    assert client.get("/api/v1/users/gus", headers=root).json()["role"] == (
+        "professional_standards"
+    )
+    assert client.get("/api/v1/recordings", headers=force.auth("gus")).json()["total"] == 1
+    twice = client.post(f"/api/v1/role-requests/{request['id']}/refuse", headers=approver)
+    assert twice.status_code == 409
+    assert client.get("/api/v1/role-requests", headers=root).json() == []
+    with force.system.unit_of_work() as uow:
+        events = uow.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tag.like("admin:role:%"), AuditEvent.object_id == "gus")
+            .order_by(AuditEvent.seq)
+        ).all()
+    assert [(e.tag, e.actor, e.allowed) for e in events] == [
+        ("admin:role:request", "user:root", True),
+        ("admin:role:approve", "user:root", False),
+        ("admin:role:approve", f"user:{APPROVER}", True),
+    ]
+
+
+def test_a_refused_role_request_changes_nothing(client: TestClient, force: Force) -> None:
+    root, approver = force.auth("root"), force.auth(APPROVER)
+    asked = client.post(
+        "/api/v1/users/dana/role-requests", headers=root, json={"role": "auditor"}
+    ).json()
+    refused = client.post(f"/api/v1/role-requests/{asked['id']}/refuse", headers=approver)
+    assert refused.status_code == 200 and refused.json()["outcome"] == "refused"
+    assert client.get("/api/v1/users/dana", headers=root).json()["role"] == "investigator"
+    late = client.post(f"/api/v1/role-requests/{asked['id']}/approve", headers=approver)
+    assert late.status_code == 409
+    assert client.get("/api/v1/users/dana", headers=root).json()["role"] == "investigator"
+
+
+def test_only_the_first_administrators_second_stands_alone(system: System) -> None:
+    """The bootstrap: an installation's only administrator appoints a second; from then on,
+    every wide role takes two."""
+    root = administrator(system, "root")
+    users.create_user(system, root, "deputy", "officer")
+    second = roles.request_role(system, root, "deputy", "administrator")
+    assert second.outcome == "approved"
+    users.create_user(system, root, "third", "officer")
+    third = roles.request_role(system, root, "third", "administrator")
+    assert third.outcome is None
+    assert users.principal_named(system, "third").role == "officer"

@@ -23,7 +23,7 @@ from custody.domain.actor import Actor
 from custody.domain.errors import InvalidInput, NotFound
 from custody.services.evidence import annotations as notes
 from custody.services.evidence import cases, categories, flags
-from custody.services.identity import signin
+from custody.services.identity import signin, users
 from custody.services.recordings import previews, search
 from custody.services.recordings.search import Search
 from custody.services.retention import review
@@ -288,3 +288,19 @@ def test_the_strip_is_footage_refused_to_strangers_and_deleted_with_the_recordin
     system.clock.advance(timedelta(days=32))  # type: ignore[attr-defined]
     assert rid in review.sweep(system).deleted
     assert not system.store.exists(strip)
+
+
+def test_the_portal_gives_no_role_that_sees_footage_force_wide_alone(
+    client: TestClient, world: World
+) -> None:
+    system, admin = world.system, world.people["admin2"]
+    csrf = as_(client, world, "admin2")
+    made = client.post(
+        "/admin/users",
+        data={"csrf_token": csrf, "username": "mole", "role": "professional_standards"},
+    )
+    assert "second administrator" in made.text
+    assert "mole" not in {u.username for u in users.list_users(system, admin)}
+    changed = client.post("/admin/users/sam", data={"csrf_token": csrf, "role": "auditor"})
+    assert changed.status_code == 303
+    assert users.get_user(system, admin, "sam").role == "supervisor"

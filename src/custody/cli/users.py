@@ -15,7 +15,7 @@ from rich.table import Table
 from custody.cli.common import err, out, refusals, system
 from custody.cli.retention import AS_HELP, acting
 from custody.domain.actor import Actor
-from custody.services.identity import resets, users
+from custody.services.identity import resets, roles, users
 from custody.services.identity import tokens as api_tokens
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
@@ -125,6 +125,50 @@ def set_role(
     built, principal, actor = acting(ctx, as_user)
     users.update_user(built, principal, username, role=role, unit=unit, actor=actor)
     err.print(f"user {username} is now {role}")
+
+
+@app.command("request-role")
+@refusals
+def request_role(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    role: str = typer.Argument(..., help=f"One of: {', '.join(users.ROLES)}."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
+    """Ask to give a user a role that sees footage force-wide; prints the request's id.
+
+    A second, different administrator approves it (`custody users approve-role ID`)."""
+    built, principal, actor = acting(ctx, as_user)
+    asked = roles.request_role(built, principal, username, role, actor=actor)
+    out.print(asked.id, highlight=False)
+    state = asked.outcome or "waiting for a second administrator"
+    err.print(f"role {role} for {username}: {state}")
+
+
+@app.command("approve-role")
+@refusals
+def approve_role(
+    ctx: typer.Context,
+    request_id: int = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
+    """Approve another administrator's role request (never your own)."""
+    built, principal, actor = acting(ctx, as_user)
+    done = roles.decide_role_request(built, principal, request_id, approve=True, actor=actor)
+    err.print(f"{done.username} is now {done.role}")
+
+
+@app.command("refuse-role")
+@refusals
+def refuse_role(
+    ctx: typer.Context,
+    request_id: int = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
+    """Refuse a role request."""
+    built, principal, actor = acting(ctx, as_user)
+    done = roles.decide_role_request(built, principal, request_id, approve=False, actor=actor)
+    err.print(f"role {done.role} for {done.username} refused")
 
 
 @app.command("reset-password")

@@ -61,3 +61,17 @@ class IssuedReset(Answer):
     username: str
     code: str
     expires_at: When
+
+
+class RoleRequestView(Answer):
+    """A request to give a person a role that sees footage force-wide (or manages users):
+    pending until a second administrator approves or refuses it."""
+
+    id: int
+    username: str
+    role: str
+    requested_by: str
+    requested_at: When
+    outcome: str | None  # "approved" or "refused"; none while pending
+    decided_by: str | None
+    decided_at: When | None

@@ -23,7 +23,12 @@ from sqlalchemy import func, select, update
 
 from custody.db.models import ApiToken, Officer, User
 from custody.db.models.users import UserSession
-from custody.domain.access import ROLES, SystemAction, roles_that_may
+from custody.domain.access import (
+    ROLES,
+    SystemAction,
+    grant_needs_a_second_administrator,
+    roles_that_may,
+)
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import (
@@ -104,7 +109,7 @@ def check_password(password: str) -> None:
         )
 
 
-def _check_role(role: str) -> None:
+def check_role(role: str) -> None:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of: {', '.join(ROLES)}")
 
@@ -131,10 +136,12 @@ def create_user(
     actor: Actor | None = None,
 ) -> UserView:
     """An administrator adds a user. An officer's user is linked to the officer record whose
-    footage is theirs."""
+    footage is theirs. A role that sees footage force-wide is not given here: add the user
+    with another and request it (`services.identity.roles`), for a second administrator."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
+        _refuse_a_grant_alone(uow, role, username, who, "admin:user:create")
         user = insert_user(
             uow,
             username,
@@ -149,6 +156,29 @@ def create_user(
         )
         uow.commit()
         return user_view(user, officer)
+
+
+def _refuse_a_grant_alone(
+    uow: UnitOfWork, role: str, username: str, actor: Actor, tag: str
+) -> None:
+    """Refuse (audited) to give a role that needs a second administrator's approval."""
+    if not grant_needs_a_second_administrator(role):
+        return
+    reason = (
+        f"the role {role} needs a second administrator's approval: "
+        f"request it (POST /users/{username}/role-requests)"
+    )
+    uow.audit(
+        tag,
+        actor,
+        object_type="user",
+        object_id=username,
+        allowed=False,
+        reason=reason,
+        details={"role": role},
+    )
+    uow.commit()
+    raise NotPermitted(reason)
 
 
 def insert_user(
@@ -168,7 +198,7 @@ def insert_user(
     that this user may be added (`create_user`; `setup.first_administrator`, the bootstrap)."""
     if not USERNAME.match(username):
         raise InvalidInput("a username is letters, digits, '.', '_' or '-' (at most 120)")
-    _check_role(role)
+    check_role(role)
     if password is not None:
         check_password(password)
     if (external_issuer is None) != (external_subject is None):
@@ -232,7 +262,7 @@ def list_users(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         if role is not None:
-            _check_role(role)
+            check_role(role)
             query = query.where(User.role == role)
         return [user_view(user, warrant) for user, warrant in uow.session.execute(query).all()]
 
@@ -270,7 +300,7 @@ def principal_named(system: System, username: str) -> Principal:
         return principal_of(user)
 
 
-def _active_administrators(uow: UnitOfWork) -> int:
+def active_administrators(uow: UnitOfWork) -> int:
     return (
         uow.session.scalar(
             select(func.count())
@@ -302,10 +332,12 @@ def update_user(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
         if role is not None:
-            _check_role(role)
+            check_role(role)
         user = user_named(uow, username)
         # Lock the user row: two administrators demoting each other cannot both win.
         uow.session.refresh(user, with_for_update=True)
+        if role is not None and role != user.role:
+            _refuse_a_grant_alone(uow, role, username, who, "admin:user:update")
         changes: dict[str, object] = {}
         was_admin = user.role in ADMINISTERING and user.disabled_at is None
         if role is not None and role != user.role:
@@ -327,7 +359,7 @@ def update_user(
             changes["disabled"] = [True, False]
             user.disabled_at = None
         uow.session.flush()
-        if was_admin and _active_administrators(uow) == 0:
+        if was_admin and active_administrators(uow) == 0:
             raise Conflict("that would leave no active administrator")
         if changes:
             tag = "admin:user:update"

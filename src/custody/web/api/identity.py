@@ -19,11 +19,12 @@ from custody.domain.errors import (
     TooManySignIns,
 )
 from custody.domain.principal import Principal
-from custody.services.identity import resets, signin, tokens, users
+from custody.services.identity import resets, roles, signin, tokens, users
 from custody.services.identity.answers import (
     IssuedReset,
     IssuedToken,
     Me,
+    RoleRequestView,
     SessionsEnded,
     TokenView,
     UserView,
@@ -265,6 +266,79 @@ async def issue_password_reset(
 ) -> IssuedReset:
     return await run_in_threadpool(
         lambda: resets.issue_reset(system, admin, username, actor=user_actor(request, admin))
+    )
+
+
+class RoleAsked(BaseModel):
+    role: str = Field(description=f"one of: {', '.join(ROLES)}")
+
+
+@router.post(
+    "/users/{username}/role-requests",
+    status_code=201,
+    response_model=RoleRequestView,
+    summary="Ask to give a user a role that sees footage force-wide (a second administrator "
+    "approves)",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
+)
+async def request_role(
+    username: str, body: RoleAsked, request: Request, admin: Admin, system: SystemDep
+) -> RoleRequestView:
+    return await run_in_threadpool(
+        lambda: roles.request_role(
+            system, admin, username, body.role, actor=user_actor(request, admin)
+        )
+    )
+
+
+@router.get(
+    "/role-requests",
+    response_model=list[RoleRequestView],
+    summary="Role requests, newest first (pending ones unless pending=false)",
+    openapi_extra=MANAGE_USERS,
+)
+async def role_requests(
+    request: Request, admin: Admin, system: SystemDep, pending: bool = True
+) -> list[RoleRequestView]:
+    return await run_in_threadpool(
+        lambda: roles.list_role_requests(
+            system, admin, pending=pending, actor=user_actor(request, admin)
+        )
+    )
+
+
+@router.post(
+    "/role-requests/{request_id}/approve",
+    response_model=RoleRequestView,
+    summary="Approve another administrator's role request (never your own)",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
+)
+async def approve_role(
+    request_id: int, request: Request, admin: Admin, system: SystemDep
+) -> RoleRequestView:
+    return await run_in_threadpool(
+        lambda: roles.decide_role_request(
+            system, admin, request_id, approve=True, actor=user_actor(request, admin)
+        )
+    )
+
+
+@router.post(
+    "/role-requests/{request_id}/refuse",
+    response_model=RoleRequestView,
+    summary="Refuse a role request",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
+)
+async def refuse_role(
+    request_id: int, request: Request, admin: Admin, system: SystemDep
+) -> RoleRequestView:
+    return await run_in_threadpool(
+        lambda: roles.decide_role_request(
+            system, admin, request_id, approve=False, actor=user_actor(request, admin)
+        )
     )
 
 
