@@ -91,7 +91,15 @@ def appoint(system: System, admin: Principal, username: str, role: str, **detail
 
 
 def second_administrator(system: System, admin: Principal) -> Principal:
-    """`APPROVER`, appointed by `admin` while the only administrator (the bootstrap)."""
+    """An active administrator other than `admin`; if there is none, `APPROVER`, whom
+    `admin`, the only administrator, appoints (the bootstrap)."""
+    others = [
+        found.username
+        for found in users.list_users(system, admin, role="administrator")
+        if found.username != admin.username and found.disabled_at is None
+    ]
+    if others:
+        return users.principal_named(system, others[0])
     try:
         return users.principal_named(system, APPROVER)
     except NotFound:

@@ -115,7 +115,7 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         answer = httpx.patch(
             f"{server.url}/api/v1/recordings/{alice[0][1]}/annotations",
             json={"reference": REFERENCE},
-            headers={"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', 'alice')}"},
+            headers={"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', '--as', 'alice')}"},
         )
         assert answer.status_code == 200, answer.text
         yield Portal(server.url, data_dir, [rid for _, rid in alice], charlie)
