@@ -246,3 +246,12 @@ def test_only_the_first_administrators_second_stands_alone(system: System) -> No
     third = roles.request_role(system, root, "third", "administrator")
     assert third.outcome is None
     assert users.principal_named(system, "third").role == "officer"
+
+
+def test_made_up_reset_codes_are_refused_and_leave_no_trace(
+    client: TestClient, force: Force
+) -> None:
+    before = tags(force.system)
+    for guess in range(3):
+        assert complete(client, f"cpr_made-up-{guess}", "a long password") == 401
+    assert tags(force.system) == before

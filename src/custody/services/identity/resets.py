@@ -78,7 +78,8 @@ def issue_reset(
 def complete_reset(system: System, code: str, password: str, actor: Actor) -> None:
     """The person sets their own password with a reset code; the code is spent, every session
     and token of theirs ends, and nobody is signed in. A code that is unknown, used, expired
-    or superseded, or whose person is disabled, is refused alike (and audited)."""
+    or superseded, or whose person is disabled, is refused alike (audited, but for a code
+    that was never issued)."""
     check_password(password)
     with system.unit_of_work() as uow:
         found = uow.session.execute(
@@ -87,10 +88,12 @@ def complete_reset(system: System, code: str, password: str, actor: Actor) -> No
             .where(PasswordReset.code_hash == token_hash(code))
             .with_for_update()
         ).one_or_none()
+        if found is None:
+            # Not audited: anyone may post a made-up code, and each would be an event.
+            raise NotAuthenticated(UNUSABLE)
         now = uow.now()
         if (
-            found is None
-            or found[0].ended_at is not None
+            found[0].ended_at is not None
             or found[0].expires_at <= now
             or found[1].disabled_at is not None
         ):
@@ -98,7 +101,7 @@ def complete_reset(system: System, code: str, password: str, actor: Actor) -> No
                 "user:password:reset",
                 actor,
                 object_type="user",
-                object_id="-" if found is None else found[1].username,
+                object_id=found[1].username,
                 allowed=False,
                 reason=UNUSABLE,
             )
