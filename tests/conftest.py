@@ -490,7 +490,7 @@ def running_installation(root: Path) -> Iterator[Installation]:
         )
     )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
-    admin_token = _ok(custody(data_dir, "users", "token", "admin"))
+    admin_token = _ok(custody(data_dir, "users", "token", "--as", "admin"))
     _ok(
         custody(
             data_dir,
@@ -498,14 +498,20 @@ def running_installation(root: Path) -> Iterator[Installation]:
             "add",
             "pat",
             "--role",
-            "professional_standards",
+            "officer",
             "--unit",
             "DPS",
             "--password-stdin",
             stdin="a long test password\n",
         )
     )
-    viewer_token = _ok(custody(data_dir, "users", "token", "pat"))
+    # Professional standards sees footage force-wide: admin asks, a second administrator
+    # (whom admin, the only one, appoints) approves.
+    _ok(custody(data_dir, "users", "add", "approver", "--role", "officer"))
+    _ok(custody(data_dir, "users", "request-role", "approver", "administrator"))
+    asked = _ok(custody(data_dir, "users", "request-role", "pat", "professional_standards"))
+    _ok(custody(data_dir, "users", "approve-role", asked, "--as", "approver"))
+    viewer_token = _ok(custody(data_dir, "users", "token", "--as", "pat"))
     server = ServerProcess(data_dir, free_port(), {})
     server.start()
     try:

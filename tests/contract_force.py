@@ -25,6 +25,7 @@ from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.domain import signing
 from custody.domain.clock import ManualClock
+from custody.services.identity import tokens, users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START, RecordedJobs
@@ -117,7 +118,13 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         values["category_id"] = call("POST", "/categories", root, 201, json=category)["id"]
         call("POST", "/categories", root, 201, json={**category, "name": "Contract 2"})
         call("POST", "/users", root, 201, json={"username": "victim", "role": "officer"})
-        values["token_id"] = call("POST", "/users/victim/tokens", root, 201, json={})["id"]
+        # The victim's own token (nobody mints one for another): /users/victim/tokens/{id}.
+        victim = users.principal_named(system, "victim")
+        values["token_id"] = tokens.create_my_token(system, victim).id
+        wider = {"role": "auditor"}  # pending: a second administrator would approve it
+        values["request_id"] = call("POST", "/users/victim/role-requests", root, 201, json=wider)[
+            "id"
+        ]
         rid = recording_id
         mark = {"at_seconds": 1, "label": "x"}
         values["bookmark_id"] = call("POST", f"/recordings/{rid}/bookmarks", erin, 201, json=mark)[

@@ -11,12 +11,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custody.domain import signing
-from custody.domain.errors import Conflict
+from custody.domain.access import grant_needs_a_second_administrator
+from custody.domain.actor import Actor
+from custody.domain.errors import Conflict, NotFound
 from custody.domain.manifest import GpsPoint, Manifest
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import setup, users
+from custody.services.identity import resets, roles, setup, tokens, users
 from custody.services.system import System
 from tests.conftest import START
 
@@ -66,8 +68,59 @@ def administrator(system: System, username: str = "admin") -> Principal:
     except Conflict:
         first = users.principal_named(system, setup.ADMIN)
         if username != first.username:
-            users.create_user(system, first, username, "administrator")
+            appoint(system, first, username, "administrator")
         return users.principal_named(system, username)
+
+
+# The second administrator a world's grants of wide roles need (see `appoint`).
+APPROVER = "approver"
+
+
+def appoint(system: System, admin: Principal, username: str, role: str, **details: Any) -> None:
+    """Add `username` with `role` the way a force must: a role that sees footage force-wide
+    (or manages users) is not given by one administrator. The user is added with the least
+    of roles, `admin` requests `role`, and a second administrator (`APPROVER`) approves."""
+    if not grant_needs_a_second_administrator(role):
+        users.create_user(system, admin, username, role, **details)
+        return
+    users.create_user(system, admin, username, "officer", **details)
+    asked = roles.request_role(system, admin, username, role)
+    if asked.outcome is None:
+        approver = second_administrator(system, admin)
+        roles.decide_role_request(system, approver, asked.id, approve=True)
+
+
+def second_administrator(system: System, admin: Principal) -> Principal:
+    """An active administrator other than `admin`; if there is none, `APPROVER`, whom
+    `admin`, the only administrator, appoints (the bootstrap)."""
+    others = [
+        found.username
+        for found in users.list_users(system, admin, role="administrator")
+        if found.username != admin.username and found.disabled_at is None
+    ]
+    if others:
+        return users.principal_named(system, others[0])
+    try:
+        return users.principal_named(system, APPROVER)
+    except NotFound:
+        users.create_user(system, admin, APPROVER, "officer")
+        asked = roles.request_role(system, admin, APPROVER, "administrator")
+        assert asked.outcome == "approved", asked
+        return users.principal_named(system, APPROVER)
+
+
+def own_token(system: System, username: str, *, days: int = 90) -> str:
+    """An API token that `username` issues for themselves, as anyone does (`POST /me/tokens`):
+    nobody, administrators included, may mint a token that acts as someone else."""
+    person = users.principal_named(system, username)
+    return tokens.create_my_token(system, person, lifetime=timedelta(days=days)).token
+
+
+def give_password(system: System, admin: Principal, username: str, password: str) -> None:
+    """`username` sets their own password, the one way anyone but the first administrator
+    does: `admin` issues them a one-time reset and they complete it."""
+    issued = resets.issue_reset(system, admin, username)
+    resets.complete_reset(system, issued.code, password, Actor("anonymous"))
 
 
 def register(

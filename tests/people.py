@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import tokens, users
 from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
-from tests.factories import FakeCamera, administrator, register
+from tests.factories import APPROVER, FakeCamera, administrator, appoint, own_token, register
 
 PEOPLE = {
     "alice": ("officer", "1234AB", None),
@@ -55,8 +54,10 @@ def make_force(system: System) -> Force:
     force = Force(system, camera, dock, dock_token, root)
     for name, (role, officer, unit) in PEOPLE.items():
         if name != root.username:
-            users.create_user(system, root, name, role, officer=officer, unit=unit)
-        force.tokens[name] = tokens.issue_token(system, root, name)
+            appoint(system, root, name, role, officer=officer, unit=unit)
+        force.tokens[name] = own_token(system, name)
+    # The second administrator who approved erin's and audrey's roles.
+    force.tokens[APPROVER] = own_token(system, APPROVER)
     return force
 
 

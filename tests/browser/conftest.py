@@ -90,8 +90,12 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     _ok(data_dir, "fleet", "add-officer", "5678CD", "--name", "Charlie Cole", "--unit", "Camden")
     dock_token = _ok(data_dir, "fleet", "add-dock", "Hackney-1")
     for name, (role, extra) in PEOPLE.items():
-        _ok(data_dir, "users", "add", name, "--role", role, *extra, "--password-stdin",
+        # root, a second administrator, is appointed by admin (the only one): asked, not set.
+        first = "officer" if role == "administrator" else role
+        _ok(data_dir, "users", "add", name, "--role", first, *extra, "--password-stdin",
             stdin=PASSWORD + "\n")  # fmt: skip
+        if first != role:
+            _ok(data_dir, "users", "request-role", name, role)
     bays = [root / "bay-1", root / "bay-2"]
     simulate_camera(bays[0], serial="BWV-0101", officer_id="1234AB", recordings=3, duration=20)
     simulate_camera(bays[1], serial="BWV-0202", officer_id="5678CD", recordings=1, duration=10)
@@ -102,7 +106,7 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         with DockAgent(server.url, dock_token, bays) as agent:
             assert agent.run_once().ok
-        items = _settled(server.url, _ok(data_dir, "users", "token", "root"), 4)
+        items = _settled(server.url, _ok(data_dir, "users", "token", "--as", "root"), 4)
         alice = sorted(
             (str(i["started_at"]), str(i["id"])) for i in items if i["officer"] == "1234AB"
         )
@@ -111,7 +115,7 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         answer = httpx.patch(
             f"{server.url}/api/v1/recordings/{alice[0][1]}/annotations",
             json={"reference": REFERENCE},
-            headers={"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', 'alice')}"},
+            headers={"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', '--as', 'alice')}"},
         )
         assert answer.status_code == 200, answer.text
         yield Portal(server.url, data_dir, [rid for _, rid in alice], charlie)

@@ -242,7 +242,7 @@ def test_corrupt_footage_is_kept_as_received_and_marked_unplayable(
 
 def test_commands_that_print_a_secret_print_it_alone(installation: Installation) -> None:
     # Real processes: what a script capturing the output would get, and nothing else.
-    for args in (("fleet", "add-dock", "Camden-1"), ("users", "token", "pat")):
+    for args in (("fleet", "add-dock", "Camden-1"), ("users", "token", "--as", "pat")):
         result = installation.run_process(*args)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.splitlines()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,10 +19,10 @@ from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
 from custody.services.fleet.registry import DockIdentity
-from custody.services.identity import tokens, users
+from custody.services.identity import users
 from custody.services.ingest import chunks, manifests, uploads
 from custody.services.system import System
-from tests.factories import FakeCamera, administrator
+from tests.factories import FakeCamera, administrator, own_token
 
 PEOPLE = {
     "gus": ("fleet_manager", None, "Fleet"),
@@ -137,7 +137,5 @@ def build(system: System) -> FleetWorld:
         if username != root.username:
             users.create_user(system, root, username, role, officer=linked, unit=team)
             world.principals[username] = users.principal_named(system, username)
-        world.tokens[username] = tokens.issue_token(
-            system, root, username, lifetime=timedelta(days=3650)
-        )
+        world.tokens[username] = own_token(system, username, days=3650)
     return world

@@ -24,9 +24,9 @@ from custody.db.models import Camera, Officer, Recording
 from custody.domain import signing
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
-from custody.services.identity import tokens, users
+from custody.services.identity import users
 from custody.services.system import System
-from tests.factories import administrator
+from tests.factories import administrator, appoint, own_token
 
 OFFICERS = {"1234AB": "Hackney", "5678CD": "Hackney", "9999EF": "Camden"}
 PEOPLE: dict[str, tuple[str, str | None, str | None]] = {
@@ -165,11 +165,9 @@ def build_world(system: System) -> World:
     system.settings.token_max_days = 3650
     for username, (role, warrant, unit) in PEOPLE.items():
         if username != admin.username:
-            users.create_user(system, admin, username, role, officer=warrant, unit=unit)
+            appoint(system, admin, username, role, officer=warrant, unit=unit)
             world.people[username] = users.principal_named(system, username)
-        world.tokens[username] = tokens.issue_token(
-            system, admin, username, lifetime=timedelta(days=3650)
-        )
+        world.tokens[username] = own_token(system, username, days=3650)
     return world
 
 

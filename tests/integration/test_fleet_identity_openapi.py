@@ -11,9 +11,21 @@ from fastapi.testclient import TestClient
 from custody.services.system import System
 from custody.web.app import create_app
 
-AREA = tuple(f"/api/v1/{part}" for part in ("officers", "cameras", "docks", "fleet", "me", "users"))
+AREA = tuple(
+    f"/api/v1/{part}"
+    for part in (
+        "officers",
+        "cameras",
+        "docks",
+        "fleet",
+        "me",
+        "users",
+        "password-resets",
+        "role-requests",
+    )
+)
 # Every operation of the area that answers JSON, and those that answer 204 with no body.
-JSON_ANSWERS = 26
+JSON_ANSWERS = 30
 EMPTY_ANSWERS = 10
 
 

@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 from custody.camera.footage import write_footage
 from custody.db.models import AuditEvent, Upload
 from custody.domain import signing
-from custody.services.identity import signin, users
+from custody.services.identity import signin
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from tests.conftest import START
-from tests.factories import FakeCamera
+from tests.factories import FakeCamera, give_password
 from tests.integration.lifecycle_world import build_world
 from tests.integration.test_tus_protocol import Dock
 from tests.people import PASSWORD, Force, make_force
@@ -95,7 +95,7 @@ def test_a_time_out_of_range_in_the_portals_search_is_a_form_error(
 ) -> None:
     world = build_world(system)
     world.record("1234AB")
-    users.set_password(system, world.people["admin2"], "bob", PASSWORD)
+    give_password(system, world.people["admin2"], "bob", PASSWORD)
     with TestClient(create_app(system), raise_server_exceptions=False) as client:
         client.cookies.set(SESSION_COOKIE, signin.sign_in(system, "bob", PASSWORD).secret)
         page = client.get("/search", params={"since": when})
@@ -172,7 +172,7 @@ def test_a_strip_of_footage_that_does_not_decode_is_a_clear_404(
     world = build_world(system)
     # Playable as far as the probe went (state and duration), yet no picture decodes.
     rid = world.record("1234AB", START, data=_undecodable(tmp_path), seconds=4)
-    users.set_password(system, world.people["admin2"], "alice", PASSWORD)
+    give_password(system, world.people["admin2"], "alice", PASSWORD)
     with TestClient(create_app(system), raise_server_exceptions=False) as client:
         client.cookies.set(SESSION_COOKIE, signin.sign_in(system, "alice", PASSWORD).secret)
         page = client.get(f"/recordings/{rid}")

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from custody.db.models import AuditEvent
 from custody.services.fleet import registry
-from custody.services.identity import tokens as api_tokens
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
+from tests.factories import APPROVER, give_password, own_token
 from tests.people import Force, make_force
 
 
@@ -114,8 +114,13 @@ def test_changing_a_role_and_disabling_are_audited_and_take_effect(
 
 
 def test_the_last_administrator_cannot_be_removed(client: TestClient, force: Force) -> None:
+    # The second administrator, who approved the force's wide roles, leaves first.
+    gone = client.patch(
+        f"/api/v1/users/{APPROVER}", headers=force.auth("root"), json={"disabled": True}
+    )
+    assert gone.status_code == 200
     answer = client.patch(
-        "/api/v1/users/root", headers=force.auth("root"), json={"role": "auditor"}
+        "/api/v1/users/root", headers=force.auth("root"), json={"role": "fleet_manager"}
     )
     assert answer.status_code == 409
     answer = client.patch("/api/v1/users/root", headers=force.auth("root"), json={"disabled": True})
@@ -164,15 +169,10 @@ def test_a_token_expires(client: TestClient, force: Force) -> None:
 
 
 def test_changing_your_own_password_needs_the_current_one(client: TestClient, force: Force) -> None:
-    set_by_admin = client.put(
-        "/api/v1/users/alice/password",
-        headers=force.auth("root"),
-        json={"password": "first password here"},
-    )
-    assert set_by_admin.status_code == 204
+    give_password(force.system, force.admin, "alice", "first password here")
     # A new password revokes every token of alice's: she needs a new one.
     assert client.get("/api/v1/me", headers=force.auth("alice")).status_code == 401
-    force.tokens["alice"] = api_tokens.issue_token(force.system, force.admin, "alice")
+    force.tokens["alice"] = own_token(force.system, "alice")
     wrong = client.put(
         "/api/v1/me/password",
         headers=force.auth("alice"),
@@ -230,7 +230,7 @@ def test_the_users_commands(tmp_path: Path) -> None:
     assert bad_role.returncode == 1 and "role must be one of" in bad_role.stderr
     listed = custody(data, "users", "list")
     assert "alice" in listed.stdout and "1234AB" in listed.stdout
-    secret = custody(data, "users", "token", "alice", "--name", "script").stdout.strip()
+    secret = custody(data, "users", "token", "--as", "alice", "--name", "script").stdout.strip()
     assert secret.startswith("cut_")
     tokens = custody(data, "users", "tokens", "alice")
     assert "script" in tokens.stdout and "active" in tokens.stdout

@@ -31,6 +31,7 @@ from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from tests.conftest import START
+from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
 from tests.people import PASSWORD
 
@@ -42,7 +43,7 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 def world(system: System) -> World:
     found = build_world(system)
     for name in found.people:
-        users.set_password(system, found.people["admin2"], name, PASSWORD)
+        give_password(system, found.people["admin2"], name, PASSWORD)
     return found
 
 
@@ -287,3 +288,19 @@ def test_the_strip_is_footage_refused_to_strangers_and_deleted_with_the_recordin
     system.clock.advance(timedelta(days=32))  # type: ignore[attr-defined]
     assert rid in review.sweep(system).deleted
     assert not system.store.exists(strip)
+
+
+def test_the_portal_gives_no_role_that_sees_footage_force_wide_alone(
+    client: TestClient, world: World
+) -> None:
+    system, admin = world.system, world.people["admin2"]
+    csrf = as_(client, world, "admin2")
+    made = client.post(
+        "/admin/users",
+        data={"csrf_token": csrf, "username": "mole", "role": "professional_standards"},
+    )
+    assert "second administrator" in made.text
+    assert "mole" not in {u.username for u in users.list_users(system, admin)}
+    changed = client.post("/admin/users/sam", data={"csrf_token": csrf, "role": "auditor"})
+    assert changed.status_code == 303
+    assert users.get_user(system, admin, "sam").role == "supervisor"

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from custody.domain import signing
 from custody.domain.clock import ManualClock
-from custody.services.identity import tokens, users
+from custody.services.identity import users
 from custody.services.recordings import media
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
-from tests.factories import FakeCamera, administrator, register
+from tests.factories import FakeCamera, administrator, appoint, own_token, register
 from tests.integration.test_tus_protocol import Dock
 from tests.unit.test_media_probe import make_mp4
 
@@ -31,9 +31,9 @@ def force(system: System) -> Iterator[tuple[System, FakeCamera, Dock, dict[str, 
     admin = administrator(system, "admin2")
     camera, _, token = register(system, admin)
     users.create_user(system, admin, "alice", "officer", officer="1234AB")
-    users.create_user(system, admin, "pat", "professional_standards", unit="PSD")
+    appoint(system, admin, "pat", "professional_standards", unit="PSD")
     auth = {
-        name: {"Authorization": f"Bearer {tokens.issue_token(system, admin, name)}"}
+        name: {"Authorization": f"Bearer {own_token(system, name)}"}
         for name in ("alice", "pat", "admin2")
     }
     with TestClient(create_app(system)) as client:

@@ -23,7 +23,6 @@ from custody.domain.clock import ManualClock
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services.fleet import assignments, importing, registry, rollout
-from custody.services.identity import tokens as api_tokens
 from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
@@ -35,7 +34,7 @@ from tests.conftest import (
     fold_wal,
     postgres_database_url,
 )
-from tests.factories import administrator
+from tests.factories import administrator, own_token
 from tests.integration.fleet_world import public_key
 
 DAY = timedelta(days=1)
@@ -350,7 +349,7 @@ def test_the_api_and_the_portal_page(seeded: System, admin: Principal) -> None:
         ("ivy", "investigator", "CID"),
     ):
         users.create_user(seeded, admin, name, role, unit=unit)
-        tokens[name] = {"Authorization": f"Bearer {api_tokens.issue_token(seeded, admin, name)}"}
+        tokens[name] = {"Authorization": f"Bearer {own_token(seeded, name)}"}
     answer = client.get("/api/v1/fleet/rollout", headers=tokens["sam"])
     assert answer.status_code == 200
     assert len(answer.json()["boroughs"]) == 32

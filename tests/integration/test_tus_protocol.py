@@ -19,7 +19,7 @@ from custody.domain.manifest import parse_manifest
 from custody.domain.receipt import verify_receipt
 from custody.services.system import System
 from custody.web.app import create_app
-from tests.factories import FakeCamera, administrator, register
+from tests.factories import FakeCamera, administrator, own_token, register
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -327,12 +327,12 @@ def test_uploads_need_a_dock_token(setup: Any) -> None:
 
 
 def test_a_user_token_cannot_upload(setup: Any) -> None:
-    from custody.services.identity import tokens, users
+    from custody.services.identity import users
 
     system, camera, dock = setup
     admin = users.principal_named(system, "admin")
     users.create_user(system, admin, "alice", "investigator", password="correct horse battery")
-    token = tokens.issue_token(system, admin, "alice")
+    token = own_token(system, "alice")
     document = camera.manifest(b"abc")
     answer = dock.client.put(
         f"/api/v1/manifests/{document['recording_id']}",

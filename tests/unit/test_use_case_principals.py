@@ -54,7 +54,7 @@ def test_the_check_finds_the_use_cases_it_is_about() -> None:
         "custody.services.fleet.rollout.set_phase",
         "custody.services.fleet.health.alerts",
         "custody.services.identity.users.create_user",
-        "custody.services.identity.tokens.create_token",
+        "custody.services.identity.tokens.list_tokens",
         "custody.services.identity.users.update_user",
         "custody.services.identity.signin.my_account",
     ):
@@ -90,6 +90,7 @@ NOT_FOR_A_PERSON = {
     "custody.services.identity.throttle.succeeded": "authentication: before anyone is known",
     "custody.services.identity.signin.authenticate_session": "authentication",
     "custody.services.identity.signin.sign_out": "the session's own cookie",
+    "custody.services.identity.resets.complete_reset": "authentication: the reset's own code",
     # The one user nobody adds: the first administrator of a new installation.
     "custody.services.identity.setup.first_administrator": "bootstrap",
     "custody.services.identity.setup.ensure_admin": "bootstrap",

@@ -12,10 +12,11 @@ from datetime import timedelta
 import typer
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals
+from custody.cli.common import err, out, refusals, system
 from custody.cli.retention import AS_HELP, acting
+from custody.domain.actor import Actor
+from custody.services.identity import resets, roles, users
 from custody.services.identity import tokens as api_tokens
-from custody.services.identity import users
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 
@@ -126,17 +127,77 @@ def set_role(
     err.print(f"user {username} is now {role}")
 
 
-@app.command("password")
+@app.command("request-role")
 @refusals
-def password(
+def request_role(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    role: str = typer.Argument(..., help=f"One of: {', '.join(users.ROLES)}."),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
+    """Ask to give a user a role that sees footage force-wide; prints the request's id.
+
+    A second, different administrator approves it (`custody users approve-role ID`)."""
+    built, principal, actor = acting(ctx, as_user)
+    asked = roles.request_role(built, principal, username, role, actor=actor)
+    out.print(asked.id, highlight=False)
+    state = asked.outcome or "waiting for a second administrator"
+    err.print(f"role {role} for {username}: {state}")
+
+
+@app.command("approve-role")
+@refusals
+def approve_role(
+    ctx: typer.Context,
+    request_id: int = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
+    """Approve another administrator's role request (never your own)."""
+    built, principal, actor = acting(ctx, as_user)
+    done = roles.decide_role_request(built, principal, request_id, approve=True, actor=actor)
+    err.print(f"{done.username} is now {done.role}")
+
+
+@app.command("refuse-role")
+@refusals
+def refuse_role(
+    ctx: typer.Context,
+    request_id: int = typer.Argument(...),
+    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+) -> None:
+    """Refuse a role request."""
+    built, principal, actor = acting(ctx, as_user)
+    done = roles.decide_role_request(built, principal, request_id, approve=False, actor=actor)
+    err.print(f"role {done.role} for {done.username} refused")
+
+
+@app.command("reset-password")
+@refusals
+def reset_password(
     ctx: typer.Context,
     username: str = typer.Argument(...),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
-    """Set a user's password, read from stdin; their sessions end."""
+    """Issue a one-time password reset; prints its code, alone, for the user to complete.
+
+    Nobody sets another person's password: the user completes the code with a password of
+    their own (`custody users complete-reset`, or `POST /api/v1/password-resets`).
+    """
     built, principal, actor = acting(ctx, as_user)
-    users.set_password(built, principal, username, _read_password(), actor=actor)
-    err.print(f"password of {username} set")
+    issued = resets.issue_reset(built, principal, username, actor=actor)
+    out.print(issued.code, soft_wrap=True, highlight=False)
+    err.print(f"reset for {username} issued; it works once, until {issued.expires_at}")
+
+
+@app.command("complete-reset")
+@refusals
+def complete_reset(ctx: typer.Context) -> None:
+    """Set your own password with a reset code: the code, then the new password, one line
+    each on standard input. It signs nobody in."""
+    code = typer.get_text_stream("stdin").readline().strip()
+    password = _read_password()
+    resets.complete_reset(system(ctx), code, password, Actor("anonymous", None, "custody-cli"))
+    err.print("password set; sign in with it")
 
 
 @app.command("sign-out")
@@ -156,19 +217,22 @@ def sign_out(
 @refusals
 def token(
     ctx: typer.Context,
-    username: str = typer.Argument(...),
     name: str = typer.Option("cli", help="What the token is for."),
     days: int = typer.Option(
         90, min=1, max=api_tokens.MAX_TOKEN_DAYS, help="Days until it expires."
     ),
     as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
 ) -> None:
-    """Issue an API token; prints it, alone, on stdout."""
+    """Issue yourself (the `--as` user) an API token; prints it, alone, on stdout.
+
+    Nobody issues a token for anyone else: a token acts as its owner, and the audit trail
+    would name them for what another did.
+    """
     built, principal, actor = acting(ctx, as_user)
-    secret = api_tokens.issue_token(
-        built, principal, username, name=name, lifetime=timedelta(days=days), actor=actor
+    issued = api_tokens.create_my_token(
+        built, principal, name=name, lifetime=timedelta(days=days), actor=actor
     )
-    out.print(secret, soft_wrap=True, highlight=False)
+    out.print(issued.token, soft_wrap=True, highlight=False)
 
 
 @app.command("tokens")

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.domain import signing
+from custody.domain.access import grant_needs_a_second_administrator
 from custody.domain.clock import SystemClock, parse_time
 from custody.domain.principal import Principal
 from custody.services.fleet import assignments, registry, rollout
-from custody.services.identity import users
+from custody.services.identity import roles, users
 from custody.services.system import System
 
 BOROUGHS = ("Hackney", "Camden", "Lambeth")
@@ -223,13 +224,44 @@ def seed_force(
         ("fleet", "fleet_manager", None, "Fleet", "cameras, docks, the roll-out"),
         ("auditor", "auditor", None, "Audit", "the audit trail"),
     ]
+    # No administrator alone gives a role that sees footage force-wide: `admin`, while the
+    # only administrator, appoints a second (the bootstrap, `services/identity/roles.py`),
+    # then asks for each such role and the second approves, as a force would.
+    deputy = _appoint(system, admin, None, "deputy", "administrator", None, None)
     for username, role, officer, unit, what in people:
-        users.create_user(
-            system, admin, username, role, password=DEMO_PASSWORD, officer=officer, unit=unit
-        )
+        _appoint(system, admin, deputy, username, role, officer, unit)
         force.logins.append(Login(username, role, what))
+    force.logins.insert(0, Login(deputy.username, deputy.role, "approves wide roles"))
     force.logins.insert(0, Login(admin.username, admin.role, "users, categories, docks"))
     return force
+
+
+def _appoint(
+    system: System,
+    admin: Principal,
+    approver: Principal | None,
+    username: str,
+    role: str,
+    officer: str | None,
+    unit: str | None,
+) -> Principal:
+    """Add a demo user; a role that needs a second administrator is asked for by `admin`
+    and approved by `approver` (none needed for the second administrator: the bootstrap)."""
+    wide = grant_needs_a_second_administrator(role)
+    users.create_user(
+        system,
+        admin,
+        username,
+        "officer" if wide else role,
+        password=DEMO_PASSWORD,
+        officer=officer,
+        unit=unit,
+    )
+    if wide:
+        asked = roles.request_role(system, admin, username, role)
+        if asked.outcome is None and approver is not None:
+            roles.decide_role_request(system, approver, asked.id, approve=True)
+    return users.principal_named(system, username)
 
 
 def _history(system: System, admin: Principal, force: DemoForce) -> None:

@@ -461,6 +461,16 @@ def roles_that_may(action: SystemAction) -> frozenset[str]:
     return SYSTEM_RULES[action]
 
 
+def grant_needs_a_second_administrator(role: str) -> bool:
+    """Whether giving someone this role needs a second administrator to approve it: a role
+    that sees footage force-wide (some rule of it, for any footage, lets it list or view)
+    or that manages users, who could give themselves any of those."""
+    return role in SYSTEM_RULES[SystemAction.MANAGE_USERS] or any(
+        rule.relationship is Relationship.ANY and rule.actions & {Action.LIST, Action.VIEW}
+        for rule in RULES.get(role, ())
+    )
+
+
 def start_page(viewer: Viewer) -> str:
     """Where a person's day starts: own_footage, team_footage, cases, fleet, administration
     or search. Anyone linked to an officer starts with their own footage, unless their role

@@ -77,3 +77,39 @@ class SignInThrottle(Base):
     # Indexed, so that pruning rows whose failures are forgotten is a range scan.
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PasswordReset(Base):
+    """A one-time code an administrator issues so that a person sets their own password.
+
+    Only the code's hash is kept; it ends when used, when it expires, or when a newer one is
+    issued for the same person. Completing it signs nobody in.
+    """
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when it was used or superseded: a code works once, and only the newest.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RoleRequest(Base):
+    """An administrator's request to give a person a role that sees footage force-wide (or
+    manages users): it takes effect only when a second, different administrator approves."""
+
+    __tablename__ = "role_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "approved" or "refused" once decided, by whom and when; null while pending.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -52,3 +52,26 @@ class SessionsEnded(Answer):
     """How many portal sessions of a user ended."""
 
     ended: int
+
+
+class IssuedReset(Answer):
+    """A one-time password reset for a person: the code, shown here once, goes to them alone
+    (in person, by the force's own channel); they complete it to set their own password."""
+
+    username: str
+    code: str
+    expires_at: When
+
+
+class RoleRequestView(Answer):
+    """A request to give a person a role that sees footage force-wide (or manages users):
+    pending until a second administrator approves or refuses it."""
+
+    id: int
+    username: str
+    role: str
+    requested_by: str
+    requested_at: When
+    outcome: str | None  # "approved" or "refused"; none while pending
+    decided_by: str | None
+    decided_at: When | None

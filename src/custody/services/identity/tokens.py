@@ -1,6 +1,7 @@
 """Bearer secrets, shown once and stored only as SHA-256: docks' and people's. People's
-API tokens are issued, listed and revoked here: their own by anyone, anyone's by those who
-manage users; and a request's token is turned back into its person."""
+API tokens are issued here by each person for themselves alone (nobody mints a token that
+acts as someone else, administrators included); listed and revoked by their owner, and by
+those who manage users; and a request's token is turned back into its person."""
 
 from __future__ import annotations
 
@@ -34,32 +35,6 @@ def new_token(prefix: str) -> str:
 def token_hash(token: str) -> str:
     # Tokens carry 256 bits of randomness, so a fast hash is enough (no password stretching).
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(
-    system: System,
-    principal: Principal,
-    username: str,
-    *,
-    name: str = "",
-    lifetime: timedelta | None = timedelta(days=90),
-    actor: Actor | None = None,
-) -> IssuedToken:
-    """An administrator issues a user an API token; only its hash is kept."""
-    who = actor or principal.actor()
-    with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
-        issued = _issue(
-            uow,
-            user_named(uow, username),
-            name,
-            lifetime,
-            system.settings.token_max_days,
-            who,
-            "admin:token:issue",
-        )
-        uow.commit()
-        return issued
 
 
 def create_my_token(
@@ -119,21 +94,6 @@ def _issue(
         details={"name": name, "token": row.id},
     )
     return IssuedToken(**_token_view(row, user.username, now).model_dump(), token=secret)
-
-
-def issue_token(
-    system: System,
-    principal: Principal,
-    username: str,
-    *,
-    name: str = "",
-    lifetime: timedelta | None = timedelta(days=90),
-    actor: Actor | None = None,
-) -> str:
-    """An administrator issues a user an API token, returned once; only its hash is kept."""
-    return create_token(
-        system, principal, username, name=name, lifetime=lifetime, actor=actor
-    ).token
 
 
 def _token_view(token: ApiToken, username: str, now: datetime) -> TokenView:

@@ -1,5 +1,8 @@
 """People: accounts, roles and passwords.
 
+Nobody sets another person's password: a person changes their own here, and an
+administrator's help is a one-time reset the person completes (`services.identity.resets`).
+
 A user need not have a password: people who sign in through the force's single
 sign-on (OIDC, e.g. Microsoft Entra) carry an external issuer and subject instead.
 Portal sign-in, sessions and throttling are in `custody.services.identity.signin`, API
@@ -20,7 +23,12 @@ from sqlalchemy import func, select, update
 
 from custody.db.models import ApiToken, Officer, User
 from custody.db.models.users import UserSession
-from custody.domain.access import ROLES, SystemAction, roles_that_may
+from custody.domain.access import (
+    ROLES,
+    SystemAction,
+    grant_needs_a_second_administrator,
+    roles_that_may,
+)
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import (
@@ -94,14 +102,14 @@ def user_view(user: User, warrant: str | None) -> UserView:
     )
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(
             f"a password has at least {MIN_PASSWORD} characters (and at most {MAX_PASSWORD})"
         )
 
 
-def _check_role(role: str) -> None:
+def check_role(role: str) -> None:
     if role not in ROLES:
         raise InvalidInput(f"role must be one of: {', '.join(ROLES)}")
 
@@ -128,10 +136,12 @@ def create_user(
     actor: Actor | None = None,
 ) -> UserView:
     """An administrator adds a user. An officer's user is linked to the officer record whose
-    footage is theirs."""
+    footage is theirs. A role that sees footage force-wide is not given here: add the user
+    with another and request it (`services.identity.roles`), for a second administrator."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
+        _refuse_a_grant_alone(uow, role, username, who, "admin:user:create")
         user = insert_user(
             uow,
             username,
@@ -146,6 +156,29 @@ def create_user(
         )
         uow.commit()
         return user_view(user, officer)
+
+
+def _refuse_a_grant_alone(
+    uow: UnitOfWork, role: str, username: str, actor: Actor, tag: str
+) -> None:
+    """Refuse (audited) to give a role that needs a second administrator's approval."""
+    if not grant_needs_a_second_administrator(role):
+        return
+    reason = (
+        f"the role {role} needs a second administrator's approval: "
+        f"request it (POST /users/{username}/role-requests)"
+    )
+    uow.audit(
+        tag,
+        actor,
+        object_type="user",
+        object_id=username,
+        allowed=False,
+        reason=reason,
+        details={"role": role},
+    )
+    uow.commit()
+    raise NotPermitted(reason)
 
 
 def insert_user(
@@ -165,9 +198,9 @@ def insert_user(
     that this user may be added (`create_user`; `setup.first_administrator`, the bootstrap)."""
     if not USERNAME.match(username):
         raise InvalidInput("a username is letters, digits, '.', '_' or '-' (at most 120)")
-    _check_role(role)
+    check_role(role)
     if password is not None:
-        _check_password(password)
+        check_password(password)
     if (external_issuer is None) != (external_subject is None):
         raise InvalidInput("an external identity has both an issuer and a subject")
     session = uow.session
@@ -229,7 +262,7 @@ def list_users(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         if role is not None:
-            _check_role(role)
+            check_role(role)
             query = query.where(User.role == role)
         return [user_view(user, warrant) for user, warrant in uow.session.execute(query).all()]
 
@@ -267,7 +300,7 @@ def principal_named(system: System, username: str) -> Principal:
         return principal_of(user)
 
 
-def _active_administrators(uow: UnitOfWork) -> int:
+def active_administrators(uow: UnitOfWork) -> int:
     return (
         uow.session.scalar(
             select(func.count())
@@ -299,10 +332,12 @@ def update_user(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
         if role is not None:
-            _check_role(role)
+            check_role(role)
         user = user_named(uow, username)
         # Lock the user row: two administrators demoting each other cannot both win.
         uow.session.refresh(user, with_for_update=True)
+        if role is not None and role != user.role:
+            _refuse_a_grant_alone(uow, role, username, who, "admin:user:update")
         changes: dict[str, object] = {}
         was_admin = user.role in ADMINISTERING and user.disabled_at is None
         if role is not None and role != user.role:
@@ -324,7 +359,7 @@ def update_user(
             changes["disabled"] = [True, False]
             user.disabled_at = None
         uow.session.flush()
-        if was_admin and _active_administrators(uow) == 0:
+        if was_admin and active_administrators(uow) == 0:
             raise Conflict("that would leave no active administrator")
         if changes:
             tag = "admin:user:update"
@@ -380,24 +415,6 @@ def end_sessions(
         return SessionsEnded(ended=ended)
 
 
-def set_password(
-    system: System,
-    principal: Principal,
-    username: str,
-    password: str,
-    *,
-    actor: Actor | None = None,
-) -> None:
-    """An administrator sets a user's password; every session and API token of theirs ends."""
-    who = actor or principal.actor()
-    with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
-        _check_password(password)
-        user = user_named(uow, username)
-        _new_password(uow, user, password, "admin:user:password", who)
-        uow.commit()
-
-
 def change_my_password(
     system: System,
     principal: Principal,
@@ -413,7 +430,7 @@ def change_my_password(
     the address's sign-ins (TooManySignIns, nothing hashed) and every refusal audited.
     """
     who = actor or principal.actor()
-    _check_password(password)
+    check_password(password)
     with system.unit_of_work() as uow:
         user = own_user(uow, principal)
         username, present = user.username, user.password_hash
@@ -429,7 +446,7 @@ def change_my_password(
     throttle.succeeded(system, ticket)
     with system.unit_of_work() as uow:
         user = own_user(uow, principal)
-        _new_password(uow, user, password, "user:password:change", who)
+        new_password(uow, user, password, "user:password:change", who)
         uow.commit()
 
 
@@ -446,7 +463,7 @@ def _refuse_change(system: System, username: str, actor: Actor, reason: str) -> 
         uow.commit()
 
 
-def _new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Actor) -> None:
+def new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Actor) -> None:
     user.password_hash = _hash(password)
     now = uow.now()
     _end_sessions(uow, user.id, now)

@@ -10,13 +10,28 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
-from custody.domain.errors import Conflict, NotFound, NotPermitted, TooManySignIns
+from custody.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+    TooManySignIns,
+)
 from custody.domain.principal import Principal
-from custody.services.identity import signin, tokens, users
-from custody.services.identity.answers import IssuedToken, Me, SessionsEnded, TokenView, UserView
-from custody.web.deps import CurrentUser, Permit, SystemDep, user_actor
+from custody.services.identity import resets, roles, signin, tokens, users
+from custody.services.identity.answers import (
+    IssuedReset,
+    IssuedToken,
+    Me,
+    RoleRequestView,
+    SessionsEnded,
+    TokenView,
+    UserView,
+)
+from custody.web.deps import CurrentUser, Permit, SystemDep, client_actor, user_actor
 from custody.web.errors import errors_for
-from custody.web.guard import SELF, access
+from custody.web.guard import PUBLIC, SELF, access
 
 router = APIRouter(tags=["identity"])
 Admin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_USERS))]
@@ -48,6 +63,33 @@ class NewToken(BaseModel):
 class NewPassword(BaseModel):
     password: str
     current_password: str | None = Field(default=None, description="required for your own")
+
+
+# --- a password reset, completed by its person ----------------------------------------
+
+
+class ResetCompletion(BaseModel):
+    code: str = Field(max_length=100, description="the one-time code an administrator issued")
+    password: str = Field(description="your new password")
+
+
+@router.post(
+    "/password-resets",
+    status_code=204,
+    response_class=Response,
+    summary="Set your own password with a one-time reset code (signs nobody in)",
+    openapi_extra=access(PUBLIC),
+    responses=errors_for(NotAuthenticated, InvalidInput),
+)
+async def complete_password_reset(
+    body: ResetCompletion, request: Request, system: SystemDep
+) -> Response:
+    await run_in_threadpool(
+        lambda: resets.complete_reset(
+            system, body.code, body.password, client_actor(request, "anonymous")
+        )
+    )
+    return Response(status_code=204)
 
 
 # --- your own account --------------------------------------------------------------------
@@ -205,21 +247,99 @@ async def change_user(
     )
 
 
-@router.put(
-    "/users/{username}/password",
-    status_code=204,
-    summary="Set a user's password",
+@router.post(
+    "/users/{username}/password-resets",
+    status_code=201,
+    response_model=IssuedReset,
+    summary="Issue a one-time password reset that the user completes (code shown once)",
+    description=(
+        "Nobody sets another person's password. The code goes to the person alone; they "
+        "complete it at `POST /password-resets` within "
+        f"{int(resets.RESET_LIFETIME.total_seconds() // 3600)} hours, once. "
+        "A newer reset ends an older one."
+    ),
     openapi_extra=MANAGE_USERS,
+    responses=errors_for(NotFound),
 )
-async def set_password(
-    username: str, body: NewPassword, request: Request, admin: Admin, system: SystemDep
-) -> Response:
-    await run_in_threadpool(
-        lambda: users.set_password(
-            system, admin, username, body.password, actor=user_actor(request, admin)
+async def issue_password_reset(
+    username: str, request: Request, admin: Admin, system: SystemDep
+) -> IssuedReset:
+    return await run_in_threadpool(
+        lambda: resets.issue_reset(system, admin, username, actor=user_actor(request, admin))
+    )
+
+
+class RoleAsked(BaseModel):
+    role: str = Field(description=f"one of: {', '.join(ROLES)}")
+
+
+@router.post(
+    "/users/{username}/role-requests",
+    status_code=201,
+    response_model=RoleRequestView,
+    summary="Ask to give a user a role that sees footage force-wide (a second administrator "
+    "approves)",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
+)
+async def request_role(
+    username: str, body: RoleAsked, request: Request, admin: Admin, system: SystemDep
+) -> RoleRequestView:
+    return await run_in_threadpool(
+        lambda: roles.request_role(
+            system, admin, username, body.role, actor=user_actor(request, admin)
         )
     )
-    return Response(status_code=204)
+
+
+@router.get(
+    "/role-requests",
+    response_model=list[RoleRequestView],
+    summary="Role requests, newest first (pending ones unless pending=false)",
+    openapi_extra=MANAGE_USERS,
+)
+async def role_requests(
+    request: Request, admin: Admin, system: SystemDep, pending: bool = True
+) -> list[RoleRequestView]:
+    return await run_in_threadpool(
+        lambda: roles.list_role_requests(
+            system, admin, pending=pending, actor=user_actor(request, admin)
+        )
+    )
+
+
+@router.post(
+    "/role-requests/{request_id}/approve",
+    response_model=RoleRequestView,
+    summary="Approve another administrator's role request (never your own)",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
+)
+async def approve_role(
+    request_id: int, request: Request, admin: Admin, system: SystemDep
+) -> RoleRequestView:
+    return await run_in_threadpool(
+        lambda: roles.decide_role_request(
+            system, admin, request_id, approve=True, actor=user_actor(request, admin)
+        )
+    )
+
+
+@router.post(
+    "/role-requests/{request_id}/refuse",
+    response_model=RoleRequestView,
+    summary="Refuse a role request",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(Conflict, NotFound),
+)
+async def refuse_role(
+    request_id: int, request: Request, admin: Admin, system: SystemDep
+) -> RoleRequestView:
+    return await run_in_threadpool(
+        lambda: roles.decide_role_request(
+            system, admin, request_id, approve=False, actor=user_actor(request, admin)
+        )
+    )
 
 
 @router.delete(
@@ -247,28 +367,6 @@ async def user_tokens(
 ) -> list[TokenView]:
     return await run_in_threadpool(
         lambda: tokens.list_tokens(system, admin, username, actor=user_actor(request, admin))
-    )
-
-
-@router.post(
-    "/users/{username}/tokens",
-    status_code=201,
-    response_model=IssuedToken,
-    summary="Issue an API token for a user (shown once)",
-    openapi_extra=MANAGE_USERS,
-)
-async def new_user_token(
-    username: str, body: NewToken, request: Request, admin: Admin, system: SystemDep
-) -> IssuedToken:
-    return await run_in_threadpool(
-        lambda: tokens.create_token(
-            system,
-            admin,
-            username,
-            name=body.name,
-            lifetime=timedelta(days=body.days),
-            actor=user_actor(request, admin),
-        )
     )
 
 

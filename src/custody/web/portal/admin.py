@@ -159,6 +159,8 @@ async def create_user(request: Request, system: SystemDep, user: UserAdmin) -> R
                     actor=user_actor(request, user),
                 )
             )
+        except NotPermitted as exc:  # a wide role: a second administrator must approve it
+            form.errors["role"] = _capital(exc.message)
         except (InvalidInput, Conflict, NotFound) as exc:
             field = "officer" if "officer" in exc.message else "username"
             form.errors[field] = _capital(exc.message)
@@ -188,7 +190,7 @@ async def update_user(
                 actor=user_actor(request, user),
             )
         )
-    except (InvalidInput, Conflict) as exc:
+    except (InvalidInput, Conflict, NotPermitted) as exc:
         return redirect(request, "/admin/users", flash=_capital(exc.message), kind="error")
     if disabled is not None:
         state = "disabled: their sessions have ended" if disabled else "enabled again"
