@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals
-from custody.cli.retention import AS_HELP, acting
+from custody.cli.common import AS_HELP, AsUser, acting, err, out, refusals
 from custody.services.evidence import cases
 
 app = typer.Typer(help="Cases: crime references, their footage and disposal.", no_args_is_help=True)
@@ -17,7 +16,7 @@ app = typer.Typer(help="Cases: crime references, their footage and disposal.", n
 def list_cases(
     ctx: typer.Context,
     status: str | None = typer.Option(None, help="open or closed"),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Cases you may see."""
     built, principal, actor = acting(ctx, as_user)

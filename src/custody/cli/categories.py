@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals, system
-from custody.cli.retention import AS_HELP, acting
+from custody.cli.common import AsUser, acting, err, out, refusals, system
 from custody.domain.categories import CategoryRule, parse_access_class
 from custody.services.evidence import categories
 from custody.services.evidence.categories import CategoryChanges
@@ -65,7 +64,7 @@ def add(
     ),
     non_evidential: bool = typer.Option(False, help="Never kept past 31 days."),
     description: str = typer.Option("", help="What it is for."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Add a category."""
     built, principal, actor = acting(ctx, as_user)
@@ -93,7 +92,7 @@ def set_rule(
     description: str | None = typer.Option(None),
     retire: bool | None = typer.Option(None, "--retire/--unretire", help="Retire or bring back."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Change a category; every recording in it is decided again at once."""
     built, principal, actor = acting(ctx, as_user)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from custody.bootstrap import build_system
 from custody.config import Settings
+from custody.domain.actor import Actor
 from custody.domain.errors import CustodyError
+from custody.domain.principal import Principal
+from custody.services.identity.users import principal_named
 from custody.services.system import System
 
 P = ParamSpec("P")
@@ -49,3 +52,15 @@ def refusals(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+AS_HELP = "Act as this user (checked and audited as them)."
+# The `--as` option of every command that acts for a person: `as_user: AsUser = "admin"`.
+AsUser = Annotated[str, typer.Option("--as", envvar="CUSTODY_USER", help=AS_HELP)]
+
+
+def acting(ctx: typer.Context, username: str) -> tuple[System, Principal, Actor]:
+    """The system, the user a command acts as, and who the audit trail names."""
+    built = system(ctx)
+    principal = principal_named(built, username)
+    return built, principal, principal.actor(None, "custody-cli")

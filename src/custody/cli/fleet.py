@@ -16,8 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals
-from custody.cli.retention import AS_HELP, acting
+from custody.cli.common import AsUser, acting, err, out, refusals
 from custody.domain.clock import parse_time
 from custody.services.answers import MAX_PAGE, Page
 from custody.services.fleet import assignments, importing, registry, rollout, views
@@ -63,7 +62,7 @@ def add_officer(
     unit: str = typer.Option(..., help="Borough / BCU or team."),
     rank: str = typer.Option("PC", help="Rank."),
     card: str | None = typer.Option(None, help="Warrant card id (RFID), to take pool cameras."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Add an officer."""
     built, principal, actor = acting(ctx, as_user)
@@ -80,7 +79,7 @@ def set_card(
     warrant_number: str = typer.Argument(..., help="Warrant or shoulder number."),
     card: str | None = typer.Argument(None, help="The new card's id (RFID)."),
     clear: bool = typer.Option(False, "--clear", help="The card was lost: stop it working."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Give an officer a card for pool cameras, or clear a lost one."""
     if (card is None) != clear:
@@ -109,7 +108,7 @@ def add_camera(
     status: str | None = typer.Option(
         None, help="in_stock, issued, in_repair… (default: by issue)"
     ),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Register a camera and the key its manifests are signed with."""
     if from_dir is not None:
@@ -148,7 +147,7 @@ def add_dock(
         None, help="Station (default: the name before its last '-')."
     ),
     bays: int = typer.Option(8, help="Number of bays."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Register a dock; prints its token, alone, on stdout."""
     built, principal, actor = acting(ctx, as_user)
@@ -161,7 +160,7 @@ def add_dock(
 def import_file(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="A CSV file of officers or of cameras."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Import officers (warrant_number,name,rank,unit) or cameras
     (serial,model,firmware,public_key,status) from CSV: every row, or none."""
@@ -192,7 +191,7 @@ def issue(
     officer: str | None = typer.Argument(None, help="The officer's warrant number."),
     pool: bool = typer.Option(False, "--pool", help="Into --borough's pool instead."),
     borough: str | None = typer.Option(None, help="The pool's borough (with --pool)."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Issue a camera to an officer (personal issue), or into a borough's pool."""
     if pool == (officer is not None):
@@ -213,7 +212,7 @@ def return_camera(
     serial: str = typer.Argument(..., help="The camera's serial."),
     repair: bool = typer.Option(False, "--repair", help="To repair rather than to stock."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """A camera comes back to stock (or goes to repair); a lost one that turned up too."""
     built, principal, actor = acting(ctx, as_user)
@@ -227,7 +226,7 @@ def retire(
     ctx: typer.Context,
     serial: str = typer.Argument(..., help="The camera's serial."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Retire a camera for good; its history and its footage's provenance stay."""
     built, principal, actor = acting(ctx, as_user)
@@ -241,7 +240,7 @@ def report_lost(
     ctx: typer.Context,
     serial: str = typer.Argument(..., help="The camera's serial."),
     reason: str | None = typer.Option(None, help="What happened (kept in the audit trail)."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Report a camera lost: if a dock sees it again, that raises an alert."""
     built, principal, actor = acting(ctx, as_user)
@@ -255,7 +254,7 @@ def history(
     ctx: typer.Context,
     serial: str | None = typer.Argument(None, help="A camera's serial."),
     officer: str | None = typer.Option(None, help="An officer's warrant number instead."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Who held a camera when (or which cameras an officer held), newest first."""
     built, principal, actor = acting(ctx, as_user)
@@ -291,7 +290,7 @@ def officers(
     unit: str | None = typer.Option(None, help="Only this unit / borough."),
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Officers, with the camera each holds."""
     built, principal, actor = acting(ctx, as_user)
@@ -326,7 +325,7 @@ def cameras(
     borough: str | None = typer.Option(None, help="Only cameras serving this borough."),
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Cameras with their health as the docks last reported it."""
     built, principal, actor = acting(ctx, as_user)
@@ -366,7 +365,7 @@ def cameras(
 @refusals
 def docks(
     ctx: typer.Context,
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Docks and when each was last heard from."""
     built, principal, actor = acting(ctx, as_user)
@@ -400,7 +399,7 @@ def plan(
     phase: int = typer.Option(..., min=1, max=rollout.MAX_PHASE, help="Its phase number."),
     target: str = typer.Option(..., help="Target date, e.g. 2026-12-01."),
     status: str | None = typer.Option(None, help="planned, issuing or complete."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Put a borough in the roll-out plan, or change its phase, target date or status."""
     try:
@@ -442,7 +441,7 @@ def _rollout_table(found: Rollout, *, figures: bool) -> Table:
 @refusals
 def phases(
     ctx: typer.Context,
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """The roll-out plan: each borough's phase, target date and status."""
     built, principal, actor = acting(ctx, as_user)
@@ -456,7 +455,7 @@ def show_rollout(
     idle_days: int = typer.Option(
         rollout.DEFAULT_IDLE_DAYS, min=1, max=366, help="No footage for this long is idle."
     ),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """The roll-out borough by borough: cameras issued, officers equipped and uploading."""
     built, principal, actor = acting(ctx, as_user)
@@ -482,7 +481,7 @@ def health(
     dock_silent_hours: int | None = typer.Option(
         None, min=1, help="Alert for docks silent this long (default: configured)."
     ),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Alerts: cameras not docked, docks gone silent, old firmware, lost cameras seen."""
     built, principal, actor = acting(ctx, as_user)

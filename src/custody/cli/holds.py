@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals
-from custody.cli.retention import AS_HELP, acting, parse_at
+from custody.cli.common import AS_HELP, acting, err, out, refusals
+from custody.cli.retention import parse_at
 from custody.services.evidence import holds as hold_service
 
 app = typer.Typer(help="Legal and complaint holds: no deletion until lifted.", no_args_is_help=True)

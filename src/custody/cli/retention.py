@@ -10,32 +10,19 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals, system
+from custody.cli.common import AsUser, acting, err, out, refusals, system
 from custody.domain import signing
 from custody.domain.access import SystemAction
-from custody.domain.actor import Actor
 from custody.domain.clock import parse_time
 from custody.domain.errors import InvalidInput, SignatureInvalid
-from custody.domain.principal import Principal
 from custody.services.access import permit
 from custody.services.answers import MAX_PAGE
-from custody.services.identity.users import principal_named
 from custody.services.retention import review, sweep
 from custody.services.retention.answers import RetentionEntry
-from custody.services.system import System
 
 app = typer.Typer(
     help="Retention: the 31-day sweep, its preview and certificates.", no_args_is_help=True
 )
-
-AS_HELP = "Act as this user (checked and audited as them)."
-
-
-def acting(ctx: typer.Context, username: str) -> tuple[System, Principal, Actor]:
-    """The system, the user a command acts as, and who the audit trail names."""
-    built = system(ctx)
-    principal = principal_named(built, username)
-    return built, principal, principal.actor(None, "custody-cli")
 
 
 def parse_at(text: str) -> datetime:
@@ -65,7 +52,7 @@ def _table(title: str, items: list[RetentionEntry]) -> Table:
 @refusals
 def run(
     ctx: typer.Context,
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Delete every recording that is due now (the hourly job does the same)."""
     built, principal, actor = acting(ctx, as_user)
@@ -104,7 +91,7 @@ def preview(
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """List what a sweep at --at would delete, and why; nothing is deleted."""
     built, principal, actor = acting(ctx, as_user)
@@ -127,7 +114,7 @@ def pending(
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
     offset: int = typer.Option(0, min=0),
     as_json: bool = typer.Option(False, "--json", help="JSON on stdout instead of a table."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """List recordings due for deletion within 7 days (restore them before they go)."""
     built, principal, actor = acting(ctx, as_user)
@@ -145,7 +132,7 @@ def restore(
     recording_id: str = typer.Argument(...),
     category: str = typer.Option(..., help="The category it is restored to."),
     reason: str = typer.Option(..., help="Why (kept in the audit trail)."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Restore a recording pending deletion to a category."""
     built, principal, actor = acting(ctx, as_user)
@@ -163,7 +150,7 @@ def restore(
 def review_queue(
     ctx: typer.Context,
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """List retained recordings whose review date has come."""
     built, principal, actor = acting(ctx, as_user)
@@ -176,7 +163,7 @@ def review_queue(
 def certificate(
     ctx: typer.Context,
     recording_id: str = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Print a deleted recording's signed deletion certificate (JSON)."""
     built, principal, actor = acting(ctx, as_user)

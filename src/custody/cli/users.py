@@ -12,8 +12,7 @@ from datetime import timedelta
 import typer
 from rich.table import Table
 
-from custody.cli.common import err, out, refusals, system
-from custody.cli.retention import AS_HELP, acting
+from custody.cli.common import AsUser, acting, err, out, refusals, system
 from custody.domain.actor import Actor
 from custody.services.identity import resets, roles, users
 from custody.services.identity import tokens as api_tokens
@@ -41,7 +40,7 @@ def add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read a password from stdin (else: single sign-on only)."
     ),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Add a user."""
     password = _read_password() if password_stdin else None
@@ -65,7 +64,7 @@ def add(
 def list_users(
     ctx: typer.Context,
     role: str = typer.Option(None, help="Only users of this role."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """List users."""
     built, principal, actor = acting(ctx, as_user)
@@ -91,7 +90,7 @@ def list_users(
 def disable(
     ctx: typer.Context,
     username: str = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Disable a user: their sessions end and their tokens stop working."""
     built, principal, actor = acting(ctx, as_user)
@@ -104,7 +103,7 @@ def disable(
 def enable(
     ctx: typer.Context,
     username: str = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Re-enable a disabled user."""
     built, principal, actor = acting(ctx, as_user)
@@ -119,7 +118,7 @@ def set_role(
     username: str = typer.Argument(...),
     role: str = typer.Argument(..., help=f"One of: {', '.join(users.ROLES)}."),
     unit: str = typer.Option(None, help="Also move them to this unit."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Change a user's role (and unit)."""
     built, principal, actor = acting(ctx, as_user)
@@ -133,7 +132,7 @@ def request_role(
     ctx: typer.Context,
     username: str = typer.Argument(...),
     role: str = typer.Argument(..., help=f"One of: {', '.join(users.ROLES)}."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Ask to give a user a role that sees footage force-wide; prints the request's id.
 
@@ -150,7 +149,7 @@ def request_role(
 def approve_role(
     ctx: typer.Context,
     request_id: int = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Approve another administrator's role request (never your own)."""
     built, principal, actor = acting(ctx, as_user)
@@ -163,7 +162,7 @@ def approve_role(
 def refuse_role(
     ctx: typer.Context,
     request_id: int = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Refuse a role request."""
     built, principal, actor = acting(ctx, as_user)
@@ -176,7 +175,7 @@ def refuse_role(
 def reset_password(
     ctx: typer.Context,
     username: str = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Issue a one-time password reset; prints its code, alone, for the user to complete.
 
@@ -205,7 +204,7 @@ def complete_reset(ctx: typer.Context) -> None:
 def sign_out(
     ctx: typer.Context,
     username: str = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """End every portal session of a user."""
     built, principal, actor = acting(ctx, as_user)
@@ -221,7 +220,7 @@ def token(
     days: int = typer.Option(
         90, min=1, max=api_tokens.MAX_TOKEN_DAYS, help="Days until it expires."
     ),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Issue yourself (the `--as` user) an API token; prints it, alone, on stdout.
 
@@ -240,7 +239,7 @@ def token(
 def tokens(
     ctx: typer.Context,
     username: str = typer.Argument(None, help="Only this user's tokens."),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """List API tokens (never their secrets)."""
     built, principal, actor = acting(ctx, as_user)
@@ -263,7 +262,7 @@ def tokens(
 def revoke_token(
     ctx: typer.Context,
     token_id: int = typer.Argument(...),
-    as_user: str = typer.Option("admin", "--as", envvar="CUSTODY_USER", help=AS_HELP),
+    as_user: AsUser = "admin",
 ) -> None:
     """Revoke an API token at once (ids are in `custody users tokens`)."""
     built, principal, actor = acting(ctx, as_user)
