@@ -219,12 +219,20 @@ def open_recording(
     recording = uow.session.get(
         Recording, recording_id, with_for_update=lock or None, populate_existing=lock
     )
-    missing = f"no recording {recording_id}"
     if recording is None:
-        raise NotFound(missing)
+        raise NotFound(f"no recording {recording_id}")
     viewer = viewer_for(uow, principal, stated_reason=stated_reason)
-    facts = recording_facts(uow, recording)
-    decision = decide(viewer, action, facts)
+    sight = sight_of(uow, viewer, recording)
+    return _allowed(uow, sight, action, actor, tag, allow_deleted=allow_deleted)
+
+
+def _allowed(
+    uow: UnitOfWork, sight: Sight, action: Action, actor: Actor, tag: str, *, allow_deleted: bool
+) -> Sight:
+    """The sight, if it lets its person do `action`; else the refusal, audited and concealed
+    where the rules say."""
+    recording = sight.recording
+    decision = decide(sight.viewer, action, sight.facts)
     if not decision:
         raise refuse(
             uow,
@@ -232,13 +240,13 @@ def open_recording(
             tag,
             decision.reason,
             object_type="recording",
-            object_id=recording_id,
+            object_id=recording.id,
             conceal=decision.conceal,
-            missing=missing,
+            missing=f"no recording {recording.id}",
         )
     if recording.state == DELETED and not allow_deleted:
-        raise Conflict(f"recording {recording_id} was deleted under the retention rules")
-    return Sight(recording, viewer, facts, permitted(viewer, facts))
+        raise Conflict(f"recording {recording.id} was deleted under the retention rules")
+    return sight
 
 
 def require_any_footage(
@@ -408,11 +416,12 @@ def open_hold(
     hold = uow.session.get(Hold, hold_id, with_for_update=True)
     if hold is None:
         raise missing
-    recording = uow.session.get(Recording, hold.recording_id)
+    recording = uow.session.get(
+        Recording, hold.recording_id, with_for_update=True, populate_existing=True
+    )
     if recording is None:
         raise missing
-    viewer = viewer_for(uow, principal)
-    sight = sight_of(uow, viewer, recording)
+    sight = sight_of(uow, viewer_for(uow, principal), recording)
     if not sight.shows_hold(hold.kind, hold.concerns_officer_id):
         # Audited like any refusal, and answered as if the hold did not exist.
         raise refuse(
@@ -426,7 +435,7 @@ def open_hold(
             missing=f"no hold {hold_id}",
             confidential=True,
         )
-    return hold, open_recording(uow, principal, recording.id, action, actor, tag, lock=True)
+    return hold, _allowed(uow, sight, action, actor, tag, allow_deleted=False)
 
 
 # --- retention, as each person may know it -----------------------------------------------
