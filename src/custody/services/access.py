@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, false, or_, select
@@ -481,12 +482,17 @@ def due_columns(
     return Recording.seen_delete_due_at, Recording.seen_review_due_at
 
 
+def told(viewer: Viewer, change: Recomputed) -> tuple[datetime | None, RetentionDecision]:
+    """A change's deletion date before it and decision after it, as this person may know
+    them: the truth for those who see complaint holds, the seen world for everyone else."""
+    if sees_complaint_holds(viewer):
+        return change.before, change.decision
+    return change.seen_before, change.seen
+
+
 def effect_on_retention(viewer: Viewer, change: Recomputed) -> RetentionEffect:
     """What a change's answer tells this person of its effect on retention."""
-    if sees_complaint_holds(viewer):
-        before, decision = change.before, change.decision
-    else:
-        before, decision = change.seen_before, change.seen
+    before, decision = told(viewer, change)
     rule, _ = shown_rule(viewer, decision)
     after = decision.delete_at
     return RetentionEffect(

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from custody.db.models import Officer, Recording
-from custody.domain.access import Action, SystemAction, Viewer, sees_complaint_holds
+from custody.domain.access import Action, SystemAction, Viewer
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, NotFound
@@ -29,6 +29,7 @@ from custody.services.access import (
     require,
     shown_decision,
     shown_facts,
+    told,
     visible_recordings,
 )
 from custody.services.answers import Page, Paged
@@ -223,8 +224,8 @@ def mark_reviewed(
         sight.recording.last_reviewed_at = uow.now()
         (change,) = recompute(uow, [sight.recording])
         effect = audited_effect(uow, sight.viewer, change)
-        told = change.decision if sees_complaint_holds(sight.viewer) else change.seen
-        review_at = told.review_at
+        _, told_decision = told(sight.viewer, change)
+        review_at = told_decision.review_at
         uow.audit(
             tag,
             actor,
