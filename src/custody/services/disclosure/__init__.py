@@ -1,0 +1,1 @@
+"""Disclosure: the case schedule, clips, shares with people outside the force, court bundles."""
