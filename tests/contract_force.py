@@ -137,6 +137,14 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         call("POST", f"/cases/{case['id']}/recordings", erin, 201, json={"recording_id": rid})
         hold = {"kind": "legal", "reason": "contract run", "recording_ids": [rid]}
         values["hold_id"] = call("POST", "/holds", erin, 201, json=hold)[0]["id"]
+        complaint = {
+            "reference": "CO-1",
+            "officers": ["5678CD"],
+            "since": "2026-09-01T00:00:00Z",
+            "until": "2026-09-02T00:00:00Z",
+            "summary": "contract run",
+        }
+        values["reference"] = call("POST", "/complaints", erin, 201, json=complaint)["reference"]
         key = signing.public_key_text(Ed25519PrivateKey.generate().public_key())
         camera = {"serial": "BWV-0002", "model": "SimCam", "firmware": "1.0", "public_key": key}
         call.answer("POST", "/cameras", gus, 201, json=camera)

@@ -35,6 +35,10 @@ EXPECTED = {
     ("POST", "/api/v1/holds"),
     ("GET", "/api/v1/holds"),
     ("POST", "/api/v1/holds/{hold_id}/lift"),
+    ("POST", "/api/v1/complaints"),
+    ("GET", "/api/v1/complaints"),
+    ("GET", "/api/v1/complaints/{reference}"),
+    ("POST", "/api/v1/complaints/{reference}/close"),
     ("GET", "/api/v1/retention/preview"),
     ("POST", "/api/v1/retention/run"),
     ("GET", "/api/v1/retention/pending"),
@@ -108,5 +112,6 @@ def test_created_things_answer_201(sqlite_system: System) -> None:
         "/api/v1/cases",
         "/api/v1/cases/{case_id}/recordings",
         "/api/v1/holds",
+        "/api/v1/complaints",
     ):
         assert "201" in paths[path]["post"]["responses"], path

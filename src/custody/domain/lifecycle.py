@@ -120,3 +120,39 @@ def check_window(since: datetime | None, until: datetime | None) -> None:
         raise InvalidInput("a hold on an officer's footage needs since and until")
     if until <= since:
         raise InvalidInput("until must be after since")
+
+
+MAX_COMPLAINT_OFFICERS = 20
+# Professional standards' references (CO-2026-0142): no '/', so that one is a URL segment.
+COMPLAINT_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def complaint_covers(
+    since: datetime, until: datetime, started_at: datetime, ended_at: datetime
+) -> bool:
+    """Whether a complaint's window [since, until) touches a recording: any overlap counts,
+    so that footage started before the incident and still running through it is held."""
+    return started_at < until and ended_at > since
+
+
+def check_complaint_reference(reference: str | None) -> str:
+    text = (reference or "").strip()
+    if not text:
+        raise InvalidInput("a complaint needs its reference")
+    if len(text) > 64:
+        raise InvalidInput("a complaint reference has at most 64 characters")
+    if not COMPLAINT_REFERENCE.match(text):
+        raise InvalidInput(
+            "a complaint reference is letters, digits, '.', '_' and '-' (for example CO-2026-0142)"
+        )
+    return text
+
+
+def check_complaint_officers(warrant_numbers: list[str]) -> list[str]:
+    """The officers a complaint names: at least one, each once, at most a bounded number."""
+    cleaned = sorted({w.strip() for w in warrant_numbers if w.strip()})
+    if not cleaned:
+        raise InvalidInput("a complaint names at least one officer (warrant number)")
+    if len(cleaned) > MAX_COMPLAINT_OFFICERS:
+        raise InvalidInput(f"a complaint names at most {MAX_COMPLAINT_OFFICERS} officers")
+    return cleaned

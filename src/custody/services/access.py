@@ -20,11 +20,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, exists, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from custody.db.models import Dock, Officer, Recording, Upload
-from custody.db.models.lifecycle import Case, CaseMember, CaseRecording, Hold
+from custody.db.models.lifecycle import (
+    Case,
+    CaseMember,
+    CaseRecording,
+    Complaint,
+    ComplaintOfficer,
+    Hold,
+)
 from custody.domain.access import (
     AccessClass,
     Action,
@@ -437,6 +444,53 @@ def open_hold(
             confidential=True,
         )
     return hold, _allowed(uow, sight, action, actor, tag, allow_deleted=False)
+
+
+# --- complaints --------------------------------------------------------------------------
+
+
+def visible_complaints(uow: UnitOfWork, principal: Principal) -> ColumnElement[bool]:
+    """A SQL condition on `Complaint`: the complaints this person may know of. Only those
+    who see complaint holds, and never a complaint that names them."""
+    viewer = viewer_for(uow, principal)
+    if not sees_complaint_holds(viewer):
+        return false()
+    if viewer.officer_id is None:
+        return Complaint.id.is_not(None)
+    return ~exists().where(
+        ComplaintOfficer.complaint_id == Complaint.id,
+        ComplaintOfficer.officer_id == viewer.officer_id,
+    )
+
+
+def open_complaint(
+    uow: UnitOfWork,
+    principal: Principal,
+    reference: str,
+    actor: Actor,
+    tag: str,
+    *,
+    lock: bool = False,
+) -> Complaint:
+    """A complaint the principal may know of; to anyone else, word for word the answer for a
+    reference never registered (and the attempt audited, confidentially)."""
+    query = select(Complaint).where(
+        Complaint.reference == reference, visible_complaints(uow, principal)
+    )
+    found = uow.session.scalar(query.with_for_update() if lock else query)
+    if found is None:
+        raise refuse(
+            uow,
+            actor,
+            tag,
+            f"no complaint {reference!r} that this person may see",
+            object_type="complaint",
+            object_id=reference[:64],
+            conceal=True,
+            missing=f"no complaint {reference!r}",
+            confidential=True,
+        )
+    return found
 
 
 # --- retention, as each person may know it -----------------------------------------------

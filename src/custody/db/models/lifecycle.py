@@ -133,8 +133,38 @@ class Hold(Base):
     reason: Mapped[str] = mapped_column(Text)
     # The officer a complaint concerns: they never see the hold.
     concerns_officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
+    # The complaint that placed it (services/evidence/complaints.py); closing it lifts it.
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     placed_by: Mapped[str] = mapped_column(String(160))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lifted_by: Mapped[str | None] = mapped_column(String(160))
     lift_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Complaint(Base):
+    """A complaint registered by professional standards: it holds every recording of its
+    officers that overlaps its time window, those stored already and those docked later,
+    until it is closed. Only those who see complaints know of it."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    summary: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(200), default="")
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    registered_by: Mapped[str] = mapped_column(String(160))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(160))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ComplaintOfficer(Base):
+    __tablename__ = "complaint_officers"
+
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    # Indexed: every docked recording asks which open complaints name its officer.
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), primary_key=True, index=True)

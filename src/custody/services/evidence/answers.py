@@ -209,3 +209,39 @@ class LifecycleView(Annotations):
     retention: RetentionShown
     cases: list[CaseRef] | None = Field(default=None, exclude_if=_absent)
     holds: list[HoldView] | None = Field(default=None, exclude_if=_absent)
+
+
+# --- complaints --------------------------------------------------------------------------
+
+
+class ComplaintView(Answer):
+    """A complaint professional standards registered: its officers, window and place, and
+    how many recordings it holds now (stored already, or docked since)."""
+
+    reference: str
+    summary: str
+    place: str
+    officers: list[str]  # warrant numbers
+    since: When
+    until: When
+    registered_by: str
+    registered_at: When
+    closed_at: When | None
+    closed_by: str | None
+    close_reason: str | None
+    recordings_held: int
+
+
+class ComplaintFootage(Answer):
+    """One recording a complaint holds."""
+
+    recording_id: str
+    officer: str | None
+    started_at: When
+    ended_at: When
+    held_since: When
+    lifted_at: When | None
+
+
+class ComplaintDetail(ComplaintView):
+    footage: list[ComplaintFootage]

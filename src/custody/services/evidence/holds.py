@@ -21,6 +21,7 @@ from custody.domain.lifecycle import check_reason, check_window, parse_hold_kind
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED, HoldKind
 from custody.services.access import (
+    Sight,
     audited_effect,
     open_hold,
     open_recording,
@@ -32,7 +33,7 @@ from custody.services.access import (
 from custody.services.evidence.answers import HoldLifted, HoldView
 from custody.services.evidence.categories import hold_view
 from custody.services.retention.facts import recompute
-from custody.services.system import System
+from custody.services.system import System, UnitOfWork
 
 MAX_HOLD_RECORDINGS = 5000
 
@@ -94,38 +95,65 @@ def place_hold(
             open_recording(uow, principal, rid, action, actor, tag, stated_reason=True, lock=True)
             for rid in ids
         ]
-        holds = [
-            Hold(
-                recording_id=sight.recording.id,
-                kind=hold_kind.value,
-                reason=reason,
-                concerns_officer_id=(
-                    (concerns or sight.recording.officer_id)
-                    if hold_kind is HoldKind.COMPLAINT
-                    else None
-                ),
-                placed_by=actor.name,
-                placed_at=uow.now(),
-            )
-            for sight in sights
-        ]
-        uow.session.add_all(holds)
-        uow.session.flush()
-        changes = recompute(uow, [sight.recording for sight in sights])
-        placed = []
-        for hold, change, sight in zip(holds, changes, sights, strict=True):
-            effect = audited_effect(uow, sight.viewer, change)
-            uow.audit(
-                tag,
-                actor,
-                object_type="recording",
-                object_id=hold.recording_id,
-                reason=reason,
-                details={"hold": hold.id, "kind": hold_kind.value} | effect.model_dump(),
-            )
-            placed.append(hold_view(hold))
+        placed = hold_recordings(
+            uow,
+            sights,
+            kind=hold_kind,
+            reason=reason,
+            actor=actor,
+            tag=tag,
+            concerns=concerns,
+        )
         uow.commit()
         return placed
+
+
+def hold_recordings(
+    uow: UnitOfWork,
+    sights: list[Sight],
+    *,
+    kind: HoldKind,
+    reason: str,
+    actor: Actor,
+    tag: str,
+    concerns: int | None = None,
+    complaint_id: int | None = None,
+) -> list[HoldView]:
+    """Hold recordings already opened (and locked, in id order) through the door: one hold
+    each, their retention decided again, one audit event each with its effect."""
+    holds = [
+        Hold(
+            recording_id=sight.recording.id,
+            kind=kind.value,
+            reason=reason,
+            concerns_officer_id=(
+                (concerns or sight.recording.officer_id) if kind is HoldKind.COMPLAINT else None
+            ),
+            complaint_id=complaint_id,
+            placed_by=actor.name,
+            placed_at=uow.now(),
+        )
+        for sight in sights
+    ]
+    uow.session.add_all(holds)
+    uow.session.flush()
+    changes = recompute(uow, [sight.recording for sight in sights])
+    placed = []
+    for hold, change, sight in zip(holds, changes, sights, strict=True):
+        effect = audited_effect(uow, sight.viewer, change)
+        details: dict[str, object] = {"hold": hold.id, "kind": kind.value}
+        if complaint_id is not None:
+            details["complaint"] = complaint_id
+        uow.audit(
+            tag,
+            actor,
+            object_type="recording",
+            object_id=hold.recording_id,
+            reason=reason,
+            details=details | effect.model_dump(),
+        )
+        placed.append(hold_view(hold))
+    return placed
 
 
 def lift_hold(

@@ -21,6 +21,7 @@ from custody.domain.errors import ContentMismatch, InvalidInput, UnknownCamera
 from custody.domain.manifest import Manifest, parse_manifest
 from custody.domain.receipt import Receipt, issue_receipt
 from custody.domain.uploads import UploadState
+from custody.services.evidence.complaints import hold_for_complaints
 from custody.services.fleet import assignments
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.expiry import close_siblings, discard_staged
@@ -83,24 +84,23 @@ def commit_upload(
                 raise UnknownCamera(f"camera {manifest.device_serial} is not registered")
             # The assignment history names the officer (services.assignments explains why).
             officer_id = assignments.officer_at_ingest(uow, camera, manifest, dock.dock_id, actor)
-            session.add(
-                Recording(
-                    id=manifest.recording_id,
-                    camera_id=camera.id,
-                    officer_id=officer_id,
-                    dock_id=dock.dock_id,
-                    started_at=manifest.started_at,
-                    ended_at=manifest.ended_at,
-                    pre_event_seconds=manifest.pre_event_seconds,
-                    sha256=manifest.sha256,
-                    size=manifest.size,
-                    stored_at=stored_at,
-                    manifest_document=manifest_document,
-                    receipt_document=json.dumps(receipt, sort_keys=True),
-                    gps_track=json.dumps([p.to_json() for p in manifest.gps]),
-                    state="stored",
-                )
+            recording = Recording(
+                id=manifest.recording_id,
+                camera_id=camera.id,
+                officer_id=officer_id,
+                dock_id=dock.dock_id,
+                started_at=manifest.started_at,
+                ended_at=manifest.ended_at,
+                pre_event_seconds=manifest.pre_event_seconds,
+                sha256=manifest.sha256,
+                size=manifest.size,
+                stored_at=stored_at,
+                manifest_document=manifest_document,
+                receipt_document=json.dumps(receipt, sort_keys=True),
+                gps_track=json.dumps([p.to_json() for p in manifest.gps]),
+                state="stored",
             )
+            session.add(recording)
             session.execute(
                 update(Upload)
                 .where(Upload.id == upload_id)
@@ -123,6 +123,9 @@ def commit_upload(
             )
             uow.after_commit(lambda: system.jobs.probe_recording(manifest.recording_id))
             try:
+                session.flush()
+                # A complaint open for this officer and time holds it from its first moment.
+                hold_for_complaints(uow, recording)
                 uow.commit()
             except IntegrityError:
                 # Another upload of the same recording committed first: fall through.

@@ -120,6 +120,8 @@ def navigation(user: Principal) -> list[Link]:
         links.append(Link("/search", "Search", "search"))
     if may(viewer, SystemAction.VIEW_CASES):
         links.append(Link("/cases", "Cases", "cases"))
+    if may(viewer, SystemAction.SEE_COMPLAINT_HOLDS):
+        links.append(Link("/complaints", "Complaints", "complaints"))
     if may(viewer, SystemAction.VIEW_RETENTION):
         links.append(Link("/retention", "Retention", "retention"))
     if may(viewer, SystemAction.VIEW_FLEET):

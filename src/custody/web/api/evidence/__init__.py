@@ -9,8 +9,8 @@ to one of each; `router` gathers them for the app.
 # __future__ feature instead of the route module.
 from fastapi import APIRouter
 
-from custody.web.api.evidence import annotations, cases, categories, flags, holds
+from custody.web.api.evidence import annotations, cases, categories, complaints, flags, holds
 
 router = APIRouter(tags=["evidence"])
-for area in (categories, annotations, flags, cases, holds):
+for area in (categories, annotations, flags, cases, holds, complaints):
     router.include_router(area.router)
