@@ -212,7 +212,7 @@ def add_to_case(
             lock=True,
         )
         if uow.session.get(CaseRecording, (case_id, recording_id)) is not None:
-            raise Conflict(f"recording {recording_id} is in case {case.reference} already")
+            raise Conflict(f"this recording is in case {case.reference} already")
         uow.session.add(
             CaseRecording(
                 case_id=case_id,
@@ -266,7 +266,7 @@ def remove_from_case(
             )
         )
         if removed.rowcount != 1:  # type: ignore[attr-defined]
-            raise NotFound(f"recording {recording_id} is not in case {case.reference}")
+            raise NotFound(f"this recording is not in case {case.reference}")
         effect = record_change(
             uow,
             sight,

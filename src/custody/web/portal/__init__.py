@@ -18,6 +18,7 @@ from custody.web.portal import (
     complaints,
     fleet,
     footage,
+    holds,
     home,
     recording,
     retention,
@@ -26,7 +27,18 @@ from custody.web.portal import (
 from custody.web.portal.pages import STATIC
 
 router = APIRouter(include_in_schema=False)
-for area in (home, footage, search, recording, cases, complaints, retention, fleet, admin):
+for area in (
+    home,
+    footage,
+    search,
+    recording,
+    cases,
+    holds,
+    complaints,
+    retention,
+    fleet,
+    admin,
+):
     router.include_router(area.router)
 
 

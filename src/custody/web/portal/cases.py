@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.access import SystemAction, may
-from custody.domain.errors import Conflict, InvalidInput
+from custody.domain.access import Action, SystemAction, may
+from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services.evidence import cases
 from custody.services.evidence.answers import CaseView
@@ -18,7 +19,7 @@ from custody.services.recordings import search
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
-from custody.web.portal.pages import PortalRoute, redirect, render
+from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
@@ -121,6 +122,7 @@ async def _case_page(
         cards=cards,
         hidden=len(case.recordings) - len(cards),
         may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
+        may_remove=case.status == "open" and any(c.may(Action.ADD_TO_CASE) for c in cards),
         errors=errors or {},
     )
 
@@ -148,3 +150,89 @@ async def add_member(
         message = exc.message[0].upper() + exc.message[1:]
         return await _case_page(request, system, user, case_id, errors={"username": message})
     return redirect(request, f"/cases/{case_id}", flash=f"{username} now works on this case.")
+
+
+async def _case_change(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    case_id: int,
+    where: str,
+    change: Callable[[str], object],
+    done: str,
+) -> Response:
+    """A change to a case from its page: a reason is required; a refusal shows beside it."""
+    data = await request.form()
+    reason = str(data.get("reason", "")).strip()
+    if not reason:
+        return await _case_page(request, system, user, case_id, errors={where: "Give a reason."})
+    try:
+        await run_in_threadpool(change, reason[:1000])
+    except (InvalidInput, Conflict, NotFound) as exc:
+        message = exc.message[0].upper() + exc.message[1:]
+        return await _case_page(request, system, user, case_id, errors={where: message})
+    return redirect(request, f"/cases/{case_id}", flash=done)
+
+
+@router.post("/cases/{case_id}/close", openapi_extra=access(SystemAction.MANAGE_CASES))
+async def close_case(
+    case_id: int, request: Request, system: SystemDep, user: CaseManager
+) -> Response:
+    data = await request.form()
+    form = Form({"disposal": str(data.get("disposal", ""))})
+    disposal = form.number("disposal", low=7, high=36600, what="the days to keep after closure")
+    if not form.ok:
+        return await _case_page(
+            request, system, user, case_id, errors={"status": form.errors["disposal"]}
+        )
+    actor = user_actor(request, user)
+    return await _case_change(
+        request,
+        system,
+        user,
+        case_id,
+        "status",
+        lambda reason: cases.close_case(
+            system,
+            user,
+            case_id,
+            reason,
+            actor,
+            **({} if disposal is None else {"disposal_days": int(disposal)}),
+        ),
+        "Case closed: its footage is kept as its disposal rule says, then its categories decide.",
+    )
+
+
+@router.post("/cases/{case_id}/reopen", openapi_extra=access(SystemAction.MANAGE_CASES))
+async def reopen_case(
+    case_id: int, request: Request, system: SystemDep, user: CaseManager
+) -> Response:
+    actor = user_actor(request, user)
+    return await _case_change(
+        request,
+        system,
+        user,
+        case_id,
+        "status",
+        lambda reason: cases.reopen_case(system, user, case_id, reason, actor),
+        "Case reopened: its footage is kept while it is open.",
+    )
+
+
+@router.post("/cases/{case_id}/remove", openapi_extra=access(Action.ADD_TO_CASE))
+async def remove_recording(
+    case_id: int, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    data = await request.form()
+    recording_id = str(data.get("recording_id", "")).strip()[:64]
+    actor = user_actor(request, user)
+    return await _case_change(
+        request,
+        system,
+        user,
+        case_id,
+        "remove",
+        lambda reason: cases.remove_from_case(system, user, case_id, recording_id, reason, actor),
+        "Removed from the case: its other rules decide how long it is kept.",
+    )

@@ -27,11 +27,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from custody.domain.access import (
     ROLE_TITLES,
+    Action,
     SystemAction,
+    acts_on_any_footage,
     lists_any,
     lists_own,
     lists_team,
     may,
+    sees_complaint_holds,
 )
 from custody.domain.access import start_page as domain_start_page
 from custody.domain.clock import parse_time
@@ -120,6 +123,8 @@ def navigation(user: Principal) -> list[Link]:
         links.append(Link("/search", "Search", "search"))
     if may(viewer, SystemAction.VIEW_CASES):
         links.append(Link("/cases", "Cases", "cases"))
+    if acts_on_any_footage(viewer, Action.PLACE_HOLD) or sees_complaint_holds(viewer):
+        links.append(Link("/holds", "Holds", "holds"))
     if may(viewer, SystemAction.SEE_COMPLAINT_HOLDS):
         links.append(Link("/complaints", "Complaints", "complaints"))
     if may(viewer, SystemAction.VIEW_RETENTION):

@@ -26,7 +26,7 @@ from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.audit_trail import trail as audit_trail
 from custody.services.evidence import annotations as annotation_service
-from custody.services.evidence import cases, flags
+from custody.services.evidence import cases, flags, holds
 from custody.services.evidence import categories as categorising
 from custody.services.evidence.answers import CaseView
 from custody.services.recordings import previews, reading, search
@@ -87,6 +87,9 @@ async def _page(
     card = found[0]
     categories = await run_in_threadpool(categorising.categories_to_give, system, user)
     open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
+    # A case it is in already is not offered again.
+    already = {case.id for case in detail.cases or []}
+    open_cases = [case for case in open_cases if case.id not in already]
     started = parse_time(detail.started_at)
     duration = card.duration_seconds
     return render(
@@ -108,6 +111,47 @@ async def _page(
         reason=user.stated_reason or "",
         suffix=_suffix(user),
         may_view_cases=bool(may(user.viewer(), SystemAction.VIEW_CASES)),
+        hold_kinds=hold_kinds(card),
+    )
+
+
+def hold_kinds(card: search.Card) -> dict[str, str]:
+    """The holds this person may place on this recording (a complaint hold is professional
+    standards' own), as the portal's choices."""
+    kinds = {}
+    if card.may(Action.PLACE_HOLD):
+        kinds["legal"] = "Legal hold (litigation, a civil claim)"
+    if card.may(Action.PLACE_COMPLAINT_HOLD):
+        kinds["complaint"] = "Complaint hold (professional standards only)"
+    return kinds
+
+
+@router.post("/recordings/{recording_id}/holds", openapi_extra=access(Action.PLACE_HOLD))
+async def place_hold(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    form, _ = await _form(request)
+    kind = form.choice(
+        "hold_kind", {"legal": "legal", "complaint": "complaint"}, "the kind of hold"
+    )
+    reason = form.text("hold_reason", required="Say why it is held.", limit=1000)
+    actor = user_actor(request, user)
+    return await _change(
+        request,
+        system,
+        user,
+        recording_id,
+        form,
+        "holds",
+        lambda: holds.place_hold(
+            system,
+            user,
+            kind=kind or "legal",
+            reason=reason or "",
+            actor=actor,
+            recording_ids=[recording_id],
+        ),
+        "Hold placed: the recording is kept until the hold is lifted.",
     )
 
 

@@ -1,0 +1,192 @@
+"""Issue 12, points 1, 2 and 4 in the portal: holds, complaints and a case's own controls.
+
+Professional standards place and lift holds and register complaints from the portal,
+without an API token; an investigator closes, reopens and takes footage out of a case;
+the "Add to case" list never offers a case the recording is in, and refusals name the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from custody.services.evidence import cases, holds
+from custody.services.system import System
+from custody.web.app import create_app
+from tests.conftest import START
+from tests.factories import give_password
+from tests.integration.lifecycle_world import World, build_world
+from tests.integration.test_portal import ACTOR, as_
+from tests.people import PASSWORD
+
+
+@pytest.fixture
+def world(sqlite_system: System) -> World:
+    found = build_world(sqlite_system)
+    for name in found.people:
+        give_password(sqlite_system, found.people["admin2"], name, PASSWORD)
+    return found
+
+
+@pytest.fixture
+def client(world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(world.system), follow_redirects=False) as test_client:
+        yield test_client
+
+
+def test_professional_standards_place_and_lift_a_hold_from_the_recording_page(
+    client: TestClient, world: World
+) -> None:
+    rid = world.record("1234AB")
+    csrf = as_(client, world, "pat")
+    page = client.get(f"/recordings/{rid}")
+    assert (
+        "Place a hold" in page.text and "Complaint hold (professional standards only)" in page.text
+    )
+    placed = client.post(
+        f"/recordings/{rid}/holds",
+        data={"csrf_token": csrf, "hold_kind": "complaint", "hold_reason": "complaint 77"},
+    )
+    assert placed.status_code == 303
+    held = holds.list_holds(world.system, world.people["pat"], ACTOR, recording_id=rid)
+    assert [(h.kind, h.reason) for h in held] == [("complaint", "complaint 77")]
+    assert "complaint 77" in client.get("/holds").text
+    # A hold without a reason is refused beside the field, and nothing is placed.
+    refused = client.post(
+        f"/recordings/{rid}/holds", data={"csrf_token": csrf, "hold_kind": "legal"}
+    )
+    assert refused.status_code == 400 and "Say why it is held." in refused.text
+    assert len(holds.list_holds(world.system, world.people["pat"], ACTOR, recording_id=rid)) == 1
+    lifted = client.post(
+        f"/holds/{held[0].id}/lift",
+        data={"csrf_token": csrf, "reason": "withdrawn", "recording_id": rid},
+    )
+    assert lifted.status_code == 303 and lifted.headers["location"] == f"/recordings/{rid}#holds"
+    assert holds.list_holds(world.system, world.people["pat"], ACTOR, recording_id=rid) == []
+
+
+def test_the_officer_sees_no_hold_control_and_cannot_use_one(
+    client: TestClient, world: World
+) -> None:
+    rid = world.record("1234AB")
+    csrf = as_(client, world, "alice")
+    page = client.get(f"/recordings/{rid}")
+    assert page.status_code == 200 and "Place a hold" not in page.text
+    assert "/holds" not in client.get("/footage").text.split("<main")[0]
+    tried = client.post(
+        f"/recordings/{rid}/holds",
+        data={"csrf_token": csrf, "hold_kind": "complaint", "hold_reason": "mine"},
+    )
+    assert tried.status_code in (403, 404)
+    assert holds.list_holds(world.system, world.people["pat"], ACTOR, recording_id=rid) == []
+
+
+def test_an_officers_footage_over_a_window_is_held_from_the_holds_page(
+    client: TestClient, world: World
+) -> None:
+    first, second = world.record("1234AB", START), world.record("1234AB", START + (START - START))
+    csrf = as_(client, world, "pat")
+    placed = client.post(
+        "/holds",
+        data={
+            "csrf_token": csrf,
+            "officer": "1234AB",
+            "since": "2026-09-30T00:00",
+            "until": "2026-10-02T00:00",
+            "kind": "legal",
+            "reason": "civil claim 12",
+        },
+    )
+    assert placed.status_code == 303, placed.text
+    held = {h.recording_id for h in holds.list_holds(world.system, world.people["pat"], ACTOR)}
+    assert {first, second} <= held
+    unknown = client.post(
+        "/holds",
+        data={
+            "csrf_token": csrf,
+            "officer": "0000ZZ",
+            "since": "2026-09-30T00:00",
+            "until": "2026-10-02T00:00",
+            "kind": "legal",
+            "reason": "x",
+        },
+    )
+    assert unknown.status_code == 400 and "No officer with warrant number" in unknown.text
+
+
+def test_a_complaint_is_registered_and_closed_in_the_portal(
+    client: TestClient, world: World
+) -> None:
+    rid = world.record("1234AB", START)
+    csrf = as_(client, world, "pat")
+    made = client.post(
+        "/complaints",
+        data={
+            "csrf_token": csrf,
+            "reference": "CO-2026-0007",
+            "officers": "1234AB",
+            "since": "2026-09-30T00:00",
+            "until": "2026-10-03T00:00",
+            "place": "Mare Street",
+            "summary": "Rude and aggressive at a stop",
+        },
+    )
+    assert made.status_code == 303, made.text
+    assert made.headers["location"] == "/complaints/CO-2026-0007"
+    page = client.get("/complaints/CO-2026-0007")
+    assert page.status_code == 200 and f"/recordings/{rid}" in page.text
+    assert "CO-2026-0007" in client.get("/complaints").text
+    closed = client.post(
+        "/complaints/CO-2026-0007/close", data={"csrf_token": csrf, "reason": "resolved"}
+    )
+    assert closed.status_code == 303
+    assert "Closed" in client.get("/complaints/CO-2026-0007").text
+    # The officer it names, and a supervisor, find no such page (as for one never made).
+    for who in ("alice", "sam"):
+        as_(client, world, who)
+        for reference in ("CO-2026-0007", "CO-2026-0999"):
+            assert client.get(f"/complaints/{reference}").status_code == 403
+
+
+def test_a_case_is_closed_reopened_and_loses_footage_with_a_reason(
+    client: TestClient, world: World
+) -> None:
+    rid = world.record("1234AB")
+    ivan = world.people["ivan"]
+    case = cases.create_case(world.system, ivan, reference="CR-9", title="Burglary", actor=ACTOR)
+    csrf = as_(client, world, "ivan")
+    # Added once, the case is no longer offered; the refusal names the case, not an id.
+    # Outside her cases, an investigator states why (it follows her links and forms).
+    page, why = f"/recordings/{rid}", "?reason=burglary+CR-9"
+    assert "CR-9: Burglary" in client.get(page + why).text
+    form = {"csrf_token": csrf, "case_id": case.id}
+    added = client.post(f"{page}/cases{why}", data=form)
+    assert added.status_code == 303
+    assert "CR-9: Burglary" not in client.get(page + why).text
+    again = client.post(f"{page}/cases{why}", data=form)
+    assert again.status_code == 400 and "This recording is in case CR-9 already" in again.text
+    assert rid not in again.text.split("is in case")[0][-60:]
+
+    no_reason = client.post(
+        f"/cases/{case.id}/remove", data={"csrf_token": csrf, "recording_id": rid}
+    )
+    assert no_reason.status_code == 400 and "Give a reason." in no_reason.text
+    removed = client.post(
+        f"/cases/{case.id}/remove",
+        data={"csrf_token": csrf, "recording_id": rid, "reason": "wrong incident"},
+    )
+    assert removed.status_code == 303
+    assert cases.get_case(world.system, ivan, case.id, ACTOR).recordings == []
+
+    closed = client.post(f"/cases/{case.id}/close", data={"csrf_token": csrf, "reason": "NFA"})
+    assert closed.status_code == 303
+    assert cases.get_case(world.system, ivan, case.id, ACTOR).status == "closed"
+    twice = client.post(f"/cases/{case.id}/close", data={"csrf_token": csrf, "reason": "NFA"})
+    assert twice.status_code == 400 and "Case CR-9 is closed already" in twice.text
+    reopened = client.post(
+        f"/cases/{case.id}/reopen", data={"csrf_token": csrf, "reason": "new lead"}
+    )
+    assert reopened.status_code == 303
+    assert cases.get_case(world.system, ivan, case.id, ACTOR).status == "open"
