@@ -8,6 +8,7 @@ the "Add to case" list never offers a case the recording is in, and refusals nam
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -86,7 +87,8 @@ def test_the_officer_sees_no_hold_control_and_cannot_use_one(
 def test_an_officers_footage_over_a_window_is_held_from_the_holds_page(
     client: TestClient, world: World
 ) -> None:
-    first, second = world.record("1234AB", START), world.record("1234AB", START + (START - START))
+    first = world.record("1234AB", START)
+    second = world.record("1234AB", START + timedelta(hours=2))
     csrf = as_(client, world, "pat")
     placed = client.post(
         "/holds",
