@@ -230,9 +230,13 @@ class RecordedJobs:
     """A job queue that records what was asked of it, for tests that run jobs by hand."""
 
     probed: list[str] = field(default_factory=list)
+    verifications: list[int] = field(default_factory=list)
 
     def probe_recording(self, recording_id: str) -> None:
         self.probed.append(recording_id)
+
+    def verify_audit(self, verification_id: int) -> None:
+        self.verifications.append(verification_id)
 
 
 @pytest.fixture

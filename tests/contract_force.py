@@ -155,6 +155,7 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         values["borough"] = "Hackney"
         values["checkpoint_id"] = call("POST", "/audit/checkpoints", audrey, 201)["id"]
         values["seq"] = 1
+        values["verification_id"] = call("POST", "/audit/verifications", audrey, 202)["id"]
         data = os.urandom(4_000)
         values["upload_id"] = _upload_in_progress(force, call, data, 1_000)
         declared = _declare(force, call, os.urandom(2_000))

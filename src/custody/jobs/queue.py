@@ -13,6 +13,7 @@ from custody.config import Settings
 from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
 from custody.jobs.tasks import Tasks, register_tasks
 from custody.private import private_sqlite
+from custody.services.audit_trail import search as audit_search
 from custody.services.recordings import media
 from custody.services.system import System
 
@@ -69,6 +70,10 @@ class HueyJobs:
                 "could not queue the probe of recording %s; the reconciler will", recording_id
             )
 
+    def verify_audit(self, verification_id: int) -> None:
+        """Enqueue a check of the whole log asked for in the portal."""
+        self.tasks.verify_audit(verification_id)
+
 
 class ImmediateJobs:
     """A JobQueue that runs each job at once in the caller's thread: for tests and tools.
@@ -89,6 +94,9 @@ class ImmediateJobs:
             if self.raise_errors:
                 raise
             logger.exception("probing recording %s failed", recording_id)
+
+    def verify_audit(self, verification_id: int) -> None:
+        audit_search.run_verification(self.system, verification_id)
 
 
 def start_in_process_consumer(

@@ -15,6 +15,7 @@ from typing import Any
 
 from huey import crontab
 
+from custody.services.audit_trail import search as audit_search
 from custody.services.audit_trail import trail
 from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 PROBE_RETRIES = 3
 PROBE_RETRY_DELAY_SECONDS = 60
 RECONCILE_MINUTES = 5
+# The latest signed checkpoint trails the log by at most about this long (an auditor reads
+# "the checkpoint covers N events" beside the log's size: it must not lag far behind).
+CHECKPOINT_SECONDS = 60
 # Hourly sweeps run off the hour, away from everything else that runs on it.
 HOURLY_AT_MINUTE = 17
 
@@ -41,6 +45,7 @@ class Tasks:
     expire_uploads: Any
     retention_sweep: Any
     audit_checkpoint: Any
+    verify_audit: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -62,11 +67,15 @@ def register_tasks(huey: Any, system: System) -> Tasks:
 
     def audit_checkpoint() -> None:
         once_per_slot(
-            huey, "audit_checkpoint", RECONCILE_MINUTES * 60, lambda: _audit_checkpoint(system)
+            huey, "audit_checkpoint", CHECKPOINT_SECONDS, lambda: _audit_checkpoint(system)
         )
+
+    def verify_audit(verification_id: int) -> None:
+        audit_search.run_verification(system, verification_id)
 
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
+    every_minute = crontab(minute="*")
     hourly = crontab(minute=str(HOURLY_AT_MINUTE))
     tasks = Tasks(
         probe_recording=huey.task(
@@ -78,10 +87,11 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         expire_uploads=huey.periodic_task(hourly, name="expire_uploads")(expire_uploads),
         # Non-evidential footage is due a day before its 31-day limit: 24 sweeps of slack.
         retention_sweep=huey.periodic_task(hourly, name="retention_sweep")(retention_sweep),
-        # A signed checkpoint every few minutes, when there are new events to sign over.
-        audit_checkpoint=huey.periodic_task(every_few_minutes, name="audit_checkpoint")(
+        # A signed checkpoint every minute, when there are new events to sign over.
+        audit_checkpoint=huey.periodic_task(every_minute, name="audit_checkpoint")(
             audit_checkpoint
         ),
+        verify_audit=huey.task(name="verify_audit")(verify_audit),
     )
     return tasks
 

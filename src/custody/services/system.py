@@ -25,11 +25,16 @@ class JobQueue(Protocol):
 
     def probe_recording(self, recording_id: str) -> None: ...
 
+    def verify_audit(self, verification_id: int) -> None: ...
+
 
 class NoJobs:
     """A queue that drops work: for tools that never need the workers."""
 
     def probe_recording(self, recording_id: str) -> None:
+        return None
+
+    def verify_audit(self, verification_id: int) -> None:
         return None
 
 

@@ -4,7 +4,7 @@ from custody.db.models import (
     disclosure,  # noqa: F401  (registers its tables)
     lifecycle,  # noqa: F401  (registers its tables)
 )
-from custody.db.models.audit import AuditCheckpoint, AuditEvent, AuditHead
+from custody.db.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
 from custody.db.models.fleet import Camera, CameraReport, Dock, Officer
 from custody.db.models.ingest import IngestFlag, Manifest, Recording, Upload
 from custody.db.models.users import ApiToken, User
@@ -14,6 +14,7 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
+    "AuditVerification",
     "Camera",
     "CameraReport",
     "Dock",

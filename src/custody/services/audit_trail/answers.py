@@ -103,3 +103,34 @@ class ConsistencyProof(Answer):
     path: list[str]
     server_public_key: str
     how_to_check: list[str]
+
+
+class FoundEvent(LoggedEvent):
+    """An event found by the auditor's search, with what it means in plain English."""
+
+    what: str
+    who: str
+
+
+class FoundEvents(Answer):
+    """One page of the auditor's search, newest first. `next_before` asks for the next
+    page (events before that sequence number); null when this is the last."""
+
+    items: list[FoundEvent]
+    limit: int
+    next_before: int | None
+
+
+class VerificationView(Answer):
+    """A check of the whole log asked for in the portal: how far it has got, what it found."""
+
+    id: int
+    requested_by: str
+    requested_at: When
+    started_at: When | None
+    finished_at: When | None
+    checked: int
+    total: int
+    checkpoints: int
+    intact: bool | None = Field(description="null while it runs")
+    fault: str | None

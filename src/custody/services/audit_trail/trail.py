@@ -15,7 +15,7 @@ from custody.audit.checkpoints import Checkpoint
 from custody.audit.log import event_hash, hashed_fields
 from custody.audit.report import render_trail
 from custody.audit.verify import Progress, Report, verify_log
-from custody.db.models import AuditEvent, Camera, Officer, Recording
+from custody.db.models import AuditEvent, AuditHead, Camera, Officer, Recording
 from custody.domain import signing
 from custody.domain.access import Action
 from custody.domain.actor import Actor
@@ -203,3 +203,10 @@ def consistency_proof(
             system.sessions, old_id, system.server_key.public_key(), new_id=new_id
         )
     )
+
+
+def log_size(system: System) -> int:
+    """How many events the log holds now (the head's sequence number)."""
+    with system.sessions() as session:
+        head = session.get(AuditHead, 1)
+        return 0 if head is None else head.seq

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from custody.web.guard import PUBLIC, mark
 from custody.web.portal import (
     admin,
+    audit,
     cases,
     complaints,
     fleet,
@@ -37,6 +38,7 @@ for area in (
     complaints,
     retention,
     fleet,
+    audit,
     admin,
 ):
     router.include_router(area.router)

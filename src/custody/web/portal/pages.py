@@ -129,6 +129,8 @@ def navigation(user: Principal) -> list[Link]:
         links.append(Link("/complaints", "Complaints", "complaints"))
     if may(viewer, SystemAction.VIEW_RETENTION):
         links.append(Link("/retention", "Retention", "retention"))
+    if may(viewer, SystemAction.VERIFY_AUDIT):
+        links.append(Link("/audit", "Audit", "audit"))
     if may(viewer, SystemAction.VIEW_FLEET):
         links.append(Link("/fleet", "Fleet", "fleet"))
     if admin_start(user) is not None:

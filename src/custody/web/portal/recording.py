@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
+from custody.domain.audit_words import Happening, readable
 from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
@@ -220,6 +221,10 @@ async def audit(
         except ValueError:
             details = {"text": event.details}
         events.append(event.model_dump() | {"when": parse_time(event.at), "details": details})
+    lines = readable(
+        [Happening(e.seq, parse_time(e.at), e.tag, e.actor, e.allowed) for e in trail.events]
+    )
+    size = await run_in_threadpool(audit_trail.log_size, system)
     return render(
         request,
         "audit.html",
@@ -228,6 +233,8 @@ async def audit(
         title="Audit trail",
         trail=trail,
         events=list(reversed(events)),
+        lines=list(reversed(lines)),
+        log_size=size,
         recording_id=recording_id,
         suffix=_suffix(user),
     )
