@@ -231,6 +231,9 @@ SYSTEM_EXPECTED: dict[SystemAction, set[str]] = {
     SystemAction.CLASSIFY_CONFIDENTIAL: {"professional_standards"},
     SystemAction.VIEW_RETENTION: {"officer", "supervisor", "investigator",
                                   "professional_standards", "administrator", "auditor"},
+    SystemAction.VIEW_COMPLIANCE: {"supervisor", "professional_standards", "auditor",
+                                   "administrator"},
+    SystemAction.SIGN_OFF_FOOTAGE: {"supervisor"},
 }  # fmt: skip
 
 

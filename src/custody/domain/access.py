@@ -66,6 +66,11 @@ class SystemAction(enum.StrEnum):
     # Give or take away a confidential category: it narrows who sees footage to its case
     # team and professional standards, which is theirs to decide, not the officer's.
     CLASSIFY_CONFIDENTIAL = "classify_confidential"
+    # The compliance page: per team and officer, footage uncategorised, unreviewed before
+    # deletion, doubtfully categorised (counts of what the person may list).
+    VIEW_COMPLIANCE = "view_compliance"
+    # Sign off one's team's non-evidential footage before the sweep deletes it.
+    SIGN_OFF_FOOTAGE = "sign_off_footage"
 
 
 class AccessClass(enum.StrEnum):
@@ -411,6 +416,10 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
     SystemAction.SEE_ALL_CASES: frozenset({"professional_standards", "auditor"}),
     SystemAction.SEE_COMPLAINT_HOLDS: frozenset({"professional_standards", "auditor"}),
     SystemAction.CLASSIFY_CONFIDENTIAL: frozenset({"professional_standards"}),
+    SystemAction.VIEW_COMPLIANCE: frozenset(
+        {"supervisor", "professional_standards", "auditor", "administrator"}
+    ),
+    SystemAction.SIGN_OFF_FOOTAGE: frozenset({"supervisor"}),
     SystemAction.VIEW_RETENTION: frozenset(
         {
             "officer",

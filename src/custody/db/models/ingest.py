@@ -112,6 +112,10 @@ class Recording(Base):
     seen_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     seen_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A supervisor's sign-off that this non-evidential footage may go when it falls due
+    # (services/retention/compliance.py); the sweep warns of footage deleted without one.
+    signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    signed_off_by: Mapped[str | None] = mapped_column(String(160))
     # The tombstone: when it was deleted, the signed certificate, and when its objects left.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deletion_certificate: Mapped[str | None] = mapped_column(Text)

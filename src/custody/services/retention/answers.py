@@ -7,7 +7,7 @@ built from the door's `shown_decision` and `effect_on_retention`, never from the
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from custody.services.answers import Answer, Paged, When
 
@@ -121,3 +121,56 @@ class Tombstone(Answer):
     deleted_at: When | None
     objects_removed_at: When | None
     deletion_certificate: DeletionCertificate | None
+
+
+# --- supervision -------------------------------------------------------------------------
+
+
+class ComplianceRow(Answer):
+    """One team or officer: their footage of the last 31 days, as the reader may list it."""
+
+    name: str
+    officer: str | None = Field(default=None, description="warrant number, for an officer's row")
+    recordings: int
+    uncategorised: int
+    due_soon_unreviewed: int = Field(
+        description="non-evidential, due for deletion within 7 days, not reviewed or signed off"
+    )
+    doubtful: int
+    signed_off: int
+    categorised_rate: float | None
+
+
+class WeekRate(Answer):
+    """One week of recordings: how many were categorised, and reviewed or signed off."""
+
+    week_starting: When
+    recorded: int
+    categorised: int
+    reviewed: int
+
+
+class DoubtfulItem(Answer):
+    recording_id: str
+    officer: str | None
+    started_at: When
+    why: str
+
+
+class Compliance(Answer):
+    """The compliance page: per team (force-wide readers) or per officer (a team)."""
+
+    scope: str = Field(description='"force" or the team (unit) it covers')
+    generated_at: When
+    teams: list[ComplianceRow]
+    officers: list[ComplianceRow]
+    weeks: list[WeekRate]
+    doubtful: list[DoubtfulItem] = Field(description="the first 50, oldest first")
+    unsigned_due_soon: int = Field(
+        description="footage the sweep takes within 7 days that nobody has signed off"
+    )
+
+
+class SignedOff(Answer):
+    signed_off: int
+    doubtful_left: int = Field(description="doubtful footage left for a person to look at")

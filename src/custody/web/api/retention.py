@@ -13,13 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
 from custody.services.answers import MAX_PAGE, Paged
+from custody.services.retention import compliance, sweep
 from custody.services.retention import review as reviewing
-from custody.services.retention import sweep
 from custody.services.retention.answers import (
+    Compliance,
     DeletionCertificate,
     Restored,
     RetentionEntry,
     Reviewed,
+    SignedOff,
     SweepPreview,
     SweepResult,
 )
@@ -158,3 +160,38 @@ async def certificate(
     return await run_in_threadpool(
         reviewing.certificate, system, user, recording_id, user_actor(request, user)
     )
+
+
+# --- supervision -------------------------------------------------------------------------
+
+ComplianceReader = Annotated[Principal, Depends(Permit(SystemAction.VIEW_COMPLIANCE))]
+Supervisor = Annotated[Principal, Depends(Permit(SystemAction.SIGN_OFF_FOOTAGE))]
+
+
+@router.get(
+    "/compliance",
+    response_model=Compliance,
+    summary="Per team and officer: footage uncategorised, unreviewed before deletion, doubtful",
+    openapi_extra=access(SystemAction.VIEW_COMPLIANCE),
+)
+async def get_compliance(
+    request: Request,
+    system: SystemDep,
+    user: ComplianceReader,
+    team: str | None = Query(
+        None, max_length=120, description="force-wide readers: one team's officers"
+    ),
+) -> Compliance:
+    return await run_in_threadpool(
+        lambda: compliance.compliance(system, user, user_actor(request, user), team=team)
+    )
+
+
+@router.post(
+    "/compliance/sign-off",
+    response_model=SignedOff,
+    summary="Sign off your team's non-evidential footage due within 7 days (not the doubtful)",
+    openapi_extra=access(SystemAction.SIGN_OFF_FOOTAGE),
+)
+async def sign_off(request: Request, system: SystemDep, user: Supervisor) -> SignedOff:
+    return await run_in_threadpool(compliance.sign_off, system, user, user_actor(request, user))
