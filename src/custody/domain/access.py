@@ -38,6 +38,8 @@ class Action(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     SHARE = "share"
     EXPORT = "export"
+    # Cut a clip: a new object from the original (which is never changed), for disclosure.
+    CLIP = "clip"
     RESTORE = "restore"  # bring a recording pending deletion back under a category
 
 
@@ -66,6 +68,8 @@ class SystemAction(enum.StrEnum):
     # Give or take away a confidential category: it narrows who sees footage to its case
     # team and professional standards, which is theirs to decide, not the officer's.
     CLASSIFY_CONFIDENTIAL = "classify_confidential"
+    # Mark a case's recordings and clips on its disclosure schedule: exhibit, unused, sensitive.
+    MARK_SCHEDULE = "mark_schedule"
 
 
 class AccessClass(enum.StrEnum):
@@ -179,6 +183,7 @@ CASE_WORK = {
     A.VIEW_AUDIT,
     A.SHARE,
     A.EXPORT,
+    A.CLIP,
 }
 # Any case member (an officer or supervisor named on a case) may watch its footage.
 CASE_MEMBER = {A.LIST, A.VIEW, A.STREAM, A.ANNOTATE}
@@ -262,7 +267,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         _rule(
             R.CASE,
             EVERY_CLASS,
-            {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT},
+            {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT, A.CLIP},
             "disclosure of footage in the disclosure officer's cases",
         ),
     ),
@@ -302,6 +307,7 @@ ACTION_PHRASES = {
     A.VIEW_AUDIT: "read the audit trail of",
     A.SHARE: "share",
     A.EXPORT: "export",
+    A.CLIP: "clip",
     A.RESTORE: "restore",
 }
 
@@ -411,6 +417,9 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
     SystemAction.SEE_ALL_CASES: frozenset({"professional_standards", "auditor"}),
     SystemAction.SEE_COMPLAINT_HOLDS: frozenset({"professional_standards", "auditor"}),
     SystemAction.CLASSIFY_CONFIDENTIAL: frozenset({"professional_standards"}),
+    # The disclosure officer keeps the schedule; the case's investigators mark as they go, and
+    # professional standards keep the schedules of their own (misconduct) cases.
+    SystemAction.MARK_SCHEDULE: frozenset({"disclosure", "investigator", "professional_standards"}),
     SystemAction.VIEW_RETENTION: frozenset(
         {
             "officer",
