@@ -181,16 +181,20 @@ def mark(
     system: System,
     principal: Principal,
     case_id: int,
-    recording_id: str,
     actor: Actor,
     *,
     use: str,
+    recording_id: str | None = None,
     clip_id: str | None = None,
     reference: str | None = None,
     description: str | None = None,
 ) -> ScheduleLine:
     """Mark a recording (or a clip of it) of the case: an exhibit with its reference, or unused
-    material, sensitive or not. Marking again changes the marking; each change is audited."""
+    material, sensitive or not. Marking again changes the marking; each change is audited.
+
+    A clip is named by its id alone (`clip_id`); a recording by `recording_id`."""
+    if (recording_id is None) == (clip_id is None):
+        raise InvalidInput("name either a recording or a clip to mark")
     chosen = parse_use(use)
     if chosen is Use.EXHIBIT:
         if not reference or not reference.strip():
@@ -210,17 +214,7 @@ def mark(
         case = open_case(uow, principal, case_id, lock=True)
         if case.status != "open":
             raise Conflict(f"case {case.reference} is closed: reopen it first")
-        sight = open_recording(
-            uow, principal, recording_id, Action.LIST, actor, MARK, allow_deleted=True
-        )
-        if uow.session.get(CaseRecording, (case_id, recording_id)) is None:
-            raise NotFound(f"recording {recording_id} is not in case {case.reference}")
-        if clip_id is not None:
-            clip = uow.session.get(Clip, clip_id) if len(clip_id) <= 36 else None
-            if clip is None or clip.recording_id != recording_id:
-                raise NotFound(f"no clip {clip_id} of recording {recording_id}")
-            if clip.deleted_at is not None:
-                raise Conflict(f"clip {clip_id} was deleted")
+        recording_id = _material_of(uow, principal, case, recording_id, clip_id, actor)
         item = _item(uow, case_id, recording_id, clip_id)
         if reference is not None:
             _check_free(uow, case, reference, item)
@@ -238,7 +232,7 @@ def mark(
             MARK,
             actor,
             object_type="recording",
-            object_id=sight.recording.id,
+            object_id=recording_id,
             details={
                 "case": case_id,
                 "case_reference": case.reference,
@@ -252,6 +246,40 @@ def mark(
         uow.commit()
         schedule = _schedule(uow, principal, case)
     return next(line for line in schedule.lines if line.item_id == item.id)
+
+
+def _material_of(
+    uow: UnitOfWork,
+    principal: Principal,
+    case: Case,
+    recording_id: str | None,
+    clip_id: str | None,
+    actor: Actor,
+) -> str:
+    """The recording to mark (a clip's own), through the door; a clip of a recording the
+    person may not know of is "no clip", as for an id never used."""
+    if clip_id is not None:
+        missing = NotFound(f"no clip {clip_id}")
+        clip = uow.session.get(Clip, clip_id) if len(clip_id) <= 36 else None
+        if clip is None:
+            raise missing
+        try:
+            open_recording(
+                uow, principal, clip.recording_id, Action.LIST, actor, MARK, allow_deleted=True
+            )
+        except NotFound:
+            raise missing from None
+        if clip.deleted_at is not None:
+            raise Conflict(f"clip {clip_id} was deleted")
+        recording_id = clip.recording_id
+    elif recording_id is not None:
+        open_recording(uow, principal, recording_id, Action.LIST, actor, MARK, allow_deleted=True)
+    else:  # pragma: no cover - mark() names one of the two
+        raise InvalidInput("name either a recording or a clip to mark")
+    if uow.session.get(CaseRecording, (case.id, recording_id)) is None:
+        what = f"clip {clip_id}" if clip_id else f"recording {recording_id}"
+        raise NotFound(f"{what} is not in case {case.reference}")
+    return recording_id
 
 
 def _item(
