@@ -22,7 +22,7 @@ from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from custody.domain.principal import Principal
 from custody.services.audit_trail import trail
-from custody.services.disclosure import clips, schedule
+from custody.services.disclosure import schedule
 from custody.services.evidence import cases, holds
 from custody.services.identity.users import principal_named
 from custody.services.system import System
