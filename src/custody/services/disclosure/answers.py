@@ -64,3 +64,14 @@ class Schedule(Answer):
     case_title: str
     lines: list[ScheduleLine]
     printed_at: When
+
+
+class CaseToMark(Answer):
+    """An open case of a recording that the person may mark a clip of it on, and the
+    reference the clip would be offered there."""
+
+    case_id: int
+    reference: str
+    title: str
+    suggested_reference: str
+    use: str | None = Field(description="how the clip is marked there already, if it is")

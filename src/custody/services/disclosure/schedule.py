@@ -17,7 +17,7 @@ from sqlalchemy import select
 from custody.db.models import Officer, Recording
 from custody.db.models.disclosure import Clip, ScheduleItem
 from custody.db.models.lifecycle import Case, CaseRecording
-from custody.domain.access import Action, SystemAction
+from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.disclosure import (
@@ -30,9 +30,16 @@ from custody.domain.disclosure import (
 )
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
-from custody.services.access import open_case, open_recording, require, visible_recordings
+from custody.services.access import (
+    open_case,
+    open_recording,
+    require,
+    viewer_for,
+    visible_cases,
+    visible_recordings,
+)
 from custody.services.disclosure import printing
-from custody.services.disclosure.answers import Schedule, ScheduleLine
+from custody.services.disclosure.answers import CaseToMark, Schedule, ScheduleLine
 from custody.services.disclosure.clips import clips_of
 from custody.services.system import System, UnitOfWork
 
@@ -320,6 +327,43 @@ def _check_free(uow: UnitOfWork, case: Case, reference: str, item: ScheduleItem 
             f"exhibit reference {reference} is taken in case {case.reference}: "
             f"the next free one is {next_reference(prefix, taken)}"
         )
+
+
+def cases_to_mark(
+    system: System, principal: Principal, recording_id: str, clip_id: str
+) -> list[CaseToMark]:
+    """The open cases the clip's recording is in where this person may mark the schedule
+    (none for a role that may not): for the clip page's "add to the schedule" form. The
+    caller has let the person see the clip already."""
+    with system.unit_of_work() as uow:
+        viewer = viewer_for(uow, principal)
+        if not may(viewer, SystemAction.MARK_SCHEDULE):
+            return []
+        found = uow.session.scalars(
+            select(Case)
+            .join(CaseRecording, CaseRecording.case_id == Case.id)
+            .where(
+                CaseRecording.recording_id == recording_id,
+                Case.status == "open",
+                visible_cases(viewer),
+            )
+            .order_by(Case.reference)
+        )
+        choices = []
+        for case in found:
+            line = next((x for x in _lines(uow, principal, case) if x.clip_id == clip_id), None)
+            if line is None:  # a deleted clip is on no schedule any more
+                continue
+            choices.append(
+                CaseToMark(
+                    case_id=case.id,
+                    reference=case.reference,
+                    title=case.title,
+                    suggested_reference=line.suggested_reference,
+                    use=line.use,
+                )
+            )
+        return choices
 
 
 def _printed(
