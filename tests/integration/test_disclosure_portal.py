@@ -54,7 +54,7 @@ def case(force: Force, footage: bytes) -> tuple[int, str]:
 def test_an_investigator_cuts_a_clip_from_the_recording_page(
     client: TestClient, force: Force, case: tuple[int, str]
 ) -> None:
-    case_id, rid = case
+    _, rid = case
     page = client.get(f"/recordings/{rid}", headers=force.auth("dana"))
     assert page.status_code == 200
     assert "Cut clip" in page.text and 'data-clip-set="in"' in page.text
