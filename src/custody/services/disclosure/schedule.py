@@ -108,7 +108,12 @@ def _officer(officer: Officer | None) -> str | None:
     return f"{officer.name} ({officer.warrant_number})" if officer else None
 
 
-def _lines(uow: UnitOfWork, principal: Principal, case: Case) -> list[ScheduleLine]:
+def _lines(
+    uow: UnitOfWork, principal: Principal, case: Case, *, reserve: bool = True
+) -> list[ScheduleLine]:
+    """The schedule's lines, in order. With `reserve`, each unmarked line is offered the next
+    reference after those offered to the lines before it (a table marked row by row);
+    without, every line is offered its producer's first free one."""
     materials = _material(uow, principal, case)
     items = {
         (item.recording_id, item.clip_id): item
@@ -124,8 +129,8 @@ def _lines(uow: UnitOfWork, principal: Principal, case: Case) -> list[ScheduleLi
         else:
             producer = material.officer.name if material.officer else principal.username
             suggested = next_reference(initials_of(producer), taken)
-            # The next unmarked line of the same producer is offered the number after.
-            taken.append(suggested)
+            if reserve:
+                taken.append(suggested)
         recording, clip = material.recording, material.clip
         use = item.use if item else None
         lines.append(
@@ -351,7 +356,8 @@ def cases_to_mark(
         )
         choices = []
         for case in found:
-            line = next((x for x in _lines(uow, principal, case) if x.clip_id == clip_id), None)
+            lines = _lines(uow, principal, case, reserve=False)
+            line = next((x for x in lines if x.clip_id == clip_id), None)
             if line is None:  # a deleted clip is on no schedule any more
                 continue
             choices.append(
