@@ -27,7 +27,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import ManualClock
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from custody.services.disclosure import clips
-from custody.services.evidence import cases
+from custody.services.evidence import cases, holds
 from custody.services.identity.users import principal_named
 from custody.services.recordings.media import probe_recording
 from custody.services.retention.sweep import purge_recording, tombstone_if_due
@@ -269,3 +269,25 @@ def test_playing_a_clip_is_one_viewing_and_a_download_its_own_event(
     assert b"".join(copy.chunks) == _stored(force.system, clip.sha256)
     tags = [e["tag"] for e in _trail(force, recording) if e["details"] and clip.id in e["details"]]
     assert tags.count("user:clip:stream") == 1 and tags.count("user:clip:download") == 1
+
+
+def test_a_clip_reads_the_same_with_and_without_a_complaint_hold(
+    force: Force, recording: str
+) -> None:
+    dana, actor = _as(force, "dana")
+    clip = clips.cut_clip(force.system, dana, recording, 1.0, 2.0, actor)
+    seen = {
+        name: (
+            clips.get_clip(force.system, person, clip.id, who).model_dump(),
+            [c.model_dump() for c in clips.list_clips(force.system, person, recording, who)],
+        )
+        for name, (person, who) in ((n, _as(force, n)) for n in ("dana", "fran", "alice"))
+    }
+    erin, erin_actor = _as(force, "erin")
+    holds.place_hold(force.system, erin, kind="complaint", reason="a complaint",
+                     actor=erin_actor, recording_ids=[recording])  # fmt: skip
+    for name, before in seen.items():
+        person, who = _as(force, name)
+        assert clips.get_clip(force.system, person, clip.id, who).model_dump() == before[0]
+        listed = [c.model_dump() for c in clips.list_clips(force.system, person, recording, who)]
+        assert listed == before[1]

@@ -233,3 +233,23 @@ def test_the_schedule_reads_the_same_with_and_without_a_complaint_hold(world: Wo
         # Marking answers the same too.
     again = world.mark("fran", recording_id=world.second, use="unused_not_sensitive")
     assert again.use == "unused_not_sensitive"
+
+
+def test_a_recording_taken_out_of_the_case_leaves_its_schedule(world: World) -> None:
+    world.mark("fran", recording_id=world.first, use="exhibit", reference="AO/1")
+    dana, actor = world.who("dana")
+    cases.remove_from_case(world.system, dana, world.case, world.first, "wrong incident", actor)
+    assert [line.recording_id for line in world.schedule("fran").lines] == [world.second]
+    with world.system.unit_of_work() as uow:
+        assert uow.session.query(ScheduleItem).count() == 0
+    erin, erin_actor = world.who("erin")
+    removed = [
+        json.loads(e.details or "{}")
+        for e in trail.recording_trail(world.system, erin, world.first, erin_actor).events
+        if e.tag == "user:case:remove_recording"
+    ]
+    assert removed[0]["schedule_items_removed"] == [
+        {"clip": None, "use": "exhibit", "reference": "AO/1"}
+    ]
+    # Its reference is free again in the case.
+    world.mark("fran", recording_id=world.second, use="exhibit", reference="AO/1")
