@@ -257,7 +257,10 @@ def mark(
         )
         uow.commit()
         schedule = _schedule(uow, principal, case)
-    return next(line for line in schedule.lines if line.item_id == item.id)
+    line = next((line for line in schedule.lines if line.item_id == item.id), None)
+    if line is None:  # pragma: no cover - the door let the person list the recording
+        raise NotFound(f"no recording {recording_id}")
+    return line
 
 
 def _material_of(
