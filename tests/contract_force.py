@@ -22,10 +22,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from custody.bootstrap import build_system
+from custody.camera.footage import write_footage
 from custody.config import Settings
 from custody.domain import signing
 from custody.domain.clock import ManualClock
 from custody.services.identity import tokens, users
+from custody.services.recordings.media import probe_recording
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START, RecordedJobs
@@ -42,6 +44,7 @@ CALLERS = {
 # Values that name nothing: every operation is tried on them too (404, concealment).
 UNKNOWN: dict[str, str | int] = {
     "recording_id": "00000000-0000-4000-8000-000000000000",
+    "clip_id": "00000000-0000-4000-8000-000000000000",
     "upload_id": "0" * 32,
     "username": "nobody",
     "serial": "NO-SUCH-CAMERA",
@@ -135,6 +138,12 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         case = call("POST", "/cases", erin, 201, json={"reference": "CR-1", "title": "Contract"})
         values["case_id"] = case["id"]
         call("POST", f"/cases/{case['id']}/recordings", erin, 201, json={"recording_id": rid})
+        # A clip needs footage that plays: two seconds of the simulator's, cut in the case.
+        played = store_recording(force, _footage(data_dir))
+        probe_recording(system, played)
+        call("POST", f"/cases/{case['id']}/recordings", erin, 201, json={"recording_id": played})
+        cut = {"in_seconds": 0.5, "out_seconds": 1.5}
+        values["clip_id"] = call("POST", f"/recordings/{played}/clips", erin, 201, json=cut)["id"]
         hold = {"kind": "legal", "reason": "contract run", "recording_ids": [rid]}
         values["hold_id"] = call("POST", "/holds", erin, 201, json=hold)[0]["id"]
         complaint = {
@@ -166,6 +175,14 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
     world.upload_rest, world.upload_offset = data[1_000:], 1_000
     world.declared, world.camera_key = declared, key
     return world
+
+
+def _footage(data_dir: Path) -> bytes:
+    path = data_dir / "contract-footage.mp4"
+    write_footage(path, started_at=START, duration=2.0, serial="BWV-0001")
+    data = path.read_bytes()
+    path.unlink()
+    return data
 
 
 TUS = {"Tus-Resumable": "1.0.0"}

@@ -29,6 +29,7 @@ PEOPLE = {
     "alice": ("officer", ["--officer", "1234AB"]),
     "charlie": ("officer", ["--officer", "5678CD"]),
     "dana": ("investigator", ["--unit", "CID"]),
+    "fran": ("disclosure", ["--unit", "CPS liaison"]),
     "root": ("administrator", []),
 }
 

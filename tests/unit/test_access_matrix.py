@@ -36,13 +36,15 @@ NOTHING: frozenset[Action] = frozenset()
 CASE_MEMBER = frozenset({A.LIST, A.VIEW, A.STREAM, A.ANNOTATE})
 CASE_WORK = frozenset(
     {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.ANNOTATE, A.FLAG_EVIDENCE, A.ADD_TO_CASE,
-     A.PLACE_HOLD, A.LIFT_HOLD, A.VIEW_HOLDS, A.VIEW_AUDIT, A.SHARE, A.EXPORT}
+     A.PLACE_HOLD, A.LIFT_HOLD, A.VIEW_HOLDS, A.VIEW_AUDIT, A.SHARE, A.EXPORT, A.CLIP}
 )  # fmt: skip
 SUPERVISION = frozenset(
     {A.LIST, A.VIEW, A.STREAM, A.CATEGORISE, A.ANNOTATE, A.FLAG_EVIDENCE, A.VIEW_HOLDS,
      A.VIEW_AUDIT}
 )  # fmt: skip
-DISCLOSURE = frozenset({A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT})
+DISCLOSURE = frozenset(
+    {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT, A.CLIP}
+)
 AUDITING = frozenset({A.LIST, A.VIEW, A.VIEW_HOLDS, A.VIEW_AUDIT})
 ADMINISTRATION = frozenset({A.LIST, A.RESTORE})
 
@@ -229,6 +231,7 @@ SYSTEM_EXPECTED: dict[SystemAction, set[str]] = {
     SystemAction.SEE_ALL_CASES: {"professional_standards", "auditor"},
     SystemAction.SEE_COMPLAINT_HOLDS: {"professional_standards", "auditor"},
     SystemAction.CLASSIFY_CONFIDENTIAL: {"professional_standards"},
+    SystemAction.MARK_SCHEDULE: {"disclosure", "investigator", "professional_standards"},
     SystemAction.VIEW_RETENTION: {"officer", "supervisor", "investigator",
                                   "professional_standards", "administrator", "auditor"},
     SystemAction.VIEW_COMPLIANCE: {"supervisor", "professional_standards", "auditor",

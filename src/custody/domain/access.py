@@ -38,6 +38,8 @@ class Action(enum.StrEnum):
     VIEW_AUDIT = "view_audit"
     SHARE = "share"
     EXPORT = "export"
+    # Cut a clip: a new object from the original (which is never changed), for disclosure.
+    CLIP = "clip"
     RESTORE = "restore"  # bring a recording pending deletion back under a category
 
 
@@ -71,6 +73,8 @@ class SystemAction(enum.StrEnum):
     VIEW_COMPLIANCE = "view_compliance"
     # Sign off one's team's non-evidential footage before the sweep deletes it.
     SIGN_OFF_FOOTAGE = "sign_off_footage"
+    # Mark a case's recordings and clips on its disclosure schedule: exhibit, unused, sensitive.
+    MARK_SCHEDULE = "mark_schedule"
 
 
 class AccessClass(enum.StrEnum):
@@ -184,6 +188,7 @@ CASE_WORK = {
     A.VIEW_AUDIT,
     A.SHARE,
     A.EXPORT,
+    A.CLIP,
 }
 # Any case member (an officer or supervisor named on a case) may watch its footage.
 CASE_MEMBER = {A.LIST, A.VIEW, A.STREAM, A.ANNOTATE}
@@ -267,7 +272,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
         _rule(
             R.CASE,
             EVERY_CLASS,
-            {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT},
+            {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT, A.CLIP},
             "disclosure of footage in the disclosure officer's cases",
         ),
     ),
@@ -307,6 +312,7 @@ ACTION_PHRASES = {
     A.VIEW_AUDIT: "read the audit trail of",
     A.SHARE: "share",
     A.EXPORT: "export",
+    A.CLIP: "clip",
     A.RESTORE: "restore",
 }
 
@@ -420,6 +426,9 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
         {"supervisor", "professional_standards", "auditor", "administrator"}
     ),
     SystemAction.SIGN_OFF_FOOTAGE: frozenset({"supervisor"}),
+    # The disclosure officer keeps the schedule; the case's investigators mark as they go, and
+    # professional standards keep the schedules of their own (misconduct) cases.
+    SystemAction.MARK_SCHEDULE: frozenset({"disclosure", "investigator", "professional_standards"}),
     SystemAction.VIEW_RETENTION: frozenset(
         {
             "officer",

@@ -12,6 +12,7 @@ from custody.services.system import System
 from custody.web import auth, docs, errors, openapi, portal
 from custody.web.api import (
     audit,
+    disclosure,
     evidence,
     fleet,
     identity,
@@ -64,6 +65,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(ingest.router, prefix=API)
     app.include_router(recordings.router, prefix=API)
     app.include_router(evidence.router, prefix=API)
+    app.include_router(disclosure.router, prefix=API)
     app.include_router(retention.router, prefix=API)
     app.include_router(identity.router, prefix=API)
     app.include_router(audit.router, prefix=API)

@@ -8,6 +8,7 @@ from enum import Enum
 from sqlalchemy import delete, select
 
 from custody.db.models import Recording, User
+from custody.db.models.disclosure import ScheduleItem
 from custody.db.models.lifecycle import Case, CaseMember, CaseRecording
 from custody.domain.access import Action, SystemAction
 from custody.domain.actor import Actor
@@ -267,14 +268,25 @@ def remove_from_case(
         )
         if removed.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound(f"this recording is not in case {case.reference}")
-        effect = record_change(
-            uow,
-            sight,
-            actor,
-            tag,
-            reason=reason,
-            details={"case": case_id, "reference": case.reference},
+        # Its lines of the case's disclosure schedule (and its clips') go with it: the
+        # schedule is of the case's material; the audit event says what they were.
+        unscheduled = [
+            {"clip": item.clip_id, "use": item.use, "reference": item.reference}
+            for item in uow.session.scalars(
+                select(ScheduleItem)
+                .where(ScheduleItem.case_id == case_id, ScheduleItem.recording_id == recording_id)
+                .order_by(ScheduleItem.id)
+            )
+        ]
+        uow.session.execute(
+            delete(ScheduleItem).where(
+                ScheduleItem.case_id == case_id, ScheduleItem.recording_id == recording_id
+            )
         )
+        details: dict[str, object] = {"case": case_id, "reference": case.reference}
+        if unscheduled:
+            details["schedule_items_removed"] = unscheduled
+        effect = record_change(uow, sight, actor, tag, reason=reason, details=details)
         uow.commit()
         return CaseRecordingChanged(
             case_id=case_id, recording_id=recording_id, **effect.model_dump()

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import Select, delete, or_, select
 
 from custody.db.models import Camera, Manifest, Officer, Recording
+from custody.db.models.disclosure import Clip
 from custody.db.models.lifecycle import Annotation, RecordingTag
 from custody.domain import signing
 from custody.domain.access import SystemAction
@@ -238,6 +239,15 @@ def _tombstone(
         select(Officer.warrant_number).where(Officer.id == recording.officer_id)
     )
     objects = tuple(sha for name in object_columns() if (sha := getattr(recording, name)))
+    # Clips are footage too: they go with their original, named in its certificate.
+    clips = list(
+        session.scalars(
+            select(Clip)
+            .where(Clip.recording_id == recording.id, Clip.deleted_at.is_(None))
+            .order_by(Clip.id)
+        )
+    )
+    objects += tuple(sorted({clip.sha256 for clip in clips} - set(objects)))
     document = deletion_certificate(
         recording_id=recording.id,
         sha256=recording.sha256,
@@ -253,6 +263,8 @@ def _tombstone(
     certificate = signing.sign(document, system.server_key)
     recording.state = DELETED
     recording.deleted_at = now
+    for clip in clips:
+        clip.deleted_at = now
     recording.deletion_certificate = json.dumps(certificate, sort_keys=True)
     recording.delete_due_at = recording.review_due_at = None
     recording.seen_delete_due_at = recording.seen_review_due_at = None
@@ -281,6 +293,7 @@ def _tombstone(
             "sha256": recording.sha256,
             "due_at": document["due_at"],
             "objects": list(document["objects"]),
+            "clips": [clip.id for clip in clips],
             "certificate_signature": certificate[signing.SIGNATURE_FIELD],
         },
     )
@@ -328,6 +341,9 @@ def purge_recording(system: System, recording_id: str, actor: Actor | None = Non
 
 def _in_use(uow: UnitOfWork, sha: str, recording_id: str) -> bool:
     columns = [getattr(Recording, name) == sha for name in object_columns()]
+    live_clip = select(Clip.id).where(
+        Clip.sha256 == sha, Clip.recording_id != recording_id, Clip.deleted_at.is_(None)
+    )
     return (
         uow.session.scalar(
             select(Recording.id)
@@ -335,6 +351,7 @@ def _in_use(uow: UnitOfWork, sha: str, recording_id: str) -> bool:
             .limit(1)
         )
         is not None
+        or uow.session.scalar(live_clip.limit(1)) is not None
     )
 
 

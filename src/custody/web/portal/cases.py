@@ -11,8 +11,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action, SystemAction, may
+from custody.domain.disclosure import USE_LABELS
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
+from custody.services.disclosure import schedule as disclosure_schedule
 from custody.services.evidence import cases
 from custody.services.evidence.answers import CaseView
 from custody.services.recordings import search
@@ -24,6 +26,7 @@ from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
 CaseManager = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CASES))]
+Marker = Annotated[Principal, Depends(Permit(SystemAction.MARK_SCHEDULE))]
 LABELS = {
     "reference": "crime reference",
     "title": "title",
@@ -108,9 +111,13 @@ async def _case_page(
     case_id: int,
     *,
     errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> Response:
     case = await run_in_threadpool(cases.get_case, system, user, case_id, user_actor(request, user))
     cards = await run_in_threadpool(search.case_cards, system, user, case_id)
+    schedule = await run_in_threadpool(
+        disclosure_schedule.get_schedule, system, user, case_id, user_actor(request, user)
+    )
     return render(
         request,
         "case.html",
@@ -123,7 +130,11 @@ async def _case_page(
         hidden=len(case.recordings) - len(cards),
         may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
         may_remove=case.status == "open" and any(c.may(Action.ADD_TO_CASE) for c in cards),
+        may_mark=bool(may(user.viewer(), SystemAction.MARK_SCHEDULE)),
+        schedule=schedule,
+        uses={use.value: label for use, label in USE_LABELS.items()},
         errors=errors or {},
+        values=values or {},
     )
 
 
@@ -236,3 +247,41 @@ async def remove_recording(
         lambda reason: cases.remove_from_case(system, user, case_id, recording_id, reason, actor),
         "Removed from the case: its other rules decide how long it is kept.",
     )
+
+
+@router.post("/cases/{case_id}/schedule", openapi_extra=access(SystemAction.MARK_SCHEDULE))
+async def mark(case_id: int, request: Request, system: SystemDep, user: Marker) -> Response:
+    """Mark one recording or clip of the case on its disclosure schedule."""
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    item = form.text("item", required="Choose what to mark.", limit=80) or ""
+    kind, _, item_id = item.partition(":")
+    if form.ok and (kind not in ("recording", "clip") or not item_id):
+        form.errors["item"] = "Choose what to mark."
+    use = form.text("use", required="Choose how it is used.", limit=32)
+    reference = form.text("reference", limit=32)
+    description = form.text("description", limit=1000)
+    if form.ok:
+        try:
+            await run_in_threadpool(
+                lambda: disclosure_schedule.mark(
+                    system,
+                    user,
+                    case_id,
+                    user_actor(request, user),
+                    use=use or "",
+                    recording_id=item_id if kind == "recording" else None,
+                    clip_id=item_id if kind == "clip" else None,
+                    reference=reference if use == "exhibit" else None,
+                    description=description,
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["schedule"] = exc.message[0].upper() + exc.message[1:]
+    if not form.ok:
+        message = next(iter(form.errors.values()))
+        values = form.values | {"marking": item}
+        return await _case_page(
+            request, system, user, case_id, errors={"schedule": message}, values=values
+        )
+    return redirect(request, f"/cases/{case_id}#schedule", flash="Schedule updated.")

@@ -26,6 +26,7 @@ from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.audit_trail import trail as audit_trail
+from custody.services.disclosure import clips as clip_service
 from custody.services.evidence import annotations as annotation_service
 from custody.services.evidence import cases, flags, holds
 from custody.services.evidence import categories as categorising
@@ -93,6 +94,7 @@ async def _page(
     open_cases = [case for case in open_cases if case.id not in already]
     started = parse_time(detail.started_at)
     duration = card.duration_seconds
+    clips = await run_in_threadpool(clip_service.list_clips, system, user, recording_id, actor)
     return render(
         request,
         "recording.html",
@@ -113,6 +115,7 @@ async def _page(
         suffix=_suffix(user),
         may_view_cases=bool(may(user.viewer(), SystemAction.VIEW_CASES)),
         hold_kinds=hold_kinds(card),
+        clips=[clip for clip in clips if clip.deleted_at is None],
     )
 
 
@@ -454,3 +457,40 @@ async def add_to_case(
         lambda: cases.add_to_case(system, user, int(case_id or 0), recording_id, reason, actor),
         "Added to the case: it is kept while the case is open.",
     )
+
+
+@router.post("/recordings/{recording_id}/clips", openapi_extra=access(Action.CLIP))
+async def cut_clip(
+    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    """Cut a clip between the in and out points (set from the player or typed): a new object;
+    the page of the clip follows."""
+    form, _ = await _form(request)
+    points = {}
+    for name, what in (("clip_in", "the in point"), ("clip_out", "the out point")):
+        points[name] = form.number(name, low=0, high=1e7, what=what, whole=False)
+        if points[name] is None and name not in form.errors:
+            form.errors[name] = f"Set {what}: play to it and press the button, or type it."
+    title = form.text("clip_title", limit=200)
+    actor = user_actor(request, user)
+    made = None
+    if form.ok:
+        try:
+            made = await run_in_threadpool(
+                lambda: clip_service.cut_clip(
+                    system,
+                    user,
+                    recording_id,
+                    points["clip_in"] or 0.0,
+                    points["clip_out"] or 0.0,
+                    actor,
+                    title=title or "",
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["clips"] = exc.message[0].upper() + exc.message[1:]
+    if made is None:
+        return await _page(
+            request, system, user, recording_id, errors=form.errors, values=form.values
+        )
+    return redirect(request, f"/clips/{made.id}", flash="Clip cut: the original is unchanged.")

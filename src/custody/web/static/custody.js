@@ -28,6 +28,17 @@
     });
   }
 
+  // A clip's in and out points, from where the video is now.
+  document.querySelectorAll("[data-clip-set]").forEach(function (button) {
+    const point = button.getAttribute("data-clip-set");
+    const field = document.querySelector('[data-clip-point="' + point + '"]');
+    if (!player || !field) return;
+    button.addEventListener("click", function () {
+      field.value = player.currentTime.toFixed(2);
+      field.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  });
+
   // The playhead on the timeline, the current picture, and the marker on the route.
   const timeline = document.querySelector("[data-timeline]");
   const playhead = document.querySelector("[data-playhead]");
