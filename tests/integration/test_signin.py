@@ -17,7 +17,7 @@ from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import CurrentUser
-from tests.factories import administrator
+from tests.factories import add_user, administrator
 from tests.people import PASSWORD
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,8 +26,8 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def client(system: System) -> Iterator[TestClient]:
     admin = administrator(system)
-    users.create_user(system, admin, "alice", "officer", password=PASSWORD, unit="Hackney")
-    users.create_user(system, admin, "bob", "supervisor", password=PASSWORD, unit="Hackney")
+    add_user(system, admin, "alice", "officer", PASSWORD, unit="Hackney")
+    add_user(system, admin, "bob", "supervisor", PASSWORD, unit="Hackney")
     with TestClient(create_app(system), follow_redirects=False) as test_client:
         yield test_client
 
@@ -90,7 +90,7 @@ def test_signing_in_sets_a_session_cookie_and_goes_where_asked(
 
 
 def test_the_cookie_is_secure_over_tls(system: System) -> None:
-    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    add_user(system, administrator(system), "alice", "officer", PASSWORD)
     with TestClient(
         create_app(system), base_url="https://testserver", follow_redirects=False
     ) as tls:
@@ -99,7 +99,7 @@ def test_the_cookie_is_secure_over_tls(system: System) -> None:
 
 
 def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(system: System) -> None:
-    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    add_user(system, administrator(system), "alice", "officer", PASSWORD)
     app = create_app(system)
     with TestClient(app, follow_redirects=False) as plain:
         plain.headers["x-forwarded-proto"] = "https"
@@ -196,7 +196,7 @@ def test_an_attacker_hammering_an_account_cannot_lock_out_its_owner_s_own_browse
     """OWASP's device cookies: the browser alice signed in from before is throttled on its
     own, so an attacker who keeps the account's waits at their longest holds up only
     browsers that never signed in as alice."""
-    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    add_user(system, administrator(system), "alice", "officer", PASSWORD)
     app = create_app(system)
     with (
         TestClient(app, follow_redirects=False) as own,
@@ -221,9 +221,7 @@ def test_an_attacker_hammering_an_account_cannot_lock_out_its_owner_s_own_browse
         own.cookies.delete("custody_session")
         # A device cookie proves only who signed in from it: it does not open bob's door,
         # and a forged one counts for nothing.
-        users.create_user(
-            system, administrator(system, "root2"), "bob", "officer", password=PASSWORD
-        )
+        add_user(system, administrator(system, "root2"), "bob", "officer", PASSWORD)
         for _ in range(5):
             assert sign_in(own, username="bob", password="Winter2026!").status_code == 401
         assert sign_in(own, username="bob").status_code == 429
