@@ -139,6 +139,27 @@ def test_an_unknown_user_gets_the_same_answer(client: TestClient) -> None:
     assert answer.status_code == 401 and "Wrong username or password" in answer.text
 
 
+def test_a_username_or_password_too_long_for_anyone_gets_the_form_again(
+    client: TestClient,
+) -> None:
+    """Issue 12 point 7: the validator's JSON answered a long username instead of the page."""
+    for username, password in (("x" * 300, PASSWORD), ("alice", "p" * 5000)):
+        answer = sign_in(client, username=username, password=password)
+        assert answer.status_code == 401, answer.text[:200]
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "Wrong username or password." in answer.text
+    # What the form gives back is bounded, whatever was typed.
+    assert "x" * 201 not in sign_in(client, username="x" * 300).text
+
+
+def test_the_lockout_says_it_once_with_what_to_do(client: TestClient) -> None:
+    for _ in range(5):
+        sign_in(client, password="wrong password!")
+    text = sign_in(client).text
+    assert text.count("Too many failed sign-ins") == 1
+    assert "try again in 60 seconds, or ask an administrator to unlock your account." in text
+
+
 def test_sign_in_without_the_form_token_is_refused(client: TestClient, system: System) -> None:
     client.get("/login")
     answer = client.post("/login", data={"username": "alice", "password": PASSWORD})
