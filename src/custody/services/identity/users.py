@@ -3,8 +3,9 @@
 Nobody sets another person's password: a person changes their own here, and an
 administrator's help is a one-time reset the person completes (`services.identity.resets`).
 
-A user need not have a password: people who sign in through the force's single
-sign-on (OIDC, e.g. Microsoft Entra) carry an external issuer and subject instead.
+A new user has no password until they set one with the one-time code their administrator
+was given for them (`create_user`); single sign-on (OIDC) is not built, so nobody is added
+without a way to sign in. The external issuer and subject columns wait for it.
 Portal sign-in, sessions and throttling are in `custody.services.identity.signin`, API
 tokens in `custody.services.identity.tokens`.
 """
