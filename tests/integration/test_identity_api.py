@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custody.db.models import AuditEvent
+from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.services.fleet import registry
 from custody.services.identity import signin
 from custody.services.system import System
@@ -258,3 +260,32 @@ def test_the_users_commands(tmp_path: Path) -> None:
     assert custody(data, "users", "disable", "alice").returncode == 0
     assert "alice" in custody(data, "users", "list").stdout
     assert custody(data, "users", "disable", "admin").returncode == 1  # the last administrator
+
+
+def test_an_administrator_unlocks_an_account_held_back_by_failed_sign_ins(
+    client: TestClient, force: Force
+) -> None:
+    give_password(force.system, force.admin, "gus", "gus's own password")
+    for _ in range(5):
+        with pytest.raises(NotAuthenticated):
+            signin.sign_in(force.system, "gus", "a wrong guess")
+    with pytest.raises(TooManySignIns):
+        signin.sign_in(force.system, "gus", "gus's own password")
+    root = force.auth("root")
+    held = client.get("/api/v1/users/gus", headers=root).json()["locked_until"]
+    assert held is not None
+    # Only those who manage users may.
+    assert client.post("/api/v1/users/gus/unlock", headers=force.auth("dana")).status_code == 403
+    done = client.post("/api/v1/users/gus/unlock", headers=root)
+    assert done.status_code == 200 and done.json()["locked_until"] is None
+    assert client.post("/api/v1/users/nobody/unlock", headers=root).status_code == 404
+    signin.sign_in(force.system, "gus", "gus's own password")
+    event = last_event(force.system)
+    assert event.tag == "user:session:sign_in" and event.allowed
+    with force.system.unit_of_work() as uow:
+        unlocks = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.tag == "admin:user:unlock")
+        ).all()
+    assert [(e.actor, e.object_id, json.loads(e.details)) for e in unlocks] == [
+        ("user:root", "gus", {"was_locked": True})
+    ]
