@@ -483,6 +483,13 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip()
 
 
+def add_with_password(data_dir: Path, username: str, role: str, password: str, *extra: str) -> None:
+    """`custody users add`, then the person completes the one-time code it printed with
+    their own password (`custody users complete-reset`), as a new user does."""
+    code = _ok(custody(data_dir, "users", "add", username, "--role", role, *extra))
+    _ok(custody(data_dir, "users", "complete-reset", stdin=f"{code}\n{password}\n"))
+
+
 @contextmanager
 def running_installation(root: Path) -> Iterator[Installation]:
     """`custody init`, an officer, a dock, an administrator and a viewer, and the server."""
@@ -495,24 +502,10 @@ def running_installation(root: Path) -> Iterator[Installation]:
     )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
     admin_token = _ok(custody(data_dir, "users", "token", "--as", "admin"))
-    _ok(
-        custody(
-            data_dir,
-            "users",
-            "add",
-            "pat",
-            "--role",
-            "officer",
-            "--unit",
-            "DPS",
-            "--password-stdin",
-            stdin="a long test password\n",
-        )
-    )
+    add_with_password(data_dir, "pat", "officer", "a long test password", "--unit", "DPS")
     # Professional standards sees footage force-wide: admin asks, a second administrator
-    # (whom admin, the only one, appoints) approves.
-    _ok(custody(data_dir, "users", "add", "approver", "--role", "officer"))
-    _ok(custody(data_dir, "users", "request-role", "approver", "administrator"))
+    # (made by the installation, not by admin) approves.
+    _ok(custody(data_dir, "init", "--second-administrator", "approver"))
     asked = _ok(custody(data_dir, "users", "request-role", "pat", "professional_standards"))
     _ok(custody(data_dir, "users", "approve-role", asked, "--as", "approver"))
     viewer_token = _ok(custody(data_dir, "users", "token", "--as", "pat"))

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess, custody, free_port
+from tests.conftest import ServerProcess, add_with_password, custody, free_port
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "a long test password"
@@ -34,17 +34,7 @@ PARALLEL = 40
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     data_dir = tmp_path / "server"
     assert custody(data_dir, "init").returncode == 0
-    added = custody(
-        data_dir,
-        "users",
-        "add",
-        "alice",
-        "--role",
-        "officer",
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
-    assert added.returncode == 0, added.stderr
+    add_with_password(data_dir, "alice", "officer", PASSWORD)
     running = ServerProcess(
         data_dir,
         free_port(),

@@ -25,7 +25,7 @@ AREA = tuple(
     )
 )
 # Every operation of the area that answers JSON, and those that answer 204 with no body.
-JSON_ANSWERS = 30
+JSON_ANSWERS = 31
 EMPTY_ANSWERS = 10
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custody.db.models import AuditEvent
+from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.services.fleet import registry
+from custody.services.identity import signin
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
@@ -43,18 +46,19 @@ def test_an_administrator_adds_a_user_linked_to_an_officer(
     made = client.post(
         "/api/v1/users",
         headers=force.auth("root"),
-        json={
-            "username": "pc.jones",
-            "role": "officer",
-            "officer": "9999ZZ",
-            "password": "a long enough password",
-        },
+        json={"username": "pc.jones", "role": "officer", "officer": "9999ZZ"},
     )
     assert made.status_code == 201, made.text
     assert made.json()["unit"] == "Camden" and made.json()["officer"] == "9999ZZ"
-    assert "password" not in made.text.lower().replace("has_password", "")
-    event = last_event(force.system)
-    assert event.tag == "admin:user:create" and event.actor == "user:root"
+    assert made.json()["has_password"] is False
+    with force.system.unit_of_work() as uow:
+        created = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.object_id == "pc.jones").order_by(AuditEvent.seq)
+        ).all()
+    assert [(e.tag, e.actor) for e in created] == [
+        ("admin:user:create", "user:root"),
+        ("admin:user:password_reset", "user:root"),
+    ]
     duplicate = client.post(
         "/api/v1/users",
         headers=force.auth("root"),
@@ -82,16 +86,36 @@ def test_me_answers_a_bearer_token_without_any_session_fields(
     assert (me["username"], me["officer"], me["disabled_at"]) == ("alice", "1234AB", None)
 
 
-def test_users_without_a_password_are_single_sign_on_users(
+def test_a_new_user_sets_their_own_first_password_with_a_one_time_code(
     client: TestClient, force: Force
 ) -> None:
-    made = client.post(
+    """Nobody chooses another person's password, nor adds an account that cannot sign in."""
+    root = force.auth("root")
+    chosen = client.post(
         "/api/v1/users",
-        headers=force.auth("root"),
-        json={"username": "entra.user", "role": "investigator"},
+        headers=root,
+        json={"username": "pc.new", "role": "officer", "password": "root chose this one"},
     )
-    assert made.status_code == 201
+    assert chosen.status_code == 422
+    assert client.get("/api/v1/users/pc.new", headers=root).status_code == 404
+    made = client.post(
+        "/api/v1/users", headers=root, json={"username": "pc.new", "role": "officer"}
+    )
+    assert made.status_code == 201, made.text
+    reset = made.json()["reset"]
+    assert reset["code"].startswith("cpr_") and made.json()["reset_until"] == reset["expires_at"]
     assert made.json()["has_password"] is False
+    listed = client.get("/api/v1/users/pc.new", headers=root).json()
+    assert "reset" not in listed and listed["reset_until"] == reset["expires_at"]
+    done = client.post(
+        "/api/v1/password-resets", json={"code": reset["code"], "password": "my very own one"}
+    )
+    assert done.status_code == 204
+    after = client.get("/api/v1/users/pc.new", headers=root).json()
+    assert after["has_password"] is True and after["reset_until"] is None
+    assert signin.sign_in(force.system, "pc.new", "my very own one").session.principal.username == (
+        "pc.new"
+    )
 
 
 def test_changing_a_role_and_disabling_are_audited_and_take_effect(
@@ -213,20 +237,16 @@ def test_the_users_commands(tmp_path: Path) -> None:
         "1234AB",
         "--unit",
         "Hackney",
-        "--password-stdin",
-        stdin="alices password!\n",
     )
     assert added.returncode == 0, added.stderr
-    bad_role = custody(
-        data,
-        "users",
-        "add",
-        "x",
-        "--role",
-        "chief",
-        "--password-stdin",
-        stdin="whatever password\n",
-    )
+    # What it prints is the one-time code alice sets her own password with, not a password.
+    code = added.stdout.strip()
+    assert code.startswith("cpr_")
+    done = custody(data, "users", "complete-reset", stdin=f"{code}\nalices password!\n")
+    assert done.returncode == 0, done.stderr
+    assert "alice" in custody(data, "users", "list").stdout
+    assert custody(data, "users", "add", "y", "--role", "officer", "--password-stdin").returncode
+    bad_role = custody(data, "users", "add", "x", "--role", "chief")
     assert bad_role.returncode == 1 and "role must be one of" in bad_role.stderr
     listed = custody(data, "users", "list")
     assert "alice" in listed.stdout and "1234AB" in listed.stdout
@@ -240,3 +260,32 @@ def test_the_users_commands(tmp_path: Path) -> None:
     assert custody(data, "users", "disable", "alice").returncode == 0
     assert "alice" in custody(data, "users", "list").stdout
     assert custody(data, "users", "disable", "admin").returncode == 1  # the last administrator
+
+
+def test_an_administrator_unlocks_an_account_held_back_by_failed_sign_ins(
+    client: TestClient, force: Force
+) -> None:
+    give_password(force.system, force.admin, "gus", "gus's own password")
+    for _ in range(5):
+        with pytest.raises(NotAuthenticated):
+            signin.sign_in(force.system, "gus", "a wrong guess")
+    with pytest.raises(TooManySignIns):
+        signin.sign_in(force.system, "gus", "gus's own password")
+    root = force.auth("root")
+    held = client.get("/api/v1/users/gus", headers=root).json()["locked_until"]
+    assert held is not None
+    # Only those who manage users may.
+    assert client.post("/api/v1/users/gus/unlock", headers=force.auth("dana")).status_code == 403
+    done = client.post("/api/v1/users/gus/unlock", headers=root)
+    assert done.status_code == 200 and done.json()["locked_until"] is None
+    assert client.post("/api/v1/users/nobody/unlock", headers=root).status_code == 404
+    signin.sign_in(force.system, "gus", "gus's own password")
+    event = last_event(force.system)
+    assert event.tag == "user:session:sign_in" and event.allowed
+    with force.system.unit_of_work() as uow:
+        unlocks = uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.tag == "admin:user:unlock")
+        ).all()
+    assert [(e.actor, e.object_id, json.loads(e.details)) for e in unlocks] == [
+        ("user:root", "gus", {"was_locked": True})
+    ]

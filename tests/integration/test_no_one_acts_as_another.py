@@ -17,8 +17,9 @@ from sqlalchemy import select
 from custody.db.models import AuditEvent
 from custody.db.models.users import PasswordReset
 from custody.domain.access import ROLES, grant_needs_a_second_administrator
-from custody.domain.errors import NotAuthenticated
-from custody.services.identity import roles, signin, users
+from custody.domain.actor import Actor
+from custody.domain.errors import Conflict, NotAuthenticated, NotPermitted
+from custody.services.identity import resets, roles, setup, signin, users
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import custody
@@ -116,7 +117,8 @@ def test_a_reset_is_completed_by_its_person_once_and_only_the_newest(
             .where(AuditEvent.tag.in_(["admin:user:password_reset", "user:password:reset"]))
             .order_by(AuditEvent.seq)
         ).all()
-    assert [(e.tag, e.actor, e.allowed) for e in events] == [
+    assert [(e.tag, e.actor, e.allowed) for e in events if e.object_id == "erin"] == [
+        ("admin:user:password_reset", "user:root", True),  # her first, when root added her
         ("admin:user:password_reset", "user:root", True),
         ("admin:user:password_reset", "user:root", True),
         ("user:password:reset", "anonymous", False),
@@ -235,17 +237,84 @@ def test_a_refused_role_request_changes_nothing(client: TestClient, force: Force
     assert client.get("/api/v1/users/dana", headers=root).json()["role"] == "investigator"
 
 
-def test_only_the_first_administrators_second_stands_alone(system: System) -> None:
-    """The bootstrap: an installation's only administrator appoints a second; from then on,
-    every wide role takes two."""
+def test_a_lone_administrator_cannot_make_a_second_who_approves_them(system: System) -> None:
+    """The puppet: root, alone, adds deputy, sets deputy's password with the code root was
+    shown, and would approve root's own requests as deputy. Two administrators approve each
+    other only if neither appointed the other nor held the other's password."""
     root = administrator(system, "root")
-    users.create_user(system, root, "deputy", "officer")
-    second = roles.request_role(system, root, "deputy", "administrator")
-    assert second.outcome == "approved"
-    users.create_user(system, root, "third", "officer")
-    third = roles.request_role(system, root, "third", "administrator")
-    assert third.outcome is None
-    assert users.principal_named(system, "third").role == "officer"
+    made = users.create_user(system, root, "deputy", "officer")
+    asked = roles.request_role(system, root, "deputy", "administrator")
+    assert asked.outcome is None  # no longer stands at once: nobody else may approve it
+    with pytest.raises(NotPermitted):
+        roles.decide_role_request(system, root, asked.id, approve=True)
+    assert users.principal_named(system, "deputy").role == "officer"
+    # The installation makes the second administrator (`custody init --second-administrator`).
+    code = setup.installation_administrator(system, "second").code
+    resets.complete_reset(system, code, "second's own password", Actor("anonymous"))
+    second = users.principal_named(system, "second")
+    assert roles.decide_role_request(system, second, asked.id, approve=True).outcome == ("approved")
+    # root sets deputy up themselves with the code root was given for deputy.
+    resets.complete_reset(system, made.reset.code, "root knows this", Actor("anonymous"))
+    deputy = users.principal_named(system, "deputy")
+    users.create_user(system, root, "mole", "officer")
+    wanted = roles.request_role(system, root, "mole", "professional_standards")
+    with pytest.raises(NotPermitted, match="at root's request"):
+        roles.decide_role_request(system, deputy, wanted.id, approve=True)
+    # Nor the other way round: root approving what deputy asks.
+    users.create_user(system, root, "mole2", "officer")
+    other = roles.request_role(system, deputy, "mole2", "auditor")
+    with pytest.raises(NotPermitted, match="deputy was made an administrator at your request"):
+        roles.decide_role_request(system, root, other.id, approve=True)
+    assert users.principal_named(system, "mole").role == "officer"
+    assert users.principal_named(system, "mole2").role == "officer"
+    # The second, whom neither root nor deputy made, approves; each refusal was audited.
+    assert roles.decide_role_request(system, second, wanted.id, approve=True).outcome == (
+        "approved"
+    )
+    refusals = [
+        (e.actor, e.reason)
+        for e in events(system, "admin:role:approve")
+        if not e.allowed and e.object_id in ("mole", "mole2")
+    ]
+    assert [actor for actor, _ in refusals] == ["user:deputy", "user:root"]
+    # With two who may approve each other, the installation adds no more administrators.
+    with pytest.raises(Conflict):
+        setup.installation_administrator(system, "third")
+
+
+def test_whoever_issued_the_code_of_an_administrators_password_cannot_approve_them(
+    system: System,
+) -> None:
+    root = administrator(system, "root")
+    code = setup.installation_administrator(system, "second").code
+    resets.complete_reset(system, code, "second's own password", Actor("anonymous"))
+    second = users.principal_named(system, "second")
+    users.create_user(system, root, "mole", "officer")
+    # root forgot their password; second issues the reset (and saw its code).
+    issued = resets.issue_reset(system, second, "root")
+    resets.complete_reset(system, issued.code, "root's new password", Actor("anonymous"))
+    wanted = roles.request_role(system, root, "mole", "auditor")
+    with pytest.raises(NotPermitted, match="reset code you issued"):
+        roles.decide_role_request(system, second, wanted.id, approve=True)
+    # Changing it, knowing it, does not undo that whoever saw the code could have set it.
+    users.change_my_password(system, root, "root's new password", "root's newer password")
+    with pytest.raises(NotPermitted, match="reset code you issued"):
+        roles.decide_role_request(system, second, wanted.id, approve=True)
+    # Refusing needs no independence: it gives nothing.
+    assert roles.decide_role_request(system, second, wanted.id, approve=False).outcome == (
+        "refused"
+    )
+    # Now nobody may approve anyone here: the installation may make another administrator.
+    setup.installation_administrator(system, "third")
+
+
+def events(system: System, tag: str) -> list[AuditEvent]:
+    with system.unit_of_work() as uow:
+        return list(
+            uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.seq)
+            )
+        )
 
 
 def test_made_up_reset_codes_are_refused_and_leave_no_trace(

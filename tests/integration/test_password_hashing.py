@@ -18,7 +18,7 @@ from sqlalchemy import select
 from custody.db.models import User
 from custody.services.identity import users
 from custody.services.system import System
-from tests.factories import administrator
+from tests.factories import add_user, administrator
 
 STRONG = profiles.RFC_9106_LOW_MEMORY
 
@@ -61,12 +61,8 @@ def test_without_the_test_switch_the_hasher_uses_rfc_9106_low_memory_or_stronger
 def test_the_suite_itself_runs_on_cheap_hashes(sqlite_system: System) -> None:
     # Were this false the suite would be slow, not wrong: it shows the switch is wired.
     assert os.environ.get(users.CHEAP_TEST_HASHES) == "1"
-    users.create_user(
-        sqlite_system,
-        administrator(sqlite_system),
-        "alice",
-        "officer",
-        password="a long test password",
+    add_user(
+        sqlite_system, administrator(sqlite_system), "alice", "officer", "a long test password"
     )
     with sqlite_system.unit_of_work() as uow:
         stored = uow.session.scalar(select(User.password_hash).where(User.username == "alice"))

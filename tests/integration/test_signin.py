@@ -17,7 +17,7 @@ from custody.services.identity import users
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import CurrentUser
-from tests.factories import administrator
+from tests.factories import add_user, administrator
 from tests.people import PASSWORD
 
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,8 +26,8 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def client(system: System) -> Iterator[TestClient]:
     admin = administrator(system)
-    users.create_user(system, admin, "alice", "officer", password=PASSWORD, unit="Hackney")
-    users.create_user(system, admin, "bob", "supervisor", password=PASSWORD, unit="Hackney")
+    add_user(system, admin, "alice", "officer", PASSWORD, unit="Hackney")
+    add_user(system, admin, "bob", "supervisor", PASSWORD, unit="Hackney")
     with TestClient(create_app(system), follow_redirects=False) as test_client:
         yield test_client
 
@@ -90,7 +90,7 @@ def test_signing_in_sets_a_session_cookie_and_goes_where_asked(
 
 
 def test_the_cookie_is_secure_over_tls(system: System) -> None:
-    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    add_user(system, administrator(system), "alice", "officer", PASSWORD)
     with TestClient(
         create_app(system), base_url="https://testserver", follow_redirects=False
     ) as tls:
@@ -99,7 +99,7 @@ def test_the_cookie_is_secure_over_tls(system: System) -> None:
 
 
 def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(system: System) -> None:
-    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    add_user(system, administrator(system), "alice", "officer", PASSWORD)
     app = create_app(system)
     with TestClient(app, follow_redirects=False) as plain:
         plain.headers["x-forwarded-proto"] = "https"
@@ -137,6 +137,27 @@ def test_a_wrong_password_is_refused_and_audited(client: TestClient, system: Sys
 def test_an_unknown_user_gets_the_same_answer(client: TestClient) -> None:
     answer = sign_in(client, username="nobody")
     assert answer.status_code == 401 and "Wrong username or password" in answer.text
+
+
+def test_a_username_or_password_too_long_for_anyone_gets_the_form_again(
+    client: TestClient,
+) -> None:
+    """Issue 12 point 7: the validator's JSON answered a long username instead of the page."""
+    for username, password in (("x" * 300, PASSWORD), ("alice", "p" * 5000)):
+        answer = sign_in(client, username=username, password=password)
+        assert answer.status_code == 401, answer.text[:200]
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "Wrong username or password." in answer.text
+    # What the form gives back is bounded, whatever was typed.
+    assert "x" * 201 not in sign_in(client, username="x" * 300).text
+
+
+def test_the_lockout_says_it_once_with_what_to_do(client: TestClient) -> None:
+    for _ in range(5):
+        sign_in(client, password="wrong password!")
+    text = sign_in(client).text
+    assert text.count("Too many failed sign-ins") == 1
+    assert "try again in 60 seconds, or ask an administrator to unlock your account." in text
 
 
 def test_sign_in_without_the_form_token_is_refused(client: TestClient, system: System) -> None:
@@ -196,7 +217,7 @@ def test_an_attacker_hammering_an_account_cannot_lock_out_its_owner_s_own_browse
     """OWASP's device cookies: the browser alice signed in from before is throttled on its
     own, so an attacker who keeps the account's waits at their longest holds up only
     browsers that never signed in as alice."""
-    users.create_user(system, administrator(system), "alice", "officer", password=PASSWORD)
+    add_user(system, administrator(system), "alice", "officer", PASSWORD)
     app = create_app(system)
     with (
         TestClient(app, follow_redirects=False) as own,
@@ -221,9 +242,7 @@ def test_an_attacker_hammering_an_account_cannot_lock_out_its_owner_s_own_browse
         own.cookies.delete("custody_session")
         # A device cookie proves only who signed in from it: it does not open bob's door,
         # and a forged one counts for nothing.
-        users.create_user(
-            system, administrator(system, "root2"), "bob", "officer", password=PASSWORD
-        )
+        add_user(system, administrator(system, "root2"), "bob", "officer", PASSWORD)
         for _ in range(5):
             assert sign_in(own, username="bob", password="Winter2026!").status_code == 401
         assert sign_in(own, username="bob").status_code == 429

@@ -331,7 +331,7 @@ def test_a_user_token_cannot_upload(setup: Any) -> None:
 
     system, camera, dock = setup
     admin = users.principal_named(system, "admin")
-    users.create_user(system, admin, "alice", "investigator", password="correct horse battery")
+    users.create_user(system, admin, "alice", "investigator")
     token = own_token(system, "alice")
     document = camera.manifest(b"abc")
     answer = dock.client.put(

@@ -94,6 +94,9 @@ NOT_FOR_A_PERSON = {
     # The one user nobody adds: the first administrator of a new installation.
     "custody.services.identity.setup.first_administrator": "bootstrap",
     "custody.services.identity.setup.ensure_admin": "bootstrap",
+    # The installation's second administrator: made by the server's operator, not by anyone
+    # an administrator could be (docs/access.md).
+    "custody.services.identity.setup.installation_administrator": "bootstrap",
     # Settings only, no record of anyone or anything.
     "custody.services.fleet.health.policy_for": "configuration",
 }

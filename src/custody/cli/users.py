@@ -37,26 +37,30 @@ def add(
     officer: str = typer.Option(None, help="Link to the officer with this warrant number."),
     unit: str = typer.Option(None, help="Borough / BCU or team."),
     display_name: str = typer.Option("", help="The name people see."),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read a password from stdin (else: single sign-on only)."
-    ),
     as_user: AsUser = "admin",
 ) -> None:
-    """Add a user."""
-    password = _read_password() if password_stdin else None
+    """Add a user; prints, alone, the one-time code with which they set their own password.
+
+    Nobody chooses another person's password: hand the code to the person, who completes it
+    (`custody users complete-reset`, the portal's "Set your password" page, or
+    `POST /api/v1/password-resets`).
+    """
     built, principal, actor = acting(ctx, as_user)
-    users.create_user(
+    made = users.create_user(
         built,
         principal,
         username,
         role,
-        password=password,
         officer=officer,
         unit=unit,
         display_name=display_name,
         actor=actor,
     )
-    err.print(f"user {username} added as {role}")
+    out.print(made.reset.code, soft_wrap=True, highlight=False)
+    err.print(
+        f"user {username} added as {role}; they set their password with this code, "
+        f"once, until {made.reset.expires_at}"
+    )
 
 
 @app.command("list")
@@ -73,6 +77,10 @@ def list_users(
         signs_in = "password" if info.has_password else ""
         if info.single_sign_on:
             signs_in = "single sign-on" + (" + password" if info.has_password else "")
+        if not signs_in and info.reset_until:
+            signs_in = f"reset code until {info.reset_until}"
+        if info.locked_until:
+            signs_in += f" (held back until {info.locked_until})"
         table.add_row(
             info.username,
             info.display_name,
@@ -197,6 +205,19 @@ def complete_reset(ctx: typer.Context) -> None:
     password = _read_password()
     resets.complete_reset(system(ctx), code, password, Actor("anonymous", None, "custody-cli"))
     err.print("password set; sign in with it")
+
+
+@app.command("unlock")
+@refusals
+def unlock(
+    ctx: typer.Context,
+    username: str = typer.Argument(...),
+    as_user: AsUser = "admin",
+) -> None:
+    """Let a user held back after failed sign-ins sign in again at once."""
+    built, principal, actor = acting(ctx, as_user)
+    users.unlock_user(built, principal, username, actor=actor)
+    err.print(f"{username} may sign in again")
 
 
 @app.command("sign-out")

@@ -22,10 +22,11 @@ from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.domain import signing
 from custody.domain.access import grant_needs_a_second_administrator
+from custody.domain.actor import Actor
 from custody.domain.clock import SystemClock, parse_time
 from custody.domain.principal import Principal
 from custody.services.fleet import assignments, registry, rollout
-from custody.services.identity import roles, users
+from custody.services.identity import resets, roles, setup, users
 from custody.services.system import System
 
 BOROUGHS = ("Hackney", "Camden", "Lambeth")
@@ -224,10 +225,16 @@ def seed_force(
         ("fleet", "fleet_manager", None, "Fleet", "cameras, docks, the roll-out"),
         ("auditor", "auditor", None, "Audit", "the audit trail"),
     ]
-    # No administrator alone gives a role that sees footage force-wide: `admin`, while the
-    # only administrator, appoints a second (the bootstrap, `services/identity/roles.py`),
-    # then asks for each such role and the second approves, as a force would.
-    deputy = _appoint(system, admin, None, "deputy", "administrator", None, None)
+    # No administrator alone gives a role that sees footage force-wide: the installation
+    # makes a second administrator (`custody init --second-administrator`), then `admin`
+    # asks for each such role and the second approves, as a force would.
+    resets.complete_reset(
+        system,
+        setup.installation_administrator(system, "deputy").code,
+        DEMO_PASSWORD,
+        Actor("anonymous"),
+    )
+    deputy = users.principal_named(system, "deputy")
     for username, role, officer, unit, what in people:
         _appoint(system, admin, deputy, username, role, officer, unit)
         force.logins.append(Login(username, role, what))
@@ -239,28 +246,28 @@ def seed_force(
 def _appoint(
     system: System,
     admin: Principal,
-    approver: Principal | None,
+    approver: Principal,
     username: str,
     role: str,
     officer: str | None,
     unit: str | None,
 ) -> Principal:
-    """Add a demo user; a role that needs a second administrator is asked for by `admin`
-    and approved by `approver` (none needed for the second administrator: the bootstrap)."""
+    """Add a demo user, who sets the demo's password with the one-time code `admin` was
+    given for them (a demo's people are all one person); a role that needs a second
+    administrator is asked for by `admin` and approved by `approver`."""
     wide = grant_needs_a_second_administrator(role)
-    users.create_user(
+    made = users.create_user(
         system,
         admin,
         username,
         "officer" if wide else role,
-        password=DEMO_PASSWORD,
         officer=officer,
         unit=unit,
     )
+    resets.complete_reset(system, made.reset.code, DEMO_PASSWORD, Actor("anonymous"))
     if wide:
         asked = roles.request_role(system, admin, username, role)
-        if asked.outcome is None and approver is not None:
-            roles.decide_role_request(system, approver, asked.id, approve=True)
+        roles.decide_role_request(system, approver, asked.id, approve=True)
     return users.principal_named(system, username)
 
 

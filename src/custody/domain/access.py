@@ -559,3 +559,77 @@ def refusal_for_unnamed(viewer: Viewer, action: Action) -> Decision:
         return Decision(True, f"{_a(viewer.role)} may act on any footage", False)
     what = ACTION_PHRASES.get(action, action.value)
     return Decision(False, f"{_a(viewer.role)} may {what} only recordings named one by one", False)
+
+
+# --- two administrators: who may approve whose request ----------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What makes an administrator one person and not another's instrument: who asked for
+    their role (`appointed_by`; None for one the installation made, by `custody init`), and
+    who could have set their present password (`holders`): whoever issued the one-time code
+    it descends from (and saw it), whoever could have set that issuer's, and so on. Nobody
+    for a password set at installation; the person changing it later, knowing it, does not
+    take the others out: any of them could have been the one who changed it."""
+
+    username: str
+    appointed_by: str | None = None
+    holders: frozenset[str] = frozenset()
+
+    def could_be(self) -> frozenset[str]:
+        """Everyone who could be acting as this administrator: they, and the holders."""
+        return self.holders | {self.username}
+
+
+def approval_refusal(approver: Standing, requester: Standing, subject: str) -> str | None:
+    """Why `approver` may not approve `requester`'s request to give `subject` a wide role
+    (None: they may). Two administrators are two people only if no one could be acting as
+    both (nobody could have set both their passwords) and neither put the other in post.
+
+    From installations where no two administrators may approve each other, no approval can
+    happen, so no administrator is added but by the installation: a lone administrator and
+    the puppets they make never give a wide role."""
+    if approver.username == requester.username:
+        return "the administrator who asked for a role cannot approve it"
+    if approver.username == subject:
+        return "nobody approves a role for themselves"
+    if approver.appointed_by == requester.username:
+        return (
+            f"you were made an administrator at {requester.username}'s request: "
+            "their requests need an administrator they did not appoint"
+        )
+    if requester.appointed_by == approver.username:
+        return (
+            f"{requester.username} was made an administrator at your request: "
+            "their requests need an administrator they were not appointed by"
+        )
+    if requester.username in approver.holders:
+        return (
+            f"your password descends from a reset code {requester.username} issued: "
+            "their requests need an administrator whose password they could not have set"
+        )
+    if approver.username in requester.holders:
+        return (
+            f"{requester.username}'s password descends from a reset code you issued: "
+            "their requests need an administrator who could not have set their password"
+        )
+    shared = sorted(approver.could_be() & requester.could_be())
+    if shared:
+        return (
+            f"{shared[0]} issued the codes both your and {requester.username}'s passwords "
+            "descend from, and could be acting as either: their requests need another "
+            "administrator"
+        )
+    return None
+
+
+def approvals_possible(administrators: list[Standing]) -> bool:
+    """Whether any active administrator could approve a request of any other: if none could,
+    no wide role can ever be given, and only the installation (`custody init
+    --second-administrator`, run by the server's operator) may add an administrator."""
+    return any(
+        approval_refusal(approver, requester, "") is None
+        for approver in administrators
+        for requester in administrators
+    )

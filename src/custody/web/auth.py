@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.errors import NotAuthenticated, TooManySignIns
+from custody.domain.errors import InvalidInput, NotAuthenticated, TooManySignIns
 from custody.services.audit_trail import trail
-from custody.services.identity import signin
+from custody.services.identity import resets, signin, users
 from custody.web.deps import (
     SESSION_COOKIE,
     CurrentSession,
@@ -51,6 +51,22 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "frame-ancestors 'none'",
     "Referrer-Policy": "same-origin",
 }
+
+
+# Longer than any username (120): what a sign-in page gives back in its form, at most.
+MAX_USERNAME_SHOWN = 200
+RESET_CSRF_COOKIE = "custody_reset_csrf"
+# What the set-your-password page reads: a code is 36 characters, a password at most 1024.
+MAX_CODE = 100
+UNUSABLE_CODE = "This code is unknown, used or expired: ask your administrator for a new one."
+
+
+def wait_words(seconds: int) -> str:
+    """A wait as people say it: "40 seconds", "1 minute", "15 minutes"."""
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = (seconds + 59) // 60
+    return f"{minutes} minutes"
 
 
 def safe_next(target: str | None) -> str:
@@ -89,7 +105,11 @@ def _login_page(
 
 @router.get("/login", openapi_extra=access(PUBLIC))
 async def login_form(
-    request: Request, system: SystemDep, next: str | None = None, signed_out: bool = False
+    request: Request,
+    system: SystemDep,
+    next: str | None = None,
+    signed_out: bool = False,
+    password_set: bool = False,
 ) -> Response:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
@@ -102,7 +122,13 @@ async def login_form(
         request,
         200,
         target=safe_next(next),
-        notice="You have signed out." if signed_out else None,
+        notice=(
+            "Your password is set: sign in with it."
+            if password_set
+            else "You have signed out."
+            if signed_out
+            else None
+        ),
     )
 
 
@@ -110,12 +136,15 @@ async def login_form(
 async def login(
     request: Request,
     system: SystemDep,
-    username: str = Form("", max_length=200),
-    password: str = Form("", max_length=2048),
+    # No length limits here: a form that breaks them would answer the validator's JSON, not
+    # the page (the body itself is bounded by web/limits; the service refuses what is long).
+    username: str = Form(""),
+    password: str = Form(""),
     csrf_token: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
     target = safe_next(next)
+    username = username[:MAX_USERNAME_SHOWN]
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(csrf_token, expected):
         reason = "the sign-in form's CSRF token is missing or wrong"
@@ -153,7 +182,10 @@ async def login(
             429,
             target=target,
             username=username,
-            error=f"Too many failed sign-ins. {exc.message[0].upper()}{exc.message[1:]}.",
+            error=(
+                f"Too many failed sign-ins: try again in {wait_words(seconds)}, "
+                "or ask an administrator to unlock your account."
+            ),
             headers={"Retry-After": str(seconds)},
         )
     except NotAuthenticated:
@@ -181,6 +213,100 @@ async def login(
             samesite="strict",
             secure=is_https(request),
         )
+    return response
+
+
+# --- setting your own password with a one-time code ----------------------------------------
+
+
+def _reset_page(
+    request: Request, status: int, *, errors: dict[str, str] | None = None
+) -> HTMLResponse:
+    """The set-your-password page: never a value typed back into it (the code is a secret)."""
+    token = secrets.token_urlsafe(32)
+    html = templates.get_template("password_reset.html").render(
+        csrf_token=token,
+        errors=errors or {},
+        min_password=users.MIN_PASSWORD,
+        hours=int(resets.RESET_LIFETIME.total_seconds() // 3600),
+    )
+    response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
+    response.set_cookie(
+        RESET_CSRF_COOKIE,
+        token,
+        max_age=LOGIN_FORM_SECONDS,
+        path="/password-reset",
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+    )
+    return response
+
+
+@router.get("/password-reset", openapi_extra=access(PUBLIC))
+async def password_reset_form(request: Request) -> Response:
+    return _reset_page(request, 200)
+
+
+@router.post("/password-reset", openapi_extra=access(PUBLIC))
+async def password_reset(
+    request: Request,
+    system: SystemDep,
+    code: str = Form(""),
+    password: str = Form(""),
+    again: str = Form(""),
+    csrf_token: str = Form(""),
+) -> Response:
+    """The person completes their one-time code: the same service, rules and audit as
+    `POST /api/v1/password-resets`; it signs nobody in."""
+    expected = request.cookies.get(RESET_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(csrf_token, expected):
+        await run_in_threadpool(
+            trail.record_refusal,
+            system,
+            "user:request:csrf",
+            client_actor(request, "anonymous"),
+            "the set-your-password form's CSRF token is missing or wrong",
+            object_type="request",
+            object_id="/password-reset",
+        )
+        return _reset_page(
+            request, 403, errors={"code": "The form had expired. Please enter it again."}
+        )
+    errors: dict[str, str] = {}
+    code = code.strip()
+    if not code:
+        errors["code"] = "Enter the code your administrator gave you."
+    elif len(code) > MAX_CODE:
+        errors["code"] = (
+            "This code is unknown, used or expired: ask your administrator for a new one."
+        )
+    if not users.MIN_PASSWORD <= len(password) <= users.MAX_PASSWORD:
+        errors["password"] = (
+            f"Use at least {users.MIN_PASSWORD} characters (and at most {users.MAX_PASSWORD})."
+        )
+    elif password != again:
+        errors["again"] = "The two passwords are not the same."
+    if errors:
+        return _reset_page(request, 400, errors=errors)
+    try:
+        await run_in_threadpool(
+            lambda: resets.complete_reset(
+                system, code, password, client_actor(request, "anonymous")
+            )
+        )
+    except NotAuthenticated:
+        return _reset_page(
+            request,
+            401,
+            errors={"code": UNUSABLE_CODE},
+        )
+    except InvalidInput as exc:
+        return _reset_page(
+            request, 400, errors={"password": exc.message[:1].upper() + exc.message[1:]}
+        )
+    response = RedirectResponse("/login?password_set=1", status_code=303, headers=PAGE_HEADERS)
+    response.delete_cookie(RESET_CSRF_COOKIE, path="/password-reset")
     return response
 
 

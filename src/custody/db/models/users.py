@@ -22,8 +22,12 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str | None] = mapped_column(String(120))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), unique=True)
-    # Null for users who sign in through single sign-on only.
+    # Null until the person sets one with the one-time code they were given.
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Who issued the one-time code the present password descends from (they could have set
+    # it themselves; the person's own later change keeps it): null when set at installation.
+    # Two administrators linked so are not two people for approvals (`domain.access`).
+    password_from: Mapped[str | None] = mapped_column(String(120))
     # Issuer and subject of an external identity (OIDC), when there is one.
     external_issuer: Mapped[str | None] = mapped_column(String(300))
     external_subject: Mapped[str | None] = mapped_column(String(300))

@@ -19,6 +19,10 @@ class UserView(Answer):
     single_sign_on: bool  # signs in through the force's identity provider
     created_at: When
     disabled_at: When | None
+    # Until when a one-time reset code for them still works (none if there is none).
+    reset_until: When | None = None
+    # Until when sign-in to this account is held back after failed tries (none if it is not).
+    locked_until: When | None = None
 
 
 class Me(UserView):
@@ -61,6 +65,13 @@ class IssuedReset(Answer):
     username: str
     code: str
     expires_at: When
+
+
+class CreatedUser(UserView):
+    """A new user, and the one-time reset code with which they set their first password
+    themselves (shown here once: the administrator hands it to them, never a password)."""
+
+    reset: IssuedReset
 
 
 class RoleRequestView(Answer):

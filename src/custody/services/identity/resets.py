@@ -8,20 +8,20 @@ token of theirs, signs nobody in, and both steps are audited.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from custody.db.models import User
 from custody.db.models.users import PasswordReset
 from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
-from custody.domain.clock import isoformat
 from custody.domain.errors import NotAuthenticated
 from custody.domain.principal import Principal
 from custody.services.access import require
 from custody.services.identity.answers import IssuedReset
-from custody.services.identity.tokens import new_token, token_hash
+from custody.services.identity.reset_codes import INSTALLATION, issue_in
+from custody.services.identity.reset_codes import RESET_LIFETIME as RESET_LIFETIME
+from custody.services.identity.reset_codes import RESET_PREFIX as RESET_PREFIX
+from custody.services.identity.tokens import token_hash
 from custody.services.identity.users import (
     check_password,
     new_password,
@@ -30,8 +30,6 @@ from custody.services.identity.users import (
 )
 from custody.services.system import System
 
-RESET_PREFIX = "cpr_"
-RESET_LIFETIME = timedelta(hours=24)
 # The same answer for every code that does not work: it says nothing of who or why.
 UNUSABLE = "this reset code is unknown, used or expired"
 
@@ -46,33 +44,9 @@ def issue_reset(
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
-        user = user_named(uow, username)
-        now = uow.now()
-        uow.session.execute(
-            update(PasswordReset)
-            .where(PasswordReset.user_id == user.id, PasswordReset.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-        code = new_token(RESET_PREFIX)
-        expires = now + RESET_LIFETIME
-        row = PasswordReset(
-            user_id=user.id,
-            code_hash=token_hash(code),
-            issued_by=principal.username,
-            created_at=now,
-            expires_at=expires,
-        )
-        uow.session.add(row)
-        uow.session.flush()
-        uow.audit(
-            "admin:user:password_reset",
-            who,
-            object_type="user",
-            object_id=username,
-            details={"reset": row.id, "expires_at": isoformat(expires)},
-        )
+        issued = issue_in(uow, user_named(uow, username), principal.username, who)
         uow.commit()
-        return IssuedReset(username=username, code=code, expires_at=isoformat(expires))
+        return issued
 
 
 def complete_reset(system: System, code: str, password: str, actor: Actor) -> None:
@@ -111,4 +85,6 @@ def complete_reset(system: System, code: str, password: str, actor: Actor) -> No
         reset.ended_at = now
         who = principal_of(user).actor(actor.address, actor.user_agent)
         new_password(uow, user, password, "user:password:reset", who)
+        # Whoever issued the code could have set this password (see `domain.access.Standing`).
+        user.password_from = None if reset.issued_by == INSTALLATION else reset.issued_by
         uow.commit()

@@ -6,10 +6,13 @@ requests such a role for a person; a second, different administrator approves or
 it, and only an approval changes the role. The administrator who asked cannot approve, nor
 can the person it concerns; every step, and every refusal, is audited.
 
-Bootstrap: the first administrator is made by `custody init` (`setup.first_administrator`);
-while they are the only active administrator, their request to make someone an
-administrator stands at once (there is nobody to approve it), audited as such. From the
-second administrator on, every grant needs two.
+Two administrators must be two people: neither may have put the other in post, and nobody
+may be able to act as both, having issued the reset codes their passwords descend from
+(`domain.access.approval_refusal`). So a
+lone administrator cannot make a second who approves their requests: the first two come
+from the installation (`custody init`, and `custody init --second-administrator` while no
+administrator could approve another's request: `setup.installation_administrator`), run by
+the server's operator, who holds the database anyway.
 """
 
 from __future__ import annotations
@@ -18,10 +21,21 @@ from sqlalchemy import select
 
 from custody.db.models import User
 from custody.db.models.users import RoleRequest
-from custody.domain.access import SystemAction, grant_needs_a_second_administrator
+from custody.domain.access import (
+    Standing,
+    SystemAction,
+    approval_refusal,
+    grant_needs_a_second_administrator,
+)
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
+from custody.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    NotPermitted,
+)
 from custody.domain.principal import Principal
 from custody.services.access import require
 from custody.services.identity.answers import RoleRequestView
@@ -89,9 +103,6 @@ def request_role(
             object_id=username,
             details={"request": row.id, "role": [user.role, role]},
         )
-        if role in ADMINISTERING and active_administrators(uow) == 1:
-            # The second administrator: nobody else exists to approve (see the module).
-            _grant(uow, row, user, APPROVED, "-", who, bootstrap=True)
         uow.commit()
         return _view(row, username)
 
@@ -117,10 +128,16 @@ def decide_role_request(
         if row.outcome is not None:
             raise Conflict(f"role request {request_id} was {row.outcome} already")
         reason = None
-        if approve and row.requested_by == principal.username:
-            reason = "the administrator who asked for a role cannot approve it"
-        elif approve and user.id == principal.user_id:
-            reason = "nobody approves a role for themselves"
+        if approve:
+            approver = uow.session.get(User, principal.user_id)
+            if approver is None:  # pragma: no cover - the door found them a moment ago
+                raise NotAuthenticated("this account no longer exists")
+            requester = uow.session.scalar(select(User).where(User.username == row.requested_by))
+            reason = approval_refusal(
+                standing(uow, approver),
+                standing(uow, requester) if requester else Standing(row.requested_by),
+                user.username,
+            )
         if reason is not None:
             uow.audit(
                 "admin:role:approve",
@@ -140,6 +157,27 @@ def decide_role_request(
         return _view(row, user.username)
 
 
+def standing(uow: UnitOfWork, user: User) -> Standing:
+    """How `user` came to manage users and to hold their password (`domain.access.Standing`)."""
+    appointed_by = uow.session.scalar(
+        select(RoleRequest.requested_by)
+        .where(
+            RoleRequest.user_id == user.id,
+            RoleRequest.outcome == APPROVED,
+            RoleRequest.role.in_(sorted(ADMINISTERING)),
+        )
+        .order_by(RoleRequest.decided_at.desc(), RoleRequest.id.desc())
+        .limit(1)
+    )
+    # Whoever issued the code of their password, whoever issued that issuer's, and so on.
+    holders: set[str] = set()
+    issuer = user.password_from
+    while issuer is not None and issuer not in holders and issuer != user.username:
+        holders.add(issuer)
+        issuer = uow.session.scalar(select(User.password_from).where(User.username == issuer))
+    return Standing(user.username, appointed_by, frozenset(holders))
+
+
 def _grant(
     uow: UnitOfWork,
     row: RoleRequest,
@@ -147,8 +185,6 @@ def _grant(
     outcome: str,
     decided_by: str,
     actor: Actor,
-    *,
-    bootstrap: bool = False,
 ) -> None:
     before = user.role
     row.outcome, row.decided_by, row.decided_at = outcome, decided_by, uow.now()
@@ -160,8 +196,6 @@ def _grant(
         "role": [before, row.role],
         "requested_by": row.requested_by,
     }
-    if bootstrap:
-        details["bootstrap"] = "the only administrator appoints a second"
     uow.audit(
         "admin:role:approve" if outcome == APPROVED else "admin:role:refuse",
         actor,

@@ -238,10 +238,12 @@ def my_account(system: System, principal: Principal, session: PortalSession | No
     did), that session's CSRF token and when it ends, for the portal's own scripts."""
     with system.unit_of_work() as uow:
         account = own_account(uow, principal)
+    # What administrators see of an account (pending resets, locks) is not the person's.
+    own = account.model_dump(exclude={"reset_until", "locked_until"})
     if session is None:
-        return Me(**account.model_dump())
+        return Me(**own)
     return Me(
-        **account.model_dump(),
+        **own,
         csrf_token=session.csrf_token,
         session_ends_at=isoformat(session.ends_at),
     )

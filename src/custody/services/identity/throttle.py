@@ -11,7 +11,7 @@ gives its claim back (`succeeded`). Used by portal sign-in and by a password cha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -127,3 +127,27 @@ def succeeded(system: System, ticket: Ticket) -> None:
             )
         )
         uow.commit()
+
+
+def locked_until(uow: UnitOfWork, usernames: list[str]) -> dict[str, datetime]:
+    """Until when sign-in to each of these accounts is held back (those that are, only)."""
+    keys = {account_key(name): name for name in usernames}
+    if not keys:
+        return {}
+    rows = uow.session.execute(
+        select(SignInThrottle.key, SignInThrottle.blocked_until).where(
+            SignInThrottle.key.in_(sorted(keys)), SignInThrottle.blocked_until > uow.now()
+        )
+    ).all()
+    return {keys[key]: until for key, until in rows if until is not None}
+
+
+def unlock(uow: UnitOfWork, username: str) -> bool:
+    """Forget the account's failed sign-ins (an administrator's unlock); whether it was held
+    back. An address's failures stay: they are not the account's, and may be an attacker's."""
+    row = uow.session.get(SignInThrottle, account_key(username), with_for_update=True)
+    if row is None:
+        return False
+    was_locked = row.blocked_until is not None and row.blocked_until > uow.now()
+    row.failures, row.last_failure_at, row.blocked_until = 0, None, None
+    return was_locked

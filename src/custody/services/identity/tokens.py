@@ -5,8 +5,6 @@ those who manage users; and a request's token is turned back into its person."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -19,6 +17,10 @@ from custody.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from custody.domain.principal import Principal
 from custody.services.access import require
 from custody.services.identity.answers import IssuedToken, TokenView
+
+# Re-exported: where the fleet and sessions have always found them.
+from custody.services.identity.secret_tokens import new_token as new_token
+from custody.services.identity.secret_tokens import token_hash as token_hash
 from custody.services.identity.users import own_user, principal_of, user_named
 from custody.services.system import System, UnitOfWork
 
@@ -26,15 +28,6 @@ DOCK_TOKEN_PREFIX = "cdk_"
 USER_TOKEN_PREFIX = "cut_"
 # The ceiling of any configured cap (`CUSTODY_TOKEN_MAX_DAYS`, 90 days unless a force says).
 MAX_TOKEN_DAYS = 3650
-
-
-def new_token(prefix: str) -> str:
-    return prefix + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str) -> str:
-    # Tokens carry 256 bits of randomness, so a fast hash is enough (no password stretching).
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_my_token(

@@ -3,8 +3,9 @@
 Nobody sets another person's password: a person changes their own here, and an
 administrator's help is a one-time reset the person completes (`services.identity.resets`).
 
-A user need not have a password: people who sign in through the force's single
-sign-on (OIDC, e.g. Microsoft Entra) carry an external issuer and subject instead.
+A new user has no password until they set one with the one-time code their administrator
+was given for them (`create_user`); single sign-on (OIDC) is not built, so nobody is added
+without a way to sign in. The external issuer and subject columns wait for it.
 Portal sign-in, sessions and throttling are in `custody.services.identity.signin`, API
 tokens in `custody.services.identity.tokens`.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -41,8 +42,8 @@ from custody.domain.errors import (
 )
 from custody.domain.principal import Principal
 from custody.services.access import require
-from custody.services.identity import throttle
-from custody.services.identity.answers import SessionsEnded, UserView
+from custody.services.identity import reset_codes, throttle
+from custody.services.identity.answers import CreatedUser, SessionsEnded, UserView
 from custody.services.system import System, UnitOfWork
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
@@ -87,8 +88,15 @@ def principal_of(user: User) -> Principal:
     return Principal(user.id, user.username, user.role, user.unit, user.officer_id)
 
 
-def user_view(user: User, warrant: str | None) -> UserView:
-    """A user as those who manage users see one; `warrant` is their officer's, if linked."""
+def user_view(
+    user: User,
+    warrant: str | None,
+    *,
+    reset_until: datetime | None = None,
+    locked_until: datetime | None = None,
+) -> UserView:
+    """A user as those who manage users see one; `warrant` is their officer's, if linked;
+    until when a reset code of theirs works, and sign-in to them is held back, if so."""
     return UserView(
         username=user.username,
         display_name=user.display_name,
@@ -99,6 +107,8 @@ def user_view(user: User, warrant: str | None) -> UserView:
         single_sign_on=user.external_issuer is not None,
         created_at=isoformat(user.created_at),
         disabled_at=None if user.disabled_at is None else isoformat(user.disabled_at),
+        reset_until=None if reset_until is None else isoformat(reset_until),
+        locked_until=None if locked_until is None else isoformat(locked_until),
     )
 
 
@@ -127,17 +137,18 @@ def create_user(
     username: str,
     role: str,
     *,
-    password: str | None = None,
     officer: str | None = None,
     unit: str | None = None,
     display_name: str = "",
-    external_issuer: str | None = None,
-    external_subject: str | None = None,
     actor: Actor | None = None,
-) -> UserView:
-    """An administrator adds a user. An officer's user is linked to the officer record whose
-    footage is theirs. A role that sees footage force-wide is not given here: add the user
-    with another and request it (`services.identity.roles`), for a second administrator."""
+) -> CreatedUser:
+    """An administrator adds a user, who sets their first password themselves: the answer
+    carries a one-time reset code (shown once) for the administrator to hand over. Nobody
+    chooses a password for another person, nor adds an account that cannot sign in.
+
+    An officer's user is linked to the officer record whose footage is theirs. A role that
+    sees footage force-wide is not given here: add the user with another and request it
+    (`services.identity.roles`), for a second administrator."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, who)
@@ -146,16 +157,18 @@ def create_user(
             uow,
             username,
             role,
-            password=password,
+            password=None,
             officer=officer,
             unit=unit,
             display_name=display_name,
-            external_issuer=external_issuer,
-            external_subject=external_subject,
+            external_issuer=None,
+            external_subject=None,
             actor=who,
         )
+        issued = reset_codes.issue_in(uow, user, principal.username, who)
         uow.commit()
-        return user_view(user, officer)
+        view = user_view(user, officer).model_copy(update={"reset_until": issued.expires_at})
+        return CreatedUser(**view.model_dump(), reset=issued)
 
 
 def _refuse_a_grant_alone(
@@ -250,6 +263,21 @@ def _warrant(uow: UnitOfWork, user: User) -> str | None:
     return uow.session.scalar(select(Officer.warrant_number).where(Officer.id == user.officer_id))
 
 
+def _views(uow: UnitOfWork, rows: Sequence[tuple[User, str | None]]) -> list[UserView]:
+    """Users as those who manage users see them, with their pending resets and locks."""
+    resets = reset_codes.pending_until(uow, [user.id for user, _ in rows])
+    locks = throttle.locked_until(uow, [user.username for user, _ in rows])
+    return [
+        user_view(
+            user,
+            warrant,
+            reset_until=resets.get(user.id),
+            locked_until=locks.get(user.username),
+        )
+        for user, warrant in rows
+    ]
+
+
 def list_users(
     system: System, principal: Principal, *, role: str | None = None, actor: Actor | None = None
 ) -> list[UserView]:
@@ -264,7 +292,8 @@ def list_users(
         if role is not None:
             check_role(role)
             query = query.where(User.role == role)
-        return [user_view(user, warrant) for user, warrant in uow.session.execute(query).all()]
+        rows = [(user, warrant) for user, warrant in uow.session.execute(query).all()]
+        return _views(uow, rows)
 
 
 def get_user(
@@ -274,7 +303,29 @@ def get_user(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         user = user_named(uow, username)
-        return user_view(user, _warrant(uow, user))
+        return _views(uow, [(user, _warrant(uow, user))])[0]
+
+
+def unlock_user(
+    system: System, principal: Principal, username: str, *, actor: Actor | None = None
+) -> UserView:
+    """Let a person whose sign-ins are held back after failed tries sign in again at once
+    (once they have said who they are to the administrator); audited, whether or not the
+    account was held back. Nothing else changes: their password, sessions and tokens stay."""
+    who = actor or principal.actor()
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        user = user_named(uow, username)
+        was_locked = throttle.unlock(uow, user.username)
+        uow.audit(
+            "admin:user:unlock",
+            who,
+            object_type="user",
+            object_id=username,
+            details={"was_locked": was_locked},
+        )
+        uow.commit()
+        return _views(uow, [(user, _warrant(uow, user))])[0]
 
 
 def own_account(uow: UnitOfWork, principal: Principal) -> UserView:

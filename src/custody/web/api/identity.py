@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import ROLES, SystemAction
@@ -21,6 +21,7 @@ from custody.domain.errors import (
 from custody.domain.principal import Principal
 from custody.services.identity import resets, roles, signin, tokens, users
 from custody.services.identity.answers import (
+    CreatedUser,
     IssuedReset,
     IssuedToken,
     Me,
@@ -40,12 +41,14 @@ ME = access(SELF)
 
 
 class NewUser(BaseModel):
+    # A password here is refused, not ignored: nobody chooses another person's password.
+    model_config = ConfigDict(extra="forbid")
+
     username: str = Field(min_length=1, max_length=120)
     role: str = Field(description=f"one of: {', '.join(ROLES)}")
     display_name: str = Field(default="", max_length=200)
     unit: str | None = Field(default=None, max_length=120, description="borough / BCU, team")
     officer: str | None = Field(default=None, max_length=32, description="warrant number")
-    password: str | None = Field(default=None, description="none for single sign-on users")
 
 
 class UserChange(BaseModel):
@@ -193,19 +196,25 @@ async def list_users(
 @router.post(
     "/users",
     status_code=201,
-    response_model=UserView,
-    summary="Add a user",
+    response_model=CreatedUser,
+    summary="Add a user, who sets their own first password with the one-time code answered",
+    description=(
+        "Nobody chooses another person's password: the answer carries a one-time reset code "
+        "(shown once) that the administrator hands to the person, who completes it at "
+        "`POST /password-resets` with a password of their own within "
+        f"{int(resets.RESET_LIFETIME.total_seconds() // 3600)} hours. A body with a "
+        "`password` is refused."
+    ),
     openapi_extra=MANAGE_USERS,
     responses=errors_for(Conflict, NotFound),
 )
-async def add_user(body: NewUser, request: Request, admin: Admin, system: SystemDep) -> UserView:
+async def add_user(body: NewUser, request: Request, admin: Admin, system: SystemDep) -> CreatedUser:
     return await run_in_threadpool(
         lambda: users.create_user(
             system,
             admin,
             body.username,
             body.role,
-            password=body.password,
             officer=body.officer,
             unit=body.unit,
             display_name=body.display_name,
@@ -266,6 +275,19 @@ async def issue_password_reset(
 ) -> IssuedReset:
     return await run_in_threadpool(
         lambda: resets.issue_reset(system, admin, username, actor=user_actor(request, admin))
+    )
+
+
+@router.post(
+    "/users/{username}/unlock",
+    response_model=UserView,
+    summary="Let a user held back after failed sign-ins sign in again at once",
+    openapi_extra=MANAGE_USERS,
+    responses=errors_for(NotFound),
+)
+async def unlock_user(username: str, request: Request, admin: Admin, system: SystemDep) -> UserView:
+    return await run_in_threadpool(
+        lambda: users.unlock_user(system, admin, username, actor=user_actor(request, admin))
     )
 
 

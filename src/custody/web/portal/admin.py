@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.access import ROLES, SystemAction, may
+from custody.domain.access import (
+    ROLE_TITLES,
+    ROLES,
+    SystemAction,
+    grant_needs_a_second_administrator,
+    may,
+)
 from custody.domain.categories import (
     NON_EVIDENTIAL_LIMIT_DAYS,
     CategoryRule,
@@ -20,7 +26,8 @@ from custody.services.answers import MAX_PAGE, Page
 from custody.services.audit_trail import trail
 from custody.services.evidence import categories
 from custody.services.fleet import registry, views
-from custody.services.identity import users
+from custody.services.identity import resets, roles, users
+from custody.services.identity.answers import IssuedReset
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
 from custody.web.portal.forms import Form
@@ -46,7 +53,6 @@ USER_LABELS = {
     "username": "username",
     "role": "role",
     "officer": "officer",
-    "password": "password",
     "unit": "unit",
     "display_name": "name",
 }
@@ -71,6 +77,11 @@ def _tabs(user: Principal) -> list[tuple[str, str]]:
         if may(viewer, action):
             tabs.append((href, label))
     return tabs
+
+
+def _title(role: str) -> str:
+    """A role as a sentence says it: "professional standards"."""
+    return ROLE_TITLES.get(role, role)
 
 
 def _capital(message: str) -> str:
@@ -104,9 +115,14 @@ async def _users_page(
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    issued: tuple[IssuedReset, bool] | None = None,
 ) -> Response:
-    found = await run_in_threadpool(
-        lambda: users.list_users(system, user, actor=user_actor(request, user))
+    """The users page; `issued` is a one-time code to show once (and whether it is a new
+    user's first), never kept in a link or a cookie."""
+    who = user_actor(request, user)
+    found = await run_in_threadpool(lambda: users.list_users(system, user, actor=who))
+    requests = await run_in_threadpool(
+        lambda: roles.list_role_requests(system, user, pending=True, actor=who)
     )
     return render(
         request,
@@ -119,6 +135,10 @@ async def _users_page(
         tab="/admin/users",
         people=found,
         roles={role: role_filter(role) for role in ROLES},
+        wide={role for role in ROLES if grant_needs_a_second_administrator(role)},
+        role_requests=requests,
+        issued=issued,
+        reset_hours=int(resets.RESET_LIFETIME.total_seconds() // 3600),
         errors=errors or {},
         values=values or {},
         labels=USER_LABELS,
@@ -141,18 +161,15 @@ async def create_user(request: Request, system: SystemDep, user: UserAdmin) -> R
     officer = form.text("officer", limit=32)
     unit = form.text("unit", limit=120)
     display_name = form.text("display_name", limit=200) or ""
-    password = form.values.get("password", "")
-    if password and len(password) < users.MIN_PASSWORD:
-        form.errors["password"] = f"Use at least {users.MIN_PASSWORD} characters."
+    made = None
     if form.ok:
         try:
-            await run_in_threadpool(
+            made = await run_in_threadpool(
                 lambda: users.create_user(
                     system,
                     user,
                     username or "",
                     role or "",
-                    password=password or None,
                     officer=officer,
                     unit=unit,
                     display_name=display_name,
@@ -164,12 +181,10 @@ async def create_user(request: Request, system: SystemDep, user: UserAdmin) -> R
         except (InvalidInput, Conflict, NotFound) as exc:
             field = "officer" if "officer" in exc.message else "username"
             form.errors[field] = _capital(exc.message)
-    if not form.ok:
-        form.values.pop("password", None)  # never sent back into the page
+    if made is None:
         return await _users_page(request, system, user, errors=form.errors, values=form.values)
-    return redirect(
-        request, "/admin/users", flash=f"User {username} added as {role_filter(role or '')}."
-    )
+    # The code is shown once, on this page: no redirect that would lose it or carry it.
+    return await _users_page(request, system, user, issued=(made.reset, True))
 
 
 @router.post("/admin/users/{username}", openapi_extra=access(SystemAction.MANAGE_USERS))
@@ -179,25 +194,82 @@ async def update_user(
     data = await request.form()
     role = str(data["role"]) if "role" in data else None
     disabled = str(data["disabled"]) == "1" if "disabled" in data else None
+    who = user_actor(request, user)
+    asked = None
     try:
-        await run_in_threadpool(
-            lambda: users.update_user(
-                system,
-                user,
-                username,
-                role=role,
-                disabled=disabled,
-                actor=user_actor(request, user),
+        if role is not None and grant_needs_a_second_administrator(role):
+            # A role that sees footage force-wide is asked for; a second administrator gives it.
+            asked = await run_in_threadpool(
+                lambda: roles.request_role(system, user, username, role, actor=who)
             )
-        )
+        else:
+            await run_in_threadpool(
+                lambda: users.update_user(
+                    system, user, username, role=role, disabled=disabled, actor=who
+                )
+            )
     except (InvalidInput, Conflict, NotPermitted) as exc:
         return redirect(request, "/admin/users", flash=_capital(exc.message), kind="error")
-    if disabled is not None:
+    if asked is not None:
+        done = (
+            f"Asked for {username} to be {_title(asked.role)}: "
+            "another administrator must approve it."
+        )
+    elif disabled is not None:
         state = "disabled: their sessions have ended" if disabled else "enabled again"
         done = f"{username} is {state}."
     else:
         done = f"{username} is now {role_filter(role or '')}."
     return redirect(request, "/admin/users", flash=done)
+
+
+@router.post(
+    "/admin/users/{username}/password-reset", openapi_extra=access(SystemAction.MANAGE_USERS)
+)
+async def issue_reset(
+    username: str, request: Request, system: SystemDep, user: UserAdmin
+) -> Response:
+    issued = await run_in_threadpool(
+        lambda: resets.issue_reset(system, user, username, actor=user_actor(request, user))
+    )
+    return await _users_page(request, system, user, issued=(issued, False))
+
+
+@router.post("/admin/users/{username}/unlock", openapi_extra=access(SystemAction.MANAGE_USERS))
+async def unlock_user(
+    username: str, request: Request, system: SystemDep, user: UserAdmin
+) -> Response:
+    await run_in_threadpool(
+        lambda: users.unlock_user(system, user, username, actor=user_actor(request, user))
+    )
+    return redirect(request, "/admin/users", flash=f"{username} may sign in again now.")
+
+
+@router.post("/admin/role-requests/{request_id}", openapi_extra=access(SystemAction.MANAGE_USERS))
+async def decide_role_request(
+    request_id: int, request: Request, system: SystemDep, user: UserAdmin
+) -> Response:
+    data = await request.form()
+    decision = str(data.get("decision", ""))
+    if decision not in ("approve", "refuse"):
+        return redirect(request, "/admin/users", flash="Choose to approve or refuse.", kind="error")
+    try:
+        done = await run_in_threadpool(
+            lambda: roles.decide_role_request(
+                system,
+                user,
+                request_id,
+                approve=decision == "approve",
+                actor=user_actor(request, user),
+            )
+        )
+    except (Conflict, NotPermitted) as exc:
+        return redirect(request, "/admin/users", flash=_capital(exc.message), kind="error")
+    if done.outcome == "approved":
+        flash = f"{done.username} is now {_title(done.role)}."
+    else:
+        flash = f"The role {_title(done.role)} for {done.username} was refused."
+    return redirect(request, "/admin/users", flash=flash)
 
 
 # --- categories --------------------------------------------------------------------------

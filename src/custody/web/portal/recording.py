@@ -24,6 +24,7 @@ from custody.domain.actor import Actor
 from custody.domain.audit_words import Happening, readable
 from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
+from custody.domain.lifecycle import check_tags
 from custody.domain.principal import Principal
 from custody.services.audit_trail import trail as audit_trail
 from custody.services.disclosure import clips as clip_service
@@ -307,8 +308,27 @@ async def annotate(
     form, _ = await _form(request)
     title = form.values.get("title", "")
     reference = form.values.get("reference", "")
-    tags = _tags(form.values.get("tags", ""))
+    typed = form.values.get("tags", "")
     actor = user_actor(request, user)
+    try:
+        tags: list[str] | None = check_tags(_tags(typed))
+    except InvalidInput as exc:
+        # A mistake in the tags is the tags' alone: the title and reference are kept, and
+        # the mistake is shown beside Tags with what was typed, to be put right.
+        tags = None
+        form.errors["tags"] = exc.message[0].upper() + exc.message[1:] + "."
+    if tags is None:
+        values = {"tags": typed}
+        try:
+            await run_in_threadpool(
+                lambda: annotation_service.annotate(
+                    system, user, recording_id, actor, title=title, reference=reference
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["annotations"] = exc.message[0].upper() + exc.message[1:]
+            values = form.values
+        return await _page(request, system, user, recording_id, errors=form.errors, values=values)
     return await _change(
         request,
         system,
