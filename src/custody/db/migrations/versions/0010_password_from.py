@@ -5,7 +5,7 @@ other; one who issued the reset code that set another's password could be. Exist
 passwords were set before anyone recorded this: null, as for those set at installation.
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0014
 Create Date: 2026-12-01 19:30:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0004"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
