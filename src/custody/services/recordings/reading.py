@@ -174,7 +174,7 @@ class MediaStream:
     partial: bool
 
 
-def _resolve(byte_range: tuple[int, int | None] | None, size: int) -> tuple[int, int]:
+def resolve_range(byte_range: tuple[int, int | None] | None, size: int) -> tuple[int, int]:
     """The bytes [start, end) a Range asks for (all of them without one)."""
     if byte_range is None:
         return 0, size
@@ -210,7 +210,7 @@ def open_media(
         if recording.state == "deleted":
             raise NotFound(f"recording {recording_id} was deleted")
         size = recording.size
-        start, end = _resolve(byte_range, size)
+        start, end = resolve_range(byte_range, size)
         if not download:
             end = min(end, start + PLAY_PIECE)
         partial = not download or byte_range is not None
