@@ -16,6 +16,7 @@ from typing import Any
 from huey import crontab
 
 from custody.services.audit_trail import trail
+from custody.services.disclosure import shares
 from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
 from custody.services.retention import review
@@ -41,6 +42,7 @@ class Tasks:
     expire_uploads: Any
     retention_sweep: Any
     audit_checkpoint: Any
+    expire_shares: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -65,6 +67,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
             huey, "audit_checkpoint", RECONCILE_MINUTES * 60, lambda: _audit_checkpoint(system)
         )
 
+    def expire_shares() -> None:
+        once_per_slot(huey, "expire_shares", RECONCILE_MINUTES * 60, lambda: _expire_shares(system))
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     hourly = crontab(minute=str(HOURLY_AT_MINUTE))
@@ -82,6 +87,8 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         audit_checkpoint=huey.periodic_task(every_few_minutes, name="audit_checkpoint")(
             audit_checkpoint
         ),
+        # A share's link dies at its expiry whatever runs; this records the end in the log.
+        expire_shares=huey.periodic_task(every_few_minutes, name="expire_shares")(expire_shares),
     )
     return tasks
 
@@ -90,6 +97,12 @@ def _audit_checkpoint(system: System) -> None:
     published = trail.publish_checkpoint(system)
     if published is not None:
         logger.info("audit checkpoint %d signed over %d events", published.id, published.size)
+
+
+def _expire_shares(system: System) -> None:
+    ended = shares.expire_due(system)
+    if ended:
+        logger.info("%d share(s) expired", ended)
 
 
 def _reconcile(system: System) -> None:
