@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.actor import Actor
-from custody.domain.errors import CustodyError, NotAuthenticated, NotPermitted
+from custody.domain.errors import CustodyError, NotAuthenticated, NotPermitted, TooManySignIns
 from custody.domain.shares import ShareEnded
 from custody.services.disclosure import receipts, recipients
 from custody.web.deps import SystemDep, client_actor, is_https
@@ -86,7 +86,12 @@ class RecipientRoute(APIRoute):
                         message=exc.message[:1].upper() + exc.message[1:],
                         token=_token_of(request),
                     )
-                response = error_response(status, exc.code, exc.message)
+                wait = (
+                    {"Retry-After": str(exc.retry_after_seconds)}
+                    if isinstance(exc, TooManySignIns)
+                    else None
+                )
+                response = error_response(status, exc.code, exc.message, wait)
             for name, value in RECIPIENT_HEADERS.items():
                 response.headers.setdefault(name, value)
             response.headers["Referrer-Policy"] = "no-referrer"
@@ -144,6 +149,8 @@ async def verify(token: str, request: Request, system: SystemDep) -> Response:
     try:
         started = await run_in_threadpool(recipients.prove_code, system, token, code, actor)
     except NotPermitted as exc:
+        if not _wants_page(request):
+            raise
         link = await run_in_threadpool(recipients.open_link, system, token, actor)
         return page(
             "code.html",
