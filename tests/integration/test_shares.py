@@ -213,9 +213,9 @@ def test_a_prosecutor_proves_the_code_watches_downloads_and_acknowledges(
         assert played.headers["content-disposition"].startswith("inline")
         copy = client.get(f"{path}/items/{item_ids[0]}/download")
         assert copy.status_code == 200
-        assert hashlib.sha256(copy.content).hexdigest() == hashlib.sha256(
-            world.footage[0]
-        ).hexdigest()
+        assert (
+            hashlib.sha256(copy.content).hexdigest() == hashlib.sha256(world.footage[0]).hexdigest()
+        )
         assert 'filename="LJ-1.mp4"' in copy.headers["content-disposition"]
 
         page = client.get(path, headers=PAGE)
@@ -490,3 +490,45 @@ def test_without_mail_the_officer_sends_the_link_and_reads_out_a_code(
     ).json()["code"]
     assert client.post(f"{path}/verify", data={"code": code}).status_code == 303
     assert "LJ/1" in client.get(path, headers=PAGE).text
+
+
+def test_the_officer_shares_and_revokes_in_the_portal(
+    client: TestClient, world: World, mailbox: Mailbox
+) -> None:
+    from custody.services.identity import signin
+    from custody.web.deps import SESSION_COOKIE
+    from tests.factories import give_password
+
+    give_password(world.system, world.force.admin, "fran", "a long test password")
+    signed = signin.sign_in(world.system, "fran", "a long test password")
+    client.cookies.set(SESSION_COOKIE, signed.secret)
+    csrf = signed.session.csrf_token
+    form = client.get(f"/cases/{world.case_id}/shares", headers=PAGE)
+    assert form.status_code == 200
+    assert re.search(rf'value="{world.sensitive}"[^>]* disabled', form.text)
+    refused = client.post(
+        f"/cases/{world.case_id}/shares",
+        data={"csrf_token": csrf, "items": [str(world.sensitive)], "name": "Priya Shah",
+              "email": "priya.shah@cps.example", "kind": "prosecutor", "days": "30"},
+        headers=PAGE,
+    )  # fmt: skip
+    assert refused.status_code == 400 and "Informant&#39;s address" in refused.text
+    made = client.post(
+        f"/cases/{world.case_id}/shares",
+        data={"csrf_token": csrf, "items": [str(world.exhibit)], "name": "Priya Shah",
+              "email": "priya.shah@cps.example", "kind": "prosecutor", "days": "30"},
+        headers=PAGE,
+    )  # fmt: skip
+    # No mail set up: the link is shown, this once.
+    assert made.status_code == 201 and "/shared/" in made.text
+    share_id = int(re.findall(r'action="/shares/(\d+)/revoke"', made.text)[0])
+    link = re.findall(r'<code id="share-link">([^<]+)</code>', made.text)[0]
+    assert client.get(f"/shares/{share_id}", headers=PAGE).text.count(link) == 0
+    revoked = client.post(
+        f"/shares/{share_id}/revoke", data={"csrf_token": csrf, "reason": "wrong case"}
+    )
+    assert revoked.status_code == 303
+    page = client.get(f"/shares/{share_id}", headers=PAGE)
+    assert "revoked by fran" in page.text and "user:share:revoke" in page.text
+    client.cookies.clear()
+    assert client.get(path_of(link), headers=PAGE).status_code == 404

@@ -119,3 +119,16 @@ class LinkView(Answer):
 class StartedSession(Answer):
     secret: str
     expires_at: When
+
+
+class ScheduleChoice(Answer):
+    """A line of the case's schedule as the share form offers it."""
+
+    id: int
+    reference: str | None
+    description: str
+    kind: str
+    recording_id: str
+    use: str
+    use_label: str
+    may_leave: bool

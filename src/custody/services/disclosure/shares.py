@@ -21,7 +21,12 @@ from custody.db.models.shares import DeliveryReceipt, Share, ShareItem
 from custody.domain.access import Action, SystemAction
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.disclosure import USE_LABELS, Use, may_leave_the_force
+from custody.domain.disclosure import (
+    USE_LABELS,
+    Use,
+    may_leave_the_force,
+    reference_sort_key,
+)
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.domain.shares import (
@@ -42,6 +47,7 @@ from custody.services.access import open_case, open_recording, require
 from custody.services.disclosure import mail
 from custody.services.disclosure.share_answers import (
     IssuedCode,
+    ScheduleChoice,
     ShareCreated,
     ShareDetail,
     ShareSummary,
@@ -431,3 +437,30 @@ def receipt_document(
         if receipt is None or receipt.share_id != share.id:
             raise NotFound(f"no receipt {receipt_id} of share {share_id}")
         return receipt.document
+
+
+def schedule_choices(
+    system: System, principal: Principal, case_id: int, actor: Actor
+) -> list[ScheduleChoice]:
+    """The case's schedule as the share form offers it: exhibits first, sensitive material
+    shown but never offered."""
+    with system.unit_of_work() as uow:
+        require(uow, principal, SystemAction.VIEW_CASES, actor)
+        case = open_case(uow, principal, case_id)
+        items = list(
+            uow.session.scalars(select(ScheduleItem).where(ScheduleItem.case_id == case.id))
+        )
+    items.sort(key=lambda item: (reference_sort_key(item.reference), item.id))
+    return [
+        ScheduleChoice(
+            id=item.id,
+            reference=item.reference,
+            description=item.description,
+            kind="clip" if item.clip_id else "recording",
+            recording_id=item.recording_id,
+            use=item.use,
+            use_label=USE_LABELS[Use(item.use)],
+            may_leave=may_leave_the_force(Use(item.use)),
+        )
+        for item in items
+    ]
