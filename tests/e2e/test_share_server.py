@@ -95,8 +95,8 @@ def test_a_share_travels_by_real_mail_and_dies_when_revoked(
         # Hostile input: a bad range, an oversized body, a made-up item.
         bad_range = browser.get(f"{link}/items/{item}/play", headers={"Range": "pages=1-2"})
         assert bad_range.status_code == 400 and bad_range.json()["error"]["code"]
-        huge = browser.post(f"{link}/verify", content=b"code=" + b"1" * 400_000,
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        huge = browser.post(f"{link}/verify", content=b"code=" + b"1" * 400_000, headers=form)
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
         assert browser.get(f"{link}/items/999999/play").status_code == 404
         csrf = re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[0]
