@@ -132,3 +132,45 @@ class ScheduleChoice(Answer):
     use: str
     use_label: str
     may_leave: bool
+
+
+class ReceiptCase(Answer):
+    reference: str
+    title: str
+
+
+class ReceiptRecipient(Answer):
+    name: str
+    email: str
+    kind: str
+
+
+class ReceiptItem(Answer):
+    reference: str | None
+    description: str
+    kind: str
+    recording_id: str
+    clip_id: str | None
+    sha256: str
+    size: int
+    downloads: int
+
+
+class DeliveryReceiptDocument(Answer):
+    """A delivery receipt as signed: Ed25519 (`server_key`) over the RFC 8785 canonical
+    JSON of every field but `signature`."""
+
+    kind: str
+    version: int
+    receipt: int
+    share: int
+    case: ReceiptCase
+    recipient: ReceiptRecipient
+    shared_by: str
+    shared_at: When
+    acknowledged_at: When
+    address: str | None
+    user_agent: str | None
+    items: list[ReceiptItem]
+    server_key: str
+    signature: str

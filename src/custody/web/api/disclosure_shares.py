@@ -16,6 +16,7 @@ from custody.domain.principal import Principal
 from custody.domain.shares import DEFAULT_DAYS, MOST_ITEMS, MailFailed, SensitiveMaterial
 from custody.services.disclosure import receipts, shares
 from custody.services.disclosure.share_answers import (
+    DeliveryReceiptDocument,
     IssuedCode,
     ShareCreated,
     ShareDetail,
@@ -146,22 +147,19 @@ async def issue_code(
 
 @router.get(
     "/shares/{share_id}/receipts/{receipt_id}",
+    response_model=DeliveryReceiptDocument,
     summary="A signed delivery receipt (JSON)",
     description="Signed with the server's Ed25519 key over its RFC 8785 canonical form "
     "without `signature`, like the ingest receipts.",
     openapi_extra=access("system:view_cases"),
-    response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
 )
 async def receipt_json(
     share_id: int, receipt_id: int, request: Request, system: SystemDep, user: CaseViewer
-) -> Response:
+) -> DeliveryReceiptDocument:
     document = await run_in_threadpool(
         shares.receipt_document, system, user, share_id, receipt_id, user_actor(request, user)
     )
-    return Response(
-        document, media_type="application/json", headers=_attachment(receipt_id, "json")
-    )
+    return DeliveryReceiptDocument.model_validate_json(document)
 
 
 @router.get(
