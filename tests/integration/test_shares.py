@@ -532,3 +532,84 @@ def test_the_officer_shares_and_revokes_in_the_portal(
     assert "revoked by fran" in page.text and "user:share:revoke" in page.text
     client.cookies.clear()
     assert client.get(path_of(link), headers=PAGE).status_code == 404
+
+
+def test_the_sweep_records_each_expiry_once(client: TestClient, world: World) -> None:
+    from custody.services.disclosure import shares as share_service
+
+    clock = world.system.clock
+    assert isinstance(clock, ManualClock)
+    share(client, world, [world.exhibit], days=2)
+    share(client, world, [world.exhibit], days=5)
+    clock.advance(timedelta(days=3))
+    assert share_service.expire_due(world.system) == 1
+    assert share_service.expire_due(world.system) == 0
+    clock.advance(timedelta(days=3))
+    assert share_service.expire_due(world.system) == 1
+    assert len(events(world.system, tag="system:share:expire")) == 2
+    states = client.get(
+        f"/api/v1/cases/{world.case_id}/shares", headers=world.force.auth("fran")
+    ).json()
+    assert [s["state"] for s in states] == ["expired", "expired"]
+
+
+def test_a_clip_is_shared_as_its_own_object_and_deleted_footage_is_not_served(
+    client: TestClient, world: World
+) -> None:
+    from custody.db.models import Recording
+    from custody.db.models.disclosure import Clip
+
+    cut = os.urandom(9_000)
+    stored = world.system.store.put_stream([cut])
+    with world.system.unit_of_work() as uow:
+        uow.session.add(
+            Clip(
+                id="7d6c1c1e-0000-4000-8000-00000000c11d",
+                recording_id=world.recordings[1],
+                original_sha256=hashlib.sha256(world.footage[1]).hexdigest(),
+                in_seconds=1.0,
+                out_seconds=3.0,
+                cut_start_seconds=0.9,
+                method="stream-copy",
+                sha256=stored.sha256,
+                size=len(cut),
+                duration_seconds=2.1,
+                title="The arrest",
+                made_by="user:dana",
+                made_at=uow.now(),
+            )
+        )
+        uow.commit()
+    with world.system.unit_of_work() as uow:
+        clip_item = ScheduleItem(
+            case_id=world.case_id,
+            recording_id=world.recordings[1],
+            clip_id="7d6c1c1e-0000-4000-8000-00000000c11d",
+            use="exhibit",
+            reference="LJ/2",
+            description="The arrest, cut",
+            marked_by="user:fran",
+            marked_at=uow.now(),
+        )
+        uow.session.add(clip_item)
+        uow.commit()
+        clip_item_id = clip_item.id
+    made = share(client, world, [clip_item_id, world.exhibit], downloads_allowed=True).json()
+    items = made["share"]["shared_items"]
+    assert items[0]["kind"] == "clip" and items[0]["sha256"] == hashlib.sha256(cut).hexdigest()
+    path = path_of(made["link"])
+    code = client.post(
+        f"/api/v1/shares/{made['share']['id']}/code", headers=world.force.auth("fran")
+    ).json()["code"]
+    assert client.post(f"{path}/verify", data={"code": code}).status_code == 303
+    got = client.get(f"{path}/items/{items[0]['id']}/download")
+    assert got.status_code == 200 and got.content == cut
+
+    # The original is deleted under the retention rules: the share no longer serves it.
+    with world.system.unit_of_work() as uow:
+        recording = uow.session.get(Recording, world.recordings[0])
+        assert recording is not None
+        recording.state = "deleted"
+        uow.commit()
+    gone = client.get(f"{path}/items/{items[1]['id']}/play")
+    assert gone.status_code == 409 and "no longer held" in gone.json()["error"]["message"]
