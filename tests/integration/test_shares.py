@@ -613,3 +613,22 @@ def test_a_clip_is_shared_as_its_own_object_and_deleted_footage_is_not_served(
         uow.commit()
     gone = client.get(f"{path}/items/{items[1]['id']}/play")
     assert gone.status_code == 409 and "no longer held" in gone.json()["error"]["message"]
+
+
+def test_a_new_code_waits_a_moment_after_the_last(
+    client: TestClient, world: World, mailbox: Mailbox
+) -> None:
+    mail_to(world.system, mailbox)
+    share(client, world, [world.exhibit])
+    path = path_of(mailbox.wait_for(1) and mailbox.link(0))
+    assert client.post(f"{path}/code").status_code == 200
+    again = client.post(f"{path}/code")
+    assert again.status_code == 429 and again.json()["error"]["code"] == "code_sent_recently"
+    assert len(mailbox.messages) == 2
+    clock = world.system.clock
+    assert isinstance(clock, ManualClock)
+    clock.advance(timedelta(seconds=31))
+    assert client.post(f"{path}/code").status_code == 200
+    mailbox.wait_for(3)
+    # Only the newest code opens the share.
+    assert client.post(f"{path}/verify", data={"code": mailbox.code(1)}).status_code == 403

@@ -70,6 +70,20 @@ class TooManyCodes(TooManySignIns):
         self.args = (self.message,)
 
 
+class CodeSentRecently(TooManySignIns):
+    """A new code so soon after the last: the mailbox is not a target to flood."""
+
+    code = "code_sent_recently"
+
+    def __init__(self, retry_after: timedelta) -> None:
+        super().__init__(retry_after)
+        self.message = (
+            f"a code was sent moments ago: check your e-mail, or ask for a new one in "
+            f"{self.retry_after_seconds} second(s)"
+        )
+        self.args = (self.message,)
+
+
 class SensitiveMaterial(NotPermitted):
     """Unused sensitive material never leaves the force."""
 

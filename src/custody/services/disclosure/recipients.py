@@ -28,6 +28,7 @@ from custody.domain.shares import (
     CODE_RESEND,
     CODE_TRIES,
     SESSION_LIFETIME,
+    CodeSentRecently,
     DownloadLimitReached,
     DownloadsNotAllowed,
     MailFailed,
@@ -137,7 +138,7 @@ def send_code(system: System, token: str, actor: Actor) -> LinkView:
     with system.unit_of_work() as uow:
         share = _live_share(uow, token, actor, lock=True)
         if share.code_sent_at is not None and uow.now() - share.code_sent_at < CODE_RESEND:
-            raise TooManyCodes(CODE_RESEND - (uow.now() - share.code_sent_at))
+            raise CodeSentRecently(CODE_RESEND - (uow.now() - share.code_sent_at))
         code = new_code()
         set_code(uow, share, code)
         who = as_recipient(share, actor)
