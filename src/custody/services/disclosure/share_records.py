@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from custody.db.models import AuditEvent
 from custody.db.models.lifecycle import Case
@@ -96,29 +97,60 @@ def item_label(item: ShareItem) -> str:
     return item.reference or (f"clip {item.clip_id}" if item.clip_id else item.recording_id)
 
 
-def summary(uow: UnitOfWork, share: Share, case_reference: str | None = None) -> ShareSummary:
-    reference = case_reference or uow.session.scalar(
-        select(Case.reference).where(Case.id == share.case_id)
-    )
-    receipts = receipts_of(uow, share.id)
-    return ShareSummary(
-        id=share.id,
-        case_id=share.case_id,
-        case_reference=reference or "",
-        recipient_name=share.recipient_name,
-        recipient_email=share.recipient_email,
-        recipient_kind=share.recipient_kind,
-        state=share_state(uow, share).value,
-        downloads_allowed=share.downloads_allowed,
-        download_limit=share.download_limit,
-        created_by=share.created_by,
-        created_at=isoformat(share.created_at),
-        expires_at=isoformat(share.expires_at),
-        revoked_at=isoformat(share.revoked_at) if share.revoked_at else None,
-        revoked_by=share.revoked_by,
-        items=len(items_of(uow, share.id)),
-        acknowledged_at=isoformat(receipts[0].acknowledged_at) if receipts else None,
-    )
+def summaries(
+    uow: UnitOfWork, shares: Sequence[Share], case_reference: str | None = None
+) -> list[ShareSummary]:
+    """Summaries of these shares in a fixed number of queries (no query per share)."""
+    ids = [share.id for share in shares]
+    counts: dict[int, int] = {
+        share_id: count
+        for share_id, count in uow.session.execute(
+            select(ShareItem.share_id, func.count())
+            .where(ShareItem.share_id.in_(ids))
+            .group_by(ShareItem.share_id)
+        )
+    }
+    acknowledged: dict[int, datetime] = {
+        share_id: first
+        for share_id, first in uow.session.execute(
+            select(DeliveryReceipt.share_id, func.min(DeliveryReceipt.acknowledged_at))
+            .where(DeliveryReceipt.share_id.in_(ids))
+            .group_by(DeliveryReceipt.share_id)
+        )
+    }
+    references: dict[int, str] = {
+        case_id: reference
+        for case_id, reference in uow.session.execute(
+            select(Case.id, Case.reference).where(Case.id.in_({s.case_id for s in shares}))
+        )
+    }
+    return [
+        ShareSummary(
+            id=share.id,
+            case_id=share.case_id,
+            case_reference=case_reference or references.get(share.case_id, ""),
+            recipient_name=share.recipient_name,
+            recipient_email=share.recipient_email,
+            recipient_kind=share.recipient_kind,
+            state=share_state(uow, share).value,
+            downloads_allowed=share.downloads_allowed,
+            download_limit=share.download_limit,
+            created_by=share.created_by,
+            created_at=isoformat(share.created_at),
+            expires_at=isoformat(share.expires_at),
+            revoked_at=isoformat(share.revoked_at) if share.revoked_at else None,
+            revoked_by=share.revoked_by,
+            items=counts.get(share.id, 0),
+            acknowledged_at=(
+                isoformat(acknowledged[share.id]) if share.id in acknowledged else None
+            ),
+        )
+        for share in shares
+    ]
+
+
+def summary(uow: UnitOfWork, share: Share) -> ShareSummary:
+    return summaries(uow, [share])[0]
 
 
 def shared_item(item: ShareItem) -> SharedItem:

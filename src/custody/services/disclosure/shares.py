@@ -61,7 +61,7 @@ from custody.services.disclosure.share_records import (
     items_of,
     note_expiry,
     share_state,
-    summary,
+    summaries,
 )
 from custody.services.system import System, UnitOfWork
 
@@ -324,10 +324,12 @@ def list_shares(
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.VIEW_CASES, actor)
         case = open_case(uow, principal, case_id)
-        shares = uow.session.scalars(
-            select(Share).where(Share.case_id == case.id).order_by(Share.id.desc())
+        shares = list(
+            uow.session.scalars(
+                select(Share).where(Share.case_id == case.id).order_by(Share.id.desc())
+            )
         )
-        return [summary(uow, share, case.reference) for share in shares]
+        return summaries(uow, shares, case.reference)
 
 
 def get_share(system: System, principal: Principal, share_id: int, actor: Actor) -> ShareDetail:
