@@ -245,6 +245,7 @@ def test_a_prosecutor_proves_the_code_watches_downloads_and_acknowledges(
         for tag in (
             "user:share:create",
             "system:share:mail",
+            "recipient:share:link",
             "recipient:share:code",
             "recipient:share:prove",
             "recipient:share:open",

@@ -131,7 +131,7 @@ async def shared(token: str, request: Request, system: SystemDep) -> Response:
                 token=token,
                 csrf_token=session.csrf_token,
             )
-    link = await run_in_threadpool(recipients.open_link, system, token, actor)
+    link = await run_in_threadpool(lambda: recipients.open_link(system, token, actor, visit=True))
     return page("code.html", title="Prove your e-mail address", link=link, token=token, error=None)
 
 

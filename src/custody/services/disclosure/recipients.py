@@ -116,17 +116,28 @@ def _session(uow: UnitOfWork, token: str, secret: str | None, actor: Actor) -> t
     return share, session.csrf_token
 
 
-def open_link(system: System, token: str, actor: Actor) -> LinkView:
-    """What the link's first page says: where the code will go, nothing of the share."""
+def open_link(system: System, token: str, actor: Actor, *, visit: bool = False) -> LinkView:
+    """What the link's first page says: where the code will go, nothing of the share.
+    A `visit` (the link followed, not a form shown again) is audited: the officer sees
+    when the link was first opened, by a person or a mail scanner."""
     with system.unit_of_work() as uow:
         share = _live_share(uow, token, actor)
-        return LinkView(
+        view = LinkView(
             masked_address=masked(share.recipient_email),
             mail=mail.configured(system.settings),
             code_sent=share.code_hash is not None
             and share.code_expires_at is not None
             and share.code_expires_at > uow.now(),
         )
+        if visit:
+            uow.audit(
+                "recipient:share:link",
+                as_recipient(share, actor),
+                object_type="share",
+                object_id=str(share.id),
+            )
+            uow.commit()
+        return view
 
 
 def send_code(system: System, token: str, actor: Actor) -> LinkView:
