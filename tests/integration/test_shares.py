@@ -631,5 +631,9 @@ def test_a_new_code_waits_a_moment_after_the_last(
     clock.advance(timedelta(seconds=31))
     assert client.post(f"{path}/code").status_code == 200
     mailbox.wait_for(3)
+    # And each next one waits twice as long: the mailbox is no target to flood.
+    later = client.post(f"{path}/code")
+    assert later.status_code == 429 and int(later.headers["retry-after"]) == 60
+    assert len(mailbox.messages) == 3
     # Only the newest code opens the share.
     assert client.post(f"{path}/verify", data={"code": mailbox.code(1)}).status_code == 403

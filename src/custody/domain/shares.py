@@ -42,8 +42,15 @@ MOST_ITEMS = 200
 CODE_LIFETIME = timedelta(minutes=15)
 CODE_TRIES = 5
 CODE_DIGITS = 8
-# A new code no sooner than this after the last: a mailbox is not a target to flood.
+# A new code no sooner than this after the last, and then ever later (doubling up to an
+# hour): whoever holds a link must not turn the recipient's mailbox into a target.
 CODE_RESEND = timedelta(seconds=30)
+CODE_MAIL_THROTTLE = ThrottlePolicy(
+    free=1,
+    first_wait=CODE_RESEND,
+    longest_wait=timedelta(hours=1),
+    forget_after=timedelta(hours=24),
+)
 # A recipient's session, after the code: a working day at most, never past the share.
 SESSION_LIFETIME = timedelta(hours=12)
 # Wrong codes for one share, across codes: a few free, then waits that double up to an hour.

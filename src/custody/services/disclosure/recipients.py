@@ -25,7 +25,6 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, NotAuthenticated, NotFound, TooManySignIns
 from custody.domain.shares import (
-    CODE_RESEND,
     CODE_TRIES,
     SESSION_LIFETIME,
     CodeSentRecently,
@@ -147,9 +146,14 @@ def send_code(system: System, token: str, actor: Actor) -> LinkView:
             "this server sends no mail: ask the person who shared this with you for a code"
         )
     with system.unit_of_work() as uow:
+        share_id = _live_share(uow, token, actor).id
+    try:
+        # Every code sent counts, right or not: the throttle spaces them ever further.
+        throttle.claim_keys(system, [f"share-mail:{share_id}"])
+    except TooManySignIns as exc:
+        raise CodeSentRecently(exc.retry_after) from None
+    with system.unit_of_work() as uow:
         share = _live_share(uow, token, actor, lock=True)
-        if share.code_sent_at is not None and uow.now() - share.code_sent_at < CODE_RESEND:
-            raise CodeSentRecently(CODE_RESEND - (uow.now() - share.code_sent_at))
         code = new_code()
         set_code(uow, share, code)
         who = as_recipient(share, actor)

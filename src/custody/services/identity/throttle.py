@@ -6,7 +6,8 @@ on PostgreSQL; SQLite's transactions take the write lock at their start), decide
 thirty parallel wrong passwords against a limit of five get five hashed and twenty-five
 refused, on one node or many, and no memory is spent on the refused. A try that succeeds
 gives its claim back (`succeeded`). Used by portal sign-in and by a password change, and
-(`claim_keys`, keys "share:<id>") by a share's recipient proving a one-time code.
+(`claim_keys`) by a share's recipient: "share:<id>" for wrong one-time codes, and
+"share-mail:<id>" for codes sent, each counted and never given back.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from custody.domain.sessions import (
     claim_try,
     forgive,
 )
-from custody.domain.shares import CODE_THROTTLE
+from custody.domain.shares import CODE_MAIL_THROTTLE, CODE_THROTTLE
 from custody.services.system import System, UnitOfWork
 
 
@@ -42,7 +43,10 @@ class Ticket:
 # Failures older than any policy remembers; their rows are pruned (a sprayer of made-up
 # usernames would otherwise grow the table for ever).
 KEEP = max(
-    ACCOUNT_THROTTLE.forget_after, ADDRESS_THROTTLE.forget_after, CODE_THROTTLE.forget_after
+    ACCOUNT_THROTTLE.forget_after,
+    ADDRESS_THROTTLE.forget_after,
+    CODE_THROTTLE.forget_after,
+    CODE_MAIL_THROTTLE.forget_after,
 ) + timedelta(hours=1)
 
 
@@ -56,6 +60,8 @@ def _policy(key: str) -> ThrottlePolicy:
         return ADDRESS_THROTTLE
     if key.startswith("share:"):
         return CODE_THROTTLE
+    if key.startswith("share-mail:"):
+        return CODE_MAIL_THROTTLE
     return ACCOUNT_THROTTLE
 
 
