@@ -536,14 +536,22 @@ def test_the_officer_shares_and_revokes_in_the_portal(
 
 
 def test_the_sweep_records_each_expiry_once(client: TestClient, world: World) -> None:
+    from custody.db.models.shares import ShareSession
     from custody.services.disclosure import shares as share_service
 
     clock = world.system.clock
     assert isinstance(clock, ManualClock)
     share(client, world, [world.exhibit], days=2)
-    share(client, world, [world.exhibit], days=5)
+    made = share(client, world, [world.exhibit], days=5).json()
+    code = client.post(
+        f"/api/v1/shares/{made['share']['id']}/code", headers=world.force.auth("fran")
+    ).json()["code"]
+    path = path_of(made["link"])
+    assert client.post(f"{path}/verify", data={"code": code}).status_code == 303
     clock.advance(timedelta(days=3))
     assert share_service.expire_due(world.system) == 1
+    with world.system.unit_of_work() as uow:  # the recipient's day-long session is over
+        assert uow.session.scalar(select(func.count()).select_from(ShareSession)) == 0
     assert share_service.expire_due(world.system) == 0
     clock.advance(timedelta(days=3))
     assert share_service.expire_due(world.system) == 1

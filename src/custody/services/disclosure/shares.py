@@ -12,12 +12,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from custody.db.models import Recording
 from custody.db.models.disclosure import Clip, ScheduleItem
 from custody.db.models.lifecycle import Case
-from custody.db.models.shares import DeliveryReceipt, Share, ShareItem
+from custody.db.models.shares import DeliveryReceipt, Share, ShareItem, ShareSession
 from custody.domain.access import Action, SystemAction
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -409,7 +409,8 @@ def set_code(uow: UnitOfWork, share: Share, code: str) -> None:
 
 def expire_due(system: System) -> int:
     """Record the end of every share whose time is up (the periodic sweep): each expiry is
-    audited once and its sessions end. Returns how many ended."""
+    audited once and its sessions end; sessions past their own end go too. Returns how
+    many shares ended."""
     with system.unit_of_work() as uow:
         due = list(
             uow.session.scalars(
@@ -424,6 +425,8 @@ def expire_due(system: System) -> int:
         )
         for share in due:
             note_expiry(uow, share)
+        # Recipients' sessions past their own end (a working day) are of no more use.
+        uow.session.execute(delete(ShareSession).where(ShareSession.expires_at <= uow.now()))
         uow.commit()
         return len(due)
 
