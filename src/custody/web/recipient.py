@@ -10,6 +10,7 @@ sends no referrer: the token is in the address, and must not leave it.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -207,7 +208,7 @@ async def acknowledge(token: str, request: Request, system: SystemDep) -> Respon
     secret = _secret(request)
     session = await run_in_threadpool(recipients.authenticate, system, token, secret, actor)
     form = await request.form()
-    if str(form.get(CSRF_FIELD, "")) != session.csrf_token:
+    if not hmac.compare_digest(str(form.get(CSRF_FIELD, "")), session.csrf_token):
         raise NotPermitted("this form is out of date: reload the page and try again")
     await run_in_threadpool(recipients.acknowledge, system, token, secret, actor)
     return RedirectResponse(f"/shared/{token}", status_code=303, headers=RECIPIENT_HEADERS)
