@@ -645,3 +645,20 @@ def test_a_new_code_waits_a_moment_after_the_last(
     assert len(mailbox.messages) == 3
     # Only the newest code opens the share.
     assert client.post(f"{path}/verify", data={"code": mailbox.code(1)}).status_code == 403
+
+
+def test_a_case_member_who_may_only_watch_may_not_share(client: TestClient, world: World) -> None:
+    """bob, a supervisor named on the case, may watch its footage but not send it out."""
+    dana = users.principal_named(world.system, "dana")
+    cases.add_case_member(world.system, dana, world.case_id, "bob", Actor("user:dana"))
+    refused = client.post(
+        f"/api/v1/cases/{world.case_id}/shares",
+        headers=world.force.auth("bob"),
+        json={"recipient": PRIYA, "items": [world.exhibit]},
+    )
+    assert refused.status_code == 403, refused.text
+    assert "may not share" in refused.json()["error"]["message"]
+    with world.system.unit_of_work() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Share)) == 0
+    (attempt,) = events(world.system, tag="user:recording:share")
+    assert attempt.allowed is False and attempt.actor == "user:bob"
