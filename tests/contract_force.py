@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from custody.bootstrap import build_system
 from custody.camera.footage import write_footage
 from custody.config import Settings
+from custody.db.models.disclosure import ScheduleItem
 from custody.domain import signing
 from custody.domain.clock import ManualClock
 from custody.services.identity import tokens, users
@@ -165,6 +166,9 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         values["checkpoint_id"] = call("POST", "/audit/checkpoints", audrey, 201)["id"]
         values["seq"] = 1
         values["verification_id"] = call("POST", "/audit/verifications", audrey, 202)["id"]
+        values["share_id"], values["receipt_id"] = _acknowledged_share(
+            system, client, call, case["id"], rid
+        )
         data = os.urandom(4_000)
         values["upload_id"] = _upload_in_progress(force, call, data, 1_000)
         declared = _declare(force, call, os.urandom(2_000))
@@ -186,6 +190,39 @@ def _footage(data_dir: Path) -> bytes:
 
 
 TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def _acknowledged_share(
+    system: System, client: TestClient, call: _Caller, case_id: int, recording_id: str
+) -> tuple[int, int]:
+    """A share of an exhibit that its recipient opened and acknowledged: its id and its
+    receipt's. The schedule's line is written directly (the schedule has no API yet)."""
+    with system.unit_of_work() as uow:
+        item = ScheduleItem(
+            case_id=case_id,
+            recording_id=recording_id,
+            use="exhibit",
+            reference="ER/1",
+            description="contract run",
+            marked_by="user:erin",
+            marked_at=uow.now(),
+        )
+        uow.session.add(item)
+        uow.commit()
+        item_id = item.id
+    recipient = {"name": "Priya Shah", "email": "priya@cps.example", "kind": "prosecutor"}
+    made = call("POST", f"/cases/{case_id}/shares", "erin", 201,
+                json={"recipient": recipient, "items": [item_id]})  # fmt: skip
+    share_id: int = made["share"]["id"]
+    link = "/" + made["link"].split("/", 3)[3]
+    code = call("POST", f"/shares/{share_id}/code", "erin", 200)["code"]
+    assert client.post(f"{link}/verify", data={"code": code}, follow_redirects=False).is_redirect
+    page = client.get(link, headers={"Accept": "text/html"}).text
+    csrf = re.findall(r'name="csrf_token" value="([^"]+)"', page)[0]
+    client.post(f"{link}/acknowledge", data={"csrf_token": csrf}, follow_redirects=False)
+    client.cookies.clear()
+    receipts = call("GET", f"/shares/{share_id}", "erin", 200)["receipts"]
+    return share_id, receipts[0]["id"]
 
 
 def _declare(force: Force, call: _Caller, data: bytes) -> tuple[int, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,18 @@ class Settings(BaseSettings):
     trusted_proxy: bool = False
     # The longest a person's API token may live; a leaked token dies on its own by then.
     token_max_days: int = Field(default=90, ge=1, le=3650)
+    # Where people outside the force reach this server (a share's link names it); without
+    # it, the address the disclosure officer's own request came to.
+    public_url: str | None = None
+    # Outgoing mail for shares (the link and the one-time code). No host: no mail is sent,
+    # and the officer is shown the link to send another way.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # starttls (upgrade on the submission port), tls (implicit, port 465) or none.
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "custody@localhost"
 
     @field_validator("data_dir")
     @classmethod

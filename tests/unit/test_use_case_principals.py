@@ -88,6 +88,8 @@ NOT_FOR_A_PERSON = {
     "custody.services.identity.signin.device_of": "authentication: a browser's cookie",
     "custody.services.identity.throttle.claim": "authentication: before anyone is known",
     "custody.services.identity.throttle.succeeded": "authentication: before anyone is known",
+    # A share's recipient proving a one-time code: nobody of the force, not yet anyone.
+    "custody.services.identity.throttle.claim_keys": "authentication: before anyone is known",
     "custody.services.identity.signin.authenticate_session": "authentication",
     "custody.services.identity.signin.sign_out": "the session's own cookie",
     "custody.services.identity.resets.complete_reset": "authentication: the reset's own code",

@@ -17,6 +17,7 @@ from huey import crontab
 
 from custody.services.audit_trail import search as audit_search
 from custody.services.audit_trail import trail
+from custody.services.disclosure import shares
 from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
 from custody.services.retention import review
@@ -46,6 +47,7 @@ class Tasks:
     retention_sweep: Any
     audit_checkpoint: Any
     verify_audit: Any
+    expire_shares: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -73,6 +75,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     def verify_audit(verification_id: int) -> None:
         audit_search.run_verification(system, verification_id)
 
+    def expire_shares() -> None:
+        once_per_slot(huey, "expire_shares", RECONCILE_MINUTES * 60, lambda: _expire_shares(system))
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     every_minute = crontab(minute="*")
@@ -92,6 +97,8 @@ def register_tasks(huey: Any, system: System) -> Tasks:
             audit_checkpoint
         ),
         verify_audit=huey.task(name="verify_audit")(verify_audit),
+        # A share's link dies at its expiry whatever runs; this records the end in the log.
+        expire_shares=huey.periodic_task(every_few_minutes, name="expire_shares")(expire_shares),
     )
     return tasks
 
@@ -100,6 +107,12 @@ def _audit_checkpoint(system: System) -> None:
     published = trail.publish_checkpoint(system)
     if published is not None:
         logger.info("audit checkpoint %d signed over %d events", published.id, published.size)
+
+
+def _expire_shares(system: System) -> None:
+    ended = shares.expire_due(system)
+    if ended:
+        logger.info("%d share(s) expired", ended)
 
 
 def _reconcile(system: System) -> None:

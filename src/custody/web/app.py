@@ -9,10 +9,11 @@ from custody import __version__
 from custody.domain.manifest import MAX_MANIFEST_BYTES
 from custody.services.fleet import importing
 from custody.services.system import System
-from custody.web import auth, docs, errors, openapi, portal
+from custody.web import auth, docs, errors, openapi, portal, recipient
 from custody.web.api import (
     audit,
     disclosure,
+    disclosure_shares,
     evidence,
     fleet,
     identity,
@@ -70,8 +71,11 @@ def create_app(system: System) -> FastAPI:
     app.include_router(identity.router, prefix=API)
     app.include_router(audit.router, prefix=API)
     app.include_router(fleet.router, prefix=API)
+    app.include_router(disclosure_shares.router, prefix=API)
     app.include_router(auth.router)
     app.include_router(rollout_page.router)
+    # People outside the force, by a share's link: pages of their own, nothing else.
+    app.include_router(recipient.router)
     portal.install(app)
 
     @app.get(f"{API}/health", tags=["system"], response_model=Health, openapi_extra=access(PUBLIC))

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from custody.domain import errors
+from custody.domain.shares import MailFailed
 
 STATUS: dict[type[errors.CustodyError], int] = {
     errors.ChecksumMismatch: 460,
@@ -38,6 +39,8 @@ STATUS: dict[type[errors.CustodyError], int] = {
     errors.UnknownDock: 401,
     errors.TooManySignIns: 429,
     errors.TooManyUploads: 429,
+    # The mail server, upstream of us, did not take a share's message.
+    MailFailed: 502,
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}

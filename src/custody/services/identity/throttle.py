@@ -5,11 +5,14 @@ on PostgreSQL; SQLite's transactions take the write lock at their start), decide
 `domain.sessions.claim_try`, and counts itself as a failure in the same transaction. So
 thirty parallel wrong passwords against a limit of five get five hashed and twenty-five
 refused, on one node or many, and no memory is spent on the refused. A try that succeeds
-gives its claim back (`succeeded`). Used by portal sign-in and by a password change.
+gives its claim back (`succeeded`). Used by portal sign-in and by a password change, and
+(`claim_keys`) by a share's recipient: "share:<id>" for wrong one-time codes, and
+"share-mail:<id>" for codes sent, each counted and never given back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +29,7 @@ from custody.domain.sessions import (
     claim_try,
     forgive,
 )
+from custody.domain.shares import CODE_MAIL_THROTTLE, CODE_THROTTLE
 from custody.services.system import System, UnitOfWork
 
 
@@ -38,7 +42,12 @@ class Ticket:
 
 # Failures older than any policy remembers; their rows are pruned (a sprayer of made-up
 # usernames would otherwise grow the table for ever).
-KEEP = max(ACCOUNT_THROTTLE.forget_after, ADDRESS_THROTTLE.forget_after) + timedelta(hours=1)
+KEEP = max(
+    ACCOUNT_THROTTLE.forget_after,
+    ADDRESS_THROTTLE.forget_after,
+    CODE_THROTTLE.forget_after,
+    CODE_MAIL_THROTTLE.forget_after,
+) + timedelta(hours=1)
 
 
 def account_key(username: str) -> str:
@@ -47,7 +56,13 @@ def account_key(username: str) -> str:
 
 
 def _policy(key: str) -> ThrottlePolicy:
-    return ADDRESS_THROTTLE if key.startswith("address:") else ACCOUNT_THROTTLE
+    if key.startswith("address:"):
+        return ADDRESS_THROTTLE
+    if key.startswith("share:"):
+        return CODE_THROTTLE
+    if key.startswith("share-mail:"):
+        return CODE_MAIL_THROTTLE
+    return ACCOUNT_THROTTLE
 
 
 def _locked(uow: UnitOfWork, keys: tuple[str, ...]) -> list[SignInThrottle]:
@@ -93,7 +108,13 @@ def claim(
     keys = [f"device:{device}" if device else account_key(username)]
     if address:
         keys.append("address:" + address[:64])
-    ordered = tuple(sorted(keys))  # every try locks in the same order: no deadlock
+    return claim_keys(system, keys)
+
+
+def claim_keys(system: System, keys: Iterable[str]) -> Ticket:
+    """Claim one try against each of these throttle rows ("account:…", "device:…",
+    "share:…", "address:…"); TooManySignIns (nothing counted) while any is waiting."""
+    ordered = tuple(sorted(set(keys)))  # every try locks in the same order: no deadlock
     with system.unit_of_work() as uow:
         now = uow.now()
         rows = _locked(uow, ordered)

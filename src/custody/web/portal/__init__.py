@@ -26,6 +26,7 @@ from custody.web.portal import (
     recording,
     retention,
     search,
+    shares,
 )
 from custody.web.portal.pages import STATIC
 
@@ -37,6 +38,7 @@ for area in (
     recording,
     disclosure,
     cases,
+    shares,
     holds,
     complaints,
     compliance,
