@@ -344,3 +344,55 @@ def test_an_existing_bundle_is_never_overwritten(world: World, bundle: Path) -> 
 def test_the_readme_commands_are_shell_words(bundle: Path) -> None:
     for command in readme_commands(bundle):
         assert shlex.split(command)
+
+
+# --- what only the proofs catch: a bag re-sealed by someone holding the server's key -----
+
+
+def _reseal(bag: Path, world: World) -> None:
+    """Recompute both manifests and sign again, as only the server's key holder could."""
+    import hashlib
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    payload = [
+        (path.relative_to(bag).as_posix(), digest(path))
+        for path in sorted((bag / "data").rglob("*"))
+        if path.is_file()
+    ]
+    (bag / layout.MANIFEST).write_bytes(layout.manifest_text(payload))
+    info = (bag / layout.BAG_INFO).read_text().splitlines()
+    size = sum((bag / name).stat().st_size for name, _ in payload)
+    info = [
+        f"Payload-Oxum: {size}.{len(payload)}" if i.startswith("Payload-Oxum") else i for i in info
+    ]
+    (bag / layout.BAG_INFO).write_text("\n".join(info) + "\n")
+    tags = [
+        (name, digest(bag / name)) for name in (layout.BAGIT_TXT, layout.BAG_INFO, layout.MANIFEST)
+    ]
+    (bag / layout.TAGMANIFEST).write_bytes(layout.manifest_text(tags))
+    signature = world.system.server_key.sign((bag / layout.TAGMANIFEST).read_bytes())
+    (bag / layout.TAGMANIFEST_SIGNATURE).write_bytes(signature)
+
+
+RESEALED: dict[str, tuple[Callable[[Path, World], None], str]] = {
+    "drop an audit event": (_drop_audit_event, "event"),
+    "swap a checkpoint": (_swap_checkpoint, "checkpoint"),
+    "edit the camera's manifest": (_edit_camera_manifest, "camera-manifest"),
+}
+
+
+@pytest.mark.parametrize("how", list(RESEALED))
+def test_a_resealed_bundle_still_fails_on_its_proofs_and_signatures(
+    how: str, world: World, bundle: Path, tmp_path: Path
+) -> None:
+    tamper, named = RESEALED[how]
+    bag = tmp_path / "bundle"
+    shutil.copytree(bundle, bag)
+    tamper(bag, world)
+    _reseal(bag, world)
+    bagit.Bag(str(bag)).validate()  # the hashes are all consistent again
+    verdict = verify_bundle(bag, world.system.server_key.public_key())
+    assert verdict.failure is not None
+    assert named in str(verdict.failure), verdict.failure
