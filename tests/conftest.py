@@ -230,9 +230,13 @@ class RecordedJobs:
     """A job queue that records what was asked of it, for tests that run jobs by hand."""
 
     probed: list[str] = field(default_factory=list)
+    bundles: list[str] = field(default_factory=list)
 
     def probe_recording(self, recording_id: str) -> None:
         self.probed.append(recording_id)
+
+    def build_bundle(self, export_id: str) -> None:
+        self.bundles.append(export_id)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from custody.config import Settings
 from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
 from custody.jobs.tasks import Tasks, register_tasks
 from custody.private import private_sqlite
+from custody.services.disclosure import bundle_exports
 from custody.services.recordings import media
 from custody.services.system import System
 
@@ -69,6 +70,14 @@ class HueyJobs:
                 "could not queue the probe of recording %s; the reconciler will", recording_id
             )
 
+    def build_bundle(self, export_id: str) -> None:
+        """Enqueue the build of a court bundle that has just been asked for (committed)."""
+        try:
+            self.tasks.build_bundle(export_id)
+        except Exception:
+            # After the request's commit: its row stays `building`, then shows as stopped.
+            logger.exception("could not queue the build of bundle %s", export_id)
+
 
 class ImmediateJobs:
     """A JobQueue that runs each job at once in the caller's thread: for tests and tools.
@@ -89,6 +98,10 @@ class ImmediateJobs:
             if self.raise_errors:
                 raise
             logger.exception("probing recording %s failed", recording_id)
+
+    def build_bundle(self, export_id: str) -> None:
+        # The build keeps its own failures on the bundle's row.
+        bundle_exports.build_bundle(self.system, export_id)
 
 
 def start_in_process_consumer(

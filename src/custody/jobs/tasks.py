@@ -16,6 +16,7 @@ from typing import Any
 from huey import crontab
 
 from custody.services.audit_trail import trail
+from custody.services.disclosure import bundle_exports
 from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
 from custody.services.retention import review
@@ -41,6 +42,7 @@ class Tasks:
     expire_uploads: Any
     retention_sweep: Any
     audit_checkpoint: Any
+    build_bundle: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -65,6 +67,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
             huey, "audit_checkpoint", RECONCILE_MINUTES * 60, lambda: _audit_checkpoint(system)
         )
 
+    def build_bundle(export_id: str) -> None:
+        bundle_exports.build_bundle(system, export_id)
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     hourly = crontab(minute=str(HOURLY_AT_MINUTE))
@@ -82,6 +87,8 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         audit_checkpoint=huey.periodic_task(every_few_minutes, name="audit_checkpoint")(
             audit_checkpoint
         ),
+        # A bundle's build keeps its failure on its row: retrying would only repeat it.
+        build_bundle=huey.task(name="build_bundle")(build_bundle),
     )
     return tasks
 

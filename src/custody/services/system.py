@@ -25,11 +25,16 @@ class JobQueue(Protocol):
 
     def probe_recording(self, recording_id: str) -> None: ...
 
+    def build_bundle(self, export_id: str) -> None: ...
+
 
 class NoJobs:
     """A queue that drops work: for tools that never need the workers."""
 
     def probe_recording(self, recording_id: str) -> None:
+        return None
+
+    def build_bundle(self, export_id: str) -> None:
         return None
 
 

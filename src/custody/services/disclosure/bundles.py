@@ -16,6 +16,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -50,12 +51,24 @@ from custody.services.disclosure.bundle_contents import (
     schedule_of,
     trail_events,
 )
-from custody.services.system import System
+from custody.services.system import System, UnitOfWork
 
 # (what is being written, bytes of footage written so far, bytes of footage in all).
 Progress = Callable[[str, int, int], None]
 TAG_CASE = "user:case:export"
 TAG_RECORDING = "user:recording:export"
+
+
+@dataclass
+class Decided:
+    """An export decided and audited: what it takes, as whom, and its own audit events."""
+
+    contents: Contents
+    viewer: Viewer
+    made_at: datetime
+    made_by: str
+    export_seqs: list[int]
+    before: Checkpoint | None
 
 
 def export_bundle(
@@ -67,12 +80,13 @@ def export_bundle(
     progress: Progress | None = None,
 ) -> BundleMade:
     """Write the case's court bundle to the target `open_target` makes; audited first."""
-    contents, viewer, made_at, export_seqs, before = _decide(system, principal, case_id, actor)
-    newest = _checkpoint_covering(system, max(export_seqs))
-    target = open_target(made_at)
+    before = checkpoint_store.latest(system.sessions)
+    with system.unit_of_work() as uow:
+        decided = decide(uow, principal, case_id, actor, before)
+        uow.commit()
+    target = open_target(decided.made_at)
     try:
-        writer = _Writer(system, target, contents, progress)
-        made = writer.write(viewer, made_at, actor, export_seqs, before, newest)
+        made = write_bundle(system, decided, target, progress)
         target.publish()
     except BaseException:
         target.abandon()
@@ -80,64 +94,73 @@ def export_bundle(
     return made
 
 
-def _decide(
-    system: System, principal: Principal, case_id: int, actor: Actor
-) -> tuple[Contents, Viewer, datetime, list[int], Checkpoint | None]:
-    """Check the person may export every item, and audit the export, in one transaction."""
-    before = checkpoint_store.latest(system.sessions)
-    with system.unit_of_work() as uow:
-        case = access.open_case(uow, principal, case_id)
-        items = schedule_of(uow, case.id)
-        if not items:
-            raise Conflict(
-                f"case {case.reference} has nothing on its disclosure schedule: mark its "
-                "exhibits and unused material first"
-            )
-        leaving = sorted({item.recording_id for item in items if _may_leave(item.use)})
-        for recording_id in leaving:
-            access.open_recording(
-                uow,
-                principal,
-                recording_id,
-                Action.EXPORT,
-                actor,
-                TAG_RECORDING,
-                allow_deleted=True,
-            )
-        viewer = access.viewer_for(uow, principal)
-        contents = gather(uow, case, items)
-        if not contents.recordings:
-            raise Conflict(
-                f"everything on the schedule of case {case.reference} is sensitive: "
-                "sensitive material never leaves the force"
-            )
-        made_at = uow.now()
-        seqs = [
+def write_bundle(
+    system: System, decided: Decided, target: BagTarget, progress: Progress | None = None
+) -> BundleMade:
+    """Write and seal the decided bundle into the target (the caller publishes it)."""
+    newest = _checkpoint_covering(system, max(decided.export_seqs))
+    writer = _Writer(system, target, decided.contents, progress)
+    return writer.write(decided, newest)
+
+
+def decide(
+    uow: UnitOfWork,
+    principal: Principal,
+    case_id: int,
+    actor: Actor,
+    before: Checkpoint | None,
+) -> Decided:
+    """Check the person may export every item and audit the export (the caller commits)."""
+    case = access.open_case(uow, principal, case_id)
+    items = schedule_of(uow, case.id)
+    if not items:
+        raise Conflict(
+            f"case {case.reference} has nothing on its disclosure schedule: mark its "
+            "exhibits and unused material first"
+        )
+    leaving = sorted({item.recording_id for item in items if _may_leave(item.use)})
+    for recording_id in leaving:
+        access.open_recording(
+            uow,
+            principal,
+            recording_id,
+            Action.EXPORT,
+            actor,
+            TAG_RECORDING,
+            allow_deleted=True,
+        )
+    viewer = access.viewer_for(uow, principal)
+    contents = gather(uow, case, items)
+    if not contents.recordings:
+        raise Conflict(
+            f"everything on the schedule of case {case.reference} is sensitive: "
+            "sensitive material never leaves the force"
+        )
+    seqs = [
+        uow.audit(
+            TAG_CASE,
+            actor,
+            object_type="case",
+            object_id=str(case.id),
+            details={
+                "reference": case.reference,
+                "recordings": [r.id for r in contents.recordings],
+                "clips": [c.id for c in contents.clips],
+                "withheld": sum(1 for line in contents.schedule if line.status == WITHHELD),
+            },
+        ).seq
+    ]
+    for recording in contents.recordings:
+        seqs.append(
             uow.audit(
-                TAG_CASE,
+                TAG_RECORDING,
                 actor,
-                object_type="case",
-                object_id=str(case.id),
-                details={
-                    "reference": case.reference,
-                    "recordings": [r.id for r in contents.recordings],
-                    "clips": [c.id for c in contents.clips],
-                    "withheld": sum(1 for line in contents.schedule if line.status == WITHHELD),
-                },
+                object_type="recording",
+                object_id=recording.id,
+                details={"case": case.id, "reference": case.reference},
             ).seq
-        ]
-        for recording in contents.recordings:
-            seqs.append(
-                uow.audit(
-                    TAG_RECORDING,
-                    actor,
-                    object_type="recording",
-                    object_id=recording.id,
-                    details={"case": case.id, "reference": case.reference},
-                ).seq
-            )
-        uow.commit()
-    return contents, viewer, made_at, seqs, before
+        )
+    return Decided(contents, viewer, uow.now(), actor.name, seqs, before)
 
 
 def _may_leave(use: str) -> bool:
@@ -211,16 +234,10 @@ class _Writer:
 
     # --- the bag -------------------------------------------------------------------------
 
-    def write(
-        self,
-        viewer: Viewer,
-        made_at: datetime,
-        actor: Actor,
-        export_seqs: list[int],
-        before: Checkpoint | None,
-        newest: Checkpoint,
-    ) -> BundleMade:
+    def write(self, decided: Decided, newest: Checkpoint) -> BundleMade:
         contents = self.contents
+        viewer, made_at, made_by = decided.viewer, decided.made_at, decided.made_by
+        export_seqs, before = decided.export_seqs, decided.before
         leave_out = set(export_seqs)
         anchors: set[int] = set()
         listed: dict[str, list[int]] = {}
@@ -258,7 +275,7 @@ class _Writer:
             layout.EXPORT_EVENTS,
             {"events": self.proven(self.export_events(export_seqs), newest)},
         )
-        index = self.index(made_at, actor, export_seqs, newest, anchor_of, listed)
+        index = self.index(made_at, made_by, export_seqs, newest, anchor_of, listed)
         self.add_json(layout.INDEX, index)
         self.add_bytes(layout.SCHEDULE_CSV, _schedule_csv(contents))
         self.add_bytes(
@@ -266,7 +283,7 @@ class _Writer:
             self.server_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
         )
         self.add_bytes(
-            layout.CONTINUITY, continuity.render(contents, made_at, actor.name, newest.size)
+            layout.CONTINUITY, continuity.render(contents, made_at, made_by, newest.size)
         )
         self.add_bytes(layout.README, bundle_readme.render(contents, made_at, self.signed))
         self.seal(made_at)
@@ -281,7 +298,7 @@ class _Writer:
             files=len(self.entries),
             bytes=self.payload_size,
             made_at=isoformat(made_at),
-            made_by=actor.name,
+            made_by=made_by,
             newest_checkpoint_size=newest.size,
         )
 
@@ -340,7 +357,7 @@ class _Writer:
     def index(
         self,
         made_at: datetime,
-        actor: Actor,
+        made_by: str,
         export_seqs: list[int],
         newest: Checkpoint,
         anchor_of: dict[str, Checkpoint],
@@ -351,7 +368,7 @@ class _Writer:
             "format": layout.BUNDLE_FORMAT,
             "case": {"reference": contents.case_reference, "title": contents.case_title},
             "made_at": isoformat(made_at),
-            "made_by": actor.name,
+            "made_by": made_by,
             "newest_checkpoint_size": newest.size,
             "schedule": [line.to_json() for line in contents.schedule],
             "recordings": [
