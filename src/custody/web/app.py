@@ -12,6 +12,7 @@ from custody.services.system import System
 from custody.web import auth, docs, errors, openapi, portal
 from custody.web.api import (
     audit,
+    disclosure_bundles,
     evidence,
     fleet,
     identity,
@@ -68,6 +69,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(identity.router, prefix=API)
     app.include_router(audit.router, prefix=API)
     app.include_router(fleet.router, prefix=API)
+    app.include_router(disclosure_bundles.router, prefix=API)
     app.include_router(auth.router)
     app.include_router(rollout_page.router)
     portal.install(app)
