@@ -199,3 +199,29 @@ def test_a_build_killed_half_way_is_never_offered_and_shows_as_stopped(
     status = client.get(f"/api/v1/bundles/{asked['id']}", headers=auth).json()
     assert status["state"] == "stopped"
     assert client.get(f"/api/v1/bundles/{asked['id']}/download", headers=auth).status_code == 409
+
+
+def test_the_case_page_leads_to_its_bundles_where_one_is_made_watched_and_downloaded(
+    client: TestClient, world: World
+) -> None:
+    auth = {**world.force.auth("fran"), "Accept": "text/html"}
+    case_page = client.get(f"/cases/{world.case_id}", headers=auth)
+    assert f'href="/cases/{world.case_id}/bundles"' in case_page.text
+    made = client.post(f"/cases/{world.case_id}/bundles", headers=auth, follow_redirects=False)
+    assert made.status_code == 303
+    building = client.get(f"/cases/{world.case_id}/bundles", headers=auth)
+    assert building.status_code == 200
+    assert 'http-equiv="refresh"' in building.text  # the page follows the build
+    assert "Building" in building.text
+    run_jobs(world)
+    done = client.get(f"/cases/{world.case_id}/bundles", headers=auth)
+    assert 'http-equiv="refresh"' not in done.text
+    link = done.text.split('href="/bundles/', 1)[1].split('"', 1)[0]
+    zipped = client.get(f"/bundles/{link}", headers=auth)
+    assert zipped.status_code == 200
+    assert zipped.content.startswith(b"PK")
+    stranger = client.get(
+        f"/cases/{world.case_id}/bundles",
+        headers={**world.force.auth("bob"), "Accept": "text/html"},
+    )
+    assert stranger.status_code == 404

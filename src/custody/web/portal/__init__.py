@@ -12,11 +12,21 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from custody.web.guard import PUBLIC, mark
-from custody.web.portal import admin, cases, fleet, footage, home, recording, retention, search
+from custody.web.portal import (
+    admin,
+    bundles,
+    cases,
+    fleet,
+    footage,
+    home,
+    recording,
+    retention,
+    search,
+)
 from custody.web.portal.pages import STATIC
 
 router = APIRouter(include_in_schema=False)
-for area in (home, footage, search, recording, cases, retention, fleet, admin):
+for area in (home, footage, search, recording, cases, bundles, retention, fleet, admin):
     router.include_router(area.router)
 
 
