@@ -58,17 +58,6 @@ class ScheduleLine:
         }
 
 
-@dataclass(frozen=True)
-class TrailLine:
-    """One audit event of an item, as the continuity statement tells it."""
-
-    seq: int
-    at: datetime
-    tag: str
-    actor: str
-    reason: str | None
-
-
 @dataclass
 class BundledRecording:
     id: str

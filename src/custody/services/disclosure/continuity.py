@@ -105,6 +105,11 @@ def render(contents: Contents, made_at: datetime, made_by: str, checkpoint_size:
     for recording in contents.recordings:
         pdf.ln(4)
         _recording(pdf, recording)
+        pdf.text_line(
+            f"{isoformat(made_at)} — {made_by} exported it into this bundle (the audit "
+            "events of this export are in data/export-events.json).",
+            size=9,
+        )
     for clip in contents.clips:
         pdf.ln(4)
         pdf.text_line(f"Clip {clip.id} ({clip.reference or 'unused'})", bold=True, size=11)
