@@ -34,7 +34,7 @@ def render(contents: Contents, made_at: datetime, signed: list[tuple[str, str]])
         f"Made by Custody on {isoformat(made_at)}.",
         "",
         "This folder is a BagIt bag (RFC 8493). Everything in it can be checked with",
-        "standard tools alone: sha256sum (GNU coreutils) and openssl (1.1.1 or later).",
+        "standard tools alone: sha256sum (GNU coreutils) and openssl (3.0 or later).",
         "Run every command below from the bundle's top folder (where bagit.txt is); each",
         "must succeed (openssl prints 'Signature Verified Successfully', sha256sum 'OK').",
         "For a zipped bundle, unzip it first: it holds this one folder.",
