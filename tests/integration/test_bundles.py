@@ -396,3 +396,12 @@ def test_a_resealed_bundle_still_fails_on_its_proofs_and_signatures(
     verdict = verify_bundle(bag, world.system.server_key.public_key())
     assert verdict.failure is not None
     assert named in str(verdict.failure), verdict.failure
+
+
+def test_a_bundle_checked_against_another_servers_key_fails_at_the_key(bundle: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    verdict = verify_bundle(bundle, Ed25519PrivateKey.generate().public_key())
+    assert verdict.failure is not None
+    assert verdict.failure.part.startswith("the server's public key")
+    assert "not the key you gave" in verdict.failure.problem
