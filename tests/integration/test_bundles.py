@@ -405,3 +405,26 @@ def test_a_bundle_checked_against_another_servers_key_fails_at_the_key(bundle: P
     assert verdict.failure is not None
     assert verdict.failure.part.startswith("the server's public key")
     assert "not the key you gave" in verdict.failure.problem
+
+
+def test_a_later_bundle_proves_the_trail_under_the_earlier_checkpoint_and_links_them(
+    world: World, bundle: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "again"
+    world.export(out)
+    index = json.loads((out / layout.INDEX).read_text())
+    anchors = {r["audit_checkpoint_size"] for r in index["recordings"]}
+    newest = index["newest_checkpoint_size"]
+    older = sorted(anchors - {newest})
+    assert older, "the trails should be proven under the checkpoint published before"
+    proof = out / layout.consistency_path(older[0], newest)
+    assert proof.is_file()
+    assert verify_bundle(out).failure is None
+    # A consistency proof that does not join them is caught, even re-sealed.
+    document = json.loads(proof.read_text())
+    document["path"][0] = "00" * 32
+    proof.write_text(json.dumps(document))
+    _reseal(out, world)
+    verdict = verify_bundle(out)
+    assert verdict.failure is not None
+    assert "consistency proof" in verdict.failure.part
