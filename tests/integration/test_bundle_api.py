@@ -20,6 +20,7 @@ from custody.db.models import AuditEvent
 from custody.domain.clock import ManualClock
 from custody.domain.disclosure import Use
 from custody.services.disclosure import bundle_exports, bundles
+from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START, Installer, RecordedJobs
 from tests.integration.bundle_world import World, build_world, mark
@@ -225,3 +226,21 @@ def test_the_case_page_leads_to_its_bundles_where_one_is_made_watched_and_downlo
         headers={**world.force.auth("bob"), "Accept": "text/html"},
     )
     assert stranger.status_code == 404
+
+
+def test_the_whole_path_on_each_database(
+    system: System, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Ask, build in the background, download and verify: on SQLite and PostgreSQL."""
+    world = build_world(system, clock, tmp_path)
+    with TestClient(create_app(system)) as client:
+        asked = ask(client, world)
+        run_jobs(world)
+        auth = world.force.auth("fran")
+        answer = client.get(f"/api/v1/bundles/{asked['id']}/download", headers=auth)
+    assert answer.status_code == 200
+    saved = tmp_path / "bundle.zip"
+    saved.write_bytes(answer.content)
+    assert verify_bundle(saved, system.server_key.public_key()).failure is None
+    deleted = world.export(tmp_path / "closed", case_id=world.deleted_case_id)
+    assert deleted.deleted == 1
