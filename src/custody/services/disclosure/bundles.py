@@ -333,8 +333,11 @@ class _Writer:
 
     def export_events(self, seqs: list[int]) -> list[AuditEvent]:
         with self.system.unit_of_work() as uow:
-            rows = uow.session.query(AuditEvent).filter(AuditEvent.seq.in_(seqs)).all()
-        return sorted(rows, key=lambda row: row.seq)
+            return list(
+                uow.session.scalars(
+                    select(AuditEvent).where(AuditEvent.seq.in_(seqs)).order_by(AuditEvent.seq)
+                )
+            )
 
     def proven(self, events: list[AuditEvent], checkpoint: Checkpoint) -> list[dict[str, object]]:
         """Each event with its inclusion proof under the checkpoint (RFC 6962): all of them
