@@ -125,6 +125,12 @@ def test_a_zipped_bundle_verifies_and_unzips_to_a_valid_bag(world: World, tmp_pa
         archive.extractall(tmp_path / "unzipped")
     bagit.Bag(str(tmp_path / "unzipped" / "case")).validate()
     assert made.recordings == 2
+    # Info-ZIP's unzip, as the README says, then the README's own commands.
+    unzip = shutil.which("unzip")
+    if unzip is not None:
+        subprocess.run([unzip, "-q", str(out), "-d", str(tmp_path / "by-unzip")], check=True)
+        for result in run_readme(tmp_path / "by-unzip" / "case"):
+            assert result.returncode == 0, (result.args, result.stderr)
 
 
 def test_a_recording_deleted_by_retention_is_certified_not_silently_missing(
