@@ -231,12 +231,16 @@ class RecordedJobs:
 
     probed: list[str] = field(default_factory=list)
     verifications: list[int] = field(default_factory=list)
+    bundles: list[str] = field(default_factory=list)
 
     def probe_recording(self, recording_id: str) -> None:
         self.probed.append(recording_id)
 
     def verify_audit(self, verification_id: int) -> None:
         self.verifications.append(verification_id)
+
+    def build_bundle(self, export_id: str) -> None:
+        self.bundles.append(export_id)
 
 
 @pytest.fixture

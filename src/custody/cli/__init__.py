@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "categories": ("categories", "app", "Categories: retention, access class and review period."),
     "cases": ("cases", "app", "Cases: crime references, their footage and disposal."),
     "holds": ("holds", "app", "Legal and complaint holds: no deletion until lifted."),
+    "bundle": ("bundle", "app", "Court bundles: export a case as BagIt, verify one anywhere."),
 }
 
 

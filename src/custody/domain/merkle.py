@@ -237,3 +237,52 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def inclusion_proofs(
+    indices: Iterable[int], size: int, hashed_leaves: Iterable[bytes]
+) -> dict[int, list[bytes]]:
+    """PATH(index, D[size]) for many leaves from ONE pass over the leaf hashes.
+
+    Every node a proof needs is either a perfect subtree (2^k leaves from a multiple of
+    2^k), hashed the moment it forms while the leaves stream past, or a subtree on the
+    tree's right edge, which is a fold of the perfect subtrees left at the end. Memory is
+    the nodes asked for plus the O(log n) frontier, whatever the log's size.
+    """
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    for index in set(indices):
+        if not 0 <= index < size:
+            raise ValueError(f"leaf {index} is not in a tree of {size}")
+        wanted[index] = _inclusion_ranges(index, 0, size)
+    needed = {span for spans in wanted.values() for span in spans}
+    found: dict[tuple[int, int], bytes] = {}
+    # (start, end, hash) of each perfect subtree the leaves so far make, largest first.
+    stack: list[tuple[int, int, bytes]] = []
+    position = 0
+    for hashed in hashed_leaves:
+        if position >= size:
+            break
+        node = (position, position + 1, hashed)
+        merges = position
+        while True:
+            if (node[0], node[1]) in needed:
+                found[(node[0], node[1])] = node[2]
+            if not merges & 1:
+                break
+            left = stack.pop()
+            node = (left[0], node[1], node_hash(left[2], node[2]))
+            merges >>= 1
+        stack.append(node)
+        position += 1
+    if position < size:
+        raise ValueError(f"the log has {position} leaves, fewer than the tree size {size}")
+    for start, end in needed - found.keys():
+        # A right-edge subtree: the perfect subtrees from `start` to the end, folded.
+        parts = [digest for first, _, digest in stack if first >= start]
+        if end != size or not parts:
+            raise ValueError(f"no subtree [{start}, {end}) in a tree of {size}")
+        root = parts[-1]
+        for left_hash in reversed(parts[:-1]):
+            root = node_hash(left_hash, root)
+        found[(start, end)] = root
+    return {index: [found[span] for span in spans] for index, spans in wanted.items()}

@@ -14,6 +14,7 @@ from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
 from custody.jobs.tasks import Tasks, register_tasks
 from custody.private import private_sqlite
 from custody.services.audit_trail import search as audit_search
+from custody.services.disclosure import bundle_exports
 from custody.services.recordings import media
 from custody.services.system import System
 
@@ -72,7 +73,19 @@ class HueyJobs:
 
     def verify_audit(self, verification_id: int) -> None:
         """Enqueue a check of the whole log asked for in the portal."""
-        self.tasks.verify_audit(verification_id)
+        try:
+            self.tasks.verify_audit(verification_id)
+        except Exception:
+            # After the request's commit: the verification shows as waiting for a worker.
+            logger.exception("could not queue verification %s", verification_id)
+
+    def build_bundle(self, export_id: str) -> None:
+        """Enqueue the build of a court bundle that has just been asked for (committed)."""
+        try:
+            self.tasks.build_bundle(export_id)
+        except Exception:
+            # After the request's commit: its row stays `building`, then shows as stopped.
+            logger.exception("could not queue the build of bundle %s", export_id)
 
 
 class ImmediateJobs:
@@ -97,6 +110,10 @@ class ImmediateJobs:
 
     def verify_audit(self, verification_id: int) -> None:
         audit_search.run_verification(self.system, verification_id)
+
+    def build_bundle(self, export_id: str) -> None:
+        # The build keeps its own failures on the bundle's row.
+        bundle_exports.build_bundle(self.system, export_id)
 
 
 def start_in_process_consumer(

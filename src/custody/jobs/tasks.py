@@ -17,7 +17,7 @@ from huey import crontab
 
 from custody.services.audit_trail import search as audit_search
 from custody.services.audit_trail import trail
-from custody.services.disclosure import shares
+from custody.services.disclosure import bundle_exports, shares
 from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
 from custody.services.retention import review
@@ -48,6 +48,7 @@ class Tasks:
     audit_checkpoint: Any
     verify_audit: Any
     expire_shares: Any
+    build_bundle: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -78,6 +79,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     def expire_shares() -> None:
         once_per_slot(huey, "expire_shares", RECONCILE_MINUTES * 60, lambda: _expire_shares(system))
 
+    def build_bundle(export_id: str) -> None:
+        bundle_exports.build_bundle(system, export_id)
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     every_minute = crontab(minute="*")
@@ -99,6 +103,8 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         verify_audit=huey.task(name="verify_audit")(verify_audit),
         # A share's link dies at its expiry whatever runs; this records the end in the log.
         expire_shares=huey.periodic_task(every_few_minutes, name="expire_shares")(expire_shares),
+        # A bundle's build keeps its failure on its row: retrying would only repeat it.
+        build_bundle=huey.task(name="build_bundle")(build_bundle),
     )
     return tasks
 

@@ -26,6 +26,7 @@ class JobQueue(Protocol):
     def probe_recording(self, recording_id: str) -> None: ...
 
     def verify_audit(self, verification_id: int) -> None: ...
+    def build_bundle(self, export_id: str) -> None: ...
 
 
 class NoJobs:
@@ -35,6 +36,9 @@ class NoJobs:
         return None
 
     def verify_audit(self, verification_id: int) -> None:
+        return None
+
+    def build_bundle(self, export_id: str) -> None:
         return None
 
 

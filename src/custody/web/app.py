@@ -13,6 +13,7 @@ from custody.web import auth, docs, errors, openapi, portal, recipient
 from custody.web.api import (
     audit,
     disclosure,
+    disclosure_bundles,
     disclosure_shares,
     evidence,
     fleet,
@@ -72,6 +73,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(audit.router, prefix=API)
     app.include_router(fleet.router, prefix=API)
     app.include_router(disclosure_shares.router, prefix=API)
+    app.include_router(disclosure_bundles.router, prefix=API)
     app.include_router(auth.router)
     app.include_router(rollout_page.router)
     # People outside the force, by a share's link: pages of their own, nothing else.

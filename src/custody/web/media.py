@@ -25,7 +25,9 @@ def parse_range(header: str | None) -> tuple[int, int | None] | None:
     return (int(match.group(1)), int(match.group(2)) if match.group(2) else None)
 
 
-def footage_answer(stream: MediaStream, recording_id: str) -> StreamingResponse:
+def footage_answer(
+    stream: MediaStream, recording_id: str, *, filename: str | None = None
+) -> StreamingResponse:
     """Footage as the service opened it: a download as an attachment, playing inline.
 
     Playing is always a range answer (206 with Content-Range), so a player learns the size
@@ -35,7 +37,7 @@ def footage_answer(stream: MediaStream, recording_id: str) -> StreamingResponse:
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(stream.end - stream.start),
-        "Content-Disposition": f'{disposition}; filename="{recording_id}.mp4"',
+        "Content-Disposition": f'{disposition}; filename="{filename or recording_id + ".mp4"}"',
         "Cache-Control": "private, no-store",
         "X-Content-Type-Options": "nosniff",
     }

@@ -1,6 +1,7 @@
 """Every table, imported here so that metadata and Alembic see them all."""
 
 from custody.db.models import (
+    bundles,  # noqa: F401  (registers its tables)
     disclosure,  # noqa: F401  (registers its tables)
     lifecycle,  # noqa: F401  (registers its tables)
     shares,  # noqa: F401  (registers its tables)

@@ -15,6 +15,7 @@ from custody.web.guard import PUBLIC, mark
 from custody.web.portal import (
     admin,
     audit,
+    bundles,
     cases,
     complaints,
     compliance,
@@ -39,6 +40,7 @@ for area in (
     disclosure,
     cases,
     shares,
+    bundles,
     holds,
     complaints,
     compliance,
