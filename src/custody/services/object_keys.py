@@ -1,0 +1,113 @@
+"""Data keys in the database, and the sealed store every process opens (docs/storage.md).
+
+The store (`storage/encryption.py`) asks for an object's wrapped data key here; each ask is
+its own short transaction, so that a key is durable before its object's bytes are. The
+key-encryption key is checked when a process starts: a wrong or missing one is refused then,
+not discovered as unreadable footage later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from custody.config import Settings
+from custody.db.models.storage import ObjectKey
+from custody.domain.clock import Clock
+from custody.domain.errors import WrongKeyEncryptionKey
+from custody.storage import BlobStore, open_store
+from custody.storage.encryption import EncryptedStore, KeyEncryptionKey, WrappedKey
+from custody.storage.kek import FileKek, Pkcs11Config, Pkcs11Kek
+
+
+class DatabaseDataKeys:
+    """Wrapped data keys, a row per object name, shared by every server node."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+
+    def find(self, sha256: str) -> WrappedKey | None:
+        with self.sessions() as session:
+            row = session.get(ObjectKey, sha256)
+            return None if row is None else WrappedKey(row.kek_id, row.wrapped)
+
+    def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
+        with self.sessions() as session:
+            session.add(
+                ObjectKey(
+                    sha256=sha256, kek_id=key.kek_id, wrapped=key.wrapped, created_at=self._now()
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another node kept one first: the first one stands
+            else:
+                return key
+        kept = self.find(sha256)
+        if kept is None:
+            raise RuntimeError(f"the data key of {sha256} vanished while being kept")
+        return kept
+
+    def destroy(self, sha256: str) -> bool:
+        with self.sessions() as session:
+            gone = session.execute(delete(ObjectKey).where(ObjectKey.sha256 == sha256))
+            session.commit()
+            return bool(getattr(gone, "rowcount", 0))
+
+    def _now(self) -> datetime:
+        return self.clock.now()
+
+
+def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncryptionKey:
+    """The configured key-encryption key, proven against a wrapped key already kept.
+
+    The key file is made on first start only: when data keys exist and the file does not,
+    making a new one would silently orphan them, so that is refused instead.
+    """
+    with sessions() as session:
+        sample = session.scalar(select(ObjectKey).limit(1))
+        count = session.scalar(select(func.count()).select_from(ObjectKey)) or 0
+    kek: KeyEncryptionKey
+    if settings.pkcs11_module:
+        pin = settings.resolved_pkcs11_pin
+        if not settings.pkcs11_token or pin is None:
+            raise WrongKeyEncryptionKey(
+                "CUSTODY_PKCS11_MODULE needs CUSTODY_PKCS11_TOKEN and CUSTODY_PKCS11_PIN(_FILE)"
+            )
+        kek = Pkcs11Kek(
+            Pkcs11Config(settings.pkcs11_module, settings.pkcs11_token, pin, settings.pkcs11_key_label)
+        )
+    else:
+        path = settings.resolved_kek_file
+        if sample is None:
+            kek = FileKek.create(path)
+        elif not path.exists():
+            raise WrongKeyEncryptionKey(
+                f"no key-encryption key at {path}, yet {count} data keys were wrapped by "
+                f"{sample.kek_id}: restore that key file (a new one would read nothing)"
+            )
+        else:
+            kek = FileKek.load(path)
+    if sample is not None:
+        if sample.kek_id != kek.kek_id:
+            raise WrongKeyEncryptionKey(
+                f"the data keys were wrapped by key-encryption key {sample.kek_id}, "
+                f"but the one configured is {kek.kek_id}"
+            )
+        kek.unwrap(sample.wrapped)  # WrongKeyEncryptionKey if it is not really that key
+    return kek
+
+
+def open_sealed_store(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, url: str | None = None
+) -> BlobStore:
+    """The store at `url` (default: the configured one), sealed unless encryption is off."""
+    inner = open_store(url or settings.resolved_storage_url)
+    if not settings.storage_encryption:
+        return inner
+    return EncryptedStore(inner, DatabaseDataKeys(sessions, clock), load_kek(settings, sessions))
