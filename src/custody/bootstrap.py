@@ -42,7 +42,7 @@ def build_system(
         engine=engine,
         sessions=sessions,
         # Sealed at rest; a wrong key-encryption key is refused here, at start.
-        store=open_sealed_store(settings, sessions, clock),
+        store=open_sealed_store(settings, engine, sessions, clock),
         clock=clock,
         server_key=server_key,
         jobs=NoJobs(),

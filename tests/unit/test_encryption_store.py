@@ -150,7 +150,7 @@ def test_a_deleted_objects_backup_copy_is_unreadable(tmp_path: Path) -> None:
     backup.put_named(sha, store.read_sealed(sha))
     restored = EncryptedStore(backup, keys, kek)
     assert b"".join(restored.read(sha)) == b"footage"
-    assert store.delete(sha)
+    assert keys.destroy(sha) and store.delete(sha)
     with pytest.raises(KeyDestroyed):
         restored.read(sha)
 

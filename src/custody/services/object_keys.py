@@ -8,13 +8,17 @@ not discovered as unreadable footage later.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from custody.config import Settings
+from custody.db.engine import make_reader_engine
 from custody.db.models.storage import ObjectKey
 from custody.domain.clock import Clock
 from custody.domain.errors import WrongKeyEncryptionKey
@@ -22,18 +26,25 @@ from custody.storage import BlobStore, open_store
 from custody.storage.encryption import EncryptedStore, KeyEncryptionKey, WrappedKey
 from custody.storage.kek import FileKek, Pkcs11Config, Pkcs11Kek
 
+if TYPE_CHECKING:
+    from custody.services.system import System, UnitOfWork
+
 
 class DatabaseDataKeys:
     """Wrapped data keys, a row per object name, shared by every server node."""
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, reader: Engine) -> None:
         self.sessions = sessions
         self.clock = clock
+        # Reads happen beside open units of work (a purge, a playback): never wait on them.
+        self.reader = reader
 
     def find(self, sha256: str) -> WrappedKey | None:
-        with self.sessions() as session:
-            row = session.get(ObjectKey, sha256)
-            return None if row is None else WrappedKey(row.kek_id, row.wrapped)
+        with self.reader.connect() as connection:
+            row = connection.execute(
+                select(ObjectKey.kek_id, ObjectKey.wrapped).where(ObjectKey.sha256 == sha256)
+            ).first()
+        return None if row is None else WrappedKey(row.kek_id, row.wrapped)
 
     def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
         with self.sessions() as session:
@@ -54,6 +65,7 @@ class DatabaseDataKeys:
         return kept
 
     def destroy(self, sha256: str) -> bool:
+        """For tools outside any unit of work; a use case calls `shred` in its own."""
         with self.sessions() as session:
             gone = session.execute(delete(ObjectKey).where(ObjectKey.sha256 == sha256))
             session.commit()
@@ -61,6 +73,17 @@ class DatabaseDataKeys:
 
     def _now(self) -> datetime:
         return self.clock.now()
+
+
+def shred(uow: UnitOfWork, shas: Iterable[str]) -> list[str]:
+    """Destroy these objects' data keys in the unit of work's transaction: once it commits,
+    every copy of their bytes, in any store or backup, is noise. Returns those it destroyed."""
+    wanted = sorted(set(shas))
+    if not wanted:
+        return []
+    found = list(uow.session.scalars(select(ObjectKey.sha256).where(ObjectKey.sha256.in_(wanted))))
+    uow.session.execute(delete(ObjectKey).where(ObjectKey.sha256.in_(wanted)))
+    return sorted(found)
 
 
 def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncryptionKey:
@@ -104,10 +127,26 @@ def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncrypti
 
 
 def open_sealed_store(
-    settings: Settings, sessions: sessionmaker[Session], clock: Clock, url: str | None = None
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    url: str | None = None,
 ) -> BlobStore:
     """The store at `url` (default: the configured one), sealed unless encryption is off."""
     inner = open_store(url or settings.resolved_storage_url)
     if not settings.storage_encryption:
         return inner
-    return EncryptedStore(inner, DatabaseDataKeys(sessions, clock), load_kek(settings, sessions))
+    reader = make_reader_engine(settings.resolved_database_url, engine)
+    keys = DatabaseDataKeys(sessions, clock, reader)
+    return EncryptedStore(inner, keys, load_kek(settings, sessions))
+
+
+def open_other_store(system: System, url: str) -> BlobStore:
+    """Another store (a migration's target, a restored backup) sealed like the system's own:
+    the same data keys, so that sealed bytes copy across as they are."""
+    inner = open_store(url)
+    store = system.store
+    if isinstance(store, EncryptedStore):
+        return EncryptedStore(inner, store.keys, store.kek, store.layout)
+    return inner

@@ -216,8 +216,9 @@ class EncryptedStore:
     # Removing and listing
 
     def delete(self, sha256: str) -> bool:
-        # The key first: once it is gone, every copy of the bytes is noise, backups too.
-        self.keys.destroy(sha256)
+        """Remove the sealed bytes. The data key is destroyed by the use case that decides
+        the deletion, in its own transaction (services.object_keys.shred), so that the key
+        goes when the deletion commits: then every other copy (a backup) is noise too."""
         return self.inner.delete(sha256)
 
     def iter_objects(self) -> Iterator[str]:

@@ -34,6 +34,7 @@ from custody.domain.retention import (
     deletion_certificate,
 )
 from custody.services.access import require
+from custody.services.object_keys import shred
 from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
@@ -238,6 +239,9 @@ def _tombstone(
         select(Officer.warrant_number).where(Officer.id == recording.officer_id)
     )
     objects = tuple(sha for name in object_columns() if (sha := getattr(recording, name)))
+    # Crypto-shredding, in the tombstone's own transaction: the certificate's word is true
+    # the moment it commits, for the store and for every backup of it.
+    destroyed = shred(uow, [sha for sha in objects if not _in_use(uow, sha, recording.id)])
     document = deletion_certificate(
         recording_id=recording.id,
         sha256=recording.sha256,
@@ -249,6 +253,7 @@ def _tombstone(
         objects=objects,
         camera=camera,
         officer=officer,
+        keys_destroyed=tuple(destroyed),
     )
     certificate = signing.sign(document, system.server_key)
     recording.state = DELETED
@@ -312,6 +317,7 @@ def purge_recording(system: System, recording_id: str, actor: Actor | None = Non
             if _in_use(uow, sha, recording_id):
                 shared.append(sha)  # another live recording holds the same bytes
                 continue
+            shred(uow, [sha])  # a tombstone from before encryption at rest kept its key
             system.store.delete(sha)  # False when a crashed run deleted it already
             removed.append(sha)
         recording.purged_at = uow.now()
