@@ -59,6 +59,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "categories": ("categories", "app", "Categories: retention, access class and review period."),
     "cases": ("cases", "app", "Cases: crime references, their footage and disposal."),
     "holds": ("holds", "app", "Legal and complaint holds: no deletion until lifted."),
+    "fixity": (
+        "storage",
+        "fixity_command",
+        "Read every stored object back and check its SHA-256 now; exit 1 on any problem.",
+    ),
+    "store": ("storage", "app", "The object store: migrate it to another, verify a copy."),
 }
 
 

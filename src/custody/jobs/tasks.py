@@ -17,6 +17,7 @@ from huey import crontab
 
 from custody.services.audit_trail import trail
 from custody.services.ingest import expiry
+from custody.services.objects import fixity as object_fixity
 from custody.services.recordings import media, previews
 from custody.services.retention import review
 from custody.services.system import System
@@ -30,6 +31,7 @@ PROBE_RETRY_DELAY_SECONDS = 60
 RECONCILE_MINUTES = 5
 # Hourly sweeps run off the hour, away from everything else that runs on it.
 HOURLY_AT_MINUTE = 17
+FIXITY_AT_MINUTE = 47
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Tasks:
     expire_uploads: Any
     retention_sweep: Any
     audit_checkpoint: Any
+    fixity: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -65,6 +68,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
             huey, "audit_checkpoint", RECONCILE_MINUTES * 60, lambda: _audit_checkpoint(system)
         )
 
+    def fixity() -> None:
+        once_per_slot(huey, "fixity", 3600, lambda: _fixity(system))
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     hourly = crontab(minute=str(HOURLY_AT_MINUTE))
@@ -82,8 +88,24 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         audit_checkpoint=huey.periodic_task(every_few_minutes, name="audit_checkpoint")(
             audit_checkpoint
         ),
+        # A slice of fixity every hour (settings bound its time and rate), oldest proof first,
+        # half an hour away from the sweep.
+        fixity=huey.periodic_task(crontab(minute=str(FIXITY_AT_MINUTE)), name="fixity")(fixity),
     )
     return tasks
+
+
+def _fixity(system: System) -> None:
+    settings = system.settings
+    report = object_fixity.run_fixity(
+        system,
+        bytes_per_second=settings.fixity_mb_per_second * 1e6,
+        seconds=settings.fixity_minutes_per_hour * 60,
+    )
+    if report.problems:
+        logger.error("fixity: %d of %d object(s) not intact", len(report.problems), report.checked)
+    else:
+        logger.info("fixity: %d object(s) proven intact", report.checked)
 
 
 def _audit_checkpoint(system: System) -> None:

@@ -8,10 +8,9 @@ not discovered as unreadable footage later.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -103,7 +102,9 @@ def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncrypti
                 "CUSTODY_PKCS11_MODULE needs CUSTODY_PKCS11_TOKEN and CUSTODY_PKCS11_PIN(_FILE)"
             )
         kek = Pkcs11Kek(
-            Pkcs11Config(settings.pkcs11_module, settings.pkcs11_token, pin, settings.pkcs11_key_label)
+            Pkcs11Config(
+                settings.pkcs11_module, settings.pkcs11_token, pin, settings.pkcs11_key_label
+            )
         )
     else:
         path = settings.resolved_kek_file

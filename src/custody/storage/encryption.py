@@ -177,9 +177,7 @@ class EncryptedStore:
         self, sha256: str, data_key: bytes, start: int, end: int, ciphertext_size: int
     ) -> Iterator[bytes]:
         layout = self.layout
-        header = segments.Header.parse(
-            b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES))
-        )
+        header = segments.Header.parse(b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES)))
         aead = segments.segment_key(data_key, header.salt, _associated(sha256))
         if start >= end:
             if ciphertext_size == segments.HEADER_BYTES + segments.TAG_BYTES:
@@ -209,9 +207,7 @@ class EncryptedStore:
         layout = self.layout
         cipher_end = min(ciphertext_size, stop * layout.segment)
         sealed = self.inner.read(sha256, layout.cipher_start(first), cipher_end)
-        return segments.decrypt_segments(
-            sealed, aead, header, first, stop, ciphertext_size, layout
-        )
+        return segments.decrypt_segments(sealed, aead, header, first, stop, ciphertext_size, layout)
 
     # Removing and listing
 
@@ -255,4 +251,3 @@ def _open_spool(spool: BinaryIO, key: bytes, layout: segments.Layout) -> Iterato
 def unsealed(store: BlobStore) -> BlobStore:
     """The store under an encryption wrapper (itself if it has none)."""
     return store.inner if isinstance(store, EncryptedStore) else store
-
