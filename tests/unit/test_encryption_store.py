@@ -10,7 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from custody.domain.errors import ContentMismatch, KeyDestroyed, ObjectCorrupt, WrongKeyEncryptionKey
+from custody.domain.errors import (
+    ContentMismatch,
+    KeyDestroyed,
+    ObjectCorrupt,
+    WrongKeyEncryptionKey,
+)
 from custody.storage.encryption import EncryptedStore, WrappedKey
 from custody.storage.filesystem import FilesystemStore
 from custody.storage.kek import FileKek
@@ -56,7 +61,9 @@ def test_the_bytes_at_rest_are_not_the_footage(sealed: tuple[EncryptedStore, byt
     assert b"".join(store.read(sha)) == data
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_a_range_read_gives_exactly_those_bytes(
     sealed: tuple[EncryptedStore, bytes, str], data: st.DataObject
@@ -71,9 +78,13 @@ def test_a_range_read_gives_exactly_those_bytes(
     assert b"".join(store.read(sha, start)) == plain[start:]
 
 
-@pytest.mark.parametrize("size", [0, 1, SMALL.first_plain, SMALL.first_plain + 1, SMALL.first_plain + SMALL.plain])
+@pytest.mark.parametrize(
+    "size", [0, 1, SMALL.first_plain, SMALL.first_plain + 1, SMALL.first_plain + SMALL.plain]
+)
 def test_sizes_at_the_edges_round_trip(tmp_path: Path, size: int) -> None:
-    store = EncryptedStore(FilesystemStore(tmp_path), MemoryKeys(), FileKek.create(tmp_path / "k"), SMALL)
+    store = EncryptedStore(
+        FilesystemStore(tmp_path), MemoryKeys(), FileKek.create(tmp_path / "k"), SMALL
+    )
     data = os.urandom(size)
     sha = store.put_stream([data], hashlib.sha256(data).hexdigest()).sha256
     assert store.size(sha) == size
@@ -113,23 +124,28 @@ def test_one_objects_bytes_under_anothers_name_are_refused(tmp_path: Path) -> No
 
 
 def test_a_wrong_expected_hash_stores_nothing(tmp_path: Path) -> None:
-    store = EncryptedStore(FilesystemStore(tmp_path / "o"), MemoryKeys(), FileKek.create(tmp_path / "k"))
+    store = EncryptedStore(
+        FilesystemStore(tmp_path / "o"), MemoryKeys(), FileKek.create(tmp_path / "k")
+    )
     with pytest.raises(ContentMismatch):
         store.put_stream([b"abc"], "0" * 64)
     assert list(store.iter_objects()) == []
 
 
 def test_a_put_file_moves_the_file_in_sealed(tmp_path: Path) -> None:
-    store = EncryptedStore(FilesystemStore(tmp_path / "o"), MemoryKeys(), FileKek.create(tmp_path / "k"))
+    store = EncryptedStore(
+        FilesystemStore(tmp_path / "o"), MemoryKeys(), FileKek.create(tmp_path / "k")
+    )
     part = tmp_path / "upload.part"
     data = os.urandom(3 * 1024 * 1024 + 5)
     part.write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
     store.put_file(part, sha)
     assert not part.exists()
-    assert b"".join(store.read(sha, 1024 * 1024 - 10, 2 * 1024 * 1024 + 10)) == data[
-        1024 * 1024 - 10 : 2 * 1024 * 1024 + 10
-    ]
+    assert (
+        b"".join(store.read(sha, 1024 * 1024 - 10, 2 * 1024 * 1024 + 10))
+        == data[1024 * 1024 - 10 : 2 * 1024 * 1024 + 10]
+    )
 
 
 def test_another_key_encryption_key_is_refused(tmp_path: Path) -> None:

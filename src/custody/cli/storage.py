@@ -12,7 +12,6 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-from rich.table import Table
 
 from custody.cli.common import err, out, refusals, system
 from custody.private import open_private, private_dir
@@ -25,14 +24,11 @@ app = typer.Typer(
 )
 
 
-def _problems(title: str, problems: list[ObjectProblem]) -> Table:
-    table = Table(title=title)
-    table.add_column("object (SHA-256)")
-    table.add_column("outcome")
-    table.add_column("detail")
+def _show(title: str, problems: list[ObjectProblem]) -> None:
+    """One line per object, its full SHA-256 first: easy to read, grep and paste."""
+    err.print(f"[red]{title}:[/]")
     for problem in problems:
-        table.add_row(problem.sha256, problem.outcome, problem.detail)
-    return table
+        err.print(f"{problem.sha256} {problem.outcome}: {problem.detail}", soft_wrap=True)
 
 
 @refusals
@@ -78,7 +74,7 @@ def fixity_command(
         f"{len(report.problems)} problem(s)"
     )
     if report.problems:
-        err.print(_problems("Objects not proven intact", report.problems))
+        _show("Objects not proven intact", report.problems)
     if as_json:
         out.print_json(report.model_dump_json())
     if report.problems:
@@ -133,7 +129,7 @@ def migrate(
         if e["outcome"] not in (migration.COPIED, migration.VERIFIED)
     ]
     if bad:
-        err.print(_problems("Objects not migrated", bad))
+        _show("Objects not migrated", bad)
         raise typer.Exit(1)
 
 
@@ -171,7 +167,7 @@ def verify(
         f"difference(s); {len(result.unreferenced)} object(s) nobody names"
     )
     if result.differences:
-        err.print(_problems("Differences from the database", result.differences))
+        _show("Differences from the database", result.differences)
     if as_json:
         out.print_json(result.model_dump_json())
     if result.differences:
