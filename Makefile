@@ -51,6 +51,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/retention.py
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/storage.py
 
 screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots

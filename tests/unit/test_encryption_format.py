@@ -79,6 +79,6 @@ def test_tink_and_custody_read_each_others_objects(size: int) -> None:
     header = segments.Header.parse(theirs[: segments.HEADER_BYTES])
     aead = segments.segment_key(data_key, header.salt, name)
     count = segments.Layout().segments(size)
-    body = [theirs[segments.HEADER_BYTES :]]
+    body = [theirs]
     opened_ours = segments.decrypt_segments(body, aead, header, 0, count, len(theirs))
     assert b"".join(opened_ours) == data

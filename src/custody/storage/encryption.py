@@ -11,14 +11,13 @@ unreadable. `docs/storage.md`, "Encryption at rest", explains the choice.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from custody.domain.errors import ContentMismatch, KeyDestroyed
 from custody.storage import segments
@@ -177,37 +176,42 @@ class EncryptedStore:
         self, sha256: str, data_key: bytes, start: int, end: int, ciphertext_size: int
     ) -> Iterator[bytes]:
         layout = self.layout
-        header = segments.Header.parse(b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES)))
+        first = layout.segment_of(start) if start < end else 0
+        stop = layout.segment_of(end - 1) + 1 if start < end else 1
+        if start >= end and ciphertext_size != segments.HEADER_BYTES + segments.TAG_BYTES:
+            return  # nothing asked of a non-empty object (an empty one still proves it opens)
+        # Read from a segment boundary: segment 0's read carries the header with it.
+        sealed = iter(
+            self.inner.read(
+                sha256, first * layout.segment, min(ciphertext_size, stop * layout.segment)
+            )
+        )
+        if first == 0:
+            head = next(sealed, b"")
+            while len(head) < segments.HEADER_BYTES and (more := next(sealed, None)):
+                head += more
+            header = segments.Header.parse(head[: segments.HEADER_BYTES])
+            sealed = itertools.chain([head], sealed)
+        else:
+            header = segments.Header.parse(
+                b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES))
+            )
         aead = segments.segment_key(data_key, header.salt, _associated(sha256))
-        if start >= end:
-            if ciphertext_size == segments.HEADER_BYTES + segments.TAG_BYTES:
-                # An empty object still proves it opens: its one segment is a tag.
-                _ = list(self._segments(sha256, aead, header, 0, 1, ciphertext_size))
-            return
-        first = layout.segment_of(start)
-        stop = layout.segment_of(end - 1) + 1
         offset = start - layout.plain_start(first)
         remaining = end - start
-        for plain in self._segments(sha256, aead, header, first, stop, ciphertext_size):
-            piece = plain[offset : offset + remaining]
+        opened = segments.decrypt_segments(
+            sealed, aead, header, first, stop, ciphertext_size, layout
+        )
+        for plain in opened:
+            piece = (
+                plain
+                if offset == 0 and remaining >= len(plain)
+                else plain[offset : offset + remaining]
+            )
             offset = 0
             remaining -= len(piece)
             if piece:
                 yield piece
-
-    def _segments(
-        self,
-        sha256: str,
-        aead: AESGCM,
-        header: segments.Header,
-        first: int,
-        stop: int,
-        ciphertext_size: int,
-    ) -> Iterator[bytes]:
-        layout = self.layout
-        cipher_end = min(ciphertext_size, stop * layout.segment)
-        sealed = self.inner.read(sha256, layout.cipher_start(first), cipher_end)
-        return segments.decrypt_segments(sealed, aead, header, first, stop, ciphertext_size, layout)
 
     # Removing and listing
 
@@ -244,7 +248,7 @@ def _open_spool(spool: BinaryIO, key: bytes, layout: segments.Layout) -> Iterato
     header = segments.Header.parse(spool.read(segments.HEADER_BYTES))
     aead = segments.segment_key(key, header.salt, b"spool")
     stop = -(-size // layout.segment)
-    spool.seek(segments.HEADER_BYTES)
+    spool.seek(0)
     return segments.decrypt_segments(_blocks(spool), aead, header, 0, stop, size, layout)
 
 

@@ -111,8 +111,11 @@ def encrypt(
         buffer += chunk
         # A full segment is sealed only once more bytes follow: the last one says it is last.
         while len(buffer) > want:
-            yield aead.encrypt(_nonce(prefix, index, False), bytes(buffer[:want]), None)
+            # Sealed straight from the buffer (a view, not a copy), then dropped from it.
+            with memoryview(buffer) as view, view[:want] as part:
+                sealed = aead.encrypt(_nonce(prefix, index, False), part, None)
             del buffer[:want]
+            yield sealed
             index += 1
             want = layout.plain
     yield aead.encrypt(_nonce(prefix, index, True), bytes(buffer), None)
@@ -139,23 +142,37 @@ def decrypt_segments(
     ciphertext_size: int,
     layout: Layout = Layout(),
 ) -> Iterator[bytes]:
-    """Open segments `first` up to (not including) `stop`, from ciphertext that starts at
-    segment `first`'s start, in an object `ciphertext_size` bytes long."""
+    """Open segments `first` up to (not including) `stop` of an object `ciphertext_size`
+    bytes long, from its ciphertext read from offset `first * segment` (so segment 0's
+    bytes come after the header). Reads aligned to the segment size (the filesystem store
+    reads 1 MiB blocks) hand each segment over without a copy."""
     last_index = -(-ciphertext_size // layout.segment) - 1
     source = iter(ciphertext)
-    buffer = bytearray()
+    carry = b""
     for index in range(first, stop):
-        length = min(ciphertext_size, (index + 1) * layout.segment) - layout.cipher_start(index)
-        while len(buffer) < length:
-            chunk = next(source, None)
-            if chunk is None:
-                raise ObjectCorrupt(f"the object ends inside segment {index}")
-            buffer += chunk
-        yield _open(aead, header, index, index == last_index, bytes(buffer[:length]))
-        del buffer[:length]
+        need = min(ciphertext_size, (index + 1) * layout.segment) - index * layout.segment
+        if len(carry) >= need:
+            piece, carry = carry[:need], carry[need:]
+        else:
+            parts = [carry] if carry else []
+            have = len(carry)
+            while have < need:
+                chunk = next(source, None)
+                if chunk is None:
+                    raise ObjectCorrupt(f"the object ends inside segment {index}")
+                parts.append(chunk)
+                have += len(chunk)
+            if len(parts) == 1 and have == need:
+                piece, carry = parts[0], b""
+            else:
+                joined = b"".join(parts)
+                piece, carry = joined[:need], joined[need:]
+        skip = HEADER_BYTES if index == 0 else 0
+        with memoryview(piece) as view, view[skip:] as sealed:
+            yield _open(aead, header, index, index == last_index, sealed)
 
 
-def _open(aead: AESGCM, header: Header, index: int, last: bool, sealed: bytes) -> bytes:
+def _open(aead: AESGCM, header: Header, index: int, last: bool, sealed: memoryview) -> bytes:
     try:
         return aead.decrypt(_nonce(header.prefix, index, last), sealed, None)
     except InvalidTag:
