@@ -210,8 +210,9 @@ def test_a_wrong_or_missing_key_encryption_key_is_refused_at_start(tmp_path: Pat
     kek.write_bytes(os.urandom(32))
     with pytest.raises(WrongKeyEncryptionKey, match="wrapped by key-encryption key"):
         build_system(settings, jobs=NoJobs())
-    refused = custody(data_dir, "fixity")
-    assert refused.returncode != 0 and "key-encryption key" in refused.stderr
+    for command in (("fixity",), ("store", "verify")):
+        refused = custody(data_dir, *command)
+        assert refused.returncode == 2 and "key-encryption key" in refused.stderr
 
     kek.unlink()
     with pytest.raises(WrongKeyEncryptionKey, match="no key-encryption key"):
