@@ -38,7 +38,7 @@ from custody.storage.encryption import EncryptedStore
 from custody.storage.filesystem import FilesystemStore
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
-from tests.conftest import START, custody
+from tests.conftest import START, Installer, custody
 from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
 from tests.people import PASSWORD
@@ -333,3 +333,32 @@ def test_migration_refuses_to_carry_a_changed_object(world: World, tmp_path: Pat
         }
     ]
     assert not target.exists(row.sha256) and report["complete"] is False
+
+
+def test_objects_stored_before_encryption_still_read_and_new_ones_are_sealed(
+    tmp_path: Path, clock: ManualClock, install: Installer
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", storage_encryption=False)
+    before = install(settings, clock=clock, jobs=NoJobs())
+    world = build_world(before)
+    old = world.row(world.record(data=b"footage from before " * 500))
+    before.engine.dispose()
+    path = settings.data_dir / "objects" / old.sha256[:2] / old.sha256[2:4] / old.sha256
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == old.sha256  # plaintext at rest
+
+    upgraded = build_system(Settings(data_dir=settings.data_dir), clock=clock, jobs=NoJobs())
+    assert b"".join(upgraded.store.read(old.sha256, 20, 60)) == path.read_bytes()[20:60]
+    world.system = upgraded
+    new = world.row(world.record(data=b"footage from after " * 500))
+    new_path = _object_path(upgraded, new.sha256)
+    assert hashlib.sha256(new_path.read_bytes()).hexdigest() != new.sha256  # sealed
+    assert fixity.run_fixity(upgraded).intact == 2
+
+    clock.set(START + 30 * DAY)
+    assert sorted(sweep.sweep(upgraded).deleted) == sorted([old.id, new.id])
+    # Only the sealed object's key is claimed destroyed: the old one's copies are plaintext.
+    assert json.loads(world.row(old.id).deletion_certificate or "{}")["data_keys_destroyed"] == []
+    assert json.loads(world.row(new.id).deletion_certificate or "{}")["data_keys_destroyed"] == [
+        new.sha256
+    ]
+    upgraded.engine.dispose()

@@ -22,7 +22,13 @@ from custody.db.models.storage import ObjectKey
 from custody.domain.clock import Clock
 from custody.domain.errors import WrongKeyEncryptionKey
 from custody.storage import BlobStore, open_store
-from custody.storage.encryption import EncryptedStore, KeyEncryptionKey, WrappedKey
+from custody.storage.encryption import (
+    PLAINTEXT,
+    EncryptedStore,
+    KeyEncryptionKey,
+    WrappedKey,
+    looks_sealed,
+)
 from custody.storage.kek import FileKek, Pkcs11Config, Pkcs11Kek
 
 if TYPE_CHECKING:
@@ -76,11 +82,18 @@ class DatabaseDataKeys:
 
 def shred(uow: UnitOfWork, shas: Iterable[str]) -> list[str]:
     """Destroy these objects' data keys in the unit of work's transaction: once it commits,
-    every copy of their bytes, in any store or backup, is noise. Returns those it destroyed."""
+    every copy of their bytes, in any store or backup, is noise. Returns those it destroyed
+    (not the objects stored before encryption at rest: their copies are plaintext)."""
     wanted = sorted(set(shas))
     if not wanted:
         return []
-    found = list(uow.session.scalars(select(ObjectKey.sha256).where(ObjectKey.sha256.in_(wanted))))
+    found = list(
+        uow.session.scalars(
+            select(ObjectKey.sha256).where(
+                ObjectKey.sha256.in_(wanted), ObjectKey.kek_id != PLAINTEXT
+            )
+        )
+    )
     uow.session.execute(delete(ObjectKey).where(ObjectKey.sha256.in_(wanted)))
     return sorted(found)
 
@@ -92,8 +105,9 @@ def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncrypti
     making a new one would silently orphan them, so that is refused instead.
     """
     with sessions() as session:
-        sample = session.scalar(select(ObjectKey).limit(1))
-        count = session.scalar(select(func.count()).select_from(ObjectKey)) or 0
+        sealed = ObjectKey.kek_id != PLAINTEXT
+        sample = session.scalar(select(ObjectKey).where(sealed).limit(1))
+        count = session.scalar(select(func.count()).select_from(ObjectKey).where(sealed)) or 0
     kek: KeyEncryptionKey
     if settings.pkcs11_module:
         pin = settings.resolved_pkcs11_pin
@@ -140,7 +154,37 @@ def open_sealed_store(
         return inner
     reader = make_reader_engine(settings.resolved_database_url, engine)
     keys = DatabaseDataKeys(sessions, clock, reader)
-    return EncryptedStore(inner, keys, load_kek(settings, sessions))
+    store = EncryptedStore(inner, keys, load_kek(settings, sessions))
+    adopt_plaintext_objects(store, sessions, clock)
+    return store
+
+
+def adopt_plaintext_objects(
+    store: EncryptedStore, sessions: sessionmaker[Session], clock: Clock
+) -> int:
+    """On an installation's first start with encryption at rest, mark the objects it stored
+    before as plaintext, so that they still read (docs/storage.md, "Encryption at rest").
+
+    Done once: only while no object has a key row at all. An object that looks sealed (a
+    shredded one whose bytes a crashed purge left) is not adopted."""
+    with sessions() as session:
+        if session.scalar(select(ObjectKey.sha256).limit(1)) is not None:
+            return 0
+    now = clock.now()
+    found = []
+    for sha in store.inner.iter_objects():
+        head = b"".join(store.inner.read(sha, 0, 1))
+        if not looks_sealed(head, store.inner.size(sha)):
+            found.append(ObjectKey(sha256=sha, kek_id=PLAINTEXT, wrapped=b"", created_at=now))
+    if found:
+        with sessions() as session:
+            session.add_all(found)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another node adopted them first
+                return 0
+    return len(found)
 
 
 def open_other_store(system: System, url: str) -> BlobStore:

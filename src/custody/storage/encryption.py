@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from custody.domain.errors import ContentMismatch, KeyDestroyed
+from custody.domain.errors import ContentMismatch, KeyDestroyed, ObjectCorrupt
 from custody.storage import segments
 from custody.storage.base import BlobStore, StoredObject
 
 READ_BLOCK = 1024 * 1024
+# The key row of an object stored before encryption at rest: kept as it is, read as it is.
+PLAINTEXT = "plaintext"
 
 
 @dataclass(frozen=True)
@@ -139,12 +141,19 @@ class EncryptedStore:
 
     def _seal_into(self, sha256: str, plaintext: Iterable[bytes]) -> None:
         data_key = self._data_key(sha256, create=True)
+        if data_key is None:
+            # Stored before encryption at rest: its other copies are plaintext too.
+            self.inner.put_named(sha256, plaintext)
+            return
         self.inner.put_named(
             sha256, segments.encrypt(plaintext, data_key, _associated(sha256), self.layout)
         )
 
-    def _data_key(self, sha256: str, *, create: bool = False) -> bytes:
+    def _data_key(self, sha256: str, *, create: bool = False) -> bytes | None:
+        """The object's data key; None for an object stored before encryption at rest."""
         kept = self.keys.find(sha256)
+        if kept is not None and kept.kek_id == PLAINTEXT:
+            return None
         if kept is None:
             if not create:
                 raise KeyDestroyed(
@@ -162,14 +171,19 @@ class EncryptedStore:
         return self.inner.exists(sha256)
 
     def size(self, sha256: str) -> int:
-        return self.layout.plaintext_size(self.inner.size(sha256))
+        size = self.inner.size(sha256)
+        if self._data_key(sha256) is None:
+            return size
+        return self.layout.plaintext_size(size)
 
     def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Size first, so that a missing object raises NotFound now, as the inner store does.
         ciphertext_size = self.inner.size(sha256)
+        data_key = self._data_key(sha256)
+        if data_key is None:
+            return self.inner.read(sha256, start, end)
         plaintext_size = self.layout.plaintext_size(ciphertext_size)
         end = plaintext_size if end is None else min(end, plaintext_size)
-        data_key = self._data_key(sha256)
         return self._read(sha256, data_key, start, end, ciphertext_size)
 
     def _read(
@@ -231,6 +245,18 @@ class EncryptedStore:
     def read_sealed(self, sha256: str) -> Iterator[bytes]:
         """The object's bytes as they lie at rest, for a copy to another store."""
         return self.inner.read(sha256)
+
+
+def looks_sealed(head: bytes, size: int, layout: segments.Layout = segments.Layout()) -> bool:
+    """Whether an object's first bytes and size are those of a sealed object (MP4 footage
+    begins with a box length, JPEG with 0xFF, neither with Tink's header length, 40)."""
+    if not head or head[0] != segments.HEADER_BYTES:
+        return False
+    try:
+        layout.plaintext_size(size)
+    except ObjectCorrupt:
+        return False
+    return True
 
 
 def _associated(sha256: str) -> bytes:
