@@ -361,4 +361,6 @@ def test_objects_stored_before_encryption_still_read_and_new_ones_are_sealed(
     assert json.loads(world.row(new.id).deletion_certificate or "{}")["data_keys_destroyed"] == [
         new.sha256
     ]
+    with upgraded.unit_of_work() as uow:  # fixity watches what is kept, nothing deleted
+        assert list(uow.session.scalars(select(FixityCheck))) == []
     upgraded.engine.dispose()
