@@ -291,6 +291,8 @@ def test_a_migration_killed_half_way_finishes_on_its_next_run(tmp_path: Path) ->
     moved = open_other_store(system, target.as_uri())
     for sha in shas:
         assert hashlib.sha256(b"".join(moved.read(sha))).hexdigest() == sha
+    unknown = custody(data_dir, "store", "migrate", "--to", "ftp://elsewhere/")
+    assert unknown.returncode == 1 and "unsupported storage URL" in unknown.stderr
     verified = custody(data_dir, "store", "verify", "--url", target.as_uri())
     assert verified.returncode == 1 and lost in verified.stderr and "missing" in verified.stderr
     system.engine.dispose()

@@ -20,7 +20,7 @@ from custody.config import Settings
 from custody.db.engine import make_reader_engine
 from custody.db.models.storage import ObjectKey
 from custody.domain.clock import Clock
-from custody.domain.errors import WrongKeyEncryptionKey
+from custody.domain.errors import InvalidInput, WrongKeyEncryptionKey
 from custody.storage import BlobStore, open_store
 from custody.storage.encryption import (
     PLAINTEXT,
@@ -190,7 +190,10 @@ def adopt_plaintext_objects(
 def open_other_store(system: System, url: str) -> BlobStore:
     """Another store (a migration's target, a restored backup) sealed like the system's own:
     the same data keys, so that sealed bytes copy across as they are."""
-    inner = open_store(url)
+    try:
+        inner = open_store(url)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
     store = system.store
     if isinstance(store, EncryptedStore):
         return EncryptedStore(inner, store.keys, store.kek, store.layout)
