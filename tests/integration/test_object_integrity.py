@@ -366,3 +366,27 @@ def test_objects_stored_before_encryption_still_read_and_new_ones_are_sealed(
     with upgraded.unit_of_work() as uow:  # fixity watches what is kept, nothing deleted
         assert list(uow.session.scalars(select(FixityCheck))) == []
     upgraded.engine.dispose()
+
+
+def test_the_hourly_fixity_job_runs_once_an_hour_across_workers(
+    tmp_path: Path, clock: ManualClock, install: Installer
+) -> None:
+    # Wired as `custody serve` wires it: Huey on SQLite in the data dir; a second HueyJobs on
+    # the same queue stands for another node's worker.
+    from custody.jobs.queue import HueyJobs
+
+    system = install(Settings(data_dir=tmp_path / "data"), clock=clock)
+    try:
+        world = build_world(system)
+        row = world.row(world.record(data=os.urandom(5000)))
+        assert isinstance(system.jobs, HueyJobs)
+        other = HueyJobs.for_system(system)
+        system.jobs.tasks.fixity.call_local()
+        first = clock.now()
+        clock.advance(timedelta(minutes=1))
+        other.tasks.fixity.call_local()  # same hour: the other worker skips it
+        with system.unit_of_work() as uow:
+            check = uow.session.get(FixityCheck, row.sha256)
+            assert check is not None and (check.outcome, check.checked_at) == ("intact", first)
+    finally:
+        system.engine.dispose()
