@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,21 @@ def test_the_header_is_tinks(sealed: tuple[EncryptedStore, bytes, str]) -> None:
     store, _, sha = sealed
     header = b"".join(store.inner.read(sha, 0, HEADER_BYTES))
     assert header[0] == HEADER_BYTES == 40 and TAG_BYTES == 16
+
+
+def test_put_named_stores_nothing_when_its_bytes_fail_and_keeps_what_is_there(
+    tmp_path: Path,
+) -> None:
+    store = FilesystemStore(tmp_path / "o")
+    name = "ab" * 32
+
+    def broken() -> Iterator[bytes]:
+        yield b"half of it"
+        raise OSError("the source went away")
+
+    with pytest.raises(OSError):
+        store.put_named(name, broken())
+    assert not store.exists(name) and not list((tmp_path / "o" / ".tmp").iterdir())
+    assert store.put_named(name, [b"first"]) == 5
+    assert store.put_named(name, [b"second, longer"]) == 5  # content addressing: kept
+    assert b"".join(store.read(name)) == b"first"
