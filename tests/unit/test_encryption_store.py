@@ -194,3 +194,20 @@ def test_put_named_stores_nothing_when_its_bytes_fail_and_keeps_what_is_there(
     assert store.put_named(name, [b"first"]) == 5
     assert store.put_named(name, [b"second, longer"]) == 5  # content addressing: kept
     assert b"".join(store.read(name)) == b"first"
+
+
+def test_the_same_bytes_stored_again_after_shredding_read_under_their_new_key(
+    tmp_path: Path,
+) -> None:
+    keys = MemoryKeys()
+    store = EncryptedStore(FilesystemStore(tmp_path / "o"), keys, FileKek.create(tmp_path / "k"))
+    # A black frame's thumbnail: identical bytes for two recordings, one deleted.
+    sha = store.put_stream([b"the same thumbnail"]).sha256
+    assert keys.destroy(sha)  # its recording deleted; the purge of its bytes has not run yet
+    assert store.put_stream([b"the same thumbnail"]).sha256 == sha
+    assert b"".join(store.read(sha)) == b"the same thumbnail"
+    assert keys.destroy(sha)
+    part = tmp_path / "part"
+    part.write_bytes(b"the same thumbnail")
+    store.put_file(part, sha)
+    assert b"".join(store.read(sha)) == b"the same thumbnail"

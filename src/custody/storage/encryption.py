@@ -140,7 +140,13 @@ class EncryptedStore:
         return StoredObject(sha256, size)
 
     def _seal_into(self, sha256: str, plaintext: Iterable[bytes]) -> None:
+        there = self.inner.exists(sha256)
+        kept = self.keys.find(sha256)
         data_key = self._data_key(sha256, create=True)
+        if there and kept is None:
+            # Bytes under this name with no key: a shredded object whose purge has not run
+            # yet. Noise now, they must not stand in for the same content stored anew.
+            self.inner.delete(sha256)
         if data_key is None:
             # Stored before encryption at rest: its other copies are plaintext too.
             self.inner.put_named(sha256, plaintext)
