@@ -3,8 +3,9 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
+SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: help install run test lint bench screenshots browser clean
+.PHONY: help install run test lint bench screenshots browser softhsm clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,10 +30,15 @@ browser: ## Install Debian's Chromium for the portal tests (needs root or sudo)
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
+softhsm: ## Install Debian's SoftHSM2, the PKCS#11 token the HSM key-encryption key tests use (needs root or sudo)
+	@test -e $(SOFTHSM_MODULE) || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq softhsm2; }
+
 run: install ## Run the demo: a small force, a shift of docking, the portal
 	$(BIN)/custody demo
 
-test: install browser ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
+test: install browser softhsm ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy --strict and the import contracts of pyproject.toml
@@ -46,6 +52,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/retention.py
 	$(BIN)/python benchmarks/audit.py
 	$(BIN)/python benchmarks/clips.py
+	$(BIN)/python benchmarks/storage.py
 
 screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots

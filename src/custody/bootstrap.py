@@ -7,8 +7,8 @@ from custody.db.engine import make_engine, make_session_factory
 from custody.domain.clock import Clock, SystemClock
 from custody.private import private_dir, tighten
 from custody.services import keys
+from custody.services.object_keys import open_sealed_store
 from custody.services.system import JobQueue, NoJobs, System
-from custody.storage import open_store
 
 
 def build_system(
@@ -35,12 +35,15 @@ def build_system(
         server_key = keys.create_server_key(settings.keys_dir)
     else:
         server_key = keys.load_server_key(settings.keys_dir)
+    sessions = make_session_factory(engine)
+    clock = clock or SystemClock(settings.clock_offset)
     system = System(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
-        store=open_store(settings.resolved_storage_url),
-        clock=clock or SystemClock(settings.clock_offset),
+        sessions=sessions,
+        # Sealed at rest; a wrong key-encryption key is refused here, at start.
+        store=open_sealed_store(settings, engine, sessions, clock),
+        clock=clock,
         server_key=server_key,
         jobs=NoJobs(),
     )

@@ -47,6 +47,21 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_from: str = "custody@localhost"
 
+    # Encryption at rest (docs/storage.md): on unless a test or benchmark turns it off.
+    storage_encryption: bool = True
+    # The key-encryption key: a file (default: keys/storage-kek.bin in the data dir), or an
+    # AES key in a hardware security module over PKCS#11 when a module is named.
+    kek_file: Path | None = None
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin: str | None = None
+    pkcs11_pin_file: Path | None = None
+    pkcs11_key_label: str = "custody-kek"
+    # Fixity re-reads every object at most this fast, so that it never starves playback.
+    fixity_mb_per_second: float = Field(default=50.0, gt=0)
+    # The periodic fixity job reads for at most this long each hour, oldest checks first.
+    fixity_minutes_per_hour: float = Field(default=20.0, gt=0, le=55)
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -71,6 +86,16 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def resolved_kek_file(self) -> Path:
+        return self.kek_file or self.keys_dir / "storage-kek.bin"
+
+    @property
+    def resolved_pkcs11_pin(self) -> str | None:
+        if self.pkcs11_pin_file is not None:
+            return self.pkcs11_pin_file.read_text(encoding="utf-8").strip()
+        return self.pkcs11_pin
 
     @property
     def staging_dir(self) -> Path:

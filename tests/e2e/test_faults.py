@@ -17,10 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from custody.bootstrap import build_system
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
+from custody.config import Settings
 from custody.dock.agent import DockAgent, DockResult
 from custody.dock.backoff import Backoff
+from custody.services.system import NoJobs
 from tests.conftest import Installation
 from tests.proxy import Exchange, Fault, FaultProxy
 
@@ -125,9 +128,14 @@ def _assert_all_stored_once(
     assert sorted(_ingest_events(installation)) == sorted(originals)
     assert CameraStorage(camera_dir).recordings() == []
     objects = installation.data_dir / "objects"
-    for sha in originals.values():
-        stored = objects / sha[:2] / sha[2:4] / sha
-        assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
+    # Through the installation's own store (sealed at rest: the file itself is ciphertext).
+    system = build_system(Settings(data_dir=installation.data_dir), jobs=NoJobs())
+    try:
+        for sha in originals.values():
+            assert (objects / sha[:2] / sha[2:4] / sha).exists()
+            assert hashlib.sha256(b"".join(system.store.read(sha))).hexdigest() == sha
+    finally:
+        system.engine.dispose()
 
 
 def _on_camera(camera_dir: Path) -> Callable[[Exchange], bool]:

@@ -60,6 +60,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cases": ("cases", "app", "Cases: crime references, their footage and disposal."),
     "holds": ("holds", "app", "Legal and complaint holds: no deletion until lifted."),
     "bundle": ("bundle", "app", "Court bundles: export a case as BagIt, verify one anywhere."),
+    "fixity": (
+        "storage",
+        "fixity_command",
+        "Read every stored object back and check its SHA-256 now; exit 1 on any problem.",
+    ),
+    "store": ("storage", "app", "The object store: migrate it to another, verify a copy."),
 }
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.domain.actor import Actor
-from custody.domain.errors import CustodyError
+from custody.domain.errors import CustodyError, WrongKeyEncryptionKey
 from custody.domain.principal import Principal
 from custody.services.identity.users import principal_named
 from custody.services.system import System
@@ -37,6 +37,10 @@ def system(ctx: typer.Context) -> System:
         return build_system(config)
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except WrongKeyEncryptionKey as exc:
+        # Refused at start, before a byte is read: never footage that will not open later.
+        err.print(f"[red]error:[/] {exc.message}")
         raise typer.Exit(2) from None
 
 

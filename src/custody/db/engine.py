@@ -45,5 +45,23 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def make_reader_engine(url: str, engine: Engine) -> Engine:
+    """An engine for short lookups that must not wait for a writer: on SQLite, reads in
+    autocommit (WAL lets them run beside a write transaction, which takes its lock at BEGIN
+    IMMEDIATE); on PostgreSQL the engine itself, whose writers lock rows, not the database."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return engine
+    reader = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(reader, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return reader
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)

@@ -120,3 +120,21 @@ class TooManySignIns(CustodyError):
     def retry_after_seconds(self) -> int:
         """For the Retry-After header: whole seconds, never zero."""
         return max(1, int(self.retry_after.total_seconds() + 0.999))
+
+
+class ObjectCorrupt(CustodyError):
+    """A stored object's bytes fail their authentication tag or their SHA-256: changed at rest."""
+
+    code = "object_corrupt"
+
+
+class KeyDestroyed(NotFound):
+    """The object's data key is gone (its recording was deleted): its bytes are noise for ever."""
+
+    code = "not_found"
+
+
+class WrongKeyEncryptionKey(CustodyError):
+    """The key-encryption key given is not the one that wrapped this installation's data keys."""
+
+    code = "wrong_key_encryption_key"

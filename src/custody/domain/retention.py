@@ -280,8 +280,12 @@ def deletion_certificate(
     objects: tuple[str, ...],
     camera: str | None,
     officer: str | None,
+    keys_destroyed: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The unsigned deletion certificate: what went, when, and under which rule."""
+    """The unsigned deletion certificate: what went, when, and under which rule.
+
+    `keys_destroyed` names the objects whose data key was destroyed with the deletion: every
+    copy of their bytes (a backup included) is unreadable from then on."""
     return {
         "format": CERTIFICATE_FORMAT,
         "recording_id": recording_id,
@@ -296,4 +300,5 @@ def deletion_certificate(
         "objects": sorted(set(objects)),
         "camera": camera,
         "officer": officer,
+        "data_keys_destroyed": sorted(set(keys_destroyed)),
     }

@@ -19,6 +19,7 @@ from custody.services.audit_trail import search as audit_search
 from custody.services.audit_trail import trail
 from custody.services.disclosure import bundle_exports, shares
 from custody.services.ingest import expiry
+from custody.services.objects import fixity as object_fixity
 from custody.services.recordings import media, previews
 from custody.services.retention import review
 from custody.services.system import System
@@ -35,6 +36,7 @@ RECONCILE_MINUTES = 5
 CHECKPOINT_SECONDS = 60
 # Hourly sweeps run off the hour, away from everything else that runs on it.
 HOURLY_AT_MINUTE = 17
+FIXITY_AT_MINUTE = 47
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Tasks:
     verify_audit: Any
     expire_shares: Any
     build_bundle: Any
+    fixity: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -82,6 +85,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     def build_bundle(export_id: str) -> None:
         bundle_exports.build_bundle(system, export_id)
 
+    def fixity() -> None:
+        once_per_slot(huey, "fixity", 3600, lambda: _fixity(system))
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     every_minute = crontab(minute="*")
@@ -105,8 +111,24 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         expire_shares=huey.periodic_task(every_few_minutes, name="expire_shares")(expire_shares),
         # A bundle's build keeps its failure on its row: retrying would only repeat it.
         build_bundle=huey.task(name="build_bundle")(build_bundle),
+        # A slice of fixity every hour (settings bound its time and rate), oldest proof first,
+        # half an hour away from the sweep.
+        fixity=huey.periodic_task(crontab(minute=str(FIXITY_AT_MINUTE)), name="fixity")(fixity),
     )
     return tasks
+
+
+def _fixity(system: System) -> None:
+    settings = system.settings
+    report = object_fixity.run_fixity(
+        system,
+        bytes_per_second=settings.fixity_mb_per_second * 1e6,
+        seconds=settings.fixity_minutes_per_hour * 60,
+    )
+    if report.problems:
+        logger.error("fixity: %d of %d object(s) not intact", len(report.problems), report.checked)
+    else:
+        logger.info("fixity: %d object(s) proven intact", report.checked)
 
 
 def _audit_checkpoint(system: System) -> None:

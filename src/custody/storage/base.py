@@ -29,6 +29,13 @@ class BlobStore(Protocol):
         """Move a local file whose SHA-256 the caller has just verified into the store."""
         ...
 
+    def put_named(self, name: str, chunks: Iterable[bytes]) -> int:
+        """Store bytes under a name the caller vouches for, without hashing them: how a
+        wrapper (encryption) keeps an object under its plaintext's SHA-256. Atomic: if
+        `chunks` raises, nothing is stored; an existing object of that name is kept.
+        Returns the stored size."""
+        ...
+
     def exists(self, sha256: str) -> bool: ...
 
     def size(self, sha256: str) -> int:

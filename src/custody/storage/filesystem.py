@@ -58,6 +58,24 @@ class FilesystemStore:
         finally:
             temp.unlink(missing_ok=True)
 
+    def put_named(self, name: str, chunks: Iterable[bytes]) -> int:
+        final = self.path_of(name)
+        temp = self.tmp / f"{uuid.uuid4().hex}.part"
+        size = 0
+        try:
+            with os.fdopen(open_private(temp, os.O_WRONLY | os.O_EXCL), "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if final.exists():
+                return final.stat().st_size
+            self._place(temp, name)
+            return size
+        finally:
+            temp.unlink(missing_ok=True)
+
     def put_file(self, path: Path, sha256: str) -> StoredObject:
         size = path.stat().st_size
         with open(path, "rb+") as handle:

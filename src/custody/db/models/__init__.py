@@ -5,6 +5,7 @@ from custody.db.models import (
     disclosure,  # noqa: F401  (registers its tables)
     lifecycle,  # noqa: F401  (registers its tables)
     shares,  # noqa: F401  (registers its tables)
+    storage,  # noqa: F401  (registers its tables)
 )
 from custody.db.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
 from custody.db.models.fleet import Camera, CameraReport, Dock, Officer

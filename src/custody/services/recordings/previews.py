@@ -27,6 +27,7 @@ from custody.domain.errors import NotFound
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
 from custody.services.access import open_recording
+from custody.services.object_keys import shred
 from custody.services.recordings.media import PLAYABLE, StoreReader
 from custody.services.system import System, UnitOfWork
 
@@ -104,7 +105,9 @@ def make_strip(system: System, recording_id: str) -> str | None:
         if recording is None or recording.state == DELETED:
             # Deleted while we decoded: its frames must not outlive it.
             if not _in_use(uow, preview):
+                shred(uow, [preview])
                 system.store.delete(preview)
+                uow.commit()
             return None
         recording.preview_sha256 = preview
         uow.audit(

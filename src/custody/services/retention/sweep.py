@@ -22,6 +22,7 @@ from sqlalchemy import Select, delete, or_, select
 from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.disclosure import Clip
 from custody.db.models.lifecycle import Annotation, RecordingTag
+from custody.db.models.storage import FixityCheck
 from custody.domain import signing
 from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
@@ -35,6 +36,7 @@ from custody.domain.retention import (
     deletion_certificate,
 )
 from custody.services.access import require
+from custody.services.object_keys import shred
 from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.system import System, UnitOfWork
@@ -248,6 +250,9 @@ def _tombstone(
         )
     )
     objects += tuple(sorted({clip.sha256 for clip in clips} - set(objects)))
+    # Crypto-shredding, in the tombstone's own transaction: the certificate's word is true
+    # the moment it commits, for the store and for every backup of it.
+    destroyed = shred(uow, [sha for sha in objects if not _in_use(uow, sha, recording.id)])
     document = deletion_certificate(
         recording_id=recording.id,
         sha256=recording.sha256,
@@ -259,6 +264,7 @@ def _tombstone(
         objects=objects,
         camera=camera,
         officer=officer,
+        keys_destroyed=tuple(destroyed),
     )
     certificate = signing.sign(document, system.server_key)
     recording.state = DELETED
@@ -325,9 +331,12 @@ def purge_recording(system: System, recording_id: str, actor: Actor | None = Non
             if _in_use(uow, sha, recording_id):
                 shared.append(sha)  # another live recording holds the same bytes
                 continue
+            shred(uow, [sha])  # a tombstone from before encryption at rest kept its key
             system.store.delete(sha)  # False when a crashed run deleted it already
             removed.append(sha)
         recording.purged_at = uow.now()
+        # Fixity keeps watch over what is kept; a deleted object's checks go with it.
+        uow.session.execute(delete(FixityCheck).where(FixityCheck.sha256.in_(removed)))
         uow.audit(
             "system:recording:purge",
             actor or Actor.system(),

@@ -28,6 +28,7 @@ from custody.services.evidence import categories
 from custody.services.fleet import registry, views
 from custody.services.identity import resets, roles, users
 from custody.services.identity.answers import IssuedReset
+from custody.services.objects import fixity
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import SELF, access
 from custody.web.portal.forms import Form
@@ -44,6 +45,9 @@ router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 UserAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_USERS))]
 CategoryAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_CATEGORIES))]
 FleetAdmin = Annotated[Principal, Depends(Permit(SystemAction.MANAGE_FLEET))]
+# Fixity is the footage's integrity as the audit log's checkpoints are the log's: object
+# hashes and times, never which recording an object belongs to.
+IntegrityChecker = Annotated[Principal, Depends(Permit(SystemAction.VERIFY_AUDIT))]
 ACCESS_CLASSES = {
     "normal": "Normal: the officer, their team and case teams",
     "restricted": "Restricted: not re-categorised by the officer, no copies for supervisors",
@@ -73,6 +77,7 @@ def _tabs(user: Principal) -> list[tuple[str, str]]:
         (SystemAction.MANAGE_USERS, "/admin/users", "Users and roles"),
         (SystemAction.MANAGE_CATEGORIES, "/admin/categories", "Categories"),
         (SystemAction.MANAGE_FLEET, "/admin/docks", "Docks"),
+        (SystemAction.VERIFY_AUDIT, "/admin/storage", "Storage"),
     ):
         if may(viewer, action):
             tabs.append((href, label))
@@ -449,3 +454,23 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
     # The token is shown once, on this page, and never again: no redirect that would lose it.
     new_token = (registered.name, registered.token)
     return await _docks_page(request, system, user, new_token=new_token)
+
+
+# --- storage -----------------------------------------------------------------------------
+
+
+@router.get("/admin/storage", openapi_extra=access(SystemAction.VERIFY_AUDIT))
+async def storage(request: Request, system: SystemDep, user: IntegrityChecker) -> Response:
+    found = await run_in_threadpool(
+        lambda: fixity.standing(system, user, user_actor(request, user))
+    )
+    return render(
+        request,
+        "admin_storage.html",
+        user,
+        area="admin",
+        title="Storage",
+        tabs=_tabs(user),
+        tab="/admin/storage",
+        standing=found,
+    )

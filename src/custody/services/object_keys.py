@@ -1,0 +1,200 @@
+"""Data keys in the database, and the sealed store every process opens (docs/storage.md).
+
+The store (`storage/encryption.py`) asks for an object's wrapped data key here; each ask is
+its own short transaction, so that a key is durable before its object's bytes are. The
+key-encryption key is checked when a process starts: a wrong or missing one is refused then,
+not discovered as unreadable footage later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from custody.config import Settings
+from custody.db.engine import make_reader_engine
+from custody.db.models.storage import ObjectKey
+from custody.domain.clock import Clock
+from custody.domain.errors import InvalidInput, WrongKeyEncryptionKey
+from custody.storage import BlobStore, open_store
+from custody.storage.encryption import (
+    PLAINTEXT,
+    EncryptedStore,
+    KeyEncryptionKey,
+    WrappedKey,
+    looks_sealed,
+)
+from custody.storage.kek import FileKek, Pkcs11Config, Pkcs11Kek
+
+if TYPE_CHECKING:
+    from custody.services.system import System, UnitOfWork
+
+
+class DatabaseDataKeys:
+    """Wrapped data keys, a row per object name, shared by every server node."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, reader: Engine) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        # Reads happen beside open units of work (a purge, a playback): never wait on them.
+        self.reader = reader
+
+    def find(self, sha256: str) -> WrappedKey | None:
+        with self.reader.connect() as connection:
+            row = connection.execute(
+                select(ObjectKey.kek_id, ObjectKey.wrapped).where(ObjectKey.sha256 == sha256)
+            ).first()
+        return None if row is None else WrappedKey(row.kek_id, row.wrapped)
+
+    def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
+        with self.sessions() as session:
+            session.add(
+                ObjectKey(
+                    sha256=sha256, kek_id=key.kek_id, wrapped=key.wrapped, created_at=self._now()
+                )
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another node kept one first: the first one stands
+            else:
+                return key
+        kept = self.find(sha256)
+        if kept is None:
+            raise RuntimeError(f"the data key of {sha256} vanished while being kept")
+        return kept
+
+    def destroy(self, sha256: str) -> bool:
+        """For tools outside any unit of work; a use case calls `shred` in its own."""
+        with self.sessions() as session:
+            gone = session.execute(delete(ObjectKey).where(ObjectKey.sha256 == sha256))
+            session.commit()
+            return bool(getattr(gone, "rowcount", 0))
+
+    def _now(self) -> datetime:
+        return self.clock.now()
+
+
+def shred(uow: UnitOfWork, shas: Iterable[str]) -> list[str]:
+    """Destroy these objects' data keys in the unit of work's transaction: once it commits,
+    every copy of their bytes, in any store or backup, is noise. Returns those it destroyed
+    (not the objects stored before encryption at rest: their copies are plaintext)."""
+    wanted = sorted(set(shas))
+    if not wanted:
+        return []
+    found = list(
+        uow.session.scalars(
+            select(ObjectKey.sha256).where(
+                ObjectKey.sha256.in_(wanted), ObjectKey.kek_id != PLAINTEXT
+            )
+        )
+    )
+    uow.session.execute(delete(ObjectKey).where(ObjectKey.sha256.in_(wanted)))
+    return sorted(found)
+
+
+def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncryptionKey:
+    """The configured key-encryption key, proven against a wrapped key already kept.
+
+    The key file is made on first start only: when data keys exist and the file does not,
+    making a new one would silently orphan them, so that is refused instead.
+    """
+    with sessions() as session:
+        sealed = ObjectKey.kek_id != PLAINTEXT
+        sample = session.scalar(select(ObjectKey).where(sealed).limit(1))
+        count = session.scalar(select(func.count()).select_from(ObjectKey).where(sealed)) or 0
+    kek: KeyEncryptionKey
+    if settings.pkcs11_module:
+        pin = settings.resolved_pkcs11_pin
+        if not settings.pkcs11_token or pin is None:
+            raise WrongKeyEncryptionKey(
+                "CUSTODY_PKCS11_MODULE needs CUSTODY_PKCS11_TOKEN and CUSTODY_PKCS11_PIN(_FILE)"
+            )
+        kek = Pkcs11Kek(
+            Pkcs11Config(
+                settings.pkcs11_module, settings.pkcs11_token, pin, settings.pkcs11_key_label
+            )
+        )
+    else:
+        path = settings.resolved_kek_file
+        if sample is None:
+            kek = FileKek.create(path)
+        elif not path.exists():
+            raise WrongKeyEncryptionKey(
+                f"no key-encryption key at {path}, yet {count} data keys were wrapped by "
+                f"{sample.kek_id}: restore that key file (a new one would read nothing)"
+            )
+        else:
+            kek = FileKek.load(path)
+    if sample is not None:
+        if sample.kek_id != kek.kek_id:
+            raise WrongKeyEncryptionKey(
+                f"the data keys were wrapped by key-encryption key {sample.kek_id}, "
+                f"but the one configured is {kek.kek_id}"
+            )
+        kek.unwrap(sample.wrapped)  # WrongKeyEncryptionKey if it is not really that key
+    return kek
+
+
+def open_sealed_store(
+    settings: Settings,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    url: str | None = None,
+) -> BlobStore:
+    """The store at `url` (default: the configured one), sealed unless encryption is off."""
+    inner = open_store(url or settings.resolved_storage_url)
+    if not settings.storage_encryption:
+        return inner
+    reader = make_reader_engine(settings.resolved_database_url, engine)
+    keys = DatabaseDataKeys(sessions, clock, reader)
+    store = EncryptedStore(inner, keys, load_kek(settings, sessions))
+    adopt_plaintext_objects(store, sessions, clock)
+    return store
+
+
+def adopt_plaintext_objects(
+    store: EncryptedStore, sessions: sessionmaker[Session], clock: Clock
+) -> int:
+    """On an installation's first start with encryption at rest, mark the objects it stored
+    before as plaintext, so that they still read (docs/storage.md, "Encryption at rest").
+
+    Done once: only while no object has a key row at all. An object that looks sealed (a
+    shredded one whose bytes a crashed purge left) is not adopted."""
+    with sessions() as session:
+        if session.scalar(select(ObjectKey.sha256).limit(1)) is not None:
+            return 0
+    now = clock.now()
+    found = []
+    for sha in store.inner.iter_objects():
+        head = b"".join(store.inner.read(sha, 0, 1))
+        if not looks_sealed(head, store.inner.size(sha)):
+            found.append(ObjectKey(sha256=sha, kek_id=PLAINTEXT, wrapped=b"", created_at=now))
+    if found:
+        with sessions() as session:
+            session.add_all(found)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another node adopted them first
+                return 0
+    return len(found)
+
+
+def open_other_store(system: System, url: str) -> BlobStore:
+    """Another store (a migration's target, a restored backup) sealed like the system's own:
+    the same data keys, so that sealed bytes copy across as they are."""
+    try:
+        inner = open_store(url)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    store = system.store
+    if isinstance(store, EncryptedStore):
+        return EncryptedStore(inner, store.keys, store.kek, store.layout)
+    return inner

@@ -1,0 +1,1 @@
+"""The stored objects themselves: fixity, migration to another store, verification of a store."""

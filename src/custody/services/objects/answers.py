@@ -1,0 +1,37 @@
+"""What the object use cases answer: fixity, store verification and migration reports."""
+
+from __future__ import annotations
+
+from custody.services.answers import Answer, When
+
+
+class ObjectProblem(Answer):
+    """One object that is not as the database says it must be."""
+
+    sha256: str
+    # changed | missing | unreadable | present_after_deletion
+    outcome: str
+    detail: str
+
+
+class FixityReport(Answer):
+    checked: int
+    intact: int
+    bytes_read: int
+    seconds: float
+    problems: list[ObjectProblem]
+
+    @property
+    def all_intact(self) -> bool:
+        return not self.problems
+
+
+class FixityStanding(Answer):
+    """When every object was last proven intact, for the administration page."""
+
+    objects: int
+    proven: int
+    never_proven: int
+    oldest_proof_at: When | None
+    newest_proof_at: When | None
+    problems: list[ObjectProblem]

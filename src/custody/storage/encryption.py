@@ -1,0 +1,289 @@
+"""Encryption at rest: a store that seals every object under its own data key, around any store.
+
+Objects keep their plaintext SHA-256 as their name (the rest of Custody relies on it); the
+bytes the inner store holds are Tink's streaming AEAD format (`storage/segments.py`), so a
+range read opens only the segments it needs. Each object's data key is wrapped by the
+key-encryption key (`storage/kek.py`) and kept apart from the object, in the database
+(`DataKeys`): destroying that one row makes every copy of the object, backups included,
+unreadable. `docs/storage.md`, "Encryption at rest", explains the choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from custody.domain.errors import ContentMismatch, KeyDestroyed, ObjectCorrupt
+from custody.storage import segments
+from custody.storage.base import BlobStore, StoredObject
+
+READ_BLOCK = 1024 * 1024
+# The key row of an object stored before encryption at rest: kept as it is, read as it is.
+PLAINTEXT = "plaintext"
+
+
+@dataclass(frozen=True)
+class WrappedKey:
+    """A data key sealed by the key-encryption key named `kek_id`."""
+
+    kek_id: str
+    wrapped: bytes
+
+
+class KeyEncryptionKey(Protocol):
+    """Wraps data keys; held outside the database (a file, or a hardware security module)."""
+
+    @property
+    def kek_id(self) -> str:
+        """A name for this key that reveals nothing of it, stored beside every wrapped key."""
+        ...
+
+    def wrap(self, data_key: bytes) -> bytes: ...
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        """The data key; WrongKeyEncryptionKey if this key did not wrap it."""
+        ...
+
+
+class DataKeys(Protocol):
+    """Where wrapped data keys live, one per object name; never inside the object."""
+
+    def find(self, sha256: str) -> WrappedKey | None: ...
+
+    def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
+        """Keep `key` for the object unless one is kept already; return the one that is.
+        Durable when it returns (before the object's bytes are)."""
+        ...
+
+    def destroy(self, sha256: str) -> bool:
+        """Forget the object's key for good; False if there was none."""
+        ...
+
+
+class EncryptedStore:
+    """A BlobStore whose objects are sealed at rest; reads give back the plaintext."""
+
+    def __init__(
+        self,
+        inner: BlobStore,
+        keys: DataKeys,
+        kek: KeyEncryptionKey,
+        layout: segments.Layout = segments.Layout(),
+    ) -> None:
+        self.inner = inner
+        self.keys = keys
+        self.kek = kek
+        self.layout = layout
+
+    # Writing
+
+    def put_stream(
+        self, chunks: Iterable[bytes], expected_sha256: str | None = None
+    ) -> StoredObject:
+        if expected_sha256 is None:
+            return self._put_unnamed(chunks)
+        digest = hashlib.sha256()
+        size = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+            # Raised inside the inner store's put: it stores nothing.
+            if digest.hexdigest() != expected_sha256:
+                raise ContentMismatch(
+                    f"bytes hash to {digest.hexdigest()}, expected {expected_sha256}"
+                )
+
+        self._seal_into(expected_sha256, counted())
+        return StoredObject(expected_sha256, size)
+
+    def put_file(self, path: Path, sha256: str) -> StoredObject:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            self._seal_into(sha256, _blocks(handle))
+        path.unlink()
+        return StoredObject(sha256, size)
+
+    def _put_unnamed(self, chunks: Iterable[bytes]) -> StoredObject:
+        """The name is the SHA-256 of bytes not yet seen: spool them sealed under a key that
+        lives only in memory (a crash leaves noise, never plaintext), then seal for good."""
+        spool_key = os.urandom(segments.KEY_BYTES)
+        digest = hashlib.sha256()
+        size = 0
+
+        def hashed() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        with tempfile.TemporaryFile() as spool:
+            for sealed in segments.encrypt(hashed(), spool_key, b"spool", self.layout):
+                spool.write(sealed)
+            spool.flush()
+            spool.seek(0)
+            sha256 = digest.hexdigest()
+            if self.inner.exists(sha256) and self.keys.find(sha256) is not None:
+                return StoredObject(sha256, size)  # content addressing: already stored
+            plaintext = _open_spool(spool, spool_key, self.layout)
+            self._seal_into(sha256, plaintext)
+        return StoredObject(sha256, size)
+
+    def _seal_into(self, sha256: str, plaintext: Iterable[bytes]) -> None:
+        there = self.inner.exists(sha256)
+        kept = self.keys.find(sha256)
+        data_key = self._data_key(sha256, create=True)
+        if there and kept is None:
+            # Bytes under this name with no key: a shredded object whose purge has not run
+            # yet. Noise now, they must not stand in for the same content stored anew.
+            self.inner.delete(sha256)
+        if data_key is None:
+            # Stored before encryption at rest: its other copies are plaintext too.
+            self.inner.put_named(sha256, plaintext)
+            return
+        self.inner.put_named(
+            sha256, segments.encrypt(plaintext, data_key, _associated(sha256), self.layout)
+        )
+
+    def _data_key(self, sha256: str, *, create: bool = False) -> bytes | None:
+        """The object's data key; None for an object stored before encryption at rest."""
+        kept = self.keys.find(sha256)
+        if kept is not None and kept.kek_id == PLAINTEXT:
+            return None
+        if kept is None:
+            if not create:
+                raise KeyDestroyed(
+                    f"object {sha256} has no data key: it was deleted, and every copy of "
+                    "its bytes is unreadable"
+                )
+            # The same bytes keep one key in every store (a migration copies sealed bytes).
+            fresh = os.urandom(segments.KEY_BYTES)
+            kept = self.keys.keep(sha256, WrappedKey(self.kek.kek_id, self.kek.wrap(fresh)))
+        return self.kek.unwrap(kept.wrapped)
+
+    # Reading
+
+    def exists(self, sha256: str) -> bool:
+        return self.inner.exists(sha256)
+
+    def size(self, sha256: str) -> int:
+        size = self.inner.size(sha256)
+        if self._data_key(sha256) is None:
+            return size
+        return self.layout.plaintext_size(size)
+
+    def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        # Size first, so that a missing object raises NotFound now, as the inner store does.
+        ciphertext_size = self.inner.size(sha256)
+        data_key = self._data_key(sha256)
+        if data_key is None:
+            return self.inner.read(sha256, start, end)
+        plaintext_size = self.layout.plaintext_size(ciphertext_size)
+        end = plaintext_size if end is None else min(end, plaintext_size)
+        return self._read(sha256, data_key, start, end, ciphertext_size)
+
+    def _read(
+        self, sha256: str, data_key: bytes, start: int, end: int, ciphertext_size: int
+    ) -> Iterator[bytes]:
+        layout = self.layout
+        first = layout.segment_of(start) if start < end else 0
+        stop = layout.segment_of(end - 1) + 1 if start < end else 1
+        if start >= end and ciphertext_size != segments.HEADER_BYTES + segments.TAG_BYTES:
+            return  # nothing asked of a non-empty object (an empty one still proves it opens)
+        # Read from a segment boundary: segment 0's read carries the header with it.
+        sealed = iter(
+            self.inner.read(
+                sha256, first * layout.segment, min(ciphertext_size, stop * layout.segment)
+            )
+        )
+        if first == 0:
+            head = next(sealed, b"")
+            while len(head) < segments.HEADER_BYTES and (more := next(sealed, None)):
+                head += more
+            header = segments.Header.parse(head[: segments.HEADER_BYTES])
+            sealed = itertools.chain([head], sealed)
+        else:
+            header = segments.Header.parse(
+                b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES))
+            )
+        aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+        offset = start - layout.plain_start(first)
+        remaining = end - start
+        opened = segments.decrypt_segments(
+            sealed, aead, header, first, stop, ciphertext_size, layout
+        )
+        for plain in opened:
+            piece = (
+                plain
+                if offset == 0 and remaining >= len(plain)
+                else plain[offset : offset + remaining]
+            )
+            offset = 0
+            remaining -= len(piece)
+            if piece:
+                yield piece
+
+    # Removing and listing
+
+    def delete(self, sha256: str) -> bool:
+        """Remove the sealed bytes. The data key is destroyed by the use case that decides
+        the deletion, in its own transaction (services.object_keys.shred), so that the key
+        goes when the deletion commits: then every other copy (a backup) is noise too."""
+        return self.inner.delete(sha256)
+
+    def iter_objects(self) -> Iterator[str]:
+        return self.inner.iter_objects()
+
+    def put_named(self, name: str, chunks: Iterable[bytes]) -> int:
+        """Sealed bytes of another store's copy (a migration): stored as they are."""
+        return self.inner.put_named(name, chunks)
+
+    def read_sealed(self, sha256: str) -> Iterator[bytes]:
+        """The object's bytes as they lie at rest, for a copy to another store."""
+        return self.inner.read(sha256)
+
+
+def looks_sealed(head: bytes, size: int, layout: segments.Layout = segments.Layout()) -> bool:
+    """Whether an object's first bytes and size are those of a sealed object (MP4 footage
+    begins with a box length, JPEG with 0xFF, neither with Tink's header length, 40)."""
+    if not head or head[0] != segments.HEADER_BYTES:
+        return False
+    try:
+        layout.plaintext_size(size)
+    except ObjectCorrupt:
+        return False
+    return True
+
+
+def _associated(sha256: str) -> bytes:
+    # Binds the sealed bytes to their name: one object's bytes put under another's name fail.
+    return f"custody object {sha256}".encode("ascii")
+
+
+def _blocks(handle: BinaryIO) -> Iterator[bytes]:
+    while block := handle.read(READ_BLOCK):
+        yield block
+
+
+def _open_spool(spool: BinaryIO, key: bytes, layout: segments.Layout) -> Iterator[bytes]:
+    size = os.fstat(spool.fileno()).st_size
+    header = segments.Header.parse(spool.read(segments.HEADER_BYTES))
+    aead = segments.segment_key(key, header.salt, b"spool")
+    stop = -(-size // layout.segment)
+    spool.seek(0)
+    return segments.decrypt_segments(_blocks(spool), aead, header, 0, stop, size, layout)
+
+
+def unsealed(store: BlobStore) -> BlobStore:
+    """The store under an encryption wrapper (itself if it has none)."""
+    return store.inner if isinstance(store, EncryptedStore) else store
