@@ -1,20 +1,13 @@
 """Cases with a disclosure schedule on a running server's data dir, for share tests that
 drive `custody serve` over HTTP (e2e) and in Chromium (browser).
 
-The schedule's lines are written straight into the installation's database, as the
-schedule's own service keeps them: these tests are about what a share does with them.
+The schedule's lines are marked through the schedule's own API, as a disclosure officer
+marks them.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
-
-from custody.bootstrap import build_system
-from custody.config import Settings
-from custody.db.models.disclosure import ScheduleItem
-from custody.services.system import NoJobs
 
 
 def open_case(
@@ -38,32 +31,24 @@ def open_case(
 
 
 def mark(
-    data_dir: Path,
+    url: str,
+    token: str,
     case_id: int,
     recording_id: str,
     use: str,
     reference: str | None,
     description: str,
 ) -> int:
-    """One line of the case's schedule; returns its id."""
-    system = build_system(Settings(data_dir=data_dir), jobs=NoJobs())
-    try:
-        with system.unit_of_work() as uow:
-            item = ScheduleItem(
-                case_id=case_id,
-                recording_id=recording_id,
-                clip_id=None,
-                use=use,
-                reference=reference,
-                description=description,
-                marked_by="user:fran",
-                marked_at=uow.now(),
-            )
-            uow.session.add(item)
-            uow.commit()
-            return item.id
-    finally:
-        system.engine.dispose()
+    """Mark one recording on the case's schedule through its API, as a disclosure officer
+    does; returns the schedule line's id."""
+    marked = httpx.put(
+        f"{url}/api/v1/cases/{case_id}/schedule/recordings/{recording_id}",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"use": use, "reference": reference, "description": description},
+    )
+    assert marked.status_code == 200, marked.text
+    item_id: int = marked.json()["item_id"]
+    return item_id
 
 
 def smtp_env(port: int) -> dict[str, str]:

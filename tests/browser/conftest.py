@@ -40,6 +40,9 @@ class Portal:
     data_dir: Path
     alice: list[str]  # alice's recordings, oldest first
     charlie: str
+    # Footage of an arrest (officer 4242GH) that the disclosure tests put in cases, clip,
+    # share and bundle: apart from alice's, so that no test changes another's footage.
+    arrest: list[str]
 
 
 def _ok(data_dir: Path, *args: str, stdin: str | None = None) -> str:
@@ -89,6 +92,7 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     _ok(data_dir, "init")
     _ok(data_dir, "fleet", "add-officer", "1234AB", "--name", "Alice Ash", "--unit", "Hackney")
     _ok(data_dir, "fleet", "add-officer", "5678CD", "--name", "Charlie Cole", "--unit", "Camden")
+    _ok(data_dir, "fleet", "add-officer", "4242GH", "--name", "Gita Hale", "--unit", "Islington")
     dock_token = _ok(data_dir, "fleet", "add-dock", "Hackney-1")
     # root, the second administrator, is made by the installation: one administrator
     # cannot make another who approves them (docs/access.md).
@@ -99,17 +103,19 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             # Each person sets their own password with the code admin was given for them.
             code = _ok(data_dir, "users", "add", name, "--role", role, *extra)
             _ok(data_dir, "users", "complete-reset", stdin=f"{code}\n{PASSWORD}\n")
-    bays = [root / "bay-1", root / "bay-2"]
+    bays = [root / "bay-1", root / "bay-2", root / "bay-3"]
     simulate_camera(bays[0], serial="BWV-0101", officer_id="1234AB", recordings=3, duration=20)
     simulate_camera(bays[1], serial="BWV-0202", officer_id="5678CD", recordings=1, duration=10)
     _ok(data_dir, "fleet", "add-camera", "--from", str(bays[0]), "--officer", "1234AB")
     _ok(data_dir, "fleet", "add-camera", "--from", str(bays[1]), "--officer", "5678CD")
+    simulate_camera(bays[2], serial="BWV-0303", officer_id="4242GH", recordings=2, duration=12)
+    _ok(data_dir, "fleet", "add-camera", "--from", str(bays[2]), "--officer", "4242GH")
     server = ServerProcess(data_dir, free_port(), {})
     server.start()
     try:
         with DockAgent(server.url, dock_token, bays) as agent:
             assert agent.run_once().ok
-        items = _settled(server.url, _ok(data_dir, "users", "token", "--as", "root"), 4)
+        items = _settled(server.url, _ok(data_dir, "users", "token", "--as", "root"), 6)
         alice = sorted(
             (str(i["started_at"]), str(i["id"])) for i in items if i["officer"] == "1234AB"
         )
@@ -121,7 +127,12 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             headers={"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', '--as', 'alice')}"},
         )
         assert answer.status_code == 200, answer.text
-        yield Portal(server.url, data_dir, [rid for _, rid in alice], charlie)
+        arrest = sorted(
+            (str(i["started_at"]), str(i["id"])) for i in items if i["officer"] == "4242GH"
+        )
+        yield Portal(
+            server.url, data_dir, [rid for _, rid in alice], charlie, [rid for _, rid in arrest]
+        )
     finally:
         server.stop()
 

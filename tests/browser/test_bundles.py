@@ -30,7 +30,7 @@ def _case_with_an_exhibit(portal: Portal) -> int:
     case_id: int = case.json()["id"]
     added = httpx.post(
         f"{portal.url}/api/v1/cases/{case_id}/recordings",
-        json={"recording_id": portal.alice[1]},
+        json={"recording_id": portal.arrest[0]},
         headers=auth,
     )
     assert added.status_code == 201, added.text
@@ -41,7 +41,7 @@ def _case_with_an_exhibit(portal: Portal) -> int:
             uow.session.add(
                 ScheduleItem(
                     case_id=case_id,
-                    recording_id=portal.alice[1],
+                    recording_id=portal.arrest[0],
                     use="exhibit",
                     reference="DA/1",
                     description="The arrest",

@@ -21,7 +21,7 @@ CASE = "CAD 5150/02DEC"
 def test_an_investigator_clips_and_marks_exhibits_and_disclosure_prints_the_schedule(
     page: Page, portal: Portal, tmp_path: Path
 ) -> None:
-    recording = portal.alice[1]
+    recording = portal.arrest[0]
     sign_in(page, portal, "dana")
     page.get_by_label("Crime reference").fill(CASE)
     page.get_by_label("Title").fill("Assault on Mare Street")

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD, Portal, sign_in
+from tests.browser.conftest import Portal, sign_in
 from tests.conftest import ServerProcess, custody, free_port
 from tests.mailbox import Mailbox, smtp_server
 from tests.share_world import mark, open_case, smtp_env
@@ -70,13 +70,12 @@ def test_a_disclosure_officer_shares_with_a_prosecutor_who_watches_downloads_and
 ) -> None:
     portal = mailing_portal
     data_dir = portal.data_dir
-    _ok(data_dir, "users", "add", "fran", "--role", "disclosure", "--password-stdin",
-        stdin=PASSWORD + "\n")  # fmt: skip
     dana = _ok(data_dir, "users", "token", "--as", "dana")
-    exhibit_id, sensitive_id = portal.alice[1], portal.alice[2]
+    exhibit_id, sensitive_id = portal.arrest[0], portal.arrest[1]
     case_id = open_case(portal.url, dana, "CAD 9100/01DEC", ["fran"], [exhibit_id, sensitive_id])
-    mark(data_dir, case_id, exhibit_id, "exhibit", "AA/1", "The arrest at the bus stop")
-    mark(data_dir, case_id, sensitive_id, "unused_sensitive", None, "Witness's home")
+    fran = _ok(data_dir, "users", "token", "--as", "fran")
+    mark(portal.url, fran, case_id, exhibit_id, "exhibit", "AA/1", "The arrest at the bus stop")
+    mark(portal.url, fran, case_id, sensitive_id, "unused_sensitive", None, "Witness's home")
     sha256 = httpx.get(
         f"{portal.url}/api/v1/recordings/{exhibit_id}",
         headers={"Authorization": f"Bearer {dana}"},

@@ -60,7 +60,8 @@ def test_a_share_travels_by_real_mail_and_dies_when_revoked(
     ).json()["items"]
     (rid,) = [r["id"] for r in listed if r["sha256"] == recording]
     case_id = open_case(server.url, dana, "01/777/26", ["fran"], [rid])
-    exhibit = mark(data_dir, case_id, rid, "exhibit", "FR/1", "The arrest")
+    fran_token = fran["Authorization"].removeprefix("Bearer ")
+    exhibit = mark(server.url, fran_token, case_id, rid, "exhibit", "FR/1", "The arrest")
 
     made = httpx.post(
         f"{server.url}/api/v1/cases/{case_id}/shares",

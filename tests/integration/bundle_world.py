@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from custody.camera.footage import write_footage
-from custody.db.models.disclosure import Clip, ScheduleItem
+from custody.db.models.disclosure import Clip
+from custody.domain.actor import Actor
 from custody.domain.clock import ManualClock
 from custody.domain.disclosure import Use
 from custody.domain.principal import Principal
-from custody.services.disclosure import bundles
+from custody.services.disclosure import bundles, schedule
 from custody.services.disclosure.bag_targets import BagTarget, FolderTarget, ZipTarget
 from custody.services.disclosure.bundle_answers import BundleMade
 from custody.services.evidence import cases
@@ -82,21 +83,20 @@ def mark(
     clip_id: str | None = None,
     description: str = "",
 ) -> None:
-    """One line of the case's disclosure schedule, as the schedule's use case would write it."""
-    with system.unit_of_work() as uow:
-        uow.session.add(
-            ScheduleItem(
-                case_id=case_id,
-                recording_id=recording_id,
-                clip_id=clip_id,
-                use=use.value,
-                reference=reference,
-                description=description,
-                marked_by="user:dana",
-                marked_at=uow.now(),
-            )
-        )
-        uow.commit()
+    """One line of the case's disclosure schedule, marked through the schedule's use case by
+    erin (professional standards keep the schedules of the cases they see)."""
+    erin = principal_named(system, "erin")
+    schedule.mark(
+        system,
+        erin,
+        case_id,
+        Actor("user:erin"),
+        use=use.value,
+        recording_id=None if clip_id else recording_id,
+        clip_id=clip_id,
+        reference=reference,
+        description=description,
+    )
 
 
 def cut(system: System, recording_id: str, original: bytes, data: bytes) -> str:

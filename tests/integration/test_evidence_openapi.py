@@ -39,6 +39,8 @@ EXPECTED = {
     ("GET", "/api/v1/complaints"),
     ("GET", "/api/v1/complaints/{reference}"),
     ("POST", "/api/v1/complaints/{reference}/close"),
+    ("GET", "/api/v1/compliance"),
+    ("POST", "/api/v1/compliance/sign-off"),
     ("GET", "/api/v1/retention/preview"),
     ("POST", "/api/v1/retention/run"),
     ("GET", "/api/v1/retention/pending"),

@@ -36,6 +36,10 @@ JSON_ANSWERS = {
     ("post", f"{API}/audit/checkpoints"),
     ("get", f"{API}/audit/checkpoints/{{checkpoint_id}}/consistency"),
     ("get", f"{API}/audit/events/{{seq}}/proof"),
+    ("get", f"{API}/audit/events"),
+    ("post", f"{API}/audit/verifications"),
+    ("get", f"{API}/audit/verifications"),
+    ("get", f"{API}/audit/verifications/{{verification_id}}"),
     ("get", f"{API}/server-key"),
     ("put", f"{API}/manifests/{{recording_id}}"),
     ("get", f"{API}/receipts/{{recording_id}}"),
@@ -44,6 +48,7 @@ MEDIA_ANSWERS = {
     ("get", f"{API}/recordings/{{recording_id}}/media"): "video/mp4",
     ("get", f"{API}/recordings/{{recording_id}}/thumbnail"): "image/jpeg",
     ("get", f"{API}/recordings/{{recording_id}}/audit.pdf"): "application/pdf",
+    ("get", f"{API}/audit/events.csv"): "text/csv",
 }
 HEADERS_ONLY = {
     ("options", f"{API}/uploads"),

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from custody.db.models import Recording, User
 from custody.db.models.disclosure import ScheduleItem
 from custody.db.models.lifecycle import Case, CaseMember, CaseRecording
+from custody.db.models.shares import ShareItem
 from custody.domain.access import Action, SystemAction
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -268,6 +269,19 @@ def remove_from_case(
         )
         if removed.rowcount != 1:  # type: ignore[attr-defined]
             raise NotFound(f"this recording is not in case {case.reference}")
+        # Material disclosed to someone outside the force stays on the schedule it was
+        # disclosed from: the share and its delivery receipt name that line.
+        disclosed = uow.session.scalar(
+            select(ShareItem.share_id)
+            .join(ScheduleItem, ScheduleItem.id == ShareItem.schedule_item_id)
+            .where(ScheduleItem.case_id == case_id, ScheduleItem.recording_id == recording_id)
+            .limit(1)
+        )
+        if disclosed is not None:
+            raise Conflict(
+                f"this recording was disclosed from case {case.reference} (share {disclosed}): "
+                "it stays in the case"
+            )
         # Its lines of the case's disclosure schedule (and its clips') go with it: the
         # schedule is of the case's material; the audit event says what they were.
         unscheduled = [

@@ -130,8 +130,9 @@ async def add_to_case(
 @router.post(
     "/cases/{case_id}/recordings/{recording_id}/remove",
     response_model=CaseRecordingChanged,
-    summary="Take a recording out of a case",
+    summary="Take a recording out of a case (not one disclosed from it)",
     openapi_extra=access("recording:add_to_case"),
+    responses=errors_for(Conflict),
 )
 async def remove_from_case(
     case_id: int,
