@@ -120,3 +120,15 @@ class TooManySignIns(CustodyError):
     def retry_after_seconds(self) -> int:
         """For the Retry-After header: whole seconds, never zero."""
         return max(1, int(self.retry_after.total_seconds() + 0.999))
+
+
+class StoreUnavailable(CustodyError):
+    """The object store did not answer, or answered that it is busy, after every retry."""
+
+    code = "store_unavailable"
+
+
+class ObjectLocked(CustodyError):
+    """The object store refused to delete an object that Object Lock still protects."""
+
+    code = "object_locked"

@@ -38,6 +38,8 @@ STATUS: dict[type[errors.CustodyError], int] = {
     errors.UnknownDock: 401,
     errors.TooManySignIns: 429,
     errors.TooManyUploads: 429,
+    errors.StoreUnavailable: 503,
+    errors.ObjectLocked: 409,
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}
