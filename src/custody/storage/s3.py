@@ -57,13 +57,13 @@ DEFAULT_ATTEMPTS = 5
 T = TypeVar("T")
 
 
-def part_size_for(length: int) -> int:
+def part_size_for(length: int, base: int = PART_SIZE) -> int:
     """A fixed part size for an object of `length` bytes: whole MiB, within 10,000 parts.
 
     Every node computes the same size from the length alone, so part N of an upload
     always covers the same bytes whichever node sends it."""
     needed = -(-length // MAX_PARTS)
-    return max(PART_SIZE, -(-needed // MiB) * MiB)
+    return max(base, -(-needed // MiB) * MiB)
 
 
 class S3Store:
@@ -79,12 +79,14 @@ class S3Store:
         access_key: str | None = None,
         secret_key: str | None = None,
         max_attempts: int = DEFAULT_ATTEMPTS,
+        part_size: int = PART_SIZE,
     ) -> None:
         self.bucket = bucket
+        self.part_size = max(MIN_PART, part_size)
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or "AWS S3"
         config = Config(
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=5,
             read_timeout=60,
             # SHA-256 is computed here; RGW ignores flexible checksums anyway.
@@ -116,6 +118,7 @@ class S3Store:
             access_key=env.get("CUSTODY_S3_ACCESS_KEY_ID"),
             secret_key=env.get("CUSTODY_S3_SECRET_ACCESS_KEY"),
             max_attempts=int(env.get("CUSTODY_S3_MAX_ATTEMPTS", DEFAULT_ATTEMPTS)),
+            part_size=int(env.get("CUSTODY_S3_PART_BYTES", PART_SIZE)),
         )
 
     def __repr__(self) -> str:
@@ -159,12 +162,20 @@ class S3Store:
         self, chunks: Iterable[bytes], expected_sha256: str | None = None
     ) -> StoredObject:
         digest = hashlib.sha256()
+        if expected_sha256 is not None and self.exists(expected_sha256):
+            # Same name, same bytes: check them, store nothing (no second version).
+            size = 0
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+            _expect(digest.hexdigest(), expected_sha256)
+            return StoredObject(expected_sha256, size)
         buffer = bytearray()
         pieces = iter(chunks)
         for chunk in pieces:
             digest.update(chunk)
             buffer += chunk
-            if len(buffer) >= PART_SIZE:
+            if len(buffer) >= self.part_size:
                 break
         else:
             # Small enough for one PUT: its name is known before a byte is sent.
@@ -185,10 +196,10 @@ class S3Store:
             for chunk in pieces:
                 digest.update(chunk)
                 buffer += chunk
-                while len(buffer) >= PART_SIZE:
-                    upload.send(bytes(buffer[:PART_SIZE]))
-                    size += PART_SIZE
-                    del buffer[:PART_SIZE]
+                while len(buffer) >= self.part_size:
+                    upload.send(bytes(buffer[: self.part_size]))
+                    size += self.part_size
+                    del buffer[: self.part_size]
             if buffer:
                 upload.send(bytes(buffer))
                 size += len(buffer)
@@ -450,7 +461,8 @@ class S3Staging:
         answer = self.store.call(
             "create_multipart_upload", Bucket=self.store.bucket, Key=self._key(upload_id, "data")
         )
-        info = {"multipart": answer["UploadId"], "part_size": part_size_for(length)}
+        size = part_size_for(length, self.store.part_size)
+        info = {"multipart": answer["UploadId"], "part_size": size}
         self.store.call(
             "put_object",
             Bucket=self.store.bucket,

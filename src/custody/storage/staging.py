@@ -192,7 +192,6 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-
 def open_staging(storage_url: str, staging_dir: Path) -> Staging:
     """Staging beside the store: in the bucket for `s3://`, else files in the data dir."""
     if storage_url.startswith("s3://"):
