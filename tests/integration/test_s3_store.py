@@ -5,8 +5,10 @@ store that is down or busy getting retries, then a clear error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -243,15 +245,9 @@ def test_a_store_that_is_down_is_a_clear_error() -> None:
     assert "unreachable" in refused.value.message
 
 
-class socket_nobody_listens:  # noqa: N801  (reads as a with-statement)
+@contextlib.contextmanager
+def socket_nobody_listens() -> Iterator[int]:
     """A local port that refuses connections for the length of the block."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))  # bound, never listening: connections refused
-        return int(self._socket.getsockname()[1])
-
-    def __exit__(self, *_: object) -> None:
-        self._socket.close()
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        yield int(bound.getsockname()[1])
