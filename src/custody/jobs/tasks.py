@@ -18,7 +18,7 @@ from huey import crontab
 from custody.services.audit_trail import trail
 from custody.services.ingest import expiry
 from custody.services.recordings import media, previews
-from custody.services.retention import review
+from custody.services.retention import locks, review
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Tasks:
     expire_uploads: Any
     retention_sweep: Any
     audit_checkpoint: Any
+    renew_object_locks: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -65,6 +66,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
             huey, "audit_checkpoint", RECONCILE_MINUTES * 60, lambda: _audit_checkpoint(system)
         )
 
+    def renew_object_locks() -> None:
+        once_per_slot(huey, "renew_object_locks", 86400, lambda: _renew_object_locks(system))
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     hourly = crontab(minute=str(HOURLY_AT_MINUTE))
@@ -82,6 +86,10 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         audit_checkpoint=huey.periodic_task(every_few_minutes, name="audit_checkpoint")(
             audit_checkpoint
         ),
+        # Object Lock rolls forward a day at a time, well inside its six days' reach.
+        renew_object_locks=huey.periodic_task(
+            crontab(hour="3", minute=str(HOURLY_AT_MINUTE)), name="renew_object_locks"
+        )(renew_object_locks),
     )
     return tasks
 
@@ -102,6 +110,12 @@ def _retention_sweep(system: System) -> None:
         logger.info(
             "retention sweep: %d deleted, %d failed", len(report.deleted), len(report.failures)
         )
+
+
+def _renew_object_locks(system: System) -> None:
+    told = locks.renew_locks(system)
+    if told:
+        logger.info("Object Lock renewed on %d object(s)", told)
 
 
 def _expire_uploads(system: System) -> None:

@@ -315,8 +315,9 @@ class S3Store:
     def iter_objects(self) -> Iterator[str]:
         marker = f"{self.prefix}objects/"
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=marker)
-        for page in self._guard("list_objects_v2", lambda: iter(pages)):
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=marker))
+        # A page at a time: millions of objects are listed without holding them all.
+        while (page := self._guard("list_objects_v2", lambda: next(pages, None))) is not None:
             for entry in page.get("Contents", []):
                 name = entry["Key"][len(marker) :]
                 if SHA256_HEX.match(name):

@@ -28,6 +28,7 @@ from custody.services.ingest.expiry import close_siblings, discard_staged
 from custody.services.ingest.flags import raise_flag, refuse_conflict
 from custody.services.ingest.hashing import RUNNING_HASHES, hash_stream
 from custody.services.ingest.uploads import UploadStatus, get_upload, status_of
+from custody.services.retention.locks import follow
 from custody.services.system import System
 from custody.storage.staging import StagedMismatch
 
@@ -129,6 +130,8 @@ def commit_upload(
                 },
             )
             uow.after_commit(lambda: system.jobs.probe_recording(manifest.recording_id))
+            # The store's Object Lock: kept at least until its 31-day baseline (locks).
+            uow.after_commit(lambda: follow(system, [manifest.recording_id]))
             try:
                 uow.commit()
             except IntegrityError:
