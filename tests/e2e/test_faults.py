@@ -22,6 +22,7 @@ from custody.camera.storage import CameraStorage
 from custody.dock.agent import DockAgent, DockResult
 from custody.dock.backoff import Backoff
 from custody.storage import open_store
+from custody.storage.s3 import S3Store
 from tests.conftest import Installation, running_installation
 from tests.proxy import Exchange, Fault, FaultProxy
 
@@ -97,7 +98,13 @@ def _ingest_events(installation: Installation) -> list[str]:
 
 
 def _camera(
-    tmp_path: Path, installation: Installation, serial: str, recordings: int = 3
+    tmp_path: Path,
+    installation: Installation,
+    serial: str,
+    recordings: int = 3,
+    *,
+    duration: float = 3,
+    bitrate: int = 6_000_000,
 ) -> tuple[Path, dict[str, str]]:
     camera_dir = tmp_path / "bay-1"
     made = simulate_camera(
@@ -105,8 +112,8 @@ def _camera(
         serial=serial,
         officer_id="1234AB",
         recordings=recordings,
-        duration=3,
-        video_bitrate=6_000_000,
+        duration=duration,
+        video_bitrate=bitrate,
     )
     result = installation.run("fleet", "add-camera", "--from", str(camera_dir))
     assert result.returncode == 0, result.stderr
@@ -168,11 +175,17 @@ def _next_patch(proxy: FaultProxy, after: Exchange) -> Exchange:
 
 
 def _dock_through(
-    proxy: FaultProxy, installation: Installation, camera_dir: Path, originals: dict[str, str]
+    proxy: FaultProxy,
+    installation: Installation,
+    camera_dir: Path,
+    originals: dict[str, str],
+    chunk_size: int = CHUNK,
 ) -> None:
     """Dock through the proxy until the camera is empty; then check what must hold."""
     with CameraWatcher(camera_dir, installation.data_dir / "custody.db") as watcher, proxy:
-        _dock_until_done(proxy.url, installation.dock_token, camera_dir, time.monotonic() + 240)
+        _dock_until_done(
+            proxy.url, installation.dock_token, camera_dir, time.monotonic() + 240, chunk_size
+        )
     assert proxy.unstruck == [], "planned faults that never happened: the test proved less"
     assert watcher.violations == []
     assert sorted(watcher.released) == sorted(originals)
@@ -276,3 +289,36 @@ def test_corrupted_chunks_are_refused_and_sent_again(
     with sqlite3.connect(installation.data_dir / "custody.db") as db:
         # Corruption never reached a stored object: nothing failed the whole-file check.
         assert db.execute("SELECT count(*) FROM uploads WHERE state = 'failed'").fetchone() == (0,)
+
+
+def test_s3_staging_resumes_across_part_boundaries_after_kills(tmp_path: Path, s3_url: str) -> None:
+    """A recording of several S3 parts, sent in chunks that do not line up with them, the
+    server killed mid-chunk (as a part was on its way) and after a chunk was stored: the
+    restarted server (no running hash left) continues from its offset and re-hashes the
+    whole file from the bucket before it commits."""
+    env = {"CUSTODY_STORAGE_URL": s3_url, "CUSTODY_S3_PART_BYTES": str(S3_PART)}
+    chunk = 3 * 1024 * 1024
+    with running_installation(tmp_path, env) as installation:
+        camera_dir, originals = _camera(
+            tmp_path, installation, "BWV-0104", 1, duration=4, bitrate=24_000_000
+        )
+        (recording,) = originals
+        size = (camera_dir / "recordings" / f"{recording}.mp4").stat().st_size
+        assert size > 2 * S3_PART, "the recording must span several parts"
+        plan = [
+            # Chunk 2 holds bytes [3, 6) MiB: killed 2.5 MiB in, past the first part's end.
+            Fault("mid-part", "kill", "PATCH", UPLOADS, nth=2, body_at=chunk - 512 * 1024),
+            # The chunk [6, 9) MiB is stored (its tail in the bucket); the answer is lost.
+            Fault("tail stored, answer lost", "kill", "PATCH", UPLOADS, nth=4, status=204),
+        ]
+        proxy = FaultProxy(installation.server, plan)
+
+        _dock_through(proxy, installation, camera_dir, originals, chunk_size=chunk)
+
+        cut = proxy.struck("mid-part")
+        assert _next_patch(proxy, cut).offset == cut.offset == chunk
+        lost = proxy.struck("tail stored, answer lost")
+        assert _next_patch(proxy, lost).offset == int(lost.answer_headers["upload-offset"])
+        assert int(lost.answer_headers["upload-offset"]) == 3 * chunk
+        # Nothing of the upload is left in the bucket's staging area.
+        assert S3Store.from_url(s3_url).staging().staged_ids() == set()

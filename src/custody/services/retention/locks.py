@@ -12,6 +12,7 @@ hold itself before it deletes, and COMPLIANCE retention never outlasts the due d
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from custody.db.models import Recording
-from custody.domain.errors import StoreUnavailable
+from custody.domain.errors import NotFound, StoreUnavailable
 from custody.domain.retention import DELETED, StoreProtection, planned_limit, store_protection
 from custody.services.system import System
 
@@ -107,5 +108,7 @@ def renew_locks(system: System) -> int:
 
 
 def release_for_deletion(system: System, sha256: str) -> None:
-    """Lift the legal hold on footage the sweep is deleting now (it is due)."""
-    system.store.protect(sha256, timedelta(0), hold=False)
+    """Lift the legal hold on footage the sweep is deleting now (it is due); an object a
+    crashed run deleted already has none."""
+    with contextlib.suppress(NotFound):
+        system.store.protect(sha256, timedelta(0), hold=False)
