@@ -53,7 +53,7 @@ class System:
     def staging(self) -> Staging:
         if self.staged is None:
             self.staged = open_staging(
-                self.settings.resolved_storage_url, self.settings.staging_dir
+                self.settings.resolved_storage_url, self.settings.staging_dir, self.store
             )
         return self.staged
 

@@ -192,10 +192,12 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def open_staging(storage_url: str, staging_dir: Path) -> Staging:
+def open_staging(storage_url: str, staging_dir: Path, store: BlobStore | None = None) -> Staging:
     """Staging beside the store: in the bucket for `s3://`, else files in the data dir."""
     if storage_url.startswith("s3://"):
         from custody.storage.s3 import S3Store
 
-        return S3Store.from_url(storage_url).staging()
+        # The store's own client when it is the S3 store itself (not wrapped): one pool.
+        same = store if isinstance(store, S3Store) else S3Store.from_url(storage_url)
+        return same.staging()
     return FilesystemStaging(staging_dir)
