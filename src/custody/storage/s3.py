@@ -23,6 +23,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -614,7 +615,11 @@ class S3Staging:
 
 
 class _PartWriter:
-    """One request's bytes, sent as whole fixed parts; the rest kept as a tail at `keep`."""
+    """One request's bytes, sent as whole fixed parts; the rest kept as a tail at `keep`.
+
+    A part is sent on a thread of its own while the next one fills (one in flight at a
+    time: receiving and sending overlap, memory stays two parts); `keep` waits for it.
+    """
 
     def __init__(
         self, staging: S3Staging, upload_id: str, info: dict[str, Any], offset: int, length: int
@@ -629,6 +634,8 @@ class _PartWriter:
         self.start_part = self.part
         self.buffer = bytearray()
         self.closed = False
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self._in_flight: Future[None] | None = None
         head = offset - self.part * self.size
         if head:
             tail = self.staging._key(upload_id, f"tail-{self.part}")
@@ -646,22 +653,32 @@ class _PartWriter:
             del self.buffer[: self.size]
 
     def _send(self, data: bytes) -> None:
+        self._wait()
+        self._in_flight = self._sender.submit(self._upload_part, self.part + 1, data)
+        self.part += 1
+
+    def _upload_part(self, number: int, data: bytes) -> None:
         self.store.call(
             "upload_part",
             Bucket=self.store.bucket,
             Key=self.staging._key(self.upload_id, "data"),
             UploadId=self.multipart,
-            PartNumber=self.part + 1,
+            PartNumber=number,
             Body=data,
         )
-        self.part += 1
+
+    def _wait(self) -> None:
+        """The part in flight is stored (or its error raised here)."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
 
     def keep(self) -> None:
-        if not self.buffer:
-            return
-        if self.part * self.size + len(self.buffer) == self.length:
+        if self.buffer and self.part * self.size + len(self.buffer) == self.length:
             self._send(bytes(self.buffer))  # the last part may be small
             self.buffer.clear()
+        self._wait()
+        if not self.buffer:
             return
         self.store.call(
             "put_object",
@@ -673,6 +690,8 @@ class _PartWriter:
     def drop(self) -> None:
         # Parts and tails past the database's offset are sent again or read no further.
         self.buffer.clear()
+        with contextlib.suppress(Exception):  # its failure changes nothing now
+            self._wait()
 
     def acknowledged(self) -> None:
         if self.part > self.start_part:
@@ -681,4 +700,7 @@ class _PartWriter:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            with contextlib.suppress(Exception):  # not kept: what it sent is never read
+                self._wait()
+            self._sender.shutdown(wait=True)
             self.staging._release(self.upload_id)
