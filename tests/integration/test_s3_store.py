@@ -169,7 +169,7 @@ def test_a_bucket_without_object_lock_says_so(s3_endpoint: str) -> None:
     assert plain.delete(sha) is True
 
 
-class _Busy(BaseHTTPRequestHandler):
+class BusyS3(BaseHTTPRequestHandler):
     """Answers 503 SlowDown `busy` times, then relays to the real S3 server."""
 
     busy = 0
@@ -207,22 +207,28 @@ class _Busy(BaseHTTPRequestHandler):
         return None
 
 
-@pytest.fixture
-def busy_store(s3_url: str, s3_endpoint: str) -> Iterator[tuple[S3Store, type[_Busy]]]:
-    handler = type("Busy", (_Busy,), {"upstream": s3_endpoint.rstrip("/")})
+@contextlib.contextmanager
+def busy_s3(s3_endpoint: str) -> Iterator[tuple[str, type[BusyS3]]]:
+    """A busy S3 server in front of the real one: its endpoint, and its handler's knobs."""
+    handler = type("Busy", (BusyS3,), {"upstream": s3_endpoint.rstrip("/")})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    bucket = s3_url.split("/")[2]
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield S3Store(bucket, "busy", endpoint_url=endpoint, max_attempts=3), handler
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
     finally:
         server.shutdown()
 
 
+@pytest.fixture
+def busy_store(s3_url: str, s3_endpoint: str) -> Iterator[tuple[S3Store, type[BusyS3]]]:
+    bucket = s3_url.split("/")[2]
+    with busy_s3(s3_endpoint) as (endpoint, handler):
+        yield S3Store(bucket, "busy", endpoint_url=endpoint, max_attempts=3), handler
+
+
 def test_a_busy_store_is_retried_and_then_a_clear_error(
-    busy_store: tuple[S3Store, type[_Busy]],
+    busy_store: tuple[S3Store, type[BusyS3]],
 ) -> None:
     store, proxy = busy_store
     stored = store.put_stream([b"footage"])
