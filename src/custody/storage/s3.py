@@ -206,10 +206,10 @@ class S3Store:
                 size += len(buffer)
             sha = digest.hexdigest()
             _expect(sha, expected_sha256)
+            upload.complete()
         except BaseException:
             upload.abort()
             raise
-        upload.complete()
         if expected_sha256 is None:
             try:
                 if not self.exists(sha):
@@ -387,13 +387,16 @@ def _expect(sha: str, expected: str | None) -> None:
 
 
 class _Multipart:
-    """A plain multipart upload of consecutive parts (for put_stream)."""
+    """A plain multipart upload of consecutive parts (for put_stream): a part is sent on a
+    thread of its own while the caller hashes the next (one in flight)."""
 
     def __init__(self, store: S3Store, key: str) -> None:
         self.store = store
         self.key = key
         self.upload_id: str | None = None
         self.parts: list[dict[str, Any]] = []
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-put")
+        self._in_flight: Future[None] | None = None
 
     def send(self, data: bytes) -> None:
         if self.upload_id is None:
@@ -401,7 +404,11 @@ class _Multipart:
                 "create_multipart_upload", Bucket=self.store.bucket, Key=self.key
             )
             self.upload_id = str(answer["UploadId"])
-        number = len(self.parts) + 1
+        self._wait()
+        self._in_flight = self._sender.submit(self._upload, len(self.parts) + 1, data)
+        self.parts.append({"PartNumber": len(self.parts) + 1})
+
+    def _upload(self, number: int, data: bytes) -> None:
         answer = self.store.call(
             "upload_part",
             Bucket=self.store.bucket,
@@ -410,9 +417,18 @@ class _Multipart:
             PartNumber=number,
             Body=data,
         )
-        self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        self.parts[number - 1]["ETag"] = answer["ETag"]
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
 
     def complete(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._sender.shutdown(wait=True)
         self.store.call(
             "complete_multipart_upload",
             Bucket=self.store.bucket,
@@ -422,6 +438,9 @@ class _Multipart:
         )
 
     def abort(self) -> None:
+        with contextlib.suppress(Exception):  # the caller's error is the one to raise
+            self._wait()
+        self._sender.shutdown(wait=True)
         if self.upload_id is None:
             return
         try:
