@@ -46,7 +46,11 @@ def lock_objects(system: System, recording_ids: Iterable[str]) -> int:
     store that is down is logged, not raised: the change it follows has committed, and
     the daily renewal tells the store again. Returns how many objects were told.
     """
-    if not system.store.object_lock:
+    try:
+        if not system.store.object_lock:
+            return 0
+    except StoreUnavailable:
+        logger.warning("the store did not say whether it has Object Lock; the renewal will")
         return 0
     ids = sorted(set(recording_ids))
     wanted: dict[str, StoreProtection] = {}
