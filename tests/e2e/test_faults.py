@@ -157,6 +157,9 @@ def _assert_all_stored_once(
         assert hashlib.sha256(b"".join(store.read(sha))).hexdigest() == sha
     # Listing (for fixity) finds each of them (beside thumbnails and other derivatives).
     assert set(originals.values()) <= set(store.iter_objects())
+    # The server said at start-up whether its store refuses early deletes itself.
+    said = " ".join(installation.server.log.read_text().split())
+    assert ("the object store has no Object Lock" in said) is not store.object_lock
 
 
 def _on_camera(camera_dir: Path) -> Callable[[Exchange], bool]:
