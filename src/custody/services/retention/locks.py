@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from custody.services.system import System
 logger = logging.getLogger(__name__)
 
 LOCK_BATCH = 500
+LOCK_REQUESTS = 8
 
 
 def protection_of(recording: Recording, now: datetime) -> StoreProtection:
@@ -68,14 +70,20 @@ def lock_objects(system: System, recording_ids: Iterable[str]) -> int:
             ).all()
             for row in sharing:
                 wanted[row.sha256] = _stronger(wanted.get(row.sha256), protection_of(row, now))
-    told = 0
-    for sha, protection in wanted.items():
+
+    def tell(item: tuple[str, StoreProtection]) -> bool:
+        sha, protection = item
         try:
             system.store.protect(sha, protection.keep_for, protection.hold)
-            told += 1
         except StoreUnavailable:
             logger.warning("could not set Object Lock on %s now; the daily renewal will", sha)
-    return told
+            return False
+        return True
+
+    # A few requests each, waiting on the network: several at once (a category changed on
+    # thousands of recordings tells the store about all of them after its commit).
+    with ThreadPoolExecutor(max_workers=LOCK_REQUESTS, thread_name_prefix="object-lock") as pool:
+        return sum(pool.map(tell, wanted.items()))
 
 
 def follow(system: System, recording_ids: Iterable[str]) -> None:
