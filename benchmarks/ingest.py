@@ -5,6 +5,12 @@ read the file, SHA-256 it, write a copy and fsync it. The ratio of the two is th
 to watch; absolute MB/s on a shared machine mean little.
 
     python benchmarks/ingest.py [--size-mb 1024] [--chunk-mb 16] [--parallel 2]
+        [--storage-url s3://bucket/prefix]
+
+With `--storage-url s3://…` (AWS_ENDPOINT_URL naming the server, tools/s3-server) the
+recording goes into the S3 store, staged in the bucket, and the baseline is read +
+SHA-256 + a bare boto3 multipart PUT of the file with the store's part size. A bucket
+that does not exist is made, with Object Lock.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 from rich.console import Console
@@ -50,6 +57,50 @@ def baseline(source: Path, target: Path) -> float:
     return time.perf_counter() - started
 
 
+def s3_baseline(source: Path, storage_url: str) -> float:
+    """Seconds to read, hash and PUT `source` with the bare client (the S3 store's parts)."""
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    from custody.storage.s3 import PART_SIZE
+
+    bucket = storage_url.removeprefix("s3://").split("/", 1)[0]
+    client = boto3.client("s3")
+    digest = hashlib.sha256()
+
+    class Hashing:
+        def __init__(self, reader: BinaryIO) -> None:
+            self.reader = reader
+
+        def read(self, size: int = -1) -> bytes:
+            block = self.reader.read(size)
+            digest.update(block)
+            return block
+
+    transfer = TransferConfig(
+        multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=1
+    )
+    started = time.perf_counter()
+    with open(source, "rb") as reader:
+        client.upload_fileobj(Hashing(reader), bucket, "baseline", Config=transfer)
+    seconds = time.perf_counter() - started
+    for version in client.list_object_versions(Bucket=bucket, Prefix="baseline").get(
+        "Versions", []
+    ):
+        client.delete_object(Bucket=bucket, Key="baseline", VersionId=version["VersionId"])
+    return seconds
+
+
+def ensure_bucket(storage_url: str) -> None:
+    import boto3
+
+    bucket = storage_url.removeprefix("s3://").split("/", 1)[0]
+    client = boto3.client("s3")
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -63,7 +114,11 @@ def main() -> None:
     parser.add_argument("--chunk-mb", type=int, default=16, help="dock agent chunk size")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=None, help="work dir (default: a temp dir)")
+    parser.add_argument("--storage-url", default=None, help="e.g. s3://bucket/prefix")
     args = parser.parse_args()
+    s3 = bool(args.storage_url and args.storage_url.startswith("s3://"))
+    if s3:
+        ensure_bucket(args.storage_url)
 
     work = Path(tempfile.mkdtemp(prefix="custody-bench-", dir=args.dir))
     server = None
@@ -87,11 +142,14 @@ def main() -> None:
 
         # The page cache would flatter whichever runs second: both start from a warm cache.
         baseline(media, work / "warm.tmp")
-        base_seconds = baseline(media, work / "copy.tmp")
-        (work / "copy.tmp").unlink()
+        if s3:
+            base_seconds = s3_baseline(media, args.storage_url)
+        else:
+            base_seconds = baseline(media, work / "copy.tmp")
+            (work / "copy.tmp").unlink()
         (work / "warm.tmp").unlink()
 
-        settings = Settings(data_dir=data_dir)
+        settings = Settings(data_dir=data_dir, storage_url=args.storage_url)
         system = build_system(settings, create=True, jobs=NoJobs())
         setup.ensure_admin(system)
         admin = users.principal_named(system, setup.ADMIN)
@@ -109,6 +167,8 @@ def main() -> None:
 
         port = free_port()
         env = {**os.environ, "CUSTODY_DATA_DIR": str(data_dir)}
+        if args.storage_url:
+            env["CUSTODY_STORAGE_URL"] = args.storage_url
         server = subprocess.Popen(
             [sys.executable, "-m", "custody", "serve", "--port", str(port), "--workers", "0"],
             env=env,
@@ -138,12 +198,15 @@ def main() -> None:
             console.print(f"[red]the upload failed:[/] {result.summary()}")
             raise SystemExit(1)
 
-        table = Table(title=f"Ingest of one {mb:,.0f} MB recording (loopback, same disk)")
+        where = "S3 store" if s3 else "same disk"
+        table = Table(title=f"Ingest of one {mb:,.0f} MB recording (loopback, {where})")
         table.add_column("path")
         table.add_column("seconds", justify="right")
         table.add_column("MB/s", justify="right")
         table.add_row(
-            "baseline: read + SHA-256 + write + fsync",
+            "baseline: read + SHA-256 + bare boto3 PUT"
+            if s3
+            else "baseline: read + SHA-256 + write + fsync",
             f"{base_seconds:.2f}",
             f"{mb / base_seconds:,.0f}",
         )
@@ -155,7 +218,8 @@ def main() -> None:
         console.print(table)
         console.print(
             f"ratio (ingest / baseline): [bold]{base_seconds / ingest_seconds:.2f}[/]"
-            f"  (chunk {args.chunk_mb} MiB, parallel {args.parallel})"
+            f"  (chunk {args.chunk_mb} MiB, parallel {args.parallel}; load average "
+            f"{Path('/proc/loadavg').read_text().split()[:3]})"
         )
     finally:
         if server is not None:

@@ -25,7 +25,9 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Protocol
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -94,6 +96,34 @@ def need_service(name: str, host: str, port: int) -> None:
     if services_required():
         pytest.fail(f"{name} at {host}:{port} is required (CUSTODY_REQUIRE_SERVICES=1) but down")
     pytest.skip(f"{name} at {host}:{port} is not running")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    """The S3 server (Ceph RGW from tools/s3-server) that AWS_ENDPOINT_URL names."""
+    url = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("CUSTODY_S3_ENDPOINT_URL")
+    if not url:
+        if services_required():
+            pytest.fail(
+                "an S3 server is required (CUSTODY_REQUIRE_SERVICES=1): no AWS_ENDPOINT_URL"
+            )
+        pytest.skip('no S3 server: eval "$(tools/s3-server start DIR PORT)" to test the S3 store')
+    parsed = urlparse(url)
+    need_service("S3 server", parsed.hostname or "127.0.0.1", parsed.port or 80)
+    return url
+
+
+@pytest.fixture
+def s3_url(s3_endpoint: str) -> str:
+    """A fresh bucket with Object Lock (so versioned) on the S3 server: `s3://bucket/prefix`.
+
+    Buckets are not removed: what Object Lock protects cannot be, by design; the server is
+    thrown away whole (`tools/s3-server stop`)."""
+    import boto3
+
+    bucket = f"custody-test-{uuid.uuid4().hex[:16]}"
+    boto3.client("s3").create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    return f"s3://{bucket}/custody"
 
 
 def _schema_digest() -> str:
@@ -385,6 +415,9 @@ def custody(
     )
 
 
+run_custody = custody
+
+
 def custody_process(
     data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -472,14 +505,16 @@ class Installation:
     # Professional standards: may see any footage (administrators may not watch it).
     viewer_token: str
     server: ServerProcess
+    # What every command and the server run with (CUSTODY_STORAGE_URL for an S3 store).
+    env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """A `custody` command on this installation, run in the test's process."""
-        return custody(self.data_dir, *args, stdin=stdin)
+        return custody(self.data_dir, *args, stdin=stdin, env=self.env)
 
     def run_process(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A `custody` command on this installation, in a process of its own."""
-        return custody_process(self.data_dir, *args)
+        return custody_process(self.data_dir, *args, env=self.env)
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -495,9 +530,16 @@ def add_with_password(data_dir: Path, username: str, role: str, password: str, *
 
 
 @contextmanager
-def running_installation(root: Path) -> Iterator[Installation]:
-    """`custody init`, an officer, a dock, an administrator and a viewer, and the server."""
+def running_installation(root: Path, env: dict[str, str] | None = None) -> Iterator[Installation]:
+    """`custody init`, an officer, a dock, an administrator and a viewer, and the server.
+
+    `env` is given to every command and the server (e.g. CUSTODY_STORAGE_URL)."""
     data_dir = root / "server"
+    env = env or {}
+
+    def custody(data_dir: Path, *args: str, stdin: str | None = None) -> CompletedProcess[str]:
+        return run_custody(data_dir, *args, stdin=stdin, env=env)
+
     _ok(custody(data_dir, "init"))
     _ok(
         custody(
@@ -513,10 +555,10 @@ def running_installation(root: Path) -> Iterator[Installation]:
     asked = _ok(custody(data_dir, "users", "request-role", "pat", "professional_standards"))
     _ok(custody(data_dir, "users", "approve-role", asked, "--as", "approver"))
     viewer_token = _ok(custody(data_dir, "users", "token", "--as", "pat"))
-    server = ServerProcess(data_dir, free_port(), {})
+    server = ServerProcess(data_dir, free_port(), env)
     server.start()
     try:
-        yield Installation(data_dir, dock_token, admin_token, viewer_token, server)
+        yield Installation(data_dir, dock_token, admin_token, viewer_token, server, env)
     finally:
         server.stop()
 

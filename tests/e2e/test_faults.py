@@ -12,7 +12,7 @@ import hashlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +24,29 @@ from custody.config import Settings
 from custody.dock.agent import DockAgent, DockResult
 from custody.dock.backoff import Backoff
 from custody.services.system import NoJobs
-from tests.conftest import Installation
+from custody.storage.encryption import unsealed
+from custody.storage.s3 import S3Store
+from tests.conftest import Installation, running_installation
 from tests.proxy import Exchange, Fault, FaultProxy
 
 PATIENT = Backoff(base=0.05, cap=0.4, attempts=60)
+RESTART_PATIENT = Backoff(base=0.05, cap=1.0, attempts=120)
 CHUNK = 128 * 1024
 UPLOADS = "/api/v1/uploads/"
 RECEIPTS = "/api/v1/receipts/"
+# The smallest part S3 takes: the uploads here then cross part boundaries mid-chunk.
+S3_PART = 5 * 1024 * 1024
+
+
+@pytest.fixture(params=["file", "s3"])
+def installation(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Installation]:
+    """A server on each store: files in the data dir, and S3 (objects and tus staging)."""
+    env = {}
+    if request.param == "s3":
+        url = request.getfixturevalue("s3_url")
+        env = {"CUSTODY_STORAGE_URL": url, "CUSTODY_S3_PART_BYTES": str(S3_PART)}
+    with running_installation(tmp_path, env) as made:
+        yield made
 
 
 class CameraWatcher:
@@ -86,7 +102,13 @@ def _ingest_events(installation: Installation) -> list[str]:
 
 
 def _camera(
-    tmp_path: Path, installation: Installation, serial: str, recordings: int = 3
+    tmp_path: Path,
+    installation: Installation,
+    serial: str,
+    recordings: int = 3,
+    *,
+    duration: float = 3,
+    bitrate: int = 6_000_000,
 ) -> tuple[Path, dict[str, str]]:
     camera_dir = tmp_path / "bay-1"
     made = simulate_camera(
@@ -94,8 +116,8 @@ def _camera(
         serial=serial,
         officer_id="1234AB",
         recordings=recordings,
-        duration=3,
-        video_bitrate=6_000_000,
+        duration=duration,
+        video_bitrate=bitrate,
     )
     result = installation.run("fleet", "add-camera", "--from", str(camera_dir))
     assert result.returncode == 0, result.stderr
@@ -105,14 +127,19 @@ def _camera(
 
 
 def _dock_until_done(
-    server: str, token: str, camera_dir: Path, deadline: float, chunk_size: int = CHUNK
+    server: str,
+    token: str,
+    camera_dir: Path,
+    deadline: float,
+    chunk_size: int = CHUNK,
+    backoff: Backoff = PATIENT,
 ) -> list[DockResult]:
     results = []
     while time.monotonic() < deadline:
         # One upload at a time: the nth request of a plan is then the same request on a fast
         # machine and a loaded one (two in parallel interleave as the scheduler pleases).
         with DockAgent(
-            server, token, [camera_dir], parallel=1, chunk_size=chunk_size, backoff=PATIENT
+            server, token, [camera_dir], parallel=1, chunk_size=chunk_size, backoff=backoff
         ) as agent:
             result = agent.run_once()
         results.append(result)
@@ -127,15 +154,21 @@ def _assert_all_stored_once(
     assert _server_state(installation) == originals
     assert sorted(_ingest_events(installation)) == sorted(originals)
     assert CameraStorage(camera_dir).recordings() == []
-    objects = installation.data_dir / "objects"
-    # Through the installation's own store (sealed at rest: the file itself is ciphertext).
-    system = build_system(Settings(data_dir=installation.data_dir), jobs=NoJobs())
+    url = installation.env.get("CUSTODY_STORAGE_URL", (installation.data_dir / "objects").as_uri())
+    # Through the installation's own store (sealed at rest: the stored bytes are ciphertext).
+    settings = Settings(data_dir=installation.data_dir, storage_url=url)
+    system = build_system(settings, jobs=NoJobs())
     try:
         for sha in originals.values():
-            assert (objects / sha[:2] / sha[2:4] / sha).exists()
             assert hashlib.sha256(b"".join(system.store.read(sha))).hexdigest() == sha
+        # Listing (for fixity) finds each of them (beside thumbnails and other derivatives).
+        assert set(originals.values()) <= set(system.store.iter_objects())
+        object_lock = unsealed(system.store).object_lock
     finally:
         system.engine.dispose()
+    # The server said at start-up whether its store refuses early deletes itself.
+    said = " ".join(installation.server.log.read_text().split())
+    assert ("the object store has no Object Lock" in said) is not object_lock
 
 
 def _on_camera(camera_dir: Path) -> Callable[[Exchange], bool]:
@@ -160,11 +193,23 @@ def _next_patch(proxy: FaultProxy, after: Exchange) -> Exchange:
 
 
 def _dock_through(
-    proxy: FaultProxy, installation: Installation, camera_dir: Path, originals: dict[str, str]
+    proxy: FaultProxy,
+    installation: Installation,
+    camera_dir: Path,
+    originals: dict[str, str],
+    chunk_size: int = CHUNK,
+    backoff: Backoff = PATIENT,
 ) -> None:
     """Dock through the proxy until the camera is empty; then check what must hold."""
     with CameraWatcher(camera_dir, installation.data_dir / "custody.db") as watcher, proxy:
-        _dock_until_done(proxy.url, installation.dock_token, camera_dir, time.monotonic() + 240)
+        _dock_until_done(
+            proxy.url,
+            installation.dock_token,
+            camera_dir,
+            time.monotonic() + 240,
+            chunk_size,
+            backoff,
+        )
     assert proxy.unstruck == [], "planned faults that never happened: the test proved less"
     assert watcher.violations == []
     assert sorted(watcher.released) == sorted(originals)
@@ -268,3 +313,38 @@ def test_corrupted_chunks_are_refused_and_sent_again(
     with sqlite3.connect(installation.data_dir / "custody.db") as db:
         # Corruption never reached a stored object: nothing failed the whole-file check.
         assert db.execute("SELECT count(*) FROM uploads WHERE state = 'failed'").fetchone() == (0,)
+
+
+def test_s3_staging_resumes_across_part_boundaries_after_kills(tmp_path: Path, s3_url: str) -> None:
+    """A recording of several S3 parts, sent in chunks that do not line up with them, the
+    server killed mid-chunk (as a part was on its way) and after a chunk was stored: the
+    restarted server (no running hash left) continues from its offset and re-hashes the
+    whole file from the bucket before it commits."""
+    env = {"CUSTODY_STORAGE_URL": s3_url, "CUSTODY_S3_PART_BYTES": str(S3_PART)}
+    chunk = 3 * 1024 * 1024
+    with running_installation(tmp_path, env) as installation:
+        camera_dir, originals = _camera(
+            tmp_path, installation, "BWV-0104", 1, duration=4, bitrate=24_000_000
+        )
+        (recording,) = originals
+        size = (camera_dir / "recordings" / f"{recording}.mp4").stat().st_size
+        assert size > 2 * S3_PART, "the recording must span several parts"
+        plan = [
+            # Chunk 2 holds bytes [3, 6) MiB: killed 2.5 MiB in, past the first part's end.
+            Fault("mid-part", "kill", "PATCH", UPLOADS, nth=2, body_at=chunk - 512 * 1024),
+            # The chunk [6, 9) MiB is stored (its tail in the bucket); the answer is lost.
+            # (Only 204 answers count: the third is that chunk's.)
+            Fault("tail stored, answer lost", "kill", "PATCH", UPLOADS, nth=3, status=204),
+        ]
+        proxy = FaultProxy(installation.server, plan)
+
+        # Patient enough for a restart on a loaded machine: the same upload must go on.
+        _dock_through(proxy, installation, camera_dir, originals, chunk, RESTART_PATIENT)
+
+        cut = proxy.struck("mid-part")
+        assert _next_patch(proxy, cut).offset == cut.offset == chunk
+        lost = proxy.struck("tail stored, answer lost")
+        assert _next_patch(proxy, lost).offset == int(lost.answer_headers["upload-offset"])
+        assert int(lost.answer_headers["upload-offset"]) == 3 * chunk
+        # Nothing of the upload is left in the bucket's staging area.
+        assert S3Store.from_url(s3_url).staging().staged_ids() == set()

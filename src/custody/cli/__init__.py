@@ -27,6 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Create the database schema, the server's signing key and the user `admin`.",
     ),
     "serve": ("serve", "serve_command", "Run the server."),
+    "doctor": (
+        "doctor",
+        "doctor_command",
+        "Check the database and the object store (reachable, Object Lock); exit 1 on a fault.",
+    ),
     "dock": (
         "dock",
         "dock_command",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 import uvicorn
 
@@ -18,6 +20,11 @@ def serve_command(
     from custody.web.app import create_app
 
     running = system(ctx)
+    from custody.services.storage_health import object_lock_warning
+
+    if (warning := object_lock_warning(running)) is not None:
+        logging.getLogger("custody.storage").warning(warning)
+        err.print(f"[yellow]warning:[/] {warning}")
     consumer = None
     if workers > 0:
         from custody.jobs.queue import start_in_process_consumer

@@ -138,3 +138,15 @@ class WrongKeyEncryptionKey(CustodyError):
     """The key-encryption key given is not the one that wrapped this installation's data keys."""
 
     code = "wrong_key_encryption_key"
+
+
+class StoreUnavailable(CustodyError):
+    """The object store did not answer, or answered that it is busy, after every retry."""
+
+    code = "store_unavailable"
+
+
+class ObjectLocked(CustodyError):
+    """The object store refused to delete an object that Object Lock still protects."""
+
+    code = "object_locked"

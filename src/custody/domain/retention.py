@@ -302,3 +302,35 @@ def deletion_certificate(
         "officer": officer,
         "data_keys_destroyed": sorted(set(keys_destroyed)),
     }
+
+
+# Object Lock (docs/storage.md): the store's own clock may run a little apart from ours.
+LOCK_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class StoreProtection:
+    """What the object store itself is asked to enforce for a recording's footage."""
+
+    keep_for: timedelta  # COMPLIANCE retention from now: nobody can delete before it ends
+    hold: bool  # legal hold: kept beyond that, until Custody lifts it
+
+
+def store_protection(
+    delete_at: datetime | None, recorded_at: datetime, now: datetime
+) -> StoreProtection:
+    """COMPLIANCE retention up to the earliest date any rule could still make it due,
+    legal hold for whatever Custody keeps beyond that (docs/storage.md).
+
+    No rule makes footage due before the 31-day baseline (`planned_limit`), and a change
+    by a person cannot bring a deletion closer than `notice_floor` after now; so until
+    then, less a day for the store's clock, deletion can never fall due: COMPLIANCE
+    retention (which nobody can shorten) costs nothing there. Beyond it a category can be
+    shortened or a hold lifted, so a legal hold keeps the rest, and Custody lifts it.
+    """
+    baseline = planned_limit(recorded_at)
+    earliest = notice_floor(now, recorded_at) - LOCK_MARGIN
+    until = earliest if delete_at is None else min(as_utc(delete_at), earliest)
+    until = max(until, baseline)
+    hold = delete_at is None or as_utc(delete_at) > until
+    return StoreProtection(max(until - as_utc(now), timedelta(0)), hold)

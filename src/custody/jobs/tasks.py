@@ -21,7 +21,7 @@ from custody.services.disclosure import bundle_exports, shares
 from custody.services.ingest import expiry
 from custody.services.objects import fixity as object_fixity
 from custody.services.recordings import media, previews
-from custody.services.retention import review
+from custody.services.retention import locks, review
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class Tasks:
     expire_shares: Any
     build_bundle: Any
     fixity: Any
+    renew_object_locks: Any
 
 
 def register_tasks(huey: Any, system: System) -> Tasks:
@@ -88,6 +89,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     def fixity() -> None:
         once_per_slot(huey, "fixity", 3600, lambda: _fixity(system))
 
+    def renew_object_locks() -> None:
+        once_per_slot(huey, "renew_object_locks", 86400, lambda: _renew_object_locks(system))
+
     # Huey's decorators are untyped: applied as calls, the functions above keep their types.
     every_few_minutes = crontab(minute=f"*/{RECONCILE_MINUTES}")
     every_minute = crontab(minute="*")
@@ -114,6 +118,10 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         # A slice of fixity every hour (settings bound its time and rate), oldest proof first,
         # half an hour away from the sweep.
         fixity=huey.periodic_task(crontab(minute=str(FIXITY_AT_MINUTE)), name="fixity")(fixity),
+        # Object Lock rolls forward a day at a time, well inside its six days' reach.
+        renew_object_locks=huey.periodic_task(
+            crontab(hour="3", minute=str(HOURLY_AT_MINUTE)), name="renew_object_locks"
+        )(renew_object_locks),
     )
     return tasks
 
@@ -153,6 +161,12 @@ def _retention_sweep(system: System) -> None:
         logger.info(
             "retention sweep: %d deleted, %d failed", len(report.deleted), len(report.failures)
         )
+
+
+def _renew_object_locks(system: System) -> None:
+    told = locks.renew_locks(system)
+    if told:
+        logger.info("Object Lock renewed on %d object(s)", told)
 
 
 def _expire_uploads(system: System) -> None:

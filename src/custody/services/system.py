@@ -18,6 +18,7 @@ from custody.db.models import AuditEvent
 from custody.domain.actor import Actor
 from custody.domain.clock import Clock
 from custody.storage import BlobStore
+from custody.storage.staging import Staging, open_staging
 
 
 class JobQueue(Protocol):
@@ -51,9 +52,19 @@ class System:
     clock: Clock
     server_key: Ed25519PrivateKey
     jobs: JobQueue = field(default_factory=NoJobs)
+    # Partial uploads: beside the store (S3 staging for an S3 store), made when first asked.
+    staged: Staging | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
+
+    @property
+    def staging(self) -> Staging:
+        if self.staged is None:
+            self.staged = open_staging(
+                self.settings.resolved_storage_url, self.settings.staging_dir, self.store
+            )
+        return self.staged
 
 
 class UnitOfWork:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -54,6 +55,17 @@ class BlobStore(Protocol):
         """Every object's SHA-256, for fixity and reconciliation."""
         ...
 
+    @property
+    def object_lock(self) -> bool:
+        """Does the store itself refuse early deletes (S3 Object Lock)? docs/storage.md."""
+        ...
+
+    def protect(self, sha256: str, keep_for: timedelta, hold: bool) -> None:
+        """Make the store refuse to delete an object: for `keep_for` from the store's own
+        now (retention is only ever extended), and while `hold` is on (a legal hold,
+        lifted with hold=False). A no-op where the store has no Object Lock."""
+        ...
+
 
 def open_store(url: str) -> BlobStore:
     """The store for a CUSTODY_STORAGE_URL."""
@@ -62,4 +74,8 @@ def open_store(url: str) -> BlobStore:
         from custody.storage.filesystem import FilesystemStore
 
         return FilesystemStore(Path(url2pathname(parsed.path)))
-    raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} (file:// is built in)")
+    if parsed.scheme == "s3":
+        from custody.storage.s3 import S3Store
+
+        return S3Store.from_url(url)
+    raise ValueError(f"unsupported storage URL scheme {parsed.scheme!r} (file:// or s3://)")

@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -243,6 +244,14 @@ class EncryptedStore:
 
     def iter_objects(self) -> Iterator[str]:
         return self.inner.iter_objects()
+
+    @property
+    def object_lock(self) -> bool:
+        return self.inner.object_lock
+
+    def protect(self, sha256: str, keep_for: timedelta, hold: bool) -> None:
+        """Object Lock is the stored (sealed) object's: the name is the same."""
+        self.inner.protect(sha256, keep_for, hold)
 
     def put_named(self, name: str, chunks: Iterable[bytes]) -> int:
         """Sealed bytes of another store's copy (a migration): stored as they are."""

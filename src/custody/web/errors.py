@@ -41,6 +41,8 @@ STATUS: dict[type[errors.CustodyError], int] = {
     errors.TooManyUploads: 429,
     # The mail server, upstream of us, did not take a share's message.
     MailFailed: 502,
+    errors.StoreUnavailable: 503,
+    errors.ObjectLocked: 409,
 }
 
 TUS_HEADERS = {"Tus-Resumable": "1.0.0"}

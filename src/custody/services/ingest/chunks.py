@@ -1,39 +1,37 @@
 """tus PATCH: one chunk's bytes written at the server's offset, made durable, then counted.
 
-The bytes are fsync'd before the offset in the database moves, and the offset moves
-only from the value the request started at; the last byte commits the recording.
+The bytes are made durable in the staging area (`custody.storage.staging`) before the
+offset in the database moves, and the offset moves only from the value the request
+started at; the last byte commits the recording.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import fcntl
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
 from custody.db.models import Upload
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import ChecksumMismatch, InvalidInput, UploadGone, UploadLocked
+from custody.domain.errors import ChecksumMismatch, InvalidInput, UploadGone
 from custody.domain.uploads import UploadState, check_patch, expiry_for
-from custody.private import open_private
 from custody.services.access import open_upload
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.commit import commit_upload
 from custody.services.ingest.hashing import RUNNING_HASHES
-from custody.services.ingest.uploads import UploadStatus, staging_file, status_of
+from custody.services.ingest.uploads import UploadStatus, status_of
 from custody.services.system import System
+from custody.storage.staging import StagedWriter
 
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-SYNC_EVERY = 4 * 1024 * 1024
 # The tus checksum extension: "The Server MUST support at least the SHA1 checksum
 # algorithm". Names as tus spells them, in the order Tus-Checksum-Algorithm lists them.
 CHECKSUM_ALGORITHMS = ("sha1", "sha256")
@@ -88,33 +86,17 @@ class ChunkWriter:
         self.upload = upload
         self.checksum = checksum
         self.actor = actor
-        self.path = staging_file(system, upload.upload_id)
         self.written = 0
         # The chunk's own digest, by the algorithm its Upload-Checksum names.
         self._digest = hashlib.new(checksum.algorithm if checksum else "sha256")
         self._running = RUNNING_HASHES.take(upload.upload_id, upload.offset)
-        self._unsynced = 0
         self._finished = False
-        self._file: BinaryIO | None = None
+        self._staged: StagedWriter | None = None
         if upload.offset == upload.length:
             # Every byte is here already (a commit was interrupted): nothing to write,
-            # and the part file may have moved into the store, so do not touch it.
+            # and the staged bytes may have moved into the store, so do not touch them.
             return
-        try:
-            self._file = open(self.path, "r+b")  # noqa: SIM115  (open for the whole request)
-        except FileNotFoundError:
-            if upload.offset > 0:
-                raise UploadGone("this upload's partial bytes are gone; start a new one") from None
-            self._file = os.fdopen(open_private(self.path, os.O_RDWR | os.O_TRUNC), "r+b")
-        try:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.close()
-            raise UploadLocked("another request is writing to this upload") from None
-        # Bytes past the recorded offset come from a request that died before the
-        # offset moved: they were never acknowledged, so they go.
-        self._file.truncate(upload.offset)
-        self._file.seek(upload.offset)
+        self._staged = system.staging.writer(upload.upload_id, upload.offset, upload.length)
 
     @property
     def remaining(self) -> int:
@@ -123,18 +105,12 @@ class ChunkWriter:
     def write(self, data: bytes) -> None:
         if not data:
             return
-        if len(data) > self.remaining or self._file is None:
+        if len(data) > self.remaining or self._staged is None:
             raise InvalidInput("the chunk runs past Upload-Length")
-        self._file.write(data)
+        self._staged.write(data)
         self._digest.update(data)
         if self._running is not None:
             self._running.update(data)
-        self._unsynced += len(data)
-        if self._unsynced >= SYNC_EVERY:
-            # Flush as the bytes arrive (this runs beside the receiving loop), so the fsync
-            # that makes the chunk durable at its end has little left to wait for.
-            os.fdatasync(self._file.fileno())
-            self._unsynced = 0
         self.written += len(data)
 
     def finish(self, complete_body: bool = True) -> UploadStatus:
@@ -143,7 +119,7 @@ class ChunkWriter:
         `complete_body` is False when the client went away mid-chunk: without a checksum
         the bytes that did arrive are kept (tus core); with one, none are.
         """
-        if self._file is None:
+        if self._staged is None:
             self._finished = True
             return commit_upload(self.system, self.dock, self.upload.upload_id, self.actor)
         if self.checksum is not None and (
@@ -153,8 +129,7 @@ class ChunkWriter:
             if complete_body:
                 raise ChecksumMismatch("the chunk's bytes do not match Upload-Checksum")
             return self.upload
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._staged.keep()
         new_offset = self.upload.offset + self.written
         with self.system.unit_of_work() as uow:
             now = uow.now()
@@ -177,6 +152,7 @@ class ChunkWriter:
                 raise UploadGone("the upload changed under this request; ask for its offset again")
             uow.commit()
         self._finished = True
+        self._staged.acknowledged()
         if self._running is not None:
             RUNNING_HASHES.put(self.upload.upload_id, new_offset, self._running)
         status = UploadStatus(
@@ -193,17 +169,17 @@ class ChunkWriter:
         return status
 
     def _discard(self) -> None:
-        if self._file is not None:
-            self._file.truncate(self.upload.offset)
+        if self._staged is not None:
+            self._staged.drop()
         self._finished = True
 
     def _release_lock_file(self) -> None:
-        if self._file is not None and not self._file.closed:
-            self._file.close()
+        if self._staged is not None:
+            self._staged.close()
 
     def close(self) -> None:
-        if not self._finished and self._file is not None and not self._file.closed:
-            self._file.truncate(self.upload.offset)
+        if not self._finished and self._staged is not None:
+            self._staged.drop()
         self._release_lock_file()
 
 

@@ -1,9 +1,10 @@
 """The commit: a complete upload becomes a recording, once its bytes match the manifest.
 
 The whole file is hashed against the signed manifest before it is moved into the
-object store; the recording row, its audit event and the signed receipt are committed
-only after the object is durable. Committing twice (two uploads of one recording, or a
-retried last chunk) yields the same recording, never a duplicate.
+object store (as it arrived, or again on its way in); the recording row, its audit event
+and the signed receipt are committed only after the object is durable. Committing twice
+(two uploads of one recording, or a retried last chunk) yields the same recording,
+never a duplicate.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from custody.services.fleet import assignments
 from custody.services.fleet.registry import DockIdentity
 from custody.services.ingest.expiry import close_siblings, discard_staged
 from custody.services.ingest.flags import raise_flag, refuse_conflict
-from custody.services.ingest.hashing import RUNNING_HASHES, hash_file, hash_stream
-from custody.services.ingest.uploads import UploadStatus, get_upload, staging_file, status_of
+from custody.services.ingest.hashing import RUNNING_HASHES, hash_stream
+from custody.services.ingest.uploads import UploadStatus, get_upload, status_of
+from custody.services.retention.locks import follow
 from custody.services.system import System
+from custody.storage.staging import StagedMismatch
 
 
 def commit_upload(
@@ -54,20 +57,25 @@ def commit_upload(
         manifest = parse_manifest(json.loads(manifest_row.document))
         manifest_document = manifest_row.document
 
-    part = staging_file(system, upload_id)
-    if part.exists():
+    staging = system.staging
+    if staging.has(upload_id):
+        # This process hashed every byte as it arrived: no second read. Otherwise (other
+        # nodes received chunks, or this one restarted) the move re-hashes as it streams.
         known = RUNNING_HASHES.digest(upload_id, manifest.size)
-        size = part.stat().st_size
-        sha = known if known is not None and size == manifest.size else hash_file(part)[0]
-        if sha != manifest.sha256 or size != manifest.size:
-            _fail_upload(system, dock, upload_id, manifest, sha, size, actor)
-        system.store.put_file(part, sha)
+        if known is not None and known != manifest.sha256:
+            _fail_upload(system, dock, upload_id, manifest, known, manifest.size, actor)
+        try:
+            staging.move_into(
+                system.store, upload_id, manifest.size, manifest.sha256, verified=known is not None
+            )
+        except StagedMismatch as mismatch:
+            _fail_upload(system, dock, upload_id, manifest, mismatch.sha256, mismatch.size, actor)
     elif not (
         system.store.exists(manifest.sha256)
         and hash_stream(system.store.read(manifest.sha256)) == manifest.sha256
     ):
-        # The part file moved into the store before a crash, or was lost: only a verified
-        # object in the store lets us commit now; otherwise the dock must send it again.
+        # The staged bytes moved into the store before a crash, or were lost: only a
+        # verified object in the store lets us commit now; otherwise the dock sends it again.
         _fail_upload(system, dock, upload_id, manifest, "missing", 0, actor)
 
     with system.unit_of_work() as uow:
@@ -122,6 +130,8 @@ def commit_upload(
                 },
             )
             uow.after_commit(lambda: system.jobs.probe_recording(manifest.recording_id))
+            # The store's Object Lock: kept at least until its 31-day baseline (locks).
+            uow.after_commit(lambda: follow(system, [manifest.recording_id]))
             try:
                 session.flush()
                 # A complaint open for this officer and time holds it from its first moment.
@@ -187,7 +197,7 @@ def _fail_upload(
             .values(state=UploadState.FAILED, failure=detail, updated_at=uow.now())
         )
         uow.commit()
-    staging_file(system, upload_id).unlink(missing_ok=True)
+    system.staging.discard(upload_id)
     raise_flag(
         system,
         "content_mismatch",

@@ -10,7 +10,6 @@ job (`expire_uploads`) cleans all three, so nothing is left that no job will cle
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -18,11 +17,8 @@ from sqlalchemy import select, update
 
 from custody.db.models import Recording, Upload
 from custody.domain.uploads import UploadState
-from custody.services.ingest.uploads import staging_file
 from custody.services.system import System, UnitOfWork
 
-# A staging file's name: the upload's id (32 lower-case hex digits) and `.part`.
-_STAGED = re.compile(r"^([0-9a-f]{32})\.part$")
 STORED_ELSEWHERE = "the recording was stored by another upload"
 # Ids asked about per query: well under SQLite's limit on bound parameters.
 _BATCH = 500
@@ -55,7 +51,7 @@ def close_siblings(uow: UnitOfWork, recording_id: str, committed: str, now: date
 def discard_staged(system: System, upload_ids: Iterable[str]) -> None:
     """Delete the staging files of uploads that have ended (missing ones are fine)."""
     for upload_id in upload_ids:
-        staging_file(system, upload_id).unlink(missing_ok=True)
+        system.staging.discard(upload_id)
 
 
 def expire_uploads(system: System) -> int:
@@ -97,10 +93,7 @@ def expire_uploads(system: System) -> int:
 
 def _orphans(system: System) -> list[str]:
     """Staged files whose upload is not receiving into them: ended, or never committed."""
-    staging = system.settings.staging_dir
-    if not staging.is_dir():
-        return []
-    staged = {m.group(1) for p in staging.iterdir() if (m := _STAGED.match(p.name))}
+    staged = system.staging.staged_ids()
     if not staged:
         return []
     names = sorted(staged)

@@ -11,7 +11,6 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -33,7 +32,6 @@ from custody.domain.uploads import (
     expiry_for,
     is_expired,
 )
-from custody.private import PRIVATE_FILE, private_dir
 from custody.services.access import open_upload, same_station
 from custody.services.fleet.registry import DockIdentity
 from custody.services.system import System, UnitOfWork
@@ -138,7 +136,7 @@ def create_upload(
             updated_at=now,
             expires_at=expiry_for(now, now),
         )
-        staging_file(system, upload.id).touch(mode=PRIVATE_FILE)
+        system.staging.create(upload.id, length)
         uow.session.add(upload)
         uow.audit(
             "dock:upload:create",
@@ -197,13 +195,6 @@ def get_upload(uow: UnitOfWork, upload_id: str) -> Upload:
     return upload
 
 
-def staging_file(system: System, upload_id: str) -> Path:
-    """Where an upload's bytes gather until the commit moves them into the store."""
-    staging = system.settings.staging_dir
-    private_dir(staging)
-    return staging / f"{upload_id}.part"
-
-
 def terminate_upload(
     system: System, dock: DockIdentity, upload_id: str, actor: Actor | None = None
 ) -> None:
@@ -230,4 +221,4 @@ def terminate_upload(
         )
         uow.commit()
     if not completed:
-        staging_file(system, upload_id).unlink(missing_ok=True)
+        system.staging.discard(upload_id)

@@ -38,6 +38,7 @@ from custody.domain.retention import (
     RetentionFacts,
     redecide,
 )
+from custody.services.retention.locks import follow
 from custody.services.system import UnitOfWork
 
 # Facts are loaded for this many recordings per query when many change at once.
@@ -156,6 +157,10 @@ def recompute(
         store_decision(recording, result.decision, result.seen, facts)
         changes.append(Recomputed(recording.id, before, result.decision, seen_before, result.seen))
     uow.session.flush()
+    # Once the change has committed, the store's Object Lock follows it (services.retention.locks).
+    ids = [r.id for r in live]
+    system = uow.system
+    uow.after_commit(lambda: follow(system, ids))
     return changes
 
 

@@ -39,6 +39,7 @@ from custody.services.access import require
 from custody.services.object_keys import shred
 from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.facts import due_details, recompute, retention_facts
+from custody.services.retention.locks import release_for_deletion
 from custody.services.system import System, UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -332,6 +333,8 @@ def purge_recording(system: System, recording_id: str, actor: Actor | None = Non
                 shared.append(sha)  # another live recording holds the same bytes
                 continue
             shred(uow, [sha])  # a tombstone from before encryption at rest kept its key
+            # It is due: the legal hold goes first (COMPLIANCE retention has ended by now).
+            release_for_deletion(system, sha)
             system.store.delete(sha)  # False when a crashed run deleted it already
             removed.append(sha)
         recording.purged_at = uow.now()

@@ -1,0 +1,149 @@
+"""Object Lock follows Custody's rules on a real S3 server (Ceph RGW): what Custody must
+keep the store refuses to delete, even with Custody's own keys; a hold is a legal hold
+until lifted; what falls due is deleted by the sweep, never blocked.
+
+The store's clock is the real one, so the test clock here stays within seconds of it
+where a lock must run out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from custody.config import Settings
+from custody.domain.clock import ManualClock
+from custody.domain.errors import ObjectLocked
+from custody.domain.retention import STATUTORY_LIMIT, SWEEP_MARGIN
+from custody.services.evidence import holds as hold_service
+from custody.services.retention import locks, sweep
+from custody.services.system import System
+from custody.storage.s3 import S3Store
+from tests.conftest import Installer, RecordedJobs, custody
+from tests.integration.lifecycle_world import World, build_world
+
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def s3_system(
+    tmp_path: Path, clock: ManualClock, install: Installer, s3_url: str
+) -> Iterator[System]:
+    # The test clock starts at the real now: Object Lock dates are the store's real time.
+    clock.set(datetime.now(UTC).replace(microsecond=0))
+    settings = Settings(data_dir=tmp_path / "data", storage_url=s3_url)
+    built = install(settings, clock=clock, jobs=RecordedJobs())
+    yield built
+    built.engine.dispose()
+
+
+@pytest.fixture
+def world(s3_system: System) -> World:
+    return build_world(s3_system)
+
+
+def _store(world: World) -> S3Store:
+    assert isinstance(world.system.store, S3Store)
+    return world.system.store
+
+
+def _days_left(until: datetime | None) -> float:
+    assert until is not None
+    return (until.timestamp() - time.time()) / 86400
+
+
+def test_new_footage_is_kept_by_the_store_until_its_31_day_baseline(world: World) -> None:
+    store = _store(world)
+    rid = world.record()
+    locks.lock_objects(world.system, [rid])  # as the ingest commit does
+    sha = world.row(rid).sha256
+    until, hold = store.protection(sha)
+    baseline = (STATUTORY_LIMIT - SWEEP_MARGIN).days
+    assert baseline - 0.01 < _days_left(until) <= baseline and hold is False
+    with pytest.raises(ObjectLocked):
+        store.delete(sha)
+    # With Custody's own keys straight at S3: no version delete, bypass or not.
+    (version,) = store.client.list_object_versions(Bucket=store.bucket, Prefix=store.key_of(sha))[
+        "Versions"
+    ]
+    with pytest.raises(ClientError) as refused:
+        store.client.delete_object(
+            Bucket=store.bucket,
+            Key=store.key_of(sha),
+            VersionId=version["VersionId"],
+            BypassGovernanceRetention=True,
+        )
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert store.exists(sha)
+
+
+def test_a_hold_is_a_legal_hold_in_the_store_until_lifted(world: World, clock: ManualClock) -> None:
+    store, system = _store(world), world.system
+    pat = world.people["pat"]
+    # Recorded 100 days ago and kept by a category, say: past its baseline.
+    rid = world.record(started_at=clock.now() - 100 * DAY)
+    sha = world.row(rid).sha256
+    (hold,) = hold_service.place_hold(
+        system, pat, kind="legal", reason="civil claim", actor=pat.actor(), recording_ids=[rid]
+    )
+    until, held = store.protection(sha)
+    # Kept for as long as the hold stands: COMPLIANCE only as far as no change could make it
+    # due (a lifted hold gives 7 days' notice), the legal hold for the rest.
+    assert held is True and 5.99 < _days_left(until) <= 6
+    with pytest.raises(ObjectLocked):
+        store.delete(sha)
+
+    hold_service.lift_hold(system, pat, hold.id, "claim settled", pat.actor())
+    # Due after the 7 days' notice; the daily renewal lifts the legal hold once the
+    # COMPLIANCE retention reaches the due date.
+    assert store.protection(sha)[1] is True
+    clock.advance(1 * DAY + timedelta(hours=1))
+    assert locks.renew_locks(system) == 1
+    assert store.protection(sha)[1] is False
+    assert world.row(rid).delete_due_at is not None
+
+
+def test_footage_that_falls_due_is_deleted_not_blocked(world: World, clock: ManualClock) -> None:
+    store, system = _store(world), world.system
+    # Its 31-day baseline is four seconds away (of the store's real time too).
+    baseline = STATUTORY_LIMIT - SWEEP_MARGIN
+    rid = world.record(started_at=clock.now() - baseline + timedelta(seconds=4))
+    locks.lock_objects(system, [rid])
+    sha = world.row(rid).sha256
+    assert store.protection(sha)[0] is not None
+    assert sweep.sweep(system).deleted == []
+    time.sleep(5)  # the lock runs out by the store's own clock
+    clock.advance(timedelta(seconds=5))
+    report = sweep.sweep(system)
+    assert report.deleted == [rid] and report.failures == []
+    assert not store.exists(sha)
+    assert (
+        store.client.list_object_versions(Bucket=store.bucket, Prefix=store.key_of(sha)).get(
+            "Versions", []
+        )
+        == []
+    )
+
+
+def test_doctor_says_whether_the_store_has_object_lock(tmp_path: Path, s3_url: str) -> None:
+    on_files, on_s3 = tmp_path / "files", tmp_path / "s3"
+    assert custody(on_files, "init").returncode == 0
+    checked = custody(on_files, "doctor")
+    assert checked.returncode == 0
+    assert "no Object Lock" in " ".join(checked.stdout.split())
+
+    env = {"CUSTODY_STORAGE_URL": s3_url}
+    assert custody(on_s3, "init", env=env).returncode == 0
+    checked = custody(on_s3, "doctor", env=env)
+    assert checked.returncode == 0, checked.stdout
+    assert "Object Lock: the store itself refuses early deletes" in checked.stdout
+
+    down = {"CUSTODY_STORAGE_URL": s3_url, "CUSTODY_S3_ENDPOINT_URL": "http://127.0.0.1:9"}
+    checked = custody(on_s3, "doctor", env={**down, "CUSTODY_S3_MAX_ATTEMPTS": "1"})
+    assert checked.returncode == 1
+    assert "unreachable" in checked.stdout
