@@ -23,6 +23,7 @@ from custody.domain.retention import STATUTORY_LIMIT, SWEEP_MARGIN
 from custody.services.evidence import holds as hold_service
 from custody.services.retention import locks, sweep
 from custody.services.system import System
+from custody.storage.encryption import unsealed
 from custody.storage.s3 import S3Store
 from tests.conftest import Installer, RecordedJobs, custody
 from tests.integration.lifecycle_world import World, build_world
@@ -48,8 +49,10 @@ def world(s3_system: System) -> World:
 
 
 def _store(world: World) -> S3Store:
-    assert isinstance(world.system.store, S3Store)
-    return world.system.store
+    """The S3 store under the installation's encryption: Object Lock is the stored object's."""
+    store = unsealed(world.system.store)
+    assert isinstance(store, S3Store)
+    return store
 
 
 def _days_left(until: datetime | None) -> float:
