@@ -81,6 +81,8 @@ class CameraReport(Base):
     """What a dock said about a docked camera: the history behind fleet health."""
 
     __tablename__ = "camera_reports"
+    # A camera's latest report (fleet health asks it of each camera it alerts on): one probe.
+    __table_args__ = (Index("ix_camera_reports_camera_reported", "camera_id", "reported_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)

@@ -6,7 +6,8 @@ Create Date: 2026-12-01 19:10:00.000000
 
 With a million recordings a page must be answered from an index: an officer's and a
 team's footage in docking order, retention's due lists covering state, access class and
-officer (so counting never reads the rows), and cameras by the dock they last docked at.
+officer (so counting never reads the rows), cameras by the dock they last docked at, and a
+camera's latest dock report.
 """
 
 from collections.abc import Sequence
@@ -30,9 +31,16 @@ def upgrade() -> None:
     for name, columns in RECORDING_INDEXES.items():
         op.create_index(name, "recordings", columns, unique=False)
     op.create_index(op.f("ix_cameras_last_dock_id"), "cameras", ["last_dock_id"], unique=False)
+    op.create_index(
+        "ix_camera_reports_camera_reported",
+        "camera_reports",
+        ["camera_id", "reported_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_camera_reports_camera_reported", table_name="camera_reports")
     op.drop_index(op.f("ix_cameras_last_dock_id"), table_name="cameras")
     for name in reversed(RECORDING_INDEXES):
         op.drop_index(name, table_name="recordings")
