@@ -29,7 +29,8 @@ from custody.config import Settings
 from custody.domain.clock import ManualClock
 from custody.services.identity import signin, users
 from custody.services.system import System
-from custody.tools.force import NOW, Seeded, seed
+from custody.tools.force import HOT_PAGES as PAGES
+from custody.tools.force import NOW, REASON, Seeded, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
@@ -39,44 +40,12 @@ GROWING = ("recordings", "recording_categories", "audit_events")
 # PostgreSQL plan nodes that read all of their input before giving a row (an incremental
 # sort, of rows already in order of the index, does not).
 BLOCKING = ("Hash", "Sort", "Aggregate", "SetOp", "WindowAgg")
-REASON = "reason=Operation+Nightjar"
-
-
-# Each hot page: who asks for it and its address ({borough} and {recording} filled in from
-# the seeded force: the officer's borough, and a recording of theirs in a case).
-PAGES = {
-    "my footage": ("officer", "/footage"),
-    "team footage": ("supervisor", "/footage?team=1"),
-    "api recordings (officer)": ("officer", "/api/v1/recordings"),
-    "api recordings (administrator)": ("administrator", "/api/v1/recordings"),
-    "search: unit, 7 days, category": (
-        "investigator",
-        f"/search?{REASON}&unit={{borough}}&since=2027-02-22T00:00&category=Arrest",
-    ),
-    "search: officer, evidence, table": (
-        "professional_standards",
-        f"/search?{REASON}&officer=Officer+1&evidence=yes&view=table",
-    ),
-    "search: uncategorised": ("administrator", "/search?category=Uncategorised"),
-    "search: not evidence": ("administrator", "/search?evidence=no"),
-    "retention (supervisor)": ("supervisor", "/retention"),
-    "retention (administrator)": ("administrator", "/retention"),
-    "retention (professional standards)": ("professional_standards", "/retention"),
-    "review queue": ("administrator", "/retention/review"),
-    "retention preview": ("administrator", "/api/v1/retention/preview?at=2027-03-01T12:00:00Z"),
-    "fleet": ("supervisor", "/fleet"),
-    "roll-out": ("fleet_manager", "/fleet/rollout"),
-    "cases": ("professional_standards", "/cases"),
-    "recording (investigator)": ("investigator", "/recordings/{recording}"),
-    "recording (professional standards)": ("professional_standards", "/recordings/{recording}"),
-    "recording's audit trail": ("auditor", "/recordings/{recording}/audit"),
-}
 
 
 # For counting statements a page must list something at both sizes (an empty list skips
 # the queries a list's rows take): the same search, over the whole 60 days.
 COUNTED = {
-    "search: unit, 7 days, category": f"/search?{REASON}&unit={{borough}}&since=2027-01-01T00:00"
+    "search: unit, 7 days, category": f"/search?{REASON}&unit={{borough}}&since=2027-01-01T00:00",
 }
 
 # Where a page is meant to use a particular index, its name (a pattern on the plans).
@@ -124,7 +93,7 @@ class Served:
         """Ask for a page as its person (at its address, or this one); the statements it ran."""
         role, usual = PAGES[page]
         address = address or usual
-        url = address.format(borough=self.force.borough, recording=self.force.recording_id)
+        url = self.force.address(address)
         self.client.cookies.set(SESSION_COOKIE, self.sessions[role])
         self.statements.seen.clear()
         self.statements.on = True

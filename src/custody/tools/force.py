@@ -52,6 +52,38 @@ ROLES = (
 )
 
 
+REASON = "reason=Operation+Nightjar"
+# The pages people use most and that grow with the footage: who asks for each, and its
+# address ({borough} and {recording} filled in by `Seeded.address`).
+HOT_PAGES = {
+    "my footage": ("officer", "/footage"),
+    "team footage": ("supervisor", "/footage?team=1"),
+    "api recordings (officer)": ("officer", "/api/v1/recordings"),
+    "api recordings (administrator)": ("administrator", "/api/v1/recordings"),
+    "search: unit, 7 days, category": (
+        "investigator",
+        f"/search?{REASON}&unit={{borough}}&since=2027-02-22T00:00&category=Arrest",
+    ),
+    "search: officer, evidence, table": (
+        "professional_standards",
+        f"/search?{REASON}&officer=Officer+1&evidence=yes&view=table",
+    ),
+    "search: uncategorised": ("administrator", "/search?category=Uncategorised"),
+    "search: not evidence": ("administrator", "/search?evidence=no"),
+    "retention (supervisor)": ("supervisor", "/retention"),
+    "retention (administrator)": ("administrator", "/retention"),
+    "retention (professional standards)": ("professional_standards", "/retention"),
+    "review queue": ("administrator", "/retention/review"),
+    "retention preview": ("administrator", "/api/v1/retention/preview?at=2027-03-01T12:00:00Z"),
+    "fleet": ("supervisor", "/fleet"),
+    "roll-out": ("fleet_manager", "/fleet/rollout"),
+    "cases": ("professional_standards", "/cases"),
+    "recording (investigator)": ("investigator", "/recordings/{recording}"),
+    "recording (professional standards)": ("professional_standards", "/recordings/{recording}"),
+    "recording's audit trail": ("auditor", "/recordings/{recording}/audit"),
+}
+
+
 @dataclass
 class Seeded:
     """What was seeded, for the caller to sign in as and to pick pages by."""
@@ -71,6 +103,10 @@ class Seeded:
     # A live recording of the officer user's, in the investigator's case too.
     recording_id: str = ""
     camera_serial: str = ""
+
+    def address(self, template: str) -> str:
+        """A page's address with the seeded force's borough and recording filled in."""
+        return template.format(borough=self.borough, recording=self.recording_id)
 
 
 def _clamp(value: int, low: int, high: int) -> int:
