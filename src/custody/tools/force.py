@@ -66,7 +66,7 @@ HOT_PAGES = {
     ),
     "search: officer, evidence, table": (
         "professional_standards",
-        f"/search?{REASON}&officer=Officer+1&evidence=yes&view=table",
+        f"/search?{REASON}&officer=Officer+000001&evidence=yes&view=table",
     ),
     "search: uncategorised": ("administrator", "/search?category=Uncategorised"),
     "search: not evidence": ("administrator", "/search?evidence=no"),
@@ -234,7 +234,7 @@ def _seed(
     loader.load(
         "officers",
         ("id", "warrant_number", "name", "rank", "unit", "created_at"),
-        ((o, f"{o:06d}MP", f"Officer {o}", "PC", unit_of[o], created) for o in unit_of),
+        ((o, f"{o:06d}MP", f"Officer {o:06d}", "PC", unit_of[o], created) for o in unit_of),
     )
     loader.load(
         "docks",
@@ -320,7 +320,8 @@ def _seed(
                 review = started + timedelta(days=review_days) if review_days else None
                 categorised.append((rid, category[0], started))
             elif due is not None and due <= now:
-                state, deleted_at = "deleted", due
+                # A tombstone: the sweep deleted it on its date and cleared its dates.
+                state, deleted_at, due = "deleted", due, None
             if state != "deleted":
                 live.append(rid)
                 if officer == 1:
