@@ -45,6 +45,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/retention.py
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/portal_scale.py --quick
 
 screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots
