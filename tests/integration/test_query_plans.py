@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, event
 
 from custody.config import Settings
 from custody.domain.clock import ManualClock
+from custody.services.counting import COUNT_BOUND
 from custody.services.identity import signin, users
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
@@ -265,3 +266,27 @@ def test_the_seeded_force_is_what_the_plans_are_checked_on(served: Served) -> No
     assert force.recordings == 4000 and force.cases == 60 and force.docks == 96
     assert force.recording_id, "the officer's footage is in a case"
     assert force.now - timedelta(days=60) < force.now
+
+
+def test_a_long_list_says_at_least_and_a_short_one_exactly(served: Served) -> None:
+    """A total over thousands is counted up to its bound past the page ("1050+"), and the
+    pager still offers the next page; a person's own short list is counted exactly."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["administrator"])
+    everything = served.client.get("/api/v1/recordings").json()
+    assert everything["total_exact"] is False
+    assert everything["total"] == COUNT_BOUND + everything["limit"]
+    assert everything["has_next"] is True
+    deep = served.client.get("/api/v1/recordings?offset=3000&limit=50").json()
+    assert len(deep["items"]) == 50 and deep["has_next"] is True
+    page = served.client.get("/search?sort=newest", headers={"Accept": "text/html"})
+    assert f"{COUNT_BOUND + 24}+ recordings" in page.text
+    assert 'rel="next"' in page.text
+
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["officer"])
+    own = served.client.get("/api/v1/recordings?limit=500").json()
+    with served.system.engine.connect() as connection:
+        recorded = connection.exec_driver_sql(
+            "SELECT count(*) FROM recordings WHERE officer_id = 1"
+        ).scalar_one()
+    assert own["total_exact"] is True and own["has_next"] is False
+    assert own["total"] == len(own["items"]) == recorded
