@@ -20,7 +20,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 RECORDING_INDEXES = {
-    "ix_recordings_officer_stored": ["officer_id", "stored_at"],
+    "ix_recordings_officer_stored": ["officer_id", "stored_at", "state", "access_class"],
     "ix_recordings_stored": ["stored_at"],
     "ix_recordings_due_cover": ["delete_due_at", "state", "access_class", "officer_id"],
     "ix_recordings_seen_due_cover": ["seen_delete_due_at", "state", "access_class", "officer_id"],
