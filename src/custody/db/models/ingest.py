@@ -51,13 +51,14 @@ class Recording(Base):
 
     __tablename__ = "recordings"
     __table_args__ = (
-        Index("ix_recordings_officer_started", "officer_id", "started_at"),
+        # Covering what the listing grants and counts filter on (state, access class): a
+        # team's or an officer's count is read from the index alone.
+        Index("ix_recordings_officer_started", "officer_id", "started_at", "state", "access_class"),
         Index("ix_recordings_camera_started", "camera_id", "started_at"),
         # The retention sweep finishes deletions whose objects are not yet purged.
         Index("ix_recordings_state_purged", "state", "purged_at"),
-        # An officer's footage, latest docking first (their start page): in index order, and
-        # covering what its counts and the team's filter on (state, access class).
-        Index("ix_recordings_officer_stored", "officer_id", "stored_at", "state", "access_class"),
+        # An officer's footage, latest docking first (their start page): in index order.
+        Index("ix_recordings_officer_stored", "officer_id", "stored_at"),
         # A team's footage, latest docking first: walked backwards, filtered on the team.
         Index("ix_recordings_stored", "stored_at"),
         # Retention's lists and counts filter what is due on state and access class and

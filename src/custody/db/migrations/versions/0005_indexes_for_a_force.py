@@ -20,14 +20,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 RECORDING_INDEXES = {
-    "ix_recordings_officer_stored": ["officer_id", "stored_at", "state", "access_class"],
+    "ix_recordings_officer_stored": ["officer_id", "stored_at"],
     "ix_recordings_stored": ["stored_at"],
     "ix_recordings_due_cover": ["delete_due_at", "state", "access_class", "officer_id"],
     "ix_recordings_seen_due_cover": ["seen_delete_due_at", "state", "access_class", "officer_id"],
 }
 
 
+# Widened to cover the state and access class that listings and their counts filter on.
+OFFICER_STARTED = "ix_recordings_officer_started"
+
+
 def upgrade() -> None:
+    op.drop_index(OFFICER_STARTED, table_name="recordings")
+    op.create_index(
+        OFFICER_STARTED, "recordings", ["officer_id", "started_at", "state", "access_class"]
+    )
     for name, columns in RECORDING_INDEXES.items():
         op.create_index(name, "recordings", columns, unique=False)
     op.create_index(op.f("ix_cameras_last_dock_id"), "cameras", ["last_dock_id"], unique=False)
@@ -44,3 +52,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_cameras_last_dock_id"), table_name="cameras")
     for name in reversed(RECORDING_INDEXES):
         op.drop_index(name, table_name="recordings")
+    op.drop_index(OFFICER_STARTED, table_name="recordings")
+    op.create_index(OFFICER_STARTED, "recordings", ["officer_id", "started_at"])
