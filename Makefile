@@ -53,6 +53,10 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/audit.py
 	$(BIN)/python benchmarks/clips.py
 	$(BIN)/python benchmarks/storage.py
+	$(BIN)/python benchmarks/storage_s3.py
+	$(BIN)/python benchmarks/compliance.py
+	$(BIN)/python benchmarks/bundle.py --quick
+	$(BIN)/python benchmarks/portal_scale.py --quick
 
 screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots

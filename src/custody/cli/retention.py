@@ -16,7 +16,7 @@ from custody.domain.access import SystemAction
 from custody.domain.clock import parse_time
 from custody.domain.errors import InvalidInput, SignatureInvalid
 from custody.services.access import permit
-from custody.services.answers import MAX_PAGE
+from custody.services.answers import MAX_PAGE, Paged
 from custody.services.retention import review, sweep
 from custody.services.retention.answers import RetentionEntry
 
@@ -30,6 +30,11 @@ def parse_at(text: str) -> datetime:
         return parse_time(text)
     except ValueError:
         raise InvalidInput(f"not an ISO 8601 time: {text!r}") from None
+
+
+def _how_many(answer: Paged[RetentionEntry]) -> str:
+    """The list's total, or "1000+" where it was counted only up to its bound."""
+    return f"{answer.total}" if answer.total_exact else f"{answer.total}+"
 
 
 def _table(title: str, items: list[RetentionEntry]) -> Table:
@@ -99,7 +104,8 @@ def preview(
     if as_json:
         out.print_json(answer.model_dump_json())
         return
-    out.print(_table(f"{answer.total} recording(s) would be deleted by {answer.at}", answer.items))
+    title = f"{_how_many(answer)} recording(s) would be deleted by {answer.at}"
+    out.print(_table(title, answer.items))
     if answer.undecided:
         err.print(
             f"{answer.undecided} recording(s) have no decision yet: the next sweep "
@@ -122,7 +128,7 @@ def pending(
     if as_json:
         out.print_json(answer.model_dump_json())
         return
-    out.print(_table(f"{answer.total} recording(s) pending deletion", answer.items))
+    out.print(_table(f"{_how_many(answer)} recording(s) pending deletion", answer.items))
 
 
 @app.command("restore")
@@ -155,7 +161,7 @@ def review_queue(
     """List retained recordings whose review date has come."""
     built, principal, actor = acting(ctx, as_user)
     answer = review.review_queue(built, principal, actor, limit=limit)
-    out.print(_table(f"{answer.total} recording(s) due for review", answer.items))
+    out.print(_table(f"{_how_many(answer)} recording(s) due for review", answer.items))
 
 
 @app.command("certificate")

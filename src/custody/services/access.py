@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
 from custody.db.models import Dock, Officer, Recording, Upload
@@ -302,27 +302,56 @@ def require_classification(
         )
 
 
+# The recordings of a person's cases go into a listing's condition as a list of ids (an
+# index lookup each, which PostgreSQL and SQLite combine with an officer's or a team's index
+# by OR) while they are this few; beyond it, as a subquery.
+CASE_RECORDINGS_LISTED = 2000
+
+
 def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[bool]:
     """A SQL condition: the recordings this principal may list, from the access contract's
-    listing grants (so that lists filter in SQL by the same rules `decide` applies)."""
+    listing grants (so that lists filter in SQL by the same rules `decide` applies).
+
+    Grants of one relationship are merged into one term (an officer's own footage of every
+    class is `officer_id = ?`, which the (officer, started) index answers in order), and
+    the recordings of the person's cases are named as a list where few: an OR of a range
+    and a subquery made PostgreSQL walk the whole time index discarding rows."""
     viewer = viewer_for(uow, principal)
-    conditions: list[ColumnElement[bool]] = []
+    classes_of: dict[Relationship, set[AccessClass]] = {}
     for grant in listing_scope(viewer):
-        classes = Recording.access_class.in_(sorted(c.value for c in grant.classes))
-        relationship = grant.relationship
+        classes_of.setdefault(grant.relationship, set()).update(grant.classes)
+    conditions: list[ColumnElement[bool]] = []
+    for relationship, classes in classes_of.items():
         if relationship in (Relationship.ANY, Relationship.STATED_REASON):
-            conditions.append(classes)
+            term: ColumnElement[bool] | None = true()
         elif relationship is Relationship.OWN and viewer.officer_id is not None:
-            conditions.append(classes & (Recording.officer_id == viewer.officer_id))
+            term = Recording.officer_id == viewer.officer_id
         elif relationship is Relationship.TEAM and viewer.unit is not None:
             team = select(Officer.id).where(Officer.unit == viewer.unit)
-            conditions.append(classes & Recording.officer_id.in_(team))
+            term = Recording.officer_id.in_(team)
         elif relationship is Relationship.CASE and viewer.case_ids:
-            in_case = select(CaseRecording.recording_id).where(
-                CaseRecording.case_id.in_(sorted(viewer.case_ids))
-            )
-            conditions.append(classes & Recording.id.in_(in_case))
-    return or_(*conditions) if conditions else false()
+            term = _in_cases(uow, viewer.case_ids)
+        else:
+            term = None
+        if term is None:
+            continue
+        if classes != set(AccessClass):
+            term = Recording.access_class.in_(sorted(c.value for c in classes)) & term
+        conditions.append(term)
+    if not conditions:
+        return false()
+    return or_(*conditions) if len(conditions) > 1 else conditions[0]
+
+
+def _in_cases(uow: UnitOfWork, case_ids: frozenset[int]) -> ColumnElement[bool]:
+    """A condition on `Recording`: it is in one of these cases."""
+    in_case = select(CaseRecording.recording_id).where(CaseRecording.case_id.in_(sorted(case_ids)))
+    listed = list(uow.session.scalars(in_case.distinct().limit(CASE_RECORDINGS_LISTED + 1)))
+    if len(listed) > CASE_RECORDINGS_LISTED:
+        return Recording.id.in_(in_case)
+    if not listed:
+        return false()
+    return Recording.id.in_(sorted(listed))
 
 
 # --- docks ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from custody.domain.errors import InvalidInput
 
@@ -32,12 +32,25 @@ T = TypeVar("T")
 
 
 class Paged(Answer, Generic[T]):
-    """One page of a list: the items, how many there are in all, and where this page is."""
+    """One page of a list: the items, how many there are in all, and where this page is.
+
+    Over a large set `total` is a lower bound (`total_exact` false: "at least this many"),
+    counted no further than a bound past this page (`custody.services.counting`), so that a
+    page of a million recordings costs what a page of fifty does."""
 
     items: list[T]
     total: int
     limit: int
     offset: int
+    total_exact: bool = True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_next(self) -> bool:
+        """Whether there are items beyond this page."""
+        return self.offset + len(self.items) < self.total or (
+            not self.total_exact and len(self.items) == self.limit
+        )
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ class Camera(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_docked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
-    last_dock_id: Mapped[int | None] = mapped_column(ForeignKey("docks.id"))
+    # Indexed: the fleet page counts the cameras last docked at each dock.
+    last_dock_id: Mapped[int | None] = mapped_column(ForeignKey("docks.id"), index=True)
     battery_percent: Mapped[int | None] = mapped_column(Integer)
     free_bytes: Mapped[int | None] = mapped_column(BigInteger)
     # A pool camera is taken by any carded officer at a dock; otherwise it is personal issue.
@@ -80,6 +81,8 @@ class CameraReport(Base):
     """What a dock said about a docked camera: the history behind fleet health."""
 
     __tablename__ = "camera_reports"
+    # A camera's latest report (fleet health asks it of each camera it alerts on): one probe.
+    __table_args__ = (Index("ix_camera_reports_camera_reported", "camera_id", "reported_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)

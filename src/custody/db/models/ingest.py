@@ -51,10 +51,26 @@ class Recording(Base):
 
     __tablename__ = "recordings"
     __table_args__ = (
-        Index("ix_recordings_officer_started", "officer_id", "started_at"),
+        # Covering what the listing grants and counts filter on (state, access class): a
+        # team's or an officer's count is read from the index alone.
+        Index("ix_recordings_officer_started", "officer_id", "started_at", "state", "access_class"),
         Index("ix_recordings_camera_started", "camera_id", "started_at"),
         # The retention sweep finishes deletions whose objects are not yet purged.
         Index("ix_recordings_state_purged", "state", "purged_at"),
+        # An officer's footage, latest docking first (their start page): in index order.
+        Index("ix_recordings_officer_stored", "officer_id", "stored_at"),
+        # A team's footage, latest docking first: walked backwards, filtered on the team.
+        Index("ix_recordings_stored", "stored_at"),
+        # Retention's lists and counts filter what is due on state and access class and
+        # the listing grants (officer): covering, they never read the recording's row.
+        Index("ix_recordings_due_cover", "delete_due_at", "state", "access_class", "officer_id"),
+        Index(
+            "ix_recordings_seen_due_cover",
+            "seen_delete_due_at",
+            "state",
+            "access_class",
+            "officer_id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from custody.db.models import Camera, Officer, Recording
@@ -18,6 +18,7 @@ from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services.access import Sight, open_recording, visible_recordings
 from custody.services.answers import Page, Paged
+from custody.services.counting import count_up_to
 from custody.services.evidence import categories
 from custody.services.recordings import viewings
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
@@ -85,7 +86,7 @@ def list_recordings(
     with system.unit_of_work() as uow:
         # Lists filter in SQL by the same grants `decide` applies to one recording.
         query = query.where(visible_recordings(uow, principal))
-        total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        total = count_up_to(uow, query.with_only_columns(Recording.id), page)
         rows = uow.session.execute(
             query.order_by(Recording.started_at.desc(), Recording.id)
             .limit(page.limit)
@@ -93,7 +94,8 @@ def list_recordings(
         ).all()
         return Paged[RecordingSummary](
             items=[_summary(r, serial, warrant) for r, serial, warrant in rows],
-            total=total,
+            total=total.total,
+            total_exact=total.exact,
             limit=page.limit,
             offset=page.offset,
         )

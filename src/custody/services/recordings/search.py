@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 
 from custody.db.models import Camera, Dock, Officer, Recording
 from custody.db.models.lifecycle import (
@@ -47,6 +47,7 @@ from custody.services.access import (
     visible_recordings,
 )
 from custody.services.answers import Page
+from custody.services.counting import count_up_to
 from custody.services.evidence import categories
 from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
@@ -135,10 +136,11 @@ class Card:
 @dataclass(frozen=True)
 class Results:
     items: list[Card]
-    total: int
+    total: int  # at least this many, where not `total_exact` (custody.services.counting)
     limit: int
     offset: int
     now: datetime
+    total_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,13 @@ class Docking:
 @dataclass(frozen=True)
 class Footage:
     dockings: list[Docking]
-    total: int
+    total: int  # at least these many, where not exact (custody.services.counting)
     uncategorised: int
     limit: int
     offset: int
     now: datetime
+    total_exact: bool = True
+    uncategorised_exact: bool = True
 
 
 def _escape_like(text: str) -> str:
@@ -193,20 +197,28 @@ def _filters(uow: UnitOfWork, principal: Principal, search: Search) -> list[Colu
     if search.category:
         name = search.category.strip()
         if name.lower() == UNCATEGORISED.lower():
-            where.append(Recording.id.not_in(select(RecordingCategory.recording_id)))
+            where.append(~_categorised())
         else:
-            in_category = (
-                select(RecordingCategory.recording_id)
-                .join(Category, Category.id == RecordingCategory.category_id)
-                .where(func.lower(Category.name) == name.lower())
-            )
+            named_category = select(Category.id).where(func.lower(Category.name) == name.lower())
             if not sees_complaint_holds(viewer_for(uow, principal)):
                 # A confidential category (the one complaints use) finds nothing for those
                 # who may not know of complaints: a search must not tell them which it holds.
-                in_category = in_category.where(
+                named_category = named_category.where(
                     Category.access_class != AccessClass.CONFIDENTIAL.value
                 )
-            where.append(Recording.id.in_(in_category))
+            # The category's ids as a list and a correlated EXISTS: driving the search from
+            # the category's (possibly huge) list of recordings made SQLite read all of it.
+            category_ids = sorted(uow.session.scalars(named_category))
+            where.append(
+                select(RecordingCategory.recording_id)
+                .where(
+                    RecordingCategory.recording_id == Recording.id,
+                    RecordingCategory.category_id.in_(category_ids),
+                )
+                .exists()
+                if category_ids
+                else false()
+            )
     if search.case:
         where.append(Recording.id.in_(_case_recordings(uow, principal, search.case.strip())))
     if search.reference:
@@ -214,19 +226,38 @@ def _filters(uow: UnitOfWork, principal: Principal, search: Search) -> list[Colu
         # As typed, upper- or lower-case: an IN list keeps the reference's index in use.
         where.append(Recording.reference.in_(sorted({text, text.upper(), text.lower()})))
     if search.tag:
-        tagged = select(RecordingTag.recording_id).where(
-            RecordingTag.tag == search.tag.strip().lower()
+        tagged = (
+            select(RecordingTag.recording_id)
+            .where(
+                RecordingTag.recording_id == Recording.id,
+                RecordingTag.tag == search.tag.strip().lower(),
+            )
+            .exists()
         )
-        where.append(Recording.id.in_(tagged))
+        where.append(tagged)
     if search.evidence is not None:
-        flagged = select(EvidenceFlag.recording_id).where(EvidenceFlag.cleared_at.is_(None))
-        where.append(Recording.id.in_(flagged) if search.evidence else Recording.id.not_in(flagged))
+        flagged = (
+            select(EvidenceFlag.recording_id)
+            .where(EvidenceFlag.recording_id == Recording.id, EvidenceFlag.cleared_at.is_(None))
+            .exists()
+        )
+        where.append(flagged if search.evidence else ~flagged)
     duration = func.coalesce(Recording.duration_seconds, 0.0)
     if search.min_seconds is not None:
         where.append(duration >= search.min_seconds)
     if search.max_seconds is not None:
         where.append(duration <= search.max_seconds)
     return where
+
+
+def _categorised() -> ColumnElement[bool]:
+    """A condition on `Recording`: it has a category (NOT EXISTS of it finds those without:
+    NOT IN made PostgreSQL rescan every category row for each recording)."""
+    return (
+        select(RecordingCategory.recording_id)
+        .where(RecordingCategory.recording_id == Recording.id)
+        .exists()
+    )
 
 
 def _case_recordings(uow: UnitOfWork, principal: Principal, reference: str) -> Select[str]:
@@ -278,7 +309,7 @@ def search(
             visible_recordings(uow, principal),
             *_filters(uow, principal, query),
         ]
-        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where)) or 0
+        total = count_up_to(uow, select(Recording.id).where(*where), page)
         duration = func.coalesce(Recording.duration_seconds, 0.0)
         order = {
             "newest": (Recording.started_at.desc(), Recording.id),
@@ -301,10 +332,15 @@ def search(
             actor,
             object_type="system",
             object_id="recordings",
-            details={"filters": query.given(), "total": total, "offset": page.offset},
+            details={
+                "filters": query.given(),
+                "total": total.total,
+                "total_exact": total.exact,
+                "offset": page.offset,
+            },
         )
         uow.commit()
-        return Results(items, total, page.limit, page.offset, uow.now())
+        return Results(items, total.total, page.limit, page.offset, uow.now(), total.exact)
 
 
 def my_footage(
@@ -326,15 +362,8 @@ def my_footage(
         else:
             whose = Recording.officer_id == (viewer.officer_id or -1)
         where = (Recording.state != DELETED, whose, visible_recordings(uow, principal))
-        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where)) or 0
-        uncategorised = (
-            uow.session.scalar(
-                select(func.count())
-                .select_from(Recording)
-                .where(*where, Recording.id.not_in(select(RecordingCategory.recording_id)))
-            )
-            or 0
-        )
+        total = count_up_to(uow, select(Recording.id).where(*where), page)
+        uncategorised = count_up_to(uow, select(Recording.id).where(*where, ~_categorised()))
         rows = list(
             uow.session.scalars(
                 select(Recording)
@@ -345,7 +374,16 @@ def my_footage(
             )
         )
         cards = _cards(uow, principal, rows)
-        return Footage(_dockings(cards), total, uncategorised, page.limit, page.offset, uow.now())
+        return Footage(
+            _dockings(cards),
+            total.total,
+            uncategorised.total,
+            page.limit,
+            page.offset,
+            uow.now(),
+            total.exact,
+            uncategorised.exact,
+        )
 
 
 def _dockings(cards: list[Card]) -> list[Docking]:
@@ -387,12 +425,12 @@ def cards(system: System, principal: Principal, recording_ids: Sequence[str]) ->
 def case_cards(system: System, principal: Principal, case_id: int) -> list[Card]:
     """A case's live recordings that the person may see, oldest first."""
     with system.unit_of_work() as uow:
-        in_case = select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
         rows = list(
             uow.session.scalars(
                 select(Recording)
+                .join(CaseRecording, CaseRecording.recording_id == Recording.id)
                 .where(
-                    Recording.id.in_(in_case),
+                    CaseRecording.case_id == case_id,
                     Recording.state != DELETED,
                     visible_recordings(uow, principal),
                 )

@@ -33,6 +33,7 @@ from custody.services.access import (
     visible_recordings,
 )
 from custody.services.answers import Page, Paged
+from custody.services.counting import count_up_to
 from custody.services.evidence.categories import add_category_locked
 from custody.services.retention.answers import (
     DeletionCertificate,
@@ -106,7 +107,7 @@ def preview(
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
-        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+        total = count_up_to(uow, select(Recording.id).where(*where), page)
         rows = list(
             uow.session.scalars(
                 select(Recording)
@@ -127,12 +128,13 @@ def preview(
             actor,
             object_type="system",
             object_id="retention",
-            details={"at": isoformat(at), "total": total},
+            details={"at": isoformat(at), "total": total.total, "total_exact": total.exact},
         )
         uow.commit()
         return SweepPreview(
             at=isoformat(at),
-            total=total or 0,
+            total=total.total,
+            total_exact=total.exact,
             undecided=undecided or 0,
             limit=page.limit,
             offset=page.offset,
@@ -158,7 +160,7 @@ def pending(
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
-        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+        total = count_up_to(uow, select(Recording.id).where(*where), page)
         query = select(Recording).where(*where).order_by(due, Recording.id)
         items = _items(
             uow, viewer, list(uow.session.scalars(query.limit(page.limit).offset(page.offset))), now
@@ -168,10 +170,16 @@ def pending(
             actor,
             object_type="system",
             object_id="retention",
-            details={"total": total},
+            details={"total": total.total, "total_exact": total.exact},
         )
         uow.commit()
-        return Paged(items=items, total=total or 0, limit=page.limit, offset=page.offset)
+        return Paged(
+            items=items,
+            total=total.total,
+            total_exact=total.exact,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
 
 def review_queue(
@@ -190,7 +198,7 @@ def review_queue(
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
-        total = uow.session.scalar(select(func.count()).select_from(Recording).where(*where))
+        total = count_up_to(uow, select(Recording.id).where(*where), page)
         rows = list(
             uow.session.scalars(
                 select(Recording)
@@ -206,10 +214,16 @@ def review_queue(
             actor,
             object_type="system",
             object_id="retention",
-            details={"total": total},
+            details={"total": total.total, "total_exact": total.exact},
         )
         uow.commit()
-        return Paged(items=items, total=total or 0, limit=page.limit, offset=page.offset)
+        return Paged(
+            items=items,
+            total=total.total,
+            total_exact=total.exact,
+            limit=page.limit,
+            offset=page.offset,
+        )
 
 
 def mark_reviewed(

@@ -245,7 +245,10 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def plural_filter(count: int, word: str, words: str | None = None) -> str:
+def plural_filter(count: int, word: str, words: str | None = None, exact: bool = True) -> str:
+    """ "3 recordings"; for a count that stopped at its bound, "1000+ recordings"."""
+    if not exact:
+        return f"{count}+ {words or word + 's'}"
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 

@@ -1,0 +1,38 @@
+"""Counting a list's rows without counting a million of them.
+
+An exact `COUNT(*)` over a force's footage reads every matching row, for every page: the
+page itself reads fifty. A list counts instead no further than a bound past the page it
+shows (`count_up_to`): exact while the set is small, and otherwise "at least this many",
+which is all a pager needs to offer the next page. The rows counted are those the query
+selects, so a count never tells anyone of footage their filter leaves out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from custody.services.answers import Page
+from custody.services.system import UnitOfWork
+
+# Counted exactly up to here (past the page shown); beyond it a list says "1,000+".
+COUNT_BOUND = 1000
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many rows a list has: `total` exactly, or at least `total` when not `exact`."""
+
+    total: int
+    exact: bool
+
+
+def count_up_to(uow: UnitOfWork, query: Select[Any], page: Page | None = None) -> Count:
+    """The rows of `query` counted up to `COUNT_BOUND` past the page's start (so that a pager
+    deep in a list still knows whether a next page exists)."""
+    bound = COUNT_BOUND + (page.offset + page.limit if page else 0)
+    found = uow.session.scalar(select(func.count()).select_from(query.limit(bound + 1).subquery()))
+    found = found or 0
+    return Count(min(found, bound), found <= bound)

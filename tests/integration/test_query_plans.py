@@ -1,0 +1,292 @@
+"""Every page stays index-driven as the force grows: its plans and its number of queries.
+
+A force is seeded in bulk (`custody.tools.force`, a few thousand recordings, ANALYZEd) on
+SQLite and PostgreSQL and served; each hot page is requested as the person who uses it,
+every statement it runs is captured, and each one's plan (EXPLAIN QUERY PLAN, EXPLAIN) must
+read `recordings`, `recording_categories` and `audit_events` through an index: never a full
+scan of them, and the index meant for the page where one is named. Nothing is timed: a plan
+that reads the whole table is what made pages slow at a million recordings.
+
+Then the same pages on two forces of different sizes (recordings, cases, docks) must run
+the same number of statements: a query per row of a list (N+1) would show as a difference.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, event
+
+from custody.config import Settings
+from custody.domain.clock import ManualClock
+from custody.services.counting import COUNT_BOUND
+from custody.services.identity import signin, users
+from custody.services.system import System
+from custody.tools.force import HOT_PAGES as PAGES
+from custody.tools.force import NOW, REASON, Seeded, seed
+from custody.web.app import create_app
+from custody.web.deps import SESSION_COOKIE
+from tests.conftest import Installer, PostgresAdmin, postgres_database_url
+
+# The tables a page must never read whole: they grow with the force's footage.
+GROWING = ("recordings", "recording_categories", "audit_events")
+# PostgreSQL plan nodes that read all of their input before giving a row (an incremental
+# sort, of rows already in order of the index, does not).
+BLOCKING = ("Hash", "Sort", "Aggregate", "SetOp", "WindowAgg")
+
+
+# For counting statements a page must list something at both sizes (an empty list skips
+# the queries a list's rows take): the same searches, wider (60 days; any flag).
+COUNTED = {
+    "search: unit, 7 days, category": f"/search?{REASON}&unit={{borough}}&since=2027-01-01T00:00",
+    "search: officer, evidence, table": f"/search?{REASON}&officer=Officer+000001&view=table",
+}
+
+# Where a page is meant to use a particular index, its name (a pattern on the plans).
+MEANT = {
+    "my footage": r"ix_recordings_officer_(stored|started)",
+    "api recordings (officer)": r"ix_recordings_officer_(stored|started)",
+    "fleet": r"ix_cameras_last_dock_id",
+    "recording's audit trail": r"ix_audit_events_object_id",
+}
+
+
+@dataclass
+class Statements:
+    """The statements an engine runs while `on`, with their parameters."""
+
+    engine: Engine
+    on: bool = False
+    seen: list[tuple[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+
+    def _record(
+        self,
+        connection: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        if self.on and not executemany:
+            self.seen.append((statement, parameters))
+
+
+@dataclass
+class Served:
+    system: System
+    force: Seeded
+    client: TestClient
+    statements: Statements
+    sessions: dict[str, str]
+
+    def get(self, page: str, address: str | None = None) -> list[tuple[str, Any]]:
+        """Ask for a page as its person (at its address, or this one); the statements it ran."""
+        role, usual = PAGES[page]
+        address = address or usual
+        url = self.force.address(address)
+        self.client.cookies.set(SESSION_COOKIE, self.sessions[role])
+        self.statements.seen.clear()
+        self.statements.on = True
+        try:
+            answer = self.client.get(url, headers={"Accept": "text/html"})
+        finally:
+            self.statements.on = False
+        assert answer.status_code == 200, f"{page}: {answer.status_code} {answer.text[:300]}"
+        return list(self.statements.seen)
+
+
+@pytest.fixture(scope="module")
+def modules_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("plans")
+
+
+def _serve(system: System, force: Seeded) -> Iterator[Served]:
+    statements = Statements(system.engine)
+    sessions = {}
+    for role, username in force.users.items():
+        principal = users.principal_named(system, username)
+        sessions[role] = signin.start_session(system, principal, method="password").secret
+    with TestClient(create_app(system), follow_redirects=False) as client:
+        yield Served(system, force, client, statements, sessions)
+    event.remove(system.engine, "before_cursor_execute", statements._record)
+    system.engine.dispose()
+
+
+def _sqlite_force(
+    where: Path, install: Installer, recordings: int, cases: int, docks: int
+) -> Iterator[Served]:
+    clock = ManualClock(NOW)
+    settings = Settings(data_dir=where / "data", database_url=f"sqlite:///{where / 'f.db'}")
+    system = install(settings, clock=clock)
+    force = seed(system.engine, recordings, cases=cases, docks_per_borough=docks)
+    yield from _serve(system, force)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def served(
+    request: pytest.FixtureRequest, modules_tmp: Path, install: Installer
+) -> Iterator[Served]:
+    """A force of 4,000 recordings, 60 cases and 96 docks, served, on each database."""
+    where = modules_tmp / request.param
+    if request.param == "sqlite":
+        yield from _sqlite_force(where, install, 4000, 60, 3)
+        return
+    admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
+    template: str = request.getfixturevalue("postgres_template")
+    with admin.copy_of(template) as name:
+        settings = Settings(data_dir=where / "data", database_url=postgres_database_url(name))
+        system = install(settings, clock=ManualClock(NOW))
+        force = seed(system.engine, 4000, cases=60, docks_per_borough=3)
+        yield from _serve(system, force)
+
+
+@pytest.fixture(scope="module")
+def smaller(modules_tmp: Path, install: Installer) -> Iterator[Served]:
+    """A force of 1,200 recordings, 25 cases and 32 docks, on SQLite."""
+    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1)
+
+
+def _plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
+    """The plan's lines: SQLite's details, or PostgreSQL's nodes as "Node Type on relation
+    using index", marked "(whole)" where an index is read with no condition."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+            return [str(row[3]) for row in rows]
+        # A few thousand rows fit in a few pages, which PostgreSQL rightly reads whole; with
+        # sequential scans priced out, one left in the plan is one no index can replace.
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        found = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters)
+        document = found.scalar_one()
+        plan = document if isinstance(document, list) else json.loads(document)
+    lines: list[str] = []
+
+    def walk(node: dict[str, Any], bounded: bool) -> None:
+        # An index read with no condition on it is a read of the whole index (in order);
+        # beneath a LIMIT, with nothing between that must read all its input first (a sort,
+        # a hash, an aggregate, a subplan), it stops where the page or the count is full.
+        whole = "Index Name" in node and "Index Cond" not in node
+        line = node["Node Type"]
+        if "Relation Name" in node:
+            line += f" on {node['Relation Name']}"
+        if "Index Name" in node:
+            line += f" using {node['Index Name']}" + (" (whole)" if whole else "")
+        lines.append(line + (" (bounded)" if bounded else ""))
+        kind = node["Node Type"]
+        below = True if kind == "Limit" else bounded and kind not in BLOCKING
+        for child in node.get("Plans", []):
+            walk(child, below and child.get("Parent Relationship") not in ("SubPlan", "InitPlan"))
+
+    walk(plan[0]["Plan"], False)
+    return lines
+
+
+def _full_scans(dialect: str, statement: str, lines: list[str]) -> list[str]:
+    """The lines of a plan that read a growing table whole: a read a LIMIT stops where the
+    page (or a count's bound) is full is not (on SQLite, of recordings in a LIMITed
+    statement; on PostgreSQL, any read streaming up to a Limit node)."""
+    bad = []
+    limited = re.search(r"\bLIMIT\b", statement, re.IGNORECASE) is not None
+    for line in lines:
+        if dialect == "sqlite":
+            scan = re.match(r"SCAN (\w+)", line)
+            if scan is None or scan.group(1) not in GROWING:
+                continue
+            # A scan of recordings stopped by a LIMIT (a page of the newest, walking the time
+            # index; a count up to its bound) reads as far as the page needs; a scan of the
+            # others, or one without a LIMIT (an exact count, an aggregate), reads them whole.
+            if scan.group(1) == "recordings" and limited:
+                continue
+            bad.append(line)
+        else:
+            relation = re.search(r" on (\w+)", line)
+            scan = line.startswith("Seq Scan") or "(whole)" in line
+            if scan and relation and relation.group(1) in GROWING and "(bounded)" not in line:
+                bad.append(line)
+    return bad
+
+
+def _selects(statements: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [(s, p) for s, p in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+
+
+PAGE_NAMES = list(PAGES)
+
+
+@pytest.mark.parametrize("page", PAGE_NAMES)
+def test_a_page_reads_growing_tables_only_through_indexes(served: Served, page: str) -> None:
+    engine = served.system.engine
+    dialect = engine.dialect.name
+    plans = []
+    for statement, parameters in _selects(served.get(page)):
+        lines = _plan(engine, statement, parameters)
+        plans.append(lines)
+        bad = _full_scans(dialect, statement, lines)
+        assert not bad, f"{page} on {dialect} reads a table whole: {bad}\n{statement}\n{lines}"
+    if page in MEANT:
+        assert any(re.search(MEANT[page], line) for lines in plans for line in lines), (
+            f"{page} on {dialect} does not use {MEANT[page]}: {plans}"
+        )
+
+
+# Counted once, on SQLite: the statements a page runs are the same on PostgreSQL.
+@pytest.mark.parametrize("served", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("page", PAGE_NAMES)
+def test_a_page_runs_as_many_queries_however_large_the_force(
+    served: Served, smaller: Served, page: str
+) -> None:
+    large = served.force
+    assert (large.recordings, large.cases, large.docks) > (
+        smaller.force.recordings,
+        smaller.force.cases,
+        smaller.force.docks,
+    )
+    address = COUNTED.get(page)
+    counted = {len(smaller.get(page, address)), len(served.get(page, address))}
+    assert len(counted) == 1, f"{page}: {sorted(counted)} statements at the two sizes"
+
+
+def test_the_seeded_force_is_what_the_plans_are_checked_on(served: Served) -> None:
+    """The plans above mean something only on a force with footage in every state."""
+    force = served.force
+    assert force.recordings == 4000 and force.cases == 60 and force.docks == 96
+    assert force.recording_id, "the officer's footage is in a case"
+    assert force.now - timedelta(days=60) < force.now
+
+
+def test_a_long_list_says_at_least_and_a_short_one_exactly(served: Served) -> None:
+    """A total over thousands is counted up to its bound past the page ("1050+"), and the
+    pager still offers the next page; a person's own short list is counted exactly."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["administrator"])
+    everything = served.client.get("/api/v1/recordings").json()
+    assert everything["total_exact"] is False
+    assert everything["total"] == COUNT_BOUND + everything["limit"]
+    assert everything["has_next"] is True
+    deep = served.client.get("/api/v1/recordings?offset=3000&limit=50").json()
+    assert len(deep["items"]) == 50 and deep["has_next"] is True
+    page = served.client.get("/search?sort=newest", headers={"Accept": "text/html"})
+    assert f"{COUNT_BOUND + 24}+ recordings" in page.text
+    assert 'rel="next"' in page.text
+
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["officer"])
+    own = served.client.get("/api/v1/recordings?limit=500").json()
+    with served.system.engine.connect() as connection:
+        recorded = connection.exec_driver_sql(
+            "SELECT count(*) FROM recordings WHERE officer_id = 1"
+        ).scalar_one()
+    assert own["total_exact"] is True and own["has_next"] is False
+    assert own["total"] == len(own["items"]) == recorded
