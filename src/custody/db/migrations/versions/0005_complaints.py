@@ -3,7 +3,7 @@
 complaints and complaint_officers; holds.complaint_id names the complaint that placed a
 hold, so that closing the complaint lifts exactly its holds.
 
-Revision ID: 0012
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 19:20:00.000000
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0012"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """object keys and fixity: each object's wrapped data key, and its last fixity check
 
-Revision ID: 0007
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01 19:20:00.000000
 
 Encryption at rest keeps every object's data key, wrapped by a key-encryption key held
@@ -16,8 +16,8 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0007"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

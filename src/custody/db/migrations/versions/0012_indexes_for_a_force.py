@@ -1,7 +1,7 @@
 """indexes for a force's footage: listings, retention counts and the fleet page
 
-Revision ID: 0005
-Revises: 0007
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 19:10:00.000000
 
 With a million recordings a page must be answered from an index: an officer's and a
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0007"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

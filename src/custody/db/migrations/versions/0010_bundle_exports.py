@@ -3,8 +3,8 @@
 bundle_exports: a court bundle asked for in the portal or the API; `building` until the
 job has stored the whole zip, then `complete` with its SHA-256 (or `failed`).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 19:10:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,8 +3,8 @@
 audit_verifications: a check of the whole log asked for in the portal, with progress.
 ix_audit_events_actor_seq: the auditor's search by person, newest first.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 19:40:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,8 +4,8 @@ Approvals of wide roles need two administrators neither of whom could be acting 
 other; one who issued the reset code that set another's password could be. Existing
 passwords were set before anyone recorded this: null, as for those set at installation.
 
-Revision ID: 0010
-Revises: 0014
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 19:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0014"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,8 +2,8 @@
 
 recordings.signed_off_at and signed_off_by.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 19:50:00.000000
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,8 +6,8 @@ share_items: what each share holds, with the SHA-256 of the bytes shared.
 share_sessions: a recipient's session, for one share only.
 delivery_receipts: the recipient's signed acknowledgement, kept on the case.
 
-Revision ID: 0008
-Revises: 0010
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 18:56:27.706407
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0008"
-down_revision: str | None = "0010"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
