@@ -1,6 +1,6 @@
 """Disclosure in Chromium (issue 10, points 1 and 2): dana, the investigator, cuts a clip of
-alice's recording with the player and marks exhibits; fran, the disclosure officer, reads
-the schedule on the case page and downloads it as PDF and CSV."""
+an arrest Gita Hale's camera recorded, with the player, and marks exhibits; fran, the
+disclosure officer, reads the schedule on the case page and downloads it as PDF and CSV."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ def test_an_investigator_clips_and_marks_exhibits_and_disclosure_prints_the_sche
     expect(in_field).to_have_value(f"{moments[0]:.2f}")
     expect(out_field).to_have_value(f"{moments[1]:.2f}")
     assert 0 < moments[0] < moments[1]
+    # Every answer for footage from here on: the clip's player asks for ranges (206).
+    media: list[int] = []
+    page.on("response", lambda r: media.append(r.status) if "/media" in r.url else None)
     clips.get_by_label("Clip title").fill("The push")
     clips.get_by_role("button", name="Cut clip").click()
     expect(page.locator("p.flash")).to_have_text("Clip cut: the original is unchanged.")
@@ -66,8 +69,6 @@ def test_an_investigator_clips_and_marks_exhibits_and_disclosure_prints_the_sche
     expect(facts).to_contain_text("Stream copy")
 
     # The clip plays in the portal, from the in point asked for (not the keyframe before it).
-    media: list[int] = []
-    page.on("response", lambda r: media.append(r.status) if "/media" in r.url else None)
     wait_until(page, f"{VIDEO}.readyState >= 1")
     start = float(page.evaluate(f"() => {VIDEO_TIME}"))
     cut_start = float(re.findall(r"([\d.]+) s \(keyframe\)", facts.inner_text())[0])
@@ -77,16 +78,16 @@ def test_an_investigator_clips_and_marks_exhibits_and_disclosure_prints_the_sche
     wait_until(page, f"{VIDEO_TIME} > {start} + 0.3")
     assert 206 in media
 
-    # On the schedule as an exhibit: the producer is Alice Ash, so AA/1 is offered.
+    # On the schedule as an exhibit: the producer is Gita Hale, so GH/1 is offered.
     schedule = page.locator("#schedule")
-    expect(schedule.get_by_label("Exhibit reference")).to_have_value("AA/1")
+    expect(schedule.get_by_label("Exhibit reference")).to_have_value("GH/1")
     schedule.get_by_role("button", name="Add to the schedule").click()
     expect(page.locator("p.flash")).to_have_text("The clip is on the schedule.")
     expect(page).to_have_url(re.compile(r"/cases/\d+#schedule$"))
 
-    # The recording itself, from its row of the schedule: AA/2 is offered next.
+    # The recording itself, from its row of the schedule: GH/2 is offered next.
     row = page.locator(f'#schedule-table tr[data-item="recording:{recording}"]')
-    expect(row.get_by_label("Exhibit reference")).to_have_value("AA/2")
+    expect(row.get_by_label("Exhibit reference")).to_have_value("GH/2")
     row.get_by_label("Description").fill("Full recording of the arrest")
     row.get_by_role("button", name=re.compile("^Save")).click()
     expect(page.locator("p.flash")).to_have_text("Schedule updated.")
@@ -96,7 +97,7 @@ def test_an_investigator_clips_and_marks_exhibits_and_disclosure_prints_the_sche
     sign_in(page, portal, "fran")
     page.goto(case_url)
     refs = page.locator("#schedule-table tbody td.ref")
-    expect(refs).to_have_text(["AA/1", "AA/2"])
+    expect(refs).to_have_text(["GH/1", "GH/2"])
     expect(page.locator(f'#schedule-table tr[data-item="clip:{clip_id}"]')).to_contain_text(
         "The push"
     )
@@ -108,8 +109,8 @@ def test_an_investigator_clips_and_marks_exhibits_and_disclosure_prints_the_sche
         page.get_by_role("link", name="Schedule (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(Path(csv_download.value.path()).read_text())))
     assert [(r["exhibit_reference"], r["item"]) for r in rows] == [
-        ("AA/1", "clip"),
-        ("AA/2", "recording"),
+        ("GH/1", "clip"),
+        ("GH/2", "recording"),
     ]
     assert rows[1]["description"] == "Full recording of the arrest"
     assert rows[0]["clip_in_seconds"] == f"{round(moments[0], 2):.3f}"

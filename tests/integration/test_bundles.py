@@ -171,6 +171,7 @@ def test_a_schedule_of_nothing_but_sensitive_material_exports_nothing(
         actor=dana.actor(),
         members=["fran"],
     )
+    cases.add_to_case(world.system, dana, case.id, world.sensitive, None, dana.actor())
     mark(world.system, case.id, world.sensitive, Use.UNUSED_SENSITIVE)
     with pytest.raises(Conflict, match="sensitive material never leaves"):
         world.export(tmp_path / "y", case_id=case.id)

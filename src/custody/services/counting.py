@@ -19,6 +19,7 @@ from custody.services.system import UnitOfWork
 
 # Counted exactly up to here (past the page shown); beyond it a list says "1,000+".
 COUNT_BOUND = 1000
+LARGEST = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ class Count:
 def count_up_to(uow: UnitOfWork, query: Select[Any], page: Page | None = None) -> Count:
     """The rows of `query` counted up to `COUNT_BOUND` past the page's start (so that a pager
     deep in a list still knows whether a next page exists)."""
-    bound = COUNT_BOUND + (page.offset + page.limit if page else 0)
+    # Past the largest row count a database holds no count can go: a page asked for at an
+    # offset near 2^63 (refused no earlier, as any number that fits) counts to there.
+    bound = min(COUNT_BOUND + (page.offset + page.limit if page else 0), LARGEST - 1)
     found = uow.session.scalar(select(func.count()).select_from(query.limit(bound + 1).subquery()))
     found = found or 0
     return Count(min(found, bound), found <= bound)
