@@ -129,7 +129,14 @@ def seed(system: System, recordings: int, size: int) -> tuple[int, list[Path]]:
                 )
             )
             uow.commit()
-        files.append(system.store.path_of(digest.hexdigest()))  # type: ignore[attr-defined]
+        # The camera's own file of it: what the baseline copies and hashes (the store's file is
+        # sealed at rest, so it is not the footage's bytes).
+        original = system.settings.data_dir.parent / "camera" / f"{rid}.mp4"
+        original.parent.mkdir(exist_ok=True)
+        with original.open("wb") as handle:
+            for block in blocks:
+                handle.write(block)
+        files.append(original)
     return case.id, files
 
 
