@@ -222,6 +222,7 @@ def seed_force(
         ("supervisor", "supervisor", force.officers[0], "Hackney", "Hackney team's footage"),
         ("investigator", "investigator", None, "CID", "cases and evidence"),
         ("standards", "professional_standards", None, "DPS", "complaints: any footage"),
+        ("disclosure", "disclosure", None, "CPS liaison", "schedules, shares, court bundles"),
         ("fleet", "fleet_manager", None, "Fleet", "cameras, docks, the roll-out"),
         ("auditor", "auditor", None, "Audit", "the audit trail"),
     ]
