@@ -144,6 +144,22 @@ def _doubts(seen: list[Seen], since: datetime) -> dict[str, Doubt]:
     )
 
 
+def _looked_at(
+    uow: UnitOfWork,
+    viewer: Viewer,
+    base: list[ColumnElement[bool]],
+    now: datetime,
+    since: datetime | None = None,
+) -> tuple[list[Seen], dict[str, Doubt]]:
+    """The scope's recordings (from `since`, and at least the month and the incidents at its
+    edge), due dates as this person may know them, and the doubtful ones of the month."""
+    delete_due, _ = due_columns(viewer)
+    due_soon = and_(delete_due.is_not(None), delete_due <= now + DUE_SOON)
+    start = now - WINDOW - INCIDENT
+    seen = _seen(uow, base, start if since is None else min(since, start), due_soon)
+    return seen, _doubts(seen, now - WINDOW)
+
+
 def _unsigned(s: Seen) -> bool:
     return not s.evidential and s.due_soon and not s.reviewed
 
@@ -201,11 +217,8 @@ def compliance(
         viewer = require(uow, principal, SystemAction.VIEW_COMPLIANCE, actor, tag)
         now = uow.now()
         scope, base = _scope(uow, principal, viewer, team)
-        delete_due, _ = due_columns(viewer)
-        due_soon = and_(delete_due.is_not(None), delete_due <= now + DUE_SOON)
         first_monday = _first_monday(now)
-        seen = _seen(uow, base, min(first_monday, now - WINDOW - INCIDENT), due_soon)
-        doubtful = _doubts(seen, now - WINDOW)
+        seen, doubtful = _looked_at(uow, viewer, base, now, first_monday)
         month = [s for s in seen if s.started_at >= now - WINDOW]
         by_id = {s.id: s for s in month}
         ordered = sorted((by_id[r] for r in doubtful), key=lambda s: (s.started_at, s.id))
@@ -243,10 +256,7 @@ def sign_off(system: System, principal: Principal, actor: Actor) -> SignedOff:
         viewer = require(uow, principal, SystemAction.SIGN_OFF_FOOTAGE, actor, tag)
         now = uow.now()
         _, base = _scope(uow, principal, viewer, None)
-        delete_due, _ = due_columns(viewer)
-        due_soon = and_(delete_due.is_not(None), delete_due <= now + DUE_SOON)
-        seen = _seen(uow, base, now - WINDOW - INCIDENT, due_soon)
-        doubtful = _doubts(seen, now - WINDOW)
+        seen, doubtful = _looked_at(uow, viewer, base, now)
         due = sorted(s.id for s in seen if s.started_at >= now - WINDOW and _unsigned(s))
         ids = [rid for rid in due if rid not in doubtful][:MAX_SIGN_OFF]
         if ids:

@@ -73,7 +73,7 @@ async def audit_page(
         errors=form.errors,
         checks=checks,
         running=running,
-        csv_link="/api/v1/audit/events.csv?" + urlencode(_api_params(asked)),
+        csv_link="/api/v1/audit/events.csv?" + urlencode(_api_params(query)),
         next_link=(
             "/audit?" + urlencode(asked | {"before": found.next_before})
             if found and found.next_before
@@ -83,10 +83,8 @@ async def audit_page(
     )
 
 
-def _api_params(asked: dict[str, str]) -> dict[str, str]:
+def _api_params(query: audit_search.Query) -> dict[str, str]:
     """The search as the API's query (times as typed are local; the API takes ISO 8601)."""
-    form = Form(asked)
-    query = _query(form)
     params = {k: v for k, v in (("person", query.person), ("action", query.action)) if v}
     if query.recording_id:
         params["recording_id"] = query.recording_id
