@@ -529,13 +529,27 @@ def add_with_password(data_dir: Path, username: str, role: str, password: str, *
     _ok(custody(data_dir, "users", "complete-reset", stdin=f"{code}\n{password}\n"))
 
 
-@contextmanager
-def running_installation(root: Path, env: dict[str, str] | None = None) -> Iterator[Installation]:
-    """`custody init`, an officer, a dock, an administrator and a viewer, and the server.
+@dataclass(frozen=True)
+class _Prepared:
+    data_dir: Path
+    dock_token: str
+    admin_token: str
+    viewer_token: str
 
-    `env` is given to every command and the server (e.g. CUSTODY_STORAGE_URL)."""
-    data_dir = root / "server"
-    env = env or {}
+
+# Installations made once per test process, by their environment less the store's bucket:
+# `custody init` writes nothing to the store, so a copy of the data dir is the same
+# installation, and each of the many tests that kill and restart a server skips seconds of
+# key generation and password hashing.
+_PREPARED: dict[tuple[tuple[str, str], ...], _Prepared] = {}
+
+
+def _prepared_installation(env: dict[str, str]) -> _Prepared:
+    """`custody init`, an officer, a dock, an administrator and a viewer, as the README does."""
+    shape = tuple(sorted((k, v) for k, v in env.items() if k != "CUSTODY_STORAGE_URL"))
+    if shape in _PREPARED:
+        return _PREPARED[shape]
+    data_dir = Path(tempfile.mkdtemp(prefix="custody-installation-")) / "server"
 
     def custody(data_dir: Path, *args: str, stdin: str | None = None) -> CompletedProcess[str]:
         return run_custody(data_dir, *args, stdin=stdin, env=env)
@@ -555,10 +569,41 @@ def running_installation(root: Path, env: dict[str, str] | None = None) -> Itera
     asked = _ok(custody(data_dir, "users", "request-role", "pat", "professional_standards"))
     _ok(custody(data_dir, "users", "approve-role", asked, "--as", "approver"))
     viewer_token = _ok(custody(data_dir, "users", "token", "--as", "pat"))
+    # The commands' engines may still hold the database open: the template is a consistent
+    # copy made through SQLite's backup, beside the rest of the data dir.
+    template = data_dir.parent / "template"
+    shutil.copytree(data_dir, template, ignore=shutil.ignore_patterns("custody.db*"))
+    with (
+        closing(sqlite3.connect(data_dir / "custody.db")) as source,
+        closing(sqlite3.connect(template / "custody.db")) as copy,
+    ):
+        source.backup(copy)
+    fold_wal(template / "custody.db")
+    made = _Prepared(template, dock_token, admin_token, viewer_token)
+    _PREPARED[shape] = made
+    return made
+
+
+@contextmanager
+def running_installation(root: Path, env: dict[str, str] | None = None) -> Iterator[Installation]:
+    """`custody init`, an officer, a dock, an administrator and a viewer, and the server.
+
+    `env` is given to every command and the server (e.g. CUSTODY_STORAGE_URL)."""
+    env = env or {}
+    prepared = _prepared_installation(env)
+    data_dir = root / "server"
+    shutil.copytree(prepared.data_dir, data_dir)
     server = ServerProcess(data_dir, free_port(), env)
     server.start()
     try:
-        yield Installation(data_dir, dock_token, admin_token, viewer_token, server, env)
+        yield Installation(
+            data_dir,
+            prepared.dock_token,
+            prepared.admin_token,
+            prepared.viewer_token,
+            server,
+            env,
+        )
     finally:
         server.stop()
 
