@@ -35,3 +35,9 @@ class FixityStanding(Answer):
     oldest_proof_at: When | None
     newest_proof_at: When | None
     problems: list[ObjectProblem]
+    # All the objects not intact now (`problems` lists the latest few of them).
+    problems_total: int = 0
+    # The periodic walk: cycles over every object completed, and where this one began.
+    cycles_done: int = 0
+    cycle_started_at: When | None = None
+    last_cycle_at: When | None = None
