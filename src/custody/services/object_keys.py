@@ -50,9 +50,11 @@ class DatabaseDataKeys:
     def find(self, sha256: str) -> WrappedKey | None:
         with self.reader.connect() as connection:
             row = connection.execute(
-                select(ObjectKey.kek_id, ObjectKey.wrapped).where(ObjectKey.sha256 == sha256)
+                select(ObjectKey.kek_id, ObjectKey.wrapped, ObjectKey.resealing).where(
+                    ObjectKey.sha256 == sha256
+                )
             ).first()
-        return None if row is None else WrappedKey(row.kek_id, row.wrapped)
+        return None if row is None else WrappedKey(row.kek_id, row.wrapped, row.resealing)
 
     def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
         with self.sessions() as session:
@@ -93,7 +95,10 @@ def shred(uow: UnitOfWork, shas: Iterable[str]) -> list[str]:
     found = list(
         uow.session.scalars(
             select(ObjectKey.sha256).where(
-                ObjectKey.sha256.in_(wanted), ObjectKey.kek_id != PLAINTEXT
+                # Not one whose sealing in place was under way: its bytes may be plaintext.
+                ObjectKey.sha256.in_(wanted),
+                ObjectKey.kek_id != PLAINTEXT,
+                ObjectKey.resealing.is_(False),
             )
         )
     )

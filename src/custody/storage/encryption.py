@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol
 
 from custody.domain.errors import ContentMismatch, KeyDestroyed, ObjectCorrupt
 from custody.storage import segments
-from custody.storage.base import BlobStore, StoredObject
+from custody.storage.base import BlobStore, Replaced, StagedCheck, StoredObject
 
 READ_BLOCK = 1024 * 1024
 # The key row of an object stored before encryption at rest: kept as it is, read as it is.
@@ -35,6 +35,9 @@ class WrappedKey:
 
     kek_id: str
     wrapped: bytes
+    # Sealing in place has begun (services/objects/sealing.py): the bytes at rest may still
+    # be the plaintext until the sealed copy replaces them; a reader tells them apart.
+    resealing: bool = False
 
 
 class KeyEncryptionKey(Protocol):
@@ -156,9 +159,11 @@ class EncryptedStore:
             sha256, segments.encrypt(plaintext, data_key, _associated(sha256), self.layout)
         )
 
-    def _data_key(self, sha256: str, *, create: bool = False) -> bytes | None:
+    def _data_key(
+        self, sha256: str, *, create: bool = False, kept: WrappedKey | None = None
+    ) -> bytes | None:
         """The object's data key; None for an object stored before encryption at rest."""
-        kept = self.keys.find(sha256)
+        kept = kept or self.keys.find(sha256)
         if kept is not None and kept.kek_id == PLAINTEXT:
             return None
         if kept is None:
@@ -170,7 +175,11 @@ class EncryptedStore:
             # The same bytes keep one key in every store (a migration copies sealed bytes).
             fresh = os.urandom(segments.KEY_BYTES)
             kept = self.keys.keep(sha256, WrappedKey(self.kek.kek_id, self.kek.wrap(fresh)))
-        return self.kek.unwrap(kept.wrapped)
+        return self.unwrap(kept.kek_id, kept.wrapped)
+
+    def unwrap(self, kek_id: str, wrapped: bytes) -> bytes:
+        """A data key, unwrapped by the key-encryption key that wrapped it."""
+        return self.kek.unwrap(wrapped)
 
     # Reading
 
@@ -179,14 +188,79 @@ class EncryptedStore:
 
     def size(self, sha256: str) -> int:
         size = self.inner.size(sha256)
-        if self._data_key(sha256) is None:
+        if self._opening(sha256, size) is None:
             return size
         return self.layout.plaintext_size(size)
+
+    def _opening(self, sha256: str, ciphertext_size: int) -> bytes | None:
+        """The key that opens the object's bytes as they lie now; None if they are plaintext
+        (stored before encryption at rest, or their sealing in place not finished)."""
+        kept = self.keys.find(sha256)
+        data_key = self._data_key(sha256, kept=kept)
+        if data_key is not None and kept is not None and kept.resealing:
+            return data_key if self.opens(sha256, data_key, ciphertext_size) else None
+        return data_key
+
+    def opens(self, sha256: str, data_key: bytes, ciphertext_size: int) -> bool:
+        """Whether the bytes at rest are sealed under `data_key`: their first segment's tag
+        says so (a plaintext's bytes never pass it)."""
+        try:
+            self.layout.plaintext_size(ciphertext_size)
+            first = b"".join(self.inner.read(sha256, 0, min(ciphertext_size, self.layout.segment)))
+            header = segments.Header.parse(first[: segments.HEADER_BYTES])
+            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            next(
+                segments.decrypt_segments([first], aead, header, 0, 1, ciphertext_size, self.layout)
+            )
+        except ObjectCorrupt:
+            return False
+        return True
+
+    def seal_in_place(self, sha256: str, data_key: bytes) -> Replaced:
+        """Replace an object's plaintext at rest with its sealed form: sealed as it is read
+        (hashing it: bytes that are not the object's own are refused, nothing replaced),
+        staged, opened whole and hashed again, and only then put in place."""
+        digest = hashlib.sha256()
+
+        def plaintext() -> Iterator[bytes]:
+            for block in self.inner.read(sha256):
+                digest.update(block)
+                yield block
+            if digest.hexdigest() != sha256:
+                raise ContentMismatch(
+                    f"the plaintext at rest hashes to {digest.hexdigest()}, not {sha256}"
+                )
+
+        written = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal written
+            for sealed in segments.encrypt(plaintext(), data_key, _associated(sha256), self.layout):
+                written += len(sealed)
+                yield sealed
+
+        def check(staged: Iterator[bytes]) -> None:
+            head = next(staged, b"")
+            while len(head) < segments.HEADER_BYTES and (more := next(staged, None)):
+                head += more
+            header = segments.Header.parse(head[: segments.HEADER_BYTES])
+            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            stop = -(-written // self.layout.segment)
+            opened = hashlib.sha256()
+            for plain in segments.decrypt_segments(
+                itertools.chain([head], staged), aead, header, 0, stop, written, self.layout
+            ):
+                opened.update(plain)
+            if opened.hexdigest() != sha256:
+                raise ObjectCorrupt(f"the sealed copy of {sha256} does not open to its bytes")
+
+        check_staged: StagedCheck = check
+        return self.inner.replace_named(sha256, counted(), check_staged)
 
     def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Size first, so that a missing object raises NotFound now, as the inner store does.
         ciphertext_size = self.inner.size(sha256)
-        data_key = self._data_key(sha256)
+        data_key = self._opening(sha256, ciphertext_size)
         if data_key is None:
             return self.inner.read(sha256, start, end)
         plaintext_size = self.layout.plaintext_size(ciphertext_size)
@@ -256,6 +330,10 @@ class EncryptedStore:
     def put_named(self, name: str, chunks: Iterable[bytes]) -> int:
         """Sealed bytes of another store's copy (a migration): stored as they are."""
         return self.inner.put_named(name, chunks)
+
+    def replace_named(self, name: str, chunks: Iterable[bytes], check: StagedCheck) -> Replaced:
+        """Bytes as they are to lie at rest (sealing goes through `seal_in_place`)."""
+        return self.inner.replace_named(name, chunks, check)
 
     def read_sealed(self, sha256: str) -> Iterator[bytes]:
         """The object's bytes as they lie at rest, for a copy to another store."""

@@ -41,3 +41,17 @@ class FixityStanding(Answer):
     cycles_done: int = 0
     cycle_started_at: When | None = None
     last_cycle_at: When | None = None
+
+
+class SealReport(Answer):
+    """What `custody store seal` did to the objects stored before encryption at rest."""
+
+    sealed: int
+    # Sealed, but Object Lock keeps the older plaintext version until the object is due.
+    plaintext_versions_kept: list[str]
+    problems: list[ObjectProblem]
+    remaining: int
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems and self.remaining == 0
