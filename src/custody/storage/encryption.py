@@ -20,9 +20,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from custody.domain.errors import ContentMismatch, KeyDestroyed, ObjectCorrupt
+from custody.domain.errors import (
+    ContentMismatch,
+    KeyDestroyed,
+    ObjectCorrupt,
+    WrongKeyEncryptionKey,
+)
 from custody.storage import segments
 from custody.storage.base import BlobStore, Replaced, StagedCheck, StoredObject
+from custody.storage.kek import Keyring
 
 READ_BLOCK = 1024 * 1024
 # The key row of an object stored before encryption at rest: kept as it is, read as it is.
@@ -174,11 +180,23 @@ class EncryptedStore:
                 )
             # The same bytes keep one key in every store (a migration copies sealed bytes).
             fresh = os.urandom(segments.KEY_BYTES)
-            kept = self.keys.keep(sha256, WrappedKey(self.kek.kek_id, self.kek.wrap(fresh)))
+            kept = self.keys.keep(sha256, self.wrap(fresh))
         return self.unwrap(kept.kek_id, kept.wrapped)
+
+    def wrap(self, data_key: bytes) -> WrappedKey:
+        """A new data key wrapped by the key the installation wraps with now (one key, its
+        name and its wrapping read together: a rotation may begin meanwhile)."""
+        kek = self.kek.wrapping() if isinstance(self.kek, Keyring) else self.kek
+        return WrappedKey(kek.kek_id, kek.wrap(data_key))
 
     def unwrap(self, kek_id: str, wrapped: bytes) -> bytes:
         """A data key, unwrapped by the key-encryption key that wrapped it."""
+        if isinstance(self.kek, Keyring):
+            return self.kek.get(kek_id).unwrap(wrapped)
+        if kek_id != self.kek.kek_id:
+            raise WrongKeyEncryptionKey(
+                f"data key wrapped by {kek_id}, but the key here is {self.kek.kek_id}"
+            )
         return self.kek.unwrap(wrapped)
 
     # Reading

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, LargeBinary, String, Text, false
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from custody.db.base import Base
@@ -74,3 +74,18 @@ class FixityCursor(Base):
     cycle_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cycles_done: Mapped[int] = mapped_column(BigInteger, default=0)
     last_cycle_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class KekRotation(Base):
+    """A rotation of the key-encryption key: every data key wrapped by `from_kek` is wrapped
+    again by `to_kek`. The latest row's `to_kek` is the key every node wraps new data keys
+    with, from the moment the rotation begins (`custody store rotate-kek`)."""
+
+    __tablename__ = "kek_rotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    from_kek: Mapped[str] = mapped_column(String(200))
+    to_kek: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rewrapped: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -138,8 +138,8 @@ def _seal_one(
             return SKIPPED, "deleted meanwhile", 0
         if row.kek_id == PLAINTEXT:
             data_key = os.urandom(segments.KEY_BYTES)
-            row.kek_id = store.kek.kek_id
-            row.wrapped = store.kek.wrap(data_key)
+            wrapped = store.wrap(data_key)
+            row.kek_id, row.wrapped = wrapped.kek_id, wrapped.wrapped
             row.resealing = True
         else:
             data_key = store.unwrap(row.kek_id, row.wrapped)  # a killed run's: finish it
