@@ -16,7 +16,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from custody.cli.common import err, out, refusals, system
 from custody.private import open_private, private_dir
 from custody.services.object_keys import open_other_store
-from custody.services.objects import fixity, migration, sealing, verification
+from custody.services.objects import fixity, kek_rotation, migration, sealing, verification
 from custody.services.objects.answers import ObjectProblem
 
 app = typer.Typer(
@@ -217,6 +217,41 @@ def seal(
         out.print_json(report.model_dump_json())
     if not report.complete:
         raise typer.Exit(1)
+
+
+@app.command("rotate-kek")
+@refusals
+def rotate_kek(
+    ctx: typer.Context,
+    to_label: str | None = typer.Option(
+        None, "--to-label", help="With an HSM: the label of the new key on the same token."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The report as JSON on stdout."),
+) -> None:
+    """Wrap every data key by a new key-encryption key, then retire the old one.
+
+    With a key file, the new key is made beside it; with an HSM, name a key made on the
+    token. Resumable: run it again after a kill. The objects themselves are not rewritten.
+    """
+    built = system(ctx)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("wrapping data keys again", total=None)
+        report = kek_rotation.rotate_kek(
+            built,
+            to_label=to_label,
+            planned=lambda count: progress.update(task, total=count),
+            progress=lambda count: progress.advance(task, count),
+        )
+    err.print(f"{report.rewrapped} data key(s) wrapped again: {report.from_kek} -> {report.to_kek}")
+    err.print(report.retired, soft_wrap=True)
+    if as_json:
+        out.print_json(report.model_dump_json())
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -29,6 +29,34 @@ GCM_NONCE_BYTES = 12
 WRAP_AAD = b"custody data key"
 
 
+# One logged-in session per token and process: PKCS#11 logs in an application once per
+# token (a second login is refused), and every key on the token is reached through it.
+_SESSIONS: dict[tuple[str, str], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _logged_in(pkcs11: Any, config: Pkcs11Config) -> Any:
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get((config.module, config.token_label))
+        if session is not None:
+            return session
+        lib = pkcs11.lib(config.module)
+        try:
+            token = lib.get_token(token_label=config.token_label)
+        except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
+            raise WrongKeyEncryptionKey(
+                f"no single PKCS#11 token labelled {config.token_label!r} in {config.module}"
+            ) from exc
+        try:
+            session = token.open(user_pin=config.pin)
+        except pkcs11.PKCS11Error as exc:
+            raise WrongKeyEncryptionKey(
+                f"the PKCS#11 token {config.token_label!r} refused the PIN ({type(exc).__name__})"
+            ) from exc
+        _SESSIONS[(config.module, config.token_label)] = session
+        return session
+
+
 def kek_path(keys_dir: Path) -> Path:
     return keys_dir / KEK_FILE
 
@@ -105,19 +133,7 @@ class Pkcs11Kek:
 
         self._pkcs11: Any = pkcs11
         self.config = config
-        lib = pkcs11.lib(config.module)
-        try:
-            token = lib.get_token(token_label=config.token_label)
-        except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
-            raise WrongKeyEncryptionKey(
-                f"no single PKCS#11 token labelled {config.token_label!r} in {config.module}"
-            ) from exc
-        try:
-            self._session: Any = token.open(user_pin=config.pin)
-        except pkcs11.PKCS11Error as exc:
-            raise WrongKeyEncryptionKey(
-                f"the PKCS#11 token {config.token_label!r} refused the PIN ({type(exc).__name__})"
-            ) from exc
+        self._session: Any = _logged_in(pkcs11, config)
         try:
             self._key: Any = self._session.get_key(
                 object_class=pkcs11.ObjectClass.SECRET_KEY, label=config.key_label

@@ -55,3 +55,13 @@ class SealReport(Answer):
     @property
     def complete(self) -> bool:
         return not self.problems and self.remaining == 0
+
+
+class RotationReport(Answer):
+    """What `custody store rotate-kek` did: data keys wrapped again, and the old key's fate."""
+
+    from_kek: str
+    to_kek: str
+    rewrapped: int
+    finished: bool
+    retired: str
