@@ -239,7 +239,9 @@ def open_sealed_store(
         return inner
     reader = make_reader_engine(settings.resolved_database_url, engine)
     keys = DatabaseDataKeys(sessions, clock, reader)
-    store = EncryptedStore(inner, keys, load_kek(settings, sessions, reader))
+    store = EncryptedStore(
+        inner, keys, load_kek(settings, sessions, reader), remember_openings=url is None
+    )
     adopt_plaintext_objects(store, sessions, clock)
     return store
 
