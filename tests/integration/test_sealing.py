@@ -156,3 +156,32 @@ def test_sealing_on_s3_with_object_lock_locks_the_new_version_and_names_the_old(
             assert hashlib.sha256(raw).hexdigest() == sha
             until, _hold = s3.protection(sha)  # the current (sealed) version is locked too
             assert until is not None
+
+
+def test_custody_store_seal_then_rotate_kek_from_the_command_line(tmp_path: Path) -> None:
+    from custody.storage.kek import FileKek
+    from tests.conftest import custody
+
+    data_dir = tmp_path / "server"
+    plain = {"CUSTODY_STORAGE_ENCRYPTION": "false"}
+    assert custody(data_dir, "init", env=plain).returncode == 0
+    before = build_system(Settings(data_dir=data_dir, storage_encryption=False), jobs=NoJobs())
+    world = build_world(before)
+    sha = world.row(world.record(data=os.urandom(20_000))).sha256
+    before.engine.dispose()
+    path = data_dir / "objects" / sha[:2] / sha[2:4] / sha
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+
+    sealed = custody(data_dir, "store", "seal", "--json")
+    assert sealed.returncode == 0, sealed.stderr
+    assert '"sealed": 1' in sealed.stdout and '"remaining": 0' in sealed.stdout
+    assert hashlib.sha256(path.read_bytes()).hexdigest() != sha
+
+    old = FileKek.load(data_dir / "keys" / "storage-kek.bin").kek_id
+    rotated = custody(data_dir, "store", "rotate-kek")
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 data key(s) wrapped again" in rotated.stderr
+    assert FileKek.load(data_dir / "keys" / "storage-kek.bin").kek_id != old
+    verified = custody(data_dir, "store", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert custody(data_dir, "fixity").returncode == 0
