@@ -28,11 +28,6 @@ def world(system: System) -> World:
     return build_world(system)
 
 
-def _checked(system: System) -> dict[str, int]:
-    with system.unit_of_work() as uow:
-        return {row.sha256: 1 for row in uow.session.scalars(select(FixityCheck))}
-
-
 def test_a_killed_fixity_slice_resumes_where_it_stopped_and_the_cycle_covers_everything(
     world: World, clock: ManualClock
 ) -> None:
@@ -50,6 +45,12 @@ def test_a_killed_fixity_slice_resumes_where_it_stopped_and_the_cycle_covers_eve
     distinct = list(dict.fromkeys(sha_of[rid] for rid in ids))
     fourth_from = next(i for i, rid in enumerate(ids) if sha_of[rid] == distinct[3])
 
+    # The first slice: every object is new, so it checks them all (new footage first),
+    # and its walk ends the first cycle.
+    assert fixity.run_fixity(system, resume=True, seconds=3600).checked == 8
+    assert _cycles(system) == 1
+
+    clock.advance(HOUR)
     seen: list[str] = []
 
     def killed_at_fourth(sha: str, _read: int) -> None:
@@ -60,7 +61,8 @@ def test_a_killed_fixity_slice_resumes_where_it_stopped_and_the_cycle_covers_eve
 
     with pytest.raises(Killed):
         fixity.run_fixity(system, resume=True, seconds=3600, progress=killed_at_fourth)
-    assert len(_checked(system)) == 3  # the fourth was cut short: nothing recorded for it
+    assert seen == distinct[:4]  # the walk's order
+    assert _checked_at(system, clock) == set(distinct[:3])  # the fourth was cut short
     with system.unit_of_work() as uow:
         cursor = uow.session.get(FixityCursor, fixity.PERIODIC)
         assert cursor is not None and cursor.after == ids[fourth_from - 1]
@@ -74,14 +76,29 @@ def test_a_killed_fixity_slice_resumes_where_it_stopped_and_the_cycle_covers_eve
     assert report.checked == 5 and report.intact == 5
     assert resumed[0] == distinct[3]
     assert not set(distinct[:3]) & set(resumed)
-    assert set(_checked(system)) == objects
+    assert _cycles(system) == 2
+
+    # New footage is checked first by the next slice, wherever the walk stands.
+    clock.advance(HOUR)
+    new = world.row(world.record(data=os.urandom(6000))).sha256
+    first: list[str] = []
+    fixity.run_fixity(system, resume=True, seconds=3600, progress=lambda s, _n: first.append(s))
+    assert first[0] == new
+
+
+def _cycles(system: System) -> int:
     with system.unit_of_work() as uow:
         cursor = uow.session.get(FixityCursor, fixity.PERIODIC)
-        assert cursor is not None and cursor.cycles_done == 1
+        return 0 if cursor is None else cursor.cycles_done
 
-    # The next slice starts the next cycle from the beginning.
-    clock.advance(HOUR)
-    assert fixity.run_fixity(system, resume=True, seconds=3600).checked == 8
+
+def _checked_at(system: System, clock: ManualClock) -> set[str]:
+    with system.unit_of_work() as uow:
+        return set(
+            uow.session.scalars(
+                select(FixityCheck.sha256).where(FixityCheck.checked_at == clock.now())
+            )
+        )
 
 
 def test_the_storage_standing_is_counted_by_the_database(world: World, clock: ManualClock) -> None:

@@ -9,6 +9,7 @@ restore from a verified copy) is a person's decision. Each object's last good ch
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ DONE = "done"
 # Rows read from the database at a time: memory stays bounded whatever the store's size.
 WALK_BATCH = 500
 PERIODIC = "periodic"
+# Each slice first checks up to this many objects never checked yet (new footage).
+FRESH_FIRST = 200
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,12 @@ def run_fixity(
     throttle = Throttle(bytes_per_second)
     problems: list[ObjectProblem] = []
     checked = intact = read = 0
-    for item in walk_objects(system, position):
+    # New footage first (never checked yet: it waits for no cycle), a bounded batch.
+    fresh = _never_checked(system) if resume else []
+    walk = itertools.chain(
+        (Walked(sha, size, None) for sha, size in fresh), walk_objects(system, position)
+    )
+    for item in walk:
         if seconds is not None and time.monotonic() - started >= seconds:
             break
         if item.sha256 and not _checked_since(system, item.sha256, cycle_start, resume):
@@ -248,6 +256,19 @@ def run_fixity(
         seconds=round(time.monotonic() - started, 3),
         problems=problems,
     )
+
+
+def _never_checked(system: System) -> list[tuple[str, int | None]]:
+    """Live originals never checked at all (footage ingested since the walk passed)."""
+    with system.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(Recording.sha256, Recording.size)
+            .outerjoin(FixityCheck, FixityCheck.sha256 == Recording.sha256)
+            .where(Recording.state != DELETED, FixityCheck.sha256.is_(None))
+            .order_by(Recording.sha256)
+            .limit(FRESH_FIRST)
+        ).all()
+    return list(dict.fromkeys((sha, size) for sha, size in rows))
 
 
 def _cursor(uow: UnitOfWork) -> FixityCursor:
