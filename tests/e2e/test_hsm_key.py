@@ -106,3 +106,35 @@ def test_an_installation_seals_with_keys_its_hsm_wraps(
     assert refused.returncode != 0
     said = " ".join((refused.stderr + refused.stdout).split())
     assert "wrapped by key-encryption key pkcs11:custody/custody-kek" in said
+
+
+def test_rotating_to_another_hsm_key_rewraps_every_data_key(
+    token: dict[str, str], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "server"
+    assert custody_process(data_dir, "init", env=token).returncode == 0
+    env = {**os.environ, **token, "CUSTODY_DATA_DIR": str(data_dir)}
+    stored = subprocess.run(
+        [sys.executable, "-c", STORE_AND_READ], env=env, capture_output=True, text=True
+    )
+    assert stored.stdout.strip() == "pkcs11:custody/custody-kek", stored.stderr
+
+    rotated = custody_process(
+        data_dir, "store", "rotate-kek", "--to-label", "another-key", "--json", env=token
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert '"to_kek": "pkcs11:custody/another-key"' in rotated.stdout
+    assert '"rewrapped": 1' in rotated.stdout
+    said = " ".join(rotated.stderr.split())
+    assert "set CUSTODY_PKCS11_KEY_LABEL to the new key's label" in said
+
+    # Still configured with the old label: everything reads, new keys go to the new key.
+    again = subprocess.run(
+        [sys.executable, "-c", STORE_AND_READ], env=env, capture_output=True, text=True
+    )
+    assert again.stdout.strip() == "pkcs11:custody/another-key", again.stderr
+    for label in ("custody-kek", "another-key"):
+        checked = custody_process(
+            data_dir, "store", "verify", env={**token, "CUSTODY_PKCS11_KEY_LABEL": label}
+        )
+        assert checked.returncode == 0, checked.stderr

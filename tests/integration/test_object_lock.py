@@ -33,11 +33,11 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def s3_system(
-    tmp_path: Path, clock: ManualClock, install: Installer, s3_url: str
+    tmp_path: Path, clock: ManualClock, install: Installer, s3_url: str, database_url: str
 ) -> Iterator[System]:
     # The test clock starts at the real now: Object Lock dates are the store's real time.
     clock.set(datetime.now(UTC).replace(microsecond=0))
-    settings = Settings(data_dir=tmp_path / "data", storage_url=s3_url)
+    settings = Settings(data_dir=tmp_path / "data", storage_url=s3_url, database_url=database_url)
     built = install(settings, clock=clock, jobs=RecordedJobs())
     yield built
     built.engine.dispose()
@@ -150,3 +150,88 @@ def test_doctor_says_whether_the_store_has_object_lock(tmp_path: Path, s3_url: s
     checked = custody(on_s3, "doctor", env={**down, "CUSTODY_S3_MAX_ATTEMPTS": "1"})
     assert checked.returncode == 1
     assert "unreachable" in checked.stdout
+
+
+def _counting_protect(store: object, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every object the store is asked to protect, in order (the real call still runs)."""
+    told: list[str] = []
+    original = store.protect  # type: ignore[attr-defined]
+
+    def protect(sha256: str, keep_for: timedelta, hold: bool) -> None:
+        told.append(sha256)
+        original(sha256, keep_for, hold)
+
+    monkeypatch.setattr(store, "protect", protect)
+    return told
+
+
+def test_the_renewal_tells_the_store_only_what_is_due_or_changed(
+    world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, system = _store(world), world.system
+    pat = world.people["pat"]
+    fresh = world.record()  # non-evidential, inside its 31-day baseline
+    kept = world.record(started_at=clock.now() - 100 * DAY)
+    lifted = world.record(started_at=clock.now() - 100 * DAY)
+    locks.lock_objects(system, [fresh])
+    holds = {
+        rid: hold_service.place_hold(
+            system, pat, kind="legal", reason="claim", actor=pat.actor(), recording_ids=[rid]
+        )[0]
+        for rid in (kept, lifted)
+    }
+    sha = {rid: world.row(rid).sha256 for rid in (fresh, kept, lifted)}
+    assert store.protection(sha[kept])[1] is True  # the hold reached the object
+    told = _counting_protect(system.store, monkeypatch)
+
+    # The day after: the store has everything already.
+    clock.advance(DAY)
+    assert locks.renew_locks(system) == 0 and told == []
+
+    # A hold lifted reaches the store at once only where the hold must go: within 7 days'
+    # notice COMPLIANCE does not reach the due date yet, so the legal hold stays.
+    hold_service.lift_hold(system, pat, holds[lifted].id, "settled", pat.actor())
+    assert told == [] and store.protection(sha[lifted])[1] is True
+
+    # Four days on, the kept footage's six days of COMPLIANCE run out within the horizon:
+    # renewed; the lifted one is due within COMPLIANCE now, so its legal hold goes; the
+    # fresh footage's baseline lies ahead: not touched.
+    clock.advance(4 * DAY)
+    assert locks.renew_locks(system) == 2
+    assert sorted(told) == sorted([sha[kept], sha[lifted]])
+    assert store.protection(sha[lifted])[1] is False
+    assert store.protection(sha[kept])[1] is True
+    assert store.protection(sha[fresh])[1] is False
+    told.clear()
+    assert locks.renew_locks(system) == 0 and told == []
+
+    # A hold placed later reaches the object straight after its commit, and only it.
+    hold_service.place_hold(
+        system, pat, kind="legal", reason="new claim", actor=pat.actor(), recording_ids=[fresh]
+    )
+    assert told == [sha[fresh]] and store.protection(sha[fresh])[1] is True
+
+
+def test_a_store_down_during_renewal_is_told_next_time(
+    world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custody.domain.errors import StoreUnavailable
+
+    store, system = _store(world), world.system
+    pat = world.people["pat"]
+    rid = world.record(started_at=clock.now() - 100 * DAY)
+    sha = world.row(rid).sha256
+    original = system.store.protect
+
+    def down(sha256: str, keep_for: timedelta, hold: bool) -> None:
+        raise StoreUnavailable("the store is down (injected)")
+
+    monkeypatch.setattr(system.store, "protect", down)
+    hold_service.place_hold(
+        system, pat, kind="legal", reason="claim", actor=pat.actor(), recording_ids=[rid]
+    )
+    assert store.protection(sha)[1] is False  # the commit stands; the store was not told
+    monkeypatch.setattr(system.store, "protect", original)
+    assert locks.renew_locks(system) == 1
+    assert store.protection(sha)[1] is True
+    assert locks.renew_locks(system) == 0

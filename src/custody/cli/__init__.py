@@ -70,7 +70,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "fixity_command",
         "Read every stored object back and check its SHA-256 now; exit 1 on any problem.",
     ),
-    "store": ("storage", "app", "The object store: migrate it to another, verify a copy."),
+    "store": (
+        "storage",
+        "app",
+        "The object store: migrate, verify, seal plaintext, rotate the key-encryption key.",
+    ),
 }
 
 

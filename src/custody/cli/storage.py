@@ -16,11 +16,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from custody.cli.common import err, out, refusals, system
 from custody.private import open_private, private_dir
 from custody.services.object_keys import open_other_store
-from custody.services.objects import fixity, migration, verification
+from custody.services.objects import fixity, kek_rotation, migration, sealing, verification
 from custody.services.objects.answers import ObjectProblem
 
 app = typer.Typer(
-    help="The object store: migrate it to another, verify a copy.", no_args_is_help=True
+    help="The object store: migrate, verify, seal plaintext, rotate the key-encryption key.",
+    no_args_is_help=True,
 )
 
 
@@ -172,6 +173,85 @@ def verify(
         out.print_json(result.model_dump_json())
     if result.differences:
         raise typer.Exit(1)
+
+
+@app.command("seal")
+@refusals
+def seal(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="The report as JSON on stdout."),
+) -> None:
+    """Seal in place the objects stored before encryption at rest was turned on.
+
+    Each is sealed, proven, and only then put in place of its plaintext; killed half-way,
+    nothing is lost and the next run finishes. Exit 0 only when none is left in plaintext.
+    """
+    built = system(ctx)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("sealing", total=None)
+        report = sealing.seal_plaintext_objects(
+            built,
+            planned=lambda count: progress.update(task, total=count),
+            progress=lambda _sha, _outcome: progress.advance(task),
+        )
+    err.print(
+        f"{report.sealed} object(s) sealed; {report.remaining} left in plaintext; "
+        f"{len(report.problems)} problem(s)"
+    )
+    if report.plaintext_versions_kept:
+        err.print(
+            f"{len(report.plaintext_versions_kept)} object(s) sealed whose older plaintext "
+            "version Object Lock keeps until the object is due (every version goes then):"
+        )
+        for sha in report.plaintext_versions_kept:
+            err.print(sha, soft_wrap=True)
+    if report.problems:
+        _show("Objects not sealed", report.problems)
+    if as_json:
+        out.print_json(report.model_dump_json())
+    if not report.complete:
+        raise typer.Exit(1)
+
+
+@app.command("rotate-kek")
+@refusals
+def rotate_kek(
+    ctx: typer.Context,
+    to_label: str | None = typer.Option(
+        None, "--to-label", help="With an HSM: the label of the new key on the same token."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="The report as JSON on stdout."),
+) -> None:
+    """Wrap every data key by a new key-encryption key, then retire the old one.
+
+    With a key file, the new key is made beside it; with an HSM, name a key made on the
+    token. Resumable: run it again after a kill. The objects themselves are not rewritten.
+    """
+    built = system(ctx)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("wrapping data keys again", total=None)
+        report = kek_rotation.rotate_kek(
+            built,
+            to_label=to_label,
+            planned=lambda count: progress.update(task, total=count),
+            progress=lambda count: progress.advance(task, count),
+        )
+    err.print(f"{report.rewrapped} data key(s) wrapped again: {report.from_kek} -> {report.to_kek}")
+    err.print(report.retired, soft_wrap=True)
+    if as_json:
+        out.print_json(report.model_dump_json())
 
 
 def _write_private(path: Path, text: str) -> None:

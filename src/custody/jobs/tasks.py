@@ -132,6 +132,7 @@ def _fixity(system: System) -> None:
         system,
         bytes_per_second=settings.fixity_mb_per_second * 1e6,
         seconds=settings.fixity_minutes_per_hour * 60,
+        resume=True,
     )
     if report.problems:
         logger.error("fixity: %d of %d object(s) not intact", len(report.problems), report.checked)

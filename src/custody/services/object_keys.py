@@ -9,7 +9,7 @@ not discovered as unreadable footage later.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from custody.config import Settings
 from custody.db.engine import make_reader_engine
-from custody.db.models.storage import ObjectKey
+from custody.db.models.storage import KekRotation, ObjectKey
 from custody.domain.clock import Clock
 from custody.domain.errors import InvalidInput, StoreUnavailable, WrongKeyEncryptionKey
 from custody.storage import BlobStore, open_store
@@ -30,7 +30,7 @@ from custody.storage.encryption import (
     WrappedKey,
     looks_sealed,
 )
-from custody.storage.kek import FileKek, Pkcs11Config, Pkcs11Kek
+from custody.storage.kek import FileKek, KeyFile, Keyring, Pkcs11Config, Pkcs11Kek, next_key_path
 
 if TYPE_CHECKING:
     from custody.services.system import System, UnitOfWork
@@ -50,9 +50,11 @@ class DatabaseDataKeys:
     def find(self, sha256: str) -> WrappedKey | None:
         with self.reader.connect() as connection:
             row = connection.execute(
-                select(ObjectKey.kek_id, ObjectKey.wrapped).where(ObjectKey.sha256 == sha256)
+                select(ObjectKey.kek_id, ObjectKey.wrapped, ObjectKey.resealing).where(
+                    ObjectKey.sha256 == sha256
+                )
             ).first()
-        return None if row is None else WrappedKey(row.kek_id, row.wrapped)
+        return None if row is None else WrappedKey(row.kek_id, row.wrapped, row.resealing)
 
     def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
         with self.sessions() as session:
@@ -93,7 +95,10 @@ def shred(uow: UnitOfWork, shas: Iterable[str]) -> list[str]:
     found = list(
         uow.session.scalars(
             select(ObjectKey.sha256).where(
-                ObjectKey.sha256.in_(wanted), ObjectKey.kek_id != PLAINTEXT
+                # Not one whose sealing in place was under way: its bytes may be plaintext.
+                ObjectKey.sha256.in_(wanted),
+                ObjectKey.kek_id != PLAINTEXT,
+                ObjectKey.resealing.is_(False),
             )
         )
     )
@@ -101,47 +106,124 @@ def shred(uow: UnitOfWork, shas: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def load_kek(settings: Settings, sessions: sessionmaker[Session]) -> KeyEncryptionKey:
-    """The configured key-encryption key, proven against a wrapped key already kept.
+def load_kek(
+    settings: Settings, sessions: sessionmaker[Session], reader: Engine | None = None
+) -> Keyring:
+    """The key-encryption keys, proven against the wrapped keys already kept.
 
-    The key file is made on first start only: when data keys exist and the file does not,
-    making a new one would silently orphan them, so that is refused instead.
+    The configured key (a file, or an HSM key) must be the one the data keys are wrapped by,
+    or, while a rotation is under way or after it (`kek_rotations`), its old or new key.
+    Each key that wraps data keys is proven on one of them now. The key file is made on
+    first start only: when data keys exist and the file does not, making a new one would
+    silently orphan them, so that is refused instead.
     """
     with sessions() as session:
-        sealed = ObjectKey.kek_id != PLAINTEXT
-        sample = session.scalar(select(ObjectKey).where(sealed).limit(1))
-        count = session.scalar(select(func.count()).select_from(ObjectKey).where(sealed)) or 0
-    kek: KeyEncryptionKey
+        samples = session.execute(
+            select(ObjectKey.kek_id, func.min(ObjectKey.sha256), func.count())
+            .where(ObjectKey.kek_id != PLAINTEXT)
+            .group_by(ObjectKey.kek_id)
+        ).all()
+        rotation = session.scalars(
+            select(KekRotation).order_by(KekRotation.id.desc()).limit(1)
+        ).first()
+        wrapped = {
+            sha: value
+            for sha, value in session.execute(
+                select(ObjectKey.sha256, ObjectKey.wrapped).where(
+                    ObjectKey.sha256.in_([sample[1] for sample in samples])
+                )
+            )
+        }
+    count = sum(sample[2] for sample in samples)
+    current: Callable[[], KeyEncryptionKey]
     if settings.pkcs11_module:
-        pin = settings.resolved_pkcs11_pin
-        if not settings.pkcs11_token or pin is None:
-            raise WrongKeyEncryptionKey(
-                "CUSTODY_PKCS11_MODULE needs CUSTODY_PKCS11_TOKEN and CUSTODY_PKCS11_PIN(_FILE)"
-            )
-        kek = Pkcs11Kek(
-            Pkcs11Config(
-                settings.pkcs11_module, settings.pkcs11_token, pin, settings.pkcs11_key_label
-            )
-        )
+        hsm = _pkcs11_config(settings, settings.pkcs11_key_label)
+        fixed = Pkcs11Kek(hsm)
+        current = lambda: fixed  # noqa: E731
     else:
         path = settings.resolved_kek_file
-        if sample is None:
-            kek = FileKek.create(path)
+        if not samples and rotation is None:
+            FileKek.create(path)
         elif not path.exists():
+            named = samples[0][0] if samples else rotation.to_kek if rotation else "?"
             raise WrongKeyEncryptionKey(
                 f"no key-encryption key at {path}, yet {count} data keys were wrapped by "
-                f"{sample.kek_id}: restore that key file (a new one would read nothing)"
+                f"{named}: restore that key file (a new one would read nothing)"
             )
-        else:
-            kek = FileKek.load(path)
-    if sample is not None:
-        if sample.kek_id != kek.kek_id:
+        current = KeyFile(path)
+    keyring = Keyring(current, _finder(settings), _target(reader) if reader else lambda: None)
+    configured = keyring.current.kek_id
+    allowed = {configured}
+    if rotation is not None:
+        allowed |= (
+            {rotation.to_kek} if rotation.finished_at else {rotation.from_kek, rotation.to_kek}
+        )
+    for kek_id, sha, _count in samples:
+        if kek_id not in allowed:
             raise WrongKeyEncryptionKey(
-                f"the data keys were wrapped by key-encryption key {sample.kek_id}, "
-                f"but the one configured is {kek.kek_id}"
+                f"the data keys were wrapped by key-encryption key {kek_id}, "
+                f"but the one configured is {configured}"
             )
-        kek.unwrap(sample.wrapped)  # WrongKeyEncryptionKey if it is not really that key
-    return kek
+        keyring.get(kek_id).unwrap(wrapped[sha])  # WrongKeyEncryptionKey if it is not really it
+    if rotation is not None and rotation.finished_at and rotation.to_kek != configured:
+        logger.warning(
+            "the key-encryption key was rotated to %s; configure it (the one configured, %s, "
+            "wraps nothing now)",
+            rotation.to_kek,
+            configured,
+        )
+    return keyring
+
+
+def _pkcs11_config(settings: Settings, label: str) -> Pkcs11Config:
+    pin = settings.resolved_pkcs11_pin
+    if not settings.pkcs11_module or not settings.pkcs11_token or pin is None:
+        raise WrongKeyEncryptionKey(
+            "CUSTODY_PKCS11_MODULE needs CUSTODY_PKCS11_TOKEN and CUSTODY_PKCS11_PIN(_FILE)"
+        )
+    return Pkcs11Config(settings.pkcs11_module, settings.pkcs11_token, pin, label)
+
+
+def _finder(settings: Settings) -> Callable[[str], KeyEncryptionKey | None]:
+    """How a key other than the configured one is found: by its label on the same HSM
+    token, or among the key files (the configured one and a rotation's next one)."""
+    if settings.pkcs11_module:
+        prefix = f"pkcs11:{settings.pkcs11_token}/"
+
+        def on_token(kek_id: str) -> KeyEncryptionKey | None:
+            if not kek_id.startswith(prefix):
+                return None
+            try:
+                return Pkcs11Kek(_pkcs11_config(settings, kek_id[len(prefix) :]))
+            except WrongKeyEncryptionKey:
+                return None
+
+        return on_token
+    path = settings.resolved_kek_file
+
+    def in_files(kek_id: str) -> KeyEncryptionKey | None:
+        for candidate in (path, next_key_path(path)):
+            if candidate.exists():
+                found = FileKek.load(candidate)
+                if found.kek_id == kek_id:
+                    return found
+        return None
+
+    return in_files
+
+
+def _target(reader: Engine) -> Callable[[], str | None]:
+    """The key new data keys are wrapped by: the latest rotation's, asked each time (a
+    rotation begun on another node reaches this one with its next data key)."""
+
+    def latest() -> str | None:
+        with reader.connect() as connection:
+            found: str | None = connection.execute(
+                select(KekRotation.to_kek).order_by(KekRotation.id.desc()).limit(1)
+            ).scalar()
+        return found
+
+    return latest
 
 
 def open_sealed_store(
@@ -157,7 +239,9 @@ def open_sealed_store(
         return inner
     reader = make_reader_engine(settings.resolved_database_url, engine)
     keys = DatabaseDataKeys(sessions, clock, reader)
-    store = EncryptedStore(inner, keys, load_kek(settings, sessions))
+    store = EncryptedStore(
+        inner, keys, load_kek(settings, sessions, reader), remember_openings=url is None
+    )
     adopt_plaintext_objects(store, sessions, clock)
     return store
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +15,19 @@ from urllib.request import url2pathname
 class StoredObject:
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """What a replacement left: the new bytes' size, and how many older copies of the name
+    the store still keeps because Object Lock refuses their deletion (S3 versions)."""
+
+    size: int
+    older_kept: int = 0
+
+
+# Reads back the bytes a replacement staged, before they take the name (raises if wrong).
+StagedCheck = Callable[[Iterator[bytes]], None]
 
 
 class BlobStore(Protocol):
@@ -35,6 +48,13 @@ class BlobStore(Protocol):
         wrapper (encryption) keeps an object under its plaintext's SHA-256. Atomic: if
         `chunks` raises, nothing is stored; an existing object of that name is kept.
         Returns the stored size."""
+        ...
+
+    def replace_named(self, name: str, chunks: Iterable[bytes], check: StagedCheck) -> Replaced:
+        """Replace the bytes under an existing name (sealing an object stored in plaintext):
+        the new bytes are staged apart, `check` reads them back (and raises if they are not
+        right: nothing changes), then they take the name atomically. Older copies are
+        removed where the store allows."""
         ...
 
     def exists(self, sha256: str) -> bool: ...

@@ -14,15 +14,26 @@ import hashlib
 import itertools
 import os
 import tempfile
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from custody.domain.errors import ContentMismatch, KeyDestroyed, ObjectCorrupt
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from custody.domain.errors import (
+    ContentMismatch,
+    KeyDestroyed,
+    ObjectCorrupt,
+    WrongKeyEncryptionKey,
+)
 from custody.storage import segments
-from custody.storage.base import BlobStore, StoredObject
+from custody.storage.base import BlobStore, Replaced, StagedCheck, StoredObject
+from custody.storage.kek import Keyring
 
 READ_BLOCK = 1024 * 1024
 # The key row of an object stored before encryption at rest: kept as it is, read as it is.
@@ -35,6 +46,9 @@ class WrappedKey:
 
     kek_id: str
     wrapped: bytes
+    # Sealing in place has begun (services/objects/sealing.py): the bytes at rest may still
+    # be the plaintext until the sealed copy replaces them; a reader tells them apart.
+    resealing: bool = False
 
 
 class KeyEncryptionKey(Protocol):
@@ -67,6 +81,19 @@ class DataKeys(Protocol):
         ...
 
 
+# What a read opened is kept this long and for this many objects (see `_recall`).
+OPENED_SECONDS = 60.0
+OPENED_MAX = 4096
+
+
+@dataclass(frozen=True)
+class _Opened:
+    aead: AESGCM
+    header: segments.Header
+    ciphertext_size: int
+    at: float
+
+
 class EncryptedStore:
     """A BlobStore whose objects are sealed at rest; reads give back the plaintext."""
 
@@ -76,11 +103,16 @@ class EncryptedStore:
         keys: DataKeys,
         kek: KeyEncryptionKey,
         layout: segments.Layout = segments.Layout(),
+        *,
+        remember_openings: bool = False,
     ) -> None:
         self.inner = inner
+        self.remember_openings = remember_openings
         self.keys = keys
         self.kek = kek
         self.layout = layout
+        self._opened: OrderedDict[str, _Opened] = OrderedDict()
+        self._opened_lock = threading.Lock()
 
     # Writing
 
@@ -156,9 +188,11 @@ class EncryptedStore:
             sha256, segments.encrypt(plaintext, data_key, _associated(sha256), self.layout)
         )
 
-    def _data_key(self, sha256: str, *, create: bool = False) -> bytes | None:
+    def _data_key(
+        self, sha256: str, *, create: bool = False, kept: WrappedKey | None = None
+    ) -> bytes | None:
         """The object's data key; None for an object stored before encryption at rest."""
-        kept = self.keys.find(sha256)
+        kept = kept or self.keys.find(sha256)
         if kept is not None and kept.kek_id == PLAINTEXT:
             return None
         if kept is None:
@@ -169,8 +203,24 @@ class EncryptedStore:
                 )
             # The same bytes keep one key in every store (a migration copies sealed bytes).
             fresh = os.urandom(segments.KEY_BYTES)
-            kept = self.keys.keep(sha256, WrappedKey(self.kek.kek_id, self.kek.wrap(fresh)))
-        return self.kek.unwrap(kept.wrapped)
+            kept = self.keys.keep(sha256, self.wrap(fresh))
+        return self.unwrap(kept.kek_id, kept.wrapped)
+
+    def wrap(self, data_key: bytes) -> WrappedKey:
+        """A new data key wrapped by the key the installation wraps with now (one key, its
+        name and its wrapping read together: a rotation may begin meanwhile)."""
+        kek = self.kek.wrapping() if isinstance(self.kek, Keyring) else self.kek
+        return WrappedKey(kek.kek_id, kek.wrap(data_key))
+
+    def unwrap(self, kek_id: str, wrapped: bytes) -> bytes:
+        """A data key, unwrapped by the key-encryption key that wrapped it."""
+        if isinstance(self.kek, Keyring):
+            return self.kek.get(kek_id).unwrap(wrapped)
+        if kek_id != self.kek.kek_id:
+            raise WrongKeyEncryptionKey(
+                f"data key wrapped by {kek_id}, but the key here is {self.kek.kek_id}"
+            )
+        return self.kek.unwrap(wrapped)
 
     # Reading
 
@@ -179,22 +229,104 @@ class EncryptedStore:
 
     def size(self, sha256: str) -> int:
         size = self.inner.size(sha256)
-        if self._data_key(sha256) is None:
+        if self._recall(sha256, size) is None and self._opening(sha256, size) is None:
             return size
         return self.layout.plaintext_size(size)
+
+    def _opening(self, sha256: str, ciphertext_size: int) -> bytes | None:
+        """The key that opens the object's bytes as they lie now; None if they are plaintext
+        (stored before encryption at rest, or their sealing in place not finished)."""
+        return self._opening_settled(sha256, ciphertext_size, self.keys.find(sha256))[0]
+
+    def _opening_settled(
+        self, sha256: str, ciphertext_size: int, kept: WrappedKey | None
+    ) -> tuple[bytes | None, bool]:
+        """`_opening`, and whether the object's key is settled (sealed, not being sealed)."""
+        data_key = self._data_key(sha256, kept=kept)
+        if data_key is not None and kept is not None and kept.resealing:
+            return (data_key if self.opens(sha256, data_key, ciphertext_size) else None), False
+        return data_key, data_key is not None
+
+    def opens(self, sha256: str, data_key: bytes, ciphertext_size: int) -> bool:
+        """Whether the bytes at rest are sealed under `data_key`: their first segment's tag
+        says so (a plaintext's bytes never pass it)."""
+        try:
+            self.layout.plaintext_size(ciphertext_size)
+            first = b"".join(self.inner.read(sha256, 0, min(ciphertext_size, self.layout.segment)))
+            header = segments.Header.parse(first[: segments.HEADER_BYTES])
+            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            next(
+                segments.decrypt_segments([first], aead, header, 0, 1, ciphertext_size, self.layout)
+            )
+        except ObjectCorrupt:
+            return False
+        return True
+
+    def seal_in_place(self, sha256: str, data_key: bytes) -> Replaced:
+        """Replace an object's plaintext at rest with its sealed form: sealed as it is read
+        (hashing it: bytes that are not the object's own are refused, nothing replaced),
+        staged, opened whole and hashed again, and only then put in place."""
+        digest = hashlib.sha256()
+
+        def plaintext() -> Iterator[bytes]:
+            for block in self.inner.read(sha256):
+                digest.update(block)
+                yield block
+            if digest.hexdigest() != sha256:
+                raise ContentMismatch(
+                    f"the plaintext at rest hashes to {digest.hexdigest()}, not {sha256}"
+                )
+
+        written = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal written
+            for sealed in segments.encrypt(plaintext(), data_key, _associated(sha256), self.layout):
+                written += len(sealed)
+                yield sealed
+
+        def check(staged: Iterator[bytes]) -> None:
+            head = next(staged, b"")
+            while len(head) < segments.HEADER_BYTES and (more := next(staged, None)):
+                head += more
+            header = segments.Header.parse(head[: segments.HEADER_BYTES])
+            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            stop = -(-written // self.layout.segment)
+            opened = hashlib.sha256()
+            for plain in segments.decrypt_segments(
+                itertools.chain([head], staged), aead, header, 0, stop, written, self.layout
+            ):
+                opened.update(plain)
+            if opened.hexdigest() != sha256:
+                raise ObjectCorrupt(f"the sealed copy of {sha256} does not open to its bytes")
+
+        check_staged: StagedCheck = check
+        self._forget(sha256)
+        return self.inner.replace_named(sha256, counted(), check_staged)
 
     def read(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         # Size first, so that a missing object raises NotFound now, as the inner store does.
         ciphertext_size = self.inner.size(sha256)
-        data_key = self._data_key(sha256)
-        if data_key is None:
-            return self.inner.read(sha256, start, end)
+        cached = self._recall(sha256, ciphertext_size)
+        data_key, cacheable = None, False
+        if cached is None:
+            kept = self.keys.find(sha256)
+            data_key, cacheable = self._opening_settled(sha256, ciphertext_size, kept)
+            if data_key is None:
+                return self.inner.read(sha256, start, end)
         plaintext_size = self.layout.plaintext_size(ciphertext_size)
         end = plaintext_size if end is None else min(end, plaintext_size)
-        return self._read(sha256, data_key, start, end, ciphertext_size)
+        return self._read(sha256, data_key, cached, cacheable, start, end, ciphertext_size)
 
     def _read(
-        self, sha256: str, data_key: bytes, start: int, end: int, ciphertext_size: int
+        self,
+        sha256: str,
+        data_key: bytes | None,
+        cached: _Opened | None,
+        cacheable: bool,
+        start: int,
+        end: int,
+        ciphertext_size: int,
     ) -> Iterator[bytes]:
         layout = self.layout
         first = layout.segment_of(start) if start < end else 0
@@ -207,32 +339,85 @@ class EncryptedStore:
                 sha256, first * layout.segment, min(ciphertext_size, stop * layout.segment)
             )
         )
-        if first == 0:
-            head = next(sealed, b"")
-            while len(head) < segments.HEADER_BYTES and (more := next(sealed, None)):
-                head += more
-            header = segments.Header.parse(head[: segments.HEADER_BYTES])
-            sealed = itertools.chain([head], sealed)
+        if cached is not None:
+            header, aead = cached.header, cached.aead
         else:
-            header = segments.Header.parse(
-                b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES))
-            )
-        aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            if first == 0:
+                head = next(sealed, b"")
+                while len(head) < segments.HEADER_BYTES and (more := next(sealed, None)):
+                    head += more
+                header = segments.Header.parse(head[: segments.HEADER_BYTES])
+                sealed = itertools.chain([head], sealed)
+            else:
+                header = segments.Header.parse(
+                    b"".join(self.inner.read(sha256, 0, segments.HEADER_BYTES))
+                )
+            if data_key is None:
+                raise KeyDestroyed(f"object {sha256} has no data key")
+            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            if cacheable and self.remember_openings:
+                self._remember(sha256, _Opened(aead, header, ciphertext_size, time.monotonic()))
         offset = start - layout.plain_start(first)
         remaining = end - start
         opened = segments.decrypt_segments(
             sealed, aead, header, first, stop, ciphertext_size, layout
         )
-        for plain in opened:
-            piece = (
-                plain
-                if offset == 0 and remaining >= len(plain)
-                else plain[offset : offset + remaining]
-            )
-            offset = 0
-            remaining -= len(piece)
-            if piece:
-                yield piece
+        yielded = False
+        try:
+            for plain in opened:
+                piece = (
+                    plain
+                    if offset == 0 and remaining >= len(plain)
+                    else plain[offset : offset + remaining]
+                )
+                offset = 0
+                remaining -= len(piece)
+                if piece:
+                    yielded = True
+                    yield piece
+        except ObjectCorrupt:
+            if cached is None or yielded:
+                raise
+            # Opened from memory, and the bytes are not those any more (stored anew under
+            # a new key after a deletion): forget them and open afresh.
+            self._forget(sha256)
+            yield from self.read(sha256, start, end)
+            return
+
+    # What a read opened, kept a short while (the installation's own store only): a player's
+    # range requests then skip the key lookup, the unwrapping, the key derivation and the
+    # header read. Only sealed objects whose key is settled (not plaintext, not being
+    # sealed). Crypto-shredding is not weakened: a deletion destroys the key and deletes
+    # these bytes from this very store, and copies elsewhere (a backup, a migration's
+    # target) are opened through other stores, which remember nothing. Bytes stored anew
+    # under a new key fail the tag of the remembered opening and are opened afresh.
+
+    def _recall(self, sha256: str, ciphertext_size: int) -> _Opened | None:
+        if not self.remember_openings:
+            return None
+        with self._opened_lock:
+            found = self._opened.get(sha256)
+            if found is None:
+                return None
+            if (
+                found.ciphertext_size != ciphertext_size
+                or time.monotonic() - found.at > OPENED_SECONDS
+            ):
+                del self._opened[sha256]
+                return None
+            self._opened.move_to_end(sha256)
+            return found
+
+    def _remember(self, sha256: str, opened: _Opened) -> None:
+        with self._opened_lock:
+            self._opened[sha256] = opened
+            self._opened.move_to_end(sha256)
+            while len(self._opened) > OPENED_MAX:
+                self._opened.popitem(last=False)
+
+    def _forget(self, sha256: str) -> None:
+        with self._opened_lock:
+            self._opened.pop(sha256, None)
 
     # Removing and listing
 
@@ -240,6 +425,7 @@ class EncryptedStore:
         """Remove the sealed bytes. The data key is destroyed by the use case that decides
         the deletion, in its own transaction (services.object_keys.shred), so that the key
         goes when the deletion commits: then every other copy (a backup) is noise too."""
+        self._forget(sha256)
         return self.inner.delete(sha256)
 
     def iter_objects(self) -> Iterator[str]:
@@ -256,6 +442,10 @@ class EncryptedStore:
     def put_named(self, name: str, chunks: Iterable[bytes]) -> int:
         """Sealed bytes of another store's copy (a migration): stored as they are."""
         return self.inner.put_named(name, chunks)
+
+    def replace_named(self, name: str, chunks: Iterable[bytes], check: StagedCheck) -> Replaced:
+        """Bytes as they are to lie at rest (sealing goes through `seal_in_place`)."""
+        return self.inner.replace_named(name, chunks, check)
 
     def read_sealed(self, sha256: str) -> Iterator[bytes]:
         """The object's bytes as they lie at rest, for a copy to another store."""

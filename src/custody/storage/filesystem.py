@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from custody.domain.errors import ContentMismatch, InvalidInput, NotFound
 from custody.private import open_private, private_dir, tighten
-from custody.storage.base import StoredObject
+from custody.storage.base import Replaced, StagedCheck, StoredObject
 
 READ_BLOCK = 1024 * 1024
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -74,6 +74,25 @@ class FilesystemStore:
                 return final.stat().st_size
             self._place(temp, name)
             return size
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def replace_named(self, name: str, chunks: Iterable[bytes], check: StagedCheck) -> Replaced:
+        final = self.path_of(name)
+        temp = self.tmp / f"{uuid.uuid4().hex}.part"
+        size = 0
+        try:
+            with os.fdopen(open_private(temp, os.O_WRONLY | os.O_EXCL), "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            check(_read_range(open(temp, "rb"), 0, None))  # noqa: SIM115  (the reader closes it)
+            # rename(2) over the old file: a reader sees the old bytes or the new, never a mix.
+            os.replace(temp, final)
+            _fsync_dir(final.parent)
+            return Replaced(size)
         finally:
             temp.unlink(missing_ok=True)
 

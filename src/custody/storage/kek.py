@@ -9,19 +9,52 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 from custody.domain.errors import WrongKeyEncryptionKey
 from custody.private import open_private, private_dir
 
+if TYPE_CHECKING:
+    from custody.storage.encryption import KeyEncryptionKey
+
 KEK_FILE = "storage-kek.bin"
 KEK_BYTES = 32
 GCM_NONCE_BYTES = 12
 WRAP_AAD = b"custody data key"
+
+
+# One logged-in session per token and process: PKCS#11 logs in an application once per
+# token (a second login is refused), and every key on the token is reached through it.
+_SESSIONS: dict[tuple[str, str], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def _logged_in(pkcs11: Any, config: Pkcs11Config) -> Any:
+    with _SESSIONS_LOCK:
+        session = _SESSIONS.get((config.module, config.token_label))
+        if session is not None:
+            return session
+        lib = pkcs11.lib(config.module)
+        try:
+            token = lib.get_token(token_label=config.token_label)
+        except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
+            raise WrongKeyEncryptionKey(
+                f"no single PKCS#11 token labelled {config.token_label!r} in {config.module}"
+            ) from exc
+        try:
+            session = token.open(user_pin=config.pin)
+        except pkcs11.PKCS11Error as exc:
+            raise WrongKeyEncryptionKey(
+                f"the PKCS#11 token {config.token_label!r} refused the PIN ({type(exc).__name__})"
+            ) from exc
+        _SESSIONS[(config.module, config.token_label)] = session
+        return session
 
 
 def kek_path(keys_dir: Path) -> Path:
@@ -100,19 +133,7 @@ class Pkcs11Kek:
 
         self._pkcs11: Any = pkcs11
         self.config = config
-        lib = pkcs11.lib(config.module)
-        try:
-            token = lib.get_token(token_label=config.token_label)
-        except (pkcs11.NoSuchToken, pkcs11.MultipleTokensReturned) as exc:
-            raise WrongKeyEncryptionKey(
-                f"no single PKCS#11 token labelled {config.token_label!r} in {config.module}"
-            ) from exc
-        try:
-            self._session: Any = token.open(user_pin=config.pin)
-        except pkcs11.PKCS11Error as exc:
-            raise WrongKeyEncryptionKey(
-                f"the PKCS#11 token {config.token_label!r} refused the PIN ({type(exc).__name__})"
-            ) from exc
+        self._session: Any = _logged_in(pkcs11, config)
         try:
             self._key: Any = self._session.get_key(
                 object_class=pkcs11.ObjectClass.SECRET_KEY, label=config.key_label
@@ -172,3 +193,91 @@ class Pkcs11Kek:
                     pkcs11.Attribute.SENSITIVE: True,
                 },
             )
+
+
+class Keyring:
+    """The key-encryption keys a process may use: data keys are unwrapped by the key named
+    beside them, and new ones wrapped by the key the installation now wraps with (`target`:
+    the database says, so that a rotation reaches every node at once). Keys other than the
+    configured one are found on demand (`find`: the next key file, another label on the
+    same HSM token), never guessed."""
+
+    def __init__(
+        self,
+        current: Callable[[], KeyEncryptionKey],
+        find: Callable[[str], KeyEncryptionKey | None],
+        target: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._current = current
+        self._find = find
+        self._target = target
+        self._found: dict[str, KeyEncryptionKey] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> KeyEncryptionKey:
+        return self._current()
+
+    @property
+    def kek_id(self) -> str:
+        return self.wrapping().kek_id
+
+    def wrapping(self) -> KeyEncryptionKey:
+        """The key new data keys are wrapped by now."""
+        target = self._target()
+        current = self._current()
+        if target is None or target == current.kek_id:
+            return current
+        return self.get(target)
+
+    def wrap(self, data_key: bytes) -> bytes:
+        return self.wrapping().wrap(data_key)
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        return self._current().unwrap(wrapped)
+
+    def get(self, kek_id: str) -> KeyEncryptionKey:
+        """The key named `kek_id`; WrongKeyEncryptionKey naming it if none here is it."""
+        current = self._current()
+        if kek_id == current.kek_id:
+            return current
+        with self._lock:
+            found = self._found.get(kek_id)
+            if found is None:
+                found = self._find(kek_id)
+                if found is None or found.kek_id != kek_id:
+                    raise WrongKeyEncryptionKey(
+                        f"data keys are wrapped by key-encryption key {kek_id}, which is not "
+                        f"available here (the configured one is {current.kek_id})"
+                    )
+                self._found[kek_id] = found
+        return found
+
+
+class KeyFile:
+    """A key file read again when it is replaced (a finished rotation puts the new key in
+    the old one's place): every process then wraps with the new key without a restart."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int] | None = None
+        self._key: FileKek | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> FileKek:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            if self._key is not None:
+                return self._key  # replaced this instant (rename): the one we had stands
+            raise WrongKeyEncryptionKey(f"no key-encryption key at {self.path}") from None
+        with self._lock:
+            if self._key is None or self._seen != (stat.st_ino, stat.st_mtime_ns):
+                self._key = FileKek.load(self.path)
+                self._seen = (stat.st_ino, stat.st_mtime_ns)
+            return self._key
+
+
+def next_key_path(current: Path) -> Path:
+    """Where a rotation keeps the new key file until every data key is wrapped by it."""
+    return current.with_name(current.stem + ".next" + current.suffix)

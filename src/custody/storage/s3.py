@@ -42,7 +42,7 @@ from custody.domain.errors import (
     UploadGone,
     UploadLocked,
 )
-from custody.storage.base import BlobStore, StoredObject
+from custody.storage.base import BlobStore, Replaced, StagedCheck, StoredObject
 from custody.storage.filesystem import SHA256_HEX
 from custody.storage.staging import StagedMismatch, StagedWriter
 
@@ -237,7 +237,10 @@ class S3Store:
             for _ in chunks:
                 pass
             return self.size(name)
-        key = self.key_of(name)
+        return self._upload(self.key_of(name), chunks)
+
+    def _upload(self, key: str, chunks: Iterable[bytes]) -> int:
+        """One PUT, or a multipart upload that completes only after the last chunk."""
         buffer = bytearray()
         pieces = iter(chunks)
         for chunk in pieces:
@@ -264,6 +267,42 @@ class S3Store:
             upload.abort()
             raise
         return size
+
+    def replace_named(self, name: str, chunks: Iterable[bytes], check: StagedCheck) -> Replaced:
+        """Staged under `tmp/`, read back, then copied over the name server-side: a new
+        version becomes current at once. Older versions are deleted, except those Object
+        Lock keeps (counted: they go when the object is deleted, every version with it)."""
+        key = self.key_of(name)
+        staged = f"{self.prefix}tmp/{uuid.uuid4().hex}"
+        try:
+            size = self._upload(staged, chunks)
+            check(self.read_key(staged, name=name))
+            self.copy_in(staged, name, size)
+        finally:
+            self._delete_versions(staged)
+        current = self.call("head_object", Bucket=self.bucket, Key=key).get("VersionId")
+        kept = 0
+        pages = self._guard(
+            "list_object_versions",
+            lambda: list(
+                self.client.get_paginator("list_object_versions").paginate(
+                    Bucket=self.bucket, Prefix=key
+                )
+            ),
+        )
+        for page in pages:
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                if entry["Key"] != key or entry["VersionId"] == current:
+                    continue
+                try:
+                    self.call(
+                        "delete_object", Bucket=self.bucket, Key=key, VersionId=entry["VersionId"]
+                    )
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") != "AccessDenied":
+                        raise
+                    kept += 1
+        return Replaced(size, kept)
 
     def copy_in(self, source_key: str, sha256: str, size: int) -> None:
         """Server-side copy of an object in this bucket to `sha256`'s name (multipart for

@@ -75,7 +75,7 @@ def migrate_store(
             MIGRATE_TAG,
             Actor.system(),
             object_type="store",
-            object_id=target_name[:200],
+            object_id=target_name[:80],
             details={
                 "from": source_name,
                 "counts": counts,

@@ -106,7 +106,7 @@ def verify_store(
             VERIFY_TAG,
             Actor.system(),
             object_type="store",
-            object_id=store_name[:200],
+            object_id=store_name[:80],
             allowed=True,
             details={
                 "live": result.live,

@@ -22,7 +22,7 @@ from sqlalchemy import Select, delete, or_, select
 from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.disclosure import Clip
 from custody.db.models.lifecycle import Annotation, RecordingTag
-from custody.db.models.storage import FixityCheck
+from custody.db.models.storage import FixityCheck, ObjectLockState
 from custody.domain import signing
 from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
@@ -340,6 +340,8 @@ def purge_recording(system: System, recording_id: str, actor: Actor | None = Non
         recording.purged_at = uow.now()
         # Fixity keeps watch over what is kept; a deleted object's checks go with it.
         uow.session.execute(delete(FixityCheck).where(FixityCheck.sha256.in_(removed)))
+        # And its lock state: the same bytes stored again are a new object, never locked yet.
+        uow.session.execute(delete(ObjectLockState).where(ObjectLockState.sha256.in_(removed)))
         uow.audit(
             "system:recording:purge",
             actor or Actor.system(),
