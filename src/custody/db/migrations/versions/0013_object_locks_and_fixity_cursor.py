@@ -1,6 +1,6 @@
 """object locks, fixity cursor, sealing, key rotations: what the store work keeps
 
-Revision ID: 0019
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-01 21:50:00.000000
 
@@ -16,7 +16,7 @@ from alembic import op
 
 import custody.db.types
 
-revision: str = "0019"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
