@@ -120,7 +120,13 @@ async def lift_hold(
     data = await request.form()
     reason = str(data.get("reason", "")).strip()[:1000]
     back = str(data.get("recording_id", "")).strip()
-    target = f"/recordings/{back}#holds" if back and len(back) <= 36 else "/holds"
+    case = str(data.get("case_id", "")).strip()
+    if case.isascii() and case.isdigit() and len(case) <= 12:
+        target = f"/cases/{case}#holds"
+    elif back and len(back) <= 36:
+        target = f"/recordings/{back}#holds"
+    else:
+        target = "/holds"
     try:
         await run_in_threadpool(
             holds.lift_hold, system, user, hold_id, reason, user_actor(request, user)
