@@ -271,7 +271,7 @@ async def remove_recording(
 
 @router.post("/cases/{case_id}/holds", openapi_extra=access(Action.PLACE_HOLD))
 async def hold_case(
-    case_id: int, request: Request, system: SystemDep, user: CaseViewer
+    case_id: int, request: Request, system: SystemDep, user: PortalUser
 ) -> Response:
     """Hold every recording of the case (legal, or complaint for professional standards)."""
     data = await request.form()
