@@ -104,6 +104,11 @@ def test_an_officers_footage_over_a_window_is_held_from_the_holds_page(
     assert placed.status_code == 303, placed.text
     held = {h.recording_id for h in holds.list_holds(world.system, world.people["pat"], ACTOR)}
     assert {first, second} <= held
+    # The list says whose footage each hold is on, and lifts it where it stands.
+    listed = client.get("/holds")
+    assert listed.status_code == 200
+    assert listed.text.count("civil claim 12") == 2 and "1234AB" in listed.text
+    assert listed.text.count("Lift hold") == 2
     unknown = client.post(
         "/holds",
         data={

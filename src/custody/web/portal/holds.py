@@ -11,6 +11,7 @@ from custody.domain.access import Action, acts_on_any_footage
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.evidence import holds
+from custody.services.recordings import search
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import LOCAL_HINT, Form
@@ -49,6 +50,11 @@ async def _list(
     found = await run_in_threadpool(
         lambda: holds.list_holds(system, user, user_actor(request, user), active=active)
     )
+    # Which recording each hold is on, as a person knows it (officer and time), and
+    # whether they may lift it: in a fixed number of queries, whatever the holds' number.
+    cards = await run_in_threadpool(
+        search.cards, system, user, [hold.recording_id for hold in found]
+    )
     return render(
         request,
         "holds.html",
@@ -57,6 +63,8 @@ async def _list(
         area="holds",
         title="Holds",
         holds=found,
+        held_cards={card.id: card for card in cards},
+        may_lift={card.id for card in cards if card.may(Action.LIFT_HOLD)},
         active=active,
         kinds=_kinds(user),
         errors=errors or {},
