@@ -138,9 +138,9 @@ def test_professional_standards_hold_a_recording_an_officers_window_and_a_case(
     expect(page.locator("p.flash")).to_contain_text("Hold lifted")
     expect(page.get_by_text("Civil claim CL-31 against the force")).to_have_count(0)
 
-    # An officer's footage over a window, from the holds page.
-    nav(page, "Holds")
-    page.get_by_label("Officer's warrant number").fill(WARRANT)
+    # An officer's footage over a window: from their recording, to the holds page's form.
+    page.get_by_role("link", name="Hold Wes Ford's footage over a time").click()
+    expect(page.get_by_label("Officer's warrant number")).to_have_value(WARRANT)
     page.get_by_label("From").fill(local(force.started[0] - timedelta(minutes=1)))
     page.get_by_label("To").fill(local(force.started[-1] + timedelta(minutes=2)))
     page.get_by_label("Kind").select_option("complaint")

@@ -43,6 +43,8 @@ def test_professional_standards_place_and_lift_a_hold_from_the_recording_page(
     rid = world.record("1234AB")
     csrf = as_(client, world, "pat")
     page = client.get(f"/recordings/{rid}")
+    assert '<a href="/holds?officer=1234AB">' in page.text
+    assert 'value="1234AB"' in client.get("/holds?officer=1234AB").text
     assert (
         "Place a hold" in page.text and "Complaint hold (professional standards only)" in page.text
     )
@@ -75,6 +77,8 @@ def test_the_officer_sees_no_hold_control_and_cannot_use_one(
     csrf = as_(client, world, "alice")
     page = client.get(f"/recordings/{rid}")
     assert page.status_code == 200 and "Place a hold" not in page.text
+    assert "footage over a time" not in page.text
+    assert 'value="1234AB"' not in client.get("/holds?officer=1234AB").text
     assert "/holds" not in client.get("/footage").text.split("<main")[0]
     tried = client.post(
         f"/recordings/{rid}/holds",

@@ -76,9 +76,16 @@ async def _list(
 
 @router.get("/holds", openapi_extra=access(Action.VIEW_HOLDS))
 async def list_holds(
-    request: Request, system: SystemDep, user: PortalUser, lifted: bool = Query(False)
+    request: Request,
+    system: SystemDep,
+    user: PortalUser,
+    lifted: bool = Query(False),
+    officer: str | None = Query(None, max_length=32),
 ) -> Response:
-    return await _list(request, system, user, not lifted)
+    """The holds; `officer` fills in the form for an officer's footage (from their
+    recording's page), for those who may hold anyone's."""
+    values = {"officer": officer.strip()} if officer and _kinds(user) else None
+    return await _list(request, system, user, not lifted, values=values)
 
 
 @router.post("/holds", openapi_extra=access(Action.PLACE_HOLD))
