@@ -22,6 +22,7 @@ from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
 from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
+from custody.web.portal.recording import hold_kinds
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
@@ -146,16 +147,12 @@ async def _case_page(
 
 
 def _hold_kinds(cards: list[search.Card], hidden: int) -> dict[str, str]:
-    """The holds this person may place on the whole case: only when they may place it on
-    every recording of it (a hold on part of a case is made from each recording's page)."""
+    """The holds this person may place on the whole case: those they may place on every
+    recording of it (a hold on part of a case is made from each recording's page)."""
     if not cards or hidden:
         return {}
-    kinds = {}
-    if all(card.may(Action.PLACE_HOLD) for card in cards):
-        kinds["legal"] = "Legal hold (litigation, a civil claim)"
-    if all(card.may(Action.PLACE_COMPLAINT_HOLD) for card in cards):
-        kinds["complaint"] = "Complaint hold (professional standards only)"
-    return kinds
+    each = [hold_kinds(card) for card in cards]
+    return {kind: label for kind, label in each[0].items() if all(kind in e for e in each)}
 
 
 @router.get("/cases/{case_id}", openapi_extra=access(SystemAction.VIEW_CASES))
