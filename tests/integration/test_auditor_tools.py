@@ -187,6 +187,11 @@ def test_the_portal_shows_the_search_the_progress_and_a_readable_trail(
     assert started.status_code == 303
     running = client.get("/audit")
     assert "<progress" in running.text and 'http-equiv="refresh"' in running.text
+    # It follows to a new address each time: a refresh to /audit#verify itself would be a
+    # move within the page in a browser, and the progress would never move on.
+    follow = running.text.split('http-equiv="refresh" content="2; url=')[1].split('"')[0]
+    assert follow.startswith("/audit?following=") and follow.endswith("#verify")
+    assert follow not in client.get("/audit").text
     trail = client.get(f"/recordings/{watched}/audit")
     assert trail.status_code == 200
     # dana's two sittings, a few minutes apart, are one viewing in the readable trail.

@@ -43,6 +43,8 @@ def test_professional_standards_place_and_lift_a_hold_from_the_recording_page(
     rid = world.record("1234AB")
     csrf = as_(client, world, "pat")
     page = client.get(f"/recordings/{rid}")
+    assert '<a href="/holds?officer=1234AB">' in page.text
+    assert 'value="1234AB"' in client.get("/holds?officer=1234AB").text
     assert (
         "Place a hold" in page.text and "Complaint hold (professional standards only)" in page.text
     )
@@ -75,6 +77,8 @@ def test_the_officer_sees_no_hold_control_and_cannot_use_one(
     csrf = as_(client, world, "alice")
     page = client.get(f"/recordings/{rid}")
     assert page.status_code == 200 and "Place a hold" not in page.text
+    assert "footage over a time" not in page.text
+    assert 'value="1234AB"' not in client.get("/holds?officer=1234AB").text
     assert "/holds" not in client.get("/footage").text.split("<main")[0]
     tried = client.post(
         f"/recordings/{rid}/holds",
@@ -104,6 +108,11 @@ def test_an_officers_footage_over_a_window_is_held_from_the_holds_page(
     assert placed.status_code == 303, placed.text
     held = {h.recording_id for h in holds.list_holds(world.system, world.people["pat"], ACTOR)}
     assert {first, second} <= held
+    # The list says whose footage each hold is on, and lifts it where it stands.
+    listed = client.get("/holds")
+    assert listed.status_code == 200
+    assert listed.text.count("civil claim 12") == 2 and "1234AB" in listed.text
+    assert listed.text.count("Lift hold") == 2
     unknown = client.post(
         "/holds",
         data={
@@ -192,3 +201,79 @@ def test_a_case_is_closed_reopened_and_loses_footage_with_a_reason(
     )
     assert reopened.status_code == 303
     assert cases.get_case(world.system, ivan, case.id, ACTOR).status == "open"
+
+
+def test_a_case_is_held_from_its_page_and_its_complaint_hold_stays_secret(
+    client: TestClient, world: World
+) -> None:
+    """pat holds a whole case; ivan, who works on it, sees the form for a legal hold only and
+    no trace of the complaint hold; alice, on the case too, sees no hold of hers at all."""
+    mine, hers = world.record("1234AB"), world.record("1234AB", START + timedelta(hours=1))
+    ivan, pat = world.people["ivan"], world.people["pat"]
+    case = cases.create_case(
+        world.system, ivan, reference="CR-77", title="Affray", actor=ACTOR, members=["alice"]
+    )
+    for rid in (mine, hers):
+        cases.add_to_case(world.system, ivan, case.id, rid, None, ACTOR)
+    page = f"/cases/{case.id}"
+
+    csrf = as_(client, world, "pat")
+    assert "Hold the case's footage" in client.get(page).text
+    empty = client.post(f"{page}/holds", data={"csrf_token": csrf, "hold_kind": "complaint"})
+    assert empty.status_code == 400 and "Say why the footage is held." in empty.text
+    assert holds.list_holds(world.system, pat, ACTOR, case_id=case.id) == []
+    placed = client.post(
+        f"{page}/holds",
+        data={"csrf_token": csrf, "hold_kind": "complaint", "hold_reason": "complaint 5150"},
+    )
+    assert placed.status_code == 303 and placed.headers["location"] == f"{page}#holds"
+    held = holds.list_holds(world.system, pat, ACTOR, case_id=case.id)
+    assert sorted(h.recording_id for h in held) == sorted([mine, hers])
+    assert "complaint 5150" in client.get(page).text
+
+    csrf = as_(client, world, "ivan")
+    seen = client.get(page).text
+    assert "complaint 5150" not in seen and "Complaint hold" not in seen
+    assert "Legal hold (litigation" in seen and "No hold on its footage." in seen
+    # ivan may not place a complaint hold: refused, and nothing more is held.
+    tried = client.post(
+        f"{page}/holds",
+        data={"csrf_token": csrf, "hold_kind": "complaint", "hold_reason": "mine"},
+    )
+    assert tried.status_code == 403
+    assert len(holds.list_holds(world.system, pat, ACTOR, case_id=case.id)) == 2
+    # Lifting pat's hold by its number is "no hold", as if it never was.
+    gone = client.post(
+        f"/holds/{held[0].id}/lift",
+        data={"csrf_token": csrf, "reason": "x", "case_id": str(case.id)},
+    )
+    never = client.post(
+        "/holds/999999/lift", data={"csrf_token": csrf, "reason": "x", "case_id": str(case.id)}
+    )
+    assert gone.status_code == never.status_code == 404
+    main = gone.text.split("<main")[1].split("</main>")[0]
+    assert main.replace(str(held[0].id), "N") == never.text.split("<main")[1].split("</main>")[
+        0
+    ].replace("999999", "N")
+    assert len(holds.list_holds(world.system, pat, ACTOR, case_id=case.id)) == 2
+    placed = client.post(
+        f"{page}/holds", data={"csrf_token": csrf, "hold_kind": "legal", "hold_reason": "claim 9"}
+    )
+    assert placed.status_code == 303
+    assert "claim 9" in client.get(page).text
+
+    as_(client, world, "alice")
+    seen = client.get(page).text
+    assert "complaint 5150" not in seen and "Complaint hold" not in seen
+    assert "Hold the case's footage" not in seen
+
+    # pat lifts the complaint holds from the case page; the page goes back to the case.
+    csrf = as_(client, world, "pat")
+    for hold in held:
+        lifted = client.post(
+            f"/holds/{hold.id}/lift",
+            data={"csrf_token": csrf, "reason": "complaint withdrawn", "case_id": str(case.id)},
+        )
+        assert lifted.status_code == 303 and lifted.headers["location"] == f"{page}#holds"
+    left = holds.list_holds(world.system, pat, ACTOR, case_id=case.id)
+    assert [h.kind for h in left] == ["legal", "legal"]

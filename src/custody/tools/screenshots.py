@@ -43,7 +43,7 @@ from custody.demo.force import DEMO_PASSWORD, DemoForce, seed_force
 from custody.demo.shift import dock_cameras
 from custody.dock.agent import DockAgent
 from custody.services.evidence import annotations as notes
-from custody.services.evidence import cases, categories, flags
+from custody.services.evidence import cases, categories, complaints, flags, holds
 from custody.services.identity import users
 from custody.services.identity.setup import ADMIN, ensure_admin
 from custody.services.system import System
@@ -63,6 +63,7 @@ CHROMIUM_ARGS = [
 VIEWPORT: Any = {"width": 1366, "height": 768}
 BAYS = 8
 CASE_REFERENCE = "CAD 2291/26OCT"
+COMPLAINT = "CO-2026-0142"
 INVESTIGATION = f"Robbery at the Mare Street bus stop, {CASE_REFERENCE}"
 logger = logging.getLogger(__name__)
 
@@ -277,6 +278,31 @@ def _people_at_work(done: Scene) -> None:
     flags.flag_evidence(
         system, investigator, mine[1], "Shows the arrest and the suspect's first account", inv
     )
+    # Professional standards: the suspect complains of the arrest; a civil claim is expected.
+    psd = standards.actor("10.20.9.7", "Chromium")
+    with system.unit_of_work() as uow:
+        now = uow.now()
+    complaints.register_complaint(
+        system,
+        standards,
+        reference=COMPLAINT,
+        officers=[
+            users.get_user(system, users.principal_named(system, ADMIN), "officer").officer or ""
+        ],
+        since=now - timedelta(hours=12),
+        until=now,
+        summary="The person arrested at the bus stop says the handcuffs were too tight.",
+        actor=psd,
+        place="Mare Street, E8",
+    )
+    holds.hold_case(
+        system,
+        standards,
+        done.case_id,
+        kind="legal",
+        reason="Civil claim expected from the person arrested",
+        actor=psd,
+    )
 
 
 # --- pictures ----------------------------------------------------------------------------
@@ -379,6 +405,23 @@ def photograph(done: Scene, out_dir: Path, browser_dir: Path) -> list[Path]:
         _sign_in(page, url, "auditor")
         page.goto(f"{url}/recordings/{done.officer_recordings[1]}/audit")
         shot("audit-trail")
+        page.goto(f"{url}/audit?person=investigator")
+        shot("audit-search")
+        browser.clear_cookies()
+
+        _sign_in(page, url, "supervisor")
+        page.goto(f"{url}/compliance")
+        shot("compliance")
+        browser.clear_cookies()
+
+        _sign_in(page, url, "standards")
+        page.goto(f"{url}/holds")
+        shot("holds")
+        page.goto(f"{url}/complaints/{COMPLAINT}")
+        shot("complaint")
+        page.goto(f"{url}/cases/{done.case_id}#holds")
+        page.click("text=Hold the case's footage")
+        shot("case-holds")
         browser.close()
     return made
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from custody.db.models import Officer, Recording
-from custody.db.models.lifecycle import Hold
+from custody.db.models.lifecycle import CaseRecording, Hold
 from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, InvalidInput
@@ -23,9 +23,11 @@ from custody.domain.retention import DELETED, HoldKind
 from custody.services.access import (
     Sight,
     audited_effect,
+    open_case,
     open_hold,
     open_recording,
     record_change,
+    refuse,
     require_any_footage,
     sight_of,
     viewer_for,
@@ -108,6 +110,65 @@ def place_hold(
         return placed
 
 
+def hold_case(
+    system: System,
+    principal: Principal,
+    case_id: int,
+    *,
+    kind: str,
+    reason: str,
+    actor: Actor,
+) -> list[HoldView]:
+    """Hold every recording of a case, one hold each, until lifted: its footage outlives
+    the case's disposal rule when the case closes. All or nothing: a person who may not
+    hold one of its recordings holds none, and hears it without that recording's id."""
+    hold_kind = parse_hold_kind(kind)
+    reason = check_reason(reason, "a hold")
+    action = Action.PLACE_COMPLAINT_HOLD if hold_kind is HoldKind.COMPLAINT else Action.PLACE_HOLD
+    tag = "user:recording:place_hold"
+    with system.unit_of_work() as uow:
+        case = open_case(uow, principal, case_id, lock=True)
+        ids = sorted(
+            uow.session.scalars(
+                select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
+            )
+        )
+        viewer = viewer_for(uow, principal, stated_reason=True)
+        sights = []
+        for rid in ids:  # locked in id order, as `place_hold` does (the sweep's order)
+            recording = uow.session.get(
+                Recording, rid, with_for_update=True, populate_existing=True
+            )
+            if recording is None or recording.state == DELETED:
+                continue
+            sight = sight_of(uow, viewer, recording)
+            if not sight.may(action):
+                raise refuse(
+                    uow,
+                    actor,
+                    tag,
+                    f"may not place this hold on every recording of case {case.reference}",
+                    object_type="case",
+                    object_id=str(case_id),
+                    conceal=False,
+                    missing="",
+                )
+            sights.append(sight)
+        if not sights:
+            raise InvalidInput(f"case {case.reference} has no footage to hold")
+        placed = hold_recordings(
+            uow,
+            sights,
+            kind=hold_kind,
+            reason=reason,
+            actor=actor,
+            tag=tag,
+            details={"case": case_id, "reference": case.reference},
+        )
+        uow.commit()
+        return placed
+
+
 def hold_recordings(
     uow: UnitOfWork,
     sights: list[Sight],
@@ -118,6 +179,7 @@ def hold_recordings(
     tag: str,
     concerns: int | None = None,
     complaint_id: int | None = None,
+    details: dict[str, object] | None = None,
 ) -> list[HoldView]:
     """Hold recordings already opened (and locked, in id order) through the door: one hold
     each, their retention decided again, one audit event each with its effect."""
@@ -141,16 +203,16 @@ def hold_recordings(
     placed = []
     for hold, change, sight in zip(holds, changes, sights, strict=True):
         effect = audited_effect(uow, sight.viewer, change)
-        details: dict[str, object] = {"hold": hold.id, "kind": kind.value}
+        told: dict[str, object] = {"hold": hold.id, "kind": kind.value} | (details or {})
         if complaint_id is not None:
-            details["complaint"] = complaint_id
+            told["complaint"] = complaint_id
         uow.audit(
             tag,
             actor,
             object_type="recording",
             object_id=hold.recording_id,
             reason=reason,
-            details=details | effect.model_dump(),
+            details=told | effect.model_dump(),
         )
         placed.append(hold_view(hold))
     return placed
@@ -181,15 +243,24 @@ def list_holds(
     actor: Actor,
     *,
     recording_id: str | None = None,
+    case_id: int | None = None,
     active: bool = True,
 ) -> list[HoldView]:
     """Holds the principal may see: on footage whose holds they may see, a complaint hold
-    only to those who see complaints and never to its officer."""
+    only to those who see complaints and never to its officer. `case_id`: on the footage
+    of a case the principal may see."""
     with system.unit_of_work() as uow:
         viewer = viewer_for(uow, principal)
         query = select(Hold).order_by(Hold.placed_at.desc(), Hold.id.desc()).limit(1000)
         if recording_id:
             query = query.where(Hold.recording_id == recording_id)
+        if case_id is not None:
+            open_case(uow, principal, case_id)
+            query = query.where(
+                Hold.recording_id.in_(
+                    select(CaseRecording.recording_id).where(CaseRecording.case_id == case_id)
+                )
+            )
         if active:
             query = query.where(Hold.lifted_at.is_(None))
         found = list(uow.session.scalars(query))
@@ -211,7 +282,8 @@ def list_holds(
             actor,
             object_type="recording",
             object_id=recording_id,
-            details={"active": active, "count": len(visible)},
+            details={"active": active, "count": len(visible)}
+            | ({} if case_id is None else {"case": case_id}),
         )
         uow.commit()
         return visible

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -73,6 +74,9 @@ async def audit_page(
         errors=form.errors,
         checks=checks,
         running=running,
+        # Refreshed to a new address each time: a refresh to the page's own address with
+        # its #verify would be a move within the page, and the page would never reload.
+        refresh_url="/audit?" + urlencode(asked | {"following": secrets.token_hex(4)}) + "#verify",
         csv_link="/api/v1/audit/events.csv?" + urlencode(_api_params(query)),
         next_link=(
             "/audit?" + urlencode(asked | {"before": found.next_before})

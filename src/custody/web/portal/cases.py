@@ -15,13 +15,14 @@ from custody.domain.disclosure import USE_LABELS
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services.disclosure import schedule as disclosure_schedule
-from custody.services.evidence import cases
+from custody.services.evidence import cases, holds
 from custody.services.evidence.answers import CaseView
 from custody.services.recordings import search
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
 from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
+from custody.web.portal.recording import hold_kinds
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
@@ -115,6 +116,9 @@ async def _case_page(
 ) -> Response:
     case = await run_in_threadpool(cases.get_case, system, user, case_id, user_actor(request, user))
     cards = await run_in_threadpool(search.case_cards, system, user, case_id)
+    held = await run_in_threadpool(
+        lambda: holds.list_holds(system, user, user_actor(request, user), case_id=case_id)
+    )
     schedule = await run_in_threadpool(
         disclosure_schedule.get_schedule, system, user, case_id, user_actor(request, user)
     )
@@ -131,11 +135,24 @@ async def _case_page(
         may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
         may_remove=case.status == "open" and any(c.may(Action.ADD_TO_CASE) for c in cards),
         may_mark=bool(may(user.viewer(), SystemAction.MARK_SCHEDULE)),
+        holds=held,
+        hold_kinds=_hold_kinds(cards, len(case.recordings) - len(cards)),
+        may_lift={card.id for card in cards if card.may(Action.LIFT_HOLD)},
+        held_cards={card.id: card for card in cards},
         schedule=schedule,
         uses={use.value: label for use, label in USE_LABELS.items()},
         errors=errors or {},
         values=values or {},
     )
+
+
+def _hold_kinds(cards: list[search.Card], hidden: int) -> dict[str, str]:
+    """The holds this person may place on the whole case: those they may place on every
+    recording of it (a hold on part of a case is made from each recording's page)."""
+    if not cards or hidden:
+        return {}
+    each = [hold_kinds(card) for card in cards]
+    return {kind: label for kind, label in each[0].items() if all(kind in e for e in each)}
 
 
 @router.get("/cases/{case_id}", openapi_extra=access(SystemAction.VIEW_CASES))
@@ -246,6 +263,45 @@ async def remove_recording(
         "remove",
         lambda reason: cases.remove_from_case(system, user, case_id, recording_id, reason, actor),
         "Removed from the case: its other rules decide how long it is kept.",
+    )
+
+
+@router.post("/cases/{case_id}/holds", openapi_extra=access(Action.PLACE_HOLD))
+async def hold_case(
+    case_id: int, request: Request, system: SystemDep, user: PortalUser
+) -> Response:
+    """Hold every recording of the case (legal, or complaint for professional standards)."""
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    kind = form.choice(
+        "hold_kind", {"legal": "legal", "complaint": "complaint"}, "the kind of hold"
+    )
+    reason = form.text("hold_reason", required="Say why the footage is held.", limit=1000)
+    placed = None
+    if form.ok:
+        try:
+            placed = await run_in_threadpool(
+                lambda: holds.hold_case(
+                    system,
+                    user,
+                    case_id,
+                    kind=kind or "legal",
+                    reason=reason or "",
+                    actor=user_actor(request, user),
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["hold_reason"] = exc.message[0].upper() + exc.message[1:]
+    if placed is None:
+        return await _case_page(
+            request, system, user, case_id, errors=form.errors, values=form.values
+        )
+    count = len(placed)
+    return redirect(
+        request,
+        f"/cases/{case_id}#holds",
+        flash=f"Hold placed on {count} recording{'' if count == 1 else 's'} of the case: "
+        "kept until the hold is lifted.",
     )
 
 

@@ -11,6 +11,7 @@ from custody.domain.access import Action, acts_on_any_footage
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.evidence import holds
+from custody.services.recordings import search
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import LOCAL_HINT, Form
@@ -49,6 +50,11 @@ async def _list(
     found = await run_in_threadpool(
         lambda: holds.list_holds(system, user, user_actor(request, user), active=active)
     )
+    # Which recording each hold is on, as a person knows it (officer and time), and
+    # whether they may lift it: in a fixed number of queries, whatever the holds' number.
+    cards = await run_in_threadpool(
+        search.cards, system, user, [hold.recording_id for hold in found]
+    )
     return render(
         request,
         "holds.html",
@@ -57,6 +63,8 @@ async def _list(
         area="holds",
         title="Holds",
         holds=found,
+        held_cards={card.id: card for card in cards},
+        may_lift={card.id for card in cards if card.may(Action.LIFT_HOLD)},
         active=active,
         kinds=_kinds(user),
         errors=errors or {},
@@ -68,9 +76,16 @@ async def _list(
 
 @router.get("/holds", openapi_extra=access(Action.VIEW_HOLDS))
 async def list_holds(
-    request: Request, system: SystemDep, user: PortalUser, lifted: bool = Query(False)
+    request: Request,
+    system: SystemDep,
+    user: PortalUser,
+    lifted: bool = Query(False),
+    officer: str | None = Query(None, max_length=32),
 ) -> Response:
-    return await _list(request, system, user, not lifted)
+    """The holds; `officer` fills in the form for an officer's footage (from their
+    recording's page), for those who may hold anyone's."""
+    values = {"officer": officer.strip()} if officer and _kinds(user) else None
+    return await _list(request, system, user, not lifted, values=values)
 
 
 @router.post("/holds", openapi_extra=access(Action.PLACE_HOLD))
@@ -120,7 +135,13 @@ async def lift_hold(
     data = await request.form()
     reason = str(data.get("reason", "")).strip()[:1000]
     back = str(data.get("recording_id", "")).strip()
-    target = f"/recordings/{back}#holds" if back and len(back) <= 36 else "/holds"
+    case = str(data.get("case_id", "")).strip()
+    if case.isascii() and case.isdigit() and len(case) <= 12:
+        target = f"/cases/{case}#holds"
+    elif back and len(back) <= 36:
+        target = f"/recordings/{back}#holds"
+    else:
+        target = "/holds"
     try:
         await run_in_threadpool(
             holds.lift_hold, system, user, hold_id, reason, user_actor(request, user)

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from custody.domain.access import Action, SystemAction, may
+from custody.domain.access import Action, SystemAction, acts_on_any_footage, may
 from custody.domain.actor import Actor
 from custody.domain.audit_words import Happening, readable
 from custody.domain.clock import parse_time
@@ -116,6 +116,12 @@ async def _page(
         suffix=_suffix(user),
         may_view_cases=bool(may(user.viewer(), SystemAction.VIEW_CASES)),
         hold_kinds=hold_kinds(card),
+        # Holding all of the officer's footage over a time is for those who may hold anyone's.
+        may_hold_officer=bool(card.officer)
+        and any(
+            acts_on_any_footage(user.viewer(), action)
+            for action in (Action.PLACE_HOLD, Action.PLACE_COMPLAINT_HOLD)
+        ),
         clips=[clip for clip in clips if clip.deleted_at is None],
     )
 
