@@ -83,7 +83,9 @@ def arrests(force: Force, clock: ManualClock) -> tuple[int, list[str]]:
     made = categories.create_category(
         system,
         force.admin,
-        CategoryRule(name="Football banning", retention_days=365, review_days=None, evidential=True),
+        CategoryRule(
+            name="Football banning", retention_days=365, review_days=None, evidential=True
+        ),
         force.admin.actor(),
     )
     alice = users.principal_named(system, "alice")
@@ -111,7 +113,9 @@ def test_a_categorys_new_retention_is_previewed_then_saved_and_holds_win(
     assert before[ids[0]] == START + timedelta(days=365) and before[ids[2]] is None
 
     url = f"/admin/categories/{category_id}/retention"
-    shorter = client.post(url, data={"csrf_token": csrf, "retention_days": "300", "step": "preview"})
+    shorter = client.post(
+        url, data={"csrf_token": csrf, "retention_days": "300", "step": "preview"}
+    )
     assert shorter.status_code == 200
     assert "Nothing has changed yet" in shorter.text and "3 recordings" in shorter.text
     assert figure(shorter.text, "deleted earlier") == 2
@@ -272,7 +276,9 @@ def test_a_change_the_camera_cannot_make_is_explained_beside_its_form(
 ) -> None:
     serial = force.camera.serial
     csrf = as_(client, force, "root")
-    client.post(f"/fleet/cameras/{serial}/retire", data={"csrf_token": csrf, "retire_reason": "old"})
+    client.post(
+        f"/fleet/cameras/{serial}/retire", data={"csrf_token": csrf, "retire_reason": "old"}
+    )
     again = client.post(
         f"/fleet/cameras/{serial}/issue", data={"csrf_token": csrf, "officer": "1234AB"}
     )
@@ -324,9 +330,7 @@ def test_the_roll_out_is_planned_changed_and_a_borough_removed(
         ({"phase": "1", "target_date": "0999-01-01"}, "target_date"),
         ({"phase": "1", "target_date": "2027-01-01", "status": "finished"}, "status"),
     ):
-        bad = client.post(
-            "/fleet/rollout", data={"csrf_token": csrf, "borough": "Camden", **typed}
-        )
+        bad = client.post("/fleet/rollout", data={"csrf_token": csrf, "borough": "Camden", **typed})
         assert bad.status_code == 400 and f'id="{field}-error"' in bad.text, typed
     assert phases(force.system) == {"Hackney": (2, "2027-01-15", "issuing")}
     removed = client.post("/fleet/rollout/remove", data={"csrf_token": csrf, "borough": "Hackney"})
@@ -421,7 +425,9 @@ def test_other_roles_cannot_reach_the_administrators_forms(
             answer = client.post(url, data={"csrf_token": csrf, **data})
         assert answer.status_code in (403, 404), (who, url, answer.status_code)
         # Nothing of what is there reaches them: not the category's figures, not the dock.
-        assert "Football banning" not in answer.text and "Nothing has changed yet" not in answer.text
+        assert (
+            "Football banning" not in answer.text and "Nothing has changed yet" not in answer.text
+        )
         assert "bays" not in answer.text
     assert due_dates(force.system, ids) == before
     assert camera_status(force.system, force.camera.serial) == "issued"
