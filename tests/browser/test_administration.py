@@ -24,20 +24,20 @@ def to_admin(page: Page, tab: str) -> None:
 def test_an_administrator_previews_a_categorys_new_retention_then_saves_it(
     page: Page, portal: Portal
 ) -> None:
-    _ok(portal.data_dir, "categories", "add", "Public order", "--retention", "365")
+    _ok(portal.data_dir, "categories", "add", "Licensing visit", "--retention", "365")
     # charlie puts his recording in it, as he would from his footage page.
     token = _ok(portal.data_dir, "users", "token", "--as", "charlie")
     answer = httpx.put(
         f"{portal.url}/api/v1/recordings/{portal.charlie}/categories",
-        json={"categories": ["Public order"]},
+        json={"categories": ["Licensing visit"]},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert answer.status_code == 200, answer.text
 
     sign_in(page, portal, "root")
     to_admin(page, "Categories")
-    page.get_by_role("link", name="Change retention of Public order").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Retention of Public order")
+    page.get_by_role("link", name="Change retention of Licensing visit").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Retention of Licensing visit")
     expect(page.get_by_label("Keep for (days)")).to_have_value("365")
 
     # A period shorter than the 31-day rule is refused beside the field.
@@ -49,19 +49,19 @@ def test_an_administrator_previews_a_categorys_new_retention_then_saves_it(
     expect(page.get_by_role("button", name=re.compile("^Save"))).to_have_count(0)
 
     page.get_by_label("Keep for (days)").fill("200")
-    page.get_by_label("Why (kept in the audit trail)").fill("Public order review")
+    page.get_by_label("Why (kept in the audit trail)").fill("Licensing visit review")
     page.get_by_role("button", name="Preview the effect").click()
     preview = page.locator("#preview")
-    expect(preview).to_contain_text("Public order has 1 recording")
+    expect(preview).to_contain_text("Licensing visit has 1 recording")
     expect(preview).to_contain_text("Nothing has changed yet")
     expect(preview.locator(".tile", has_text="deleted earlier")).to_contain_text("1")
     expect(preview.locator(".tile", has_text="kept longer")).to_contain_text("0")
     page.get_by_role("button", name="Save: keep 200 days").click()
     expect(page.locator("p.flash")).to_have_text(
-        "Public order now keeps footage 200 days from recording: 1 recording(s) decided again, "
+        "Licensing visit now keeps footage 200 days from recording: 1 recording(s) decided again, "
         "1 deletion date moved."
     )
-    row = page.locator("#category-list tr", has_text="Public order")
+    row = page.locator("#category-list tr", has_text="Licensing visit")
     expect(row).to_contain_text("200 days from recording")
 
 

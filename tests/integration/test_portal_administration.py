@@ -78,7 +78,7 @@ def figure(page: str, words: str) -> int:
 
 @pytest.fixture
 def arrests(force: Force, clock: ManualClock) -> tuple[int, list[str]]:
-    """Three of alice's recordings in Football banning (a year), one under a legal hold; 200 days on."""
+    """Three of alice's recordings kept a year, one under a legal hold; 200 days on."""
     system = force.system
     made = categories.create_category(
         system,

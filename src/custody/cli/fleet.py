@@ -19,7 +19,8 @@ from rich.table import Table
 from custody.cli.common import AsUser, acting, err, out, refusals
 from custody.domain.clock import parse_time
 from custody.services.answers import MAX_PAGE, Page
-from custody.services.fleet import assignments, docks, importing, registry, rollout, views
+from custody.services.fleet import assignments, importing, registry, rollout, views
+from custody.services.fleet import docks as dock_tokens
 from custody.services.fleet import health as fleet_health
 from custody.services.fleet.answers import Rollout
 
@@ -165,7 +166,7 @@ def revoke_dock(
 ) -> None:
     """Revoke a dock's token: it uploads and reports nothing more (its footage stays)."""
     built, principal, actor = acting(ctx, as_user)
-    docks.revoke_dock(built, principal, name, reason=reason, actor=actor)
+    dock_tokens.revoke_dock(built, principal, name, reason=reason, actor=actor)
     err.print(f"dock {name}: token revoked")
 
 
