@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +26,7 @@ from custody.services.identity import signin, users
 from custody.services.system import System
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
-from tests.conftest import START, ManualClock
+from tests.conftest import START, ManualClock, custody
 from tests.factories import give_password
 from tests.people import PASSWORD, Force, make_force, store_recording
 
@@ -148,6 +149,38 @@ def test_a_categorys_new_retention_is_previewed_then_saved_and_holds_win(
     assert event.actor == "user:root" and event.reason == "MoPI review 2026"
     assert json.loads(event.details)["dates_moved"] == 2
     assert "300 days from recording" in client.get("/admin/categories").text
+
+
+def test_a_complaint_hold_the_administrator_may_not_know_of_changes_nothing_they_see(
+    client: TestClient, force: Force, arrests: tuple[int, list[str]]
+) -> None:
+    """The preview counts dates as the administrator may know them: the same figures with a
+    complaint hold on a recording as without it (the sweep still keeps it: holds win)."""
+    category_id, ids = arrests
+    csrf = as_(client, force, "root")
+    url = f"/admin/categories/{category_id}/retention"
+    typed = {"csrf_token": csrf, "retention_days": "300"}
+
+    def figures() -> tuple[str, ...]:
+        page = client.post(url, data=typed).text
+        return tuple(re.findall(r'<span class="figure">\d+</span> [a-z 0-9]+', page))
+
+    without = figures()
+    assert len(without) == 4 and "2</span> deleted earlier" in without[1]
+    erin = users.principal_named(force.system, "erin")
+    holds.place_hold(
+        force.system,
+        erin,
+        kind="complaint",
+        reason="complaint 2026/114",
+        actor=erin.actor(),
+        recording_ids=ids[:1],
+    )
+    assert figures() == without
+    assert "complaint" not in client.post(url, data=typed).text.lower()
+    saved = client.post(url, data={**typed, "step": "save"})
+    assert saved.status_code == 303
+    assert due_dates(force.system, ids)[ids[0]] is None  # the complaint hold keeps it
 
 
 @pytest.mark.parametrize(
@@ -449,3 +482,24 @@ def test_a_supervisor_reads_a_cameras_history_without_its_forms(
     assert rollout.status_code == 200 and "Plan a borough" not in rollout.text
     as_(client, force, "alice")
     assert client.get(f"/fleet/cameras/{force.camera.serial}").status_code == 403
+
+
+def test_the_command_line_previews_and_revokes_through_the_same_use_cases(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "server"
+    assert custody(data_dir, "init").returncode == 0
+    assert custody(data_dir, "categories", "add", "Licensing", "--retention", "365").returncode == 0
+    listed = custody(data_dir, "categories", "list").stdout
+    category_id = next(
+        line.split("│")[1].strip() for line in listed.splitlines() if "Licensing" in line
+    )
+    preview = custody(data_dir, "categories", "set", category_id, "--retention", "100", "--preview")
+    assert preview.returncode == 0, preview.stderr
+    assert "Licensing: 0 recording(s)" in preview.stdout and "nothing saved" in preview.stdout
+    assert "365 days" in custody(data_dir, "categories", "list").stdout
+    assert custody(data_dir, "fleet", "add-dock", "Spare-2").returncode == 0
+    revoked = custody(data_dir, "fleet", "revoke-dock", "Spare-2", "--reason", "stolen")
+    assert revoked.returncode == 0 and "token revoked" in revoked.stderr
+    again = custody(data_dir, "fleet", "revoke-dock", "Spare-2", "--reason", "twice")
+    assert again.returncode != 0 and "revoked already" in again.stderr

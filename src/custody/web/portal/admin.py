@@ -70,7 +70,7 @@ CATEGORY_LABELS = {
 }
 
 
-def _tabs(user: Principal) -> list[tuple[str, str]]:
+def admin_tabs(user: Principal) -> list[tuple[str, str]]:
     viewer = user.viewer()
     tabs = []
     for action, href, label in (
@@ -136,7 +136,7 @@ async def _users_page(
         status=400 if errors else 200,
         area="admin",
         title="Users and roles",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/users",
         people=found,
         roles={role: role_filter(role) for role in ROLES},
@@ -298,7 +298,7 @@ async def _categories_page(
         status=400 if errors else 200,
         area="admin",
         title="Categories",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/categories",
         categories=found,
         access_classes=ACCESS_CLASSES,
@@ -412,7 +412,7 @@ async def _docks_page(
         status=400 if errors else 200,
         area="admin",
         title="Docks",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/docks",
         docks=found,
         errors=errors or {},
@@ -482,7 +482,7 @@ async def _revoke_page(
         status=400 if errors else 200,
         area="admin",
         title=f"Revoke {dock.name}",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/docks",
         dock=dock,
         values=form.values if form is not None else {},
@@ -529,7 +529,7 @@ async def storage(request: Request, system: SystemDep, user: IntegrityChecker) -
         user,
         area="admin",
         title="Storage",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/storage",
         standing=found,
     )

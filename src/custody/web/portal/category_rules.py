@@ -25,7 +25,7 @@ from custody.services.evidence.answers import CategoryPreview, CategoryView
 from custody.services.evidence.categories import CategoryChanges
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
-from custody.web.portal.admin import _tabs
+from custody.web.portal.admin import admin_tabs
 from custody.web.portal.forms import Form
 from custody.web.portal.pages import PortalRoute, redirect, render
 
@@ -89,7 +89,7 @@ async def _page(
         status=400 if errors else 200,
         area="admin",
         title=f"Retention of {category.name}",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/categories",
         category=category,
         preview=preview,
