@@ -56,6 +56,12 @@ def test_an_administrator_previews_a_categorys_new_retention_then_saves_it(
     expect(preview).to_contain_text("Nothing has changed yet")
     expect(preview.locator(".tile", has_text="deleted earlier")).to_contain_text("1")
     expect(preview.locator(".tile", has_text="kept longer")).to_contain_text("0")
+    # A period changed after its preview is not saved unseen: its own effect shows first.
+    page.get_by_label("Keep for (days)").fill("250")
+    page.get_by_role("button", name="Save: keep 200 days").click()
+    expect(preview).to_contain_text("Save again to keep it")
+    page.get_by_label("Keep for (days)").fill("200")
+    page.get_by_role("button", name="Preview the effect").click()
     page.get_by_role("button", name="Save: keep 200 days").click()
     expect(page.locator("p.flash")).to_have_text(
         "Licensing visit now keeps footage 200 days from recording: 1 recording(s) decided again, "

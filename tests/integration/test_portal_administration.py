@@ -132,15 +132,13 @@ def test_a_categorys_new_retention_is_previewed_then_saved_and_holds_win(
     assert due_dates(force.system, ids) == before
     assert tags(force.system, "user:category:update") == []
 
-    saved = client.post(
-        url,
-        data={
-            "csrf_token": csrf,
-            "retention_days": "300",
-            "reason": "MoPI review 2026",
-            "step": "save",
-        },
-    )
+    typed = {"csrf_token": csrf, "retention_days": "300", "reason": "MoPI review 2026"}
+    # A save of a period other than the one previewed is previewed again, not saved.
+    unseen = client.post(url, data={**typed, "step": "save", "previewed": "forever"})
+    assert unseen.status_code == 200 and "Save again to keep it" in unseen.text
+    assert 'name="previewed" value="300"' in unseen.text
+    assert due_dates(force.system, ids) == before
+    saved = client.post(url, data={**typed, "step": "save", "previewed": "300"})
     assert saved.status_code == 303 and saved.headers["location"] == "/admin/categories"
     after = due_dates(force.system, ids)
     assert after[ids[0]] == after[ids[1]] == START + timedelta(days=300)
@@ -178,7 +176,7 @@ def test_a_complaint_hold_the_administrator_may_not_know_of_changes_nothing_they
     )
     assert figures() == without
     assert "complaint" not in client.post(url, data=typed).text.lower()
-    saved = client.post(url, data={**typed, "step": "save"})
+    saved = client.post(url, data={**typed, "step": "save", "previewed": "300"})
     assert saved.status_code == 303
     assert due_dates(force.system, ids)[ids[0]] is None  # the complaint hold keeps it
 
@@ -222,7 +220,7 @@ def test_a_form_without_its_token_changes_nothing(
     before = due_dates(force.system, ids)
     answer = client.post(
         f"/admin/categories/{category_id}/retention",
-        data={"retention_days": "40", "step": "save"},
+        data={"retention_days": "40", "step": "save", "previewed": "40"},
     )
     assert answer.status_code == 403
     assert due_dates(force.system, ids) == before
@@ -430,7 +428,11 @@ def test_an_administrators_search_shows_records_not_pictures_or_links(
 
 ADMIN_PAGES = [
     ("get", "/admin/categories/{category}/retention", {}),
-    ("post", "/admin/categories/{category}/retention", {"retention_days": "40", "step": "save"}),
+    (
+        "post",
+        "/admin/categories/{category}/retention",
+        {"retention_days": "40", "step": "save", "previewed": "40"},
+    ),
     ("post", "/admin/categories/{category}/retention", {"retention_days": "40"}),
     ("get", "/admin/docks/Hackney-1/revoke", {}),
     ("post", "/admin/docks/Hackney-1/revoke", {"reason": "x"}),

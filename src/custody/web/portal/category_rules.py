@@ -74,6 +74,7 @@ async def _page(
     *,
     form: Form | None = None,
     preview: CategoryPreview | None = None,
+    again: bool = False,
 ) -> Response:
     values = form.values if form is not None else {}
     if not values:
@@ -93,6 +94,14 @@ async def _page(
         tab="/admin/categories",
         category=category,
         preview=preview,
+        previewed=(
+            None
+            if preview is None
+            else "forever"
+            if preview.retention_days is None
+            else str(preview.retention_days)
+        ),
+        again=again,
         values=values,
         errors=errors,
         labels=LABELS,
@@ -118,7 +127,8 @@ async def retention_form(
 async def change_retention(
     category_id: int, request: Request, system: SystemDep, user: CategoryAdmin
 ) -> Response:
-    """Preview (`step=preview`, the default) or save (`step=save`) a category's retention."""
+    """Preview (`step=preview`, the default) or save (`step=save`) a category's retention; a
+    save whose period is not the one previewed (`previewed`) is previewed instead."""
     category = await _category(system, category_id)
     data = await request.form()
     form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
@@ -127,14 +137,19 @@ async def change_retention(
     who = user_actor(request, user)
     if changes is None:
         return await _page(request, system, user, category, form=form)
+    typed = "forever" if changes["retention_days"] is None else str(changes["retention_days"])
+    # Saved only as previewed: a period changed after its preview is previewed again first.
+    again = step == "save" and form.values.get("previewed") != typed
     try:
-        if step != "save":
+        if step != "save" or again:
             preview = await run_in_threadpool(
                 lambda: category_preview.preview_category_change(
                     system, user, category_id, changes, who
                 )
             )
-            return await _page(request, system, user, category, form=form, preview=preview)
+            return await _page(
+                request, system, user, category, form=form, preview=preview, again=again
+            )
         reason = form.text("reason", limit=500)
         saved = await run_in_threadpool(
             lambda: categories.update_category(system, user, category_id, changes, reason, who)
