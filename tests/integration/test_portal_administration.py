@@ -416,6 +416,11 @@ def test_an_administrators_search_shows_records_not_pictures_or_links(
         assert client.get(f"/recordings/{rid}").status_code in (403, 404)
     assert "do not watch footage" in found.text
     assert 'aria-label="Show results as"' not in found.text
+    # A fleet manager lists no footage at all: told so, not shown an empty "records" table.
+    as_(client, force, "gus")
+    fleet = client.get("/search")
+    assert "not footage" in fleet.text and "records of what is stored" not in fleet.text
+    assert not any(rid in fleet.text for rid in ids)
     # Someone who may open footage still gets the pictures' grid and its links.
     as_(client, force, "audrey")
     audited = client.get("/search?view=grid")

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.access import NO_ACCESS, Action, SystemAction, may, views_footage
+from custody.domain.access import (
+    NO_ACCESS,
+    Action,
+    SystemAction,
+    listing_scope,
+    may,
+    views_footage,
+)
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
 from custody.services.answers import Page
@@ -92,7 +99,7 @@ def _query(form: Form) -> Search:
 
 
 def _scope_note(user: Principal, asking: bool) -> str:
-    if not views_footage(user.role):
+    if not views_footage(user.role) and listing_scope(user.viewer()):
         note = NO_ACCESS.get(user.role, "this role opens no footage")
         return (
             f"{note[0].upper()}{note[1:]}: these are the records of what is stored, "
