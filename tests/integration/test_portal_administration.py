@@ -510,3 +510,33 @@ def test_the_command_line_previews_and_revokes_through_the_same_use_cases(
     assert revoked.returncode == 0 and "token revoked" in revoked.stderr
     again = custody(data_dir, "fleet", "revoke-dock", "Spare-2", "--reason", "twice")
     assert again.returncode != 0 and "revoked already" in again.stderr
+
+
+def test_text_no_database_stores_is_refused_not_a_server_error(
+    client: TestClient, force: Force, arrests: tuple[int, list[str]]
+) -> None:
+    category_id, ids = arrests
+    csrf = as_(client, force, "root")
+    serial = force.camera.serial
+    before = due_dates(force.system, ids)
+    for url, data in (
+        (f"/admin/categories/{category_id}/retention", {"retention_days": "40", "reason": "a\x00"}),
+        (f"/fleet/cameras/{serial}/issue", {"officer": "12\x0034"}),
+        (f"/fleet/cameras/{serial}/retire", {"retire_reason": "old\x00"}),
+        ("/admin/docks/Hackney-1/revoke", {"reason": "stolen\x00"}),
+        ("/fleet/rollout", {"borough": "Cam\x00den", "phase": "1", "target_date": "2027-01-01"}),
+        ("/fleet/rollout/remove", {"borough": "Cam\x00den"}),
+    ):
+        answer = client.post(url, data={"csrf_token": csrf, **data})
+        assert 400 <= answer.status_code < 500, (url, answer.status_code)
+    for url in (
+        "/fleet/cameras/BWV%00",
+        "/admin/docks/Hackney%00/revoke",
+        "/fleet/rollout?edit=a%00",
+        f"/admin/categories/{2**64}/retention",
+    ):
+        answer = client.get(url)
+        assert 400 <= answer.status_code < 500, (url, answer.status_code)
+    assert due_dates(force.system, ids) == before
+    assert camera_status(force.system, serial) == "issued"
+    registry.authenticate_dock(force.system, force.dock_token)

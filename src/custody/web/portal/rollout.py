@@ -140,7 +140,10 @@ async def plan_borough(request: Request, system: SystemDep, user: FleetAdmin) ->
 async def remove_borough(request: Request, system: SystemDep, user: FleetAdmin) -> Response:
     """Take a borough out of the plan (its officers and cameras stay)."""
     data = await request.form()
-    borough = str(data.get("borough", "")).strip()[: MAX_UNIT + 1]
+    form = Form({"borough": str(data.get("borough", ""))})
+    borough = form.text("borough", required="Name the borough to remove.", limit=MAX_UNIT)
+    if borough is None:
+        return await _page(request, user, form=form)
     try:
         await run_in_threadpool(
             lambda: rollout.remove_phase(system, user, borough, actor=user_actor(request, user))
