@@ -7,7 +7,7 @@ from rich.table import Table
 
 from custody.cli.common import AsUser, acting, err, out, refusals, system
 from custody.domain.categories import CategoryRule, parse_access_class
-from custody.services.evidence import categories
+from custody.services.evidence import categories, category_preview
 from custody.services.evidence.categories import CategoryChanges
 
 app = typer.Typer(
@@ -92,6 +92,9 @@ def set_rule(
     description: str | None = typer.Option(None),
     retire: bool | None = typer.Option(None, "--retire/--unretire", help="Retire or bring back."),
     reason: str | None = typer.Option(None, help="Why (kept in the audit trail)."),
+    preview: bool = typer.Option(
+        False, "--preview", help="Say what it would do to the recordings' dates; save nothing."
+    ),
     as_user: AsUser = "admin",
 ) -> None:
     """Change a category; every recording in it is decided again at once."""
@@ -111,6 +114,20 @@ def set_rule(
         changes["retired"] = retire
     if not changes:
         raise typer.BadParameter("nothing to change")
+    if preview:
+        found = category_preview.preview_category_change(
+            built, principal, category_id, changes, actor
+        )
+        counted = f"{found.recordings}{'' if found.recordings_exact else '+'} recording(s)"
+        if not found.recordings_exact:
+            counted += f", the first {found.examined} examined"
+        out.print(
+            f"{found.category.name}: {counted}; {found.due_now} deleted within 7 days, "
+            f"{found.earlier} earlier, {found.later} later, {found.unchanged} unchanged "
+            f"({found.kept_regardless} kept by a hold, an open case or an evidence flag); "
+            "nothing saved"
+        )
+        return
     answer = categories.update_category(built, principal, category_id, changes, reason, actor)
     err.print(
         f"category {answer.name}: {answer.retention}; "

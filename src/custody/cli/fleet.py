@@ -20,6 +20,7 @@ from custody.cli.common import AsUser, acting, err, out, refusals
 from custody.domain.clock import parse_time
 from custody.services.answers import MAX_PAGE, Page
 from custody.services.fleet import assignments, importing, registry, rollout, views
+from custody.services.fleet import docks as dock_tokens
 from custody.services.fleet import health as fleet_health
 from custody.services.fleet.answers import Rollout
 
@@ -153,6 +154,20 @@ def add_dock(
     built, principal, actor = acting(ctx, as_user)
     registered = registry.add_dock(built, principal, name, station=station, bays=bays, actor=actor)
     out.print(registered.token, soft_wrap=True, highlight=False)
+
+
+@app.command("revoke-dock")
+@refusals
+def revoke_dock(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Dock name, e.g. Hackney-1."),
+    reason: str = typer.Option(..., help="Why (kept in the audit trail)."),
+    as_user: AsUser = "admin",
+) -> None:
+    """Revoke a dock's token: it uploads and reports nothing more (its footage stays)."""
+    built, principal, actor = acting(ctx, as_user)
+    dock_tokens.revoke_dock(built, principal, name, reason=reason, actor=actor)
+    err.print(f"dock {name}: token revoked")
 
 
 @app.command("import")

@@ -329,6 +329,12 @@ NO_ACCESS = {
 }
 
 
+def views_footage(role: str) -> bool:
+    """Whether any footage at all may be opened by this role (its page, picture or player):
+    an administrator lists what is stored, as records, and opens none of it."""
+    return any(Action.VIEW in rule.actions for rule in RULES.get(role, ()))
+
+
 def relationships(viewer: Viewer, recording: RecordingFacts) -> frozenset[Relationship]:
     """Every relationship the viewer has with the recording."""
     held = {Relationship.ANY}

@@ -73,6 +73,18 @@ PHRASES: dict[str, str] = {
     "user:audit:verify": "verified the audit log",
     "user:audit:proof": "asked for an inclusion proof",
     "user:request:csrf": "sent a form without its session's token",
+    "user:category:update": "changed a category",
+    "fleet:camera:register": "registered the camera",
+    "fleet:camera:issue": "issued the camera to an officer",
+    "fleet:camera:pool": "put the camera in a pool",
+    "fleet:camera:return": "returned the camera to stock",
+    "fleet:camera:repair": "sent the camera for repair",
+    "fleet:camera:retire": "retired the camera",
+    "fleet:camera:lost": "reported the camera lost",
+    "fleet:assignment:start": "began a camera's assignment",
+    "fleet:assignment:end": "ended a camera's assignment",
+    "fleet:dock:register": "registered a dock",
+    "fleet:dock:revoke": "revoked a dock's token",
 }
 # Requests a player makes while one person watches: shown as one line per viewing.
 PLAYBACK = frozenset({"user:recording:stream", "user:recording:thumbnail", "user:recording:strip"})

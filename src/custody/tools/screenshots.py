@@ -87,6 +87,7 @@ class Scene:
     force: DemoForce
     officer_recordings: list[str] = field(default_factory=list)
     case_id: int = 0
+    busy_camera: str = ""  # the officer's own camera, with the longest history
 
 
 def free_port() -> int:
@@ -214,7 +215,7 @@ def scene(data_dir: Path) -> Iterator[Scene]:
         _dock(url, force.docks["Hackney-1"], hackney, docks / "Hackney-1")
         _dock(url, force.docks["Camden-1"], camden, docks / "Camden-1")
         _settled(system)
-        done = Scene(system, url, force)
+        done = Scene(system, url, force, busy_camera=busy)
         _people_at_work(done)
         yield done
 
@@ -395,11 +396,28 @@ def photograph(done: Scene, out_dir: Path, browser_dir: Path) -> list[Path]:
         shot("admin-categories")
         page.goto(f"{url}/admin/users")
         shot("admin-users")
+        # Stop and search kept for 90 days rather than a year: its effect, before saving.
+        stop_search = next(
+            c.id for c in categories.list_categories(done.system) if c.name == "Stop and search"
+        )
+        page.goto(f"{url}/admin/categories/{stop_search}/retention")
+        page.fill("#retention_days", "90")
+        page.click("button[name=step][value=preview]")
+        shot("admin-category-retention")
+        page.goto(f"{url}/admin/docks/Camden-1/revoke")
+        shot("admin-dock-revoke")
+        # An administrator lists what is stored, as records: they do not watch footage.
+        page.goto(f"{url}/search")
+        shot("admin-search")
         browser.clear_cookies()
 
         _sign_in(page, url, "fleet")
         page.goto(f"{url}/fleet")
         shot("fleet")
+        page.goto(f"{url}/fleet/cameras/{done.busy_camera}")
+        shot("camera")
+        page.goto(f"{url}/fleet/rollout")
+        shot("rollout")
         browser.clear_cookies()
 
         _sign_in(page, url, "auditor")

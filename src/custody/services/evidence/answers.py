@@ -38,6 +38,23 @@ class CategoryChanged(CategoryView):
     dates_moved: int
 
 
+class CategoryPreview(Answer):
+    """What saving a change to a category would do to its recordings' deletion dates, as
+    you may know them. Over a large category the figures cover the first `examined` of at
+    least `recordings` (`recordings_exact` false)."""
+
+    category: CategoryView
+    retention_days: int | None  # as it would be: None keeps footage until manually deleted
+    recordings: int
+    recordings_exact: bool
+    examined: int
+    unchanged: int
+    earlier: int
+    due_now: int  # brought within the pending notice: deleted within 7 days
+    later: int
+    kept_regardless: int  # a hold, an open case or an evidence flag keeps them whatever
+
+
 class Categorised(RetentionEffect):
     """A recording's whole set of categories after a change, and its access class."""
 

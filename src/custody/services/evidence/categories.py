@@ -155,6 +155,32 @@ def create_category(
         return category_view(row)
 
 
+def check_changes(changes: CategoryChanges) -> None:
+    """Refuse keys that are not a category's to change."""
+    unknown = set(changes) - set(CategoryChanges.__annotations__)
+    if unknown:
+        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+
+
+def changed_rule(old: CategoryRule, changes: CategoryChanges) -> CategoryRule:
+    """The category's rule once `changes` apply, checked (the save and its preview share it)."""
+    rule = replace(
+        old,
+        name=changes.get("name", old.name),
+        description=changes.get("description", old.description),
+        retention_days=changes.get("retention_days", old.retention_days),
+        review_days=changes.get("review_days", old.review_days),
+        access_class=(
+            parse_access_class(changes["access_class"])
+            if "access_class" in changes
+            else old.access_class
+        ),
+        evidential=changes.get("evidential", old.evidential),
+    )
+    check_rule(rule)
+    return rule
+
+
 def update_category(
     system: System,
     principal: Principal,
@@ -164,9 +190,7 @@ def update_category(
     actor: Actor,
 ) -> CategoryChanged:
     """An administrator changes a category; every recording in it is decided again at once."""
-    unknown = set(changes) - set(CategoryChanges.__annotations__)
-    if unknown:
-        raise InvalidInput(f"unknown fields: {', '.join(sorted(unknown))}")
+    check_changes(changes)
     reason = optional_reason(reason)
     with system.unit_of_work() as uow:
         viewer = require(
@@ -184,21 +208,7 @@ def update_category(
         if not row.assignable:
             raise Conflict(f"{UNCATEGORISED} is the 31-day rule itself and cannot be changed")
         before = category_view(row).model_dump()
-        old = category_rule(row)
-        rule = replace(
-            old,
-            name=changes.get("name", old.name),
-            description=changes.get("description", old.description),
-            retention_days=changes.get("retention_days", old.retention_days),
-            review_days=changes.get("review_days", old.review_days),
-            access_class=(
-                parse_access_class(changes["access_class"])
-                if "access_class" in changes
-                else old.access_class
-            ),
-            evidential=changes.get("evidential", old.evidential),
-        )
-        check_rule(rule)
+        rule = changed_rule(category_rule(row), changes)
         if (
             rule.name.lower() != row.name.lower()
             and uow.session.scalar(

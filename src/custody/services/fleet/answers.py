@@ -100,6 +100,26 @@ class CameraDetail(CameraView):
     assignments: list[Assignment]
 
 
+class StatusChange(Answer):
+    """A change of a camera's status, as the audit log keeps it."""
+
+    at: When
+    by: str
+    what: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+
+
+class CameraHistory(Answer):
+    """A camera's whole story: its detail, its footage counted, its changes of status."""
+
+    camera: CameraDetail
+    recordings: int  # recordings it made that are still kept
+    recordings_exact: bool
+    changes: list[StatusChange]
+
+
 class CameraHolder(Answer):
     """Who held a camera at a moment (the officer behind its footage then), if anyone."""
 
@@ -153,6 +173,13 @@ class DockRegistered(Answer):
 
     name: str
     token: str
+
+
+class DockRevoked(Answer):
+    """A dock whose token opens nothing any more."""
+
+    name: str
+    revoked_at: When
 
 
 # --- the fleet as a whole ----------------------------------------------------------------

@@ -110,8 +110,17 @@ def issue(
         _rule(check_issue, camera.status, serial)
         if camera.officer_id == holder.id and not camera.pool:
             raise Conflict(f"camera {serial} is issued to {officer} already")
+        previous = camera.status
         end_assignment(uow, camera, AssignmentEnd.REISSUED, who)
         set_status(uow, camera, CameraStatus.ISSUED)
+        # The camera's own line in its history of status (the assignment has its own event).
+        uow.audit(
+            "fleet:camera:issue",
+            who,
+            object_type="camera",
+            object_id=serial,
+            details={"from": previous, "to": CameraStatus.ISSUED.value, "officer": officer},
+        )
         camera.pool = False
         camera.borough = holder.unit
         assignment = open_assignment(uow, camera, holder, IssueMode.PERSONAL, who)

@@ -156,34 +156,37 @@ def get_camera(
     """One camera: its health, its assignment history and what docks said about it lately."""
     with system.unit_of_work() as uow:
         require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
-        found = camera_by_serial(uow, serial)
-        camera, warrant, dock = uow.session.execute(
-            _camera_query().where(Camera.id == found.id)
-        ).one()
-        reports = uow.session.execute(
-            select(CameraReport, Dock.name)
-            .join(Dock, Dock.id == CameraReport.dock_id)
-            .where(CameraReport.camera_id == camera.id)
-            .order_by(CameraReport.reported_at.desc(), CameraReport.id.desc())
-            .limit(RECENT_REPORTS)
-        ).all()
-        return CameraDetail(
-            # The detail is the camera as the lists show it, and more.
-            **_camera_view(camera, warrant, dock).model_dump(),
-            reports=[
-                DockReport(
-                    dock=dock_name,
-                    bay=report.bay,
-                    reported_at=isoformat(report.reported_at),
-                    battery_percent=report.battery_percent,
-                    free_bytes=report.free_bytes,
-                    firmware=report.firmware,
-                    recordings_waiting=report.recordings_waiting,
-                )
-                for report, dock_name in reports
-            ],
-            assignments=assignments.assignments_of(uow, camera=serial, limit=1000),
-        )
+        return camera_detail(uow, serial)
+
+
+def camera_detail(uow: UnitOfWork, serial: str) -> CameraDetail:
+    """One camera's detail, for a use case that has asked the door."""
+    found = camera_by_serial(uow, serial)
+    camera, warrant, dock = uow.session.execute(_camera_query().where(Camera.id == found.id)).one()
+    reports = uow.session.execute(
+        select(CameraReport, Dock.name)
+        .join(Dock, Dock.id == CameraReport.dock_id)
+        .where(CameraReport.camera_id == camera.id)
+        .order_by(CameraReport.reported_at.desc(), CameraReport.id.desc())
+        .limit(RECENT_REPORTS)
+    ).all()
+    return CameraDetail(
+        # The detail is the camera as the lists show it, and more.
+        **_camera_view(camera, warrant, dock).model_dump(),
+        reports=[
+            DockReport(
+                dock=dock_name,
+                bay=report.bay,
+                reported_at=isoformat(report.reported_at),
+                battery_percent=report.battery_percent,
+                free_bytes=report.free_bytes,
+                firmware=report.firmware,
+                recordings_waiting=report.recordings_waiting,
+            )
+            for report, dock_name in reports
+        ],
+        assignments=assignments.assignments_of(uow, camera=serial, limit=1000),
+    )
 
 
 def list_docks(

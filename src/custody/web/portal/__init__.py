@@ -16,7 +16,9 @@ from custody.web.portal import (
     admin,
     audit,
     bundles,
+    cameras,
     cases,
+    category_rules,
     complaints,
     compliance,
     disclosure,
@@ -46,8 +48,10 @@ for area in (
     compliance,
     retention,
     fleet,
+    cameras,
     audit,
     admin,
+    category_rules,
 ):
     router.include_router(area.router)
 

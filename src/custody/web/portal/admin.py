@@ -25,7 +25,7 @@ from custody.domain.principal import Principal
 from custody.services.answers import MAX_PAGE, Page
 from custody.services.audit_trail import trail
 from custody.services.evidence import categories
-from custody.services.fleet import registry, views
+from custody.services.fleet import docks, registry, views
 from custody.services.identity import resets, roles, users
 from custody.services.identity.answers import IssuedReset
 from custody.services.objects import fixity
@@ -70,7 +70,7 @@ CATEGORY_LABELS = {
 }
 
 
-def _tabs(user: Principal) -> list[tuple[str, str]]:
+def admin_tabs(user: Principal) -> list[tuple[str, str]]:
     viewer = user.viewer()
     tabs = []
     for action, href, label in (
@@ -136,7 +136,7 @@ async def _users_page(
         status=400 if errors else 200,
         area="admin",
         title="Users and roles",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/users",
         people=found,
         roles={role: role_filter(role) for role in ROLES},
@@ -298,7 +298,7 @@ async def _categories_page(
         status=400 if errors else 200,
         area="admin",
         title="Categories",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/categories",
         categories=found,
         access_classes=ACCESS_CLASSES,
@@ -412,7 +412,7 @@ async def _docks_page(
         status=400 if errors else 200,
         area="admin",
         title="Docks",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/docks",
         docks=found,
         errors=errors or {},
@@ -456,6 +456,65 @@ async def add_dock(request: Request, system: SystemDep, user: FleetAdmin) -> Res
     return await _docks_page(request, system, user, new_token=new_token)
 
 
+@router.get("/admin/docks/{name}/revoke", openapi_extra=access(SystemAction.MANAGE_FLEET))
+async def revoke_dock_form(
+    name: str, request: Request, system: SystemDep, user: FleetAdmin
+) -> Response:
+    return await _revoke_page(request, system, user, name)
+
+
+async def _revoke_page(
+    request: Request,
+    system: SystemDep,
+    user: Principal,
+    name: str,
+    *,
+    form: Form | None = None,
+) -> Response:
+    dock = await run_in_threadpool(
+        lambda: docks.get_dock(system, user, name, actor=user_actor(request, user))
+    )
+    errors = form.errors if form is not None else {}
+    return render(
+        request,
+        "admin_dock_revoke.html",
+        user,
+        status=400 if errors else 200,
+        area="admin",
+        title=f"Revoke {dock.name}",
+        tabs=admin_tabs(user),
+        tab="/admin/docks",
+        dock=dock,
+        values=form.values if form is not None else {},
+        errors=errors,
+        labels={"reason": "reason"},
+        most_reason=docks.MAX_REASON,
+    )
+
+
+@router.post("/admin/docks/{name}/revoke", openapi_extra=access(SystemAction.MANAGE_FLEET))
+async def revoke_dock(name: str, request: Request, system: SystemDep, user: FleetAdmin) -> Response:
+    """Revoke a dock's token (docs/fleet.md): it uploads nothing more from this moment."""
+    data = await request.form()
+    form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
+    reason = form.text("reason", required="Say why the token is revoked.", limit=docks.MAX_REASON)
+    if reason is not None:
+        try:
+            await run_in_threadpool(
+                lambda: docks.revoke_dock(
+                    system, user, name, reason=reason, actor=user_actor(request, user)
+                )
+            )
+        except (InvalidInput, Conflict) as exc:
+            form.errors["reason"] = _capital(exc.message)
+    if not form.ok:
+        return await _revoke_page(request, system, user, name, form=form)
+    flash = (
+        f"{name}'s token is revoked: the dock can upload nothing more until it is registered again."
+    )
+    return redirect(request, "/admin/docks", flash=flash)
+
+
 # --- storage -----------------------------------------------------------------------------
 
 
@@ -470,7 +529,7 @@ async def storage(request: Request, system: SystemDep, user: IntegrityChecker) -
         user,
         area="admin",
         title="Storage",
-        tabs=_tabs(user),
+        tabs=admin_tabs(user),
         tab="/admin/storage",
         standing=found,
     )

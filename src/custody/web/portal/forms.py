@@ -30,6 +30,10 @@ class Form:
         if len(value) > limit:
             self.errors[name] = f"Use at most {limit} characters."
             return None
+        if "\x00" in value:
+            # No database stores it (PostgreSQL refuses it): refused here, beside the field.
+            self.errors[name] = "Remove the NUL character: it cannot be kept."
+            return None
         return value
 
     def number(

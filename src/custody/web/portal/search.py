@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from custody.domain.access import NO_ACCESS, Action, SystemAction, may
+from custody.domain.access import (
+    NO_ACCESS,
+    Action,
+    SystemAction,
+    listing_scope,
+    may,
+    views_footage,
+)
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
 from custody.services.answers import Page
@@ -92,6 +99,12 @@ def _query(form: Form) -> Search:
 
 
 def _scope_note(user: Principal, asking: bool) -> str:
+    if not views_footage(user.role) and listing_scope(user.viewer()):
+        note = NO_ACCESS.get(user.role, "this role opens no footage")
+        return (
+            f"{note[0].upper()}{note[1:]}: these are the records of what is stored, "
+            "without pictures or links to the footage."
+        )
     if asking and not user.stated_reason:
         return "Showing footage in your cases. State a reason to search all footage."
     viewer = replace(user.viewer(), stated_reason=True)
@@ -110,7 +123,10 @@ async def search(
     view: str = Query("grid"),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> Response:
-    view = view if view in PAGE_SIZES else "grid"
+    # A role that may open no footage sees what it may list as records: no pictures, no
+    # links to pages it cannot open (domain.access.views_footage).
+    records_only = not views_footage(user.role)
+    view = "table" if records_only else (view if view in PAGE_SIZES else "grid")
     form = Form({name: request.query_params.get(name, "") for name in FIELDS})
     query = _query(form)
     asking = asks_reason(user)
@@ -143,6 +159,7 @@ async def search(
         categories=categories,
         sorts=SORTS,
         view=view,
+        records_only=records_only,
         asks_reason=asking,
         reason=user.stated_reason or "",
         scope_note=_scope_note(user, asking),
