@@ -41,7 +41,9 @@ class Portal:
     alice: list[str]  # alice's recordings, oldest first
     charlie: str
     # Footage of an arrest (officer 4242GH) that the disclosure tests put in cases, clip,
-    # share and bundle: apart from alice's, so that no test changes another's footage.
+    # share and bundle: apart from alice's, so that no test changes another's footage
+    # (the first two for clips and shares, the third for the court bundle: an exhibit keeps
+    # its reference from case to case, so a bundle's exhibit would change what others see).
     arrest: list[str]
 
 
@@ -108,14 +110,14 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     simulate_camera(bays[1], serial="BWV-0202", officer_id="5678CD", recordings=1, duration=10)
     _ok(data_dir, "fleet", "add-camera", "--from", str(bays[0]), "--officer", "1234AB")
     _ok(data_dir, "fleet", "add-camera", "--from", str(bays[1]), "--officer", "5678CD")
-    simulate_camera(bays[2], serial="BWV-0303", officer_id="4242GH", recordings=2, duration=12)
+    simulate_camera(bays[2], serial="BWV-0303", officer_id="4242GH", recordings=3, duration=12)
     _ok(data_dir, "fleet", "add-camera", "--from", str(bays[2]), "--officer", "4242GH")
     server = ServerProcess(data_dir, free_port(), {})
     server.start()
     try:
         with DockAgent(server.url, dock_token, bays) as agent:
             assert agent.run_once().ok
-        items = _settled(server.url, _ok(data_dir, "users", "token", "--as", "root"), 6)
+        items = _settled(server.url, _ok(data_dir, "users", "token", "--as", "root"), 7)
         alice = sorted(
             (str(i["started_at"]), str(i["id"])) for i in items if i["officer"] == "1234AB"
         )

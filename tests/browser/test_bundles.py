@@ -20,7 +20,7 @@ CASE = "01/424242/26"
 
 
 def _case_with_an_exhibit(portal: Portal) -> int:
-    """dana's case with alice's second recording on its schedule as exhibit DA/1."""
+    """dana's case with the third arrest recording on its schedule as exhibit DA/1."""
     token = _ok(portal.data_dir, "users", "token", "--as", "dana")
     auth = {"Authorization": f"Bearer {token}"}
     case = httpx.post(
@@ -30,7 +30,7 @@ def _case_with_an_exhibit(portal: Portal) -> int:
     case_id: int = case.json()["id"]
     added = httpx.post(
         f"{portal.url}/api/v1/cases/{case_id}/recordings",
-        json={"recording_id": portal.arrest[0]},
+        json={"recording_id": portal.arrest[2]},
         headers=auth,
     )
     assert added.status_code == 201, added.text
@@ -41,7 +41,7 @@ def _case_with_an_exhibit(portal: Portal) -> int:
             uow.session.add(
                 ScheduleItem(
                     case_id=case_id,
-                    recording_id=portal.arrest[0],
+                    recording_id=portal.arrest[2],
                     use="exhibit",
                     reference="DA/1",
                     description="The arrest",
