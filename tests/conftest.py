@@ -522,11 +522,18 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip()
 
 
-def add_with_password(data_dir: Path, username: str, role: str, password: str, *extra: str) -> None:
+def add_with_password(
+    data_dir: Path,
+    username: str,
+    role: str,
+    password: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> None:
     """`custody users add`, then the person completes the one-time code it printed with
     their own password (`custody users complete-reset`), as a new user does."""
-    code = _ok(custody(data_dir, "users", "add", username, "--role", role, *extra))
-    _ok(custody(data_dir, "users", "complete-reset", stdin=f"{code}\n{password}\n"))
+    code = _ok(custody(data_dir, "users", "add", username, "--role", role, *extra, env=env))
+    _ok(custody(data_dir, "users", "complete-reset", stdin=f"{code}\n{password}\n", env=env))
 
 
 @contextmanager
@@ -548,7 +555,9 @@ def running_installation(root: Path, env: dict[str, str] | None = None) -> Itera
     )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
     admin_token = _ok(custody(data_dir, "users", "token", "--as", "admin"))
-    add_with_password(data_dir, "pat", "officer", "a long test password", "--unit", "DPS")
+    add_with_password(
+        data_dir, "pat", "officer", "a long test password", "--unit", "DPS", env=env
+    )
     # Professional standards sees footage force-wide: admin asks, a second administrator
     # (made by the installation, not by admin) approves.
     _ok(custody(data_dir, "init", "--second-administrator", "approver"))
