@@ -162,7 +162,7 @@ def worker(
 
 @dataclass
 class Balancer:
-    """HAProxy in front of the nodes: round-robin, health-checked, a node out at one failure."""
+    """HAProxy in front of the nodes: round-robin, health-checked, a node out at two failures."""
 
     root: Path
     backends: list[tuple[str, int]]
@@ -238,6 +238,8 @@ defaults
     timeout client {timeout_s}s
     timeout server {timeout_s}s
     timeout http-request 30s
+    # A busy node answers its health check late, not never: only silence takes it out.
+    timeout check 5s
     # A request that found its node dead before the node answered goes to another node.
     retries 3
     option redispatch 1
@@ -251,7 +253,7 @@ backend nodes
     balance roundrobin
     option httpchk GET {READY}
     http-check expect status 200
-    default-server inter {check_ms}ms fastinter {check_ms}ms downinter {check_ms}ms fall 1 rise 2
+    default-server inter {check_ms}ms fastinter {check_ms}ms downinter {check_ms}ms fall 2 rise 2
 {servers}
 {more}
 """
