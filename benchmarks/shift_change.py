@@ -202,9 +202,7 @@ def main() -> None:
     try:
         with admin_engine.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{database}"'))
-        database_url = (
-            make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(False)
-        )
+        database_url = make_url(POSTGRES_ADMIN_URL).set(database=database).render_as_string(False)
         bucket = f"custody-shift-{uuid.uuid4().hex[:12]}"
         import boto3
 
@@ -332,7 +330,7 @@ def main() -> None:
                 agent.run_once()
 
         console.print(
-            f"{args.cameras} cameras × {args.recordings} recordings of {recording_bytes:,} bytes"
+            f"{args.cameras} cameras x {args.recordings} recordings of {recording_bytes:,} bytes"
             f" docking over {window:.0f} s (bays at {args.bay_mbit:g} Mbit/s)…"
         )
         began = time.monotonic()

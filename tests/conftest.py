@@ -555,9 +555,7 @@ def running_installation(root: Path, env: dict[str, str] | None = None) -> Itera
     )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
     admin_token = _ok(custody(data_dir, "users", "token", "--as", "admin"))
-    add_with_password(
-        data_dir, "pat", "officer", "a long test password", "--unit", "DPS", env=env
-    )
+    add_with_password(data_dir, "pat", "officer", "a long test password", "--unit", "DPS", env=env)
     # Professional standards sees footage force-wide: admin asks, a second administrator
     # (made by the installation, not by admin) approves.
     _ok(custody(data_dir, "init", "--second-administrator", "approver"))

@@ -26,7 +26,8 @@ from custody.private import private_dir
 
 HEALTH = "/api/v1/health"
 READY = "/api/v1/ready"
-START_SECONDS = 60.0
+# Generous: on a loaded machine importing Custody alone has taken half a minute.
+START_SECONDS = 180.0
 
 
 def haproxy_binary() -> str | None:

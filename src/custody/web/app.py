@@ -6,13 +6,12 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
 from custody import __version__
-from custody.domain.manifest import MAX_MANIFEST_BYTES
 from custody.domain.errors import NotReady
+from custody.domain.manifest import MAX_MANIFEST_BYTES
 from custody.services import readiness
 from custody.services.fleet import importing
 from custody.services.system import System
 from custody.web import auth, docs, errors, openapi, portal, recipient
-from custody.web.errors import errors_for
 from custody.web.api import (
     audit,
     disclosure,
@@ -25,6 +24,7 @@ from custody.web.api import (
     recordings,
     retention,
 )
+from custody.web.errors import errors_for
 from custody.web.guard import PUBLIC, access
 from custody.web.limits import BodyLimit, storable_input
 from custody.web.portal import rollout as rollout_page
