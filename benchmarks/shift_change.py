@@ -134,6 +134,10 @@ class Peaks:
     node_rss_mb: dict[str, float] = field(default_factory=dict)
     worker_rss_mb: dict[str, float] = field(default_factory=dict)
     connections: int = 0
+    # Backends waiting for a lock at the worst sample, and the samples with any waiting.
+    lock_waits: int = 0
+    samples_waiting: int = 0
+    samples: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -145,11 +149,17 @@ class Peaks:
                     peaks = self.node_rss_mb if name.startswith("node") else self.worker_rss_mb
                     peaks[name] = max(peaks.get(name, 0.0), rss)
                 with engine.connect() as connection:
-                    count = connection.scalar(
-                        text("SELECT count(*) FROM pg_stat_activity WHERE datname = :db"),
+                    count, waiting = connection.execute(
+                        text(
+                            "SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock') "
+                            "FROM pg_stat_activity WHERE datname = :db"
+                        ),
                         {"db": self.database},
-                    )
+                    ).one()
                 self.connections = max(self.connections, int(count or 0))
+                self.lock_waits = max(self.lock_waits, int(waiting or 0))
+                self.samples += 1
+                self.samples_waiting += bool(waiting)
         finally:
             engine.dispose()
 
@@ -162,6 +172,15 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -333,6 +352,8 @@ def main() -> None:
             f"{args.cameras} cameras x {args.recordings} recordings of {recording_bytes:,} bytes"
             f" docking over {window:.0f} s (bays at {args.bay_mbit:g} Mbit/s)…"
         )
+        cpu_before = {p.name: _cpu_seconds(p.pid) for p in processes}
+        cpu_self = time.process_time()
         began = time.monotonic()
         threads = [
             threading.Thread(
@@ -345,6 +366,8 @@ def main() -> None:
         for thread in threads:
             thread.join()
         wall = time.monotonic() - began
+        cpu = {p.name: _cpu_seconds(p.pid) - cpu_before[p.name] for p in processes}
+        cpu["docks (this process)"] = time.process_time() - cpu_self
         peaks.stop.set()
         sampler.join()
 
@@ -413,6 +436,14 @@ def main() -> None:
             ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(peaks.worker_rss_mb.items())),
         )
         table.add_row("database connections at peak", str(peaks.connections))
+        table.add_row(
+            "database backends waiting on a lock: peak, share of samples",
+            f"{peaks.lock_waits}, {peaks.samples_waiting / max(1, peaks.samples):.0%}",
+        )
+        table.add_row(
+            "CPU seconds during the shift",
+            ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()),
+        )
         table.add_row(
             "probes drained after the shift",
             f"{len(originals) - pending:,} of {len(originals):,} in {drain:.0f} s",
