@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -138,6 +139,8 @@ class Peaks:
     lock_waits: int = 0
     samples_waiting: int = 0
     samples: int = 0
+    # What the waiting backends were running, summed over the samples.
+    waited_on: Counter[str] = field(default_factory=Counter)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
@@ -156,6 +159,17 @@ class Peaks:
                         ),
                         {"db": self.database},
                     ).one()
+                    if waiting:
+                        self.waited_on.update(
+                            " ".join(q.split())[:70]
+                            for q in connection.scalars(
+                                text(
+                                    "SELECT query FROM pg_stat_activity WHERE datname = :db "
+                                    "AND wait_event_type = 'Lock'"
+                                ),
+                                {"db": self.database},
+                            )
+                        )
                 self.connections = max(self.connections, int(count or 0))
                 self.lock_waits = max(self.lock_waits, int(waiting or 0))
                 self.samples += 1
@@ -449,6 +463,10 @@ def main() -> None:
             f"{len(originals) - pending:,} of {len(originals):,} in {drain:.0f} s",
         )
         console.print(table)
+        if peaks.waited_on:
+            console.print("statements waiting on a lock, most often sampled:")
+            for statement, seen in peaks.waited_on.most_common(3):
+                console.print(f"  {seen:5d}  {statement}", soft_wrap=True, markup=False)
         console.print(f"load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
         console.print(
             f"shift change: {args.cameras} cameras, {len(originals)} recordings, lost {lost}, "
