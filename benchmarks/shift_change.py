@@ -105,6 +105,8 @@ class Timing:
     done: dict[str, float] = field(default_factory=dict)
     kept: dict[str, str] = field(default_factory=dict)
     retries: int = 0
+    # Why the dock tried again: the reason's first words, counted.
+    reasons: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def started(self, recording_id: str, camera: str, size: int, offset: int) -> None:
@@ -122,8 +124,11 @@ class Timing:
 
     def note(self, message: str, *, warning: bool = False) -> None:
         if warning:
+            # "<camera> <recording>: <request>: <reason>; try n of m in s"
+            reason = message.split(": ", 2)[-1].split(";")[0]
             with self.lock:
                 self.retries += 1
+                self.reasons[" ".join(reason.split()[:6])] += 1
 
 
 @dataclass
@@ -463,6 +468,13 @@ def main() -> None:
             f"{len(originals) - pending:,} of {len(originals):,} in {drain:.0f} s",
         )
         console.print(table)
+        reasons: Counter[str] = Counter()
+        for timing in timings:
+            reasons.update(timing.reasons)
+        if reasons:
+            console.print("why docks tried again, most often:")
+            for reason, seen in reasons.most_common(3):
+                console.print(f"  {seen:6d}  {reason}", soft_wrap=True, markup=False)
         if peaks.waited_on:
             console.print("statements waiting on a lock, most often sampled:")
             for statement, seen in peaks.waited_on.most_common(3):
