@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: help install run test lint bench screenshots browser softhsm clean
+.PHONY: help install run test lint bench screenshots browser softhsm haproxy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,10 +35,15 @@ softhsm: ## Install Debian's SoftHSM2, the PKCS#11 token the HSM key-encryption 
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq softhsm2; }
 
+haproxy: ## Install Debian's HAProxy, the load balancer of the two-node tests and the shift-change benchmark (needs root or sudo)
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq haproxy; }
+
 run: install ## Run the demo: a small force, a shift of docking, the portal
 	$(BIN)/custody demo
 
-test: install browser softhsm ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
+test: install browser softhsm haproxy ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy --strict and the import contracts of pyproject.toml
@@ -57,6 +62,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/compliance.py
 	$(BIN)/python benchmarks/bundle.py --quick
 	$(BIN)/python benchmarks/portal_scale.py --quick
+	$(BIN)/python benchmarks/shift_change.py --quick
 
 screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots

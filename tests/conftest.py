@@ -56,6 +56,7 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("CUSTODY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+SERVER_START_SECONDS = 180
 # pg_advisory_lock key of the template's builder ("custody" in ASCII).
 TEMPLATE_LOCK = 0x637573746F6479
 
@@ -462,7 +463,8 @@ class ServerProcess:
         key = signing.public_key_text(
             keys.load_server_key(Settings(data_dir=self.data_dir).keys_dir).public_key()
         )
-        deadline = time.monotonic() + 60
+        # Generous: on a loaded machine importing Custody alone has taken half a minute.
+        deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: see {self.log}")
@@ -474,7 +476,7 @@ class ServerProcess:
             if answer.status_code == 200 and answer.json()["public_key"] == key:
                 return
             raise RuntimeError(f"another server answers on port {self.port}: {answer.text}")
-        raise RuntimeError(f"server did not start in 60 s: see {self.log}")
+        raise RuntimeError(f"server did not start in {SERVER_START_SECONDS} s: see {self.log}")
 
     def kill(self) -> None:
         """SIGKILL, and hold on to the port until the server is started again."""
@@ -522,11 +524,18 @@ def _ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip()
 
 
-def add_with_password(data_dir: Path, username: str, role: str, password: str, *extra: str) -> None:
+def add_with_password(
+    data_dir: Path,
+    username: str,
+    role: str,
+    password: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> None:
     """`custody users add`, then the person completes the one-time code it printed with
     their own password (`custody users complete-reset`), as a new user does."""
-    code = _ok(custody(data_dir, "users", "add", username, "--role", role, *extra))
-    _ok(custody(data_dir, "users", "complete-reset", stdin=f"{code}\n{password}\n"))
+    code = _ok(custody(data_dir, "users", "add", username, "--role", role, *extra, env=env))
+    _ok(custody(data_dir, "users", "complete-reset", stdin=f"{code}\n{password}\n", env=env))
 
 
 @dataclass(frozen=True)
@@ -562,7 +571,7 @@ def _prepared_installation(env: dict[str, str]) -> _Prepared:
     )
     dock_token = _ok(custody(data_dir, "fleet", "add-dock", "Hackney-1"))
     admin_token = _ok(custody(data_dir, "users", "token", "--as", "admin"))
-    add_with_password(data_dir, "pat", "officer", "a long test password", "--unit", "DPS")
+    add_with_password(data_dir, "pat", "officer", "a long test password", "--unit", "DPS", env=env)
     # Professional standards sees footage force-wide: admin asks, a second administrator
     # (made by the installation, not by admin) approves.
     _ok(custody(data_dir, "init", "--second-administrator", "approver"))

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     queue_url: str | None = None
     # Shift every component's clock, for demos and whole-system time-travel runs.
     clock_offset_seconds: float = 0.0
+    # The queue's name in its storage: installations (or test runs) sharing one Redis
+    # keep apart by it.
+    queue_name: str = Field(default="custody", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # On Redis, a job taken by a worker that then stops answering (killed, its machine
+    # lost) goes to another worker this long after its last sign of life.
+    job_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Run queued jobs inside `custody serve` (the embedded default).
     worker_in_process: bool = True
     upload_chunk_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from huey import RedisHuey, SqliteHuey
+from huey import SqliteHuey
 from sqlalchemy import select
 
 from custody.bootstrap import build_system
@@ -23,6 +23,7 @@ from custody.camera.simulator import simulate_camera
 from custody.config import Settings
 from custody.db.models import Camera, Officer, Recording
 from custody.domain.clock import ManualClock
+from custody.jobs.leases import LeasedRedisHuey
 from custody.jobs.queue import HueyJobs, make_huey, start_in_process_consumer
 from custody.jobs.tasks import once_per_slot
 from custody.services.system import NoJobs, System
@@ -127,7 +128,7 @@ def test_the_queue_url_picks_the_storage(tmp_path: Path) -> None:
     assert isinstance(default, SqliteHuey)
     assert default.storage.filename == str(tmp_path / "queue.db")
     redis = make_huey(Settings(data_dir=tmp_path, queue_url="redis://127.0.0.1:6379/3"))
-    assert isinstance(redis, RedisHuey)
+    assert isinstance(redis, LeasedRedisHuey)
     with pytest.raises(ValueError, match="unsupported queue URL"):
         make_huey(Settings(data_dir=tmp_path, queue_url="amqp://rabbit/"))
     with pytest.raises(ValueError, match="sqlite:///path"):

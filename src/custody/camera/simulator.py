@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -84,6 +85,58 @@ def simulate_camera(
         written.append(_record(root, key, serial, officer_id, started_at, duration, video_bitrate))
         if progress is not None:
             progress(index + 1)
+    return written
+
+
+def simulate_copies(
+    root: Path,
+    *,
+    serial: str,
+    officer_id: str | None,
+    footage: bytes,
+    duration: float,
+    recordings: int,
+    start: datetime,
+    gap: timedelta = timedelta(minutes=20),
+) -> list[CameraRecording]:
+    """A camera whose recordings are copies of `footage` (an MP4 of `duration` seconds),
+    each made unique by a trailing MP4 `free` box of random bytes, and signed as usual.
+
+    For benchmarks that dock thousands of cameras: encoding each recording would take
+    longer than docking it. Decoders skip `free` boxes, so each copy still plays.
+    """
+    _check(serial, officer_id, recordings, duration, 80, 64 * 1024**3, gap)
+    key = _prepare_camera(
+        root,
+        serial=serial,
+        model="Custody SimCam 1",
+        firmware="1.4.2",
+        battery_percent=80,
+        capacity_bytes=64 * 1024**3,
+        officer_id=officer_id,
+        undocked_at=start - UNDOCK_LEAD,
+    )
+    written = []
+    for index in range(recordings):
+        started_at = start + (timedelta(seconds=duration) + gap) * index
+        recording_id = str(uuid.uuid4())
+        media_path = root / RECORDINGS_DIR / media_name(recording_id)
+        unique = uuid.uuid4().bytes + os.urandom(16)
+        write_atomic(media_path, footage + (8 + len(unique)).to_bytes(4, "big") + b"free" + unique)
+        sha, size = sha256_of(media_path)
+        manifest = Manifest(
+            recording_id=recording_id,
+            device_serial=serial,
+            officer_id=officer_id,
+            started_at=started_at,
+            ended_at=started_at + timedelta(seconds=duration),
+            pre_event_seconds=PRE_EVENT_SECONDS,
+            file=media_path.name,
+            size=size,
+            sha256=sha,
+            gps=patrol_track(recording_id, started_at, duration),
+        )
+        written.append(_write_manifest(manifest, key, media_path, media_path.with_suffix(".json")))
     return written
 
 

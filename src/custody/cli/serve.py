@@ -14,7 +14,11 @@ def serve_command(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", envvar="CUSTODY_HOST", help="Address to listen on."),
     port: int = typer.Option(8000, envvar="CUSTODY_PORT", help="Port to listen on."),
-    workers: int = typer.Option(2, help="In-process job worker threads (0: none)."),
+    workers: int = typer.Option(
+        2,
+        help="In-process job worker threads (0: none, as when CUSTODY_WORKER_IN_PROCESS=false "
+        "leaves jobs to `custody worker` processes).",
+    ),
 ) -> None:
     """Run the server."""
     from custody.web.app import create_app
@@ -26,7 +30,7 @@ def serve_command(
         logging.getLogger("custody.storage").warning(warning)
         err.print(f"[yellow]warning:[/] {warning}")
     consumer = None
-    if workers > 0:
+    if workers > 0 and running.settings.worker_in_process:
         from custody.jobs.queue import start_in_process_consumer
 
         consumer = start_in_process_consumer(running, workers=workers)

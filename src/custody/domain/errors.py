@@ -146,6 +146,12 @@ class StoreUnavailable(CustodyError):
     code = "store_unavailable"
 
 
+class NotReady(CustodyError):
+    """This server node cannot serve now (its database does not answer): send elsewhere."""
+
+    code = "not_ready"
+
+
 class ObjectLocked(CustodyError):
     """The object store refused to delete an object that Object Lock still protects."""
 

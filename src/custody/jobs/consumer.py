@@ -70,6 +70,13 @@ class ThreadConsumer:
         self._supervisor = threading.Thread(
             target=self._supervise, name="custody-jobs-supervisor", daemon=True
         )
+        # A queue with leases (Redis): they are renewed, and dead workers' jobs put back,
+        # every third of a lease.
+        self._leases = getattr(huey.storage, "lease_seconds", None)
+        self._leases_done = threading.Event()
+        self._lease_keeper = threading.Thread(
+            target=self._keep_leases, name="custody-jobs-leases", daemon=True
+        )
 
     def start(self) -> ThreadConsumer:
         """Start the workers, the scheduler and the supervisor; returns self."""
@@ -79,6 +86,8 @@ class ThreadConsumer:
             self._started = True
             self._consumer.start()
             self._supervisor.start()
+            if self._leases is not None:
+                self._lease_keeper.start()
         return self
 
     def _supervise(self) -> None:
@@ -87,6 +96,17 @@ class ThreadConsumer:
                 self._consumer.check_worker_health()
             except Exception:
                 logger.exception("checking the job workers failed")
+
+    def _keep_leases(self) -> None:
+        assert self._leases is not None  # started only with leases
+        every = self._leases / 3
+        while True:
+            try:
+                self.huey.keep_leases()
+            except Exception:
+                logger.exception("renewing the job leases failed")
+            if self._leases_done.wait(every):
+                return
 
     @property
     def running(self) -> bool:
@@ -100,7 +120,14 @@ class ThreadConsumer:
             self._stopped = True
             self._stopping.set()
             self._supervisor.join()
+            # Leases stay renewed while running jobs finish.
             self._consumer.stop(graceful=True)
-            # Jobs cut off by the timeout are logged by Huey; the reconciler re-sends probes.
+            self._leases_done.set()
+            if self._lease_keeper.is_alive():
+                self._lease_keeper.join()
+            # Jobs cut off by the timeout are logged by Huey; on a queue with leases they go
+            # back at once for another worker (on SQLite the reconciler re-sends probes).
             self.huey.notify_interrupted_tasks()
+            if self._leases is not None:
+                self.huey.release_leases()
         logger.info("job consumer stopped")

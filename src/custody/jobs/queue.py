@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from huey import RedisHuey, SqliteHuey
+from huey import SqliteHuey
 
 from custody.config import Settings
 from custody.jobs.consumer import SHUTDOWN_TIMEOUT_SECONDS, ThreadConsumer
+from custody.jobs.leases import LeasedRedisHuey
 from custody.jobs.tasks import Tasks, register_tasks
 from custody.private import private_sqlite
 from custody.services.audit_trail import search as audit_search
@@ -20,19 +21,21 @@ from custody.services.system import System
 
 logger = logging.getLogger(__name__)
 
-QUEUE_NAME = "custody"
 SQLITE_PREFIX = "sqlite:///"
 # Several processes (serve nodes, workers) share one SQLite queue file: wait for its lock.
 SQLITE_BUSY_SECONDS = 30
 
 
-def make_huey(settings: Settings, *, name: str = QUEUE_NAME) -> Any:
+def make_huey(settings: Settings, *, name: str | None = None) -> Any:
     """A Huey instance (no tasks yet) on the storage CUSTODY_QUEUE_URL names.
 
     `sqlite:///relative` or `sqlite:////absolute/path` (the SQLAlchemy form) and
     `redis://`, `rediss://` or `unix://` URLs. Results are not kept: no task's
-    caller waits for one, and kept results would pile up.
+    caller waits for one, and kept results would pile up. On Redis a job taken by a
+    worker is leased until it is over (`jobs/leases.py`): a worker that dies mid-job has
+    its job run by another once the lease (CUSTODY_JOB_LEASE_SECONDS) runs out.
     """
+    name = name or settings.queue_name
     url = settings.resolved_queue_url
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
@@ -43,7 +46,9 @@ def make_huey(settings: Settings, *, name: str = QUEUE_NAME) -> Any:
         private_sqlite(path)
         return SqliteHuey(name=name, filename=str(path), results=False, timeout=SQLITE_BUSY_SECONDS)
     if scheme in ("redis", "rediss", "unix"):
-        return RedisHuey(name=name, url=url, results=False)
+        return LeasedRedisHuey(
+            name=name, url=url, results=False, lease_seconds=settings.job_lease_seconds
+        )
     raise ValueError(f"unsupported queue URL scheme {scheme!r} (sqlite:/// or redis://)")
 
 
@@ -55,7 +60,7 @@ class HueyJobs:
         self.tasks = tasks
 
     @classmethod
-    def for_system(cls, system: System, *, name: str = QUEUE_NAME) -> HueyJobs:
+    def for_system(cls, system: System, *, name: str | None = None) -> HueyJobs:
         """The queue the system's settings name, with tasks that run against `system`."""
         huey = make_huey(system.settings, name=name)
         return cls(huey, register_tasks(huey, system))

@@ -59,7 +59,9 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     """Register Custody's tasks on `huey`, each running against `system`."""
 
     def probe_recording(recording_id: str) -> None:
-        media.probe_recording(system, recording_id)
+        # Once: a probe delivered again (its worker died, or the reconciler re-sent it
+        # while the first was queued) finds the recording probed and writes nothing.
+        media.probe_recording(system, recording_id, once=True)
         # The portal's timeline strip, made once here rather than when someone first looks.
         previews.make_strip_quietly(system, recording_id)
 
@@ -181,13 +183,20 @@ def once_per_slot(huey: Any, name: str, period_seconds: int, run: Callable[[], N
 
     Every consumer's scheduler (each `custody serve` node, each `custody worker`)
     enqueues the periodic tasks; the first to claim the period in the shared queue
-    storage runs it and the rest skip. Returns whether this call ran it.
+    storage runs it and the rest skip. The claim names the job that made it: on a queue
+    with leases, that same job delivered again (its worker died mid-run) runs again,
+    so a period's work is not lost with its worker. Returns whether this call ran it.
     """
     # Wall time, not the system clock: the slots follow Huey's scheduler, which is wall time.
     slot = int(time.time() // period_seconds)
-    if not huey.put_if_empty(_slot_key(huey, name, slot), "1"):
-        logger.debug("%s already ran in this period elsewhere", name)
-        return False
+    key = _slot_key(huey, name, slot)
+    job_id = huey.current_job_id() if hasattr(huey, "current_job_id") else None
+    claimant = job_id or "1"
+    if not huey.put_if_empty(key, claimant):
+        if job_id is None or huey.get(key, peek=True) != job_id:
+            logger.debug("%s already ran in this period elsewhere", name)
+            return False
+        logger.warning("%s: running again the period's job whose worker stopped", name)
     # Keep the claims from piling up; two periods back is long settled.
     huey.delete(_slot_key(huey, name, slot - 2))
     run()

@@ -6,7 +6,9 @@ from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 
 from custody import __version__
+from custody.domain.errors import NotReady
 from custody.domain.manifest import MAX_MANIFEST_BYTES
+from custody.services import readiness
 from custody.services.fleet import importing
 from custody.services.system import System
 from custody.web import auth, docs, errors, openapi, portal, recipient
@@ -22,6 +24,7 @@ from custody.web.api import (
     recordings,
     retention,
 )
+from custody.web.errors import errors_for
 from custody.web.guard import PUBLIC, access
 from custody.web.limits import BodyLimit, storable_input
 from custody.web.portal import rollout as rollout_page
@@ -83,5 +86,17 @@ def create_app(system: System) -> FastAPI:
     @app.get(f"{API}/health", tags=["system"], response_model=Health, openapi_extra=access(PUBLIC))
     def health() -> Health:
         return Health(status="ok", version=__version__)
+
+    @app.get(
+        f"{API}/ready",
+        tags=["system"],
+        response_model=Health,
+        openapi_extra=access(PUBLIC),
+        responses=errors_for(NotReady),
+    )
+    def ready() -> Health:
+        """For a load balancer's health check: 200 when this node can serve, else 503."""
+        readiness.check_ready(system)
+        return Health(status="ready", version=__version__)
 
     return app

@@ -42,6 +42,7 @@ STATUS: dict[type[errors.CustodyError], int] = {
     # The mail server, upstream of us, did not take a share's message.
     MailFailed: 502,
     errors.StoreUnavailable: 503,
+    errors.NotReady: 503,
     errors.ObjectLocked: 409,
 }
 

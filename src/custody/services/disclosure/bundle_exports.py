@@ -237,8 +237,10 @@ def _finish(
     failure: str | None = None,
 ) -> None:
     with system.unit_of_work() as uow:
-        row = uow.session.get(BundleExport, export_id)
-        if row is None:
+        row = uow.session.get(BundleExport, export_id, with_for_update=True)
+        if row is None or row.state != BUILDING:
+            # Finished already by another delivery of the same job (its first worker was
+            # thought dead): the first to finish is the bundle.
             return
         row.state = FAILED if failure else COMPLETE
         row.failure = failure

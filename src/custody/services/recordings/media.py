@@ -295,17 +295,21 @@ def _probe_object(system: System, sha256: str) -> MediaInfo:
         raise MediaUnplayable(f"the media could not be read ({type(exc).__name__})") from exc
 
 
-def probe_recording(system: System, recording_id: str) -> None:
+def probe_recording(system: System, recording_id: str, *, once: bool = False) -> None:
     """Probe a stored recording, store its thumbnail and mark it playable or unplayable.
 
-    Idempotent: a second run redoes the probe and writes the same result. A recording
-    that is gone (or deleted) is left alone. Raises StoreReadFailed when the store
-    fails, so that the job is retried.
+    Idempotent: a second run redoes the probe and writes the same result; with `once`
+    (the job) a recording already probed is left as it is, so that a job delivered twice
+    writes one probe and one audit event. A recording that is gone (or deleted) is left
+    alone. Raises StoreReadFailed when the store fails, so that the job is retried.
     """
     with system.unit_of_work() as uow:
         recording = uow.session.get(Recording, recording_id)
         if recording is None or recording.state == DELETED:
             logger.info("recording %s is gone; nothing to probe", recording_id)
+            return
+        if once and recording.probed_at is not None:
+            logger.info("recording %s was probed already", recording_id)
             return
         sha256 = recording.sha256
 
@@ -327,6 +331,10 @@ def probe_recording(system: System, recording_id: str) -> None:
         if recording is None or recording.state == DELETED:
             # Deleted while we probed: its tombstone stays as it is.
             logger.info("recording %s was deleted during its probe", recording_id)
+            return
+        if once and recording.probed_at is not None:
+            # Another delivery of the job finished first (the row lock orders them).
+            logger.info("recording %s was probed meanwhile", recording_id)
             return
         now = uow.now()
         recording.probed_at = now
