@@ -78,6 +78,8 @@ HOT_PAGES = {
     "fleet": ("supervisor", "/fleet"),
     "roll-out": ("fleet_manager", "/fleet/rollout"),
     "cases": ("professional_standards", "/cases"),
+    "compliance (supervisor)": ("supervisor", "/compliance"),
+    "compliance (force-wide)": ("administrator", "/compliance"),
     "recording (investigator)": ("investigator", "/recordings/{recording}"),
     "recording (professional standards)": ("professional_standards", "/recordings/{recording}"),
     "recording's audit trail": ("auditor", "/recordings/{recording}/audit"),
