@@ -116,7 +116,12 @@ def _seed_fresh(database_url: str, recordings: int) -> Seeded:
     engine = make_engine(database_url)
     try:
         migrate.upgrade(engine)
-        return seed(engine, recordings)
+        force = seed(engine, recordings)
+        if engine.dialect.name == "sqlite":
+            # Everything into the database file itself, which is what the cache copies.
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return force
     finally:
         engine.dispose()
 
