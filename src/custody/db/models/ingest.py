@@ -57,10 +57,19 @@ class Recording(Base):
         Index("ix_recordings_camera_started", "camera_id", "started_at"),
         # The retention sweep finishes deletions whose objects are not yet purged.
         Index("ix_recordings_state_purged", "state", "purged_at"),
-        # An officer's footage, latest docking first (their start page): in index order.
-        Index("ix_recordings_officer_stored", "officer_id", "stored_at"),
-        # A team's footage, latest docking first: walked backwards, filtered on the team.
-        Index("ix_recordings_stored", "stored_at"),
+        # An officer's footage, latest docking first (their start page): in index order,
+        # and a team's counts (of the uncategorised too, by id) read from the index alone.
+        Index(
+            "ix_recordings_officer_stored",
+            "officer_id",
+            "stored_at",
+            "state",
+            "access_class",
+            "id",
+        ),
+        # A large team's footage, latest docking first: walked backwards, filtered on the
+        # team, state and access class in the index before any row is read.
+        Index("ix_recordings_stored", "stored_at", "officer_id", "state", "access_class"),
         # Retention's lists and counts filter what is due on state and access class and
         # the listing grants (officer): covering, they never read the recording's row.
         Index("ix_recordings_due_cover", "delete_due_at", "state", "access_class", "officer_id"),

@@ -1,0 +1,38 @@
+"""the time indexes a team's footage walks cover the officer, state and access class
+
+Revision ID: 0017
+Revises: 0012
+Create Date: 2026-12-01 22:00:00.000000
+
+A large team's footage is the newest of the force's, walked backwards along the time it
+reached the server and filtered on the team: with the officer, state and access class in
+the index, the rows of other teams are passed over without reading them. A small team's
+or an officer's counts are read from (officer, stored) alone in the same way (with the
+recording's id, the uncategorised among them too: NOT EXISTS looks its categories up by id).
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0017"
+down_revision: str | None = "0012"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+WIDENED = {
+    "ix_recordings_officer_stored": (["officer_id", "stored_at"], ["state", "access_class", "id"]),
+    "ix_recordings_stored": (["stored_at"], ["officer_id", "state", "access_class"]),
+}
+
+
+def upgrade() -> None:
+    for name, (columns, covered) in WIDENED.items():
+        op.drop_index(name, table_name="recordings")
+        op.create_index(name, "recordings", [*columns, *covered], unique=False)
+
+
+def downgrade() -> None:
+    for name, (columns, _) in WIDENED.items():
+        op.drop_index(name, table_name="recordings")
+        op.create_index(name, "recordings", columns, unique=False)
