@@ -118,8 +118,9 @@ class Recording(Base):
     # The retention decision, denormalised so that the sweep's selection is an index range
     # scan; recomputed by domain.retention in the transaction of every change to its facts.
     # A new recording is due under the 31-day rule from its first insert (no category yet).
+    # (Indexed by the due covers above, which begin with it.)
     delete_due_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), index=True, default=lambda ctx: _initial_decision(ctx).delete_at
+        UTCDateTime(), default=lambda ctx: _initial_decision(ctx).delete_at
     )
     review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Null only for a row nobody has decided yet: the sweep decides those first.
@@ -132,7 +133,7 @@ class Recording(Base):
     # `seen`): their lists filter and sort on these, so that no list's length or order
     # tells them of a complaint. Equal to the real decision wherever no complaint hold is.
     seen_delete_due_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), index=True, default=lambda ctx: _initial_decision(ctx).delete_at
+        UTCDateTime(), default=lambda ctx: _initial_decision(ctx).delete_at
     )
     seen_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     seen_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
