@@ -5,10 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    or_,
+    update,
+)
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from custody.db.base import Base
+from custody.db.models.fleet import Camera, Officer
 from custody.db.types import UTCDateTime
 from custody.domain.retention import RetentionFacts, decide_retention
 
@@ -166,3 +179,30 @@ class IngestFlag(Base):
     dock_id: Mapped[int | None] = mapped_column(ForeignKey("docks.id"))
     detail: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Recording, "after_insert")
+def _keep_first_and_last_recorded(
+    mapper: Mapper[Recording], connection: Connection, row: Recording
+) -> None:
+    """An officer's earliest and a camera's latest footage, kept with every recording
+    inserted (in its transaction; the conditions make concurrent inserts agree)."""
+    if row.officer_id is not None:
+        connection.execute(
+            update(Officer)
+            .where(
+                Officer.id == row.officer_id,
+                or_(
+                    Officer.first_recorded_at.is_(None), Officer.first_recorded_at > row.started_at
+                ),
+            )
+            .values(first_recorded_at=row.started_at)
+        )
+    connection.execute(
+        update(Camera)
+        .where(
+            Camera.id == row.camera_id,
+            or_(Camera.last_recorded_at.is_(None), Camera.last_recorded_at < row.started_at),
+        )
+        .values(last_recorded_at=row.started_at)
+    )
