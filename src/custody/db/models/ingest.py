@@ -71,15 +71,9 @@ class Recording(Base):
         # The retention sweep finishes deletions whose objects are not yet purged.
         Index("ix_recordings_state_purged", "state", "purged_at"),
         # An officer's footage, latest docking first (their start page): in index order,
-        # and a team's counts (of the uncategorised too, by id) read from the index alone.
-        Index(
-            "ix_recordings_officer_stored",
-            "officer_id",
-            "stored_at",
-            "state",
-            "access_class",
-            "id",
-        ),
+        # and a team's counts read from the index alone. (Not the id too: PostgreSQL then
+        # counted the uncategorised by hashing every category row, not looking each up.)
+        Index("ix_recordings_officer_stored", "officer_id", "stored_at", "state", "access_class"),
         # A large team's footage, latest docking first: walked backwards, filtered on the
         # team, state and access class in the index before any row is read.
         Index("ix_recordings_stored", "stored_at", "officer_id", "state", "access_class"),

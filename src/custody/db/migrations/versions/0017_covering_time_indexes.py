@@ -7,8 +7,7 @@ Create Date: 2026-12-01 22:00:00.000000
 A large team's footage is the newest of the force's, walked backwards along the time it
 reached the server and filtered on the team: with the officer, state and access class in
 the index, the rows of other teams are passed over without reading them. A small team's
-or an officer's counts are read from (officer, stored) alone in the same way (with the
-recording's id, the uncategorised among them too: NOT EXISTS looks its categories up by id).
+or an officer's counts are read from (officer, stored) alone in the same way.
 
 The due dates' single-column indexes go: the covering indexes begin with the same column
 and serve every range they served, and SQLite, offered both, took the narrow one and read
@@ -32,7 +31,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 WIDENED = {
-    "ix_recordings_officer_stored": (["officer_id", "stored_at"], ["state", "access_class", "id"]),
+    "ix_recordings_officer_stored": (["officer_id", "stored_at"], ["state", "access_class"]),
     "ix_recordings_stored": (["stored_at"], ["officer_id", "state", "access_class"]),
 }
 
