@@ -56,6 +56,9 @@ MEANT = {
     "api recordings (officer)": r"ix_recordings_officer_(stored|started)",
     "fleet": r"ix_cameras_last_dock_id",
     "recording's audit trail": r"ix_audit_events_object_id",
+    # A borough's pending deletions along the due dates, the team filtered in the index
+    # (services/planning.py), never each officer's footage read and sorted.
+    "retention (supervisor)": r"ix_recordings_seen_due_cover",
 }
 
 
