@@ -6,31 +6,42 @@ docks a borough, 60 days of footage, categories, cases, holds, evidence flags, 2
 events a recording, dock reports), serves it with uvicorn on 127.0.0.1 as `custody serve`
 does, opens a session for a person of each role, and asks for every hot page and listing
 (`custody.tools.force.HOT_PAGES`) over real HTTP: a few requests to warm up, then 30 in a
-row, timed from the client. The baseline of the same run is the sign-in page (no query at
-all): what a request costs before any footage is looked at.
+row, timed from the client (with the CPU time the process spent on each, which a busy
+machine does not inflate as it does the wall clock). The baseline of the same run is the
+sign-in page (no query at all): what a request costs before any footage is looked at.
 
     .venv/bin/python benchmarks/portal_scale.py [--quick] [--recordings N]
-        [--backend sqlite|postgresql|both] [--requests 30]
+        [--backend sqlite|postgresql|both] [--postgres URL] [--requests 30]
+        [--cache DIR] [--only PAGE ...]
 
 It ends with one line:
     portal scale: N recordings, worst p95 X ms (PAGE) sqlite, Y ms (PAGE) postgresql
 
-PostgreSQL is reached at CUSTODY_TEST_POSTGRES_URL (default
+PostgreSQL is reached at --postgres (default CUSTODY_TEST_POSTGRES_URL, else
 postgresql+psycopg://postgres@127.0.0.1:5432/test), in a throwaway database.
+
+Seeding a million recordings takes minutes: with --cache DIR the seeded force is kept (a
+SQLite file in DIR; on PostgreSQL a database `custody_scale_cache_N` that each run copies as
+a template) and later runs start from a copy of it, migrated to the code's schema first.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
+import resource
+import shutil
 import socket
 import statistics
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -89,22 +100,108 @@ def _serving(system: System) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-@contextmanager
-def _database(backend: str, where: Path) -> Iterator[str]:
-    """A fresh, empty database's URL, dropped afterwards (PostgreSQL)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{where / 'custody.db'}"
-        return
-    name = f"custody_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+def _cached(cache: Path, backend: str, recordings: int) -> Path:
+    return cache / f"{backend}-{recordings}.json"
+
+
+def _save(force: Seeded, where: Path) -> None:
+    fields = dataclasses.asdict(force) | {"now": force.now.isoformat()}
+    where.write_text(json.dumps(fields, indent=1))
+
+
+def _load_force(where: Path) -> Seeded:
+    fields = json.loads(where.read_text())
+    return Seeded(**(fields | {"now": datetime.fromisoformat(fields["now"])}))
+
+
+def _seed_fresh(database_url: str, recordings: int) -> Seeded:
+    engine = make_engine(database_url)
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        migrate.upgrade(engine)
+        force = seed(engine, recordings)
+        if engine.dialect.name == "sqlite":
+            # Everything into the database file itself, which is what the cache copies.
+            with engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return force
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _seeded(
+    backend: str, where: Path, recordings: int, postgres: str, cache: Path | None
+) -> Iterator[tuple[str, Seeded]]:
+    """A database holding a seeded force, its URL and what it holds: a fresh seeding, or a
+    copy of the cached one (kept in `cache` after the first seeding), migrated to the code's
+    schema; dropped afterwards (PostgreSQL)."""
+    kept = _cached(cache, backend, recordings) if cache else None
+    if backend == "sqlite":
+        url = f"sqlite:///{where / 'custody.db'}"
+        if kept and kept.exists():
+            shutil.copyfile(kept.with_suffix(".db"), where / "custody.db")
+            force = _load_force(kept)
+        else:
+            force = _seed_fresh(url, recordings)
+            if kept:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(where / "custody.db", kept.with_suffix(".db"))
+                _save(force, kept)
+        _upgrade(url)
+        yield url, force
+        return
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    name = f"custody_scale_{uuid.uuid4().hex[:10]}"
+    template = f"custody_scale_cache_{recordings}"
+    url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    try:
+        with admin.connect() as connection:
+            present = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": template}
+            ).first()
+            if kept and kept.exists() and present:
+                connection.execute(
+                    text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+                )
+                force = _load_force(kept)
+            else:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+                force = _seed_fresh(url, recordings)
+                if kept:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)'))
+                    connection.execute(
+                        text(f'CREATE DATABASE "{template}" TEMPLATE "{name}" STRATEGY FILE_COPY')
+                    )
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    _save(force, kept)
+        _upgrade(url)
+        yield url, force
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def _upgrade(database_url: str) -> None:
+    """A cached force seeded under older migrations gets this code's schema (and indexes),
+    and the planner its statistics for them."""
+    engine = make_engine(database_url)
+    try:
+        if not migrate.is_current(engine):
+            migrate.upgrade(engine)
+            with engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+    finally:
+        engine.dispose()
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (server and client alike), user and system: on a machine
+    shared with others it says what a request costs where wall-clock time says how long
+    it waited for a core too (the sign-in page's is what the client and HTTP cost)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _percentile(samples: list[float], share: float) -> float:
@@ -112,12 +209,15 @@ def _percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def _time_pages(url: str, system: System, force: Seeded, requests: int) -> dict[str, list[float]]:
+def _time_pages(
+    url: str, system: System, force: Seeded, requests: int, only: Sequence[str]
+) -> dict[str, list[float]]:
     sessions = {}
     for role, username in force.users.items():
         principal = users.principal_named(system, username)
         sessions[role] = signin.start_session(system, principal, method="password").secret
-    pages = {BASELINE: ("", "/login")} | HOT_PAGES
+    chosen = {p: a for p, a in HOT_PAGES.items() if not only or any(o in p for o in only)}
+    pages = {BASELINE: ("", "/login")} | chosen
     timings: dict[str, list[float]] = {}
     with httpx.Client(base_url=url, timeout=300, follow_redirects=False) as client:
         for page, (role, address) in pages.items():
@@ -127,7 +227,10 @@ def _time_pages(url: str, system: System, force: Seeded, requests: int) -> dict[
                 client.cookies.set(name, value)
             target = force.address(address)
             samples = []
+            cpu = 0.0
             for attempt in range(WARM_UP + requests):
+                if attempt == WARM_UP:
+                    cpu = _cpu_seconds()
                 began = time.perf_counter()
                 answer = client.get(target, headers={"Accept": "text/html"})
                 spent = time.perf_counter() - began
@@ -135,38 +238,44 @@ def _time_pages(url: str, system: System, force: Seeded, requests: int) -> dict[
                     raise SystemExit(f"{page}: {answer.status_code} {answer.text[:300]}")
                 if attempt >= WARM_UP:
                     samples.append(spent * 1000)
+            cpu = (_cpu_seconds() - cpu) / max(1, requests)
             timings[page] = samples
             print(
                 f"  {page:<40} p50 {statistics.median(samples):8.1f} ms   "
-                f"p95 {_percentile(samples, 0.95):8.1f} ms",
+                f"p95 {_percentile(samples, 0.95):8.1f} ms   cpu {cpu * 1000:8.1f} ms",
                 flush=True,
             )
     return timings
 
 
-def run(backend: str, recordings: int, requests: int) -> tuple[float, str]:
-    """Seed, serve and time one backend; the worst p95 and its page."""
+def run(
+    backend: str,
+    recordings: int,
+    requests: int,
+    *,
+    postgres: str = POSTGRES_URL,
+    cache: Path | None = None,
+    only: Sequence[str] = (),
+) -> tuple[float, str]:
+    """Seed (or copy the cached force), serve and time one backend; the worst p95 and its
+    page."""
     with tempfile.TemporaryDirectory(prefix="portal-scale-") as tmp:
         where = Path(tmp)
-        with _database(backend, where) as database_url:
-            settings = Settings(data_dir=where / "data", database_url=database_url)
-            engine = make_engine(database_url)
-            migrate.upgrade(engine)
-            began = time.perf_counter()
-            force = seed(engine, recordings)
+        began = time.perf_counter()
+        with _seeded(backend, where, recordings, postgres, cache) as (database_url, force):
             seeded = time.perf_counter() - began
-            engine.dispose()
             print(
                 f"\n== {backend}: {force.recordings:,} recordings, {force.officers:,} officers, "
                 f"{force.docks} docks, {force.cases:,} cases, {force.audit_events:,} audit "
-                f"events; seeded in {seeded:.0f} s; load {_load()}",
+                f"events; ready in {seeded:.0f} s; load {_load()}",
                 flush=True,
             )
+            settings = Settings(data_dir=where / "data", database_url=database_url)
             keys.create_server_key(settings.keys_dir)
             system = build_system(settings, clock=ManualClock(NOW), jobs=NoJobs())
             try:
                 with _serving(system) as url:
-                    timings = _time_pages(url, system, force, requests)
+                    timings = _time_pages(url, system, force, requests, only)
             finally:
                 system.engine.dispose()
     worst = max(
@@ -185,11 +294,19 @@ def main() -> None:
     parser.add_argument("--recordings", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="200,000 recordings")
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--postgres", default=POSTGRES_URL, help="PostgreSQL server's URL")
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--cache", type=Path, help="keep the seeded force here and reuse it")
+    parser.add_argument("--only", nargs="*", default=(), help="pages whose name has this")
     args = parser.parse_args()
     recordings = 200_000 if args.quick else args.recordings
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    worst = {b: run(b, recordings, args.requests) for b in backends}
+    worst = {
+        b: run(
+            b, recordings, args.requests, postgres=args.postgres, cache=args.cache, only=args.only
+        )
+        for b in backends
+    }
     print(f"\nload average at the end: {_load()}")
     figures = ", ".join(f"{ms:.0f} ms ({page}) {b}" for b, (ms, page) in worst.items())
     print(f"portal scale: {recordings:,} recordings, worst p95 {figures}")

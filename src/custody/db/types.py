@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect
+from sqlalchemy import ColumnElement, DateTime, Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 from custody.domain.clock import as_utc
@@ -26,3 +29,46 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+class ShiftedTime(ColumnElement[datetime]):
+    """A time column moved by a fixed interval, compared with other times of the same column
+    type (a range on an index whose bounds come from another row: the same officer's
+    footage within two hours of this one)."""
+
+    inherit_cache = True
+    type = UTCDateTime()
+
+    def __init__(self, column: ColumnElement[datetime], by: timedelta) -> None:
+        self.column = column
+        self.seconds = int(by.total_seconds())
+        if self.seconds != by.total_seconds():
+            raise ValueError("shifted by whole seconds only")
+
+    @property
+    def _cache_key_parts(self) -> tuple[Any, ...]:
+        return (self.seconds,)
+
+
+@compiles(ShiftedTime, "sqlite")
+def _shifted_sqlite(element: ShiftedTime, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff": whole seconds moved by strftime, the
+    # fraction kept as it was, so that the text compares exactly as the time would.
+    column = compiler.process(element.column, **kw)
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', {column}, '{element.seconds:+d} seconds')"
+        f" || substr({column}, 20))"
+    )
+
+
+@compiles(ShiftedTime)
+def _shifted_default(element: ShiftedTime, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"({column} + interval '{element.seconds} seconds')"
+
+
+def shifted(
+    column: ColumnElement[datetime] | InstrumentedAttribute[datetime], by: timedelta
+) -> ColumnElement[datetime]:
+    """`column + by`, in SQL, on SQLite and PostgreSQL alike."""
+    return ShiftedTime(column if isinstance(column, ColumnElement) else column.expression, by)

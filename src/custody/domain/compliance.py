@@ -18,6 +18,9 @@ from datetime import datetime, timedelta
 INCIDENT = timedelta(hours=2)
 # A supervisor signs off what falls due within this long; the page warns of it.
 DUE_SOON = timedelta(days=7)
+# Why a recording is doubtful (the first that holds).
+NEARBY_EVIDENTIAL = "the officer's footage of the same incident is evidential"
+ANNOTATED = "it has a note or bookmark"
 
 
 @dataclass(frozen=True)
@@ -54,14 +57,9 @@ def doubts(
         nearby = times.get(candidate.officer_id, [])
         at = bisect_left(nearby, candidate.started_at - INCIDENT)
         if at < len(nearby) and nearby[at] <= candidate.started_at + INCIDENT:
-            result[candidate.recording_id] = Doubt(
-                candidate.recording_id,
-                "the officer's footage of the same incident is evidential",
-            )
+            result[candidate.recording_id] = Doubt(candidate.recording_id, NEARBY_EVIDENTIAL)
         elif candidate.annotated:
-            result[candidate.recording_id] = Doubt(
-                candidate.recording_id, "it has a note or bookmark"
-            )
+            result[candidate.recording_id] = Doubt(candidate.recording_id, ANNOTATED)
     return result
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
 
 from custody.services.answers import Page
 from custody.services.system import UnitOfWork
@@ -31,11 +31,16 @@ class Count:
 
 
 def count_up_to(uow: UnitOfWork, query: Select[Any], page: Page | None = None) -> Count:
-    """The rows of `query` counted up to `COUNT_BOUND` past the page's start (so that a pager
-    deep in a list still knows whether a next page exists)."""
+    """The rows of `query` (a plain select, not DISTINCT) counted up to `COUNT_BOUND` past
+    the page's start (so that a pager deep in a list still knows whether a next page exists)."""
     # Past the largest row count a database holds no count can go: a page asked for at an
     # offset near 2^63 (refused no earlier, as any number that fits) counts to there.
     bound = min(COUNT_BOUND + (page.offset + page.limit if page else 0), LARGEST - 1)
-    found = uow.session.scalar(select(func.count()).select_from(query.limit(bound + 1).subquery()))
+    # A constant for each row, not its columns: an index that holds what the query filters
+    # on then answers the count alone, never reading the rows themselves.
+    counted: Select[Any] = query.with_only_columns(literal_column("1"), maintain_column_froms=True)
+    found = uow.session.scalar(
+        select(func.count()).select_from(counted.limit(bound + 1).subquery())
+    )
     found = found or 0
     return Count(min(found, bound), found <= bound)

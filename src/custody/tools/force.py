@@ -78,6 +78,8 @@ HOT_PAGES = {
     "fleet": ("supervisor", "/fleet"),
     "roll-out": ("fleet_manager", "/fleet/rollout"),
     "cases": ("professional_standards", "/cases"),
+    "compliance (supervisor)": ("supervisor", "/compliance"),
+    "compliance (force-wide)": ("administrator", "/compliance"),
     "recording (investigator)": ("investigator", "/recordings/{recording}"),
     "recording (professional standards)": ("professional_standards", "/recordings/{recording}"),
     "recording's audit trail": ("auditor", "/recordings/{recording}/audit"),
@@ -374,6 +376,15 @@ def _seed(
         ),
         recording_rows(),
     )  # fmt: skip
+    # What every insert of a recording keeps (models/ingest.py), in bulk.
+    loader.execute(
+        "UPDATE officers SET first_recorded_at = (SELECT min(started_at) FROM recordings"
+        " WHERE recordings.officer_id = officers.id)"
+    )
+    loader.execute(
+        "UPDATE cameras SET last_recorded_at = (SELECT max(started_at) FROM recordings"
+        " WHERE recordings.camera_id = cameras.id)"
+    )
     loader.load(
         "recording_categories",
         ("recording_id", "category_id", "assigned_by", "assigned_at"),

@@ -34,6 +34,10 @@ class Officer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The officer's warrant card (RFID), presented at a dock to take a pool camera.
     card_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    # When this officer's earliest footage was recorded (kept by every insert of a
+    # recording, models/ingest.py): the roll-out counts officers who have uploaded from
+    # here, not by looking for a recording of each of 22,000 officers.
+    first_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Camera(Base):
@@ -61,6 +65,9 @@ class Camera(Base):
     borough: Mapped[str | None] = mapped_column(String(120))
     # When it went into its current status: a report after a loss or retirement is flagged.
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When its latest footage was recorded (kept as for officers): idle cameras are
+    # those with none since a date, found here rather than by a probe per camera.
+    last_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Dock(Base):

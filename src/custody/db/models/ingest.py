@@ -5,10 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+    or_,
+    update,
+)
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from custody.db.base import Base
+from custody.db.models.fleet import Camera, Officer
 from custody.db.types import UTCDateTime
 from custody.domain.retention import RetentionFacts, decide_retention
 
@@ -57,10 +70,13 @@ class Recording(Base):
         Index("ix_recordings_camera_started", "camera_id", "started_at"),
         # The retention sweep finishes deletions whose objects are not yet purged.
         Index("ix_recordings_state_purged", "state", "purged_at"),
-        # An officer's footage, latest docking first (their start page): in index order.
-        Index("ix_recordings_officer_stored", "officer_id", "stored_at"),
-        # A team's footage, latest docking first: walked backwards, filtered on the team.
-        Index("ix_recordings_stored", "stored_at"),
+        # An officer's footage, latest docking first (their start page): in index order,
+        # and a team's counts read from the index alone. (Not the id too: PostgreSQL then
+        # counted the uncategorised by hashing every category row, not looking each up.)
+        Index("ix_recordings_officer_stored", "officer_id", "stored_at", "state", "access_class"),
+        # A large team's footage, latest docking first: walked backwards, filtered on the
+        # team, state and access class in the index before any row is read.
+        Index("ix_recordings_stored", "stored_at", "officer_id", "state", "access_class"),
         # Retention's lists and counts filter what is due on state and access class and
         # the listing grants (officer): covering, they never read the recording's row.
         Index("ix_recordings_due_cover", "delete_due_at", "state", "access_class", "officer_id"),
@@ -109,8 +125,9 @@ class Recording(Base):
     # The retention decision, denormalised so that the sweep's selection is an index range
     # scan; recomputed by domain.retention in the transaction of every change to its facts.
     # A new recording is due under the 31-day rule from its first insert (no category yet).
+    # (Indexed by the due covers above, which begin with it.)
     delete_due_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), index=True, default=lambda ctx: _initial_decision(ctx).delete_at
+        UTCDateTime(), default=lambda ctx: _initial_decision(ctx).delete_at
     )
     review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Null only for a row nobody has decided yet: the sweep decides those first.
@@ -123,7 +140,7 @@ class Recording(Base):
     # `seen`): their lists filter and sort on these, so that no list's length or order
     # tells them of a complaint. Equal to the real decision wherever no complaint hold is.
     seen_delete_due_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime(), index=True, default=lambda ctx: _initial_decision(ctx).delete_at
+        UTCDateTime(), default=lambda ctx: _initial_decision(ctx).delete_at
     )
     seen_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     seen_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -156,3 +173,30 @@ class IngestFlag(Base):
     dock_id: Mapped[int | None] = mapped_column(ForeignKey("docks.id"))
     detail: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@event.listens_for(Recording, "after_insert")
+def _keep_first_and_last_recorded(
+    mapper: Mapper[Recording], connection: Connection, row: Recording
+) -> None:
+    """An officer's earliest and a camera's latest footage, kept with every recording
+    inserted (in its transaction; the conditions make concurrent inserts agree)."""
+    if row.officer_id is not None:
+        connection.execute(
+            update(Officer)
+            .where(
+                Officer.id == row.officer_id,
+                or_(
+                    Officer.first_recorded_at.is_(None), Officer.first_recorded_at > row.started_at
+                ),
+            )
+            .values(first_recorded_at=row.started_at)
+        )
+    connection.execute(
+        update(Camera)
+        .where(
+            Camera.id == row.camera_id,
+            or_(Camera.last_recorded_at.is_(None), Camera.last_recorded_at < row.started_at),
+        )
+        .values(last_recorded_at=row.started_at)
+    )

@@ -49,6 +49,7 @@ from custody.services.access import (
 from custody.services.answers import Page
 from custody.services.counting import count_up_to
 from custody.services.evidence import categories
+from custody.services.planning import not_by_officer
 from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
 
@@ -361,9 +362,18 @@ def my_footage(
             )
         else:
             whose = Recording.officer_id == (viewer.officer_id or -1)
-        where = (Recording.state != DELETED, whose, visible_recordings(uow, principal))
+        where: tuple[ColumnElement[bool], ...] = (
+            Recording.state != DELETED,
+            whose,
+            visible_recordings(uow, principal),
+        )
         total = count_up_to(uow, select(Recording.id).where(*where), page)
         uncategorised = count_up_to(uow, select(Recording.id).where(*where, ~_categorised()))
+        if team and not total.exact:
+            # A large team (a borough's is a thirtieth of the force): its newest are found
+            # soonest walking the force's time index backwards, where reading each officer's
+            # footage and sorting it would read the team's every recording for a page.
+            where = tuple(not_by_officer(term) for term in where)
         rows = list(
             uow.session.scalars(
                 select(Recording)

@@ -13,19 +13,26 @@ non-evidential footage before the sweep takes it; doubtful footage is left for a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, not_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select, update
+from sqlalchemy.sql.util import ClauseAdapter
 
 from custody.db.models import Officer, Recording
 from custody.db.models.lifecycle import Annotation, Category, RecordingCategory
+from custody.db.types import shifted
 from custody.domain.access import SystemAction, Viewer, roles_that_may
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.compliance import DUE_SOON, INCIDENT, Candidate, Doubt, doubts, rate
+from custody.domain.compliance import (
+    ANNOTATED,
+    DUE_SOON,
+    INCIDENT,
+    NEARBY_EVIDENTIAL,
+    rate,
+)
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
@@ -42,8 +49,6 @@ from custody.services.system import System, UnitOfWork
 WINDOW = timedelta(days=31)
 WEEKS = 8
 MAX_DOUBTFUL_SHOWN = 50
-# Doubt is worked out over at most this many candidates (a team's month is far fewer).
-MAX_CANDIDATES = 100_000
 MAX_SIGN_OFF = 5000
 
 categorised = exists().where(RecordingCategory.recording_id == Recording.id)
@@ -81,126 +86,157 @@ def _scope(
     return team or "force", where
 
 
-@dataclass(frozen=True)
-class Seen:
-    """One recording in the reader's scope, with what the page counts about it."""
-
-    id: str
-    officer_id: int
-    unit: str
-    warrant: str
-    name: str
-    started_at: datetime
-    categorised: bool
-    evidential: bool
-    annotated: bool
-    due_soon: bool
-    reviewed: bool
-    signed_off: bool
-
-
 def _flag(condition: ColumnElement[bool]) -> Any:
     return case((condition, 1), else_=0)
 
 
-def _seen(
-    uow: UnitOfWork,
-    base: list[ColumnElement[bool]],
-    since: datetime,
-    due_soon: ColumnElement[bool],
-) -> list[Seen]:
-    """The scope's recordings since `since`, each with its flags, in one query: the page is
-    then counted in Python (a team's eight weeks are a few thousand rows, not millions)."""
-    rows = uow.session.execute(
-        select(
-            Recording.id,
-            Recording.officer_id,
-            Officer.unit,
-            Officer.warrant_number,
-            Officer.name,
-            Recording.started_at,
-            _flag(categorised),
-            _flag(evidential),
-            _flag(annotated),
-            _flag(due_soon),
-            _flag(not_(unreviewed)),
-            _flag(Recording.signed_off_at.is_not(None)),
+def _nearby_evidential(
+    uow: UnitOfWork, principal: Principal, month_start: datetime
+) -> ColumnElement[bool]:
+    """A condition on `Recording`: the same officer recorded evidential footage within
+    `INCIDENT` of it, footage this reader may list (`custody.domain.compliance.doubts`, in
+    SQL: the (officer, started) index finds the officer's few recordings around it)."""
+    other = Recording.__table__.alias("nearby")
+    listed = ClauseAdapter(other).traverse(visible_recordings(uow, principal))
+    return exists(
+        select(other.c.id)
+        .join(RecordingCategory, RecordingCategory.recording_id == other.c.id)
+        .join(Category, Category.id == RecordingCategory.category_id)
+        .where(
+            other.c.officer_id == Recording.officer_id,
+            other.c.started_at >= shifted(Recording.started_at, -INCIDENT),
+            other.c.started_at <= shifted(Recording.started_at, INCIDENT),
+            other.c.started_at >= month_start - INCIDENT,
+            other.c.state != DELETED,
+            listed,
+            Category.evidential.is_(True),
         )
-        .join(Officer, Officer.id == Recording.officer_id)
-        .where(*base, Recording.started_at >= since)
-        .limit(MAX_CANDIDATES)
-    ).all()
-    return [Seen(r[0], r[1], r[2], r[3], r[4], r[5], *(bool(v) for v in r[6:])) for r in rows]
-
-
-def _doubts(seen: list[Seen], since: datetime) -> dict[str, Doubt]:
-    return doubts(
-        (
-            Candidate(s.id, s.officer_id, s.started_at, s.annotated, s.categorised)
-            for s in seen
-            if s.started_at >= since and not s.evidential
-        ),
-        ((s.officer_id, s.started_at) for s in seen if s.evidential),
     )
 
 
-def _looked_at(
+@dataclass(frozen=True)
+class _Terms:
+    """The page's conditions on a recording of the reader's scope, as SQL."""
+
+    base: list[ColumnElement[bool]]
+    month: ColumnElement[bool]
+    unsigned: ColumnElement[bool]
+    doubtful: ColumnElement[bool]
+    nearby: ColumnElement[bool]
+
+
+def _terms(
     uow: UnitOfWork,
+    principal: Principal,
     viewer: Viewer,
     base: list[ColumnElement[bool]],
     now: datetime,
-    since: datetime | None = None,
-) -> tuple[list[Seen], dict[str, Doubt]]:
-    """The scope's recordings (from `since`, and at least the month and the incidents at its
-    edge), due dates as this person may know them, and the doubtful ones of the month."""
+) -> _Terms:
+    """Due dates as this person may know them; doubtful as `custody.domain.compliance`
+    decides it (categorised, not evidential, and a note or evidential footage nearby)."""
     delete_due, _ = due_columns(viewer)
     due_soon = and_(delete_due.is_not(None), delete_due <= now + DUE_SOON)
-    start = now - WINDOW - INCIDENT
-    seen = _seen(uow, base, start if since is None else min(since, start), due_soon)
-    return seen, _doubts(seen, now - WINDOW)
+    month_start = now - WINDOW
+    nearby = _nearby_evidential(uow, principal, month_start)
+    return _Terms(
+        base=base,
+        month=Recording.started_at >= month_start,
+        unsigned=and_(not_(evidential), due_soon, unreviewed),
+        doubtful=and_(categorised, not_(evidential), or_(nearby, annotated)),
+        nearby=nearby,
+    )
 
 
-def _unsigned(s: Seen) -> bool:
-    return not s.evidential and s.due_soon and not s.reviewed
-
-
-def _rows(seen: list[Seen], doubtful: dict[str, Doubt], *, by_officer: bool) -> list[ComplianceRow]:
-    groups: dict[tuple[str, str | None, str], list[Seen]] = defaultdict(list)
-    for s in seen:
-        groups[(s.unit, s.warrant, s.name) if by_officer else (s.unit, None, s.unit)].append(s)
+def _rows(uow: UnitOfWork, terms: _Terms, *, by_officer: bool) -> list[ComplianceRow]:
+    """Per team or officer, counted in SQL over the month (one GROUP BY)."""
+    keys = (Officer.unit, Officer.warrant_number, Officer.name) if by_officer else (Officer.unit,)
+    found = uow.session.execute(
+        select(
+            *keys,
+            func.count(),
+            func.sum(_flag(not_(categorised))),
+            func.sum(_flag(terms.unsigned)),
+            func.sum(_flag(terms.doubtful)),
+            func.sum(_flag(Recording.signed_off_at.is_not(None))),
+        )
+        .join(Officer, Officer.id == Recording.officer_id)
+        .where(*terms.base, terms.month)
+        .group_by(*keys)
+    ).all()
     rows = []
-    for (_, warrant, name), found in sorted(groups.items(), key=lambda g: (g[0][0], g[0][2])):
-        uncategorised = sum(not s.categorised for s in found)
+    for row in found:
+        unit, warrant, name = (row[0], row[1], row[2]) if by_officer else (row[0], None, row[0])
+        total, uncategorised, unsigned, doubtful, signed = (int(v or 0) for v in row[-5:])
         rows.append(
-            ComplianceRow(
-                name=name,
-                officer=warrant,
-                recordings=len(found),
-                uncategorised=uncategorised,
-                due_soon_unreviewed=sum(_unsigned(s) for s in found),
-                doubtful=sum(s.id in doubtful for s in found),
-                signed_off=sum(s.signed_off for s in found),
-                categorised_rate=rate(len(found) - uncategorised, len(found)),
+            (
+                (unit, name),
+                ComplianceRow(
+                    name=name,
+                    officer=warrant,
+                    recordings=total,
+                    uncategorised=uncategorised,
+                    due_soon_unreviewed=unsigned,
+                    doubtful=doubtful,
+                    signed_off=signed,
+                    categorised_rate=rate(total - uncategorised, total),
+                ),
             )
         )
-    return rows
+    return [row for _, row in sorted(rows, key=lambda r: r[0])]
 
 
-def _weeks(seen: list[Seen], first_monday: datetime) -> list[WeekRate]:
+def _weeks(uow: UnitOfWork, terms: _Terms, first_monday: datetime) -> list[WeekRate]:
     """The last eight weeks (this one last), further back than the tables' 31 days."""
-    weeks = []
-    for back in range(WEEKS):
-        start = first_monday + timedelta(weeks=back)
-        found = [s for s in seen if start <= s.started_at < start + timedelta(weeks=1)]
-        weeks.append(
-            WeekRate(
-                week_starting=isoformat(start),
-                recorded=len(found),
-                categorised=sum(s.categorised for s in found),
-                reviewed=sum(s.reviewed for s in found),
-            )
+    starts = [first_monday + timedelta(weeks=back) for back in range(WEEKS)]
+    week = case(
+        *((Recording.started_at >= start, WEEKS - 1 - n) for n, start in enumerate(starts[::-1])),
+        else_=-1,
+    )
+    counted: dict[int, tuple[int, int, int]] = {}
+    for number, recorded, done, reviewed in uow.session.execute(
+        select(
+            week,
+            func.count(),
+            func.sum(_flag(categorised)),
+            func.sum(_flag(not_(unreviewed))),
         )
-    return weeks
+        .where(
+            *terms.base,
+            Recording.started_at >= first_monday,
+            Recording.started_at < first_monday + timedelta(weeks=WEEKS),
+        )
+        .group_by(week)
+    ):
+        counted[int(number)] = (int(recorded), int(done or 0), int(reviewed or 0))
+    return [
+        WeekRate(
+            week_starting=isoformat(start),
+            recorded=counted.get(n, (0, 0, 0))[0],
+            categorised=counted.get(n, (0, 0, 0))[1],
+            reviewed=counted.get(n, (0, 0, 0))[2],
+        )
+        for n, start in enumerate(starts)
+    ]
+
+
+def _doubtful(uow: UnitOfWork, terms: _Terms) -> list[DoubtfulItem]:
+    """The month's first doubtful recordings, oldest first, each with why."""
+    found = uow.session.execute(
+        select(Recording.id, Officer.warrant_number, Recording.started_at, _flag(terms.nearby))
+        .join(Officer, Officer.id == Recording.officer_id)
+        .where(*terms.base, terms.month, terms.doubtful)
+        .order_by(Recording.started_at, Recording.id)
+        .limit(MAX_DOUBTFUL_SHOWN)
+    ).all()
+    return [
+        DoubtfulItem(
+            recording_id=rid,
+            officer=warrant,
+            started_at=isoformat(started),
+            why=NEARBY_EVIDENTIAL if nearby else ANNOTATED,
+        )
+        for rid, warrant, started, nearby in found
+    ]
 
 
 def _first_monday(now: datetime) -> datetime:
@@ -211,30 +247,18 @@ def _first_monday(now: datetime) -> datetime:
 def compliance(
     system: System, principal: Principal, actor: Actor, *, team: str | None = None
 ) -> Compliance:
-    """The compliance page's figures for this reader (a team, or the force)."""
+    """The compliance page's figures for this reader (a team, or the force), counted in SQL."""
     tag = "user:retention:compliance"
     with system.unit_of_work() as uow:
         viewer = require(uow, principal, SystemAction.VIEW_COMPLIANCE, actor, tag)
         now = uow.now()
         scope, base = _scope(uow, principal, viewer, team)
-        first_monday = _first_monday(now)
-        seen, doubtful = _looked_at(uow, viewer, base, now, first_monday)
-        month = [s for s in seen if s.started_at >= now - WINDOW]
-        by_id = {s.id: s for s in month}
-        ordered = sorted((by_id[r] for r in doubtful), key=lambda s: (s.started_at, s.id))
-        items = [
-            DoubtfulItem(
-                recording_id=s.id,
-                officer=s.warrant,
-                started_at=isoformat(s.started_at),
-                why=doubtful[s.id].why,
-            )
-            for s in ordered[:MAX_DOUBTFUL_SHOWN]
-        ]
-        teams = _rows(month, doubtful, by_officer=False) if scope == "force" else []
-        officers = [] if scope == "force" else _rows(month, doubtful, by_officer=True)
-        unsigned = sum(_unsigned(s) for s in month)
-        weeks = _weeks(seen, first_monday)
+        terms = _terms(uow, principal, viewer, base, now)
+        teams = _rows(uow, terms, by_officer=False) if scope == "force" else []
+        officers = [] if scope == "force" else _rows(uow, terms, by_officer=True)
+        rows = teams or officers
+        weeks = _weeks(uow, terms, _first_monday(now))
+        items = _doubtful(uow, terms)
         uow.audit(tag, actor, object_type="system", object_id=scope[:80])
         uow.commit()
         return Compliance(
@@ -244,7 +268,7 @@ def compliance(
             officers=officers,
             weeks=weeks,
             doubtful=items,
-            unsigned_due_soon=unsigned,
+            unsigned_due_soon=sum(row.due_soon_unreviewed for row in rows),
         )
 
 
@@ -256,9 +280,16 @@ def sign_off(system: System, principal: Principal, actor: Actor) -> SignedOff:
         viewer = require(uow, principal, SystemAction.SIGN_OFF_FOOTAGE, actor, tag)
         now = uow.now()
         _, base = _scope(uow, principal, viewer, None)
-        seen, doubtful = _looked_at(uow, viewer, base, now)
-        due = sorted(s.id for s in seen if s.started_at >= now - WINDOW and _unsigned(s))
-        ids = [rid for rid in due if rid not in doubtful][:MAX_SIGN_OFF]
+        terms = _terms(uow, principal, viewer, base, now)
+        due = (*terms.base, terms.month, terms.unsigned)
+        ids = list(
+            uow.session.scalars(
+                select(Recording.id)
+                .where(*due, not_(terms.doubtful))
+                .order_by(Recording.id)
+                .limit(MAX_SIGN_OFF)
+            )
+        )
         if ids:
             uow.session.execute(
                 update(Recording)
@@ -267,6 +298,6 @@ def sign_off(system: System, principal: Principal, actor: Actor) -> SignedOff:
             )
         for rid in ids:
             uow.audit(tag, actor, object_type="recording", object_id=rid)
-        left = sum(rid in doubtful for rid in due)
+        left = uow.session.scalar(select(func.count()).where(*due, terms.doubtful)) or 0
         uow.commit()
         return SignedOff(signed_off=len(ids), doubtful_left=left)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from custody.db.models import Officer, Recording
 from custody.domain.access import Action, SystemAction, Viewer
@@ -35,6 +35,7 @@ from custody.services.access import (
 from custody.services.answers import Page, Paged
 from custody.services.counting import count_up_to
 from custody.services.evidence.categories import add_category_locked
+from custody.services.planning import lists_large_team, not_by_officer
 from custody.services.retention.answers import (
     DeletionCertificate,
     Restored,
@@ -155,11 +156,14 @@ def pending(
         # Filtered and sorted on the dates this person may know, so that neither the list's
         # length nor its order tells them of a complaint hold.
         due, _ = due_columns(viewer)
-        where = (
+        where: tuple[ColumnElement[bool], ...] = (
             due <= now + PENDING_NOTICE,
             Recording.state != DELETED,
             visible_recordings(uow, principal),
         )
+        if lists_large_team(uow, viewer):
+            # Along the due dates, the team's officers read in the index (services.planning).
+            where = tuple(not_by_officer(term) for term in where)
         total = count_up_to(uow, select(Recording.id).where(*where), page)
         query = select(Recording).where(*where).order_by(due, Recording.id)
         items = _items(
