@@ -92,9 +92,9 @@ def _sprite(name: str, mirror: bool) -> _Sprite:
     return _Sprite(picture, mask, local)
 
 
-def _place(walker: Walker, sprite: _Sprite, t: float, width: int, height: int) -> tuple[
-    float, float, float
-]:
+def _place(
+    walker: Walker, sprite: _Sprite, t: float, width: int, height: int
+) -> tuple[float, float, float]:
     """(left, top, scale) of the sprite at `t` seconds."""
     span = (walker.end if math.isfinite(walker.end) else t + 1) - walker.start
     progress = min(1.0, max(0.0, (t - walker.start) / max(span, 1e-9)))
@@ -160,17 +160,18 @@ def write_face_footage(
                        round(top) + sprite.face[1] * size[1] / sprite.picture.height,
                        round(left) + sprite.face[2] * size[0] / sprite.picture.width,
                        round(top) + sprite.face[3] * size[1] / sprite.picture.height]  # fmt: skip
-                faces.append({"person": number + 1, "box": [round(v, 1) for v in box]})
+                rounded = [round(v, 1) for v in box]
+                visible = 1.0
+                if pillar is not None:
+                    px1, px2 = pillar[0] * width, pillar[1] * width
+                    hidden = max(0.0, min(box[2], px2) - max(box[0], px1)) / max(
+                        1e-9, box[2] - box[0]
+                    )
+                    visible = round(1 - hidden, 3)
+                faces.append({"person": number + 1, "box": rounded, "visible": visible})
             if pillar is not None:
                 px1, px2 = pillar[0] * width, pillar[1] * width
                 ImageDraw.Draw(picture).rectangle((px1, 56, px2, height), fill=PILLAR_COLOUR)
-                for face in faces:
-                    x1, y1, x2, y2 = face["box"]  # type: ignore[misc]
-                    hidden = max(0.0, min(x2, px2) - max(x1, px1)) / max(1e-9, x2 - x1)
-                    face["visible"] = round(1 - hidden, 3)
-            else:
-                for face in faces:
-                    face["visible"] = 1.0
             truth.append(faces)
             frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]
             frame.pts = index

@@ -9,6 +9,7 @@ detection as its thumbnail.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import queue
 import threading
@@ -118,7 +119,10 @@ class _Shape:
 
 
 def _frames(
-    source: str | IO[bytes], settings: ScanSettings, shape: list[_Shape], out: queue.Queue[Any]
+    source: str | IO[bytes] | Any,
+    settings: ScanSettings,
+    shape: list[_Shape],
+    out: queue.Queue[Any],
 ) -> None:
     """Decode on this thread, putting (index, picture or None) on `out`, then a None."""
     try:
@@ -179,7 +183,7 @@ def _thumbnail(picture: np.ndarray, box: list[float]) -> bytes:
     height, width = picture.shape[:2]
     left, top = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
     right, bottom = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
-    crop = Image.fromarray(picture[top:max(bottom, top + 1), left:max(right, left + 1)])
+    crop = Image.fromarray(picture[top : max(bottom, top + 1), left : max(right, left + 1)])
     crop = crop.resize((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
     out = io.BytesIO()
     crop.save(out, format="JPEG", quality=85)
@@ -187,7 +191,7 @@ def _thumbnail(picture: np.ndarray, box: list[float]) -> bytes:
 
 
 def scan_faces(
-    source: str | IO[bytes], detector: FaceDetector, settings: ScanSettings
+    source: str | IO[bytes] | Any, detector: FaceDetector, settings: ScanSettings
 ) -> FaceScan:
     """Find and follow the faces in a piece of footage (a path or a seekable file);
     FootageUnreadable if it does not decode."""
@@ -218,10 +222,8 @@ def scan_faces(
     finally:
         # Drain so that a decoder blocked on a full queue can finish.
         while worker.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 frames.get(timeout=0.1)
-            except queue.Empty:
-                pass
         worker.join()
     if not shape:
         raise FootageUnreadable("the footage has no video")

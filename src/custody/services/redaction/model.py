@@ -81,7 +81,9 @@ def open_session(model: FaceModel, *, threads: int | None = None) -> Any:
 
     onnxruntime.set_default_logger_severity(3)
     graph = onnx.load(str(model.path))
-    inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.graph.input}
+    inputs = {
+        i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.graph.input
+    }
     outputs = {
         o.name: [d.dim_value for d in o.type.tensor_type.shape.dim] for o in graph.graph.output
     }
