@@ -258,25 +258,34 @@ def get_redaction(
         return _view(_open(uow, principal, redaction_id, actor, Action.REDACT, READ_RECORD))
 
 
+def _approvable(row: Redaction, principal: Principal) -> None:
+    if row.state != DONE:
+        raise Conflict(f"redaction {row.id} is not rendered ({row.state})")
+    if row.approved_at is not None:
+        raise Conflict(f"redaction {row.id} is already approved by {row.approved_by}")
+    if row.requested_by_user_id == principal.user_id:
+        raise Conflict("a second person must approve a redaction: not the one who made it")
+
+
 def approve_redaction(
     system: System, principal: Principal, redaction_id: str, actor: Actor
 ) -> RedactionView:
     """A second person approves a rendered copy for release; the record, with its approval,
     is stored again beside the copy. Whoever asked for the copy may not approve it."""
     with system.unit_of_work() as uow:
+        row = _open(uow, principal, redaction_id, actor, Action.APPROVE_REDACTION, APPROVE)
+        _approvable(row, principal)
+        at = uow.now()
+        record: Record = json.loads(row.plan)
+    record["approval"] = {"by": actor.name, "at": isoformat(at)}
+    # Stored before the transaction that names it: the store may keep keys in the database.
+    kept = system.store.put_stream([record_bytes(record)])
+    with system.unit_of_work() as uow:
         row = _open(uow, principal, redaction_id, actor, Action.APPROVE_REDACTION, APPROVE,
                     lock=True)  # fmt: skip
-        if row.state != DONE:
-            raise Conflict(f"redaction {redaction_id} is not rendered ({row.state})")
-        if row.approved_at is not None:
-            raise Conflict(f"redaction {redaction_id} is already approved by {row.approved_by}")
-        if row.requested_by_user_id == principal.user_id:
-            raise Conflict("a second person must approve a redaction: not the one who made it")
-        record: Record = json.loads(row.plan)
-        record["approval"] = {"by": actor.name, "at": isoformat(uow.now())}
-        kept = system.store.put_stream([record_bytes(record)])
+        _approvable(row, principal)
         row.approved_by, row.approved_by_user_id = actor.name, principal.user_id
-        row.approved_at, row.record_sha256 = uow.now(), kept.sha256
+        row.approved_at, row.record_sha256 = at, kept.sha256
         row.plan = json.dumps(record, sort_keys=True)
         uow.audit(APPROVE, actor, object_type="recording", object_id=row.recording_id,
                   details={"redaction": row.id, "sha256": row.sha256,
