@@ -56,6 +56,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/storage_s3.py
 	$(BIN)/python benchmarks/compliance.py
 	$(BIN)/python benchmarks/bundle.py --quick
+	$(BIN)/python benchmarks/redaction.py --quick
 	$(BIN)/python benchmarks/portal_scale.py --quick
 
 screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
