@@ -97,7 +97,7 @@ def test_the_box_list_survives_its_compact_form_and_refuses_garbage() -> None:
 
 def test_mute_ranges_are_joined_and_checked() -> None:
     assert mute_ranges([(5, 6), (1, 2), (1.5, 3)]) == [(1, 3), (5, 6)]
-    for bad in ([(-1, 2)], [(3, 3)], [(4, 2)]):
+    for bad in ([(-1, 2)], [(3, 3)], [(4, 2)], [(1, float("inf"))], [(float("nan"), 2)]):
         with pytest.raises(ValueError):
             mute_ranges(bad)
 

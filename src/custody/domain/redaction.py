@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -321,7 +322,7 @@ def mute_ranges(ranges: Iterable[tuple[float, float]]) -> list[tuple[float, floa
     """Audio ranges (seconds) to silence, checked, sorted and joined where they overlap."""
     cleaned: list[tuple[float, float]] = []
     for start, end in sorted(ranges):
-        if not (start >= 0 and end > start):
+        if not (math.isfinite(start) and math.isfinite(end) and start >= 0 and end > start):
             raise ValueError(f"a mute range must start at or after 0 and end after it: {start}")
         if cleaned and start <= cleaned[-1][1]:
             cleaned[-1] = (cleaned[-1][0], max(cleaned[-1][1], end))
