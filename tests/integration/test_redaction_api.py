@@ -97,6 +97,15 @@ def test_scan_choose_render_and_approve_over_http(
     record = client.get(f"{API}/redactions/{rid}/record", headers=fran)
     assert record.headers["content-type"] == "application/json"
     assert json.loads(record.content)["output"]["sha256"] == done["sha256"]
+    # The reviewer previews the copy in the player, a range at a time, and sees the faces.
+    played = client.get(f"{API}/redactions/{rid}/media", headers={**fran, "Range": "bytes=0-"})
+    assert played.status_code == 206 and played.headers["content-type"] == "video/mp4"
+    assert played.content[4:8] == b"ftyp"
+    face = client.get(f"{API}/face-scans/{scan['id']}/tracks/{first}/thumbnail", headers=fran)
+    assert face.status_code == 200 and face.content[:3] == b"\xff\xd8\xff"
+    listed = client.get(f"{API}/recordings/{recording}/redactions", headers=fran).json()
+    assert [r["id"] for r in listed] == [rid]
+    assert len(client.get(f"{API}/recordings/{recording}/face-scans", headers=fran).json()) == 1
     own = client.post(f"{API}/redactions/{rid}/approval", headers=fran)
     assert own.status_code == 409 and "second person" in own.json()["error"]["message"]
     approved = client.post(f"{API}/redactions/{rid}/approval", headers=erin)

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from custody.db.models.redaction import FaceScan, Redaction
 from custody.domain.access import Action
 from custody.domain.actor import Actor
@@ -23,7 +25,9 @@ from custody.domain.principal import Principal
 from custody.domain.redaction import boxes_by_frame, mute_ranges
 from custody.private import private_dir
 from custody.services.access import open_recording
+from custody.services.recordings import viewings
 from custody.services.recordings.media import StoreReader
+from custody.services.recordings.reading import PLAY_PIECE, MediaStream, resolve_range
 from custody.services.redaction import scans
 from custody.services.redaction.answers import RedactionView
 from custody.services.redaction.records import (
@@ -42,6 +46,7 @@ REQUEST = "user:redaction:request"
 RENDERED = "system:redaction:rendered"
 APPROVE = "user:redaction:approve"
 READ_RECORD = "user:redaction:record"
+PLAY = "user:redaction:stream"
 RENDERING, DONE, FAILED = "rendering", "rendered", "failed"
 COPY_BLOCK = 1024 * 1024
 MAX_MANUAL = 200
@@ -305,3 +310,41 @@ def read_record(system: System, principal: Principal, redaction_id: str, actor: 
         uow.commit()
         sha = row.record_sha256
     return b"".join(system.store.read(sha))
+
+
+def list_redactions(
+    system: System, principal: Principal, recording_id: str, actor: Actor
+) -> list[RedactionView]:
+    """The redacted copies of a recording, oldest first."""
+    with system.unit_of_work() as uow:
+        open_recording(uow, principal, recording_id, Action.REDACT, actor, READ_RECORD)
+        rows = uow.session.scalars(
+            select(Redaction)
+            .where(Redaction.recording_id == recording_id)
+            .order_by(Redaction.requested_at, Redaction.id)
+        )
+        return [_view(row) for row in rows]
+
+
+def open_copy_media(
+    system: System,
+    principal: Principal,
+    redaction_id: str,
+    actor: Actor,
+    byte_range: tuple[int, int | None] | None,
+) -> MediaStream:
+    """Play a rendered copy a piece at a time (a reviewer's preview before approval, or the
+    released copy); a viewing is audited once, on the recording, as a clip's is."""
+    with system.unit_of_work() as uow:
+        row = _open(uow, principal, redaction_id, actor, Action.STREAM, PLAY)
+        if row.sha256 is None or row.size is None:
+            raise Conflict(f"redaction {redaction_id} has no copy yet ({row.state})")
+        start, end = resolve_range(byte_range, row.size)
+        end = min(end, start + PLAY_PIECE)
+        if not viewings.continues(uow, PLAY, actor, row.recording_id):
+            uow.audit(PLAY, actor, object_type="recording", object_id=row.recording_id,
+                      details={"redaction": row.id, "range": [start, end - 1]})  # fmt: skip
+        uow.commit()
+        sha, size = row.sha256, row.size
+    return MediaStream(size, start, end, "video/mp4", system.store.read(sha, start, end),
+                       download=False, partial=True)  # fmt: skip

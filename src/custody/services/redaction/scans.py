@@ -13,6 +13,8 @@ import json
 import uuid
 from dataclasses import asdict
 
+from sqlalchemy import select
+
 from custody.db.models.redaction import FaceScan
 from custody.domain.access import Action
 from custody.domain.actor import Actor
@@ -220,3 +222,30 @@ def get_scan(system: System, principal: Principal, scan_id: str, actor: Actor) -
                   details={"scan": scan.id})  # fmt: skip
         uow.commit()
         return _view(scan)
+
+
+def list_scans(
+    system: System, principal: Principal, recording_id: str, actor: Actor
+) -> list[ScanView]:
+    """The face scans of a recording, newest first."""
+    with system.unit_of_work() as uow:
+        open_recording(uow, principal, recording_id, Action.REDACT, actor, VIEW)
+        rows = uow.session.scalars(
+            select(FaceScan)
+            .where(FaceScan.recording_id == recording_id)
+            .order_by(FaceScan.requested_at.desc(), FaceScan.id)
+        )
+        return [_view(row) for row in rows]
+
+
+def thumbnail(
+    system: System, principal: Principal, scan_id: str, track_id: int, actor: Actor
+) -> bytes:
+    """A track's thumbnail (a JPEG of a face: footage, so the door's REDACT)."""
+    with system.unit_of_work() as uow:
+        scan = open_scan(uow, principal, scan_id, actor, Action.REDACT, VIEW)
+        found = {track.id: thumb for track, thumb in tracks_of(scan)}
+    sha = found.get(track_id)
+    if sha is None:
+        raise NotFound(f"face scan {scan_id} has no track {track_id}")
+    return b"".join(system.store.read(sha))

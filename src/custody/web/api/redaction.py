@@ -6,17 +6,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
 from custody.domain.errors import Conflict
+from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.services.redaction import redactions, scans
 from custody.services.redaction.answers import RedactionView, ScanView
 from custody.services.redaction.records import Choices, ManualBox
 from custody.web.deps import CurrentUser, SystemDep, user_actor
-from custody.web.errors import errors_for
+from custody.web.errors import error_response, errors_for
 from custody.web.guard import access
+from custody.web.media import footage_answer, parse_range
 
 router = APIRouter(tags=["redaction"])
 
@@ -140,3 +143,74 @@ async def read_record(
         redactions.read_record, system, user, redaction_id, user_actor(request, user)
     )
     return Response(data, media_type="application/json")
+
+
+@router.get(
+    "/recordings/{recording_id}/face-scans",
+    response_model=list[ScanView],
+    summary="The face scans of a recording, newest first",
+    openapi_extra=access(Action.REDACT),
+)
+async def list_scans(
+    recording_id: str, request: Request, system: SystemDep, user: CurrentUser
+) -> list[ScanView]:
+    return await run_in_threadpool(
+        scans.list_scans, system, user, recording_id, user_actor(request, user)
+    )
+
+
+@router.get(
+    "/face-scans/{scan_id}/tracks/{track_id}/thumbnail",
+    summary="A track's thumbnail: the face of its most confident detection (JPEG)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+    openapi_extra=access(Action.REDACT),
+)
+async def thumbnail(
+    scan_id: str, track_id: int, request: Request, system: SystemDep, user: CurrentUser
+) -> Response:
+    data = await run_in_threadpool(
+        scans.thumbnail, system, user, scan_id, track_id, user_actor(request, user)
+    )
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get(
+    "/recordings/{recording_id}/redactions",
+    response_model=list[RedactionView],
+    summary="The redacted copies of a recording, oldest first",
+    openapi_extra=access(Action.REDACT),
+)
+async def list_redactions(
+    recording_id: str, request: Request, system: SystemDep, user: CurrentUser
+) -> list[RedactionView]:
+    return await run_in_threadpool(
+        redactions.list_redactions, system, user, recording_id, user_actor(request, user)
+    )
+
+
+@router.get(
+    "/redactions/{redaction_id}/media",
+    summary="Play a redacted copy, a range at a time",
+    response_class=StreamingResponse,
+    responses={
+        206: {"description": "the range asked for", "content": {"video/mp4": {}}},
+        **errors_for(416, Conflict),
+    },
+    openapi_extra=access(Action.STREAM),
+)
+async def media(
+    redaction_id: str, request: Request, system: SystemDep, user: CurrentUser
+) -> Response:
+    byte_range = parse_range(request.headers.get("range"))
+    try:
+        stream = await run_in_threadpool(
+            lambda: redactions.open_copy_media(
+                system, user, redaction_id, user_actor(request, user), byte_range
+            )
+        )
+    except RangeNotSatisfiable as exc:
+        response = error_response(416, exc.code, exc.message)
+        response.headers["Content-Range"] = f"bytes */{exc.size}"
+        return response
+    return footage_answer(stream, f"redacted-{redaction_id}")
