@@ -104,7 +104,7 @@ def main() -> None:
         hit, total = recall(truth, found)
         custody_recall = hit / total
         print(
-            f"custody: {custody_s:.2f} s, {frames / custody_s:.1f} fps, "
+            f"custody: {custody_s:.2f} s ({custody_cpu:.1f} CPU s), {frames / custody_s:.1f} fps, "
             f"{len(scan.tracks)} tracks, recall {custody_recall:.3f} ({hit}/{total})"
         )
 
@@ -127,7 +127,7 @@ def main() -> None:
         d_hit, d_total = recall(truth, _deface_boxes(clip))
         deface_recall = d_hit / d_total
         print(
-            f"deface CLI: {deface_s:.2f} s, {frames / deface_s:.1f} fps, "
+            f"deface CLI: {deface_s:.2f} s ({deface_cpu:.1f} CPU s), {frames / deface_s:.1f} fps, "
             f"recall {deface_recall:.3f} ({d_hit}/{d_total})"
         )
 
@@ -136,6 +136,12 @@ def main() -> None:
     print(
         f"detection and tracking: {ratio:.2f}x deface's CLI; scan and render: {whole:.2f}x; "
         f"real time is {frames / seconds:.0f} fps"
+    )
+    # On a busy machine wall time is shared with others: CPU time says what the work costs,
+    # and frames per CPU second times the cores is what these cores would do alone.
+    print(
+        f"CPU time: {deface_cpu / custody_cpu:.2f}x less than deface's; alone on {cores} cores "
+        f"about {frames * cores / custody_cpu:.0f} fps (deface {frames * cores / deface_cpu:.0f})"
     )
     print(
         f"redaction: {ratio:.2f}x deface, recall {custody_recall:.2f} "
