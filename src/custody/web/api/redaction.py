@@ -23,6 +23,28 @@ from custody.web.media import footage_answer, parse_range
 
 router = APIRouter(tags=["redaction"])
 
+_OBJECT = {"type": "object"}
+_MAYBE = {"type": ["object", "null"]}
+# The record is stored and served byte for byte as kept (docs/redaction.md lists its keys).
+RECORD_SCHEMA = {
+    "type": "object",
+    "title": "RedactionRecord",
+    "required": ["format", "redaction", "recording", "original", "choices", "boxes", "render"],
+    "properties": {
+        "format": {"type": "string", "const": "custody-redaction-record/1"},
+        "redaction": {"type": "string"},
+        "recording": {"type": "string"},
+        "original": _OBJECT,
+        "model": _MAYBE,
+        "scan": _MAYBE,
+        "choices": _OBJECT,
+        "boxes": _OBJECT,
+        "render": _OBJECT,
+        "output": _MAYBE,
+        "approval": _MAYBE,
+    },
+}
+
 # A second of a recording: no recording is longer than a camera's battery lasts.
 Seconds = Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)]
 
@@ -133,7 +155,10 @@ async def approve_redaction(
     "/redactions/{redaction_id}/record",
     summary="The redaction record stored beside the copy (JSON), as a court would check it",
     response_class=Response,
-    responses={200: {"content": {"application/json": {}}}, **errors_for(Conflict)},
+    responses={
+        200: {"content": {"application/json": {"schema": RECORD_SCHEMA}}},
+        **errors_for(Conflict),
+    },
     openapi_extra=access(Action.REDACT),
 )
 async def read_record(
