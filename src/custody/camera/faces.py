@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 import av
+import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from custody.camera.scene import SceneRenderer
@@ -145,33 +146,30 @@ def write_face_footage(
             t = index / fps
             picture = scene.frame(index)
             faces: list[dict[str, object]] = []
+            # Who is in front at each pixel: a person pasted later, or the pillar, hides a face.
+            owner = Image.new("L", (width, height), 0)
             for number, (walker, sprite) in enumerate(zip(walkers, sprites, strict=True)):
                 if not walker.start <= t < walker.end:
                     continue
                 left, top, scale = _place(walker, sprite, t, width, height)
                 size = (max(1, round(sprite.picture.width * scale)),
                         max(1, round(sprite.picture.height * scale)))  # fmt: skip
-                picture.paste(
-                    sprite.picture.resize(size, Image.Resampling.BILINEAR),
-                    (round(left), round(top)),
-                    sprite.mask.resize(size, Image.Resampling.BILINEAR),
-                )
-                box = [round(left) + sprite.face[0] * size[0] / sprite.picture.width,
-                       round(top) + sprite.face[1] * size[1] / sprite.picture.height,
-                       round(left) + sprite.face[2] * size[0] / sprite.picture.width,
-                       round(top) + sprite.face[3] * size[1] / sprite.picture.height]  # fmt: skip
-                rounded = [round(v, 1) for v in box]
-                visible = 1.0
-                if pillar is not None:
-                    px1, px2 = pillar[0] * width, pillar[1] * width
-                    hidden = max(0.0, min(box[2], px2) - max(box[0], px1)) / max(
-                        1e-9, box[2] - box[0]
-                    )
-                    visible = round(1 - hidden, 3)
-                faces.append({"person": number + 1, "box": rounded, "visible": visible})
+                mask = sprite.mask.resize(size, Image.Resampling.BILINEAR)
+                corner = (round(left), round(top))
+                picture.paste(sprite.picture.resize(size, Image.Resampling.BILINEAR), corner, mask)
+                owner.paste(number + 1, (*corner, corner[0] + size[0], corner[1] + size[1]),
+                            mask.point(lambda v: 255 if v >= 128 else 0))  # fmt: skip
+                box = [corner[0] + sprite.face[0] * size[0] / sprite.picture.width,
+                       corner[1] + sprite.face[1] * size[1] / sprite.picture.height,
+                       corner[0] + sprite.face[2] * size[0] / sprite.picture.width,
+                       corner[1] + sprite.face[3] * size[1] / sprite.picture.height]  # fmt: skip
+                faces.append({"person": number + 1, "box": [round(v, 1) for v in box]})
             if pillar is not None:
                 px1, px2 = pillar[0] * width, pillar[1] * width
                 ImageDraw.Draw(picture).rectangle((px1, 56, px2, height), fill=PILLAR_COLOUR)
+                ImageDraw.Draw(owner).rectangle((px1, 56, px2, height), fill=255)
+            for face in faces:
+                face["visible"] = _visible(owner, face["box"], int(face["person"]))  # type: ignore[arg-type, call-overload]
             truth.append(faces)
             frame = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]
             frame.pts = index
@@ -195,6 +193,19 @@ def write_face_footage(
         )
     )
     return truth_path
+
+
+def _visible(owner: Image.Image, box: list[float], person: int) -> float:
+    """How much of a face box shows: the share of its pixels nobody else stands in front of."""
+    left, top = max(0, int(box[0])), max(0, int(box[1]))
+    right, bottom = min(owner.width, int(-(-box[2] // 1))), min(owner.height, int(-(-box[3] // 1)))
+    if right <= left or bottom <= top:
+        return 0.0
+    seen = np.asarray(owner.crop((left, top, right, bottom)))
+    shown = np.count_nonzero((seen == 0) | (seen == person))
+    # Cut off by the frame's edge counts as hidden too.
+    whole = max(1e-9, (box[2] - box[0]) * (box[3] - box[1]))
+    return round(min(1.0, float(shown) / whole), 3)
 
 
 def _tone(container: av.container.OutputContainer, stream: object, duration: float) -> None:
