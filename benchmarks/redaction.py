@@ -124,12 +124,11 @@ def main() -> None:
         deface_s = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         deface_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        print(f"deface CLI: {deface_s:.2f} s ({deface_cpu:.1f} CPU s), {frames / deface_s:.1f} fps",
+              flush=True)  # fmt: skip
         d_hit, d_total = recall(truth, _deface_boxes(clip))
         deface_recall = d_hit / d_total
-        print(
-            f"deface CLI: {deface_s:.2f} s ({deface_cpu:.1f} CPU s), {frames / deface_s:.1f} fps, "
-            f"recall {deface_recall:.3f} ({d_hit}/{d_total})"
-        )
+        print(f"deface recall {deface_recall:.3f} ({d_hit}/{d_total})")
 
     ratio = deface_s / custody_s
     whole = deface_s / (custody_s + render_s)
