@@ -61,6 +61,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/storage_s3.py
 	$(BIN)/python benchmarks/compliance.py
 	$(BIN)/python benchmarks/bundle.py --quick
+	$(BIN)/python benchmarks/redaction.py --quick
 	$(BIN)/python benchmarks/portal_scale.py --quick
 	$(BIN)/python benchmarks/shift_change.py --quick
 

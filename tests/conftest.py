@@ -263,6 +263,8 @@ class RecordedJobs:
     probed: list[str] = field(default_factory=list)
     verifications: list[int] = field(default_factory=list)
     bundles: list[str] = field(default_factory=list)
+    face_scans: list[str] = field(default_factory=list)
+    redactions: list[str] = field(default_factory=list)
 
     def probe_recording(self, recording_id: str) -> None:
         self.probed.append(recording_id)
@@ -272,6 +274,12 @@ class RecordedJobs:
 
     def build_bundle(self, export_id: str) -> None:
         self.bundles.append(export_id)
+
+    def detect_faces(self, scan_id: str) -> None:
+        self.face_scans.append(scan_id)
+
+    def render_redaction(self, redaction_id: str) -> None:
+        self.redactions.append(redaction_id)
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from custody.domain.clock import ManualClock
 from custody.services.disclosure import bundle_exports
 from custody.services.identity import tokens, users
 from custody.services.recordings.media import probe_recording
+from custody.services.redaction import redactions
+from custody.services.redaction import scans as redaction_scans
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START, RecordedJobs
@@ -52,6 +54,8 @@ UNKNOWN: dict[str, str | int] = {
     "warrant_number": "0000XX",
     "borough": "Atlantis",
     "bundle_id": "00000000-0000-4000-8000-000000000000",
+    "scan_id": "00000000-0000-4000-8000-000000000000",
+    "redaction_id": "00000000-0000-4000-8000-000000000000",
 }
 UNKNOWN_NUMBER = 999_999
 
@@ -146,6 +150,15 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
         call("POST", f"/cases/{case['id']}/recordings", erin, 201, json={"recording_id": played})
         cut = {"in_seconds": 0.5, "out_seconds": 1.5}
         values["clip_id"] = call("POST", f"/recordings/{played}/clips", erin, 201, json=cut)["id"]
+        # A face scan (of footage with no faces) and a redacted copy, each run by its job.
+        scan = call("POST", f"/recordings/{played}/face-scans", erin, 202)
+        redaction_scans.run_scan(system, scan["id"], threads=1)
+        values["scan_id"] = scan["id"]
+        values["track_id"] = 1
+        whole = {"everything": True, "scan_id": scan["id"]}
+        redacted = call("POST", f"/recordings/{played}/redactions", erin, 202, json=whole)
+        redactions.run_render(system, redacted["id"])
+        values["redaction_id"] = redacted["id"]
         # The schedule's own routes are another branch's: its line is written as a row here.
         marking = {"use": "exhibit", "reference": "EP/1", "description": "contract run"}
         line = call(

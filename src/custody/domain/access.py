@@ -40,6 +40,10 @@ class Action(enum.StrEnum):
     EXPORT = "export"
     # Cut a clip: a new object from the original (which is never changed), for disclosure.
     CLIP = "clip"
+    # Find faces, choose what to blur and render a redacted copy (a new object).
+    REDACT = "redact"
+    # Approve another person's redacted copy for release (never one's own).
+    APPROVE_REDACTION = "approve_redaction"
     RESTORE = "restore"  # bring a recording pending deletion back under a category
 
 
@@ -272,7 +276,18 @@ RULES: dict[str, tuple[Rule, ...]] = {
         _rule(
             R.CASE,
             EVERY_CLASS,
-            {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT, A.CLIP},
+            {
+                A.LIST,
+                A.VIEW,
+                A.STREAM,
+                A.DOWNLOAD,
+                A.SHARE,
+                A.EXPORT,
+                A.VIEW_AUDIT,
+                A.CLIP,
+                A.REDACT,
+                A.APPROVE_REDACTION,
+            },
             "disclosure of footage in the disclosure officer's cases",
         ),
     ),
@@ -313,6 +328,8 @@ ACTION_PHRASES = {
     A.SHARE: "share",
     A.EXPORT: "export",
     A.CLIP: "clip",
+    A.REDACT: "redact",
+    A.APPROVE_REDACTION: "approve a redaction of",
     A.RESTORE: "restore",
 }
 

@@ -17,6 +17,8 @@ from custody.private import private_sqlite
 from custody.services.audit_trail import search as audit_search
 from custody.services.disclosure import bundle_exports
 from custody.services.recordings import media
+from custody.services.redaction import redactions
+from custody.services.redaction import scans as redaction_scans
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -92,6 +94,21 @@ class HueyJobs:
             # After the request's commit: its row stays `building`, then shows as stopped.
             logger.exception("could not queue the build of bundle %s", export_id)
 
+    def detect_faces(self, scan_id: str) -> None:
+        """Enqueue a face scan that has just been asked for (committed)."""
+        try:
+            self.tasks.detect_faces(scan_id)
+        except Exception:
+            # After the request's commit: the scan stays `scanning` until asked again.
+            logger.exception("could not queue face scan %s", scan_id)
+
+    def render_redaction(self, redaction_id: str) -> None:
+        """Enqueue the render of a redacted copy that has just been asked for (committed)."""
+        try:
+            self.tasks.render_redaction(redaction_id)
+        except Exception:
+            logger.exception("could not queue the render of redaction %s", redaction_id)
+
 
 class ImmediateJobs:
     """A JobQueue that runs each job at once in the caller's thread: for tests and tools.
@@ -119,6 +136,12 @@ class ImmediateJobs:
     def build_bundle(self, export_id: str) -> None:
         # The build keeps its own failures on the bundle's row.
         bundle_exports.build_bundle(self.system, export_id)
+
+    def detect_faces(self, scan_id: str) -> None:
+        redaction_scans.run_scan(self.system, scan_id)
+
+    def render_redaction(self, redaction_id: str) -> None:
+        redactions.run_render(self.system, redaction_id)
 
 
 def start_in_process_consumer(

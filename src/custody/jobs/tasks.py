@@ -21,6 +21,8 @@ from custody.services.disclosure import bundle_exports, shares
 from custody.services.ingest import expiry
 from custody.services.objects import fixity as object_fixity
 from custody.services.recordings import media, previews
+from custody.services.redaction import redactions
+from custody.services.redaction import scans as redaction_scans
 from custody.services.retention import locks, review
 from custody.services.system import System
 
@@ -51,6 +53,8 @@ class Tasks:
     verify_audit: Any
     expire_shares: Any
     build_bundle: Any
+    detect_faces: Any
+    render_redaction: Any
     fixity: Any
     renew_object_locks: Any
 
@@ -88,6 +92,13 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     def build_bundle(export_id: str) -> None:
         bundle_exports.build_bundle(system, export_id)
 
+    def detect_faces(scan_id: str) -> None:
+        # A scan that failed keeps its reason on its row; a crash leaves it `scanning`.
+        redaction_scans.run_scan(system, scan_id)
+
+    def render_redaction(redaction_id: str) -> None:
+        redactions.run_render(system, redaction_id)
+
     def fixity() -> None:
         once_per_slot(huey, "fixity", 3600, lambda: _fixity(system))
 
@@ -117,6 +128,8 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         expire_shares=huey.periodic_task(every_few_minutes, name="expire_shares")(expire_shares),
         # A bundle's build keeps its failure on its row: retrying would only repeat it.
         build_bundle=huey.task(name="build_bundle")(build_bundle),
+        detect_faces=huey.task(name="detect_faces")(detect_faces),
+        render_redaction=huey.task(name="render_redaction")(render_redaction),
         # A slice of fixity every hour (settings bound its time and rate), oldest proof first,
         # half an hour away from the sweep.
         fixity=huey.periodic_task(crontab(minute=str(FIXITY_AT_MINUTE)), name="fixity")(fixity),

@@ -28,6 +28,8 @@ class JobQueue(Protocol):
 
     def verify_audit(self, verification_id: int) -> None: ...
     def build_bundle(self, export_id: str) -> None: ...
+    def detect_faces(self, scan_id: str) -> None: ...
+    def render_redaction(self, redaction_id: str) -> None: ...
 
 
 class NoJobs:
@@ -40,6 +42,12 @@ class NoJobs:
         return None
 
     def build_bundle(self, export_id: str) -> None:
+        return None
+
+    def detect_faces(self, scan_id: str) -> None:
+        return None
+
+    def render_redaction(self, redaction_id: str) -> None:
         return None
 
 

@@ -22,6 +22,7 @@ from custody.web.api import (
     identity,
     ingest,
     recordings,
+    redaction,
     retention,
 )
 from custody.web.errors import errors_for
@@ -77,6 +78,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(fleet.router, prefix=API)
     app.include_router(disclosure_shares.router, prefix=API)
     app.include_router(disclosure_bundles.router, prefix=API)
+    app.include_router(redaction.router, prefix=API)
     app.include_router(auth.router)
     app.include_router(rollout_page.router)
     # People outside the force, by a share's link: pages of their own, nothing else.
