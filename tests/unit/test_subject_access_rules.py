@@ -68,3 +68,14 @@ def test_release_needs_every_item_ready_and_a_second_person() -> None:
     assert "reviewing" in (release_refusal([RedactionStatus.PENDING], "alice", "bob") or "")
     assert "second person" in (release_refusal(ready, "alice", None) or "")
     assert "prepared" in (release_refusal(ready, "alice", "alice") or "")
+
+
+def test_places_by_great_circle_distance() -> None:
+    from custody.domain.subject_access import distance_m, passes_within
+
+    # 0.002° of latitude is 222 m; 0.0007° of longitude at 51.5° N another 48 m across.
+    assert 225 < distance_m(51.5450, -0.0553, 51.5470, -0.0560) < 230
+    track = [(51.5450, -0.0553), (51.5460, -0.0555)]
+    assert passes_within(track, 51.5470, -0.0560, 250)
+    assert not passes_within(track, 51.5070, -0.1278, 1000)  # Trafalgar Square
+    assert not passes_within([], 51.5, 0.0, 1000)

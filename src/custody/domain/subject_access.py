@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import math
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,7 +21,7 @@ MAX_EXTENSION_MONTHS = 2
 
 class RedactionStatus(enum.StrEnum):
     """Where an attached recording stands before release. `PENDING` until the data protection
-    officer marks it; the redaction work (issue 15, points 1–3) will add its own render step
+    officer marks it; the redaction work (issue 15, points 1 to 3) will add its own render step
     that ends in `REDACTED_COPY`."""
 
     PENDING = "pending"
@@ -98,3 +99,29 @@ def release_refusal(
     if approved_by == prepared_by:
         return "the person who prepared the request cannot approve it"
     return None
+
+
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
+MAX_RADIUS_M = 50_000.0
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def check_place(lat: float, lon: float, radius_m: float) -> None:
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise InvalidInput("a place is a latitude in [-90, 90] and a longitude in [-180, 180]")
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise InvalidInput(f"a radius is more than 0 and at most {MAX_RADIUS_M:.0f} metres")
+
+
+def passes_within(
+    track: list[tuple[float, float]], lat: float, lon: float, radius_m: float
+) -> bool:
+    """Whether any fix of a GPS track lies within `radius_m` of the point."""
+    return any(distance_m(la, lo, lat, lon) <= radius_m for la, lo in track)
