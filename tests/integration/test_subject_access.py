@@ -140,14 +140,11 @@ def test_others_learn_nothing_of_requests(world: World, system: System, who: str
     before = None
     answers = []
     for exists in (False, True):
-        if exists:
-            reference = register(world)
-        else:
-            reference = "SAR-2026-00001"
+        ref = register(world) if exists else "SAR-2026-00001"
         for call in (
             lambda: sar.list_open(system, principal, Actor(who)),
-            lambda: sar.get_request(system, principal, reference, Actor(who)),
-            lambda: sar.attach_recording(system, principal, reference, "x", Actor(who)),
+            lambda ref=ref: sar.get_request(system, principal, ref, Actor(who)),
+            lambda ref=ref: sar.attach_recording(system, principal, ref, "x", Actor(who)),
         ):
             with pytest.raises(NotPermitted) as refused:
                 call()
