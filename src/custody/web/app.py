@@ -21,6 +21,7 @@ from custody.web.api import (
     ingest,
     recordings,
     retention,
+    subject_access,
 )
 from custody.web.guard import PUBLIC, access
 from custody.web.limits import BodyLimit, storable_input
@@ -73,6 +74,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(audit.router, prefix=API)
     app.include_router(fleet.router, prefix=API)
     app.include_router(disclosure_shares.router, prefix=API)
+    app.include_router(subject_access.router, prefix=API)
     app.include_router(disclosure_bundles.router, prefix=API)
     app.include_router(auth.router)
     app.include_router(rollout_page.router)
