@@ -28,6 +28,7 @@ from custody.web.portal import (
     retention,
     search,
     shares,
+    subject_access,
 )
 from custody.web.portal.pages import STATIC
 
@@ -43,6 +44,7 @@ for area in (
     bundles,
     holds,
     complaints,
+    subject_access,
     compliance,
     retention,
     fleet,
