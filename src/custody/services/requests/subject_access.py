@@ -103,7 +103,8 @@ def register_request(
             description=description,
             received_on=received_on,
             extension_months=0,
-            registered_by=actor.name,
+            # The person, not the channel (web or API): approval compares the two people.
+            registered_by=principal.username,
             registered_at=uow.now(),
         )
         uow.session.add(request)
@@ -398,10 +399,12 @@ def approve_request(
         _still_open(request)
         if request.approved_by is not None:
             raise Conflict(f"{request.reference} was approved already")
-        refusal = release_refusal(_statuses(uow, request), request.registered_by, actor.name)
+        refusal = release_refusal(
+            _statuses(uow, request), request.registered_by, principal.username
+        )
         if refusal is not None:
             raise Conflict(refusal)
-        request.approved_by, request.approved_at = actor.name, uow.now()
+        request.approved_by, request.approved_at = principal.username, uow.now()
         uow.session.flush()
         uow.audit(tag, actor, object_type="subject_access_request", object_id=request.reference)
         view = _view(uow, request)
