@@ -179,3 +179,21 @@ def test_bad_input_changes_nothing(world: World, system: System) -> None:
     with pytest.raises(InvalidInput):
         sar.mark_recording(system, pat, reference, "x", "looks fine", Actor("pat"))
     assert (count(world, SubjectAccessItem), count(world, Hold)) == (0, 0)
+
+
+def test_detaching_lifts_the_hold_and_twice_is_refused(world: World, system: System) -> None:
+    pat = world.people["pat"]
+    rid = world.record("1234AB", system.clock.now())
+    reference = register(world)
+    sar.attach_recording(system, pat, reference, rid, Actor("pat"))
+    with pytest.raises(Conflict, match="already"):
+        sar.attach_recording(system, pat, reference, rid, Actor("pat"))
+    with pytest.raises(InvalidInput, match="reason"):
+        sar.detach_recording(system, pat, reference, rid, " ", Actor("pat"))
+    detail = sar.detach_recording(system, pat, reference, rid, "not the requester", Actor("pat"))
+    assert detail.attached == []
+    with system.unit_of_work() as uow:
+        (hold,) = uow.session.scalars(select(Hold).where(Hold.recording_id == rid))
+        assert (hold.lifted_at is not None, hold.lift_reason) == (True, "not the requester")
+    with pytest.raises(NotFound):
+        sar.detach_recording(system, pat, reference, rid, "again", Actor("pat"))
