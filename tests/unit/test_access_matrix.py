@@ -223,6 +223,7 @@ SYSTEM_EXPECTED: dict[SystemAction, set[str]] = {
     SystemAction.RETENTION_PREVIEW: {"administrator", "supervisor", "auditor",
                                      "professional_standards"},
     SystemAction.RETENTION_RUN: {"administrator"},
+    SystemAction.ANSWER_SUBJECT_ACCESS: {"professional_standards"},
     SystemAction.REVIEW_QUEUE: {"administrator", "supervisor", "investigator",
                                 "professional_standards"},
     SystemAction.READ_AUDIT: {"auditor", "professional_standards"},

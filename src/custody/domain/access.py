@@ -79,6 +79,9 @@ class SystemAction(enum.StrEnum):
     SIGN_OFF_FOOTAGE = "sign_off_footage"
     # Mark a case's recordings and clips on its disclosure schedule: exhibit, unused, sensitive.
     MARK_SCHEDULE = "mark_schedule"
+    # Answer subject access requests (UK GDPR Art. 15): register, find a person's footage,
+    # hold it, review it, release it to them. The requests name members of the public.
+    ANSWER_SUBJECT_ACCESS = "answer_subject_access"
 
 
 class AccessClass(enum.StrEnum):
@@ -452,6 +455,9 @@ SYSTEM_RULES: dict[SystemAction, frozenset[str]] = {
     # The disclosure officer keeps the schedule; the case's investigators mark as they go, and
     # professional standards keep the schedules of their own (misconduct) cases.
     SystemAction.MARK_SCHEDULE: frozenset({"disclosure", "investigator", "professional_standards"}),
+    # Data protection sits with professional standards here: the role that may already see
+    # and hold any footage. A force with its own data protection unit gives them this role.
+    SystemAction.ANSWER_SUBJECT_ACCESS: frozenset({"professional_standards"}),
     SystemAction.VIEW_RETENTION: frozenset(
         {
             "officer",

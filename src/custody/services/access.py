@@ -32,6 +32,7 @@ from custody.db.models.lifecycle import (
     ComplaintOfficer,
     Hold,
 )
+from custody.db.models.subject_access import SubjectAccessRequest
 from custody.domain.access import (
     AccessClass,
     Action,
@@ -652,3 +653,25 @@ def shows_event(viewer: Viewer, details: str | None) -> bool:
     except ValueError:
         return True
     return not (isinstance(parsed, dict) and parsed.get(CONFIDENTIAL))
+
+
+# --- subject access requests ---------------------------------------------------------------
+
+
+def open_subject_access(
+    uow: UnitOfWork,
+    principal: Principal,
+    reference: str,
+    actor: Actor,
+    tag: str,
+    *,
+    lock: bool = False,
+) -> SubjectAccessRequest:
+    """A subject access request, for those who answer them; anyone else is refused before
+    any lookup, so the answer never says whether such a request exists."""
+    require(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
+    query = select(SubjectAccessRequest).where(SubjectAccessRequest.reference == reference)
+    found = uow.session.scalar(query.with_for_update() if lock else query)
+    if found is None:
+        raise NotFound(f"no subject access request {reference[:40]!r}")
+    return found

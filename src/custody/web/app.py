@@ -24,6 +24,7 @@ from custody.web.api import (
     recordings,
     redaction,
     retention,
+    subject_access,
 )
 from custody.web.errors import errors_for
 from custody.web.guard import PUBLIC, access
@@ -77,6 +78,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(audit.router, prefix=API)
     app.include_router(fleet.router, prefix=API)
     app.include_router(disclosure_shares.router, prefix=API)
+    app.include_router(subject_access.router, prefix=API)
     app.include_router(disclosure_bundles.router, prefix=API)
     app.include_router(redaction.router, prefix=API)
     app.include_router(auth.router)

@@ -7,6 +7,7 @@ from custody.db.models import (
     redaction,  # noqa: F401  (registers its tables)
     shares,  # noqa: F401  (registers its tables)
     storage,  # noqa: F401  (registers its tables)
+    subject_access,  # noqa: F401  (registers its tables)
 )
 from custody.db.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
 from custody.db.models.fleet import Camera, CameraReport, Dock, Officer

@@ -31,6 +31,7 @@ from custody.web.portal import (
     retention,
     search,
     shares,
+    subject_access,
 )
 from custody.web.portal.pages import STATIC
 
@@ -47,6 +48,7 @@ for area in (
     bundles,
     holds,
     complaints,
+    subject_access,
     compliance,
     retention,
     fleet,

@@ -127,6 +127,8 @@ def navigation(user: Principal) -> list[Link]:
         links.append(Link("/holds", "Holds", "holds"))
     if may(viewer, SystemAction.SEE_COMPLAINT_HOLDS):
         links.append(Link("/complaints", "Complaints", "complaints"))
+    if may(viewer, SystemAction.ANSWER_SUBJECT_ACCESS):
+        links.append(Link("/subject-access", "Subject access", "subject_access"))
     if may(viewer, SystemAction.VIEW_COMPLIANCE):
         links.append(Link("/compliance", "Compliance", "compliance"))
     if may(viewer, SystemAction.VIEW_RETENTION):

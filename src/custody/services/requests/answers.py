@@ -1,0 +1,54 @@
+"""What the subject access use cases answer."""
+
+from __future__ import annotations
+
+from custody.services.answers import Answer
+
+
+class RequestView(Answer):
+    """A subject access request, its statutory clock as of today, and where it stands."""
+
+    reference: str
+    requester_name: str
+    requester_email: str
+    description: str
+    received_on: str
+    due_on: str
+    days_left: int
+    late: bool
+    extension_months: int
+    extension_reason: str | None
+    registered_by: str
+    approved_by: str | None
+    released_at: str | None
+    closed_at: str | None
+    closed_by: str | None
+    close_record: str | None
+    recordings: int
+    step: str  # registered, approved, released, closed
+
+
+class AttachedRecording(Answer):
+    """A recording attached to a request, and where its redaction stands."""
+
+    recording_id: str
+    officer: str | None
+    started_at: str
+    ended_at: str
+    redaction: str
+    marked_by: str | None
+    held: bool
+
+
+class RequestDetail(RequestView):
+    attached: list[AttachedRecording]
+
+
+class Candidate(Answer):
+    """A recording that may show the requester: found by time, officer and place."""
+
+    recording_id: str
+    officer: str | None
+    started_at: str
+    ended_at: str
+    attached: bool
