@@ -1,9 +1,14 @@
 """Appending to and reading the hash chain of audit events.
 
 Each event stores the hash of the one before; the hash is SHA-256 over every
-field of the event in RFC 8785 canonical JSON. Appends lock the single head row,
-so concurrent writers on PostgreSQL queue up behind each other instead of forking
-the chain, and every sequence number is used exactly once.
+field of the event in RFC 8785 canonical JSON.
+
+An append does not touch the chain: it adds an `AuditPending` row in the caller's
+transaction (so the event is durable exactly when the change it records commits) and
+takes no shared lock, so writers on many nodes never queue behind one another. The
+sequencer (`custody.audit.sequencer`) then gives pending events, in order, their
+sequence numbers, chain hashes and Merkle tree nodes under the head row's lock,
+as transparency logs (Trillian, Rekor) do.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from custody.db.models import AuditEvent, AuditHead
+from custody.db.models import AuditEvent, AuditPending
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 
@@ -29,6 +34,9 @@ GENESIS = "0" * 64
 HEAD_ID = 1
 # Reads walk the log in pages this big, each page in its own short transaction.
 PAGE = 10_000
+
+# Set on a session that added pending events, so its unit of work sequences after commit.
+PENDING_FLAG = "custody.audit.pending"
 
 # The fields an event's hash covers, in the order they are listed to people.
 HASHED_FIELDS = (
@@ -133,6 +141,18 @@ def row_hash(row: EventRow) -> str:
         return event_hash(row_fields(row))
 
 
+# The fields of a pending event that its entry hash covers: all but what sequencing adds.
+ENTRY_FIELDS = tuple(name for name in HASHED_FIELDS if name not in ("seq", "prev_hash"))
+_PENDING_COLUMNS = [AuditPending.id] + [getattr(AuditPending, n) for n in ENTRY_FIELDS] + [
+    AuditPending.entry_hash
+]
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    """SHA-256 of a pending event's ENTRY_FIELDS in canonical JSON ("at" as ISO 8601 text)."""
+    return hashlib.sha256(canonical({name: fields[name] for name in ENTRY_FIELDS})).hexdigest()
+
+
 def append(
     session: Session,
     *,
@@ -144,39 +164,45 @@ def append(
     allowed: bool = True,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add an event to the chain inside the caller's transaction."""
+) -> None:
+    """Add an event to the log inside the caller's transaction (pending until sequenced).
+
+    No lock is taken: the row is the caller's own until it commits. The sequencer runs
+    after the caller's unit of work commits (and on a timer, and before any read that
+    needs sequence numbers), so the event joins the chain within moments.
+    """
     if actor.reason:
         # A stated reason is the event's reason; a refusal's own reason keeps its place.
         if reason is None:
             reason = actor.reason
         else:
             details = {**(details or {}), "stated_reason": actor.reason}
-    # The head row's lock serialises appends: PostgreSQL makes the next writer wait here
-    # until this transaction ends, SQLite's BEGIN IMMEDIATE already holds the write lock.
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
-    event = AuditEvent(
-        seq=head.seq + 1,
-        at=at,
-        tag=tag,
-        actor=actor.name,
-        object_type=object_type,
-        object_id=object_id,
-        allowed=allowed,
-        reason=reason,
-        address=actor.address,
-        user_agent=(actor.user_agent or None) and actor.user_agent[:300],
-        details=json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
-        prev_hash=head.hash,
-    )
-    event.hash = event_hash(hashed_fields(event))
-    session.add(event)
-    head.seq = event.seq
-    head.hash = event.hash
-    session.flush()
-    return event
+    fields: dict[str, Any] = {
+        "at": at,
+        "tag": tag,
+        "actor": actor.name,
+        "object_type": object_type,
+        "object_id": object_id,
+        "allowed": allowed,
+        "reason": reason,
+        "address": actor.address,
+        "user_agent": (actor.user_agent or None) and actor.user_agent[:300],
+        "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
+    }
+    fields["entry_hash"] = entry_hash({**fields, "at": isoformat(at)})
+    # Core, not the ORM: one INSERT, no identity map (a hot path under load).
+    session.execute(insert(AuditPending).values(**fields))
+    session.info[PENDING_FLAG] = True
+
+
+def pending_row_ok(row: Sequence[Any]) -> bool:
+    """Whether a row read by `iter_pending` still matches its entry hash."""
+    fields = dict(zip(ENTRY_FIELDS, row[1:-1], strict=True))
+    fields["at"] = isoformat(fields["at"])
+    try:
+        return entry_hash(fields) == row[-1]
+    except (TypeError, ValueError):
+        return False
 
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
@@ -229,6 +255,12 @@ def iter_hashes(open_session: OpenSession, *, until: int, page: int = PAGE) -> I
         with open_session() as session:
             hashes = session.connection().execute(query).scalars().all()
         yield from hashes
+
+
+def pending_query(limit: int | None = None) -> Any:
+    """Pending events oldest first, as rows of id, ENTRY_FIELDS, entry_hash."""
+    query = select(*_PENDING_COLUMNS).order_by(AuditPending.id)
+    return query if limit is None else query.limit(limit)
 
 
 @dataclass(frozen=True)

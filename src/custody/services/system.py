@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from custody import audit
+from custody.audit import sequencer
+from custody.audit.log import PENDING_FLAG
 from custody.config import Settings
-from custody.db.models import AuditEvent
 from custody.domain.actor import Actor
 from custody.domain.clock import Clock
 from custody.storage import BlobStore
@@ -58,6 +59,23 @@ class System:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
 
+    def audit_committed(self) -> None:
+        """Sequence the events a unit of work just committed, unless a sequencer is busy.
+
+        Cheap when nothing else is sequencing (a batch of one); never fails the caller,
+        whose change and events are already committed: pending events wait for the timer
+        or the next read that sequences first.
+        """
+        try:
+            sequencer.sequence(self.sessions, wait=False, limit=sequencer.BATCH)
+        except Exception as exc:  # noqa: BLE001 - logged; the events are safe as pending rows
+            sequencer.log_failure(exc)
+
+    def sequence_audit(self) -> int:
+        """Sequence every pending event now (waiting for another sequencer): for reads that
+        need sequence numbers, checkpoints and the timer."""
+        return sequencer.sequence(self.sessions)
+
     @property
     def staging(self) -> Staging:
         if self.staged is None:
@@ -99,6 +117,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self.session.info.pop(PENDING_FLAG, False):
+            self.system.audit_committed()
         pending, self._after_commit = self._after_commit, []
         for send in pending:
             send()
@@ -124,11 +144,11 @@ class UnitOfWork:
         allowed: bool = True,
         reason: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> AuditEvent:
-        """Write an audit event in this unit of work's transaction."""
+    ) -> None:
+        """Write an audit event in this unit of work's transaction (durable iff it commits)."""
         if actor.confidential:
             details = {**(details or {}), "confidential": True}
-        return audit.append(
+        audit.append(
             self.session,
             at=self.now(),
             tag=tag,
