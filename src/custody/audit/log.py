@@ -143,9 +143,9 @@ def row_hash(row: EventRow) -> str:
 
 # The fields of a pending event that its entry hash covers: all but what sequencing adds.
 ENTRY_FIELDS = tuple(name for name in HASHED_FIELDS if name not in ("seq", "prev_hash"))
-_PENDING_COLUMNS = [AuditPending.id] + [getattr(AuditPending, n) for n in ENTRY_FIELDS] + [
-    AuditPending.entry_hash
-]
+_PENDING_COLUMNS = (
+    [AuditPending.id] + [getattr(AuditPending, n) for n in ENTRY_FIELDS] + [AuditPending.entry_hash]
+)
 
 
 def entry_hash(fields: dict[str, Any]) -> str:
@@ -164,8 +164,9 @@ def append(
     allowed: bool = True,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Add an event to the log inside the caller's transaction (pending until sequenced).
+) -> int:
+    """Add an event to the log inside the caller's transaction (pending until sequenced);
+    its entry id, by which its sequence number can be found once it is sequenced.
 
     No lock is taken: the row is the caller's own until it commits. The sequencer runs
     after the caller's unit of work commits (and on a timer, and before any read that
@@ -191,8 +192,11 @@ def append(
     }
     fields["entry_hash"] = entry_hash({**fields, "at": isoformat(at)})
     # Core, not the ORM: one INSERT, no identity map (a hot path under load).
-    session.execute(insert(AuditPending).values(**fields))
+    entry = session.execute(
+        insert(AuditPending).values(**fields).returning(AuditPending.id)
+    ).scalar_one()
     session.info[PENDING_FLAG] = True
+    return entry
 
 
 def pending_row_ok(row: Sequence[Any]) -> bool:
@@ -200,7 +204,7 @@ def pending_row_ok(row: Sequence[Any]) -> bool:
     fields = dict(zip(ENTRY_FIELDS, row[1:-1], strict=True))
     fields["at"] = isoformat(fields["at"])
     try:
-        return entry_hash(fields) == row[-1]
+        return bool(entry_hash(fields) == row[-1])
     except (TypeError, ValueError):
         return False
 

@@ -17,7 +17,7 @@ numbers (a checkpoint, a proof, the audit search, a recording's trail, `verify`)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -71,14 +71,14 @@ def read_subtrees(
     found: dict[tuple[int, int], bytes] = {}
     leaves = sorted(index + 1 for level, index in wanted if level == 0)
     for chunk in _chunks(leaves):
-        query = select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(chunk))
-        for seq, digest in session.connection().execute(query):
+        leaf_query = select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(chunk))
+        for seq, digest in session.connection().execute(leaf_query):
             found[(0, seq - 1)] = merkle.leaf_hash(bytes.fromhex(digest))
     inner = sorted(node_id(level, index) for level, index in wanted if level > 0)
     for chunk in _chunks(inner):
-        query = select(AuditTreeNode.id, AuditTreeNode.hash).where(AuditTreeNode.id.in_(chunk))
-        for key, digest in session.connection().execute(query):
-            found[(key >> LEVEL_SHIFT, key & ((1 << LEVEL_SHIFT) - 1))] = bytes(digest)
+        node_query = select(AuditTreeNode.id, AuditTreeNode.hash).where(AuditTreeNode.id.in_(chunk))
+        for key, node in session.connection().execute(node_query):
+            found[(key >> LEVEL_SHIFT, key & ((1 << LEVEL_SHIFT) - 1))] = bytes(node)
     missing = wanted - found.keys()
     if missing:
         level, index = min(missing)
@@ -154,7 +154,7 @@ def _batch(open_session: OpenSession, *, wait: bool) -> int | None:
 
 
 def _chain(
-    session: Session, head_seq: int, head_hash: str, rows: list[Any]
+    session: Session, head_seq: int, head_hash: str, rows: Sequence[Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The events and tree nodes the pending rows become after event `head_seq`."""
     tree = tree_at(session, head_seq) if head_seq else merkle.Accumulator()
@@ -189,6 +189,7 @@ def _chain(
                 "details": details,
                 "prev_hash": prev,
                 "hash": digest,
+                "entry_id": row[0],
             }
         )
         for level, index, node in tree.add_recording(merkle.leaf_hash(bytes.fromhex(digest))):
@@ -222,6 +223,25 @@ def build_tree(session: Session, *, after: int = 0, until: int, page: int = 10_0
     if tree.size != until:
         raise TreeBroken(f"the log has {tree.size} events, the head counts {until}")
     return stored
+
+
+def seqs_of(open_session: OpenSession, entries: list[int]) -> list[int]:
+    """The sequence numbers of events by their entry ids, in the same order (sequencing
+    what is pending first); NotFound-like ValueError for an entry that is not chained."""
+    sequence(open_session)
+    found: dict[int, int] = {}
+    with open_session() as session:
+        for chunk in _chunks(sorted(set(entries))):
+            query = select(AuditEvent.entry_id, AuditEvent.seq).where(
+                AuditEvent.entry_id.in_(chunk)
+            )
+            for entry, seq in session.connection().execute(query):
+                if entry is not None:
+                    found[entry] = seq
+    missing = [entry for entry in entries if entry not in found]
+    if missing:
+        raise TreeBroken(f"audit entry {missing[0]} was never chained")
+    return [found[entry] for entry in entries]
 
 
 def log_failure(exc: Exception) -> None:

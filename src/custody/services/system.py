@@ -68,8 +68,12 @@ class System:
         """
         try:
             sequencer.sequence(self.sessions, wait=False, limit=sequencer.BATCH)
-        except Exception as exc:  # noqa: BLE001 - logged; the events are safe as pending rows
+        except Exception as exc:  # logged: the events are safe as pending rows
             sequencer.log_failure(exc)
+
+    def seqs_of(self, entries: list[int]) -> list[int]:
+        """The sequence numbers of committed audit events, by the entry ids `audit` gave."""
+        return sequencer.seqs_of(self.sessions, entries)
 
     def sequence_audit(self) -> int:
         """Sequence every pending event now (waiting for another sequencer): for reads that
@@ -144,11 +148,12 @@ class UnitOfWork:
         allowed: bool = True,
         reason: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None:
-        """Write an audit event in this unit of work's transaction (durable iff it commits)."""
+    ) -> int:
+        """Write an audit event in this unit of work's transaction (durable iff it commits);
+        its entry id (`System.seqs_of` finds its sequence number after commit)."""
         if actor.confidential:
             details = {**(details or {}), "confidential": True}
-        audit.append(
+        return audit.append(
             self.session,
             at=self.now(),
             tag=tag,

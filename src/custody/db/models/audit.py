@@ -32,6 +32,10 @@ class AuditEvent(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The id the event had while pending (none for events chained before 0013), so that a
+    # writer that must name its own events later (a bundle's export events) can find their
+    # sequence numbers. Not hashed: it says which row a writer wrote, not what happened.
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
 
 class AuditPending(Base):

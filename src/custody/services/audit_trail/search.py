@@ -108,6 +108,9 @@ def search_events(
         raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
     conditions = query.conditions()
     tag = "user:audit:search"
+    # Searches read sequence numbers (and page on them): sequence what is pending first, so
+    # that every event committed before the search is found.
+    system.sequence_audit()
     with system.unit_of_work() as uow:
         viewer = _reader(uow, principal, actor, tag)
         statement = select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc())
@@ -144,6 +147,7 @@ def export_events(
         viewer = _reader(uow, principal, actor, tag)
         uow.audit(tag, actor, object_type="audit", object_id="log", details=query.described())
         uow.commit()
+    system.sequence_audit()  # every event committed so far, the export's own included
     return _rows(system, viewer, conditions)
 
 
@@ -198,6 +202,7 @@ def _verification(row: AuditVerification) -> VerificationView:
 def request_verification(system: System, principal: Principal, actor: Actor) -> VerificationView:
     """Ask a worker to verify the whole log now; its progress is kept as it goes."""
     tag = "user:audit:verify"
+    system.sequence_audit()
     with system.unit_of_work() as uow:
         access.require(uow, principal, SystemAction.VERIFY_AUDIT, actor, tag, "audit", "log")
         head = uow.session.get(AuditHead, 1)

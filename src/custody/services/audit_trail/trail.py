@@ -7,6 +7,8 @@ trail printed for a court ends with the event of its own printing.
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import select
 
 from custody.audit import checkpoints as checkpoint_store
@@ -20,7 +22,7 @@ from custody.domain import signing
 from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import NotFound
+from custody.domain.errors import CustodyError, NotFound
 from custody.domain.principal import Principal
 from custody.services import access
 from custody.services.access import Sight
@@ -99,23 +101,30 @@ def recording_trail(
     *,
     tag: str = "user:recording:audit",
 ) -> RecordingTrail:
-    """Every audit event about a recording, with hashes and the latest checkpoint."""
+    """Every audit event about a recording, with hashes and the latest checkpoint.
+
+    The reading is audited and committed first, then sequenced with everything committed
+    before it, and only then are the events read: the trail shows its own reading, and
+    every event in it has its sequence number and chain hash. (Should the read fail after
+    the commit, the log says the trail was read when it was not: the safe way round.)
+    """
     with system.unit_of_work() as uow:
         sight = _checked(uow, principal, recording_id, actor, tag)
         recording = sight.recording
-        # Audited first, so the trail shows its own reading.
         uow.audit(tag, actor, object_type="recording", object_id=recording_id)
-        rows = uow.session.scalars(
+        about = _recording_summary(uow, recording)
+        generated_at = isoformat(uow.now())
+        uow.commit()
+    system.sequence_audit()
+    with system.sessions() as session:
+        rows = session.scalars(
             select(AuditEvent)
             .where(AuditEvent.object_type == "recording", AuditEvent.object_id == recording_id)
             .order_by(AuditEvent.seq)
         ).all()
-        about = _recording_summary(uow, recording)
         # The door's reading of the trail: what professional standards did, and the
         # truth about a complaint hold, read only to those who may see complaints.
         events = [_event(row) for row in rows if access.shows_event(sight.viewer, row.details)]
-        generated_at = isoformat(uow.now())
-        uow.commit()
     latest = checkpoint_store.latest(system.sessions)
     return RecordingTrail(
         recording=about,
@@ -168,7 +177,11 @@ def checkpoints(system: System, *, limit: int = 50) -> list[PublishedCheckpoint]
 
 
 def verify(system: System, progress: Progress | None = None) -> Report:
-    """Recompute every event's hash and every checkpoint's root."""
+    """Recompute every event's hash and every checkpoint's root, after sequencing what is
+    pending (a pending event that was tampered with stays pending, and is named)."""
+    # What stops the sequencer (a tampered pending event), the walk below finds and names.
+    with contextlib.suppress(CustodyError):
+        system.sequence_audit()
     return verify_log(system.sessions, system.server_key.public_key(), progress=progress)
 
 
@@ -206,7 +219,8 @@ def consistency_proof(
 
 
 def log_size(system: System) -> int:
-    """How many events the log holds now (the head's sequence number)."""
+    """How many events the log holds now (the head's sequence number, once sequenced)."""
+    system.sequence_audit()
     with system.sessions() as session:
         head = session.get(AuditHead, 1)
         return 0 if head is None else head.seq

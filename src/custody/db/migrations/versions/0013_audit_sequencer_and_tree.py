@@ -57,6 +57,8 @@ def upgrade() -> None:
         sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_tree_nodes")),
     )
+    op.add_column("audit_events", sa.Column("entry_id", sa.BigInteger(), nullable=True))
+    op.create_index(op.f("ix_audit_events_entry_id"), "audit_events", ["entry_id"], unique=False)
     op.add_column("audit_verifications", sa.Column("size", sa.BigInteger(), nullable=True))
     op.add_column(
         "audit_verifications", sa.Column("head_hash", sa.String(length=64), nullable=True)
@@ -97,4 +99,6 @@ def downgrade() -> None:
     op.drop_column("audit_verifications", "head_hash")
     op.drop_column("audit_verifications", "size")
     op.drop_table("audit_tree_nodes")
+    op.drop_index(op.f("ix_audit_events_entry_id"), table_name="audit_events")
+    op.drop_column("audit_events", "entry_id")
     op.drop_table("audit_pending")
