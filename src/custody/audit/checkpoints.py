@@ -111,6 +111,12 @@ def _frontier(row: AuditCheckpoint | None) -> merkle.Accumulator | None:
     return accumulator if accumulator.root().hex() == row.root else None
 
 
+def frontier_of(open_session: OpenSession, checkpoint_id: int) -> merkle.Accumulator | None:
+    """The tree as it stood at a checkpoint, from its saved frontier (None if unusable)."""
+    with open_session() as session:
+        return _frontier(session.get(AuditCheckpoint, checkpoint_id))
+
+
 def publish(open_session: OpenSession, key: Ed25519PrivateKey, now: datetime) -> Checkpoint | None:
     """Sign a checkpoint over every event so far; None when nothing was added since the last.
 

@@ -232,10 +232,26 @@ def iter_rows(
 ) -> Iterator[EventRow]:
     """Every event with after < seq <= until, in order, as rows of HASHED_FIELDS + hash.
 
-    Each page is read in its own short transaction, so a walk over millions of events
-    never holds a lock (SQLite's write lock, above all) for long. The log only grows,
-    so pages read at different moments still make one consistent prefix.
+    On PostgreSQL the rows stream from one server-side cursor (one snapshot, no lock held:
+    readers never block writers there). On SQLite each page is read in its own short
+    transaction, so a walk over millions of events never holds its write lock for long.
+    The log only grows, so pages read at different moments still make one consistent prefix.
     """
+    with open_session() as session:
+        streaming = session.get_bind().dialect.name == "postgresql"
+    if streaming:
+        with open_session() as session:
+            connection = session.connection().execution_options(
+                stream_results=True, max_row_buffer=page
+            )
+            result = connection.execute(
+                select(*_COLUMNS)
+                .where(AuditEvent.seq > after, AuditEvent.seq <= until)
+                .order_by(AuditEvent.seq)
+            )
+            for partition in result.partitions(page):
+                yield from partition
+        return
     for low, high in _pages(after, until, page):
         query = (
             select(*_COLUMNS)
