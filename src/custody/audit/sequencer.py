@@ -17,6 +17,8 @@ numbers (a checkpoint, a proof, the audit search, a recording's trail, `verify`)
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -242,6 +244,47 @@ def seqs_of(open_session: OpenSession, entries: list[int]) -> list[int]:
     if missing:
         raise TreeBroken(f"audit entry {missing[0]} was never chained")
     return [found[entry] for entry in entries]
+
+
+class Background:
+    """A daemon thread that sequences soon after commits (one run for a burst of them) and
+    every `period` seconds whatever happens (events left by a node that died after commit).
+
+    Server and worker processes run one each; the head lock (taken without waiting) keeps
+    it to one sequencer at a time across all nodes.
+    """
+
+    def __init__(
+        self, open_session: OpenSession, *, gather: float = 0.02, period: float = 2.0
+    ) -> None:
+        self.open_session = open_session
+        self.gather = gather
+        self.period = period
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.period)
+            self._wake.clear()
+            # Let a burst of commits gather into one batch; a shutdown still sequences.
+            time.sleep(self.gather)
+            try:
+                sequence(self.open_session, wait=False)
+            except Exception as exc:  # logged: the events stay pending, the next run retries
+                log_failure(exc)
 
 
 def log_failure(exc: Exception) -> None:

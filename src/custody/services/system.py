@@ -55,17 +55,36 @@ class System:
     jobs: JobQueue = field(default_factory=NoJobs)
     # Partial uploads: beside the store (S3 staging for an S3 store), made when first asked.
     staged: Staging | None = None
+    # Servers and workers sequence audit events in a background thread (see
+    # `start_sequencer`); without one (commands, tests) a commit sequences in line.
+    background: sequencer.Background | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
 
-    def audit_committed(self) -> None:
-        """Sequence the events a unit of work just committed, unless a sequencer is busy.
+    def start_sequencer(self) -> None:
+        """Sequence in a background thread from now on: soon after each commit (a burst of
+        commits from many threads makes one batch) and every couple of seconds."""
+        if self.background is None:
+            self.background = sequencer.Background(self.sessions)
+            self.background.start()
 
-        Cheap when nothing else is sequencing (a batch of one); never fails the caller,
-        whose change and events are already committed: pending events wait for the timer
-        or the next read that sequences first.
+    def stop_sequencer(self) -> None:
+        if self.background is not None:
+            self.background.stop()
+            self.background = None
+
+    def audit_committed(self) -> None:
+        """Sequence the events a unit of work just committed, soon.
+
+        With a background sequencer, wake it (it gathers many commits into one batch);
+        otherwise sequence in line unless another sequencer is busy. Never fails the
+        caller, whose change and events are already committed: pending events wait for
+        the timer or the next read that sequences first.
         """
+        if self.background is not None:
+            self.background.notify()
+            return
         try:
             sequencer.sequence(self.sessions, wait=False, limit=sequencer.BATCH)
         except Exception as exc:  # logged: the events are safe as pending rows
