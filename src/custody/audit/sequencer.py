@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from custody.audit.log import (
@@ -141,10 +141,15 @@ def _batch(open_session: OpenSession, *, wait: bool) -> int | None:
             return 0
         events, nodes = _chain(session, head.seq, head.hash, rows)
         connection = session.connection()
-        connection.execute(insert(AuditEvent), events)
-        if nodes:
-            connection.execute(insert(AuditTreeNode), nodes)
-        connection.execute(delete(AuditPending).where(AuditPending.id.in_([r[0] for r in rows])))
+        ids = [row[0] for row in rows]
+        if connection.dialect.name == "postgresql":
+            _write_postgres(connection, events, nodes, ids)
+        else:
+            connection.execute(insert(AuditEvent), events)
+            if nodes:
+                connection.execute(insert(AuditTreeNode), nodes)
+            for chunk in _chunks(ids, 500):
+                connection.execute(delete(AuditPending).where(AuditPending.id.in_(chunk)))
         last = events[-1]
         connection.execute(
             update(AuditHead)
@@ -153,6 +158,45 @@ def _batch(open_session: OpenSession, *, wait: bool) -> int | None:
         )
         session.commit()
         return len(events)
+
+
+_EVENT_COLUMNS = (
+    "seq",
+    "at",
+    "tag",
+    "actor",
+    "object_type",
+    "object_id",
+    "allowed",
+    "reason",
+    "address",
+    "user_agent",
+    "details",
+    "prev_hash",
+    "hash",
+    "entry_id",
+)
+
+
+def _write_postgres(
+    connection: Connection,
+    events: list[dict[str, Any]],
+    nodes: list[dict[str, Any]],
+    ids: list[int],
+) -> None:
+    """COPY the batch in (several times cheaper than INSERTs of thousands of rows) and delete
+    its pending rows by an array of ids, in the sequencer's transaction."""
+    raw: Any = connection.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY audit_events ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+            for event in events:
+                copy.write_row([event[name] for name in _EVENT_COLUMNS])
+        if nodes:
+            with cursor.copy("COPY audit_tree_nodes (id, hash) FROM STDIN") as copy:
+                for node in nodes:
+                    copy.write_row((node["id"], node["hash"]))
+        # Never "id <= the last": a row with a smaller id may commit after this batch was read.
+        cursor.execute("DELETE FROM audit_pending WHERE id = ANY(%s)", (ids,))
 
 
 def _chain(

@@ -25,7 +25,7 @@ from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services import access
 from custody.services.audit_trail.answers import FoundEvent, FoundEvents, VerificationView
-from custody.services.audit_trail.trail import verify
+from custody.services.audit_trail.trail import record_result, verify
 from custody.services.system import System, UnitOfWork
 
 MAX_PAGE = 200
@@ -275,26 +275,7 @@ def run_verification(system: System, verification_id: int) -> None:
             uow.commit()
 
     report = verify(system, progress=progress)
-    first = report.faults[0] if report.faults else None
     with system.unit_of_work() as uow:
-        uow.session.execute(
-            update(AuditVerification)
-            .where(AuditVerification.id == verification_id)
-            .values(
-                finished_at=uow.now(),
-                checked=report.events,
-                checkpoints=report.checkpoints,
-                intact=report.intact,
-                fault=None
-                if first is None
-                else (f"event {first.seq}: " if first.seq else "") + first.problem,
-            )
-        )
-        uow.audit(
-            "system:audit:verify",
-            Actor.system(),
-            object_type="audit",
-            object_id=f"verification:{verification_id}",
-            details={"events": report.events, "intact": report.intact},
-        )
+        row = uow.session.get_one(AuditVerification, verification_id)
+        record_result(uow, row, report)
         uow.commit()

@@ -16,8 +16,15 @@ from custody.audit import proofs
 from custody.audit.checkpoints import Checkpoint
 from custody.audit.log import event_hash, hashed_fields
 from custody.audit.report import render_trail
-from custody.audit.verify import Progress, Report, verify_log
-from custody.db.models import AuditEvent, AuditHead, Camera, Officer, Recording
+from custody.audit.verify import Progress, Report, Since, verify_log
+from custody.db.models import (
+    AuditEvent,
+    AuditHead,
+    AuditVerification,
+    Camera,
+    Officer,
+    Recording,
+)
 from custody.domain import signing
 from custody.domain.access import Action
 from custody.domain.actor import Actor
@@ -176,13 +183,87 @@ def checkpoints(system: System, *, limit: int = 50) -> list[PublishedCheckpoint]
     return [_published(c) for c in reversed(found[-limit:])]
 
 
-def verify(system: System, progress: Progress | None = None) -> Report:
+def verify(
+    system: System,
+    progress: Progress | None = None,
+    *,
+    since_last: bool = False,
+    record_as: str | None = None,
+) -> Report:
     """Recompute every event's hash and every checkpoint's root, after sequencing what is
-    pending (a pending event that was tampered with stays pending, and is named)."""
+    pending (a pending event that was tampered with stays pending, and is named).
+
+    With `since_last`, start after the last checkpoint that an earlier recorded verify
+    found intact: the work is in proportion to what is new. With `record_as`, the result is
+    recorded (and audited) as a verification by that name, for the next one to start from.
+    """
     # What stops the sequencer (a tampered pending event), the walk below finds and names.
     with contextlib.suppress(CustodyError):
         system.sequence_audit()
-    return verify_log(system.sessions, system.server_key.public_key(), progress=progress)
+    since = last_verified(system) if since_last else None
+    started = system.clock.now()
+    report = verify_log(
+        system.sessions, system.server_key.public_key(), progress=progress, since=since
+    )
+    if record_as is not None:
+        with system.unit_of_work() as uow:
+            row = AuditVerification(
+                requested_by=record_as,
+                requested_at=started,
+                started_at=started,
+                total=report.skipped + report.events,
+                checkpoints=0,
+            )
+            uow.session.add(row)
+            uow.session.flush()
+            record_result(uow, row, report)
+            uow.commit()
+    return report
+
+
+def last_verified(system: System) -> Since | None:
+    """Where the last intact recorded verification ended (at a signed checkpoint)."""
+    with system.sessions() as session:
+        row = session.scalars(
+            select(AuditVerification)
+            .where(
+                AuditVerification.intact.is_(True),
+                AuditVerification.checkpoint_id.is_not(None),
+                AuditVerification.head_hash.is_not(None),
+            )
+            .order_by(AuditVerification.id.desc())
+            .limit(1)
+        ).first()
+    if row is None or row.checkpoint_id is None or row.head_hash is None:
+        return None
+    return Since(row.checkpoint_id, row.head_hash)
+
+
+def record_result(uow: UnitOfWork, row: AuditVerification, report: Report) -> None:
+    """Write a finished verification's outcome on its row, and audit it."""
+    first = report.first
+    row.finished_at = uow.now()
+    row.checked = report.events
+    row.checkpoints = report.checkpoints
+    row.intact = report.intact
+    row.fault = (
+        None if first is None else (f"event {first.seq}: " if first.seq else "") + first.problem
+    )
+    if report.intact and report.last_checkpoint is not None:
+        row.checkpoint_id = report.last_checkpoint.id
+        row.size = report.last_checkpoint.size
+        row.head_hash = report.last_checkpoint_hash
+    uow.audit(
+        "system:audit:verify",
+        Actor.system(),
+        object_type="audit",
+        object_id=f"verification:{row.id}",
+        details={
+            "events": report.events,
+            "intact": report.intact,
+            "from": report.skipped,
+        },
+    )
 
 
 def inclusion_proof(
