@@ -52,7 +52,7 @@ from custody.audit.log import (
     pending_row_ok,
     row_hash,
 )
-from custody.db.models import AuditEvent, AuditHead
+from custody.db.models import AuditEvent, AuditHead, AuditTreeNode
 from custody.domain import merkle
 from custody.domain.clock import isoformat
 
@@ -196,8 +196,10 @@ def _pages(
         size = BLOCK
 
 
-def _block_root(leaves: list[bytes]) -> bytes:
-    """The root of a complete subtree, level by level (list comprehensions of C calls)."""
+def _block_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of a complete subtree above its leaves, level by level (list
+    comprehensions of C calls); the last holds its root."""
+    levels: list[list[bytes]] = []
     level = leaves
     prefix = merkle.NODE_PREFIX
     while len(level) > 1:
@@ -205,7 +207,51 @@ def _block_root(leaves: list[bytes]) -> bytes:
             _sha256(prefix + left + right).digest()
             for left, right in zip(level[0::2], level[1::2], strict=True)
         ]
-    return level[0]
+        levels.append(level)
+    return levels
+
+
+# Nodes computed from the events, by level: (index of the first, their hashes in order).
+_Made = dict[int, tuple[int, list[bytes]]]
+
+
+def _gather(made: _Made, nodes: list[tuple[int, int, bytes]]) -> None:
+    for level, index, node in nodes:
+        _, hashes = made.setdefault(level, (index, []))
+        hashes.append(node)
+
+
+def _node_fault(open_session: OpenSession, made: _Made) -> Fault | None:
+    """The first stored tree node that differs from the one computed from the events
+    (each level's nodes are one index range: one short range scan per level)."""
+    shift = sequencer.LEVEL_SHIFT
+    with open_session() as session:
+        for level in sorted(made):
+            first, hashes = made[level]
+            low = sequencer.node_id(level, first)
+            stored = (
+                session.connection()
+                .execute(
+                    select(AuditTreeNode.id, AuditTreeNode.hash)
+                    .where(AuditTreeNode.id >= low, AuditTreeNode.id < low + len(hashes))
+                    .order_by(AuditTreeNode.id)
+                )
+                .all()
+            )
+            if [bytes(row[1]) for row in stored] == hashes:
+                continue
+            found = {row[0] - low: bytes(row[1]) for row in stored}
+            for offset, node in enumerate(hashes):
+                if found.get(offset) != node:
+                    index = (low + offset) & ((1 << shift) - 1)
+                    span = 1 << level
+                    return Fault(
+                        index * span + 1,
+                        f"the stored Merkle tree node over events {index * span + 1} to "
+                        f"{(index + 1) * span} does not match them: it was changed or removed "
+                        "(no proof is given through it)",
+                    )
+    return None
 
 
 def _walk(
@@ -262,16 +308,26 @@ def _walk(
         leaves = [_sha256(leaf_prefix + bytes.fromhex(digest)).digest() for digest in hashes]
         end = position + count
         aligned = count == BLOCK and position % BLOCK == 0 and whole
+        made: _Made = {}
         if aligned and (upcoming is None or upcoming.size >= end):
-            tree.add_subtree(_block_root(leaves), BLOCK_LEVEL)
+            levels = _block_levels(leaves)
+            for height, hashes_at in enumerate(levels, start=1):
+                made[height] = (position >> height, hashes_at)
+            _gather(made, tree.add_subtree(levels[-1][0], BLOCK_LEVEL))
         else:
             for leaf in leaves:
-                tree.add(leaf)
+                _gather(made, tree.add_recording(leaf))
                 if upcoming is not None and upcoming.size == tree.size and tree.size < end:
                     upcoming, good_size = _check(walk, tree, upcoming, pending, good_size)
                     if walk.faults:
                         return walk
                     walk.last_checkpoint_hash = hashes[tree.size - position - 1]
+        if made:
+            node_fault = _node_fault(open_session, made)
+            if node_fault is not None:
+                walk.events = end - start.size
+                walk.faults = (node_fault,)
+                return walk
         position = end
         walk.events = position - start.size
         while upcoming is not None and upcoming.size == tree.size:

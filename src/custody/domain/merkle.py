@@ -80,19 +80,25 @@ class Accumulator:
         self.size += 1
         return made
 
-    def add_subtree(self, node: bytes, level: int) -> None:
-        """Append 2**level leaves at once, given their complete subtree's hash.
+    def add_subtree(self, node: bytes, level: int) -> list[tuple[int, int, bytes]]:
+        """Append 2**level leaves at once, given their complete subtree's hash; the larger
+        complete subtrees it closes, as (level, index, hash).
 
         The tree must be at a multiple of 2**level leaves (the subtree is aligned).
         """
         if self.size & ((1 << level) - 1):
             raise ValueError(f"a subtree of 2^{level} leaves cannot start at {self.size}")
         merges = self.size >> level
+        made: list[tuple[int, int, bytes]] = []
+        height = level
         while merges & 1:
             node = node_hash(self.frontier.pop(), node)
             merges >>= 1
+            height += 1
+            made.append((height, self.size >> height, node))
         self.frontier.append(node)
         self.size += 1 << level
+        return made
 
     def root(self) -> bytes:
         """The tree head over every leaf added so far."""
