@@ -322,12 +322,6 @@ def _walk(
                     if walk.faults:
                         return walk
                     walk.last_checkpoint_hash = hashes[tree.size - position - 1]
-        if made:
-            node_fault = _node_fault(open_session, made)
-            if node_fault is not None:
-                walk.events = end - start.size
-                walk.faults = (node_fault,)
-                return walk
         position = end
         walk.events = position - start.size
         while upcoming is not None and upcoming.size == tree.size:
@@ -335,6 +329,13 @@ def _walk(
             if walk.faults:
                 return walk
             walk.last_checkpoint_hash = expected_prev
+        # The stored nodes after the events and the signed roots: a rewritten chain is
+        # named by the checkpoint it no longer matches, not by the nodes it left behind.
+        if made:
+            node_fault = _node_fault(open_session, made)
+            if node_fault is not None:
+                walk.faults = (node_fault,)
+                return walk
         if progress is not None:
             progress(position, head_seq)
     walk.root = tree.root()
