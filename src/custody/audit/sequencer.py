@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, false, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from custody.audit.log import (
@@ -148,8 +148,13 @@ def _batch(open_session: OpenSession, *, wait: bool) -> int | None:
             _write_postgres(connection, events, nodes, ids)
         else:
             connection.execute(insert(AuditEvent), events)
+            # One statement whether the batch closed no subtree or many (at most BATCH rows of
+            # two values: within SQLite's limit on parameters).
             if nodes:
-                connection.execute(insert(AuditTreeNode), nodes)
+                connection.execute(insert(AuditTreeNode).values(nodes))
+            else:
+                nothing = select(AuditTreeNode.id, AuditTreeNode.hash).where(false())
+                connection.execute(insert(AuditTreeNode).from_select(["id", "hash"], nothing))
             for chunk in _chunks(ids, 500):
                 connection.execute(delete(AuditPending).where(AuditPending.id.in_(chunk)))
         last = events[-1]
