@@ -77,12 +77,14 @@ class System:
     def audit_committed(self) -> None:
         """Sequence the events a unit of work just committed, soon.
 
-        With a background sequencer, wake it (it gathers many commits into one batch);
-        otherwise sequence in line unless another sequencer is busy. Never fails the
-        caller, whose change and events are already committed: pending events wait for
-        the timer or the next read that sequences first.
+        On PostgreSQL with a background sequencer, wake it (it gathers many nodes' and
+        threads' commits into one batch); otherwise (SQLite, one writer at a time anyway,
+        where it costs a few statements; or no background thread) sequence in line unless
+        another sequencer is busy, so the event is chained before the request returns.
+        Never fails the caller, whose change and events are already committed: pending
+        events wait for the timer or the next read that sequences first.
         """
-        if self.background is not None:
+        if self.background is not None and self.engine.dialect.name != "sqlite":
             self.background.notify()
             return
         try:
