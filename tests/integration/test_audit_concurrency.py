@@ -1,8 +1,9 @@
 """Many writers at once on PostgreSQL leave one chain: no fork, no gap, and `verify` passes.
 
-Appends serialise on the head row's lock (`SELECT … FOR UPDATE`): threads of one
-process, and two `custody serve` processes taking simultaneous HTTP requests, all
-queue behind it while checkpoints are published alongside.
+Appends take no shared lock: each commits a pending row with its change, and the
+sequencer chains them under the head row's lock. Threads of one process, two engines
+(as two nodes would have), and two `custody serve` processes taking simultaneous HTTP
+requests all write at once while checkpoints are published alongside.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def pg_system(tmp_path: Path, postgres_url: str, install: Installer) -> Iterator
 
 
 def seqs(system: System) -> list[int]:
+    # The table itself is read here, not through a service: sequence what is pending first,
+    # as every service that reads sequence numbers does.
+    system.sequence_audit()
     with system.unit_of_work() as uow:
         return list(uow.session.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from custody.audit import sequencer
 from custody.audit.log import GENESIS, HEAD_ID, OpenSession, check_link, iter_rows
 from custody.db.models import AuditCheckpoint, AuditEvent, AuditHead
 from custody.domain import merkle, signing
@@ -110,14 +111,23 @@ def _frontier(row: AuditCheckpoint | None) -> merkle.Accumulator | None:
     return accumulator if accumulator.root().hex() == row.root else None
 
 
+def frontier_of(open_session: OpenSession, checkpoint_id: int) -> merkle.Accumulator | None:
+    """The tree as it stood at a checkpoint, from its saved frontier (None if unusable)."""
+    with open_session() as session:
+        return _frontier(session.get(AuditCheckpoint, checkpoint_id))
+
+
 def publish(open_session: OpenSession, key: Ed25519PrivateKey, now: datetime) -> Checkpoint | None:
     """Sign a checkpoint over every event so far; None when nothing was added since the last.
 
-    Only the events since the last checkpoint are read (its frontier carries the tree
-    on), and each is checked against the chain before it is signed over: the server
-    never signs a log that does not verify. Two nodes publishing at once agree on the
-    root; the unique size lets one insert win and the other return None.
+    Pending events are sequenced first, so the checkpoint commits to every event committed
+    before it was asked for. Only the events since the last checkpoint are read (its
+    frontier carries the tree on), and each is checked against the chain before it is
+    signed over, and the stored tree's root against the root so computed: the server never
+    signs a log, or hands out proofs from a tree, that does not verify. Two nodes
+    publishing at once agree on the root; the unique size lets one insert win.
     """
+    sequencer.sequence(open_session)
     with open_session() as session:
         head = session.get(AuditHead, HEAD_ID)
         if head is None:
@@ -150,6 +160,16 @@ def publish(open_session: OpenSession, key: Ed25519PrivateKey, now: datetime) ->
     if accumulator.size != size:
         raise ChainBroken(f"event {accumulator.size + 1} is missing: run `custody audit verify`")
     root = accumulator.root().hex()
+    with open_session() as session:
+        try:
+            stored = sequencer.stored_root(session, size).hex()
+        except sequencer.TreeBroken as exc:
+            raise ChainBroken(str(exc)) from None
+    if stored != root:
+        raise ChainBroken(
+            f"the stored Merkle tree over {size} events does not match the events: "
+            "run `custody audit verify`"
+        )
     signed = signing.sign(checkpoint_document(size, root, now), key)
     published = AuditCheckpoint(
         size=size,

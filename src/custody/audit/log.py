@@ -1,9 +1,14 @@
 """Appending to and reading the hash chain of audit events.
 
 Each event stores the hash of the one before; the hash is SHA-256 over every
-field of the event in RFC 8785 canonical JSON. Appends lock the single head row,
-so concurrent writers on PostgreSQL queue up behind each other instead of forking
-the chain, and every sequence number is used exactly once.
+field of the event in RFC 8785 canonical JSON.
+
+An append does not touch the chain: it adds an `AuditPending` row in the caller's
+transaction (so the event is durable exactly when the change it records commits) and
+takes no shared lock, so writers on many nodes never queue behind one another. The
+sequencer (`custody.audit.sequencer`) then gives pending events, in order, their
+sequence numbers, chain hashes and Merkle tree nodes under the head row's lock,
+as transparency logs (Trillian, Rekor) do.
 """
 
 from __future__ import annotations
@@ -13,15 +18,15 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from custody.db.models import AuditEvent, AuditHead
+from custody.db.models import AuditEvent, AuditPending
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 
@@ -29,6 +34,9 @@ GENESIS = "0" * 64
 HEAD_ID = 1
 # Reads walk the log in pages this big, each page in its own short transaction.
 PAGE = 10_000
+
+# Set on a session that added pending events, so its unit of work sequences after commit.
+PENDING_FLAG = "custody.audit.pending"
 
 # The fields an event's hash covers, in the order they are listed to people.
 HASHED_FIELDS = (
@@ -99,6 +107,13 @@ def row_fields(row: EventRow) -> dict[str, Any]:
     return fields
 
 
+def _utc_text(at: datetime) -> str:
+    # The common case first: a UTC time needs no conversion (PostgreSQL's rows, here).
+    if at.tzinfo is UTC:
+        return at.isoformat()[:-6] + "Z"
+    return isoformat(at)
+
+
 def _text(value: str) -> str:
     return encode_basestring(value)
 
@@ -122,7 +137,7 @@ def row_hash(row: EventRow) -> str:
             raise TypeError("not an event's types")
         text = (
             f'{{"actor":{_text(actor)},"address":{_text_or_null(address)},'
-            f'"allowed":{"true" if allowed else "false"},"at":{_text(isoformat(at))},'
+            f'"allowed":{"true" if allowed else "false"},"at":{_text(_utc_text(at))},'
             f'"details":{_text(details)},"object_id":{_text_or_null(object_id)},'
             f'"object_type":{_text_or_null(object_type)},"prev_hash":{_text(prev)},'
             f'"reason":{_text_or_null(reason)},"seq":{seq},"tag":{_text(tag)},'
@@ -131,6 +146,43 @@ def row_hash(row: EventRow) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
     except (TypeError, AttributeError, UnicodeEncodeError):
         return event_hash(row_fields(row))
+
+
+# The fields of a pending event that its entry hash covers: all but what sequencing adds.
+ENTRY_FIELDS = tuple(name for name in HASHED_FIELDS if name not in ("seq", "prev_hash"))
+_PENDING_COLUMNS = (
+    [AuditPending.id] + [getattr(AuditPending, n) for n in ENTRY_FIELDS] + [AuditPending.entry_hash]
+)
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    """SHA-256 of a pending event's ENTRY_FIELDS in canonical JSON ("at" as ISO 8601 text)."""
+    return hashlib.sha256(canonical({name: fields[name] for name in ENTRY_FIELDS})).hexdigest()
+
+
+def _entry_row_hash(row: Sequence[Any]) -> str:
+    """`entry_hash` of a row read by `pending_query`, the fast way (as `row_hash`)."""
+    _, at, tag, actor, object_type, object_id, allowed, reason, address, agent, details = row[:11]
+    try:
+        if type(allowed) is not bool:
+            raise TypeError("not an event's types")
+        text = (
+            f'{{"actor":{_text(actor)},"address":{_text_or_null(address)},'
+            f'"allowed":{"true" if allowed else "false"},"at":{_text(_utc_text(at))},'
+            f'"details":{_text(details)},"object_id":{_text_or_null(object_id)},'
+            f'"object_type":{_text_or_null(object_type)},'
+            f'"reason":{_text_or_null(reason)},"tag":{_text(tag)},'
+            f'"user_agent":{_text_or_null(agent)}}}'
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    except (TypeError, AttributeError, UnicodeEncodeError):
+        fields = dict(zip(ENTRY_FIELDS, row[1:11], strict=True))
+        fields["at"] = isoformat(fields["at"])
+        return entry_hash(fields)
+
+
+# Built once: an append is the hottest path there is.
+_INSERT_PENDING = insert(AuditPending).returning(AuditPending.id)
 
 
 def append(
@@ -144,39 +196,45 @@ def append(
     allowed: bool = True,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add an event to the chain inside the caller's transaction."""
+) -> int:
+    """Add an event to the log inside the caller's transaction (pending until sequenced);
+    its entry id, by which its sequence number can be found once it is sequenced.
+
+    No lock is taken: the row is the caller's own until it commits. The sequencer runs
+    after the caller's unit of work commits (and on a timer, and before any read that
+    needs sequence numbers), so the event joins the chain within moments.
+    """
     if actor.reason:
         # A stated reason is the event's reason; a refusal's own reason keeps its place.
         if reason is None:
             reason = actor.reason
         else:
             details = {**(details or {}), "stated_reason": actor.reason}
-    # The head row's lock serialises appends: PostgreSQL makes the next writer wait here
-    # until this transaction ends, SQLite's BEGIN IMMEDIATE already holds the write lock.
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    ).scalar_one()
-    event = AuditEvent(
-        seq=head.seq + 1,
-        at=at,
-        tag=tag,
-        actor=actor.name,
-        object_type=object_type,
-        object_id=object_id,
-        allowed=allowed,
-        reason=reason,
-        address=actor.address,
-        user_agent=(actor.user_agent or None) and actor.user_agent[:300],
-        details=json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
-        prev_hash=head.hash,
-    )
-    event.hash = event_hash(hashed_fields(event))
-    session.add(event)
-    head.seq = event.seq
-    head.hash = event.hash
-    session.flush()
-    return event
+    fields: dict[str, Any] = {
+        "at": at,
+        "tag": tag,
+        "actor": actor.name,
+        "object_type": object_type,
+        "object_id": object_id,
+        "allowed": allowed,
+        "reason": reason,
+        "address": actor.address,
+        "user_agent": (actor.user_agent or None) and actor.user_agent[:300],
+        "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
+    }
+    fields["entry_hash"] = entry_hash({**fields, "at": isoformat(at)})
+    # Core, not the ORM: one INSERT, no identity map (a hot path under load).
+    entry = session.connection().execute(_INSERT_PENDING, fields).scalar_one()
+    session.info[PENDING_FLAG] = True
+    return entry
+
+
+def pending_row_ok(row: Sequence[Any]) -> bool:
+    """Whether a row read by `iter_pending` still matches its entry hash."""
+    try:
+        return bool(_entry_row_hash(row) == row[-1])
+    except (TypeError, ValueError):
+        return False
 
 
 OpenSession = Callable[[], AbstractContextManager[Session]]
@@ -193,6 +251,12 @@ def _pages(after: int, until: int, page: int) -> Iterator[tuple[int, int]]:
         low = high
 
 
+_STREAM = (
+    f"SELECT {', '.join(HASHED_FIELDS)}, hash FROM audit_events "
+    "WHERE seq > %s AND seq <= %s ORDER BY seq"
+)
+
+
 def iter_rows(
     open_session: OpenSession,
     *,
@@ -202,10 +266,26 @@ def iter_rows(
 ) -> Iterator[EventRow]:
     """Every event with after < seq <= until, in order, as rows of HASHED_FIELDS + hash.
 
-    Each page is read in its own short transaction, so a walk over millions of events
-    never holds a lock (SQLite's write lock, above all) for long. The log only grows,
-    so pages read at different moments still make one consistent prefix.
+    On PostgreSQL the rows stream from one server-side cursor (one snapshot, no lock held:
+    readers never block writers there). On SQLite each page is read in its own short
+    transaction, so a walk over millions of events never holds its write lock for long.
+    The log only grows, so pages read at different moments still make one consistent prefix.
     """
+    with open_session() as session:
+        streaming = session.get_bind().dialect.name == "postgresql"
+    if streaming:
+        with open_session() as session:
+            connection = session.connection()
+            # Times in UTC from the server, so that they need no conversion here; and the
+            # driver's own named cursor, whose plain tuples cost a third of ORM-typed rows.
+            connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+            raw: Any = connection.connection.dbapi_connection
+            with raw.cursor(name="custody_audit_walk") as cursor:
+                cursor.itersize = page
+                cursor.execute(_STREAM, (after, until))
+                while rows := cursor.fetchmany(page):
+                    yield from rows
+        return
     for low, high in _pages(after, until, page):
         query = (
             select(*_COLUMNS)
@@ -229,6 +309,12 @@ def iter_hashes(open_session: OpenSession, *, until: int, page: int = PAGE) -> I
         with open_session() as session:
             hashes = session.connection().execute(query).scalars().all()
         yield from hashes
+
+
+def pending_query(limit: int | None = None) -> Any:
+    """Pending events oldest first, as rows of id, ENTRY_FIELDS, entry_hash."""
+    query = select(*_PENDING_COLUMNS).order_by(AuditPending.id)
+    return query if limit is None else query.limit(limit)
 
 
 @dataclass(frozen=True)

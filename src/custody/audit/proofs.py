@@ -9,7 +9,7 @@ public key (`GET /api/v1/server-key`); `custody audit check-proof FILE` runs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from custody.audit.checkpoints import Checkpoint, find, latest, signature_ok
-from custody.audit.log import HASHED_FIELDS, OpenSession, event_hash, hashed_fields, iter_hashes
+from custody.audit.log import HASHED_FIELDS, OpenSession, event_hash, hashed_fields
+from custody.audit.sequencer import TreeBroken, read_subtrees
 from custody.db.models import AuditEvent
 from custody.domain import merkle, signing
 from custody.domain.errors import InvalidInput, NotFound, SignatureInvalid
@@ -45,10 +46,27 @@ HOW_TO_CHECK_CONSISTENCY = (
 )
 
 
-def _leaves(open_session: OpenSession, size: int) -> Iterator[bytes]:
-    return (
-        merkle.leaf_hash(bytes.fromhex(digest)) for digest in iter_hashes(open_session, until=size)
-    )
+def inclusion_paths(
+    open_session: OpenSession, indices: Iterable[int], size: int
+) -> dict[int, list[bytes]]:
+    """PATH(index, D[size]) for each leaf index, from the stored tree: O(log n) node reads
+    each, in two queries for all of them, whatever the log's size."""
+    plans = {index: merkle.inclusion_plan(index, size) for index in set(indices)}
+    wanted = {part for plan in plans.values() for parts in plan for part in parts}
+    with open_session() as session:
+        found = read_subtrees(session, wanted)
+    return {
+        index: [merkle.fold([found[part] for part in parts]) for parts in plan]
+        for index, plan in plans.items()
+    }
+
+
+def consistency_path(open_session: OpenSession, old_size: int, new_size: int) -> list[bytes]:
+    """PROOF(old_size, D[new_size]) from the stored tree: O(log n) node reads."""
+    plan = merkle.consistency_plan(old_size, new_size)
+    with open_session() as session:
+        found = read_subtrees(session, {part for parts in plan for part in parts})
+    return [merkle.fold([found[part] for part in parts]) for parts in plan]
 
 
 def _checkpoint(open_session: OpenSession, checkpoint_id: int | None) -> Checkpoint:
@@ -82,7 +100,17 @@ def inclusion_proof(
             f"event {seq} is newer than checkpoint {checkpoint.id} (size {checkpoint.size}): "
             "publish a checkpoint first (`custody audit checkpoint`)"
         )
-    path = merkle.inclusion_proof(seq - 1, checkpoint.size, _leaves(open_session, checkpoint.size))
+    path = inclusion_paths(open_session, [seq - 1], checkpoint.size)[seq - 1]
+    leaf = merkle.leaf_hash(bytes.fromhex(fields["hash"]))
+    if not merkle.verify_inclusion(
+        seq - 1, checkpoint.size, leaf, path, bytes.fromhex(checkpoint.root)
+    ):
+        # The nodes are a stored cache of the tree; one that does not fold to the signed
+        # root was changed. Never hand out a proof that does not hold.
+        raise TreeBroken(
+            f"the stored Merkle tree does not lead from event {seq} to checkpoint "
+            f"{checkpoint.id}: run `custody audit verify`"
+        )
     return {
         "format": INCLUSION,
         "event": fields,
@@ -106,7 +134,14 @@ def consistency_proof(
     new = _checkpoint(open_session, new_id)
     if old.size > new.size:
         raise InvalidInput(f"checkpoint {old.id} is larger than checkpoint {new.id}")
-    path = merkle.consistency_proof(old.size, new.size, _leaves(open_session, new.size))
+    path = consistency_path(open_session, old.size, new.size)
+    if not merkle.verify_consistency(
+        old.size, new.size, bytes.fromhex(old.root), bytes.fromhex(new.root), path
+    ):
+        raise TreeBroken(
+            f"the stored Merkle tree does not show checkpoint {new.id} extending checkpoint "
+            f"{old.id}: run `custody audit verify`"
+        )
     return {
         "format": CONSISTENCY,
         "old": old.document(),

@@ -14,24 +14,53 @@ What each kind of tampering looks like:
   checkpoint, counts more events than there are;
 - an event inserted: a gap-free insert needs renumbering, which breaks the links; one
   added after the end is behind the chain head;
-- events reordered: each event's sequence number is inside its hash.
+- events reordered: each event's sequence number is inside its hash;
+- a pending event (committed, not yet sequenced) edited: it no longer matches its entry
+  hash (the sequencer refuses to chain it, and verify names it);
+- a stored tree node edited: the stored tree's root no longer matches the events' (and no
+  proof is handed out from it: each is checked against its signed checkpoint first).
+
+Speed: rows stream in one server-side cursor on PostgreSQL (pages of short transactions
+on SQLite, whose readers must not hold its write lock); each page's hashes and links are
+checked as whole lists, and each aligned page of 2^14 leaves is hashed level by level into
+one complete subtree, so the Python work per event is a few C calls. An incremental verify
+starts where the last intact one ended (at a signed checkpoint, the tree carried on by its
+frontier) and reads only what is new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 
-from custody.audit.checkpoints import Checkpoint, all_checkpoints, signature_ok
-from custody.audit.log import GENESIS, HEAD_ID, PAGE, OpenSession, check_link, iter_rows
-from custody.db.models import AuditEvent, AuditHead
+from custody.audit import sequencer
+from custody.audit.checkpoints import Checkpoint, all_checkpoints, frontier_of, signature_ok
+from custody.audit.log import (
+    GENESIS,
+    HEAD_ID,
+    PAGE,
+    EventRow,
+    OpenSession,
+    check_link,
+    iter_rows,
+    pending_query,
+    pending_row_ok,
+    row_hash,
+)
+from custody.db.models import AuditEvent, AuditHead, AuditTreeNode
 from custody.domain import merkle
 from custody.domain.clock import isoformat
 
 Progress = Callable[[int, int], None]
+# Leaves per block hashed level by level into one complete subtree.
+BLOCK_LEVEL = 14
+BLOCK = 1 << BLOCK_LEVEL
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True)
@@ -44,10 +73,24 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Since:
+    """Where an incremental verify starts: a checkpoint an earlier verify found intact, and
+    the chain hash of its last event then."""
+
+    checkpoint_id: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
 class Report:
     events: int  # how many events were checked and found to fit
     checkpoints: int  # how many checkpoints were recomputed and found to fit
     faults: tuple[Fault, ...]
+    # Where the check ended, for the next incremental one: the last checkpoint that fitted
+    # and the chain hash of its last event; and the events trusted from an earlier check.
+    last_checkpoint: Checkpoint | None = None
+    last_checkpoint_hash: str | None = None
+    skipped: int = 0
 
     @property
     def intact(self) -> bool:
@@ -69,8 +112,10 @@ def verify_log(
     *,
     progress: Progress | None = None,
     page: int = PAGE,
+    since: Since | None = None,
 ) -> Report:
-    """Check the chain, the head and (given the server's public key) every checkpoint."""
+    """Check the chain, the head, the stored tree, the pending events and (given the
+    server's public key) every checkpoint; from `since` only what is new after it."""
     # Checkpoints before the head: any checkpoint read here was published when the head
     # was at least its size, so a checkpoint larger than the head means events were cut.
     checkpoints = all_checkpoints(open_session) if public_key is not None else []
@@ -88,8 +133,42 @@ def verify_log(
                     None, f"{_when(checkpoint)} is not signed by this server's key", checkpoint.id
                 )
             )
-    chain = _walk(open_session, head_seq, head_hash, signed, progress, page)
-    return Report(chain.events, chain.checkpoints, (*chain.faults, *faults))
+    start = _start(open_session, signed, since)
+    chain = _walk(open_session, start, head_seq, head_hash, signed, progress, page)
+    if not chain.faults:
+        chain.faults = _tree_faults(open_session, head_seq, chain.root)
+    return Report(
+        chain.events,
+        chain.checkpoints,
+        (*chain.faults, *faults, *_pending_faults(open_session)),
+        chain.last_checkpoint,
+        chain.last_checkpoint_hash,
+        start.size,
+    )
+
+
+@dataclass
+class _Start:
+    size: int = 0
+    tree: merkle.Accumulator = field(default_factory=merkle.Accumulator)
+    prev: str = GENESIS
+    checkpoint: Checkpoint | None = None
+
+
+def _start(open_session: OpenSession, signed: list[Checkpoint], since: Since | None) -> _Start:
+    """Where to begin: the first event, or after a checkpoint an earlier check found whole
+    (when its signed root, its frontier and its last event's hash still agree)."""
+    if since is None:
+        return _Start()
+    checkpoint = next((c for c in signed if c.id == since.checkpoint_id), None)
+    if checkpoint is None or checkpoint.size == 0:
+        return _Start()
+    tree = frontier_of(open_session, checkpoint.id)
+    with open_session() as session:
+        last = session.scalar(select(AuditEvent.hash).where(AuditEvent.seq == checkpoint.size))
+    if tree is None or last != since.head_hash:
+        return _Start()  # anything amiss there: check everything
+    return _Start(checkpoint.size, tree, last, checkpoint)
 
 
 @dataclass
@@ -97,22 +176,101 @@ class _Walk:
     events: int = 0
     checkpoints: int = 0
     faults: tuple[Fault, ...] = ()
+    root: bytes = merkle.EMPTY_ROOT
+    last_checkpoint: Checkpoint | None = None
+    last_checkpoint_hash: str | None = None
+
+
+def _pages(
+    open_session: OpenSession, after: int, until: int, page: int
+) -> Iterator[list[EventRow]]:
+    """The rows in lists that end on multiples of BLOCK where they can (aligned blocks are
+    hashed whole)."""
+    rows = iter_rows(open_session, after=after, until=until, page=page)
+    size = BLOCK - after % BLOCK
+    while True:
+        chunk = list(islice(rows, size))
+        if not chunk:
+            return
+        yield chunk
+        size = BLOCK
+
+
+def _block_levels(leaves: list[bytes]) -> list[list[bytes]]:
+    """Every level of a complete subtree above its leaves, level by level (list
+    comprehensions of C calls); the last holds its root."""
+    levels: list[list[bytes]] = []
+    level = leaves
+    prefix = merkle.NODE_PREFIX
+    while len(level) > 1:
+        level = [
+            _sha256(prefix + left + right).digest()
+            for left, right in zip(level[0::2], level[1::2], strict=True)
+        ]
+        levels.append(level)
+    return levels
+
+
+# Nodes computed from the events, by level: (index of the first, their hashes in order).
+_Made = dict[int, tuple[int, list[bytes]]]
+
+
+def _gather(made: _Made, nodes: list[tuple[int, int, bytes]]) -> None:
+    for level, index, node in nodes:
+        _, hashes = made.setdefault(level, (index, []))
+        hashes.append(node)
+
+
+def _node_fault(open_session: OpenSession, made: _Made) -> Fault | None:
+    """The first stored tree node that differs from the one computed from the events
+    (each level's nodes are one index range: one short range scan per level)."""
+    shift = sequencer.LEVEL_SHIFT
+    with open_session() as session:
+        for level in sorted(made):
+            first, hashes = made[level]
+            low = sequencer.node_id(level, first)
+            stored = (
+                session.connection()
+                .execute(
+                    select(AuditTreeNode.id, AuditTreeNode.hash)
+                    .where(AuditTreeNode.id >= low, AuditTreeNode.id < low + len(hashes))
+                    .order_by(AuditTreeNode.id)
+                )
+                .all()
+            )
+            if [bytes(row[1]) for row in stored] == hashes:
+                continue
+            found = {row[0] - low: bytes(row[1]) for row in stored}
+            for offset, node in enumerate(hashes):
+                if found.get(offset) != node:
+                    index = (low + offset) & ((1 << shift) - 1)
+                    span = 1 << level
+                    return Fault(
+                        index * span + 1,
+                        f"the stored Merkle tree node over events {index * span + 1} to "
+                        f"{(index + 1) * span} does not match them: it was changed or removed "
+                        "(no proof is given through it)",
+                    )
+    return None
 
 
 def _walk(
     open_session: OpenSession,
+    start: _Start,
     head_seq: int,
     head_hash: str,
     checkpoints: list[Checkpoint],
     progress: Progress | None,
     page: int,
 ) -> _Walk:
-    walk = _Walk()
-    tree = merkle.Accumulator()
-    expected_prev = GENESIS
-    pending = iter(checkpoints)
+    walk = _Walk(last_checkpoint=start.checkpoint, last_checkpoint_hash=start.prev)
+    tree = start.tree
+    expected_prev = start.prev
+    pending = iter([c for c in checkpoints if c.size > start.size])
+    walk.checkpoints = sum(1 for c in checkpoints if c.size <= start.size)
     upcoming = next(pending, None)
-    good_size = 0  # events covered by the last checkpoint that fitted
+    good_size = start.size  # events covered by the last checkpoint that fitted
+    position = start.size
     while upcoming is not None and upcoming.size == 0:
         # Nothing to walk for a checkpoint over no events: its root is the empty tree's.
         if upcoming.root != merkle.EMPTY_ROOT.hex():
@@ -126,29 +284,62 @@ def _walk(
             return walk
         walk.checkpoints += 1
         upcoming = next(pending, None)
-    for row in iter_rows(open_session, until=head_seq, page=page):
-        fault = check_link(row, walk.events + 1, expected_prev)
-        if fault is not None:
-            walk.faults = (Fault(fault.seq, fault.problem),)
-            return walk
-        tree.add(merkle.leaf_hash(bytes.fromhex(row[-1])))
-        expected_prev = row[-1]
-        walk.events += 1
+    leaf_prefix = merkle.LEAF_PREFIX
+    for rows in _pages(open_session, start.size, head_seq, page):
+        count = len(rows)
+        hashes = [row[-1] for row in rows]
+        whole = (
+            rows[0][0] == position + 1
+            and rows[-1][0] == position + count
+            and [row_hash(row) for row in rows] == hashes
+            and [row[-2] for row in rows] == [expected_prev, *hashes[:-1]]
+        )
+        if not whole:
+            # Somewhere in this page something does not fit: find and name it, row by row.
+            for offset, row in enumerate(rows):
+                fault = check_link(row, position + offset + 1, expected_prev)
+                if fault is not None:
+                    walk.events = position + offset - start.size
+                    walk.faults = (Fault(fault.seq, fault.problem),)
+                    return walk
+                expected_prev = row[-1]
+            # Every row fits but some are missing at the end: named after the walk.
+        expected_prev = hashes[-1]
+        leaves = [_sha256(leaf_prefix + bytes.fromhex(digest)).digest() for digest in hashes]
+        end = position + count
+        aligned = count == BLOCK and position % BLOCK == 0 and whole
+        made: _Made = {}
+        if aligned and (upcoming is None or upcoming.size >= end):
+            levels = _block_levels(leaves)
+            for height, hashes_at in enumerate(levels, start=1):
+                made[height] = (position >> height, hashes_at)
+            _gather(made, tree.add_subtree(levels[-1][0], BLOCK_LEVEL))
+        else:
+            for leaf in leaves:
+                _gather(made, tree.add_recording(leaf))
+                if upcoming is not None and upcoming.size == tree.size and tree.size < end:
+                    upcoming, good_size = _check(walk, tree, upcoming, pending, good_size)
+                    if walk.faults:
+                        return walk
+                    walk.last_checkpoint_hash = hashes[tree.size - position - 1]
+        position = end
+        walk.events = position - start.size
         while upcoming is not None and upcoming.size == tree.size:
-            if tree.root().hex() != upcoming.root:
-                first = good_size + 1
-                problem = (
-                    f"events {first} to {upcoming.size} do not match {_when(upcoming)}: "
-                    f"event {first} or one after it was changed and the chain re-hashed"
-                )
-                walk.faults = (Fault(first, problem, upcoming.id),)
+            upcoming, good_size = _check(walk, tree, upcoming, pending, good_size)
+            if walk.faults:
                 return walk
-            good_size = upcoming.size
-            walk.checkpoints += 1
-            upcoming = next(pending, None)
-        if progress is not None and (walk.events % page == 0 or walk.events == head_seq):
-            progress(walk.events, head_seq)
-    last = walk.events
+            walk.last_checkpoint_hash = expected_prev
+        # The stored nodes after the events and the signed roots: a rewritten chain is
+        # named by the checkpoint it no longer matches, not by the nodes it left behind.
+        if made:
+            node_fault = _node_fault(open_session, made)
+            if node_fault is not None:
+                walk.faults = (node_fault,)
+                return walk
+        if progress is not None:
+            progress(position, head_seq)
+    walk.root = tree.root()
+    last = position
     if last < head_seq:
         walk.faults = (
             Fault(
@@ -181,11 +372,68 @@ def _walk(
     return walk
 
 
+def _check(
+    walk: _Walk,
+    tree: merkle.Accumulator,
+    upcoming: Checkpoint,
+    pending: Iterator[Checkpoint],
+    good_size: int,
+) -> tuple[Checkpoint | None, int]:
+    """Compare the tree with the checkpoint over its size; the next checkpoint to meet."""
+    if tree.root().hex() != upcoming.root:
+        first = good_size + 1
+        problem = (
+            f"events {first} to {upcoming.size} do not match {_when(upcoming)}: "
+            f"event {first} or one after it was changed and the chain re-hashed"
+        )
+        walk.faults = (Fault(first, problem, upcoming.id),)
+        return upcoming, good_size
+    walk.checkpoints += 1
+    walk.last_checkpoint = upcoming
+    return next(pending, None), upcoming.size
+
+
+def _tree_faults(open_session: OpenSession, head_seq: int, root: bytes) -> tuple[Fault, ...]:
+    """Whether the stored tree (which proofs are read from) folds to the events' root."""
+    if head_seq == 0:
+        return ()
+    with open_session() as session:
+        try:
+            stored = sequencer.stored_root(session, head_seq)
+        except sequencer.TreeBroken as exc:
+            return (Fault(None, exc.message),)
+    if stored != root:
+        return (
+            Fault(
+                None,
+                f"the stored Merkle tree over {head_seq} events does not match the events: "
+                "a tree node was changed (proofs from it are refused)",
+            ),
+        )
+    return ()
+
+
+def _pending_faults(open_session: OpenSession) -> tuple[Fault, ...]:
+    """Pending events (committed, not yet sequenced) that no longer match their entry hash."""
+    with open_session() as session:
+        rows: Sequence[EventRow] = session.connection().execute(pending_query()).all()
+    for row in rows:
+        if not pending_row_ok(row):
+            return (
+                Fault(
+                    None,
+                    f"pending event {row[0]} (not yet sequenced) does not match its entry "
+                    "hash: it was changed after it was written",
+                ),
+            )
+    return ()
+
+
 def _behind_head(open_session: OpenSession) -> int | None:
     """The first event past the chain head, if any row sits there."""
     with open_session() as session:
-        # The highest seq first, then the head: an append commits both at once, so a head
-        # read after the maximum is at least as far on, unless a row was put there by hand.
+        # The highest seq first, then the head: the sequencer commits both at once, so a
+        # head read after the maximum is at least as far on, unless a row was put there.
         top = session.scalar(select(func.max(AuditEvent.seq)))
         head = session.get(AuditHead, HEAD_ID)
         head_seq = head.seq if head is not None else 0

@@ -27,7 +27,14 @@ def _print_json(document: object) -> None:
 
 @app.command("verify")
 @refusals
-def verify(ctx: typer.Context) -> None:
+def verify(
+    ctx: typer.Context,
+    since_last: bool = typer.Option(
+        False,
+        "--since-last",
+        help="Check only what is new since the last checkpoint an earlier verify found intact.",
+    ),
+) -> None:
     """Recompute every event's hash and every checkpoint; exit 1 naming the first bad event."""
     from custody.services.audit_trail import trail
 
@@ -39,11 +46,14 @@ def verify(ctx: typer.Context) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = trail.verify(running, advance)
+        report = trail.verify(
+            running, advance, since_last=since_last, record_as="custody audit verify"
+        )
     if report.intact:
         err.print(
             f"[green]intact:[/] {report.events} events chained, "
             f"{report.checkpoints} signed checkpoint(s) recomputed"
+            + (f" (after event {report.skipped}, verified before)" if report.skipped else "")
         )
         return
     first = report.first

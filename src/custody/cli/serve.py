@@ -29,6 +29,8 @@ def serve_command(
     if (warning := object_lock_warning(running)) is not None:
         logging.getLogger("custody.storage").warning(warning)
         err.print(f"[yellow]warning:[/] {warning}")
+    # Audit events are sequenced in the background, a burst of requests' events at a time.
+    running.start_sequencer()
     consumer = None
     if workers > 0 and running.settings.worker_in_process:
         from custody.jobs.queue import start_in_process_consumer
@@ -53,3 +55,4 @@ def serve_command(
     finally:
         if consumer is not None:
             consumer.stop()
+        running.stop_sequencer()

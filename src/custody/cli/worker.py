@@ -46,6 +46,8 @@ def worker_command(
         signal.signal(signum, signal.SIG_DFL)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    # Jobs audit too; and a worker sequences what a server node left pending when it died.
+    running.start_sequencer()
     try:
         consumer = start_in_process_consumer(
             running, workers=workers, periodic=periodic, shutdown_timeout=shutdown_timeout
@@ -63,6 +65,7 @@ def worker_command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        running.stop_sequencer()
         running.engine.dispose()
     err.print("Custody worker stopped")
 

@@ -62,6 +62,44 @@ class Accumulator:
         self.frontier.append(node)
         self.size += 1
 
+    def add_recording(self, hashed_leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Append a leaf; the complete subtrees it closes, as (level, index, hash), level >= 1.
+
+        These are the nodes a log stores so that proofs read them instead of the leaves.
+        """
+        node = hashed_leaf
+        merges = self.size
+        level = 0
+        made: list[tuple[int, int, bytes]] = []
+        while merges & 1:
+            node = node_hash(self.frontier.pop(), node)
+            merges >>= 1
+            level += 1
+            made.append((level, self.size >> level, node))
+        self.frontier.append(node)
+        self.size += 1
+        return made
+
+    def add_subtree(self, node: bytes, level: int) -> list[tuple[int, int, bytes]]:
+        """Append 2**level leaves at once, given their complete subtree's hash; the larger
+        complete subtrees it closes, as (level, index, hash).
+
+        The tree must be at a multiple of 2**level leaves (the subtree is aligned).
+        """
+        if self.size & ((1 << level) - 1):
+            raise ValueError(f"a subtree of 2^{level} leaves cannot start at {self.size}")
+        merges = self.size >> level
+        made: list[tuple[int, int, bytes]] = []
+        height = level
+        while merges & 1:
+            node = node_hash(self.frontier.pop(), node)
+            merges >>= 1
+            height += 1
+            made.append((height, self.size >> height, node))
+        self.frontier.append(node)
+        self.size += 1 << level
+        return made
+
     def root(self) -> bytes:
         """The tree head over every leaf added so far."""
         if not self.frontier:
@@ -286,3 +324,54 @@ def inclusion_proofs(
             root = node_hash(left_hash, root)
         found[(start, end)] = root
     return {index: [found[span] for span in spans] for index, spans in wanted.items()}
+
+
+# Stored trees. A log that keeps every complete subtree (level, index) -- the node over
+# leaves [index * 2^level, (index + 1) * 2^level) -- answers any proof for any size from
+# O(log n) of them: every range a proof needs is complete, or on the tree's right edge,
+# which is a fold of complete subtrees.
+
+
+def complete_subtrees(start: int, end: int) -> list[tuple[int, int]]:
+    """The complete subtrees (level, index) that make up leaves [start, end), left to right.
+
+    For the ranges RFC 6962 proofs use, `start` is a multiple of a power of two at least as
+    large as the first part, so the greedy split is aligned.
+    """
+    parts: list[tuple[int, int]] = []
+    while start < end:
+        level = (end - start).bit_length() - 1
+        while start & ((1 << level) - 1):
+            level -= 1
+        parts.append((level, start >> level))
+        start += 1 << level
+    return parts
+
+
+def frontier_subtrees(size: int) -> list[tuple[int, int]]:
+    """The complete subtrees an `Accumulator` of `size` leaves holds, largest first."""
+    return complete_subtrees(0, size)
+
+
+def inclusion_plan(index: int, size: int) -> list[list[tuple[int, int]]]:
+    """For each node of PATH(index, D[size]), the complete subtrees that fold into it."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    return [complete_subtrees(a, b) for a, b in _inclusion_ranges(index, 0, size)]
+
+
+def consistency_plan(old_size: int, new_size: int) -> list[list[tuple[int, int]]]:
+    """For each node of PROOF(old_size, D[new_size]), the complete subtrees that fold into it."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError("the older tree cannot be larger than the newer one")
+    if old_size in (0, new_size):
+        return []
+    return [complete_subtrees(a, b) for a, b in _consistency_ranges(old_size, 0, new_size, True)]
+
+
+def fold(parts: Sequence[bytes]) -> bytes:
+    """The hash of a range from its complete subtrees, left to right (RFC 6962 right fold)."""
+    node = parts[-1]
+    for left in reversed(parts[:-1]):
+        node = node_hash(left, node)
+    return node

@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from custody import audit
+from custody.audit import sequencer
+from custody.audit.log import PENDING_FLAG
 from custody.config import Settings
-from custody.db.models import AuditEvent
 from custody.domain.actor import Actor
 from custody.domain.clock import Clock
 from custody.storage import BlobStore
@@ -62,9 +63,51 @@ class System:
     jobs: JobQueue = field(default_factory=NoJobs)
     # Partial uploads: beside the store (S3 staging for an S3 store), made when first asked.
     staged: Staging | None = None
+    # Servers and workers sequence audit events in a background thread (see
+    # `start_sequencer`); without one (commands, tests) a commit sequences in line.
+    background: sequencer.Background | None = None
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self)
+
+    def start_sequencer(self) -> None:
+        """Sequence in a background thread from now on: soon after each commit (a burst of
+        commits from many threads makes one batch) and every couple of seconds."""
+        if self.background is None:
+            self.background = sequencer.Background(self.sessions)
+            self.background.start()
+
+    def stop_sequencer(self) -> None:
+        if self.background is not None:
+            self.background.stop()
+            self.background = None
+
+    def audit_committed(self) -> None:
+        """Sequence the events a unit of work just committed, soon.
+
+        On PostgreSQL with a background sequencer, wake it (it gathers many nodes' and
+        threads' commits into one batch); otherwise (SQLite, one writer at a time anyway,
+        where it costs a few statements; or no background thread) sequence in line unless
+        another sequencer is busy, so the event is chained before the request returns.
+        Never fails the caller, whose change and events are already committed: pending
+        events wait for the timer or the next read that sequences first.
+        """
+        if self.background is not None and self.engine.dialect.name != "sqlite":
+            self.background.notify()
+            return
+        try:
+            sequencer.sequence(self.sessions, wait=False, limit=sequencer.BATCH)
+        except Exception as exc:  # logged: the events are safe as pending rows
+            sequencer.log_failure(exc)
+
+    def seqs_of(self, entries: list[int]) -> list[int]:
+        """The sequence numbers of committed audit events, by the entry ids `audit` gave."""
+        return sequencer.seqs_of(self.sessions, entries)
+
+    def sequence_audit(self) -> int:
+        """Sequence every pending event now (waiting for another sequencer): for reads that
+        need sequence numbers, checkpoints and the timer."""
+        return sequencer.sequence(self.sessions)
 
     @property
     def staging(self) -> Staging:
@@ -107,6 +150,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+        if self.session.info.pop(PENDING_FLAG, False):
+            self.system.audit_committed()
         pending, self._after_commit = self._after_commit, []
         for send in pending:
             send()
@@ -132,8 +177,9 @@ class UnitOfWork:
         allowed: bool = True,
         reason: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> AuditEvent:
-        """Write an audit event in this unit of work's transaction."""
+    ) -> int:
+        """Write an audit event in this unit of work's transaction (durable iff it commits);
+        its entry id (`System.seqs_of` finds its sequence number after commit)."""
         if actor.confidential:
             details = {**(details or {}), "confidential": True}
         return audit.append(

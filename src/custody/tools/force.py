@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from custody.domain import merkle
+
 BOROUGHS = (
     "Barking and Dagenham", "Barnet", "Bexley", "Brent", "Bromley", "Camden", "Croydon",
     "Ealing", "Enfield", "Greenwich", "Hackney", "Hammersmith and Fulham", "Haringey",
@@ -484,8 +486,20 @@ def _seed(
          "prev_hash", "hash"),
         audit_rows(),
     )  # fmt: skip
-    # The next event the server writes follows the filler (its chain starts from here).
+    # The next event the server writes follows the filler (its chain starts from here), and
+    # the sequencer's tree carries on from the filler's frontier (stand-in nodes: the filler
+    # is no chain, and is never proved).
     loader.execute(f"UPDATE audit_head SET seq = {events}, hash = '{'0' * 64}'")
+    blank: Any = b"\0" * 32 if loader.sqlite else "\\x" + "00" * 32
+    loader.load(
+        "audit_tree_nodes",
+        ("id", "hash"),
+        (
+            (level << 48 | index, blank)
+            for level, index in merkle.frontier_subtrees(events)
+            if level > 0
+        ),
+    )
     # Ids given explicitly leave PostgreSQL's sequences behind: move them past the rows.
     if not loader.sqlite:
         for table in ("officers", "docks", "cameras", "users", "cases", "camera_reports"):

@@ -9,7 +9,14 @@ from custody.db.models import (
     storage,  # noqa: F401  (registers its tables)
     subject_access,  # noqa: F401  (registers its tables)
 )
-from custody.db.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
+from custody.db.models.audit import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditHead,
+    AuditPending,
+    AuditTreeNode,
+    AuditVerification,
+)
 from custody.db.models.fleet import Camera, CameraReport, Dock, Officer
 from custody.db.models.ingest import IngestFlag, Manifest, Recording, Upload
 from custody.db.models.users import ApiToken, User
@@ -19,6 +26,8 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
+    "AuditPending",
+    "AuditTreeNode",
     "AuditVerification",
     "Camera",
     "CameraReport",

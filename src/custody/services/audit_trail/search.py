@@ -25,7 +25,7 @@ from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services import access
 from custody.services.audit_trail.answers import FoundEvent, FoundEvents, VerificationView
-from custody.services.audit_trail.trail import verify
+from custody.services.audit_trail.trail import record_result, verify
 from custody.services.system import System, UnitOfWork
 
 MAX_PAGE = 200
@@ -108,6 +108,9 @@ def search_events(
         raise InvalidInput(f"limit must be 1 to {MAX_PAGE}")
     conditions = query.conditions()
     tag = "user:audit:search"
+    # Searches read sequence numbers (and page on them): sequence what is pending first, so
+    # that every event committed before the search is found.
+    system.sequence_audit()
     with system.unit_of_work() as uow:
         viewer = _reader(uow, principal, actor, tag)
         statement = select(AuditEvent).where(*conditions).order_by(AuditEvent.seq.desc())
@@ -144,6 +147,7 @@ def export_events(
         viewer = _reader(uow, principal, actor, tag)
         uow.audit(tag, actor, object_type="audit", object_id="log", details=query.described())
         uow.commit()
+    system.sequence_audit()  # every event committed so far, the export's own included
     return _rows(system, viewer, conditions)
 
 
@@ -198,6 +202,7 @@ def _verification(row: AuditVerification) -> VerificationView:
 def request_verification(system: System, principal: Principal, actor: Actor) -> VerificationView:
     """Ask a worker to verify the whole log now; its progress is kept as it goes."""
     tag = "user:audit:verify"
+    system.sequence_audit()
     with system.unit_of_work() as uow:
         access.require(uow, principal, SystemAction.VERIFY_AUDIT, actor, tag, "audit", "log")
         head = uow.session.get(AuditHead, 1)
@@ -270,26 +275,7 @@ def run_verification(system: System, verification_id: int) -> None:
             uow.commit()
 
     report = verify(system, progress=progress)
-    first = report.faults[0] if report.faults else None
     with system.unit_of_work() as uow:
-        uow.session.execute(
-            update(AuditVerification)
-            .where(AuditVerification.id == verification_id)
-            .values(
-                finished_at=uow.now(),
-                checked=report.events,
-                checkpoints=report.checkpoints,
-                intact=report.intact,
-                fault=None
-                if first is None
-                else (f"event {first.seq}: " if first.seq else "") + first.problem,
-            )
-        )
-        uow.audit(
-            "system:audit:verify",
-            Actor.system(),
-            object_type="audit",
-            object_id=f"verification:{verification_id}",
-            details={"events": report.events, "intact": report.intact},
-        )
+        row = uow.session.get_one(AuditVerification, verification_id)
+        record_result(uow, row, report)
         uow.commit()

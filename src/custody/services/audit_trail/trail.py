@@ -7,6 +7,8 @@ trail printed for a court ends with the event of its own printing.
 
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import select
 
 from custody.audit import checkpoints as checkpoint_store
@@ -14,13 +16,20 @@ from custody.audit import proofs
 from custody.audit.checkpoints import Checkpoint
 from custody.audit.log import event_hash, hashed_fields
 from custody.audit.report import render_trail
-from custody.audit.verify import Progress, Report, verify_log
-from custody.db.models import AuditEvent, AuditHead, Camera, Officer, Recording
+from custody.audit.verify import Progress, Report, Since, verify_log
+from custody.db.models import (
+    AuditEvent,
+    AuditHead,
+    AuditVerification,
+    Camera,
+    Officer,
+    Recording,
+)
 from custody.domain import signing
 from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import NotFound
+from custody.domain.errors import CustodyError, NotFound
 from custody.domain.principal import Principal
 from custody.services import access
 from custody.services.access import Sight
@@ -99,23 +108,30 @@ def recording_trail(
     *,
     tag: str = "user:recording:audit",
 ) -> RecordingTrail:
-    """Every audit event about a recording, with hashes and the latest checkpoint."""
+    """Every audit event about a recording, with hashes and the latest checkpoint.
+
+    The reading is audited and committed first, then sequenced with everything committed
+    before it, and only then are the events read: the trail shows its own reading, and
+    every event in it has its sequence number and chain hash. (Should the read fail after
+    the commit, the log says the trail was read when it was not: the safe way round.)
+    """
     with system.unit_of_work() as uow:
         sight = _checked(uow, principal, recording_id, actor, tag)
         recording = sight.recording
-        # Audited first, so the trail shows its own reading.
         uow.audit(tag, actor, object_type="recording", object_id=recording_id)
-        rows = uow.session.scalars(
+        about = _recording_summary(uow, recording)
+        generated_at = isoformat(uow.now())
+        uow.commit()
+    system.sequence_audit()
+    with system.sessions() as session:
+        rows = session.scalars(
             select(AuditEvent)
             .where(AuditEvent.object_type == "recording", AuditEvent.object_id == recording_id)
             .order_by(AuditEvent.seq)
         ).all()
-        about = _recording_summary(uow, recording)
         # The door's reading of the trail: what professional standards did, and the
         # truth about a complaint hold, read only to those who may see complaints.
         events = [_event(row) for row in rows if access.shows_event(sight.viewer, row.details)]
-        generated_at = isoformat(uow.now())
-        uow.commit()
     latest = checkpoint_store.latest(system.sessions)
     return RecordingTrail(
         recording=about,
@@ -167,9 +183,87 @@ def checkpoints(system: System, *, limit: int = 50) -> list[PublishedCheckpoint]
     return [_published(c) for c in reversed(found[-limit:])]
 
 
-def verify(system: System, progress: Progress | None = None) -> Report:
-    """Recompute every event's hash and every checkpoint's root."""
-    return verify_log(system.sessions, system.server_key.public_key(), progress=progress)
+def verify(
+    system: System,
+    progress: Progress | None = None,
+    *,
+    since_last: bool = False,
+    record_as: str | None = None,
+) -> Report:
+    """Recompute every event's hash and every checkpoint's root, after sequencing what is
+    pending (a pending event that was tampered with stays pending, and is named).
+
+    With `since_last`, start after the last checkpoint that an earlier recorded verify
+    found intact: the work is in proportion to what is new. With `record_as`, the result is
+    recorded (and audited) as a verification by that name, for the next one to start from.
+    """
+    # What stops the sequencer (a tampered pending event), the walk below finds and names.
+    with contextlib.suppress(CustodyError):
+        system.sequence_audit()
+    since = last_verified(system) if since_last else None
+    started = system.clock.now()
+    report = verify_log(
+        system.sessions, system.server_key.public_key(), progress=progress, since=since
+    )
+    if record_as is not None:
+        with system.unit_of_work() as uow:
+            row = AuditVerification(
+                requested_by=record_as,
+                requested_at=started,
+                started_at=started,
+                total=report.skipped + report.events,
+                checkpoints=0,
+            )
+            uow.session.add(row)
+            uow.session.flush()
+            record_result(uow, row, report)
+            uow.commit()
+    return report
+
+
+def last_verified(system: System) -> Since | None:
+    """Where the last intact recorded verification ended (at a signed checkpoint)."""
+    with system.sessions() as session:
+        row = session.scalars(
+            select(AuditVerification)
+            .where(
+                AuditVerification.intact.is_(True),
+                AuditVerification.checkpoint_id.is_not(None),
+                AuditVerification.head_hash.is_not(None),
+            )
+            .order_by(AuditVerification.id.desc())
+            .limit(1)
+        ).first()
+    if row is None or row.checkpoint_id is None or row.head_hash is None:
+        return None
+    return Since(row.checkpoint_id, row.head_hash)
+
+
+def record_result(uow: UnitOfWork, row: AuditVerification, report: Report) -> None:
+    """Write a finished verification's outcome on its row, and audit it."""
+    first = report.first
+    row.finished_at = uow.now()
+    row.checked = report.events
+    row.checkpoints = report.checkpoints
+    row.intact = report.intact
+    row.fault = (
+        None if first is None else (f"event {first.seq}: " if first.seq else "") + first.problem
+    )
+    if report.intact and report.last_checkpoint is not None:
+        row.checkpoint_id = report.last_checkpoint.id
+        row.size = report.last_checkpoint.size
+        row.head_hash = report.last_checkpoint_hash
+    uow.audit(
+        "system:audit:verify",
+        Actor.system(),
+        object_type="audit",
+        object_id=f"verification:{row.id}",
+        details={
+            "events": report.events,
+            "intact": report.intact,
+            "from": report.skipped,
+        },
+    )
 
 
 def inclusion_proof(
@@ -206,7 +300,8 @@ def consistency_proof(
 
 
 def log_size(system: System) -> int:
-    """How many events the log holds now (the head's sequence number)."""
+    """How many events the log holds now (the head's sequence number, once sequenced)."""
+    system.sequence_audit()
     with system.sessions() as session:
         head = session.get(AuditHead, 1)
         return 0 if head is None else head.seq

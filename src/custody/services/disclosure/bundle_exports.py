@@ -76,7 +76,7 @@ def request_bundle(
     with system.unit_of_work() as uow:
         decided = bundles.decide(uow, principal, case_id, actor, before)
         plan = {
-            "export_events": decided.export_seqs,
+            "export_entries": decided.export_entries,
             "before_checkpoint": before.id if before is not None else None,
             "made_at": isoformat(decided.made_at),
             "recordings": [r.id for r in decided.contents.recordings],
@@ -173,8 +173,10 @@ def build_bundle(system: System, export_id: str) -> None:
             viewer,
             datetime.fromisoformat(plan["made_at"].replace("Z", "+00:00")),
             made_by,
-            list(plan["export_events"]),
+            list(plan.get("export_entries", [])),
             before,
+            # A plan made before events were sequenced after commit names them by seq.
+            list(plan.get("export_events", [])),
         )
         _build(system, export_id, decided)
     except CustodyError as exc:

@@ -16,7 +16,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -25,11 +25,11 @@ from sqlalchemy import select
 from custody.audit import checkpoints as checkpoint_store
 from custody.audit import proofs
 from custody.audit.checkpoints import Checkpoint
-from custody.audit.log import hashed_fields, iter_hashes
+from custody.audit.log import hashed_fields
 from custody.bundle import layout
 from custody.db.models import AuditEvent
 from custody.db.models.lifecycle import Case
-from custody.domain import merkle, signing
+from custody.domain import signing
 from custody.domain.access import Action, Viewer
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -67,8 +67,11 @@ class Decided:
     viewer: Viewer
     made_at: datetime
     made_by: str
-    export_seqs: list[int]
+    # The entry ids of its own audit events: their sequence numbers are known once the
+    # sequencer has chained them, after the decision commits (see `export_seqs`).
+    export_entries: list[int]
     before: Checkpoint | None
+    export_seqs: list[int] = field(default_factory=list)
 
 
 def export_bundle(
@@ -98,6 +101,8 @@ def write_bundle(
     system: System, decided: Decided, target: BagTarget, progress: Progress | None = None
 ) -> BundleMade:
     """Write and seal the decided bundle into the target (the caller publishes it)."""
+    if not decided.export_seqs:
+        decided.export_seqs = system.seqs_of(decided.export_entries)
     newest = _checkpoint_covering(system, max(decided.export_seqs))
     writer = _Writer(system, target, decided.contents, progress)
     return writer.write(decided, newest)
@@ -136,7 +141,7 @@ def decide(
             f"everything on the schedule of case {case.reference} is sensitive: "
             "sensitive material never leaves the force"
         )
-    seqs = [
+    entries = [
         uow.audit(
             TAG_CASE,
             actor,
@@ -148,19 +153,19 @@ def decide(
                 "clips": [c.id for c in contents.clips],
                 "withheld": sum(1 for line in contents.schedule if line.status == WITHHELD),
             },
-        ).seq
+        )
     ]
     for recording in contents.recordings:
-        seqs.append(
+        entries.append(
             uow.audit(
                 TAG_RECORDING,
                 actor,
                 object_type="recording",
                 object_id=recording.id,
                 details={"case": case.id, "reference": case.reference},
-            ).seq
+            )
         )
-    return Decided(contents, viewer, uow.now(), actor.name, seqs, before)
+    return Decided(contents, viewer, uow.now(), actor.name, entries, before)
 
 
 def _may_leave(use: str) -> bool:
@@ -340,14 +345,10 @@ class _Writer:
             )
 
     def proven(self, events: list[AuditEvent], checkpoint: Checkpoint) -> list[dict[str, object]]:
-        """Each event with its inclusion proof under the checkpoint (RFC 6962): all of them
-        from one pass over the log's hashes."""
-        leaves = (
-            merkle.leaf_hash(bytes.fromhex(digest))
-            for digest in iter_hashes(self.system.sessions, until=checkpoint.size)
-        )
-        paths = merkle.inclusion_proofs(
-            [event.seq - 1 for event in events], checkpoint.size, leaves
+        """Each event with its inclusion proof under the checkpoint (RFC 6962), from the
+        stored tree: O(log n) node reads per event, whatever the log's size."""
+        paths = proofs.inclusion_paths(
+            self.system.sessions, [event.seq - 1 for event in events], checkpoint.size
         )
         return [
             {

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from custody.db.models import AuditEvent
+from custody.db.models import AuditEvent, AuditPending
 from custody.db.models.lifecycle import Case
 from custody.db.models.shares import DeliveryReceipt, Share, ShareItem, ShareSession
 from custody.domain.actor import Actor
@@ -167,7 +167,7 @@ def shared_item(item: ShareItem) -> SharedItem:
     )
 
 
-def _event_item(event: AuditEvent, items: Sequence[ShareItem]) -> str | None:
+def _event_item(event: AuditEvent | AuditPending, items: Sequence[ShareItem]) -> str | None:
     try:
         details = json.loads(event.details or "{}")
     except ValueError:
@@ -181,17 +181,22 @@ def _event_item(event: AuditEvent, items: Sequence[ShareItem]) -> str | None:
 
 def activity(uow: UnitOfWork, share: Share, items: Sequence[ShareItem]) -> list[ShareEvent]:
     """Everything done with the share, oldest first: the officer's acts on it and every act
-    of its recipient (whose audit name is the share's own)."""
-    events = uow.session.scalars(
-        select(AuditEvent)
-        .where(
-            or_(
-                (AuditEvent.object_type == "share") & (AuditEvent.object_id == str(share.id)),
-                AuditEvent.actor == recipient_name(share),
+    of its recipient (whose audit name is the share's own). Events still pending (committed,
+    not yet sequenced) come after the sequenced ones, in the order they were written."""
+    events: list[AuditEvent | AuditPending] = []
+    for table, order in ((AuditEvent, AuditEvent.seq), (AuditPending, AuditPending.id)):
+        events.extend(
+            uow.session.scalars(
+                select(table)
+                .where(
+                    or_(
+                        (table.object_type == "share") & (table.object_id == str(share.id)),
+                        table.actor == recipient_name(share),
+                    )
+                )
+                .order_by(order)
             )
         )
-        .order_by(AuditEvent.seq)
-    )
     return [
         ShareEvent(
             at=isoformat(event.at),

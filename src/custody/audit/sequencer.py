@@ -1,0 +1,344 @@
+"""The sequencer: pending events into the chain and the Merkle tree, in order, in batches.
+
+Writers commit their events as `audit_pending` rows with the change they record, taking
+no shared lock. The sequencer is the only writer of `audit_events`, `audit_tree_nodes` and
+the head: under the head row's lock it takes the oldest pending rows, checks each against
+its entry hash, gives it the next sequence number and its chain hash, adds it to the
+Merkle tree (storing every complete subtree it closes), and deletes the pending rows, all
+in one transaction. A crash at any point leaves either the batch sequenced or it still
+pending: nothing is lost, nothing is chained twice.
+
+It runs in the writer's process right after a unit of work that audited commits (not
+waiting if another sequencer holds the lock: that one, or the next, takes the new rows),
+on a timer in every server and worker process, and before anything that needs sequence
+numbers (a checkpoint, a proof, the audit search, a recording's trail, `verify`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, false, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from custody.audit.log import (
+    GENESIS,
+    HEAD_ID,
+    OpenSession,
+    pending_query,
+    pending_row_ok,
+    row_hash,
+)
+from custody.db.models import AuditEvent, AuditHead, AuditPending, AuditTreeNode
+from custody.domain import merkle
+from custody.domain.errors import CustodyError
+
+log = logging.getLogger(__name__)
+
+# Events sequenced per transaction: large enough to amortise the round trips, small
+# enough that the head lock is held for a fraction of a second.
+BATCH = 5_000
+# `audit_tree_nodes.id` is level << LEVEL_SHIFT | index.
+LEVEL_SHIFT = 48
+
+
+class PendingTampered(CustodyError):
+    """A pending event no longer matches its entry hash: the sequencer will not chain it."""
+
+    code = "audit_pending_tampered"
+
+
+class TreeBroken(CustodyError):
+    """A stored tree node is missing or does not fit the events."""
+
+    code = "audit_tree_broken"
+
+
+def node_id(level: int, index: int) -> int:
+    return level << LEVEL_SHIFT | index
+
+
+def read_subtrees(
+    session: Session, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The hashes of complete subtrees (level, index): leaves from the events, the rest stored.
+
+    Two indexed lookups whatever the log's size.
+    """
+    wanted = set(wanted)
+    found: dict[tuple[int, int], bytes] = {}
+    leaves = sorted(index + 1 for level, index in wanted if level == 0)
+    for chunk in _chunks(leaves):
+        leaf_query = select(AuditEvent.seq, AuditEvent.hash).where(AuditEvent.seq.in_(chunk))
+        for seq, digest in session.connection().execute(leaf_query):
+            found[(0, seq - 1)] = merkle.leaf_hash(bytes.fromhex(digest))
+    inner = sorted(node_id(level, index) for level, index in wanted if level > 0)
+    for chunk in _chunks(inner):
+        node_query = select(AuditTreeNode.id, AuditTreeNode.hash).where(AuditTreeNode.id.in_(chunk))
+        for key, node in session.connection().execute(node_query):
+            found[(key >> LEVEL_SHIFT, key & ((1 << LEVEL_SHIFT) - 1))] = bytes(node)
+    missing = wanted - found.keys()
+    if missing:
+        level, index = min(missing)
+        raise TreeBroken(
+            f"the stored Merkle tree has no node at level {level}, index {index}: "
+            "run `custody audit verify`"
+        )
+    return found
+
+
+def _chunks(keys: list[int], size: int = 5_000) -> Iterable[list[int]]:
+    # At least one, even empty: the same statements run whatever the log's size (a page's
+    # statement count must not depend on it; an empty IN matches nothing).
+    return (keys[start : start + size] for start in range(0, max(len(keys), 1), size))
+
+
+def tree_at(session: Session, size: int) -> merkle.Accumulator:
+    """The tree over the first `size` events, from its O(log n) stored complete subtrees."""
+    parts = merkle.frontier_subtrees(size)
+    found = read_subtrees(session, parts)
+    return merkle.Accumulator.resume(size, [found[part] for part in parts])
+
+
+def stored_root(session: Session, size: int) -> bytes:
+    return tree_at(session, size).root()
+
+
+def pending_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditPending)) or 0
+
+
+def sequence(open_session: OpenSession, *, wait: bool = True, limit: int | None = None) -> int:
+    """Sequence pending events, a batch per transaction; how many were sequenced.
+
+    With `wait`, wait for another sequencer to finish and go on until nothing is pending
+    (or `limit` events are done); without, return at once if another one holds the lock.
+    """
+    total = 0
+    while limit is None or total < limit:
+        done = _batch(open_session, wait=wait)
+        if done is None:
+            break
+        total += done
+        if done < BATCH:
+            break
+    return total
+
+
+def _batch(open_session: OpenSession, *, wait: bool) -> int | None:
+    with open_session() as session:
+        locking = select(AuditHead).where(AuditHead.id == HEAD_ID)
+        locking = locking.with_for_update(skip_locked=not wait)
+        head = session.execute(locking).scalar_one_or_none()
+        if head is None:
+            if not wait:
+                return None  # another sequencer is at work; it or the next takes these rows
+            raise TreeBroken("the audit log has no head row")
+        rows = session.connection().execute(pending_query(BATCH)).all()
+        if not rows:
+            return 0
+        events, nodes = _chain(session, head.seq, head.hash, rows)
+        connection = session.connection()
+        ids = [row[0] for row in rows]
+        if connection.dialect.name == "postgresql":
+            _write_postgres(connection, events, nodes, ids)
+        else:
+            connection.execute(insert(AuditEvent), events)
+            # One statement whether the batch closed no subtree or many (at most BATCH rows of
+            # two values: within SQLite's limit on parameters).
+            if nodes:
+                connection.execute(insert(AuditTreeNode).values(nodes))
+            else:
+                nothing = select(AuditTreeNode.id, AuditTreeNode.hash).where(false())
+                connection.execute(insert(AuditTreeNode).from_select(["id", "hash"], nothing))
+            for chunk in _chunks(ids, 500):
+                connection.execute(delete(AuditPending).where(AuditPending.id.in_(chunk)))
+        last = events[-1]
+        connection.execute(
+            update(AuditHead)
+            .where(AuditHead.id == HEAD_ID)
+            .values(seq=last["seq"], hash=last["hash"])
+        )
+        session.commit()
+        return len(events)
+
+
+_EVENT_COLUMNS = (
+    "seq",
+    "at",
+    "tag",
+    "actor",
+    "object_type",
+    "object_id",
+    "allowed",
+    "reason",
+    "address",
+    "user_agent",
+    "details",
+    "prev_hash",
+    "hash",
+    "entry_id",
+)
+
+
+def _write_postgres(
+    connection: Connection,
+    events: list[dict[str, Any]],
+    nodes: list[dict[str, Any]],
+    ids: list[int],
+) -> None:
+    """COPY the batch in (several times cheaper than INSERTs of thousands of rows) and delete
+    its pending rows by an array of ids, in the sequencer's transaction."""
+    raw: Any = connection.connection.dbapi_connection
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY audit_events ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+            for event in events:
+                copy.write_row([event[name] for name in _EVENT_COLUMNS])
+        if nodes:
+            with cursor.copy("COPY audit_tree_nodes (id, hash) FROM STDIN") as copy:
+                for node in nodes:
+                    copy.write_row((node["id"], node["hash"]))
+        # Never "id <= the last": a row with a smaller id may commit after this batch was read.
+        cursor.execute("DELETE FROM audit_pending WHERE id = ANY(%s)", (ids,))
+
+
+def _chain(
+    session: Session, head_seq: int, head_hash: str, rows: Sequence[Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The events and tree nodes the pending rows become after event `head_seq`."""
+    tree = tree_at(session, head_seq) if head_seq else merkle.Accumulator()
+    prev = head_hash if head_seq else GENESIS
+    seq = head_seq
+    events: list[dict[str, Any]] = []
+    nodes: list[dict[str, Any]] = []
+    for row in rows:
+        if not pending_row_ok(row):
+            raise PendingTampered(
+                f"pending audit event {row[0]} does not match its entry hash: it was changed "
+                "after it was written; run `custody audit verify`"
+            )
+        seq += 1
+        _, at, tag, actor, object_type, object_id, allowed, reason, address, agent, details = row[
+            :11
+        ]
+        fields = (seq, at, tag, actor, object_type, object_id, allowed, reason, address, agent)
+        digest = row_hash((*fields, details, prev, None))
+        events.append(
+            {
+                "seq": seq,
+                "at": at,
+                "tag": tag,
+                "actor": actor,
+                "object_type": object_type,
+                "object_id": object_id,
+                "allowed": allowed,
+                "reason": reason,
+                "address": address,
+                "user_agent": agent,
+                "details": details,
+                "prev_hash": prev,
+                "hash": digest,
+                "entry_id": row[0],
+            }
+        )
+        for level, index, node in tree.add_recording(merkle.leaf_hash(bytes.fromhex(digest))):
+            nodes.append({"id": node_id(level, index), "hash": node})
+        prev = digest
+    return events, nodes
+
+
+def build_tree(session: Session, *, after: int = 0, until: int, page: int = 10_000) -> int:
+    """Store the tree nodes for events after..until from their chain hashes (a migration's
+    job for a log that was written before nodes were stored); how many nodes were stored."""
+    tree = tree_at(session, after) if after else merkle.Accumulator()
+    stored = 0
+    low = after
+    while low < until:
+        high = min(until, low + page)
+        hashes = session.connection().execute(
+            select(AuditEvent.hash)
+            .where(AuditEvent.seq > low, AuditEvent.seq <= high)
+            .order_by(AuditEvent.seq)
+        )
+        nodes = [
+            {"id": node_id(level, index), "hash": node}
+            for digest in hashes.scalars()
+            for level, index, node in tree.add_recording(merkle.leaf_hash(bytes.fromhex(digest)))
+        ]
+        if nodes:
+            session.connection().execute(insert(AuditTreeNode), nodes)
+            stored += len(nodes)
+        low = high
+    if tree.size != until:
+        raise TreeBroken(f"the log has {tree.size} events, the head counts {until}")
+    return stored
+
+
+def seqs_of(open_session: OpenSession, entries: list[int]) -> list[int]:
+    """The sequence numbers of events by their entry ids, in the same order (sequencing
+    what is pending first); NotFound-like ValueError for an entry that is not chained."""
+    sequence(open_session)
+    found: dict[int, int] = {}
+    with open_session() as session:
+        for chunk in _chunks(sorted(set(entries))):
+            query = select(AuditEvent.entry_id, AuditEvent.seq).where(
+                AuditEvent.entry_id.in_(chunk)
+            )
+            for entry, seq in session.connection().execute(query):
+                if entry is not None:
+                    found[entry] = seq
+    missing = [entry for entry in entries if entry not in found]
+    if missing:
+        raise TreeBroken(f"audit entry {missing[0]} was never chained")
+    return [found[entry] for entry in entries]
+
+
+class Background:
+    """A daemon thread that sequences soon after commits (one run for a burst of them) and
+    every `period` seconds whatever happens (events left by a node that died after commit).
+
+    Server and worker processes run one each; the head lock (taken without waiting) keeps
+    it to one sequencer at a time across all nodes.
+    """
+
+    def __init__(
+        self, open_session: OpenSession, *, gather: float = 0.02, period: float = 2.0
+    ) -> None:
+        self.open_session = open_session
+        self.gather = gather
+        self.period = period
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-sequencer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.period)
+            self._wake.clear()
+            # Let a burst of commits gather into one batch; a shutdown still sequences.
+            time.sleep(self.gather)
+            try:
+                sequence(self.open_session, wait=False)
+            except Exception as exc:  # logged: the events stay pending, the next run retries
+                log_failure(exc)
+
+
+def log_failure(exc: Exception) -> None:
+    # After a commit the business change stands and its events are safe as pending rows;
+    # a failed sequencing is retried by the timer or the next read. Say so, loudly.
+    log.warning("audit sequencing after commit failed (events stay pending): %s", exc)
