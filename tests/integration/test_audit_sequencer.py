@@ -6,7 +6,7 @@ process killed between its commit and sequencing loses nothing; a pending event 
 stored tree node edited in the database is caught; proofs read from the stored tree are
 the RFC 6962 proofs and check against the signed checkpoints; `verify` hashes aligned
 blocks whole and finds the same faults; an incremental verify reads only what is new;
-and migration 0013 keeps an existing chain, and its checkpoints, valid.
+and migration 0017 keeps an existing chain, and its checkpoints, valid.
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def test_incremental_verify_starts_over_when_its_starting_point_was_changed(
     assert not report.intact and report.first is not None and report.first.seq == 6
 
 
-# --- migration 0013 ---------------------------------------------------------------------
+# --- migration 0017 ---------------------------------------------------------------------
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -415,7 +415,7 @@ def test_migration_0017_keeps_an_existing_chain_and_its_checkpoints(
         connection.execute(text("UPDATE audit_head SET seq = 37, hash = :h"), {"h": prev})
     engine.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=empty_database_url)
-    system = build_system(settings, jobs=RecordedJobs(), create=True)  # runs 0013
+    system = build_system(settings, jobs=RecordedJobs(), create=True)  # runs 0017
     try:
         old = trail.publish_checkpoint(system)
         assert old is not None and old.size == 37
