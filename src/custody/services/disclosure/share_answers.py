@@ -21,7 +21,7 @@ class SharedItem(Answer):
 
 class ShareSummary(Answer):
     id: int
-    case_id: int
+    case_id: int | None
     case_reference: str
     recipient_name: str
     recipient_email: str

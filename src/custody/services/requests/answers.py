@@ -38,10 +38,33 @@ class AttachedRecording(Answer):
     redaction: str
     marked_by: str | None
     held: bool
+    # The approved redaction whose copy is released in place of the original, if attached.
+    redaction_id: str | None = None
+    redacted_sha256: str | None = None
+
+
+class Release(Answer):
+    """The share that released the request's footage to the requester, as it stands."""
+
+    share_id: int
+    state: str  # active, expired, revoked
+    expires_at: str
+    items: int
+    acknowledged_at: str | None
 
 
 class RequestDetail(RequestView):
     attached: list[AttachedRecording]
+    release: Release | None = None
+
+
+class Released(Answer):
+    """The request as released; the link itself only when it could not be e-mailed."""
+
+    request: RequestDetail
+    mailed: bool
+    link: str | None
+    mail_problem: str | None
 
 
 class Candidate(Answer):
