@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from custody.services.answers import Answer
 
 
@@ -41,6 +43,8 @@ class AttachedRecording(Answer):
     # The approved redaction whose copy is released in place of the original, if attached.
     redaction_id: str | None = None
     redacted_sha256: str | None = None
+    # Approved redacted copies of this recording the officer may attach (newest first).
+    copies: list[str] = Field(default_factory=list)
 
 
 class Release(Answer):

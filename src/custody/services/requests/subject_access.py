@@ -754,6 +754,17 @@ def _detail(uow: UnitOfWork, request: SubjectAccessRequest) -> RequestDetail:
         .where(SubjectAccessItem.request_id == request.id)
         .order_by(Recording.started_at, Recording.id)
     ).all()
+    copies: dict[str, list[str]] = {}
+    for redaction_id, recording_id in uow.session.execute(
+        select(Redaction.id, Redaction.recording_id)
+        .where(
+            Redaction.recording_id.in_([recording.id for _, recording, _, _ in rows]),
+            Redaction.state == "rendered",
+            Redaction.approved_at.is_not(None),
+        )
+        .order_by(Redaction.approved_at.desc())
+    ):
+        copies.setdefault(recording_id, []).append(redaction_id)
     attached = [
         AttachedRecording(
             recording_id=recording.id,
@@ -765,6 +776,7 @@ def _detail(uow: UnitOfWork, request: SubjectAccessRequest) -> RequestDetail:
             held=lifted_at is None,
             redaction_id=item.redaction_id,
             redacted_sha256=item.redacted_sha256,
+            copies=copies.get(recording.id, []),
         )
         for item, recording, warrant, lifted_at in rows
     ]
