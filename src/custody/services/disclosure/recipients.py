@@ -306,6 +306,7 @@ def view_share(system: System, token: str, secret: str | None, actor: Actor) -> 
             items=[_item_view(share, item) for item in items],
             receipt_id=receipts[0].id if receipts else None,
             acknowledged_at=isoformat(receipts[0].acknowledged_at) if receipts else None,
+            subject_access=share.subject_access_request_id is not None,
         )
 
 

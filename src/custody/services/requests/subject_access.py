@@ -556,7 +556,8 @@ def release_request(
             recipient_email=request.requester_email,
             recipient_kind=RecipientKind.REQUESTER.value,
             token_hash=digest(token),
-            downloads_allowed=False,
+            # The right of access is to a copy: the requester may keep what they are sent.
+            downloads_allowed=True,
             download_limit=None,
             message="",
             created_by=actor.name,
