@@ -1,4 +1,5 @@
-"""Shares: exhibits of a case sent to a named person outside the force, and what they did.
+"""Shares: exhibits of a case sent to a named person outside the force, or the footage of a
+subject access request released to its requester, and what they did.
 
 A share names its recipient by e-mail address; the link it sends carries a random token
 of which only the SHA-256 is kept. The recipient proves they hold the address with a

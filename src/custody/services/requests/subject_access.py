@@ -3,7 +3,9 @@
 Data protection registers a request (its clock starts on the day it was received), finds
 candidate footage by time, officer and place, attaches recordings — each held (a legal
 hold naming the request) so that the sweep cannot delete it mid-request — marks each as
-reviewed or redacted, has a second person approve, releases, and closes with a record,
+reviewed or attaches its approved redacted copy, has a second person approve, releases
+through a share of the request's own (the disclosure sharing: a link by e-mail, a one-time
+code, a receipt when the requester acknowledges), and closes with a record,
 which lifts exactly the holds the request placed. Every step is audited; only those who
 answer subject access requests learn that any exists (`services.access.open_subject_access`).
 """
