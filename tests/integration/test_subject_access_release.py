@@ -172,7 +172,14 @@ def test_the_requester_reads_the_release_with_the_one_time_code(
         tags = set(
             uow.session.scalars(select(AuditEvent.tag).where(AuditEvent.object_id == reference))
         )
+        watched = list(
+            uow.session.scalars(
+                select(AuditEvent.details).where(AuditEvent.tag.like("recipient:recording:%"))
+            )
+        )
     assert {"user:subject_access:redaction", "user:subject_access:release"} <= tags
+    # On the recordings' trails, Jo's watching reads only to professional standards.
+    assert watched and all(json.loads(d or "{}").get("confidential") for d in watched)
     assert hashlib.sha256(token.encode()).hexdigest() not in json.dumps(sorted(tags))
 
 

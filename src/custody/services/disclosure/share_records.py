@@ -46,8 +46,15 @@ def recipient_name(share: Share) -> str:
 
 
 def as_recipient(share: Share, actor: Actor) -> Actor:
-    """The request's actor (address, user agent) named as the share's recipient."""
-    return Actor(recipient_name(share), actor.address, actor.user_agent)
+    """The request's actor (address, user agent) named as the share's recipient. A subject
+    access requester's acts read, on a recording's trail, only to those who see
+    professional standards' work: that a request exists is theirs alone to know."""
+    return Actor(
+        recipient_name(share),
+        actor.address,
+        actor.user_agent,
+        confidential=share.subject_access_request_id is not None,
+    )
 
 
 def share_state(uow: UnitOfWork, share: Share) -> ShareState:
