@@ -204,3 +204,23 @@ def test_a_release_is_refused_before_approval_and_for_a_closed_request(
     with pytest.raises(NotFound):
         release(world, "SAR-2026-99999")
     assert shares_made(world) == 0 and mailbox.messages == []
+
+
+def test_without_mail_the_officer_gives_the_link_and_a_code(world: World) -> None:
+    system, pat, quinn = world.system, world.people["pat"], world.people["quinn"]
+    reference = register(world)
+    rid = world.record("1234AB")
+    sar.attach_recording(system, pat, reference, rid, Actor("pat"))
+    sar.mark_recording(system, pat, reference, rid, "reviewed_no_third_parties", Actor("pat"))
+    with pytest.raises(Conflict, match="not been released"):
+        sar.issue_code(system, pat, reference, Actor("pat"))
+    sar.approve_request(system, quinn, reference, Actor("quinn"))
+    released = release(world, reference)
+    assert (
+        not released.mailed and released.link and "no mail server" in (released.mail_problem or "")
+    )
+    token = released.link.rsplit("/", 1)[1]
+    issued = sar.issue_code(system, pat, reference, Actor("pat"))
+    session = recipients.prove_code(system, token, issued.code, JO)
+    (item,) = recipients.view_share(system, token, session.secret, JO).items
+    assert item.sha256 == world.row(rid).sha256

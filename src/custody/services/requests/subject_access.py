@@ -31,7 +31,7 @@ from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.lifecycle import check_reason
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED, HoldKind
-from custody.domain.shares import RecipientKind, expiry
+from custody.domain.shares import RecipientKind, ShareState, expiry
 from custody.domain.subject_access import (
     RedactionStatus,
     check_extension,
@@ -50,8 +50,9 @@ from custody.services.access import (
     viewer_for,
 )
 from custody.services.disclosure import mail
-from custody.services.disclosure.share_records import LINK_PATH, digest, summaries
-from custody.services.disclosure.shares import mail_link
+from custody.services.disclosure.share_answers import IssuedCode
+from custody.services.disclosure.share_records import LINK_PATH, digest, share_state, summaries
+from custody.services.disclosure.shares import mail_link, new_code, set_code
 from custody.services.evidence.holds import hold_recordings
 from custody.services.requests.answers import (
     AttachedRecording,
@@ -646,6 +647,31 @@ def release_request(
             link=None if mailed else link,
             mail_problem=problem,
         )
+
+
+def issue_code(system: System, principal: Principal, reference: str, actor: Actor) -> IssuedCode:
+    """A one-time code for the officer to give the requester (by telephone, say) where no
+    mail server is set up to send it; any earlier code is void."""
+    tag = "user:subject_access:code"
+    with system.unit_of_work() as uow:
+        request = open_subject_access(uow, principal, reference, actor, tag, lock=True)
+        share = (
+            uow.session.get(Share, request.share_id, with_for_update=True)
+            if request.share_id
+            else None
+        )
+        if share is None:
+            raise Conflict(f"{request.reference} has not been released")
+        if share_state(uow, share) is not ShareState.ACTIVE:
+            raise Conflict(f"the release of {request.reference} has ended")
+        code = new_code()
+        set_code(uow, share, code)
+        uow.audit(
+            "user:share:code", actor, object_type="share", object_id=str(share.id),
+            details={"subject_access": request.reference},
+        )  # fmt: skip
+        uow.commit()
+        return IssuedCode(code=code, expires_at=isoformat(share.code_expires_at or uow.now()))
 
 
 # --- helpers -------------------------------------------------------------------------------

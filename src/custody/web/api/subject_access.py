@@ -14,6 +14,7 @@ from custody.domain.access import SystemAction
 from custody.domain.errors import Conflict
 from custody.domain.principal import Principal
 from custody.domain.shares import DEFAULT_DAYS
+from custody.services.disclosure.share_answers import IssuedCode
 from custody.services.requests import subject_access as sar
 from custody.services.requests.answers import Candidate, Released, RequestDetail, RequestView
 from custody.web.api.disclosure_shares import server_url
@@ -275,6 +276,21 @@ async def release(
             days=body.days,
             server_url=server_url(request),
         )
+    )
+
+
+@router.post(
+    "/{reference}/release/code",
+    response_model=IssuedCode,
+    openapi_extra=RULE,
+    responses=errors_for(Conflict),
+)
+async def release_code(
+    reference: str, request: Request, system: SystemDep, user: Answerer
+) -> IssuedCode:
+    """A one-time code to give the requester yourself, where the server sends no mail."""
+    return await run_in_threadpool(
+        sar.issue_code, system, user, reference, user_actor(request, user)
     )
 
 

@@ -126,6 +126,7 @@ async def _page(
     candidates: list[Candidate] | None = None,
     search: dict[str, str] | None = None,
     unsent: tuple[str, str] | None = None,
+    code: tuple[str, str] | None = None,
 ) -> Response:
     detail = await run_in_threadpool(
         sar.get_request, system, user, reference, user_actor(request, user)
@@ -146,6 +147,7 @@ async def _page(
         local_hint=LOCAL_HINT,
         default_days=DEFAULT_DAYS,
         unsent=unsent,
+        code=code,
     )
 
 
@@ -343,3 +345,14 @@ async def release(reference: str, request: Request, system: SystemDep, user: Ans
     return await _page(
         request, system, user, ref, unsent=(done.link or "", done.mail_problem or "")
     )
+
+
+@router.post("/subject-access/{reference}/code", openapi_extra=RULE)
+async def code(reference: str, request: Request, system: SystemDep, user: Answerer) -> Response:
+    ref, actor = reference[:40], user_actor(request, user)
+    try:
+        issued = await run_in_threadpool(sar.issue_code, system, user, ref, actor)
+    except (InvalidInput, Conflict, NotFound) as exc:
+        return await _page(request, system, user, ref, errors={"step": _message(exc)})
+    # Shown this once, never kept: the officer reads it to the requester.
+    return await _page(request, system, user, ref, code=(issued.code, issued.expires_at))
