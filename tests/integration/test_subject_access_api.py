@@ -70,6 +70,12 @@ def test_api_from_registration_to_close(system: System) -> None:
     same_person = pat.post(f"{URL}/{reference}/approval")
     assert same_person.status_code == 409
     assert "prepared" in same_person.json()["error"]["message"]
+    early = pat.post(f"{URL}/{reference}/release", json={})
+    assert early.status_code == 409 and "not approved" in early.json()["error"]["message"]
+    assert alice.post(f"{URL}/{reference}/release", json={}).status_code == 403
+    assert pat.post(f"{URL}/{reference}/release", json={"days": 0}).status_code == 422
+    copy = pat.post(f"{URL}/{reference}/recordings/{rid}/redacted-copy", json={"redaction_id": "x"})
+    assert copy.status_code == 404
     closed = pat.post(f"{URL}/{reference}/close", json={"record": "answered by post"})
     assert closed.json()["step"] == "closed"
 

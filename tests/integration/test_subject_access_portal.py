@@ -86,7 +86,11 @@ def test_a_request_from_registration_to_close_in_the_portal(
     assert 'class="badge late"' in client.get("/subject-access").text
     assert client.post(f"{page_url}/approve", data={"csrf_token": csrf2}).status_code == 303
     shown = client.get(page_url).text
-    assert "Release approved by quinn" in shown
+    assert "Release approved by quinn" in shown and "Release to requester" in shown
+    # Marked redacted by hand, but no copy attached: nothing to send in its place.
+    refused = client.post(f"{page_url}/release", data={"csrf_token": csrf2, "days": "30"})
+    assert refused.status_code == 400 and "no approved redacted copy" in refused.text
+    assert 'id="release"' not in client.get(page_url).text
     closed = client.post(f"{page_url}/close", data={"csrf_token": csrf2, "record": "sent"})
     assert closed.status_code == 303
     assert 'href="/subject-access/SAR-2026-00001"' not in client.get("/subject-access").text

@@ -58,6 +58,9 @@ def test_names_and_kinds() -> None:
     assert check_kind("defence").value == "defence"
     with pytest.raises(InvalidInput, match="prosecutor or defence"):
         check_kind("judge")
+    # A requester receives only their own subject access release, never a case's items.
+    with pytest.raises(InvalidInput, match="prosecutor or defence"):
+        check_kind("requester")
 
 
 def test_downloads_follow_the_share_and_its_limit() -> None:

@@ -19,12 +19,17 @@ from custody.domain.sessions import ThrottlePolicy
 class RecipientKind(StrEnum):
     PROSECUTOR = "prosecutor"
     DEFENCE = "defence"
+    # The subject of a subject access request, sent their own footage (never a case's).
+    REQUESTER = "requester"
 
 
 RECIPIENT_LABELS: dict[RecipientKind, str] = {
     RecipientKind.PROSECUTOR: "Prosecutor",
     RecipientKind.DEFENCE: "Defence",
+    RecipientKind.REQUESTER: "Requester",
 }
+# Whom a case's schedule items may be shared with.
+CASE_RECIPIENTS = (RecipientKind.PROSECUTOR, RecipientKind.DEFENCE)
 
 
 class ShareState(StrEnum):
@@ -144,10 +149,9 @@ def check_name(text: str) -> str:
 
 
 def check_kind(text: str) -> RecipientKind:
-    try:
-        return RecipientKind(text)
-    except ValueError:
-        raise InvalidInput("the recipient is a prosecutor or defence") from None
+    if text not in {kind.value for kind in CASE_RECIPIENTS}:
+        raise InvalidInput("the recipient is a prosecutor or defence")
+    return RecipientKind(text)
 
 
 def expiry(now: datetime, days: int | None) -> datetime:

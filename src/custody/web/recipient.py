@@ -127,7 +127,9 @@ async def shared(token: str, request: Request, system: SystemDep) -> Response:
         else:
             return page(
                 "items.html",
-                title=f"Evidence shared with you: {view.case_reference}",
+                title=f"Footage released to you: {view.case_reference}"
+                if view.subject_access
+                else f"Evidence shared with you: {view.case_reference}",
                 view=view,
                 token=token,
                 csrf_token=session.csrf_token,

@@ -1,4 +1,5 @@
-"""Shares: exhibits of a case sent to a named person outside the force, and what they did.
+"""Shares: exhibits of a case sent to a named person outside the force, or the footage of a
+subject access request released to its requester, and what they did.
 
 A share names its recipient by e-mail address; the link it sends carries a random token
 of which only the SHA-256 is kept. The recipient proves they hold the address with a
@@ -22,10 +23,14 @@ class Share(Base):
     __tablename__ = "shares"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    # A share sends either a case's schedule items or a subject access request's recordings.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    subject_access_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subject_access_requests.id"), index=True
+    )
     recipient_name: Mapped[str] = mapped_column(String(200))
     recipient_email: Mapped[str] = mapped_column(String(254))
-    # prosecutor | defence
+    # prosecutor | defence | requester (the subject of a subject access request)
     recipient_kind: Mapped[str] = mapped_column(String(16))
     # SHA-256 of the link's token: a stolen database does not open any share.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -55,7 +60,8 @@ class ShareItem(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     share_id: Mapped[int] = mapped_column(ForeignKey("shares.id"), index=True)
-    schedule_item_id: Mapped[int] = mapped_column(ForeignKey("schedule_items.id"))
+    # Null for a subject access request's recording (it is on no schedule).
+    schedule_item_id: Mapped[int | None] = mapped_column(ForeignKey("schedule_items.id"))
     recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id"), index=True)
     clip_id: Mapped[str | None] = mapped_column(ForeignKey("clips.id"))
     reference: Mapped[str | None] = mapped_column(String(32))
@@ -85,7 +91,7 @@ class DeliveryReceipt(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     share_id: Mapped[int] = mapped_column(ForeignKey("shares.id"), index=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The signed JSON document, exactly as signed (RFC 8785 canonical bytes + signature).
     document: Mapped[str] = mapped_column(Text)

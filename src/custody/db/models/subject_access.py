@@ -49,6 +49,8 @@ class SubjectAccessItem(Base):
     redaction: Mapped[str] = mapped_column(String(32), default="pending")
     # The redacted copy's object hash, once the redaction work renders one (invariant 3).
     redacted_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The approved redaction whose copy that is (services.redaction), when one was attached.
+    redaction_id: Mapped[str | None] = mapped_column(ForeignKey("redactions.id"))
     marked_by: Mapped[str | None] = mapped_column(String(160))
     attached_by: Mapped[str] = mapped_column(String(160))
     attached_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -14,11 +14,11 @@ from typing import Any
 from fpdf import FPDF
 
 from custody.audit.report import FONT_DIRS
-from custody.db.models.lifecycle import Case
 from custody.db.models.shares import DeliveryReceipt, Share, ShareItem
 from custody.domain import signing
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
+from custody.services.disclosure.share_records import source_of
 from custody.services.system import UnitOfWork
 
 KIND = "custody.delivery-receipt"
@@ -28,7 +28,7 @@ def make_receipt(
     uow: UnitOfWork, share: Share, items: list[ShareItem], actor: Actor
 ) -> DeliveryReceipt:
     """Sign and keep the receipt of this acknowledgement (on the case, beside the share)."""
-    case = uow.session.get(Case, share.case_id)
+    reference, title = source_of(uow, share)
     now = uow.now()
     receipt = DeliveryReceipt(
         share_id=share.id, case_id=share.case_id, acknowledged_at=now, document="{}"
@@ -41,7 +41,7 @@ def make_receipt(
         "version": 1,
         "receipt": receipt.id,
         "share": share.id,
-        "case": {"reference": case.reference if case else "", "title": case.title if case else ""},
+        "case": {"reference": reference, "title": title},
         "recipient": {
             "name": share.recipient_name,
             "email": share.recipient_email,

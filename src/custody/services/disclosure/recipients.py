@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from custody.db.models import Recording
 from custody.db.models.disclosure import Clip
-from custody.db.models.lifecycle import Case
 from custody.db.models.shares import Share, ShareItem, ShareSession
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -55,6 +54,7 @@ from custody.services.disclosure.share_records import (
     note_expiry,
     receipts_of,
     share_state,
+    source_of,
 )
 from custody.services.disclosure.shares import new_code, set_code
 from custody.services.identity import throttle
@@ -285,7 +285,7 @@ def view_share(system: System, token: str, secret: str | None, actor: Actor) -> 
     """The recipient's page: their items and what they may do with them (audited)."""
     with system.unit_of_work() as uow:
         share, _ = _session(uow, token, secret, actor)
-        case = uow.session.get(Case, share.case_id)
+        reference, title = source_of(uow, share)
         items = items_of(uow, share.id)
         receipts = receipts_of(uow, share.id)
         uow.audit(
@@ -297,8 +297,8 @@ def view_share(system: System, token: str, secret: str | None, actor: Actor) -> 
         uow.commit()
         return RecipientView(
             recipient_name=share.recipient_name,
-            case_reference=case.reference if case else "",
-            case_title=case.title if case else "",
+            case_reference=reference,
+            case_title=title,
             shared_by=share.created_by.removeprefix("user:"),
             expires_at=isoformat(share.expires_at),
             downloads_allowed=share.downloads_allowed,
@@ -306,6 +306,7 @@ def view_share(system: System, token: str, secret: str | None, actor: Actor) -> 
             items=[_item_view(share, item) for item in items],
             receipt_id=receipts[0].id if receipts else None,
             acknowledged_at=isoformat(receipts[0].acknowledged_at) if receipts else None,
+            subject_access=share.subject_access_request_id is not None,
         )
 
 

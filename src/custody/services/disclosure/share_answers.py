@@ -21,7 +21,7 @@ class SharedItem(Answer):
 
 class ShareSummary(Answer):
     id: int
-    case_id: int
+    case_id: int | None
     case_reference: str
     recipient_name: str
     recipient_email: str
@@ -106,6 +106,8 @@ class RecipientView(Answer):
     items: list[RecipientItem]
     receipt_id: int | None
     acknowledged_at: When | None
+    # Footage released to the person it shows (a subject access request), not a case's.
+    subject_access: bool = False
 
 
 class LinkView(Answer):

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from custody.db.models import AuditEvent, AuditPending
 from custody.db.models.lifecycle import Case
 from custody.db.models.shares import DeliveryReceipt, Share, ShareItem, ShareSession
+from custody.db.models.subject_access import SubjectAccessRequest
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.shares import ShareState, state
@@ -45,8 +46,15 @@ def recipient_name(share: Share) -> str:
 
 
 def as_recipient(share: Share, actor: Actor) -> Actor:
-    """The request's actor (address, user agent) named as the share's recipient."""
-    return Actor(recipient_name(share), actor.address, actor.user_agent)
+    """The request's actor (address, user agent) named as the share's recipient. A subject
+    access requester's acts read, on a recording's trail, only to those who see
+    professional standards' work: that a request exists is theirs alone to know."""
+    return Actor(
+        recipient_name(share),
+        actor.address,
+        actor.user_agent,
+        confidential=share.subject_access_request_id is not None,
+    )
 
 
 def share_state(uow: UnitOfWork, share: Share) -> ShareState:
@@ -121,14 +129,17 @@ def summaries(
     references: dict[int, str] = {
         case_id: reference
         for case_id, reference in uow.session.execute(
-            select(Case.id, Case.reference).where(Case.id.in_({s.case_id for s in shares}))
+            select(Case.id, Case.reference).where(
+                Case.id.in_({s.case_id for s in shares if s.case_id is not None})
+            )
         )
     }
     return [
         ShareSummary(
             id=share.id,
             case_id=share.case_id,
-            case_reference=case_reference or references.get(share.case_id, ""),
+            case_reference=case_reference
+            or (references.get(share.case_id, "") if share.case_id is not None else ""),
             recipient_name=share.recipient_name,
             recipient_email=share.recipient_email,
             recipient_kind=share.recipient_kind,
@@ -230,3 +241,16 @@ def detail(uow: UnitOfWork, share: Share) -> ShareDetail:
         ],
         activity=activity(uow, share, items),
     )
+
+
+def source_of(uow: UnitOfWork, share: Share) -> tuple[str, str]:
+    """What the share sends, as its recipient and receipt name it: the case's reference and
+    title, or the subject access request's reference."""
+    if share.case_id is not None:
+        case = uow.session.get(Case, share.case_id)
+        return (case.reference, case.title) if case else ("", "")
+    if share.subject_access_request_id is not None:
+        request = uow.session.get(SubjectAccessRequest, share.subject_access_request_id)
+        if request is not None:
+            return request.reference, "Your subject access request"
+    return "", ""

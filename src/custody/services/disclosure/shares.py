@@ -243,7 +243,8 @@ def create_share(
         share_id = share.id
         reference = case.reference
     link = f"{(system.settings.public_url or server_url).rstrip('/')}{LINK_PATH}{token}"
-    mailed, problem = _mail_link(system, share_id, name, email, kind.value, reference, link, actor)
+    letter = _case_letter(name, email, kind.value, reference, link, actor)
+    mailed, problem = mail_link(system, share_id, letter)
     with system.unit_of_work() as uow:
         share = _share(uow, share_id)
         return ShareCreated(
@@ -254,21 +255,11 @@ def create_share(
         )
 
 
-def _mail_link(
-    system: System,
-    share_id: int,
-    name: str,
-    email: str,
-    kind: str,
-    reference: str,
-    link: str,
-    actor: Actor,
-) -> tuple[bool, str | None]:
-    """E-mail the link; whether it went, and if not why (then the officer is shown it)."""
-    if not mail.configured(system.settings):
-        return False, "no mail server is set up: send the link to the recipient yourself"
+def _case_letter(
+    name: str, email: str, kind: str, reference: str, link: str, actor: Actor
+) -> mail.Letter:
     label = RECIPIENT_LABELS[check_kind(kind)].lower()
-    letter = mail.Letter(
+    return mail.Letter(
         name,
         email,
         f"Evidence shared with you: case {reference}",
@@ -279,6 +270,13 @@ def _mail_link(
         "You will be sent a one-time code to this address to prove it is yours. "
         "The link is for you alone: do not forward it.\n",
     )
+
+
+def mail_link(system: System, share_id: int, letter: mail.Letter) -> tuple[bool, str | None]:
+    """E-mail the link; whether it went, and if not why (then the officer is shown it)."""
+    email = letter.to_address
+    if not mail.configured(system.settings):
+        return False, "no mail server is set up: send the link to the recipient yourself"
     problem = None
     try:
         mail.send(system.settings, letter)
@@ -310,6 +308,9 @@ def _visible_share(
 ) -> Share:
     """A share of a case the person may see; for anyone else it does not exist."""
     share = _share(uow, share_id, lock=lock)
+    if share.case_id is None:
+        # A subject access release is seen on its request (services.requests), not a case.
+        raise NotFound(f"no share {share_id}")
     try:
         open_case(uow, principal, share.case_id)
     except NotFound:

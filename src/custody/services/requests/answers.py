@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from custody.services.answers import Answer
 
 
@@ -38,10 +40,35 @@ class AttachedRecording(Answer):
     redaction: str
     marked_by: str | None
     held: bool
+    # The approved redaction whose copy is released in place of the original, if attached.
+    redaction_id: str | None = None
+    redacted_sha256: str | None = None
+    # Approved redacted copies of this recording the officer may attach (newest first).
+    copies: list[str] = Field(default_factory=list)
+
+
+class Release(Answer):
+    """The share that released the request's footage to the requester, as it stands."""
+
+    share_id: int
+    state: str  # active, expired, revoked
+    expires_at: str
+    items: int
+    acknowledged_at: str | None
 
 
 class RequestDetail(RequestView):
     attached: list[AttachedRecording]
+    release: Release | None = None
+
+
+class Released(Answer):
+    """The request as released; the link itself only when it could not be e-mailed."""
+
+    request: RequestDetail
+    mailed: bool
+    link: str | None
+    mail_problem: str | None
 
 
 class Candidate(Answer):

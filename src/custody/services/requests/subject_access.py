@@ -3,7 +3,9 @@
 Data protection registers a request (its clock starts on the day it was received), finds
 candidate footage by time, officer and place, attaches recordings — each held (a legal
 hold naming the request) so that the sweep cannot delete it mid-request — marks each as
-reviewed or redacted, has a second person approve, releases, and closes with a record,
+reviewed or attaches its approved redacted copy, has a second person approve, releases
+through a share of the request's own (the disclosure sharing: a link by e-mail, a one-time
+code, a receipt when the requester acknowledges), and closes with a record,
 which lifts exactly the holds the request placed. Every step is audited; only those who
 answer subject access requests learn that any exists (`services.access.open_subject_access`).
 """
@@ -11,6 +13,7 @@ answer subject access requests learn that any exists (`services.access.open_subj
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from datetime import date, datetime
 
@@ -18,6 +21,8 @@ from sqlalchemy import func, select
 
 from custody.db.models import Officer, Recording
 from custody.db.models.lifecycle import Hold
+from custody.db.models.redaction import Redaction
+from custody.db.models.shares import Share, ShareItem
 from custody.db.models.subject_access import SubjectAccessItem, SubjectAccessRequest
 from custody.domain.access import Action, SystemAction
 from custody.domain.actor import Actor
@@ -26,6 +31,7 @@ from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.lifecycle import check_reason
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED, HoldKind
+from custody.domain.shares import RecipientKind, ShareState, expiry
 from custody.domain.subject_access import (
     RedactionStatus,
     check_extension,
@@ -43,10 +49,16 @@ from custody.services.access import (
     sight_of,
     viewer_for,
 )
+from custody.services.disclosure import mail
+from custody.services.disclosure.share_answers import IssuedCode
+from custody.services.disclosure.share_records import LINK_PATH, digest, share_state, summaries
+from custody.services.disclosure.shares import mail_link, new_code, set_code
 from custody.services.evidence.holds import hold_recordings
 from custody.services.requests.answers import (
     AttachedRecording,
     Candidate,
+    Release,
+    Released,
     RequestDetail,
     RequestView,
 )
@@ -444,6 +456,224 @@ def close_request(
         return view
 
 
+def attach_redaction(
+    system: System,
+    principal: Principal,
+    reference: str,
+    recording_id: str,
+    redaction_id: str,
+    actor: Actor,
+) -> RequestDetail:
+    """Attach an approved redacted copy of an attached recording: it is what the requester
+    will receive in place of the original."""
+    tag = "user:subject_access:redaction"
+    with system.unit_of_work() as uow:
+        request = open_subject_access(uow, principal, reference, actor, tag, lock=True)
+        _still_open(request)
+        if request.approved_by is not None:
+            raise Conflict(f"{request.reference} is approved: its recordings are settled")
+        item = _item(uow, request, recording_id)
+        row = uow.session.get(Redaction, redaction_id)
+        if row is None or row.recording_id != item.recording_id:
+            raise NotFound(f"no redaction {redaction_id[:40]!r} of recording {recording_id}")
+        if row.state != "rendered" or row.sha256 is None or row.approved_at is None:
+            raise Conflict(
+                f"redaction {row.id} is not approved for release: "
+                "a second person approves a rendered copy first"
+            )
+        item.redaction = RedactionStatus.REDACTED_COPY.value
+        item.redacted_sha256, item.redaction_id = row.sha256, row.id
+        item.marked_by = actor.name
+        uow.session.flush()
+        uow.audit(
+            tag,
+            actor,
+            object_type="subject_access_request",
+            object_id=request.reference,
+            details={"recording": recording_id, "redaction": row.id, "sha256": row.sha256},
+        )
+        detail = _detail(uow, request)
+        uow.commit()
+        return detail
+
+
+def _released_bytes(
+    uow: UnitOfWork, item: SubjectAccessItem, recording: Recording
+) -> tuple[str, int]:
+    """What the requester receives of this recording: its approved redacted copy, or the
+    original where a reviewer found no third parties in it."""
+    status = RedactionStatus(item.redaction)
+    if status is RedactionStatus.NO_THIRD_PARTIES:
+        return recording.sha256, recording.size
+    row = uow.session.get(Redaction, item.redaction_id) if item.redaction_id else None
+    if (
+        status is not RedactionStatus.REDACTED_COPY
+        or row is None
+        or row.sha256 is None
+        or row.size is None
+        or row.approved_at is None
+    ):
+        raise Conflict(
+            f"recording {item.recording_id} has no approved redacted copy attached: "
+            "attach one before release"
+        )
+    return row.sha256, row.size
+
+
+def release_request(
+    system: System,
+    principal: Principal,
+    reference: str,
+    actor: Actor,
+    *,
+    days: int | None = None,
+    server_url: str,
+) -> Released:
+    """Release the approved request's footage to the requester through a share of its own:
+    a link by e-mail, a one-time code to the same address, a receipt when they acknowledge.
+    Once only, and never before approval or after close."""
+    tag = "user:subject_access:release"
+    token = secrets.token_urlsafe(32)
+    with system.unit_of_work() as uow:
+        request = open_subject_access(uow, principal, reference, actor, tag, lock=True)
+        _still_open(request)
+        if request.released_at is not None:
+            raise Conflict(f"{request.reference} was released already")
+        if request.approved_by is None:
+            raise Conflict(
+                f"{request.reference} is not approved: a second person approves before release"
+            )
+        items = list(
+            uow.session.scalars(
+                select(SubjectAccessItem)
+                .where(SubjectAccessItem.request_id == request.id)
+                .order_by(SubjectAccessItem.attached_at, SubjectAccessItem.recording_id)
+            )
+        )
+        if not items:
+            raise Conflict(f"{request.reference} has nothing attached to release")
+        share = Share(
+            case_id=None,
+            subject_access_request_id=request.id,
+            recipient_name=request.requester_name,
+            recipient_email=request.requester_email,
+            recipient_kind=RecipientKind.REQUESTER.value,
+            token_hash=digest(token),
+            # The right of access is to a copy: the requester may keep what they are sent.
+            downloads_allowed=True,
+            download_limit=None,
+            message="",
+            created_by=actor.name,
+            created_at=uow.now(),
+            expires_at=expiry(uow.now(), days),
+            code_failures=0,
+        )
+        uow.session.add(share)
+        uow.session.flush()
+        shared = []
+        for index, item in enumerate(items, start=1):
+            sight = open_recording(
+                uow,
+                principal,
+                item.recording_id,
+                Action.SHARE,
+                actor,
+                "user:recording:share",
+                stated_reason=True,
+            )
+            sha256, size = _released_bytes(uow, item, sight.recording)
+            row = ShareItem(
+                share_id=share.id,
+                schedule_item_id=None,
+                recording_id=item.recording_id,
+                clip_id=None,
+                reference=f"{request.reference}/{index}",
+                description="redacted copy" if item.redaction_id else "recording",
+                sha256=sha256,
+                size=size,
+                downloads=0,
+            )
+            uow.session.add(row)
+            shared.append((row, item))
+        uow.session.flush()
+        for row, item in shared:
+            uow.audit(
+                "user:recording:share",
+                actor,
+                object_type="recording",
+                object_id=row.recording_id,
+                details={
+                    "share": share.id,
+                    "item": row.id,
+                    "subject_access": request.reference,
+                    "redaction": item.redaction_id,
+                    "sha256": row.sha256,
+                    "recipient": share.recipient_email,
+                },
+            )
+        request.released_at, request.share_id = uow.now(), share.id
+        uow.audit(
+            tag,
+            actor,
+            object_type="subject_access_request",
+            object_id=request.reference,
+            details={
+                "share": share.id,
+                "items": [row.id for row, _ in shared],
+                "expires_at": isoformat(share.expires_at),
+            },
+        )
+        uow.commit()
+        share_id = share.id
+        name, email, ref = request.requester_name, request.requester_email, request.reference
+    link = f"{(system.settings.public_url or server_url).rstrip('/')}{LINK_PATH}{token}"
+    letter = mail.Letter(
+        name,
+        email,
+        f"Your subject access request {ref}",
+        f"Dear {name},\n\n"
+        f"The footage answering your subject access request {ref} is ready for you.\n\n"
+        f"Open it here:\n{link}\n\n"
+        "You will be sent a one-time code to this address to prove it is yours. "
+        "The link is for you alone: do not forward it.\n",
+    )
+    mailed, problem = mail_link(system, share_id, letter)
+    with system.unit_of_work() as uow:
+        found = uow.session.get(SubjectAccessRequest, request.id)
+        assert found is not None
+        return Released(
+            request=_detail(uow, found),
+            mailed=mailed,
+            link=None if mailed else link,
+            mail_problem=problem,
+        )
+
+
+def issue_code(system: System, principal: Principal, reference: str, actor: Actor) -> IssuedCode:
+    """A one-time code for the officer to give the requester (by telephone, say) where no
+    mail server is set up to send it; any earlier code is void."""
+    tag = "user:subject_access:code"
+    with system.unit_of_work() as uow:
+        request = open_subject_access(uow, principal, reference, actor, tag, lock=True)
+        share = (
+            uow.session.get(Share, request.share_id, with_for_update=True)
+            if request.share_id
+            else None
+        )
+        if share is None:
+            raise Conflict(f"{request.reference} has not been released")
+        if share_state(uow, share) is not ShareState.ACTIVE:
+            raise Conflict(f"the release of {request.reference} has ended")
+        code = new_code()
+        set_code(uow, share, code)
+        uow.audit(
+            "user:share:code", actor, object_type="share", object_id=str(share.id),
+            details={"subject_access": request.reference},
+        )  # fmt: skip
+        uow.commit()
+        return IssuedCode(code=code, expires_at=isoformat(share.code_expires_at or uow.now()))
+
+
 # --- helpers -------------------------------------------------------------------------------
 
 
@@ -553,6 +783,17 @@ def _detail(uow: UnitOfWork, request: SubjectAccessRequest) -> RequestDetail:
         .where(SubjectAccessItem.request_id == request.id)
         .order_by(Recording.started_at, Recording.id)
     ).all()
+    copies: dict[str, list[str]] = {}
+    for redaction_id, recording_id in uow.session.execute(
+        select(Redaction.id, Redaction.recording_id)
+        .where(
+            Redaction.recording_id.in_([recording.id for _, recording, _, _ in rows]),
+            Redaction.state == "rendered",
+            Redaction.approved_at.is_not(None),
+        )
+        .order_by(Redaction.approved_at.desc())
+    ):
+        copies.setdefault(recording_id, []).append(redaction_id)
     attached = [
         AttachedRecording(
             recording_id=recording.id,
@@ -562,7 +803,26 @@ def _detail(uow: UnitOfWork, request: SubjectAccessRequest) -> RequestDetail:
             redaction=item.redaction,
             marked_by=item.marked_by,
             held=lifted_at is None,
+            redaction_id=item.redaction_id,
+            redacted_sha256=item.redacted_sha256,
+            copies=copies.get(recording.id, []),
         )
         for item, recording, warrant, lifted_at in rows
     ]
-    return RequestDetail(**_view(uow, request).model_dump(), attached=attached)
+    return RequestDetail(
+        **_view(uow, request).model_dump(), attached=attached, release=_release(uow, request)
+    )
+
+
+def _release(uow: UnitOfWork, request: SubjectAccessRequest) -> Release | None:
+    share = uow.session.get(Share, request.share_id) if request.share_id else None
+    if share is None:
+        return None
+    (summary,) = summaries(uow, [share], request.reference)
+    return Release(
+        share_id=share.id,
+        state=summary.state,
+        expires_at=summary.expires_at,
+        items=summary.items,
+        acknowledged_at=summary.acknowledged_at,
+    )

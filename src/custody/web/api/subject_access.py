@@ -13,8 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.errors import Conflict
 from custody.domain.principal import Principal
+from custody.domain.shares import DEFAULT_DAYS
+from custody.services.disclosure.share_answers import IssuedCode
 from custody.services.requests import subject_access as sar
-from custody.services.requests.answers import Candidate, RequestDetail, RequestView
+from custody.services.requests.answers import Candidate, Released, RequestDetail, RequestView
+from custody.web.api.disclosure_shares import server_url
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.errors import errors_for
 from custody.web.guard import access
@@ -46,6 +49,14 @@ class Reasoned(BaseModel):
 
 class Marking(BaseModel):
     redaction: Literal["reviewed_no_third_parties", "redacted_copy_attached"]
+
+
+class CopyChoice(BaseModel):
+    redaction_id: str = Field(min_length=1, max_length=36, description="an approved redaction")
+
+
+class Releasing(BaseModel):
+    days: int = Field(default=DEFAULT_DAYS, ge=1, le=366, description="until the link ends")
 
 
 class Closing(BaseModel):
@@ -215,6 +226,71 @@ async def approve(
     """A second person approves release: not the one who registered the request."""
     return await run_in_threadpool(
         sar.approve_request, system, user, reference, user_actor(request, user)
+    )
+
+
+@router.post(
+    "/{reference}/recordings/{recording_id}/redacted-copy",
+    response_model=RequestDetail,
+    openapi_extra=RULE,
+    responses=errors_for(Conflict),
+)
+async def attach_copy(
+    reference: str,
+    recording_id: str,
+    body: CopyChoice,
+    request: Request,
+    system: SystemDep,
+    user: Answerer,
+) -> RequestDetail:
+    """Attach an approved redacted copy of the recording: it is released in its place."""
+    return await run_in_threadpool(
+        sar.attach_redaction,
+        system,
+        user,
+        reference,
+        recording_id,
+        body.redaction_id,
+        user_actor(request, user),
+    )
+
+
+@router.post(
+    "/{reference}/release",
+    status_code=201,
+    response_model=Released,
+    openapi_extra=RULE,
+    responses=errors_for(Conflict),
+)
+async def release(
+    reference: str, body: Releasing, request: Request, system: SystemDep, user: Answerer
+) -> Released:
+    """Release the approved request to its requester: a share with a link by e-mail, a
+    one-time code to the same address, and a receipt when they acknowledge. Once only."""
+    return await run_in_threadpool(
+        lambda: sar.release_request(
+            system,
+            user,
+            reference,
+            user_actor(request, user),
+            days=body.days,
+            server_url=server_url(request),
+        )
+    )
+
+
+@router.post(
+    "/{reference}/release/code",
+    response_model=IssuedCode,
+    openapi_extra=RULE,
+    responses=errors_for(Conflict),
+)
+async def release_code(
+    reference: str, request: Request, system: SystemDep, user: Answerer
+) -> IssuedCode:
+    """A one-time code to give the requester yourself, where the server sends no mail."""
+    return await run_in_threadpool(
+        sar.issue_code, system, user, reference, user_actor(request, user)
     )
 
 

@@ -13,7 +13,13 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.errors import Conflict, InvalidInput, NotPermitted
 from custody.domain.principal import Principal
-from custody.domain.shares import DEFAULT_DAYS, LARGEST_LIMIT, LONGEST_DAYS, RECIPIENT_LABELS
+from custody.domain.shares import (
+    CASE_RECIPIENTS,
+    DEFAULT_DAYS,
+    LARGEST_LIMIT,
+    LONGEST_DAYS,
+    RECIPIENT_LABELS,
+)
 from custody.services.disclosure import shares
 from custody.services.disclosure.share_answers import IssuedCode, ShareCreated
 from custody.services.evidence import cases
@@ -25,7 +31,7 @@ from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 CaseViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_CASES))]
-KINDS = {kind.value: label for kind, label in RECIPIENT_LABELS.items()}
+KINDS = {kind.value: RECIPIENT_LABELS[kind] for kind in CASE_RECIPIENTS}
 LABELS = {
     "name": "recipient's name",
     "email": "e-mail address",

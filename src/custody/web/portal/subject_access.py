@@ -14,8 +14,10 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
+from custody.domain.shares import DEFAULT_DAYS
 from custody.services.requests import subject_access as sar
 from custody.services.requests.answers import Candidate
+from custody.web.api.disclosure_shares import server_url
 from custody.web.deps import Permit, SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import LOCAL_HINT, Form
@@ -30,7 +32,7 @@ LABELS = {
     "received_on": "received on",
     "description": "description",
 }
-STEPS = ("registered", "approved", "closed")
+STEPS = ("registered", "approved", "released", "closed")
 MARKS = {
     "reviewed_no_third_parties": "Reviewed: no third parties",
     "redacted_copy_attached": "Redacted copy attached",
@@ -123,6 +125,8 @@ async def _page(
     errors: dict[str, str] | None = None,
     candidates: list[Candidate] | None = None,
     search: dict[str, str] | None = None,
+    unsent: tuple[str, str] | None = None,
+    code: tuple[str, str] | None = None,
 ) -> Response:
     detail = await run_in_threadpool(
         sar.get_request, system, user, reference, user_actor(request, user)
@@ -141,6 +145,9 @@ async def _page(
         candidates=candidates,
         search=search or {},
         local_hint=LOCAL_HINT,
+        default_days=DEFAULT_DAYS,
+        unsent=unsent,
+        code=code,
     )
 
 
@@ -295,3 +302,57 @@ async def close(reference: str, request: Request, system: SystemDep, user: Answe
         lambda: sar.close_request(system, user, ref, record, actor),
         f"Request {ref} closed: its holds are lifted.",
     )
+
+
+@router.post("/subject-access/{reference}/copy", openapi_extra=RULE)
+async def attach_copy(
+    reference: str, request: Request, system: SystemDep, user: Answerer
+) -> Response:
+    form = await _form(request)
+    rid = (form.text("recording_id", limit=64) or "")[:64]
+    redaction_id = (form.text("redaction_id", limit=36) or "")[:36]
+    ref, actor = reference[:40], user_actor(request, user)
+    return await _act(
+        request,
+        system,
+        user,
+        ref,
+        lambda: sar.attach_redaction(system, user, ref, rid, redaction_id, actor),
+        f"Redacted copy attached to recording {rid}: it is released in its place.",
+    )
+
+
+@router.post("/subject-access/{reference}/release", openapi_extra=RULE)
+async def release(reference: str, request: Request, system: SystemDep, user: Answerer) -> Response:
+    form = await _form(request)
+    chosen = form.number("days", low=1, high=366, what="the days the link lasts")
+    days = int(chosen) if chosen is not None else None
+    ref, actor = reference[:40], user_actor(request, user)
+    if not form.ok:
+        return await _page(request, system, user, ref, errors={"step": form.errors["days"]})
+    try:
+        done = await run_in_threadpool(
+            lambda: sar.release_request(
+                system, user, ref, actor, days=days, server_url=server_url(request)
+            )
+        )
+    except (InvalidInput, Conflict, NotFound) as exc:
+        return await _page(request, system, user, ref, errors={"step": _message(exc)})
+    if done.mailed:
+        flash = f"Released: a link was e-mailed to {done.request.requester_email}."
+        return redirect(request, f"/subject-access/{ref}", flash=flash)
+    # The link is shown this once, on this page, never kept: the officer sends it themselves.
+    return await _page(
+        request, system, user, ref, unsent=(done.link or "", done.mail_problem or "")
+    )
+
+
+@router.post("/subject-access/{reference}/code", openapi_extra=RULE)
+async def code(reference: str, request: Request, system: SystemDep, user: Answerer) -> Response:
+    ref, actor = reference[:40], user_actor(request, user)
+    try:
+        issued = await run_in_threadpool(sar.issue_code, system, user, ref, actor)
+    except (InvalidInput, Conflict, NotFound) as exc:
+        return await _page(request, system, user, ref, errors={"step": _message(exc)})
+    # Shown this once, never kept: the officer reads it to the requester.
+    return await _page(request, system, user, ref, code=(issued.code, issued.expires_at))
