@@ -82,6 +82,7 @@ def rotate_kek(
                 rewrapped=0,
             )
             uow.session.add(rotation)
+            uow.session.flush()  # its id, which the batches below update
             uow.audit(
                 STARTED_TAG,
                 Actor.system(),
