@@ -130,6 +130,7 @@ def _dock_until_empty(url: str, token: str, bays: list[Path]) -> None:
 
 
 def _count(system: System, tag: str, recording_id: str) -> int:
+    system.sequence_audit()  # the nodes' and workers' events, chained shortly after commit
     with system.unit_of_work() as uow:
         return int(
             uow.session.scalar(

@@ -158,6 +158,9 @@ def waiting_on_the_lock(database_url: str, names: set[str]) -> str:
 
 
 def probes_of(system: System, recording_id: str) -> int:
+    # A worker's events are committed with its probe and chained shortly after: chain them
+    # now, so that none still pending is missed (or, doubled, hidden).
+    system.sequence_audit()
     with system.unit_of_work() as uow:
         return int(
             uow.session.scalar(
