@@ -87,8 +87,8 @@ class System:
 
         On PostgreSQL with a background sequencer, wake it (it gathers many nodes' and
         threads' commits into one batch); otherwise (SQLite, one writer at a time anyway,
-        where it costs a few statements; or no background thread) sequence in line unless
-        another sequencer is busy, so the event is chained before the request returns.
+        where it costs a few statements; or no background thread) sequence in line, after
+        any sequencer already busy, so the event is chained before the request returns.
         Never fails the caller, whose change and events are already committed: pending
         events wait for the timer or the next read that sequences first.
         """
@@ -96,7 +96,10 @@ class System:
             self.background.notify()
             return
         try:
-            sequencer.sequence(self.sessions, wait=False, limit=sequencer.BATCH)
+            # Without a background sequencer nothing else would come for these rows: a busy
+            # sequencer may have read its batch before this commit, so wait for it and then
+            # sequence what is left, rather than skip and leave the events pending.
+            sequencer.sequence(self.sessions, wait=True, limit=sequencer.BATCH)
         except Exception as exc:  # logged: the events are safe as pending rows
             sequencer.log_failure(exc)
 
