@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 
 from custody.bootstrap import build_system
 from custody.config import Settings
-from custody.db import migrate
+from custody.db import migrate, search_index
 from custody.db.base import Base
 from custody.db.engine import make_engine
 from custody.db.models import AuditHead
@@ -53,7 +53,12 @@ def test_the_migrated_schema_matches_the_models(system: System) -> None:
     assert migrate.is_current(system.engine)
     with system.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_object": search_index.is_search_index,
+            },
         )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
@@ -106,7 +111,7 @@ def test_a_second_branch_stops_the_upgrade(tmp_path: Path, monkeypatch: pytest.M
 # A node of its own: Alembic's `context` is one per process, as it is on a real server.
 NODE = """
 import sys
-from custody.db import migrate
+from custody.db import migrate, search_index
 from custody.db.engine import make_engine
 
 engine = make_engine(sys.argv[1])
@@ -186,7 +191,10 @@ def test_every_other_test_starts_from_the_migrated_schema(
     try:
         assert migrate.is_current(copy.engine)
         with copy.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                connection,
+                opts={"compare_type": True, "include_object": search_index.is_search_index},
+            )
             assert compare_metadata(context, Base.metadata) == []
     finally:
         copy.engine.dispose()

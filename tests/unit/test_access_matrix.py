@@ -33,18 +33,19 @@ A = Action
 N, R, C = AccessClass.NORMAL, AccessClass.RESTRICTED, AccessClass.CONFIDENTIAL
 EVERYTHING = frozenset(Action)
 NOTHING: frozenset[Action] = frozenset()
-CASE_MEMBER = frozenset({A.LIST, A.VIEW, A.STREAM, A.ANNOTATE})
+CASE_MEMBER = frozenset({A.LIST, A.VIEW, A.STREAM, A.ANNOTATE, A.TRANSCRIBE})
 CASE_WORK = frozenset(
     {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.ANNOTATE, A.FLAG_EVIDENCE, A.ADD_TO_CASE,
-     A.PLACE_HOLD, A.LIFT_HOLD, A.VIEW_HOLDS, A.VIEW_AUDIT, A.SHARE, A.EXPORT, A.CLIP}
+     A.PLACE_HOLD, A.LIFT_HOLD, A.VIEW_HOLDS, A.VIEW_AUDIT, A.SHARE, A.EXPORT, A.CLIP,
+     A.TRANSCRIBE}
 )  # fmt: skip
 SUPERVISION = frozenset(
     {A.LIST, A.VIEW, A.STREAM, A.CATEGORISE, A.ANNOTATE, A.FLAG_EVIDENCE, A.VIEW_HOLDS,
-     A.VIEW_AUDIT}
+     A.VIEW_AUDIT, A.TRANSCRIBE}
 )  # fmt: skip
 DISCLOSURE = frozenset(
     {A.LIST, A.VIEW, A.STREAM, A.DOWNLOAD, A.SHARE, A.EXPORT, A.VIEW_AUDIT, A.CLIP, A.REDACT,
-     A.APPROVE_REDACTION}
+     A.APPROVE_REDACTION, A.TRANSCRIBE}
 )  # fmt: skip
 AUDITING = frozenset({A.LIST, A.VIEW, A.VIEW_HOLDS, A.VIEW_AUDIT})
 ADMINISTRATION = frozenset({A.LIST, A.RESTORE})
@@ -63,9 +64,11 @@ EXPECTED: dict[str, dict[str, dict[AccessClass, frozenset[Action]]]] = {
         NONE: same(NOTHING),
         OWN: {
             # Their own footage: watch it, categorise it, note it, see that it is kept.
-            N: frozenset({A.LIST, A.VIEW, A.STREAM, A.CATEGORISE, A.ANNOTATE, A.VIEW_HOLDS}),
+            N: frozenset(
+                {A.LIST, A.VIEW, A.STREAM, A.CATEGORISE, A.ANNOTATE, A.VIEW_HOLDS, A.TRANSCRIBE}
+            ),
             # Restricted (use of force, domestic abuse): watch, but not re-categorise.
-            R: frozenset({A.LIST, A.VIEW, A.STREAM, A.ANNOTATE, A.VIEW_HOLDS}),
+            R: frozenset({A.LIST, A.VIEW, A.STREAM, A.ANNOTATE, A.VIEW_HOLDS, A.TRANSCRIBE}),
             # Confidential: only that it exists.
             C: frozenset({A.LIST}),
         },

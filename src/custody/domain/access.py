@@ -44,6 +44,9 @@ class Action(enum.StrEnum):
     REDACT = "redact"
     # Approve another person's redacted copy for release (never one's own).
     APPROVE_REDACTION = "approve_redaction"
+    # Have a recording's speech transcribed and correct its transcript (a new version): the
+    # work of whoever may annotate or redact it (granted below with either).
+    TRANSCRIBE = "transcribe"
     RESTORE = "restore"  # bring a recording pending deletion back under a category
 
 
@@ -313,6 +316,19 @@ RULES: dict[str, tuple[Rule, ...]] = {
     ),
 }
 
+# Correcting what was said is annotating it (the words beside the player) and drives audio
+# redaction (select words, mute them): whoever may do either may transcribe. Reading a
+# transcript is hearing the recording, so it is STREAM's, not a new action.
+RULES = {
+    role: tuple(
+        Rule(rule.relationship, rule.classes, rule.actions | {A.TRANSCRIBE}, rule.because)
+        if rule.actions & {A.ANNOTATE, A.REDACT}
+        else rule
+        for rule in rules
+    )
+    for role, rules in RULES.items()
+}
+
 # Actions as a refusal says them: "a supervisor may not download this footage".
 ACTION_PHRASES = {
     A.LIST: "list",
@@ -333,6 +349,7 @@ ACTION_PHRASES = {
     A.CLIP: "clip",
     A.REDACT: "redact",
     A.APPROVE_REDACTION: "approve a redaction of",
+    A.TRANSCRIBE: "transcribe",
     A.RESTORE: "restore",
 }
 

@@ -6,6 +6,7 @@ from custody.db.models import (
     lifecycle,  # noqa: F401  (registers its tables)
     redaction,  # noqa: F401  (registers its tables)
     shares,  # noqa: F401  (registers its tables)
+    speech,  # noqa: F401  (registers its tables)
     storage,  # noqa: F401  (registers its tables)
     subject_access,  # noqa: F401  (registers its tables)
 )
