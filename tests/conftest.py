@@ -265,6 +265,7 @@ class RecordedJobs:
     bundles: list[str] = field(default_factory=list)
     face_scans: list[str] = field(default_factory=list)
     redactions: list[str] = field(default_factory=list)
+    transcripts: list[str] = field(default_factory=list)
 
     def probe_recording(self, recording_id: str) -> None:
         self.probed.append(recording_id)
@@ -280,6 +281,9 @@ class RecordedJobs:
 
     def render_redaction(self, redaction_id: str) -> None:
         self.redactions.append(redaction_id)
+
+    def transcribe(self, transcript_id: str) -> None:
+        self.transcripts.append(transcript_id)
 
 
 @pytest.fixture

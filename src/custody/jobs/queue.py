@@ -19,6 +19,7 @@ from custody.services.disclosure import bundle_exports
 from custody.services.recordings import media
 from custody.services.redaction import redactions
 from custody.services.redaction import scans as redaction_scans
+from custody.services.speech import transcripts
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,14 @@ class HueyJobs:
         except Exception:
             logger.exception("could not queue the render of redaction %s", redaction_id)
 
+    def transcribe(self, transcript_id: str) -> None:
+        """Enqueue the transcription of a recording that has just been asked for (committed)."""
+        try:
+            self.tasks.transcribe(transcript_id)
+        except Exception:
+            # After the request's commit: the row stays `transcribing` until asked again.
+            logger.exception("could not queue transcript %s", transcript_id)
+
 
 class ImmediateJobs:
     """A JobQueue that runs each job at once in the caller's thread: for tests and tools.
@@ -142,6 +151,9 @@ class ImmediateJobs:
 
     def render_redaction(self, redaction_id: str) -> None:
         redactions.run_render(self.system, redaction_id)
+
+    def transcribe(self, transcript_id: str) -> None:
+        transcripts.run_transcription(self.system, transcript_id)
 
 
 def start_in_process_consumer(

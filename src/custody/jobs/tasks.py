@@ -24,6 +24,7 @@ from custody.services.recordings import media, previews
 from custody.services.redaction import redactions
 from custody.services.redaction import scans as redaction_scans
 from custody.services.retention import locks, review
+from custody.services.speech import transcripts
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class Tasks:
     build_bundle: Any
     detect_faces: Any
     render_redaction: Any
+    transcribe: Any
     fixity: Any
     renew_object_locks: Any
 
@@ -99,6 +101,10 @@ def register_tasks(huey: Any, system: System) -> Tasks:
     def render_redaction(redaction_id: str) -> None:
         redactions.run_render(system, redaction_id)
 
+    def transcribe(transcript_id: str) -> None:
+        # A transcript that failed keeps its reason on its row; a crash leaves it `transcribing`.
+        transcripts.run_transcription(system, transcript_id)
+
     def fixity() -> None:
         once_per_slot(huey, "fixity", 3600, lambda: _fixity(system))
 
@@ -130,6 +136,7 @@ def register_tasks(huey: Any, system: System) -> Tasks:
         build_bundle=huey.task(name="build_bundle")(build_bundle),
         detect_faces=huey.task(name="detect_faces")(detect_faces),
         render_redaction=huey.task(name="render_redaction")(render_redaction),
+        transcribe=huey.task(name="transcribe")(transcribe),
         # A slice of fixity every hour (settings bound its time and rate), oldest proof first,
         # half an hour away from the sweep.
         fixity=huey.periodic_task(crontab(minute=str(FIXITY_AT_MINUTE)), name="fixity")(fixity),

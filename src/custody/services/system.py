@@ -31,6 +31,7 @@ class JobQueue(Protocol):
     def build_bundle(self, export_id: str) -> None: ...
     def detect_faces(self, scan_id: str) -> None: ...
     def render_redaction(self, redaction_id: str) -> None: ...
+    def transcribe(self, transcript_id: str) -> None: ...
 
 
 class NoJobs:
@@ -49,6 +50,9 @@ class NoJobs:
         return None
 
     def render_redaction(self, redaction_id: str) -> None:
+        return None
+
+    def transcribe(self, transcript_id: str) -> None:
         return None
 
 

@@ -50,9 +50,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transcripts")),
         sa.UniqueConstraint("recording_id", "version", name=op.f("uq_transcripts_recording_id")),
     )
-    op.create_index(
-        "ix_transcripts_recording_current", "transcripts", ["recording_id", "current"]
-    )
+    op.create_index("ix_transcripts_recording_current", "transcripts", ["recording_id", "current"])
     search_index.create(op.get_bind())
 
 

@@ -1,0 +1,1 @@
+"""Searchable speech: recordings transcribed by a job, corrected by people, searched."""
