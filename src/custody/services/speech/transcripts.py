@@ -207,7 +207,7 @@ def _transcribe(model: Any, samples: Any, offset: float) -> list[speech.Word]:
         condition_on_previous_text=False,
     )
     heard = [
-        speech.Word(offset + word.start, offset + word.end, word.word.strip())
+        speech.Word(offset + float(word.start), offset + float(word.end), word.word.strip())
         for segment in segments
         for word in segment.words or ()
     ]
