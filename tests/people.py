@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from custody.domain.principal import Principal
 from custody.services.fleet import registry
@@ -61,11 +62,12 @@ def make_force(system: System) -> Force:
     return force
 
 
-def store_recording(force: Force, data: bytes | None = None) -> str:
-    """Upload footage through the ingest services, as a dock would; returns its recording id."""
+def store_recording(force: Force, data: bytes | None = None, **manifest: Any) -> str:
+    """Upload footage through the ingest services, as a dock would; returns its recording id.
+    `manifest` changes the camera's manifest (its officer, its pre-event buffer…)."""
     system, dock = force.system, force.dock
     data = data if data is not None else os.urandom(5_000)
-    document = force.camera.manifest(data)
+    document = force.camera.manifest(data, **manifest)
     manifests.declare_manifest(system, dock, document)
     status = uploads.create_upload(
         system, dock, len(data), {"recording_id": document["recording_id"]}

@@ -32,7 +32,8 @@ SPEECH_WIDTH, SPEECH_HEIGHT, SPEECH_FPS = 320, 180, 25
 # A pause between phrases, as people leave them.
 PAUSE_SECONDS = 0.6
 # Words a minute: espeak-ng's default of 175 is brisk for a recording made in the street.
-WORDS_PER_MINUTE = 150
+VOICE = "en-us"
+WORDS_PER_MINUTE = 130
 # Quieter than full scale, as a voice a metre from the camera is.
 LEVEL = 0.6
 DEFAULT_PHRASES = (
@@ -60,7 +61,7 @@ def voice_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def speak(text: str, *, voice: str = "en-gb", words_per_minute: int = WORDS_PER_MINUTE) -> Any:
+def speak(text: str, *, voice: str = VOICE, words_per_minute: int = WORDS_PER_MINUTE) -> Any:
     """`text` as espeak-ng says it: float32 samples at 16 kHz mono, silence trimmed."""
     program = shutil.which("espeak-ng")
     if program is None:
@@ -160,7 +161,7 @@ def write_speech_footage(
             {
                 "pre_event_seconds": pre_event_seconds,
                 "duration": round(duration, 3),
-                "voice": "espeak-ng en-gb",
+                "voice": f"espeak-ng {VOICE} {WORDS_PER_MINUTE} wpm",
                 "phrases": [{"start": s.start, "end": s.end, "text": s.text} for s in said],
                 "text": " ".join(s.text for s in said),
             },

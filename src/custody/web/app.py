@@ -24,6 +24,7 @@ from custody.web.api import (
     recordings,
     redaction,
     retention,
+    speech,
     subject_access,
 )
 from custody.web.errors import errors_for
@@ -81,6 +82,7 @@ def create_app(system: System) -> FastAPI:
     app.include_router(subject_access.router, prefix=API)
     app.include_router(disclosure_bundles.router, prefix=API)
     app.include_router(redaction.router, prefix=API)
+    app.include_router(speech.router, prefix=API)
     app.include_router(auth.router)
     app.include_router(rollout_page.router)
     # People outside the force, by a share's link: pages of their own, nothing else.

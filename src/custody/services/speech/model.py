@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,6 @@ class SpeechModel:
     name: str
     sha256: str
     path: Path
-    files: dict[str, str] = field(default_factory=dict)
 
 
 def model_path() -> Path:
@@ -74,7 +73,7 @@ def verified_model(path: Path | None = None, expected: dict[str, str] | None = N
     combined = hashlib.sha256(
         "".join(f"{name}={digest}\n" for name, digest in sorted(expected.items())).encode()
     ).hexdigest()
-    return SpeechModel(MODEL_NAME, combined, path, dict(expected))
+    return SpeechModel(MODEL_NAME, combined, path)
 
 
 def _sha256(path: Path) -> str:

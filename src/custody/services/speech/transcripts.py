@@ -199,7 +199,9 @@ def _transcribe(model: Any, samples: Any, offset: float) -> list[speech.Word]:
         samples,
         language="en",
         word_timestamps=True,
-        beam_size=1,
+        # A beam of five (faster-whisper's default): a little slower than greedy, and it
+        # hears short phrases of a synthetic voice far better (benchmarks/transcribe.py).
+        beam_size=5,
         # Silero's voice detector (its weights inside faster-whisper's wheel) keeps Whisper
         # from hearing words in wind, engines and a camera's hum; each window is decoded
         # alone, so one misheard phrase is not carried into the next.
