@@ -31,6 +31,7 @@ from custody.web.portal import (
     retention,
     search,
     shares,
+    speech,
     subject_access,
 )
 from custody.web.portal.pages import STATIC
@@ -43,6 +44,7 @@ for area in (
     recording,
     disclosure,
     redaction,
+    speech,
     cases,
     shares,
     bundles,

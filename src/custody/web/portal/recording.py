@@ -38,7 +38,7 @@ from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.media import footage_answer, parse_range
-from custody.web.portal import track
+from custody.web.portal import speech, track
 from custody.web.portal.forms import Form
 from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
 
@@ -96,6 +96,12 @@ async def _page(
     started = parse_time(detail.started_at)
     duration = card.duration_seconds
     clips = await run_in_threadpool(clip_service.list_clips, system, user, recording_id, actor)
+    # What was said is heard footage: shown (and its reading audited) to those who may play it.
+    transcript = (
+        await run_in_threadpool(speech.current_transcript, system, user, recording_id, request)
+        if card.may(Action.STREAM)
+        else None
+    )
     return render(
         request,
         "recording.html",
@@ -123,6 +129,7 @@ async def _page(
             for action in (Action.PLACE_HOLD, Action.PLACE_COMPLAINT_HOLD)
         ),
         clips=[clip for clip in clips if clip.deleted_at is None],
+        transcript=transcript,
     )
 
 

@@ -7,7 +7,7 @@ the page only turns forms into choices and refusals into sentences.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -63,9 +63,16 @@ async def _page(
 
 @router.get("/recordings/{recording_id}/redaction", openapi_extra=access(Action.REDACT))
 async def redaction_page(
-    recording_id: str, request: Request, system: SystemDep, user: PortalUser
+    recording_id: str,
+    request: Request,
+    system: SystemDep,
+    user: PortalUser,
+    mute_from: str = Query("", max_length=20),
+    mute_to: str = Query("", max_length=20),
 ) -> Response:
-    return await _page(request, system, user, recording_id)
+    # Words chosen in the transcript arrive as a span to mute, filled in for review.
+    values = {"mute_from": mute_from, "mute_to": mute_to} if mute_from or mute_to else None
+    return await _page(request, system, user, recording_id, values=values)
 
 
 @router.post("/recordings/{recording_id}/face-scans", openapi_extra=access(Action.REDACT))

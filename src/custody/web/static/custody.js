@@ -18,6 +18,50 @@
     });
   });
 
+  // Words of a transcript are spans (so that a person can select them): the keyboard plays
+  // them as buttons too.
+  document.querySelectorAll("[data-transcript] [data-seek][role=button]").forEach(function (word) {
+    word.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      seek(parseFloat(word.getAttribute("data-seek")));
+    });
+  });
+
+  // Words selected in the transcript fill the "mute these words" form.
+  const muteForm = document.querySelector("form[data-mute-words]");
+  const transcript = document.querySelector("[data-transcript]");
+  if (muteForm && transcript) {
+    const first = muteForm.querySelector("[data-mute-first]");
+    const last = muteForm.querySelector("[data-mute-last]");
+    const chosen = muteForm.querySelector("[data-mute-chosen]");
+    const wordOf = function (node) {
+      const element = node && (node.nodeType === 1 ? node : node.parentElement);
+      const word = element ? element.closest("[data-word]") : null;
+      return word && transcript.contains(word) ? word : null;
+    };
+    document.addEventListener("selectionchange", function () {
+      const selection = document.getSelection();
+      if (!selection || selection.isCollapsed) return;
+      const a = wordOf(selection.anchorNode);
+      const b = wordOf(selection.focusNode);
+      if (!a || !b) return;
+      const i = parseInt(a.getAttribute("data-word"), 10);
+      const j = parseInt(b.getAttribute("data-word"), 10);
+      first.value = String(Math.min(i, j));
+      last.value = String(Math.max(i, j));
+      if (chosen) chosen.textContent = "Chosen: " + selection.toString().trim();
+    });
+  }
+
+  // A link to a moment (#t=12.5, from the words-spoken search) starts the video there.
+  const moment = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+  if (player && moment) {
+    const at = parseFloat(moment[1]);
+    if (player.readyState >= 1) player.currentTime = at;
+    else player.addEventListener("loadedmetadata", function () { player.currentTime = at; }, { once: true });
+  }
+
   // Fill a bookmark's moment from where the video is now.
   const nowButton = document.querySelector("[data-now]");
   const nowTarget = document.querySelector("[data-now-target]");
