@@ -28,12 +28,17 @@ class Clip:
     truth: dict[str, Any]
 
 
-def make_clip(folder: Path) -> Clip:
-    """The clip and its ground truth, or a skip when there is no voice to speak it."""
+def need_voice() -> None:
+    """Skip when there is no voice to speak the clip (fail where services are required)."""
     if not voice_available():
         if services_required():
             pytest.fail("espeak-ng is required (CUSTODY_REQUIRE_SERVICES=1): `make espeak`")
         pytest.skip("espeak-ng is not installed (`make espeak`)")
+
+
+def make_clip(folder: Path) -> Clip:
+    """The clip and its ground truth, or a skip when there is no voice to speak it."""
+    need_voice()
     path = folder / "speech.mp4"
     truth = write_speech_footage(
         path, started_at=datetime(2026, 10, 1, 9, tzinfo=UTC), serial="BWV-0001",
