@@ -177,7 +177,7 @@ def run_transcription(system: System, transcript_id: str, *, threads: int | None
         if samples is None:
             _finish(system, transcript_id, NO_SOUND, None, [], 0.0, 0.0)
             return
-        words = _transcribe(_loaded(model, threads), samples, silent_until)
+        words = transcribe_sound(_loaded(model, threads), samples, silent_until)
     except ModelMismatch as exc:
         _finish(system, transcript_id, FAILED, str(exc), [], None, None)
         return
@@ -192,7 +192,9 @@ def run_transcription(system: System, transcript_id: str, *, threads: int | None
     _finish(system, transcript_id, COMPLETE, None, words, seconds, time.perf_counter() - began)
 
 
-def _transcribe(model: Any, samples: Any, offset: float) -> list[speech.Word]:
+def transcribe_sound(model: Any, samples: Any, offset: float) -> list[speech.Word]:
+    """The words heard in `samples` (16 kHz mono, starting `offset` seconds into the
+    recording), with their times in the recording; none where there was no sound."""
     if len(samples) < RATE // 10:
         return []
     segments, _ = model.transcribe(
