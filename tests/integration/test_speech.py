@@ -13,17 +13,22 @@ hash differs is refused.
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import jiwer
 import pytest
+from sqlalchemy import func, select, text
 
+from custody.db.models.speech import Transcript
 from custody.domain.actor import Actor
+from custody.domain.clock import ManualClock
 from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from custody.domain.speech import NO_SOUND, NO_SOUND_BUFFER, tokens
 from custody.services.identity.users import principal_named
 from custody.services.recordings.media import probe_recording
+from custody.services.retention import sweep
 from custody.services.speech import transcripts
 from custody.services.speech.answers import TranscriptView
 from custody.services.speech.model import MODEL_SHA256, ModelMismatch, model_path, verified_model
@@ -62,7 +67,9 @@ def _words(view: TranscriptView) -> list[tuple[float, float, str]]:
     return [word for line in view.lines for word in line.words]
 
 
-def test_what_was_said_is_written_down_found_and_corrected(system: System, clip: Clip) -> None:
+def test_what_was_said_is_written_down_found_and_corrected(
+    system: System, clip: Clip, clock: ManualClock
+) -> None:
     force = make_force(system)
     rid = store_recording(force, clip.data, pre_event_seconds=PRE_EVENT_SECONDS)
     probe_recording(system, rid)
@@ -131,6 +138,15 @@ def test_what_was_said_is_written_down_found_and_corrected(system: System, clip:
     assert start == round(machete[0] - 0.1, 2) and end == round(machete[1] + 0.1, 2)
     with pytest.raises(InvalidInput):
         transcripts.mute_range(system, erin, rid, index, 10_000, erin_actor)
+
+    # When the footage is deleted under the 31-day rule, what was said in it goes too.
+    clock.advance(timedelta(days=40))
+    assert sweep.sweep(system).deleted == [rid]
+    with system.unit_of_work() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Transcript)) == 0
+        if system.engine.dialect.name == "sqlite":
+            assert uow.session.scalar(text("SELECT count(*) FROM transcript_search")) == 0
+    assert transcripts.search_spoken(system, erin, "machete", erin_actor) == []
 
 
 def test_footage_with_no_sound_track_is_said_to_have_none(

@@ -19,9 +19,11 @@ from datetime import datetime
 
 from sqlalchemy import Select, delete, or_, select
 
+from custody.db import search_index
 from custody.db.models import Camera, Manifest, Officer, Recording
 from custody.db.models.disclosure import Clip
 from custody.db.models.lifecycle import Annotation, RecordingTag
+from custody.db.models.speech import Transcript
 from custody.db.models.storage import FixityCheck, ObjectLockState
 from custody.domain import signing
 from custody.domain.access import SystemAction
@@ -289,6 +291,9 @@ def _tombstone(
         manifest.document = _without_gps(manifest.document)
     session.execute(delete(Annotation).where(Annotation.recording_id == recording.id))
     session.execute(delete(RecordingTag).where(RecordingTag.recording_id == recording.id))
+    # What was said in it is the footage's content: every version goes, and its index row.
+    session.execute(delete(Transcript).where(Transcript.recording_id == recording.id))
+    search_index.keep_sqlite(session.connection(), recording.id, None)
     uow.audit(
         "system:recording:delete",
         actor,
