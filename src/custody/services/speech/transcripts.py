@@ -270,10 +270,13 @@ def _open(
     action: Action,
     tag: str,
     version: int | None,
+    *,
+    lock: bool = False,
 ) -> Transcript:
     """A version of the transcript (the current one, else the newest) once the door lets the
-    person do `action` to the recording; "no transcript" otherwise."""
-    open_recording(uow, principal, recording_id, action, actor, tag)
+    person do `action` to the recording (`lock`: and holds its row, for a change); "no
+    transcript" otherwise."""
+    open_recording(uow, principal, recording_id, action, actor, tag, lock=lock)
     query = select(Transcript).where(Transcript.recording_id == recording_id)
     if version is not None:
         query = query.where(Transcript.version == version)
@@ -317,8 +320,9 @@ def correct_transcript(
     times kept for the words kept, naming who made it. Correcting a version that is no longer
     current (someone corrected it meanwhile) is refused, so no one's work is lost silently."""
     with system.unit_of_work() as uow:
-        open_recording(uow, principal, recording_id, Action.TRANSCRIBE, actor, CORRECT, lock=True)
-        base = _open(uow, principal, recording_id, actor, Action.TRANSCRIBE, CORRECT, None)
+        # The recording's row lock keeps two corrections of one version from both landing.
+        base = _open(uow, principal, recording_id, actor, Action.TRANSCRIBE, CORRECT, None,
+                     lock=True)  # fmt: skip
         if base.state != COMPLETE or not base.current:
             raise Conflict(f"recording {recording_id} has no finished transcript to correct")
         if base.version != based_on:
