@@ -24,7 +24,7 @@ import av
 import numpy as np
 
 from custody.camera.scene import SceneRenderer
-from custody.domain.errors import InvalidInput
+from custody.domain.errors import CustodyError, InvalidInput
 
 RATE = 16_000
 AAC_FRAME = 1024
@@ -44,7 +44,7 @@ DEFAULT_PHRASES = (
 )
 
 
-class NoVoice(Exception):
+class NoVoice(CustodyError):
     """espeak-ng is not installed (`make espeak`)."""
 
 

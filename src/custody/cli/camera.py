@@ -60,6 +60,14 @@ def simulate(
         str | None,
         typer.Option(help="Constant video bitrate, e.g. 28M or 800k, for files of a chosen size."),
     ] = None,
+    say: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A phrase each recording speaks (espeak-ng), after a 2 s silent pre-event "
+            "buffer; repeat for more. The recording lasts as long as its words; what was said "
+            "when is written beside it (<id>.speech.json)."
+        ),
+    ] = None,
 ) -> None:
     """Write a camera directory with real H.264/AAC footage and signed manifests."""
     if recordings < 0:
@@ -100,6 +108,7 @@ def simulate(
             battery_percent=battery,
             gap=timedelta(seconds=gap),
             video_bitrate=bitrate,
+            speech=[phrase for phrase in say or () if phrase.strip()] or None,
         )
     except CustodyError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc.message}")
