@@ -18,11 +18,13 @@ from custody.camera import CameraRecording, CameraStorage, load_device_key
 from custody.camera.footage import FPS
 from custody.camera.scene import SceneRenderer
 from custody.camera.simulator import corrupt_recording, simulate_camera
+from custody.camera.speech import read_truth
 from custody.cli.camera import app
 from custody.domain import signing
 from custody.domain.clock import ManualClock
 from custody.domain.errors import InvalidInput
 from custody.domain.receipt import Receipt, issue_receipt
+from tests.speech_clip import need_voice
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -308,3 +310,28 @@ def test_cli_reports_a_serial_mismatch(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "is camera BWV-1, not BWV-2" in " ".join(result.output.split())
+
+
+def test_cli_records_spoken_words_with_what_was_said_when_beside_them(tmp_path: Path) -> None:
+    need_voice()
+    root = tmp_path / "camera"
+    result = runner.invoke(
+        app,
+        [
+            "simulate", str(root), "--serial", "BWV-8", "--officer", "PC 8", "--recordings", "1",
+            "--duration", "5", "--start", "2024-05-01T08:00:00Z", "--say", "Stop, police.",
+            "--say", "Drop it.",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (recording,) = CameraStorage(root).recordings()
+    manifest = recording.manifest
+    assert manifest.pre_event_seconds == 2
+    truth = read_truth(recording.media_path.with_suffix(".speech.json"))
+    assert truth["pre_event_seconds"] == 2 and truth["text"] == "Stop, police. Drop it."
+    first, second = truth["phrases"]
+    assert 2 < first["start"] < first["end"] < second["start"] < second["end"] < truth["duration"]
+    with av.open(str(recording.media_path)) as container:
+        seconds = float(container.duration or 0) / 1e6
+        assert container.streams.audio and abs(seconds - truth["duration"]) < 0.2
+    assert abs(manifest.duration_seconds - truth["duration"]) < 0.01
