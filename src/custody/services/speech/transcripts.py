@@ -400,7 +400,8 @@ def search_spoken(
             select(Transcript.recording_id, Transcript.version, Transcript.words)
             .join(Recording, Recording.id == Transcript.recording_id)
             .where(
-                Transcript.current.is_(True),
+                # As the partial GIN index says it (WHERE current), so the planner can use it.
+                Transcript.current,
                 Recording.state != DELETED,
                 visible_recordings(uow, principal),
             )
