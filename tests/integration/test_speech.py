@@ -177,6 +177,24 @@ def test_footage_that_does_not_decode_fails_with_why(sqlite_system: System) -> N
     assert transcripts.search_spoken(sqlite_system, alice, "not an", actor) == []
 
 
+def test_a_transcription_whose_worker_died_can_be_asked_for_again(
+    sqlite_system: System, clock: ManualClock
+) -> None:
+    force = make_force(sqlite_system)
+    rid = store_recording(force, b"footage")
+    alice, actor = _as(force, "alice")
+    lost = transcripts.request_transcription(sqlite_system, alice, rid, actor)
+    clock.advance(timedelta(hours=1))
+    with pytest.raises(Conflict):
+        transcripts.request_transcription(sqlite_system, alice, rid, actor)
+    clock.advance(transcripts.STALLED_AFTER)
+    again = transcripts.request_transcription(sqlite_system, alice, rid, actor)
+    assert (again.version, again.state) == (2, "transcribing")
+    first = transcripts.get_transcript(sqlite_system, alice, rid, actor, version=1)
+    assert first.id == lost.id and first.state == "failed"
+    assert first.failure and "did not finish" in first.failure
+
+
 def test_a_model_file_whose_hash_differs_is_refused(tmp_path: Path) -> None:
     copy = tmp_path / "model"
     copy.mkdir()

@@ -18,6 +18,7 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, literal_column, select, text, update
@@ -53,6 +54,9 @@ CORRECT = "user:speech:correct"
 SEARCH = "user:speech:search"
 TRANSCRIBED = "system:speech:transcribed"
 TRANSCRIBING, COMPLETE, NO_SOUND, FAILED = "transcribing", "complete", "no_sound", "failed"
+# A transcription still running this long after it was asked for has lost its worker: the
+# job takes well under real time, and no recording is longer than a camera's battery lasts.
+STALLED_AFTER = timedelta(hours=6)
 # A search answers this many recordings at most, newest first.
 SEARCH_LIMIT = 50
 
@@ -121,13 +125,17 @@ def request_transcription(
         sight = open_recording(uow, principal, recording_id, Action.TRANSCRIBE, actor, REQUEST,
                                lock=True)  # fmt: skip
         recording = sight.recording
-        busy = uow.session.scalar(
-            select(Transcript.version).where(
+        busy = uow.session.scalars(
+            select(Transcript).where(
                 Transcript.recording_id == recording_id, Transcript.state == TRANSCRIBING
             )
-        )
+        ).first()
         if busy is not None:
-            raise Conflict(f"recording {recording_id} is being transcribed already")
+            if uow.now() - busy.made_at < STALLED_AFTER:
+                raise Conflict(f"recording {recording_id} is being transcribed already")
+            # Its worker died with it (a queue without leases): it will never finish.
+            busy.state, busy.finished_at = FAILED, uow.now()
+            busy.failure = "stopped: its worker did not finish it, and it was asked for again"
         versions = _versions(uow, recording_id)
         row = Transcript(
             id=str(uuid.uuid4()),
