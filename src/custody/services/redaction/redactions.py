@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from custody.services.redaction.records import (
     record_boxes,
     record_bytes,
 )
-from custody.services.redaction.render import RenderFailed, RenderSettings, render_copy
+from custody.services.redaction.render import RenderFailed, RenderSettings, measure, render_copy
 from custody.services.system import System, UnitOfWork
 
 REQUEST = "user:redaction:request"
@@ -101,6 +102,70 @@ def _check(choices: Choices, scan: FaceScan | None, footage: Footage) -> Scanned
     return Scanned(scan.id, scan.model_name, scan.model_sha256, scans.settings_of(scan), tracks)
 
 
+def measured_footage(
+    system: System, principal: Principal, recording_id: str, actor: Actor, tag: str
+) -> Footage:
+    """The footage's own size, frame rate and frame count, read from the original (for
+    choices made without a scan: a camera's rate is what its file says, not a guess)."""
+    with system.unit_of_work() as uow:
+        recording = open_recording(uow, principal, recording_id, Action.REDACT, actor,
+                                   tag).recording  # fmt: skip
+        if not recording.width or not recording.height or not recording.duration_seconds:
+            raise Conflict(f"recording {recording.id} does not play, so it cannot be redacted")
+        sha256 = recording.sha256
+    try:
+        width, height, fps, frames = measure(StoreReader(system.store, sha256))
+    except (RenderFailed, NotFound):
+        raise Conflict(
+            f"recording {recording_id} does not play, so it cannot be redacted"
+        ) from None
+    return Footage(sha256, width, height, fps, frames)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Choices checked against the footage and its scan: the record before its render."""
+
+    recording_id: str
+    original_sha256: str
+    scan_id: str | None
+    record: Record
+
+
+def plan_choices(
+    uow: UnitOfWork,
+    principal: Principal,
+    recording_id: str,
+    choices: Choices,
+    actor: Actor,
+    *,
+    tag: str,
+    redaction_id: str,
+    scan_id: str | None,
+    measured: Footage | None,
+    render: RenderSettings | None = None,
+) -> Plan:
+    """Through the door (`REDACT`), the record these choices would make: every box on every
+    frame. `measured` is the footage as read from the original when there is no scan."""
+    sight = open_recording(uow, principal, recording_id, Action.REDACT, actor, tag)
+    scan: FaceScan | None = None
+    if scan_id is not None:
+        scan = scans.open_scan(uow, principal, scan_id, actor, Action.REDACT, tag)
+        if scan.recording_id != recording_id:
+            raise InvalidInput(f"face scan {scan_id} is of another recording")
+        if scan.state != scans.COMPLETE:
+            raise Conflict(f"face scan {scan_id} has not finished ({scan.state})")
+    recording = sight.recording
+    footage = _footage_of(recording, scan, measured)
+    scanned = _check(choices, scan, footage)
+    record = plan_record(
+        redaction_id=redaction_id, recording_id=recording_id, footage=footage, scan=scanned,
+        choices=choices, chosen_by=actor.name, chosen_at=isoformat(uow.now()),
+        render=render or RenderSettings(),
+    )  # fmt: skip
+    return Plan(recording_id, recording.sha256, scan.id if scan else None, record)
+
+
 def request_redaction(
     system: System,
     principal: Principal,
@@ -113,29 +178,21 @@ def request_redaction(
 ) -> RedactionView:
     """Ask for a redacted copy of a recording (tracks from a finished scan of the same
     original, manual boxes, muted audio, or everything); the render runs as a job."""
+    measured = None
+    if scan_id is None:
+        measured = measured_footage(system, principal, recording_id, actor, REQUEST)
     with system.unit_of_work() as uow:
-        sight = open_recording(uow, principal, recording_id, Action.REDACT, actor, REQUEST)
-        scan: FaceScan | None = None
-        if scan_id is not None:
-            scan = scans.open_scan(uow, principal, scan_id, actor, Action.REDACT, REQUEST)
-            if scan.recording_id != recording_id:
-                raise InvalidInput(f"face scan {scan_id} is of another recording")
-            if scan.state != scans.COMPLETE:
-                raise Conflict(f"face scan {scan_id} has not finished ({scan.state})")
-        recording = sight.recording
-        footage = _footage_of(recording, scan)
-        scanned = _check(choices, scan, footage)
         row_id = str(uuid.uuid4())
-        record = plan_record(
-            redaction_id=row_id, recording_id=recording_id, footage=footage, scan=scanned,
-            choices=choices, chosen_by=actor.name, chosen_at=isoformat(uow.now()),
-            render=render or RenderSettings(),
+        plan = plan_choices(
+            uow, principal, recording_id, choices, actor, tag=REQUEST, redaction_id=row_id,
+            scan_id=scan_id, measured=measured, render=render,
         )  # fmt: skip
+        record = plan.record
         row = Redaction(
             id=row_id,
             recording_id=recording_id,
-            scan_id=scan.id if scan else None,
-            original_sha256=recording.sha256,
+            scan_id=plan.scan_id,
+            original_sha256=plan.original_sha256,
             state=RENDERING,
             plan=json.dumps(record, sort_keys=True),
             requested_by=actor.name,
@@ -154,17 +211,14 @@ def request_redaction(
         return _view(row)
 
 
-def _footage_of(recording: Any, scan: FaceScan | None) -> Footage:
+def _footage_of(recording: Any, scan: FaceScan | None, measured: Footage | None) -> Footage:
     if scan is not None and scan.frame_count is not None:
         return Footage(
             recording.sha256, scan.width or 0, scan.height or 0, scan.fps or 25.0, scan.frame_count
         )
-    if not recording.width or not recording.height or not recording.duration_seconds:
-        raise Conflict(f"recording {recording.id} does not play, so it cannot be redacted")
-    # Without a scan the rate is not measured: body-worn cameras record 25 frames a second.
-    fps = 25.0
-    return Footage(recording.sha256, recording.width, recording.height, fps,
-                   round(recording.duration_seconds * fps))  # fmt: skip
+    if measured is not None and measured.sha256 == recording.sha256:
+        return measured
+    raise Conflict(f"recording {recording.id} does not play, so it cannot be redacted")
 
 
 def render_from_record(source_open: Any, record: Record, target: Path) -> int:
