@@ -21,6 +21,7 @@ from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.domain.redaction import FrameBox
 from custody.services.recordings.media import StoreReader
+from custody.services.redaction import scans
 from custody.services.redaction.records import Choices, record_boxes
 from custody.services.redaction.redactions import measured_footage, plan_choices
 from custody.services.redaction.render import RenderFailed, blot, everything_blurred
@@ -118,3 +119,17 @@ def preview_redaction(
         )  # fmt: skip
         uow.commit()
     return Preview(jpeg, frame, seconds, len(boxes))
+
+
+def editor_rate(
+    system: System, principal: Principal, recording_id: str, actor: Actor, scan_id: str | None
+) -> float:
+    """The frame rate the editor turns seconds into frames with: the scan's, measured when it
+    decoded the footage, or else the one the original's file states."""
+    if scan_id is not None:
+        scan = scans.get_scan(system, principal, scan_id, actor)
+        if scan.recording_id != recording_id:
+            raise InvalidInput(f"face scan {scan_id} is of another recording")
+        if scan.fps:
+            return scan.fps
+    return measured_footage(system, principal, recording_id, actor, PREVIEW).fps

@@ -23,7 +23,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
-from custody.domain.redaction import boxes_by_frame, mute_ranges
+from custody.domain.redaction import boxes_by_frame, merge_tracks, mute_ranges
 from custody.private import private_dir
 from custody.services.access import open_recording
 from custody.services.recordings import viewings
@@ -91,13 +91,22 @@ def _check(choices: Choices, scan: FaceScan | None, footage: Footage) -> Scanned
                 raise InvalidInput("a manual box must lie inside the frame, right of and below "
                                    "its top left")  # fmt: skip
     if scan is None:
-        if choices.blur_tracks:
+        if choices.blur_tracks or choices.merge:
             raise InvalidInput("tracks can be chosen only from a face scan")
         return None
     tracks = [track for track, _ in scans.tracks_of(scan)]
+    if len(choices.merge) > MAX_MANUAL:
+        raise InvalidInput(f"at most {MAX_MANUAL} merges of tracks")
+    for keep, absorb in choices.merge:
+        try:
+            tracks = merge_tracks(tracks, keep, absorb)
+        except ValueError as exc:
+            raise InvalidInput(f"tracks {keep} and {absorb} cannot be merged: {exc}") from None
     known = {t.id for t in tracks}
     unknown = sorted(set(choices.blur_tracks) - known)
     if unknown:
+        if unknown[0] in {absorb for _, absorb in choices.merge}:
+            raise InvalidInput(f"track {unknown[0]} is merged into another: choose that one")
         raise InvalidInput(f"the scan has no track {unknown[0]}")
     return Scanned(scan.id, scan.model_name, scan.model_sha256, scans.settings_of(scan), tracks)
 
