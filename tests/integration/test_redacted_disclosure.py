@@ -329,3 +329,21 @@ def test_a_copy_of_footage_one_may_not_know_of_answers_like_an_unknown_id(
     assert (answer.status_code, answer.json()) == (
         before[1], json.loads(json.dumps(before[2]).replace(UNKNOWN, hidden)))  # fmt: skip
     assert before[1] == 404
+
+
+def test_the_case_page_offers_an_approved_copy_on_its_schedule(
+    world: World, client: TestClient
+) -> None:
+    page = f"/cases/{world.case_id}"
+    key = f"redaction:{world.copy}"
+    assert key not in client.get(page, headers=world.force.auth("erin")).text
+    _approve(world, world.copy)
+    shown = client.get(page, headers=world.force.auth("erin")).text
+    assert f'data-item="{key}"' in shown and "Redacted copy" in shown
+    form = {"item": key, "use": "exhibit", "reference": "lj / 7", "description": "Blurred"}
+    marked = client.post(f"{page}/schedule", headers=world.force.auth("erin"), data=form)
+    assert marked.status_code == 303, marked.text
+    lines = client.get(f"{API}/cases/{world.case_id}/schedule",
+                       headers=world.force.auth("erin")).json()["lines"]  # fmt: skip
+    (line,) = [x for x in lines if x["kind"] == "redaction"]
+    assert (line["reference"], line["redaction_id"]) == ("LJ/7", world.copy)
