@@ -317,7 +317,9 @@ def _stored_object(uow: UnitOfWork, item: ShareItem) -> str:
     recording = uow.session.get(Recording, item.recording_id)
     if item.redaction_id is not None:
         copy = uow.session.get(Redaction, item.redaction_id)
-        gone = copy is None or copy.sha256 != item.sha256 or recording is None
+        # A copy goes with its original: once that is deleted, the copy is not offered.
+        gone = copy is None or copy.sha256 != item.sha256
+        gone = gone or recording is None or recording.state == "deleted"
     elif item.clip_id is not None:
         clip = uow.session.get(Clip, item.clip_id)
         gone = clip is None or clip.deleted_at is not None
