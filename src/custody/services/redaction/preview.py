@@ -22,8 +22,8 @@ from custody.domain.principal import Principal
 from custody.domain.redaction import FrameBox
 from custody.services.recordings.media import StoreReader
 from custody.services.redaction import scans
+from custody.services.redaction.planning import measured_footage, plan_choices
 from custody.services.redaction.records import Choices, record_boxes
-from custody.services.redaction.redactions import measured_footage, plan_choices
 from custody.services.redaction.render import RenderFailed, blot, everything_blurred
 from custody.services.system import System
 

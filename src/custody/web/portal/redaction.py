@@ -18,7 +18,7 @@ from custody.domain.access import Action
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.recordings.reading import RangeNotSatisfiable
-from custody.services.redaction import preview, redactions, scans
+from custody.services.redaction import planning, preview, redactions, scans
 from custody.services.redaction.records import Choices, ManualBox
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
@@ -44,7 +44,7 @@ PREVIEW_CSP = ("img-src 'self';", "img-src 'self' data:;")
 def _rows(values: dict[str, str]) -> list[int]:
     """The numbers of the manual box rows the form holds (at least one, empty)."""
     found = sorted({int(m.group(1)) for key in values if (m := ROW_KEY.match(key))})
-    return [n for n in found if 1 <= n <= redactions.MAX_MANUAL][: redactions.MAX_MANUAL] or [1]
+    return [n for n in found if 1 <= n <= planning.MAX_MANUAL][: planning.MAX_MANUAL] or [1]
 
 
 async def _page(
@@ -223,7 +223,7 @@ async def render_copy(
     # So that the page shown again keeps who was ticked (a fresh page ticks everyone).
     form.values["tracks_sent"] = "1"
     form.values.update({f"track-{value[:9]}": "on" for value in tracks})
-    if action == "add" and len(rows) < redactions.MAX_MANUAL:
+    if action == "add" and len(rows) < planning.MAX_MANUAL:
         return await _page(request, system, user, recording_id, values=form.values,
                            rows=[*rows, rows[-1] + 1])  # fmt: skip
     if action.startswith("remove-"):
