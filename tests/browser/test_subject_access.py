@@ -133,14 +133,38 @@ def test_a_subject_access_request_from_registration_to_the_requester_reading_it(
     page.locator("#candidates").get_by_role("button", name="Attach").click()
     expect(page.locator("p.flash")).to_contain_text("attached and held")
 
-    # A copy with everything blurred, rendered by the worker and approved by omar.
-    asked = httpx.post(
-        f"{portal.url}/api/v1/recordings/{footage.recording}/redactions",
-        json={"everything": True, "remove_audio": True},
-        headers=footage.api("nadia"),
-    )
-    assert asked.status_code == 202, asked.text
-    copy_url = f"{portal.url}/api/v1/redactions/{asked.json()['id']}"
+    # The editor: two boxes (the page's script adds the row), one moving; a preview of the
+    # plan first; the second row removed again; then everything blurred and the sound removed.
+    page.goto(f"{site.url}/recordings/{footage.recording}/redaction")
+    expect(page.locator("#manual-boxes")).to_contain_text("25 frames a second")
+    page.get_by_role("button", name="Add another box").click()
+    expect(page.locator("[data-box-row]")).to_have_count(2)
+    for n, (label, values) in enumerate(
+        (("plate", ("0", "2", "10", "10", "60", "40", "", "", "", "")),
+         ("screen", ("0.5", "1.5", "20", "50", "80", "90", "90", "50", "150", "90"))), start=1
+    ):  # fmt: skip
+        page.locator(f"#box-{n}-label").fill(label)
+        names = ("from", "to", "x1", "y1", "x2", "y2", "ex1", "ey1", "ex2", "ey2")
+        for name, value in zip(names, values, strict=True):
+            page.locator(f"#box-{n}-{name}").fill(value)
+    page.get_by_label("At (seconds)").fill("1")
+    page.get_by_role("button", name="Preview this moment").click()
+    shown = page.locator("figure.preview")
+    expect(shown).to_have_attribute("data-preview-boxes", "2")
+    assert page.locator("figure.preview img").evaluate("img => img.naturalWidth") > 0
+    expect(page.locator("#box-2-label")).to_have_value("screen")
+    page.get_by_role("button", name="Remove box 2").click()
+    expect(page.locator("[data-box-row]")).to_have_count(1)
+    page.get_by_label("Blur everything").check()
+    page.get_by_label("Remove the sound").check()
+    page.get_by_role("button", name="Render the redacted copy").click()
+    expect(page.locator("p.flash")).to_contain_text("Rendering the redacted copy")
+    copy_id = page.locator("[data-redaction]").first.get_attribute("data-redaction")
+    assert copy_id
+    page.goto(request_url)
+
+    # Rendered by the worker and approved by omar.
+    copy_url = f"{portal.url}/api/v1/redactions/{copy_id}"
     _until(
         "the copy rendered",
         lambda: httpx.get(copy_url, headers=footage.api("nadia")).json()["state"] == "rendered",

@@ -84,7 +84,7 @@ def test_sensitive_material_never_leaves(world: World, bundle: Path) -> None:
             assert b"Informant" not in path.read_bytes(), path
     schedule = (bundle / layout.SCHEDULE_CSV).read_text().splitlines()
     assert [row for row in schedule if "withheld: sensitive" in row] == [
-        "4,,Unused — sensitive,,,,withheld: sensitive"
+        "4,,Unused — sensitive,,,,withheld: sensitive,"
     ]
     index = json.loads((bundle / layout.INDEX).read_text())
     assert {r["id"] for r in index["recordings"]} == {world.exhibit, world.unused}

@@ -8,9 +8,11 @@ from custody.domain.redaction import (
     Box,
     Detection,
     FrameBox,
+    Track,
     box_at,
     decode_boxes,
     encode_boxes,
+    found_again,
     frame_boxes,
     iou,
     merge_tracks,
@@ -61,6 +63,21 @@ def test_a_lost_person_found_again_is_merged_into_one_track() -> None:
         merge_tracks(tracks, 1, 1)
     with pytest.raises(ValueError):
         merge_tracks(tracks, 1, 9)
+
+
+def test_a_person_found_again_soon_where_they_were_heading_is_likely_the_same() -> None:
+    """Walking right 5 px a frame, hidden for 10 frames: found again 50 px on is the same
+    person; found at the far side of the frame, or long after, or before the end, is not."""
+    walking = Track(1, [Detection(f, Box(5 * f, 100, 5 * f + 40, 140), 0.9) for f in (0, 3, 6)])
+    again = Track(2, [Detection(16, Box(80, 100, 120, 140), 0.8)])
+    far = Track(3, [Detection(16, Box(500, 100, 540, 140), 0.8)])
+    late = Track(4, [Detection(200, Box(1000, 100, 1040, 140), 0.8)])
+    during = Track(5, [Detection(4, Box(25, 100, 65, 140), 0.8)])
+    assert found_again(walking, again, within=75)
+    assert not found_again(walking, far, within=75)
+    assert not found_again(walking, late, within=75)
+    assert not found_again(walking, during, within=75)
+    assert not found_again(walking, again, within=5)
 
 
 def test_boxes_between_detections_are_interpolated_and_held_at_the_ends() -> None:

@@ -50,6 +50,18 @@ def clip_dir(clip_id: str) -> str:
     return f"data/clips/{clip_id}/"
 
 
+# A redacted copy's folder: the copy, its redaction record (byte for byte as stored beside
+# the copy) and its index entry.
+REDACTED_COPY = "redacted.mp4"
+REDACTION_RECORD = "redaction-record.json"
+REDACTION_ENTRY = "redaction.json"
+REDACTION_RECORD_FORMAT = "custody-redaction-record/1"
+
+
+def redaction_dir(redaction_id: str) -> str:
+    return f"data/redactions/{redaction_id}/"
+
+
 def checkpoint_stem(size: int) -> str:
     return f"data/checkpoints/checkpoint-{size}"
 

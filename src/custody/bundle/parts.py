@@ -35,6 +35,11 @@ def describe(path: str) -> str:
         }.get(stem, f"a file of recording {recording}")
     elif what is None and len(parts) == 4 and parts[1] == "clips":
         what = f"{'the clip' if name.endswith('.mp4') else 'the description of clip'} {parts[2]}"
+    elif what is None and len(parts) == 4 and parts[1] == "redactions":
+        what = {
+            layout.REDACTED_COPY: "the redacted copy",
+            layout.REDACTION_RECORD: "the redaction record of redacted copy",
+        }.get(name, "the description of redacted copy") + f" {parts[2]}"
     elif what is None and len(parts) == 3 and parts[1] == "checkpoints":
         if name.startswith("consistency-"):
             what = "the consistency proof between the audit checkpoints"

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from custody.bundle import layout
 from custody.bundle.parts import describe
 from custody.bundle.reader import Bag, blocks, open_bag, read_bytes
+from custody.bundle.redacted import check_copy
 from custody.domain import merkle, signing
 
 # (bytes hashed so far, bytes to hash in all): for a progress bar.
@@ -69,6 +70,7 @@ class Verdict:
     proofs: int = 0
     recordings: int = 0
     clips: int = 0
+    redactions: int = 0
 
     @property
     def intact(self) -> bool:
@@ -137,6 +139,15 @@ class _Check:
         for clip in _list(index, "clips"):
             self.clip(clip, recordings)
             self.verdict.clips += 1
+        copies = index.get("redactions", [])  # bundles made before copies had none
+        if not isinstance(copies, list):
+            raise _Failed(describe(layout.INDEX), "has no list redactions")
+        for copy in copies:
+            problem = check_copy(copy if isinstance(copy, dict) else {}, self.json,
+                                 self.hashes, recordings)  # fmt: skip
+            if problem is not None:
+                raise _Failed(*problem)
+            self.verdict.redactions += 1
         self.export_events(index, newest)
 
     # --- the bag -------------------------------------------------------------------------
@@ -303,10 +314,13 @@ class _Check:
         footage = folder + "original.mp4"
         held = recording.get("state") == "held"
         if held:
-            if footage not in self.hashes:
-                raise _Failed(describe(footage), "is missing")
-            if self.hashes[footage] != sha256:
-                raise _Failed(describe(footage), "is not the recording the index names")
+            # Only a clip or a redacted copy of it in the bundle: its manifest and receipt
+            # come, to check the copy's link by hash against, but not its footage.
+            if recording.get("footage") != "not included":
+                if footage not in self.hashes:
+                    raise _Failed(describe(footage), "is missing")
+                if self.hashes[footage] != sha256:
+                    raise _Failed(describe(footage), "is not the recording the index names")
             manifest = self.signed(
                 folder + "camera-manifest", self.camera_key(folder + "camera-public-key.pem")
             )

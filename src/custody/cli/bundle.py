@@ -106,7 +106,7 @@ def verify(
     out.print(
         f"intact: {verdict.files} files ({verdict.bytes} bytes), {verdict.signatures} "
         f"signatures, {verdict.proofs} proofs; {verdict.recordings} recording(s), "
-        f"{verdict.clips} clip(s)"
+        f"{verdict.clips} clip(s), {verdict.redactions} redacted copy(ies)"
         + ("" if key is not None else " (checked against the key inside the bundle)"),
         highlight=False,
     )

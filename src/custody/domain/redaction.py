@@ -213,6 +213,21 @@ def merge_tracks(tracks: Sequence[Track], keep: int, absorb: int) -> list[Track]
     return [joined if t.id == keep else t for t in tracks if t.id != absorb]
 
 
+def found_again(earlier: Track, later: Track, *, within: int, reach: float = 1.5) -> bool:
+    """Could `later` be the person of `earlier` found again (behind a pillar, say): it starts
+    after `earlier` ends, no more than `within` frames later, and its first box is where
+    `earlier` was heading — centres no further apart than `reach` face widths."""
+    gap = later.first_frame - earlier.last_frame
+    if gap <= 0 or gap > within:
+        return False
+    heading = earlier.predicted(later.first_frame)
+    first = later.detections[0].box
+    dx = (heading.x1 + heading.x2 - first.x1 - first.x2) / 2
+    dy = (heading.y1 + heading.y2 - first.y1 - first.y2) / 2
+    size = max(heading.width, first.width, 1.0)
+    return bool(math.hypot(dx, dy) <= reach * size)
+
+
 def box_at(keyframes: Sequence[tuple[int, Box]], frame: int, *, hold: int = 0) -> Box | None:
     """The box on `frame` from keyframes in frame order: interpolated between two keyframes,
     held for `hold` frames before the first and after the last, else None."""

@@ -57,6 +57,8 @@ class ScheduleItem(Base):
     # Always the recording; for a clip, the recording it was cut from.
     recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id"))
     clip_id: Mapped[str | None] = mapped_column(ForeignKey("clips.id"), index=True)
+    # Or a redacted copy of the recording (approved for release), never both.
+    redaction_id: Mapped[str | None] = mapped_column(ForeignKey("redactions.id"), index=True)
     # exhibit | unused_not_sensitive | unused_sensitive  (domain.disclosure.Use)
     use: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str | None] = mapped_column(String(32))

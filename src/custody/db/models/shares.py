@@ -54,7 +54,7 @@ class Share(Base):
 
 
 class ShareItem(Base):
-    """One exhibit of a share: a recording or a clip, as it was when it was shared."""
+    """One exhibit of a share: a recording, a clip or a redacted copy, as it was when shared."""
 
     __tablename__ = "share_items"
 
@@ -64,6 +64,8 @@ class ShareItem(Base):
     schedule_item_id: Mapped[int | None] = mapped_column(ForeignKey("schedule_items.id"))
     recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id"), index=True)
     clip_id: Mapped[str | None] = mapped_column(ForeignKey("clips.id"))
+    # A redacted copy of the recording: the copy's bytes are what was shared.
+    redaction_id: Mapped[str | None] = mapped_column(ForeignKey("redactions.id"))
     reference: Mapped[str | None] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(Text, default="")
     sha256: Mapped[str] = mapped_column(String(64))

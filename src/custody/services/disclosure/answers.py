@@ -31,15 +31,19 @@ class ClipView(Answer):
 
 
 class ScheduleLine(Answer):
-    """One line of a case's disclosure schedule: a recording or a clip and how it is used.
+    """One line of a case's disclosure schedule: a recording, a clip or an approved redacted
+    copy, and how it is used.
 
     `use` is null for material nobody has marked yet; `suggested_reference` is the next free
     exhibit reference of its producer (the officer who recorded it) in the case."""
 
     item_id: int | None = Field(description="the schedule item; null until it is marked")
-    kind: str = Field(description="recording or clip")
+    kind: str = Field(description="recording, clip or redaction (an approved redacted copy)")
     recording_id: str
     clip_id: str | None
+    redaction_id: str | None = Field(
+        default=None, description="a redacted copy's id (its original is `recording_id`)"
+    )
     use: str | None = Field(description="exhibit, unused_not_sensitive or unused_sensitive")
     use_label: str
     reference: str | None

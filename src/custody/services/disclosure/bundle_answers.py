@@ -12,6 +12,7 @@ class BundleMade(BaseModel):
     case_reference: str
     recordings: int
     clips: int
+    redactions: int = 0
     withheld: int
     deleted: int
     files: int

@@ -17,11 +17,14 @@ from sqlalchemy import select
 from custody.db.models import AuditEvent, Camera, Dock, Officer, Recording
 from custody.db.models.disclosure import Clip, ScheduleItem
 from custody.db.models.lifecycle import Case
+from custody.db.models.redaction import Redaction
 from custody.domain.access import Viewer
 from custody.domain.clock import isoformat
 from custody.domain.disclosure import USE_LABELS, Use, may_leave_the_force, reference_sort_key
+from custody.domain.errors import Conflict
 from custody.domain.retention import DELETED
 from custody.services import access
+from custody.services.disclosure.redacted import require_released
 from custody.services.system import UnitOfWork
 
 WITHHELD = "withheld: sensitive"
@@ -44,6 +47,7 @@ class ScheduleLine:
     clip_id: str | None
     status: str
     marked_by: str
+    redaction_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +58,7 @@ class ScheduleLine:
             "description": self.description,
             "recording_id": self.recording_id,
             "clip_id": self.clip_id,
+            "redaction_id": self.redaction_id,
             "status": self.status,
         }
 
@@ -116,6 +121,38 @@ class BundledClip:
         }
 
 
+@dataclass(frozen=True)
+class BundledRedaction:
+    """An approved redacted copy: its bytes and its record (both in the store), and the
+    original it was made from, named by hash (invariant 3)."""
+
+    id: str
+    recording_id: str
+    sha256: str
+    size: int
+    original_sha256: str
+    record_sha256: str
+    made_by: str
+    rendered_at: str
+    approved_by: str
+    approved_at: str
+    reference: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "recording_id": self.recording_id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "original_sha256": self.original_sha256,
+            "record_sha256": self.record_sha256,
+            "made_by": self.made_by,
+            "rendered_at": self.rendered_at,
+            "approved_by": self.approved_by,
+            "approved_at": self.approved_at,
+        }
+
+
 @dataclass
 class Contents:
     case_id: int
@@ -124,11 +161,13 @@ class Contents:
     schedule: list[ScheduleLine]
     recordings: list[BundledRecording]
     clips: list[BundledClip]
+    redactions: list[BundledRedaction] = field(default_factory=list)
 
     @property
     def footage_bytes(self) -> int:
         held = sum(r.size for r in self.recordings if r.footage == FOOTAGE_INCLUDED)
-        return held + sum(c.size for c in self.clips if not c.deleted)
+        copies = sum(r.size for r in self.redactions)
+        return held + copies + sum(c.size for c in self.clips if not c.deleted)
 
 
 def schedule_of(uow: UnitOfWork, case_id: int) -> list[ScheduleItem]:
@@ -145,6 +184,7 @@ def gather(uow: UnitOfWork, case: Case, items: list[ScheduleItem]) -> Contents:
     footage: dict[str, str] = {}
     references: dict[str, list[str]] = {}
     clips: list[BundledClip] = []
+    copies: list[BundledRedaction] = []
     for number, item in enumerate(items, start=1):
         use = Use(item.use)
         if not may_leave_the_force(use):
@@ -158,7 +198,18 @@ def gather(uow: UnitOfWork, case: Case, items: list[ScheduleItem]) -> Contents:
         label = item.reference or f"line {number}"
         references.setdefault(recording.id, []).append(label)
         clip = uow.session.get(Clip, item.clip_id) if item.clip_id else None
-        if clip is None:
+        copy = uow.session.get(Redaction, item.redaction_id) if item.redaction_id else None
+        if copy is not None:
+            # Like a clip: the copy and its record, with the original's manifest and receipt
+            # to check the record's link by hash against; the original's footage stays out.
+            if gone:
+                raise Conflict(
+                    f"{label}: the original of redacted copy {copy.id} was deleted under the "
+                    "retention rules"
+                )
+            footage.setdefault(recording.id, FOOTAGE_NOT_INCLUDED)
+            copies.append(_copy(require_released(copy), item.reference))
+        elif clip is None:
             footage[recording.id] = FOOTAGE_DELETED if gone else FOOTAGE_INCLUDED
         else:
             footage.setdefault(recording.id, FOOTAGE_DELETED if gone else FOOTAGE_NOT_INCLUDED)
@@ -175,13 +226,30 @@ def gather(uow: UnitOfWork, case: Case, items: list[ScheduleItem]) -> Contents:
                 item.clip_id,
                 status,
                 item.marked_by,
+                item.redaction_id,
             )
         )
     recordings = [
         _recording(uow, recording_id, state, references[recording_id])
         for recording_id, state in sorted(footage.items())
     ]
-    return Contents(case.id, case.reference, case.title, lines, recordings, clips)
+    return Contents(case.id, case.reference, case.title, lines, recordings, clips, copies)
+
+
+def _copy(row: Redaction, reference: str | None) -> BundledRedaction:
+    return BundledRedaction(
+        id=row.id,
+        recording_id=row.recording_id,
+        sha256=str(row.sha256),
+        size=int(row.size or 0),
+        original_sha256=row.original_sha256,
+        record_sha256=str(row.record_sha256),
+        made_by=row.requested_by,
+        rendered_at=isoformat(row.finished_at) if row.finished_at else "",
+        approved_by=str(row.approved_by),
+        approved_at=isoformat(row.approved_at) if row.approved_at else "",
+        reference=reference,
+    )
 
 
 def _clip(clip: Clip, reference: str | None) -> BundledClip:

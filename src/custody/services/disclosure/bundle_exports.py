@@ -81,6 +81,7 @@ def request_bundle(
             "made_at": isoformat(decided.made_at),
             "recordings": [r.id for r in decided.contents.recordings],
             "clips": [c.id for c in decided.contents.clips],
+            "redactions": [r.id for r in decided.contents.redactions],
         }
         row = BundleExport(
             id=export_id,
@@ -161,9 +162,11 @@ def build_bundle(system: System, export_id: str) -> None:
         contents = gather(uow, case, schedule_of(uow, case.id))
         made_by = row.requested_by
     try:
-        if [r.id for r in contents.recordings] != plan["recordings"] or [
-            c.id for c in contents.clips
-        ] != plan["clips"]:
+        if (
+            [r.id for r in contents.recordings] != plan["recordings"]
+            or [c.id for c in contents.clips] != plan["clips"]
+            or [r.id for r in contents.redactions] != plan.get("redactions", [])
+        ):
             raise Conflict("the case's schedule changed after the bundle was asked for: ask again")
         before = None
         if plan["before_checkpoint"] is not None:

@@ -151,6 +151,7 @@ def decide(
                 "reference": case.reference,
                 "recordings": [r.id for r in contents.recordings],
                 "clips": [c.id for c in contents.clips],
+                "redactions": [r.id for r in contents.redactions],
                 "withheld": sum(1 for line in contents.schedule if line.status == WITHHELD),
             },
         )
@@ -237,6 +238,15 @@ class _Writer:
                 "(run the fixity check)"
             )
 
+    def add_stored(self, name: str, sha256: str) -> None:
+        """A small stored object (a redaction record) byte for byte, checked by its name."""
+        digest, _ = self.add(name, self.system.store.read(sha256))
+        if digest != sha256:
+            raise ContentMismatch(
+                f"the stored object {sha256} no longer hashes to its name: the export stops "
+                "(run the fixity check)"
+            )
+
     # --- the bag -------------------------------------------------------------------------
 
     def write(self, decided: Decided, newest: Checkpoint) -> BundleMade:
@@ -264,6 +274,11 @@ class _Writer:
             if not clip.deleted:
                 self.add_footage(folder + "clip.mp4", clip.sha256)
             self.add_json(folder + "clip.json", clip.to_json())
+        for copy in contents.redactions:
+            folder = layout.redaction_dir(copy.id)
+            self.add_footage(folder + layout.REDACTED_COPY, copy.sha256)
+            self.add_stored(folder + layout.REDACTION_RECORD, copy.record_sha256)
+            self.add_json(folder + layout.REDACTION_ENTRY, copy.to_json())
         written = {newest.id: newest}
         if before is not None and before.id in anchors:
             written[before.id] = before
@@ -298,6 +313,7 @@ class _Writer:
             case_reference=contents.case_reference,
             recordings=len(contents.recordings),
             clips=len(contents.clips),
+            redactions=len(contents.redactions),
             withheld=sum(1 for line in contents.schedule if line.status == WITHHELD),
             deleted=deleted,
             files=len(self.entries),
@@ -396,6 +412,7 @@ class _Writer:
                 for r in contents.recordings
             ],
             "clips": [clip.to_json() for clip in contents.clips],
+            "redactions": [copy.to_json() for copy in contents.redactions],
             "export_events": export_seqs,
         }
 
@@ -450,7 +467,9 @@ def _schedule_csv(contents: Contents) -> bytes:
     """The schedule as the prosecution's spreadsheet reads it."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["line", "reference", "use", "description", "recording", "clip", "status"])
+    writer.writerow(
+        ["line", "reference", "use", "description", "recording", "clip", "status", "redaction"]
+    )
     for line in contents.schedule:
         row = line.to_json()
         writer.writerow(
@@ -462,6 +481,7 @@ def _schedule_csv(contents: Contents) -> bytes:
                 row["recording_id"] or "",
                 row["clip_id"] or "",
                 row["status"],
+                row["redaction_id"] or "",
             ]
         )
     written: str = text.getvalue()

@@ -120,6 +120,17 @@ def render(contents: Contents, made_at: datetime, made_by: str, checkpoint_size:
             f"{clip.cut_start_seconds:.2f} s. The original was not changed. "
             + ("The clip was deleted with its original." if clip.deleted else "")
         )
+    for copy in contents.redactions:
+        pdf.ln(4)
+        pdf.text_line(f"Redacted copy {copy.id} ({copy.reference or 'unused'})", bold=True, size=11)
+        pdf.text_line(
+            f"Rendered for {copy.made_by} on {copy.rendered_at} from recording "
+            f"{copy.recording_id} (SHA-256 {copy.original_sha256}) as a new file (SHA-256 "
+            f"{copy.sha256}, {copy.size} bytes); approved for release by a second person, "
+            f"{copy.approved_by}, on {copy.approved_at}. The original was not changed. Its "
+            f"redaction record (SHA-256 {copy.record_sha256}) says what was blurred on every "
+            "frame and names both files by their SHA-256."
+        )
     return bytes(pdf.output())
 
 
@@ -145,7 +156,10 @@ def _recording(pdf: _Statement, recording: BundledRecording) -> None:
                 "bundle is that exact file."
             )
         else:
-            pdf.text_line("Only clips of this recording are in this bundle, not the footage.")
+            pdf.text_line(
+                "Only clips or redacted copies of this recording are in this bundle, not the "
+                "footage."
+            )
     else:
         when = isoformat(recording.deleted_at) if recording.deleted_at else "an earlier date"
         pdf.text_line(

@@ -18,7 +18,7 @@ from custody.db.models.shares import DeliveryReceipt, Share, ShareItem
 from custody.domain import signing
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.services.disclosure.share_records import source_of
+from custody.services.disclosure.share_records import item_kind, source_of
 from custody.services.system import UnitOfWork
 
 KIND = "custody.delivery-receipt"
@@ -56,9 +56,10 @@ def make_receipt(
             {
                 "reference": item.reference,
                 "description": item.description,
-                "kind": "clip" if item.clip_id else "recording",
+                "kind": item_kind(item.clip_id, item.redaction_id),
                 "recording_id": item.recording_id,
                 "clip_id": item.clip_id,
+                "redaction_id": item.redaction_id,
                 "sha256": item.sha256,
                 "size": item.size,
                 "downloads": item.downloads,
@@ -125,7 +126,8 @@ def receipt_pdf(document_text: str) -> bytes:
         line(f"SHA-256 {item['sha256']}", 8.5)
         line(
             f"Recording {item['recording_id']}"
-            + (f", clip {item['clip_id']}" if item["clip_id"] else ""),
+            + (f", clip {item['clip_id']}" if item["clip_id"] else "")
+            + (f", redacted copy {item['redaction_id']}" if item.get("redaction_id") else ""),
             8.5,
         )
     pdf.ln(3)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from custody.db.models import Recording
 from custody.db.models.disclosure import Clip
+from custody.db.models.redaction import Redaction
 from custody.db.models.shares import Share, ShareItem, ShareSession
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -49,6 +50,7 @@ from custody.services.disclosure.share_records import (
     as_recipient,
     code_digest,
     digest,
+    item_kind,
     item_label,
     items_of,
     note_expiry,
@@ -273,7 +275,7 @@ def _item_view(share: Share, item: ShareItem) -> RecipientItem:
         id=item.id,
         reference=item.reference,
         description=item.description,
-        kind="clip" if item.clip_id else "recording",
+        kind=item_kind(item.clip_id, item.redaction_id),
         sha256=item.sha256,
         size=item.size,
         may_download=allowed,
@@ -313,7 +315,12 @@ def view_share(system: System, token: str, secret: str | None, actor: Actor) -> 
 def _stored_object(uow: UnitOfWork, item: ShareItem) -> str:
     """The SHA-256 of the item's bytes in the store, if they are still there."""
     recording = uow.session.get(Recording, item.recording_id)
-    if item.clip_id is not None:
+    if item.redaction_id is not None:
+        copy = uow.session.get(Redaction, item.redaction_id)
+        # A copy goes with its original: once that is deleted, the copy is not offered.
+        gone = copy is None or copy.sha256 != item.sha256
+        gone = gone or recording is None or recording.state == "deleted"
+    elif item.clip_id is not None:
         clip = uow.session.get(Clip, item.clip_id)
         gone = clip is None or clip.deleted_at is not None
     else:
@@ -354,7 +361,12 @@ def open_item(
         if not download:
             end = min(end, start + PLAY_PIECE)
         partial = not download or byte_range is not None
-        details = {"share": share.id, "item": item.id, "clip": item.clip_id}
+        details = {
+            "share": share.id,
+            "item": item.id,
+            "clip": item.clip_id,
+            "redaction": item.redaction_id,
+        }
         # A download from the first byte is a new copy; a later range resumes the last one.
         new_copy = download and (
             start == 0 or not viewings.continues(uow, tag, who, item.recording_id)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from custody.db.models import Officer, Recording
 from custody.db.models.disclosure import Clip, ScheduleItem
 from custody.db.models.lifecycle import Case, CaseRecording
+from custody.db.models.redaction import Redaction
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -41,6 +42,7 @@ from custody.services.access import (
 from custody.services.disclosure import printing
 from custody.services.disclosure.answers import CaseToMark, Schedule, ScheduleLine
 from custody.services.disclosure.clips import clips_of
+from custody.services.disclosure.redacted import copies_of, require_released
 from custody.services.system import System, UnitOfWork
 
 MARK = "user:schedule:mark"
@@ -62,19 +64,25 @@ def parse_use(text: str) -> Use:
 
 @dataclass(frozen=True)
 class _Material:
-    """One recording or clip of the case, with what the schedule needs to say of it."""
+    """One recording, clip or redacted copy of the case, with what the schedule says of it."""
 
     recording: Recording
     clip: Clip | None
     officer: Officer | None
+    redaction: Redaction | None = None
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return self.recording.id, self.clip.id if self.clip else None
+    def key(self) -> tuple[str, str | None, str | None]:
+        return (
+            self.recording.id,
+            self.clip.id if self.clip else None,
+            self.redaction.id if self.redaction else None,
+        )
 
 
 def _material(uow: UnitOfWork, principal: Principal, case: Case) -> list[_Material]:
-    """The case's recordings this person may see, each followed by its clips."""
+    """The case's recordings this person may see, each followed by its clips and its
+    approved redacted copies."""
     recordings = list(
         uow.session.scalars(
             select(Recording)
@@ -88,17 +96,21 @@ def _material(uow: UnitOfWork, principal: Principal, case: Case) -> list[_Materi
         o.id: o for o in uow.session.scalars(select(Officer).where(Officer.id.in_(officer_ids)))
     }
     clips = clips_of(uow, [r.id for r in recordings])
+    copies = copies_of(uow, [r.id for r in recordings])
     found: list[_Material] = []
     for recording in recordings:
         officer = officers.get(recording.officer_id) if recording.officer_id else None
         found.append(_Material(recording, None, officer))
         found.extend(_Material(recording, clip, officer) for clip in clips[recording.id])
+        found.extend(_Material(recording, None, officer, row) for row in copies[recording.id])
     return found
 
 
 def _description(material: _Material) -> str:
     recording, clip = material.recording, material.clip
     what = recording.title or "Body-worn video"
+    if material.redaction is not None:
+        return f"Redacted copy of {what.lower() if not recording.title else what}"
     if clip is None:
         return what
     return clip.title or f"Clip of {what.lower() if not recording.title else what}"
@@ -116,7 +128,7 @@ def _lines(
     without, every line is offered its producer's first free one."""
     materials = _material(uow, principal, case)
     items = {
-        (item.recording_id, item.clip_id): item
+        (item.recording_id, item.clip_id, item.redaction_id): item
         for item in uow.session.scalars(select(ScheduleItem).where(ScheduleItem.case_id == case.id))
     }
     # Every reference in the case is taken, whether or not this person sees its item.
@@ -131,14 +143,18 @@ def _lines(
             suggested = next_reference(initials_of(producer), taken)
             if reserve:
                 taken.append(suggested)
-        recording, clip = material.recording, material.clip
+        recording, clip, copy = material.recording, material.clip, material.redaction
         use = item.use if item else None
+        sha256 = clip.sha256 if clip else recording.sha256
+        if copy is not None and copy.sha256:
+            sha256 = copy.sha256
         lines.append(
             ScheduleLine(
                 item_id=item.id if item else None,
-                kind="clip" if clip else "recording",
+                kind="redaction" if copy else "clip" if clip else "recording",
                 recording_id=recording.id,
                 clip_id=clip.id if clip else None,
+                redaction_id=copy.id if copy else None,
                 use=use,
                 use_label=USE_LABELS[Use(use)] if use else NOT_MARKED,
                 reference=item.reference if item else None,
@@ -150,7 +166,7 @@ def _lines(
                 ended_at=isoformat(recording.ended_at),
                 in_seconds=clip.in_seconds if clip else None,
                 out_seconds=clip.out_seconds if clip else None,
-                sha256=clip.sha256 if clip else recording.sha256,
+                sha256=sha256,
                 marked_by=item.marked_by if item else None,
                 marked_at=isoformat(item.marked_at) if item else None,
             )
@@ -200,13 +216,16 @@ def mark(
     clip_id: str | None = None,
     reference: str | None = None,
     description: str | None = None,
+    redaction_id: str | None = None,
 ) -> ScheduleLine:
-    """Mark a recording (or a clip of it) of the case: an exhibit with its reference, or unused
-    material, sensitive or not. Marking again changes the marking; each change is audited.
+    """Mark a recording (or a clip of it, or an approved redacted copy of it) of the case: an
+    exhibit with its reference, or unused material, sensitive or not. Marking again changes
+    the marking; each change is audited.
 
-    A clip is named by its id alone (`clip_id`); a recording by `recording_id`."""
-    if (recording_id is None) == (clip_id is None):
-        raise InvalidInput("name either a recording or a clip to mark")
+    A clip is named by its id alone (`clip_id`), a redacted copy by `redaction_id`; a
+    recording by `recording_id`."""
+    if sum(x is not None for x in (recording_id, clip_id, redaction_id)) != 1:
+        raise InvalidInput("name one recording, clip or redacted copy to mark")
     chosen = parse_use(use)
     if chosen is Use.EXHIBIT:
         if not reference or not reference.strip():
@@ -226,13 +245,20 @@ def mark(
         case = open_case(uow, principal, case_id, lock=True)
         if case.status != "open":
             raise Conflict(f"case {case.reference} is closed: reopen it first")
-        recording_id = _material_of(uow, principal, case, recording_id, clip_id, actor)
-        item = _item(uow, case_id, recording_id, clip_id)
+        recording_id = _material_of(
+            uow, principal, case, recording_id, clip_id, actor, redaction_id
+        )
+        item = _item(uow, case_id, recording_id, clip_id, redaction_id)
         if reference is not None:
             _check_free(uow, case, reference, item)
         before = None if item is None else {"use": item.use, "reference": item.reference}
         if item is None:
-            item = ScheduleItem(case_id=case_id, recording_id=recording_id, clip_id=clip_id)
+            item = ScheduleItem(
+                case_id=case_id,
+                recording_id=recording_id,
+                clip_id=clip_id,
+                redaction_id=redaction_id,
+            )
             uow.session.add(item)
         item.use = chosen.value
         item.reference = reference
@@ -249,6 +275,7 @@ def mark(
                 "case": case_id,
                 "case_reference": case.reference,
                 "clip": clip_id,
+                "redaction": redaction_id,
                 "use": chosen.value,
                 "reference": reference,
                 "description": text,
@@ -270,10 +297,23 @@ def _material_of(
     recording_id: str | None,
     clip_id: str | None,
     actor: Actor,
+    redaction_id: str | None = None,
 ) -> str:
-    """The recording to mark (a clip's own), through the door; a clip of a recording the
-    person may not know of is "no clip", as for an id never used."""
-    if clip_id is not None:
+    """The recording to mark (a clip's or a copy's own), through the door; a clip or copy of
+    a recording the person may not know of is "no clip" or "no redaction", as for an id
+    never used."""
+    if redaction_id is not None:
+        gone = NotFound(f"no redaction {redaction_id[:40]}")
+        copy = uow.session.get(Redaction, redaction_id) if len(redaction_id) <= 36 else None
+        if copy is None:
+            raise gone
+        try:
+            open_recording(uow, principal, copy.recording_id, Action.LIST, actor, MARK)
+        except NotFound:
+            raise gone from None
+        require_released(copy)
+        recording_id = copy.recording_id
+    elif clip_id is not None:
         missing = NotFound(f"no clip {clip_id}")
         clip = uow.session.get(Clip, clip_id) if len(clip_id) <= 36 else None
         if clip is None:
@@ -292,16 +332,31 @@ def _material_of(
     else:  # pragma: no cover - mark() names one of the two
         raise InvalidInput("name either a recording or a clip to mark")
     if uow.session.get(CaseRecording, (case.id, recording_id)) is None:
-        what = f"clip {clip_id}" if clip_id else f"recording {recording_id}"
+        what = (
+            f"redaction {redaction_id}"
+            if redaction_id
+            else f"clip {clip_id}"
+            if clip_id
+            else f"recording {recording_id}"
+        )
         raise NotFound(f"{what} is not in case {case.reference}")
     return recording_id
 
 
 def _item(
-    uow: UnitOfWork, case_id: int, recording_id: str, clip_id: str | None
+    uow: UnitOfWork,
+    case_id: int,
+    recording_id: str,
+    clip_id: str | None,
+    redaction_id: str | None = None,
 ) -> ScheduleItem | None:
     same_clip = (
         ScheduleItem.clip_id.is_(None) if clip_id is None else ScheduleItem.clip_id == clip_id
+    )
+    same_copy = (
+        ScheduleItem.redaction_id.is_(None)
+        if redaction_id is None
+        else ScheduleItem.redaction_id == redaction_id
     )
     return uow.session.scalar(
         select(ScheduleItem)
@@ -309,6 +364,7 @@ def _item(
             ScheduleItem.case_id == case_id,
             ScheduleItem.recording_id == recording_id,
             same_clip,
+            same_copy,
         )
         .with_for_update()
     )

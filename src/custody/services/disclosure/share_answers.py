@@ -11,9 +11,10 @@ class SharedItem(Answer):
     id: int
     reference: str | None
     description: str
-    kind: str  # recording | clip
+    kind: str  # recording | clip | redaction
     recording_id: str
     clip_id: str | None
+    redaction_id: str | None = None
     sha256: str
     size: int
     downloads: int
@@ -153,6 +154,7 @@ class ReceiptItem(Answer):
     kind: str
     recording_id: str
     clip_id: str | None
+    redaction_id: str | None = None
     sha256: str
     size: int
     downloads: int

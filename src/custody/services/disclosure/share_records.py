@@ -101,8 +101,17 @@ def receipts_of(uow: UnitOfWork, share_id: int) -> list[DeliveryReceipt]:
     )
 
 
+def item_kind(clip_id: str | None, redaction_id: str | None) -> str:
+    """What an item is: a recording, a clip of one, or a redacted copy of one."""
+    return "redaction" if redaction_id else "clip" if clip_id else "recording"
+
+
 def item_label(item: ShareItem) -> str:
-    return item.reference or (f"clip {item.clip_id}" if item.clip_id else item.recording_id)
+    if item.reference:
+        return item.reference
+    if item.redaction_id:
+        return f"redacted copy {item.redaction_id}"
+    return f"clip {item.clip_id}" if item.clip_id else item.recording_id
 
 
 def summaries(
@@ -169,9 +178,10 @@ def shared_item(item: ShareItem) -> SharedItem:
         id=item.id,
         reference=item.reference,
         description=item.description,
-        kind="clip" if item.clip_id else "recording",
+        kind=item_kind(item.clip_id, item.redaction_id),
         recording_id=item.recording_id,
         clip_id=item.clip_id,
+        redaction_id=item.redaction_id,
         sha256=item.sha256,
         size=item.size,
         downloads=item.downloads,

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from custody.db.models import Recording
 from custody.db.models.disclosure import Clip, ScheduleItem
 from custody.db.models.lifecycle import Case
+from custody.db.models.redaction import Redaction
 from custody.db.models.shares import DeliveryReceipt, Share, ShareItem, ShareSession
 from custody.domain.access import Action, SystemAction
 from custody.domain.actor import Actor
@@ -45,6 +46,7 @@ from custody.domain.shares import (
 )
 from custody.services.access import open_case, open_recording, require
 from custody.services.disclosure import mail
+from custody.services.disclosure.redacted import require_released
 from custody.services.disclosure.share_answers import (
     IssuedCode,
     ScheduleChoice,
@@ -58,6 +60,7 @@ from custody.services.disclosure.share_records import (
     detail,
     digest,
     end_sessions,
+    item_kind,
     items_of,
     note_expiry,
     share_state,
@@ -87,7 +90,13 @@ def _label(item: ScheduleItem) -> str:
     """An item as a refusal names it: its exhibit reference, or what it is."""
     if item.reference:
         return item.reference
-    what = f"clip {item.clip_id}" if item.clip_id else f"recording {item.recording_id}"
+    what = (
+        f"redacted copy {item.redaction_id}"
+        if item.redaction_id
+        else f"clip {item.clip_id}"
+        if item.clip_id
+        else f"recording {item.recording_id}"
+    )
     described = f" ({item.description[:60]})" if item.description else ""
     return f"schedule item {item.id}, {what}{described}"
 
@@ -115,7 +124,14 @@ def _refuse_sensitive(
 
 
 def _shared_bytes(uow: UnitOfWork, item: ScheduleItem, recording: Recording) -> tuple[str, int]:
-    """The SHA-256 and size of what the item shares: the clip's object or the original."""
+    """The SHA-256 and size of what the item shares: the clip's object, the approved redacted
+    copy's, or the original."""
+    if item.redaction_id is not None:
+        copy = uow.session.get(Redaction, item.redaction_id)
+        if copy is None:  # pragma: no cover - a foreign key names it
+            raise Conflict(f"{_label(item)}: the redacted copy is no longer stored")
+        require_released(copy)
+        return str(copy.sha256), int(copy.size or 0)
     if item.clip_id is None:
         return recording.sha256, recording.size
     clip = uow.session.get(Clip, item.clip_id)
@@ -200,6 +216,7 @@ def create_share(
                 schedule_item_id=item.id,
                 recording_id=item.recording_id,
                 clip_id=item.clip_id,
+                redaction_id=item.redaction_id,
                 reference=item.reference,
                 description=item.description,
                 sha256=sha256,
@@ -220,6 +237,7 @@ def create_share(
                     "share": share.id,
                     "item": row.id,
                     "clip": row.clip_id,
+                    "redaction": row.redaction_id,
                     "reference": row.reference,
                     "sha256": row.sha256,
                     "recipient": email,
@@ -462,7 +480,7 @@ def schedule_choices(
             id=item.id,
             reference=item.reference,
             description=item.description,
-            kind="clip" if item.clip_id else "recording",
+            kind=item_kind(item.clip_id, item.redaction_id),
             recording_id=item.recording_id,
             use=item.use,
             use_label=USE_LABELS[Use(item.use)],

@@ -18,6 +18,14 @@ class TrackView(Answer):
     detections: int
     best_score: float
     thumbnail_sha256: str | None = Field(description="the JPEG of the best detection's face")
+    may_merge_into: list[int] = Field(
+        default=[], description="tracks that ended before this one began: it may be one of them"
+    )
+    likely_same_as: int | None = Field(
+        default=None,
+        description="the track this one likely continues (found again soon after, where that "
+        "one was heading); a suggestion only: merging is the reviewer's choice",
+    )
 
 
 class ScanView(Answer):

@@ -53,6 +53,8 @@ class Choices:
     mute: tuple[tuple[float, float], ...] = ()
     everything: bool = False
     remove_audio: bool = False
+    # (keep, absorb): one person the detector lost and found again, followed as one track.
+    merge: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def plan_record(
         else {"id": scan.id, "settings": asdict(scan.settings), "mask_scale": MASK_SCALE},
         "choices": {
             "mode": "everything" if choices.everything else "selected",
+            "merged_tracks": [list(pair) for pair in choices.merge],
             "blur_tracks": sorted(choices.blur_tracks),
             "tracks_not_blurred": sorted(
                 t.id for t in (scan.tracks if scan else []) if t.id not in choices.blur_tracks

@@ -16,26 +16,23 @@ from typing import Any
 
 from sqlalchemy import select
 
-from custody.db.models.redaction import FaceScan, Redaction
+from custody.db.models.redaction import Redaction
 from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import Conflict, InvalidInput, NotFound
+from custody.domain.errors import Conflict, NotFound
 from custody.domain.principal import Principal
-from custody.domain.redaction import boxes_by_frame, mute_ranges
+from custody.domain.redaction import boxes_by_frame
 from custody.private import private_dir
 from custody.services.access import open_recording
 from custody.services.recordings import viewings
 from custody.services.recordings.media import StoreReader
 from custody.services.recordings.reading import PLAY_PIECE, MediaStream, resolve_range
-from custody.services.redaction import scans
 from custody.services.redaction.answers import RedactionView
+from custody.services.redaction.planning import measured_footage, plan_choices
 from custody.services.redaction.records import (
     Choices,
-    Footage,
     Record,
-    Scanned,
-    plan_record,
     record_boxes,
     record_bytes,
 )
@@ -49,7 +46,6 @@ READ_RECORD = "user:redaction:record"
 PLAY = "user:redaction:stream"
 RENDERING, DONE, FAILED = "rendering", "rendered", "failed"
 COPY_BLOCK = 1024 * 1024
-MAX_MANUAL = 200
 
 
 def _view(row: Redaction) -> RedactionView:
@@ -72,35 +68,6 @@ def _view(row: Redaction) -> RedactionView:
     )
 
 
-def _check(choices: Choices, scan: FaceScan | None, footage: Footage) -> Scanned | None:
-    """The scan the choices rest on, if they make sense against it and the footage."""
-    try:
-        mute_ranges(choices.mute)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-    if len(choices.manual) > MAX_MANUAL:
-        raise InvalidInput(f"at most {MAX_MANUAL} manual boxes")
-    for manual in choices.manual:
-        if not manual.keyframes:
-            raise InvalidInput("a manual box needs at least one keyframe")
-        for frame, x1, y1, x2, y2 in manual.keyframes:
-            if not (0 <= frame < footage.frame_count):
-                raise InvalidInput(f"keyframe {frame} is outside the footage's frames")
-            if not (0 <= x1 < x2 <= footage.width and 0 <= y1 < y2 <= footage.height):
-                raise InvalidInput("a manual box must lie inside the frame, right of and below "
-                                   "its top left")  # fmt: skip
-    if scan is None:
-        if choices.blur_tracks:
-            raise InvalidInput("tracks can be chosen only from a face scan")
-        return None
-    tracks = [track for track, _ in scans.tracks_of(scan)]
-    known = {t.id for t in tracks}
-    unknown = sorted(set(choices.blur_tracks) - known)
-    if unknown:
-        raise InvalidInput(f"the scan has no track {unknown[0]}")
-    return Scanned(scan.id, scan.model_name, scan.model_sha256, scans.settings_of(scan), tracks)
-
-
 def request_redaction(
     system: System,
     principal: Principal,
@@ -113,29 +80,21 @@ def request_redaction(
 ) -> RedactionView:
     """Ask for a redacted copy of a recording (tracks from a finished scan of the same
     original, manual boxes, muted audio, or everything); the render runs as a job."""
+    measured = None
+    if scan_id is None:
+        measured = measured_footage(system, principal, recording_id, actor, REQUEST)
     with system.unit_of_work() as uow:
-        sight = open_recording(uow, principal, recording_id, Action.REDACT, actor, REQUEST)
-        scan: FaceScan | None = None
-        if scan_id is not None:
-            scan = scans.open_scan(uow, principal, scan_id, actor, Action.REDACT, REQUEST)
-            if scan.recording_id != recording_id:
-                raise InvalidInput(f"face scan {scan_id} is of another recording")
-            if scan.state != scans.COMPLETE:
-                raise Conflict(f"face scan {scan_id} has not finished ({scan.state})")
-        recording = sight.recording
-        footage = _footage_of(recording, scan)
-        scanned = _check(choices, scan, footage)
         row_id = str(uuid.uuid4())
-        record = plan_record(
-            redaction_id=row_id, recording_id=recording_id, footage=footage, scan=scanned,
-            choices=choices, chosen_by=actor.name, chosen_at=isoformat(uow.now()),
-            render=render or RenderSettings(),
+        plan = plan_choices(
+            uow, principal, recording_id, choices, actor, tag=REQUEST, redaction_id=row_id,
+            scan_id=scan_id, measured=measured, render=render,
         )  # fmt: skip
+        record = plan.record
         row = Redaction(
             id=row_id,
             recording_id=recording_id,
-            scan_id=scan.id if scan else None,
-            original_sha256=recording.sha256,
+            scan_id=plan.scan_id,
+            original_sha256=plan.original_sha256,
             state=RENDERING,
             plan=json.dumps(record, sort_keys=True),
             requested_by=actor.name,
@@ -152,19 +111,6 @@ def request_redaction(
         uow.after_commit(lambda: system.jobs.render_redaction(row_id))
         uow.commit()
         return _view(row)
-
-
-def _footage_of(recording: Any, scan: FaceScan | None) -> Footage:
-    if scan is not None and scan.frame_count is not None:
-        return Footage(
-            recording.sha256, scan.width or 0, scan.height or 0, scan.fps or 25.0, scan.frame_count
-        )
-    if not recording.width or not recording.height or not recording.duration_seconds:
-        raise Conflict(f"recording {recording.id} does not play, so it cannot be redacted")
-    # Without a scan the rate is not measured: body-worn cameras record 25 frames a second.
-    fps = 25.0
-    return Footage(recording.sha256, recording.width, recording.height, fps,
-                   round(recording.duration_seconds * fps))  # fmt: skip
 
 
 def render_from_record(source_open: Any, record: Record, target: Path) -> int:

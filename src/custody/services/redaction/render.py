@@ -46,13 +46,34 @@ class RenderFailed(Exception):
     """The original would not decode, or the copy would not encode."""
 
 
-def _blot(picture: Image.Image, box: tuple[int, int, int, int]) -> None:
+def measure(source: str | IO[bytes] | Any) -> tuple[int, int, float, int]:
+    """The original's width, height, frame rate and frame count, as its container states
+    them (frames counted from the duration where the container does not say)."""
+    try:
+        with av.open(source, mode="r") as container:
+            if not container.streams.video:
+                raise RenderFailed("the original has no video")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            if not rate:
+                raise RenderFailed("the original states no frame rate")
+            frames = stream.frames
+            if not frames and stream.duration and stream.time_base:
+                frames = round(float(stream.duration * stream.time_base * rate))
+            return stream.codec_context.width, stream.codec_context.height, float(rate), frames
+    except av.error.FFmpegError as exc:
+        raise RenderFailed(str(exc)) from None
+
+
+def blot(picture: Image.Image, box: tuple[int, int, int, int]) -> None:
+    """Destroy what a box shows: shrunk to a few pixels and stretched back."""
     region = picture.crop(box)
     small = region.resize((BLOCKS, BLOCKS), Image.Resampling.BOX)
     picture.paste(small.resize(region.size, Image.Resampling.BILINEAR), box[:2])
 
 
-def _everything(picture: Image.Image) -> Image.Image:
+def everything_blurred(picture: Image.Image) -> Image.Image:
+    """The whole frame blurred, for bulk public release."""
     small = picture.resize((EVERYTHING_BLOCKS, 9), Image.Resampling.BOX)
     return small.resize(picture.size, Image.Resampling.BILINEAR)
 
@@ -153,10 +174,10 @@ def _render(
         for index, frame in enumerate(container.decode(original)):
             picture = frame.to_image()
             if everything:
-                picture = _everything(picture)
+                picture = everything_blurred(picture)
             else:
                 for box in boxes.get(index, ()):
-                    _blot(picture, (box.x1, box.y1, box.x2, box.y2))
+                    blot(picture, (box.x1, box.y1, box.x2, box.y2))
             again = av.VideoFrame.from_image(picture)  # type: ignore[no-untyped-call]
             again.pts = index
             again.time_base = time_base
@@ -182,4 +203,5 @@ def _mux_audio_until(out: Any, audio: Iterator[Any], pending: Any, packet: Any, 
     return pending
 
 
-__all__ = ["RenderFailed", "RenderSettings", "heapq", "render_copy"]
+__all__ = ["RenderFailed", "RenderSettings", "blot", "everything_blurred", "heapq", "measure",
+           "render_copy"]  # fmt: skip

@@ -21,7 +21,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, NotFound
 from custody.domain.principal import Principal
-from custody.domain.redaction import Box, Detection, Track
+from custody.domain.redaction import Box, Detection, Track, found_again
 from custody.services.access import open_recording
 from custody.services.recordings.media import PLAYABLE, StoreReader
 from custody.services.redaction.answers import ScanView, TrackView
@@ -61,8 +61,24 @@ def tracks_of(scan: FaceScan) -> list[tuple[Track, str | None]]:
     return found
 
 
+# A person hidden longer than this is not offered as "likely the same" (still mergeable).
+LIKELY_GAP_SECONDS = 3.0
+
+
+def _earlier(track: Track, found: list[Track], fps: float) -> tuple[list[int], int | None]:
+    """The tracks that ended before this one started (it may be one of them found again),
+    and the likeliest: found again soon after, where that one was heading."""
+    before = [t for t in found if t.last_frame < track.first_frame]
+    within = round(LIKELY_GAP_SECONDS * fps)
+    likely = [t for t in before if found_again(t, track, within=within)]
+    best = max(likely, key=lambda t: t.last_frame).id if likely else None
+    return [t.id for t in before], best
+
+
 def _view(scan: FaceScan) -> ScanView:
     fps = scan.fps or 25.0
+    found = tracks_of(scan)
+    plain = [track for track, _ in found]
     tracks = [
         TrackView(
             id=track.id,
@@ -73,8 +89,10 @@ def _view(scan: FaceScan) -> ScanView:
             detections=len(track.detections),
             best_score=round(track.best.score, 3),
             thumbnail_sha256=thumb,
+            may_merge_into=_earlier(track, plain, fps)[0],
+            likely_same_as=_earlier(track, plain, fps)[1],
         )
-        for track, thumb in tracks_of(scan)
+        for track, thumb in found
     ]
     return ScanView(
         id=scan.id,

@@ -587,6 +587,8 @@ def release_request(
                 schedule_item_id=None,
                 recording_id=item.recording_id,
                 clip_id=None,
+                # The copy it sends, so the receipt and the recipient's page name it.
+                redaction_id=item.redaction_id if sha256 != sight.recording.sha256 else None,
                 reference=f"{request.reference}/{index}",
                 description="redacted copy" if item.redaction_id else "recording",
                 sha256=sha256,

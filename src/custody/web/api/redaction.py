@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import Action
 from custody.domain.errors import Conflict
 from custody.services.recordings.reading import RangeNotSatisfiable
-from custody.services.redaction import redactions, scans
+from custody.services.redaction import preview, redactions, scans
 from custody.services.redaction.answers import RedactionView, ScanView
 from custody.services.redaction.records import Choices, ManualBox
 from custody.web.deps import CurrentUser, SystemDep, user_actor
@@ -67,6 +67,26 @@ class NewRedaction(BaseModel):
     )
     everything: bool = Field(default=False, description="blur every frame whole")
     remove_audio: bool = False
+    merge: list[tuple[int, int]] = Field(
+        default=[],
+        max_length=200,
+        description="[keep, absorb] pairs of tracks: one person the detector lost and found "
+        "again, followed as one track (its box interpolated across the gap)",
+    )
+
+    def choices(self) -> Choices:
+        return Choices(
+            blur_tracks=tuple(self.blur_tracks),
+            manual=tuple(ManualBox(m.label, tuple(m.keyframes)) for m in self.manual),
+            mute=tuple(self.mute),
+            everything=self.everything,
+            remove_audio=self.remove_audio,
+            merge=tuple(self.merge),
+        )
+
+
+class PreviewAsked(NewRedaction):
+    seconds: Seconds = Field(description="the moment to show, in seconds from the start")
 
 
 @router.post(
@@ -108,17 +128,36 @@ async def get_scan(
 async def request_redaction(
     recording_id: str, body: NewRedaction, request: Request, system: SystemDep, user: CurrentUser
 ) -> RedactionView:
-    choices = Choices(
-        blur_tracks=tuple(body.blur_tracks),
-        manual=tuple(ManualBox(m.label, tuple(m.keyframes)) for m in body.manual),
-        mute=tuple(body.mute),
-        everything=body.everything,
-        remove_audio=body.remove_audio,
-    )
+    choices = body.choices()
     return await run_in_threadpool(
         lambda: redactions.request_redaction(
             system, user, recording_id, choices, user_actor(request, user), scan_id=body.scan_id
         )
+    )
+
+
+@router.post(
+    "/recordings/{recording_id}/redaction-previews",
+    response_class=Response,
+    summary="A still of the footage at a moment, with these choices blurred (nothing stored)",
+    openapi_extra=access(Action.REDACT),
+    responses={200: {"content": {"image/jpeg": {}}}, **errors_for(Conflict)},
+)
+async def preview_redaction(
+    recording_id: str, body: PreviewAsked, request: Request, system: SystemDep, user: CurrentUser
+) -> Response:
+    """The frame at `seconds` as the render would blur it, each box outlined; a JPEG made
+    in memory and never stored. Showing footage, each preview is audited on the recording."""
+    shown = await run_in_threadpool(
+        lambda: preview.preview_redaction(
+            system, user, recording_id, body.choices(), user_actor(request, user),
+            seconds=body.seconds, scan_id=body.scan_id,
+        )
+    )  # fmt: skip
+    return Response(
+        shown.jpeg,
+        media_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Custody-Frame": str(shown.frame)},
     )
 
 

@@ -312,7 +312,7 @@ async def mark(case_id: int, request: Request, system: SystemDep, user: Marker) 
     form = Form({key: str(value) for key, value in data.items() if key != "csrf_token"})
     item = form.text("item", required="Choose what to mark.", limit=80) or ""
     kind, _, item_id = item.partition(":")
-    if form.ok and (kind not in ("recording", "clip") or not item_id):
+    if form.ok and (kind not in ("recording", "clip", "redaction") or not item_id):
         form.errors["item"] = "Choose what to mark."
     use = form.text("use", required="Choose how it is used.", limit=32)
     reference = form.text("reference", limit=32)
@@ -328,6 +328,7 @@ async def mark(case_id: int, request: Request, system: SystemDep, user: Marker) 
                     use=use or "",
                     recording_id=item_id if kind == "recording" else None,
                     clip_id=item_id if kind == "clip" else None,
+                    redaction_id=item_id if kind == "redaction" else None,
                     reference=reference if use == "exhibit" else None,
                     description=description,
                 )

@@ -157,4 +157,56 @@
       input.select();
     });
   });
+
+  // The redaction editor's manual boxes: add and remove rows here, without a round trip
+  // (without a script, the same buttons ask the server for the page with one more or less).
+  const rowsHolder = document.querySelector("[data-box-rows]");
+  const addRow = document.querySelector("[data-add-row]");
+  function wireRemove(row) {
+    const remove = row.querySelector("[data-remove-row]");
+    if (!remove) return;
+    remove.addEventListener("click", function (event) {
+      event.preventDefault();
+      if (rowsHolder.querySelectorAll("[data-box-row]").length > 1) {
+        row.remove();
+      } else {
+        row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      }
+    });
+  }
+  if (rowsHolder && addRow) {
+    rowsHolder.querySelectorAll("[data-box-row]").forEach(wireRemove);
+    addRow.addEventListener("click", function (event) {
+      const rows = rowsHolder.querySelectorAll("[data-box-row]");
+      if (rows.length === 0 || rows.length >= 200) return;
+      event.preventDefault();
+      const last = rows[rows.length - 1];
+      let next = 0;
+      rows.forEach(function (row) {
+        next = Math.max(next, parseInt(row.getAttribute("data-box-row"), 10) || 0);
+      });
+      next += 1;
+      const row = last.cloneNode(true);
+      const from = "box-" + last.getAttribute("data-box-row") + "-";
+      const to = "box-" + next + "-";
+      row.setAttribute("data-box-row", String(next));
+      row.querySelectorAll(".field-error").forEach(function (error) { error.remove(); });
+      row.querySelectorAll("[id], [name], [for], [value]").forEach(function (el) {
+        ["id", "name", "for"].forEach(function (attr) {
+          const value = el.getAttribute(attr);
+          if (value) el.setAttribute(attr, value.replace(from, to));
+        });
+      });
+      row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      row.querySelectorAll(".visually-hidden").forEach(function (label) {
+        label.textContent = label.textContent.replace(/box \d+/, "box " + next);
+      });
+      const remove = row.querySelector("[data-remove-row]");
+      if (remove) remove.value = "remove-" + next;
+      last.after(row);
+      wireRemove(row);
+      const first = row.querySelector("input");
+      if (first) first.focus();
+    });
+  }
 })();

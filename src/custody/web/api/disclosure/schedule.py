@@ -100,6 +100,36 @@ async def mark_clip(
     )
 
 
+@router.put(
+    "/cases/{case_id}/schedule/redactions/{redaction_id}",
+    response_model=ScheduleLine,
+    summary="Mark an approved redacted copy of the case's footage: exhibit or unused",
+    openapi_extra=access(SystemAction.MARK_SCHEDULE),
+    responses=errors_for(Conflict),
+)
+async def mark_redaction(
+    case_id: int,
+    redaction_id: str,
+    body: Marking,
+    request: Request,
+    system: SystemDep,
+    user: Marker,
+) -> ScheduleLine:
+    """A copy not yet rendered, or not approved by a second person, is refused (409)."""
+    return await run_in_threadpool(
+        lambda: schedule.mark(
+            system,
+            user,
+            case_id,
+            user_actor(request, user),
+            use=body.use,
+            redaction_id=redaction_id,
+            reference=body.reference,
+            description=body.description,
+        )
+    )
+
+
 @router.get(
     "/cases/{case_id}/schedule.pdf",
     summary="The schedule printed as PDF (its printing is audited)",
