@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from custody.camera.simulator import simulate_camera
 from custody.dock.agent import DockAgent
@@ -139,26 +139,32 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         server.stop()
 
 
-@pytest.fixture
-def page(chromium: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A fresh browser (its own profile) at 1366x768; a failing test leaves a screenshot."""
-    expect.set_options(timeout=15_000)
+@pytest.fixture(scope="package")
+def browser(chromium: str) -> Iterator[Browser]:
+    """One Chromium for the package: each test gets a context of its own (no cookies, storage
+    or cache shared), which costs a fraction of starting the browser and its driver again."""
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=chromium,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport=VIEWPORT,
-            locale="en-GB",
+        launched = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS, headless=True
         )
-        page = context.new_page()
         try:
-            yield page
+            yield launched
         finally:
-            if getattr(request.node, "failed", False) or os.environ.get("CUSTODY_SCREENSHOT"):
-                page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
-            context.close()
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh browser context at 1366x768; a failing test leaves a screenshot."""
+    expect.set_options(timeout=15_000)
+    context = browser.new_context(viewport=VIEWPORT, locale="en-GB", accept_downloads=True)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        if getattr(request.node, "failed", False) or os.environ.get("CUSTODY_SCREENSHOT"):
+            page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+        context.close()
 
 
 def sign_in(page: Page, portal: Portal, username: str) -> None:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from custody.tools.screenshots import CHROMIUM_ARGS, VIEWPORT
+from custody.tools.screenshots import VIEWPORT
 from tests.browser.conftest import PASSWORD, Portal, _ok, sign_in
 
 PHONE = {"width": 390, "height": 844}
@@ -182,23 +181,13 @@ def test_a_tag_mistake_keeps_the_title_and_is_shown_beside_tags(page: Page, port
 
 
 @pytest.fixture
-def phone(chromium: str, tmp_path: Path) -> Iterator[Page]:
-    """A fresh browser the size of a 390 px phone."""
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "phone"),
-            executable_path=chromium,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport=PHONE,
-            locale="en-GB",
-            is_mobile=True,
-            has_touch=True,
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+def phone(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context the size of a 390 px phone."""
+    context = browser.new_context(viewport=PHONE, locale="en-GB", is_mobile=True, has_touch=True)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def test_on_a_390_px_phone_the_header_fits_and_sign_out_is_on_screen(
