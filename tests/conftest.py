@@ -20,7 +20,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -173,19 +173,43 @@ class _Dropper:
 
 @dataclass
 class PostgresAdmin:
+    """Makes each test a database of its own, copied from a template.
+
+    CREATE DATABASE waits for its files to reach the disk; a test need not wait for that.
+    The copy the next test will take is made while this one runs (one spare per template
+    per worker), and drops happen on threads of their own (`_Dropper`).
+    """
+
     engine: Engine
     dropper: _Dropper
+    _maker: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="spare-database")
+    )
+    _spares: dict[str, Future[str]] = field(default_factory=dict)
+
+    def _create(self, template: str) -> str:
+        name = f"custody_t_{uuid.uuid4().hex[:16]}"
+        with self.engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        return name
 
     @contextmanager
     def copy_of(self, template: str) -> Iterator[str]:
         """A new database copied from the database `template`; yields its name, then drops it."""
-        name = f"custody_t_{uuid.uuid4().hex[:16]}"
-        with self.engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        spare = self._spares.pop(template, None)
+        name = spare.result() if spare is not None else self._create(template)
+        self._spares[template] = self._maker.submit(self._create, template)
         try:
             yield name
         finally:
             self.dropper.drop(name)
+
+    def close(self) -> None:
+        """Drops the spares nobody took."""
+        for spare in self._spares.values():
+            with suppress(Exception):
+                self.dropper.drop(spare.result())
+        self._maker.shutdown(wait=True)
 
 
 @pytest.fixture(scope="session")
@@ -193,9 +217,11 @@ def postgres_admin() -> Iterator[PostgresAdmin]:
     need_service("PostgreSQL", "127.0.0.1", 5432)
     engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     dropper = _Dropper(engine)
+    admin = PostgresAdmin(engine, dropper)
     try:
-        yield PostgresAdmin(engine, dropper)
+        yield admin
     finally:
+        admin.close()
         dropper.close()
         engine.dispose()
     assert dropper.failures == [], "test databases left behind"
