@@ -53,7 +53,7 @@ run: install ## Run the demo: a small force, a shift of docking, the portal
 test: install browser softhsm haproxy espeak ## Run every test, a worker per core (PostgreSQL and Redis tests skip if those servers are down)
 	@# Bytecode is kept even where the environment says not to: the tests start `custody`
 	@# as a process a few hundred times, and each would compile the package again.
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest --durations=40
 
 lint: install ## ruff, mypy --strict and the import contracts of pyproject.toml
 	$(BIN)/ruff check src tests benchmarks
