@@ -458,7 +458,7 @@ class S3Store:
 
 def _expect(sha: str, expected: str | None) -> None:
     if expected is not None and sha != expected:
-        raise ContentMismatch(f"bytes hash to {sha}, expected {expected}")
+        raise ContentMismatch(f"bytes hash to {sha}, expected {expected}", sha)
 
 
 class _Multipart:
