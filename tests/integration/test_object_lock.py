@@ -106,7 +106,7 @@ def test_a_hold_is_a_legal_hold_in_the_store_until_lifted(world: World, clock: M
     # COMPLIANCE retention reaches the due date.
     assert store.protection(sha)[1] is True
     clock.advance(1 * DAY + timedelta(hours=1))
-    assert locks.renew_locks(system) == 1
+    assert locks.renew_locks(system).told == 1
     assert store.protection(sha)[1] is False
     assert world.row(rid).delete_due_at is not None
 
@@ -186,7 +186,7 @@ def test_the_renewal_tells_the_store_only_what_is_due_or_changed(
 
     # The day after: the store has everything already.
     clock.advance(DAY)
-    assert locks.renew_locks(system) == 0 and told == []
+    assert locks.renew_locks(system).told == 0 and told == []
 
     # A hold lifted reaches the store at once only where the hold must go: within 7 days'
     # notice COMPLIANCE does not reach the due date yet, so the legal hold stays.
@@ -197,13 +197,13 @@ def test_the_renewal_tells_the_store_only_what_is_due_or_changed(
     # renewed; the lifted one is due within COMPLIANCE now, so its legal hold goes; the
     # fresh footage's baseline lies ahead: not touched.
     clock.advance(4 * DAY)
-    assert locks.renew_locks(system) == 2
+    assert locks.renew_locks(system).told == 2
     assert sorted(told) == sorted([sha[kept], sha[lifted]])
     assert store.protection(sha[lifted])[1] is False
     assert store.protection(sha[kept])[1] is True
     assert store.protection(sha[fresh])[1] is False
     told.clear()
-    assert locks.renew_locks(system) == 0 and told == []
+    assert locks.renew_locks(system).told == 0 and told == []
 
     # A hold placed later reaches the object straight after its commit, and only it.
     hold_service.place_hold(
@@ -232,6 +232,52 @@ def test_a_store_down_during_renewal_is_told_next_time(
     )
     assert store.protection(sha)[1] is False  # the commit stands; the store was not told
     monkeypatch.setattr(system.store, "protect", original)
-    assert locks.renew_locks(system) == 1
+    assert locks.renew_locks(system).told == 1
     assert store.protection(sha)[1] is True
-    assert locks.renew_locks(system) == 0
+    assert locks.renew_locks(system).told == 0
+
+
+def test_the_renewal_reads_only_what_changed_a_page_at_a_time(
+    world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custody.domain.errors import StoreUnavailable
+
+    store, system = _store(world), world.system
+    pat = world.people["pat"]
+    kept = world.record(started_at=clock.now() - 100 * DAY)
+    hold_service.place_hold(
+        system, pat, kind="legal", reason="claim", actor=pat.actor(), recording_ids=[kept]
+    )
+    # Six recordings ingested while nothing told the store (no after-commit lock here).
+    fresh = [world.record() for _ in range(6)]
+
+    # The renewal reads the six, two a page, and tells the store of each; `kept` was told
+    # after its hold's commit and is not read at all.
+    first = locks.renew_locks(system, page=2)
+    assert (first.considered, first.told) == (6, 6)
+    assert all(store.protection(world.row(rid).sha256)[0] is not None for rid in fresh)
+    # Nothing changed: nothing is read, however many live recordings there are.
+    assert locks.renew_locks(system, page=2) == locks.Renewal(0, 0)
+
+    # A hold placed while the store was down: the change commits, the store is not told,
+    # and the next renewal reads that one recording only.
+    original = system.store.protect
+
+    def down(sha256: str, keep_for: timedelta, hold: bool) -> None:
+        raise StoreUnavailable("the store is down (injected)")
+
+    monkeypatch.setattr(system.store, "protect", down)
+    hold_service.place_hold(
+        system, pat, kind="legal", reason="claim", actor=pat.actor(), recording_ids=[fresh[0]]
+    )
+    monkeypatch.setattr(system.store, "protect", original)
+    assert store.protection(world.row(fresh[0]).sha256)[1] is False
+    assert locks.renew_locks(system, page=2) == locks.Renewal(1, 1)
+    assert store.protection(world.row(fresh[0]).sha256)[1] is True
+
+    # Four days on, only the kept footage's COMPLIANCE runs out within the horizon (the
+    # others' baseline lies ahead): it alone is read and rolled forward.
+    clock.advance(4 * DAY)
+    assert locks.renew_locks(system, page=2) == locks.Renewal(1, 1)
+    assert 5.99 < _days_left(store.protection(world.row(kept).sha256)[0]) <= 6
+    assert locks.renew_locks(system, page=2) == locks.Renewal(0, 0)

@@ -98,6 +98,9 @@ def migrate(
     """
     built = system(ctx)
     target = open_other_store(built, to)
+    stamp = built.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    path = report_path or (built.settings.data_dir / "reports" / f"migration-{stamp}.json")
+    listing = path.with_name(f"{path.stem}.objects.jsonl")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -111,26 +114,25 @@ def migrate(
             target,
             source_name=built.settings.resolved_storage_url,
             target_name=to,
+            listing=listing,
             planned=lambda count: progress.update(task, total=count),
             progress=lambda _sha, _outcome: progress.advance(task),
         )
-    path = report_path or (
-        built.settings.data_dir / "reports" / f"migration-{report['finished_at']}.json"
-    )
     _write_private(path, json.dumps(report, indent=2, sort_keys=True))
     counts = report["counts"]
     err.print(
         f"{counts['copied']} copied, {counts['verified']} already there and verified, "
         f"{counts['missing']} missing, {counts['changed_at_source']} changed at the source, "
-        f"{counts['failed']} failed; signed report: {path}"
+        f"{counts['failed']} failed; signed report: {path}; every object: {listing}",
+        soft_wrap=True,
     )
     bad = [
         ObjectProblem(sha256=e["sha256"], outcome=e["outcome"], detail=e["detail"])
-        for e in report["objects"]
-        if e["outcome"] not in (migration.COPIED, migration.VERIFIED)
+        for e in report["problems"]
     ]
     if bad:
         _show("Objects not migrated", bad)
+    if not report["complete"]:
         raise typer.Exit(1)
 
 
@@ -165,7 +167,7 @@ def verify(
     err.print(
         f"{name}: {result.intact} of {result.live} live object(s) intact; "
         f"{result.deleted_checked} deleted object(s) checked; {len(result.differences)} "
-        f"difference(s); {len(result.unreferenced)} object(s) nobody names"
+        f"difference(s); {result.unreferenced_total} object(s) nobody names"
     )
     if result.differences:
         _show("Differences from the database", result.differences)
