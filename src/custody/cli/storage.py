@@ -14,10 +14,13 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from custody.cli.common import err, out, refusals, system
+from custody.domain.errors import CustodyError
 from custody.private import open_private, private_dir
 from custody.services.object_keys import open_other_store
 from custody.services.objects import fixity, kek_rotation, migration, sealing, verification
 from custody.services.objects.answers import ObjectProblem
+from custody.services.retention import locks
+from custody.services.storage_health import NO_OBJECT_LOCK
 
 app = typer.Typer(
     help="The object store: migrate, verify, seal plaintext, rotate the key-encryption key.",
@@ -86,7 +89,7 @@ def fixity_command(
 @refusals
 def migrate(
     ctx: typer.Context,
-    to: str = typer.Option(..., "--to", help="The target store's URL (file://…)."),
+    to: str = typer.Option(..., "--to", help="The target store's URL (file://… or s3://…)."),
     report_path: Path | None = typer.Option(
         None, "--report", help="Where to write the signed report (default: the data dir)."
     ),
@@ -98,6 +101,12 @@ def migrate(
     """
     built = system(ctx)
     target = open_other_store(built, to)
+    try:
+        locked = target.object_lock
+    except CustodyError:
+        locked = True  # said by the migration's first listing, with the store's words
+    if not locked:
+        err.print(f"[yellow]warning:[/] {to}: {NO_OBJECT_LOCK}", soft_wrap=True)
     stamp = built.clock.now().strftime("%Y%m%dT%H%M%SZ")
     path = report_path or (built.settings.data_dir / "reports" / f"migration-{stamp}.json")
     listing = path.with_name(f"{path.stem}.objects.jsonl")
@@ -254,6 +263,33 @@ def rotate_kek(
     err.print(report.retired, soft_wrap=True)
     if as_json:
         out.print_json(report.model_dump_json())
+
+
+@app.command("lock")
+@refusals
+def lock(
+    ctx: typer.Context,
+    again: bool = typer.Option(
+        False,
+        "--again",
+        help="The store changed (a migration): tell it about every object, not only changes.",
+    ),
+) -> None:
+    """Tell the store's Object Lock what Custody's retention asks now (the daily job, run now).
+
+    After switching CUSTODY_STORAGE_URL to the target of a migration, run it with --again:
+    the copies carry no retention until the store is told.
+    """
+    built = system(ctx)
+    if not built.store.object_lock:
+        err.print(f"[yellow]warning:[/] {NO_OBJECT_LOCK}", soft_wrap=True)
+        return
+    if again:
+        err.print(f"{locks.tell_again(built)} recording(s) to tell the store about again")
+    renewal = locks.renew_locks(built)
+    err.print(
+        f"{renewal.considered} recording(s) read; the store told about {renewal.told} object(s)"
+    )
 
 
 def _write_private(path: Path, text: str) -> None:

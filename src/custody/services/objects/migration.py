@@ -61,6 +61,9 @@ def migrate_store(
     Each object's outcome goes to `listing` (JSON Lines, name order) as it is known."""
     source = system.store
     started = system.clock.now()
+    # A target that cannot be listed (no such bucket, wrong keys, down) is refused before
+    # anything is read, with the store's own words, rather than at the first copy.
+    next(iter(target.iter_objects()), None)
     if planned is not None:
         planned(count_live(system))
     counts = dict.fromkeys(OUTCOMES, 0)

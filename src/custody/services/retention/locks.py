@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, select, true, update
+from sqlalchemy import Table, bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from custody.db.models import Recording
 from custody.db.models.storage import ObjectLockState
+from custody.domain.actor import Actor
 from custody.domain.clock import as_utc
 from custody.domain.errors import NotFound, StoreUnavailable
 from custody.domain.retention import (
@@ -47,6 +48,7 @@ LOCK_REQUESTS = 8
 # then tells a kept object's store every few days, not daily, and two missed runs still
 # leave it covered (the legal hold covers what is kept beyond retention anyway).
 RENEW_WITHIN = timedelta(days=3)
+RELOCK_TAG = "system:store:relock"
 
 
 def protection_of(recording: Recording, now: datetime) -> StoreProtection:
@@ -332,6 +334,31 @@ def _lifting(system: System, now: datetime, page: int) -> Iterator[list[str]]:
         if len(ids) < page:
             return
         after = ids[-1]
+
+
+def tell_again(system: System) -> int:
+    """After the store changed (a migration to another bucket): forget what any store was
+    told and make every live recording pending, so that the next renewal tells the store
+    now configured about every object. Returns how many recordings are pending."""
+    with system.unit_of_work() as uow:
+        uow.session.execute(delete(ObjectLockState))
+        uow.session.execute(
+            update(Recording)
+            .where(Recording.state != DELETED)
+            .values(locks_pending=True, locks_version=Recording.locks_version + 1)
+        )
+        pending = uow.session.scalar(
+            select(func.count()).select_from(Recording).where(Recording.locks_pending.is_(true()))
+        )
+        uow.audit(
+            RELOCK_TAG,
+            Actor.system(),
+            object_type="store",
+            object_id=system.settings.resolved_storage_url[:80],
+            details={"recordings": pending},
+        )
+        uow.commit()
+    return int(pending or 0)
 
 
 def release_for_deletion(system: System, sha256: str) -> None:
