@@ -281,3 +281,47 @@ def test_the_renewal_reads_only_what_changed_a_page_at_a_time(
     assert locks.renew_locks(system, page=2) == locks.Renewal(1, 1)
     assert 5.99 < _days_left(store.protection(world.row(kept).sha256)[0]) <= 6
     assert locks.renew_locks(system, page=2) == locks.Renewal(0, 0)
+
+
+def test_a_migration_to_another_bucket_then_store_lock_locks_every_copy(
+    tmp_path: Path, s3_url: str
+) -> None:
+    """What an administrator does by hand: migrate (the bucket must exist, and a missing one
+    is said plainly), point Custody at the copy, and tell the new bucket's Object Lock."""
+    import boto3
+
+    from custody.bootstrap import build_system
+    from custody.services.system import NoJobs
+
+    data_dir = tmp_path / "data"
+    here = {"CUSTODY_STORAGE_URL": s3_url}
+    assert custody(data_dir, "init", env=here).returncode == 0
+    system = build_system(Settings(data_dir=data_dir, storage_url=s3_url), jobs=NoJobs())
+    world = build_world(system)
+    rids = [world.record() for _ in range(3)]
+    shas = sorted(world.row(rid).sha256 for rid in rids)
+    assert locks.renew_locks(system).told == 3
+    system.engine.dispose()
+
+    bucket = f"custody-moved-{time.time_ns()}"
+    target = f"s3://{bucket}/custody"
+    missing = custody(data_dir, "store", "migrate", "--to", target, env=here)
+    assert missing.returncode == 1
+    assert f"the bucket {bucket} does not exist" in " ".join(missing.stderr.split())
+    boto3.client("s3").create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    moved = custody(data_dir, "store", "migrate", "--to", target, env=here)
+    assert moved.returncode == 0, moved.stderr
+
+    there = {"CUSTODY_STORAGE_URL": target}
+    copy = S3Store.from_url(target)
+    assert all(copy.protection(sha) == (None, False) for sha in shas)  # copies carry no lock
+    # The old bucket's locks are what Custody remembers: a plain renewal has nothing to do.
+    plain = custody(data_dir, "store", "lock", env=there)
+    assert plain.returncode == 0 and "told about 0 object(s)" in plain.stderr
+    again = custody(data_dir, "store", "lock", "--again", env=there)
+    assert again.returncode == 0 and "told about 3 object(s)" in again.stderr
+    baseline = (STATUTORY_LIMIT - SWEEP_MARGIN).days
+    for sha in shas:
+        until, hold = copy.protection(sha)
+        assert baseline - 1 < _days_left(until) <= baseline and hold is False
+    assert custody(data_dir, "store", "verify", env=there).returncode == 0
