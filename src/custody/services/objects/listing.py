@@ -38,9 +38,12 @@ def live_names_in_order(system: System, page: int = PAGE, after: str = "") -> It
 
 
 def _next_page(after: str, page: int) -> Select[Any]:
+    # Distinct within each column too: names two rows share (a thumbnail, say) must not
+    # fill a column's page and push a name of its own past it.
     branches = [
         select(column.label("sha256"))
         .where(Recording.state != DELETED, column > after)
+        .distinct()
         .order_by(column)
         .limit(page)
         .subquery()
@@ -50,6 +53,7 @@ def _next_page(after: str, page: int) -> Select[Any]:
     branches.append(
         select(Clip.sha256.label("sha256"))
         .where(Clip.deleted_at.is_(None), Clip.sha256 > after)
+        .distinct()
         .order_by(Clip.sha256)
         .limit(page)
         .subquery()
