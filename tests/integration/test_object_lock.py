@@ -311,6 +311,7 @@ def test_a_migration_to_another_bucket_then_store_lock_locks_every_copy(
     boto3.client("s3").create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     moved = custody(data_dir, "store", "migrate", "--to", target, env=here)
     assert moved.returncode == 0, moved.stderr
+    assert "custody store lock --again" in " ".join(moved.stderr.split())
 
     there = {"CUSTODY_STORAGE_URL": target}
     copy = S3Store.from_url(target)

@@ -143,6 +143,13 @@ def migrate(
         _show("Objects not migrated", bad)
     if not report["complete"]:
         raise typer.Exit(1)
+    if locked:
+        # Copies carry no retention of their own (S3 copies none): say what locks them.
+        err.print(
+            "The copies have no Object Lock yet: once CUSTODY_STORAGE_URL names this store, "
+            "run `custody store lock --again`.",
+            soft_wrap=True,
+        )
 
 
 @app.command("verify")
