@@ -225,46 +225,94 @@ def test_a_wrong_or_missing_key_encryption_key_is_refused_at_start(tmp_path: Pat
 
 MIGRATE_AND_DIE = """
 import os, signal, sys
+from pathlib import Path
 from custody.bootstrap import build_system
 from custody.config import Settings
-from custody.services.identity import signin
 from custody.services.object_keys import open_other_store
 from custody.services.objects import migration
 from custody.services.system import NoJobs
 
 system = build_system(Settings(data_dir=sys.argv[1]), jobs=NoJobs())
 target = open_other_store(system, sys.argv[2])
-copied = 0
+seen = 0
 
 def step(sha, outcome):
-    global copied
-    copied += outcome == "copied"
-    if copied == int(sys.argv[3]):
+    global seen
+    seen += 1
+    if seen == int(sys.argv[3]):
         os.kill(os.getpid(), signal.SIGKILL)
 
-migration.migrate_store(system, target, source_name="here", target_name="there", progress=step)
+migration.migrate_store(
+    system, target, source_name="here", target_name="there", progress=step,
+    listing=Path(sys.argv[1]) / "killed.jsonl", page=int(sys.argv[4]),
+)
 """
 
 
 def test_a_migration_killed_half_way_finishes_on_its_next_run(tmp_path: Path) -> None:
+    """Seven objects, two names a page: the kill falls just after the third object, in the
+    middle of the second page; the next run verifies what was copied, copies the rest,
+    and names the lost one."""
     data_dir = tmp_path / "server"
     assert custody(data_dir, "init").returncode == 0
     system = build_system(Settings(data_dir=data_dir), jobs=NoJobs())
     world = build_world(system)
-    shas = sorted(world.row(world.record(data=os.urandom(3000 + i))).sha256 for i in range(5))
+    rows = [world.row(world.record(data=os.urandom(3000 + i))) for i in range(6)]
+    shas = sorted(row.sha256 for row in rows)
     lost = world.row(world.record(data=os.urandom(100))).sha256
     (data_dir / "objects" / lost[:2] / lost[2:4] / lost).unlink()
+    everything = sorted([*shas, lost])
     system.engine.dispose()
     target = tmp_path / "new-store"
 
     killed = subprocess.run(
-        [sys.executable, "-c", MIGRATE_AND_DIE, str(data_dir), target.as_uri(), "2"],
+        [sys.executable, "-c", MIGRATE_AND_DIE, str(data_dir), target.as_uri(), "3", "2"],
         capture_output=True,
         env=os.environ,
         timeout=120,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert len(list(FilesystemStore(target).iter_objects())) == 2
+    # Name order: the first three objects are done (copied, or found missing), no more.
+    before_kill = everything[:3]
+    assert sorted(FilesystemStore(target).iter_objects()) == [s for s in before_kill if s != lost]
+
+    system = build_system(Settings(data_dir=data_dir), jobs=NoJobs())
+    moved = open_other_store(system, target.as_uri())
+    listing = tmp_path / "listing.jsonl"
+    report = migration.migrate_store(
+        system, moved, source_name="here", target_name="there", listing=listing, page=2
+    )
+    signing.verify(report, system.server_key.public_key())
+    lines = listing.read_bytes()
+    assert report["listing"] == {
+        "file": "listing.jsonl",
+        "sha256": hashlib.sha256(lines).hexdigest(),
+        "objects": 7,
+    }
+    entries = [json.loads(line) for line in lines.splitlines()]
+    assert [e["sha256"] for e in entries] == everything  # each once, in name order
+    outcomes = {e["sha256"]: e["outcome"] for e in entries}
+    assert outcomes[lost] == "missing"
+    assert sorted(s for s, o in outcomes.items() if o == "verified") == [
+        s for s in before_kill if s != lost
+    ]
+    assert report["counts"] == {
+        "copied": 6 - len([s for s in before_kill if s != lost]),
+        "verified": len([s for s in before_kill if s != lost]),
+        "missing": 1,
+        "changed_at_source": 0,
+        "failed": 0,
+    }
+    assert [p["sha256"] for p in report["problems"]] == [lost]
+    assert report["complete"] is False
+    # The new store holds every object that existed, sealed, and reads back whole.
+    for sha in shas:
+        assert hashlib.sha256(b"".join(moved.read(sha))).hexdigest() == sha
+    # A store verification, two names a page, names the one difference.
+    result = verification.verify_store(system, moved, "there", page=2)
+    assert (result.live, result.intact) == (7, 6)
+    assert [(d.sha256, d.outcome) for d in result.differences] == [(lost, "missing")]
+    system.engine.dispose()
 
     report_path = tmp_path / "report.json"
     finished = custody(
@@ -272,30 +320,14 @@ def test_a_migration_killed_half_way_finishes_on_its_next_run(tmp_path: Path) ->
     )
     assert finished.returncode == 1  # one object was already missing at the source
     assert lost in finished.stderr
-    report = json.loads(report_path.read_text())
-    system = build_system(Settings(data_dir=data_dir), jobs=NoJobs())
-    signing.verify(report, system.server_key.public_key())
-    outcomes = {e["sha256"]: e["outcome"] for e in report["objects"]}
-    assert outcomes[lost] == "missing"
-    # Objects go in name order: the two copied before the kill are verified, not copied again.
-    assert sorted(s for s, o in outcomes.items() if o == "verified") == shas[:2]
-    assert sum(o == "copied" for o in outcomes.values()) == 3
-    assert report["counts"] == {
-        "copied": 3,
-        "verified": 2,
-        "missing": 1,
-        "changed_at_source": 0,
-        "failed": 0,
-    }
-    # The new store holds every object that existed, sealed, and reads back whole.
-    moved = open_other_store(system, target.as_uri())
-    for sha in shas:
-        assert hashlib.sha256(b"".join(moved.read(sha))).hexdigest() == sha
+    again = json.loads(report_path.read_text())
+    assert again["counts"]["verified"] == 6 and again["counts"]["missing"] == 1
+    written = tmp_path / "report.objects.jsonl"
+    assert again["listing"]["sha256"] == hashlib.sha256(written.read_bytes()).hexdigest()
     unknown = custody(data_dir, "store", "migrate", "--to", "ftp://elsewhere/")
     assert unknown.returncode == 1 and "unsupported storage URL" in unknown.stderr
     verified = custody(data_dir, "store", "verify", "--url", target.as_uri())
     assert verified.returncode == 1 and lost in verified.stderr and "missing" in verified.stderr
-    system.engine.dispose()
 
 
 def test_store_verify_names_each_difference(world: World, tmp_path: Path) -> None:
@@ -326,12 +358,14 @@ def test_migration_refuses_to_carry_a_changed_object(world: World, tmp_path: Pat
     raw[100] ^= 1
     path.write_bytes(bytes(raw))
     target = open_other_store(system, (tmp_path / "to").as_uri())
-    report = migration.migrate_store(system, target, source_name="a", target_name="b")
-    assert report["objects"] == [
+    report = migration.migrate_store(
+        system, target, source_name="a", target_name="b", listing=tmp_path / "objects.jsonl"
+    )
+    assert report["problems"] == [
         {
             "sha256": row.sha256,
             "outcome": "changed_at_source",
-            "detail": report["objects"][0]["detail"],
+            "detail": report["problems"][0]["detail"],
         }
     ]
     assert not target.exists(row.sha256) and report["complete"] is False

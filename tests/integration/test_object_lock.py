@@ -106,7 +106,7 @@ def test_a_hold_is_a_legal_hold_in_the_store_until_lifted(world: World, clock: M
     # COMPLIANCE retention reaches the due date.
     assert store.protection(sha)[1] is True
     clock.advance(1 * DAY + timedelta(hours=1))
-    assert locks.renew_locks(system) == 1
+    assert locks.renew_locks(system).told == 1
     assert store.protection(sha)[1] is False
     assert world.row(rid).delete_due_at is not None
 
@@ -186,7 +186,7 @@ def test_the_renewal_tells_the_store_only_what_is_due_or_changed(
 
     # The day after: the store has everything already.
     clock.advance(DAY)
-    assert locks.renew_locks(system) == 0 and told == []
+    assert locks.renew_locks(system).told == 0 and told == []
 
     # A hold lifted reaches the store at once only where the hold must go: within 7 days'
     # notice COMPLIANCE does not reach the due date yet, so the legal hold stays.
@@ -197,13 +197,13 @@ def test_the_renewal_tells_the_store_only_what_is_due_or_changed(
     # renewed; the lifted one is due within COMPLIANCE now, so its legal hold goes; the
     # fresh footage's baseline lies ahead: not touched.
     clock.advance(4 * DAY)
-    assert locks.renew_locks(system) == 2
+    assert locks.renew_locks(system).told == 2
     assert sorted(told) == sorted([sha[kept], sha[lifted]])
     assert store.protection(sha[lifted])[1] is False
     assert store.protection(sha[kept])[1] is True
     assert store.protection(sha[fresh])[1] is False
     told.clear()
-    assert locks.renew_locks(system) == 0 and told == []
+    assert locks.renew_locks(system).told == 0 and told == []
 
     # A hold placed later reaches the object straight after its commit, and only it.
     hold_service.place_hold(
@@ -232,6 +232,97 @@ def test_a_store_down_during_renewal_is_told_next_time(
     )
     assert store.protection(sha)[1] is False  # the commit stands; the store was not told
     monkeypatch.setattr(system.store, "protect", original)
-    assert locks.renew_locks(system) == 1
+    assert locks.renew_locks(system).told == 1
     assert store.protection(sha)[1] is True
-    assert locks.renew_locks(system) == 0
+    assert locks.renew_locks(system).told == 0
+
+
+def test_the_renewal_reads_only_what_changed_a_page_at_a_time(
+    world: World, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custody.domain.errors import StoreUnavailable
+
+    store, system = _store(world), world.system
+    pat = world.people["pat"]
+    kept = world.record(started_at=clock.now() - 100 * DAY)
+    hold_service.place_hold(
+        system, pat, kind="legal", reason="claim", actor=pat.actor(), recording_ids=[kept]
+    )
+    # Six recordings ingested while nothing told the store (no after-commit lock here).
+    fresh = [world.record() for _ in range(6)]
+
+    # The renewal reads the six, two a page, and tells the store of each; `kept` was told
+    # after its hold's commit and is not read at all.
+    first = locks.renew_locks(system, page=2)
+    assert (first.considered, first.told) == (6, 6)
+    assert all(store.protection(world.row(rid).sha256)[0] is not None for rid in fresh)
+    # Nothing changed: nothing is read, however many live recordings there are.
+    assert locks.renew_locks(system, page=2) == locks.Renewal(0, 0)
+
+    # A hold placed while the store was down: the change commits, the store is not told,
+    # and the next renewal reads that one recording only.
+    original = system.store.protect
+
+    def down(sha256: str, keep_for: timedelta, hold: bool) -> None:
+        raise StoreUnavailable("the store is down (injected)")
+
+    monkeypatch.setattr(system.store, "protect", down)
+    hold_service.place_hold(
+        system, pat, kind="legal", reason="claim", actor=pat.actor(), recording_ids=[fresh[0]]
+    )
+    monkeypatch.setattr(system.store, "protect", original)
+    assert store.protection(world.row(fresh[0]).sha256)[1] is False
+    assert locks.renew_locks(system, page=2) == locks.Renewal(1, 1)
+    assert store.protection(world.row(fresh[0]).sha256)[1] is True
+
+    # Four days on, only the kept footage's COMPLIANCE runs out within the horizon (the
+    # others' baseline lies ahead): it alone is read and rolled forward.
+    clock.advance(4 * DAY)
+    assert locks.renew_locks(system, page=2) == locks.Renewal(1, 1)
+    assert 5.99 < _days_left(store.protection(world.row(kept).sha256)[0]) <= 6
+    assert locks.renew_locks(system, page=2) == locks.Renewal(0, 0)
+
+
+def test_a_migration_to_another_bucket_then_store_lock_locks_every_copy(
+    tmp_path: Path, s3_url: str
+) -> None:
+    """What an administrator does by hand: migrate (the bucket must exist, and a missing one
+    is said plainly), point Custody at the copy, and tell the new bucket's Object Lock."""
+    import boto3
+
+    from custody.bootstrap import build_system
+    from custody.services.system import NoJobs
+
+    data_dir = tmp_path / "data"
+    here = {"CUSTODY_STORAGE_URL": s3_url}
+    assert custody(data_dir, "init", env=here).returncode == 0
+    system = build_system(Settings(data_dir=data_dir, storage_url=s3_url), jobs=NoJobs())
+    world = build_world(system)
+    rids = [world.record() for _ in range(3)]
+    shas = sorted(world.row(rid).sha256 for rid in rids)
+    assert locks.renew_locks(system).told == 3
+    system.engine.dispose()
+
+    bucket = f"custody-moved-{time.time_ns()}"
+    target = f"s3://{bucket}/custody"
+    missing = custody(data_dir, "store", "migrate", "--to", target, env=here)
+    assert missing.returncode == 1
+    assert f"the bucket {bucket} does not exist" in " ".join(missing.stderr.split())
+    boto3.client("s3").create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    moved = custody(data_dir, "store", "migrate", "--to", target, env=here)
+    assert moved.returncode == 0, moved.stderr
+    assert "custody store lock --again" in " ".join(moved.stderr.split())
+
+    there = {"CUSTODY_STORAGE_URL": target}
+    copy = S3Store.from_url(target)
+    assert all(copy.protection(sha) == (None, False) for sha in shas)  # copies carry no lock
+    # The old bucket's locks are what Custody remembers: a plain renewal has nothing to do.
+    plain = custody(data_dir, "store", "lock", env=there)
+    assert plain.returncode == 0 and "told about 0 object(s)" in plain.stderr
+    again = custody(data_dir, "store", "lock", "--again", env=there)
+    assert again.returncode == 0 and "told about 3 object(s)" in again.stderr
+    baseline = (STATUTORY_LIMIT - SWEEP_MARGIN).days
+    for sha in shas:
+        until, hold = copy.protection(sha)
+        assert baseline - 1 < _days_left(until) <= baseline and hold is False
+    assert custody(data_dir, "store", "verify", env=there).returncode == 0

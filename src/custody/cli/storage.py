@@ -14,10 +14,13 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from custody.cli.common import err, out, refusals, system
+from custody.domain.errors import CustodyError
 from custody.private import open_private, private_dir
 from custody.services.object_keys import open_other_store
 from custody.services.objects import fixity, kek_rotation, migration, sealing, verification
 from custody.services.objects.answers import ObjectProblem
+from custody.services.retention import locks
+from custody.services.storage_health import NO_OBJECT_LOCK
 
 app = typer.Typer(
     help="The object store: migrate, verify, seal plaintext, rotate the key-encryption key.",
@@ -86,7 +89,7 @@ def fixity_command(
 @refusals
 def migrate(
     ctx: typer.Context,
-    to: str = typer.Option(..., "--to", help="The target store's URL (file://…)."),
+    to: str = typer.Option(..., "--to", help="The target store's URL (file://… or s3://…)."),
     report_path: Path | None = typer.Option(
         None, "--report", help="Where to write the signed report (default: the data dir)."
     ),
@@ -98,6 +101,15 @@ def migrate(
     """
     built = system(ctx)
     target = open_other_store(built, to)
+    try:
+        locked = target.object_lock
+    except CustodyError:
+        locked = True  # said by the migration's first listing, with the store's words
+    if not locked:
+        err.print(f"[yellow]warning:[/] {to}: {NO_OBJECT_LOCK}", soft_wrap=True)
+    stamp = built.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    path = report_path or (built.settings.data_dir / "reports" / f"migration-{stamp}.json")
+    listing = path.with_name(f"{path.stem}.objects.jsonl")
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -111,27 +123,33 @@ def migrate(
             target,
             source_name=built.settings.resolved_storage_url,
             target_name=to,
+            listing=listing,
             planned=lambda count: progress.update(task, total=count),
             progress=lambda _sha, _outcome: progress.advance(task),
         )
-    path = report_path or (
-        built.settings.data_dir / "reports" / f"migration-{report['finished_at']}.json"
-    )
     _write_private(path, json.dumps(report, indent=2, sort_keys=True))
     counts = report["counts"]
     err.print(
         f"{counts['copied']} copied, {counts['verified']} already there and verified, "
         f"{counts['missing']} missing, {counts['changed_at_source']} changed at the source, "
-        f"{counts['failed']} failed; signed report: {path}"
+        f"{counts['failed']} failed; signed report: {path}; every object: {listing}",
+        soft_wrap=True,
     )
     bad = [
         ObjectProblem(sha256=e["sha256"], outcome=e["outcome"], detail=e["detail"])
-        for e in report["objects"]
-        if e["outcome"] not in (migration.COPIED, migration.VERIFIED)
+        for e in report["problems"]
     ]
     if bad:
         _show("Objects not migrated", bad)
+    if not report["complete"]:
         raise typer.Exit(1)
+    if locked:
+        # Copies carry no retention of their own (S3 copies none): say what locks them.
+        err.print(
+            "The copies have no Object Lock yet: once CUSTODY_STORAGE_URL names this store, "
+            "run `custody store lock --again`.",
+            soft_wrap=True,
+        )
 
 
 @app.command("verify")
@@ -165,7 +183,7 @@ def verify(
     err.print(
         f"{name}: {result.intact} of {result.live} live object(s) intact; "
         f"{result.deleted_checked} deleted object(s) checked; {len(result.differences)} "
-        f"difference(s); {len(result.unreferenced)} object(s) nobody names"
+        f"difference(s); {result.unreferenced_total} object(s) nobody names"
     )
     if result.differences:
         _show("Differences from the database", result.differences)
@@ -252,6 +270,33 @@ def rotate_kek(
     err.print(report.retired, soft_wrap=True)
     if as_json:
         out.print_json(report.model_dump_json())
+
+
+@app.command("lock")
+@refusals
+def lock(
+    ctx: typer.Context,
+    again: bool = typer.Option(
+        False,
+        "--again",
+        help="The store changed (a migration): tell it about every object, not only changes.",
+    ),
+) -> None:
+    """Tell the store's Object Lock what Custody's retention asks now (the daily job, run now).
+
+    After switching CUSTODY_STORAGE_URL to the target of a migration, run it with --again:
+    the copies carry no retention until the store is told.
+    """
+    built = system(ctx)
+    if not built.store.object_lock:
+        err.print(f"[yellow]warning:[/] {NO_OBJECT_LOCK}", soft_wrap=True)
+        return
+    if again:
+        err.print(f"{locks.tell_again(built)} recording(s) to tell the store about again")
+    renewal = locks.renew_locks(built)
+    err.print(
+        f"{renewal.considered} recording(s) read; the store told about {renewal.told} object(s)"
+    )
 
 
 def _write_private(path: Path, text: str) -> None:

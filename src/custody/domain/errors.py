@@ -62,6 +62,11 @@ class ContentMismatch(CustodyError):
 
     code = "content_mismatch"
 
+    def __init__(self, message: str, actual_sha256: str | None = None) -> None:
+        super().__init__(message)
+        # What the bytes did hash to, where the refuser hashed them (a store's put).
+        self.actual_sha256 = actual_sha256
+
 
 class OffsetMismatch(Conflict):
     code = "offset_mismatch"

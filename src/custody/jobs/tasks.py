@@ -187,9 +187,13 @@ def _retention_sweep(system: System) -> None:
 
 
 def _renew_object_locks(system: System) -> None:
-    told = locks.renew_locks(system)
-    if told:
-        logger.info("Object Lock renewed on %d object(s)", told)
+    renewal = locks.renew_locks(system)
+    if renewal.told:
+        logger.info(
+            "Object Lock renewed on %d object(s), %d recording(s) read",
+            renewal.told,
+            renewal.considered,
+        )
 
 
 def _expire_uploads(system: System) -> None:

@@ -41,7 +41,7 @@ def check_store(system: System) -> StoreCheck:
         problems.append(exc.message)
     if reachable and not lock:
         warnings.append(NO_OBJECT_LOCK)
-    return StoreCheck(repr(system.store), reachable, lock, problems, warnings)
+    return StoreCheck(system.settings.resolved_storage_url, reachable, lock, problems, warnings)
 
 
 def object_lock_warning(system: System) -> str | None:

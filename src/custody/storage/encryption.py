@@ -133,7 +133,8 @@ class EncryptedStore:
             # Raised inside the inner store's put: it stores nothing.
             if digest.hexdigest() != expected_sha256:
                 raise ContentMismatch(
-                    f"bytes hash to {digest.hexdigest()}, expected {expected_sha256}"
+                    f"bytes hash to {digest.hexdigest()}, expected {expected_sha256}",
+                    digest.hexdigest(),
                 )
 
         self._seal_into(expected_sha256, counted())

@@ -53,7 +53,7 @@ class FilesystemStore:
                 os.fsync(out.fileno())
             sha = digest.hexdigest()
             if expected_sha256 is not None and sha != expected_sha256:
-                raise ContentMismatch(f"bytes hash to {sha}, expected {expected_sha256}")
+                raise ContentMismatch(f"bytes hash to {sha}, expected {expected_sha256}", sha)
             self._place(temp, sha)
             return StoredObject(sha, size)
         finally:

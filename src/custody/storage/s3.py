@@ -140,6 +140,17 @@ class S3Store:
             status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
             if code in ("NoSuchKey", "404", "NotFound", "NoSuchUpload"):
                 raise NotFound(f"{operation}: not in the store ({code})") from error
+            if code == "NoSuchBucket":
+                raise StoreUnavailable(
+                    f"the bucket {self.bucket} does not exist at {self.endpoint}: make it with "
+                    "Object Lock (aws s3api create-bucket --bucket "
+                    f"{self.bucket} --object-lock-enabled-for-bucket), docs/storage.md"
+                ) from error
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise StoreUnavailable(
+                    f"the object store at {self.endpoint} refused Custody's keys for bucket "
+                    f"{self.bucket} ({code}): check the access key and secret"
+                ) from error
             if status >= 500 or code in ("SlowDown", "ServiceUnavailable", "RequestTimeout"):
                 raise StoreUnavailable(
                     f"the object store at {self.endpoint} (bucket {self.bucket}) answered "
@@ -458,7 +469,7 @@ class S3Store:
 
 def _expect(sha: str, expected: str | None) -> None:
     if expected is not None and sha != expected:
-        raise ContentMismatch(f"bytes hash to {sha}, expected {expected}")
+        raise ContentMismatch(f"bytes hash to {sha}, expected {expected}", sha)
 
 
 class _Multipart:

@@ -16,12 +16,14 @@ import fcntl
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from custody.domain.errors import ContentMismatch, UploadGone, UploadLocked
 from custody.private import PRIVATE_FILE, open_private, private_dir
 from custody.storage.base import BlobStore, StoredObject
+from custody.storage.filesystem import FilesystemStore
 
 SYNC_EVERY = 4 * 1024 * 1024
 HASH_BLOCK = 4 * 1024 * 1024
@@ -33,7 +35,7 @@ class StagedMismatch(ContentMismatch):
     """The staged bytes do not hash to what the manifest promised."""
 
     def __init__(self, sha256: str, size: int, expected: str) -> None:
-        super().__init__(f"staged bytes hash to {sha256}, expected {expected}")
+        super().__init__(f"staged bytes hash to {sha256}, expected {expected}", sha256)
         self.sha256 = sha256
         self.size = size
 
@@ -116,12 +118,32 @@ class FilesystemStaging:
         self, store: BlobStore, upload_id: str, length: int, sha256: str, verified: bool
     ) -> StoredObject:
         part = self.path(upload_id)
-        size = part.stat().st_size
-        if not verified or size != length:
+        if verified and part.stat().st_size == length:
+            # Hashed as it arrived: a rename on a bare store, one sealing pass on a sealed one.
+            return store.put_file(part, sha256)
+        if isinstance(store, FilesystemStore):
+            # A bare store on this filesystem: one read to hash it, then a rename.
             actual, size = _hash_file(part)
             if actual != sha256 or size != length:
                 raise StagedMismatch(actual, size, sha256)
-        return store.put_file(part, sha256)
+            return store.put_file(part, sha256)
+        # One pass: the store hashes the bytes as it seals and writes them, and stores
+        # nothing if they are not `sha256` (read once, hashed once, sealed once, written once).
+        size = 0
+
+        def blocks(handle: BinaryIO) -> Iterator[bytes]:
+            nonlocal size
+            while block := handle.read(HASH_BLOCK):
+                size += len(block)
+                yield block
+
+        try:
+            with open(part, "rb") as handle:
+                stored = store.put_stream(blocks(handle), sha256)
+        except ContentMismatch as mismatch:
+            raise StagedMismatch(mismatch.actual_sha256 or "(differs)", size, sha256) from None
+        self.discard(upload_id)
+        return stored
 
     def discard(self, upload_id: str) -> None:
         self.path(upload_id).unlink(missing_ok=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Connection,
     Float,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     event,
     or_,
+    true,
     update,
 )
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
@@ -153,6 +155,15 @@ class Recording(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deletion_certificate: Mapped[str | None] = mapped_column(Text)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The store's Object Lock has yet to follow a change of this recording's retention
+    # (services/retention/locks.py): set by every change (and at ingest), cleared once the
+    # store has what the change asks; the daily renewal reads these rows, not every live
+    # one. The version keeps a change made while the store was being told from being
+    # cleared with the one before it.
+    locks_pending: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=true(), index=True
+    )
+    locks_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 def _initial_decision(context: Any) -> Any:

@@ -9,23 +9,31 @@ leaves such leftovers.
 
 from __future__ import annotations
 
-import json
+import itertools
 from collections.abc import Callable
 
 from sqlalchemy import select
 
-from custody.db.models import Recording
 from custody.db.models.storage import ObjectKey
 from custody.domain.actor import Actor
-from custody.domain.retention import DELETED
 from custody.services.answers import Answer
 from custody.services.objects.answers import ObjectProblem
-from custody.services.objects.fixity import INTACT, check_object, live_objects
+from custody.services.objects.fixity import INTACT, check_object
+from custody.services.objects.listing import (
+    PAGE,
+    count_deleted_recordings,
+    count_live,
+    deleted_recording_pages,
+    live_names_in_order,
+    which_live,
+)
 from custody.services.system import System
 from custody.storage import BlobStore
 
 PRESENT_AFTER_DELETION = "present_after_deletion"
 VERIFY_TAG = "system:store:verify"
+# The answer names at most this many objects nobody names (it counts them all).
+LISTED_UNREFERENCED = 10_000
 
 
 class StoreVerification(Answer):
@@ -35,6 +43,7 @@ class StoreVerification(Answer):
     deleted_checked: int
     differences: list[ObjectProblem]
     unreferenced: list[str]
+    unreferenced_total: int
 
     @property
     def matches(self) -> bool:
@@ -48,24 +57,16 @@ def verify_store(
     *,
     progress: Callable[[str], None] | None = None,
     planned: Callable[[int], None] | None = None,
+    page: int = PAGE,
 ) -> StoreVerification:
-    with system.unit_of_work() as uow:
-        expected = live_objects(uow)
-        deleted: set[str] = set()
-        for original, certificate in uow.session.execute(
-            select(Recording.sha256, Recording.deletion_certificate).where(
-                Recording.state == DELETED
-            )
-        ):
-            deleted.add(original)
-            deleted.update(json.loads(certificate or "{}").get("objects", []))
-        deleted -= set(expected)  # the same bytes still serve a live recording
-        keyed = set(uow.session.scalars(select(ObjectKey.sha256)))
+    """Check `store` against the database, a page of names at a time: memory holds a page
+    and the differences found, whatever the number of objects."""
     if planned is not None:
-        planned(len(expected) + len(deleted))
+        planned(count_live(system) + count_deleted_recordings(system))
     differences: list[ObjectProblem] = []
-    intact = 0
-    for sha in sorted(expected):
+    live = intact = deleted_checked = 0
+    for sha in live_names_in_order(system, page):
+        live += 1
         outcome = check_object(store, sha)
         if outcome.outcome == INTACT:
             intact += 1
@@ -75,31 +76,50 @@ def verify_store(
             )
         if progress is not None:
             progress(sha)
-    for sha in sorted(deleted):
-        if store.exists(sha):
-            shredded = (
-                "its data key is destroyed: the bytes are unreadable"
-                if sha not in keyed
-                else "its data key is still kept: READABLE"
-            )
-            differences.append(
-                ObjectProblem(
-                    sha256=sha,
-                    outcome=PRESENT_AFTER_DELETION,
-                    detail=f"its recording was deleted, yet the object is here; {shredded}",
+    # Bytes that two deleted recordings shared are named once (every such name is a
+    # difference, so this set is no larger than the differences themselves).
+    told: set[str] = set()
+    for recordings, names in deleted_recording_pages(system, page):
+        keyed = _keyed(system, names)
+        for sha in names:
+            deleted_checked += 1
+            if sha not in told and store.exists(sha):
+                told.add(sha)
+                shredded = (
+                    "its data key is destroyed: the bytes are unreadable"
+                    if sha not in keyed
+                    else "its data key is still kept: READABLE"
                 )
-            )
+                differences.append(
+                    ObjectProblem(
+                        sha256=sha,
+                        outcome=PRESENT_AFTER_DELETION,
+                        detail=f"its recording was deleted, yet the object is here; {shredded}",
+                    )
+                )
         if progress is not None:
-            progress(sha)
-    known = set(expected) | deleted
-    unreferenced = sorted(sha for sha in store.iter_objects() if sha not in known)
+            for _ in range(recordings):
+                progress("")
+    # What the store holds that nobody names: its listing a page at a time, asked of the
+    # database by the page. A deleted recording's object there is a difference already.
+    unreferenced: list[str] = []
+    unreferenced_total = 0
+    listed = store.iter_objects()
+    while batch := list(itertools.islice(listed, page)):
+        named = which_live(system, batch)
+        for sha in batch:
+            if sha not in named and sha not in told:
+                unreferenced_total += 1
+                if len(unreferenced) < LISTED_UNREFERENCED:
+                    unreferenced.append(sha)
     result = StoreVerification(
         store=store_name,
-        live=len(expected),
+        live=live,
         intact=intact,
-        deleted_checked=len(deleted),
+        deleted_checked=deleted_checked,
         differences=differences,
-        unreferenced=unreferenced,
+        unreferenced=sorted(unreferenced),
+        unreferenced_total=unreferenced_total,
     )
     with system.unit_of_work() as uow:
         uow.audit(
@@ -112,8 +132,16 @@ def verify_store(
                 "live": result.live,
                 "intact": intact,
                 "differences": len(differences),
-                "unreferenced": len(unreferenced),
+                "unreferenced": unreferenced_total,
             },
         )
         uow.commit()
     return result
+
+
+def _keyed(system: System, names: list[str]) -> set[str]:
+    """Those of `names` whose data key is still kept."""
+    if not names:
+        return set()
+    with system.unit_of_work() as uow:
+        return set(uow.session.scalars(select(ObjectKey.sha256).where(ObjectKey.sha256.in_(names))))

@@ -38,7 +38,7 @@ from custody.domain.retention import (
     RetentionFacts,
     redecide,
 )
-from custody.services.retention.locks import follow
+from custody.services.retention.locks import follow, mark_pending
 from custody.services.system import UnitOfWork
 
 # Facts are loaded for this many recordings per query when many change at once.
@@ -155,6 +155,7 @@ def recompute(
         recording.deletion_not_before = result.not_before
         recording.seen_not_before = result.seen_not_before
         store_decision(recording, result.decision, result.seen, facts)
+        mark_pending(recording)
         changes.append(Recomputed(recording.id, before, result.decision, seen_before, result.seen))
     uow.session.flush()
     # Once the change has committed, the store's Object Lock follows it (services.retention.locks).

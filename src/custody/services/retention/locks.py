@@ -15,19 +15,29 @@ retention never outlasts the due date.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from custody.db.models import Recording
 from custody.db.models.storage import ObjectLockState
+from custody.domain.actor import Actor
 from custody.domain.clock import as_utc
 from custody.domain.errors import NotFound, StoreUnavailable
-from custody.domain.retention import DELETED, StoreProtection, planned_limit, store_protection
+from custody.domain.retention import (
+    DELETED,
+    PENDING_NOTICE,
+    StoreProtection,
+    planned_limit,
+    store_protection,
+)
 from custody.services.system import System
 
 logger = logging.getLogger(__name__)
@@ -38,6 +48,7 @@ LOCK_REQUESTS = 8
 # then tells a kept object's store every few days, not daily, and two missed runs still
 # leave it covered (the legal hold covers what is kept beyond retention anyway).
 RENEW_WITHIN = timedelta(days=3)
+RELOCK_TAG = "system:store:relock"
 
 
 def protection_of(recording: Recording, now: datetime) -> StoreProtection:
@@ -85,6 +96,9 @@ def _lock_batch(system: System, ids: list[str]) -> int:
         sharing = uow.session.scalars(
             select(Recording).where(Recording.sha256.in_(shas), Recording.state != DELETED)
         ).all()
+        # Read with the facts: a change committed after this read bumps the version, and
+        # its recording stays pending for the renewal (`_settle`).
+        versions = [(row.id, row.sha256, row.locks_version) for row in sharing]
         for row in sharing:
             wanted[row.sha256] = _stronger(wanted.get(row.sha256), protection_of(row, now))
         known = {
@@ -98,8 +112,6 @@ def _lock_batch(system: System, ids: list[str]) -> int:
             for sha, protection in wanted.items()
             if lock_due(known.get(sha), protection, now)
         }
-    if not due:
-        return 0
 
     def tell(item: tuple[str, StoreProtection]) -> str | None:
         sha, protection = item
@@ -112,12 +124,45 @@ def _lock_batch(system: System, ids: list[str]) -> int:
             return None  # deleted meanwhile (a purge): nothing to protect
         return sha
 
-    # A few requests each, waiting on the network: several at once (a category changed on
-    # thousands of recordings tells the store about all of them after its commit).
-    with ThreadPoolExecutor(max_workers=LOCK_REQUESTS, thread_name_prefix="object-lock") as pool:
-        acknowledged = [sha for sha in pool.map(tell, due.items()) if sha is not None]
-    _record(system, {sha: due[sha] for sha in acknowledged}, now)
+    acknowledged: list[str] = []
+    if due:
+        # A few requests each, waiting on the network: several at once (a category changed
+        # on thousands of recordings tells the store about all of them after its commit).
+        with ThreadPoolExecutor(
+            max_workers=LOCK_REQUESTS, thread_name_prefix="object-lock"
+        ) as pool:
+            acknowledged = [sha for sha in pool.map(tell, due.items()) if sha is not None]
+        _record(system, {sha: due[sha] for sha in acknowledged}, now)
+    settled = (set(wanted) - set(due)) | set(acknowledged)
+    _settle(system, [(rid, version) for rid, sha, version in versions if sha in settled])
     return len(acknowledged)
+
+
+def _settle(system: System, recordings: list[tuple[str, int]]) -> None:
+    """The store has what these recordings' retention asks: no longer pending, unless a
+    change came since their facts were read (its version is newer)."""
+    if not recordings:
+        return
+    table = cast(Table, Recording.__table__)
+    with system.unit_of_work() as uow:
+        uow.session.execute(
+            update(table)
+            .where(
+                table.c.id == bindparam("rid"),
+                table.c.locks_version == bindparam("version"),
+                table.c.locks_pending.is_(true()),
+            )
+            .values(locks_pending=False),
+            [{"rid": rid, "version": version} for rid, version in recordings],
+        )
+        uow.commit()
+
+
+def mark_pending(recording: Recording) -> None:
+    """The recording's retention changed: the store's Object Lock must follow it. Called in
+    the change's own transaction, so a crash before the store is told loses nothing."""
+    recording.locks_pending = True
+    recording.locks_version = (recording.locks_version or 0) + 1
 
 
 def lock_due(state: ObjectLockState | None, wanted: StoreProtection, now: datetime) -> bool:
@@ -176,32 +221,144 @@ def _stronger(a: StoreProtection | None, b: StoreProtection) -> StoreProtection:
     return StoreProtection(max(a.keep_for, b.keep_for), a.hold or b.hold)
 
 
-def renew_locks(system: System) -> int:
-    """The daily job: tell the store what is due or changed among every live recording's
-    footage (read from the database a batch at a time; the store is asked only about the
-    objects `lock_due` names). Returns how many objects were told."""
+@dataclass(frozen=True)
+class Renewal:
+    """What a renewal did: recordings it read (each source's page; one may count twice), and
+    objects whose lock the store was told."""
+
+    considered: int = 0
+    told: int = 0
+
+
+def renew_locks(system: System, page: int = LOCK_BATCH) -> Renewal:
+    """The daily job: tell the store what is due or changed, reading only the recordings
+    that can need it, a page at a time (docs/storage.md):
+
+    - those whose retention changed and the store has not followed yet (`locks_pending`:
+      a crash or a store that was down after the change, and new footage);
+    - those whose COMPLIANCE retention, as the store was told it, runs out within
+      `RENEW_WITHIN` (an index range over `object_locks.retain_until`);
+    - those under a legal hold whose due date comes within the pending notice (time alone
+      turns a hold off, never on).
+
+    Every other live recording's lock is as the store was last told, and stays right."""
     try:
         if not system.store.object_lock:
-            return 0
+            return Renewal()
     except StoreUnavailable:
         logger.warning("the store did not say whether it has Object Lock; renewal next time")
-        return 0
-    told = 0
+        return Renewal()
+    now = system.clock.now()
+    considered = told = 0
+    for ids in itertools.chain(
+        _pending(system, page), _rolling(system, now, page), _lifting(system, now, page)
+    ):
+        considered += len(ids)
+        told += _lock_batch(system, ids)
+    return Renewal(considered, told)
+
+
+def _pending(system: System, page: int) -> Iterator[list[str]]:
     after = ""
     while True:
         with system.unit_of_work() as uow:
             ids = list(
                 uow.session.scalars(
                     select(Recording.id)
-                    .where(Recording.state != DELETED, Recording.id > after)
+                    .where(
+                        Recording.locks_pending.is_(true()),
+                        Recording.state != DELETED,
+                        Recording.id > after,
+                    )
                     .order_by(Recording.id)
-                    .limit(LOCK_BATCH)
+                    .limit(page)
                 )
             )
-        if not ids:
-            return told
-        told += _lock_batch(system, ids)
+        if ids:
+            yield ids
+        if len(ids) < page:
+            return
         after = ids[-1]
+
+
+def _rolling(system: System, now: datetime, page: int) -> Iterator[list[str]]:
+    after = ""
+    while True:
+        with system.unit_of_work() as uow:
+            shas = list(
+                uow.session.scalars(
+                    select(ObjectLockState.sha256)
+                    .where(
+                        ObjectLockState.retain_until < as_utc(now) + RENEW_WITHIN,
+                        ObjectLockState.sha256 > after,
+                    )
+                    .order_by(ObjectLockState.sha256)
+                    .limit(page)
+                )
+            )
+            ids = list(
+                uow.session.scalars(
+                    select(Recording.id)
+                    .where(Recording.sha256.in_(shas), Recording.state != DELETED)
+                    .order_by(Recording.id)
+                )
+            )
+        if ids:
+            yield ids
+        if len(shas) < page:
+            return
+        after = shas[-1]
+
+
+def _lifting(system: System, now: datetime, page: int) -> Iterator[list[str]]:
+    after = ""
+    while True:
+        with system.unit_of_work() as uow:
+            ids = list(
+                uow.session.scalars(
+                    select(Recording.id)
+                    .join(ObjectLockState, ObjectLockState.sha256 == Recording.sha256)
+                    .where(
+                        ObjectLockState.hold.is_(true()),
+                        Recording.state != DELETED,
+                        Recording.delete_due_at.is_not(None),
+                        Recording.delete_due_at <= as_utc(now) + PENDING_NOTICE,
+                        Recording.id > after,
+                    )
+                    .order_by(Recording.id)
+                    .limit(page)
+                )
+            )
+        if ids:
+            yield ids
+        if len(ids) < page:
+            return
+        after = ids[-1]
+
+
+def tell_again(system: System) -> int:
+    """After the store changed (a migration to another bucket): forget what any store was
+    told and make every live recording pending, so that the next renewal tells the store
+    now configured about every object. Returns how many recordings are pending."""
+    with system.unit_of_work() as uow:
+        uow.session.execute(delete(ObjectLockState))
+        uow.session.execute(
+            update(Recording)
+            .where(Recording.state != DELETED)
+            .values(locks_pending=True, locks_version=Recording.locks_version + 1)
+        )
+        pending = uow.session.scalar(
+            select(func.count()).select_from(Recording).where(Recording.locks_pending.is_(true()))
+        )
+        uow.audit(
+            RELOCK_TAG,
+            Actor.system(),
+            object_type="store",
+            object_id=system.settings.resolved_storage_url[:80],
+            details={"recordings": pending},
+        )
+        uow.commit()
+    return int(pending or 0)
 
 
 def release_for_deletion(system: System, sha256: str) -> None:

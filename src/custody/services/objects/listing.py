@@ -1,0 +1,114 @@
+"""The objects the database names, read a page at a time, so that a walk over every object
+(a migration, a store verification) holds one page in memory whatever the store's size.
+
+Live names come in name order, each once, by keyset: every page asks each name column for
+its next `page` names after the last one seen (an index range scan per column), and keeps
+the first `page` of their union. Deleted recordings come by id, with the names their
+deletion certificates list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Select, func, select, union_all
+
+from custody.db.models import Recording
+from custody.db.models.disclosure import Clip
+from custody.domain.retention import DELETED
+from custody.services.objects.fixity import live_names
+from custody.services.system import System
+
+# Names read from the database at a time.
+PAGE = 500
+
+
+def live_names_in_order(system: System, page: int = PAGE, after: str = "") -> Iterator[str]:
+    """Every live object's name (each live recording's original and derivatives, every clip
+    not deleted), once each, in name order, starting after `after`."""
+    while True:
+        with system.unit_of_work() as uow:
+            names: list[str] = list(uow.session.scalars(_next_page(after, page)))
+        yield from names
+        if len(names) < page:
+            return
+        after = names[-1]
+
+
+def _next_page(after: str, page: int) -> Select[Any]:
+    # Distinct within each column too: names two rows share (a thumbnail, say) must not
+    # fill a column's page and push a name of its own past it.
+    branches = [
+        select(column.label("sha256"))
+        .where(Recording.state != DELETED, column > after)
+        .distinct()
+        .order_by(column)
+        .limit(page)
+        .subquery()
+        for column in Recording.__table__.columns
+        if column.name.endswith("sha256")
+    ]
+    branches.append(
+        select(Clip.sha256.label("sha256"))
+        .where(Clip.deleted_at.is_(None), Clip.sha256 > after)
+        .distinct()
+        .order_by(Clip.sha256)
+        .limit(page)
+        .subquery()
+    )
+    merged = union_all(*[select(b.c.sha256) for b in branches]).subquery("next")
+    return select(merged.c.sha256).distinct().order_by(merged.c.sha256).limit(page)
+
+
+def count_live(system: System) -> int:
+    """How many distinct live objects there are (the database counts them)."""
+    with system.unit_of_work() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(live_names())) or 0)
+
+
+def which_live(system: System, names: list[str]) -> set[str]:
+    """Those of `names` that a live recording or clip still names."""
+    if not names:
+        return set()
+    live = live_names()
+    with system.unit_of_work() as uow:
+        return set(uow.session.scalars(select(live.c.sha256).where(live.c.sha256.in_(names))))
+
+
+def deleted_recording_pages(system: System, page: int = PAGE) -> Iterator[tuple[int, list[str]]]:
+    """The names deleted recordings had (each one's original and what its certificate
+    lists), a page of recordings at a time in recording-id order: how many recordings the
+    page held, and their names, each once, less those a live recording or clip still names
+    (their bytes must stay)."""
+    after = ""
+    while True:
+        with system.unit_of_work() as uow:
+            rows = uow.session.execute(
+                select(Recording.id, Recording.sha256, Recording.deletion_certificate)
+                .where(Recording.state == DELETED, Recording.id > after)
+                .order_by(Recording.id)
+                .limit(page)
+            ).all()
+        names: dict[str, None] = {}
+        for _rid, original, certificate in rows:
+            names[original] = None
+            for name in json.loads(certificate or "{}").get("objects", []):
+                names[name] = None
+        listed = list(names)
+        still = which_live(system, listed)
+        yield len(rows), [name for name in listed if name not in still]
+        if len(rows) < page:
+            return
+        after = rows[-1][0]
+
+
+def count_deleted_recordings(system: System) -> int:
+    with system.unit_of_work() as uow:
+        return int(
+            uow.session.scalar(
+                select(func.count()).select_from(Recording).where(Recording.state == DELETED)
+            )
+            or 0
+        )
