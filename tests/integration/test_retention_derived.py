@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from custody.camera.footage import write_footage
-from custody.db.models import Recording
+from custody.db.models import AuditEvent, Recording
 from custody.db.models.redaction import FaceScan, Redaction
 from custody.db.models.storage import ObjectKey
 from custody.domain import signing
@@ -205,3 +205,37 @@ def test_a_held_recording_keeps_its_copy(
     played = redactions.open_copy_media(system, erin, world.copy, Actor("user:erin"), None)
     assert b"".join(played.chunks) == b"".join(system.store.read(copy, 0, played.end))
     assert verify_store(system, system.store, "live").matches
+
+
+def test_copies_left_by_a_deletion_from_before_go_at_the_next_sweep(
+    system: System, footage: bytes
+) -> None:
+    """A tombstone from before copies went with their original (written here as the old
+    sweep left it): the next sweep removes the copy and the thumbnail, and says so."""
+    world = _world(system, footage)
+    rendered = set(_copy_objects(world))
+    _approve(world, world.copy)
+    objects = rendered | set(_copy_objects(world)) | {_scanned(world)}
+    assert len(objects) == 4  # the copy, both records, the thumbnail
+    with system.unit_of_work() as uow:
+        recording = uow.session.get(Recording, world.recording)
+        assert recording is not None
+        recording.state, recording.deleted_at, recording.purged_at = "deleted", uow.now(), uow.now()
+        uow.commit()
+    assert objects <= set(system.store.iter_objects())
+
+    report = sweep.sweep(system)
+    assert report.objects_deleted == len(objects) and not report.failures
+    assert not objects & set(system.store.iter_objects())
+    assert not _keyed(world, objects)
+    with system.unit_of_work() as uow:
+        events = list(
+            uow.session.scalars(
+                select(AuditEvent.details).where(
+                    AuditEvent.tag == "system:recording:purge",
+                    AuditEvent.object_id == world.recording,
+                )
+            )
+        )
+    assert [json.loads(d or "{}")["redactions"] for d in events] == [[world.copy]]
+    assert sweep.sweep(system).objects_deleted == 0

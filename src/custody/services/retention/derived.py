@@ -100,6 +100,17 @@ def forget(derived: Derived, now: datetime) -> None:
         scan.tracks = None
 
 
+def left_behind(system: System) -> list[str]:
+    """Deleted recordings that still have a copy or a scan's tracks: deleted before copies
+    went with their original."""
+    with system.unit_of_work() as uow:
+        gone = exists().where(Recording.id == Redaction.recording_id, Recording.state == DELETED)
+        copies = select(Redaction.recording_id).where(Redaction.deleted_at.is_(None), gone)
+        scanned = exists().where(Recording.id == FaceScan.recording_id, Recording.state == DELETED)
+        scans = select(FaceScan.recording_id).where(FaceScan.tracks.is_not(None), scanned)
+        return sorted(set(uow.session.scalars(copies)) | set(uow.session.scalars(scans)))
+
+
 def derived_in_use(uow: UnitOfWork, sha: str, recording_id: str) -> bool:
     """Whether another live recording's copy or scan still names this object: the same
     bytes recorded twice give the same thumbnails and the same renders."""

@@ -40,7 +40,7 @@ from custody.domain.retention import (
 from custody.services.access import require
 from custody.services.object_keys import shred
 from custody.services.retention.answers import SweepFailure, SweepResult
-from custody.services.retention.derived import derived_in_use, derived_of, forget
+from custody.services.retention.derived import derived_in_use, derived_of, forget, left_behind
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.retention.locks import release_for_deletion
 from custody.services.system import System, UnitOfWork
@@ -394,4 +394,38 @@ def finish_purges(system: System) -> tuple[int, int]:
             )
         )
     objects = sum(purge_recording(system, rid) for rid in ids)
-    return len(ids), objects
+    return len(ids), objects + purge_left_behind(system)
+
+
+def purge_left_behind(system: System) -> int:
+    """Delete the copies and face thumbnails of recordings deleted before they went with
+    their original (tombstones older than migration 0023): named in an audit event, since
+    a signed certificate cannot change. Nothing is left after the first sweep."""
+    removed = 0
+    for recording_id in left_behind(system):
+        with system.unit_of_work() as uow:
+            recording = uow.session.get(Recording, recording_id, with_for_update=True)
+            if recording is None or recording.state != DELETED:
+                continue
+            derived = derived_of(uow, recording_id)
+            gone = [sha for sha in derived.objects if not _in_use(uow, sha, recording_id)]
+            destroyed = shred(uow, gone)
+            forget(derived, uow.now())
+            uow.audit(
+                "system:recording:purge",
+                Actor.system(),
+                object_type="recording",
+                object_id=recording_id,
+                reason="copies made from a recording deleted before they went with it",
+                details={
+                    "redactions": [row.id for row in derived.redactions],
+                    "deleted": gone,
+                    "data_keys_destroyed": destroyed,
+                },
+            )
+            uow.commit()
+        for sha in gone:
+            release_for_deletion(system, sha)
+            system.store.delete(sha)
+        removed += len(gone)
+    return removed
