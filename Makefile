@@ -75,7 +75,7 @@ bench: install ## Run the benchmarks and print their figures
 	$(BIN)/python benchmarks/portal_scale.py --quick
 	$(BIN)/python benchmarks/shift_change.py --quick
 
-screenshots: install browser ## Regenerate docs/screenshots/ from a demo force
+screenshots: install browser espeak ## Regenerate docs/screenshots/ from a demo force (espeak-ng speaks the transcript picture's words)
 	$(BIN)/python -m custody.tools.screenshots docs/screenshots
 
 clean: ## Remove the virtualenv and local data

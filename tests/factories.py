@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import av
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from custody.camera.simulator import pre_event_for
 from custody.domain import signing
 from custody.domain.access import grant_needs_a_second_administrator
 from custody.domain.actor import Actor
@@ -21,6 +24,22 @@ from custody.services.fleet.registry import DockIdentity
 from custody.services.identity import resets, roles, setup, tokens, users
 from custody.services.system import System
 from tests.conftest import START
+
+# How long a manifest says bytes that are not footage (a test's random bytes) last.
+NOT_FOOTAGE_SECONDS = 30.0
+
+
+def footage_seconds(data: bytes) -> float | None:
+    """How long the footage in these bytes lasts, read from the MP4; None if it is none."""
+    if data[4:8] != b"ftyp":
+        return None
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if container.duration is None:
+                return None
+            return max(0.001, container.duration / av.time_base)
+    except (av.FFmpegError, ValueError):
+        return None
 
 
 @dataclass
@@ -41,15 +60,17 @@ class FakeCamera:
         recording_id: str | None = None,
         **changes: Any,
     ) -> dict[str, Any]:
-        """A signed manifest for these bytes."""
+        """A signed manifest for these bytes: its end and pre-event buffer follow the footage
+        when the bytes are an MP4 (bytes that are not say 30 s, as the simulator would)."""
         rid = recording_id or str(uuid.uuid4())
+        seconds = footage_seconds(data) or NOT_FOOTAGE_SECONDS
         document = Manifest(
             recording_id=rid,
             device_serial=self.serial,
             officer_id=officer,
             started_at=started_at,
-            ended_at=started_at + timedelta(seconds=30),
-            pre_event_seconds=30,
+            ended_at=started_at + timedelta(seconds=seconds),
+            pre_event_seconds=pre_event_for(seconds),
             file=f"{rid}.mp4",
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),

@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from custody.camera import CameraRecording, CameraStorage, load_device_key
-from custody.camera.footage import FPS
+from custody.camera.footage import AUDIO_RATE, FPS
 from custody.camera.scene import SceneRenderer
 from custody.camera.simulator import corrupt_recording, simulate_camera
 from custody.camera.speech import read_truth
@@ -88,6 +89,22 @@ def test_footage_is_h264_and_aac_in_mp4_of_the_requested_duration(
     assert abs(info.audio_seconds - 12.5) < 1
 
 
+def test_the_pre_event_buffer_has_pictures_but_no_sound(
+    shift: tuple[Path, list[CameraRecording]],
+) -> None:
+    """A real camera's buffer records no sound: the track is there from the first frame,
+    silent until the button was pressed, and the tone is heard from then to the end."""
+    _, made = shift
+    pressed = made[0].manifest.pre_event_seconds
+    with av.open(str(made[0].media_path)) as container:
+        sound = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+    rate = AUDIO_RATE
+    assert pressed > 0 and np.abs(sound[: int((pressed - 0.1) * rate)]).max() < 1e-3
+    after = sound[int((pressed + 0.1) * rate) : int(12.4 * rate)]
+    quietest = min(np.abs(part).max() for part in np.array_split(after, 40))
+    assert quietest > 0.02  # the tone, in every quarter second after the press
+
+
 def test_manifest_matches_the_footage_and_is_signed_by_the_camera(
     shift: tuple[Path, list[CameraRecording]],
 ) -> None:
@@ -101,7 +118,8 @@ def test_manifest_matches_the_footage_and_is_signed_by_the_camera(
         assert manifest.size == recording.media_path.stat().st_size
         assert manifest.file == f"{manifest.recording_id}.mp4" == recording.media_path.name
         assert manifest.device_serial == "BWV-0042" and manifest.officer_id == "PC 4127"
-        assert manifest.pre_event_seconds == 30
+        # The camera's 30 s buffer, but never more than half a 12.5 s recording.
+        assert manifest.pre_event_seconds == 6
         assert manifest.duration_seconds == 12.5
         signing.verify(recording.document, device_key)
 

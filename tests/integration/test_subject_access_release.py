@@ -25,6 +25,7 @@ from custody.db.models.shares import Share, ShareItem
 from custody.db.models.subject_access import SubjectAccessRequest
 from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, NotFound
+from custody.domain.shares import ShareEnded
 from custody.services.disclosure import recipients, shares
 from custody.services.recordings.media import probe_recording
 from custody.services.redaction import redactions
@@ -159,6 +160,14 @@ def test_the_requester_reads_the_release_with_the_one_time_code(
 
     closed = sar.close_request(system, pat, reference, "released to Jo Bloggs", Actor("pat"))
     assert closed.step == "closed"
+    # Its holds are lifted, so the sweep may take the footage: the link ends with the
+    # request, Jo's session opens nothing more, and it reads as any ended link.
+    ended = sar.get_request(system, pat, reference, Actor("pat")).release
+    assert ended is not None and ended.state == "revoked"
+    with pytest.raises(ShareEnded):
+        recipients.view_share(system, token, session.secret, JO)
+    with pytest.raises(ShareEnded):
+        recipients.send_code(system, token, JO)
     with pytest.raises(Conflict, match="closed"):
         release(world, reference)
     with system.unit_of_work() as uow:

@@ -5,6 +5,10 @@ or the whole recording if shorter) is encoded; its packets are then written agai
 with shifted timestamps (a remux, no re-encode) until the duration is reached.
 The picture and sound therefore loop every segment, burned-in clock included:
 the clock is right for the first segment only.
+
+A body-worn camera's pre-event buffer keeps pictures but no sound (docs/camera-format.md):
+with `pre_event_seconds` the audio track is there from the first frame but silent until
+the record button was pressed, and the tone starts then.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import array
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -52,14 +56,18 @@ def write_footage(
     duration: float,
     serial: str,
     video_bitrate: int | None = None,
+    pre_event_seconds: float = 0,
 ) -> None:
-    """Write an MP4 of `duration` seconds to `path` (640x360 H.264 at 25 fps, mono AAC).
+    """Write an MP4 of `duration` seconds to `path` (640x360 H.264 at 25 fps, mono AAC),
+    its sound silent through the first `pre_event_seconds` (the pre-event buffer).
 
     With `video_bitrate` (bits per second) the video is constant-bitrate, padded with
     H.264 filler data, so that file size is predictable: size is about bitrate * duration / 8.
     """
     if not duration > 0:
         raise InvalidInput("duration must be more than 0 seconds")
+    if not 0 <= pre_event_seconds <= duration:
+        raise InvalidInput("pre_event_seconds must be 0 to the recording's duration")
     if video_bitrate is not None and not MIN_VIDEO_BITRATE <= video_bitrate <= MAX_VIDEO_BITRATE:
         raise InvalidInput(
             f"video_bitrate must be {MIN_VIDEO_BITRATE} to {MAX_VIDEO_BITRATE} bits per second"
@@ -82,12 +90,13 @@ def write_footage(
             serial=serial,
         )
         video_packets = _encode_video(video, scene, segment_frames)
-        audio_packets = _encode_audio(audio, segment_samples)
+        silent_until = min(total_samples, round(pre_event_seconds * AUDIO_RATE))
+        sound = _encode_audio(audio, segment_samples, silent_until, total_samples)
         video_base = Fraction(1, FPS)
         audio_base = Fraction(1, AUDIO_RATE)
         merged = heapq.merge(
-            _repeat(video_packets, video, video_base, segment_frames, total_frames),
-            _repeat(audio_packets, audio, audio_base, segment_samples, total_samples),
+            _repeat(lambda _: video_packets, video, video_base, segment_frames, total_frames),
+            _repeat(sound, audio, audio_base, segment_samples, total_samples),
             key=lambda item: item[0],
         )
         for _, packet in merged:
@@ -125,22 +134,56 @@ def _encode_video(stream: Any, scene: SceneRenderer, frames: int) -> list[_Encod
     return packets
 
 
-def _encode_audio(stream: Any, samples: int) -> list[_Encoded]:
+SILENT, TURNING, TONE = "silent", "turning", "tone"
+
+
+def _encode_audio(
+    stream: Any, samples: int, silent_until: int, total: int
+) -> Callable[[int], list[_Encoded]]:
+    """The audio packets of each segment (by index): silent ones while the whole segment is
+    pre-event, one segment where the sound starts, then the tone's. Each kind is encoded
+    once, in timeline order in one pass, so the joins between kinds stay seamless."""
+
+    def kind(index: int) -> str:
+        if (index + 1) * samples <= silent_until:
+            return SILENT
+        return TONE if index * samples >= silent_until else TURNING
+
+    count = math.ceil(total / samples)
+    kinds = list(dict.fromkeys(kind(index) for index in range(count)))
     # A whole number of cycles per segment, so the tone does not click where it loops.
     cycles = max(1, round(TONE_HZ * samples / AUDIO_RATE))
     step = 2 * math.pi * cycles / samples
-    packets: list[_Encoded] = []
-    for start in range(0, samples, AAC_FRAME):
-        tone = array.array(
-            "f", (TONE_LEVEL * math.sin(step * n) for n in range(start, start + AAC_FRAME))
-        )
-        frame = av.AudioFrame(format="fltp", layout="mono", samples=AAC_FRAME)
-        frame.planes[0].update(tone.tobytes())
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = start
-        packets.extend(_keep(p) for p in stream.encode(frame))
-    packets.extend(_keep(p) for p in stream.encode(None))
-    return packets
+    quiet_in_turning = silent_until % samples
+    encoded: list[_Encoded] = []
+    for position, name in enumerate(kinds):
+        quiet = {SILENT: samples, TURNING: quiet_in_turning, TONE: 0}[name]
+        for start in range(0, samples, AAC_FRAME):
+            tone = array.array(
+                "f",
+                (
+                    TONE_LEVEL * math.sin(step * n) if n >= quiet else 0.0
+                    for n in range(start, start + AAC_FRAME)
+                ),
+            )
+            frame = av.AudioFrame(format="fltp", layout="mono", samples=AAC_FRAME)
+            frame.planes[0].update(tone.tobytes())
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = position * samples + start
+            encoded.extend(_keep(p) for p in stream.encode(frame))
+    encoded.extend(_keep(p) for p in stream.encode(None))
+    # Each packet to the kind its time falls in, timed from that segment's start (the
+    # encoder's priming packet, before 0, to the first).
+    by_kind: dict[str, list[_Encoded]] = {name: [] for name in kinds}
+    for packet in encoded:
+        position = min(len(kinds) - 1, max(0, packet.pts // samples))
+        shift = position * samples
+        by_kind[kinds[position]].append(
+            _Encoded(packet.data, packet.pts - shift, packet.dts - shift, packet.duration,
+                     packet.keyframe)
+        )  # fmt: skip
+    # Past the end, the last segment's packets: their times tell the repeat to stop.
+    return lambda index: by_kind[kind(min(index, count - 1))]
 
 
 def _keep(packet: Any) -> _Encoded:
@@ -149,12 +192,17 @@ def _keep(packet: Any) -> _Encoded:
 
 
 def _repeat(
-    packets: list[_Encoded], stream: Any, time_base: Fraction, span: int, end: int
+    segment: Callable[[int], list[_Encoded]],
+    stream: Any,
+    time_base: Fraction,
+    span: int,
+    end: int,
 ) -> Iterator[tuple[Fraction, Any]]:
-    """The segment's packets, then copies shifted by `span`, until `end` (time_base units)."""
-    shift = 0
+    """Each segment's packets (`segment(index)`), shifted by `span` per segment, until `end`
+    (time_base units)."""
+    shift = index = 0
     while True:
-        for encoded in packets:
+        for encoded in segment(index):
             # The encoder's priming packet (negative pts) belongs before the first segment only.
             if shift and encoded.pts < 0:
                 continue
@@ -169,3 +217,4 @@ def _repeat(
             packet.stream = stream
             yield pts * time_base, packet
         shift += span
+        index += 1

@@ -42,6 +42,13 @@ SPEECH_PRE_EVENT_SECONDS = 2
 UNDOCK_LEAD = timedelta(minutes=10)
 
 
+def pre_event_for(duration: float) -> int:
+    """Seconds of pre-event buffer at the start of a recording of `duration` seconds: the
+    camera's 30 s buffer, but never more than half the recording (some of it was recorded
+    after the button was pressed)."""
+    return min(PRE_EVENT_SECONDS, int(duration // 2))
+
+
 def simulate_camera(
     root: Path,
     *,
@@ -138,7 +145,7 @@ def simulate_copies(
             officer_id=officer_id,
             started_at=started_at,
             ended_at=started_at + timedelta(seconds=duration),
-            pre_event_seconds=PRE_EVENT_SECONDS,
+            pre_event_seconds=pre_event_for(duration),
             file=media_path.name,
             size=size,
             sha256=sha,
@@ -250,7 +257,7 @@ def _record(
     recording_id = str(uuid.uuid4())
     media_path = root / RECORDINGS_DIR / media_name(recording_id)
     staged = staging_path(media_path)
-    pre_event = PRE_EVENT_SECONDS
+    pre_event = pre_event_for(duration)
     try:
         if speech:
             pre_event = SPEECH_PRE_EVENT_SECONDS
@@ -265,6 +272,7 @@ def _record(
                 duration=duration,
                 serial=serial,
                 video_bitrate=video_bitrate,
+                pre_event_seconds=pre_event,
             )
         place(staged, media_path)
     finally:

@@ -94,6 +94,12 @@ class TooManyUploads(CustodyError):
     code = "too_many_uploads"
 
 
+class Gone(CustodyError):
+    """It was here and was deleted for good (a copy deleted with its original, say)."""
+
+    code = "gone"
+
+
 class UploadGone(CustodyError):
     """The upload was terminated or has expired."""
 

@@ -281,11 +281,15 @@ def deletion_certificate(
     camera: str | None,
     officer: str | None,
     keys_destroyed: tuple[str, ...] = (),
+    clips: tuple[str, ...] = (),
+    redactions: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The unsigned deletion certificate: what went, when, and under which rule.
 
     `keys_destroyed` names the objects whose data key was destroyed with the deletion: every
-    copy of their bytes (a backup included) is unreadable from then on."""
+    copy of their bytes (a backup included) is unreadable from then on. `clips` and
+    `redactions` name the copies made from the recording that went with it (their objects
+    are among `objects`)."""
     return {
         "format": CERTIFICATE_FORMAT,
         "recording_id": recording_id,
@@ -301,6 +305,8 @@ def deletion_certificate(
         "camera": camera,
         "officer": officer,
         "data_keys_destroyed": sorted(set(keys_destroyed)),
+        "clips": sorted(set(clips)),
+        "redactions": sorted(set(redactions)),
     }
 
 

@@ -9,6 +9,11 @@ Hackney and Camden dock their cameras (the demo force's own fleet troubles stay)
 People then do what they do (an officer categorises and bookmarks, an investigator
 opens a case and flags evidence) through the same services the portal calls, and
 Debian's Chromium takes 1366x768 pictures of the main pages, saved as small PNGs.
+
+With Debian's `espeak-ng` (`make espeak`) the officer's camera also records a short stop
+with words spoken, transcribed by the worker: its transcript beside the player, and the
+redaction editor with words chosen there to mute and a box previewed, are photographed too.
+Without it those two pictures are left as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,9 +41,11 @@ from sqlalchemy import func, select
 
 from custody.bootstrap import build_system
 from custody.camera.simulator import simulate_camera
+from custody.camera.speech import voice_available
 from custody.camera.storage import CameraStorage
 from custody.config import Settings
 from custody.db.models import Recording
+from custody.db.models.speech import Transcript
 from custody.demo.force import DEMO_PASSWORD, DemoForce, seed_force
 from custody.demo.shift import dock_cameras
 from custody.dock.agent import DockAgent
@@ -46,6 +53,7 @@ from custody.services.evidence import annotations as notes
 from custody.services.evidence import cases, categories, complaints, flags, holds
 from custody.services.identity import users
 from custody.services.identity.setup import ADMIN, ensure_admin
+from custody.services.speech import transcripts
 from custody.services.system import System
 
 CHROMIUM = os.environ.get("CUSTODY_CHROMIUM", "/usr/bin/chromium")
@@ -64,6 +72,13 @@ VIEWPORT: Any = {"width": 1366, "height": 768}
 BAYS = 8
 CASE_REFERENCE = "CAD 2291/26OCT"
 COMPLAINT = "CO-2026-0142"
+# What the officer says at the stop that is transcribed (and a bystander's name to mute).
+SPOKEN = (
+    "Police officer, stop where you are.",
+    "Put the knife down on the ground now.",
+    "Sarah, step back from him please.",
+    "You are under arrest for assault.",
+)
 INVESTIGATION = f"Robbery at the Mare Street bus stop, {CASE_REFERENCE}"
 logger = logging.getLogger(__name__)
 
@@ -88,6 +103,7 @@ class Scene:
     officer_recordings: list[str] = field(default_factory=list)
     case_id: int = 0
     busy_camera: str = ""  # the officer's own camera, with the longest history
+    spoken: str = ""  # a recording with words in it, transcribed ("" without espeak-ng)
 
 
 def free_port() -> int:
@@ -212,12 +228,46 @@ def scene(data_dir: Path) -> Iterator[Scene]:
         clock.offset = timedelta(0)
         _shift(hackney, clock.now() - timedelta(minutes=20), rng, busy=busy)
         _shift(camden, clock.now() - timedelta(minutes=20), rng)
+        spoken = _spoken(hackney[busy], busy, clock.now() - timedelta(minutes=15))
         _dock(url, force.docks["Hackney-1"], hackney, docks / "Hackney-1")
         _dock(url, force.docks["Camden-1"], camden, docks / "Camden-1")
         _settled(system)
-        done = Scene(system, url, force, busy_camera=busy)
+        done = Scene(system, url, force, busy_camera=busy, spoken=spoken)
         _people_at_work(done)
         yield done
+
+
+def _spoken(camera_dir: Path, serial: str, start: datetime) -> str:
+    """A short stop with words spoken in it (espeak-ng), its recording id; "" without it."""
+    if not voice_available():
+        logger.warning("espeak-ng is missing: no transcript or redaction pictures")
+        return ""
+    (made,) = simulate_camera(
+        camera_dir,
+        serial=serial,
+        officer_id=CameraStorage(camera_dir).device.officer_id,
+        recordings=1,
+        duration=1,
+        start=start,
+        speech=SPOKEN,
+    )
+    return made.manifest.recording_id
+
+
+def _transcribed(system: System, recording_id: str, timeout: float = 300) -> None:
+    """Wait for the worker to write down what was said."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with system.unit_of_work() as uow:
+            state = uow.session.scalar(
+                select(Transcript.state).where(Transcript.recording_id == recording_id)
+            )
+        if state not in (None, "transcribing"):
+            if state != "complete":
+                raise RuntimeError(f"the transcription ended {state}")
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the worker did not finish the transcript")
 
 
 def _people_at_work(done: Scene) -> None:
@@ -304,6 +354,9 @@ def _people_at_work(done: Scene) -> None:
         reason="Civil claim expected from the person arrested",
         actor=psd,
     )
+    if done.spoken:
+        transcripts.request_transcription(system, officer, done.spoken, act)
+        _transcribed(system, done.spoken)
 
 
 # --- pictures ----------------------------------------------------------------------------
@@ -440,8 +493,40 @@ def photograph(done: Scene, out_dir: Path, browser_dir: Path) -> list[Path]:
         page.goto(f"{url}/cases/{done.case_id}#holds")
         page.click("text=Hold the case's footage")
         shot("case-holds")
+        if done.spoken:
+            _speech_pictures(page, url, done.spoken, shot)
         browser.close()
     return made
+
+
+def _speech_pictures(page: Any, url: str, spoken: str, shot: Callable[[str], None]) -> None:
+    """As professional standards: the transcript beside the player, then a bystander's name
+    chosen there to mute, a box over the suspect, and the editor's preview of one frame."""
+    page.goto(f"{url}/recordings/{spoken}")
+    page.wait_for_selector("[data-word]")
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true;"
+                  " v.currentTime = 6.5; }")  # fmt: skip
+    _until(page, "document.querySelector('video').readyState >= 2")
+    shot("transcript")
+    words = page.locator("[data-word]")
+    texts = [text.strip(" ,.") for text in words.all_inner_texts()]
+    name = texts.index("Sarah")
+    first = words.nth(name).get_attribute("data-word")
+    page.goto(f"{url}/recordings/{spoken}#transcript")
+    form = page.locator("form[action$='/transcript/mute']")
+    form.locator("[name=first_word]").fill(str(first))
+    form.locator("[name=last_word]").fill(str(first))
+    form.locator("button[type=submit]").click()
+    page.wait_for_url("**/redaction?*")
+    for name_part, value in (("label", "suspect"), ("x1", "110"), ("y1", "40"), ("x2", "210"),
+                         ("y2", "170"), ("from", "0"), ("to", "12")):  # fmt: skip
+        page.fill(f"[name=box-1-{name_part}]", value)
+    page.fill("#preview_at", "6.5")
+    page.click("button[name=action][value=preview]:not(.visually-hidden)")
+    page.wait_for_selector("figure.preview img")
+    _until(page, "document.querySelector('figure.preview img').complete")
+    page.locator("#choose").scroll_into_view_if_needed()
+    shot("redaction-editor")
 
 
 def main(argv: list[str] | None = None) -> int:

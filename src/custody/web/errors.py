@@ -24,6 +24,7 @@ STATUS: dict[type[errors.CustodyError], int] = {
     errors.ChecksumMismatch: 460,
     errors.UploadLocked: 423,
     errors.UploadGone: 410,
+    errors.Gone: 410,
     errors.OffsetMismatch: 409,
     errors.RecordingConflict: 409,
     errors.Conflict: 409,

@@ -64,3 +64,6 @@ class Redaction(Base):
     approved_by: Mapped[str | None] = mapped_column(String(160))
     approved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set when its original is deleted under the retention rules: the copy and its records
+    # go with it (objects removed, data keys destroyed); the row stays, as a clip's does.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -23,7 +23,7 @@ from custody.db.models.redaction import Redaction
 from custody.db.models.shares import Share, ShareItem, ShareSession
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import Conflict, NotAuthenticated, NotFound, TooManySignIns
+from custody.domain.errors import NotAuthenticated, NotFound, TooManySignIns
 from custody.domain.shares import (
     CODE_TRIES,
     SESSION_LIFETIME,
@@ -318,7 +318,7 @@ def _stored_object(uow: UnitOfWork, item: ShareItem) -> str:
     if item.redaction_id is not None:
         copy = uow.session.get(Redaction, item.redaction_id)
         # A copy goes with its original: once that is deleted, the copy is not offered.
-        gone = copy is None or copy.sha256 != item.sha256
+        gone = copy is None or copy.sha256 != item.sha256 or copy.deleted_at is not None
         gone = gone or recording is None or recording.state == "deleted"
     elif item.clip_id is not None:
         clip = uow.session.get(Clip, item.clip_id)
@@ -326,7 +326,9 @@ def _stored_object(uow: UnitOfWork, item: ShareItem) -> str:
     else:
         gone = recording is None or recording.state == "deleted"
     if gone:
-        raise Conflict(f"{item_label(item)} is no longer held: ask the person who shared it")
+        # Deleted under the retention rules: for this item the link has ended, and it says
+        # so as an expired link does (the recipient learns nothing of why).
+        raise ShareEnded()
     return item.sha256
 
 

@@ -28,6 +28,7 @@ from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
 from custody.services.access import require
 from custody.services.objects.answers import FixityReport, FixityStanding, ObjectProblem
+from custody.services.retention.derived import live_copy_objects
 from custody.services.system import System, UnitOfWork
 from custody.storage import BlobStore
 
@@ -47,7 +48,8 @@ Progress = Callable[[str, int], None]
 
 def live_objects(uow: UnitOfWork) -> dict[str, int | None]:
     """Every object the database says must be in the store, with its size where known:
-    each live recording's original and derivatives, and every clip not deleted."""
+    each live recording's original and derivatives, every clip not deleted, and every
+    redacted copy (with its records) and face-scan thumbnail not deleted with its original."""
     columns = [c for c in Recording.__table__.columns if c.name.endswith("sha256")]
     found: dict[str, int | None] = {}
     rows = uow.session.execute(select(Recording.size, *columns).where(Recording.state != DELETED))
@@ -59,6 +61,8 @@ def live_objects(uow: UnitOfWork) -> dict[str, int | None]:
     clips = uow.session.execute(select(Clip.sha256, Clip.size).where(Clip.deleted_at.is_(None)))
     for sha, size in clips:
         found.setdefault(sha, size)
+    for sha in sorted(live_copy_objects(uow)):
+        found.setdefault(sha, None)
     return found
 
 

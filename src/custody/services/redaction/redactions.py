@@ -20,7 +20,7 @@ from custody.db.models.redaction import Redaction
 from custody.domain.access import Action
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
-from custody.domain.errors import Conflict, NotFound
+from custody.domain.errors import Conflict, Gone, NotFound
 from custody.domain.principal import Principal
 from custody.domain.redaction import boxes_by_frame
 from custody.private import private_dir
@@ -37,6 +37,7 @@ from custody.services.redaction.records import (
     record_bytes,
 )
 from custody.services.redaction.render import RenderFailed, RenderSettings, render_copy
+from custody.services.retention.derived import discard
 from custody.services.system import System, UnitOfWork
 
 REQUEST = "user:redaction:request"
@@ -133,7 +134,7 @@ def run_render(system: System, redaction_id: str) -> None:
     """The job: render the copy from the planned record, store it and its record, finish."""
     with system.unit_of_work() as uow:
         row = uow.session.get(Redaction, redaction_id)
-        if row is None or row.state != RENDERING:
+        if row is None or row.state != RENDERING or row.deleted_at is not None:
             return
         record: Record = json.loads(row.plan)
         original = row.original_sha256
@@ -153,6 +154,11 @@ def run_render(system: System, redaction_id: str) -> None:
     with system.unit_of_work() as uow:
         row = uow.session.get(Redaction, redaction_id, with_for_update=True)
         if row is None or row.state != RENDERING:
+            return
+        if row.deleted_at is not None:
+            # The original went while this rendered: what was made goes too, key first.
+            discard(system, uow, row.recording_id, [stored.sha256, kept.sha256])
+            uow.commit()
             return
         row.state, row.finished_at = DONE, uow.now()
         row.sha256, row.size, row.record_sha256 = stored.sha256, stored.size, kept.sha256
@@ -195,9 +201,15 @@ def _open(
     if row is None:
         raise missing
     try:
-        open_recording(uow, principal, row.recording_id, action, actor, tag)
+        # A deleted original is refused below, as its copy: gone, once access is decided.
+        open_recording(uow, principal, row.recording_id, action, actor, tag, allow_deleted=True)
     except NotFound:
         raise missing from None
+    if row.deleted_at is not None:
+        raise Gone(
+            f"redacted copy {row.id} was deleted with its original under the retention rules "
+            f"on {isoformat(row.deleted_at)}"
+        )
     return row
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict
 
 from sqlalchemy import select
 
+from custody.db.models import Recording
 from custody.db.models.redaction import FaceScan
 from custody.domain.access import Action
 from custody.domain.actor import Actor
@@ -22,6 +23,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, NotFound
 from custody.domain.principal import Principal
 from custody.domain.redaction import Box, Detection, Track, found_again
+from custody.domain.retention import DELETED
 from custody.services.access import open_recording
 from custody.services.recordings.media import PLAYABLE, StoreReader
 from custody.services.redaction.answers import ScanView, TrackView
@@ -40,6 +42,7 @@ from custody.services.redaction.model import (
     ModelMismatch,
     verified_model,
 )
+from custody.services.retention.derived import discard
 from custody.services.system import System, UnitOfWork
 
 SCAN = "user:redaction:scan"
@@ -177,6 +180,11 @@ def _finish(system: System, scan_id: str, found: Found | None, failure: str | No
         scan = uow.session.get(FaceScan, scan_id, with_for_update=True)
         if scan is None or scan.state != SCANNING:
             return
+        recording = uow.session.get(Recording, scan.recording_id)
+        if recording is None or recording.state == DELETED:
+            # The footage was deleted while it was scanned: no face of it may stay behind.
+            found, failure = None, "the recording was deleted under the retention rules"
+            discard(system, uow, scan.recording_id, sorted(set(thumbs.values())))
         scan.finished_at = uow.now()
         if found is None:
             scan.state, scan.failure = FAILED, failure

@@ -51,7 +51,13 @@ from custody.services.access import (
 )
 from custody.services.disclosure import mail
 from custody.services.disclosure.share_answers import IssuedCode
-from custody.services.disclosure.share_records import LINK_PATH, digest, share_state, summaries
+from custody.services.disclosure.share_records import (
+    LINK_PATH,
+    digest,
+    end_sessions,
+    share_state,
+    summaries,
+)
 from custody.services.disclosure.shares import mail_link, new_code, set_code
 from custody.services.evidence.holds import hold_recordings
 from custody.services.requests.answers import (
@@ -427,7 +433,9 @@ def approve_request(
 def close_request(
     system: System, principal: Principal, reference: str, record: str, actor: Actor
 ) -> RequestView:
-    """Close with a record of what was done; the holds the request placed are lifted."""
+    """Close with a record of what was done; the holds the request placed are lifted and,
+    if its release is still live, the requester's link ends with it: once the holds are
+    gone the sweep may delete the footage, and a link must not outlive what it serves."""
     tag = "user:subject_access:close"
     record = check_reason(record, "closing a request (its record)")
     with system.unit_of_work() as uow:
@@ -441,6 +449,7 @@ def close_request(
             )
         )
         lifted = _lift(uow, principal, items, f"{request.reference} closed", actor, request)
+        ended = _end_release(uow, request, actor)
         request.closed_at, request.closed_by, request.close_record = uow.now(), actor.name, record
         uow.session.flush()
         uow.audit(
@@ -449,7 +458,11 @@ def close_request(
             object_type="subject_access_request",
             object_id=request.reference,
             reason=record,
-            details={"holds_lifted": lifted, "released": request.released_at is not None},
+            details={
+                "holds_lifted": lifted,
+                "released": request.released_at is not None,
+                "share_ended": ended,
+            },
         )
         view = _view(uow, request)
         uow.commit()
@@ -677,6 +690,22 @@ def issue_code(system: System, principal: Principal, reference: str, actor: Acto
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _end_release(uow: UnitOfWork, request: SubjectAccessRequest, actor: Actor) -> int | None:
+    """End the request's share if it is still live (as a revocation, said why); its id."""
+    share = (
+        uow.session.get(Share, request.share_id, with_for_update=True) if request.share_id else None
+    )
+    if share is None or share_state(uow, share) is not ShareState.ACTIVE:
+        return None
+    reason = f"{request.reference} closed"
+    share.revoked_at, share.revoked_by, share.revoke_reason = uow.now(), actor.name, reason
+    share.code_hash = None
+    end_sessions(uow, share.id)
+    uow.audit("user:share:revoke", actor, object_type="share", object_id=str(share.id),
+              reason=reason, details={"subject_access": request.reference})  # fmt: skip
+    return share.id
 
 
 def _still_open(request: SubjectAccessRequest) -> None:

@@ -40,6 +40,7 @@ from custody.domain.retention import (
 from custody.services.access import require
 from custody.services.object_keys import shred
 from custody.services.retention.answers import SweepFailure, SweepResult
+from custody.services.retention.derived import derived_in_use, derived_of, forget, left_behind
 from custody.services.retention.facts import due_details, recompute, retention_facts
 from custody.services.retention.locks import release_for_deletion
 from custody.services.system import System, UnitOfWork
@@ -253,6 +254,9 @@ def _tombstone(
         )
     )
     objects += tuple(sorted({clip.sha256 for clip in clips} - set(objects)))
+    # So are redacted copies with their records, and face scans' thumbnails (derived.py).
+    derived = derived_of(uow, recording.id)
+    objects += tuple(sha for sha in derived.objects if sha not in objects)
     # Crypto-shredding, in the tombstone's own transaction: the certificate's word is true
     # the moment it commits, for the store and for every backup of it.
     destroyed = shred(uow, [sha for sha in objects if not _in_use(uow, sha, recording.id)])
@@ -268,12 +272,15 @@ def _tombstone(
         camera=camera,
         officer=officer,
         keys_destroyed=tuple(destroyed),
+        clips=tuple(clip.id for clip in clips),
+        redactions=tuple(row.id for row in derived.redactions),
     )
     certificate = signing.sign(document, system.server_key)
     recording.state = DELETED
     recording.deleted_at = now
     for clip in clips:
         clip.deleted_at = now
+    forget(derived, now)
     recording.deletion_certificate = json.dumps(certificate, sort_keys=True)
     recording.delete_due_at = recording.review_due_at = None
     recording.seen_delete_due_at = recording.seen_review_due_at = None
@@ -306,6 +313,7 @@ def _tombstone(
             "due_at": document["due_at"],
             "objects": list(document["objects"]),
             "clips": [clip.id for clip in clips],
+            "redactions": [row.id for row in derived.redactions],
             "certificate_signature": certificate[signing.SIGNATURE_FIELD],
         },
     )
@@ -371,6 +379,7 @@ def _in_use(uow: UnitOfWork, sha: str, recording_id: str) -> bool:
         )
         is not None
         or uow.session.scalar(live_clip.limit(1)) is not None
+        or derived_in_use(uow, sha, recording_id)
     )
 
 
@@ -385,4 +394,38 @@ def finish_purges(system: System) -> tuple[int, int]:
             )
         )
     objects = sum(purge_recording(system, rid) for rid in ids)
-    return len(ids), objects
+    return len(ids), objects + purge_left_behind(system)
+
+
+def purge_left_behind(system: System) -> int:
+    """Delete the copies and face thumbnails of recordings deleted before they went with
+    their original (tombstones older than migration 0023): named in an audit event, since
+    a signed certificate cannot change. Nothing is left after the first sweep."""
+    removed = 0
+    for recording_id in left_behind(system):
+        with system.unit_of_work() as uow:
+            recording = uow.session.get(Recording, recording_id, with_for_update=True)
+            if recording is None or recording.state != DELETED:
+                continue
+            derived = derived_of(uow, recording_id)
+            gone = [sha for sha in derived.objects if not _in_use(uow, sha, recording_id)]
+            destroyed = shred(uow, gone)
+            forget(derived, uow.now())
+            uow.audit(
+                "system:recording:purge",
+                Actor.system(),
+                object_type="recording",
+                object_id=recording_id,
+                reason="copies made from a recording deleted before they went with it",
+                details={
+                    "redactions": [row.id for row in derived.redactions],
+                    "deleted": gone,
+                    "data_keys_destroyed": destroyed,
+                },
+            )
+            uow.commit()
+        for sha in gone:
+            release_for_deletion(system, sha)
+            system.store.delete(sha)
+        removed += len(gone)
+    return removed

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
-from custody.domain.errors import Conflict
+from custody.domain.errors import Conflict, Gone
 from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.services.redaction import preview, redactions, scans
 from custody.services.redaction.answers import RedactionView, ScanView
@@ -166,6 +166,7 @@ async def preview_redaction(
     response_model=RedactionView,
     summary="A redacted copy: its state, its object and its record by hash, its approval",
     openapi_extra=access(Action.REDACT),
+    responses=errors_for(Gone),
 )
 async def get_redaction(
     redaction_id: str, request: Request, system: SystemDep, user: CurrentUser
@@ -180,7 +181,7 @@ async def get_redaction(
     response_model=RedactionView,
     summary="Approve a redacted copy for release (a second person: not whoever asked for it)",
     openapi_extra=access(Action.APPROVE_REDACTION),
-    responses=errors_for(Conflict),
+    responses=errors_for(Conflict, Gone),
 )
 async def approve_redaction(
     redaction_id: str, request: Request, system: SystemDep, user: CurrentUser
@@ -196,7 +197,7 @@ async def approve_redaction(
     response_class=Response,
     responses={
         200: {"content": {"application/json": {"schema": RECORD_SCHEMA}}},
-        **errors_for(Conflict),
+        **errors_for(Conflict, Gone),
     },
     openapi_extra=access(Action.REDACT),
 )
@@ -259,7 +260,7 @@ async def list_redactions(
     response_class=StreamingResponse,
     responses={
         206: {"description": "the range asked for", "content": {"video/mp4": {}}},
-        **errors_for(416, Conflict),
+        **errors_for(416, Conflict, Gone),
     },
     openapi_extra=access(Action.STREAM),
 )
