@@ -32,6 +32,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import ManualClock
 from custody.services.evidence import cases, holds
 from custody.services.identity.users import principal_named
+from custody.services.objects import fixity, listing
 from custody.services.objects.verification import verify_store
 from custody.services.redaction import redactions
 from custody.services.retention import sweep
@@ -239,3 +240,31 @@ def test_copies_left_by_a_deletion_from_before_go_at_the_next_sweep(
         )
     assert [json.loads(d or "{}")["redactions"] for d in events] == [[world.copy]]
     assert sweep.sweep(system).objects_deleted == 0
+
+
+def test_fixity_and_store_verify_read_every_object_made_from_a_recording(
+    system: System, footage: bytes
+) -> None:
+    """A copy, both of its records and a face thumbnail are objects the force must keep as
+    long as their original: the periodic fixity check reads each, and a missing one is a
+    difference `custody store verify` names."""
+    world = _world(system, footage)
+    rendered = set(_copy_objects(world))
+    _approve(world, world.copy)
+    made = rendered | set(_copy_objects(world)) | {_scanned(world)}
+    assert len(made) == 4
+
+    checked: list[str] = []
+    report = fixity.run_fixity(system, progress=lambda sha, _n: checked.append(sha))
+    assert report.all_intact, report.problems
+    assert made <= set(checked)
+    assert listing.count_live(system) == len(set(listing.live_names_in_order(system, page=2)))
+    assert made <= set(listing.live_names_in_order(system, page=2))
+
+    copy, _record = _copy_objects(world)
+    thumbnail = next(iter(made - rendered - {copy, _record}))
+    assert system.store.delete(thumbnail)
+    again = fixity.run_fixity(system)
+    assert [(p.sha256, p.outcome) for p in again.problems] == [(thumbnail, "missing")]
+    verified = verify_store(system, system.store, "live", page=2)
+    assert [(d.sha256, d.outcome) for d in verified.differences] == [(thumbnail, "missing")]

@@ -19,6 +19,7 @@ from sqlalchemy import Subquery, func, or_, select, union
 
 from custody.db.models import Recording
 from custody.db.models.disclosure import Clip
+from custody.db.models.redaction import Redaction
 from custody.db.models.storage import FixityCheck, FixityCursor
 from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
@@ -46,28 +47,9 @@ REPORTED_PROBLEMS = 10_000
 Progress = Callable[[str, int], None]
 
 
-def live_objects(uow: UnitOfWork) -> dict[str, int | None]:
-    """Every object the database says must be in the store, with its size where known:
-    each live recording's original and derivatives, every clip not deleted, and every
-    redacted copy (with its records) and face-scan thumbnail not deleted with its original."""
-    columns = [c for c in Recording.__table__.columns if c.name.endswith("sha256")]
-    found: dict[str, int | None] = {}
-    rows = uow.session.execute(select(Recording.size, *columns).where(Recording.state != DELETED))
-    for size, original, *derived in rows:
-        found[original] = size
-        for sha in derived:
-            if sha and sha not in found:
-                found[sha] = None
-    clips = uow.session.execute(select(Clip.sha256, Clip.size).where(Clip.deleted_at.is_(None)))
-    for sha, size in clips:
-        found.setdefault(sha, size)
-    for sha in sorted(live_copy_objects(uow)):
-        found.setdefault(sha, None)
-    return found
-
-
 RECORDINGS = "recordings"
 CLIPS = "clips"
+COPIES = "copies"
 DONE = "done"
 # Rows read from the database at a time: memory stays bounded whatever the store's size.
 WALK_BATCH = 500
@@ -79,7 +61,8 @@ FRESH_FIRST = 200
 @dataclass(frozen=True)
 class Position:
     """Where a walk over the live objects stands: every object of the rows of `phase` up
-    to and including id `after` is done (recordings first, then clips)."""
+    to and including id `after` is done (recordings first, then clips, then the objects
+    made from recordings, by name)."""
 
     phase: str = RECORDINGS
     after: str = ""
@@ -97,7 +80,8 @@ def walk_objects(
     system: System, start: Position = Position(), batch: int = WALK_BATCH
 ) -> Iterator[Walked]:
     """Every object the database says must be in the store, in a fixed order (keyset over
-    recording ids, then clip ids), a batch of rows per short transaction. An object shared
+    recording ids, then clip ids, then redacted copies' and face thumbnails' names), a batch
+    of rows per short transaction. An object shared
     by two rows comes twice; a caller that minds skips what it has seen this cycle."""
     columns = [c for c in Recording.__table__.columns if c.name.endswith("sha256")]
     phase, after = start.phase, start.after
@@ -130,9 +114,19 @@ def walk_objects(
         for cid, sha, size in clips:
             yield Walked(sha, size, Position(CLIPS, cid))
         if len(clips) < batch:
-            yield Walked("", None, Position(DONE, ""))
-            return
-        after = clips[-1][0]
+            phase, after = COPIES, ""
+            yield Walked("", None, Position(COPIES, ""))
+        else:
+            after = clips[-1][0]
+    if phase == COPIES:
+        # Redacted copies, their records and face thumbnails: few beside the footage (a
+        # handful per request or case), so their names are read at once, in name order.
+        with system.unit_of_work() as uow:
+            names = sorted(live_copy_objects(uow))
+        for sha in names:
+            if sha > after:
+                yield Walked(sha, None, Position(COPIES, sha))
+        yield Walked("", None, Position(DONE, ""))
 
 
 def live_names() -> Subquery:
@@ -143,6 +137,14 @@ def live_names() -> Subquery:
         for column in columns
     ]
     parts.append(select(Clip.sha256.label("sha256")).where(Clip.deleted_at.is_(None)))
+    # A redacted copy and the record it names (the record stored before an approval and
+    # face thumbnails live in JSON: the walks add them, `listing.count_live` counts them).
+    for column in (Redaction.sha256, Redaction.record_sha256):
+        parts.append(
+            select(column.label("sha256")).where(
+                Redaction.deleted_at.is_(None), column.is_not(None)
+            )
+        )
     return union(*parts).subquery("live")
 
 

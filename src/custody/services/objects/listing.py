@@ -4,11 +4,13 @@
 Live names come in name order, each once, by keyset: every page asks each name column for
 its next `page` names after the last one seen (an index range scan per column), and keeps
 the first `page` of their union. Deleted recordings come by id, with the names their
-deletion certificates list.
+deletion certificates list. Redacted copies, their records and face thumbnails (a few per
+request or case, not one per recording) are read whole and merged into the same order.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +21,7 @@ from custody.db.models import Recording
 from custody.db.models.disclosure import Clip
 from custody.domain.retention import DELETED
 from custody.services.objects.fixity import live_names
+from custody.services.retention.derived import live_copy_objects
 from custody.services.system import System
 
 # Names read from the database at a time.
@@ -27,7 +30,17 @@ PAGE = 500
 
 def live_names_in_order(system: System, page: int = PAGE, after: str = "") -> Iterator[str]:
     """Every live object's name (each live recording's original and derivatives, every clip
-    not deleted), once each, in name order, starting after `after`."""
+    not deleted, every redacted copy, record and face thumbnail not deleted with its
+    original), once each, in name order, starting after `after`."""
+    copies = sorted(name for name in _copy_names(system) if name > after)
+    last = None
+    for name in heapq.merge(_recorded_names(system, page, after), copies):
+        if name != last:
+            yield name
+        last = name
+
+
+def _recorded_names(system: System, page: int, after: str) -> Iterator[str]:
     while True:
         with system.unit_of_work() as uow:
             names: list[str] = list(uow.session.scalars(_next_page(after, page)))
@@ -35,6 +48,11 @@ def live_names_in_order(system: System, page: int = PAGE, after: str = "") -> It
         if len(names) < page:
             return
         after = names[-1]
+
+
+def _copy_names(system: System) -> set[str]:
+    with system.unit_of_work() as uow:
+        return live_copy_objects(uow)
 
 
 def _next_page(after: str, page: int) -> Select[Any]:
@@ -63,13 +81,22 @@ def _next_page(after: str, page: int) -> Select[Any]:
 
 
 def count_live(system: System) -> int:
-    """How many distinct live objects there are (the database counts them)."""
+    """How many distinct live objects there are (the database counts those rows name; the
+    names made from recordings that it does not know as such are added)."""
     with system.unit_of_work() as uow:
-        return int(uow.session.scalar(select(func.count()).select_from(live_names())) or 0)
+        counted = int(uow.session.scalar(select(func.count()).select_from(live_names())) or 0)
+    copies = sorted(_copy_names(system))
+    return counted + len(set(copies) - _recorded_live(system, copies))
 
 
 def which_live(system: System, names: list[str]) -> set[str]:
-    """Those of `names` that a live recording or clip still names."""
+    """Those of `names` that a live recording, clip, redacted copy or scan still names."""
+    if not names:
+        return set()
+    return _recorded_live(system, names) | (set(names) & _copy_names(system))
+
+
+def _recorded_live(system: System, names: list[str]) -> set[str]:
     if not names:
         return set()
     live = live_names()
