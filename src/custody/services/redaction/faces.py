@@ -1,10 +1,10 @@
 """Finding faces in footage and following each person through it.
 
-Footage is decoded with PyAV on one thread while the detector runs on batches of frames on
-the others (both release the GIL): every `stride`-th frame is scaled, in the decoder's own
-scaler, to the detection size and given to CenterFace; the tracker (domain/redaction.py)
-follows faces between those frames. Each track keeps the crop of its most confident
-detection as its thumbnail.
+Footage is decoded with PyAV on one thread while the detector runs on the others (both
+release the GIL): every `stride`-th frame is scaled, in the decoder's own scaler, to the
+detection size and given to CenterFace (one frame at a time by default: see
+ScanSettings.batch); the tracker (domain/redaction.py) follows faces between those frames.
+Each track keeps the crop of its most confident detection as its thumbnail.
 """
 
 from __future__ import annotations
