@@ -29,7 +29,14 @@ from custody.services.evidence import cases
 from custody.services.identity.users import principal_named
 from custody.services.recordings.media import StoreReader, probe_recording
 from custody.services.redaction import redactions, scans
-from custody.services.redaction.model import ModelMismatch, model_path, verified_model
+from custody.services.redaction.model import (
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    ModelMismatch,
+    model_path,
+    open_session,
+    verified_model,
+)
 from custody.services.redaction.records import Choices, ManualBox
 from custody.services.system import System
 from tests.people import Force, make_force, store_recording
@@ -354,3 +361,16 @@ def test_weights_whose_hash_differs_from_the_recorded_one_are_refused(tmp_path: 
         verified_model(copy)
     with pytest.raises(ModelMismatch, match="cannot be read"):
         verified_model(tmp_path / "missing.onnx")
+
+
+def test_the_detector_runs_the_recorded_weights_as_constants_at_any_batch_and_size() -> None:
+    # The shipped graph also lists its weights as inputs; left so, onnxruntime treats them as
+    # replaceable and neither folds nor pre-packs them (more than twice the CPU a frame).
+    session = open_session(verified_model(), threads=1)
+    assert session.get_overridable_initializers() == []
+    assert [i.name for i in session.get_inputs()] == [INPUT_NAME]
+    heat, scale, offset = session.run(
+        list(OUTPUT_NAMES), {INPUT_NAME: np.zeros((2, 3, 64, 96), dtype=np.float32)}
+    )
+    assert heat.shape == (2, 1, 16, 24)
+    assert scale.shape == offset.shape == (2, 2, 16, 24)
