@@ -34,13 +34,14 @@ import os
 import resource
 import shutil
 import socket
+import sqlite3
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -119,13 +120,15 @@ def _seed_fresh(database_url: str, recordings: int) -> Seeded:
     try:
         migrate.upgrade(engine)
         force = seed(engine, recordings)
-        if engine.dialect.name == "sqlite":
-            # Everything into the database file itself, which is what the cache copies.
-            with engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        return force
     finally:
         engine.dispose()
+    if make_url(database_url).get_backend_name() == "sqlite":
+        # Everything into the database file itself, which is what the cache copies: on a
+        # connection of its own, as one of the pool's may still hold a statement open.
+        database = make_url(database_url).database or ""
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return force
 
 
 @contextmanager
