@@ -286,8 +286,9 @@ def test_a_long_list_says_at_least_and_a_short_one_exactly(served: Served) -> No
     assert everything["total_exact"] is False
     assert everything["total"] == COUNT_BOUND + everything["limit"]
     assert everything["has_next"] is True
-    deep = served.client.get("/api/v1/recordings?offset=3000&limit=50").json()
-    assert len(deep["items"]) == 50 and deep["has_next"] is True
+    # Deep pages are asked for by cursor, never by an offset the database walks.
+    deep = served.client.get("/api/v1/recordings?offset=3000&limit=50")
+    assert deep.status_code == 400 and "cursor" in deep.json()["error"]["message"]
     page = served.client.get("/search?sort=newest", headers={"Accept": "text/html"})
     # An administrator sees records, a table of 50 a page (no footage, so no grid of 24).
     assert f"{COUNT_BOUND + 50}+ recordings" in page.text
@@ -301,3 +302,54 @@ def test_a_long_list_says_at_least_and_a_short_one_exactly(served: Served) -> No
         ).scalar_one()
     assert own["total_exact"] is True and own["has_next"] is False
     assert own["total"] == len(own["items"]) == recorded
+
+
+def test_a_list_pages_on_by_cursor_from_where_the_last_page_ended(served: Served) -> None:
+    """Every recording once, newest first, a page at a time by each page's cursor; the
+    last page says there is none after it; a cursor this list never gave is refused."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["officer"])
+    own = served.client.get("/api/v1/recordings?limit=500").json()
+    assert own["next_cursor"] is None and own["has_next"] is False
+    seen: list[tuple[str, str]] = []
+    cursor = ""
+    while True:
+        page = served.client.get(f"/api/v1/recordings?limit=7{cursor}").json()
+        seen += [(item["started_at"], item["id"]) for item in page["items"]]
+        assert page["total"] == own["total"]
+        if page["next_cursor"] is None:
+            assert page["has_next"] is False
+            break
+        assert page["has_next"] is True and len(page["items"]) == 7
+        cursor = f"&cursor={page['next_cursor']}"
+    assert [rid for _, rid in seen] == [item["id"] for item in own["items"]]
+    assert len(set(seen)) == len(seen) == own["total"]
+    for forged in ("nonsense", "W10", "WyJ4Il0", "x" * 600):
+        answer = served.client.get(f"/api/v1/recordings?cursor={forged}")
+        assert answer.status_code in (400, 422), (forged, answer.text)
+    both = served.client.get(f"/api/v1/recordings?offset=7&cursor={page['cursor']}")
+    assert both.status_code == 400
+
+
+def test_the_cases_list_pages_on_by_cursor(served: Served) -> None:
+    """Professional standards see every case, fifty a page, newest first: the API and the
+    portal page on by cursor, each case once."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["professional_standards"])
+    ids: list[int] = []
+    cursor = ""
+    while True:
+        page = served.client.get(f"/api/v1/cases?limit=25{cursor}").json()
+        assert page["total"] == served.force.cases and page["total_exact"] is True
+        ids += [case["id"] for case in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert len(ids) == len(set(ids)) == served.force.cases
+    first = served.client.get("/cases", headers={"Accept": "text/html"})
+    assert f"50 of {served.force.cases} cases" in first.text
+    older = re.search(r'href="(/cases\?before=[^"]+)" rel="next"', first.text)
+    assert older is not None
+    second = served.client.get(older.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert f"{served.force.cases - 50} of {served.force.cases} cases" in second.text
+    assert 'rel="next"' not in second.text and "Newest cases" in second.text
+    assert served.client.get("/cases?before=nonsense").status_code == 400
