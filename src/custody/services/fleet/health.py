@@ -104,7 +104,17 @@ def _alerting(now: datetime, policy: HealthPolicy, behind: dict[str, list[str]])
             literal("camera").label("subject"),
             Camera.serial.label("name"),
             Camera.id.label("id"),
-        ).where(Camera.status == CameraStatus.ISSUED.value, since < not_docked_cutoff(now, policy)),
+        ).where(
+            Camera.status == CameraStatus.ISSUED.value,
+            # `since` before the cutoff, said so that (status, last docked) answers by range.
+            or_(
+                Camera.last_docked_at < not_docked_cutoff(now, policy),
+                and_(
+                    Camera.last_docked_at.is_(None),
+                    Camera.status_changed_at < not_docked_cutoff(now, policy),
+                ),
+            ),
+        ),
         select(
             case(
                 (lost, literal(AlertKind.REPORTED_WHILE_LOST.value)),

@@ -318,16 +318,21 @@ def search(
             "longest": (duration.desc(), Recording.started_at.desc(), Recording.id),
             "shortest": (duration.asc(), Recording.started_at.desc(), Recording.id),
         }[query.sort]
-        rows = list(
+        # The page's ids first, then their rows: the candidates are filtered and ordered
+        # from the indexes alone (a team's week is thousands), and only the page is read.
+        ids = list(
             uow.session.scalars(
-                select(Recording)
+                select(Recording.id)
                 .where(*where)
                 .order_by(*order)
                 .limit(page.limit)
                 .offset(page.offset)
             )
         )
-        items = _cards(uow, principal, rows)
+        loaded = {
+            r.id: r for r in uow.session.scalars(select(Recording).where(Recording.id.in_(ids)))
+        }
+        items = _cards(uow, principal, [loaded[rid] for rid in ids])
         uow.audit(
             "user:recording:search",
             actor,
