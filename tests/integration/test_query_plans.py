@@ -31,7 +31,7 @@ from custody.services.counting import COUNT_BOUND
 from custody.services.identity import signin, users
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
-from custody.tools.force import NOW, REASON, Seeded, seed
+from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
@@ -127,13 +127,20 @@ def _serve(system: System, force: Seeded) -> Iterator[Served]:
     system.engine.dispose()
 
 
+# The planner's statistics of a seeded force at scale (`benchmarks/portal_scale.py
+# --statistics`): the small force's plans are checked as SQLite would plan them there.
+AT_SCALE = json.loads((Path(__file__).parent / "force_statistics.json").read_text())
+
+
 def _sqlite_force(
-    where: Path, install: Installer, recordings: int, cases: int, docks: int
+    where: Path, install: Installer, recordings: int, cases: int, docks: int, *, at_scale: bool
 ) -> Iterator[Served]:
     clock = ManualClock(NOW)
     settings = Settings(data_dir=where / "data", database_url=f"sqlite:///{where / 'f.db'}")
     system = install(settings, clock=clock)
     force = seed(system.engine, recordings, cases=cases, docks_per_borough=docks)
+    if at_scale:
+        assume_statistics(system.engine, [tuple(row) for row in AT_SCALE["sqlite_stat1"]])
     yield from _serve(system, force)
 
 
@@ -143,10 +150,11 @@ def _sqlite_force(
 def served(
     request: pytest.FixtureRequest, modules_tmp: Path, install: Installer
 ) -> Iterator[Served]:
-    """A force of 4,000 recordings, 60 cases and 96 docks, served, on each database."""
+    """A force of 4,000 recordings, 60 cases and 96 docks, served, on each database; on
+    SQLite planned as a force of hundreds of thousands (its statistics, `AT_SCALE`)."""
     where = modules_tmp / request.param
     if request.param == "sqlite":
-        yield from _sqlite_force(where, install, 4000, 60, 3)
+        yield from _sqlite_force(where, install, 4000, 60, 3, at_scale=True)
         return
     admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
     template: str = request.getfixturevalue("postgres_template")
@@ -160,7 +168,7 @@ def served(
 @pytest.fixture(scope="module")
 def smaller(modules_tmp: Path, install: Installer) -> Iterator[Served]:
     """A force of 1,200 recordings, 25 cases and 32 docks, on SQLite."""
-    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1)
+    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1, at_scale=False)
 
 
 def _plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
@@ -268,6 +276,30 @@ def test_a_page_runs_as_many_queries_however_large_the_force(
     address = COUNTED.get(page)
     counted = {len(smaller.get(page, address)), len(served.get(page, address))}
     assert len(counted) == 1, f"{page}: {sorted(counted)} statements at the two sizes"
+
+
+def test_the_plans_are_checked_with_statistics_of_every_index_at_scale(served: Served) -> None:
+    """Every index of the growing tables has its statistics from a force at scale: an index
+    added since they were kept would be planned by its few thousand rows (regenerate them:
+    `benchmarks/portal_scale.py --quick --statistics tests/integration/force_statistics.json`)."""
+    if served.system.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's statistics cannot be given; its sequential scans are priced out")
+    kept = {(tbl, idx) for tbl, idx, _ in AT_SCALE["sqlite_stat1"]}
+    with served.system.engine.connect() as connection:
+        indexes = connection.exec_driver_sql(
+            "SELECT tbl_name, name FROM sqlite_schema WHERE type = 'index'"
+            f" AND tbl_name IN ({', '.join('?' * len(GROWING))})",
+            GROWING,
+        ).all()
+        planned = dict(
+            connection.exec_driver_sql(
+                "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'recordings'"
+            ).all()
+        )
+    missing = sorted(f"{tbl}.{name}" for tbl, name in indexes if (tbl, name) not in kept)
+    assert not missing, f"no statistics at scale for {missing}: regenerate them"
+    assert AT_SCALE["recordings"] >= 200_000
+    assert int(planned["sqlite_autoindex_recordings_1"].split()[0]) == AT_SCALE["recordings"]
 
 
 def test_the_seeded_force_is_what_the_plans_are_checked_on(served: Served) -> None:
