@@ -4,6 +4,7 @@ decides and words each alert, by the clock every other decision uses."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -86,7 +87,12 @@ def _behind(session: Session) -> tuple[dict[str, str], dict[str, list[str]]]:
     return newest, behind
 
 
-def _alerting(now: datetime, policy: HealthPolicy, behind: dict[str, list[str]]) -> Subquery:
+def _alerting(
+    now: datetime,
+    policy: HealthPolicy,
+    behind: dict[str, list[str]],
+    among: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> Subquery:
     """Every alert that holds now, one row each, as SQL: its kind, severity rank (0 is
     critical), since when, and the camera's or dock's id and name to order by. The same
     conditions as `domain.fleet_health` decides one camera or dock by, so that the page
@@ -96,7 +102,7 @@ def _alerting(now: datetime, policy: HealthPolicy, behind: dict[str, list[str]])
     severe = since < now - timedelta(days=2 * policy.camera_idle_days)
     last_report = _last_report()
     lost = Camera.status == CameraStatus.LOST.value
-    parts: list[Select[str, int, datetime | None, str, str, int]] = [
+    cameras: list[Select[str, int, datetime | None, str, str, int]] = [
         select(
             literal(AlertKind.CAMERA_NOT_DOCKED.value).label("kind"),
             case((severe, critical), else_=warning).label("rank"),
@@ -129,20 +135,9 @@ def _alerting(now: datetime, policy: HealthPolicy, behind: dict[str, list[str]])
             Camera.status.in_([s.value for s in OUT_OF_SERVICE]),
             last_report > func.coalesce(Camera.status_changed_at, Camera.registered_at),
         ),
-        select(
-            literal(AlertKind.DOCK_SILENT.value).label("kind"),
-            warning.label("rank"),
-            func.coalesce(Dock.last_seen_at, Dock.created_at).label("since"),
-            literal("dock").label("subject"),
-            Dock.name.label("name"),
-            Dock.id.label("id"),
-        ).where(
-            Dock.revoked_at.is_(None),
-            func.coalesce(Dock.last_seen_at, Dock.created_at) < silent_cutoff(now, policy),
-        ),
     ]
     if behind:
-        parts.append(
+        cameras.append(
             select(
                 literal(AlertKind.FIRMWARE_BEHIND.value).label("kind"),
                 warning.label("rank"),
@@ -160,7 +155,23 @@ def _alerting(now: datetime, policy: HealthPolicy, behind: dict[str, list[str]])
                 ),
             )
         )
-    return union_all(*parts).subquery("alerting")
+    docks = select(
+        literal(AlertKind.DOCK_SILENT.value).label("kind"),
+        warning.label("rank"),
+        func.coalesce(Dock.last_seen_at, Dock.created_at).label("since"),
+        literal("dock").label("subject"),
+        Dock.name.label("name"),
+        Dock.id.label("id"),
+    ).where(
+        Dock.revoked_at.is_(None),
+        func.coalesce(Dock.last_seen_at, Dock.created_at) < silent_cutoff(now, policy),
+    )
+    if among is not None:
+        # Only these cameras (by serial) and docks (by name): a page's rows.
+        serials, names = among
+        cameras = [part.where(Camera.serial.in_(serials)) for part in cameras]
+        docks = docks.where(Dock.name.in_(names))
+    return union_all(*cameras, docks).subquery("alerting")
 
 
 def _worded(
@@ -238,6 +249,25 @@ def _find_alerts(
             first = first.where(alerting.c.kind == kind)
         rows = list(session.execute(first.limit(limit)).all())
         return counts, _worded(session, rows, newest, now, policy)
+
+
+def flagged(
+    system: System,
+    principal: Principal,
+    *,
+    cameras: Sequence[str],
+    docks: Sequence[str],
+    actor: Actor | None = None,
+) -> set[tuple[str, str]]:
+    """Which of these cameras (serials) and docks (names) have an alert now, as ("camera",
+    serial) and ("dock", name): the rows a page shows, flagged in one query."""
+    permit(system, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+    policy = policy_for(system)
+    with system.unit_of_work() as uow:
+        _, behind = _behind(uow.session)
+        alerting = _alerting(uow.now(), policy, behind, among=(cameras, docks))
+        found = uow.session.execute(select(alerting.c.subject, alerting.c.name).distinct())
+        return {(str(subject), str(name)) for subject, name in found}
 
 
 def alerts(
