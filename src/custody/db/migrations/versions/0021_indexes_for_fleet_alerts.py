@@ -1,15 +1,8 @@
-"""a team's search reads its officers' footage from the index alone; the fleet's alerts
-find their cameras by index
+"""the fleet's alerts find their cameras by index
 
 Revision ID: 0021
 Revises: 0018
 Create Date: 2026-12-02 01:30:00.000000
-
-A search by unit walks (officer, started) for each of the team's officers over the days
-asked for, and checks each recording's grants and categories: the grants name recordings
-by id and the categories are keyed by it, which the index did not hold, so every one of a
-week's thousands of candidates was read from the table before most were passed over. With
-the id in the index, only the page's rows are read.
 
 The fleet's alerts counted and ordered every camera by a scan of all of them: an issued
 camera's last docking, a camera's model and firmware, and its status are indexed together,
@@ -25,8 +18,6 @@ down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OFFICER_STARTED = "ix_recordings_officer_started"
-BEFORE = ["officer_id", "started_at", "state", "access_class"]
 CAMERA_INDEXES = {
     "ix_cameras_status_docked": ["status", "last_docked_at", "status_changed_at"],
     "ix_cameras_model_firmware": ["model", "firmware", "status"],
@@ -34,8 +25,6 @@ CAMERA_INDEXES = {
 
 
 def upgrade() -> None:
-    op.drop_index(OFFICER_STARTED, table_name="recordings")
-    op.create_index(OFFICER_STARTED, "recordings", [*BEFORE, "id"], unique=False)
     for name, columns in CAMERA_INDEXES.items():
         op.create_index(name, "cameras", columns, unique=False)
 
@@ -43,5 +32,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in CAMERA_INDEXES:
         op.drop_index(name, table_name="cameras")
-    op.drop_index(OFFICER_STARTED, table_name="recordings")
-    op.create_index(OFFICER_STARTED, "recordings", BEFORE, unique=False)
