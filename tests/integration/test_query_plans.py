@@ -385,3 +385,28 @@ def test_the_cases_list_pages_on_by_cursor(served: Served) -> None:
     assert f"{served.force.cases - 50} of {served.force.cases} cases" in second.text
     assert 'rel="next"' not in second.text and "Newest cases" in second.text
     assert served.client.get("/cases?before=nonsense").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "listing",
+    ["/api/v1/retention/pending?", "/api/v1/retention/preview?at=2027-04-01T00:00:00Z&"],
+)
+def test_retention_lists_page_on_by_cursor_as_by_offset(served: Served, listing: str) -> None:
+    """A retention list walked by cursor is the same list, in the same order, as walked by
+    offset; past the deepest offset only the cursor goes on."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["administrator"])
+    by_offset: list[str] = []
+    for offset in range(0, 300, 100):
+        page = served.client.get(f"{listing}limit=100&offset={offset}").json()
+        by_offset += [item["id"] for item in page["items"]]
+    by_cursor: list[str] = []
+    cursor = ""
+    while len(by_cursor) < 300:
+        page = served.client.get(f"{listing}limit=100{cursor}").json()
+        by_cursor += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert len(by_offset) > 100, "the list spans pages"
+    assert by_cursor == by_offset and len(by_cursor) == len(set(by_cursor))
+    assert served.client.get(f"{listing}offset=1001").status_code in (400, 422)

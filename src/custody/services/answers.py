@@ -17,6 +17,9 @@ from custody.domain.errors import InvalidInput
 # One bound for every list a person can page through: large enough for a screen of work,
 # small enough that one request cannot make the server build a huge answer.
 MAX_PAGE = 500
+# Deeper than this a long list is paged by cursor (`custody.services.cursors`): an offset
+# makes the database walk every row before the page.
+MAX_OFFSET = 1000
 
 # A UTC time, ISO 8601 with a Z (custody.domain.clock.isoformat).
 When = str

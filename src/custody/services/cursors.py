@@ -14,6 +14,9 @@ import base64
 import binascii
 import json
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
 
 from custody.domain.clock import isoformat, parse_time
 from custody.domain.errors import InvalidInput
@@ -59,3 +62,20 @@ def decode(cursor: str, *shape: type[str] | type[int] | type[datetime]) -> tuple
         else:
             raise refusal
     return tuple(keys)
+
+
+def following(
+    column: SQLColumnExpression[Any],
+    tie: SQLColumnExpression[Any],
+    keys: tuple[Key, ...],
+    *,
+    newest: bool,
+) -> ColumnElement[bool]:
+    """A condition: the row comes after the one whose (`column`, `tie`) are `keys`, in a
+    list ordered by `column` (descending if `newest`) then `tie` ascending. The first term
+    bounds the walk along `column`'s index; the second only skips the rows of the same
+    value already shown."""
+    value, tie_value = keys
+    if newest:
+        return and_(column <= value, or_(column < value, tie > tie_value))
+    return and_(column >= value, or_(column > value, tie > tie_value))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from custody.db.models import Camera, Officer, Recording
@@ -18,7 +18,7 @@ from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.services import cursors
 from custody.services.access import Sight, open_recording, visible_recordings
-from custody.services.answers import Page, Paged
+from custody.services.answers import MAX_OFFSET, Page, Paged
 from custody.services.counting import count_up_to
 from custody.services.evidence import categories
 from custody.services.recordings import viewings
@@ -28,8 +28,6 @@ from custody.services.system import System, UnitOfWork
 
 # A list's page when the caller names none.
 LIST_PAGE = Page(limit=50)
-# Deeper than this a page is asked for by cursor: an offset walks every row before it.
-MAX_OFFSET = 1000
 
 
 @dataclass(frozen=True)
@@ -96,12 +94,9 @@ def list_recordings(
         # The list's size from its start, whichever page this is (counted to a bound).
         total = count_up_to(uow, query.with_only_columns(Recording.id), page)
         if page.after is not None:
-            started, rid = cursors.decode(page.after, datetime, str)
-            # The first condition bounds the walk along the time index; the second only
-            # skips the rows of the same instant already shown.
+            keys = cursors.decode(page.after, datetime, str)
             query = query.where(
-                Recording.started_at <= started,
-                or_(Recording.started_at < started, Recording.id > rid),
+                cursors.following(Recording.started_at, Recording.id, keys, newest=True)
             )
         rows = uow.session.execute(
             query.order_by(Recording.started_at.desc(), Recording.id)

@@ -9,11 +9,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
-from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.answers import MAX_OFFSET, MAX_PAGE, Page, Paged
 from custody.services.cursors import LONGEST
 from custody.services.recordings import reading
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
-from custody.services.recordings.reading import MAX_OFFSET, RangeNotSatisfiable, RecordingFilter
+from custody.services.recordings.reading import RangeNotSatisfiable, RecordingFilter
 from custody.web.deps import CurrentUser, SystemDep, user_actor
 from custody.web.errors import error_response, errors_for
 from custody.web.guard import access
