@@ -23,12 +23,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, select
 
 from custody.config import Settings
+from custody.db.models import Recording
 from custody.domain.clock import ManualClock
-from custody.services.counting import COUNT_BOUND
+from custody.services.answers import MAX_PAGE, Page
+from custody.services.counting import COUNT_BOUND, rows_up_to
 from custody.services.identity import signin, users
+from custody.services.recordings import search as searching
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
@@ -410,3 +413,19 @@ def test_retention_lists_page_on_by_cursor_as_by_offset(served: Served, listing:
     assert len(by_offset) > 100, "the list spans pages"
     assert by_cursor == by_offset and len(by_cursor) == len(set(by_cursor))
     assert served.client.get(f"{listing}offset=1001").status_code in (400, 422)
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "longest", "shortest"])
+def test_a_search_orders_its_few_matches_as_the_database_orders_many(
+    served: Served, sort: str
+) -> None:
+    """A search whose matches all fit under the count's bound is ordered from their keys;
+    one with more is ordered by the database: the two orders are the same."""
+    where = [Recording.officer_id == 1, Recording.state != "deleted"]
+    keys = select(Recording.id, Recording.started_at, Recording.duration_seconds)
+    with served.system.unit_of_work() as uow:
+        found, count = rows_up_to(uow, keys.where(*where), Page(limit=MAX_PAGE))
+        by_keys = [row.id for row in searching._in_order(found, sort)]
+        by_database = [r.id for r in searching._page(uow, where, sort, Page(limit=MAX_PAGE))]
+    assert count.exact and len(by_keys) > 10
+    assert by_keys == by_database
