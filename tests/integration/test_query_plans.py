@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, event, select
+from typer.testing import CliRunner
 
+from custody.cli import app as cli
 from custody.config import Settings
 from custody.db.models import Recording
 from custody.domain.clock import ManualClock
@@ -429,3 +431,21 @@ def test_a_search_orders_its_few_matches_as_the_database_orders_many(
         by_database = [r.id for r in searching._page(uow, where, sort, Page(limit=MAX_PAGE))]
     assert count.exact and len(by_keys) > 10
     assert by_keys == by_database
+
+
+def test_the_cases_command_lists_every_case(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`custody cases list` pages through the cases by cursor and prints each one."""
+    if served.system.engine.dialect.name != "sqlite":
+        pytest.skip("the command is the same on both databases")
+    settings = served.system.settings
+    monkeypatch.setenv("CUSTODY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CUSTODY_DATABASE_URL", settings.resolved_database_url)
+    username = served.force.users["professional_standards"]
+    result = CliRunner().invoke(cli, ["cases", "list", "--as", username], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    with served.system.engine.connect() as connection:
+        references = connection.exec_driver_sql("SELECT reference FROM cases").scalars().all()
+    assert len(references) == served.force.cases
+    assert all(reference in result.output for reference in references)
