@@ -12,7 +12,7 @@ sign-in page (no query at all): what a request costs before any footage is looke
 
     .venv/bin/python benchmarks/portal_scale.py [--quick] [--recordings N]
         [--backend sqlite|postgresql|both] [--postgres URL] [--requests 30]
-        [--cache DIR] [--only PAGE ...]
+        [--cache DIR] [--only PAGE ...] [--statistics FILE]
 
 It ends with one line:
     portal scale: N recordings, worst p95 X ms (PAGE) sqlite, Y ms (PAGE) postgresql
@@ -23,6 +23,10 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test), in a throwaway database.
 Seeding a million recordings takes minutes: with --cache DIR the seeded force is kept (a
 SQLite file in DIR; on PostgreSQL a database `custody_scale_cache_N` that each run copies as
 a template) and later runs start from a copy of it, migrated to the code's schema first.
+
+With --statistics FILE it writes the SQLite force's planner statistics (sqlite_stat1) and
+stops: tests/integration/force_statistics.json, with which the query-plan tests plan their
+small force as this one (regenerate it when an index changes; a test says when).
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ import os
 import resource
 import shutil
 import socket
+import sqlite3
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -56,7 +61,7 @@ from custody.domain.clock import ManualClock
 from custody.services import keys
 from custody.services.identity import signin, users
 from custody.services.system import NoJobs, System
-from custody.tools.force import HOT_PAGES, NOW, Seeded, seed
+from custody.tools.force import HOT_PAGES, NOW, Seeded, planner_statistics, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 
@@ -119,13 +124,15 @@ def _seed_fresh(database_url: str, recordings: int) -> Seeded:
     try:
         migrate.upgrade(engine)
         force = seed(engine, recordings)
-        if engine.dialect.name == "sqlite":
-            # Everything into the database file itself, which is what the cache copies.
-            with engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        return force
     finally:
         engine.dispose()
+    if make_url(database_url).get_backend_name() == "sqlite":
+        # Everything into the database file itself, which is what the cache copies: on a
+        # connection of its own, as one of the pool's may still hold a statement open.
+        database = make_url(database_url).database or ""
+        with closing(sqlite3.connect(database)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return force
 
 
 @contextmanager
@@ -285,6 +292,27 @@ def run(
     return _percentile(timings[worst], 0.95), worst
 
 
+def keep_statistics(where: Path, recordings: int, cache: Path | None) -> None:
+    """The planner's statistics of a seeded SQLite force, for the query-plan tests to plan
+    a small force as this one (`custody.tools.force.assume_statistics`)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="portal-scale-") as tmp,
+        _seeded("sqlite", Path(tmp), recordings, POSTGRES_URL, cache) as (url, force),
+    ):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+                connection.commit()
+            kept = planner_statistics(engine)
+        finally:
+            engine.dispose()
+    # A statistic a line, so that a change of index reads as a change of a few lines.
+    lines = ",\n".join(f"  {json.dumps(list(row))}" for row in kept)
+    where.write_text(f'{{"recordings": {force.recordings},\n "sqlite_stat1": [\n{lines}\n]}}\n')
+    print(f"{len(kept)} statistics of {force.recordings:,} recordings written to {where}")
+
+
 def _load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -298,8 +326,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--cache", type=Path, help="keep the seeded force here and reuse it")
     parser.add_argument("--only", nargs="*", default=(), help="pages whose name has this")
+    parser.add_argument(
+        "--statistics",
+        type=Path,
+        help="write the seeded SQLite force's planner statistics here (JSON) and stop",
+    )
     args = parser.parse_args()
     recordings = 200_000 if args.quick else args.recordings
+    if args.statistics:
+        keep_statistics(args.statistics, recordings, args.cache)
+        return
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     worst = {
         b: run(

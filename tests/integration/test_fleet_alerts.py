@@ -127,6 +127,31 @@ def test_a_lost_camera_that_docks_again_is_flagged(world: FleetWorld, clock: Man
     assert kinds(world) == []
 
 
+def test_the_first_alerts_are_counted_and_ordered_in_full_and_rows_flagged_alone(
+    world: FleetWorld, clock: ManualClock
+) -> None:
+    """A page asks for its first few alerts and still counts every kind; the rows it shows
+    are flagged by the same rules, whether or not their alert is among the first few."""
+    system = world.system
+    world.camera("BWV-1", officer="1001HK")
+    world.camera("BWV-2", officer="1002HK")
+    world.camera("STOCK-1")
+    world.dock_report("BWV-1")
+    clock.advance(3 * DAY)
+    world.dock_report("BWV-2")
+    clock.advance(DAY)
+    registry.heartbeat(system, world.dock, [])
+    clock.advance(3 * DAY)  # BWV-1 out 7 days (critical), BWV-2 4 days; the dock silent 3
+    everything = health.alerts(system, world.admin)
+    first = health.alerts(system, world.admin, limit=2)
+    assert [a.name for a in everything.alerts] == ["BWV-1", "BWV-2", "Hackney-1"]
+    assert [a.name for a in first.alerts] == ["BWV-1", "BWV-2"]
+    assert first.counts == everything.counts and first.total == everything.total == 3
+    shown = health.flagged(system, world.admin, cameras=["BWV-2", "STOCK-1"], docks=["Hackney-1"])
+    assert shown == {("camera", "BWV-2"), ("dock", "Hackney-1")}
+    assert health.flagged(system, world.admin, cameras=[], docks=[]) == set()
+
+
 def test_the_api_and_the_command(
     world: FleetWorld, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,15 +23,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, select
+from typer.testing import CliRunner
 
+from custody.cli import app as cli
 from custody.config import Settings
+from custody.db.models import Recording
 from custody.domain.clock import ManualClock
-from custody.services.counting import COUNT_BOUND
+from custody.services.answers import MAX_PAGE, Page
+from custody.services.counting import COUNT_BOUND, rows_up_to
 from custody.services.identity import signin, users
+from custody.services.recordings import search as searching
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
-from custody.tools.force import NOW, REASON, Seeded, seed
+from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
@@ -127,13 +132,20 @@ def _serve(system: System, force: Seeded) -> Iterator[Served]:
     system.engine.dispose()
 
 
+# The planner's statistics of a seeded force at scale (`benchmarks/portal_scale.py
+# --statistics`): the small force's plans are checked as SQLite would plan them there.
+AT_SCALE = json.loads((Path(__file__).parent / "force_statistics.json").read_text())
+
+
 def _sqlite_force(
-    where: Path, install: Installer, recordings: int, cases: int, docks: int
+    where: Path, install: Installer, recordings: int, cases: int, docks: int, *, at_scale: bool
 ) -> Iterator[Served]:
     clock = ManualClock(NOW)
     settings = Settings(data_dir=where / "data", database_url=f"sqlite:///{where / 'f.db'}")
     system = install(settings, clock=clock)
     force = seed(system.engine, recordings, cases=cases, docks_per_borough=docks)
+    if at_scale:
+        assume_statistics(system.engine, [tuple(row) for row in AT_SCALE["sqlite_stat1"]])
     yield from _serve(system, force)
 
 
@@ -143,10 +155,11 @@ def _sqlite_force(
 def served(
     request: pytest.FixtureRequest, modules_tmp: Path, install: Installer
 ) -> Iterator[Served]:
-    """A force of 4,000 recordings, 60 cases and 96 docks, served, on each database."""
+    """A force of 4,000 recordings, 60 cases and 96 docks, served, on each database; on
+    SQLite planned as a force of hundreds of thousands (its statistics, `AT_SCALE`)."""
     where = modules_tmp / request.param
     if request.param == "sqlite":
-        yield from _sqlite_force(where, install, 4000, 60, 3)
+        yield from _sqlite_force(where, install, 4000, 60, 3, at_scale=True)
         return
     admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
     template: str = request.getfixturevalue("postgres_template")
@@ -160,7 +173,7 @@ def served(
 @pytest.fixture(scope="module")
 def smaller(modules_tmp: Path, install: Installer) -> Iterator[Served]:
     """A force of 1,200 recordings, 25 cases and 32 docks, on SQLite."""
-    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1)
+    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1, at_scale=False)
 
 
 def _plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
@@ -270,6 +283,30 @@ def test_a_page_runs_as_many_queries_however_large_the_force(
     assert len(counted) == 1, f"{page}: {sorted(counted)} statements at the two sizes"
 
 
+def test_the_plans_are_checked_with_statistics_of_every_index_at_scale(served: Served) -> None:
+    """Every index of the growing tables has its statistics from a force at scale: an index
+    added since they were kept would be planned by its few thousand rows (regenerate them:
+    `benchmarks/portal_scale.py --quick --statistics tests/integration/force_statistics.json`)."""
+    if served.system.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's statistics cannot be given; its sequential scans are priced out")
+    kept = {(tbl, idx) for tbl, idx, _ in AT_SCALE["sqlite_stat1"]}
+    with served.system.engine.connect() as connection:
+        indexes = connection.exec_driver_sql(
+            "SELECT tbl_name, name FROM sqlite_schema WHERE type = 'index'"
+            f" AND tbl_name IN ({', '.join('?' * len(GROWING))})",
+            GROWING,
+        ).all()
+        planned = dict(
+            connection.exec_driver_sql(
+                "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'recordings'"
+            ).all()
+        )
+    missing = sorted(f"{tbl}.{name}" for tbl, name in indexes if (tbl, name) not in kept)
+    assert not missing, f"no statistics at scale for {missing}: regenerate them"
+    assert AT_SCALE["recordings"] >= 200_000
+    assert int(planned["sqlite_autoindex_recordings_1"].split()[0]) == AT_SCALE["recordings"]
+
+
 def test_the_seeded_force_is_what_the_plans_are_checked_on(served: Served) -> None:
     """The plans above mean something only on a force with footage in every state."""
     force = served.force
@@ -286,8 +323,9 @@ def test_a_long_list_says_at_least_and_a_short_one_exactly(served: Served) -> No
     assert everything["total_exact"] is False
     assert everything["total"] == COUNT_BOUND + everything["limit"]
     assert everything["has_next"] is True
-    deep = served.client.get("/api/v1/recordings?offset=3000&limit=50").json()
-    assert len(deep["items"]) == 50 and deep["has_next"] is True
+    # Deep pages are asked for by cursor, never by an offset the database walks.
+    deep = served.client.get("/api/v1/recordings?offset=3000&limit=50")
+    assert deep.status_code == 400 and "cursor" in deep.json()["error"]["message"]
     page = served.client.get("/search?sort=newest", headers={"Accept": "text/html"})
     # An administrator sees records, a table of 50 a page (no footage, so no grid of 24).
     assert f"{COUNT_BOUND + 50}+ recordings" in page.text
@@ -301,3 +339,113 @@ def test_a_long_list_says_at_least_and_a_short_one_exactly(served: Served) -> No
         ).scalar_one()
     assert own["total_exact"] is True and own["has_next"] is False
     assert own["total"] == len(own["items"]) == recorded
+
+
+def test_a_list_pages_on_by_cursor_from_where_the_last_page_ended(served: Served) -> None:
+    """Every recording once, newest first, a page at a time by each page's cursor; the
+    last page says there is none after it; a cursor this list never gave is refused."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["officer"])
+    own = served.client.get("/api/v1/recordings?limit=500").json()
+    assert own["next_cursor"] is None and own["has_next"] is False
+    seen: list[tuple[str, str]] = []
+    cursor = ""
+    while True:
+        page = served.client.get(f"/api/v1/recordings?limit=7{cursor}").json()
+        seen += [(item["started_at"], item["id"]) for item in page["items"]]
+        assert page["total"] == own["total"]
+        if page["next_cursor"] is None:
+            assert page["has_next"] is False
+            break
+        assert page["has_next"] is True and len(page["items"]) == 7
+        cursor = f"&cursor={page['next_cursor']}"
+    assert [rid for _, rid in seen] == [item["id"] for item in own["items"]]
+    assert len(set(seen)) == len(seen) == own["total"]
+    for forged in ("nonsense", "W10", "WyJ4Il0", "x" * 600):
+        answer = served.client.get(f"/api/v1/recordings?cursor={forged}")
+        assert answer.status_code in (400, 422), (forged, answer.text)
+    both = served.client.get(f"/api/v1/recordings?offset=7&cursor={page['cursor']}")
+    assert both.status_code == 400
+
+
+def test_the_cases_list_pages_on_by_cursor(served: Served) -> None:
+    """Professional standards see every case, fifty a page, newest first: the API and the
+    portal page on by cursor, each case once."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["professional_standards"])
+    ids: list[int] = []
+    cursor = ""
+    while True:
+        page = served.client.get(f"/api/v1/cases?limit=25{cursor}").json()
+        assert page["total"] == served.force.cases and page["total_exact"] is True
+        ids += [case["id"] for case in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert len(ids) == len(set(ids)) == served.force.cases
+    first = served.client.get("/cases", headers={"Accept": "text/html"})
+    assert f"50 of {served.force.cases} cases" in first.text
+    older = re.search(r'href="(/cases\?before=[^"]+)" rel="next"', first.text)
+    assert older is not None
+    second = served.client.get(older.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200
+    assert f"{served.force.cases - 50} of {served.force.cases} cases" in second.text
+    assert 'rel="next"' not in second.text and "Newest cases" in second.text
+    assert served.client.get("/cases?before=nonsense").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "listing",
+    ["/api/v1/retention/pending?", "/api/v1/retention/preview?at=2027-04-01T00:00:00Z&"],
+)
+def test_retention_lists_page_on_by_cursor_as_by_offset(served: Served, listing: str) -> None:
+    """A retention list walked by cursor is the same list, in the same order, as walked by
+    offset; past the deepest offset only the cursor goes on."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["administrator"])
+    by_offset: list[str] = []
+    for offset in range(0, 300, 100):
+        page = served.client.get(f"{listing}limit=100&offset={offset}").json()
+        by_offset += [item["id"] for item in page["items"]]
+    by_cursor: list[str] = []
+    cursor = ""
+    while len(by_cursor) < 300:
+        page = served.client.get(f"{listing}limit=100{cursor}").json()
+        by_cursor += [item["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert len(by_offset) > 100, "the list spans pages"
+    assert by_cursor == by_offset and len(by_cursor) == len(set(by_cursor))
+    assert served.client.get(f"{listing}offset=1001").status_code in (400, 422)
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "longest", "shortest"])
+def test_a_search_orders_its_few_matches_as_the_database_orders_many(
+    served: Served, sort: str
+) -> None:
+    """A search whose matches all fit under the count's bound is ordered from their keys;
+    one with more is ordered by the database: the two orders are the same."""
+    where = [Recording.officer_id == 1, Recording.state != "deleted"]
+    keys = select(Recording.id, Recording.started_at, Recording.duration_seconds)
+    with served.system.unit_of_work() as uow:
+        found, count = rows_up_to(uow, keys.where(*where), Page(limit=MAX_PAGE))
+        by_keys = [row.id for row in searching._in_order(found, sort)]
+        by_database = [r.id for r in searching._page(uow, where, sort, Page(limit=MAX_PAGE))]
+    assert count.exact and len(by_keys) > 10
+    assert by_keys == by_database
+
+
+def test_the_cases_command_lists_every_case(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`custody cases list` pages through the cases by cursor and prints each one."""
+    if served.system.engine.dialect.name != "sqlite":
+        pytest.skip("the command is the same on both databases")
+    settings = served.system.settings
+    monkeypatch.setenv("CUSTODY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CUSTODY_DATABASE_URL", settings.resolved_database_url)
+    username = served.force.users["professional_standards"]
+    result = CliRunner().invoke(cli, ["cases", "list", "--as", username], terminal_width=300)
+    assert result.exit_code == 0, result.output
+    with served.system.engine.connect() as connection:
+        references = connection.exec_driver_sql("SELECT reference FROM cases").scalars().all()
+    assert len(references) == served.force.cases
+    assert all(reference in result.output for reference in references)

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from custody.cli.common import AS_HELP, AsUser, acting, err, out, refusals
+from custody.services.answers import MAX_PAGE, Page
 from custody.services.evidence import cases
 
 app = typer.Typer(help="Cases: crime references, their footage and disposal.", no_args_is_help=True)
@@ -23,16 +24,23 @@ def list_cases(
     table = Table(title="Cases")
     for column in ("id", "reference", "title", "officer in case", "status", "disposal"):
         table.add_column(column)
-    for case in cases.list_cases(built, principal, actor, status=status):
-        disposal = case.disposal_days
-        table.add_row(
-            str(case.id),
-            case.reference,
-            case.title,
-            case.officer_in_case,
-            case.status,
-            "until manually deleted" if disposal is None else f"{disposal} days",
-        )
+    after: str | None = None
+    while True:
+        page = Page(limit=MAX_PAGE, after=after)
+        found = cases.list_cases(built, principal, actor, status=status, page=page)
+        for case in found.items:
+            disposal = case.disposal_days
+            table.add_row(
+                str(case.id),
+                case.reference,
+                case.title,
+                case.officer_in_case,
+                case.status,
+                "until manually deleted" if disposal is None else f"{disposal} days",
+            )
+        after = found.next_cursor
+        if after is None:
+            break
     out.print(table)
 
 

@@ -17,6 +17,9 @@ from custody.domain.errors import InvalidInput
 # One bound for every list a person can page through: large enough for a screen of work,
 # small enough that one request cannot make the server build a huge answer.
 MAX_PAGE = 500
+# Deeper than this a long list is paged by cursor (`custody.services.cursors`): an offset
+# makes the database walk every row before the page.
+MAX_OFFSET = 1000
 
 # A UTC time, ISO 8601 with a Z (custody.domain.clock.isoformat).
 When = str
@@ -43,11 +46,17 @@ class Paged(Answer, Generic[T]):
     limit: int
     offset: int
     total_exact: bool = True
+    # A list paged by keyset (`custody.services.cursors`): the cursor this page was asked
+    # at, if any, and the one that asks for the page after it (none on the last page).
+    cursor: str | None = None
+    next_cursor: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def has_next(self) -> bool:
         """Whether there are items beyond this page."""
+        if self.next_cursor is not None or self.cursor is not None:
+            return self.next_cursor is not None
         return self.offset + len(self.items) < self.total or (
             not self.total_exact and len(self.items) == self.limit
         )
@@ -60,9 +69,14 @@ class Page:
     offset: int = 0
     limit: int = 100
     most: int = MAX_PAGE
+    # The page after the row this cursor names (`custody.services.cursors`), for a list
+    # paged by keyset; never with an offset.
+    after: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= self.most:
             raise InvalidInput(f"limit must be 1 to {self.most}")
         if self.offset < 0:
             raise InvalidInput("offset cannot be negative")
+        if self.after is not None and self.offset:
+            raise InvalidInput("a page is asked for by cursor or by offset, not both")

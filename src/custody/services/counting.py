@@ -10,9 +10,9 @@ selects, so a count never tells anyone of footage their filter leaves out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Row, Select, func, literal_column, select
 
 from custody.services.answers import Page
 from custody.services.system import UnitOfWork
@@ -20,6 +20,7 @@ from custody.services.system import UnitOfWork
 # Counted exactly up to here (past the page shown); beyond it a list says "1,000+".
 COUNT_BOUND = 1000
 LARGEST = 2**63 - 1
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,12 @@ def count_up_to(uow: UnitOfWork, query: Select[Any], page: Page | None = None) -
     )
     found = found or 0
     return Count(min(found, bound), found <= bound)
+
+
+def rows_up_to(uow: UnitOfWork, query: Select[*Ts], page: Page) -> tuple[list[Row[*Ts]], Count]:
+    """The rows of `query` (in no particular order) up to the bound `count_up_to` counts
+    to, and their count: where they all fit, a list can be ordered and paged from them
+    without reading its candidates a second time."""
+    bound = min(COUNT_BOUND + page.offset + page.limit, LARGEST - 1)
+    found = list(uow.session.execute(query.limit(bound + 1)).all())
+    return found[:bound], Count(min(len(found), bound), len(found) <= bound)

@@ -525,3 +525,34 @@ def _seed(
         recording_id=in_case_1[0] if in_case_1 else (live[0] if live else ""),
         camera_serial=f"MP-{1:06d}",
     )
+
+
+# The planner's statistics of a force at scale (SQLite's sqlite_stat1: table, index, stat).
+Statistic = tuple[str, str | None, str]
+
+
+def planner_statistics(engine: Engine) -> list[Statistic]:
+    """The statistics SQLite's planner holds of a seeded (ANALYZEd) database, to be kept
+    and given to a small one (`assume_statistics`)."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql("SELECT tbl, idx, stat FROM sqlite_stat1 ORDER BY 1, 2")
+        return [
+            (str(tbl), None if idx is None else str(idx), str(stat)) for tbl, idx, stat in found
+        ]
+
+
+def assume_statistics(engine: Engine, kept: Sequence[Statistic]) -> None:
+    """Have SQLite plan a small database's queries as it would a large force's: its
+    statistics replaced with those kept of one (SQLite documents sqlite_stat1 as writable
+    for this). A plan at a few thousand rows is then the plan at a million; the rows are
+    the small force's, so the answers stay those of the small force."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")  # sqlite_stat1 exists from here
+        connection.exec_driver_sql("DELETE FROM sqlite_stat1")
+        for tbl, idx, stat in kept:
+            connection.exec_driver_sql(
+                "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", (tbl, idx, stat)
+            )
+        # The statistics are read when a connection loads the schema.
+        connection.exec_driver_sql("ANALYZE sqlite_schema")
+    engine.dispose()

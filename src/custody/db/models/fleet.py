@@ -43,7 +43,12 @@ class Officer(Base):
 class Camera(Base):
     __tablename__ = "cameras"
     # The roll-out counts issued cameras per borough; health looks for long-undocked ones.
-    __table_args__ = (Index("ix_cameras_borough_status", "borough", "status"),)
+    __table_args__ = (
+        Index("ix_cameras_borough_status", "borough", "status"),
+        # The fleet's alerts by range: issued cameras out too long, old firmware (0021).
+        Index("ix_cameras_status_docked", "status", "last_docked_at", "status_changed_at"),
+        Index("ix_cameras_model_firmware", "model", "firmware", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     serial: Mapped[str] = mapped_column(String(64), unique=True)

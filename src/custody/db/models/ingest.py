@@ -68,6 +68,8 @@ class Recording(Base):
     __table_args__ = (
         # Covering what the listing grants and counts filter on (state, access class): a
         # team's or an officer's count is read from the index alone.
+        # (Not the id too: PostgreSQL then counted a search's uncategorised by hashing every
+        # category row against the whole index, not looking each recording's up.)
         Index("ix_recordings_officer_started", "officer_id", "started_at", "state", "access_class"),
         Index("ix_recordings_camera_started", "camera_id", "started_at"),
         # The retention sweep finishes deletions whose objects are not yet purged.

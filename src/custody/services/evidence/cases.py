@@ -3,9 +3,10 @@ open case is never deleted, and closing a case applies its disposal rule."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from custody.db.models import Recording, User
 from custody.db.models.disclosure import ScheduleItem
@@ -24,6 +25,7 @@ from custody.domain.lifecycle import (
 )
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
+from custody.services import cursors
 from custody.services.access import (
     open_case,
     open_recording,
@@ -31,6 +33,8 @@ from custody.services.access import (
     require,
     visible_cases,
 )
+from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.counting import count_up_to
 from custody.services.evidence.answers import CaseDetail, CaseEntry, CaseRecordingChanged, CaseView
 from custody.services.retention.facts import due_details, recompute
 from custody.services.system import System, UnitOfWork
@@ -43,6 +47,9 @@ class Keep(Enum):
 
 
 KEEP = Keep.KEEP
+# A list of cases a page at a time, newest first; every open case to pick from at most.
+CASES_PAGE = Page(limit=50)
+OPEN_CASES_PAGE = Page(limit=MAX_PAGE)
 
 
 # --- cases -------------------------------------------------------------------------------
@@ -177,21 +184,48 @@ def _case_detail(uow: UnitOfWork, case: Case) -> CaseDetail:
 
 
 def list_cases(
-    system: System, principal: Principal, actor: Actor, *, status: str | None = None
-) -> list[CaseView]:
-    """Cases the principal may see: professional standards and auditors all, others theirs."""
+    system: System,
+    principal: Principal,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    page: Page = CASES_PAGE,
+) -> Paged[CaseView]:
+    """A page of the cases the principal may see, newest first (professional standards and
+    auditors all, others theirs), paged by keyset: `page.after` is a page's `next_cursor`."""
     if status not in (None, "open", "closed"):
         raise InvalidInput("status must be open or closed")
+    if page.offset:
+        raise InvalidInput("offset: cases are paged by cursor (each page's next_cursor)")
     with system.unit_of_work() as uow:
         viewer = require(uow, principal, SystemAction.VIEW_CASES, actor, "user:case:list")
-        query = (
-            select(Case)
-            .where(visible_cases(viewer))
-            .order_by(Case.created_at.desc(), Case.id.desc())
-        )
+        query = select(Case).where(visible_cases(viewer))
         if status:
             query = query.where(Case.status == status)
-        return _case_views(uow, list(uow.session.scalars(query.limit(500))))
+        total = count_up_to(uow, query.with_only_columns(Case.id))
+        if page.after is not None:
+            opened, case_id = cursors.decode(page.after, datetime, int)
+            # The first condition bounds the walk along the creation index; the second
+            # skips the cases of the same instant already shown.
+            query = query.where(
+                Case.created_at <= opened, or_(Case.created_at < opened, Case.id < case_id)
+            )
+        found = list(
+            uow.session.scalars(
+                query.order_by(Case.created_at.desc(), Case.id.desc()).limit(page.limit + 1)
+            )
+        )
+        shown = found[: page.limit]
+        more = len(found) > page.limit
+        return Paged[CaseView](
+            items=_case_views(uow, shown),
+            total=total.total,
+            total_exact=total.exact,
+            limit=page.limit,
+            offset=0,
+            cursor=page.after,
+            next_cursor=cursors.encode(shown[-1].created_at, shown[-1].id) if more else None,
+        )
 
 
 def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -> CaseDetail:

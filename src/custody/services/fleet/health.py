@@ -4,8 +4,25 @@ decides and words each alert, by the clock every other decision uses."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
 
 from custody.db.models import Camera, CameraReport, Dock, Officer
 from custody.domain.access import SystemAction
@@ -47,57 +64,135 @@ def policy_for(
         raise InvalidInput(str(exc)) from None
 
 
-def _find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
-    """Every alert that holds now, most severe and longest-standing first."""
-    with system.unit_of_work() as uow:
-        session = uow.session
-        now = uow.now()
-        in_service = Camera.status.not_in([s.value for s in OUT_OF_SERVICE])
-        seen = session.execute(
-            select(Camera.model, Camera.firmware).where(in_service).distinct()
-        ).all()
-        newest = newest_versions([(model, firmware) for model, firmware in seen])
-        # Firmware strings are few: decide "behind" in Python, then select by exact value.
-        behind: dict[str, list[str]] = {}
-        for model, firmware in seen:
-            if is_behind(firmware, newest.get(model)):
-                behind.setdefault(model, []).append(firmware)
-        last_report = (
-            select(func.max(CameraReport.reported_at))
-            .where(CameraReport.camera_id == Camera.id)
-            .correlate(Camera)
-            .scalar_subquery()
-        )
-        since = func.coalesce(Camera.last_docked_at, Camera.status_changed_at)
-        candidates = [
-            and_(
-                Camera.status == CameraStatus.ISSUED,
-                since < not_docked_cutoff(now, policy),
+def _last_report() -> ColumnElement[Any]:
+    """The newest dock report about the camera (its (camera, time) index answers it)."""
+    return (
+        select(func.max(CameraReport.reported_at))
+        .where(CameraReport.camera_id == Camera.id)
+        .correlate(Camera)
+        .scalar_subquery()
+    )
+
+
+def _behind(session: Session) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The newest firmware of each model in service, and the older versions of each."""
+    in_service = Camera.status.not_in([s.value for s in OUT_OF_SERVICE])
+    seen = session.execute(select(Camera.model, Camera.firmware).where(in_service).distinct()).all()
+    newest = newest_versions([(model, firmware) for model, firmware in seen])
+    # Firmware strings are few: decide "behind" in Python, then select by exact value.
+    behind: dict[str, list[str]] = {}
+    for model, firmware in seen:
+        if is_behind(firmware, newest.get(model)):
+            behind.setdefault(model, []).append(firmware)
+    return newest, behind
+
+
+def _alerting(
+    now: datetime,
+    policy: HealthPolicy,
+    behind: dict[str, list[str]],
+    among: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> Subquery:
+    """Every alert that holds now, one row each, as SQL: its kind, severity rank (0 is
+    critical), since when, and the camera's or dock's id and name to order by. The same
+    conditions as `domain.fleet_health` decides one camera or dock by, so that the page
+    counts every kind and reads only the alerts it shows, whatever the fleet's size."""
+    critical, warning = literal(0), literal(1)
+    since = func.coalesce(Camera.last_docked_at, Camera.status_changed_at)
+    severe = since < now - timedelta(days=2 * policy.camera_idle_days)
+    last_report = _last_report()
+    lost = Camera.status == CameraStatus.LOST.value
+    cameras: list[Select[str, int, datetime | None, str, str, int]] = [
+        select(
+            literal(AlertKind.CAMERA_NOT_DOCKED.value).label("kind"),
+            case((severe, critical), else_=warning).label("rank"),
+            since.label("since"),
+            literal("camera").label("subject"),
+            Camera.serial.label("name"),
+            Camera.id.label("id"),
+        ).where(
+            Camera.status == CameraStatus.ISSUED.value,
+            # `since` before the cutoff, said so that (status, last docked) answers by range.
+            or_(
+                Camera.last_docked_at < not_docked_cutoff(now, policy),
+                and_(
+                    Camera.last_docked_at.is_(None),
+                    Camera.status_changed_at < not_docked_cutoff(now, policy),
+                ),
             ),
-            and_(
-                Camera.status.in_([s.value for s in OUT_OF_SERVICE]),
-                last_report > func.coalesce(Camera.status_changed_at, Camera.registered_at),
-            ),
-        ]
-        candidates += [
-            and_(in_service, Camera.model == model, Camera.firmware.in_(versions))
-            for model, versions in behind.items()
-        ]
-        rows = session.execute(
-            select(Camera, Officer.warrant_number, last_report)
-            .outerjoin(Officer, Officer.id == Camera.officer_id)
-            .where(or_(*candidates))
-            .order_by(Camera.serial)
-        ).all()
-        docks = session.scalars(
-            select(Dock).where(
-                Dock.revoked_at.is_(None),
-                func.coalesce(Dock.last_seen_at, Dock.created_at) < silent_cutoff(now, policy),
+        ),
+        select(
+            case(
+                (lost, literal(AlertKind.REPORTED_WHILE_LOST.value)),
+                else_=literal(AlertKind.REPORTED_WHILE_RETIRED.value),
+            ).label("kind"),
+            critical.label("rank"),
+            last_report.label("since"),
+            literal("camera").label("subject"),
+            Camera.serial.label("name"),
+            Camera.id.label("id"),
+        ).where(
+            Camera.status.in_([s.value for s in OUT_OF_SERVICE]),
+            last_report > func.coalesce(Camera.status_changed_at, Camera.registered_at),
+        ),
+    ]
+    if behind:
+        cameras.append(
+            select(
+                literal(AlertKind.FIRMWARE_BEHIND.value).label("kind"),
+                warning.label("rank"),
+                null().label("since"),
+                literal("camera").label("subject"),
+                Camera.serial.label("name"),
+                Camera.id.label("id"),
+            ).where(
+                Camera.status.not_in([s.value for s in OUT_OF_SERVICE]),
+                or_(
+                    *(
+                        and_(Camera.model == model, Camera.firmware.in_(versions))
+                        for model, versions in behind.items()
+                    )
+                ),
             )
-        ).all()
-        found: list[Alert] = []
-        for camera, warrant, reported in rows:
-            facts = CameraFacts(
+        )
+    docks = select(
+        literal(AlertKind.DOCK_SILENT.value).label("kind"),
+        warning.label("rank"),
+        func.coalesce(Dock.last_seen_at, Dock.created_at).label("since"),
+        literal("dock").label("subject"),
+        Dock.name.label("name"),
+        Dock.id.label("id"),
+    ).where(
+        Dock.revoked_at.is_(None),
+        func.coalesce(Dock.last_seen_at, Dock.created_at) < silent_cutoff(now, policy),
+    )
+    if among is not None:
+        # Only these cameras (by serial) and docks (by name): a page's rows.
+        serials, names = among
+        cameras = [part.where(Camera.serial.in_(serials)) for part in cameras]
+        docks = docks.where(Dock.name.in_(names))
+    return union_all(*cameras, docks).subquery("alerting")
+
+
+def _worded(
+    session: Session,
+    rows: list[Row[Any]],
+    newest: dict[str, str],
+    now: datetime,
+    policy: HealthPolicy,
+) -> list[Alert]:
+    """The alerts of these rows, each worded by `domain.fleet_health` from its camera's or
+    dock's facts (read in one query each, however many alerts are shown)."""
+    cameras = {row.id for row in rows if row.subject == "camera"}
+    docks = {row.id for row in rows if row.subject == "dock"}
+    facts: dict[int, CameraFacts] = {}
+    if cameras:
+        for camera, warrant, reported in session.execute(
+            select(Camera, Officer.warrant_number, _last_report())
+            .outerjoin(Officer, Officer.id == Camera.officer_id)
+            .where(Camera.id.in_(sorted(cameras)))
+        ):
+            facts[camera.id] = CameraFacts(
                 serial=camera.serial,
                 model=camera.model,
                 firmware=camera.firmware,
@@ -109,14 +204,70 @@ def _find_alerts(system: System, policy: HealthPolicy) -> list[Alert]:
                 status_changed_at=camera.status_changed_at,
                 last_reported_at=reported,
             )
-            found += camera_alerts(facts, newest, now, policy)
-        for dock in docks:
-            alert = dock_silent(
-                DockFacts(dock.name, dock.station, dock.created_at, dock.last_seen_at), now, policy
-            )
-            if alert is not None:
-                found.append(alert)
+    silent: dict[int, DockFacts] = {}
+    if docks:
+        for dock in session.scalars(select(Dock).where(Dock.id.in_(sorted(docks)))):
+            silent[dock.id] = DockFacts(dock.name, dock.station, dock.created_at, dock.last_seen_at)
+    found: list[Alert] = []
+    for row in rows:
+        if row.subject == "dock":
+            alert = dock_silent(silent[row.id], now, policy)
+            found += [alert] if alert is not None else []
+        else:
+            found += [
+                a for a in camera_alerts(facts[row.id], newest, now, policy) if a.kind == row.kind
+            ]
     return ordered(found)
+
+
+def _find_alerts(
+    system: System, policy: HealthPolicy, kind: str | None, limit: int
+) -> tuple[Counter[str], list[Alert]]:
+    """How many alerts of each kind hold now, and the first `limit` of them (of `kind`),
+    most severe and longest-standing first: counted and ordered in SQL."""
+    with system.unit_of_work() as uow:
+        session = uow.session
+        now = uow.now()
+        newest, behind = _behind(session)
+        alerting = _alerting(now, policy, behind)
+        counts: Counter[str] = Counter(
+            {
+                found_kind: int(number)
+                for found_kind, number in session.execute(
+                    select(alerting.c.kind, func.count()).group_by(alerting.c.kind)
+                )
+            }
+        )
+        first = select(alerting).order_by(
+            alerting.c.rank,
+            alerting.c.since.nulls_last(),
+            alerting.c.subject,
+            alerting.c.name,
+            alerting.c.kind,
+        )
+        if kind is not None:
+            first = first.where(alerting.c.kind == kind)
+        rows = list(session.execute(first.limit(limit)).all())
+        return counts, _worded(session, rows, newest, now, policy)
+
+
+def flagged(
+    system: System,
+    principal: Principal,
+    *,
+    cameras: Sequence[str],
+    docks: Sequence[str],
+    actor: Actor | None = None,
+) -> set[tuple[str, str]]:
+    """Which of these cameras (serials) and docks (names) have an alert now, as ("camera",
+    serial) and ("dock", name): the rows a page shows, flagged in one query."""
+    permit(system, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+    policy = policy_for(system)
+    with system.unit_of_work() as uow:
+        _, behind = _behind(uow.session)
+        alerting = _alerting(uow.now(), policy, behind, among=(cameras, docks))
+        found = uow.session.execute(select(alerting.c.subject, alerting.c.name).distinct())
+        return {(str(subject), str(name)) for subject, name in found}
 
 
 def alerts(
@@ -137,10 +288,9 @@ def alerts(
     if not 1 <= limit <= MAX_ALERTS:
         raise InvalidInput(f"limit must be 1 to {MAX_ALERTS}")
     policy = policy_for(system, camera_idle_days, dock_silent_hours)
-    found = _find_alerts(system, policy)
+    counts, found = _find_alerts(system, policy, kind, limit)
     if kind is not None:
-        found = [alert for alert in found if alert.kind == kind]
-    counts = Counter(alert.kind.value for alert in found)
+        counts = Counter({kind: counts.get(kind, 0)})
     return FleetAlerts(
         as_of=isoformat(system.clock.now()),
         policy=AlertPolicy(
@@ -148,8 +298,8 @@ def alerts(
             dock_silent_hours=policy.dock_silent_hours,
         ),
         counts={k.value: counts.get(k.value, 0) for k in AlertKind},
-        total=len(found),
-        alerts=[_alert(alert) for alert in found[:limit]],
+        total=sum(counts.values()),
+        alerts=[_alert(alert) for alert in found],
     )
 
 

@@ -16,8 +16,9 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
+from custody.services import cursors
 from custody.services.access import Sight, open_recording, visible_recordings
-from custody.services.answers import Page, Paged
+from custody.services.answers import MAX_OFFSET, Page, Paged
 from custody.services.counting import count_up_to
 from custody.services.evidence import categories
 from custody.services.recordings import viewings
@@ -83,21 +84,39 @@ def list_recordings(
         query = query.where(Recording.started_at < filters.until)
     if filters.state:
         query = query.where(Recording.state == filters.state)
+    if page.offset > MAX_OFFSET:
+        raise InvalidInput(
+            f"offset: pages past {MAX_OFFSET} are asked for by cursor (each page's next_cursor)"
+        )
     with system.unit_of_work() as uow:
         # Lists filter in SQL by the same grants `decide` applies to one recording.
         query = query.where(visible_recordings(uow, principal))
+        # The list's size from its start, whichever page this is (counted to a bound).
         total = count_up_to(uow, query.with_only_columns(Recording.id), page)
+        if page.after is not None:
+            keys = cursors.decode(page.after, datetime, str)
+            query = query.where(
+                cursors.following(Recording.started_at, Recording.id, keys, newest=True)
+            )
         rows = uow.session.execute(
             query.order_by(Recording.started_at.desc(), Recording.id)
-            .limit(page.limit)
+            .limit(page.limit + 1)
             .offset(page.offset)
         ).all()
+        shown = rows[: page.limit]
+        last = shown[-1][0] if shown else None
         return Paged[RecordingSummary](
-            items=[_summary(r, serial, warrant) for r, serial, warrant in rows],
+            items=[_summary(r, serial, warrant) for r, serial, warrant in shown],
             total=total.total,
             total_exact=total.exact,
             limit=page.limit,
             offset=page.offset,
+            cursor=page.after,
+            next_cursor=(
+                cursors.encode(last.started_at, last.id)
+                if last is not None and len(rows) > page.limit
+                else None
+            ),
         )
 
 

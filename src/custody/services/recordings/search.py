@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, false, func, or_, select
 
 from custody.db.models import Camera, Dock, Officer, Recording
 from custody.db.models.lifecycle import (
@@ -47,7 +48,7 @@ from custody.services.access import (
     visible_recordings,
 )
 from custody.services.answers import Page
-from custody.services.counting import count_up_to
+from custody.services.counting import COUNT_BOUND, count_up_to, rows_up_to
 from custody.services.evidence import categories
 from custody.services.planning import not_by_officer
 from custody.services.retention.facts import retention_facts
@@ -290,6 +291,34 @@ def _check(search: Search) -> None:
         raise InvalidInput("the shortest duration is longer than the longest")
 
 
+def _in_order(rows: Sequence[Row[*tuple[Any, ...]]], sort: str) -> list[Row[*tuple[Any, ...]]]:
+    """Rows of (id, started_at, duration_seconds) in a search's order, as SQL orders them
+    (`_page`): each sort a stable one, the last key first."""
+    ordered = sorted(rows, key=lambda row: row.id)
+    ordered.sort(key=lambda row: row.started_at, reverse=sort != "oldest")
+    if sort in ("longest", "shortest"):
+        ordered.sort(key=lambda row: row.duration_seconds or 0.0, reverse=sort == "longest")
+    return ordered
+
+
+def _page(
+    uow: UnitOfWork, where: Sequence[ColumnElement[bool]], sort: str, page: Page
+) -> list[Recording]:
+    """A page of a search's matches in its order, read along the indexes."""
+    duration = func.coalesce(Recording.duration_seconds, 0.0)
+    order = {
+        "newest": (Recording.started_at.desc(), Recording.id),
+        "oldest": (Recording.started_at.asc(), Recording.id),
+        "longest": (duration.desc(), Recording.started_at.desc(), Recording.id),
+        "shortest": (duration.asc(), Recording.started_at.desc(), Recording.id),
+    }[sort]
+    return list(
+        uow.session.scalars(
+            select(Recording).where(*where).order_by(*order).limit(page.limit).offset(page.offset)
+        )
+    )
+
+
 def search(
     system: System,
     principal: Principal,
@@ -310,23 +339,25 @@ def search(
             visible_recordings(uow, principal),
             *_filters(uow, principal, query),
         ]
-        total = count_up_to(uow, select(Recording.id).where(*where), page)
-        duration = func.coalesce(Recording.duration_seconds, 0.0)
-        order = {
-            "newest": (Recording.started_at.desc(), Recording.id),
-            "oldest": (Recording.started_at.asc(), Recording.id),
-            "longest": (duration.desc(), Recording.started_at.desc(), Recording.id),
-            "shortest": (duration.asc(), Recording.started_at.desc(), Recording.id),
-        }[query.sort]
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .where(*where)
-                .order_by(*order)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
+        # The matches' sort keys, as many as the count goes to: a search whose matches all
+        # fit (a team's week, an officer's month) is counted, ordered and paged from them,
+        # in one pass over its candidates; a larger one is counted "at least" and its page
+        # read in order along the index.
+        found, total = rows_up_to(
+            uow,
+            select(Recording.id, Recording.started_at, Recording.duration_seconds).where(*where),
+            page,
         )
+        if total.exact and total.total <= COUNT_BOUND:
+            ordered = _in_order(found, query.sort)
+            ids = [row.id for row in ordered[page.offset : page.offset + page.limit]]
+            loaded = {
+                r.id: r for r in uow.session.scalars(select(Recording).where(Recording.id.in_(ids)))
+            }
+            rows = [loaded[rid] for rid in ids]
+        else:
+            # As many statements as the other way (a page's count of them never grows).
+            rows = _page(uow, where, query.sort, page)
         items = _cards(uow, principal, rows)
         uow.audit(
             "user:recording:search",

@@ -6,9 +6,12 @@ The sweep itself lives in custody.services.retention.sweep; `sweep` is re-export
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from custody.db.models import Officer, Recording
 from custody.domain.access import Action, SystemAction, Viewer
@@ -21,6 +24,7 @@ from custody.domain.retention import (
     DELETED,
     PENDING_NOTICE,
 )
+from custody.services import cursors
 from custody.services.access import (
     audited_effect,
     due_columns,
@@ -86,6 +90,28 @@ def _items(
     return items
 
 
+def _page_along(
+    uow: UnitOfWork,
+    where: Sequence[ColumnElement[bool]],
+    due: InstrumentedAttribute[Any],
+    page: Page,
+) -> tuple[list[Recording], str | None]:
+    """A page of the recordings `where` selects in order of `due` (then id): after the
+    page's cursor, or at its offset; and the cursor of the page after it, if there is one."""
+    query = select(Recording).where(*where)
+    if page.after is not None:
+        keys = cursors.decode(page.after, datetime, str)
+        query = query.where(cursors.following(due, Recording.id, keys, newest=False))
+    found = list(
+        uow.session.scalars(
+            query.order_by(due, Recording.id).limit(page.limit + 1).offset(page.offset)
+        )
+    )
+    rows = found[: page.limit]
+    more = len(found) > page.limit and rows
+    return rows, cursors.encode(getattr(rows[-1], due.key), rows[-1].id) if more else None
+
+
 def preview(
     system: System,
     principal: Principal,
@@ -94,9 +120,11 @@ def preview(
     *,
     limit: int = 100,
     offset: int = 0,
+    cursor: str | None = None,
 ) -> SweepPreview:
-    """What a sweep at `at` would delete, and why, without deleting anything."""
-    page = Page(offset, limit)
+    """What a sweep at `at` would delete, and why, without deleting anything; a page at a
+    time, by offset or by the cursor each page gives (`next_cursor`)."""
+    page = Page(offset, limit, after=cursor)
     with system.unit_of_work() as uow:
         viewer = require(
             uow, principal, SystemAction.RETENTION_PREVIEW, actor, "user:retention:preview"
@@ -109,15 +137,7 @@ def preview(
             visible_recordings(uow, principal),
         )
         total = count_up_to(uow, select(Recording.id).where(*where), page)
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .where(*where)
-                .order_by(due, Recording.id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        )
+        rows, next_cursor = _page_along(uow, where, due, page)
         undecided = uow.session.scalar(
             select(func.count())
             .select_from(Recording)
@@ -140,14 +160,23 @@ def preview(
             limit=page.limit,
             offset=page.offset,
             items=items,
+            cursor=page.after,
+            next_cursor=next_cursor,
         )
 
 
 def pending(
-    system: System, principal: Principal, actor: Actor, *, limit: int = 100, offset: int = 0
+    system: System,
+    principal: Principal,
+    actor: Actor,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Paged[RetentionEntry]:
-    """Recordings the principal may see that are due for deletion within the pending notice."""
-    page = Page(offset, limit)
+    """Recordings the principal may see that are due for deletion within the pending notice,
+    soonest first, by offset or by the cursor each page gives (`next_cursor`)."""
+    page = Page(offset, limit, after=cursor)
     with system.unit_of_work() as uow:
         viewer = require(
             uow, principal, SystemAction.VIEW_RETENTION, actor, "user:retention:pending"
@@ -165,10 +194,8 @@ def pending(
             # Along the due dates, the team's officers read in the index (services.planning).
             where = tuple(not_by_officer(term) for term in where)
         total = count_up_to(uow, select(Recording.id).where(*where), page)
-        query = select(Recording).where(*where).order_by(due, Recording.id)
-        items = _items(
-            uow, viewer, list(uow.session.scalars(query.limit(page.limit).offset(page.offset))), now
-        )
+        rows, next_cursor = _page_along(uow, where, due, page)
+        items = _items(uow, viewer, rows, now)
         uow.audit(
             "user:retention:pending",
             actor,
@@ -183,14 +210,23 @@ def pending(
             total_exact=total.exact,
             limit=page.limit,
             offset=page.offset,
+            cursor=page.after,
+            next_cursor=next_cursor,
         )
 
 
 def review_queue(
-    system: System, principal: Principal, actor: Actor, *, limit: int = 100, offset: int = 0
+    system: System,
+    principal: Principal,
+    actor: Actor,
+    *,
+    limit: int = 100,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> Paged[RetentionEntry]:
-    """Retained footage whose review date has come (MoPI-style), oldest review first."""
-    page = Page(offset, limit)
+    """Retained footage whose review date has come (MoPI-style), oldest review first, by
+    offset or by the cursor each page gives (`next_cursor`)."""
+    page = Page(offset, limit, after=cursor)
     with system.unit_of_work() as uow:
         viewer = require(
             uow, principal, SystemAction.REVIEW_QUEUE, actor, "user:retention:review_queue"
@@ -203,15 +239,7 @@ def review_queue(
             visible_recordings(uow, principal),
         )
         total = count_up_to(uow, select(Recording.id).where(*where), page)
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .where(*where)
-                .order_by(review_due, Recording.id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        )
+        rows, next_cursor = _page_along(uow, where, review_due, page)
         items = _items(uow, viewer, rows, now)
         uow.audit(
             "user:retention:review_queue",
@@ -227,6 +255,8 @@ def review_queue(
             total_exact=total.exact,
             limit=page.limit,
             offset=page.offset,
+            cursor=page.after,
+            next_cursor=next_cursor,
         )
 
 

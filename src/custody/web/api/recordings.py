@@ -9,7 +9,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
-from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.answers import MAX_OFFSET, MAX_PAGE, Page, Paged
+from custody.services.cursors import LONGEST
 from custody.services.recordings import reading
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable, RecordingFilter
@@ -36,10 +37,13 @@ async def list_recordings(
     until: datetime | None = Query(None, description="started before (ISO 8601)"),
     state: str | None = Query(None, description="stored, playable, unplayable or deleted"),
     limit: int = Query(50, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, description=f"a first page's offset, at most {MAX_OFFSET}"),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
 ) -> Paged[RecordingSummary]:
     filters = RecordingFilter(officer, camera, since, until, state)
-    page = Page(offset, limit)
+    page = Page(offset, limit, after=cursor)
     return await run_in_threadpool(reading.list_recordings, system, user, filters, page)
 
 

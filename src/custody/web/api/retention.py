@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import SystemAction
 from custody.domain.principal import Principal
-from custody.services.answers import MAX_PAGE, Paged
+from custody.services.answers import MAX_OFFSET, MAX_PAGE, Paged
+from custody.services.cursors import LONGEST
 from custody.services.retention import compliance, sweep
 from custody.services.retention import review as reviewing
 from custody.services.retention.answers import (
@@ -55,11 +56,20 @@ async def preview(
     user: Previewer,
     at: datetime = Query(..., description="ISO 8601 time of the imagined sweep"),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="deeper pages: use cursor"),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
 ) -> SweepPreview:
     return await run_in_threadpool(
         lambda: reviewing.preview(
-            system, user, at, user_actor(request, user), limit=limit, offset=offset
+            system,
+            user,
+            at,
+            user_actor(request, user),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
         )
     )
 
@@ -85,11 +95,14 @@ async def pending(
     system: SystemDep,
     user: CurrentUser,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="deeper pages: use cursor"),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
 ) -> Paged[RetentionEntry]:
     return await run_in_threadpool(
         lambda: reviewing.pending(
-            system, user, user_actor(request, user), limit=limit, offset=offset
+            system, user, user_actor(request, user), limit=limit, offset=offset, cursor=cursor
         )
     )
 
@@ -105,11 +118,14 @@ async def review_queue(
     system: SystemDep,
     user: Reviewer,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="deeper pages: use cursor"),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
 ) -> Paged[RetentionEntry]:
     return await run_in_threadpool(
         lambda: reviewing.review_queue(
-            system, user, user_actor(request, user), limit=limit, offset=offset
+            system, user, user_actor(request, user), limit=limit, offset=offset, cursor=cursor
         )
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -14,6 +15,8 @@ from custody.domain.access import Action, SystemAction, may
 from custody.domain.disclosure import USE_LABELS
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
+from custody.services.answers import Page, Paged
+from custody.services.cursors import LONGEST
 from custody.services.disclosure import schedule as disclosure_schedule
 from custody.services.evidence import cases, holds
 from custody.services.evidence.answers import CaseView
@@ -42,11 +45,13 @@ async def _list(
     user: Principal,
     status: str | None,
     *,
+    before: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
+    page = Page(limit=cases.CASES_PAGE.limit, after=before)
     found = await run_in_threadpool(
-        lambda: cases.list_cases(system, user, user_actor(request, user), status=status)
+        lambda: cases.list_cases(system, user, user_actor(request, user), status=status, page=page)
     )
     return render(
         request,
@@ -55,7 +60,10 @@ async def _list(
         status=400 if errors else 200,
         area="cases",
         title="Cases",
-        cases=found,
+        cases=found.items,
+        listing=found,
+        newest=f"/cases?{urlencode({'status': status})}" if status else "/cases",
+        older=_older(found, status),
         status_filter=status or "",
         may_manage=bool(may(user.viewer(), SystemAction.MANAGE_CASES)),
         errors=errors or {},
@@ -64,11 +72,24 @@ async def _list(
     )
 
 
+def _older(found: Paged[CaseView], status: str | None) -> str | None:
+    """The address of the page of older cases, if there is one."""
+    if found.next_cursor is None:
+        return None
+    asked = {"before": found.next_cursor} | ({"status": status} if status else {})
+    return f"/cases?{urlencode(asked)}"
+
+
 @router.get("/cases", openapi_extra=access(SystemAction.VIEW_CASES))
 async def list_cases(
-    request: Request, system: SystemDep, user: CaseViewer, status: str | None = Query(None)
+    request: Request,
+    system: SystemDep,
+    user: CaseViewer,
+    status: str | None = Query(None),
+    before: str | None = Query(None, max_length=LONGEST),
 ) -> Response:
-    return await _list(request, system, user, status if status in ("open", "closed") else None)
+    chosen = status if status in ("open", "closed") else None
+    return await _list(request, system, user, chosen, before=before or None)
 
 
 def _usernames(text: str) -> list[str]:

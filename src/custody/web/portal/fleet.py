@@ -50,7 +50,9 @@ async def fleet(
     status: str | None = Query(None),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(lambda: fleet_health.alerts(system, user, actor=actor))
+    health = await run_in_threadpool(
+        lambda: fleet_health.alerts(system, user, limit=ALERTS_SHOWN, actor=actor)
+    )
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
@@ -63,7 +65,16 @@ async def fleet(
     docks = await run_in_threadpool(
         lambda: views.list_docks(system, user, page=Page(limit=MAX_PAGE), actor=actor)
     )
-    alerted = {(a.subject, a.name) for a in health.alerts}
+    # The rows shown flagged by the same rules, however many alerts there are in all.
+    alerted = await run_in_threadpool(
+        lambda: fleet_health.flagged(
+            system,
+            user,
+            cameras=[c.serial for c in cameras.items],
+            docks=[d.name for d in docks.items],
+            actor=actor,
+        )
+    )
     camera_rows = [_times(c, "last_docked_at") for c in cameras.items]
     dock_rows = [_times(d, "last_seen_at") for d in docks.items]
     return render(
@@ -73,7 +84,7 @@ async def fleet(
         area="fleet",
         title="Fleet",
         health=health,
-        alerts=health.alerts[:ALERTS_SHOWN],
+        alerts=health.alerts,
         cameras=cameras,
         camera_rows=camera_rows,
         dock_rows=dock_rows,

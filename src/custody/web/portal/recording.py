@@ -62,7 +62,8 @@ def _open_cases(
     """The open cases this person could add the recording to (none if they may not)."""
     if not card.may(Action.ADD_TO_CASE) or not may(user.viewer(), SystemAction.VIEW_CASES):
         return []
-    return cases.list_cases(system, user, actor, status="open")
+    # The newest open cases, a page's worth: a case further back is added from its own page.
+    return cases.list_cases(system, user, actor, status="open", page=cases.OPEN_CASES_PAGE).items
 
 
 async def _page(

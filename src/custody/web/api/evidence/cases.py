@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.errors import Conflict
 from custody.domain.principal import Principal
+from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.cursors import LONGEST
 from custody.services.evidence import cases
 from custody.services.evidence.answers import CaseDetail, CaseRecordingChanged, CaseView
 from custody.web.api.evidence.flags import Reason
@@ -54,8 +56,8 @@ class CaseClosure(BaseModel):
 
 @router.get(
     "/cases",
-    response_model=list[CaseView],
-    summary="Cases you may see",
+    response_model=Paged[CaseView],
+    summary="Cases you may see, newest first, a page at a time (by cursor)",
     openapi_extra=access("system:view_cases"),
 )
 async def list_cases(
@@ -63,9 +65,14 @@ async def list_cases(
     system: SystemDep,
     user: CaseViewer,
     status: str | None = Query(None, description="open or closed"),
-) -> list[CaseView]:
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
+) -> Paged[CaseView]:
+    page = Page(limit=limit, after=cursor)
     return await run_in_threadpool(
-        lambda: cases.list_cases(system, user, user_actor(request, user), status=status)
+        lambda: cases.list_cases(system, user, user_actor(request, user), status=status, page=page)
     )
 
 
