@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,11 +22,12 @@ from custody.db import migrate, search_index
 from custody.db.base import Base
 from custody.db.engine import make_engine
 from custody.db.models import AuditHead
-from custody.db.models.lifecycle import Category
+from custody.db.models.lifecycle import Category, RecordingCategory
 from custody.domain.categories import DEFAULT_CATEGORIES
 from custody.domain.clock import ManualClock
 from custody.services.system import System
 from tests.conftest import Installer, RecordedJobs
+from tests.people import make_force, store_recording
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -198,3 +200,39 @@ def test_every_other_test_starts_from_the_migrated_schema(
             assert compare_metadata(context, Base.metadata) == []
     finally:
         copy.engine.dispose()
+
+
+def test_an_installation_with_footage_upgrades(sqlite_system: System) -> None:
+    """Migrations that rebuild a table on SQLite (a new table, the rows copied, the old one
+    dropped) must run on a database whose rows reference that table: a force upgrades the
+    database its footage is in, not an empty one."""
+    force = make_force(sqlite_system)
+    recording = store_recording(force)
+    with sqlite_system.unit_of_work() as uow:  # a row that references the recording
+        category = uow.session.scalar(select(Category.id).limit(1))
+        uow.session.add(
+            RecordingCategory(
+                recording_id=recording, category_id=category, assigned_by="user:alice",
+                assigned_at=uow.now(),
+            )
+        )  # fmt: skip
+        uow.commit()
+    config = migrate.alembic_config()
+    with sqlite_system.engine.connect() as connection:
+        with migrate.foreign_keys_deferred(connection):
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0019")  # before the recordings table is rebuilt
+            connection.commit()
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+    migrate.upgrade(sqlite_system.engine)  # foreign keys enforced, as every node runs
+
+    assert migrate.is_current(sqlite_system.engine)
+    with sqlite_system.unit_of_work() as uow:
+        stored = uow.session.scalar(
+            text("SELECT sha256 FROM recordings WHERE id = :id"), {"id": recording}
+        )
+        pending = uow.session.scalar(
+            text("SELECT locks_pending FROM recordings WHERE id = :id"), {"id": recording}
+        )
+    assert stored and pending  # kept, and told to the store at the next renewal

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,10 +28,37 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     upgrade with Alembic's "multiple heads" error rather than be applied in some order.
     """
     config = alembic_config()
-    with engine.connect() as connection:
+    with engine.connect() as connection, foreign_keys_deferred(connection):
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         connection.commit()
+
+
+@contextmanager
+def foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """On SQLite, foreign keys unenforced while migrations run, then checked whole.
+
+    SQLite changes most of a table's definition only by rebuilding it (Alembic's batch
+    mode: a new table, the rows copied, the old one dropped, the new renamed). With foreign
+    keys enforced, dropping a table that other rows reference fails, so an installation
+    with footage could not upgrade. SQLite's own procedure for such changes is this one:
+    enforcement off outside any transaction, the change, then `PRAGMA foreign_key_check`.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    # Outside any transaction (the engine's connections run in autocommit until BEGIN
+    # IMMEDIATE), or SQLite ignores the pragma.
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def is_current(engine: Engine) -> bool:
