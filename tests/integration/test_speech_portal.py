@@ -9,11 +9,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from fastapi.testclient import TestClient
 
+from custody.camera.faces import write_face_footage
 from custody.domain.speech import NO_SOUND_BUFFER
 from custody.services.recordings.media import probe_recording
 from custody.services.speech import transcripts
@@ -108,3 +111,25 @@ def test_read_beside_the_player_mute_chosen_words_correct_and_search(
     auditor = force.auth("audrey")
     assert "machete" not in client.get(page, headers=auditor).text
     assert client.get(f"{page}/transcript", headers=auditor).status_code == 403
+
+
+def test_a_recording_with_sound_but_no_words_says_so_and_offers_nothing_to_mute(
+    client: TestClient, force: Force, tmp_path: Path
+) -> None:
+    # The demo's footage (a tone, no speech) showed only its silent buffer: a finished
+    # transcript that looked cut short, with a form to mute words that were not there.
+    path = tmp_path / "tone.mp4"
+    write_face_footage(
+        path, started_at=datetime(2026, 10, 1, 9, tzinfo=UTC), duration=1.0,
+        serial="BWV-0001", walkers=(), pillar=None, width=320, height=180,
+    )  # fmt: skip
+    rid = store_recording(force, path.read_bytes(), pre_event_seconds=0)
+    probe_recording(force.system, rid)
+    erin = force.auth("erin")
+    assert client.post(f"/recordings/{rid}/transcripts", headers=erin).status_code == 303
+    _run(force)
+    page = client.get(f"/recordings/{rid}", headers=erin).text
+    assert 'data-speech-state="no_words"' in page and "No words were heard." in page
+    assert "Mute these words" not in page
+    versions = client.get(f"/recordings/{rid}/transcript", headers=erin).text
+    assert "No words were heard." in versions
