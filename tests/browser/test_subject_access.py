@@ -68,7 +68,7 @@ def footage(portal: Portal, tmp_path_factory: pytest.TempPathFactory) -> Footage
     bay = tmp_path_factory.mktemp("leyton") / "bay"
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     (made,) = simulate_camera(
-        bay, serial="BWV-0909", officer_id=WARRANT, recordings=1, duration=3, start=start
+        bay, serial="BWV-0919", officer_id=WARRANT, recordings=1, duration=3, start=start
     )
     _ok(data_dir, "fleet", "add-camera", "--from", str(bay), "--officer", WARRANT)
     with DockAgent(portal.url, dock_token, [bay]) as agent:

@@ -226,9 +226,19 @@ def test_a_recording_reads_as_it_always_did(force: Force, client: TestClient, wh
     ]
 
     listed = client.get(f"{API}/recordings", headers=force.auth(who)).json()
-    # Paging grew two fields at the end (a total counted only to a bound past the page says
-    # so, and whether a next page exists); the ones before keep their names and order.
-    assert list(listed) == ["items", "total", "limit", "offset", "total_exact", "has_next"]
+    # Paging grew fields after the first four (a total counted only to a bound past the page
+    # says so, the keyset cursors, and whether a next page exists, computed last); the first
+    # four keep their names and order.
+    assert list(listed) == [
+        "items",
+        "total",
+        "limit",
+        "offset",
+        "total_exact",
+        "cursor",
+        "next_cursor",
+        "has_next",
+    ]
     assert [list(item) for item in listed["items"]] == [SUMMARY]
 
 
