@@ -1,7 +1,8 @@
-"""What was said, in real Chromium: sam's camera heard him speak; the server's own worker
+"""What was said, in real Chromium: sunil's camera heard him speak; the server's own worker
 writes it down; on the recording's page he picks a word and the video goes to it.
 
-sam is an officer of his own (7777SP) with his own camera and dock, so that no other test's
+sunil is an officer of his own (7777SP; no other module of the package's shared portal
+uses the name) with his own camera and dock, so that no other test's
 footage or lists change; this module runs last of the package's (its name sorts last).
 """
 
@@ -19,32 +20,32 @@ from tests.browser.test_portal import VIDEO, VIDEO_TIME, wait_until
 from tests.speech_clip import PHRASES, need_voice
 
 
-def _sams_recording(portal: Portal) -> str:
-    """sam's speech recording, docked, probed and transcribed by the server's worker."""
+def _sunils_recording(portal: Portal) -> str:
+    """sunil's speech recording, docked, probed and transcribed by the server's worker."""
     data_dir = portal.data_dir
-    _ok(data_dir, "fleet", "add-officer", "7777SP", "--name", "Sam Speaker", "--unit", "Speech")
-    code = _ok(data_dir, "users", "add", "sam", "--role", "officer", "--officer", "7777SP")
+    _ok(data_dir, "fleet", "add-officer", "7777SP", "--name", "Sunil Speaker", "--unit", "Speech")
+    code = _ok(data_dir, "users", "add", "sunil", "--role", "officer", "--officer", "7777SP")
     _ok(data_dir, "users", "complete-reset", stdin=f"{code}\n{PASSWORD}\n")
     dock_token = _ok(data_dir, "fleet", "add-dock", "Speech-1")
     bay = data_dir.parent / "bay-speech"
-    simulate_camera(bay, serial="BWV-0707", officer_id="7777SP", recordings=1, duration=5,
+    simulate_camera(bay, serial="BWV-0777", officer_id="7777SP", recordings=1, duration=5,
                     speech=PHRASES)  # fmt: skip
     _ok(data_dir, "fleet", "add-camera", "--from", str(bay), "--officer", "7777SP")
     with DockAgent(portal.url, dock_token, [bay]) as agent:
         assert agent.run_once().ok
-    sam = {"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', '--as', 'sam')}"}
+    sunil = {"Authorization": f"Bearer {_ok(data_dir, 'users', 'token', '--as', 'sunil')}"}
     deadline = time.monotonic() + 120
     while True:
-        items = httpx.get(f"{portal.url}/api/v1/recordings", headers=sam).json()["items"]
+        items = httpx.get(f"{portal.url}/api/v1/recordings", headers=sunil).json()["items"]
         if items and items[0]["state"] == "playable":
             break
         assert time.monotonic() < deadline, items
         time.sleep(0.3)
     rid = str(items[0]["id"])
-    asked = httpx.post(f"{portal.url}/api/v1/recordings/{rid}/transcripts", headers=sam)
+    asked = httpx.post(f"{portal.url}/api/v1/recordings/{rid}/transcripts", headers=sunil)
     assert asked.status_code == 202, asked.text
     while True:
-        answer = httpx.get(f"{portal.url}/api/v1/recordings/{rid}/transcript", headers=sam).json()
+        answer = httpx.get(f"{portal.url}/api/v1/recordings/{rid}/transcript", headers=sunil).json()
         if answer["state"] != "transcribing":
             assert answer["state"] == "complete", answer
             return rid
@@ -54,8 +55,8 @@ def _sams_recording(portal: Portal) -> str:
 
 def test_an_officer_picks_a_word_and_the_video_goes_there(page: Page, portal: Portal) -> None:
     need_voice()
-    rid = _sams_recording(portal)
-    sign_in(page, portal, "sam")
+    rid = _sunils_recording(portal)
+    sign_in(page, portal, "sunil")
     page.goto(f"{portal.url}/recordings/{rid}")
     speech = page.locator("#speech")
     expect(speech).to_contain_text("[no sound: pre-event buffer]")
