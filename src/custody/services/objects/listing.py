@@ -32,7 +32,7 @@ def live_names_in_order(system: System, page: int = PAGE, after: str = "") -> It
     """Every live object's name (each live recording's original and derivatives, every clip
     not deleted, every redacted copy, record and face thumbnail not deleted with its
     original), once each, in name order, starting after `after`."""
-    copies = sorted(name for name in _copy_names(system) if name > after)
+    copies = sorted(name for name in copy_names(system) if name > after)
     last = None
     for name in heapq.merge(_recorded_names(system, page, after), copies):
         if name != last:
@@ -50,7 +50,8 @@ def _recorded_names(system: System, page: int, after: str) -> Iterator[str]:
         after = names[-1]
 
 
-def _copy_names(system: System) -> set[str]:
+def copy_names(system: System) -> set[str]:
+    """The names of every live redacted copy's objects and face thumbnail."""
     with system.unit_of_work() as uow:
         return live_copy_objects(uow)
 
@@ -85,15 +86,16 @@ def count_live(system: System) -> int:
     names made from recordings that it does not know as such are added)."""
     with system.unit_of_work() as uow:
         counted = int(uow.session.scalar(select(func.count()).select_from(live_names())) or 0)
-    copies = sorted(_copy_names(system))
+    copies = sorted(copy_names(system))
     return counted + len(set(copies) - _recorded_live(system, copies))
 
 
-def which_live(system: System, names: list[str]) -> set[str]:
-    """Those of `names` that a live recording, clip, redacted copy or scan still names."""
+def which_live(system: System, names: list[str], copies: set[str]) -> set[str]:
+    """Those of `names` that a live recording, clip, redacted copy or scan still names;
+    `copies` is `copy_names`, read once by a walk rather than once per page."""
     if not names:
         return set()
-    return _recorded_live(system, names) | (set(names) & _copy_names(system))
+    return _recorded_live(system, names) | (set(names) & copies)
 
 
 def _recorded_live(system: System, names: list[str]) -> set[str]:
@@ -110,6 +112,7 @@ def deleted_recording_pages(system: System, page: int = PAGE) -> Iterator[tuple[
     page held, and their names, each once, less those a live recording or clip still names
     (their bytes must stay)."""
     after = ""
+    copies = copy_names(system)
     while True:
         with system.unit_of_work() as uow:
             rows = uow.session.execute(
@@ -124,7 +127,7 @@ def deleted_recording_pages(system: System, page: int = PAGE) -> Iterator[tuple[
             for name in json.loads(certificate or "{}").get("objects", []):
                 names[name] = None
         listed = list(names)
-        still = which_live(system, listed)
+        still = which_live(system, listed, copies)
         yield len(rows), [name for name in listed if name not in still]
         if len(rows) < page:
             return

@@ -21,6 +21,7 @@ from custody.services.objects.answers import ObjectProblem
 from custody.services.objects.fixity import INTACT, check_object
 from custody.services.objects.listing import (
     PAGE,
+    copy_names,
     count_deleted_recordings,
     count_live,
     deleted_recording_pages,
@@ -105,8 +106,9 @@ def verify_store(
     unreferenced: list[str] = []
     unreferenced_total = 0
     listed = store.iter_objects()
+    copies = copy_names(system)
     while batch := list(itertools.islice(listed, page)):
-        named = which_live(system, batch)
+        named = which_live(system, batch, copies)
         for sha in batch:
             if sha not in named and sha not in told:
                 unreferenced_total += 1
