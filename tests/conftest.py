@@ -34,6 +34,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
@@ -186,6 +187,7 @@ class PostgresAdmin:
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="spare-database")
     )
     _spares: dict[str, Future[str]] = field(default_factory=dict)
+    _kept: list[str] = field(default_factory=list)
 
     def _create(self, template: str) -> str:
         name = f"custody_t_{uuid.uuid4().hex[:16]}"
@@ -204,12 +206,58 @@ class PostgresAdmin:
         finally:
             self.dropper.drop(name)
 
+    def keep(self, name: str) -> str:
+        """A template copied from the database `name` (to which no one may be connected),
+        dropped when the session ends."""
+        kept = f"custody_k_{uuid.uuid4().hex[:16]}"
+        self._alone(name, f'CREATE DATABASE "{kept}" TEMPLATE "{name}"')
+        self._kept.append(kept)
+        return kept
+
+    def replace(self, name: str, template: str) -> None:
+        """Make the database `name` a copy of `template`: a spare copy is renamed into its
+        place, and the database it replaces dropped in the background."""
+        spare = self._spares.pop(template, None)
+        fresh = spare.result() if spare is not None else self._create(template)
+        self._spares[template] = self._maker.submit(self._create, template)
+        replaced = f"custody_r_{uuid.uuid4().hex[:16]}"
+        self._alone(name, f'ALTER DATABASE "{name}" RENAME TO "{replaced}"')
+        with self.engine.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{fresh}" RENAME TO "{name}"'))
+        self.dropper.drop(replaced)
+
+    def _alone(self, name: str, statement: str) -> None:
+        """Run a statement that needs `name` to have no sessions: a pool just disposed may
+        leave server processes that have not exited yet, which are ended first."""
+        for attempt in range(50):
+            with self.engine.connect() as connection:
+                connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+                try:
+                    connection.execute(text(statement))
+                    return
+                except OperationalError:
+                    if attempt == 49:
+                        raise
+            time.sleep(0.1)
+
     def close(self) -> None:
-        """Drops the spares nobody took."""
+        """Drops the spares nobody took, and the kept templates."""
+        for kept in self._kept:
+            self.dropper.drop(kept)
         for spare in self._spares.values():
             with suppress(Exception):
                 self.dropper.drop(spare.result())
         self._maker.shutdown(wait=True)
+
+
+# The session's PostgresAdmin while it lives, for helpers that are not fixtures.
+POSTGRES_ADMINS: list[PostgresAdmin] = []
 
 
 @pytest.fixture(scope="session")
@@ -218,9 +266,11 @@ def postgres_admin() -> Iterator[PostgresAdmin]:
     engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     dropper = _Dropper(engine)
     admin = PostgresAdmin(engine, dropper)
+    POSTGRES_ADMINS.append(admin)
     try:
         yield admin
     finally:
+        POSTGRES_ADMINS.remove(admin)
         admin.close()
         dropper.close()
         engine.dispose()
