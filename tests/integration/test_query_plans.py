@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,6 +40,7 @@ from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
+from custody.web.portal import fleet as fleet_portal
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
 
 # The tables a page must never read whole: they grow with the force's footage.
@@ -449,3 +451,77 @@ def test_the_cases_command_lists_every_case(
         references = connection.exec_driver_sql("SELECT reference FROM cases").scalars().all()
     assert len(references) == served.force.cases
     assert all(reference in result.output for reference in references)
+
+
+@pytest.mark.parametrize(
+    ("listing", "key"),
+    [
+        ("/api/v1/cameras", "serial"),
+        ("/api/v1/docks", "name"),
+        ("/api/v1/officers", "warrant_number"),
+    ],
+)
+def test_a_fleet_list_pages_on_by_cursor_as_by_offset(
+    served: Served, listing: str, key: str
+) -> None:
+    """Cameras, docks and officers walked by cursor are the list walked by offset: each once,
+    in order, the total the same on every page; a cursor the list never gave, an offset and
+    a cursor together, or an offset past the deepest are refused, never answered with 500."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    whole = served.client.get(f"{listing}?limit=500").json()
+    assert whole["next_cursor"] is None and whole["total"] == len(whole["items"]) > 30
+    by_offset: list[str] = []
+    for offset in range(0, whole["total"], 30):
+        by_offset += [
+            item[key]
+            for item in served.client.get(f"{listing}?limit=30&offset={offset}").json()["items"]
+        ]
+    by_cursor: list[str] = []
+    cursor = ""
+    while True:
+        page = served.client.get(f"{listing}?limit=30{cursor}").json()
+        assert page["total"] == whole["total"] and page["total_exact"] is True
+        by_cursor += [item[key] for item in page["items"]]
+        if page["next_cursor"] is None:
+            assert page["has_next"] is False
+            break
+        assert page["has_next"] is True and len(page["items"]) == 30
+        cursor = f"&cursor={page['next_cursor']}"
+    expected = [item[key] for item in whole["items"]]
+    assert by_cursor == by_offset == expected == sorted(expected)
+    assert len(set(by_cursor)) == whole["total"]
+    for forged in ("nonsense", "W10", "WzFd", "x" * 600):
+        answer = served.client.get(f"{listing}?cursor={forged}")
+        assert answer.status_code in (400, 422), (forged, answer.text)
+    both = served.client.get(f"{listing}?offset=30&cursor={page['cursor']}")
+    assert both.status_code == 400
+    deep = served.client.get(f"{listing}?offset=1001")
+    assert deep.status_code == 400 and "cursor" in deep.json()["error"]["message"]
+
+
+def test_the_fleet_page_pages_its_cameras_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet page's cameras, followed page by page by its "Next cameras" link, are every
+    camera once in order of serial; a cursor the page never gave is refused."""
+    monkeypatch.setattr(fleet_portal, "CAMERAS_PAGE", 30)
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    every = served.client.get("/api/v1/cameras?limit=500").json()["items"]
+    seen: list[str] = []
+    address = "/fleet"
+    while True:
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        shown = re.findall(r'<td><a href="/fleet/cameras/([^"]+)">', page.text)
+        seen += [unquote(serial) for serial in shown]
+        assert f"of {len(every)} cameras" in page.text
+        if address != "/fleet":
+            assert "First cameras" in page.text
+        following = re.search(r'href="([^"]+)" rel="next">Next cameras', page.text)
+        if following is None:
+            break
+        assert len(shown) == 30
+        address = following.group(1).replace("&amp;", "&")
+    assert seen == [camera["serial"] for camera in every]
+    refused = served.client.get("/fleet?after=nonsense", headers={"Accept": "text/html"})
+    assert refused.status_code == 400
