@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,13 @@ from custody.cli import app as cli
 from custody.config import Settings
 from custody.db.models import Recording
 from custody.domain.clock import ManualClock
+from custody.domain.principal import Principal
+from custody.services import cursors
 from custody.services.answers import MAX_PAGE, Page
 from custody.services.counting import COUNT_BOUND, rows_up_to
 from custody.services.identity import signin, users
 from custody.services.recordings import search as searching
+from custody.services.recordings.search import Search
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
@@ -525,3 +528,101 @@ def test_the_fleet_page_pages_its_cameras_by_cursor(
     assert seen == [camera["serial"] for camera in every]
     refused = served.client.get("/fleet?after=nonsense", headers={"Accept": "text/html"})
     assert refused.status_code == 400
+
+
+def _investigator(served: Served) -> Principal:
+    """The investigator, searching the whole force with a stated reason."""
+    found = users.principal_named(served.system, served.force.users["investigator"])
+    return replace(found, stated_reason="Operation Nightjar")
+
+
+@pytest.mark.parametrize("sort", list(searching.SORTS))
+@pytest.mark.parametrize("wide", [False, True], ids=["a borough", "the force"])
+def test_a_search_pages_on_by_cursor_as_by_offset(served: Served, sort: str, wide: bool) -> None:
+    """A search walked by each page's cursor is the search walked by offset, in every order:
+    a borough's few matches (ordered from their keys) to their end, and the force's many
+    (ordered by the database) for several pages; each recording once."""
+    person = _investigator(served)
+    query = Search(unit=None if wide else served.force.borough, sort=sort)
+
+    def page(at: Page) -> searching.Results:
+        return searching.search(served.system, person, query, person.actor(), page=at)
+
+    first = page(Page(limit=40))
+    assert first.total_exact is not wide and first.next_cursor is not None
+    depth = 240 if wide else first.total
+    by_offset = [card.id for at in range(0, depth, 40) for card in page(Page(at, 40)).items]
+    by_cursor: list[str] = []
+    found = first
+    while True:
+        by_cursor += [card.id for card in found.items]
+        if found.next_cursor is None or len(by_cursor) >= depth:
+            break
+        found = page(Page(limit=40, after=found.next_cursor))
+        assert found.total == first.total and found.cursor is not None
+    assert by_cursor == by_offset and len(set(by_cursor)) == len(by_cursor) == depth
+    if not wide:
+        assert found.next_cursor is None, "the last page says there is none after it"
+
+
+def test_a_search_cursor_tells_nothing_of_footage_hidden_from_its_holder(served: Served) -> None:
+    """A cursor forged to name a recording the officer may not see pages on from its time
+    exactly as one naming no recording at all: only the officer's own footage after it,
+    never the hidden one, whose existence changes nothing."""
+    officer = users.principal_named(served.system, served.force.users["officer"])
+
+    def after(cursor: str | None) -> list[str]:
+        found = searching.search(
+            served.system, officer, Search(), officer.actor(), page=Page(limit=500, after=cursor)
+        )
+        return [card.id for card in found.items]
+
+    own = after(None)
+    with served.system.engine.connect() as connection:
+        times = dict(
+            connection.execute(
+                select(Recording.id, Recording.started_at).where(Recording.id.in_(own))
+            ).all()
+        )
+        middle = sorted(times.values())[len(times) // 2]
+        hidden = connection.execute(
+            select(Recording.id, Recording.started_at)
+            .where(Recording.officer_id != 1, Recording.started_at < middle)
+            .order_by(Recording.started_at.desc())
+            .limit(1)
+        ).one()
+    assert hidden.id not in own
+    named = after(cursors.encode(hidden.started_at, hidden.id))
+    nobody = after(cursors.encode(hidden.started_at, "f" * 36))
+    assert named == nobody == [rid for rid in own if times[rid] < hidden.started_at]
+    assert named and hidden.id not in named
+
+
+def test_the_search_page_pages_on_by_cursor(served: Served) -> None:
+    """The search page's "Next page" link is the page after the last card shown; a cursor
+    the page never gave, and an offset past the deepest, are refused with a 400 page."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["investigator"])
+    person = _investigator(served)
+    query = Search(sort="oldest")
+    expected: list[str] = []
+    cursor = None
+    for _ in range(3):
+        found = searching.search(
+            served.system, person, query, person.actor(), page=Page(limit=24, after=cursor)
+        )
+        expected += [card.id for card in found.items]
+        cursor = found.next_cursor
+    shown: list[str] = []
+    address = f"/search?{REASON}&sort=oldest"
+    for _ in range(3):
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        ids = re.findall(r'href="/recordings/([0-9a-f-]{36})', page.text)
+        shown += list(dict.fromkeys(ids))
+        following = re.search(r'href="([^"]+)" rel="next"', page.text)
+        assert following is not None
+        address = "/search" + following.group(1).replace("&amp;", "&")
+    assert shown == expected and len(set(shown)) == 72
+    for bad in ("after=nonsense", "after=W10", "offset=1001"):
+        refused = served.client.get(f"/search?{REASON}&{bad}", headers={"Accept": "text/html"})
+        assert refused.status_code == 400, bad

@@ -4,7 +4,7 @@ in SQL, and one camera with its health, its history and its docks' recent report
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVarTuple
+from typing import Any, Generic, TypeVarTuple, cast
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import Row
@@ -72,7 +72,7 @@ def _paged(
     )
     shown = rows[: page.limit]
     more = len(rows) > page.limit
-    after = cursors.encode(getattr(shown[-1][0], order.key)) if more and shown else None
+    after = cursors.encode(getattr(cast(Any, shown[-1])[0], order.key)) if more and shown else None
     return _Listed(shown, total, after)
 
 

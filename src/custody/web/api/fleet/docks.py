@@ -67,7 +67,11 @@ async def list_docks(
 ) -> Paged[DockView]:
     return await run_in_threadpool(
         lambda: views.list_docks(
-            system, user, station=station, page=Page(offset, limit, after=cursor), actor=user_actor(request, user)
+            system,
+            user,
+            station=station,
+            page=Page(offset, limit, after=cursor),
+            actor=user_actor(request, user),
         )
     )
 

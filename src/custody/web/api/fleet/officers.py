@@ -53,7 +53,11 @@ async def list_officers(
 ) -> Paged[OfficerView]:
     return await run_in_threadpool(
         lambda: views.list_officers(
-            system, user, unit=unit, page=Page(offset, limit, after=cursor), actor=user_actor(request, user)
+            system,
+            user,
+            unit=unit,
+            page=Page(offset, limit, after=cursor),
+            actor=user_actor(request, user),
         )
     )
 
