@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import ColumnElement, event, exists, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from custody.db.models import Dock, Officer, Recording, Upload
 from custody.db.models.lifecycle import (
@@ -69,11 +69,31 @@ from custody.services.system import System, UnitOfWork
 # --- who the person is -------------------------------------------------------------------
 
 
+# Where a transaction keeps the cases each person works on, once read: a page asks the door
+# several times in one transaction (the recording, its cards, its lists), each asking it.
+CASES_KNOWN = "custody.cases_known"
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_cases(session: Session, *_: object) -> None:
+    """A change written (a case opened, a member added) or undone makes them read again."""
+    session.info.pop(CASES_KNOWN, None)
+
+
 def user_case_ids(uow: UnitOfWork, user_id: int) -> frozenset[int]:
-    """Cases a user works on: officer in the case or member."""
+    """Cases a user works on: officer in the case or member (read once a transaction, while
+    it changes nothing: a change not yet written is written before they are read again)."""
+    session = uow.session
+    known: dict[int, frozenset[int]] = session.info.setdefault(CASES_KNOWN, {})
+    unchanged = not (session.new or session.dirty or session.deleted)
+    if unchanged and user_id in known:
+        return known[user_id]
     member = select(CaseMember.case_id).where(CaseMember.user_id == user_id)
     oic = select(Case.id).where(Case.officer_in_case_id == user_id)
-    return frozenset(uow.session.scalars(member.union(oic)))
+    found = frozenset(session.scalars(member.union(oic)))
+    session.info.setdefault(CASES_KNOWN, {})[user_id] = found
+    return found
 
 
 def viewer_for(uow: UnitOfWork, principal: Principal, *, stated_reason: bool = False) -> Viewer:
@@ -135,7 +155,7 @@ def refuse(
 # --- system actions ----------------------------------------------------------------------
 
 
-def require(
+def require_role(
     uow: UnitOfWork,
     principal: Principal,
     action: SystemAction,
@@ -143,10 +163,11 @@ def require(
     tag: str | None = None,
     object_type: str = "system",
     object_id: str = "-",
-) -> Viewer:
-    """The viewer, if the principal's role may do a system-wide action; else refused, audited."""
-    viewer = viewer_for(uow, principal)
-    decision = may(viewer, action)
+) -> None:
+    """Refuse (audited) unless the principal's role may do a system-wide action. Decided by
+    role and stated reason alone, so no query runs: a page's guard and each use case it calls
+    ask this, and reading the person's cases for each made every page query them again."""
+    decision = may(principal.viewer(), action)
     if not decision:
         raise refuse(
             uow,
@@ -158,7 +179,21 @@ def require(
             conceal=False,
             missing="",
         )
-    return viewer
+
+
+def require(
+    uow: UnitOfWork,
+    principal: Principal,
+    action: SystemAction,
+    actor: Actor,
+    tag: str | None = None,
+    object_type: str = "system",
+    object_id: str = "-",
+) -> Viewer:
+    """The viewer with the cases they work on, if the principal's role may do a system-wide
+    action (`require_role`); else refused, audited."""
+    require_role(uow, principal, action, actor, tag, object_type, object_id)
+    return viewer_for(uow, principal)
 
 
 def permit(
@@ -172,7 +207,7 @@ def permit(
 ) -> None:
     """`require` in a unit of work of its own: for a route's guard, before any work starts."""
     with system.unit_of_work() as uow:
-        require(uow, principal, action, actor, tag, object_type, object_id)
+        require_role(uow, principal, action, actor, tag, object_type, object_id)
 
 
 # --- one recording -----------------------------------------------------------------------
@@ -669,7 +704,7 @@ def open_subject_access(
 ) -> SubjectAccessRequest:
     """A subject access request, for those who answer them; anyone else is refused before
     any lookup, so the answer never says whether such a request exists."""
-    require(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
+    require_role(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
     query = select(SubjectAccessRequest).where(SubjectAccessRequest.reference == reference)
     found = uow.session.scalar(query.with_for_update() if lock else query)
     if found is None:

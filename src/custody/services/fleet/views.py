@@ -18,7 +18,7 @@ from custody.domain.errors import InvalidInput
 from custody.domain.fleet import CAMERA_STATUSES
 from custody.domain.principal import Principal
 from custody.services import cursors
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.answers import MAX_OFFSET, Page, Paged
 from custody.services.fleet import assignments
 from custody.services.fleet.answers import (
@@ -98,7 +98,7 @@ def list_officers(
         query = query.where(Officer.unit == unit)
         counted = counted.where(Officer.unit == unit)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         listed = _paged(uow, query, counted, page, Officer.warrant_number)
     return Paged[OfficerView](
         items=[
@@ -174,7 +174,7 @@ def list_cameras(
         held = select(Officer.id).where(Officer.warrant_number == officer)
         where.append(Camera.officer_id.in_(held.scalar_subquery()))
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         listed = _paged(
             uow, _camera_query().where(*where), select(Camera.id).where(*where), page, Camera.serial
         )
@@ -197,7 +197,7 @@ def get_camera(
 ) -> CameraDetail:
     """One camera: its health, its assignment history and what docks said about it lately."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         return camera_detail(uow, serial)
 
 
@@ -253,7 +253,7 @@ def list_docks(
         query = query.where(Dock.station == station)
         counted = counted.where(Dock.station == station)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         listed = _paged(uow, query, counted, page, Dock.name)
     return Paged[DockView](
         items=[

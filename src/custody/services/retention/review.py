@@ -31,6 +31,7 @@ from custody.services.access import (
     open_recording,
     record_change,
     require,
+    require_role,
     shown_decision,
     shown_facts,
     told,
@@ -267,7 +268,9 @@ def mark_reviewed(
     note = check_reason(note, "a review")
     tag = "user:recording:review"
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.REVIEW_QUEUE, actor, tag, "recording", recording_id)
+        require_role(
+            uow, principal, SystemAction.REVIEW_QUEUE, actor, tag, "recording", recording_id
+        )
         sight = open_recording(uow, principal, recording_id, Action.LIST, actor, tag, lock=True)
         sight.recording.last_reviewed_at = uow.now()
         (change,) = recompute(uow, [sight.recording])
