@@ -444,9 +444,11 @@ def my_footage(
         if team:
             if viewer.unit is None:
                 raise InvalidInput("you belong to no team")
-            whose: ColumnElement[bool] = Recording.officer_id.in_(
-                select(Officer.id).where(Officer.unit == viewer.unit)
-            )
+            # The team's officers as a list: as a subquery beside the one the listing grant
+            # holds, PostgreSQL took the two for independent filters, expected a few dozen
+            # rows, and read the whole table and sorted it rather than walk the time index.
+            members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
+            whose: ColumnElement[bool] = Recording.officer_id.in_(sorted(members))
         else:
             whose = Recording.officer_id == (viewer.officer_id or -1)
         where: tuple[ColumnElement[bool], ...] = (
