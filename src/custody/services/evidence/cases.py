@@ -34,7 +34,7 @@ from custody.services.access import (
     require_role,
     visible_cases,
 )
-from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.answers import Page, Paged
 from custody.services.counting import count_up_to
 from custody.services.evidence.answers import CaseDetail, CaseEntry, CaseRecordingChanged, CaseView
 from custody.services.retention.facts import due_details, recompute
@@ -50,7 +50,9 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 # A list of cases a page at a time, newest first; every open case to pick from at most.
 CASES_PAGE = Page(limit=50)
-OPEN_CASES_PAGE = Page(limit=MAX_PAGE)
+# The open cases a recording's page offers to add it to: the newest hundred (a case further
+# back is added from its own page).
+OPEN_CASES_PAGE = Page(limit=100)
 
 
 # --- cases -------------------------------------------------------------------------------

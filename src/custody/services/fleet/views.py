@@ -36,6 +36,10 @@ RECENT_REPORTS = 20
 Ts = TypeVarTuple("Ts")
 
 
+def _count(uow: UnitOfWork, counted: Select[Any]) -> int:
+    return uow.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+
+
 @dataclass(frozen=True)
 class _Listed(Generic[*Ts]):
     """A page of a fleet list's rows, how many rows the list has, and the cursor after it."""
@@ -59,11 +63,7 @@ def _paged(
 
     The fleet is the force's size, not its footage's (22,000 cameras at the Met), so its
     total is exact; a page past the first thousand rows is asked for by cursor."""
-    if page.offset > MAX_OFFSET:
-        raise InvalidInput(
-            f"offset: pages past {MAX_OFFSET} are asked for by cursor (each page's next_cursor)"
-        )
-    total = uow.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
     if page.after is not None:
         (last,) = cursors.decode(page.after, str)
         query = query.where(order > last)
@@ -72,6 +72,9 @@ def _paged(
     )
     shown = rows[: page.limit]
     more = len(rows) > page.limit
+    # A first page that holds the whole list (the docks, a borough's cameras) is its count.
+    whole = page.after is None and page.offset == 0 and not more
+    total = len(shown) if whole else _count(uow, counted)
     after = cursors.encode(getattr(cast(Any, shown[-1])[0], order.key)) if more and shown else None
     return _Listed(shown, total, after)
 

@@ -58,9 +58,6 @@ async def fleet(
     after: str | None = Query(None, max_length=LONGEST, description="the cameras after this"),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(
-        lambda: fleet_health.alerts(system, user, limit=ALERTS_SHOWN, actor=actor)
-    )
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
@@ -73,13 +70,15 @@ async def fleet(
     docks = await run_in_threadpool(
         lambda: views.list_docks(system, user, page=Page(limit=MAX_PAGE), actor=actor)
     )
-    # The rows shown flagged by the same rules, however many alerts there are in all.
-    alerted = await run_in_threadpool(
-        lambda: fleet_health.flagged(
+    # The worst alerts, and the rows shown flagged by the same rules, however many alerts
+    # there are in all: in one transaction.
+    health, alerted = await run_in_threadpool(
+        lambda: fleet_health.page_health(
             system,
             user,
             cameras=[c.serial for c in cameras.items],
             docks=[d.name for d in docks.items],
+            limit=ALERTS_SHOWN,
             actor=actor,
         )
     )
