@@ -105,14 +105,17 @@ def viewer_for(uow: UnitOfWork, principal: Principal, *, stated_reason: bool = F
 
 def recording_facts(uow: UnitOfWork, recording: Recording) -> RecordingFacts:
     """The access contract's facts about a recording: whose, which team, class and cases."""
-    unit = None
-    if recording.officer_id is not None:
-        unit = uow.session.scalar(select(Officer.unit).where(Officer.id == recording.officer_id))
-    case_ids = frozenset(
-        uow.session.scalars(
-            select(CaseRecording.case_id).where(CaseRecording.recording_id == recording.id)
-        )
-    )
+    # The officer's team and the recording's cases in one statement (a row per case, or one
+    # with none): every recording a page opens passes here.
+    unit_of = select(Officer.unit).where(Officer.id == recording.officer_id).scalar_subquery()
+    rows = uow.session.execute(
+        select(unit_of, CaseRecording.case_id)
+        .select_from(Recording)
+        .outerjoin(CaseRecording, CaseRecording.recording_id == Recording.id)
+        .where(Recording.id == recording.id)
+    ).all()
+    unit = rows[0][0] if rows and recording.officer_id is not None else None
+    case_ids = frozenset(case_id for _, case_id in rows if case_id is not None)
     return RecordingFacts(
         recording.officer_id, unit, parse_access_class(recording.access_class), case_ids
     )
