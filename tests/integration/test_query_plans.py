@@ -32,9 +32,10 @@ from custody.config import Settings
 from custody.db.models import Recording
 from custody.domain.clock import ManualClock
 from custody.domain.principal import Principal
-from custody.services import cursors
+from custody.services import access, cursors
 from custody.services.answers import MAX_PAGE, Page
 from custody.services.counting import COUNT_BOUND, rows_up_to
+from custody.services.evidence import cases as case_service
 from custody.services.identity import signin, users
 from custody.services.recordings import search as searching
 from custody.services.recordings.search import Search
@@ -626,3 +627,34 @@ def test_the_search_page_pages_on_by_cursor(served: Served) -> None:
     for bad in ("after=nonsense", "after=W10", "offset=1001"):
         refused = served.client.get(f"/search?{REASON}&{bad}", headers={"Accept": "text/html"})
         assert refused.status_code == 400, bad
+
+
+@pytest.mark.parametrize(
+    "page", ["recording (investigator)", "recording (professional standards)", "fleet", "cases"]
+)
+def test_a_page_reads_who_works_on_which_case_once(served: Served, page: str) -> None:
+    """However many use cases a page calls, each passing the door, the person's cases are
+    read once a request (a system action is decided by role, reading none)."""
+    ran = served.get(page)
+    reads = [s for s, _ in ran if "FROM case_members WHERE case_members.user_id" in s]
+    assert len(reads) <= 1, f"{page} read the person's cases {len(reads)} times"
+
+
+def test_a_case_opened_in_a_request_is_known_to_the_rest_of_it(smaller: Served) -> None:
+    """The cases read once a request are read again once the request writes one: the
+    investigator who opens a case works on it at once, in the same request (on the smaller
+    force, whose cases no other test counts)."""
+    person = _investigator(smaller)
+    system = smaller.system
+
+    def working_on() -> frozenset[int]:
+        with system.unit_of_work() as uow:
+            return access.user_case_ids(uow, person.user_id)
+
+    with access.cases_read_once():
+        before = working_on()
+        assert working_on() == before
+        opened = case_service.create_case(
+            system, person, reference="OP-ONCE-1", title="Read once", actor=person.actor()
+        )
+        assert working_on() == before | {opened.id}

@@ -15,7 +15,9 @@ they may not see.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -69,30 +71,64 @@ from custody.services.system import System, UnitOfWork
 # --- who the person is -------------------------------------------------------------------
 
 
-# Where a transaction keeps the cases each person works on, once read: a page asks the door
-# several times in one transaction (the recording, its cards, its lists), each asking it.
+# Where a transaction, and a request, keep the cases each person works on once read: a page
+# asks the door several times (the recording, its cards, its lists, its clips), each asking.
 CASES_KNOWN = "custody.cases_known"
+_KNOWN_IN_REQUEST: ContextVar[dict[int, frozenset[int]] | None] = ContextVar(
+    "custody_cases_known_in_request", default=None
+)
+
+
+@contextmanager
+def cases_read_once() -> Iterator[None]:
+    """Within this block (one request: its threads share the block's context) a person's
+    cases are read once, and again only after a transaction writes a case or a member."""
+    token = _KNOWN_IN_REQUEST.set({})
+    try:
+        yield
+    finally:
+        _KNOWN_IN_REQUEST.reset(token)
+
+
+def _forget_cases() -> None:
+    known = _KNOWN_IN_REQUEST.get()
+    if known is not None:
+        known.clear()
 
 
 @event.listens_for(Session, "after_flush")
+def _forget_written(session: Session, *_: object) -> None:
+    """A case or a member written makes everyone's cases be read again."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, Case | CaseMember) for row in changed):
+        session.info.pop(CASES_KNOWN, None)
+        _forget_cases()
+
+
 @event.listens_for(Session, "after_soft_rollback")
-def _forget_cases(session: Session, *_: object) -> None:
-    """A change written (a case opened, a member added) or undone makes them read again."""
+def _forget_undone(session: Session, *_: object) -> None:
+    """What a transaction undid may have been read after it was written."""
     session.info.pop(CASES_KNOWN, None)
+    _forget_cases()
 
 
 def user_case_ids(uow: UnitOfWork, user_id: int) -> frozenset[int]:
-    """Cases a user works on: officer in the case or member (read once a transaction, while
-    it changes nothing: a change not yet written is written before they are read again)."""
+    """Cases a user works on: officer in the case or member (read once a transaction and a
+    request, while they write no case: a change not yet written is written, then read)."""
     session = uow.session
     known: dict[int, frozenset[int]] = session.info.setdefault(CASES_KNOWN, {})
-    unchanged = not (session.new or session.dirty or session.deleted)
-    if unchanged and user_id in known:
-        return known[user_id]
+    in_request = _KNOWN_IN_REQUEST.get()
+    if not (session.new or session.dirty or session.deleted):
+        if user_id in known:
+            return known[user_id]
+        if in_request is not None and user_id in in_request:
+            return in_request[user_id]
     member = select(CaseMember.case_id).where(CaseMember.user_id == user_id)
     oic = select(Case.id).where(Case.officer_in_case_id == user_id)
     found = frozenset(session.scalars(member.union(oic)))
     session.info.setdefault(CASES_KNOWN, {})[user_id] = found
+    if in_request is not None:
+        in_request[user_id] = found
     return found
 
 
