@@ -51,7 +51,7 @@ from custody.services.access import (
 from custody.services.answers import MAX_OFFSET, Page
 from custody.services.counting import COUNT_BOUND, count_up_to, rows_up_to
 from custody.services.evidence import categories
-from custody.services.planning import not_by_officer
+from custody.services.planning import UNLISTED, not_by_officer
 from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
 
@@ -338,6 +338,7 @@ def _page(
     return list(
         uow.session.scalars(
             select(Recording)
+            .options(*UNLISTED)
             .where(*where)
             .order_by(*order)
             .limit(page.limit + more)
@@ -391,7 +392,10 @@ def search(
                 ordered = ordered[page.offset :]
             ids = [row.id for row in ordered[: page.limit + 1]]
             loaded = {
-                r.id: r for r in uow.session.scalars(select(Recording).where(Recording.id.in_(ids)))
+                r.id: r
+                for r in uow.session.scalars(
+                    select(Recording).options(*UNLISTED).where(Recording.id.in_(ids))
+                )
             }
             rows = [loaded[rid] for rid in ids]
         else:
@@ -466,6 +470,7 @@ def my_footage(
         rows = list(
             uow.session.scalars(
                 select(Recording)
+                .options(*UNLISTED)
                 .where(*where)
                 .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
                 .limit(page.limit)
@@ -510,7 +515,9 @@ def cards(system: System, principal: Principal, recording_ids: Sequence[str]) ->
     with system.unit_of_work() as uow:
         rows = list(
             uow.session.scalars(
-                select(Recording).where(
+                select(Recording)
+                .options(*UNLISTED)
+                .where(
                     Recording.id.in_(wanted),
                     Recording.state != DELETED,
                     visible_recordings(uow, principal),
