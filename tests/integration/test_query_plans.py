@@ -658,3 +658,34 @@ def test_a_case_opened_in_a_request_is_known_to_the_rest_of_it(smaller: Served) 
             system, person, reference="OP-ONCE-1", title="Read once", actor=person.actor()
         )
         assert working_on() == before | {opened.id}
+
+
+def test_the_cameras_command_pages_on_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`custody fleet cameras` says how to ask for the next page, and that page is the next
+    cameras by serial."""
+    if served.system.engine.dialect.name != "sqlite":
+        pytest.skip("the command is the same on both databases")
+    settings = served.system.settings
+    monkeypatch.setenv("CUSTODY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CUSTODY_DATABASE_URL", settings.resolved_database_url)
+    username = served.force.users["fleet_manager"]
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    serials = [c["serial"] for c in served.client.get("/api/v1/cameras?limit=60").json()["items"]]
+    runner = CliRunner()
+    first = runner.invoke(
+        cli, ["fleet", "cameras", "--limit", "30", "--as", username], terminal_width=300
+    )
+    assert first.exit_code == 0, first.output
+    told = re.search(r"--cursor (\S+)", first.output)
+    assert told is not None, first.output
+    second = runner.invoke(
+        cli,
+        ["fleet", "cameras", "--limit", "30", "--cursor", told.group(1), "--as", username],
+        terminal_width=300,
+    )
+    assert second.exit_code == 0, second.output
+    assert serials[29] in first.output and serials[30] not in first.output
+    assert serials[30] in second.output and serials[59] in second.output
+    assert serials[29] not in second.output
