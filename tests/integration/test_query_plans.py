@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -30,15 +31,20 @@ from custody.cli import app as cli
 from custody.config import Settings
 from custody.db.models import Recording
 from custody.domain.clock import ManualClock
+from custody.domain.principal import Principal
+from custody.services import access, cursors
 from custody.services.answers import MAX_PAGE, Page
 from custody.services.counting import COUNT_BOUND, rows_up_to
+from custody.services.evidence import cases as case_service
 from custody.services.identity import signin, users
 from custody.services.recordings import search as searching
+from custody.services.recordings.search import Search
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
+from custody.web.portal import fleet as fleet_portal
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
 
 # The tables a page must never read whole: they grow with the force's footage.
@@ -449,3 +455,237 @@ def test_the_cases_command_lists_every_case(
         references = connection.exec_driver_sql("SELECT reference FROM cases").scalars().all()
     assert len(references) == served.force.cases
     assert all(reference in result.output for reference in references)
+
+
+@pytest.mark.parametrize(
+    ("listing", "key"),
+    [
+        ("/api/v1/cameras", "serial"),
+        ("/api/v1/docks", "name"),
+        ("/api/v1/officers", "warrant_number"),
+    ],
+)
+def test_a_fleet_list_pages_on_by_cursor_as_by_offset(
+    served: Served, listing: str, key: str
+) -> None:
+    """Cameras, docks and officers walked by cursor are the list walked by offset: each once,
+    in order, the total the same on every page; a cursor the list never gave, an offset and
+    a cursor together, or an offset past the deepest are refused, never answered with 500."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    whole = served.client.get(f"{listing}?limit=500").json()
+    assert whole["next_cursor"] is None and whole["total"] == len(whole["items"]) > 30
+    by_offset: list[str] = []
+    for offset in range(0, whole["total"], 30):
+        by_offset += [
+            item[key]
+            for item in served.client.get(f"{listing}?limit=30&offset={offset}").json()["items"]
+        ]
+    by_cursor: list[str] = []
+    cursor = ""
+    while True:
+        page = served.client.get(f"{listing}?limit=30{cursor}").json()
+        assert page["total"] == whole["total"] and page["total_exact"] is True
+        by_cursor += [item[key] for item in page["items"]]
+        if page["next_cursor"] is None:
+            assert page["has_next"] is False
+            break
+        assert page["has_next"] is True and len(page["items"]) == 30
+        cursor = f"&cursor={page['next_cursor']}"
+    expected = [item[key] for item in whole["items"]]
+    assert by_cursor == by_offset == expected == sorted(expected)
+    assert len(set(by_cursor)) == whole["total"]
+    for forged in ("nonsense", "W10", "WzFd", "x" * 600):
+        answer = served.client.get(f"{listing}?cursor={forged}")
+        assert answer.status_code in (400, 422), (forged, answer.text)
+    both = served.client.get(f"{listing}?offset=30&cursor={page['cursor']}")
+    assert both.status_code == 400
+    deep = served.client.get(f"{listing}?offset=1001")
+    assert deep.status_code == 400 and "cursor" in deep.json()["error"]["message"]
+
+
+def test_the_fleet_page_pages_its_cameras_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet page's cameras, followed page by page by its "Next cameras" link, are every
+    camera once in order of serial; a cursor the page never gave is refused."""
+    monkeypatch.setattr(fleet_portal, "CAMERAS_PAGE", 30)
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    every = served.client.get("/api/v1/cameras?limit=500").json()["items"]
+    seen: list[str] = []
+    address = "/fleet"
+    while True:
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        shown = re.findall(r'<td><a href="/fleet/cameras/([^"]+)">', page.text)
+        seen += [unquote(serial) for serial in shown]
+        assert f"of {len(every)} cameras" in page.text
+        if address != "/fleet":
+            assert "First cameras" in page.text
+        following = re.search(r'href="([^"]+)" rel="next">Next cameras', page.text)
+        if following is None:
+            break
+        assert len(shown) == 30
+        address = following.group(1).replace("&amp;", "&")
+    assert seen == [camera["serial"] for camera in every]
+    refused = served.client.get("/fleet?after=nonsense", headers={"Accept": "text/html"})
+    assert refused.status_code == 400
+
+
+def _investigator(served: Served) -> Principal:
+    """The investigator, searching the whole force with a stated reason."""
+    found = users.principal_named(served.system, served.force.users["investigator"])
+    return replace(found, stated_reason="Operation Nightjar")
+
+
+@pytest.mark.parametrize("sort", list(searching.SORTS))
+@pytest.mark.parametrize("wide", [False, True], ids=["a borough", "the force"])
+def test_a_search_pages_on_by_cursor_as_by_offset(served: Served, sort: str, wide: bool) -> None:
+    """A search walked by each page's cursor is the search walked by offset, in every order:
+    a borough's few matches (ordered from their keys) to their end, and the force's many
+    (ordered by the database) for several pages; each recording once."""
+    person = _investigator(served)
+    query = Search(unit=None if wide else served.force.borough, sort=sort)
+
+    def page(at: Page) -> searching.Results:
+        return searching.search(served.system, person, query, person.actor(), page=at)
+
+    first = page(Page(limit=40))
+    assert first.total_exact is not wide and first.next_cursor is not None
+    depth = 240 if wide else first.total
+    by_offset = [card.id for at in range(0, depth, 40) for card in page(Page(at, 40)).items]
+    by_cursor: list[str] = []
+    found = first
+    while True:
+        by_cursor += [card.id for card in found.items]
+        if found.next_cursor is None or len(by_cursor) >= depth:
+            break
+        found = page(Page(limit=40, after=found.next_cursor))
+        assert found.total == first.total and found.cursor is not None
+    assert by_cursor == by_offset and len(set(by_cursor)) == len(by_cursor) == depth
+    if not wide:
+        assert found.next_cursor is None, "the last page says there is none after it"
+
+
+def test_a_search_cursor_tells_nothing_of_footage_hidden_from_its_holder(served: Served) -> None:
+    """A cursor forged to name a recording the officer may not see pages on from its time
+    exactly as one naming no recording at all: only the officer's own footage after it,
+    never the hidden one, whose existence changes nothing."""
+    officer = users.principal_named(served.system, served.force.users["officer"])
+
+    def after(cursor: str | None) -> list[str]:
+        found = searching.search(
+            served.system, officer, Search(), officer.actor(), page=Page(limit=500, after=cursor)
+        )
+        return [card.id for card in found.items]
+
+    own = after(None)
+    with served.system.engine.connect() as connection:
+        times = dict(
+            connection.execute(
+                select(Recording.id, Recording.started_at).where(Recording.id.in_(own))
+            ).all()
+        )
+        middle = sorted(times.values())[len(times) // 2]
+        hidden = connection.execute(
+            select(Recording.id, Recording.started_at)
+            .where(Recording.officer_id != 1, Recording.started_at < middle)
+            .order_by(Recording.started_at.desc())
+            .limit(1)
+        ).one()
+    assert hidden.id not in own
+    named = after(cursors.encode(hidden.started_at, hidden.id))
+    nobody = after(cursors.encode(hidden.started_at, "f" * 36))
+    assert named == nobody == [rid for rid in own if times[rid] < hidden.started_at]
+    assert named and hidden.id not in named
+
+
+def test_the_search_page_pages_on_by_cursor(served: Served) -> None:
+    """The search page's "Next page" link is the page after the last card shown; a cursor
+    the page never gave, and an offset past the deepest, are refused with a 400 page."""
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["investigator"])
+    person = _investigator(served)
+    query = Search(sort="oldest")
+    expected: list[str] = []
+    cursor = None
+    for _ in range(3):
+        found = searching.search(
+            served.system, person, query, person.actor(), page=Page(limit=24, after=cursor)
+        )
+        expected += [card.id for card in found.items]
+        cursor = found.next_cursor
+    shown: list[str] = []
+    address = f"/search?{REASON}&sort=oldest"
+    for _ in range(3):
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        ids = re.findall(r'href="/recordings/([0-9a-f-]{36})', page.text)
+        shown += list(dict.fromkeys(ids))
+        following = re.search(r'href="([^"]+)" rel="next"', page.text)
+        assert following is not None
+        address = "/search" + following.group(1).replace("&amp;", "&")
+    assert shown == expected and len(set(shown)) == 72
+    for bad in ("after=nonsense", "after=W10", "offset=1001"):
+        refused = served.client.get(f"/search?{REASON}&{bad}", headers={"Accept": "text/html"})
+        assert refused.status_code == 400, bad
+
+
+@pytest.mark.parametrize(
+    "page", ["recording (investigator)", "recording (professional standards)", "fleet", "cases"]
+)
+def test_a_page_reads_who_works_on_which_case_once(served: Served, page: str) -> None:
+    """However many use cases a page calls, each passing the door, the person's cases are
+    read once a request (a system action is decided by role, reading none)."""
+    ran = served.get(page)
+    reads = [s for s, _ in ran if "FROM case_members WHERE case_members.user_id" in s]
+    assert len(reads) <= 1, f"{page} read the person's cases {len(reads)} times"
+
+
+def test_a_case_opened_in_a_request_is_known_to_the_rest_of_it(smaller: Served) -> None:
+    """The cases read once a request are read again once the request writes one: the
+    investigator who opens a case works on it at once, in the same request (on the smaller
+    force, whose cases no other test counts)."""
+    person = _investigator(smaller)
+    system = smaller.system
+
+    def working_on() -> frozenset[int]:
+        with system.unit_of_work() as uow:
+            return access.user_case_ids(uow, person.user_id)
+
+    with access.cases_read_once():
+        before = working_on()
+        assert working_on() == before
+        opened = case_service.create_case(
+            system, person, reference="OP-ONCE-1", title="Read once", actor=person.actor()
+        )
+        assert working_on() == before | {opened.id}
+
+
+def test_the_cameras_command_pages_on_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`custody fleet cameras` says how to ask for the next page, and that page is the next
+    cameras by serial."""
+    if served.system.engine.dialect.name != "sqlite":
+        pytest.skip("the command is the same on both databases")
+    settings = served.system.settings
+    monkeypatch.setenv("CUSTODY_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CUSTODY_DATABASE_URL", settings.resolved_database_url)
+    username = served.force.users["fleet_manager"]
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    serials = [c["serial"] for c in served.client.get("/api/v1/cameras?limit=60").json()["items"]]
+    runner = CliRunner()
+    first = runner.invoke(
+        cli, ["fleet", "cameras", "--limit", "30", "--as", username], terminal_width=300
+    )
+    assert first.exit_code == 0, first.output
+    told = re.search(r"--cursor (\S+)", first.output)
+    assert told is not None, first.output
+    second = runner.invoke(
+        cli,
+        ["fleet", "cameras", "--limit", "30", "--cursor", told.group(1), "--as", username],
+        terminal_width=300,
+    )
+    assert second.exit_code == 0, second.output
+    assert serials[29] in first.output and serials[30] not in first.output
+    assert serials[30] in second.output and serials[59] in second.output
+    assert serials[29] not in second.output

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from custody.cli.common import AsUser, acting, err, out, refusals
 from custody.domain.clock import parse_time
-from custody.services.answers import MAX_PAGE, Page
+from custody.services.answers import MAX_OFFSET, MAX_PAGE, Page
 from custody.services.fleet import assignments, importing, registry, rollout, views
 from custody.services.fleet import docks as dock_tokens
 from custody.services.fleet import health as fleet_health
@@ -43,6 +43,12 @@ def _table(title: str, *columns: str, wrap: tuple[str, ...] = ()) -> Table:
 def _show(table: Table) -> None:
     """Print a table; piped into a file or another program it is not cut at 80 columns."""
     (out if out.is_terminal else Console(width=200)).print(table)
+
+
+def _next(cursor: str | None) -> None:
+    """Say how to ask for the page after this one, if there is one."""
+    if cursor is not None:
+        err.print(f"more: the next page is --cursor {cursor}")
 
 
 def _text(value: object) -> str:
@@ -304,12 +310,15 @@ def officers(
     ctx: typer.Context,
     unit: str | None = typer.Option(None, help="Only this unit / borough."),
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
-    offset: int = typer.Option(0, min=0),
+    offset: int = typer.Option(0, min=0, help=f"A first page's offset, at most {MAX_OFFSET}."),
+    cursor: str | None = typer.Option(None, help="The page after another: its next cursor."),
     as_user: AsUser = "admin",
 ) -> None:
     """Officers, with the camera each holds."""
     built, principal, actor = acting(ctx, as_user)
-    found = views.list_officers(built, principal, unit=unit, page=Page(offset, limit), actor=actor)
+    found = views.list_officers(
+        built, principal, unit=unit, page=Page(offset, limit, after=cursor), actor=actor
+    )
     table = _table(
         f"officers ({found.total})",
         "warrant",
@@ -330,6 +339,7 @@ def officers(
             _text(o.camera),
         )
     _show(table)
+    _next(found.next_cursor)
 
 
 @app.command("cameras")
@@ -339,13 +349,19 @@ def cameras(
     status: str | None = typer.Option(None, help="in_stock, issued, in_repair, retired, lost"),
     borough: str | None = typer.Option(None, help="Only cameras serving this borough."),
     limit: int = typer.Option(100, min=1, max=MAX_PAGE),
-    offset: int = typer.Option(0, min=0),
+    offset: int = typer.Option(0, min=0, help=f"A first page's offset, at most {MAX_OFFSET}."),
+    cursor: str | None = typer.Option(None, help="The page after another: its next cursor."),
     as_user: AsUser = "admin",
 ) -> None:
     """Cameras with their health as the docks last reported it."""
     built, principal, actor = acting(ctx, as_user)
     found = views.list_cameras(
-        built, principal, status=status, borough=borough, page=Page(offset, limit), actor=actor
+        built,
+        principal,
+        status=status,
+        borough=borough,
+        page=Page(offset, limit, after=cursor),
+        actor=actor,
     )
     table = _table(
         f"cameras ({found.total})",
@@ -374,6 +390,7 @@ def cameras(
             _text(free),
         )
     _show(table)
+    _next(found.next_cursor)
 
 
 @app.command("docks")

@@ -19,6 +19,11 @@ class InvalidInput(CustodyError):
     code = "invalid_input"
 
 
+class BadPage(InvalidInput):
+    """A page of a list asked for by a cursor the list never gave, or at an offset deeper
+    than a list is paged by offset."""
+
+
 class NotFound(CustodyError):
     code = "not_found"
 

@@ -15,13 +15,15 @@ they may not see.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import ColumnElement, event, exists, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from custody.db.models import Dock, Officer, Recording, Upload
 from custody.db.models.lifecycle import (
@@ -69,11 +71,65 @@ from custody.services.system import System, UnitOfWork
 # --- who the person is -------------------------------------------------------------------
 
 
+# Where a transaction, and a request, keep the cases each person works on once read: a page
+# asks the door several times (the recording, its cards, its lists, its clips), each asking.
+CASES_KNOWN = "custody.cases_known"
+_KNOWN_IN_REQUEST: ContextVar[dict[int, frozenset[int]] | None] = ContextVar(
+    "custody_cases_known_in_request", default=None
+)
+
+
+@contextmanager
+def cases_read_once() -> Iterator[None]:
+    """Within this block (one request: its threads share the block's context) a person's
+    cases are read once, and again only after a transaction writes a case or a member."""
+    token = _KNOWN_IN_REQUEST.set({})
+    try:
+        yield
+    finally:
+        _KNOWN_IN_REQUEST.reset(token)
+
+
+def _forget_cases() -> None:
+    known = _KNOWN_IN_REQUEST.get()
+    if known is not None:
+        known.clear()
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_written(session: Session, *_: object) -> None:
+    """A case or a member written makes everyone's cases be read again."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(row, Case | CaseMember) for row in changed):
+        session.info.pop(CASES_KNOWN, None)
+        _forget_cases()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_undone(session: Session, *_: object) -> None:
+    """What a transaction undid may have been read after it was written."""
+    session.info.pop(CASES_KNOWN, None)
+    _forget_cases()
+
+
 def user_case_ids(uow: UnitOfWork, user_id: int) -> frozenset[int]:
-    """Cases a user works on: officer in the case or member."""
+    """Cases a user works on: officer in the case or member (read once a transaction and a
+    request, while they write no case: a change not yet written is written, then read)."""
+    session = uow.session
+    known: dict[int, frozenset[int]] = session.info.setdefault(CASES_KNOWN, {})
+    in_request = _KNOWN_IN_REQUEST.get()
+    if not (session.new or session.dirty or session.deleted):
+        if user_id in known:
+            return known[user_id]
+        if in_request is not None and user_id in in_request:
+            return in_request[user_id]
     member = select(CaseMember.case_id).where(CaseMember.user_id == user_id)
     oic = select(Case.id).where(Case.officer_in_case_id == user_id)
-    return frozenset(uow.session.scalars(member.union(oic)))
+    found = frozenset(session.scalars(member.union(oic)))
+    session.info.setdefault(CASES_KNOWN, {})[user_id] = found
+    if in_request is not None:
+        in_request[user_id] = found
+    return found
 
 
 def viewer_for(uow: UnitOfWork, principal: Principal, *, stated_reason: bool = False) -> Viewer:
@@ -85,14 +141,17 @@ def viewer_for(uow: UnitOfWork, principal: Principal, *, stated_reason: bool = F
 
 def recording_facts(uow: UnitOfWork, recording: Recording) -> RecordingFacts:
     """The access contract's facts about a recording: whose, which team, class and cases."""
-    unit = None
-    if recording.officer_id is not None:
-        unit = uow.session.scalar(select(Officer.unit).where(Officer.id == recording.officer_id))
-    case_ids = frozenset(
-        uow.session.scalars(
-            select(CaseRecording.case_id).where(CaseRecording.recording_id == recording.id)
-        )
-    )
+    # The officer's team and the recording's cases in one statement (a row per case, or one
+    # with none): every recording a page opens passes here.
+    unit_of = select(Officer.unit).where(Officer.id == recording.officer_id).scalar_subquery()
+    rows = uow.session.execute(
+        select(unit_of, CaseRecording.case_id)
+        .select_from(Recording)
+        .outerjoin(CaseRecording, CaseRecording.recording_id == Recording.id)
+        .where(Recording.id == recording.id)
+    ).all()
+    unit = rows[0][0] if rows and recording.officer_id is not None else None
+    case_ids = frozenset(case_id for _, case_id in rows if case_id is not None)
     return RecordingFacts(
         recording.officer_id, unit, parse_access_class(recording.access_class), case_ids
     )
@@ -135,7 +194,7 @@ def refuse(
 # --- system actions ----------------------------------------------------------------------
 
 
-def require(
+def require_role(
     uow: UnitOfWork,
     principal: Principal,
     action: SystemAction,
@@ -143,10 +202,11 @@ def require(
     tag: str | None = None,
     object_type: str = "system",
     object_id: str = "-",
-) -> Viewer:
-    """The viewer, if the principal's role may do a system-wide action; else refused, audited."""
-    viewer = viewer_for(uow, principal)
-    decision = may(viewer, action)
+) -> None:
+    """Refuse (audited) unless the principal's role may do a system-wide action. Decided by
+    role and stated reason alone, so no query runs: a page's guard and each use case it calls
+    ask this, and reading the person's cases for each made every page query them again."""
+    decision = may(principal.viewer(), action)
     if not decision:
         raise refuse(
             uow,
@@ -158,7 +218,21 @@ def require(
             conceal=False,
             missing="",
         )
-    return viewer
+
+
+def require(
+    uow: UnitOfWork,
+    principal: Principal,
+    action: SystemAction,
+    actor: Actor,
+    tag: str | None = None,
+    object_type: str = "system",
+    object_id: str = "-",
+) -> Viewer:
+    """The viewer with the cases they work on, if the principal's role may do a system-wide
+    action (`require_role`); else refused, audited."""
+    require_role(uow, principal, action, actor, tag, object_type, object_id)
+    return viewer_for(uow, principal)
 
 
 def permit(
@@ -172,7 +246,7 @@ def permit(
 ) -> None:
     """`require` in a unit of work of its own: for a route's guard, before any work starts."""
     with system.unit_of_work() as uow:
-        require(uow, principal, action, actor, tag, object_type, object_id)
+        require_role(uow, principal, action, actor, tag, object_type, object_id)
 
 
 # --- one recording -----------------------------------------------------------------------
@@ -669,7 +743,7 @@ def open_subject_access(
 ) -> SubjectAccessRequest:
     """A subject access request, for those who answer them; anyone else is refused before
     any lookup, so the answer never says whether such a request exists."""
-    require(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
+    require_role(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
     query = select(SubjectAccessRequest).where(SubjectAccessRequest.reference == reference)
     found = uow.session.scalar(query.with_for_update() if lock else query)
     if found is None:

@@ -13,15 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, or_
 
 from custody.domain.clock import isoformat, parse_time
-from custody.domain.errors import InvalidInput
+from custody.domain.errors import BadPage
 
-Key = str | int | datetime
+Key = str | int | float | datetime
 # A cursor longer than this is no cursor a list gave.
 LONGEST = 512
 
@@ -33,10 +35,12 @@ def encode(*keys: Key) -> str:
     return base64.urlsafe_b64encode(packed).decode().rstrip("=")
 
 
-def decode(cursor: str, *shape: type[str] | type[int] | type[datetime]) -> tuple[Key, ...]:
+def decode(
+    cursor: str, *shape: type[str] | type[int] | type[float] | type[datetime]
+) -> tuple[Key, ...]:
     """The keys a cursor of `encode` holds, each of the type `shape` names; anything else
     is refused as bad input."""
-    refusal = InvalidInput("cursor: not one this list gave (use a page's next_cursor)")
+    refusal = BadPage("cursor: not one this list gave (use a page's next_cursor)")
     if len(cursor) > LONGEST:
         raise refusal
     try:
@@ -57,6 +61,10 @@ def decode(cursor: str, *shape: type[str] | type[int] | type[datetime]) -> tuple
             if not -(2**63) <= value < 2**63:
                 raise refusal
             keys.append(value)
+        elif kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value) or abs(value) > 2**53:
+                raise refusal
+            keys.append(float(value))
         elif kind is str and isinstance(value, str) and "\x00" not in value:
             keys.append(value)
         else:
@@ -79,3 +87,35 @@ def following(
     if newest:
         return and_(column <= value, or_(column < value, tie > tie_value))
     return and_(column >= value, or_(column > value, tie > tie_value))
+
+
+def beyond(
+    order: Sequence[tuple[SQLColumnExpression[Any], bool]], keys: Sequence[Key]
+) -> ColumnElement[bool]:
+    """A condition: the row comes after the one whose values of `order`'s columns are `keys`,
+    in a list ordered by those columns (each descending where it says so), the last one
+    unique. The first term bounds the walk along the first column's index; the rest skip the
+    rows of equal leading values already shown."""
+    steps = []
+    for at, (column, descending) in enumerate(order):
+        equal = [earlier == key for (earlier, _), key in zip(order[:at], keys[:at], strict=True)]
+        steps.append(and_(*equal, column < keys[at] if descending else column > keys[at]))
+    first, descending = order[0]
+    return and_(first <= keys[0] if descending else first >= keys[0], or_(*steps))
+
+
+def comes_after(values: Sequence[Any], keys: Sequence[Key], descending: Sequence[bool]) -> bool:
+    """Whether a row with these values comes after the row with `keys` in a list ordered as
+    `beyond`'s: the same comparison in Python, for a list ordered in memory."""
+    for value, key, down in zip(values, keys, descending, strict=True):
+        if value != key:
+            return bool(value < key) if down else bool(value > key)
+    return False
+
+
+def no_deeper_than(offset: int, deepest: int) -> None:
+    """Refuse an offset past the deepest a list is paged by offset, pointing to its cursor."""
+    if offset > deepest:
+        raise BadPage(
+            f"offset: pages past {deepest} are asked for by cursor (each page's next_cursor)"
+        )

@@ -13,11 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Column, ColumnElement, func, select
+from sqlalchemy.orm import defer
 from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from custody.db.models import Officer, Recording
 from custody.domain.access import Viewer, lists_team
 from custody.services.system import UnitOfWork
+
+# What a list of recordings never shows, left unread: the signed manifest and receipt and
+# the GPS track (a point a second: tens of kilobytes a recording in service), which only a
+# recording's own page reads.
+UNLISTED = (
+    defer(Recording.manifest_document),
+    defer(Recording.receipt_document),
+    defer(Recording.gps_track),
+    defer(Recording.deletion_certificate),
+)
 
 # A team at least this share of the force's officers is read along the time index.
 LARGE_TEAM_SHARE = 0.02

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from custody import __version__
 from custody.domain.errors import NotReady
 from custody.domain.manifest import MAX_MANIFEST_BYTES
 from custody.services import readiness
+from custody.services.access import cases_read_once
 from custody.services.fleet import importing
 from custody.services.system import System
 from custody.web import auth, docs, errors, openapi, portal, recipient
@@ -43,6 +45,21 @@ class Health(BaseModel):
     version: str
 
 
+class CasesReadOnce:
+    """Each request reads the cases its person works on once, however many use cases it
+    calls (`services.access.cases_read_once`): a page's every statement is a round trip."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with cases_read_once():
+            await self.app(scope, receive, send)
+
+
 def create_app(system: System) -> FastAPI:
     """The whole HTTP surface over one System; all state lives in the database and store."""
     app = FastAPI(
@@ -66,6 +83,7 @@ def create_app(system: System) -> FastAPI:
         unbounded=[("PATCH", f"{API}/uploads/")],
     )
     app.add_middleware(MethodOverride, prefix=f"{API}/uploads")
+    app.add_middleware(CasesReadOnce)
     errors.install(app)
     openapi.install(app, API)
     docs.install(app, API)

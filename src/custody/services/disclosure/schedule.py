@@ -34,7 +34,7 @@ from custody.domain.principal import Principal
 from custody.services.access import (
     open_case,
     open_recording,
-    require,
+    require_role,
     viewer_for,
     visible_cases,
     visible_recordings,
@@ -199,7 +199,7 @@ def _schedule(uow: UnitOfWork, principal: Principal, case: Case) -> Schedule:
 def get_schedule(system: System, principal: Principal, case_id: int, actor: Actor) -> Schedule:
     """The case's schedule as this person may see it (its recordings they may see)."""
     with system.unit_of_work() as uow:
-        require(
+        require_role(
             uow, principal, SystemAction.VIEW_CASES, actor, "user:case:view", "case", str(case_id)
         )
         return _schedule(uow, principal, open_case(uow, principal, case_id))
@@ -240,7 +240,7 @@ def mark(
         raise InvalidInput(f"a description is at most {DESCRIPTION_LIMIT} characters")
     with system.unit_of_work() as uow:
         # The role first: its refusal reads the same whatever case is named.
-        require(uow, principal, SystemAction.MARK_SCHEDULE, actor, MARK, "case", str(case_id))
+        require_role(uow, principal, SystemAction.MARK_SCHEDULE, actor, MARK, "case", str(case_id))
         # Locked, so two markings of one case take their turns (references stay unique).
         case = open_case(uow, principal, case_id, lock=True)
         if case.status != "open":
@@ -435,7 +435,7 @@ def _printed(
     system: System, principal: Principal, case_id: int, actor: Actor, kind: str
 ) -> Schedule:
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_CASES, actor, PRINT, "case", str(case_id))
+        require_role(uow, principal, SystemAction.VIEW_CASES, actor, PRINT, "case", str(case_id))
         case = open_case(uow, principal, case_id)
         schedule = _schedule(uow, principal, case)
         uow.audit(

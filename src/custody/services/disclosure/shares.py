@@ -44,7 +44,7 @@ from custody.domain.shares import (
     check_name,
     expiry,
 )
-from custody.services.access import open_case, open_recording, require
+from custody.services.access import open_case, open_recording, require_role
 from custody.services.disclosure import mail
 from custody.services.disclosure.redacted import require_released
 from custody.services.disclosure.share_answers import (
@@ -341,7 +341,7 @@ def list_shares(
 ) -> list[ShareSummary]:
     """The case's shares, newest first."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_CASES, actor)
+        require_role(uow, principal, SystemAction.VIEW_CASES, actor)
         case = open_case(uow, principal, case_id)
         shares = list(
             uow.session.scalars(
@@ -354,7 +354,7 @@ def list_shares(
 def get_share(system: System, principal: Principal, share_id: int, actor: Actor) -> ShareDetail:
     """One share: its items, receipts and everything done with it."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_CASES, actor)
+        require_role(uow, principal, SystemAction.VIEW_CASES, actor)
         share = _visible_share(uow, principal, share_id)
         return detail(uow, share)
 
@@ -455,7 +455,7 @@ def receipt_document(
 ) -> str:
     """A delivery receipt of the share, as signed (JSON), for the case's people."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_CASES, actor)
+        require_role(uow, principal, SystemAction.VIEW_CASES, actor)
         share = _visible_share(uow, principal, share_id)
         receipt = uow.session.get(DeliveryReceipt, receipt_id)
         if receipt is None or receipt.share_id != share.id:
@@ -469,7 +469,7 @@ def schedule_choices(
     """The case's schedule as the share form offers it: exhibits first, sensitive material
     shown but never offered."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_CASES, actor)
+        require_role(uow, principal, SystemAction.VIEW_CASES, actor)
         case = open_case(uow, principal, case_id)
         items = list(
             uow.session.scalars(select(ScheduleItem).where(ScheduleItem.case_id == case.id))

@@ -31,9 +31,10 @@ from custody.services.access import (
     open_recording,
     record_change,
     require,
+    require_role,
     visible_cases,
 )
-from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.answers import Page, Paged
 from custody.services.counting import count_up_to
 from custody.services.evidence.answers import CaseDetail, CaseEntry, CaseRecordingChanged, CaseView
 from custody.services.retention.facts import due_details, recompute
@@ -49,7 +50,9 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 # A list of cases a page at a time, newest first; every open case to pick from at most.
 CASES_PAGE = Page(limit=50)
-OPEN_CASES_PAGE = Page(limit=MAX_PAGE)
+# The open cases a recording's page offers to add it to: the newest hundred (a case further
+# back is added from its own page).
+OPEN_CASES_PAGE = Page(limit=100)
 
 
 # --- cases -------------------------------------------------------------------------------
@@ -73,7 +76,7 @@ def create_case(
         raise InvalidInput("a case needs a crime reference and a title")
     disposal_days = check_disposal_days(disposal_days)
     with system.unit_of_work() as uow:
-        require(
+        require_role(
             uow, principal, SystemAction.MANAGE_CASES, actor, "user:case:create", "case", reference
         )
         if uow.session.scalar(select(Case.id).where(Case.reference == reference)) is not None:
@@ -231,7 +234,7 @@ def list_cases(
 def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -> CaseDetail:
     """One case the principal may see, with its recordings."""
     with system.unit_of_work() as uow:
-        require(
+        require_role(
             uow, principal, SystemAction.VIEW_CASES, actor, "user:case:view", "case", str(case_id)
         )
         return _case_detail(uow, open_case(uow, principal, case_id))
@@ -362,7 +365,7 @@ def add_case_member(
 ) -> CaseView:
     """Add someone to a case's team (they then see its footage, as the access rules allow)."""
     with system.unit_of_work() as uow:
-        require(
+        require_role(
             uow,
             principal,
             SystemAction.MANAGE_CASES,
@@ -424,7 +427,7 @@ def _set_status(
 ) -> CaseDetail:
     tag = "user:case:close" if status == "closed" else "user:case:reopen"
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_CASES, actor, tag, "case", str(case_id))
+        require_role(uow, principal, SystemAction.MANAGE_CASES, actor, tag, "case", str(case_id))
         case = open_case(uow, principal, case_id, lock=True)
         if case.status == status:
             raise Conflict(f"case {case.reference} is {status} already")

@@ -35,6 +35,7 @@ from custody.services.access import (
     open_recording,
     require,
     require_classification,
+    require_role,
     shown_decision,
     shown_facts,
     visible_cases,
@@ -114,7 +115,7 @@ def create_category(
     """An administrator adds a category."""
     check_rule(rule)
     with system.unit_of_work() as uow:
-        require(
+        require_role(
             uow,
             principal,
             SystemAction.MANAGE_CATEGORIES,

@@ -45,7 +45,7 @@ from custody.domain.fleet import (
 )
 from custody.domain.manifest import Manifest
 from custody.domain.principal import Principal
-from custody.services.access import camera_at_station, require
+from custody.services.access import camera_at_station, require_role
 from custody.services.fleet.answers import (
     Assignment,
     CameraHolder,
@@ -104,7 +104,7 @@ def issue(
     """Issue a camera to one officer (personal issue) until it is returned or re-issued."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         camera = camera_by_serial(uow, serial, lock=True)
         holder = officer_by_warrant(uow, officer)
         _rule(check_issue, camera.status, serial)
@@ -140,7 +140,7 @@ def issue_to_pool(
     """Put a camera in a borough's pool: carded officers take it at a dock."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         if not 0 < len(borough.strip()) <= MAX_UNIT:
             raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
         camera = camera_by_serial(uow, serial, lock=True)
@@ -174,7 +174,7 @@ def _take_out_of_service(
 ) -> None:
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         why = _reason(reason)
         camera = camera_by_serial(uow, serial, lock=True)
         _rule(check, camera.status, serial)
@@ -381,7 +381,7 @@ def history(
 ) -> list[Assignment]:
     """A camera's or an officer's assignments, newest first."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         return assignments_of(uow, camera=camera, officer=officer, limit=limit)
 
 
@@ -423,7 +423,7 @@ def holder_at(
 ) -> CameraHolder:
     """Who held a camera at a moment (its assignment then), if anyone did."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         found = camera_by_serial(uow, serial)
         row = uow.session.execute(
             _query()

@@ -19,7 +19,7 @@ from custody.domain.audit_words import describe, who
 from custody.domain.clock import isoformat
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.counting import count_up_to
 from custody.services.fleet.answers import CameraHistory, StatusChange
 from custody.services.fleet.registry import camera_by_serial
@@ -44,7 +44,7 @@ def camera_history(
 ) -> CameraHistory:
     """One camera's whole story, for those who may see the fleet."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         camera = camera_by_serial(uow, serial)
         detail = camera_detail(uow, serial)
         recorded = count_up_to(

@@ -15,7 +15,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.fleet.answers import DockRevoked, DockView, when
 from custody.services.system import System
 
@@ -27,7 +27,7 @@ def get_dock(
 ) -> DockView:
     """One dock, as the docks list shows it."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         dock = uow.session.scalar(select(Dock).where(Dock.name == name))
         if dock is None:
             raise NotFound(f"no dock {name}")
@@ -57,7 +57,7 @@ def revoke_dock(
     who = actor or principal.actor()
     why = reason.strip()
     with system.unit_of_work() as uow:
-        require(
+        require_role(
             uow, principal, SystemAction.MANAGE_FLEET, who, "fleet:dock:revoke", "dock", name[:80]
         )
         if not why:

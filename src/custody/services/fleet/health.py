@@ -221,34 +221,49 @@ def _worded(
 
 
 def _find_alerts(
-    system: System, policy: HealthPolicy, kind: str | None, limit: int
+    session: Session,
+    now: datetime,
+    policy: HealthPolicy,
+    kind: str | None,
+    limit: int,
+    seen: tuple[dict[str, str], dict[str, list[str]]],
 ) -> tuple[Counter[str], list[Alert]]:
     """How many alerts of each kind hold now, and the first `limit` of them (of `kind`),
     most severe and longest-standing first: counted and ordered in SQL."""
-    with system.unit_of_work() as uow:
-        session = uow.session
-        now = uow.now()
-        newest, behind = _behind(session)
-        alerting = _alerting(now, policy, behind)
-        counts: Counter[str] = Counter(
-            {
-                found_kind: int(number)
-                for found_kind, number in session.execute(
-                    select(alerting.c.kind, func.count()).group_by(alerting.c.kind)
-                )
-            }
-        )
-        first = select(alerting).order_by(
-            alerting.c.rank,
-            alerting.c.since.nulls_last(),
-            alerting.c.subject,
-            alerting.c.name,
-            alerting.c.kind,
-        )
-        if kind is not None:
-            first = first.where(alerting.c.kind == kind)
-        rows = list(session.execute(first.limit(limit)).all())
-        return counts, _worded(session, rows, newest, now, policy)
+    newest, behind = seen
+    alerting = _alerting(now, policy, behind)
+    counts: Counter[str] = Counter(
+        {
+            found_kind: int(number)
+            for found_kind, number in session.execute(
+                select(alerting.c.kind, func.count()).group_by(alerting.c.kind)
+            )
+        }
+    )
+    first = select(alerting).order_by(
+        alerting.c.rank,
+        alerting.c.since.nulls_last(),
+        alerting.c.subject,
+        alerting.c.name,
+        alerting.c.kind,
+    )
+    if kind is not None:
+        first = first.where(alerting.c.kind == kind)
+    rows = list(session.execute(first.limit(limit)).all())
+    return counts, _worded(session, rows, newest, now, policy)
+
+
+def _flagged(
+    session: Session,
+    now: datetime,
+    policy: HealthPolicy,
+    behind: dict[str, list[str]],
+    cameras: Sequence[str],
+    docks: Sequence[str],
+) -> set[tuple[str, str]]:
+    alerting = _alerting(now, policy, behind, among=(cameras, docks))
+    found = session.execute(select(alerting.c.subject, alerting.c.name).distinct())
+    return {(str(subject), str(name)) for subject, name in found}
 
 
 def flagged(
@@ -265,9 +280,31 @@ def flagged(
     policy = policy_for(system)
     with system.unit_of_work() as uow:
         _, behind = _behind(uow.session)
-        alerting = _alerting(uow.now(), policy, behind, among=(cameras, docks))
-        found = uow.session.execute(select(alerting.c.subject, alerting.c.name).distinct())
-        return {(str(subject), str(name)) for subject, name in found}
+        return _flagged(uow.session, uow.now(), policy, behind, cameras, docks)
+
+
+def page_health(
+    system: System,
+    principal: Principal,
+    *,
+    cameras: Sequence[str],
+    docks: Sequence[str],
+    limit: int,
+    actor: Actor | None = None,
+) -> tuple[FleetAlerts, set[tuple[str, str]]]:
+    """A fleet page's health in one transaction: the first `limit` alerts with a count of
+    each kind (`alerts`), and which of the cameras and docks it lists have one (`flagged`),
+    the firmware in service read once for both."""
+    permit(system, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+    if not 1 <= limit <= MAX_ALERTS:
+        raise InvalidInput(f"limit must be 1 to {MAX_ALERTS}")
+    policy = policy_for(system)
+    with system.unit_of_work() as uow:
+        now = uow.now()
+        seen = _behind(uow.session)
+        counts, found = _find_alerts(uow.session, now, policy, None, limit, seen)
+        rows = _flagged(uow.session, now, policy, seen[1], cameras, docks)
+    return _answer(system, policy, counts, found), rows
 
 
 def alerts(
@@ -288,9 +325,17 @@ def alerts(
     if not 1 <= limit <= MAX_ALERTS:
         raise InvalidInput(f"limit must be 1 to {MAX_ALERTS}")
     policy = policy_for(system, camera_idle_days, dock_silent_hours)
-    counts, found = _find_alerts(system, policy, kind, limit)
+    with system.unit_of_work() as uow:
+        seen = _behind(uow.session)
+        counts, found = _find_alerts(uow.session, uow.now(), policy, kind, limit, seen)
     if kind is not None:
         counts = Counter({kind: counts.get(kind, 0)})
+    return _answer(system, policy, counts, found)
+
+
+def _answer(
+    system: System, policy: HealthPolicy, counts: Counter[str], found: list[Alert]
+) -> FleetAlerts:
     return FleetAlerts(
         as_of=isoformat(system.clock.now()),
         policy=AlertPolicy(

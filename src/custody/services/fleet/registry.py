@@ -36,7 +36,7 @@ from custody.domain.fleet import (
 )
 from custody.domain.principal import Principal
 from custody.domain.signing import load_public_key
-from custody.services.access import camera_at_station, require
+from custody.services.access import camera_at_station, require_role
 from custody.services.fleet.answers import CameraRegistered, DockRegistered, OfficerAdded
 from custody.services.identity.tokens import DOCK_TOKEN_PREFIX, new_token, token_hash
 from custody.services.system import System, UnitOfWork
@@ -234,7 +234,7 @@ def add_officer(
     who = actor or principal.actor()
     card = normal_card(card_id)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         _refuse(officer_problems(warrant_number, name, rank, unit, card_id))
         exists = uow.session.scalar(
             select(Officer.id).where(Officer.warrant_number == warrant_number)
@@ -288,7 +288,7 @@ def update_officer(
     """Change an officer's details or card (a lost card is cleared, a new one set)."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         officer = officer_by_warrant(uow, warrant_number)
         new = {
             "name": officer.name if name is None else name,
@@ -345,7 +345,7 @@ def add_camera(
     issued = officer is not None or pool
     status = status or (CameraStatus.ISSUED if issued else CameraStatus.IN_STOCK)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         _refuse(camera_problems(serial, model, firmware, public_key, status))
         if officer is not None and pool:
             raise InvalidInput("a camera is issued to one officer or to a pool, not both")
@@ -404,7 +404,7 @@ def add_dock(
     who = actor or principal.actor()
     token = new_token(DOCK_TOKEN_PREFIX)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         if not SERIAL.match(name):
             raise InvalidInput("a dock name is letters, digits, '.', '_' or '-' (at most 64)")
         if not 1 <= bays <= 64:

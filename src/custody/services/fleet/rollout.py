@@ -34,7 +34,7 @@ from custody.domain.fleet import (
     progress,
 )
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.fleet.answers import BoroughProgress, Rollout, RolloutTotals
 from custody.services.fleet.registry import MAX_UNIT
 from custody.services.system import System, UnitOfWork
@@ -56,7 +56,7 @@ def set_phase(
     """Put a borough in the plan, or change its phase, target date or status."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         borough = borough.strip()
         if not 0 < len(borough) <= MAX_UNIT:
             raise InvalidInput(f"a borough is 1 to {MAX_UNIT} characters")
@@ -93,7 +93,7 @@ def remove_phase(
     """Take a borough out of the plan (its officers and cameras stay)."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_FLEET, who)
+        require_role(uow, principal, SystemAction.MANAGE_FLEET, who)
         row = uow.session.scalar(select(RolloutPhase).where(RolloutPhase.borough == borough))
         if row is None:
             raise NotFound(f"borough {borough!r} is not in the roll-out plan")
@@ -174,7 +174,7 @@ def rollout(
 ) -> Rollout:
     """The plan with every borough's figures: planned boroughs by phase, then the rest."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         if not 1 <= idle_days <= 366:
             raise InvalidInput("idle_days must be 1 to 366")
         now = uow.now()

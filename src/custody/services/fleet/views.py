@@ -3,9 +3,10 @@ in SQL, and one camera with its health, its history and its docks' recent report
 
 from __future__ import annotations
 
-from typing import TypeVarTuple
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVarTuple, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -16,8 +17,9 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput
 from custody.domain.fleet import CAMERA_STATUSES
 from custody.domain.principal import Principal
-from custody.services.access import require
-from custody.services.answers import Page, Paged
+from custody.services import cursors
+from custody.services.access import require_role
+from custody.services.answers import MAX_OFFSET, Page, Paged
 from custody.services.fleet import assignments
 from custody.services.fleet.answers import (
     CameraDetail,
@@ -34,13 +36,47 @@ RECENT_REPORTS = 20
 Ts = TypeVarTuple("Ts")
 
 
+def _count(uow: UnitOfWork, counted: Select[Any]) -> int:
+    return uow.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+
+
+@dataclass(frozen=True)
+class _Listed(Generic[*Ts]):
+    """A page of a fleet list's rows, how many rows the list has, and the cursor after it."""
+
+    rows: list[Row[*Ts]]
+    total: int
+    next_cursor: str | None
+
+
 def _paged(
-    uow: UnitOfWork, query: Select[*Ts], page: Page, order: InstrumentedAttribute[str]
-) -> tuple[int, list[Row[*Ts]]]:
-    """One page of a query's rows, in `order`, and how many rows there are in all."""
-    total = uow.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = uow.session.execute(query.order_by(order).limit(page.limit).offset(page.offset)).all()
-    return total, list(rows)
+    uow: UnitOfWork,
+    query: Select[*Ts],
+    counted: Select[Any],
+    page: Page,
+    order: InstrumentedAttribute[str],
+) -> _Listed[*Ts]:
+    """One page of a query's rows in `order` (a unique name: a serial, a dock's name, a
+    warrant number), from its start, its offset or the row a cursor names, and how many rows
+    there are in all (`counted`: the same filter on the table alone, which its index answers
+    without the joins that only describe each row).
+
+    The fleet is the force's size, not its footage's (22,000 cameras at the Met), so its
+    total is exact; a page past the first thousand rows is asked for by cursor."""
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
+    if page.after is not None:
+        (last,) = cursors.decode(page.after, str)
+        query = query.where(order > last)
+    rows = list(
+        uow.session.execute(query.order_by(order).limit(page.limit + 1).offset(page.offset)).all()
+    )
+    shown = rows[: page.limit]
+    more = len(rows) > page.limit
+    # A first page that holds the whole list (the docks, a borough's cameras) is its count.
+    whole = page.after is None and page.offset == 0 and not more
+    total = len(shown) if whole else _count(uow, counted)
+    after = cursors.encode(getattr(cast(Any, shown[-1])[0], order.key)) if more and shown else None
+    return _Listed(shown, total, after)
 
 
 def list_officers(
@@ -60,11 +96,13 @@ def list_officers(
         .scalar_subquery()
     )
     query = select(Officer, holding)
+    counted = select(Officer.id)
     if unit:
         query = query.where(Officer.unit == unit)
+        counted = counted.where(Officer.unit == unit)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
-        total, rows = _paged(uow, query, page, Officer.warrant_number)
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        listed = _paged(uow, query, counted, page, Officer.warrant_number)
     return Paged[OfficerView](
         items=[
             OfficerView(
@@ -76,11 +114,13 @@ def list_officers(
                 camera=serial,
                 created_at=isoformat(officer.created_at),
             )
-            for officer, serial in rows
+            for officer, serial in listed.rows
         ],
-        total=total,
+        total=listed.total,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.after,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -126,23 +166,28 @@ def list_cameras(
     page = page or Page()
     if status is not None and status not in CAMERA_STATUSES:
         raise InvalidInput(f"status must be one of: {', '.join(CAMERA_STATUSES)}")
-    query = _camera_query()
+    where: list[ColumnElement[bool]] = []
     if status is not None:
-        query = query.where(Camera.status == status)
+        where.append(Camera.status == status)
     if borough:
-        query = query.where(Camera.borough == borough)
+        where.append(Camera.borough == borough)
     if pool is not None:
-        query = query.where(Camera.pool.is_(pool))
+        where.append(Camera.pool.is_(pool))
     if officer:
-        query = query.where(Officer.warrant_number == officer)
+        held = select(Officer.id).where(Officer.warrant_number == officer)
+        where.append(Camera.officer_id.in_(held.scalar_subquery()))
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
-        total, rows = _paged(uow, query, page, Camera.serial)
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        listed = _paged(
+            uow, _camera_query().where(*where), select(Camera.id).where(*where), page, Camera.serial
+        )
     return Paged[CameraView](
-        items=[_camera_view(camera, warrant, dock) for camera, warrant, dock in rows],
-        total=total,
+        items=[_camera_view(camera, warrant, dock) for camera, warrant, dock in listed.rows],
+        total=listed.total,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.after,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -155,7 +200,7 @@ def get_camera(
 ) -> CameraDetail:
     """One camera: its health, its assignment history and what docks said about it lately."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         return camera_detail(uow, serial)
 
 
@@ -206,11 +251,13 @@ def list_docks(
         .scalar_subquery()
     )
     query = select(Dock, docked)
+    counted = select(Dock.id)
     if station:
         query = query.where(Dock.station == station)
+        counted = counted.where(Dock.station == station)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
-        total, rows = _paged(uow, query, page, Dock.name)
+        require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
+        listed = _paged(uow, query, counted, page, Dock.name)
     return Paged[DockView](
         items=[
             DockView(
@@ -222,9 +269,11 @@ def list_docks(
                 revoked=dock.revoked_at is not None,
                 cameras_last_docked_here=count,
             )
-            for dock, count in rows
+            for dock, count in listed.rows
         ],
-        total=total,
+        total=listed.total,
         limit=page.limit,
         offset=page.offset,
+        cursor=page.after,
+        next_cursor=listed.next_cursor,
     )

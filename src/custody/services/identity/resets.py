@@ -16,7 +16,7 @@ from custody.domain.access import SystemAction
 from custody.domain.actor import Actor
 from custody.domain.errors import NotAuthenticated
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.identity.answers import IssuedReset
 from custody.services.identity.reset_codes import INSTALLATION, issue_in
 from custody.services.identity.reset_codes import RESET_LIFETIME as RESET_LIFETIME
@@ -43,7 +43,7 @@ def issue_reset(
     it (to shut them out now, disable them or end their sessions)."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         issued = issue_in(uow, user_named(uow, username), principal.username, who)
         uow.commit()
         return issued

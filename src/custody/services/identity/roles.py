@@ -37,7 +37,7 @@ from custody.domain.errors import (
     NotPermitted,
 )
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.identity.answers import RoleRequestView
 from custody.services.identity.users import (
     ADMINISTERING,
@@ -75,7 +75,7 @@ def request_role(
     """An administrator asks to give `username` a role that needs a second administrator."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         check_role(role)
         if not grant_needs_a_second_administrator(role):
             raise InvalidInput(f"the role {role} needs no approval: change it directly")
@@ -118,7 +118,7 @@ def decide_role_request(
     """A second administrator approves or refuses a pending role request."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         row = uow.session.get(RoleRequest, request_id, with_for_update=True)
         if row is None:
             raise NotFound(f"no role request {request_id}")
@@ -221,5 +221,5 @@ def list_role_requests(
     if pending:
         query = query.where(RoleRequest.outcome.is_(None))
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
+        require_role(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         return [_view(row, name) for row, name in uow.session.execute(query).all()]

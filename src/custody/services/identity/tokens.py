@@ -15,7 +15,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.identity.answers import IssuedToken, TokenView
 
 # Re-exported: where the fleet and sessions have always found them.
@@ -122,7 +122,7 @@ def list_tokens(
 ) -> list[TokenView]:
     """API tokens (of one user, if given), newest first; never their secrets."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
+        require_role(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         return _tokens(uow, None if username is None else user_named(uow, username).id)
 
 
@@ -143,7 +143,7 @@ def revoke_token(
     """An administrator revokes a token at once; with `username`, only a token of that user."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         revoked = _revoke(uow, token_id, username, who, "admin:token:revoke")
         uow.commit()
         return revoked

@@ -41,7 +41,7 @@ from custody.domain.errors import (
     TooManySignIns,
 )
 from custody.domain.principal import Principal
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.identity import reset_codes, throttle
 from custody.services.identity.answers import CreatedUser, SessionsEnded, UserView
 from custody.services.system import System, UnitOfWork
@@ -151,7 +151,7 @@ def create_user(
     (`services.identity.roles`), for a second administrator."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         _refuse_a_grant_alone(uow, role, username, who, "admin:user:create")
         user = insert_user(
             uow,
@@ -288,7 +288,7 @@ def list_users(
         .order_by(User.username)
     )
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
+        require_role(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         if role is not None:
             check_role(role)
             query = query.where(User.role == role)
@@ -301,7 +301,7 @@ def get_user(
 ) -> UserView:
     """One user, as those who manage users see them."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
+        require_role(uow, principal, SystemAction.MANAGE_USERS, actor or principal.actor())
         user = user_named(uow, username)
         return _views(uow, [(user, _warrant(uow, user))])[0]
 
@@ -314,7 +314,7 @@ def unlock_user(
     account was held back. Nothing else changes: their password, sessions and tokens stay."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         user = user_named(uow, username)
         was_locked = throttle.unlock(uow, user.username)
         uow.audit(
@@ -381,7 +381,7 @@ def update_user(
     """
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         if role is not None:
             check_role(role)
         user = user_named(uow, username)
@@ -452,7 +452,7 @@ def end_sessions(
     """Sign a user out everywhere; the answer says how many sessions ended."""
     who = actor or principal.actor()
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.MANAGE_USERS, who)
+        require_role(uow, principal, SystemAction.MANAGE_USERS, who)
         user = user_named(uow, username)
         ended = _end_sessions(uow, user.id, uow.now())
         uow.audit(

@@ -27,7 +27,7 @@ from custody.domain.clock import as_utc, isoformat
 from custody.domain.errors import KeyDestroyed, NotFound, ObjectCorrupt, WrongKeyEncryptionKey
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.objects.answers import FixityReport, FixityStanding, ObjectProblem
 from custody.services.retention.derived import live_copy_objects
 from custody.services.system import System, UnitOfWork
@@ -385,7 +385,7 @@ def standing(system: System, principal: Principal, actor: Actor) -> FixityStandi
     """When every object was last proven intact, and what is wrong now; for the storage page.
     Counted by the database over the live objects' names: nothing is loaded whole."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.VERIFY_AUDIT, actor, "user:system:fixity")
+        require_role(uow, principal, SystemAction.VERIFY_AUDIT, actor, "user:system:fixity")
         live = live_names()
         objects = uow.session.scalar(select(func.count()).select_from(live)) or 0
         joined = live.join(FixityCheck, FixityCheck.sha256 == live.c.sha256)

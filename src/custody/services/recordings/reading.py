@@ -84,10 +84,7 @@ def list_recordings(
         query = query.where(Recording.started_at < filters.until)
     if filters.state:
         query = query.where(Recording.state == filters.state)
-    if page.offset > MAX_OFFSET:
-        raise InvalidInput(
-            f"offset: pages past {MAX_OFFSET} are asked for by cursor (each page's next_cursor)"
-        )
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
     with system.unit_of_work() as uow:
         # Lists filter in SQL by the same grants `decide` applies to one recording.
         query = query.where(visible_recordings(uow, principal))
@@ -131,13 +128,15 @@ def _load_checked(
     """The recording through the door, with its camera's serial and officer's warrant."""
     sight = open_recording(uow, principal, recording_id, action, actor, tag, allow_deleted=True)
     recording = sight.recording
-    serial = uow.session.scalar(select(Camera.serial).where(Camera.id == recording.camera_id))
-    warrant = None
-    if recording.officer_id is not None:
-        warrant = uow.session.scalar(
-            select(Officer.warrant_number).where(Officer.id == recording.officer_id)
-        )
-    return sight, serial or "?", warrant
+    # Both in one statement: a page's every statement is a round trip to the database.
+    warrant = (
+        select(Officer.warrant_number).where(Officer.id == recording.officer_id).scalar_subquery()
+    )
+    found = uow.session.execute(
+        select(Camera.serial, warrant).where(Camera.id == recording.camera_id)
+    ).first()
+    serial, named = (found[0], found[1]) if found is not None else (None, None)
+    return sight, serial or "?", named
 
 
 def get_recording(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, false, func, or_, select
 
 from custody.db.models import Camera, Dock, Officer, Recording
 from custody.db.models.lifecycle import (
@@ -40,6 +40,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
+from custody.services import cursors
 from custody.services.access import (
     shown_decision,
     shown_facts,
@@ -47,10 +48,10 @@ from custody.services.access import (
     visible_cases,
     visible_recordings,
 )
-from custody.services.answers import Page
+from custody.services.answers import MAX_OFFSET, Page
 from custody.services.counting import COUNT_BOUND, count_up_to, rows_up_to
 from custody.services.evidence import categories
-from custody.services.planning import not_by_officer
+from custody.services.planning import UNLISTED, not_by_officer
 from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
 
@@ -143,6 +144,10 @@ class Results:
     offset: int
     now: datetime
     total_exact: bool = True
+    # Paged by keyset (`custody.services.cursors`): the cursor this page was asked at, if
+    # any, and the one that asks for the page after it (none on the last page).
+    cursor: str | None = None
+    next_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +296,29 @@ def _check(search: Search) -> None:
         raise InvalidInput("the shortest duration is longer than the longest")
 
 
+def _order(sort: str) -> list[tuple[SQLColumnExpression[Any], bool]]:
+    """A sort's keys, each descending or not, the last one unique: what SQL orders by
+    (`_page`), what `_in_order` orders by in memory and what a page's cursor names."""
+    duration: SQLColumnExpression[Any] = func.coalesce(Recording.duration_seconds, 0.0)
+    if sort in ("newest", "oldest"):
+        return [(Recording.started_at, sort == "newest"), (Recording.id, False)]
+    return [(duration, sort == "longest"), (Recording.started_at, True), (Recording.id, False)]
+
+
+def _keys(sort: str, row: Any) -> tuple[cursors.Key, ...]:
+    """A row's values of its sort's keys (`_order`): of a recording, or of its sort keys."""
+    if sort in ("newest", "oldest"):
+        return (row.started_at, row.id)
+    return (row.duration_seconds or 0.0, row.started_at, row.id)
+
+
+def _after(sort: str, cursor: str) -> tuple[cursors.Key, ...]:
+    """The keys a search's cursor holds, in its sort's shape; any other is refused."""
+    if sort in ("newest", "oldest"):
+        return cursors.decode(cursor, datetime, str)
+    return cursors.decode(cursor, float, datetime, str)
+
+
 def _in_order(rows: Sequence[Row[*tuple[Any, ...]]], sort: str) -> list[Row[*tuple[Any, ...]]]:
     """Rows of (id, started_at, duration_seconds) in a search's order, as SQL orders them
     (`_page`): each sort a stable one, the last key first."""
@@ -302,19 +330,19 @@ def _in_order(rows: Sequence[Row[*tuple[Any, ...]]], sort: str) -> list[Row[*tup
 
 
 def _page(
-    uow: UnitOfWork, where: Sequence[ColumnElement[bool]], sort: str, page: Page
+    uow: UnitOfWork, where: Sequence[ColumnElement[bool]], sort: str, page: Page, *, more: int = 0
 ) -> list[Recording]:
-    """A page of a search's matches in its order, read along the indexes."""
-    duration = func.coalesce(Recording.duration_seconds, 0.0)
-    order = {
-        "newest": (Recording.started_at.desc(), Recording.id),
-        "oldest": (Recording.started_at.asc(), Recording.id),
-        "longest": (duration.desc(), Recording.started_at.desc(), Recording.id),
-        "shortest": (duration.asc(), Recording.started_at.desc(), Recording.id),
-    }[sort]
+    """A page of a search's matches in its order (and `more` rows past it), read along the
+    indexes."""
+    order = [column.desc() if down else column.asc() for column, down in _order(sort)]
     return list(
         uow.session.scalars(
-            select(Recording).where(*where).order_by(*order).limit(page.limit).offset(page.offset)
+            select(Recording)
+            .options(*UNLISTED)
+            .where(*where)
+            .order_by(*order)
+            .limit(page.limit + more)
+            .offset(page.offset)
         )
     )
 
@@ -333,6 +361,8 @@ def search(
     reason (`principal.stated_reason`), which the audit event keeps.
     """
     _check(query)
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
+    after = None if page.after is None else _after(query.sort, page.after)
     with system.unit_of_work() as uow:
         where = [
             Recording.state != DELETED,
@@ -342,7 +372,8 @@ def search(
         # The matches' sort keys, as many as the count goes to: a search whose matches all
         # fit (a team's week, an officer's month) is counted, ordered and paged from them,
         # in one pass over its candidates; a larger one is counted "at least" and its page
-        # read in order along the index.
+        # read in order along the index. Either way counted from the list's start, and a
+        # page asked for by cursor starts right after the row it names.
         found, total = rows_up_to(
             uow,
             select(Recording.id, Recording.started_at, Recording.duration_seconds).where(*where),
@@ -350,14 +381,33 @@ def search(
         )
         if total.exact and total.total <= COUNT_BOUND:
             ordered = _in_order(found, query.sort)
-            ids = [row.id for row in ordered[page.offset : page.offset + page.limit]]
+            if after is not None:
+                down = [descending for _, descending in _order(query.sort)]
+                ordered = [
+                    row
+                    for row in ordered
+                    if cursors.comes_after(_keys(query.sort, row), after, down)
+                ]
+            else:
+                ordered = ordered[page.offset :]
+            ids = [row.id for row in ordered[: page.limit + 1]]
             loaded = {
-                r.id: r for r in uow.session.scalars(select(Recording).where(Recording.id.in_(ids)))
+                r.id: r
+                for r in uow.session.scalars(
+                    select(Recording).options(*UNLISTED).where(Recording.id.in_(ids))
+                )
             }
             rows = [loaded[rid] for rid in ids]
         else:
             # As many statements as the other way (a page's count of them never grows).
-            rows = _page(uow, where, query.sort, page)
+            beyond = [] if after is None else [cursors.beyond(_order(query.sort), after)]
+            rows = _page(uow, [*where, *beyond], query.sort, page, more=1)
+        following = (
+            cursors.encode(*_keys(query.sort, rows[page.limit - 1]))
+            if len(rows) > page.limit
+            else None
+        )
+        rows = rows[: page.limit]
         items = _cards(uow, principal, rows)
         uow.audit(
             "user:recording:search",
@@ -369,10 +419,20 @@ def search(
                 "total": total.total,
                 "total_exact": total.exact,
                 "offset": page.offset,
+                "cursor": page.after is not None,
             },
         )
         uow.commit()
-        return Results(items, total.total, page.limit, page.offset, uow.now(), total.exact)
+        return Results(
+            items,
+            total.total,
+            page.limit,
+            page.offset,
+            uow.now(),
+            total.exact,
+            cursor=page.after,
+            next_cursor=following,
+        )
 
 
 def my_footage(
@@ -388,9 +448,11 @@ def my_footage(
         if team:
             if viewer.unit is None:
                 raise InvalidInput("you belong to no team")
-            whose: ColumnElement[bool] = Recording.officer_id.in_(
-                select(Officer.id).where(Officer.unit == viewer.unit)
-            )
+            # The team's officers as a list: as a subquery beside the one the listing grant
+            # holds, PostgreSQL took the two for independent filters, expected a few dozen
+            # rows, and read the whole table and sorted it rather than walk the time index.
+            members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
+            whose: ColumnElement[bool] = Recording.officer_id.in_(sorted(members))
         else:
             whose = Recording.officer_id == (viewer.officer_id or -1)
         where: tuple[ColumnElement[bool], ...] = (
@@ -408,6 +470,7 @@ def my_footage(
         rows = list(
             uow.session.scalars(
                 select(Recording)
+                .options(*UNLISTED)
                 .where(*where)
                 .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
                 .limit(page.limit)
@@ -452,7 +515,9 @@ def cards(system: System, principal: Principal, recording_ids: Sequence[str]) ->
     with system.unit_of_work() as uow:
         rows = list(
             uow.session.scalars(
-                select(Recording).where(
+                select(Recording)
+                .options(*UNLISTED)
+                .where(
                     Recording.id.in_(wanted),
                     Recording.state != DELETED,
                     visible_recordings(uow, principal),
@@ -567,6 +632,46 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
             )
         )
     return found
+
+
+def actions_on_each(
+    system: System, principal: Principal, recording_ids: Sequence[str]
+) -> dict[str, frozenset[Action]]:
+    """What the person may do to each of these recordings that they may see (the rest left
+    out), as `_cards` decides it, in two queries: for a list that shows no more of each."""
+    wanted = list(dict.fromkeys(recording_ids))
+    if not wanted:
+        return {}
+    with system.unit_of_work() as uow:
+        viewer = viewer_for(uow, principal)
+        rows = uow.session.execute(
+            select(Recording.id, Recording.officer_id, Recording.access_class, Officer.unit)
+            .outerjoin(Officer, Officer.id == Recording.officer_id)
+            .where(
+                Recording.id.in_(wanted),
+                Recording.state != DELETED,
+                visible_recordings(uow, principal),
+            )
+        ).all()
+        case_ids: dict[str, set[int]] = defaultdict(set)
+        for rid, case_id in uow.session.execute(
+            select(CaseRecording.recording_id, CaseRecording.case_id).where(
+                CaseRecording.recording_id.in_([row.id for row in rows])
+            )
+        ):
+            case_ids[rid].add(case_id)
+        return {
+            row.id: permitted(
+                viewer,
+                RecordingFacts(
+                    row.officer_id,
+                    row.unit,
+                    parse_access_class(row.access_class),
+                    frozenset(case_ids[row.id]),
+                ),
+            )
+            for row in rows
+        }
 
 
 def actions_on(system: System, principal: Principal, recording_id: str) -> frozenset[Action]:

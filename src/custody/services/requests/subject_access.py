@@ -45,7 +45,7 @@ from custody.services.access import (
     open_recording,
     open_subject_access,
     record_change,
-    require,
+    require_role,
     sight_of,
     viewer_for,
 )
@@ -112,7 +112,7 @@ def register_request(
     email = _check_email(requester_email)
     description = _check_text(description, "a description", MAX_DESCRIPTION)
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
+        require_role(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
         check_registration(received_on, uow.now().date())
         request = SubjectAccessRequest(
             reference=f"pending-{uuid.uuid4().hex}"[:32],
@@ -145,7 +145,7 @@ def list_open(system: System, principal: Principal, actor: Actor) -> list[Reques
     """Open requests, the nearest deadline first."""
     tag = "user:subject_access:list"
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
+        require_role(uow, principal, SystemAction.ANSWER_SUBJECT_ACCESS, actor, tag)
         requests = list(
             uow.session.scalars(
                 select(SubjectAccessRequest)

@@ -31,6 +31,7 @@ from custody.services.access import (
     open_recording,
     record_change,
     require,
+    require_role,
     shown_decision,
     shown_facts,
     told,
@@ -39,7 +40,7 @@ from custody.services.access import (
 from custody.services.answers import Page, Paged
 from custody.services.counting import count_up_to
 from custody.services.evidence.categories import add_category_locked
-from custody.services.planning import lists_large_team, not_by_officer
+from custody.services.planning import UNLISTED, lists_large_team, not_by_officer
 from custody.services.retention.answers import (
     DeletionCertificate,
     Restored,
@@ -98,7 +99,7 @@ def _page_along(
 ) -> tuple[list[Recording], str | None]:
     """A page of the recordings `where` selects in order of `due` (then id): after the
     page's cursor, or at its offset; and the cursor of the page after it, if there is one."""
-    query = select(Recording).where(*where)
+    query = select(Recording).options(*UNLISTED).where(*where)
     if page.after is not None:
         keys = cursors.decode(page.after, datetime, str)
         query = query.where(cursors.following(due, Recording.id, keys, newest=False))
@@ -267,7 +268,9 @@ def mark_reviewed(
     note = check_reason(note, "a review")
     tag = "user:recording:review"
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.REVIEW_QUEUE, actor, tag, "recording", recording_id)
+        require_role(
+            uow, principal, SystemAction.REVIEW_QUEUE, actor, tag, "recording", recording_id
+        )
         sight = open_recording(uow, principal, recording_id, Action.LIST, actor, tag, lock=True)
         sight.recording.last_reviewed_at = uow.now()
         (change,) = recompute(uow, [sight.recording])

@@ -37,7 +37,7 @@ from custody.domain.retention import (
     decide_retention,
     deletion_certificate,
 )
-from custody.services.access import require
+from custody.services.access import require_role
 from custody.services.object_keys import shred
 from custody.services.retention.answers import SweepFailure, SweepResult
 from custody.services.retention.derived import derived_in_use, derived_of, forget, left_behind
@@ -101,7 +101,7 @@ def run_sweep(
     """A person runs the sweep now (it also runs hourly): refused, and audited, unless their
     role may run it."""
     with system.unit_of_work() as uow:
-        require(uow, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
+        require_role(uow, principal, SystemAction.RETENTION_RUN, actor, "user:retention:run")
     return sweep(system, actor, progress=progress).result()
 
 

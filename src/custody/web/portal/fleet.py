@@ -7,6 +7,7 @@ come from `custody.services.fleet.health`, the lists from `custody.services.flee
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -16,6 +17,7 @@ from custody.domain.access import SystemAction
 from custody.domain.clock import parse_time
 from custody.domain.principal import Principal
 from custody.services.answers import MAX_PAGE, Answer, Page
+from custody.services.cursors import LONGEST
 from custody.services.fleet import health as fleet_health
 from custody.services.fleet import views
 from custody.web.deps import Permit, SystemDep, user_actor
@@ -41,37 +43,42 @@ def _times(item: Answer, *names: str) -> dict[str, object]:
     return fields
 
 
+def _cameras_at(status: str | None, after: str | None) -> str:
+    """The fleet page's address with the cameras from the start, or after a cursor."""
+    asked = ({"status": status} if status else {}) | ({"after": after} if after else {})
+    return f"/fleet?{urlencode(asked)}#cameras-title" if asked else "/fleet#cameras-title"
+
+
 @router.get("/fleet", openapi_extra=access(SystemAction.VIEW_FLEET))
 async def fleet(
     request: Request,
     system: SystemDep,
     user: FleetViewer,
-    offset: int = Query(0, ge=0),
     status: str | None = Query(None),
+    after: str | None = Query(None, max_length=LONGEST, description="the cameras after this"),
 ) -> Response:
     actor = user_actor(request, user)
-    health = await run_in_threadpool(
-        lambda: fleet_health.alerts(system, user, limit=ALERTS_SHOWN, actor=actor)
-    )
     cameras = await run_in_threadpool(
         lambda: views.list_cameras(
             system,
             user,
             status=status or None,
-            page=Page(offset=offset, limit=CAMERAS_PAGE),
+            page=Page(limit=CAMERAS_PAGE, after=after or None),
             actor=actor,
         )
     )
     docks = await run_in_threadpool(
         lambda: views.list_docks(system, user, page=Page(limit=MAX_PAGE), actor=actor)
     )
-    # The rows shown flagged by the same rules, however many alerts there are in all.
-    alerted = await run_in_threadpool(
-        lambda: fleet_health.flagged(
+    # The worst alerts, and the rows shown flagged by the same rules, however many alerts
+    # there are in all: in one transaction.
+    health, alerted = await run_in_threadpool(
+        lambda: fleet_health.page_health(
             system,
             user,
             cameras=[c.serial for c in cameras.items],
             docks=[d.name for d in docks.items],
+            limit=ALERTS_SHOWN,
             actor=actor,
         )
     )
@@ -90,6 +97,8 @@ async def fleet(
         dock_rows=dock_rows,
         alerted=alerted,
         status_filter=status or "",
+        first_cameras=_cameras_at(status, None) if cameras.cursor else None,
+        next_cameras=_cameras_at(status, cameras.next_cursor) if cameras.next_cursor else None,
         low_battery=LOW_BATTERY,
         low_space=LOW_SPACE_BYTES,
         low_battery_count=sum(

@@ -17,9 +17,10 @@ from custody.domain.access import (
     may,
     views_footage,
 )
-from custody.domain.errors import InvalidInput
+from custody.domain.errors import BadPage, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.answers import Page
+from custody.services.cursors import LONGEST
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import search as finding
 from custody.services.recordings.search import Search
@@ -122,6 +123,7 @@ async def search(
     user: PortalUser,
     view: str = Query("grid"),
     offset: int = Query(0, ge=0, le=1_000_000),
+    after: str | None = Query(None, max_length=LONGEST),
 ) -> Response:
     # A role that may open no footage sees what it may list as records: no pictures, no
     # links to pages it cannot open (domain.access.views_footage).
@@ -139,9 +141,12 @@ async def search(
                     user,
                     query,
                     user_actor(request, user),
-                    page=Page(offset, PAGE_SIZES[view]),
+                    page=Page(offset, PAGE_SIZES[view], after=after or None),
                 )
             )
+        except BadPage:
+            # Not the search's fault but the page's address: a 400 page of its own.
+            raise
         except InvalidInput as exc:
             form.errors["case" if query.case else "reference"] = exc.message
     categories = await run_in_threadpool(categorising.categories_to_give, system, user)

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from custody.domain.clock import as_utc
 from custody.domain.errors import Conflict, InvalidInput, NotFound
-from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.answers import MAX_OFFSET, MAX_PAGE, Page, Paged
+from custody.services.cursors import LONGEST
 from custody.services.fleet import assignments, registry, views
 from custody.services.fleet.answers import (
     CameraDetail,
@@ -69,7 +70,10 @@ async def list_cameras(
     pool: bool | None = Query(None),
     officer: str | None = Query(None, max_length=32, description="warrant number"),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, description=f"a first page's offset, at most {MAX_OFFSET}"),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
 ) -> Paged[CameraView]:
     return await run_in_threadpool(
         lambda: views.list_cameras(
@@ -79,7 +83,7 @@ async def list_cameras(
             borough=borough,
             pool=pool,
             officer=officer,
-            page=Page(offset, limit),
+            page=Page(offset, limit, after=cursor),
             actor=user_actor(request, user),
         )
     )

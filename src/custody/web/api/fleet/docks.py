@@ -9,7 +9,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.errors import Conflict, NotFound
-from custody.services.answers import MAX_PAGE, Page, Paged
+from custody.services.answers import MAX_OFFSET, MAX_PAGE, Page, Paged
+from custody.services.cursors import LONGEST
 from custody.services.fleet import assignments, registry, views
 from custody.services.fleet.answers import Checkout, DockRegistered, DockView
 from custody.web.api.fleet.rules import MANAGE, VIEW, FleetManager, FleetViewer, fleet_router
@@ -59,11 +60,18 @@ async def list_docks(
     user: FleetViewer,
     station: str | None = Query(None, max_length=120),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, description=f"a first page's offset, at most {MAX_OFFSET}"),
+    cursor: str | None = Query(
+        None, max_length=LONGEST, description="the page after this one: a page's next_cursor"
+    ),
 ) -> Paged[DockView]:
     return await run_in_threadpool(
         lambda: views.list_docks(
-            system, user, station=station, page=Page(offset, limit), actor=user_actor(request, user)
+            system,
+            user,
+            station=station,
+            page=Page(offset, limit, after=cursor),
+            actor=user_actor(request, user),
         )
     )
 
