@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from custody.audit.log import (
     GENESIS,
     HEAD_ID,
+    AuditEntry,
     OpenSession,
     pending_query,
     pending_row_ok,
@@ -315,23 +316,24 @@ def build_tree(session: Session, *, after: int = 0, until: int, page: int = 10_0
     return stored
 
 
-def seqs_of(open_session: OpenSession, entries: list[int]) -> list[int]:
-    """The sequence numbers of events by their entry ids, in the same order (sequencing
-    what is pending first); NotFound-like ValueError for an entry that is not chained."""
+def seqs_of(open_session: OpenSession, entries: Sequence[AuditEntry]) -> list[int]:
+    """The sequence numbers of committed events by their entries, in the same order
+    (sequencing what is pending first); TreeBroken for an entry that is not chained."""
     sequence(open_session)
+    wanted = [entry.id for entry in entries]
     found: dict[int, int] = {}
     with open_session() as session:
-        for chunk in _chunks(sorted(set(entries))):
+        for chunk in _chunks(sorted({key for key in wanted if key is not None})):
             query = select(AuditEvent.entry_id, AuditEvent.seq).where(
                 AuditEvent.entry_id.in_(chunk)
             )
             for entry, seq in session.connection().execute(query):
                 if entry is not None:
                     found[entry] = seq
-    missing = [entry for entry in entries if entry not in found]
+    missing = [key for key in wanted if key is None or key not in found]
     if missing:
         raise TreeBroken(f"audit entry {missing[0]} was never chained")
-    return [found[entry] for entry in entries]
+    return [found[key] for key in wanted if key is not None]
 
 
 class Background:
@@ -339,14 +341,24 @@ class Background:
     every `period` seconds whatever happens (events left by a node that died after commit).
 
     Server and worker processes run one each; the head lock (taken without waiting) keeps
-    it to one sequencer at a time across all nodes.
+    it to one sequencer at a time across all nodes. Runs in one process are at least
+    `spacing` apart: a sequencing run is a transaction of its own, with its own commit
+    (an fsync), so running once per audited commit would double the database's commits
+    and halve what writers get through; a run every `spacing` seconds per node takes
+    everything committed meanwhile in one batch.
     """
 
     def __init__(
-        self, open_session: OpenSession, *, gather: float = 0.02, period: float = 2.0
+        self,
+        open_session: OpenSession,
+        *,
+        gather: float = 0.02,
+        spacing: float = 0.25,
+        period: float = 2.0,
     ) -> None:
         self.open_session = open_session
         self.gather = gather
+        self.spacing = spacing
         self.period = period
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -364,11 +376,15 @@ class Background:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        last = 0.0
         while not self._stopping.is_set():
             self._wake.wait(self.period)
+            # Let a burst of commits gather into one batch (and keep runs `spacing` apart);
+            # a shutdown still sequences, at once.
+            pause = max(self.gather, last + self.spacing - time.monotonic())
+            self._stopping.wait(pause)
             self._wake.clear()
-            # Let a burst of commits gather into one batch; a shutdown still sequences.
-            time.sleep(self.gather)
+            last = time.monotonic()
             try:
                 sequence(self.open_session, wait=False)
             except Exception as exc:  # logged: the events stay pending, the next run retries
