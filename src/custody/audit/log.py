@@ -31,6 +31,9 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 
 GENESIS = "0" * 64
+# RFC 8785 writes numbers as IEEE 754 doubles: whole numbers beyond this are not exact, and
+# the reference implementation refuses them (so do the fast paths here, by deferring to it).
+SAFE_INTEGER = 2**53 - 1
 HEAD_ID = 1
 # Reads walk the log in pages this big, each page in its own short transaction.
 PAGE = 10_000
@@ -64,7 +67,12 @@ def canonical(fields: dict[str, Any]) -> bytes:
     times faster than the general implementation, which matters to `verify` over
     millions of events. Anything else goes through the general implementation.
     """
-    if all(value is None or isinstance(value, str | bool | int) for value in fields.values()):
+    if all(
+        value is None
+        or isinstance(value, str | bool)
+        or (isinstance(value, int) and -SAFE_INTEGER <= value <= SAFE_INTEGER)
+        for value in fields.values()
+    ):
         try:
             text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             return text.encode("utf-8")
@@ -133,7 +141,7 @@ def row_hash(row: EventRow) -> str:
         row[:12]
     )
     try:
-        if type(seq) is not int or type(allowed) is not bool:
+        if type(seq) is not int or type(allowed) is not bool or not 0 < seq <= SAFE_INTEGER:
             raise TypeError("not an event's types")
         text = (
             f'{{"actor":{_text(actor)},"address":{_text_or_null(address)},'
@@ -145,7 +153,10 @@ def row_hash(row: EventRow) -> str:
         )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
     except (TypeError, AttributeError, UnicodeEncodeError):
-        return event_hash(row_fields(row))
+        try:
+            return event_hash(row_fields(row))
+        except rfc8785.CanonicalizationError:
+            return ""  # no event can hold it (a sequence number past 2^53): matches no hash
 
 
 # The fields of a pending event that its entry hash covers: all but what sequencing adds.

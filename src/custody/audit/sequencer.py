@@ -353,7 +353,7 @@ class Background:
         open_session: OpenSession,
         *,
         gather: float = 0.02,
-        spacing: float = 0.25,
+        spacing: float = 0.5,
         period: float = 2.0,
     ) -> None:
         self.open_session = open_session
