@@ -423,12 +423,12 @@ def verify_chain(session: Session, batch: int = PAGE) -> Iterator[ChainFault]:
     """Yield the first place the stored chain disagrees with itself or with its head."""
     from custody.audit.verify import verify_log
 
-    report = verify_log(lambda: _borrowed(session), None, page=batch)
+    report = verify_log(lambda: Borrowed(session), None, page=batch)
     for fault in report.faults[:1]:
         yield ChainFault(fault.seq or 0, fault.problem)
 
 
-class _borrowed(AbstractContextManager[Session]):
+class Borrowed(AbstractContextManager[Session]):
     """A caller's session, used as a context manager without being closed by it."""
 
     def __init__(self, session: Session) -> None:
