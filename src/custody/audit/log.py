@@ -24,7 +24,7 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import event, insert, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from custody.db.models import AuditEvent, AuditPending
 from custody.domain.actor import Actor
@@ -250,6 +250,9 @@ def append(
     }
     fields["entry_hash"] = entry_hash({**fields, "at": isoformat(at)})
     entry = AuditEntry()
+    if not session.in_transaction():
+        # So that a rollback or close before anything else is sent drops the events too.
+        session.begin()
     session.info.setdefault(BUFFER, []).append((fields, entry))
     session.info[PENDING_FLAG] = True
     return entry
@@ -300,10 +303,12 @@ def _before_statement(state: ORMExecuteState) -> None:
         write_appended(state.session)
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, _transaction: Any) -> None:
-    # Events appended in a transaction that rolled back never happened.
-    session.info.pop(BUFFER, None)
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction(session: Session, transaction: SessionTransaction) -> None:
+    # Events appended in a transaction that ended without committing (rolled back, or its
+    # session closed) never happened; a committed one wrote them before it committed.
+    if transaction.parent is None:
+        session.info.pop(BUFFER, None)
 
 
 def pending_row_ok(row: Sequence[Any]) -> bool:
