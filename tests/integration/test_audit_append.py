@@ -49,8 +49,8 @@ def test_twenty_events_of_one_transaction_are_one_statement_in_order(system: Sys
         uow.commit()
     if system.engine.dialect.name == "postgresql":
         assert len(seen) == 1  # one round trip (SQLite, in process, takes them one by one)
-    ids = [entry.id for entry in entries]
-    assert None not in ids and ids == sorted(ids)
+    ids = [entry.id for entry in entries if entry.id is not None]
+    assert len(ids) == 20 and ids == sorted(ids)
     assert chained(system) == [f"r{n}" for n in range(20)]
     assert system.seqs_of(entries) == list(range(1, 21))
 
