@@ -412,6 +412,8 @@ def ensure_cache(size: int) -> str:
     smaller = [cached for cached in have if cached < size]
     building = f"{name}_building"
     admin_sql(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+    # One without its keys beside it (made with another CUSTODY_BENCH_CACHE) is made again.
+    admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     shutil.rmtree(CACHE_ROOT / name, ignore_errors=True)
     base = smaller[-1] if smaller else 0
     console.print(
