@@ -291,6 +291,16 @@ def write_appended(session: Session) -> None:
         entry.id = entry_id
 
 
+def entry_ids(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
+    """The entry ids of events the session appended, writing them now if not yet written
+    (for a writer that must record them before its transaction commits)."""
+    write_appended(session)
+    ids = [entry.id for entry in entries]
+    if None in ids:
+        raise ValueError("an audit entry of another transaction was never written")
+    return [entry_id for entry_id in ids if entry_id is not None]
+
+
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     write_appended(session)

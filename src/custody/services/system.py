@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from custody import audit
+from custody.audit import log as audit_log
 from custody.audit import sequencer
 from custody.audit.log import PENDING_FLAG, AuditEntry
 from custody.config import Settings
@@ -173,6 +174,11 @@ class UnitOfWork:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def entry_ids(self, entries: Sequence[AuditEntry]) -> list[int]:
+        """The entry ids of audit events this unit of work appended (written now if need be),
+        for a record that names them before the transaction commits."""
+        return audit_log.entry_ids(self.session, entries)
 
     def audit(
         self,
