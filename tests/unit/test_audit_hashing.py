@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+import pytest
 import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,3 +59,54 @@ def test_a_row_with_a_value_no_event_holds_takes_the_general_path() -> None:
         "hash",
     ]
     assert row_hash(row) == event_hash(row_fields(row))
+
+
+# Whole numbers on both sides of RFC 8785's exact range (IEEE 754 doubles: +-(2^53 - 1)).
+edges = st.sampled_from([2**53 - 1, 2**53, -(2**53) + 1, -(2**53), 2**63 - 1, 0, -1])
+any_text = st.text(max_size=40)  # lone surrogates too: no database hands them back, but
+# an event's fields may come from anywhere
+
+
+@given(
+    st.fixed_dictionaries(
+        {
+            name: st.none() | st.booleans() | st.integers() | edges | any_text | text
+            for name in HASHED_FIELDS
+        }
+    )
+)
+def test_whatever_the_values_the_fast_encoder_agrees_with_rfc8785_or_defers_to_it(
+    fields: dict[str, object],
+) -> None:
+    try:
+        expected = rfc8785.dumps(fields)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError) as refused:
+        with pytest.raises(type(refused)):
+            canonical(fields)
+        return
+    assert canonical(fields) == expected
+
+
+@given(
+    st.fixed_dictionaries({name: value for name in HASHED_FIELDS}),
+    st.datetimes(timezones=st.timezones()),
+    st.integers(min_value=1, max_value=2**64) | edges,
+)
+def test_the_fast_row_hash_is_the_event_hash_at_any_time_zone_and_sequence_number(
+    fields: dict[str, object], at: datetime, seq: int
+) -> None:
+    row = {**fields, "seq": seq, "allowed": bool(fields["allowed"]), "at": at}
+    for name in ("tag", "actor", "details", "prev_hash"):
+        row[name] = str(row[name])
+    as_row = [row[name] for name in HASHED_FIELDS] + ["hash"]
+    try:
+        expected = hashlib.sha256(rfc8785.dumps(row_fields(as_row))).hexdigest()
+    except rfc8785.CanonicalizationError:
+        expected = ""  # no event can hold it: it matches no stored hash
+    assert row_hash(as_row) == expected
+
+
+def test_a_sequence_number_no_event_can_have_matches_no_hash() -> None:
+    row = [2**53, datetime(2026, 1, 1, tzinfo=UTC), "t", "a", None, None, True]
+    row += [None, None, None, "{}", "0" * 64, "hash"]
+    assert row_hash(row) == ""

@@ -23,14 +23,17 @@ from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from custody.db.models import AuditEvent, AuditPending
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 
 GENESIS = "0" * 64
+# RFC 8785 writes numbers as IEEE 754 doubles: whole numbers beyond this are not exact, and
+# the reference implementation refuses them (so do the fast paths here, by deferring to it).
+SAFE_INTEGER = 2**53 - 1
 HEAD_ID = 1
 # Reads walk the log in pages this big, each page in its own short transaction.
 PAGE = 10_000
@@ -64,7 +67,12 @@ def canonical(fields: dict[str, Any]) -> bytes:
     times faster than the general implementation, which matters to `verify` over
     millions of events. Anything else goes through the general implementation.
     """
-    if all(value is None or isinstance(value, str | bool | int) for value in fields.values()):
+    if all(
+        value is None
+        or isinstance(value, str | bool)
+        or (isinstance(value, int) and -SAFE_INTEGER <= value <= SAFE_INTEGER)
+        for value in fields.values()
+    ):
         try:
             text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             return text.encode("utf-8")
@@ -133,7 +141,7 @@ def row_hash(row: EventRow) -> str:
         row[:12]
     )
     try:
-        if type(seq) is not int or type(allowed) is not bool:
+        if type(seq) is not int or type(allowed) is not bool or not 0 < seq <= SAFE_INTEGER:
             raise TypeError("not an event's types")
         text = (
             f'{{"actor":{_text(actor)},"address":{_text_or_null(address)},'
@@ -145,7 +153,10 @@ def row_hash(row: EventRow) -> str:
         )
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
     except (TypeError, AttributeError, UnicodeEncodeError):
-        return event_hash(row_fields(row))
+        try:
+            return event_hash(row_fields(row))
+        except rfc8785.CanonicalizationError:
+            return ""  # no event can hold it (a sequence number past 2^53): matches no hash
 
 
 # The fields of a pending event that its entry hash covers: all but what sequencing adds.
@@ -181,8 +192,21 @@ def _entry_row_hash(row: Sequence[Any]) -> str:
         return entry_hash(fields)
 
 
-# Built once: an append is the hottest path there is.
-_INSERT_PENDING = insert(AuditPending).returning(AuditPending.id)
+# The events a session has appended and not yet written, in order.
+BUFFER = "custody.audit.buffer"
+
+
+@dataclass(eq=False)
+class AuditEntry:
+    """An event a unit of work appended; `id` is its entry id once it is written (when the
+    transaction commits, or before the transaction's next ORM statement)."""
+
+    id: int | None = None
+
+
+# Built once: an append is the hottest path there is. One statement for every event a
+# transaction appended, the ids back in the order they were given.
+_INSERT_PENDING = insert(AuditPending).returning(AuditPending.id, sort_by_parameter_order=True)
 
 
 def append(
@@ -196,13 +220,15 @@ def append(
     allowed: bool = True,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
-) -> int:
+) -> AuditEntry:
     """Add an event to the log inside the caller's transaction (pending until sequenced);
-    its entry id, by which its sequence number can be found once it is sequenced.
+    the entry by whose id its sequence number can be found once it is sequenced.
 
-    No lock is taken: the row is the caller's own until it commits. The sequencer runs
-    after the caller's unit of work commits (and on a timer, and before any read that
-    needs sequence numbers), so the event joins the chain within moments.
+    No lock is taken and no statement sent: the events a transaction appends are written
+    together, in one INSERT, just before it commits (or before its next ORM statement, so
+    that it reads what it wrote). They are the caller's own until it commits; the
+    sequencer runs after (and on a timer, and before any read that needs sequence
+    numbers), so the event joins the chain within moments.
     """
     if actor.reason:
         # A stated reason is the event's reason; a refusal's own reason keeps its place.
@@ -223,10 +249,76 @@ def append(
         "details": json.dumps(details or {}, sort_keys=True, separators=(",", ":")),
     }
     fields["entry_hash"] = entry_hash({**fields, "at": isoformat(at)})
-    # Core, not the ORM: one INSERT, no identity map (a hot path under load).
-    entry = session.connection().execute(_INSERT_PENDING, fields).scalar_one()
+    entry = AuditEntry()
+    if not session.in_transaction():
+        # So that a rollback or close before anything else is sent drops the events too.
+        session.begin()
+    session.info.setdefault(BUFFER, []).append((fields, entry))
     session.info[PENDING_FLAG] = True
     return entry
+
+
+_PENDING_NAMES = (*ENTRY_FIELDS, "entry_hash")
+_PENDING_TYPES = dict(
+    zip(_PENDING_NAMES, ("timestamptz", *["text"] * 4, "bool", *["text"] * 5), strict=True)
+)
+# PostgreSQL: one short statement whatever the number of events (each column an array), so
+# that the driver parses and prepares it once, not a VALUES list as long as the events.
+_INSERT_PENDING_ARRAYS = (
+    f"INSERT INTO audit_pending ({', '.join(_PENDING_NAMES)}) SELECT * FROM unnest("
+    + ", ".join(f"%s::{_PENDING_TYPES[name]}[]" for name in _PENDING_NAMES)
+    + ") RETURNING id"
+)
+
+
+def write_appended(session: Session) -> None:
+    """Write the events the session appended and has not written yet, in one statement."""
+    appended: list[tuple[dict[str, Any], AuditEntry]] | None = session.info.pop(BUFFER, None)
+    if not appended:
+        return
+    # Core, not the ORM: one INSERT of many rows, no identity map (a hot path under load).
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        columns = tuple([fields[name] for fields, _ in appended] for name in _PENDING_NAMES)
+        returned = connection.exec_driver_sql(_INSERT_PENDING_ARRAYS, columns).scalars().all()
+        # The ids come from one sequence, drawn row by row in the order given, so in that
+        # order they ascend (other writers' may fall between them).
+        ids = sorted(returned)
+    else:
+        rows = [fields for fields, _ in appended]
+        ids = list(connection.execute(_INSERT_PENDING, rows).scalars().all())
+    for (_, entry), entry_id in zip(appended, ids, strict=True):
+        entry.id = entry_id
+
+
+def entry_ids(session: Session, entries: Sequence[AuditEntry]) -> list[int]:
+    """The entry ids of events the session appended, writing them now if not yet written
+    (for a writer that must record them before its transaction commits)."""
+    write_appended(session)
+    ids = [entry.id for entry in entries]
+    if None in ids:
+        raise ValueError("an audit entry of another transaction was never written")
+    return [entry_id for entry_id in ids if entry_id is not None]
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_appended(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    # A transaction reads what it appended (a viewing's check reads pending events).
+    if BUFFER in state.session.info:
+        write_appended(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction(session: Session, transaction: SessionTransaction) -> None:
+    # Events appended in a transaction that ended without committing (rolled back, or its
+    # session closed) never happened; a committed one wrote them before it committed.
+    if transaction.parent is None:
+        session.info.pop(BUFFER, None)
 
 
 def pending_row_ok(row: Sequence[Any]) -> bool:
@@ -346,12 +438,12 @@ def verify_chain(session: Session, batch: int = PAGE) -> Iterator[ChainFault]:
     """Yield the first place the stored chain disagrees with itself or with its head."""
     from custody.audit.verify import verify_log
 
-    report = verify_log(lambda: _borrowed(session), None, page=batch)
+    report = verify_log(lambda: Borrowed(session), None, page=batch)
     for fault in report.faults[:1]:
         yield ChainFault(fault.seq or 0, fault.problem)
 
 
-class _borrowed(AbstractContextManager[Session]):
+class Borrowed(AbstractContextManager[Session]):
     """A caller's session, used as a context manager without being closed by it."""
 
     def __init__(self, session: Session) -> None:

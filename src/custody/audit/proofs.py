@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 
 from custody.audit.checkpoints import Checkpoint, find, latest, signature_ok
-from custody.audit.log import HASHED_FIELDS, OpenSession, event_hash, hashed_fields
+from custody.audit.log import HASHED_FIELDS, Borrowed, OpenSession, event_hash, hashed_fields
 from custody.audit.sequencer import TreeBroken, read_subtrees
 from custody.db.models import AuditEvent
 from custody.domain import merkle, signing
@@ -89,18 +89,20 @@ def inclusion_proof(
     checkpoint_id: int | None = None,
 ) -> dict[str, Any]:
     """Prove that event `seq` is in the log under a checkpoint (the latest by default)."""
-    checkpoint = _checkpoint(open_session, checkpoint_id)
+    # One session for all of it: a proof is a handful of indexed reads, and on a busy
+    # server each further connection and transaction costs more than they do.
     with open_session() as session:
+        checkpoint = _checkpoint(lambda: Borrowed(session), checkpoint_id)
         event = session.scalar(select(AuditEvent).where(AuditEvent.seq == seq))
         if event is None:
             raise NotFound(f"no audit event {seq}")
         fields = {**hashed_fields(event), "hash": event.hash}
-    if seq > checkpoint.size:
-        raise NotFound(
-            f"event {seq} is newer than checkpoint {checkpoint.id} (size {checkpoint.size}): "
-            "publish a checkpoint first (`custody audit checkpoint`)"
-        )
-    path = inclusion_paths(open_session, [seq - 1], checkpoint.size)[seq - 1]
+        if seq > checkpoint.size:
+            raise NotFound(
+                f"event {seq} is newer than checkpoint {checkpoint.id} (size "
+                f"{checkpoint.size}): publish a checkpoint first (`custody audit checkpoint`)"
+            )
+        path = inclusion_paths(lambda: Borrowed(session), [seq - 1], checkpoint.size)[seq - 1]
     leaf = merkle.leaf_hash(bytes.fromhex(fields["hash"]))
     if not merkle.verify_inclusion(
         seq - 1, checkpoint.size, leaf, path, bytes.fromhex(checkpoint.root)

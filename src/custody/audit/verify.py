@@ -23,7 +23,9 @@ What each kind of tampering looks like:
 Speed: rows stream in one server-side cursor on PostgreSQL (pages of short transactions
 on SQLite, whose readers must not hold its write lock); each page's hashes and links are
 checked as whole lists, and each aligned page of 2^14 leaves is hashed level by level into
-one complete subtree, so the Python work per event is a few C calls. An incremental verify
+one complete subtree, so the Python work per event is a few C calls; on PostgreSQL, whole
+blocks are checked by worker processes, one per core (`custody.audit.blocks`), and any
+block a worker did not find whole is checked again here to name the fault. An incremental verify
 starts where the last intact one ended (at a signed checkpoint, the tree carried on by its
 frontier) and reads only what is new.
 """
@@ -31,14 +33,19 @@ frontier) and reads only what is new.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
-from custody.audit import sequencer
+from custody.audit import blocks, sequencer
+from custody.audit.blocks import BLOCK, BLOCK_LEVEL, Summary, block_levels
 from custody.audit.checkpoints import Checkpoint, all_checkpoints, frontier_of, signature_ok
 from custody.audit.log import (
     GENESIS,
@@ -57,9 +64,9 @@ from custody.domain import merkle
 from custody.domain.clock import isoformat
 
 Progress = Callable[[int, int], None]
-# Leaves per block hashed level by level into one complete subtree.
-BLOCK_LEVEL = 14
-BLOCK = 1 << BLOCK_LEVEL
+# Aligned blocks are checked by worker processes (on PostgreSQL) when there are at least
+# this many to check: below it, starting the workers costs more than they save.
+PARALLEL_FROM = 8
 _sha256 = hashlib.sha256
 
 
@@ -91,6 +98,8 @@ class Report:
     last_checkpoint: Checkpoint | None = None
     last_checkpoint_hash: str | None = None
     skipped: int = 0
+    # CPU seconds worker processes spent checking blocks (not counted in this process's).
+    worker_cpu: float = 0.0
 
     @property
     def intact(self) -> bool:
@@ -113,6 +122,7 @@ def verify_log(
     progress: Progress | None = None,
     page: int = PAGE,
     since: Since | None = None,
+    workers: int | None = None,
 ) -> Report:
     """Check the chain, the head, the stored tree, the pending events and (given the
     server's public key) every checkpoint; from `since` only what is new after it."""
@@ -134,7 +144,9 @@ def verify_log(
                 )
             )
     start = _start(open_session, signed, since)
-    chain = _walk(open_session, start, head_seq, head_hash, signed, progress, page)
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4)
+    chain = _walk(open_session, start, head_seq, head_hash, signed, progress, page, workers)
     if not chain.faults:
         chain.faults = _tree_faults(open_session, head_seq, chain.root)
     return Report(
@@ -144,6 +156,7 @@ def verify_log(
         chain.last_checkpoint,
         chain.last_checkpoint_hash,
         start.size,
+        chain.worker_cpu,
     )
 
 
@@ -179,6 +192,7 @@ class _Walk:
     root: bytes = merkle.EMPTY_ROOT
     last_checkpoint: Checkpoint | None = None
     last_checkpoint_hash: str | None = None
+    worker_cpu: float = 0.0
 
 
 def _pages(
@@ -194,21 +208,6 @@ def _pages(
             return
         yield chunk
         size = BLOCK
-
-
-def _block_levels(leaves: list[bytes]) -> list[list[bytes]]:
-    """Every level of a complete subtree above its leaves, level by level (list
-    comprehensions of C calls); the last holds its root."""
-    levels: list[list[bytes]] = []
-    level = leaves
-    prefix = merkle.NODE_PREFIX
-    while len(level) > 1:
-        level = [
-            _sha256(prefix + left + right).digest()
-            for left, right in zip(level[0::2], level[1::2], strict=True)
-        ]
-        levels.append(level)
-    return levels
 
 
 # Nodes computed from the events, by level: (index of the first, their hashes in order).
@@ -262,6 +261,7 @@ def _walk(
     checkpoints: list[Checkpoint],
     progress: Progress | None,
     page: int,
+    workers: int,
 ) -> _Walk:
     walk = _Walk(last_checkpoint=start.checkpoint, last_checkpoint_hash=start.prev)
     tree = start.tree
@@ -284,45 +284,40 @@ def _walk(
             return walk
         walk.checkpoints += 1
         upcoming = next(pending, None)
-    leaf_prefix = merkle.LEAF_PREFIX
-    for rows in _pages(open_session, start.size, head_seq, page):
-        count = len(rows)
-        hashes = [row[-1] for row in rows]
-        whole = (
-            rows[0][0] == position + 1
-            and rows[-1][0] == position + count
-            and [row_hash(row) for row in rows] == hashes
-            and [row[-2] for row in rows] == [expected_prev, *hashes[:-1]]
-        )
-        if not whole:
-            # Somewhere in this page something does not fit: find and name it, row by row.
-            for offset, row in enumerate(rows):
-                fault = check_link(row, position + offset + 1, expected_prev)
-                if fault is not None:
-                    walk.events = position + offset - start.size
-                    walk.faults = (Fault(fault.seq, fault.problem),)
-                    return walk
-                expected_prev = row[-1]
-            # Every row fits but some are missing at the end: named after the walk.
-        expected_prev = hashes[-1]
-        leaves = [_sha256(leaf_prefix + bytes.fromhex(digest)).digest() for digest in hashes]
-        end = position + count
-        aligned = count == BLOCK and position % BLOCK == 0 and whole
+    # Whole blocks with a checkpoint inside are checked here, the checkpoint in its place.
+    inside = {c.size - c.size % BLOCK for c in checkpoints if c.size % BLOCK}
+    for piece in _pieces(open_session, start.size, head_seq, page, inside, workers):
         made: _Made = {}
-        if aligned and (upcoming is None or upcoming.size >= end):
-            levels = _block_levels(leaves)
-            for height, hashes_at in enumerate(levels, start=1):
-                made[height] = (position >> height, hashes_at)
-            _gather(made, tree.add_subtree(levels[-1][0], BLOCK_LEVEL))
+        if isinstance(piece, Summary):
+            walk.worker_cpu += piece.cpu
+        if (
+            isinstance(piece, Summary)
+            and piece.whole
+            and piece.low == position
+            and piece.first_prev == expected_prev
+        ):
+            # A worker found the block whole: join it to the chain and the tree.
+            _gather(made, tree.add_subtree(piece.root, BLOCK_LEVEL))
+            expected_prev = piece.last_hash
+            position += BLOCK
         else:
-            for leaf in leaves:
-                _gather(made, tree.add_recording(leaf))
-                if upcoming is not None and upcoming.size == tree.size and tree.size < end:
-                    upcoming, good_size = _check(walk, tree, upcoming, pending, good_size)
-                    if walk.faults:
-                        return walk
-                    walk.last_checkpoint_hash = hashes[tree.size - position - 1]
-        position = end
+            rows = piece if isinstance(piece, list) else _block_rows(open_session, piece, head_seq)
+            if not rows:
+                break  # nothing where a block should be: named after the walk
+            position, expected_prev, upcoming, good_size = _check_rows(
+                walk,
+                rows,
+                made,
+                tree,
+                position,
+                start.size,
+                expected_prev,
+                upcoming,
+                pending,
+                good_size,
+            )
+            if walk.faults:
+                return walk
         walk.events = position - start.size
         while upcoming is not None and upcoming.size == tree.size:
             upcoming, good_size = _check(walk, tree, upcoming, pending, good_size)
@@ -370,6 +365,114 @@ def _walk(
                 ),
             )
     return walk
+
+
+def _check_rows(
+    walk: _Walk,
+    rows: list[EventRow],
+    made: _Made,
+    tree: merkle.Accumulator,
+    position: int,
+    start_size: int,
+    expected_prev: str,
+    upcoming: Checkpoint | None,
+    pending: Iterator[Checkpoint],
+    good_size: int,
+) -> tuple[int, str, Checkpoint | None, int]:
+    """Check a page of rows after event `position` and add them to the tree (checking any
+    checkpoint that falls inside the page); the position, last hash, next checkpoint and
+    the size of the last checkpoint that fitted after it. A fault is left in `walk`."""
+    count = len(rows)
+    hashes = [row[-1] for row in rows]
+    whole = (
+        rows[0][0] == position + 1
+        and rows[-1][0] == position + count
+        and [row_hash(row) for row in rows] == hashes
+        and [row[-2] for row in rows] == [expected_prev, *hashes[:-1]]
+    )
+    if not whole:
+        # Somewhere in this page something does not fit: find and name it, row by row.
+        for offset, row in enumerate(rows):
+            fault = check_link(row, position + offset + 1, expected_prev)
+            if fault is not None:
+                walk.events = position + offset - start_size
+                walk.faults = (Fault(fault.seq, fault.problem),)
+                return position, expected_prev, upcoming, good_size
+            expected_prev = row[-1]
+        # Every row fits but some are missing at the end: named after the walk.
+    leaf_prefix = merkle.LEAF_PREFIX
+    leaves = [_sha256(leaf_prefix + bytes.fromhex(digest)).digest() for digest in hashes]
+    end = position + count
+    aligned = count == BLOCK and position % BLOCK == 0 and whole
+    if aligned and (upcoming is None or upcoming.size >= end):
+        levels = block_levels(leaves)
+        for height, hashes_at in enumerate(levels, start=1):
+            made[height] = (position >> height, hashes_at)
+        _gather(made, tree.add_subtree(levels[-1][0], BLOCK_LEVEL))
+    else:
+        for leaf in leaves:
+            _gather(made, tree.add_recording(leaf))
+            if upcoming is not None and upcoming.size == tree.size and tree.size < end:
+                upcoming, good_size = _check(walk, tree, upcoming, pending, good_size)
+                if walk.faults:
+                    return position, expected_prev, upcoming, good_size
+                walk.last_checkpoint_hash = hashes[tree.size - position - 1]
+    return end, hashes[-1], upcoming, good_size
+
+
+def _pieces(
+    open_session: OpenSession,
+    after: int,
+    until: int,
+    page: int,
+    inside: set[int],
+    workers: int,
+) -> Iterator[list[EventRow] | Summary]:
+    """The events after..until as pages of rows, or, for the whole aligned blocks among them
+    (but those in `inside`) on PostgreSQL, as the summaries worker processes made of them."""
+    first = -(-after // BLOCK) * BLOCK
+    lows = [low for low in range(first, until - BLOCK + 1, BLOCK) if low not in inside]
+    dsn = _worker_dsn(open_session) if workers > 1 and len(lows) >= PARALLEL_FROM else None
+    if dsn is None:
+        yield from _pages(open_session, after, until, page)
+        return
+    context = multiprocessing.get_context("forkserver")
+    # The workers import the block checker alone, once, not the whole application.
+    context.set_forkserver_preload(["custody.audit.blocks"])
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
+        position = after
+        summaries = pool.map(blocks.summarise, [dsn] * len(lows), lows)
+        for low, summary in zip(lows, summaries, strict=True):
+            if position < low:
+                yield from _pages(open_session, position, low, page)
+            yield summary
+            position = low + BLOCK
+        if position < until:
+            yield from _pages(open_session, position, until, page)
+    finally:
+        # A walk that stopped at a fault needs none of the blocks still queued.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_dsn(open_session: OpenSession) -> dict[str, Any] | None:
+    """How a worker connects to the log's PostgreSQL database, as the engine does (None
+    for another database)."""
+    with open_session() as session:
+        bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name != "postgresql":
+        return None
+    _, kwargs = engine.dialect.create_connect_args(engine.url)
+    # Connection parameters only (not the dialect's adapters, which a worker has no use for).
+    return {key: value for key, value in kwargs.items() if isinstance(value, str | int)}
+
+
+def _block_rows(open_session: OpenSession, summary: Summary, head_seq: int) -> list[EventRow]:
+    """A block a worker did not find whole, read again here to name what is wrong."""
+    return list(
+        iter_rows(open_session, after=summary.low, until=min(summary.low + BLOCK, head_seq))
+    )
 
 
 def _check(

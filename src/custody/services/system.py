@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from custody import audit
+from custody.audit import log as audit_log
 from custody.audit import sequencer
-from custody.audit.log import PENDING_FLAG
+from custody.audit.log import PENDING_FLAG, AuditEntry
 from custody.config import Settings
 from custody.domain.actor import Actor
 from custody.domain.clock import Clock
@@ -107,8 +108,8 @@ class System:
         except Exception as exc:  # logged: the events are safe as pending rows
             sequencer.log_failure(exc)
 
-    def seqs_of(self, entries: list[int]) -> list[int]:
-        """The sequence numbers of committed audit events, by the entry ids `audit` gave."""
+    def seqs_of(self, entries: Sequence[AuditEntry]) -> list[int]:
+        """The sequence numbers of committed audit events, by the entries `audit` gave."""
         return sequencer.seqs_of(self.sessions, entries)
 
     def sequence_audit(self) -> int:
@@ -174,6 +175,11 @@ class UnitOfWork:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def entry_ids(self, entries: Sequence[AuditEntry]) -> list[int]:
+        """The entry ids of audit events this unit of work appended (written now if need be),
+        for a record that names them before the transaction commits."""
+        return audit_log.entry_ids(self.session, entries)
+
     def audit(
         self,
         tag: str,
@@ -184,9 +190,9 @@ class UnitOfWork:
         allowed: bool = True,
         reason: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> int:
+    ) -> AuditEntry:
         """Write an audit event in this unit of work's transaction (durable iff it commits);
-        its entry id (`System.seqs_of` finds its sequence number after commit)."""
+        its entry (`System.seqs_of` finds its sequence number after commit)."""
         if actor.confidential:
             details = {**(details or {}), "confidential": True}
         return audit.append(

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from custody.audit import checkpoints as checkpoint_store
+from custody.audit.log import AuditEntry
 from custody.db.models.bundles import BundleExport
 from custody.db.models.lifecycle import Case
 from custody.db.models.users import User
@@ -76,7 +77,7 @@ def request_bundle(
     with system.unit_of_work() as uow:
         decided = bundles.decide(uow, principal, case_id, actor, before)
         plan = {
-            "export_entries": decided.export_entries,
+            "export_entries": uow.entry_ids(decided.export_entries),
             "before_checkpoint": before.id if before is not None else None,
             "made_at": isoformat(decided.made_at),
             "recordings": [r.id for r in decided.contents.recordings],
@@ -176,7 +177,7 @@ def build_bundle(system: System, export_id: str) -> None:
             viewer,
             datetime.fromisoformat(plan["made_at"].replace("Z", "+00:00")),
             made_by,
-            list(plan.get("export_entries", [])),
+            [AuditEntry(entry) for entry in plan.get("export_entries", [])],
             before,
             # A plan made before events were sequenced after commit names them by seq.
             list(plan.get("export_events", [])),

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from custody.audit import checkpoints as checkpoint_store
 from custody.audit import proofs
 from custody.audit.checkpoints import Checkpoint
-from custody.audit.log import hashed_fields
+from custody.audit.log import AuditEntry, hashed_fields
 from custody.bundle import layout
 from custody.db.models import AuditEvent
 from custody.db.models.lifecycle import Case
@@ -67,9 +67,9 @@ class Decided:
     viewer: Viewer
     made_at: datetime
     made_by: str
-    # The entry ids of its own audit events: their sequence numbers are known once the
-    # sequencer has chained them, after the decision commits (see `export_seqs`).
-    export_entries: list[int]
+    # Its own audit events: their sequence numbers are known once the sequencer has
+    # chained them, after the decision commits (see `export_seqs`).
+    export_entries: list[AuditEntry]
     before: Checkpoint | None
     export_seqs: list[int] = field(default_factory=list)
 

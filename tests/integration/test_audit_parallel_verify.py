@@ -1,0 +1,196 @@
+"""`verify` of a large log on PostgreSQL checks whole blocks of 2^14 events in worker
+processes; whatever is tampered with, it finds and names exactly what the one-process walk
+names, and an incremental verify still reads only what is new."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text, update
+
+from custody.audit import sequencer, verify
+from custody.audit.blocks import BLOCK
+from custody.audit.log import GENESIS, HEAD_ID, event_hash, row_fields
+from custody.audit.verify import Report, verify_log
+from custody.config import Settings
+from custody.db.models import AuditHead
+from custody.domain import merkle
+from custody.domain.actor import Actor
+from custody.services.audit_trail import trail
+from custody.services.system import System
+from tests.conftest import Installer, RecordedJobs
+
+pytestmark = pytest.mark.postgres
+
+# Three whole blocks and a part of one, with a checkpoint inside the second block.
+EVENTS = 3 * BLOCK + 500
+INSIDE = BLOCK + 1234
+
+
+def _seed(system: System, count: int) -> None:
+    """`count` events chained after the head by the sequencer's own code, COPYed in."""
+    with system.sessions() as session:
+        head = session.get_one(AuditHead, HEAD_ID)
+        seq, prev = head.seq, head.hash if head.seq else GENESIS
+        tree = sequencer.tree_at(session, seq) if seq else merkle.Accumulator()
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    rows = [
+        (
+            None,
+            start + timedelta(seconds=n),
+            "user:recording:view",
+            f"user:officer{n % 7}",
+            "recording",
+            f"rec-{n}",
+            n % 5 != 0,
+            None if n % 5 else "not theirs",
+            "10.0.0.7",
+            "Firefox",
+            f'{{"range":[0,{n}]}}',
+            None,
+        )
+        for n in range(seq + 1, seq + count + 1)
+    ]
+    events, nodes = sequencer.chain(tree, seq, prev, rows, check=False)
+    with system.engine.begin() as connection:
+        sequencer.write_postgres(connection, events, nodes)
+        connection.execute(
+            update(AuditHead)
+            .where(AuditHead.id == HEAD_ID)
+            .values(seq=events[-1][0], hash=events[-1][12])
+        )
+
+
+@pytest.fixture
+def big_log(
+    tmp_path: Path, postgres_url: str, install: Installer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[System]:
+    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
+    system = install(settings, jobs=RecordedJobs())
+    monkeypatch.setattr(verify, "PARALLEL_FROM", 2)
+    _seed(system, INSIDE)
+    assert trail.publish_checkpoint(system) is not None
+    _seed(system, EVENTS - INSIDE)
+    assert trail.publish_checkpoint(system) is not None
+    yield system
+    system.engine.dispose()
+
+
+def both_ways(system: System) -> tuple[Report, Report]:
+    """The report of the parallel walk and of the one-process walk."""
+    key = system.server_key.public_key()
+    parallel = verify_log(system.sessions, key, workers=2)
+    alone = verify_log(system.sessions, key, workers=1)
+    assert parallel.worker_cpu > 0, "the blocks were checked by workers"
+    assert alone.worker_cpu == 0
+    return parallel, alone
+
+
+def sql(system: System, statement: str, **values: object) -> None:
+    with system.engine.begin() as connection:
+        connection.execute(text(statement), values)
+
+
+def test_a_large_intact_log_verifies_in_workers_as_in_one_process(big_log: System) -> None:
+    parallel, alone = both_ways(big_log)
+    assert parallel.intact and alone.intact
+    assert parallel.events == alone.events == EVENTS
+    assert parallel.checkpoints == alone.checkpoints == 2
+
+
+def test_an_event_edited_inside_a_workers_block_is_named(big_log: System) -> None:
+    sql(big_log, "UPDATE audit_events SET actor = 'user:mallory' WHERE seq = :s", s=2 * BLOCK + 7)
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert parallel.first is not None and parallel.first.seq == 2 * BLOCK + 7
+    assert "do not match its hash" in parallel.first.problem
+
+
+def test_an_event_edited_and_rehashed_is_named(big_log: System) -> None:
+    seq = 100
+    with big_log.engine.begin() as connection:
+        row = connection.execute(
+            text(
+                "SELECT seq, at, tag, actor, object_type, object_id, allowed, reason, address, "
+                "user_agent, details, prev_hash, hash FROM audit_events WHERE seq = :s"
+            ),
+            {"s": seq},
+        ).one()
+        fields = row_fields(row)
+        fields["actor"] = "user:mallory"
+        connection.execute(
+            text("UPDATE audit_events SET actor = 'user:mallory', hash = :h WHERE seq = :s"),
+            {"h": event_hash(fields), "s": seq},
+        )
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert parallel.first is not None and parallel.first.seq == seq
+    assert "does not link" in parallel.first.problem
+
+
+def test_a_stored_tree_node_edited_inside_a_workers_block_is_named(big_log: System) -> None:
+    level, index = 3, (2 * BLOCK >> 3) + 11  # over events 2*BLOCK + 89 to 2*BLOCK + 96
+    sql(
+        big_log,
+        "UPDATE audit_tree_nodes SET hash = :h WHERE id = :i",
+        h=b"\x00" * 32,
+        i=sequencer.node_id(level, index),
+    )
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert parallel.first is not None and parallel.first.seq == 2 * BLOCK + 89
+    assert "stored Merkle tree node over events" in parallel.first.problem
+
+
+def test_a_stored_tree_node_cut_to_another_length_is_named(big_log: System) -> None:
+    # Two nodes re-cut so that their bytes run on unchanged: only their lengths tell.
+    first, second = sequencer.node_id(1, 20), sequencer.node_id(1, 21)
+    sql(
+        big_log,
+        "UPDATE audit_tree_nodes SET hash = CASE id WHEN :a THEN substring(hash for 31) "
+        "ELSE (SELECT substring(hash from 32) FROM audit_tree_nodes WHERE id = :a) || hash END "
+        "WHERE id IN (:a, :b)",
+        a=first,
+        b=second,
+    )
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert parallel.first is not None and parallel.first.seq == 41
+
+
+def test_a_deleted_event_inside_a_workers_block_is_named(big_log: System) -> None:
+    sql(big_log, "DELETE FROM audit_events WHERE seq = :s", s=BLOCK * 2 + 1)
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert parallel.first is not None and parallel.first.seq == BLOCK * 2 + 1
+    assert "missing" in parallel.first.problem
+
+
+def test_an_edited_pending_event_is_still_named(big_log: System) -> None:
+    with big_log.unit_of_work() as uow:
+        uow.audit("user:recording:view", Actor("user:alice"), object_id="rec-x")
+        uow.session.commit()  # not sequenced yet
+    sql(big_log, "UPDATE audit_pending SET object_id = 'rec-y'")
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert any("pending event" in fault.problem for fault in parallel.faults)
+
+
+def test_an_incremental_verify_after_a_parallel_one_reads_only_what_is_new(
+    big_log: System,
+) -> None:
+    whole = trail.verify(big_log, record_as="auditor")
+    assert whole.intact and whole.events == EVENTS and whole.worker_cpu > 0
+    _seed(big_log, 2 * BLOCK)
+    assert trail.publish_checkpoint(big_log) is not None
+    again = trail.verify(big_log, since_last=True)
+    assert again.intact
+    assert again.skipped == EVENTS
+    # What is new: the seeded events and the event recording the first verify.
+    assert again.events == trail.log_size(big_log) - EVENTS == 2 * BLOCK + 1
+    sql(big_log, "UPDATE audit_events SET tag = 'user:recording:edit' WHERE seq = :s", s=EVENTS + 5)
+    broken = trail.verify(big_log, since_last=True)
+    assert broken.first is not None and broken.first.seq == EVENTS + 5
