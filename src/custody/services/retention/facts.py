@@ -177,6 +177,10 @@ def store_decision(
     recording.seen_delete_due_at = seen_decision.delete_at
     recording.seen_review_due_at = seen_decision.review_at
     recording.access_class = access_class_of(facts.categories).value
+    # Supervision counts these (services/retention/compliance.py); every change of a
+    # recording's categories, or of a category's rule, decides its retention again here.
+    recording.categorised = bool(facts.categories)
+    recording.evidential = any(c.evidential for c in facts.categories)
 
 
 def due_details(change: Recomputed) -> dict[str, str | None]:
