@@ -95,8 +95,10 @@ def _nearby_evidential(
     SQL: the (officer, started) index finds the officer's few recordings around it)."""
     other = Recording.__table__.alias("nearby")
     listed = ClauseAdapter(other).traverse(visible_recordings(uow, principal))
+    # Selecting the officer (not the id) keeps the probe within the index (SQLite's
+    # secondary indexes carry the rowid, not the recording's id).
     return exists(
-        select(other.c.id).where(
+        select(other.c.officer_id).where(
             other.c.officer_id == Recording.officer_id,
             other.c.started_at >= shifted(Recording.started_at, -INCIDENT),
             other.c.started_at <= shifted(Recording.started_at, INCIDENT),
