@@ -184,26 +184,40 @@ def _rows(uow: UnitOfWork, terms: _Terms, *, by_officer: bool) -> list[Complianc
 def _weeks(uow: UnitOfWork, terms: _Terms, first_monday: datetime) -> list[WeekRate]:
     """The last eight weeks (this one last), further back than the tables' 31 days."""
     starts = [first_monday + timedelta(weeks=back) for back in range(WEEKS)]
+    end = first_monday + timedelta(weeks=WEEKS)
+    # Footage started after the eighth week (a camera's clock ahead) is week -1, counted in
+    # none: the end is no bound of the WHERE, which SQLite would take for a narrow range of
+    # the force's time index rather than walk each officer's (officer, started) range.
     week = case(
+        (Recording.started_at >= end, -1),
         *((Recording.started_at >= start, WEEKS - 1 - n) for n, start in enumerate(starts[::-1])),
         else_=-1,
     )
     counted: dict[int, tuple[int, int, int]] = {}
-    for number, recorded, done, reviewed in uow.session.execute(
+    # Counted per team and week, through the officers as the month's rows are: each
+    # officer's weeks are then a range of the covering (officer, started) index, where the
+    # force's time index would look every recording's row up; the teams are summed here.
+    for _, number, recorded, done, reviewed in uow.session.execute(
         select(
+            Officer.unit,
             week,
             func.count(),
             func.sum(_flag(categorised)),
             func.sum(_flag(not_(unreviewed))),
         )
+        .join(Officer, Officer.id == Recording.officer_id)
         .where(
             *terms.base,
             Recording.started_at >= first_monday,
-            Recording.started_at < first_monday + timedelta(weeks=WEEKS),
         )
-        .group_by(week)
+        .group_by(Officer.unit, week)
     ):
-        counted[int(number)] = (int(recorded), int(done or 0), int(reviewed or 0))
+        was = counted.get(int(number), (0, 0, 0))
+        counted[int(number)] = (
+            was[0] + int(recorded),
+            was[1] + int(done or 0),
+            was[2] + int(reviewed or 0),
+        )
     return [
         WeekRate(
             week_starting=isoformat(start),
