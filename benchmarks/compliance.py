@@ -114,6 +114,12 @@ def seed(system: object, rows: int) -> None:
                 categorised.append((rid, rng.choice(evidential)))
             if rng.random() < 0.03:
                 notes.append(rid)
+            # The facts every change keeps on the row (migration 0024), as the services would.
+            recordings[-1] |= {
+                "categorised": roll < 0.67,
+                "evidential": 0.5 <= roll < 0.67,
+                "annotated": bool(notes) and notes[-1] == rid,
+            }
         session.execute(insert(Recording), recordings)
         session.execute(
             insert(RecordingCategory),

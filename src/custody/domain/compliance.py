@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from custody.domain.categories import CategoryRule
+
 INCIDENT = timedelta(hours=2)
 # A supervisor signs off what falls due within this long; the page warns of it.
 DUE_SOON = timedelta(days=7)
@@ -61,6 +63,20 @@ def doubts(
         elif candidate.annotated:
             result[candidate.recording_id] = Doubt(candidate.recording_id, ANNOTATED)
     return result
+
+
+@dataclass(frozen=True)
+class Categorisation:
+    """What supervision counts of a recording's categories, kept on its row."""
+
+    categorised: bool  # it has a category, whichever
+    evidential: bool  # one of them is evidential: it is not doubtful, and needs no sign-off
+
+
+def categorisation(categories: Iterable[CategoryRule]) -> Categorisation:
+    """Whether a recording with these categories is categorised, and evidential."""
+    given = list(categories)
+    return Categorisation(bool(given), any(c.evidential for c in given))
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -311,7 +311,8 @@ def _seed(
     )  # fmt: skip
 
     categories = loader.rows(
-        "SELECT id, name, retention_days, review_days, access_class, assignable FROM categories"
+        "SELECT id, name, retention_days, review_days, access_class, assignable, evidential"
+        " FROM categories"
     )
     assignable = [c for c in categories if c[5]]
     # Most categorised footage is everyday; restricted and confidential categories are few.
@@ -337,7 +338,7 @@ def _seed(
             review: datetime | None = None
             deleted_at = None
             if category is not None:
-                _, name, days, review_days, access, _ = category
+                _, name, days, review_days, access, _, _ = category
                 rule = f"category:{name}"
                 due = started + timedelta(days=days) if days is not None else None
                 review = started + timedelta(days=review_days) if review_days else None
@@ -364,7 +365,7 @@ def _seed(
                 started + timedelta(seconds=duration), 30, sha, duration * 1_000_000, stored,
                 json.dumps({"recording_id": rid, "camera": f"MP-{officer:06d}"}), receipt, "[]",
                 state, float(duration), access, due, review, rule, due, review, deleted_at,
-                deleted_at,
+                deleted_at, category is not None, bool(category and category[6]),
             )  # fmt: skip
 
     loader.load(
@@ -374,7 +375,7 @@ def _seed(
             "pre_event_seconds", "sha256", "size", "stored_at", "manifest_document",
             "receipt_document", "gps_track", "state", "duration_seconds", "access_class",
             "delete_due_at", "review_due_at", "retention_rule", "seen_delete_due_at",
-            "seen_review_due_at", "deleted_at", "purged_at",
+            "seen_review_due_at", "deleted_at", "purged_at", "categorised", "evidential",
         ),
         recording_rows(),
     )  # fmt: skip

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    false,
     or_,
     true,
     update,
@@ -91,6 +92,23 @@ class Recording(Base):
             "access_class",
             "officer_id",
         ),
+        # The compliance page's month of a team (services/retention/compliance.py): every
+        # fact it counts, read from the index alone, and an officer's evidential footage
+        # around a recording found in a few entries of it.
+        Index(
+            "ix_recordings_compliance",
+            "officer_id",
+            "started_at",
+            "state",
+            "access_class",
+            "categorised",
+            "evidential",
+            "annotated",
+            "signed_off_at",
+            "last_reviewed_at",
+            "seen_delete_due_at",
+            "delete_due_at",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -153,6 +171,13 @@ class Recording(Base):
     # (services/retention/compliance.py); the sweep warns of footage deleted without one.
     signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     signed_off_by: Mapped[str | None] = mapped_column(String(160))
+    # What supervision counts (services/retention/compliance.py), kept with the row in the
+    # transaction of every change that moves it: it has a category (any), an evidential one
+    # (both kept with the retention decision, services/retention/facts.py), a note or
+    # bookmark not removed (services/evidence/annotations.py).
+    categorised: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    evidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    annotated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The tombstone: when it was deleted, the signed certificate, and when its objects left.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deletion_certificate: Mapped[str | None] = mapped_column(Text)

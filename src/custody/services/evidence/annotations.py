@@ -80,7 +80,9 @@ def add_note(
     text = check_note(text)
     tag = "user:recording:note"
     with system.unit_of_work() as uow:
-        open_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True)
+        recording = open_recording(
+            uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True
+        ).recording
         note = Annotation(
             recording_id=recording_id,
             kind="note",
@@ -89,6 +91,7 @@ def add_note(
             created_at=uow.now(),
         )
         uow.session.add(note)
+        recording.annotated = True
         uow.session.flush()
         uow.audit(
             tag,
@@ -128,6 +131,7 @@ def add_bookmark(
             created_at=uow.now(),
         )
         uow.session.add(mark)
+        recording.annotated = True
         uow.session.flush()
         uow.audit(
             tag,
@@ -146,7 +150,9 @@ def remove_bookmark(
     """Remove a bookmark (it stays in the audit trail)."""
     tag = "user:recording:bookmark_remove"
     with system.unit_of_work() as uow:
-        open_recording(uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True)
+        recording = open_recording(
+            uow, principal, recording_id, Action.ANNOTATE, actor, tag, lock=True
+        ).recording
         mark = uow.session.get(Annotation, bookmark_id)
         if (
             mark is None
@@ -156,6 +162,16 @@ def remove_bookmark(
         ):
             raise NotFound(f"no bookmark {bookmark_id} on recording {recording_id}")
         mark.removed_at, mark.removed_by = uow.now(), actor.name
+        uow.session.flush()
+        # Still annotated while another note or bookmark stands (supervision counts it).
+        recording.annotated = (
+            uow.session.scalar(
+                select(Annotation.id)
+                .where(Annotation.recording_id == recording_id, Annotation.removed_at.is_(None))
+                .limit(1)
+            )
+            is not None
+        )
         uow.audit(
             tag,
             actor,

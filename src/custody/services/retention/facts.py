@@ -29,6 +29,7 @@ from custody.domain.categories import (
     parse_access_class,
 )
 from custody.domain.clock import isoformat
+from custody.domain.compliance import categorisation
 from custody.domain.retention import (
     DELETED,
     CaseFact,
@@ -177,6 +178,10 @@ def store_decision(
     recording.seen_delete_due_at = seen_decision.delete_at
     recording.seen_review_due_at = seen_decision.review_at
     recording.access_class = access_class_of(facts.categories).value
+    # Supervision counts these (services/retention/compliance.py); every change of a
+    # recording's categories, or of a category's rule, decides its retention again here.
+    kept = categorisation(facts.categories)
+    recording.categorised, recording.evidential = kept.categorised, kept.evidential
 
 
 def due_details(change: Recomputed) -> dict[str, str | None]:

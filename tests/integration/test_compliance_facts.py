@@ -1,0 +1,171 @@
+"""Issue 16: the compliance page reads each recording's own facts from its row (categorised,
+evidential, annotated: migration 0024), kept by every change that moves them.
+
+After every kind of change — categorise, uncategorise, a category's rule changed, a note, a
+bookmark added and removed, a review, a sign-off, a complaint hold, an officer moving team,
+a deletion — the kept facts equal the facts decided from scratch, and every reader's page
+equals the page as it was counted before (`compliance_before`, EXISTS per recording).
+In Hackney, alice (1234AB) and bob (5678CD); in Camden, dave (9999EF).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from custody.db.models import Recording
+from custody.db.models.lifecycle import Category
+from custody.domain.actor import Actor
+from custody.domain.retention import DELETED
+from custody.services.evidence import annotations, categories, holds
+from custody.services.fleet import registry
+from custody.services.retention import compliance, review, sweep
+from custody.services.system import System
+from tests.integration import compliance_before as before
+from tests.integration.lifecycle_world import World, build_world
+
+ACTOR = Actor("user:test")
+DAY = timedelta(days=1)
+# Who reads the page, and for which team: a supervisor their own, the force, a team of it.
+READERS = (
+    ("sam", None),
+    ("carol", None),
+    ("pat", None),
+    ("pat", "Hackney"),
+    ("admin2", None),
+    ("audrey", "Camden"),
+)
+
+
+def page(world: World, who: str, team: str | None, counted: Any = compliance) -> dict[str, Any]:
+    found = counted.compliance(world.system, world.people[who], ACTOR, team=team).model_dump()
+    found.pop("generated_at")
+    return dict(found)
+
+
+def facts_wrong(system: System) -> list[str]:
+    """Live recordings whose kept facts differ from the facts decided from scratch."""
+    with system.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(
+                Recording.id,
+                Recording.categorised,
+                Recording.evidential,
+                Recording.annotated,
+                before.categorised,
+                before.evidential,
+                before.annotated,
+            ).where(Recording.state != DELETED)
+        ).all()
+    return [row[0] for row in rows if tuple(row[1:4]) != tuple(bool(v) for v in row[4:7])]
+
+
+def assert_kept(world: World, after: str) -> None:
+    assert facts_wrong(world.system) == [], f"kept facts drifted after {after}"
+    for who, team in READERS:
+        assert page(world, who, team) == page(world, who, team, before), (after, who, team)
+
+
+def test_the_kept_facts_and_the_page_match_a_recount_after_every_change(
+    system: System,
+) -> None:
+    world = build_world(system)
+    people = world.people
+    now = system.clock.now()
+    old = now - 26 * DAY  # due for deletion within 7 days
+    arrest = world.record("1234AB", old)
+    same_incident = world.record("1234AB", old + timedelta(minutes=40))
+    noted = world.record("1234AB", old - 2 * DAY)
+    world.record("1234AB", old - DAY)  # never categorised
+    routine = world.record("5678CD", old)
+    traffic = world.record("5678CD", old + timedelta(hours=1))
+    recent = world.record("5678CD", now - 2 * DAY)
+    camden = world.record("9999EF", old)
+    gone = world.record("9999EF", now - 40 * DAY)  # past its 31 days: the sweep takes it
+    assert_kept(world, "recording")
+
+    for rid, name, who in (
+        (arrest, "Arrest", "alice"),
+        (same_incident, "Non-evidential", "alice"),
+        (noted, "Non-evidential", "alice"),
+        (routine, "Non-evidential", "bob"),
+        (traffic, "Road traffic", "bob"),
+        (recent, "Non-evidential", "bob"),
+        (camden, "Non-evidential", "dave"),
+    ):
+        categories.set_categories(system, people[who], rid, [name], None, ACTOR)
+    assert_kept(world, "categorise")
+
+    annotations.add_note(system, people["alice"], noted, "he pushed me", ACTOR)
+    assert_kept(world, "a note")
+    mark = annotations.add_bookmark(system, people["bob"], recent, 5.0, "a knife", ACTOR)
+    assert world.row(recent).annotated
+    assert_kept(world, "a bookmark")
+    annotations.remove_bookmark(system, people["bob"], recent, mark.id, ACTOR)
+    assert not world.row(recent).annotated
+    assert_kept(world, "a bookmark removed")
+
+    categories.set_categories(system, people["alice"], arrest, [], "wrong one", ACTOR)
+    assert (world.row(arrest).categorised, world.row(arrest).evidential) == (False, False)
+    assert_kept(world, "uncategorise")
+    categories.set_categories(system, people["alice"], arrest, ["Arrest"], None, ACTOR)
+    assert_kept(world, "categorise again")
+
+    with system.unit_of_work() as uow:
+        road = uow.session.scalar(select(Category.id).where(Category.name == "Road traffic"))
+    assert road is not None
+    categories.update_category(
+        system,
+        people["admin2"],
+        road,
+        {"evidential": False, "retention_days": 31, "review_days": None},
+        "not evidence",
+        ACTOR,
+    )
+    assert not world.row(traffic).evidential
+    assert_kept(world, "a category's rule changed")
+
+    review.mark_reviewed(system, people["sam"], routine, "looked: routine", ACTOR)
+    assert_kept(world, "a review")
+    compliance.sign_off(system, people["sam"], ACTOR)
+    assert_kept(world, "a sign-off")
+
+    holds.place_hold(
+        system, people["pat"], kind="complaint", reason="complaint 9", actor=ACTOR,
+        recording_ids=[same_incident],
+    )  # fmt: skip
+    assert_kept(world, "a complaint hold")
+
+    registry.update_officer(system, people["admin2"], "5678CD", unit="Camden")
+    assert_kept(world, "bob moving to Camden")
+
+    assert sweep.delete_recording(system, gone, ACTOR)[0] == "deleted"
+    assert_kept(world, "a deletion")
+
+
+def test_footage_a_supervisor_may_not_list_changes_none_of_their_figures(
+    system: System,
+) -> None:
+    """Confidential evidential footage of alice's, beside her non-evidential footage: the
+    force sees it (one more recording, one more doubtful), her supervisor sees nothing move."""
+    world = build_world(system)
+    people = world.people
+    old = system.clock.now() - 26 * DAY
+    routine = world.record("1234AB", old)
+    categories.set_categories(system, people["alice"], routine, ["Non-evidential"], None, ACTOR)
+    seen_before = {(who, team): page(world, who, team) for who, team in READERS}
+
+    complaint = world.record("1234AB", old + timedelta(minutes=30))
+    categories.set_categories(system, people["pat"], complaint, ["Complaint"], None, ACTOR)
+    assert world.row(complaint).access_class == "confidential"
+
+    assert page(world, "sam", None) == seen_before[("sam", None)]
+    alice, was = (
+        next(row for row in found["officers"] if row["officer"] == "1234AB")
+        for found in (page(world, "pat", "Hackney"), seen_before[("pat", "Hackney")])
+    )
+    assert (alice["recordings"], alice["doubtful"]) == (2, 1)
+    assert (was["recordings"], was["doubtful"]) == (1, 0)
+    assert_kept(world, "confidential footage")
