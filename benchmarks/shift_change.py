@@ -137,8 +137,13 @@ class Peaks:
 
     pids: dict[str, int]
     database: str
+    # The ports whose open connections are counted: each node's, and the balancer's.
+    ports: dict[str, int] = field(default_factory=dict)
     node_rss_mb: dict[str, float] = field(default_factory=dict)
     worker_rss_mb: dict[str, float] = field(default_factory=dict)
+    balancer_rss_mb: float = 0.0
+    # Open connections at peak, by port's name (a node's, or the balancer's from docks).
+    open_connections: dict[str, int] = field(default_factory=dict)
     connections: int = 0
     # Backends waiting for a lock at the worst sample, and the samples with any waiting.
     lock_waits: int = 0
@@ -152,8 +157,15 @@ class Peaks:
         engine = create_engine(POSTGRES_ADMIN_URL, poolclass=NullPool)
         try:
             while not self.stop.wait(0.5):
+                established = _established(set(self.ports.values()))
+                for name, port in self.ports.items():
+                    count = established.get(port, 0)
+                    self.open_connections[name] = max(self.open_connections.get(name, 0), count)
                 for name, pid in self.pids.items():
                     rss = _rss_mb(pid)
+                    if name == "haproxy":
+                        self.balancer_rss_mb = max(self.balancer_rss_mb, rss)
+                        continue
                     peaks = self.node_rss_mb if name.startswith("node") else self.worker_rss_mb
                     peaks[name] = max(peaks.get(name, 0.0), rss)
                 with engine.connect() as connection:
@@ -181,6 +193,23 @@ class Peaks:
                 self.samples_waiting += bool(waiting)
         finally:
             engine.dispose()
+
+
+def _established(ports: set[int]) -> Counter[int]:
+    """Open TCP connections accepted on each of `ports` (the server's side), from /proc."""
+    counts: Counter[int] = Counter()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:1F90", state 01 = ESTABLISHED
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if fields[3] == "01" and port in ports:
+                counts[port] += 1
+    return counts
 
 
 def _rss_mb(pid: int) -> float:
@@ -264,8 +293,9 @@ def main() -> None:
         setup.ensure_admin(system)
         admin = users.principal_named(system, setup.ADMIN)
 
-        # The footage: one real MP4 of the chosen size, copied into every recording (each
-        # copy unique), and a larger one for the single stream.
+        # The footage: one real MP4 of the chosen size (its sound silent through the
+        # pre-event buffer, as its manifest says), copied into every recording (each copy
+        # unique, its manifest claiming the same), and a larger one for the single stream.
         duration = 2.0
         with console.status("making footage…"):
             template = simulate_camera(
@@ -275,7 +305,7 @@ def main() -> None:
                 recordings=1,
                 duration=duration,
                 video_bitrate=int(args.size_kb * 1024 * 8 / duration),
-            )[0].media_path.read_bytes()
+            )[0]
             single = simulate_camera(
                 work / "single",
                 serial="BWV-SINGLE",
@@ -296,8 +326,7 @@ def main() -> None:
                         bay_dir,
                         serial=serial,
                         officer_id=None,
-                        footage=template,
-                        duration=duration,
+                        template=template,
                         recordings=args.recordings,
                         start=start,
                     )
@@ -316,7 +345,7 @@ def main() -> None:
                 registry.add_dock(system, admin, f"Shift-{j:04d}", bays=BAYS_PER_DOCK).token
                 for j in range(math.ceil(args.cameras / BAYS_PER_DOCK) + 1)
             ]
-        recording_bytes = len(template) + 40
+        recording_bytes = template.manifest.size + 40
 
         with console.status("starting 2 nodes, HAProxy and 2 workers…"):
             nodes = [cluster.node(primary, work, f"node-{k}", env) for k in ("a", "b")]
@@ -342,7 +371,14 @@ def main() -> None:
         if not outcome.ok:
             raise SystemExit(f"the single stream failed: {outcome.summary()}")
 
-        peaks = Peaks({p.name: p.pid for p in processes}, database)
+        assert balancer.process is not None
+        idle_rss = {n.name: _rss_mb(n.pid) for n in nodes}
+        idle_balancer = _rss_mb(balancer.process.pid)
+        peaks = Peaks(
+            {p.name: p.pid for p in processes} | {"haproxy": balancer.process.pid},
+            database,
+            ports={n.name: n.port for n in nodes} | {"haproxy": balancer.port},
+        )
         sampler = threading.Thread(target=peaks.run, daemon=True)
         sampler.start()
         timings: list[Timing] = []
@@ -447,8 +483,27 @@ def main() -> None:
         table.add_row("lost / failed / duplicated", f"{lost} / {failed} / {duplicates}")
         table.add_row("errors (kept) / retries", f"{kept} / {retries}")
         table.add_row(
-            "node memory at peak (RSS)",
-            ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(peaks.node_rss_mb.items())),
+            "node memory before the shift → at peak (RSS)",
+            ", ".join(
+                f"{k} {idle_rss[k]:.0f} → {v:.0f} MB" for k, v in sorted(peaks.node_rss_mb.items())
+            ),
+        )
+        table.add_row(
+            "open connections at peak: nodes (HAProxy's maxconn), docks to HAProxy",
+            ", ".join(f"{k} {peaks.open_connections.get(k, 0)}" for k in sorted(idle_rss))
+            + f" ({balancer.node_maxconn} each), {peaks.open_connections.get('haproxy', 0)}",
+        )
+        table.add_row(
+            "HAProxy memory before → at peak (RSS)",
+            f"{idle_balancer:.0f} → {peaks.balancer_rss_mb:.0f} MB",
+        )
+        docks_open = peaks.open_connections.get("haproxy", 0)
+        nodes_open = sum(peaks.open_connections.get(k, 0) for k in idle_rss)
+        nodes_grew = sum(peaks.node_rss_mb.get(k, 0.0) - idle_rss[k] for k in idle_rss)
+        table.add_row(
+            "memory per open connection (growth / connections at peak): nodes, HAProxy",
+            f"{nodes_grew * 1e3 / max(1, nodes_open):,.0f} kB, "
+            f"{(peaks.balancer_rss_mb - idle_balancer) * 1e3 / max(1, docks_open):,.0f} kB",
         )
         table.add_row(
             "worker memory at peak (RSS)",
