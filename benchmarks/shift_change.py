@@ -5,8 +5,9 @@ behind HAProxy, two `custody worker` processes on Redis, PostgreSQL (a new datab
 the S3 server AWS_ENDPOINT_URL names (a new bucket with Object Lock). Then N simulated
 cameras dock spread over a window of seconds: each is a dock agent of its own (tus, its
 signed manifests, several recordings), behind a link capped at the bay's bandwidth, eight
-bays to a dock as at a station; the agents run in processes of 250 cameras each. First one recording alone goes through the same balancer
-uncapped: the single-stream figure of the same run.
+bays to a dock as at a station; the agents run in processes of 250 cameras each. First
+one recording alone goes through the same balancer uncapped: the single-stream figure of
+the same run.
 
 Prints wall time, aggregate MB/s beside the single stream, per-recording time from
 docking to the verified receipt (median, p99, max), errors and retries, the nodes' and
