@@ -13,7 +13,7 @@ file moved into a sealed store of its own with `verified=False`, beside the same
 
 With `--storage-url s3://…` (AWS_ENDPOINT_URL naming the server, tools/s3-server) the
 recording goes into the S3 store, staged in the bucket, and the baseline is read +
-SHA-256 + a bare boto3 multipart PUT of the file with the store's part size. A bucket
+SHA-256 + a bare boto3 multipart PUT of the file in 16 MiB parts, one at a time. A bucket
 that does not exist is made, with Object Lock.
 """
 
@@ -46,6 +46,9 @@ from custody.services.system import NoJobs
 
 console = Console()
 BLOCK = 16 * 1024 * 1024
+# The S3 baseline's parts, one at a time: fixed, so that the baseline stays the same yardstick
+# whatever part size or concurrency the store itself uses.
+BASELINE_PART = 16 * 1024 * 1024
 
 
 def baseline(source: Path, target: Path) -> float:
@@ -87,8 +90,6 @@ def s3_baseline(source: Path, storage_url: str) -> float:
     import boto3
     from boto3.s3.transfer import TransferConfig
 
-    from custody.storage.s3 import PART_SIZE
-
     bucket = storage_url.removeprefix("s3://").split("/", 1)[0]
     client = boto3.client("s3")
     digest = hashlib.sha256()
@@ -103,7 +104,7 @@ def s3_baseline(source: Path, storage_url: str) -> float:
             return block
 
     transfer = TransferConfig(
-        multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=1
+        multipart_threshold=BASELINE_PART, multipart_chunksize=BASELINE_PART, max_concurrency=1
     )
     started = time.perf_counter()
     with open(source, "rb") as reader:

@@ -5,12 +5,14 @@ behind HAProxy, two `custody worker` processes on Redis, PostgreSQL (a new datab
 the S3 server AWS_ENDPOINT_URL names (a new bucket with Object Lock). Then N simulated
 cameras dock spread over a window of seconds: each is a dock agent of its own (tus, its
 signed manifests, several recordings), behind a link capped at the bay's bandwidth, eight
-bays to a dock as at a station. First one recording alone goes through the same balancer
-uncapped: the single-stream figure of the same run.
+bays to a dock as at a station; the agents run in processes of 250 cameras each. First
+one recording alone goes through the same balancer uncapped: the single-stream figure of
+the same run.
 
 Prints wall time, aggregate MB/s beside the single stream, per-recording time from
-docking to the verified receipt (median, p99, max), errors and retries, the nodes'
-memory and the database's connections at peak, and ends with one line:
+docking to the verified receipt (median, p99, max), errors and retries, the nodes' and
+HAProxy's memory and open connections (and so the memory a connection costs), the
+database's connections at peak, and ends with one line:
 
     shift change: N cameras, R recordings, lost L, failed F, max/median X.Y, A MB/s
 
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import shutil
+import ssl
 import statistics
 import tempfile
 import threading
@@ -32,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
@@ -60,7 +65,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("CUSTODY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 BAYS_PER_DOCK = 8
-SLICE = 16 * 1024
+SLICE = 64 * 1024
+DOCKS_PER_PROCESS = 250
 # A dock retries a long while before giving up: a shift change is not the time to drop footage.
 PATIENT = Backoff(base=0.2, cap=5.0, attempts=200)
 
@@ -85,8 +91,8 @@ class Paced(httpx.SyncByteStream):
 class BayLink(httpx.HTTPTransport):
     """One bay's link to the server: request bodies capped at `bytes_per_second`."""
 
-    def __init__(self, bytes_per_second: float) -> None:
-        super().__init__()
+    def __init__(self, bytes_per_second: float, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(verify=tls if tls is not None else True)
         self.rate = bytes_per_second
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -131,14 +137,82 @@ class Timing:
                 self.reasons[" ".join(reason.split()[:6])] += 1
 
 
+@dataclass(frozen=True)
+class Docked:
+    """What one camera's docking came to, sent back from its dock process."""
+
+    done: dict[str, float]
+    kept: dict[str, str]
+    retries: int
+    reasons: Counter[str]
+
+
+@dataclass(frozen=True)
+class DockShare:
+    """The cameras one dock process docks: (bay, its dock's token, seconds after the start)."""
+
+    url: str
+    chunk_size: int
+    rate: float
+    cameras: list[tuple[Path, str, float]]
+
+
+def _dock_process(share: DockShare, link: Connection) -> None:
+    """Dock `share`'s cameras, each on a thread, each by a dock agent of its own; send back
+    what happened to each and the CPU seconds it took."""
+    # One TLS context for all (unused over http, but each transport would load the CAs).
+    context = ssl.create_default_context()
+    link.send("ready")
+    began: float = link.recv()
+    started = time.process_time()
+    timings: list[Timing] = []
+    lock = threading.Lock()
+
+    def dock(bay: Path, token: str, at: float) -> None:
+        if (wait := began + at - time.monotonic()) > 0:
+            time.sleep(wait)
+        timing = Timing(docked_at=time.monotonic())
+        with lock:
+            timings.append(timing)
+        with DockAgent(
+            share.url,
+            token,
+            [bay],
+            parallel=1,
+            chunk_size=share.chunk_size,
+            transport=BayLink(share.rate, context),
+            backoff=PATIENT,
+            reporter=timing,
+        ) as agent:
+            agent.run_once()
+
+    threads = [threading.Thread(target=dock, args=camera, daemon=True) for camera in share.cameras]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    link.send(
+        (
+            [Docked(dict(t.done), dict(t.kept), t.retries, Counter(t.reasons)) for t in timings],
+            time.process_time() - started,
+        )
+    )
+    link.close()
+
+
 @dataclass
 class Peaks:
     """The nodes' and workers' memory and the database's connections, sampled."""
 
     pids: dict[str, int]
     database: str
+    # The ports whose open connections are counted: each node's, and the balancer's.
+    ports: dict[str, int] = field(default_factory=dict)
     node_rss_mb: dict[str, float] = field(default_factory=dict)
     worker_rss_mb: dict[str, float] = field(default_factory=dict)
+    balancer_rss_mb: float = 0.0
+    # Open connections at peak, by port's name (a node's, or the balancer's from docks).
+    open_connections: dict[str, int] = field(default_factory=dict)
     connections: int = 0
     # Backends waiting for a lock at the worst sample, and the samples with any waiting.
     lock_waits: int = 0
@@ -152,8 +226,15 @@ class Peaks:
         engine = create_engine(POSTGRES_ADMIN_URL, poolclass=NullPool)
         try:
             while not self.stop.wait(0.5):
+                established = _established(set(self.ports.values()))
+                for name, port in self.ports.items():
+                    count = established.get(port, 0)
+                    self.open_connections[name] = max(self.open_connections.get(name, 0), count)
                 for name, pid in self.pids.items():
                     rss = _rss_mb(pid)
+                    if name == "haproxy":
+                        self.balancer_rss_mb = max(self.balancer_rss_mb, rss)
+                        continue
                     peaks = self.node_rss_mb if name.startswith("node") else self.worker_rss_mb
                     peaks[name] = max(peaks.get(name, 0.0), rss)
                 with engine.connect() as connection:
@@ -181,6 +262,23 @@ class Peaks:
                 self.samples_waiting += bool(waiting)
         finally:
             engine.dispose()
+
+
+def _established(ports: set[int]) -> Counter[int]:
+    """Open TCP connections accepted on each of `ports` (the server's side), from /proc."""
+    counts: Counter[int] = Counter()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            # local address "0100007F:1F90", state 01 = ESTABLISHED
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if fields[3] == "01" and port in ports:
+                counts[port] += 1
+    return counts
 
 
 def _rss_mb(pid: int) -> float:
@@ -223,6 +321,12 @@ def main() -> None:
     parser.add_argument("--bay-mbit", type=float, default=25.0, help="each bay's link")
     parser.add_argument("--window", type=float, default=None, help="seconds the docking spans")
     parser.add_argument("--single-mb", type=int, default=16, help="the single stream's size")
+    parser.add_argument(
+        "--dock-processes",
+        type=int,
+        default=0,
+        help=f"default: one per {DOCKS_PER_PROCESS} cameras",
+    )
     parser.add_argument("--quick", action="store_true", help="100 cameras, under a minute")
     parser.add_argument("--dir", type=Path, default=None, help="work dir (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs) at the end")
@@ -264,8 +368,9 @@ def main() -> None:
         setup.ensure_admin(system)
         admin = users.principal_named(system, setup.ADMIN)
 
-        # The footage: one real MP4 of the chosen size, copied into every recording (each
-        # copy unique), and a larger one for the single stream.
+        # The footage: one real MP4 of the chosen size (its sound silent through the
+        # pre-event buffer, as its manifest says), copied into every recording (each copy
+        # unique, its manifest claiming the same), and a larger one for the single stream.
         duration = 2.0
         with console.status("making footage…"):
             template = simulate_camera(
@@ -275,7 +380,7 @@ def main() -> None:
                 recordings=1,
                 duration=duration,
                 video_bitrate=int(args.size_kb * 1024 * 8 / duration),
-            )[0].media_path.read_bytes()
+            )[0]
             single = simulate_camera(
                 work / "single",
                 serial="BWV-SINGLE",
@@ -296,8 +401,7 @@ def main() -> None:
                         bay_dir,
                         serial=serial,
                         officer_id=None,
-                        footage=template,
-                        duration=duration,
+                        template=template,
                         recordings=args.recordings,
                         start=start,
                     )
@@ -316,7 +420,7 @@ def main() -> None:
                 registry.add_dock(system, admin, f"Shift-{j:04d}", bays=BAYS_PER_DOCK).token
                 for j in range(math.ceil(args.cameras / BAYS_PER_DOCK) + 1)
             ]
-        recording_bytes = len(template) + 40
+        recording_bytes = template.manifest.size + 40
 
         with console.status("starting 2 nodes, HAProxy and 2 workers…"):
             nodes = [cluster.node(primary, work, f"node-{k}", env) for k in ("a", "b")]
@@ -342,51 +446,57 @@ def main() -> None:
         if not outcome.ok:
             raise SystemExit(f"the single stream failed: {outcome.summary()}")
 
-        peaks = Peaks({p.name: p.pid for p in processes}, database)
+        assert balancer.process is not None
+        idle_rss = {n.name: _rss_mb(n.pid) for n in nodes}
+        idle_balancer = _rss_mb(balancer.process.pid)
+        peaks = Peaks(
+            {p.name: p.pid for p in processes} | {"haproxy": balancer.process.pid},
+            database,
+            ports={n.name: n.port for n in nodes} | {"haproxy": balancer.port},
+        )
         sampler = threading.Thread(target=peaks.run, daemon=True)
         sampler.start()
-        timings: list[Timing] = []
-        results_lock = threading.Lock()
         rate = args.bay_mbit * 1e6 / 8
-
-        def dock(index: int, bay: Path, at: float) -> None:
-            if (wait := at - time.monotonic()) > 0:
-                time.sleep(wait)
-            timing = Timing(docked_at=time.monotonic())
-            with results_lock:
-                timings.append(timing)
-            with DockAgent(
-                balancer.url,
-                tokens[index // BAYS_PER_DOCK],
-                [bay],
-                parallel=1,
-                chunk_size=args.chunk_kb * 1024,
-                transport=BayLink(rate),
-                backoff=PATIENT,
-                reporter=timing,
-            ) as agent:
-                agent.run_once()
-
         console.print(
             f"{args.cameras} cameras x {args.recordings} recordings of {recording_bytes:,} bytes"
             f" docking over {window:.0f} s (bays at {args.bay_mbit:g} Mbit/s)…"
         )
-        cpu_before = {p.name: _cpu_seconds(p.pid) for p in processes}
-        cpu_self = time.process_time()
-        began = time.monotonic()
-        threads = [
-            threading.Thread(
-                target=dock, args=(i, bay, began + window * i / args.cameras), daemon=True
+        # The docks run in processes of their own, a few hundred to each: thousands of
+        # threads in one interpreter spend their time handing its lock round, not docking.
+        shares = max(1, args.dock_processes or math.ceil(args.cameras / DOCKS_PER_PROCESS))
+        spawn = multiprocessing.get_context("spawn")
+        links = []
+        for share in range(shares):
+            mine = [
+                (bay, tokens[i // BAYS_PER_DOCK], window * i / args.cameras)
+                for i, bay in enumerate(bays)
+                if i % shares == share
+            ]
+            ours, theirs = spawn.Pipe()
+            child = spawn.Process(
+                target=_dock_process,
+                args=(DockShare(balancer.url, args.chunk_kb * 1024, rate, mine), theirs),
+                daemon=True,
             )
-            for i, bay in enumerate(bays)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+            child.start()
+            links.append((child, ours))
+        for _, link in links:
+            if link.recv() != "ready":
+                raise SystemExit("a dock process failed to start")
+        cpu_before = {p.name: _cpu_seconds(p.pid) for p in processes}
+        began = time.monotonic()
+        for _, link in links:
+            link.send(began)
+        timings: list[Docked] = []
+        docks_cpu = 0.0
+        for child, link in links:
+            share_timings, share_cpu = link.recv()
+            timings += share_timings
+            docks_cpu += share_cpu
+            child.join()
         wall = time.monotonic() - began
         cpu = {p.name: _cpu_seconds(p.pid) - cpu_before[p.name] for p in processes}
-        cpu["docks (this process)"] = time.process_time() - cpu_self
+        cpu[f"docks ({shares} processes)"] = docks_cpu
         peaks.stop.set()
         sampler.join()
 
@@ -447,8 +557,27 @@ def main() -> None:
         table.add_row("lost / failed / duplicated", f"{lost} / {failed} / {duplicates}")
         table.add_row("errors (kept) / retries", f"{kept} / {retries}")
         table.add_row(
-            "node memory at peak (RSS)",
-            ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(peaks.node_rss_mb.items())),
+            "node memory before the shift → at peak (RSS)",
+            ", ".join(
+                f"{k} {idle_rss[k]:.0f} → {v:.0f} MB" for k, v in sorted(peaks.node_rss_mb.items())
+            ),
+        )
+        table.add_row(
+            "open connections at peak: nodes (HAProxy's maxconn), docks to HAProxy",
+            ", ".join(f"{k} {peaks.open_connections.get(k, 0)}" for k in sorted(idle_rss))
+            + f" ({balancer.node_maxconn} each), {peaks.open_connections.get('haproxy', 0)}",
+        )
+        table.add_row(
+            "HAProxy memory before → at peak (RSS)",
+            f"{idle_balancer:.0f} → {peaks.balancer_rss_mb:.0f} MB",
+        )
+        docks_open = peaks.open_connections.get("haproxy", 0)
+        nodes_open = sum(peaks.open_connections.get(k, 0) for k in idle_rss)
+        nodes_grew = sum(peaks.node_rss_mb.get(k, 0.0) - idle_rss[k] for k in idle_rss)
+        table.add_row(
+            "memory per open connection (growth / connections at peak): nodes, HAProxy",
+            f"{nodes_grew * 1e3 / max(1, nodes_open):,.0f} kB, "
+            f"{(peaks.balancer_rss_mb - idle_balancer) * 1e3 / max(1, docks_open):,.0f} kB",
         )
         table.add_row(
             "worker memory at peak (RSS)",

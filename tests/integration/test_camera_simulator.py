@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from custody.camera import CameraRecording, CameraStorage, load_device_key
 from custody.camera.footage import AUDIO_RATE, FPS
 from custody.camera.scene import SceneRenderer
-from custody.camera.simulator import corrupt_recording, simulate_camera
+from custody.camera.simulator import corrupt_recording, simulate_camera, simulate_copies
 from custody.camera.speech import read_truth
 from custody.cli.camera import app
 from custody.domain import signing
@@ -103,6 +103,36 @@ def test_the_pre_event_buffer_has_pictures_but_no_sound(
     after = sound[int((pressed + 0.1) * rate) : int(12.4 * rate)]
     quietest = min(np.abs(part).max() for part in np.array_split(after, 40))
     assert quietest > 0.02  # the tone, in every quarter second after the press
+
+
+def test_copies_for_a_shift_change_claim_what_their_footage_holds(
+    shift: tuple[Path, list[CameraRecording]], tmp_path: Path
+) -> None:
+    """The shift-change benchmark's cameras carry copies of one recording: each manifest
+    says the footage's own pre-event buffer, and its sound is silent through it."""
+    _, made = shift
+    template = made[0]
+    copies = simulate_copies(
+        tmp_path / "camera",
+        serial="BWV-0043",
+        officer_id=None,
+        template=template,
+        recordings=2,
+        start=T0,
+    )
+    device_key = signing.load_public_key(CameraStorage(tmp_path / "camera").device.public_key)
+    assert len({sha256(c.media_path) for c in copies} | {sha256(template.media_path)}) == 3
+    for copy in copies:
+        manifest = copy.manifest
+        assert manifest.pre_event_seconds == template.manifest.pre_event_seconds == 6
+        assert manifest.duration_seconds == template.manifest.duration_seconds == 12.5
+        assert manifest.sha256 == sha256(copy.media_path)
+        signing.verify(copy.document, device_key)
+        with av.open(str(copy.media_path)) as container:
+            sound = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+        pressed = manifest.pre_event_seconds
+        assert np.abs(sound[: int((pressed - 0.1) * AUDIO_RATE)]).max() < 1e-3
+        assert np.abs(sound[int((pressed + 0.1) * AUDIO_RATE) :]).max() > 0.02
 
 
 def test_manifest_matches_the_footage_and_is_signed_by_the_camera(

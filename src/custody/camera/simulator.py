@@ -108,19 +108,22 @@ def simulate_copies(
     *,
     serial: str,
     officer_id: str | None,
-    footage: bytes,
-    duration: float,
+    template: CameraRecording,
     recordings: int,
     start: datetime,
     gap: timedelta = timedelta(minutes=20),
 ) -> list[CameraRecording]:
-    """A camera whose recordings are copies of `footage` (an MP4 of `duration` seconds),
-    each made unique by a trailing MP4 `free` box of random bytes, and signed as usual.
+    """A camera whose recordings are copies of another camera's `template` recording, each
+    made unique by a trailing MP4 `free` box of random bytes, and signed as usual.
 
     For benchmarks that dock thousands of cameras: encoding each recording would take
-    longer than docking it. Decoders skip `free` boxes, so each copy still plays.
+    longer than docking it. Decoders skip `free` boxes, so each copy still plays. Each
+    manifest claims what the template's does of its footage (its duration, and the
+    pre-event buffer whose sound is silent), so that the copies' manifests are true.
     """
+    duration = template.manifest.duration_seconds
     _check(serial, officer_id, recordings, duration, 80, 64 * 1024**3, gap)
+    footage = template.media_path.read_bytes()
     key = _prepare_camera(
         root,
         serial=serial,
@@ -145,7 +148,7 @@ def simulate_copies(
             officer_id=officer_id,
             started_at=started_at,
             ended_at=started_at + timedelta(seconds=duration),
-            pre_event_seconds=pre_event_for(duration),
+            pre_event_seconds=template.manifest.pre_event_seconds,
             file=media_path.name,
             size=size,
             sha256=sha,

@@ -21,7 +21,10 @@ from custody.domain.signing import load_public_key
 
 API = "/api/v1"
 TUS_VERSION = "1.0.0"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=120.0, pool=60.0)
+# At a shift change thousands of docks call at once and a request may wait its turn in
+# the balancer's queue for minutes (docs/deploy.md): a dock that gave up sooner would only
+# send it again, to the back of the queue.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=300.0, write=120.0, pool=60.0)
 # The server commits a recording while answering its last PATCH: it re-reads and hashes
 # the whole file first, which for a 4-hour recording takes a while.
 PATCH_READ_TIMEOUT = 600.0

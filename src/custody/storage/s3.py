@@ -22,10 +22,12 @@ import logging
 import os
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Full, Queue
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -51,9 +53,17 @@ logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
 # S3's smallest part but the last; parts are this size or more.
 MIN_PART = 5 * MiB
-PART_SIZE = 16 * MiB
+# Smaller than a dock's 16 MiB chunk, so that a PATCH's first part is on its way while the
+# rest arrives.
+PART_SIZE = 8 * MiB
 MAX_PARTS = 10_000
 READ_BLOCK = 1 * MiB
+# Parts sent at once by one upload while the next fills: the store's round trips overlap
+# each other and the arrival of the next bytes; memory stays (IN_FLIGHT + 1) parts.
+IN_FLIGHT = 3
+# Blocks read ahead of their consumer when a staged upload is read back at commit: the
+# store's answers arrive while the last ones are hashed, sealed and sent.
+READ_AHEAD = 8
 DEFAULT_ATTEMPTS = 5
 T = TypeVar("T")
 
@@ -94,6 +104,10 @@ class S3Store:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             max_pool_connections=32,
+            # SigV4 would hash every part's bytes again to sign them (over plain http always,
+            # and over https without a checksum): Custody hashes what it stores itself and
+            # checks it when it reads it back, and sealed objects carry their own tags.
+            s3={"payload_signing_enabled": False},
         )
         self.client: Any = boto3.session.Session().client(
             "s3",
@@ -472,17 +486,82 @@ def _expect(sha: str, expected: str | None) -> None:
         raise ContentMismatch(f"bytes hash to {sha}, expected {expected}", sha)
 
 
+class _Parts:
+    """Parts on their way to the store, at most IN_FLIGHT at once: `send` waits for the
+    oldest when that many are out, `wait` for all; the first error is raised there."""
+
+    def __init__(self, name: str) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix=name)
+        self._out: deque[Future[None]] = deque()
+
+    def send(self, upload: Callable[..., None], *args: Any) -> None:
+        while len(self._out) >= IN_FLIGHT:
+            self._out.popleft().result()
+        self._out.append(self._pool.submit(upload, *args))
+
+    def wait(self) -> None:
+        while self._out:
+            self._out.popleft().result()
+
+    def close(self) -> None:
+        """Wait for what is out, its errors ignored (the caller's matter more), and stop."""
+        for future in self._out:
+            with contextlib.suppress(Exception):
+                future.result()
+        self._out.clear()
+        self._pool.shutdown(wait=True)
+
+
+def _read_ahead(blocks: Iterator[bytes], depth: int = READ_AHEAD) -> Iterator[bytes]:
+    """`blocks`, read on a thread of their own up to `depth` ahead of the consumer."""
+    queue: Queue[bytes | BaseException | None] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: bytes | BaseException | None) -> bool:
+        """Put `item` in the queue unless the consumer has gone; False if it has."""
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.5)
+                return True
+            except Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            for block in blocks:
+                if not hand_over(block):
+                    return
+            hand_over(None)
+        except BaseException as error:  # handed to the consumer, raised there
+            hand_over(error)
+        finally:
+            close = getattr(blocks, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=reader, name="s3-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 class _Multipart:
-    """A plain multipart upload of consecutive parts (for put_stream): a part is sent on a
-    thread of its own while the caller hashes the next (one in flight)."""
+    """A plain multipart upload of consecutive parts (for put_stream): parts are sent on
+    threads of their own while the caller hashes the next (IN_FLIGHT at most)."""
 
     def __init__(self, store: S3Store, key: str) -> None:
         self.store = store
         self.key = key
         self.upload_id: str | None = None
         self.parts: list[dict[str, Any]] = []
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-put")
-        self._in_flight: Future[None] | None = None
+        self._out = _Parts("s3-put")
 
     def send(self, data: bytes) -> None:
         if self.upload_id is None:
@@ -490,9 +569,8 @@ class _Multipart:
                 "create_multipart_upload", Bucket=self.store.bucket, Key=self.key
             )
             self.upload_id = str(answer["UploadId"])
-        self._wait()
-        self._in_flight = self._sender.submit(self._upload, len(self.parts) + 1, data)
         self.parts.append({"PartNumber": len(self.parts) + 1})
+        self._out.send(self._upload, len(self.parts), data)
 
     def _upload(self, number: int, data: bytes) -> None:
         answer = self.store.call(
@@ -505,16 +583,11 @@ class _Multipart:
         )
         self.parts[number - 1]["ETag"] = answer["ETag"]
 
-    def _wait(self) -> None:
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
-
     def complete(self) -> None:
         try:
-            self._wait()
+            self._out.wait()
         finally:
-            self._sender.shutdown(wait=True)
+            self._out.close()
         self.store.call(
             "complete_multipart_upload",
             Bucket=self.store.bucket,
@@ -524,9 +597,7 @@ class _Multipart:
         )
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):  # the caller's error is the one to raise
-            self._wait()
-        self._sender.shutdown(wait=True)
+        self._out.close()
         if self.upload_id is None:
             return
         try:
@@ -670,7 +741,9 @@ class S3Staging:
         else:
             # Another kind of store (an encrypting one, say): its put hashes as it goes.
             try:
-                stored = store.put_stream(self.store.read_key(data), expected_sha256=sha256)
+                stored = store.put_stream(
+                    _read_ahead(self.store.read_key(data)), expected_sha256=sha256
+                )
             except ContentMismatch as error:
                 raise StagedMismatch("(differs)", length, sha256) from error
         self.discard(upload_id)
@@ -722,8 +795,8 @@ class S3Staging:
 class _PartWriter:
     """One request's bytes, sent as whole fixed parts; the rest kept as a tail at `keep`.
 
-    A part is sent on a thread of its own while the next one fills (one in flight at a
-    time: receiving and sending overlap, memory stays two parts); `keep` waits for it.
+    Parts are sent on threads of their own while the next one fills (IN_FLIGHT at most:
+    receiving and sending overlap, memory stays IN_FLIGHT + 1 parts); `keep` waits for them.
     """
 
     def __init__(
@@ -739,8 +812,7 @@ class _PartWriter:
         self.start_part = self.part
         self.buffer = bytearray()
         self.closed = False
-        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
-        self._in_flight: Future[None] | None = None
+        self._out = _Parts("s3-part")
         head = offset - self.part * self.size
         if head:
             tail = self.staging._key(upload_id, f"tail-{self.part}")
@@ -758,8 +830,7 @@ class _PartWriter:
             del self.buffer[: self.size]
 
     def _send(self, data: bytes) -> None:
-        self._wait()
-        self._in_flight = self._sender.submit(self._upload_part, self.part + 1, data)
+        self._out.send(self._upload_part, self.part + 1, data)
         self.part += 1
 
     def _upload_part(self, number: int, data: bytes) -> None:
@@ -773,10 +844,8 @@ class _PartWriter:
         )
 
     def _wait(self) -> None:
-        """The part in flight is stored (or its error raised here)."""
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            in_flight.result()
+        """The parts in flight are stored (or the first error is raised here)."""
+        self._out.wait()
 
     def keep(self) -> None:
         if self.buffer and self.part * self.size + len(self.buffer) == self.length:
@@ -805,7 +874,5 @@ class _PartWriter:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            with contextlib.suppress(Exception):  # not kept: what it sent is never read
-                self._wait()
-            self._sender.shutdown(wait=True)
+            self._out.close()  # not kept: what it sent is never read
             self.staging._release(self.upload_id)

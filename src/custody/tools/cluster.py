@@ -28,6 +28,12 @@ HEALTH = "/api/v1/health"
 READY = "/api/v1/ready"
 # Generous: on a loaded machine importing Custody alone has taken half a minute.
 START_SECONDS = 180.0
+# Requests a node serves at once; the rest queue in HAProxy. A node's memory then does not
+# grow with the number of docks, and its requests never wait on its own database pool
+# (`db.engine`: 10 kept, 30 at most, per process) for longer than a request takes.
+NODE_MAXCONN = 24
+# HAProxy's limit of connections from docks and people together.
+GLOBAL_MAXCONN = 8000
 
 
 def haproxy_binary() -> str | None:
@@ -170,6 +176,7 @@ class Balancer:
     port: int = 0
     check_ms: int = 250
     timeout_s: int = 120
+    node_maxconn: int = NODE_MAXCONN
     process: subprocess.Popen[bytes] | None = None
     extra: list[str] = field(default_factory=list)
 
@@ -187,7 +194,14 @@ class Balancer:
 
     def write_config(self) -> None:
         self.config.write_text(
-            haproxy_config(self.port, self.backends, self.check_ms, self.timeout_s, self.extra)
+            haproxy_config(
+                self.port,
+                self.backends,
+                self.check_ms,
+                self.timeout_s,
+                self.extra,
+                node_maxconn=self.node_maxconn,
+            )
         )
 
     def start(self) -> None:
@@ -222,23 +236,33 @@ def haproxy_config(
     check_ms: int = 2000,
     timeout_s: int = 120,
     extra: Iterable[str] = (),
+    *,
+    node_maxconn: int = NODE_MAXCONN,
 ) -> str:
     """HAProxy's configuration for Custody nodes (docs/deploy.md explains each line)."""
-    servers = "\n".join(f"    server {name} 127.0.0.1:{p} check" for name, p in backends)
+    servers = "\n".join(
+        f"    server {name} 127.0.0.1:{p} check maxconn {node_maxconn}" for name, p in backends
+    )
     more = "\n".join(f"    {line}" for line in extra)
     return f"""\
 global
-    # Each connection takes two descriptors (dock side, node side), within ulimit -n.
-    maxconn 4000
+    # Docks' connections, waiting or served: each takes a descriptor (and one more toward a
+    # node while served), within ulimit -n. A shift change opens one or more per bay.
+    maxconn {GLOBAL_MAXCONN}
 
 defaults
     mode http
     option http-server-close
+    # A dock that gave up waiting has its request dropped from the queue, not served.
+    option abortonclose
     option forwardfor
     timeout connect 2s
     timeout client {timeout_s}s
     timeout server {timeout_s}s
     timeout http-request 30s
+    # A request beyond a node's maxconn waits here, in HAProxy's queue, rather than in the
+    # node's memory; at a shift change it may wait as long as it would take to be served.
+    timeout queue {timeout_s}s
     # A busy node answers its health check late, not never: only silence takes it out.
     timeout check 5s
     # A request that found its node dead before the node answered goes to another node.
