@@ -123,6 +123,31 @@ migrate.upgrade(engine)
 """
 
 
+# Tables that grow with a force's footage: rewriting or indexing one reads all of it.
+GROWING = ("recordings", "recording_categories", "annotations", "audit_events")
+# The migrations before 0024 were written before a force's size was measured; 0024's
+# backfill was the first to run past the 5 s bound, at a million recordings.
+SIZED_SINCE = 24
+
+
+def test_a_migration_that_rewrites_or_indexes_a_growing_table_sets_its_own_timeout() -> None:
+    """The migrations run under a 5 s statement timeout (env.py): one that updates or
+    indexes a table that grows with the force would fail a large force's upgrade halfway,
+    so it must say how long it may take (SET LOCAL statement_timeout)."""
+    found = []
+    for path in sorted((migrate.MIGRATIONS / "versions").glob("[0-9]*.py")):
+        if int(path.name[:4]) < SIZED_SINCE:
+            continue
+        source = path.read_text()
+        writes = any(
+            f"UPDATE {table}" in source or (f'"{table}"' in source and "create_index" in source)
+            for table in GROWING
+        )
+        if writes and "statement_timeout" not in source:
+            found.append(path.name)
+    assert found == []
+
+
 @pytest.mark.postgres
 def test_two_nodes_migrating_at_once_migrate_once(empty_postgres_url: str) -> None:
     """Every node runs the upgrade as it starts; the advisory lock lets one do the work."""
