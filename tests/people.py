@@ -8,7 +8,9 @@ fleet; root administers; audrey audits.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -91,6 +93,7 @@ def _build_force(system: System) -> Force:
 # and the force itself.
 _SNAPSHOTS: dict[str, tuple[Any, Force]] = {}
 _SNAPSHOT_DIR = Path(tempfile.mkdtemp(prefix="custody-forces-"))
+atexit.register(shutil.rmtree, _SNAPSHOT_DIR, ignore_errors=True)
 
 
 def store_recording(force: Force, data: bytes | None = None, **manifest: Any) -> str:

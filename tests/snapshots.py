@@ -16,6 +16,7 @@ that are not recorded, objects kept outside the data dir), it is built in place.
 
 from __future__ import annotations
 
+import atexit
 import copy
 import shutil
 import sqlite3
@@ -42,6 +43,7 @@ W = TypeVar("W")
 # Where an installation lives: not what makes two worlds differ.
 PLACES = {"data_dir", "database_url", "storage_url", "queue_url", "kek_file"}
 _KEPT_DIR = Path(tempfile.mkdtemp(prefix="custody-worlds-"))
+atexit.register(shutil.rmtree, _KEPT_DIR, ignore_errors=True)
 
 
 def sqlite_path(system: System) -> Path | None:
