@@ -7,6 +7,7 @@ for marking and cutting are built elsewhere); everything else goes through the s
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from custody.services.retention import sweep
 from custody.services.system import System
 from tests.conftest import START
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 
 @dataclass
@@ -125,14 +127,23 @@ def cut(system: System, recording_id: str, original: bytes, data: bytes) -> str:
     return clip_id
 
 
-def build_world(system: System, clock: ManualClock, scratch: Path) -> World:
+def build_world(system: System) -> World:
+    """The case, built once per test process and copied into each new installation after
+    (tests/snapshots.py); the system's clock ends 60 days on."""
+    return world_of(_build_world, system)
+
+
+def _build_world(system: System) -> World:
+    clock = system.clock
+    assert isinstance(clock, ManualClock)
     force = make_force(system)
     world = World(force, clock)
-    footage = scratch / "footage.mp4"
-    write_footage(footage, started_at=START, duration=2.0, serial=force.camera.serial)
-    real = footage.read_bytes()
-    write_footage(footage, started_at=START, duration=1.0, serial=force.camera.serial)
-    clip_bytes = footage.read_bytes()
+    with tempfile.TemporaryDirectory() as scratch:
+        footage = Path(scratch) / "footage.mp4"
+        write_footage(footage, started_at=START, duration=2.0, serial=force.camera.serial)
+        real = footage.read_bytes()
+        write_footage(footage, started_at=START, duration=1.0, serial=force.camera.serial)
+        clip_bytes = footage.read_bytes()
     dana = world.principal("dana")
     actor = dana.actor(None, "pytest")
     world.exhibit = store_recording(force, real)

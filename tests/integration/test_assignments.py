@@ -19,6 +19,7 @@ from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
 from tests.integration.fleet_world import FleetWorld, build, public_key
+from tests.snapshots import world_of
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -26,7 +27,7 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def world(system: System) -> FleetWorld:
-    return build(system)
+    return world_of(build, system)
 
 
 def _flags(system: System, recording_id: str | None = None) -> list[IngestFlag]:

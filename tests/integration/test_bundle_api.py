@@ -31,7 +31,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, install: Installer) -> Itera
     root = tmp_path_factory.mktemp("bundle-api-world")
     clock = ManualClock(START)
     system = install(Settings(data_dir=root / "data"), clock=clock, jobs=RecordedJobs())
-    yield build_world(system, clock, root)
+    yield build_world(system)
     system.engine.dispose()
 
 
@@ -232,7 +232,7 @@ def test_the_whole_path_on_each_database(
     system: System, clock: ManualClock, tmp_path: Path
 ) -> None:
     """Ask, build in the background, download and verify: on SQLite and PostgreSQL."""
-    world = build_world(system, clock, tmp_path)
+    world = build_world(system)
     with TestClient(create_app(system)) as client:
         asked = ask(client, world)
         run_jobs(world)

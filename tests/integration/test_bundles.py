@@ -34,7 +34,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, install: Installer) -> Itera
     root = tmp_path_factory.mktemp("bundle-world")
     clock = ManualClock(START)
     system = install(Settings(data_dir=root / "data"), clock=clock, jobs=RecordedJobs())
-    yield build_world(system, clock, root)
+    yield build_world(system)
     system.engine.dispose()
 
 

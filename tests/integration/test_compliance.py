@@ -18,6 +18,7 @@ from custody.services.retention import compliance
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.integration.lifecycle_world import World, build_world
+from tests.snapshots import world_of
 
 ACTOR = Actor("user:test")
 DAY = timedelta(days=1)
@@ -25,7 +26,7 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def world(sqlite_system: System) -> World:
-    return build_world(sqlite_system)
+    return world_of(build_world, sqlite_system)
 
 
 @pytest.fixture

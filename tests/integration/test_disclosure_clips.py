@@ -33,6 +33,7 @@ from custody.services.recordings.media import probe_recording
 from custody.services.retention.sweep import purge_recording, tombstone_if_due
 from custody.services.system import System
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 SECONDS = 6.0
 
@@ -47,13 +48,16 @@ def footage(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.fixture
-def force(system: System) -> Force:
+def force(system: System, request: pytest.FixtureRequest) -> Force:
+    if "recording" in request.fixturenames:
+        # A test of the recording: its force is the one it was recorded in.
+        recorded: tuple[Force, str] = request.getfixturevalue("recorded")
+        return recorded[0]
     return make_force(system)
 
 
-@pytest.fixture
-def recording(force: Force, footage: bytes) -> str:
-    """alice's recording, probed (playable), in dana's case."""
+def _recorded(system: System, footage: bytes) -> tuple[Force, str]:
+    force = make_force(system)
     rid = store_recording(force, footage)
     probe_recording(force.system, rid)
     dana = principal_named(force.system, "dana")
@@ -62,7 +66,19 @@ def recording(force: Force, footage: bytes) -> str:
         members=["fran"],
     )  # fmt: skip
     cases.add_to_case(force.system, dana, case.id, rid, None, Actor("user:dana"))
-    return rid
+    return force, rid
+
+
+@pytest.fixture
+def recorded(system: System, footage: bytes) -> tuple[Force, str]:
+    """A force and alice's recording, built once per test process and copied."""
+    return world_of(_recorded, system, footage)
+
+
+@pytest.fixture
+def recording(recorded: tuple[Force, str]) -> str:
+    """alice's recording, probed (playable), in dana's case."""
+    return recorded[1]
 
 
 def _as(force: Force, name: str) -> tuple[Any, Actor]:

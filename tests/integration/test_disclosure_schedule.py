@@ -28,6 +28,7 @@ from custody.services.identity.users import principal_named
 from custody.services.system import System
 from tests.factories import appoint
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 
 class World:
@@ -60,6 +61,10 @@ class World:
 
 @pytest.fixture
 def world(system: System) -> World:
+    return world_of(_world, system)
+
+
+def _world(system: System) -> World:
     return World(make_force(system))
 
 

@@ -15,6 +15,7 @@ from custody.domain.clock import ManualClock
 from custody.services.objects import fixity
 from custody.services.system import System
 from tests.integration.lifecycle_world import World, build_world
+from tests.snapshots import world_of
 
 HOUR = timedelta(hours=1)
 
@@ -25,7 +26,7 @@ class Killed(Exception):
 
 @pytest.fixture
 def world(system: System) -> World:
-    return build_world(system)
+    return world_of(build_world, system)
 
 
 def test_a_killed_fixity_slice_resumes_where_it_stopped_and_the_cycle_covers_everything(

@@ -16,6 +16,7 @@ from custody.services.fleet import assignments, health, registry
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.integration.fleet_world import FleetWorld, build
+from tests.snapshots import world_of
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -23,7 +24,7 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def world(system: System) -> FleetWorld:
-    return build(system)
+    return world_of(build, system)
 
 
 def kinds(

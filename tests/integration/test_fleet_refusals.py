@@ -20,11 +20,12 @@ from custody.services.fleet import importing, registry, rollout, views
 from custody.services.identity import setup, tokens, users
 from custody.services.system import System
 from tests.integration.fleet_world import FleetWorld, build
+from tests.snapshots import world_of
 
 
 @pytest.fixture
 def world(system: System) -> FleetWorld:
-    return build(system)
+    return world_of(build, system)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from custody.services.objects import kek_rotation
 from custody.services.system import NoJobs, System
 from custody.storage.kek import FileKek, next_key_path
 from tests.integration.lifecycle_world import World, build_world
+from tests.snapshots import world_of
 
 
 class Killed(Exception):
@@ -29,7 +30,7 @@ class Killed(Exception):
 
 @pytest.fixture
 def world(system: System) -> World:
-    return build_world(system)
+    return world_of(build_world, system)
 
 
 def _kek_ids(system: System) -> dict[str, int]:

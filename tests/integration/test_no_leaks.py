@@ -30,8 +30,10 @@ from fastapi.testclient import TestClient
 from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.domain.clock import ManualClock
-from tests.conftest import START, RecordedJobs
+from custody.services.system import System
+from tests.conftest import START, Installer, RecordedJobs
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 # Late in the recordings' 31 days: uncategorised footage is pending deletion, so a hold
 # that keeps it would change what lists and answers say, were it not hidden.
@@ -84,16 +86,18 @@ class Worlds:
 
 
 def _system(data_dir: Path) -> Any:
-    return build_system(
-        Settings(data_dir=data_dir), clock=ManualClock(NOW), jobs=RecordedJobs(), create=True
-    )
+    return build_system(Settings(data_dir=data_dir), clock=ManualClock(NOW), jobs=RecordedJobs())
+
+
+def _recorded(system: System) -> tuple[Force, str, str]:
+    force = make_force(system)
+    return force, store_recording(force), store_recording(force)
 
 
 @pytest.fixture
-def worlds(tmp_path: Path) -> Iterator[Worlds]:
-    made = _system(tmp_path / "one")
-    force = make_force(made)
-    first, second = store_recording(force), store_recording(force)
+def worlds(tmp_path: Path, install: Installer) -> Iterator[Worlds]:
+    made = install(Settings(data_dir=tmp_path / "one"), clock=ManualClock(NOW), jobs=RecordedJobs())
+    force, first, second = world_of(_recorded, made)
     made.engine.dispose()
     shutil.copytree(tmp_path / "one", tmp_path / "two")
     systems = (_system(tmp_path / "one"), _system(tmp_path / "two"))

@@ -42,6 +42,7 @@ from tests.conftest import START, Installer, custody
 from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
 from tests.people import PASSWORD
+from tests.snapshots import world_of
 
 DAY = timedelta(days=1)
 
@@ -113,7 +114,7 @@ def test_a_deleted_recordings_backup_copy_is_unreadable_and_the_certificate_says
 
 @pytest.fixture
 def world(sqlite_system: System) -> World:
-    return build_world(sqlite_system)
+    return world_of(build_world, sqlite_system)
 
 
 def test_fixity_finds_a_changed_byte_and_a_missing_object_and_repairs_nothing(

@@ -24,20 +24,36 @@ from custody.services.recordings.viewings import VIEWING
 from custody.services.system import System
 from custody.web.app import create_app
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
 @pytest.fixture
-def force(system: System) -> Force:
+def force(system: System, request: pytest.FixtureRequest) -> Force:
+    if "footage" in request.fixturenames:
+        # A test of stored footage: its force is the one the footage was stored by.
+        played: tuple[Force, str, bytes] = request.getfixturevalue("stored")
+        return played[0]
     return make_force(system)
 
 
-@pytest.fixture
-def footage(force: Force) -> tuple[str, bytes]:
-    """alice's recording, bigger than one piece a player is given."""
+def _stored(system: System) -> tuple[Force, str, bytes]:
+    force = make_force(system)
     data = os.urandom(2 * PLAY_PIECE + 12_345)
-    return store_recording(force, data), data
+    return force, store_recording(force, data), data
+
+
+@pytest.fixture
+def stored(system: System) -> tuple[Force, str, bytes]:
+    """A force and its stored footage, built once per test process and copied."""
+    return world_of(_stored, system)
+
+
+@pytest.fixture
+def footage(stored: tuple[Force, str, bytes]) -> tuple[str, bytes]:
+    """alice's recording, bigger than one piece a player is given."""
+    return stored[1], stored[2]
 
 
 @pytest.fixture

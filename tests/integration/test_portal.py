@@ -34,6 +34,7 @@ from tests.conftest import START
 from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
 from tests.people import PASSWORD
+from tests.snapshots import world_of
 
 ACTOR = Actor("user:test")
 FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -41,6 +42,10 @@ FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def world(system: System) -> World:
+    return world_of(_world_with_passwords, system)
+
+
+def _world_with_passwords(system: System) -> World:
     found = build_world(system)
     for name in found.people:
         give_password(system, found.people["admin2"], name, PASSWORD)

@@ -29,10 +29,15 @@ from custody.web.deps import SESSION_COOKIE
 from tests.conftest import START, ManualClock, custody
 from tests.factories import give_password
 from tests.people import PASSWORD, Force, make_force, store_recording
+from tests.snapshots import world_of
 
 
 @pytest.fixture
 def force(system: System) -> Force:
+    return world_of(_force_with_passwords, system)
+
+
+def _force_with_passwords(system: System) -> Force:
     found = make_force(system)
     for name in ("root", "gus", "bob", "alice", "audrey", "erin"):
         give_password(system, users.principal_named(system, "root"), name, PASSWORD)

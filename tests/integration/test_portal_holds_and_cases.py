@@ -21,13 +21,18 @@ from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
 from tests.integration.test_portal import ACTOR, as_
 from tests.people import PASSWORD
+from tests.snapshots import world_of
 
 
 @pytest.fixture
 def world(sqlite_system: System) -> World:
-    found = build_world(sqlite_system)
+    return world_of(_world_with_passwords, sqlite_system)
+
+
+def _world_with_passwords(system: System) -> World:
+    found = build_world(system)
     for name in found.people:
-        give_password(sqlite_system, found.people["admin2"], name, PASSWORD)
+        give_password(system, found.people["admin2"], name, PASSWORD)
     return found
 
 

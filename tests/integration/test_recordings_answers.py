@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from custody.config import Settings
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.clock import ManualClock
 from custody.services.identity import users
@@ -23,6 +24,7 @@ from custody.services.recordings import search
 from custody.services.retention import sweep
 from custody.services.system import System
 from custody.web.app import create_app
+from tests.conftest import START, Installer, RecordedJobs
 from tests.people import PEOPLE, Force, make_force, store_recording
 
 API = "/api/v1"
@@ -117,11 +119,17 @@ def client(force: Force) -> Iterator[TestClient]:
         yield test_client
 
 
-@pytest.fixture
-def document(sqlite_system: System) -> dict[str, Any]:
-    """The OpenAPI document, as a client fetches it (it does not depend on the database)."""
-    with TestClient(create_app(sqlite_system)) as test_client:
-        answer = test_client.get(f"{API}/openapi.json")
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory, install: Installer) -> dict[str, Any]:
+    """The OpenAPI document, as a client fetches it: fetched once for the module's tests, as
+    it does not depend on the database."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("answers") / "data")
+    system = install(settings, clock=ManualClock(START), jobs=RecordedJobs())
+    try:
+        with TestClient(create_app(system)) as test_client:
+            answer = test_client.get(f"{API}/openapi.json")
+    finally:
+        system.engine.dispose()
     assert answer.status_code == 200
     found: dict[str, Any] = answer.json()
     return found

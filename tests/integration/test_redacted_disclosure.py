@@ -41,6 +41,7 @@ from custody.web.app import create_app
 from tests.integration.test_bundles import _reseal
 from tests.mailbox import Mailbox, smtp_server
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 API = "/api/v1"
 PRIYA = {"name": "Priya Shah", "email": "priya.shah@cps.example", "kind": "prosecutor"}
@@ -95,12 +96,12 @@ def _world(system: System, footage: bytes) -> World:
 
 @pytest.fixture
 def any_world(system: System, footage: bytes) -> World:
-    return _world(system, footage)
+    return world_of(_world, system, footage)
 
 
 @pytest.fixture
 def world(sqlite_system: System, footage: bytes) -> World:
-    return _world(sqlite_system, footage)
+    return world_of(_world, sqlite_system, footage)
 
 
 @pytest.fixture

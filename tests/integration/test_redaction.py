@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from custody.services.redaction.model import (
 from custody.services.redaction.records import Choices, ManualBox
 from custody.services.system import System
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 SECONDS = 3.0
 WIDTH, HEIGHT = 640, 360
@@ -61,8 +63,21 @@ def footage(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict[int, 
     return path.read_bytes(), read_truth(truth)
 
 
+@dataclass
+class Scanned:
+    """A force whose recording is scanned: built once per test process and copied."""
+
+    force: Force
+    recording: str
+    scan: scans.ScanView
+
+
 @pytest.fixture
-def force(sqlite_system: System) -> Force:
+def force(sqlite_system: System, request: pytest.FixtureRequest) -> Force:
+    if "scanned" in request.fixturenames:
+        # A test of a scanned recording: its force is the scanned world's.
+        world: Scanned = request.getfixturevalue("scanned_world")
+        return world.force
     return make_force(sqlite_system)
 
 
@@ -70,10 +85,9 @@ def _as(force: Force, name: str) -> tuple[Any, Actor]:
     return principal_named(force.system, name), Actor(f"user:{name}")
 
 
-@pytest.fixture
-def recording(force: Force, footage: tuple[bytes, Any]) -> str:
+def _recorded(force: Force, footage: bytes) -> str:
     """alice's recording, probed (playable), in dana's case with fran disclosing."""
-    rid = store_recording(force, footage[0])
+    rid = store_recording(force, footage)
     probe_recording(force.system, rid)
     dana, actor = _as(force, "dana")
     case = cases.create_case(force.system, dana, reference="01/2345/26", title="Assault",
@@ -83,13 +97,32 @@ def recording(force: Force, footage: tuple[bytes, Any]) -> str:
 
 
 @pytest.fixture
-def scanned(force: Force, recording: str) -> scans.ScanView:
+def recording(force: Force, footage: tuple[bytes, Any], request: pytest.FixtureRequest) -> str:
+    if "scanned" in request.fixturenames:
+        world: Scanned = request.getfixturevalue("scanned_world")
+        return world.recording
+    return _recorded(force, footage[0])
+
+
+def _scanned_world(system: System, footage: bytes) -> Scanned:
+    force = make_force(system)
+    recording = _recorded(force, footage)
     fran, actor = _as(force, "fran")
-    asked = scans.request_scan(force.system, fran, recording, actor)
+    asked = scans.request_scan(system, fran, recording, actor)
     assert asked.state == "scanning"
-    assert force.system.jobs.face_scans == [asked.id]  # type: ignore[attr-defined]
-    scans.run_scan(force.system, asked.id, threads=1)
-    return scans.get_scan(force.system, fran, asked.id, actor)
+    assert system.jobs.face_scans == [asked.id]  # type: ignore[attr-defined]
+    scans.run_scan(system, asked.id, threads=1)
+    return Scanned(force, recording, scans.get_scan(system, fran, asked.id, actor))
+
+
+@pytest.fixture
+def scanned_world(sqlite_system: System, footage: tuple[bytes, Any]) -> Scanned:
+    return world_of(_scanned_world, sqlite_system, footage[0])
+
+
+@pytest.fixture
+def scanned(scanned_world: Scanned) -> scans.ScanView:
+    return scanned_world.scan
 
 
 def _decoded(data: Iterable[bytes] | Path) -> Iterator[np.ndarray]:

@@ -28,6 +28,7 @@ from custody.services.system import System
 from custody.web.app import create_app
 from tests.conftest import START
 from tests.integration.lifecycle_world import Clients, World, build_world
+from tests.snapshots import world_of
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -35,7 +36,7 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def world(system: System) -> World:
-    return build_world(system)
+    return world_of(build_world, system)
 
 
 @pytest.fixture

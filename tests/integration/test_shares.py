@@ -36,6 +36,7 @@ from custody.services.system import System
 from custody.web.app import create_app
 from tests.mailbox import Mailbox, smtp_server
 from tests.people import Force, make_force, store_recording
+from tests.snapshots import world_of
 
 PRIYA = {"name": "Priya Shah", "email": "priya.shah@cps.example", "kind": "prosecutor"}
 BROWSER = "Mozilla/5.0 (recipient test)"
@@ -111,7 +112,7 @@ def mail_to(system: System, box: Mailbox) -> None:
 
 @pytest.fixture
 def world(sqlite_system: System) -> World:
-    return make_world(sqlite_system)
+    return world_of(make_world, sqlite_system)
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def events(system: System, **where: str) -> list[AuditEvent]:
 
 @pytest.fixture
 def any_world(system: System) -> World:
-    return make_world(system)
+    return world_of(make_world, system)
 
 
 def test_a_prosecutor_proves_the_code_watches_downloads_and_acknowledges(

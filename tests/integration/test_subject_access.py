@@ -24,6 +24,7 @@ from custody.services.retention.sweep import sweep
 from custody.services.system import System
 from tests.factories import appoint
 from tests.integration.lifecycle_world import World, build_world
+from tests.snapshots import world_of
 
 NEAR = (51.5, -0.05, 200.0)  # where World.record puts every recording
 FAR_TRACK = json.dumps([{"lat": 51.5074, "lon": -0.1278}])  # Trafalgar Square
@@ -31,6 +32,10 @@ FAR_TRACK = json.dumps([{"lat": 51.5074, "lon": -0.1278}])  # Trafalgar Square
 
 @pytest.fixture
 def world(system: System) -> World:
+    return world_of(_world_with_quinn, system)
+
+
+def _world_with_quinn(system: System) -> World:
     built = build_world(system)
     appoint(system, built.people["admin2"], "quinn", "professional_standards", unit="PSD")
     built.people["quinn"] = users.principal_named(system, "quinn")
