@@ -21,10 +21,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from custody.domain.clock import isoformat
+from custody.config import Settings
+from custody.domain.clock import ManualClock, isoformat
 from custody.services.ingest import chunks, manifests, uploads
-from tests.conftest import START
-from tests.integration.test_no_leaks import CSRF, EVENT_HASH, _system, create_app_for, normalised
+from tests.conftest import START, Installer, RecordedJobs
+from tests.integration.test_no_leaks import (
+    CSRF,
+    EVENT_HASH,
+    NOW,
+    _system,
+    create_app_for,
+    normalised,
+)
 from tests.people import Force, make_force
 
 HOUR = timedelta(hours=1)
@@ -85,8 +93,8 @@ class Worlds:
 
 
 @pytest.fixture
-def worlds(tmp_path: Path) -> Iterator[Worlds]:
-    made = _system(tmp_path / "one")
+def worlds(tmp_path: Path, install: Installer) -> Iterator[Worlds]:
+    made = install(Settings(data_dir=tmp_path / "one"), clock=ManualClock(NOW), jobs=RecordedJobs())
     force = make_force(made)
     made.engine.dispose()
     shutil.copytree(tmp_path / "one", tmp_path / "two")
