@@ -281,44 +281,10 @@ def chain(
                 "after it was written; run `custody audit verify`"
             )
         seq += 1
-        entry, at, tag, actor, object_type, object_id, allowed, reason, address, agent, details = (
-            row[:11]
-        )
-        digest = row_hash(
-            (
-                seq,
-                at,
-                tag,
-                actor,
-                object_type,
-                object_id,
-                allowed,
-                reason,
-                address,
-                agent,
-                details,
-                prev,
-                None,
-            )
-        )
-        events.append(
-            (
-                seq,
-                at,
-                tag,
-                actor,
-                object_type,
-                object_id,
-                allowed,
-                reason,
-                address,
-                agent,
-                details,
-                prev,
-                digest,
-                entry,
-            )
-        )
+        # The event's own fields, from `at` to `details`, as the chain hashes them.
+        fields = row[1:11]
+        digest = row_hash((seq, *fields, prev, None))
+        events.append((seq, *fields, prev, digest, row[0]))
         for level, index, node in add(sha256(leaf_prefix + fromhex(digest)).digest()):
             nodes.append((level << LEVEL_SHIFT | index, node))
         prev = digest
