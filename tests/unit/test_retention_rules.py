@@ -27,6 +27,7 @@ from custody.domain.retention import (
     HoldKind,
     RetentionFacts,
     brings_forward,
+    days_left,
     decide_retention,
     notice_floor,
     planned_limit,
@@ -316,3 +317,11 @@ def test_the_migration_seeds_the_domain_defaults() -> None:
             rule.evidential,
             rule.description,
         )
+
+
+def test_days_left_are_whole_days_never_negative_and_none_for_kept_footage() -> None:
+    now = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    assert days_left(None, now) is None
+    assert days_left(now + timedelta(days=3, hours=23), now) == 3
+    assert days_left(now + timedelta(hours=5), now) == 0
+    assert days_left(now - timedelta(days=2), now) == 0

@@ -204,6 +204,13 @@ def _decide(facts: RetentionFacts, recorded_at: datetime) -> RetentionDecision:
     return RetentionDecision(due, rule, reason)
 
 
+def days_left(delete_due_at: datetime | None, now: datetime) -> int | None:
+    """Whole days before the sweep would delete it (None: it is kept)."""
+    if delete_due_at is None:
+        return None
+    return max(0, (delete_due_at - now).days)
+
+
 def brings_forward(before: datetime | None, after: datetime | None) -> bool:
     """Does a change move the deletion earlier (None means never)?"""
     if after is None:

@@ -40,6 +40,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
+from custody.domain.retention import days_left as days_before_deletion
 from custody.services import cursors
 from custody.services.access import (
     shown_decision,
@@ -131,9 +132,7 @@ class Card:
 
     def days_left(self, now: datetime) -> int | None:
         """Whole days before the sweep would delete it (None: it is kept)."""
-        if self.delete_due_at is None:
-            return None
-        return max(0, (self.delete_due_at - now).days)
+        return days_before_deletion(self.delete_due_at, now)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from custody.domain.access import Action, SystemAction, may
 from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
+from custody.domain.retention import days_left as days_before_deletion
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import search
 from custody.services.retention import review
@@ -41,9 +42,7 @@ class Standing:
 
     def days_left(self, now: datetime) -> int | None:
         """Whole days before the sweep would delete it (None: it is kept)."""
-        if self.delete_due_at is None:
-            return None
-        return max(0, (self.delete_due_at - now).days)
+        return days_before_deletion(self.delete_due_at, now)
 
 
 def _with_cards(
