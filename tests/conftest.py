@@ -436,6 +436,25 @@ def install(sqlite_template: Path) -> Installer:
     return installed
 
 
+@pytest.fixture(autouse=True)
+def _lent_applications() -> Iterator[None]:
+    """Applications `tests.apps.app_for` lends during a test come back when it ends.
+
+    Autouse and function-scoped, it is set up after every wider fixture (whose applications
+    are their own) and torn down after every fixture of the test. Nothing is lent where no
+    test module imported `tests.apps`, so unit tests do not import the application.
+    """
+    apps = sys.modules.get("tests.apps")
+    if apps is None:
+        yield
+        return
+    apps.lend()
+    try:
+        yield
+    finally:
+        apps.give_back()
+
+
 @pytest.fixture
 def system(
     tmp_path: Path, database_url: str, clock: ManualClock, install: Installer

@@ -117,6 +117,7 @@ def build_world(data_dir: Path, caller: str, database_url: str | None = None) ->
     system = build_system(settings, clock=ManualClock(START), jobs=RecordedJobs(), create=True)
     force = make_force(system)
     recording_id = store_recording(force)
+    # Its own application, not a lent one: the contract run keeps it for the module.
     app = create_app(system)
     values: dict[str, str | int] = {"recording_id": recording_id, "username": "victim"}
     who = CALLERS[caller]

@@ -52,9 +52,10 @@ from schemathesis.specs.openapi.checks import (
 
 from custody.domain.access import SYSTEM_RULES, SystemAction
 from custody.services.system import System
-from custody.web.app import API, create_app
+from custody.web.app import API
 from custody.web.guard import ACCESS_KEY, PUBLIC, SYSTEM
 from custody.web.guard import DOCK as GUARD_DOCK
+from tests.apps import app_for
 from tests.contract_force import CALLERS, PARAMETER, ContractWorld, Explicit, build_world, explicit
 
 CHECKS = [
@@ -89,7 +90,7 @@ schemathesis.serializer.alias("application/offset+octet-stream", "application/oc
 def _document() -> dict[str, Any]:
     # The document does not depend on the system behind the app (the app only keeps it
     # in app.state), so the operations are known when the tests are collected.
-    return create_app(cast(System, None)).openapi()
+    return app_for(cast(System, None)).openapi()
 
 
 DOCUMENT = _document()

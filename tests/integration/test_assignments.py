@@ -16,7 +16,7 @@ from custody.domain.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from custody.services.fleet import assignments, registry, views
 from custody.services.identity.tokens import DOCK_TOKEN_PREFIX
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.integration.fleet_world import FleetWorld, build, public_key
 from tests.snapshots import world_of
@@ -279,7 +279,7 @@ def test_people_need_the_fleet_roles_and_refusals_are_audited(world: FleetWorld)
 
 def test_the_api_for_cards_checkouts_and_history(world: FleetWorld) -> None:
     system = world.system
-    client = world.client(create_app(system))
+    client = world.client(app_for(system))
     gus, sam = world.auth("gus"), world.auth("sam")
     dock = {"Authorization": f"Bearer {world.dock_token}"}
     world.camera("POOL-1", pool=True, borough="Hackney")
@@ -335,7 +335,7 @@ def test_the_api_for_cards_checkouts_and_history(world: FleetWorld) -> None:
 
 
 def test_the_api_issues_returns_retires_and_reports_cameras_lost(world: FleetWorld) -> None:
-    client = world.client(create_app(world.system))
+    client = world.client(app_for(world.system))
     gus, sam = world.auth("gus"), world.auth("sam")
     new = {"serial": "BWV-77", "model": "SimCam", "firmware": "1.4.2", "public_key": public_key()}
     assert client.post("/api/v1/cameras", json=new, headers=gus).status_code == 201
@@ -399,7 +399,7 @@ def test_every_fleet_route_declares_its_access_rule(system: System) -> None:
 
     problems = [
         p
-        for p in check_routes(create_app(system))
+        for p in check_routes(app_for(system))
         if any(part in p for part in ("/officers", "/cameras", "/docks", "/fleet"))
     ]
     assert problems == []

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from custody.domain.clock import ManualClock
 from custody.services.audit_trail import search as audit_search
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import RecordedJobs
 from tests.factories import give_password
 from tests.people import PASSWORD, Force, make_force, store_recording
@@ -34,7 +34,7 @@ def force(sqlite_system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system), follow_redirects=False) as made:
+    with TestClient(app_for(force.system), follow_redirects=False) as made:
         yield made
 
 

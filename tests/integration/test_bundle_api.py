@@ -21,7 +21,7 @@ from custody.domain.clock import ManualClock
 from custody.domain.disclosure import Use
 from custody.services.disclosure import bundle_exports, bundles
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START, Installer, RecordedJobs
 from tests.integration.bundle_world import World, build_world, mark
 
@@ -37,7 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, install: Installer) -> Itera
 
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.system)) as test_client:
+    with TestClient(app_for(world.system)) as test_client:
         yield test_client
 
 
@@ -233,7 +233,7 @@ def test_the_whole_path_on_each_database(
 ) -> None:
     """Ask, build in the background, download and verify: on SQLite and PostgreSQL."""
     world = build_world(system)
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         asked = ask(client, world)
         run_jobs(world)
         auth = world.force.auth("fran")

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.people import Force, make_force, store_recording
 
 WINDOW = {"since": "2026-09-30T00:00:00Z", "until": "2026-10-02T00:00:00Z"}
@@ -30,7 +30,7 @@ def force(sqlite_system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

@@ -16,7 +16,7 @@ from custody.domain.actor import Actor
 from custody.services.evidence import annotations, categories, holds
 from custody.services.retention import compliance
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.integration.lifecycle_world import World, build_world
 from tests.snapshots import world_of
 
@@ -31,7 +31,7 @@ def world(sqlite_system: System) -> World:
 
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.system)) as made:
+    with TestClient(app_for(world.system)) as made:
         yield made
 
 

@@ -17,7 +17,7 @@ from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.domain.principal import Principal
 from custody.services.identity import signin, users
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.factories import give_password, own_token
 from tests.people import Force, make_force
 
@@ -31,7 +31,7 @@ def force(system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

@@ -28,7 +28,7 @@ from custody.db.models import AuditEvent, Upload
 from custody.domain import signing
 from custody.services.fleet import assignments, registry
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.factories import FakeCamera, administrator, register
 from tests.integration.test_tus_protocol import TUS, Dock
 
@@ -55,7 +55,7 @@ def station(system: System) -> Iterator[Station]:
     camera, _, token = register(system, admin)  # dock Hackney-1, station Hackney
     same = registry.add_dock(system, admin, "Hackney-2", station="Hackney").token
     other = registry.add_dock(system, admin, "Stoke-1", station="Stoke Newington").token
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         yield Station(system, camera, Dock(client, token), Dock(client, same), Dock(client, other))
 
 

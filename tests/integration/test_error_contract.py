@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from custody.domain.access import Action
 from custody.domain.errors import Conflict, NotFound
 from custody.services.system import System
-from custody.web.app import API, create_app
+from custody.web.app import API
 from custody.web.errors import errors_for
 from custody.web.guard import access
 from custody.web.openapi import derived_errors, refused_openly
+from tests.apps import app_for
 from tests.people import make_force
 
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
@@ -26,7 +27,7 @@ ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     # The document does not depend on the system (it only sits in app.state).
-    return create_app(cast(System, None)).openapi()
+    return app_for(cast(System, None)).openapi()
 
 
 def statuses(document: dict[str, Any], operation: str) -> set[int]:
@@ -103,7 +104,7 @@ def test_only_actions_some_lister_may_not_do_are_refused_openly() -> None:
 
 
 def test_a_route_adds_what_its_use_case_refuses_besides(sqlite_system: System) -> None:
-    app = create_app(sqlite_system)
+    app = app_for(sqlite_system)
 
     @app.post(
         f"{API}/things",
@@ -196,7 +197,7 @@ def test_tus_requests_and_answers_are_documented(document: dict[str, Any]) -> No
 
 @pytest.fixture
 def client(sqlite_system: System) -> Iterator[TestClient]:
-    with TestClient(create_app(sqlite_system)) as test_client:
+    with TestClient(app_for(sqlite_system)) as test_client:
         yield test_client
 
 
@@ -215,7 +216,7 @@ def test_an_unknown_path_is_404_in_our_shape(client: TestClient) -> None:
 
 def test_a_validation_error_is_422_in_our_shape(sqlite_system: System) -> None:
     force = make_force(sqlite_system)
-    with TestClient(create_app(sqlite_system)) as test_client:
+    with TestClient(app_for(sqlite_system)) as test_client:
         answer = test_client.get(f"{API}/recordings?limit=0", headers=force.auth("erin"))
     assert answer.status_code == 422
     assert answer.json()["error"]["code"] == "invalid_request"
@@ -223,7 +224,7 @@ def test_a_validation_error_is_422_in_our_shape(sqlite_system: System) -> None:
 
 
 def test_a_server_error_answers_in_our_shape(sqlite_system: System) -> None:
-    app: FastAPI = create_app(sqlite_system)
+    app: FastAPI = app_for(sqlite_system)
 
     @app.get(f"{API}/broken", include_in_schema=False)
     def broken() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 
 AREAS = {"evidence", "retention"}
 # Every operation of the two areas, so that the test cannot pass by finding none of them.
@@ -73,7 +73,7 @@ def _problems(document: dict[str, Any], schema: dict[str, Any], where: str) -> l
 def test_every_answer_of_the_evidence_and_retention_apis_has_a_schema_with_its_fields(
     sqlite_system: System,
 ) -> None:
-    with TestClient(create_app(sqlite_system)) as client:
+    with TestClient(app_for(sqlite_system)) as client:
         document = client.get("/api/v1/openapi.json").json()
     operations = {
         (method.upper(), path): operation
@@ -104,7 +104,7 @@ def test_every_answer_of_the_evidence_and_retention_apis_has_a_schema_with_its_f
 
 
 def test_created_things_answer_201(sqlite_system: System) -> None:
-    with TestClient(create_app(sqlite_system)) as client:
+    with TestClient(app_for(sqlite_system)) as client:
         paths = client.get("/api/v1/openapi.json").json()["paths"]
     for path in (
         "/api/v1/categories",

@@ -14,7 +14,7 @@ from custody.db.models import AuditEvent, IngestFlag
 from custody.domain.clock import ManualClock
 from custody.services.fleet import assignments, health, registry
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.integration.fleet_world import FleetWorld, build
 from tests.snapshots import world_of
 
@@ -159,7 +159,7 @@ def test_the_api_and_the_command(
     system = world.system
     world.camera("BWV-1", officer="1001HK")
     clock.advance(5 * DAY)
-    client = TestClient(create_app(system))
+    client = TestClient(app_for(system))
     answer = client.get("/api/v1/fleet/alerts", headers=world.auth("sam"))
     assert answer.status_code == 200
     body = answer.json()

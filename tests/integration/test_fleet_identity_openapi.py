@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 
 AREA = tuple(
     f"/api/v1/{part}"
@@ -44,7 +44,7 @@ def described(schema: dict[str, Any], components: dict[str, Any]) -> bool:
 
 
 def test_every_answer_of_the_area_is_described(sqlite_system: System) -> None:
-    document = TestClient(create_app(sqlite_system)).get("/api/v1/openapi.json").json()
+    document = TestClient(app_for(sqlite_system)).get("/api/v1/openapi.json").json()
     components = document["components"]["schemas"]
     described_answers, empty_answers, undescribed = [], [], []
     for path, operations in document["paths"].items():

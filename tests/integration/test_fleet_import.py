@@ -16,7 +16,7 @@ from custody.services.fleet import importing, registry
 from custody.services.fleet.importing import ImportRefused
 from custody.services.identity import users
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.factories import administrator, own_token
 from tests.integration.fleet_world import public_key
 
@@ -227,7 +227,7 @@ def test_the_command_prints_a_table_of_failures_and_exits_1(
 def test_the_api_imports_and_answers_422_with_the_failures(
     system: System, admin: Principal
 ) -> None:
-    client = TestClient(create_app(system))
+    client = TestClient(app_for(system))
     users.create_user(system, admin, "gus", "fleet_manager")
     users.create_user(system, admin, "sam", "supervisor", unit="Hackney")
     gus = {

@@ -20,8 +20,8 @@ from custody.db.models import AuditEvent, Upload
 from custody.domain import signing
 from custody.services.identity import signin
 from custody.services.system import System
-from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
+from tests.apps import app_for
 from tests.conftest import START
 from tests.factories import FakeCamera, give_password
 from tests.integration.lifecycle_world import build_world
@@ -42,7 +42,7 @@ def force(sqlite_system: System) -> Force:
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
     # As a server would: an exception becomes a 500 answer, not an error in the test.
-    with TestClient(create_app(force.system), raise_server_exceptions=False) as test_client:
+    with TestClient(app_for(force.system), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -96,7 +96,7 @@ def test_a_time_out_of_range_in_the_portals_search_is_a_form_error(
     world = build_world(system)
     world.record("1234AB")
     give_password(system, world.people["admin2"], "bob", PASSWORD)
-    with TestClient(create_app(system), raise_server_exceptions=False) as client:
+    with TestClient(app_for(system), raise_server_exceptions=False) as client:
         client.cookies.set(SESSION_COOKIE, signin.sign_in(system, "bob", PASSWORD).secret)
         page = client.get("/search", params={"since": when})
     assert page.status_code == 400, page.text[:300]
@@ -111,7 +111,7 @@ def test_a_signed_manifest_with_a_time_out_of_range_is_refused_and_changes_nothi
     camera, token = force.camera, force.dock_token
     document = camera.manifest(os.urandom(1000))
     before = events(system)
-    with TestClient(create_app(system), raise_server_exceptions=False) as client:
+    with TestClient(app_for(system), raise_server_exceptions=False) as client:
         dock = Dock(client, token)
         answer = dock.declare(_with_times(camera, document, when))
         assert refused(answer, 422), answer.text
@@ -173,7 +173,7 @@ def test_a_strip_of_footage_that_does_not_decode_is_a_clear_404(
     # Playable as far as the probe went (state and duration), yet no picture decodes.
     rid = world.record("1234AB", START, data=_undecodable(tmp_path), seconds=4)
     give_password(system, world.people["admin2"], "alice", PASSWORD)
-    with TestClient(create_app(system), raise_server_exceptions=False) as client:
+    with TestClient(app_for(system), raise_server_exceptions=False) as client:
         client.cookies.set(SESSION_COOKIE, signin.sign_in(system, "alice", PASSWORD).secret)
         page = client.get(f"/recordings/{rid}")
         assert page.status_code == 200 and f"/recordings/{rid}/strip" in page.text

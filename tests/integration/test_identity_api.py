@@ -15,7 +15,7 @@ from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.services.fleet import registry
 from custody.services.identity import signin
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import custody
 from tests.factories import APPROVER, give_password, own_token
 from tests.people import Force, make_force
@@ -28,7 +28,7 @@ def force(system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from custody.db.models import AuditEvent
 from custody.services.system import System
-from custody.web.app import create_app
 from custody.web.limits import MAX_BODY_BYTES, MAX_INTEGER, BodyLimit
+from tests.apps import app_for
 from tests.people import Force, make_force
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -35,7 +35,7 @@ def force(sqlite_system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

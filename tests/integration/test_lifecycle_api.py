@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from custody.db.models import AuditEvent, Recording
 from custody.domain.clock import isoformat, parse_time
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.integration.lifecycle_world import Clients, World, build_world
 from tests.snapshots import world_of
@@ -29,7 +29,7 @@ def world(system: System) -> World:
 
 @pytest.fixture
 def api(world: World) -> Iterator[Clients]:
-    clients = world.client(create_app(world.system))
+    clients = world.client(app_for(world.system))
     with clients.client:
         yield clients
 
@@ -535,7 +535,7 @@ def test_preview_says_what_would_go_and_why_without_deleting(world: World, api: 
 def test_every_route_declares_its_access_rule(system: System) -> None:
     from custody.web.guard import check_routes
 
-    app = create_app(system)
+    app = app_for(system)
     problems = [
         p
         for p in check_routes(app)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from custody.db.models import AuditEvent, IngestFlag
 from custody.db.models import Manifest as ManifestRow
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.factories import FakeCamera, administrator, register
 from tests.integration.test_tus_protocol import TUS, Dock
@@ -34,7 +34,7 @@ TUS_MAX_SIZE = 64 * 1024**3
 @pytest.fixture
 def setup(system: System) -> Iterator[tuple[System, FakeCamera, Dock]]:
     camera, _, token = register(system, administrator(system))
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         yield system, camera, Dock(client, token)
 
 

@@ -119,9 +119,9 @@ def worlds(tmp_path: Path, install: Installer) -> Iterator[Worlds]:
 
 
 def create_app_for(system: Any) -> Any:
-    from custody.web.app import create_app
+    from tests.apps import app_for
 
-    return create_app(system)
+    return app_for(system)
 
 
 def test_the_officer_under_complaint_learns_nothing_of_it(worlds: Worlds) -> None:

@@ -21,7 +21,7 @@ from custody.domain.actor import Actor
 from custody.domain.errors import Conflict, NotAuthenticated, NotPermitted
 from custody.services.identity import resets, roles, setup, signin, users
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import custody
 from tests.factories import APPROVER, administrator
 from tests.people import Force, make_force, store_recording
@@ -34,7 +34,7 @@ def force(system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

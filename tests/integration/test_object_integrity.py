@@ -36,8 +36,8 @@ from custody.services.retention import sweep
 from custody.services.system import NoJobs, System
 from custody.storage.encryption import EncryptedStore
 from custody.storage.filesystem import FilesystemStore
-from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
+from tests.apps import app_for
 from tests.conftest import START, Installer, custody
 from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
@@ -160,7 +160,7 @@ def test_fixity_finds_a_changed_byte_and_a_missing_object_and_repairs_nothing(
     assert len(again.problems) == 2 and len(_tags(system, fixity.FAILED_TAG)) == 2
 
     # The administration page shows the alarm and when everything was last proven.
-    with TestClient(create_app(system), follow_redirects=False) as client:
+    with TestClient(app_for(system), follow_redirects=False) as client:
         _sign_in(client, world, "admin2")
         page = client.get("/admin/storage")
         assert page.status_code == 200, page.text

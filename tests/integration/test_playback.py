@@ -22,7 +22,7 @@ from custody.services.recordings import reading, viewings
 from custody.services.recordings.reading import PLAY_PIECE
 from custody.services.recordings.viewings import VIEWING
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.people import Force, make_force, store_recording
 from tests.snapshots import world_of
 
@@ -58,7 +58,7 @@ def footage(stored: tuple[Force, str, bytes]) -> tuple[str, bytes]:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

@@ -24,8 +24,8 @@ from custody.services.evidence import categories, holds
 from custody.services.fleet import registry
 from custody.services.identity import signin, users
 from custody.services.system import System
-from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
+from tests.apps import app_for
 from tests.conftest import START, ManualClock, custody
 from tests.factories import give_password
 from tests.people import PASSWORD, Force, make_force, store_recording
@@ -46,7 +46,7 @@ def _force_with_passwords(system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(force.system), follow_redirects=False) as test_client:
         yield test_client
 
 

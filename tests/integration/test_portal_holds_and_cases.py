@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from custody.services.evidence import cases, holds
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.factories import give_password
 from tests.integration.lifecycle_world import World, build_world
@@ -38,7 +38,7 @@ def _world_with_passwords(system: System) -> World:
 
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(world.system), follow_redirects=False) as test_client:
         yield test_client
 
 

@@ -16,8 +16,8 @@ from custody.db.models import AuditEvent
 from custody.domain.errors import NotAuthenticated, TooManySignIns
 from custody.services.identity import roles, signin, users
 from custody.services.system import System
-from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
+from tests.apps import app_for
 from tests.factories import APPROVER, give_password
 from tests.people import PASSWORD, Force, make_force
 
@@ -37,7 +37,7 @@ def force(system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(force.system), follow_redirects=False) as test_client:
         yield test_client
 
 

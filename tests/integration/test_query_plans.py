@@ -42,9 +42,9 @@ from custody.services.recordings.search import Search
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
-from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from custody.web.portal import fleet as fleet_portal
+from tests.apps import app_for
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
 
 # The tables a page must never read whole: they grow with the force's footage.
@@ -135,7 +135,7 @@ def _serve(system: System, force: Seeded) -> Iterator[Served]:
     for role, username in force.users.items():
         principal = users.principal_named(system, username)
         sessions[role] = signin.start_session(system, principal, method="password").secret
-    with TestClient(create_app(system), follow_redirects=False) as client:
+    with TestClient(app_for(system), follow_redirects=False) as client:
         yield Served(system, force, client, statements, sessions)
     event.remove(system.engine, "before_cursor_execute", statements._record)
     system.engine.dispose()

@@ -7,11 +7,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 
 
 def test_a_node_is_ready_while_its_database_answers(system: System) -> None:
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         answer = client.get("/api/v1/ready")
     assert answer.status_code == 200
     assert answer.json()["status"] == "ready"
@@ -24,7 +24,7 @@ def test_a_node_whose_database_is_gone_says_so_and_the_balancer_sends_elsewhere(
     engine = system.engine
     system.engine = create_engine("postgresql+psycopg://custody@127.0.0.1:1/custody")
     try:
-        with TestClient(create_app(system)) as client:
+        with TestClient(app_for(system)) as client:
             answer = client.get("/api/v1/ready")
             alive = client.get("/api/v1/health")
     finally:

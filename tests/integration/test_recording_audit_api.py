@@ -14,7 +14,7 @@ from custody.audit.log import HASHED_FIELDS, event_hash
 from custody.audit.proofs import check_proof
 from custody.domain import signing
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import custody as run_custody
 from tests.people import Force, make_force, store_recording
 
@@ -31,7 +31,7 @@ def recording(force: Force) -> str:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

@@ -23,7 +23,7 @@ from custody.services.identity import users
 from custody.services.recordings import search
 from custody.services.retention import sweep
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START, Installer, RecordedJobs
 from tests.people import PEOPLE, Force, make_force, store_recording
 
@@ -115,7 +115,7 @@ def force(system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 
@@ -126,7 +126,7 @@ def document(tmp_path_factory: pytest.TempPathFactory, install: Installer) -> di
     settings = Settings(data_dir=tmp_path_factory.mktemp("answers") / "data")
     system = install(settings, clock=ManualClock(START), jobs=RecordedJobs())
     try:
-        with TestClient(create_app(system)) as test_client:
+        with TestClient(app_for(system)) as test_client:
             answer = test_client.get(f"{API}/openapi.json")
     finally:
         system.engine.dispose()

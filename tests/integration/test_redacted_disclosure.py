@@ -37,7 +37,7 @@ from custody.services.recordings.media import probe_recording
 from custody.services.redaction import redactions
 from custody.services.redaction.records import Choices
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.integration.test_bundles import _reseal
 from tests.mailbox import Mailbox, smtp_server
 from tests.people import Force, make_force, store_recording
@@ -106,7 +106,7 @@ def world(sqlite_system: System, footage: bytes) -> World:
 
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(world.system), follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -137,7 +137,7 @@ def test_an_approved_copy_is_scheduled_shared_received_and_bundled(
     world, system = any_world, any_world.system
     with (
         smtp_server() as mailbox,
-        TestClient(create_app(system), follow_redirects=False) as client,
+        TestClient(app_for(system), follow_redirects=False) as client,
     ):
         system.settings.smtp_host, system.settings.smtp_port = "127.0.0.1", mailbox.port
         system.settings.smtp_tls = "none"
@@ -221,7 +221,7 @@ def _received(mailbox: Mailbox) -> str:
 @pytest.fixture
 def bundled(world: World, tmp_path: Path) -> Path:
     _approve(world, world.copy)
-    with TestClient(create_app(world.system)) as client:
+    with TestClient(app_for(world.system)) as client:
         assert _mark(client, world, "erin", world.copy).status_code == 200
     out = tmp_path / "bundle"
     _export(world, out)

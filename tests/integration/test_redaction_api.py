@@ -19,7 +19,7 @@ from custody.services.identity.users import principal_named
 from custody.services.recordings.media import probe_recording
 from custody.services.redaction import redactions, scans
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import RecordedJobs
 from tests.people import Force, make_force, store_recording
 
@@ -56,7 +56,7 @@ def recording(force: Force, footage: bytes) -> str:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

@@ -34,7 +34,7 @@ from custody.services.redaction import redactions, scans
 from custody.services.redaction.faces import ScanSettings
 from custody.services.redaction.records import record_boxes
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import RecordedJobs
 from tests.people import Force, make_force, store_recording
 
@@ -57,7 +57,7 @@ def force(sqlite_system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(force.system), follow_redirects=False) as test_client:
         yield test_client
 
 

@@ -37,7 +37,7 @@ from custody.services.objects.verification import verify_store
 from custody.services.redaction import redactions
 from custody.services.retention import sweep
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.integration.test_redacted_disclosure import (
     API,
@@ -120,7 +120,7 @@ def test_a_copy_goes_with_its_original_and_its_share_stops_serving_it(
 
     with (
         smtp_server() as mailbox,
-        TestClient(create_app(system), follow_redirects=False) as client,
+        TestClient(app_for(system), follow_redirects=False) as client,
     ):
         system.settings.smtp_host, system.settings.smtp_port = "127.0.0.1", mailbox.port
         system.settings.smtp_tls = "none"

@@ -25,7 +25,7 @@ from custody.services.evidence import annotations, cases, categories, flags
 from custody.services.evidence import holds as hold_service
 from custody.services.retention import review, sweep
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.integration.lifecycle_world import Clients, World, build_world
 from tests.snapshots import world_of
@@ -41,7 +41,7 @@ def world(system: System) -> World:
 
 @pytest.fixture
 def api(world: World) -> Iterator[Clients]:
-    clients = world.client(create_app(world.system))
+    clients = world.client(app_for(world.system))
     with clients.client:
         yield clients
 

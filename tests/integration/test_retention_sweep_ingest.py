@@ -17,7 +17,7 @@ from custody.domain.clock import ManualClock
 from custody.services.identity import users
 from custody.services.recordings import media
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.factories import FakeCamera, administrator, appoint, own_token, register
 from tests.integration.test_tus_protocol import Dock
@@ -36,7 +36,7 @@ def force(system: System) -> Iterator[tuple[System, FakeCamera, Dock, dict[str, 
         name: {"Authorization": f"Bearer {own_token(system, name)}"}
         for name in ("alice", "pat", "admin2")
     }
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         yield system, camera, Dock(client, token), auth
 
 

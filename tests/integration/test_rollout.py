@@ -25,7 +25,7 @@ from custody.domain.principal import Principal
 from custody.services.fleet import assignments, importing, registry, rollout
 from custody.services.identity import users
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import (
     START,
     Installer,
@@ -341,7 +341,7 @@ def test_phases_refuse_bad_input_and_can_be_removed(seeded: System, admin: Princ
 def test_the_api_and_the_portal_page(seeded: System, admin: Principal) -> None:
     from fastapi.testclient import TestClient
 
-    client = TestClient(create_app(seeded))
+    client = TestClient(app_for(seeded))
     tokens = {}
     for name, role, unit in (
         ("gus", "fleet_manager", None),

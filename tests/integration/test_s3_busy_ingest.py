@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from custody.config import Settings
 from custody.domain.clock import ManualClock
 from custody.storage.s3 import MIN_PART
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import Installer, RecordedJobs
 from tests.factories import FakeCamera, administrator, register
 from tests.integration.test_s3_store import BusyS3, busy_s3
@@ -37,7 +37,7 @@ def busy(
         settings = Settings(data_dir=tmp_path / "data", storage_url=s3_url)
         system = install(settings, clock=clock, jobs=RecordedJobs())
         camera, _, token = register(system, administrator(system))
-        with TestClient(create_app(system)) as client:
+        with TestClient(app_for(system)) as client:
             yield camera, Dock(client, token), handler
         system.engine.dispose()
 

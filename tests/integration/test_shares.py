@@ -33,7 +33,7 @@ from custody.domain.clock import ManualClock
 from custody.services.evidence import cases
 from custody.services.identity import users
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.mailbox import Mailbox, smtp_server
 from tests.people import Force, make_force, store_recording
 from tests.snapshots import world_of
@@ -118,7 +118,7 @@ def world(sqlite_system: System) -> World:
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
     with TestClient(
-        create_app(world.system), follow_redirects=False, headers={"User-Agent": BROWSER}
+        app_for(world.system), follow_redirects=False, headers={"User-Agent": BROWSER}
     ) as test_client:
         yield test_client
 
@@ -171,7 +171,7 @@ def test_a_prosecutor_proves_the_code_watches_downloads_and_acknowledges(
     world = any_world
     mail_to(world.system, mailbox)
     with TestClient(
-        create_app(world.system), follow_redirects=False, headers={"User-Agent": BROWSER}
+        app_for(world.system), follow_redirects=False, headers={"User-Agent": BROWSER}
     ) as client:
         made = share(client, world, [world.exhibit, world.unused], downloads_allowed=True)
         assert made.status_code == 201, made.text
@@ -317,7 +317,7 @@ def test_wrong_codes_are_throttled_and_a_code_dies_after_a_few(
     mail_to(world.system, mailbox)
     clock = world.system.clock
     assert isinstance(clock, ManualClock)
-    with TestClient(create_app(world.system), follow_redirects=False) as client:
+    with TestClient(app_for(world.system), follow_redirects=False) as client:
         assert share(client, world, [world.exhibit]).status_code == 201
         path = path_of(mailbox.wait_for(1) and mailbox.link(0))
         assert client.post(f"{path}/code").status_code == 200

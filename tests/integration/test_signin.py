@@ -15,8 +15,8 @@ from custody.db.models import AuditEvent
 from custody.domain.clock import ManualClock
 from custody.services.identity import users
 from custody.services.system import System
-from custody.web.app import create_app
 from custody.web.deps import CurrentUser
+from tests.apps import app_for
 from tests.factories import add_user, administrator
 from tests.people import PASSWORD
 
@@ -28,7 +28,7 @@ def client(system: System) -> Iterator[TestClient]:
     admin = administrator(system)
     add_user(system, admin, "alice", "officer", PASSWORD, unit="Hackney")
     add_user(system, admin, "bob", "supervisor", PASSWORD, unit="Hackney")
-    with TestClient(create_app(system), follow_redirects=False) as test_client:
+    with TestClient(app_for(system), follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -91,16 +91,14 @@ def test_signing_in_sets_a_session_cookie_and_goes_where_asked(
 
 def test_the_cookie_is_secure_over_tls(system: System) -> None:
     add_user(system, administrator(system), "alice", "officer", PASSWORD)
-    with TestClient(
-        create_app(system), base_url="https://testserver", follow_redirects=False
-    ) as tls:
+    with TestClient(app_for(system), base_url="https://testserver", follow_redirects=False) as tls:
         answer = sign_in(tls)
         assert "secure" in set_cookie_header(answer, "custody_session").lower()
 
 
 def test_x_forwarded_proto_counts_only_behind_a_trusted_proxy(system: System) -> None:
     add_user(system, administrator(system), "alice", "officer", PASSWORD)
-    app = create_app(system)
+    app = app_for(system)
     with TestClient(app, follow_redirects=False) as plain:
         plain.headers["x-forwarded-proto"] = "https"
         assert "secure" not in set_cookie_header(sign_in(plain), "custody_session").lower()
@@ -218,7 +216,7 @@ def test_an_attacker_hammering_an_account_cannot_lock_out_its_owner_s_own_browse
     own, so an attacker who keeps the account's waits at their longest holds up only
     browsers that never signed in as alice."""
     add_user(system, administrator(system), "alice", "officer", PASSWORD)
-    app = create_app(system)
+    app = app_for(system)
     with (
         TestClient(app, follow_redirects=False) as own,
         TestClient(app, follow_redirects=False) as attacker,
@@ -329,7 +327,7 @@ def test_disabling_a_user_ends_their_session(client: TestClient, system: System)
 
 
 def test_pages_send_people_who_are_not_signed_in_to_the_form(system: System) -> None:
-    app = create_app(system)
+    app = app_for(system)
 
     @app.get("/portal-page", openapi_extra={"x-custody-access": "self"})
     def page(user: CurrentUser) -> dict[str, str]:

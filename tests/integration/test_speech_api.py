@@ -17,7 +17,7 @@ from custody.services.evidence import cases
 from custody.services.identity.users import principal_named
 from custody.services.speech import transcripts
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import RecordedJobs
 from tests.people import Force, make_force, store_recording
 from tests.speech_clip import PRE_EVENT_SECONDS, Clip, make_clip
@@ -38,7 +38,7 @@ def force(sqlite_system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system)) as test_client:
+    with TestClient(app_for(force.system)) as test_client:
         yield test_client
 
 

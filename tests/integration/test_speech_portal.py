@@ -21,7 +21,7 @@ from custody.domain.speech import NO_SOUND_BUFFER
 from custody.services.recordings.media import probe_recording
 from custody.services.speech import transcripts
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import RecordedJobs
 from tests.people import Force, make_force, store_recording
 from tests.speech_clip import PRE_EVENT_SECONDS, Clip, make_clip
@@ -39,7 +39,7 @@ def force(sqlite_system: System) -> Force:
 
 @pytest.fixture
 def client(force: Force) -> Iterator[TestClient]:
-    with TestClient(create_app(force.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(force.system), follow_redirects=False) as test_client:
         yield test_client
 
 

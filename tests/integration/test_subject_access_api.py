@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from custody.db.models.subject_access import SubjectAccessItem, SubjectAccessRequest
 from custody.domain.clock import isoformat
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.integration.lifecycle_world import build_world
 
 URL = "/api/v1/subject-access-requests"
@@ -25,7 +25,7 @@ def rows(system: System) -> tuple[int, int]:
 
 def test_api_from_registration_to_close(system: System) -> None:
     world = build_world(system)
-    clients = world.client(create_app(system))
+    clients = world.client(app_for(system))
     pat, alice = clients.as_("pat"), clients.as_("alice")
     start = system.clock.now()
     rid = world.record("1234AB", start)
@@ -82,7 +82,7 @@ def test_api_from_registration_to_close(system: System) -> None:
 
 def test_bad_input_is_a_clear_4xx_and_changes_nothing(system: System) -> None:
     world = build_world(system)
-    clients = world.client(create_app(system))
+    clients = world.client(app_for(system))
     pat = clients.as_("pat")
     today = system.clock.now().date()
     good = {

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.conftest import START
 from tests.factories import appoint, give_password
 from tests.integration.lifecycle_world import World, build_world
@@ -29,7 +29,7 @@ def world(sqlite_system: System) -> World:
 
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(world.system), follow_redirects=False) as test_client:
+    with TestClient(app_for(world.system), follow_redirects=False) as test_client:
         yield test_client
 
 

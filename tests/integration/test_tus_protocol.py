@@ -18,7 +18,7 @@ from custody.domain import signing
 from custody.domain.manifest import parse_manifest
 from custody.domain.receipt import verify_receipt
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.factories import FakeCamera, administrator, own_token, register
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -74,7 +74,7 @@ class Dock:
 @pytest.fixture
 def setup(system: System) -> Iterator[tuple[System, FakeCamera, Dock]]:
     camera, _, token = register(system, administrator(system))
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         yield system, camera, Dock(client, token)
 
 

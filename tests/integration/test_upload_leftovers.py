@@ -23,7 +23,7 @@ from custody.db.models import Upload
 from custody.domain.uploads import UploadState
 from custody.services.ingest.expiry import expire_uploads
 from custody.services.system import System
-from custody.web.app import create_app
+from tests.apps import app_for
 from tests.factories import FakeCamera, administrator, register
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -77,7 +77,7 @@ class Dock:
 @pytest.fixture
 def setup(system: System) -> Iterator[tuple[System, FakeCamera, Dock]]:
     camera, _, token = register(system, administrator(system))
-    with TestClient(create_app(system)) as client:
+    with TestClient(app_for(system)) as client:
         yield system, camera, Dock(client, token)
 
 

@@ -29,6 +29,7 @@ from custody.web.api import (
     speech,
     subject_access,
 )
+from custody.web.deps import SystemDep
 from custody.web.errors import errors_for
 from custody.web.guard import PUBLIC, access
 from custody.web.limits import BodyLimit, storable_input
@@ -73,6 +74,8 @@ def create_app(system: System) -> FastAPI:
         # Before any route's own code: nothing a database column cannot hold gets in.
         dependencies=[Depends(storable_input)],
     )
+    # Every route reads the system from here (`deps.get_system`) and none keeps its own, so
+    # an application may be handed another one: the tests lend one to many systems.
     app.state.system = system
     # Outermost last: the method override decides what the body bound sees (a tus PATCH
     # sent as POST streams like any PATCH).
@@ -118,7 +121,7 @@ def create_app(system: System) -> FastAPI:
         openapi_extra=access(PUBLIC),
         responses=errors_for(NotReady),
     )
-    def ready() -> Health:
+    def ready(system: SystemDep) -> Health:
         """For a load balancer's health check: 200 when this node can serve, else 503."""
         readiness.check_ready(system)
         return Health(status="ready", version=__version__)
