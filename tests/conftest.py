@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 import httpx
@@ -47,6 +47,9 @@ from custody.domain.clock import Clock, ManualClock
 from custody.services import keys
 from custody.services.system import JobQueue, System
 
+if TYPE_CHECKING:
+    from tests.zygote import Forked
+
 # Rules are pure and fast: an example over the deadline means a busy machine (xdist workers,
 # other jobs), not a slow rule. The example counts stay as each test sets them.
 hypothesis_settings.register_profile("custody", deadline=None)
@@ -63,7 +66,7 @@ TEMPLATE_LOCK = 0x637573746F6479
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Before the identity service is imported (it reads this once), and inherited by every
+    # Before the identity service hashes (it reads this at its first hash), and inherited by every
     # `custody` process the tests start. test_password_hashing.py checks both sides of it.
     os.environ["CUSTODY_TEST_CHEAP_PASSWORD_HASHES"] = "1"
     # Rich fixes a console's width from COLUMNS when the console is made, once per process
@@ -529,26 +532,23 @@ run_custody = custody
 def custody_process(
     data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `custody` command in a process of its own, as a force's IT would."""
+    """Run the real `custody` command in a process of its own, as a force's IT would
+    (forked with Custody imported already: `tests.zygote`)."""
+    from tests import zygote
+
     full_env = {**os.environ, "CUSTODY_DATA_DIR": str(data_dir), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "custody", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=300,
-    )
+    return zygote.run(list(args), full_env, stdin, timeout=300)
 
 
 @dataclass
 class ServerProcess:
-    """`custody serve` in its own process: real HTTP, killable with SIGKILL."""
+    """`custody serve` in its own process: real HTTP, killable with SIGKILL (forked with
+    Custody imported already: `tests.zygote`)."""
 
     data_dir: Path
     port: int
     env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
+    process: Forked | None = None
 
     @property
     def url(self) -> str:
@@ -559,30 +559,33 @@ class ServerProcess:
         return self.data_dir / f"server-{self.port}.log"
 
     def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "custody", "serve", "--port", str(self.port)],
-                env={**os.environ, "CUSTODY_DATA_DIR": str(self.data_dir), **self.env},
-                stdout=log,
-                stderr=log,
-            )
+        from tests import zygote
+
+        self.process = zygote.start(
+            ["serve", "--port", str(self.port)],
+            {**os.environ, "CUSTODY_DATA_DIR": str(self.data_dir), **self.env},
+            self.log,
+        )
         # The key this installation signs with: whoever answers must be this server.
         key = signing.public_key_text(
             keys.load_server_key(Settings(data_dir=self.data_dir).keys_dir).public_key()
         )
         # Generous: on a loaded machine importing Custody alone has taken half a minute.
         deadline = time.monotonic() + SERVER_START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: see {self.log}")
-            try:
-                answer = httpx.get(f"{self.url}/api/v1/server-key", timeout=1)
-            except httpx.TransportError:
-                time.sleep(0.05)
-                continue
-            if answer.status_code == 200 and answer.json()["public_key"] == key:
-                return
-            raise RuntimeError(f"another server answers on port {self.port}: {answer.text}")
+        # One client for every try: each new one loads the CA bundle (tens of ms of CPU),
+        # which polling every 50 ms turned into a core taken from the starting server.
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited: see {self.log}")
+                try:
+                    answer = client.get(f"{self.url}/api/v1/server-key")
+                except httpx.TransportError:
+                    time.sleep(0.05)
+                    continue
+                if answer.status_code == 200 and answer.json()["public_key"] == key:
+                    return
+                raise RuntimeError(f"another server answers on port {self.port}: {answer.text}")
         raise RuntimeError(f"server did not start in {SERVER_START_SECONDS} s: see {self.log}")
 
     def kill(self) -> None:

@@ -58,15 +58,18 @@ def copy_keys(primary: Path, node_dir: Path) -> None:
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes] | None, log: Path) -> None:
     deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{url} exited: see {log}")
-        try:
-            if httpx.get(url + READY, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
+    # One client for every try: a new one loads the CA bundle each time, a core's work
+    # taken from the process starting beside it.
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{url} exited: see {log}")
+            try:
+                if client.get(url + READY).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
     raise RuntimeError(f"{url} did not start in {START_SECONDS:.0f} s: see {log}")
 
 

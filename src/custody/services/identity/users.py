@@ -12,6 +12,7 @@ tokens in `custody.services.identity.tokens`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -59,8 +60,13 @@ CHEAP_TEST_HASHES = "CUSTODY_TEST_CHEAP_PASSWORD_HASHES"
 # once, this process works on at most this many (the others queue here), so memory stays
 # bounded; the database throttle decides which tries deserve a hash at all.
 HASHES_AT_ONCE_ENV = "CUSTODY_PASSWORD_HASHES_AT_ONCE"
-HASHES_AT_ONCE = max(1, int(os.environ.get(HASHES_AT_ONCE_ENV, "2")))
-_hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
+
+
+@functools.cache
+def _hashing() -> threading.BoundedSemaphore:
+    # Read from the environment when first needed, not on import: what the process runs
+    # with decides, however early the module was imported.
+    return threading.BoundedSemaphore(max(1, int(os.environ.get(HASHES_AT_ONCE_ENV, "2"))))
 
 
 def password_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
@@ -70,12 +76,12 @@ def password_hasher(environ: Mapping[str, str] = os.environ) -> PasswordHasher:
     return PasswordHasher()
 
 
-_hasher = password_hasher()
+_hasher = functools.cache(password_hasher)
 
 
 def _hash(password: str) -> str:
-    with _hashing:
-        return _hasher.hash(password)
+    with _hashing():
+        return _hasher().hash(password)
 
 
 # Who manages users: the last of them may not be removed, or nobody could.
@@ -524,8 +530,8 @@ def new_password(uow: UnitOfWork, user: User, password: str, tag: str, actor: Ac
 
 def _matches(password_hash: str, password: str) -> bool:
     try:
-        with _hashing:
-            return bool(_hasher.verify(password_hash, password))
+        with _hashing():
+            return bool(_hasher().verify(password_hash, password))
     except (VerificationError, InvalidHashError):
         return False
 
