@@ -6,7 +6,9 @@ tests. An application keeps nothing of a request's but in the database and store
 system (`app.state.system`, read by every route), so a test is lent one used before and
 given its own system. A test's applications come back when it ends (conftest's
 `_lent_applications`); those made outside a test (a module's or the session's server) are
-made fresh and kept by whoever made them.
+made fresh and kept by whoever made them. A test that changes its application (a route
+of its own) makes it with `create_app`: a lent one may have built and kept its OpenAPI
+document already.
 """
 
 from __future__ import annotations

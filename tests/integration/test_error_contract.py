@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from custody.domain.access import Action
 from custody.domain.errors import Conflict, NotFound
 from custody.services.system import System
-from custody.web.app import API
+from custody.web.app import API, create_app
 from custody.web.errors import errors_for
 from custody.web.guard import access
 from custody.web.openapi import derived_errors, refused_openly
@@ -104,7 +104,7 @@ def test_only_actions_some_lister_may_not_do_are_refused_openly() -> None:
 
 
 def test_a_route_adds_what_its_use_case_refuses_besides(sqlite_system: System) -> None:
-    app = app_for(sqlite_system)
+    app = create_app(sqlite_system)
 
     @app.post(
         f"{API}/things",
@@ -224,7 +224,7 @@ def test_a_validation_error_is_422_in_our_shape(sqlite_system: System) -> None:
 
 
 def test_a_server_error_answers_in_our_shape(sqlite_system: System) -> None:
-    app: FastAPI = app_for(sqlite_system)
+    app: FastAPI = create_app(sqlite_system)
 
     @app.get(f"{API}/broken", include_in_schema=False)
     def broken() -> None:

@@ -22,6 +22,7 @@ from custody.db.models import AuditEvent
 from custody.domain.access import SYSTEM_RULES, Action, SystemAction
 from custody.domain.principal import Principal
 from custody.services.system import System
+from custody.web.app import create_app
 from custody.web.deps import CurrentUser, Permit
 from custody.web.guard import (
     DOCK,
@@ -98,7 +99,7 @@ def test_the_rule_is_published_in_the_openapi_document(client: TestClient) -> No
 
 
 def test_an_unguarded_route_fails_the_check(force: Force) -> None:
-    app = app_for(force.system)
+    app = create_app(force.system)
 
     @app.get("/api/v1/naked")
     def naked() -> dict[str, str]:
@@ -114,7 +115,7 @@ def test_an_unguarded_route_fails_the_check(force: Force) -> None:
 
 
 def test_a_declared_rule_must_be_backed_by_authentication(force: Force) -> None:
-    app = app_for(force.system)
+    app = create_app(force.system)
 
     @app.get("/api/v1/pretend", openapi_extra=access(Action.STREAM))
     def pretend() -> dict[str, str]:
@@ -149,7 +150,7 @@ def test_unknown_rules_cannot_even_be_declared() -> None:
 
 
 def test_mounted_files_must_be_marked_public(force: Force, tmp_path: Any) -> None:
-    app = app_for(force.system)
+    app = create_app(force.system)
     app.mount("/static", StaticFiles(directory=tmp_path), name="static")
     assert any("/static" in p for p in check_routes(app))
     mark(app.routes[-1], PUBLIC)

@@ -15,6 +15,7 @@ from custody.db.models import AuditEvent
 from custody.domain.clock import ManualClock
 from custody.services.identity import users
 from custody.services.system import System
+from custody.web.app import create_app
 from custody.web.deps import CurrentUser
 from tests.apps import app_for
 from tests.factories import add_user, administrator
@@ -327,7 +328,7 @@ def test_disabling_a_user_ends_their_session(client: TestClient, system: System)
 
 
 def test_pages_send_people_who_are_not_signed_in_to_the_form(system: System) -> None:
-    app = app_for(system)
+    app = create_app(system)
 
     @app.get("/portal-page", openapi_extra={"x-custody-access": "self"})
     def page(user: CurrentUser) -> dict[str, str]:
