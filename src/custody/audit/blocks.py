@@ -13,9 +13,19 @@ does not fit is checked again there, row by row, to name what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
+import queue
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -93,8 +103,15 @@ def _connect(dsn: dict[str, Any]) -> Any:
 
 def summarise(dsn: dict[str, Any], low: int) -> Summary:
     """Check the aligned block of events low+1 .. low+BLOCK on a connection of its own."""
+    global _connection
     began = time.process_time()
-    summary = _summarise(_connect(dsn), low)
+    try:
+        summary = _summarise(_connect(dsn), low)
+    except psycopg.Error:
+        # Whatever the database says (a value no event can hold, a lost connection), the
+        # verifying process reads this block again itself, and names or raises it there.
+        _connection = None
+        summary = Summary(low, False, "", "", b"")
     return replace(summary, cpu=time.process_time() - began)
 
 
@@ -133,3 +150,109 @@ def _summarise(connection: Any, low: int) -> Summary:
     ]:
         return broken
     return Summary(low, True, rows[0][-2], hashes[-1], levels[-1][0])
+
+
+# Where the custody package is imported from, for the checkers' interpreters to import the
+# same code whatever path the verifying process was given.
+_SOURCE = str(Path(__file__).resolve().parents[2])
+
+
+class Checkers:
+    """Worker processes that check blocks, each on its own connection.
+
+    Fresh interpreters running this module (`python -m custody.audit.blocks`), not
+    multiprocessing's children: those import the verifying process's main script again,
+    which for a command or a benchmark is the whole application, seconds before the first
+    block. Each reads a block's first event a line and answers with its summary.
+    """
+
+    def __init__(self, dsn: dict[str, Any], count: int) -> None:
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([_SOURCE, *([path] if path else [])])}
+        self._processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(count)
+        ]
+        self._idle: queue.SimpleQueue[subprocess.Popen[str]] = queue.SimpleQueue()
+        for process in self._processes:
+            assert process.stdin is not None
+            # Connection parameters (a password among them) on a pipe, not the command line.
+            process.stdin.write(json.dumps(dsn) + "\n")
+            process.stdin.flush()
+            self._idle.put(process)
+
+    def summaries(self, lows: list[int]) -> Iterator[Summary]:
+        """The blocks' summaries in order, each block given to the next checker free."""
+        threads = ThreadPoolExecutor(len(self._processes))
+        try:
+            yield from threads.map(self._check, lows)
+        finally:
+            # A walk that stopped at a fault needs none of the blocks still queued.
+            threads.shutdown(wait=True, cancel_futures=True)
+
+    def _check(self, low: int) -> Summary:
+        process = self._idle.get()
+        try:
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(f"{low}\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        except OSError:
+            line = ""
+        finally:
+            self._idle.put(process)
+        if not line:
+            # A checker that died: the verifying process checks the block itself.
+            return Summary(low, False, "", "", b"")
+        low, whole, first_prev, last_hash, root, cpu = json.loads(line)
+        return Summary(low, whole, first_prev, last_hash, bytes.fromhex(root), cpu)
+
+    def __enter__(self) -> Checkers:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        for process in self._processes:
+            if process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()  # the checker's loop ends, and it exits
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def serve() -> None:
+    """A checker's loop: the connection parameters (a JSON line), then a block's first event
+    a line; for each, its summary as a JSON line."""
+    dsn = json.loads(sys.stdin.readline())
+    for line in sys.stdin:
+        summary = summarise(dsn, int(line))
+        answer = [
+            summary.low,
+            summary.whole,
+            summary.first_prev,
+            summary.last_hash,
+            summary.root.hex(),
+            summary.cpu,
+        ]
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()
