@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -48,14 +50,13 @@ _ROWS = f"SELECT {_COLUMNS} FROM audit_events WHERE seq > %s AND seq <= %s ORDER
 # say) sends the block to the verifying process, which reads it as `row_hash` does.
 _STRING = frozenset({25, 1043})  # text, varchar
 _TYPES = (frozenset({20}), frozenset({1114}), *[_STRING] * 4, frozenset({16}), *[_STRING] * 6)
-# Every stored tree node inside the block, level by level, each level in index order: one
-# range of ids per level (`sequencer.node_id`), compared here node by node.
+# Every stored tree node inside the block, in id order (level by level, each level in index
+# order): one range of ids per level (`sequencer.node_id`), read in one scan of the table's
+# pages (the levels' nodes share them), and compared here node by node.
 _NODES = (
-    "SELECT id, hash FROM ("
-    + " UNION ALL ".join(
-        ["SELECT id, hash FROM audit_tree_nodes WHERE id >= %s AND id < %s"] * BLOCK_LEVEL
-    )
-    + ") AS nodes ORDER BY id"
+    "SELECT id, hash FROM audit_tree_nodes WHERE "
+    + " OR ".join(["(id >= %s AND id < %s)"] * BLOCK_LEVEL)
+    + " ORDER BY id"
 )
 
 
@@ -128,11 +129,11 @@ def _summarise(connection: Any, low: int) -> Summary:
     ):
         return broken
     digests = utc_rows_digests(rows)
-    hashes = [row[-1] for row in rows]
+    hashes = list(map(itemgetter(12), rows))
     if (
         digests is None
         or list(map(bytes.hex, digests)) != hashes
-        or [row[-2] for row in rows[1:]] != hashes[:-1]
+        or list(map(itemgetter(11), rows[1:])) != hashes[:-1]
     ):
         return broken
     sha256 = hashlib.sha256
@@ -145,9 +146,9 @@ def _summarise(connection: Any, low: int) -> Summary:
         bounds += [first, first + (BLOCK >> height)]
         ids += range(first, first + (BLOCK >> height))
     stored = connection.cursor(binary=True).execute(_NODES, bounds).fetchall()
-    if [node[0] for node in stored] != ids or [node[1] for node in stored] != [
-        node for level in levels for node in level
-    ]:
+    if list(map(itemgetter(0), stored)) != ids or list(map(itemgetter(1), stored)) != list(
+        chain.from_iterable(levels)
+    ):
         return broken
     return Summary(low, True, rows[0][-2], hashes[-1], levels[-1][0])
 
