@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from custody.audit.log import append, event_hash, verify_chain
 
 __all__ = ["append", "event_hash", "verify_chain"]
 

@@ -9,6 +9,11 @@ node inside it is the one its events make), the block's first link and last hash
 subtree's root. The verifying process joins the blocks (the links between them, the tree
 above them, the checkpoints) exactly as it does for blocks it checks itself; a block that
 does not fit is checked again there, row by row, to name what is wrong.
+
+A checker's work per event is what it must be: the row read (in the binary format, no text
+parsed), its canonical JSON written in one comprehension, three SHA-256s and two list
+compares. It never decides what is wrong, only that nothing is: anything it does not
+expect (a column's type, a null, an error) counts as not whole.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import queue
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -188,7 +193,7 @@ class Checkers:
             process.stdin.flush()
             self._idle.put(process)
 
-    def summaries(self, lows: list[int]) -> Iterator[Summary]:
+    def summaries(self, lows: list[int]) -> Generator[Summary, None, None]:
         """The blocks' summaries in order, each block given to the next checker free."""
         threads = ThreadPoolExecutor(len(self._processes))
         try:

@@ -24,8 +24,9 @@ Speed: rows stream in one server-side cursor on PostgreSQL (pages of short trans
 on SQLite, whose readers must not hold its write lock); each page's hashes and links are
 checked as whole lists, and each aligned page of 2^14 leaves is hashed level by level into
 one complete subtree, so the Python work per event is a few C calls; on PostgreSQL, whole
-blocks are checked by worker processes, one per core (`custody.audit.blocks`), and any
-block a worker did not find whole is checked again here to name the fault. An incremental verify
+blocks are checked by checker processes, one per core (`custody.audit.blocks.Checkers`,
+fresh interpreters that import only what a block needs), and any block a checker did not
+find whole is checked again here to name the fault. An incremental verify
 starts where the last intact one ended (at a signed checkpoint, the tree carried on by its
 frontier) and reads only what is new.
 """
