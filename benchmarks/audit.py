@@ -23,7 +23,7 @@ On PostgreSQL (the force's database):
    a checkpoint and an incremental verify.
 
     .venv/bin/python benchmarks/audit.py [--quick] [--seconds S] [--proof-events M]
-                                         [--verify-events V]
+                                         [--verify-events V] [--only writers|verify|proofs]
 
 Ends with: `audit: N ev/s with 8 writers, proof X ms at M events, verify 1M in S s`, N being
 the events/s of transactions that audit many events (see the lines above it for one).
@@ -502,17 +502,17 @@ def run_verify(root: Path, size: int) -> dict[str, float]:
         )
         spent, cpu, report = timed(lambda: trail.verify(system, record_as="benchmark"))
         assert report.intact and report.events == size == count, report.faults
-        cpu += report.worker_cpu
+        # The block checkers are this process's children, counted in `cpu` once they end.
         console.print(
             f"  verify: {report.events:,} events, {report.checkpoints} checkpoint(s), every "
             f"stored tree node, in {spent:.2f} s ({report.events / spent:,.0f} ev/s; "
-            f"{cpu:.2f} s CPU in this process and its workers)  [dim]{load()}[/]"
+            f"{cpu:.2f} s CPU in this process and its block checkers; the server's not "
+            f"counted)  [dim]{load()}[/]"
         )
         figures = {"verify": spent, "verify_cpu": cpu, "verified": report.events}
         seed(system, 10_000)
         spent, cpu, report = timed(lambda: trail.verify(system, since_last=True))
         assert report.intact and report.skipped == size, (report.faults, report.skipped)
-        cpu += report.worker_cpu
         console.print(
             f"  incremental verify (10,000 new events after {report.skipped:,}): {spent:.2f} s "
             f"({cpu:.2f} s CPU)  [dim]{load()}[/]"
@@ -528,33 +528,60 @@ def size_label(count: int) -> str:
     return f"{count:,}"
 
 
+# The parts, in the order the last line names them.
+PARTS = ("writers", "proofs", "verify")
+
+
+def _line(figures: dict[str, float], part: str) -> str:
+    """One part's figure as the last line says it."""
+    if part == "writers":
+        return f"{figures['many_events']:,.0f} ev/s with 8 writers"
+    if part == "proofs":
+        return (
+            f"proof {figures['proof_ms']:.2f} ms at {size_label(int(figures['proof_size']))} events"
+        )
+    return f"verify {size_label(int(figures['verified']))} in {figures['verify']:.2f} s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, about a minute")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--proof-events", type=int, default=None)
     parser.add_argument("--verify-events", type=int, default=None)
+    parser.add_argument(
+        "--only",
+        choices=PARTS,
+        action="append",
+        help="run this part alone (repeatable): the others are not measured",
+    )
     arguments = parser.parse_args()
+    parts = arguments.only or list(PARTS)
     seconds = arguments.seconds or (3.0 if arguments.quick else 10.0)
     proof_events = arguments.proof_events or (100_000 if arguments.quick else 10_000_000)
     verify_events = arguments.verify_events or (100_000 if arguments.quick else 1_000_000)
     console.print(f"[dim]{load()} on {os.cpu_count()} cores at the start[/]")
     with tempfile.TemporaryDirectory(prefix="custody-bench-") as scratch:
         root = Path(scratch)
-        figures = run_writers(root, seconds)
-        figures.update(run_verify(root, verify_events))
-        figures.update(run_proofs(root, proof_events))
+        figures: dict[str, float] = {}
+        if "writers" in parts:
+            figures.update(run_writers(root, seconds))
+        if "verify" in parts:
+            figures.update(run_verify(root, verify_events))
+        if "proofs" in parts:
+            figures.update(run_proofs(root, proof_events))
+    last = "audit: " + ", ".join(_line(figures, part) for part in PARTS if part in parts)
+    if set(parts) != set(PARTS):
+        console.print(f"[dim]{load()} on {os.cpu_count()} cores at the end[/]")
+        print(last)
+        return
     console.print(
         f"[dim]{load()} on {os.cpu_count()} cores at the end; transactions of {MANY} events: "
         f"{figures['many_tx'] / figures['bare']:.0%} of the no-audit baseline's tx/s; of one "
         f"event: {figures['one_events']:,.0f} ev/s, "
         f"{figures['one_tx'] / figures['bare']:.0%}; plain commits {figures['plain']:,.0f}/s[/]"
     )
-    print(
-        f"audit: {figures['many_events']:,.0f} ev/s with 8 writers, proof "
-        f"{figures['proof_ms']:.2f} ms at {size_label(int(figures['proof_size']))} events, "
-        f"verify {size_label(int(figures['verified']))} in {figures['verify']:.2f} s"
-    )
+    print(last)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text, update
 
-from custody.audit import sequencer, verify
+from custody.audit import blocks, sequencer, verify
 from custody.audit.blocks import BLOCK
 from custody.audit.log import GENESIS, HEAD_ID, event_hash, row_fields
 from custody.audit.verify import Report, verify_log
@@ -99,6 +99,68 @@ def test_a_large_intact_log_verifies_in_workers_as_in_one_process(big_log: Syste
     assert parallel.intact and alone.intact
     assert parallel.events == alone.events == EVENTS
     assert parallel.checkpoints == alone.checkpoints == 2
+
+
+def test_the_checkers_find_an_intact_logs_blocks_whole(big_log: System) -> None:
+    # Not merely the same report: a checker that took every block for broken would leave
+    # them all to the verifying process and still agree with it.
+    dsn = verify._worker_dsn(big_log.sessions)
+    assert dsn is not None
+    lows = [0, 2 * BLOCK]
+    with blocks.Checkers(dsn, 2) as checkers:
+        summaries = list(checkers.summaries(lows))
+    with big_log.sessions() as session:
+        stored = sequencer.read_subtrees(
+            session, [(blocks.BLOCK_LEVEL, 0), (blocks.BLOCK_LEVEL, 2)]
+        )
+    assert [summary.whole for summary in summaries] == [True, True]
+    assert [summary.root for summary in summaries] == [
+        stored[(blocks.BLOCK_LEVEL, 0)],
+        stored[(blocks.BLOCK_LEVEL, 2)],
+    ]
+    assert summaries[0].first_prev == GENESIS
+
+
+@pytest.mark.parametrize(
+    ("tampering", "seq"),
+    [
+        # A time moved by a microsecond (the checkers read times as UTC wall time).
+        (
+            ["UPDATE audit_events SET at = at + interval '1 microsecond' WHERE seq = :s"],
+            2 * BLOCK + 3,
+        ),
+        # A null where an event has none, once the column allows it.
+        (
+            [
+                "ALTER TABLE audit_events ALTER COLUMN actor DROP NOT NULL",
+                "UPDATE audit_events SET actor = NULL WHERE seq = :s",
+            ],
+            2 * BLOCK + 3,
+        ),
+        # A column of another type: 1 and 0 are not true and false in an event's hash.
+        (["ALTER TABLE audit_events ALTER COLUMN allowed TYPE integer USING allowed::integer"], 1),
+    ],
+    ids=["time", "null", "type"],
+)
+def test_an_event_changed_in_a_way_the_checkers_read_differently_is_named(
+    big_log: System, tampering: list[str], seq: int
+) -> None:
+    for statement in tampering:
+        sql(big_log, statement, s=seq)
+    parallel, alone = both_ways(big_log)
+    assert parallel.faults == alone.faults
+    assert parallel.first is not None and parallel.first.seq == seq
+    assert "do not match its hash" in parallel.first.problem
+
+
+def test_a_checker_that_cannot_reach_the_log_leaves_its_blocks_to_the_verifying_process(
+    big_log: System, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dsn = verify._worker_dsn(big_log.sessions)
+    assert dsn is not None
+    monkeypatch.setattr(verify, "_worker_dsn", lambda _: {**dsn, "dbname": "no_such_log"})
+    parallel, alone = both_ways(big_log)
+    assert parallel.intact and parallel.events == alone.events == EVENTS
 
 
 def test_an_event_edited_inside_a_workers_block_is_named(big_log: System) -> None:

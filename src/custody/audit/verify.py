@@ -24,8 +24,9 @@ Speed: rows stream in one server-side cursor on PostgreSQL (pages of short trans
 on SQLite, whose readers must not hold its write lock); each page's hashes and links are
 checked as whole lists, and each aligned page of 2^14 leaves is hashed level by level into
 one complete subtree, so the Python work per event is a few C calls; on PostgreSQL, whole
-blocks are checked by worker processes, one per core (`custody.audit.blocks`), and any
-block a worker did not find whole is checked again here to name the fault. An incremental verify
+blocks are checked by checker processes, one per core (`custody.audit.blocks.Checkers`,
+fresh interpreters that import only what a block needs), and any block a checker did not
+find whole is checked again here to name the fault. An incremental verify
 starts where the last intact one ended (at a signed checkpoint, the tree carried on by its
 frontier) and reads only what is new.
 """
@@ -33,10 +34,9 @@ frontier) and reads only what is new.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -436,13 +436,11 @@ def _pieces(
     if dsn is None:
         yield from _pages(open_session, after, until, page)
         return
-    context = multiprocessing.get_context("forkserver")
-    # The workers import the block checker alone, once, not the whole application.
-    context.set_forkserver_preload(["custody.audit.blocks"])
-    pool = ProcessPoolExecutor(workers, mp_context=context)
-    try:
+    with (
+        blocks.Checkers(dsn, workers) as checkers,
+        closing(checkers.summaries(lows)) as summaries,
+    ):
         position = after
-        summaries = pool.map(blocks.summarise, [dsn] * len(lows), lows)
         for low, summary in zip(lows, summaries, strict=True):
             if position < low:
                 yield from _pages(open_session, position, low, page)
@@ -450,9 +448,6 @@ def _pieces(
             position = low + BLOCK
         if position < until:
             yield from _pages(open_session, position, until, page)
-    finally:
-        # A walk that stopped at a fault needs none of the blocks still queued.
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _worker_dsn(open_session: OpenSession) -> dict[str, Any] | None:
