@@ -47,8 +47,9 @@ from custody.web.deps import SESSION_COOKIE
 from custody.web.portal import fleet as fleet_portal
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
 
-# The tables a page must never read whole: they grow with the force's footage.
-GROWING = ("recordings", "recording_categories", "audit_events")
+# The tables a page must never read whole: they grow with the force's footage (the
+# compliance summary with its days).
+GROWING = ("recordings", "recording_categories", "audit_events", "compliance_days")
 # PostgreSQL plan nodes that read all of their input before giving a row (an incremental
 # sort, of rows already in order of the index, does not).
 BLOCKING = ("Hash", "Sort", "Aggregate", "SetOp", "WindowAgg")
@@ -73,6 +74,9 @@ MEANT = {
     # A team's month counted from the facts kept on each recording, read from the index alone
     # (services/retention/compliance.py), never each recording's categories and notes.
     "compliance (supervisor)": r"ix_recordings_compliance",
+    # The force's month and weeks summed from the per-team, per-day summary along its days
+    # (migration 0025), never the force's footage counted recording by recording.
+    "compliance (force-wide)": r"(sqlite_autoindex_|pk_|ix_)compliance_days",
 }
 
 

@@ -259,9 +259,12 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
     n = day.recordings
     due_day = day.due_day if split.true_due else day.seen_due_day
     last_due_day = _midnight(split.due_by)
-    for unit, total, uncategorised, unsigned, signed in uow.session.execute(
+    # Grouped by day and team, the order of the summary's key: read along its days, where
+    # grouping by team alone had SQLite read the whole summary in order of team.
+    for _, unit, total, uncategorised, unsigned, signed in uow.session.execute(
         split.days(
             select(
+                day.day,
                 day.unit,
                 func.sum(n),
                 func.sum(case((day.categorised, 0), else_=n)),
@@ -269,7 +272,7 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
                 func.sum(case((day.signed_off, n), else_=0)),
             ),
             whole.date(),
-        ).group_by(day.unit)
+        ).group_by(day.day, day.unit)
     ):
         _add(counts, unit, (total, uncategorised, unsigned, 0, signed))
     _count(uow, terms, counts, [Recording.started_at < whole], by_officer=False)
