@@ -45,4 +45,9 @@ class ComplianceDay(Base):
     # page, the rest is NEVER, so that a team's day is a few rows.
     due_day: Mapped[date] = mapped_column(Date, primary_key=True)
     seen_due_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Of footage categorised, not evidential and with no note: the classes of the officer's
+    # evidential footage within the incident's time of it (1 normal, 2 restricted, 4
+    # confidential; `Recording.nearby_evidential_*`), which make it doubtful to whoever may
+    # list them. 0 for the rest.
+    nearby: Mapped[int] = mapped_column(Integer, primary_key=True)
     recordings: Mapped[int] = mapped_column(Integer)
