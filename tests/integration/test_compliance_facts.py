@@ -26,7 +26,7 @@ from custody.services.fleet import registry
 from custody.services.retention import compliance, review, sweep
 from custody.services.system import System
 from tests.integration import compliance_before as before
-from tests.integration.compliance_days import summary_wrong
+from tests.integration.compliance_days import nearby_wrong, summary_wrong
 from tests.integration.lifecycle_world import World, build_world
 
 ACTOR = Actor("user:test")
@@ -68,6 +68,7 @@ def facts_wrong(system: System) -> list[str]:
 def assert_kept(world: World, after: str) -> None:
     assert facts_wrong(world.system) == [], f"kept facts drifted after {after}"
     with world.system.engine.connect() as connection:
+        assert nearby_wrong(connection) == {}, f"evidential neighbours drifted after {after}"
         assert summary_wrong(connection) == {}, f"the summary drifted after {after}"
     for who, team in READERS:
         assert page(world, who, team) == page(world, who, team, before), (after, who, team)

@@ -18,7 +18,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.sql.util import ClauseAdapter
 
 from custody.db.models import Officer, Recording
@@ -129,24 +142,49 @@ class _Terms:
     nearby: ColumnElement[bool]
 
 
+# The bit of each access class in the summary's `nearby` (migration 0025), and the count
+# of that class's evidential neighbours kept on each recording.
+NEARBY_BITS = {AccessClass.NORMAL: 1, AccessClass.RESTRICTED: 2, AccessClass.CONFIDENTIAL: 4}
+NEARBY_COUNTS = {
+    AccessClass.NORMAL: Recording.nearby_evidential_normal,
+    AccessClass.RESTRICTED: Recording.nearby_evidential_restricted,
+    AccessClass.CONFIDENTIAL: Recording.nearby_evidential_confidential,
+}
+
+
+def _any_nearby(classes: Iterable[AccessClass]) -> ColumnElement[bool]:
+    """The recording has evidential neighbours (kept counts) of one of these classes."""
+    found = [NEARBY_COUNTS[c] > 0 for c in sorted(classes)]
+    return or_(*found) if found else false()
+
+
 def _terms(
     uow: UnitOfWork,
     principal: Principal,
     viewer: Viewer,
     base: list[ColumnElement[bool]],
     now: datetime,
+    listed: frozenset[AccessClass],
 ) -> _Terms:
     """Due dates as this person may know them; doubtful as `custody.domain.compliance`
-    decides it (categorised, not evidential, and a note or evidential footage nearby)."""
+    decides it (categorised, not evidential, and a note or evidential footage nearby). The
+    neighbours are the counts kept on each recording: in the classes in which the reader
+    lists all of the scope's footage (`listed`), one is enough; only where the counts name
+    neighbours of other classes (a supervisor's cases' confidential footage) are they
+    looked for, as this reader may list them."""
     delete_due, _ = due_columns(viewer)
     due_soon = and_(delete_due.is_not(None), delete_due <= now + DUE_SOON)
     month_start = now - WINDOW
-    nearby = _nearby_evidential(uow, principal, month_start)
+    nearby = _any_nearby(listed)
+    beyond = set(AccessClass) - listed
+    if beyond:
+        looked_for = _nearby_evidential(uow, principal, month_start)
+        nearby = or_(nearby, and_(_any_nearby(beyond), looked_for))
     return _Terms(
         base=base,
         month=Recording.started_at >= month_start,
         unsigned=and_(not_(evidential), due_soon, unreviewed),
-        doubtful=and_(categorised, not_(evidential), or_(nearby, annotated)),
+        doubtful=and_(categorised, not_(evidential), or_(annotated, nearby)),
         nearby=nearby,
     )
 
@@ -292,14 +330,33 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
         by_officer=False,
         only=slice(2, 3),
     )
-    _count(
-        uow,
-        terms,
-        counts,
-        [split.summarised, Recording.started_at >= whole, terms.doubtful],
-        by_officer=False,
-        only=slice(3, 4),
+    bits = sum(NEARBY_BITS[c] for c in split.classes)
+    doubted = and_(
+        day.categorised, not_(day.evidential), or_(day.annotated, day.nearby.op("&")(bits) != 0)
     )
+    for _, unit, doubtful in uow.session.execute(
+        split.days(select(day.day, day.unit, func.sum(n)).where(doubted), whole.date()).group_by(
+            day.day, day.unit
+        )
+    ):
+        _add(counts, unit, (0, 0, 0, doubtful, 0))
+    if split.classes != set(AccessClass):
+        # Doubtful only through a neighbour of a class beyond the summary's, which the
+        # reader may list another way: looked for, recording by recording (few).
+        _count(
+            uow,
+            terms,
+            counts,
+            [
+                split.summarised,
+                Recording.started_at >= whole,
+                not_(annotated),
+                not_(_any_nearby(split.classes)),
+                terms.doubtful,
+            ],
+            by_officer=False,
+            only=slice(3, 4),
+        )
     return counts
 
 
@@ -422,12 +479,15 @@ def _week_rates(starts: list[datetime], counted: dict[int, tuple[int, int, int]]
     ]
 
 
-def _doubtful(uow: UnitOfWork, terms: _Terms) -> list[DoubtfulItem]:
-    """The month's first doubtful recordings, oldest first, each with why."""
+def _doubtful(uow: UnitOfWork, terms: _Terms, *, force: bool) -> list[DoubtfulItem]:
+    """The month's first doubtful recordings, oldest first, each with why. The force's
+    are found among the categorised non-evidential in time order (their index): a team's
+    month is read from its officers' ranges instead, a few of the force's candidates."""
+    candidates = [Recording.categorised == true(), Recording.evidential == false()]
     found = uow.session.execute(
         select(Recording.id, Officer.warrant_number, Recording.started_at, _flag(terms.nearby))
         .join(Officer, Officer.id == Recording.officer_id)
-        .where(*terms.base, terms.month, terms.doubtful)
+        .where(*terms.base, terms.month, terms.doubtful, *(candidates if force else ()))
         .order_by(Recording.started_at, Recording.id)
         .limit(MAX_DOUBTFUL_SHOWN)
     ).all()
@@ -456,13 +516,13 @@ def compliance(
         viewer = require(uow, principal, SystemAction.VIEW_COMPLIANCE, actor, tag)
         now = uow.now()
         scope, base = _scope(uow, principal, viewer, team)
-        terms = _terms(uow, principal, viewer, base, now)
         split = _split(uow, viewer, scope, now)
+        terms = _terms(uow, principal, viewer, base, now, split.classes)
         teams = _rows(uow, terms, split, by_officer=False) if scope == "force" else []
         officers = [] if scope == "force" else _rows(uow, terms, split, by_officer=True)
         rows = teams or officers
         weeks = _weeks(uow, terms, split, _first_monday(now))
-        items = _doubtful(uow, terms)
+        items = _doubtful(uow, terms, force=scope == "force")
         uow.audit(tag, actor, object_type="system", object_id=scope[:80])
         uow.commit()
         return Compliance(
@@ -483,8 +543,8 @@ def sign_off(system: System, principal: Principal, actor: Actor) -> SignedOff:
     with system.unit_of_work() as uow:
         viewer = require(uow, principal, SystemAction.SIGN_OFF_FOOTAGE, actor, tag)
         now = uow.now()
-        _, base = _scope(uow, principal, viewer, None)
-        terms = _terms(uow, principal, viewer, base, now)
+        scope, base = _scope(uow, principal, viewer, None)
+        terms = _terms(uow, principal, viewer, base, now, summarised_classes(viewer, scope))
         due = (*terms.base, terms.month, terms.unsigned)
         ids = list(
             uow.session.scalars(
