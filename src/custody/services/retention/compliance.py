@@ -285,9 +285,9 @@ def _count(
 
 def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
     """The force's month per team: the summary's whole days in the classes it holds for this
-    reader, and from the recordings the month's first part-day, the other classes, the
-    due-soon whose due date falls on the last due day, and the doubtful (whose evidential
-    neighbour is no fact of the recording's own)."""
+    reader (doubt by the classes of the neighbours they may list), and from the recordings
+    the month's first part-day, the other classes, the due-soon whose due date falls on the
+    last due day, and a doubt resting only on a neighbour of another class."""
     counts: _Counts = {}
     whole = split.whole_days
     if not split.classes:
@@ -297,9 +297,13 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
     n = day.recordings
     due_day = day.due_day if split.true_due else day.seen_due_day
     last_due_day = _midnight(split.due_by)
+    bits = sum(NEARBY_BITS[c] for c in split.classes)
+    doubted = and_(
+        day.categorised, not_(day.evidential), or_(day.annotated, day.nearby.op("&")(bits) != 0)
+    )
     # Grouped by day and team, the order of the summary's key: read along its days, where
     # grouping by team alone had SQLite read the whole summary in order of team.
-    for _, unit, total, uncategorised, unsigned, signed in uow.session.execute(
+    for _, unit, *summed in uow.session.execute(
         split.days(
             select(
                 day.day,
@@ -307,12 +311,13 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
                 func.sum(n),
                 func.sum(case((day.categorised, 0), else_=n)),
                 func.sum(case((due_day < last_due_day.date(), n), else_=0)),
+                func.sum(case((doubted, n), else_=0)),
                 func.sum(case((day.signed_off, n), else_=0)),
             ),
             whole.date(),
         ).group_by(day.day, day.unit)
     ):
-        _add(counts, unit, (total, uncategorised, unsigned, 0, signed))
+        _add(counts, unit, summed)
     _count(uow, terms, counts, [Recording.started_at < whole], by_officer=False)
     if split.beyond is not None:
         _count(uow, terms, counts, [split.beyond, Recording.started_at >= whole], by_officer=False)
@@ -330,16 +335,6 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
         by_officer=False,
         only=slice(2, 3),
     )
-    bits = sum(NEARBY_BITS[c] for c in split.classes)
-    doubted = and_(
-        day.categorised, not_(day.evidential), or_(day.annotated, day.nearby.op("&")(bits) != 0)
-    )
-    for _, unit, doubtful in uow.session.execute(
-        split.days(select(day.day, day.unit, func.sum(n)).where(doubted), whole.date()).group_by(
-            day.day, day.unit
-        )
-    ):
-        _add(counts, unit, (0, 0, 0, doubtful, 0))
     if split.classes != set(AccessClass):
         # Doubtful only through a neighbour of a class beyond the summary's, which the
         # reader may list another way: looked for, recording by recording (few).
