@@ -8,9 +8,17 @@ A live recording with an officer is counted once, in the row of its officer's un
 day it started, its access class and its facts (`custody.db.models.compliance`). Triggers
 keep the rows: on a recording added, changed in a counted column, or removed, one is taken
 from its old row and one added to its new; on an officer moving team, their recordings move
-between the teams' rows. On PostgreSQL the recording's trigger reads its officer's unit
-FOR SHARE, so that a move and a change of that officer's footage wait for one another and
-neither counts the other's footage in the wrong team.
+between the teams' rows. Rows are only added to (+1, -1), so concurrent changes never lose
+one another's counts. On PostgreSQL the recording's trigger reads its officer's unit FOR
+KEY SHARE and a move takes the officer FOR UPDATE, so that a move and a change of that
+officer's footage wait for one another and neither counts the other's footage in the wrong
+team.
+
+Each recording also keeps, per access class, how many of its officer's live evidential
+recordings began within two hours of it (itself included), kept by triggers too.
+
+A later migration that rebuilds `recordings` or `officers` on SQLite (batch mode copies the
+table) drops their triggers with the old table: it must create them again (`_sqlite_triggers`).
 """
 
 from collections.abc import Sequence
