@@ -246,3 +246,28 @@ def test_the_summary_equals_a_recount_after_an_officer_moves_team_while_their_fo
     with system.engine.connect() as connection:
         assert summary_wrong(connection) == {}
     assert_kept(world, "moves and changes at once")
+
+
+def test_a_complaint_hold_moves_the_force_s_due_soon_only_for_those_who_know_of_it(
+    system: System,
+) -> None:
+    """The force's rows are summed from the summary by the due day each reader may know: a
+    complaint hold on bob's footage falling due takes it out of professional standards'
+    due-soon, and leaves the administrator's figures as they were."""
+    world = build_world(system)
+    people = world.people
+    routine = world.record("5678CD", system.clock.now() - 26 * DAY)
+    categories.set_categories(system, people["bob"], routine, ["Non-evidential"], None, ACTOR)
+    told = {who: page(world, who, None) for who in ("admin2", "pat")}
+
+    holds.place_hold(
+        system, people["pat"], kind="complaint", reason="complaint 12", actor=ACTOR,
+        recording_ids=[routine],
+    )  # fmt: skip
+    assert page(world, "admin2", None) == told["admin2"]
+    hackney, was = (
+        next(row for row in found["teams"] if row["name"] == "Hackney")
+        for found in (page(world, "pat", None), told["pat"])
+    )
+    assert (was["due_soon_unreviewed"], hackney["due_soon_unreviewed"]) == (1, 0)
+    assert_kept(world, "a complaint hold on footage falling due")
