@@ -20,7 +20,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     and_,
     case,
     exists,
@@ -208,15 +207,13 @@ class _Split:
     def summarised(self) -> ColumnElement[bool]:
         return Recording.access_class.in_(sorted(c.value for c in self.classes))
 
-    def days(self, query: Select[Any], since: date, until: date | None = None) -> Select[Any]:
+    def days(self, since: date, until: date | None = None) -> list[ColumnElement[bool]]:
         """The summary's rows of this reader's classes and team, for these days."""
         day = ComplianceDay
-        query = query.where(
-            day.day >= since, day.access_class.in_(sorted(c.value for c in self.classes))
-        )
+        where = [day.day >= since, day.access_class.in_(sorted(c.value for c in self.classes))]
         if until is not None:
-            query = query.where(day.day < until)
-        return query.where(day.unit == self.team) if self.team else query
+            where.append(day.day < until)
+        return [*where, day.unit == self.team] if self.team else where
 
 
 def _midnight(at: datetime) -> datetime:
@@ -304,18 +301,17 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
     # Grouped by day and team, the order of the summary's key: read along its days, where
     # grouping by team alone had SQLite read the whole summary in order of team.
     for _, unit, *summed in uow.session.execute(
-        split.days(
-            select(
-                day.day,
-                day.unit,
-                func.sum(n),
-                func.sum(case((day.categorised, 0), else_=n)),
-                func.sum(case((due_day < last_due_day.date(), n), else_=0)),
-                func.sum(case((doubted, n), else_=0)),
-                func.sum(case((day.signed_off, n), else_=0)),
-            ),
-            whole.date(),
-        ).group_by(day.day, day.unit)
+        select(
+            day.day,
+            day.unit,
+            func.sum(n),
+            func.sum(case((day.categorised, 0), else_=n)),
+            func.sum(case((due_day < last_due_day.date(), n), else_=0)),
+            func.sum(case((doubted, n), else_=0)),
+            func.sum(case((day.signed_off, n), else_=0)),
+        )
+        .where(*split.days(whole.date()))
+        .group_by(day.day, day.unit)
     ):
         _add(counts, unit, summed)
     _count(uow, terms, counts, [Recording.started_at < whole], by_officer=False)
@@ -420,16 +416,14 @@ def _weeks(uow: UnitOfWork, terms: _Terms, split: _Split, first_monday: datetime
         day = ComplianceDay
         n = day.recordings
         for started, recorded, done, reviewed in uow.session.execute(
-            split.days(
-                select(
-                    day.day,
-                    func.sum(n),
-                    func.sum(case((day.categorised, n), else_=0)),
-                    func.sum(case((day.reviewed, n), else_=0)),
-                ),
-                first_monday.date(),
-                end.date(),
-            ).group_by(day.day)
+            select(
+                day.day,
+                func.sum(n),
+                func.sum(case((day.categorised, n), else_=0)),
+                func.sum(case((day.reviewed, n), else_=0)),
+            )
+            .where(*split.days(first_monday.date(), end.date()))
+            .group_by(day.day)
         ):
             add((started - first_monday.date()).days // 7, recorded, done, reviewed)
         if split.beyond is None:
