@@ -7,8 +7,14 @@ signed off, doubtfully categorised (`custody.domain.compliance`), and weekly rat
 
 Every count is of footage the reader may list (`services.access.visible_recordings`), and
 due dates are the ones they may know (`due_columns`): the page tells no one of a complaint
-hold or of footage their role does not list. A supervisor signs off their team's
-non-evidential footage before the sweep takes it; doubtful footage is left for a person.
+hold or of footage their role does not list. The weeks and the force's month are summed
+from the per-team, per-day summary the database keeps (`db.models.compliance`), in the
+access classes in which the reader lists all of the scope's footage
+(`access.summarised_classes`); the rest (a supervisor's cases' confidential footage, the
+month's first part-day, the last due day) is counted from the recordings.
+
+A supervisor signs off their team's non-evidential footage before the sweep takes it;
+doubtful footage is left for a person.
 """
 
 from __future__ import annotations
