@@ -379,6 +379,65 @@ def _postgresql_triggers() -> list[str]:
     ]
 
 
+def backfill_nearby(dialect: str) -> str:
+    """Count every live recording's evidential neighbours. Only the recordings with one are
+    written (most have none)."""
+    near = f"SELECT 1 FROM recordings o WHERE {_around(dialect, 'recordings', 'o')}"
+    return _own_nearby(dialect, "recordings").replace(
+        "WHERE id = recordings.id",
+        f"WHERE recordings.officer_id IS NOT NULL AND EXISTS ({near} AND {_evidential('o')})",
+    )
+
+
+def backfill_summary(dialect: str) -> str:
+    """Count the live recordings into an empty summary, after `backfill_nearby`."""
+    return _add(
+        dialect,
+        "r",
+        "o.unit",
+        "recordings r JOIN officers o ON o.id = r.officer_id WHERE r.state <> 'deleted'",
+        "count(*)",
+        group=True,
+    )
+
+
+def triggers(dialect: str) -> list[str]:
+    """The statements that make the triggers (and on PostgreSQL their functions)."""
+    return _postgresql_triggers() if dialect == "postgresql" else _sqlite_triggers()
+
+
+def triggers_dropped(dialect: str) -> list[str]:
+    """The statements that drop what `triggers` makes."""
+    if dialect == "postgresql":
+        return [
+            "DROP TRIGGER compliance_days_neighbours_changed ON recordings",
+            "DROP TRIGGER compliance_days_neighbours_removed ON recordings",
+            "DROP TRIGGER compliance_days_neighbours_counted ON recordings",
+            "DROP FUNCTION compliance_days_follow_neighbours()",
+            "DROP FUNCTION compliance_days_count_neighbours()",
+            "DROP TRIGGER compliance_days_officer_moved ON officers",
+            "DROP TRIGGER compliance_days_recording_changed ON recordings",
+            "DROP TRIGGER compliance_days_recording_added ON recordings",
+            "DROP FUNCTION compliance_days_follow_officer()",
+            "DROP FUNCTION compliance_days_follow_recording()",
+        ]
+    return [
+        *(
+            f"DROP TRIGGER compliance_days_{name}"
+            for name in (
+                "officer_moved",
+                "recording_removed",
+                "recording_changed",
+                "recording_added",
+            )
+        ),
+        *(
+            f"DROP TRIGGER compliance_days_neighbours_{name}"
+            for name in ("removed", "changed", "added")
+        ),
+    ]
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
@@ -388,14 +447,7 @@ def upgrade() -> None:
     with op.batch_alter_table("recordings", schema=None) as batch_op:
         for name in NEARBY:
             batch_op.add_column(sa.Column(name, sa.Integer(), server_default="0", nullable=False))
-    # Only the recordings with an evidential neighbour are written (most have none).
-    near = f"SELECT 1 FROM recordings o WHERE {_around(dialect, 'recordings', 'o')}"
-    op.execute(
-        _own_nearby(dialect, "recordings").replace(
-            "WHERE id = recordings.id",
-            f"WHERE recordings.officer_id IS NOT NULL AND EXISTS ({near} AND {_evidential('o')})",
-        )
-    )
+    op.execute(backfill_nearby(dialect))
     op.drop_index("ix_recordings_compliance", table_name="recordings")
     op.create_index("ix_recordings_compliance", "recordings", [*COVER, *NEARBY], unique=False)
     op.create_index(
@@ -423,37 +475,14 @@ def upgrade() -> None:
     op.create_index("ix_compliance_days_unit", "compliance_days", ["unit", "day"], unique=False)
     # The backfill, before the triggers: a recording written meanwhile waits for this
     # transaction (SQLite has one writer; PostgreSQL's triggers are created in it too).
-    op.execute(
-        _add(
-            dialect,
-            "r",
-            "o.unit",
-            "recordings r JOIN officers o ON o.id = r.officer_id WHERE r.state <> 'deleted'",
-            "count(*)",
-            group=True,
-        )
-    )
-    for statement in _postgresql_triggers() if dialect == "postgresql" else _sqlite_triggers():
+    op.execute(backfill_summary(dialect))
+    for statement in triggers(dialect):
         op.execute(statement)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER compliance_days_neighbours_changed ON recordings")
-        op.execute("DROP TRIGGER compliance_days_neighbours_removed ON recordings")
-        op.execute("DROP TRIGGER compliance_days_neighbours_counted ON recordings")
-        op.execute("DROP FUNCTION compliance_days_follow_neighbours()")
-        op.execute("DROP FUNCTION compliance_days_count_neighbours()")
-        op.execute("DROP TRIGGER compliance_days_officer_moved ON officers")
-        op.execute("DROP TRIGGER compliance_days_recording_changed ON recordings")
-        op.execute("DROP TRIGGER compliance_days_recording_added ON recordings")
-        op.execute("DROP FUNCTION compliance_days_follow_officer()")
-        op.execute("DROP FUNCTION compliance_days_follow_recording()")
-    else:
-        for name in ("officer_moved", "recording_removed", "recording_changed", "recording_added"):
-            op.execute(f"DROP TRIGGER compliance_days_{name}")
-        for name in ("removed", "changed", "added"):
-            op.execute(f"DROP TRIGGER compliance_days_neighbours_{name}")
+    for statement in triggers_dropped(op.get_bind().dialect.name):
+        op.execute(statement)
     op.drop_index("ix_compliance_days_unit", table_name="compliance_days")
     op.drop_table("compliance_days")
     op.drop_index("ix_recordings_doubt_candidates", table_name="recordings")
