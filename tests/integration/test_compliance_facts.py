@@ -1,11 +1,13 @@
 """Issue 16: the compliance page reads each recording's own facts from its row (categorised,
-evidential, annotated: migration 0024), kept by every change that moves them.
+evidential, annotated: migration 0024), kept by every change that moves them, and sums a
+team's whole days from the per-day summary the database keeps of them (migration 0025).
 
 After every kind of change — categorise, uncategorise, a category's rule changed, a note, a
 bookmark added and removed, a review, a sign-off, a complaint hold, an officer moving team,
-a deletion — the kept facts equal the facts decided from scratch, and every reader's page
-equals the page as it was counted before (`compliance_before`, EXISTS per recording).
-In Hackney, alice (1234AB) and bob (5678CD); in Camden, dave (9999EF).
+a deletion, footage added to a supervisor's case — the kept facts equal the facts decided
+from scratch, the summary equals a recount of the recordings (`compliance_days`), and every
+reader's page equals the page as it was counted before (`compliance_before`, EXISTS per
+recording). In Hackney, alice (1234AB) and bob (5678CD); in Camden, dave (9999EF).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from custody.db.models import Recording
 from custody.db.models.lifecycle import Category
 from custody.domain.actor import Actor
 from custody.domain.retention import DELETED
-from custody.services.evidence import annotations, categories, holds
+from custody.services.evidence import annotations, cases, categories, holds
 from custody.services.fleet import registry
 from custody.services.retention import compliance, review, sweep
 from custody.services.system import System
 from tests.integration import compliance_before as before
+from tests.integration.compliance_days import nearby_wrong, summary_wrong
 from tests.integration.lifecycle_world import World, build_world
 
 ACTOR = Actor("user:test")
@@ -64,6 +67,9 @@ def facts_wrong(system: System) -> list[str]:
 
 def assert_kept(world: World, after: str) -> None:
     assert facts_wrong(world.system) == [], f"kept facts drifted after {after}"
+    with world.system.engine.connect() as connection:
+        assert nearby_wrong(connection) == {}, f"evidential neighbours drifted after {after}"
+        assert summary_wrong(connection) == {}, f"the summary drifted after {after}"
     for who, team in READERS:
         assert page(world, who, team) == page(world, who, team, before), (after, who, team)
 
@@ -169,3 +175,99 @@ def test_footage_a_supervisor_may_not_list_changes_none_of_their_figures(
     assert (alice["recordings"], alice["doubtful"]) == (2, 1)
     assert (was["recordings"], was["doubtful"]) == (1, 0)
     assert_kept(world, "confidential footage")
+
+
+def test_a_supervisor_counts_the_confidential_footage_of_their_case_and_nothing_else(
+    system: System,
+) -> None:
+    """Sam's page sums Hackney's normal and restricted footage from the summary; alice's
+    confidential footage is counted for him only once it is in a case of his, from the
+    recording itself, with the doubt it casts on her footage of the same incident."""
+    world = build_world(system)
+    people = world.people
+    now = system.clock.now()
+    old = now - 26 * DAY
+    routine = world.record("1234AB", old)
+    categories.set_categories(system, people["alice"], routine, ["Non-evidential"], None, ACTOR)
+    complaint = world.record("1234AB", old + timedelta(minutes=30))
+    categories.set_categories(system, people["pat"], complaint, ["Complaint"], None, ACTOR)
+    case = cases.create_case(
+        system, people["pat"], reference="01/2345/27", title="Op Lantern", actor=ACTOR,
+        members=["sam"],
+    )  # fmt: skip
+    without = page(world, "sam", None)
+    assert_kept(world, "a case of sam's, empty")
+
+    cases.add_to_case(system, people["pat"], case.id, complaint, None, ACTOR)
+    with_it = page(world, "sam", None)
+    alice, was = (
+        next(row for row in found["officers"] if row["officer"] == "1234AB")
+        for found in (with_it, without)
+    )
+    assert (was["recordings"], was["doubtful"]) == (1, 0)
+    assert (alice["recordings"], alice["doubtful"]) == (2, 1)
+    assert sum(week["recorded"] for week in with_it["weeks"]) == (
+        sum(week["recorded"] for week in without["weeks"]) + 1
+    )
+    assert_kept(world, "confidential footage in sam's case")
+
+
+def test_the_summary_equals_a_recount_after_an_officer_moves_team_while_their_footage_changes(
+    system: System,
+) -> None:
+    """Bob moves between Hackney and Camden while his footage is categorised and recorded at
+    the same time: each change waits for the move or the move for it, and no recording is
+    counted in a team he has left."""
+    import threading
+
+    world = build_world(system)
+    people = world.people
+    now = system.clock.now()
+    footage = [world.record("5678CD", now - (3 + n) * DAY) for n in range(4)]
+    failures: list[BaseException] = []
+
+    def move() -> None:
+        try:
+            for unit in ("Camden", "Hackney", "Camden", "Hackney", "Camden"):
+                registry.update_officer(system, people["admin2"], "5678CD", unit=unit)
+        except BaseException as error:  # reported by the test below
+            failures.append(error)
+
+    mover = threading.Thread(target=move)
+    mover.start()
+    try:
+        for n, rid in enumerate(footage):
+            name = "Non-evidential" if n % 2 else "Road traffic"
+            categories.set_categories(system, people["pat"], rid, [name], None, ACTOR)
+            world.record("5678CD", now - (10 + n) * DAY)
+    finally:
+        mover.join()
+    assert failures == []
+    with system.engine.connect() as connection:
+        assert summary_wrong(connection) == {}
+    assert_kept(world, "moves and changes at once")
+
+
+def test_a_complaint_hold_moves_the_force_s_due_soon_only_for_those_who_know_of_it(
+    system: System,
+) -> None:
+    """The force's rows are summed from the summary by the due day each reader may know: a
+    complaint hold on bob's footage falling due takes it out of professional standards'
+    due-soon, and leaves the administrator's figures as they were."""
+    world = build_world(system)
+    people = world.people
+    routine = world.record("5678CD", system.clock.now() - 26 * DAY)
+    categories.set_categories(system, people["bob"], routine, ["Non-evidential"], None, ACTOR)
+    told = {who: page(world, who, None) for who in ("admin2", "pat")}
+
+    holds.place_hold(
+        system, people["pat"], kind="complaint", reason="complaint 12", actor=ACTOR,
+        recording_ids=[routine],
+    )  # fmt: skip
+    assert page(world, "admin2", None) == told["admin2"]
+    hackney, was = (
+        next(row for row in found["teams"] if row["name"] == "Hackney")
+        for found in (page(world, "pat", None), told["pat"])
+    )
+    assert (was["due_soon_unreviewed"], hackney["due_soon_unreviewed"]) == (1, 0)
+    assert_kept(world, "a complaint hold on footage falling due")

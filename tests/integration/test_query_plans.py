@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy import Connection, Engine, event, select, update
 from typer.testing import CliRunner
 
 from custody.cli import app as cli
@@ -46,9 +46,11 @@ from custody.web.deps import SESSION_COOKIE
 from custody.web.portal import fleet as fleet_portal
 from tests.apps import app_for
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
+from tests.integration.compliance_days import nearby_wrong, summary_wrong
 
-# The tables a page must never read whole: they grow with the force's footage.
-GROWING = ("recordings", "recording_categories", "audit_events")
+# The tables a page must never read whole: they grow with the force's footage (the
+# compliance summary with its days).
+GROWING = ("recordings", "recording_categories", "audit_events", "compliance_days")
 # PostgreSQL plan nodes that read all of their input before giving a row (an incremental
 # sort, of rows already in order of the index, does not).
 BLOCKING = ("Hash", "Sort", "Aggregate", "SetOp", "WindowAgg")
@@ -73,6 +75,9 @@ MEANT = {
     # A team's month counted from the facts kept on each recording, read from the index alone
     # (services/retention/compliance.py), never each recording's categories and notes.
     "compliance (supervisor)": r"ix_recordings_compliance",
+    # The force's month and weeks summed from the per-team, per-day summary along its days
+    # (migration 0025), never the force's footage counted recording by recording.
+    "compliance (force-wide)": r"(sqlite_autoindex_|pk_|ix_)compliance_days",
 }
 
 
@@ -685,3 +690,22 @@ def test_the_cameras_command_pages_on_by_cursor(
     assert serials[29] in first.output and serials[30] not in first.output
     assert serials[30] in second.output and serials[59] in second.output
     assert serials[29] not in second.output
+
+
+def test_the_seeded_force_holds_the_compliance_summary_as_the_triggers_would(
+    served: Served,
+) -> None:
+    """The seeder loads the footage with the summary's triggers set aside and fills the
+    summary and the neighbours' counts as migration 0025's backfill does: equal to a
+    recount, and kept again by the triggers for a change after it."""
+    engine = served.system.engine
+    with engine.connect() as connection:
+        assert summary_wrong(connection) == {}
+        assert nearby_wrong(connection) == {}
+        connection.execute(
+            update(Recording)
+            .where(Recording.id == served.force.recording_id)
+            .values(categorised=True, evidential=False, annotated=True)
+        )
+        assert summary_wrong(connection) == {}
+        connection.rollback()

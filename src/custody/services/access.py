@@ -391,11 +391,57 @@ def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[b
     class is `officer_id = ?`, which the (officer, started) index answers in order), and
     the recordings of the person's cases are named as a list where few: an OR of a range
     and a subquery made PostgreSQL walk the whole time index discarding rows."""
-    viewer = viewer_for(uow, principal)
+    conditions = [
+        term if classes == set(AccessClass) else _of_classes(classes) & term
+        for term, classes in _grant_terms(uow, viewer_for(uow, principal))
+    ]
+    if not conditions:
+        return false()
+    return or_(*conditions) if len(conditions) > 1 else conditions[0]
+
+
+def summarised_classes(viewer: Viewer, team: str | None) -> frozenset[AccessClass]:
+    """The access classes in which this person may list every recording of `team` (None:
+    the force): those a summary of the team's footage by class may answer for them."""
+    classes: set[AccessClass] = set()
+    for grant in listing_scope(viewer):
+        everywhere = grant.relationship in (Relationship.ANY, Relationship.STATED_REASON)
+        their_team = grant.relationship is Relationship.TEAM and team is not None
+        if everywhere or (their_team and viewer.unit == team):
+            classes |= grant.classes
+    return frozenset(classes)
+
+
+def listed_beyond(
+    uow: UnitOfWork, viewer: Viewer, classes: frozenset[AccessClass]
+) -> ColumnElement[bool] | None:
+    """A SQL condition: the recordings this principal may list whose access class is not in
+    `classes` (their cases' confidential footage, for a supervisor), or None for none. With
+    `summarised_classes`, what a summary by class cannot answer, named by the grants' own
+    terms so that it is read from their indexes (the listing condition with a class beyond
+    would be read through the grants that cannot hold)."""
+    conditions = [
+        _of_classes(set(granted) - classes) & term
+        for term, granted in _grant_terms(uow, viewer)
+        if set(granted) - classes
+    ]
+    if not conditions:
+        return None
+    return or_(*conditions) if len(conditions) > 1 else conditions[0]
+
+
+def _of_classes(classes: Iterable[AccessClass]) -> ColumnElement[bool]:
+    return Recording.access_class.in_(sorted(c.value for c in classes))
+
+
+def _grant_terms(
+    uow: UnitOfWork, viewer: Viewer
+) -> Iterator[tuple[ColumnElement[bool], set[AccessClass]]]:
+    """Each relationship's listing grants merged, as a condition on `Recording` and the
+    classes it lists in."""
     classes_of: dict[Relationship, set[AccessClass]] = {}
     for grant in listing_scope(viewer):
         classes_of.setdefault(grant.relationship, set()).update(grant.classes)
-    conditions: list[ColumnElement[bool]] = []
     for relationship, classes in classes_of.items():
         if relationship in (Relationship.ANY, Relationship.STATED_REASON):
             term: ColumnElement[bool] | None = true()
@@ -408,14 +454,8 @@ def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[b
             term = _in_cases(uow, viewer.case_ids)
         else:
             term = None
-        if term is None:
-            continue
-        if classes != set(AccessClass):
-            term = Recording.access_class.in_(sorted(c.value for c in classes)) & term
-        conditions.append(term)
-    if not conditions:
-        return false()
-    return or_(*conditions) if len(conditions) > 1 else conditions[0]
+        if term is not None:
+            yield term, classes
 
 
 def _in_cases(uow: UnitOfWork, case_ids: frozenset[int]) -> ColumnElement[bool]:

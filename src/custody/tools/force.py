@@ -17,6 +17,7 @@ of a seeded database does not verify. It is for measuring, never for a force.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import random
@@ -29,6 +30,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from custody.domain import merkle
+
+# The compliance summary and each recording's evidential neighbours (migration 0025) are
+# kept by triggers, a few statements for every recording written: seeding, they are made
+# after the footage is loaded, by the migration's own backfill in one statement each.
+_COMPLIANCE = importlib.import_module("custody.db.migrations.versions.0025_compliance_days")
 
 BOROUGHS = (
     "Barking and Dagenham", "Barnet", "Bexley", "Brent", "Bromley", "Camden", "Croydon",
@@ -231,7 +237,10 @@ def seed(
     the numbers of cases and docks follow from it unless given."""
     rnd = random.Random(random_seed)
     loader = _Loader(engine)
+    dialect = engine.dialect.name
     try:
+        for statement in _COMPLIANCE.triggers_dropped(dialect):
+            loader.execute(statement)
         return _seed(loader, rnd, recordings, now, password_hash, cases, docks_per_borough)
     finally:
         loader.close()
@@ -508,6 +517,15 @@ def _seed(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT max(id) FROM {table}))"
             )
+    dialect = "sqlite" if loader.sqlite else "postgresql"
+    for statement in (
+        _COMPLIANCE.backfill_nearby(dialect),
+        _COMPLIANCE.backfill_summary(dialect),
+        *_COMPLIANCE.triggers(dialect),
+    ):
+        loader.execute(statement)
+    if loader.sqlite:
+        loader.raw.commit()
     loader.analyse()
 
     in_case_1 = sorted(rid for c, rid in in_cases if c == 1)

@@ -2,6 +2,7 @@
 
 from custody.db.models import (
     bundles,  # noqa: F401  (registers its tables)
+    compliance,  # noqa: F401  (registers its tables)
     disclosure,  # noqa: F401  (registers its tables)
     lifecycle,  # noqa: F401  (registers its tables)
     redaction,  # noqa: F401  (registers its tables)

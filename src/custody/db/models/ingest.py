@@ -108,7 +108,13 @@ class Recording(Base):
             "last_reviewed_at",
             "seen_delete_due_at",
             "delete_due_at",
+            "nearby_evidential_normal",
+            "nearby_evidential_restricted",
+            "nearby_evidential_confidential",
         ),
+        # Footage categorised but not evidential, in the order it was recorded: the doubtful
+        # are among these few, the first of the month found without reading the rest.
+        Index("ix_recordings_doubt_candidates", "categorised", "evidential", "started_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -178,6 +184,18 @@ class Recording(Base):
     categorised: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     evidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     annotated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How many of the same officer's live evidential recordings, of each access class, began
+    # within two hours of this one (`domain.compliance.INCIDENT`): footage called
+    # non-evidential beside them is doubtful. Kept by the database's triggers (migration
+    # 0025) on every change of any recording's officer, time, state, class or evidential,
+    # as counts that concurrent changes add to and take from, never as a flag each rewrites.
+    nearby_evidential_normal: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    nearby_evidential_restricted: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
+    nearby_evidential_confidential: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
+    )
     # The tombstone: when it was deleted, the signed certificate, and when its objects left.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deletion_certificate: Mapped[str | None] = mapped_column(Text)
