@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -181,8 +182,9 @@ def served(
 
 @pytest.fixture(scope="module")
 def smaller(modules_tmp: Path, install: Installer) -> Iterator[Served]:
-    """A force of 1,200 recordings, 25 cases and 32 docks, on SQLite."""
-    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1, at_scale=False)
+    """A force of 1,200 recordings, 25 cases and 64 docks, on SQLite: more docks than the
+    fleet page shows at once, as the larger force has, so that both page them."""
+    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 2, at_scale=False)
 
 
 def _plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
@@ -524,6 +526,54 @@ def test_the_fleet_page_pages_its_cameras_by_cursor(
         address = following.group(1).replace("&amp;", "&")
     assert seen == [camera["serial"] for camera in every]
     refused = served.client.get("/fleet?after=nonsense", headers={"Accept": "text/html"})
+    assert refused.status_code == 400
+
+
+def test_the_fleet_page_pages_its_docks_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet page's docks, followed page by page by its "Next docks" link, are every
+    dock once in order of name, each with as many cameras last docked there as the docks
+    list says, the page of cameras kept; a cursor the page never gave is refused."""
+    monkeypatch.setattr(fleet_portal, "DOCKS_PAGE", 30)
+    monkeypatch.setattr(fleet_portal, "CAMERAS_PAGE", 30)
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    every = served.client.get("/api/v1/docks?limit=500").json()["items"]
+    assert len(every) == served.force.docks > 60
+    with served.system.engine.connect() as connection:
+        docked = dict(
+            connection.exec_driver_sql(
+                "SELECT docks.name, count(cameras.id) FROM docks"
+                " LEFT JOIN cameras ON cameras.last_dock_id = docks.id GROUP BY docks.name"
+            ).all()
+        )
+    assert [d["cameras_last_docked_here"] for d in every] == [docked[d["name"]] for d in every]
+    assert any(docked.values())
+    first = served.client.get("/fleet", headers={"Accept": "text/html"})
+    cameras = re.search(r'href="([^"]+)" rel="next">Next cameras', first.text)
+    assert cameras is not None
+    seen: list[tuple[str, int]] = []
+    address = cameras.group(1).replace("&amp;", "&")
+    while True:
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        rows = re.findall(
+            r'<td>([^<]+)<br><span class="muted">[^<]*bays</span></td>.*?'
+            r'<td class="num">(\d+)</td>',
+            page.text,
+            re.DOTALL,
+        )
+        seen += [(unescape(name), int(count)) for name, count in rows]
+        assert f" offline of {len(every)}</li>" in page.text, "of every dock, not the page's"
+        assert "Next cameras" in page.text and "First cameras" in page.text, "cameras kept"
+        following = re.search(r'href="([^"]+)" rel="next">Next docks', page.text)
+        if following is None:
+            break
+        assert len(rows) == 30 and f"30 of {len(every)} docks" in page.text
+        address = following.group(1).replace("&amp;", "&")
+    assert "First docks" in page.text
+    assert seen == [(d["name"], d["cameras_last_docked_here"]) for d in every]
+    refused = served.client.get("/fleet?docks_after=nonsense", headers={"Accept": "text/html"})
     assert refused.status_code == 400
 
 
