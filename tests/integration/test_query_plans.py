@@ -40,12 +40,14 @@ from custody.services.evidence import cases as case_service
 from custody.services.identity import signin, users
 from custody.services.recordings import search as searching
 from custody.services.recordings.search import Search
+from custody.services.retention import review
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
 from custody.web.app import create_app
 from custody.web.deps import SESSION_COOKIE
 from custody.web.portal import fleet as fleet_portal
+from custody.web.portal import retention as retention_portal
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
 
 # The tables a page must never read whole: they grow with the force's footage.
@@ -419,6 +421,82 @@ def test_retention_lists_page_on_by_cursor_as_by_offset(served: Served, listing:
     assert len(by_offset) > 100, "the list spans pages"
     assert by_cursor == by_offset and len(by_cursor) == len(set(by_cursor))
     assert served.client.get(f"{listing}offset=1001").status_code in (400, 422)
+
+
+@pytest.mark.parametrize(
+    ("portal", "api", "role", "size"),
+    [
+        ("/retention", "/api/v1/retention/pending", "administrator", 40),
+        ("/retention", "/api/v1/retention/pending", "supervisor", 4),
+    ],
+)
+def test_the_portal_retention_lists_page_on_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch, portal: str, api: str, role: str, size: int
+) -> None:
+    """A retention list in the portal, followed by its "Next page" link, is the list the API
+    gives by offset: each recording once, in order, to its end; a cursor the page never gave
+    and an offset past the deepest are refused with a 400 page."""
+    monkeypatch.setattr(retention_portal, "PAGE", size)
+    served.client.cookies.set(SESSION_COOKIE, served.sessions[role])
+    by_offset: list[str] = []
+    for offset in range(0, 1000, 100):
+        items = served.client.get(f"{api}?limit=100&offset={offset}").json()["items"]
+        by_offset += [item["id"] for item in items]
+        if len(items) < 100:
+            break
+    shown: list[str] = []
+    address = portal
+    while True:
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        shown += re.findall(r'<a href="/recordings/([0-9a-f-]{36})">', page.text)
+        assert (address != portal) == ("First page" in page.text)
+        following = re.search(r'href="([^"]+)" rel="next">Next page', page.text)
+        if following is None:
+            break
+        assert "after=" in following.group(1) and "offset=" not in following.group(1)
+        address = portal + following.group(1).replace("&amp;", "&")
+    assert len(by_offset) > 2 * size, "the list spans pages"
+    assert shown == by_offset and len(set(shown)) == len(shown)
+    for listing in (portal, "/retention/review"):
+        for bad in ("after=nonsense", "after=W10", "offset=1001"):
+            refused = served.client.get(f"{listing}?{bad}", headers={"Accept": "text/html"})
+            assert refused.status_code == 400, (listing, bad)
+
+
+def test_a_retention_cursor_tells_nothing_of_footage_hidden_from_its_holder(
+    served: Served,
+) -> None:
+    """A cursor forged to name another team's recording due amid the supervisor's pending
+    list pages on from its date exactly as one naming no recording at all: only the team's
+    footage due after it, never the hidden one."""
+    supervisor = users.principal_named(served.system, served.force.users["supervisor"])
+
+    def after(cursor: str | None) -> list[str]:
+        found = review.pending(
+            served.system, supervisor, supervisor.actor(), limit=500, cursor=cursor
+        )
+        assert found.next_cursor is None
+        return [item.id for item in found.items]
+
+    own = after(None)
+    with served.system.engine.connect() as connection:
+        due = dict(
+            connection.execute(
+                select(Recording.id, Recording.seen_delete_due_at).where(Recording.id.in_(own))
+            ).all()
+        )
+        middle = sorted(due.values())[len(due) // 2]
+        hidden = connection.execute(
+            select(Recording.id, Recording.seen_delete_due_at)
+            .where(Recording.id.not_in(own), Recording.seen_delete_due_at < middle)
+            .order_by(Recording.seen_delete_due_at.desc())
+            .limit(1)
+        ).one()
+    named = after(cursors.encode(hidden.seen_delete_due_at, hidden.id))
+    nobody = after(cursors.encode(hidden.seen_delete_due_at, "f" * 36))
+    assert named == nobody == [rid for rid in own if due[rid] > hidden.seen_delete_due_at]
+    assert named and hidden.id not in named
 
 
 @pytest.mark.parametrize("sort", ["newest", "oldest", "longest", "shortest"])

@@ -383,14 +383,20 @@ def require_classification(
 CASE_RECORDINGS_LISTED = 2000
 
 
-def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[bool]:
+def visible_recordings(
+    uow: UnitOfWork, principal: Principal, *, team_listed: bool = False
+) -> ColumnElement[bool]:
     """A SQL condition: the recordings this principal may list, from the access contract's
     listing grants (so that lists filter in SQL by the same rules `decide` applies).
 
     Grants of one relationship are merged into one term (an officer's own footage of every
     class is `officer_id = ?`, which the (officer, started) index answers in order), and
     the recordings of the person's cases are named as a list where few: an OR of a range
-    and a subquery made PostgreSQL walk the whole time index discarding rows."""
+    and a subquery made PostgreSQL walk the whole time index discarding rows.
+
+    With `team_listed`, the team's officers are named as a list too (read here): for a count
+    of a team's footage, which each officer's index answers, where the planner given a
+    subquery walks the force's date index instead, reading thirty rows for each one counted."""
     viewer = viewer_for(uow, principal)
     classes_of: dict[Relationship, set[AccessClass]] = {}
     for grant in listing_scope(viewer):
@@ -403,7 +409,10 @@ def visible_recordings(uow: UnitOfWork, principal: Principal) -> ColumnElement[b
             term = Recording.officer_id == viewer.officer_id
         elif relationship is Relationship.TEAM and viewer.unit is not None:
             team = select(Officer.id).where(Officer.unit == viewer.unit)
-            term = Recording.officer_id.in_(team)
+            if team_listed:
+                term = Recording.officer_id.in_(sorted(uow.session.scalars(team)))
+            else:
+                term = Recording.officer_id.in_(team)
         elif relationship is Relationship.CASE and viewer.case_ids:
             term = _in_cases(uow, viewer.case_ids)
         else:
