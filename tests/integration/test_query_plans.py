@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -39,11 +40,13 @@ from custody.services.evidence import cases as case_service
 from custody.services.identity import signin, users
 from custody.services.recordings import search as searching
 from custody.services.recordings.search import Search
+from custody.services.retention import review
 from custody.services.system import System
 from custody.tools.force import HOT_PAGES as PAGES
 from custody.tools.force import NOW, REASON, Seeded, assume_statistics, seed
 from custody.web.deps import SESSION_COOKIE
 from custody.web.portal import fleet as fleet_portal
+from custody.web.portal import retention as retention_portal
 from tests.apps import app_for
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
 from tests.integration.compliance_days import nearby_wrong, summary_wrong
@@ -78,6 +81,9 @@ MEANT = {
     # The force's month and weeks summed from the per-team, per-day summary along its days
     # (migration 0025), never the force's footage counted recording by recording.
     "compliance (force-wide)": r"(sqlite_autoindex_|pk_|ix_)compliance_days",
+    # Each borough's uploaded officers and idle cameras counted from the indexes alone
+    # (migration 0026), never 22,000 officers' and cameras' rows read for their dates.
+    "roll-out": r"ix_cameras_borough_recorded",
 }
 
 
@@ -186,8 +192,9 @@ def served(
 
 @pytest.fixture(scope="module")
 def smaller(modules_tmp: Path, install: Installer) -> Iterator[Served]:
-    """A force of 1,200 recordings, 25 cases and 32 docks, on SQLite."""
-    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 1, at_scale=False)
+    """A force of 1,200 recordings, 25 cases and 64 docks, on SQLite: more docks than the
+    fleet page shows at once, as the larger force has, so that both page them."""
+    yield from _sqlite_force(modules_tmp / "smaller", install, 1200, 25, 2, at_scale=False)
 
 
 def _plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
@@ -424,6 +431,86 @@ def test_retention_lists_page_on_by_cursor_as_by_offset(served: Served, listing:
     assert served.client.get(f"{listing}offset=1001").status_code in (400, 422)
 
 
+@pytest.mark.parametrize(
+    ("portal", "api", "role", "size"),
+    [
+        ("/retention", "/api/v1/retention/pending", "administrator", 40),
+        ("/retention", "/api/v1/retention/pending", "supervisor", 4),
+    ],
+)
+def test_the_portal_retention_lists_page_on_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch, portal: str, api: str, role: str, size: int
+) -> None:
+    """A retention list in the portal, followed by its "Next page" link, is the list the API
+    gives by offset: each recording once, in order, to its end; a cursor the page never gave
+    and an offset past the deepest are refused with a 400 page."""
+    monkeypatch.setattr(retention_portal, "PAGE", size)
+    served.client.cookies.set(SESSION_COOKIE, served.sessions[role])
+    by_offset: list[str] = []
+    totals = set()
+    for offset in range(0, 1000, 100):
+        answer = served.client.get(f"{api}?limit=100&offset={offset}").json()
+        by_offset += [item["id"] for item in answer["items"]]
+        totals.add((answer["total"], answer["total_exact"]))
+        if len(answer["items"]) < 100:
+            break
+    # Counted apart from the list (a team's officers one by one): the same recordings.
+    assert totals == {(len(by_offset), True)}
+    shown: list[str] = []
+    address = portal
+    while True:
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        shown += re.findall(r'<a href="/recordings/([0-9a-f-]{36})">', page.text)
+        assert (address != portal) == ("First page" in page.text)
+        following = re.search(r'href="([^"]+)" rel="next">Next page', page.text)
+        if following is None:
+            break
+        assert "after=" in following.group(1) and "offset=" not in following.group(1)
+        address = portal + following.group(1).replace("&amp;", "&")
+    assert len(by_offset) > 2 * size, "the list spans pages"
+    assert shown == by_offset and len(set(shown)) == len(shown)
+    for listing in (portal, "/retention/review"):
+        for bad in ("after=nonsense", "after=W10", "offset=1001"):
+            refused = served.client.get(f"{listing}?{bad}", headers={"Accept": "text/html"})
+            assert refused.status_code == 400, (listing, bad)
+
+
+def test_a_retention_cursor_tells_nothing_of_footage_hidden_from_its_holder(
+    served: Served,
+) -> None:
+    """A cursor forged to name another team's recording due amid the supervisor's pending
+    list pages on from its date exactly as one naming no recording at all: only the team's
+    footage due after it, never the hidden one."""
+    supervisor = users.principal_named(served.system, served.force.users["supervisor"])
+
+    def after(cursor: str | None) -> list[str]:
+        found = review.pending(
+            served.system, supervisor, supervisor.actor(), limit=500, cursor=cursor
+        )
+        assert found.next_cursor is None
+        return [item.id for item in found.items]
+
+    own = after(None)
+    with served.system.engine.connect() as connection:
+        due = dict(
+            connection.execute(
+                select(Recording.id, Recording.seen_delete_due_at).where(Recording.id.in_(own))
+            ).all()
+        )
+        middle = sorted(due.values())[len(due) // 2]
+        hidden = connection.execute(
+            select(Recording.id, Recording.seen_delete_due_at)
+            .where(Recording.id.not_in(own), Recording.seen_delete_due_at < middle)
+            .order_by(Recording.seen_delete_due_at.desc())
+            .limit(1)
+        ).one()
+    named = after(cursors.encode(hidden.seen_delete_due_at, hidden.id))
+    nobody = after(cursors.encode(hidden.seen_delete_due_at, "f" * 36))
+    assert named == nobody == [rid for rid in own if due[rid] > hidden.seen_delete_due_at]
+    assert named and hidden.id not in named
+
+
 @pytest.mark.parametrize("sort", ["newest", "oldest", "longest", "shortest"])
 def test_a_search_orders_its_few_matches_as_the_database_orders_many(
     served: Served, sort: str
@@ -529,6 +616,54 @@ def test_the_fleet_page_pages_its_cameras_by_cursor(
         address = following.group(1).replace("&amp;", "&")
     assert seen == [camera["serial"] for camera in every]
     refused = served.client.get("/fleet?after=nonsense", headers={"Accept": "text/html"})
+    assert refused.status_code == 400
+
+
+def test_the_fleet_page_pages_its_docks_by_cursor(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet page's docks, followed page by page by its "Next docks" link, are every
+    dock once in order of name, each with as many cameras last docked there as the docks
+    list says, the page of cameras kept; a cursor the page never gave is refused."""
+    monkeypatch.setattr(fleet_portal, "DOCKS_PAGE", 30)
+    monkeypatch.setattr(fleet_portal, "CAMERAS_PAGE", 30)
+    served.client.cookies.set(SESSION_COOKIE, served.sessions["fleet_manager"])
+    every = served.client.get("/api/v1/docks?limit=500").json()["items"]
+    assert len(every) == served.force.docks > 60
+    with served.system.engine.connect() as connection:
+        docked = dict(
+            connection.exec_driver_sql(
+                "SELECT docks.name, count(cameras.id) FROM docks"
+                " LEFT JOIN cameras ON cameras.last_dock_id = docks.id GROUP BY docks.name"
+            ).all()
+        )
+    assert [d["cameras_last_docked_here"] for d in every] == [docked[d["name"]] for d in every]
+    assert any(docked.values())
+    first = served.client.get("/fleet", headers={"Accept": "text/html"})
+    cameras = re.search(r'href="([^"]+)" rel="next">Next cameras', first.text)
+    assert cameras is not None
+    seen: list[tuple[str, int]] = []
+    address = cameras.group(1).replace("&amp;", "&")
+    while True:
+        page = served.client.get(address, headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        rows = re.findall(
+            r'<td>([^<]+)<br><span class="muted">[^<]*bays</span></td>.*?'
+            r'<td class="num">(\d+)</td>',
+            page.text,
+            re.DOTALL,
+        )
+        seen += [(unescape(name), int(count)) for name, count in rows]
+        assert f" offline of {len(every)}</li>" in page.text, "of every dock, not the page's"
+        assert "Next cameras" in page.text and "First cameras" in page.text, "cameras kept"
+        following = re.search(r'href="([^"]+)" rel="next">Next docks', page.text)
+        if following is None:
+            break
+        assert len(rows) == 30 and f"30 of {len(every)} docks" in page.text
+        address = following.group(1).replace("&amp;", "&")
+    assert "First docks" in page.text
+    assert seen == [(d["name"], d["cameras_last_docked_here"]) for d in every]
+    refused = served.client.get("/fleet?docks_after=nonsense", headers={"Accept": "text/html"})
     assert refused.status_code == 400
 
 

@@ -24,6 +24,9 @@ from custody.db.types import UTCDateTime
 
 class Officer(Base):
     __tablename__ = "officers"
+    # The roll-out counts each borough's officers whose footage has uploaded from the index
+    # alone (0026), never reading 22,000 officers' rows for the date.
+    __table_args__ = (Index("ix_officers_unit_recorded", "unit", "first_recorded_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Warrant or shoulder number: the force's own identifier, on every manifest.
@@ -42,9 +45,10 @@ class Officer(Base):
 
 class Camera(Base):
     __tablename__ = "cameras"
-    # The roll-out counts issued cameras per borough; health looks for long-undocked ones.
+    # The roll-out counts issued cameras, and the idle among them, per borough from the index
+    # alone (0026); health looks for long-undocked ones.
     __table_args__ = (
-        Index("ix_cameras_borough_status", "borough", "status"),
+        Index("ix_cameras_borough_recorded", "borough", "status", "last_recorded_at"),
         # The fleet's alerts by range: issued cameras out too long, old firmware (0021).
         Index("ix_cameras_status_docked", "status", "last_docked_at", "status_changed_at"),
         Index("ix_cameras_model_firmware", "model", "firmware", "status"),

@@ -244,13 +244,7 @@ def list_docks(
 ) -> Paged[DockView]:
     """Docks by name, with when each was last heard from and how many cameras sit there."""
     page = page or Page()
-    docked = (
-        select(func.count(Camera.id))
-        .where(Camera.last_dock_id == Dock.id)
-        .correlate(Dock)
-        .scalar_subquery()
-    )
-    query = select(Dock, docked)
+    query = select(Dock)
     counted = select(Dock.id)
     if station:
         query = query.where(Dock.station == station)
@@ -258,6 +252,7 @@ def list_docks(
     with system.unit_of_work() as uow:
         require_role(uow, principal, SystemAction.VIEW_FLEET, actor or principal.actor())
         listed = _paged(uow, query, counted, page, Dock.name)
+        docked = _cameras_docked_at(uow, [dock.id for (dock,) in listed.rows])
     return Paged[DockView](
         items=[
             DockView(
@@ -267,9 +262,9 @@ def list_docks(
                 created_at=isoformat(dock.created_at),
                 last_seen_at=when(dock.last_seen_at),
                 revoked=dock.revoked_at is not None,
-                cameras_last_docked_here=count,
+                cameras_last_docked_here=docked.get(dock.id, 0),
             )
-            for dock, count in listed.rows
+            for (dock,) in listed.rows
         ],
         total=listed.total,
         limit=page.limit,
@@ -277,3 +272,17 @@ def list_docks(
         cursor=page.after,
         next_cursor=listed.next_cursor,
     )
+
+
+def _cameras_docked_at(uow: UnitOfWork, dock_ids: list[int]) -> dict[int, int]:
+    """How many cameras last docked at each of these docks: the page's docks only, counted
+    in one statement along the cameras' last-dock index (a count beside every dock of the
+    list read each dock's cameras, shown or not)."""
+    if not dock_ids:
+        return {}
+    found = uow.session.execute(
+        select(Camera.last_dock_id, func.count())
+        .where(Camera.last_dock_id.in_(dock_ids))
+        .group_by(Camera.last_dock_id)
+    )
+    return {int(dock_id): int(count) for dock_id, count in found if dock_id is not None}

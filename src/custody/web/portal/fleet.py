@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from custody.domain.access import SystemAction
 from custody.domain.clock import parse_time
 from custody.domain.principal import Principal
-from custody.services.answers import MAX_PAGE, Answer, Page
+from custody.services.answers import Answer, Page
 from custody.services.cursors import LONGEST
 from custody.services.fleet import health as fleet_health
 from custody.services.fleet import views
@@ -27,6 +27,9 @@ from custody.web.portal.pages import PortalRoute, render
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 FleetViewer = Annotated[Principal, Depends(Permit(SystemAction.VIEW_FLEET))]
 CAMERAS_PAGE = 100
+# Docks a page: a force has hundreds (ten a borough at the Met), which the page read and
+# rendered whole, each with its cameras counted.
+DOCKS_PAGE = 50
 # The worst few alerts head the page; the tables below flag every camera and dock.
 ALERTS_SHOWN = 6
 LOW_BATTERY = 20
@@ -43,10 +46,12 @@ def _times(item: Answer, *names: str) -> dict[str, object]:
     return fields
 
 
-def _cameras_at(status: str | None, after: str | None) -> str:
-    """The fleet page's address with the cameras from the start, or after a cursor."""
-    asked = ({"status": status} if status else {}) | ({"after": after} if after else {})
-    return f"/fleet?{urlencode(asked)}#cameras-title" if asked else "/fleet#cameras-title"
+def _fleet_at(status: str | None, after: str | None, docks_after: str | None, to: str) -> str:
+    """The fleet page's address showing the cameras and the docks from their start or after
+    a cursor each, scrolled to `to` (the list the link pages)."""
+    asked = {"status": status, "after": after, "docks_after": docks_after}
+    given = {name: value for name, value in asked.items() if value}
+    return f"/fleet?{urlencode(given)}#{to}" if given else f"/fleet#{to}"
 
 
 @router.get("/fleet", openapi_extra=access(SystemAction.VIEW_FLEET))
@@ -56,6 +61,7 @@ async def fleet(
     user: FleetViewer,
     status: str | None = Query(None),
     after: str | None = Query(None, max_length=LONGEST, description="the cameras after this"),
+    docks_after: str | None = Query(None, max_length=LONGEST, description="the docks after this"),
 ) -> Response:
     actor = user_actor(request, user)
     cameras = await run_in_threadpool(
@@ -68,7 +74,9 @@ async def fleet(
         )
     )
     docks = await run_in_threadpool(
-        lambda: views.list_docks(system, user, page=Page(limit=MAX_PAGE), actor=actor)
+        lambda: views.list_docks(
+            system, user, page=Page(limit=DOCKS_PAGE, after=docks_after or None), actor=actor
+        )
     )
     # The worst alerts, and the rows shown flagged by the same rules, however many alerts
     # there are in all: in one transaction.
@@ -97,8 +105,21 @@ async def fleet(
         dock_rows=dock_rows,
         alerted=alerted,
         status_filter=status or "",
-        first_cameras=_cameras_at(status, None) if cameras.cursor else None,
-        next_cameras=_cameras_at(status, cameras.next_cursor) if cameras.next_cursor else None,
+        docks=docks,
+        first_cameras=(
+            _fleet_at(status, None, docks_after, "cameras-title") if cameras.cursor else None
+        ),
+        next_cameras=(
+            _fleet_at(status, cameras.next_cursor, docks_after, "cameras-title")
+            if cameras.next_cursor
+            else None
+        ),
+        first_docks=_fleet_at(status, after, None, "docks-title") if docks.cursor else None,
+        next_docks=(
+            _fleet_at(status, after, docks.next_cursor, "docks-title")
+            if docks.next_cursor
+            else None
+        ),
         low_battery=LOW_BATTERY,
         low_space=LOW_SPACE_BYTES,
         low_battery_count=sum(

@@ -15,6 +15,7 @@ from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.domain.retention import days_left as days_before_deletion
+from custody.services.cursors import LONGEST
 from custody.services.evidence import categories as categorising
 from custody.services.recordings import search
 from custody.services.retention import review
@@ -69,12 +70,15 @@ async def _pending_page(
     request: Request,
     system: SystemDep,
     user: Principal,
-    offset: int,
+    offset: int = 0,
+    after: str | None = None,
     *,
     errors: dict[str, str] | None = None,
 ) -> Response:
     answer = await run_in_threadpool(
-        lambda: review.pending(system, user, user_actor(request, user), limit=PAGE, offset=offset)
+        lambda: review.pending(
+            system, user, user_actor(request, user), limit=PAGE, offset=offset, cursor=after
+        )
     )
     rows = await run_in_threadpool(_with_cards, system, user, answer.items)
     categories = await run_in_threadpool(categorising.categories_to_give, system, user)
@@ -96,9 +100,15 @@ async def _pending_page(
 
 @router.get("/retention", openapi_extra=access(Action.LIST))
 async def pending(
-    request: Request, system: SystemDep, user: PortalUser, offset: int = Query(0, ge=0)
+    request: Request,
+    system: SystemDep,
+    user: PortalUser,
+    offset: int = Query(0, ge=0, le=1_000_000),
+    after: str | None = Query(None, max_length=LONGEST, description="the page after this"),
 ) -> Response:
-    return await _pending_page(request, system, user, offset)
+    # Paged by cursor (each page's "Next page"), as the API pages it: an offset makes the
+    # database walk every row before the page; an old link's offset is still honoured.
+    return await _pending_page(request, system, user, offset, after or None)
 
 
 @router.post("/retention/{recording_id}/restore", openapi_extra=access(Action.RESTORE))
@@ -128,27 +138,32 @@ async def restore(
                 message += " Its deletion date did not move: that category is not evidence."
             return redirect(request, "/retention", flash=message)
     first = next(iter(form.errors.values()))
-    return await _pending_page(request, system, user, 0, errors={recording_id: first})
+    return await _pending_page(request, system, user, errors={recording_id: first})
 
 
 @router.get("/retention/review", openapi_extra=access(SystemAction.REVIEW_QUEUE))
 async def review_queue(
-    request: Request, system: SystemDep, user: Reviewer, offset: int = Query(0, ge=0)
+    request: Request,
+    system: SystemDep,
+    user: Reviewer,
+    offset: int = Query(0, ge=0, le=1_000_000),
+    after: str | None = Query(None, max_length=LONGEST, description="the page after this"),
 ) -> Response:
-    return await _review_page(request, system, user, offset)
+    return await _review_page(request, system, user, offset, after or None)
 
 
 async def _review_page(
     request: Request,
     system: SystemDep,
     user: Principal,
-    offset: int,
+    offset: int = 0,
+    after: str | None = None,
     *,
     errors: dict[str, str] | None = None,
 ) -> Response:
     answer = await run_in_threadpool(
         lambda: review.review_queue(
-            system, user, user_actor(request, user), limit=PAGE, offset=offset
+            system, user, user_actor(request, user), limit=PAGE, offset=offset, cursor=after
         )
     )
     rows = await run_in_threadpool(_with_cards, system, user, answer.items)
@@ -175,7 +190,7 @@ async def mark_reviewed(
     note = str(data.get("note", "")).strip()
     if not note:
         return await _review_page(
-            request, system, user, 0, errors={recording_id: "Say why it is still kept."}
+            request, system, user, errors={recording_id: "Say why it is still kept."}
         )
     try:
         await run_in_threadpool(
@@ -183,5 +198,5 @@ async def mark_reviewed(
         )
     except (InvalidInput, Conflict) as exc:
         message = exc.message[0].upper() + exc.message[1:]
-        return await _review_page(request, system, user, 0, errors={recording_id: message})
+        return await _review_page(request, system, user, errors={recording_id: message})
     return redirect(request, "/retention/review", flash="Reviewed: kept until its next review.")
