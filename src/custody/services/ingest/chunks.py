@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from custody.db.models import Manifest as ManifestRow
 from custody.db.models import Upload
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -80,6 +81,7 @@ class ChunkWriter:
         upload: UploadStatus,
         checksum: Checksum | None,
         actor: Actor,
+        sha256: str,
     ) -> None:
         self.system = system
         self.dock = dock
@@ -87,8 +89,8 @@ class ChunkWriter:
         self.checksum = checksum
         self.actor = actor
         self.written = 0
-        # The chunk's own digest, by the algorithm its Upload-Checksum names.
-        self._digest = hashlib.new(checksum.algorithm if checksum else "sha256")
+        # The chunk's own digest, by the algorithm its Upload-Checksum names (none without).
+        self._digest = hashlib.new(checksum.algorithm) if checksum else None
         self._running = RUNNING_HASHES.take(upload.upload_id, upload.offset)
         self._finished = False
         self._staged: StagedWriter | None = None
@@ -96,7 +98,8 @@ class ChunkWriter:
             # Every byte is here already (a commit was interrupted): nothing to write,
             # and the staged bytes may have moved into the store, so do not touch them.
             return
-        self._staged = system.staging.writer(upload.upload_id, upload.offset, upload.length)
+        # Staged for the object the manifest names (the embedded store seals it as it comes).
+        self._staged = system.staging.writer(upload.upload_id, upload.offset, upload.length, sha256)
 
     @property
     def remaining(self) -> int:
@@ -108,7 +111,8 @@ class ChunkWriter:
         if len(data) > self.remaining or self._staged is None:
             raise InvalidInput("the chunk runs past Upload-Length")
         self._staged.write(data)
-        self._digest.update(data)
+        if self._digest is not None:
+            self._digest.update(data)
         if self._running is not None:
             self._running.update(data)
         self.written += len(data)
@@ -123,7 +127,7 @@ class ChunkWriter:
             self._finished = True
             return commit_upload(self.system, self.dock, self.upload.upload_id, self.actor)
         if self.checksum is not None and (
-            not complete_body or not self.checksum.matches(self._digest)
+            not complete_body or self._digest is None or not self.checksum.matches(self._digest)
         ):
             self._discard()
             if complete_body:
@@ -207,4 +211,11 @@ def begin_chunk(
             content_length,
         )
         status = status_of(upload)
-    return ChunkWriter(system, dock, status, checksum, actor)
+        sha256 = uow.session.scalar(
+            select(ManifestRow.sha256).where(ManifestRow.recording_id == upload.recording_id)
+        )
+    if sha256 is None:
+        raise InvalidInput(
+            f"declare the manifest first: PUT /api/v1/manifests/{status.recording_id}"
+        )
+    return ChunkWriter(system, dock, status, checksum, actor, sha256)
