@@ -125,9 +125,10 @@ class BackgroundSync:
         self.unsynced = 0
 
     def wait(self) -> None:
-        """Wait for the flush under way (before the fsync, or before the file closes)."""
+        """Wait for the flush under way (before the fsync, or before the file closes); one
+        still queued behind other files' is dropped (the fsync that follows does its work)."""
         pending, self._pending = self._pending, None
-        if pending is not None:
+        if pending is not None and not pending.cancel():
             pending.result()
 
     def settle(self) -> None:
