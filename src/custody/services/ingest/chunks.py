@@ -11,6 +11,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,9 @@ from custody.storage.staging import StagedWriter
 
 if TYPE_CHECKING:
     from hashlib import _Hash
+
+# Pieces handed to the hashing thread and not yet hashed, at most (each up to 1 MiB).
+MAX_HASHING = 8
 
 # The tus checksum extension: "The Server MUST support at least the SHA1 checksum
 # algorithm". Names as tus spells them, in the order Tus-Checksum-Algorithm lists them.
@@ -94,6 +99,10 @@ class ChunkWriter:
         self._running = RUNNING_HASHES.take(upload.upload_id, upload.offset)
         self._finished = False
         self._staged: StagedWriter | None = None
+        # The chunk's two digests are taken on a thread of their own while the staging
+        # writes (and seals) the same bytes: hashlib and AES-GCM both let go of the GIL.
+        self._hashing: ThreadPoolExecutor | None = None
+        self._hashed: deque[Future[None]] = deque()
         if upload.offset == upload.length:
             # Every byte is here already (a commit was interrupted): nothing to write,
             # and the staged bytes may have moved into the store, so do not touch them.
@@ -110,12 +119,24 @@ class ChunkWriter:
             return
         if len(data) > self.remaining or self._staged is None:
             raise InvalidInput("the chunk runs past Upload-Length")
+        if self._hashing is None:
+            self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-hash")
+        self._hashed.append(self._hashing.submit(self._hash, data))
         self._staged.write(data)
+        if len(self._hashed) > MAX_HASHING:
+            self._hashed.popleft().result()
+        self.written += len(data)
+
+    def _hash(self, data: bytes) -> None:
         if self._digest is not None:
             self._digest.update(data)
         if self._running is not None:
             self._running.update(data)
-        self.written += len(data)
+
+    def _hashes_taken(self) -> None:
+        """Every piece written is in both digests (in order: one thread takes them)."""
+        while self._hashed:
+            self._hashed.popleft().result()
 
     def finish(self, complete_body: bool = True) -> UploadStatus:
         """Make the chunk durable and move the offset; commit the recording on the last byte.
@@ -126,6 +147,7 @@ class ChunkWriter:
         if self._staged is None:
             self._finished = True
             return commit_upload(self.system, self.dock, self.upload.upload_id, self.actor)
+        self._hashes_taken()
         if self.checksum is not None and (
             not complete_body or self._digest is None or not self.checksum.matches(self._digest)
         ):
@@ -182,6 +204,8 @@ class ChunkWriter:
             self._staged.close()
 
     def close(self) -> None:
+        if self._hashing is not None:
+            self._hashing.shutdown(wait=True, cancel_futures=True)
         if not self._finished and self._staged is not None:
             self._staged.drop()
         self._release_lock_file()
