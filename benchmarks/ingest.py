@@ -9,7 +9,10 @@ to watch; absolute MB/s on a shared machine mean little.
 
 On the filesystem it also times the commit of an upload that no server process hashed as
 it arrived (its chunks came through several nodes, or the server restarted): the staged
-file moved into a sealed store of its own with `verified=False`, beside the same baseline.
+upload (sealed as it arrived) opened, hashed and renamed into a sealed store of its own
+with `verified=False`, beside the same baseline. Each timing starts with no file's writes
+waiting to reach the disk (`os.sync`): the copy kept for that commit would otherwise be
+written back during the ingest.
 
 With `--storage-url s3://…` (AWS_ENDPOINT_URL naming the server, tools/s3-server) the
 recording goes into the S3 store, staged in the bucket, and the baseline is read +
@@ -65,18 +68,27 @@ def baseline(source: Path, target: Path) -> float:
 
 
 def unverified_commit(media: Path, work: Path) -> float:
-    """Seconds to move a staged copy of `media` into a fresh sealed store, unverified."""
-    from custody.storage.staging import FilesystemStaging
-
+    """Seconds to move a staged upload of `media` into a fresh sealed store, unverified: the
+    installation's own staging (sealed as it arrived), every segment opened and hashed,
+    then the file renamed."""
     system = build_system(Settings(data_dir=work / "commit"), create=True, jobs=NoJobs())
-    staging = FilesystemStaging(work / "commit-staging")
+    staging = system.staging
     upload = "0" * 32
-    shutil.copyfile(media, staging.path(upload))
     digest = hashlib.sha256()
     with open(media, "rb") as reader:
         while block := reader.read(BLOCK):
             digest.update(block)
     size = media.stat().st_size
+    staging.create(upload, size)
+    writer = staging.writer(upload, 0, size, digest.hexdigest())
+    try:
+        with open(media, "rb") as reader:
+            while block := reader.read(BLOCK):
+                writer.write(block)
+        writer.keep()
+    finally:
+        writer.close()
+    os.sync()
     started = time.perf_counter()
     staging.move_into(system.store, upload, size, digest.hexdigest(), verified=False)
     seconds = time.perf_counter() - started
@@ -166,8 +178,10 @@ def main() -> None:
         size = media.stat().st_size
         mb = size / 1_000_000
 
-        # The page cache would flatter whichever runs second: both start from a warm cache.
+        # The page cache would flatter whichever runs second: both start from a warm cache,
+        # and with no other file's writes waiting to reach the disk (os.sync before each).
         baseline(media, work / "warm.tmp")
+        os.sync()
         if s3:
             base_seconds = s3_baseline(media, args.storage_url)
         else:
@@ -178,6 +192,7 @@ def main() -> None:
         kept_media = None if s3 else work / "media.mp4"
         if kept_media is not None:
             shutil.copyfile(media, kept_media)
+        os.sync()
 
         settings = Settings(data_dir=data_dir, storage_url=args.storage_url)
         system = build_system(settings, create=True, jobs=NoJobs())

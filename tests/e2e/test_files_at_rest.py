@@ -99,7 +99,10 @@ def test_every_file_and_folder_of_the_data_dir_is_the_services_alone(
     data_dir = installation.data_dir
     made = {p.relative_to(data_dir).parts[0] for p in data_dir.rglob("*")}
     assert {"custody.db", "queue.db", "objects", "uploads", "keys"} <= made, made
-    assert list((data_dir / "uploads").glob("*.part")), "no partial upload to look at"
+    partial = list((data_dir / "uploads").glob("*.sealed"))
+    assert partial, "no partial upload to look at"
+    # Sealed as it arrived: not even an unfinished upload lies in plaintext.
+    assert first[4096:4160] not in partial[0].read_bytes()
     assert len([p for p in (data_dir / "objects").rglob("*") if p.is_file()]) >= 1
 
     assert _open_to_others(data_dir, installation.server.log) == []

@@ -38,7 +38,7 @@ sys.addaudithook(_audit)
 
 def _staged(staging: FilesystemStaging, data: bytes) -> None:
     staging.create(UPLOAD, len(data))
-    writer = staging.writer(UPLOAD, 0, len(data))
+    writer = staging.writer(UPLOAD, 0, len(data), hashlib.sha256(data).hexdigest())
     try:
         for start in range(0, len(data), 1 << 20):
             writer.write(data[start : start + (1 << 20)])

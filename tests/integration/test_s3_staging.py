@@ -19,6 +19,8 @@ from custody.storage.staging import StagedMismatch
 
 PART = MIN_PART
 UPLOAD = "0123456789abcdef0123456789abcdef"
+# The S3 staging keeps bytes as they come, whatever object they are meant to be.
+ANY_SHA = "0" * 64
 
 
 def _node(s3_url: str) -> S3Staging:
@@ -29,7 +31,7 @@ def _node(s3_url: str) -> S3Staging:
 
 def _chunk(staging: S3Staging, offset: int, data: bytes, length: int) -> int:
     """One PATCH that completes: its bytes kept, its offset moved."""
-    writer = staging.writer(UPLOAD, offset, length)
+    writer = staging.writer(UPLOAD, offset, length, ANY_SHA)
     try:
         writer.write(data)
         writer.keep()
@@ -54,11 +56,11 @@ def test_an_upload_through_two_nodes_with_requests_dying_mid_part(s3_url: str) -
     assert _keys(first) == ["info", "tail-0"]
 
     # A request crosses the first part boundary, sends part 1, then dies: no offset moved.
-    dying = second.writer(UPLOAD, offset, length)
+    dying = second.writer(UPLOAD, offset, length, ANY_SHA)
     dying.write(data[offset : offset + (4 << 20)])
     dying.close()
     # Another dies after making its bytes durable, before the offset moved: tail-0 grew.
-    grown = first.writer(UPLOAD, offset, length)
+    grown = first.writer(UPLOAD, offset, length, ANY_SHA)
     grown.write(data[offset : offset + 1000])
     grown.keep()
     grown.close()
@@ -98,14 +100,14 @@ def test_missing_bytes_and_a_second_writer_are_refused(s3_url: str) -> None:
     node = _node(s3_url)
     node.create(UPLOAD, 10 * PART)
     _chunk(node, 0, b"x" * 1000, 10 * PART)
-    writer = node.writer(UPLOAD, 1000, 10 * PART)
+    writer = node.writer(UPLOAD, 1000, 10 * PART, ANY_SHA)
     with pytest.raises(UploadLocked):
-        node.writer(UPLOAD, 1000, 10 * PART)
+        node.writer(UPLOAD, 1000, 10 * PART, ANY_SHA)
     writer.close()
     node.discard(UPLOAD)
     assert node.staged_ids() == set()
     with pytest.raises(UploadGone):
-        node.writer(UPLOAD, 1000, 10 * PART)
+        node.writer(UPLOAD, 1000, 10 * PART, ANY_SHA)
     # At offset 0 nothing is lost: the first chunk makes the staging again.
     _chunk(node, 0, b"y" * 10, 10 * PART)
     assert node.staged_ids() == {UPLOAD}

@@ -498,14 +498,16 @@ def test_bytes_that_do_not_match_the_manifest_fail_the_upload(setup: Any) -> Non
 def test_bytes_past_the_recorded_offset_are_cut_off(setup: Any) -> None:
     """A request that wrote bytes but died before the offset moved leaves them unacknowledged."""
     system, camera, dock = setup
-    data = os.urandom(4000)
+    # Past a whole segment of the sealed staging (1 MiB), so the dying request seals one.
+    data = os.urandom(3 << 20)
+    sha = hashlib.sha256(data).hexdigest()
     document = camera.manifest(data)
     dock.declare(document)
     location = dock.create(document).headers["Location"]
     dock.patch(location, 0, data[:1000])
-    part = system.settings.staging_dir / f"{location.rsplit('/', 1)[1]}.part"
-    with open(part, "ab") as handle:
-        handle.write(b"garbage from a request that died")
+    dying = system.staging.writer(location.rsplit("/", 1)[1], 1000, len(data), sha)
+    dying.write(b"garbage from a request that died" * 40_000)
+    dying.close()
     assert dock.head(location).headers["Upload-Offset"] == "1000"
     assert dock.patch(location, 1000, data[1000:]).status_code == 204
     with system.unit_of_work() as uow:
@@ -524,15 +526,18 @@ def test_a_commit_interrupted_after_the_file_moved_completes_from_the_store(setu
     dock.patch(location, 0, data[:3000])
     # Simulate: the last chunk was written and its offset recorded, the file moved into the
     # store, and then the server died before the recording row was committed.
-    part = system.settings.staging_dir / f"{upload_id}.part"
-    with open(part, "ab") as handle:
-        handle.write(data[3000:])
+    sha = hashlib.sha256(data).hexdigest()
+    last = system.staging.writer(upload_id, 3000, len(data), sha)
+    last.write(data[3000:])
+    last.keep()
+    last.close()
     with system.unit_of_work() as uow:
         upload = uow.session.get(Upload, upload_id)
         assert upload is not None
         upload.offset = len(data)
         uow.commit()
-    system.store.put_file(part, hashlib.sha256(data).hexdigest())
+    system.staging.move_into(system.store, upload_id, len(data), sha, verified=False)
+    assert not system.staging.has(upload_id)
     assert dock.head(location).headers["Upload-Offset"] == str(len(data))
     finish = dock.client.patch(
         location,

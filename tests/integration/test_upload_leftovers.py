@@ -88,7 +88,8 @@ def staged(system: System) -> list[str]:
 
 
 def part_of(system: System, location: str) -> Path:
-    return system.settings.staging_dir / f"{location.rsplit('/', 1)[1]}.part"
+    # The embedded staging seals an upload's bytes as they arrive (storage/sealed_staging.py).
+    return system.settings.staging_dir / f"{location.rsplit('/', 1)[1]}.sealed"
 
 
 def test_staging_files_no_receiving_upload_owns_are_cleaned_and_live_ones_kept(

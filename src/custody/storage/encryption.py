@@ -10,6 +10,7 @@ unreadable. `docs/storage.md`, "Encryption at rest", explains the choice.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -140,6 +141,38 @@ class EncryptedStore:
         self._seal_into(expected_sha256, counted())
         return StoredObject(expected_sha256, size)
 
+    def staging_key(self, sha256: str, *, create: bool) -> bytes | None:
+        """The data key to seal an object's bytes under before they reach the store (the
+        embedded staging seals an upload as it arrives, `storage/sealed_staging.py`): with
+        `create`, kept now if there is none, so that it is durable before any byte sealed
+        under it. None for an object stored before encryption at rest (its copies stay
+        plaintext); KeyDestroyed if there is none and not `create`."""
+        kept = self.keys.find(sha256)
+        if create and kept is None and self.inner.exists(sha256):
+            # As in `_seal_into`: bytes with no key are a shredded object's noise.
+            self.inner.delete(sha256)
+        return self._data_key(sha256, create=create, kept=kept)
+
+    def put_sealed_file(self, path: Path, sha256: str) -> StoredObject:
+        """Move a local file already sealed under the object's own data key (its staging
+        sealed it as it arrived) into the store: a rename where the inner store can, never
+        sealed or written again."""
+        size = self.layout.plaintext_size(path.stat().st_size)
+        if self.inner.exists(sha256):
+            # Content addressing: the same bytes are stored already, under the same key.
+            path.unlink()
+            return StoredObject(sha256, size)
+        try:
+            self.inner.put_file(path, sha256)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # The staging is on another filesystem than the store: copied, as sealed.
+            with open(path, "rb") as handle:
+                self.inner.put_named(sha256, _blocks(handle))
+            path.unlink()
+        return StoredObject(sha256, size)
+
     def put_file(self, path: Path, sha256: str) -> StoredObject:
         size = path.stat().st_size
         with open(path, "rb") as handle:
@@ -186,7 +219,7 @@ class EncryptedStore:
             self.inner.put_named(sha256, plaintext)
             return
         self.inner.put_named(
-            sha256, segments.encrypt(plaintext, data_key, _associated(sha256), self.layout)
+            sha256, segments.encrypt(plaintext, data_key, associated_data(sha256), self.layout)
         )
 
     def _data_key(
@@ -255,7 +288,7 @@ class EncryptedStore:
             self.layout.plaintext_size(ciphertext_size)
             first = b"".join(self.inner.read(sha256, 0, min(ciphertext_size, self.layout.segment)))
             header = segments.Header.parse(first[: segments.HEADER_BYTES])
-            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            aead = segments.segment_key(data_key, header.salt, associated_data(sha256))
             next(
                 segments.decrypt_segments([first], aead, header, 0, 1, ciphertext_size, self.layout)
             )
@@ -282,7 +315,9 @@ class EncryptedStore:
 
         def counted() -> Iterator[bytes]:
             nonlocal written
-            for sealed in segments.encrypt(plaintext(), data_key, _associated(sha256), self.layout):
+            for sealed in segments.encrypt(
+                plaintext(), data_key, associated_data(sha256), self.layout
+            ):
                 written += len(sealed)
                 yield sealed
 
@@ -291,7 +326,7 @@ class EncryptedStore:
             while len(head) < segments.HEADER_BYTES and (more := next(staged, None)):
                 head += more
             header = segments.Header.parse(head[: segments.HEADER_BYTES])
-            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            aead = segments.segment_key(data_key, header.salt, associated_data(sha256))
             stop = -(-written // self.layout.segment)
             opened = hashlib.sha256()
             for plain in segments.decrypt_segments(
@@ -355,7 +390,7 @@ class EncryptedStore:
                 )
             if data_key is None:
                 raise KeyDestroyed(f"object {sha256} has no data key")
-            aead = segments.segment_key(data_key, header.salt, _associated(sha256))
+            aead = segments.segment_key(data_key, header.salt, associated_data(sha256))
             if cacheable and self.remember_openings:
                 self._remember(sha256, _Opened(aead, header, ciphertext_size, time.monotonic()))
         offset = start - layout.plain_start(first)
@@ -465,7 +500,7 @@ def looks_sealed(head: bytes, size: int, layout: segments.Layout = segments.Layo
     return True
 
 
-def _associated(sha256: str) -> bytes:
+def associated_data(sha256: str) -> bytes:
     # Binds the sealed bytes to their name: one object's bytes put under another's name fail.
     return f"custody object {sha256}".encode("ascii")
 

@@ -660,7 +660,7 @@ class S3Staging:
             loaded: dict[str, Any] = json.loads(body.read())
         return loaded
 
-    def writer(self, upload_id: str, offset: int, length: int) -> StagedWriter:
+    def writer(self, upload_id: str, offset: int, length: int, sha256: str) -> StagedWriter:
         with self._writing_lock:
             if upload_id in self._writing:
                 raise UploadLocked("another request is writing to this upload")

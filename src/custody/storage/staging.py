@@ -12,17 +12,20 @@ the offset (a request died before its offset moved) is never read. Two kinds:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from custody.domain.errors import ContentMismatch, UploadGone, UploadLocked
 from custody.private import PRIVATE_FILE, open_private, private_dir
 from custody.storage.base import BlobStore, StoredObject
+from custody.storage.encryption import EncryptedStore
 from custody.storage.filesystem import FilesystemStore
 
 SYNC_EVERY = 4 * 1024 * 1024
@@ -67,9 +70,10 @@ class Staging(Protocol):
         """Make room for a new upload (before its row is committed)."""
         ...
 
-    def writer(self, upload_id: str, offset: int, length: int) -> StagedWriter:
-        """A writer at `offset` (the database's). UploadGone if the bytes before it are
-        gone, UploadLocked if another request of this process is writing it."""
+    def writer(self, upload_id: str, offset: int, length: int, sha256: str) -> StagedWriter:
+        """A writer at `offset` (the database's) for bytes to be stored as `sha256` (what
+        the manifest promises). UploadGone if the bytes before it are gone, UploadLocked if
+        another request of this process is writing it."""
         ...
 
     def has(self, upload_id: str) -> bool:
@@ -95,6 +99,44 @@ class Staging(Protocol):
         ...
 
 
+# Shared by every staged file of the process: a flush is only a head start (`keep` fsyncs).
+_FLUSHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="staging-flush")
+
+
+class BackgroundSync:
+    """Writes a staged file's bytes back to the disk while more arrive, on another thread:
+    the disk works while the next bytes are hashed (and sealed) instead of in turn, and the
+    fsync that makes a chunk durable has little left to wait for."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.unsynced = 0
+        self._pending: Future[None] | None = None
+
+    def wrote(self, count: int) -> None:
+        self.unsynced += count
+        if self.unsynced < SYNC_EVERY:
+            return
+        if self._pending is not None:
+            if not self._pending.done():
+                return  # still writing back: it takes the new bytes too, or the next one will
+            self._pending.result()  # an I/O error fails the request now
+        self._pending = _FLUSHES.submit(os.fdatasync, self.fd)
+        self.unsynced = 0
+
+    def wait(self) -> None:
+        """Wait for the flush under way (before the fsync, or before the file closes); one
+        still queued behind other files' is dropped (the fsync that follows does its work)."""
+        pending, self._pending = self._pending, None
+        if pending is not None and not pending.cancel():
+            pending.result()
+
+    def settle(self) -> None:
+        """`wait`, with the error left to whoever fsyncs next (the file is being closed)."""
+        with contextlib.suppress(OSError):
+            self.wait()
+
+
 class FilesystemStaging:
     """`<upload>.part` files, written in place, fsync'd before the offset moves."""
 
@@ -108,7 +150,7 @@ class FilesystemStaging:
     def create(self, upload_id: str, length: int) -> None:
         self.path(upload_id).touch(mode=PRIVATE_FILE)
 
-    def writer(self, upload_id: str, offset: int, length: int) -> StagedWriter:
+    def writer(self, upload_id: str, offset: int, length: int, sha256: str) -> StagedWriter:
         return _FileWriter(self.path(upload_id), offset)
 
     def has(self, upload_id: str) -> bool:
@@ -157,7 +199,6 @@ class FilesystemStaging:
 class _FileWriter:
     def __init__(self, path: Path, offset: int) -> None:
         self.offset = offset
-        self._unsynced = 0
         self._kept = False
         try:
             self._file: BinaryIO = open(path, "r+b")  # noqa: SIM115  (open for the request)
@@ -174,18 +215,15 @@ class _FileWriter:
         # offset moved: they were never acknowledged, so they go.
         self._file.truncate(offset)
         self._file.seek(offset)
+        self._sync = BackgroundSync(self._file.fileno())
 
     def write(self, data: bytes) -> None:
         self._file.write(data)
-        self._unsynced += len(data)
-        if self._unsynced >= SYNC_EVERY:
-            # Flush as the bytes arrive (this runs beside the receiving loop), so the fsync
-            # that makes the chunk durable at its end has little left to wait for.
-            os.fdatasync(self._file.fileno())
-            self._unsynced = 0
+        self._sync.wrote(len(data))
 
     def keep(self) -> None:
         self._file.flush()
+        self._sync.wait()
         os.fsync(self._file.fileno())
         self._kept = True
 
@@ -199,6 +237,7 @@ class _FileWriter:
 
     def close(self) -> None:
         if not self._file.closed:
+            self._sync.settle()
             if not self._kept:
                 self._file.truncate(self.offset)
             self._file.close()
@@ -215,11 +254,16 @@ def _hash_file(path: Path) -> tuple[str, int]:
 
 
 def open_staging(storage_url: str, staging_dir: Path, store: BlobStore | None = None) -> Staging:
-    """Staging beside the store: in the bucket for `s3://`, else files in the data dir."""
+    """Staging beside the store: in the bucket for `s3://`, else files in the data dir,
+    sealed as they arrive for a sealed store on the filesystem (the embedded default)."""
     if storage_url.startswith("s3://"):
         from custody.storage.s3 import S3Store
 
         # The store's own client when it is the S3 store itself (not wrapped): one pool.
         same = store if isinstance(store, S3Store) else S3Store.from_url(storage_url)
         return same.staging()
+    if isinstance(store, EncryptedStore) and isinstance(store.inner, FilesystemStore):
+        from custody.storage.sealed_staging import SealedFilesystemStaging
+
+        return SealedFilesystemStaging(staging_dir, store)
     return FilesystemStaging(staging_dir)

@@ -11,11 +11,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
+from custody.db.models import Manifest as ManifestRow
 from custody.db.models import Upload
 from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
@@ -31,6 +34,9 @@ from custody.storage.staging import StagedWriter
 
 if TYPE_CHECKING:
     from hashlib import _Hash
+
+# Pieces handed to the hashing thread and not yet hashed, at most (each up to 1 MiB).
+MAX_HASHING = 8
 
 # The tus checksum extension: "The Server MUST support at least the SHA1 checksum
 # algorithm". Names as tus spells them, in the order Tus-Checksum-Algorithm lists them.
@@ -80,6 +86,7 @@ class ChunkWriter:
         upload: UploadStatus,
         checksum: Checksum | None,
         actor: Actor,
+        sha256: str,
     ) -> None:
         self.system = system
         self.dock = dock
@@ -87,16 +94,21 @@ class ChunkWriter:
         self.checksum = checksum
         self.actor = actor
         self.written = 0
-        # The chunk's own digest, by the algorithm its Upload-Checksum names.
-        self._digest = hashlib.new(checksum.algorithm if checksum else "sha256")
+        # The chunk's own digest, by the algorithm its Upload-Checksum names (none without).
+        self._digest = hashlib.new(checksum.algorithm) if checksum else None
         self._running = RUNNING_HASHES.take(upload.upload_id, upload.offset)
         self._finished = False
         self._staged: StagedWriter | None = None
+        # The chunk's two digests are taken on a thread of their own while the staging
+        # writes (and seals) the same bytes: hashlib and AES-GCM both let go of the GIL.
+        self._hashing: ThreadPoolExecutor | None = None
+        self._hashed: deque[Future[None]] = deque()
         if upload.offset == upload.length:
             # Every byte is here already (a commit was interrupted): nothing to write,
             # and the staged bytes may have moved into the store, so do not touch them.
             return
-        self._staged = system.staging.writer(upload.upload_id, upload.offset, upload.length)
+        # Staged for the object the manifest names (the embedded store seals it as it comes).
+        self._staged = system.staging.writer(upload.upload_id, upload.offset, upload.length, sha256)
 
     @property
     def remaining(self) -> int:
@@ -107,11 +119,24 @@ class ChunkWriter:
             return
         if len(data) > self.remaining or self._staged is None:
             raise InvalidInput("the chunk runs past Upload-Length")
+        if self._hashing is None:
+            self._hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tus-hash")
+        self._hashed.append(self._hashing.submit(self._hash, data))
         self._staged.write(data)
-        self._digest.update(data)
+        if len(self._hashed) > MAX_HASHING:
+            self._hashed.popleft().result()
+        self.written += len(data)
+
+    def _hash(self, data: bytes) -> None:
+        if self._digest is not None:
+            self._digest.update(data)
         if self._running is not None:
             self._running.update(data)
-        self.written += len(data)
+
+    def _hashes_taken(self) -> None:
+        """Every piece written is in both digests (in order: one thread takes them)."""
+        while self._hashed:
+            self._hashed.popleft().result()
 
     def finish(self, complete_body: bool = True) -> UploadStatus:
         """Make the chunk durable and move the offset; commit the recording on the last byte.
@@ -122,8 +147,9 @@ class ChunkWriter:
         if self._staged is None:
             self._finished = True
             return commit_upload(self.system, self.dock, self.upload.upload_id, self.actor)
+        self._hashes_taken()
         if self.checksum is not None and (
-            not complete_body or not self.checksum.matches(self._digest)
+            not complete_body or self._digest is None or not self.checksum.matches(self._digest)
         ):
             self._discard()
             if complete_body:
@@ -178,6 +204,8 @@ class ChunkWriter:
             self._staged.close()
 
     def close(self) -> None:
+        if self._hashing is not None:
+            self._hashing.shutdown(wait=True, cancel_futures=True)
         if not self._finished and self._staged is not None:
             self._staged.drop()
         self._release_lock_file()
@@ -207,4 +235,11 @@ def begin_chunk(
             content_length,
         )
         status = status_of(upload)
-    return ChunkWriter(system, dock, status, checksum, actor)
+        sha256 = uow.session.scalar(
+            select(ManifestRow.sha256).where(ManifestRow.recording_id == upload.recording_id)
+        )
+    if sha256 is None:
+        raise InvalidInput(
+            f"declare the manifest first: PUT /api/v1/manifests/{status.recording_id}"
+        )
+    return ChunkWriter(system, dock, status, checksum, actor, sha256)

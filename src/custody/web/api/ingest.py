@@ -311,8 +311,9 @@ async def _receive(request: Request, writer: chunks.ChunkWriter, idle_seconds: f
                     pieces.append(piece)
                     gathered += len(piece)
                     if gathered >= WRITE_BUFFER:
-                        data = b"".join(pieces)
-                        pending.append(loop.run_in_executor(executor, writer.write, data))
+                        # Handed over as they came: joining them would copy every byte once
+                        # more on the loop's thread.
+                        pending.append(loop.run_in_executor(executor, _write_all, writer, pieces))
                         pieces, gathered = [], 0
                         if len(pending) > MAX_PENDING_WRITES:
                             await pending.popleft()
@@ -321,8 +322,7 @@ async def _receive(request: Request, writer: chunks.ChunkWriter, idle_seconds: f
             except BodyIdle:
                 complete, idle = False, True
             if pieces:
-                data = b"".join(pieces)
-                pending.append(loop.run_in_executor(executor, writer.write, data))
+                pending.append(loop.run_in_executor(executor, _write_all, writer, pieces))
         finally:
             # Every queued write ends before the writer is finished or closed.
             results = await asyncio.gather(*pending, return_exceptions=True)
@@ -332,6 +332,11 @@ async def _receive(request: Request, writer: chunks.ChunkWriter, idle_seconds: f
     if idle:
         raise BodyIdle
     return complete
+
+
+def _write_all(writer: chunks.ChunkWriter, pieces: list[bytes]) -> None:
+    for piece in pieces:
+        writer.write(piece)
 
 
 async def _within(stream: AsyncGenerator[bytes, None], idle_seconds: float) -> AsyncIterator[bytes]:
