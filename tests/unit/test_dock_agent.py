@@ -19,7 +19,7 @@ from custody.cli import dock as dock_cli
 from custody.dock import Backoff, DockAgent
 from custody.dock.backoff import Attempts
 from custody.dock.errors import GaveUp, Stopped
-from custody.dock.progress import RichReporter
+from custody.dock.progress import LogReporter, RichReporter
 from tests.unit.test_dock_fakes import SERVER, TOKEN, FakeCamera, FakeServer, make_camera
 
 FAST = Backoff(base=0.001, cap=0.005, attempts=4)
@@ -130,18 +130,37 @@ def test_a_pinned_key_that_is_not_a_key_is_refused_at_once(tmp_path: Path) -> No
 # --- watching bays ---
 
 
+class Noted(LogReporter):
+    """The agent's notes, kept: a test waits on what the agent saw, not on a sleep."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: list[str] = []
+
+    def note(self, message: str, *, warning: bool = False) -> None:
+        self.notes.append(message)
+        super().note(message, warning=warning)
+
+
 @pytest.fixture
-def watching(tmp_path: Path) -> Iterator[tuple[FakeServer, list[Path], threading.Event]]:
+def watching(tmp_path: Path) -> Iterator[tuple[FakeServer, list[Path], list[str]]]:
     server = FakeServer()
     bays = [tmp_path / "bay-1", tmp_path / "bay-2"]
     bays[1].mkdir()
     stop = threading.Event()
+    noted = Noted()
     agent = DockAgent(
-        SERVER, TOKEN, bays, chunk_size=700, transport=server.transport(), backoff=FAST
+        SERVER,
+        TOKEN,
+        bays,
+        chunk_size=700,
+        transport=server.transport(),
+        backoff=FAST,
+        reporter=noted,
     )
     runner = threading.Thread(target=agent.run_forever, args=(0.02, stop))
     runner.start()
-    yield server, bays, stop
+    yield server, bays, noted.notes
     stop.set()
     runner.join(timeout=10)
     agent.close()
@@ -149,7 +168,7 @@ def watching(tmp_path: Path) -> Iterator[tuple[FakeServer, list[Path], threading
 
 
 def test_a_camera_docked_while_the_agent_runs_is_uploaded_and_reported(
-    watching: tuple[FakeServer, list[Path], threading.Event],
+    watching: tuple[FakeServer, list[Path], list[str]],
 ) -> None:
     server, bays, _ = watching
     time.sleep(0.05)  # a few looks at the empty bays first
@@ -164,9 +183,9 @@ def test_a_camera_docked_while_the_agent_runs_is_uploaded_and_reported(
 
 
 def test_a_refused_recording_waits_for_the_camera_to_be_docked_again(
-    watching: tuple[FakeServer, list[Path], threading.Event],
+    watching: tuple[FakeServer, list[Path], list[str]],
 ) -> None:
-    server, bays, _ = watching
+    server, bays, notes = watching
     bays[1].rmdir()
     # Not registered yet: every manifest is refused as from an unknown camera.
     camera = dock_camera(bays[1], "BWV-0002", 900)
@@ -176,11 +195,12 @@ def test_a_refused_recording_waits_for_the_camera_to_be_docked_again(
     time.sleep(0.2)
     assert len(server.requests("PUT")) == 1 and camera.holds(rid)
 
-    # The fleet manager registers it; the officer re-docks it.
+    # The fleet manager registers it; the officer re-docks it, once the agent saw it go (a
+    # sleep here was outrun by a loaded machine: the agent never saw the bay empty).
     server.register(camera)
     undocked = bays[1].parent / "in-hand"
     bays[1].rename(undocked)
-    time.sleep(0.1)
+    eventually(lambda: "camera BWV-0002 left bay bay-2" in notes)
     undocked.rename(bays[1])
 
     eventually(lambda: rid in server.receipts)
