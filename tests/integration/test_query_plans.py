@@ -84,6 +84,10 @@ MEANT = {
     # Each borough's uploaded officers and idle cameras counted from the indexes alone
     # (migration 0026), never 22,000 officers' and cameras' rows read for their dates.
     "roll-out": r"ix_cameras_borough_recorded",
+    # The newest uncategorised along the time index, never every uncategorised recording
+    # (tombstones too) read through the doubt candidates' index and sorted: 2.3 s at a
+    # million on SQLite when the flag was matched by equality.
+    "search: uncategorised": r"ix_recordings_started_at",
 }
 
 
