@@ -82,14 +82,16 @@ class Forked:
         self._process.kill()
 
 
-def start(argv: Sequence[str], env: dict[str, str], log: Path) -> Forked:
-    """`custody *argv` with exactly `env`, its output appended to `log`."""
-    process = _context.Process(
-        target=_command, args=(list(argv), dict(env), os.devnull, str(log), str(log))
-    )
+def _fork(argv: Sequence[str], env: dict[str, str], stdin: str, out: str, err: str) -> Forked:
+    process = _context.Process(target=_command, args=(list(argv), dict(env), stdin, out, err))
     process.start()
     _running.append(process)
     return Forked(process)
+
+
+def start(argv: Sequence[str], env: dict[str, str], log: Path) -> Forked:
+    """`custody *argv` with exactly `env`, its output appended to `log`."""
+    return _fork(argv, env, os.devnull, str(log), str(log))
 
 
 def run(
@@ -99,13 +101,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="custody-command-") as where:
         given, out, err = (Path(where) / name for name in ("stdin", "stdout", "stderr"))
         given.write_text(stdin or "")
-        command = Forked(
-            _context.Process(
-                target=_command, args=(list(argv), dict(env), str(given), str(out), str(err))
-            )
-        )
-        command._process.start()
-        _running.append(command._process)
+        command = _fork(argv, env, str(given), str(out), str(err))
         try:
             code = command.wait(timeout)
         except subprocess.TimeoutExpired:

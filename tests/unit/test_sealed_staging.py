@@ -14,34 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custody.domain.errors import UploadGone, UploadLocked
-from custody.storage.encryption import EncryptedStore, WrappedKey
+from custody.storage.encryption import EncryptedStore
 from custody.storage.filesystem import FilesystemStore
 from custody.storage.kek import FileKek
 from custody.storage.sealed_staging import SealedFilesystemStaging
 from custody.storage.segments import HEADER_BYTES, Layout
 from custody.storage.staging import FilesystemStaging, StagedMismatch
+from tests.unit.test_encryption_store import MemoryKeys
 
 # Small segments, so that a few kilobytes cross many boundaries.
 SMALL = Layout(segment=256)
 UPLOAD = "0123456789abcdef0123456789abcdef"
 # The plaintext offsets where segments begin: where off-by-ones live.
 EDGES = [SMALL.plain_start(k) for k in range(1, 12)]
-
-
-class MemoryKeys:
-    """Our own DataKeys interface over a dict (the database one is tested in integration)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, WrappedKey] = {}
-
-    def find(self, sha256: str) -> WrappedKey | None:
-        return self.rows.get(sha256)
-
-    def keep(self, sha256: str, key: WrappedKey) -> WrappedKey:
-        return self.rows.setdefault(sha256, key)
-
-    def destroy(self, sha256: str) -> bool:
-        return self.rows.pop(sha256, None) is not None
 
 
 def _installation(root: Path) -> tuple[EncryptedStore, SealedFilesystemStaging]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from custody.audit.log import (
     GENESIS,
+    HASHED_FIELDS,
     HEAD_ID,
     AuditEntry,
     OpenSession,
@@ -181,22 +182,7 @@ def _batch(open_session: OpenSession, *, wait: bool) -> int | None:
 
 
 # The columns of `audit_events` in the order `chain` gives an event's values.
-EVENT_COLUMNS = (
-    "seq",
-    "at",
-    "tag",
-    "actor",
-    "object_type",
-    "object_id",
-    "allowed",
-    "reason",
-    "address",
-    "user_agent",
-    "details",
-    "prev_hash",
-    "hash",
-    "entry_id",
-)
+EVENT_COLUMNS = (*HASHED_FIELDS, "hash", "entry_id")
 # An event as `chain` makes it (values in EVENT_COLUMNS order) and a stored tree node.
 EventValues = tuple[Any, ...]
 NodeValues = tuple[int, bytes]
