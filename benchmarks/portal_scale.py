@@ -12,7 +12,7 @@ sign-in page (no query at all): what a request costs before any footage is looke
 
     .venv/bin/python benchmarks/portal_scale.py [--quick] [--recordings N]
         [--backend sqlite|postgresql|both] [--postgres URL] [--requests 30]
-        [--cache DIR] [--only PAGE ...] [--statistics FILE]
+        [--cache DIR [--in-place]] [--only PAGE ...] [--statistics FILE]
 
 It ends with one line:
     portal scale: N recordings, worst p95 X ms (PAGE) sqlite, Y ms (PAGE) postgresql
@@ -23,6 +23,8 @@ postgresql+psycopg://postgres@127.0.0.1:5432/test), in a throwaway database.
 Seeding a million recordings takes minutes: with --cache DIR the seeded force is kept (a
 SQLite file in DIR; on PostgreSQL a database `custody_scale_cache_N` that each run copies as
 a template) and later runs start from a copy of it, migrated to the code's schema first.
+With --in-place (PostgreSQL) the cached database is seeded and measured where it lies,
+never copied: the 10,000,000 force fills more than half of this machine's free disk.
 
 With --statistics FILE it writes the SQLite force's planner statistics (sqlite_stat1) and
 stops: tests/integration/force_statistics.json, with which the query-plan tests plan their
@@ -51,7 +53,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from custody.bootstrap import build_system
 from custody.config import Settings
@@ -135,13 +137,38 @@ def _seed_fresh(database_url: str, recordings: int) -> Seeded:
     return force
 
 
+def _in_place(
+    admin: Engine, postgres: str, name: str, kept: Path, recordings: int
+) -> tuple[str, Seeded]:
+    """The cached PostgreSQL force itself (seeded into it first if there is none), migrated
+    to the code's schema: for a force too big for the disk to hold twice."""
+    url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        present = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if not (present and kept.exists()):
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            _save(_seed_fresh(url, recordings), kept)
+    _upgrade(url)
+    return url, _load_force(kept)
+
+
 @contextmanager
 def _seeded(
-    backend: str, where: Path, recordings: int, postgres: str, cache: Path | None
+    backend: str,
+    where: Path,
+    recordings: int,
+    postgres: str,
+    cache: Path | None,
+    in_place: bool = False,
 ) -> Iterator[tuple[str, Seeded]]:
     """A database holding a seeded force, its URL and what it holds: a fresh seeding, or a
     copy of the cached one (kept in `cache` after the first seeding), migrated to the code's
-    schema; dropped afterwards (PostgreSQL)."""
+    schema; dropped afterwards (PostgreSQL). `in_place`: the cached PostgreSQL force itself,
+    never copied or dropped (what the pages write, sessions and audit events, stays in it)."""
     kept = _cached(cache, backend, recordings) if cache else None
     if backend == "sqlite":
         url = f"sqlite:///{where / 'custody.db'}"
@@ -158,8 +185,11 @@ def _seeded(
         yield url, force
         return
     admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    name = f"custody_scale_{uuid.uuid4().hex[:10]}"
     template = f"custody_scale_cache_{recordings}"
+    if in_place and kept:
+        yield _in_place(admin, postgres, template, kept, recordings)
+        return
+    name = f"custody_scale_{uuid.uuid4().hex[:10]}"
     url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
     try:
         with admin.connect() as connection:
@@ -263,13 +293,17 @@ def run(
     postgres: str = POSTGRES_URL,
     cache: Path | None = None,
     only: Sequence[str] = (),
+    in_place: bool = False,
 ) -> tuple[float, str]:
     """Seed (or copy the cached force), serve and time one backend; the worst p95 and its
     page."""
     with tempfile.TemporaryDirectory(prefix="portal-scale-") as tmp:
         where = Path(tmp)
         began = time.perf_counter()
-        with _seeded(backend, where, recordings, postgres, cache) as (database_url, force):
+        with _seeded(backend, where, recordings, postgres, cache, in_place) as (
+            database_url,
+            force,
+        ):
             seeded = time.perf_counter() - began
             print(
                 f"\n== {backend}: {force.recordings:,} recordings, {force.officers:,} officers, "
@@ -331,7 +365,15 @@ def main() -> None:
         type=Path,
         help="write the seeded SQLite force's planner statistics here (JSON) and stop",
     )
+    parser.add_argument(
+        "--in-place",
+        action="store_true",
+        help="PostgreSQL: seed into the cache and time its pages there, with no copy (a "
+        "force the disk cannot hold twice, such as 10,000,000); needs --cache",
+    )
     args = parser.parse_args()
+    if args.in_place and not args.cache:
+        parser.error("--in-place keeps the force in the cache: give --cache DIR")
     recordings = 200_000 if args.quick else args.recordings
     if args.statistics:
         keep_statistics(args.statistics, recordings, args.cache)
@@ -339,7 +381,13 @@ def main() -> None:
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     worst = {
         b: run(
-            b, recordings, args.requests, postgres=args.postgres, cache=args.cache, only=args.only
+            b,
+            recordings,
+            args.requests,
+            postgres=args.postgres,
+            cache=args.cache,
+            only=args.only,
+            in_place=args.in_place,
         )
         for b in backends
     }
