@@ -249,11 +249,20 @@ def list_clips(
 ) -> list[ClipView]:
     """The clips cut from a recording, oldest first (the recording's view is audited apart)."""
     with system.unit_of_work() as uow:
-        open_recording(uow, principal, recording_id, Action.VIEW, actor, VIEW, allow_deleted=True)
-        found = uow.session.scalars(
-            select(Clip).where(Clip.recording_id == recording_id).order_by(Clip.made_at, Clip.id)
+        sight = open_recording(
+            uow, principal, recording_id, Action.VIEW, actor, VIEW, allow_deleted=True
         )
-        return [_view(clip) for clip in found]
+        return clips_seen(uow, sight)
+
+
+def clips_seen(uow: UnitOfWork, sight: Sight) -> list[ClipView]:
+    """`list_clips` of a recording the door has let the person view (`sight`)."""
+    if not sight.may(Action.VIEW):
+        raise NotFound(f"no recording {sight.recording.id}")
+    found = uow.session.scalars(
+        select(Clip).where(Clip.recording_id == sight.recording.id).order_by(Clip.made_at, Clip.id)
+    )
+    return [_view(clip) for clip in found]
 
 
 def clips_of(uow: UnitOfWork, recording_ids: list[str]) -> dict[str, list[Clip]]:

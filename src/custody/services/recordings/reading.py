@@ -147,33 +147,40 @@ def get_recording(
     A deleted recording answers with its tombstone: what went, when and why.
     """
     with system.unit_of_work() as uow:
-        sight, serial, warrant = _load_checked(
-            uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
-        )
-        recording = sight.recording
-        stored = _summary(recording, serial, warrant).model_dump() | {
-            "receipt": json.loads(recording.receipt_document)
-        }
-        view: RecordingView | TombstoneView
-        if recording.state == "deleted":
-            # The deletion certificate says what went, when and why.
-            view = TombstoneView.model_validate(
-                stored | review.tombstone_view(recording).model_dump()
-            )
-        else:
-            view = RecordingView.model_validate(
-                stored
-                | {
-                    "gps_track": json.loads(recording.gps_track),
-                    "manifest": json.loads(recording.manifest_document),
-                }
-                # Categories, notes, evidence, cases, holds and retention, as the door shows
-                # them to this person (cases and holds are absent for those who may not know).
-                | categories.lifecycle_view(uow, sight).model_dump()
-            )
-        uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
+        view, _ = viewed(uow, principal, recording_id, actor)
         uow.commit()
         return view
+
+
+def viewed(
+    uow: UnitOfWork, principal: Principal, recording_id: str, actor: Actor
+) -> tuple[RecordingView | TombstoneView, Sight]:
+    """`get_recording` in the caller's unit of work (audited there, not committed), with
+    the person's sight of it: for a page that shows more of the recording in one go."""
+    sight, serial, warrant = _load_checked(
+        uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
+    )
+    recording = sight.recording
+    stored = _summary(recording, serial, warrant).model_dump() | {
+        "receipt": json.loads(recording.receipt_document)
+    }
+    view: RecordingView | TombstoneView
+    if recording.state == "deleted":
+        # The deletion certificate says what went, when and why.
+        view = TombstoneView.model_validate(stored | review.tombstone_view(recording).model_dump())
+    else:
+        view = RecordingView.model_validate(
+            stored
+            | {
+                "gps_track": json.loads(recording.gps_track),
+                "manifest": json.loads(recording.manifest_document),
+            }
+            # Categories, notes, evidence, cases, holds and retention, as the door shows
+            # them to this person (cases and holds are absent for those who may not know).
+            | categories.lifecycle_view(uow, sight).model_dump()
+        )
+    uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
+    return view, sight
 
 
 # The most footage one answer to a player carries: playing is a range at a time, and only a

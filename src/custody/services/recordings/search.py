@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, false, func, or_, select
 
+from custody.db.lists import among
 from custody.db.models import Camera, Dock, Officer, Recording
 from custody.db.models.lifecycle import (
     Case,
@@ -396,7 +397,9 @@ def search(
             loaded = {
                 r.id: r
                 for r in uow.session.scalars(
-                    select(Recording).options(*UNLISTED).where(Recording.id.in_(ids))
+                    select(Recording)
+                    .options(*UNLISTED)
+                    .where(among(uow.session, Recording.id, ids))
                 )
             }
             rows = [loaded[rid] for rid in ids]
@@ -454,7 +457,7 @@ def my_footage(
             # holds, PostgreSQL took the two for independent filters, expected a few dozen
             # rows, and read the whole table and sorted it rather than walk the time index.
             members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
-            whose: ColumnElement[bool] = Recording.officer_id.in_(sorted(members))
+            whose: ColumnElement[bool] = among(uow.session, Recording.officer_id, sorted(members))
         else:
             whose = Recording.officer_id == (viewer.officer_id or -1)
         where: tuple[ColumnElement[bool], ...] = (
@@ -513,20 +516,25 @@ def _dockings(cards: list[Card]) -> list[Docking]:
 
 def cards(system: System, principal: Principal, recording_ids: Sequence[str]) -> list[Card]:
     """The recordings with these ids that the person may see, in the order asked."""
-    wanted = list(dict.fromkeys(recording_ids))
     with system.unit_of_work() as uow:
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .options(*UNLISTED)
-                .where(
-                    Recording.id.in_(wanted),
-                    Recording.state != DELETED,
-                    visible_recordings(uow, principal),
-                )
+        return cards_in(uow, principal, recording_ids)
+
+
+def cards_in(uow: UnitOfWork, principal: Principal, recording_ids: Sequence[str]) -> list[Card]:
+    """`cards` in the caller's unit of work."""
+    wanted = list(dict.fromkeys(recording_ids))
+    rows = list(
+        uow.session.scalars(
+            select(Recording)
+            .options(*UNLISTED)
+            .where(
+                among(uow.session, Recording.id, wanted),
+                Recording.state != DELETED,
+                visible_recordings(uow, principal),
             )
         )
-        found = {card.id: card for card in _cards(uow, principal, rows)}
+    )
+    found = {card.id: card for card in _cards(uow, principal, rows)}
     return [found[rid] for rid in wanted if rid in found]
 
 
@@ -557,30 +565,36 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
     people = {
         officer.id: officer
         for officer in session.scalars(
-            select(Officer).where(Officer.id.in_({r.officer_id for r in rows if r.officer_id}))
+            select(Officer).where(
+                among(session, Officer.id, {r.officer_id for r in rows if r.officer_id})
+            )
         )
     }
     cameras = dict(
         session.execute(
-            select(Camera.id, Camera.serial).where(Camera.id.in_({r.camera_id for r in rows}))
+            select(Camera.id, Camera.serial).where(
+                among(session, Camera.id, {r.camera_id for r in rows})
+            )
         ).all()
     )
     docks = dict(
         session.execute(
-            select(Dock.id, Dock.name).where(Dock.id.in_({r.dock_id for r in rows if r.dock_id}))
+            select(Dock.id, Dock.name).where(
+                among(session, Dock.id, {r.dock_id for r in rows if r.dock_id})
+            )
         ).all()
     )
     tags: dict[str, list[str]] = defaultdict(list)
     for rid, tag in session.execute(
         select(RecordingTag.recording_id, RecordingTag.tag)
-        .where(RecordingTag.recording_id.in_(ids))
+        .where(among(session, RecordingTag.recording_id, ids))
         .order_by(RecordingTag.tag)
     ):
         tags[rid].append(tag)
     case_ids: dict[str, set[int]] = defaultdict(set)
     for rid, case_id in session.execute(
         select(CaseRecording.recording_id, CaseRecording.case_id).where(
-            CaseRecording.recording_id.in_(ids)
+            among(session, CaseRecording.recording_id, ids)
         )
     ):
         case_ids[rid].add(case_id)
@@ -650,7 +664,7 @@ def actions_on_each(
             select(Recording.id, Recording.officer_id, Recording.access_class, Officer.unit)
             .outerjoin(Officer, Officer.id == Recording.officer_id)
             .where(
-                Recording.id.in_(wanted),
+                among(uow.session, Recording.id, wanted),
                 Recording.state != DELETED,
                 visible_recordings(uow, principal),
             )
@@ -658,7 +672,7 @@ def actions_on_each(
         case_ids: dict[str, set[int]] = defaultdict(set)
         for rid, case_id in uow.session.execute(
             select(CaseRecording.recording_id, CaseRecording.case_id).where(
-                CaseRecording.recording_id.in_([row.id for row in rows])
+                among(uow.session, CaseRecording.recording_id, [row.id for row in rows])
             )
         ):
             case_ids[rid].add(case_id)

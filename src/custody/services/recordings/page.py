@@ -1,0 +1,77 @@
+"""A recording's page, read in one transaction: its metadata and lifecycle, its card, the
+categories and open cases the person could give it, its clips and its transcript.
+
+Each part is what its own use case answers (`reading.get_recording`, `search.cards`,
+`categories.categories_to_give`, `cases.list_cases`, `clips.list_clips`,
+`transcripts.get_transcript`), each audited as that use case audits it; read together
+the recording passes the door once and the page is one round of statements, not seven
+transactions each opening the recording again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from custody.domain.access import Action, SystemAction, may
+from custody.domain.actor import Actor
+from custody.domain.principal import Principal
+from custody.services.disclosure import clips
+from custody.services.disclosure.answers import ClipView
+from custody.services.evidence import cases, categories
+from custody.services.evidence.answers import CaseView, CategoryView
+from custody.services.recordings import reading, search
+from custody.services.recordings.answers import RecordingView, TombstoneView
+from custody.services.speech import transcripts
+from custody.services.speech.answers import TranscriptView
+from custody.services.system import System
+
+
+@dataclass(frozen=True)
+class RecordingPage:
+    """All a live recording's page shows, as this person may see it."""
+
+    detail: RecordingView
+    card: search.Card
+    # The categories the person may give it, and the open cases (a page's worth, newest
+    # first) they could add it to that it is not in already: none if they may not.
+    categories: list[CategoryView]
+    open_cases: list[CaseView]
+    clips: list[ClipView]
+    # What was said, for those who may play the footage (its reading audited); None if
+    # there is no transcript or they may not hear it.
+    transcript: TranscriptView | None
+
+
+def recording_page(
+    system: System, principal: Principal, recording_id: str, actor: Actor
+) -> RecordingPage | TombstoneView:
+    """A recording's page (a deleted one's tombstone); the view, and the transcript's
+    reading where shown, are audited in the same transaction."""
+    with system.unit_of_work() as uow:
+        detail, sight = reading.viewed(uow, principal, recording_id, actor)
+        if isinstance(detail, TombstoneView):
+            uow.commit()
+            return detail
+        card = search.cards_in(uow, principal, [recording_id])[0]
+        open_cases: list[CaseView] = []
+        if card.may(Action.ADD_TO_CASE) and may(sight.viewer, SystemAction.VIEW_CASES):
+            # The newest open cases, a page's worth: one further back is added from its page.
+            listed = cases.list_cases_in(
+                uow, principal, actor, status="open", page=cases.OPEN_CASES_PAGE, counted=False
+            )
+            already = {case.id for case in detail.cases or []}
+            open_cases = [case for case in listed.items if case.id not in already]
+        page = RecordingPage(
+            detail=detail,
+            card=card,
+            categories=categories.categories_to_give_in(uow, principal),
+            open_cases=open_cases,
+            clips=[clip for clip in clips.clips_seen(uow, sight) if clip.deleted_at is None],
+            transcript=(
+                transcripts.current_transcript_heard(uow, sight, actor)
+                if card.may(Action.STREAM)
+                else None
+            ),
+        )
+        uow.commit()
+        return page
