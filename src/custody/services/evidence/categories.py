@@ -27,6 +27,7 @@ from custody.domain.lifecycle import optional_reason
 from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
+    RetentionFacts,
 )
 from custody.services.access import (
     Sight,
@@ -392,15 +393,19 @@ def set_categories(
 # --- what a viewer sees of a recording's lifecycle --------------------------------------
 
 
-def lifecycle_view(uow: UnitOfWork, sight: Sight) -> LifecycleView:
-    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see.
+def lifecycle_view(
+    uow: UnitOfWork, sight: Sight, true_facts: RetentionFacts | None = None
+) -> LifecycleView:
+    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see
+    (from the recording's retention facts, read here unless the caller has them).
 
     Everything passes the door: the holds that show to this person, the retention decision
     as they may know it, the cases they may know of. The answer's shape never changes with
     a complaint hold the person may not see."""
     recording, viewer = sight.recording, sight.viewer
     rid = recording.id
-    true_facts = retention_facts(uow, [recording])[rid]
+    if true_facts is None:
+        true_facts = retention_facts(uow, [recording])[rid]
     facts = shown_facts(viewer, true_facts)
     decision = shown_decision(viewer, true_facts)
     now = uow.now()

@@ -48,11 +48,14 @@ def recording_page(
     """A recording's page (a deleted one's tombstone); the view, and the transcript's
     reading where shown, are audited in the same transaction."""
     with system.unit_of_work() as uow:
-        detail, sight = reading.viewed(uow, principal, recording_id, actor)
+        viewed = reading.viewed(uow, principal, recording_id, actor)
+        detail, sight = viewed.view, viewed.sight
         if isinstance(detail, TombstoneView):
             uow.commit()
             return detail
-        card = search.cards_in(uow, principal, [recording_id])[0]
+        # Its retention facts as read for the view: the card decides from the same.
+        known = {recording_id: viewed.facts} if viewed.facts is not None else None
+        card = search.cards_in(uow, principal, [recording_id], known)[0]
         open_cases: list[CaseView] = []
         if card.may(Action.ADD_TO_CASE) and may(sight.viewer, SystemAction.VIEW_CASES):
             # The newest open cases, a page's worth: one further back is added from its page.

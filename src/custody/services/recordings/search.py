@@ -40,7 +40,7 @@ from custody.domain.categories import UNCATEGORISED, parse_access_class
 from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.principal import Principal
-from custody.domain.retention import DELETED
+from custody.domain.retention import DELETED, RetentionFacts
 from custody.domain.retention import days_left as days_before_deletion
 from custody.services import cursors
 from custody.services.access import (
@@ -520,8 +520,14 @@ def cards(system: System, principal: Principal, recording_ids: Sequence[str]) ->
         return cards_in(uow, principal, recording_ids)
 
 
-def cards_in(uow: UnitOfWork, principal: Principal, recording_ids: Sequence[str]) -> list[Card]:
-    """`cards` in the caller's unit of work."""
+def cards_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    recording_ids: Sequence[str],
+    facts: dict[str, RetentionFacts] | None = None,
+) -> list[Card]:
+    """`cards` in the caller's unit of work (with the retention facts of those the caller
+    has read already in it)."""
     wanted = list(dict.fromkeys(recording_ids))
     rows = list(
         uow.session.scalars(
@@ -534,7 +540,7 @@ def cards_in(uow: UnitOfWork, principal: Principal, recording_ids: Sequence[str]
             )
         )
     )
-    found = {card.id: card for card in _cards(uow, principal, rows)}
+    found = {card.id: card for card in _cards(uow, principal, rows, facts)}
     return [found[rid] for rid in wanted if rid in found]
 
 
@@ -556,8 +562,14 @@ def case_cards(system: System, principal: Principal, case_id: int) -> list[Card]
         return _cards(uow, principal, rows)
 
 
-def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> list[Card]:
-    """Cards for a page of recordings, in a handful of queries whatever the page's size."""
+def _cards(
+    uow: UnitOfWork,
+    principal: Principal,
+    rows: Sequence[Recording],
+    read: dict[str, RetentionFacts] | None = None,
+) -> list[Card]:
+    """Cards for a page of recordings, in a handful of queries whatever the page's size
+    (the retention facts read for those the caller has not `read` already)."""
     if not rows:
         return []
     session = uow.session
@@ -598,7 +610,8 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
         )
     ):
         case_ids[rid].add(case_id)
-    facts = retention_facts(uow, rows)
+    read = read or {}
+    facts = read | retention_facts(uow, [r for r in rows if r.id not in read])
     viewer = viewer_for(uow, principal)
     now = uow.now()
     found = []
