@@ -668,39 +668,48 @@ def actions_on_each(
 ) -> dict[str, frozenset[Action]]:
     """What the person may do to each of these recordings that they may see (the rest left
     out), as `_cards` decides it, in two queries: for a list that shows no more of each."""
+    if not recording_ids:
+        return {}
+    with system.unit_of_work() as uow:
+        return actions_on_each_in(uow, principal, recording_ids)
+
+
+def actions_on_each_in(
+    uow: UnitOfWork, principal: Principal, recording_ids: Sequence[str]
+) -> dict[str, frozenset[Action]]:
+    """`actions_on_each` in the caller's unit of work."""
     wanted = list(dict.fromkeys(recording_ids))
     if not wanted:
         return {}
-    with system.unit_of_work() as uow:
-        viewer = viewer_for(uow, principal)
-        rows = uow.session.execute(
-            select(Recording.id, Recording.officer_id, Recording.access_class, Officer.unit)
-            .outerjoin(Officer, Officer.id == Recording.officer_id)
-            .where(
-                among(uow.session, Recording.id, wanted),
-                Recording.state != DELETED,
-                visible_recordings(uow, principal),
-            )
-        ).all()
-        case_ids: dict[str, set[int]] = defaultdict(set)
-        for rid, case_id in uow.session.execute(
-            select(CaseRecording.recording_id, CaseRecording.case_id).where(
-                among(uow.session, CaseRecording.recording_id, [row.id for row in rows])
-            )
-        ):
-            case_ids[rid].add(case_id)
-        return {
-            row.id: permitted(
-                viewer,
-                RecordingFacts(
-                    row.officer_id,
-                    row.unit,
-                    parse_access_class(row.access_class),
-                    frozenset(case_ids[row.id]),
-                ),
-            )
-            for row in rows
-        }
+    viewer = viewer_for(uow, principal)
+    rows = uow.session.execute(
+        select(Recording.id, Recording.officer_id, Recording.access_class, Officer.unit)
+        .outerjoin(Officer, Officer.id == Recording.officer_id)
+        .where(
+            among(uow.session, Recording.id, wanted),
+            Recording.state != DELETED,
+            visible_recordings(uow, principal),
+        )
+    ).all()
+    case_ids: dict[str, set[int]] = defaultdict(set)
+    for rid, case_id in uow.session.execute(
+        select(CaseRecording.recording_id, CaseRecording.case_id).where(
+            among(uow.session, CaseRecording.recording_id, [row.id for row in rows])
+        )
+    ):
+        case_ids[rid].add(case_id)
+    return {
+        row.id: permitted(
+            viewer,
+            RecordingFacts(
+                row.officer_id,
+                row.unit,
+                parse_access_class(row.access_class),
+                frozenset(case_ids[row.id]),
+            ),
+        )
+        for row in rows
+    }
 
 
 def actions_on(system: System, principal: Principal, recording_id: str) -> frozenset[Action]:
