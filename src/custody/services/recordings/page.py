@@ -1,5 +1,6 @@
-"""A recording's page, read in one transaction: its metadata and lifecycle, its card, the
-categories and open cases the person could give it, its clips and its transcript.
+"""Pages read in one transaction each. A recording's: its metadata and lifecycle, its card,
+the categories and open cases the person could give it, its clips and its transcript. An
+officer's footage: their dockings and the categories they may give.
 
 Each part is what its own use case answers (`reading.get_recording`, `search.cards`,
 `categories.categories_to_give`, `cases.list_cases`, `clips.list_clips`,
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
 from custody.domain.principal import Principal
+from custody.services.answers import Page
 from custody.services.disclosure import clips
 from custody.services.disclosure.answers import ClipView
 from custody.services.evidence import cases, categories
@@ -78,3 +80,21 @@ def recording_page(
         )
         uow.commit()
         return page
+
+
+@dataclass(frozen=True)
+class FootagePage:
+    """An officer's (or their team's) footage by docking, and the categories they may give
+    it in bulk."""
+
+    footage: search.Footage
+    categories: list[CategoryView]
+
+
+def footage_page(system: System, principal: Principal, *, team: bool, page: Page) -> FootagePage:
+    """`search.my_footage` and `categories.categories_to_give`, in one transaction."""
+    with system.unit_of_work() as uow:
+        return FootagePage(
+            search.my_footage_in(uow, principal, team=team, page=page),
+            categories.categories_to_give_in(uow, principal),
+        )

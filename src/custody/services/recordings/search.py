@@ -449,50 +449,57 @@ def my_footage(
 ) -> Footage:
     """The person's own footage (or, for a supervisor, their team's), latest docking first."""
     with system.unit_of_work() as uow:
-        viewer = viewer_for(uow, principal)
-        if team:
-            if viewer.unit is None:
-                raise InvalidInput("you belong to no team")
-            # The team's officers as a list: as a subquery beside the one the listing grant
-            # holds, PostgreSQL took the two for independent filters, expected a few dozen
-            # rows, and read the whole table and sorted it rather than walk the time index.
-            members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
-            whose: ColumnElement[bool] = among(uow.session, Recording.officer_id, sorted(members))
-        else:
-            whose = Recording.officer_id == (viewer.officer_id or -1)
-        where: tuple[ColumnElement[bool], ...] = (
-            Recording.state != DELETED,
-            whose,
-            visible_recordings(uow, principal),
+        return my_footage_in(uow, principal, team=team, page=page)
+
+
+def my_footage_in(
+    uow: UnitOfWork, principal: Principal, *, team: bool = False, page: Page = FOOTAGE_PAGE
+) -> Footage:
+    """`my_footage` in the caller's unit of work."""
+    viewer = viewer_for(uow, principal)
+    if team:
+        if viewer.unit is None:
+            raise InvalidInput("you belong to no team")
+        # The team's officers as a list: as a subquery beside the one the listing grant
+        # holds, PostgreSQL took the two for independent filters, expected a few dozen
+        # rows, and read the whole table and sorted it rather than walk the time index.
+        members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
+        whose: ColumnElement[bool] = among(uow.session, Recording.officer_id, sorted(members))
+    else:
+        whose = Recording.officer_id == (viewer.officer_id or -1)
+    where: tuple[ColumnElement[bool], ...] = (
+        Recording.state != DELETED,
+        whose,
+        visible_recordings(uow, principal),
+    )
+    total = count_up_to(uow, select(Recording.id).where(*where), page)
+    uncategorised = count_up_to(uow, select(Recording.id).where(*where, _uncategorised()))
+    if team and not total.exact:
+        # A large team (a borough's is a thirtieth of the force): its newest are found
+        # soonest walking the force's time index backwards, where reading each officer's
+        # footage and sorting it would read the team's every recording for a page.
+        where = tuple(not_by_officer(term) for term in where)
+    rows = list(
+        uow.session.scalars(
+            select(Recording)
+            .options(*UNLISTED)
+            .where(*where)
+            .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        total = count_up_to(uow, select(Recording.id).where(*where), page)
-        uncategorised = count_up_to(uow, select(Recording.id).where(*where, _uncategorised()))
-        if team and not total.exact:
-            # A large team (a borough's is a thirtieth of the force): its newest are found
-            # soonest walking the force's time index backwards, where reading each officer's
-            # footage and sorting it would read the team's every recording for a page.
-            where = tuple(not_by_officer(term) for term in where)
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .options(*UNLISTED)
-                .where(*where)
-                .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        )
-        cards = _cards(uow, principal, rows)
-        return Footage(
-            _dockings(cards),
-            total.total,
-            uncategorised.total,
-            page.limit,
-            page.offset,
-            uow.now(),
-            total.exact,
-            uncategorised.exact,
-        )
+    )
+    cards = _cards(uow, principal, rows)
+    return Footage(
+        _dockings(cards),
+        total.total,
+        uncategorised.total,
+        page.limit,
+        page.offset,
+        uow.now(),
+        total.exact,
+        uncategorised.exact,
+    )
 
 
 def _dockings(cards: list[Card]) -> list[Docking]:
