@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from custody.domain.access import Action, SystemAction, may
 from custody.domain.actor import Actor
+from custody.domain.errors import BadPage, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.answers import Page
 from custody.services.disclosure import clips
@@ -98,3 +99,34 @@ def footage_page(system: System, principal: Principal, *, team: bool, page: Page
             search.my_footage_in(uow, principal, team=team, page=page),
             categories.categories_to_give_in(uow, principal),
         )
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """A search's results (none where it was refused as asked: `refused` says why), and the
+    categories the person may give what it finds."""
+
+    results: search.Results | None
+    refused: InvalidInput | None
+    categories: list[CategoryView]
+
+
+def search_page(
+    system: System, principal: Principal, query: search.Search, actor: Actor, *, page: Page
+) -> SearchPage:
+    """`search.search` and `categories.categories_to_give`, in one transaction. A search
+    refused for what it asks (an unknown case, a time range backwards) still gives the
+    categories, as the page shows its form again; a page's address refused (`BadPage`) is
+    raised."""
+    with system.unit_of_work() as uow:
+        results: search.Results | None = None
+        refused: InvalidInput | None = None
+        try:
+            results = search.search_in(uow, principal, query, actor, page=page)
+        except BadPage:
+            raise
+        except InvalidInput as exc:
+            refused = exc
+        shown = SearchPage(results, refused, categories.categories_to_give_in(uow, principal))
+        uow.commit()
+        return shown

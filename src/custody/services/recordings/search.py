@@ -363,81 +363,93 @@ def search(
     An investigator sees footage beyond their cases only when the search states a
     reason (`principal.stated_reason`), which the audit event keeps.
     """
+    # Refused before the database is asked (and again, harmlessly, by `search_in`).
+    _check(query)
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
+    if page.after is not None:
+        _after(query.sort, page.after)
+    with system.unit_of_work() as uow:
+        results = search_in(uow, principal, query, actor, page=page)
+        uow.commit()
+        return results
+
+
+def search_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    query: Search,
+    actor: Actor,
+    *,
+    page: Page = SEARCH_PAGE,
+) -> Results:
+    """`search` in the caller's unit of work (audited there, not committed)."""
     _check(query)
     cursors.no_deeper_than(page.offset, MAX_OFFSET)
     after = None if page.after is None else _after(query.sort, page.after)
-    with system.unit_of_work() as uow:
-        where = [
-            Recording.state != DELETED,
-            visible_recordings(uow, principal),
-            *_filters(uow, principal, query),
-        ]
-        # The matches' sort keys, as many as the count goes to: a search whose matches all
-        # fit (a team's week, an officer's month) is counted, ordered and paged from them,
-        # in one pass over its candidates; a larger one is counted "at least" and its page
-        # read in order along the index. Either way counted from the list's start, and a
-        # page asked for by cursor starts right after the row it names.
-        found, total = rows_up_to(
-            uow,
-            select(Recording.id, Recording.started_at, Recording.duration_seconds).where(*where),
-            page,
-        )
-        if total.exact and total.total <= COUNT_BOUND:
-            ordered = _in_order(found, query.sort)
-            if after is not None:
-                down = [descending for _, descending in _order(query.sort)]
-                ordered = [
-                    row
-                    for row in ordered
-                    if cursors.comes_after(_keys(query.sort, row), after, down)
-                ]
-            else:
-                ordered = ordered[page.offset :]
-            ids = [row.id for row in ordered[: page.limit + 1]]
-            loaded = {
-                r.id: r
-                for r in uow.session.scalars(
-                    select(Recording)
-                    .options(*UNLISTED)
-                    .where(among(uow.session, Recording.id, ids))
-                )
-            }
-            rows = [loaded[rid] for rid in ids]
+    where = [
+        Recording.state != DELETED,
+        visible_recordings(uow, principal),
+        *_filters(uow, principal, query),
+    ]
+    # The matches' sort keys, as many as the count goes to: a search whose matches all
+    # fit (a team's week, an officer's month) is counted, ordered and paged from them,
+    # in one pass over its candidates; a larger one is counted "at least" and its page
+    # read in order along the index. Either way counted from the list's start, and a
+    # page asked for by cursor starts right after the row it names.
+    found, total = rows_up_to(
+        uow,
+        select(Recording.id, Recording.started_at, Recording.duration_seconds).where(*where),
+        page,
+    )
+    if total.exact and total.total <= COUNT_BOUND:
+        ordered = _in_order(found, query.sort)
+        if after is not None:
+            down = [descending for _, descending in _order(query.sort)]
+            ordered = [
+                row for row in ordered if cursors.comes_after(_keys(query.sort, row), after, down)
+            ]
         else:
-            # As many statements as the other way (a page's count of them never grows).
-            beyond = [] if after is None else [cursors.beyond(_order(query.sort), after)]
-            rows = _page(uow, [*where, *beyond], query.sort, page, more=1)
-        following = (
-            cursors.encode(*_keys(query.sort, rows[page.limit - 1]))
-            if len(rows) > page.limit
-            else None
-        )
-        rows = rows[: page.limit]
-        items = _cards(uow, principal, rows)
-        uow.audit(
-            "user:recording:search",
-            actor,
-            object_type="system",
-            object_id="recordings",
-            details={
-                "filters": query.given(),
-                "total": total.total,
-                "total_exact": total.exact,
-                "offset": page.offset,
-                "cursor": page.after is not None,
-            },
-        )
-        uow.commit()
-        return Results(
-            items,
-            total.total,
-            page.limit,
-            page.offset,
-            uow.now(),
-            total.exact,
-            cursor=page.after,
-            next_cursor=following,
-        )
+            ordered = ordered[page.offset :]
+        ids = [row.id for row in ordered[: page.limit + 1]]
+        loaded = {
+            r.id: r
+            for r in uow.session.scalars(
+                select(Recording).options(*UNLISTED).where(among(uow.session, Recording.id, ids))
+            )
+        }
+        rows = [loaded[rid] for rid in ids]
+    else:
+        # As many statements as the other way (a page's count of them never grows).
+        beyond = [] if after is None else [cursors.beyond(_order(query.sort), after)]
+        rows = _page(uow, [*where, *beyond], query.sort, page, more=1)
+    following = (
+        cursors.encode(*_keys(query.sort, rows[page.limit - 1])) if len(rows) > page.limit else None
+    )
+    rows = rows[: page.limit]
+    items = _cards(uow, principal, rows)
+    uow.audit(
+        "user:recording:search",
+        actor,
+        object_type="system",
+        object_id="recordings",
+        details={
+            "filters": query.given(),
+            "total": total.total,
+            "total_exact": total.exact,
+            "offset": page.offset,
+            "cursor": page.after is not None,
+        },
+    )
+    return Results(
+        items,
+        total.total,
+        page.limit,
+        page.offset,
+        uow.now(),
+        total.exact,
+        cursor=page.after,
+        next_cursor=following,
+    )
 
 
 def my_footage(
