@@ -310,6 +310,21 @@ def open_recording(
     return _allowed(uow, sight, action, actor, tag, allow_deleted=allow_deleted)
 
 
+def check_sight(
+    uow: UnitOfWork,
+    sight: Sight,
+    action: Action,
+    actor: Actor,
+    tag: str,
+    *,
+    allow_deleted: bool = False,
+) -> Sight:
+    """The door for another action on a recording already opened in this unit of work
+    (`open_recording`): the same decision and the same audited refusal, the recording and
+    its facts not read again."""
+    return _allowed(uow, sight, action, actor, tag, allow_deleted=allow_deleted)
+
+
 def _allowed(
     uow: UnitOfWork, sight: Sight, action: Action, actor: Actor, tag: str, *, allow_deleted: bool
 ) -> Sight:

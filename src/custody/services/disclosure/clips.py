@@ -24,7 +24,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.private import private_dir
-from custody.services.access import Sight, open_recording
+from custody.services.access import Sight, check_sight, open_recording
 from custody.services.disclosure.answers import ClipView
 from custody.services.disclosure.cutting import METHOD, Cut, CutFailed, stream_copy
 from custody.services.recordings import viewings
@@ -252,13 +252,12 @@ def list_clips(
         sight = open_recording(
             uow, principal, recording_id, Action.VIEW, actor, VIEW, allow_deleted=True
         )
-        return clips_seen(uow, sight)
+        return clips_seen(uow, sight, actor)
 
 
-def clips_seen(uow: UnitOfWork, sight: Sight) -> list[ClipView]:
-    """`list_clips` of a recording the door has let the person view (`sight`)."""
-    if not sight.may(Action.VIEW):
-        raise NotFound(f"no recording {sight.recording.id}")
+def clips_seen(uow: UnitOfWork, sight: Sight, actor: Actor) -> list[ClipView]:
+    """`list_clips` of a recording already opened in this unit of work (`sight`)."""
+    check_sight(uow, sight, Action.VIEW, actor, VIEW, allow_deleted=True)
     found = uow.session.scalars(
         select(Clip).where(Clip.recording_id == sight.recording.id).order_by(Clip.made_at, Clip.id)
     )

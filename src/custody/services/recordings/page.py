@@ -72,7 +72,7 @@ def recording_page(
             card=card,
             categories=categories.categories_to_give_in(uow, principal),
             open_cases=open_cases,
-            clips=[clip for clip in clips.clips_seen(uow, sight) if clip.deleted_at is None],
+            clips=[clip for clip in clips.clips_seen(uow, sight, actor) if clip.deleted_at is None],
             transcript=(
                 transcripts.current_transcript_heard(uow, sight, actor)
                 if card.may(Action.STREAM)

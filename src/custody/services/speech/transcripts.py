@@ -33,7 +33,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
-from custody.services.access import Sight, open_recording, visible_recordings
+from custody.services.access import Sight, check_sight, open_recording, visible_recordings
 from custody.services.recordings import search as finding
 from custody.services.recordings.media import StoreReader
 from custody.services.speech.answers import LineView, SpokenHit, TranscriptView
@@ -321,11 +321,10 @@ def get_transcript(
 
 
 def current_transcript_heard(uow: UnitOfWork, sight: Sight, actor: Actor) -> TranscriptView | None:
-    """The current transcript of a recording the door has let the person play (`sight`), its
-    reading audited in the caller's unit of work as `get_transcript` audits it; None if it
-    has none."""
-    if not sight.may(Action.STREAM):
-        raise NotFound(f"no recording {sight.recording.id}")
+    """The current transcript of a recording already opened in this unit of work (`sight`),
+    if the door lets the person hear it: its reading audited there as `get_transcript`
+    audits it; None if it has none."""
+    check_sight(uow, sight, Action.STREAM, actor, VIEW)
     row = _newest(uow, sight.recording.id, None)
     return None if row is None else _read(uow, row, actor)
 
