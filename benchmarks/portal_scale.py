@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import os
 import resource
@@ -85,6 +86,9 @@ def _serving(system: System) -> Iterator[str]:
     """The app on 127.0.0.1, as `custody serve` runs it (jobs aside: nothing is uploaded)."""
     port = _free_port()
     config = uvicorn.Config(create_app(system), host="127.0.0.1", port=port, log_level="warning")
+    # As `custody serve` does: what is loaded by now is left out of full collections.
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="portal-scale", daemon=True)
     thread.start()
