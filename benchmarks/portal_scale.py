@@ -8,8 +8,8 @@ does (audit events sequenced in the background), opens a session for a person of
 role, and asks for every hot page and listing (`custody.tools.force.HOT_PAGES`) over real
 HTTP: a few requests to warm up, then 30 in a row, timed from the client (with the CPU
 time the process spent on each, which a busy machine does not inflate as it does the wall
-clock). The baseline of the same run is the
-sign-in page (no query at all): what a request costs before any footage is looked at.
+clock). The baseline of the same run is the sign-in page (no query at all): what a request
+costs before any footage is looked at.
 
     .venv/bin/python benchmarks/portal_scale.py [--quick] [--recordings N]
         [--backend sqlite|postgresql|both] [--postgres URL] [--requests 30]
