@@ -25,12 +25,13 @@ from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, event, select, update
+from sqlalchemy import Connection, Engine, event, func, select, update
 from typer.testing import CliRunner
 
 from custody.cli import app as cli
 from custody.config import Settings
 from custody.db.models import Recording
+from custody.db.models.audit import AuditEvent, AuditPending
 from custody.domain.clock import ManualClock
 from custody.domain.principal import Principal
 from custody.services import access, cursors
@@ -778,6 +779,48 @@ def test_a_page_reads_who_works_on_which_case_once(served: Served, page: str) ->
     ran = served.get(page)
     reads = [s for s, _ in ran if "FROM case_members WHERE case_members.user_id" in s]
     assert len(reads) <= 1, f"{page} read the person's cases {len(reads)} times"
+
+
+@pytest.mark.parametrize("page", ["recording (investigator)", "recording (professional standards)"])
+def test_the_recording_page_reads_in_one_transaction_and_audits_its_view_once(
+    served: Served, page: str
+) -> None:
+    """The recording page is one transaction beside the sign-in's (and the audit log's
+    sequencing of its events): its view, card, pickers, clips and transcript read together,
+    the recording opened once, and its view audited once, as when each part was read in a
+    transaction of its own."""
+    engine = served.system.engine
+    began: list[int] = []
+
+    def begin(connection: Connection) -> None:
+        if served.statements.on:
+            began.append(1)
+
+    def viewed() -> int:
+        with engine.connect() as connection:
+            return sum(
+                connection.execute(
+                    select(func.count()).where(
+                        table.tag == "user:recording:view",
+                        table.object_id == served.force.recording_id,
+                    )
+                ).scalar_one()
+                for table in (AuditEvent, AuditPending)
+            )
+
+    before = viewed()
+    event.listen(engine, "begin", begin)
+    try:
+        ran = served.get(page)
+    finally:
+        event.remove(engine, "begin", begin)
+    sequencing = any("FROM audit_head" in statement for statement, _ in ran)
+    assert len(began) <= 2 + sequencing, f"{page}: {len(began)} transactions"
+    opened = [
+        s for s, _ in ran if re.search(r"FROM recordings\s+WHERE recordings.id = (\?|%\(\w+\)s)", s)
+    ]
+    assert len(opened) == 1, f"{page} opened the recording {len(opened)} times"
+    assert viewed() == before + 1
 
 
 def test_a_case_opened_in_a_request_is_known_to_the_rest_of_it(smaller: Served) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import typer
@@ -39,9 +40,15 @@ def serve_command(
     err.print(
         f"Custody serving on [bold]http://{host}:{port}[/] (data: {running.settings.data_dir})"
     )
+    app = create_app(running)
+    # What is loaded by now (modules, classes, the app) lives as long as the process: out of
+    # the collector's sight, a full collection scans only what requests made since, a few
+    # milliseconds, not the 200 ms pause that one request in a few dozen otherwise takes.
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.run(
-            create_app(running),
+            app,
             host=host,
             port=port,
             log_level="warning",

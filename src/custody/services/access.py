@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, event, exists, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from custody.db.lists import among
 from custody.db.models import Dock, Officer, Recording, Upload
 from custody.db.models.lifecycle import (
     Case,
@@ -309,6 +310,21 @@ def open_recording(
     return _allowed(uow, sight, action, actor, tag, allow_deleted=allow_deleted)
 
 
+def check_sight(
+    uow: UnitOfWork,
+    sight: Sight,
+    action: Action,
+    actor: Actor,
+    tag: str,
+    *,
+    allow_deleted: bool = False,
+) -> Sight:
+    """The door for another action on a recording already opened in this unit of work
+    (`open_recording`): the same decision and the same audited refusal, the recording and
+    its facts not read again."""
+    return _allowed(uow, sight, action, actor, tag, allow_deleted=allow_deleted)
+
+
 def _allowed(
     uow: UnitOfWork, sight: Sight, action: Action, actor: Actor, tag: str, *, allow_deleted: bool
 ) -> Sight:
@@ -456,7 +472,7 @@ def _grant_terms(
         elif relationship is Relationship.TEAM and viewer.unit is not None:
             team = select(Officer.id).where(Officer.unit == viewer.unit)
             if team_listed:
-                term = Recording.officer_id.in_(sorted(uow.session.scalars(team)))
+                term = among(uow.session, Recording.officer_id, sorted(uow.session.scalars(team)))
             else:
                 term = Recording.officer_id.in_(team)
         elif relationship is Relationship.CASE and viewer.case_ids:
@@ -475,7 +491,7 @@ def _in_cases(uow: UnitOfWork, case_ids: frozenset[int]) -> ColumnElement[bool]:
         return Recording.id.in_(in_case)
     if not listed:
         return false()
-    return Recording.id.in_(sorted(listed))
+    return among(uow.session, Recording.id, sorted(listed))
 
 
 # --- docks ------------------------------------------------------------------------------

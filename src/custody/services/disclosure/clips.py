@@ -24,7 +24,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.private import private_dir
-from custody.services.access import Sight, open_recording
+from custody.services.access import Sight, check_sight, open_recording
 from custody.services.disclosure.answers import ClipView
 from custody.services.disclosure.cutting import METHOD, Cut, CutFailed, stream_copy
 from custody.services.recordings import viewings
@@ -249,11 +249,19 @@ def list_clips(
 ) -> list[ClipView]:
     """The clips cut from a recording, oldest first (the recording's view is audited apart)."""
     with system.unit_of_work() as uow:
-        open_recording(uow, principal, recording_id, Action.VIEW, actor, VIEW, allow_deleted=True)
-        found = uow.session.scalars(
-            select(Clip).where(Clip.recording_id == recording_id).order_by(Clip.made_at, Clip.id)
+        sight = open_recording(
+            uow, principal, recording_id, Action.VIEW, actor, VIEW, allow_deleted=True
         )
-        return [_view(clip) for clip in found]
+        return clips_seen(uow, sight, actor)
+
+
+def clips_seen(uow: UnitOfWork, sight: Sight, actor: Actor) -> list[ClipView]:
+    """`list_clips` of a recording already opened in this unit of work (`sight`)."""
+    check_sight(uow, sight, Action.VIEW, actor, VIEW, allow_deleted=True)
+    found = uow.session.scalars(
+        select(Clip).where(Clip.recording_id == sight.recording.id).order_by(Clip.made_at, Clip.id)
+    )
+    return [_view(clip) for clip in found]
 
 
 def clips_of(uow: UnitOfWork, recording_ids: list[str]) -> dict[str, list[Clip]]:

@@ -196,39 +196,53 @@ def list_cases(
 ) -> Paged[CaseView]:
     """A page of the cases the principal may see, newest first (professional standards and
     auditors all, others theirs), paged by keyset: `page.after` is a page's `next_cursor`."""
+    with system.unit_of_work() as uow:
+        return list_cases_in(uow, principal, actor, status=status, page=page)
+
+
+def list_cases_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    page: Page = CASES_PAGE,
+    counted: bool = True,
+) -> Paged[CaseView]:
+    """`list_cases` in the caller's unit of work; without `counted`, the total is only that
+    of the page (for a picker that shows no count)."""
     if status not in (None, "open", "closed"):
         raise InvalidInput("status must be open or closed")
     if page.offset:
         raise InvalidInput("offset: cases are paged by cursor (each page's next_cursor)")
-    with system.unit_of_work() as uow:
-        viewer = require(uow, principal, SystemAction.VIEW_CASES, actor, "user:case:list")
-        query = select(Case).where(visible_cases(viewer))
-        if status:
-            query = query.where(Case.status == status)
-        total = count_up_to(uow, query.with_only_columns(Case.id))
-        if page.after is not None:
-            opened, case_id = cursors.decode(page.after, datetime, int)
-            # The first condition bounds the walk along the creation index; the second
-            # skips the cases of the same instant already shown.
-            query = query.where(
-                Case.created_at <= opened, or_(Case.created_at < opened, Case.id < case_id)
-            )
-        found = list(
-            uow.session.scalars(
-                query.order_by(Case.created_at.desc(), Case.id.desc()).limit(page.limit + 1)
-            )
+    viewer = require(uow, principal, SystemAction.VIEW_CASES, actor, "user:case:list")
+    query = select(Case).where(visible_cases(viewer))
+    if status:
+        query = query.where(Case.status == status)
+    total = count_up_to(uow, query.with_only_columns(Case.id)) if counted else None
+    if page.after is not None:
+        opened, case_id = cursors.decode(page.after, datetime, int)
+        # The first condition bounds the walk along the creation index; the second
+        # skips the cases of the same instant already shown.
+        query = query.where(
+            Case.created_at <= opened, or_(Case.created_at < opened, Case.id < case_id)
         )
-        shown = found[: page.limit]
-        more = len(found) > page.limit
-        return Paged[CaseView](
-            items=_case_views(uow, shown),
-            total=total.total,
-            total_exact=total.exact,
-            limit=page.limit,
-            offset=0,
-            cursor=page.after,
-            next_cursor=cursors.encode(shown[-1].created_at, shown[-1].id) if more else None,
+    found = list(
+        uow.session.scalars(
+            query.order_by(Case.created_at.desc(), Case.id.desc()).limit(page.limit + 1)
         )
+    )
+    shown = found[: page.limit]
+    more = len(found) > page.limit
+    return Paged[CaseView](
+        items=_case_views(uow, shown),
+        total=total.total if total else len(shown),
+        total_exact=total.exact if total else not more,
+        limit=page.limit,
+        offset=0,
+        cursor=page.after,
+        next_cursor=cursors.encode(shown[-1].created_at, shown[-1].id) if more else None,
+    )
 
 
 def get_case(system: System, principal: Principal, case_id: int, actor: Actor) -> CaseDetail:

@@ -27,6 +27,7 @@ from custody.domain.lifecycle import optional_reason
 from custody.domain.principal import Principal
 from custody.domain.retention import (
     DELETED,
+    RetentionFacts,
 )
 from custody.services.access import (
     Sight,
@@ -92,19 +93,29 @@ def category_view(row: Category) -> CategoryView:
 def list_categories(system: System, *, include_retired: bool = False) -> list[CategoryView]:
     """Every category, for anyone signed in (officers need them to categorise)."""
     with system.unit_of_work() as uow:
-        query = select(Category).order_by(Category.assignable, Category.evidential, Category.name)
-        if not include_retired:
-            query = query.where(Category.retired_at.is_(None))
-        return [category_view(c) for c in uow.session.scalars(query)]
+        return _categories(uow, include_retired=include_retired)
+
+
+def _categories(uow: UnitOfWork, *, include_retired: bool = False) -> list[CategoryView]:
+    query = select(Category).order_by(Category.assignable, Category.evidential, Category.name)
+    if not include_retired:
+        query = query.where(Category.retired_at.is_(None))
+    return [category_view(c) for c in uow.session.scalars(query)]
 
 
 def categories_to_give(system: System, principal: Principal) -> list[CategoryView]:
     """The categories this person may give footage, for the portal's pickers: a confidential
     one only for those whose job it is (it narrows who sees the footage)."""
+    with system.unit_of_work() as uow:
+        return categories_to_give_in(uow, principal)
+
+
+def categories_to_give_in(uow: UnitOfWork, principal: Principal) -> list[CategoryView]:
+    """`categories_to_give` in the caller's unit of work."""
     confidential = may(principal.viewer(), SystemAction.CLASSIFY_CONFIDENTIAL)
     return [
         c
-        for c in list_categories(system)
+        for c in _categories(uow)
         if confidential or c.access_class != AccessClass.CONFIDENTIAL.value
     ]
 
@@ -382,15 +393,19 @@ def set_categories(
 # --- what a viewer sees of a recording's lifecycle --------------------------------------
 
 
-def lifecycle_view(uow: UnitOfWork, sight: Sight) -> LifecycleView:
-    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see.
+def lifecycle_view(
+    uow: UnitOfWork, sight: Sight, true_facts: RetentionFacts | None = None
+) -> LifecycleView:
+    """Categories, annotations, evidence, cases, holds and retention, as this viewer may see
+    (from the recording's retention facts, read here unless the caller has them).
 
     Everything passes the door: the holds that show to this person, the retention decision
     as they may know it, the cases they may know of. The answer's shape never changes with
     a complaint hold the person may not see."""
     recording, viewer = sight.recording, sight.viewer
     rid = recording.id
-    true_facts = retention_facts(uow, [recording])[rid]
+    if true_facts is None:
+        true_facts = retention_facts(uow, [recording])[rid]
     facts = shown_facts(viewer, true_facts)
     decision = shown_decision(viewer, true_facts)
     now = uow.now()

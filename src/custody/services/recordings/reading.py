@@ -16,6 +16,7 @@ from custody.domain.actor import Actor
 from custody.domain.clock import isoformat
 from custody.domain.errors import InvalidInput, NotFound
 from custody.domain.principal import Principal
+from custody.domain.retention import RetentionFacts
 from custody.services import cursors
 from custody.services.access import Sight, open_recording, visible_recordings
 from custody.services.answers import MAX_OFFSET, Page, Paged
@@ -24,6 +25,7 @@ from custody.services.evidence import categories
 from custody.services.recordings import viewings
 from custody.services.recordings.answers import RecordingSummary, RecordingView, TombstoneView
 from custody.services.retention import review
+from custody.services.retention.facts import retention_facts
 from custody.services.system import System, UnitOfWork
 
 # A list's page when the caller names none.
@@ -147,33 +149,50 @@ def get_recording(
     A deleted recording answers with its tombstone: what went, when and why.
     """
     with system.unit_of_work() as uow:
-        sight, serial, warrant = _load_checked(
-            uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
-        )
-        recording = sight.recording
-        stored = _summary(recording, serial, warrant).model_dump() | {
-            "receipt": json.loads(recording.receipt_document)
-        }
-        view: RecordingView | TombstoneView
-        if recording.state == "deleted":
-            # The deletion certificate says what went, when and why.
-            view = TombstoneView.model_validate(
-                stored | review.tombstone_view(recording).model_dump()
-            )
-        else:
-            view = RecordingView.model_validate(
-                stored
-                | {
-                    "gps_track": json.loads(recording.gps_track),
-                    "manifest": json.loads(recording.manifest_document),
-                }
-                # Categories, notes, evidence, cases, holds and retention, as the door shows
-                # them to this person (cases and holds are absent for those who may not know).
-                | categories.lifecycle_view(uow, sight).model_dump()
-            )
-        uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
+        view = viewed(uow, principal, recording_id, actor).view
         uow.commit()
         return view
+
+
+@dataclass(frozen=True)
+class Viewed:
+    """A recording as `get_recording` answers it, with what the page built around it needs
+    again: the person's sight of it and its retention facts (none for a tombstone)."""
+
+    view: RecordingView | TombstoneView
+    sight: Sight
+    facts: RetentionFacts | None
+
+
+def viewed(uow: UnitOfWork, principal: Principal, recording_id: str, actor: Actor) -> Viewed:
+    """`get_recording` in the caller's unit of work (audited there, not committed): for a
+    page that shows more of the recording in the same transaction."""
+    sight, serial, warrant = _load_checked(
+        uow, principal, recording_id, Action.VIEW, actor, "user:recording:view"
+    )
+    recording = sight.recording
+    stored = _summary(recording, serial, warrant).model_dump() | {
+        "receipt": json.loads(recording.receipt_document)
+    }
+    view: RecordingView | TombstoneView
+    facts = None
+    if recording.state == "deleted":
+        # The deletion certificate says what went, when and why.
+        view = TombstoneView.model_validate(stored | review.tombstone_view(recording).model_dump())
+    else:
+        facts = retention_facts(uow, [recording])[recording.id]
+        view = RecordingView.model_validate(
+            stored
+            | {
+                "gps_track": json.loads(recording.gps_track),
+                "manifest": json.loads(recording.manifest_document),
+            }
+            # Categories, notes, evidence, cases, holds and retention, as the door shows
+            # them to this person (cases and holds are absent for those who may not know).
+            | categories.lifecycle_view(uow, sight, facts).model_dump()
+        )
+    uow.audit("user:recording:view", actor, object_type="recording", object_id=recording_id)
+    return Viewed(view, sight, facts)
 
 
 # The most footage one answer to a player carries: playing is a range at a time, and only a

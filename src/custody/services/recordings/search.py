@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, SQLColumnExpression, false, func, or_, select
 
+from custody.db.lists import among
 from custody.db.models import Camera, Dock, Officer, Recording
 from custody.db.models.lifecycle import (
     Case,
@@ -39,7 +40,7 @@ from custody.domain.categories import UNCATEGORISED, parse_access_class
 from custody.domain.clock import isoformat
 from custody.domain.errors import CustodyError, InvalidInput
 from custody.domain.principal import Principal
-from custody.domain.retention import DELETED
+from custody.domain.retention import DELETED, RetentionFacts
 from custody.domain.retention import days_left as days_before_deletion
 from custody.services import cursors
 from custody.services.access import (
@@ -362,79 +363,93 @@ def search(
     An investigator sees footage beyond their cases only when the search states a
     reason (`principal.stated_reason`), which the audit event keeps.
     """
+    # Refused before the database is asked (and again, harmlessly, by `search_in`).
+    _check(query)
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
+    if page.after is not None:
+        _after(query.sort, page.after)
+    with system.unit_of_work() as uow:
+        results = search_in(uow, principal, query, actor, page=page)
+        uow.commit()
+        return results
+
+
+def search_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    query: Search,
+    actor: Actor,
+    *,
+    page: Page = SEARCH_PAGE,
+) -> Results:
+    """`search` in the caller's unit of work (audited there, not committed)."""
     _check(query)
     cursors.no_deeper_than(page.offset, MAX_OFFSET)
     after = None if page.after is None else _after(query.sort, page.after)
-    with system.unit_of_work() as uow:
-        where = [
-            Recording.state != DELETED,
-            visible_recordings(uow, principal),
-            *_filters(uow, principal, query),
-        ]
-        # The matches' sort keys, as many as the count goes to: a search whose matches all
-        # fit (a team's week, an officer's month) is counted, ordered and paged from them,
-        # in one pass over its candidates; a larger one is counted "at least" and its page
-        # read in order along the index. Either way counted from the list's start, and a
-        # page asked for by cursor starts right after the row it names.
-        found, total = rows_up_to(
-            uow,
-            select(Recording.id, Recording.started_at, Recording.duration_seconds).where(*where),
-            page,
-        )
-        if total.exact and total.total <= COUNT_BOUND:
-            ordered = _in_order(found, query.sort)
-            if after is not None:
-                down = [descending for _, descending in _order(query.sort)]
-                ordered = [
-                    row
-                    for row in ordered
-                    if cursors.comes_after(_keys(query.sort, row), after, down)
-                ]
-            else:
-                ordered = ordered[page.offset :]
-            ids = [row.id for row in ordered[: page.limit + 1]]
-            loaded = {
-                r.id: r
-                for r in uow.session.scalars(
-                    select(Recording).options(*UNLISTED).where(Recording.id.in_(ids))
-                )
-            }
-            rows = [loaded[rid] for rid in ids]
+    where = [
+        Recording.state != DELETED,
+        visible_recordings(uow, principal),
+        *_filters(uow, principal, query),
+    ]
+    # The matches' sort keys, as many as the count goes to: a search whose matches all
+    # fit (a team's week, an officer's month) is counted, ordered and paged from them,
+    # in one pass over its candidates; a larger one is counted "at least" and its page
+    # read in order along the index. Either way counted from the list's start, and a
+    # page asked for by cursor starts right after the row it names.
+    found, total = rows_up_to(
+        uow,
+        select(Recording.id, Recording.started_at, Recording.duration_seconds).where(*where),
+        page,
+    )
+    if total.exact and total.total <= COUNT_BOUND:
+        ordered = _in_order(found, query.sort)
+        if after is not None:
+            down = [descending for _, descending in _order(query.sort)]
+            ordered = [
+                row for row in ordered if cursors.comes_after(_keys(query.sort, row), after, down)
+            ]
         else:
-            # As many statements as the other way (a page's count of them never grows).
-            beyond = [] if after is None else [cursors.beyond(_order(query.sort), after)]
-            rows = _page(uow, [*where, *beyond], query.sort, page, more=1)
-        following = (
-            cursors.encode(*_keys(query.sort, rows[page.limit - 1]))
-            if len(rows) > page.limit
-            else None
-        )
-        rows = rows[: page.limit]
-        items = _cards(uow, principal, rows)
-        uow.audit(
-            "user:recording:search",
-            actor,
-            object_type="system",
-            object_id="recordings",
-            details={
-                "filters": query.given(),
-                "total": total.total,
-                "total_exact": total.exact,
-                "offset": page.offset,
-                "cursor": page.after is not None,
-            },
-        )
-        uow.commit()
-        return Results(
-            items,
-            total.total,
-            page.limit,
-            page.offset,
-            uow.now(),
-            total.exact,
-            cursor=page.after,
-            next_cursor=following,
-        )
+            ordered = ordered[page.offset :]
+        ids = [row.id for row in ordered[: page.limit + 1]]
+        loaded = {
+            r.id: r
+            for r in uow.session.scalars(
+                select(Recording).options(*UNLISTED).where(among(uow.session, Recording.id, ids))
+            )
+        }
+        rows = [loaded[rid] for rid in ids]
+    else:
+        # As many statements as the other way (a page's count of them never grows).
+        beyond = [] if after is None else [cursors.beyond(_order(query.sort), after)]
+        rows = _page(uow, [*where, *beyond], query.sort, page, more=1)
+    following = (
+        cursors.encode(*_keys(query.sort, rows[page.limit - 1])) if len(rows) > page.limit else None
+    )
+    rows = rows[: page.limit]
+    items = _cards(uow, principal, rows)
+    uow.audit(
+        "user:recording:search",
+        actor,
+        object_type="system",
+        object_id="recordings",
+        details={
+            "filters": query.given(),
+            "total": total.total,
+            "total_exact": total.exact,
+            "offset": page.offset,
+            "cursor": page.after is not None,
+        },
+    )
+    return Results(
+        items,
+        total.total,
+        page.limit,
+        page.offset,
+        uow.now(),
+        total.exact,
+        cursor=page.after,
+        next_cursor=following,
+    )
 
 
 def my_footage(
@@ -446,50 +461,57 @@ def my_footage(
 ) -> Footage:
     """The person's own footage (or, for a supervisor, their team's), latest docking first."""
     with system.unit_of_work() as uow:
-        viewer = viewer_for(uow, principal)
-        if team:
-            if viewer.unit is None:
-                raise InvalidInput("you belong to no team")
-            # The team's officers as a list: as a subquery beside the one the listing grant
-            # holds, PostgreSQL took the two for independent filters, expected a few dozen
-            # rows, and read the whole table and sorted it rather than walk the time index.
-            members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
-            whose: ColumnElement[bool] = Recording.officer_id.in_(sorted(members))
-        else:
-            whose = Recording.officer_id == (viewer.officer_id or -1)
-        where: tuple[ColumnElement[bool], ...] = (
-            Recording.state != DELETED,
-            whose,
-            visible_recordings(uow, principal),
+        return my_footage_in(uow, principal, team=team, page=page)
+
+
+def my_footage_in(
+    uow: UnitOfWork, principal: Principal, *, team: bool = False, page: Page = FOOTAGE_PAGE
+) -> Footage:
+    """`my_footage` in the caller's unit of work."""
+    viewer = viewer_for(uow, principal)
+    if team:
+        if viewer.unit is None:
+            raise InvalidInput("you belong to no team")
+        # The team's officers as a list: as a subquery beside the one the listing grant
+        # holds, PostgreSQL took the two for independent filters, expected a few dozen
+        # rows, and read the whole table and sorted it rather than walk the time index.
+        members = uow.session.scalars(select(Officer.id).where(Officer.unit == viewer.unit))
+        whose: ColumnElement[bool] = among(uow.session, Recording.officer_id, sorted(members))
+    else:
+        whose = Recording.officer_id == (viewer.officer_id or -1)
+    where: tuple[ColumnElement[bool], ...] = (
+        Recording.state != DELETED,
+        whose,
+        visible_recordings(uow, principal),
+    )
+    total = count_up_to(uow, select(Recording.id).where(*where), page)
+    uncategorised = count_up_to(uow, select(Recording.id).where(*where, _uncategorised()))
+    if team and not total.exact:
+        # A large team (a borough's is a thirtieth of the force): its newest are found
+        # soonest walking the force's time index backwards, where reading each officer's
+        # footage and sorting it would read the team's every recording for a page.
+        where = tuple(not_by_officer(term) for term in where)
+    rows = list(
+        uow.session.scalars(
+            select(Recording)
+            .options(*UNLISTED)
+            .where(*where)
+            .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
+            .limit(page.limit)
+            .offset(page.offset)
         )
-        total = count_up_to(uow, select(Recording.id).where(*where), page)
-        uncategorised = count_up_to(uow, select(Recording.id).where(*where, _uncategorised()))
-        if team and not total.exact:
-            # A large team (a borough's is a thirtieth of the force): its newest are found
-            # soonest walking the force's time index backwards, where reading each officer's
-            # footage and sorting it would read the team's every recording for a page.
-            where = tuple(not_by_officer(term) for term in where)
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .options(*UNLISTED)
-                .where(*where)
-                .order_by(Recording.stored_at.desc(), Recording.started_at.desc(), Recording.id)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-        )
-        cards = _cards(uow, principal, rows)
-        return Footage(
-            _dockings(cards),
-            total.total,
-            uncategorised.total,
-            page.limit,
-            page.offset,
-            uow.now(),
-            total.exact,
-            uncategorised.exact,
-        )
+    )
+    cards = _cards(uow, principal, rows)
+    return Footage(
+        _dockings(cards),
+        total.total,
+        uncategorised.total,
+        page.limit,
+        page.offset,
+        uow.now(),
+        total.exact,
+        uncategorised.exact,
+    )
 
 
 def _dockings(cards: list[Card]) -> list[Docking]:
@@ -513,20 +535,31 @@ def _dockings(cards: list[Card]) -> list[Docking]:
 
 def cards(system: System, principal: Principal, recording_ids: Sequence[str]) -> list[Card]:
     """The recordings with these ids that the person may see, in the order asked."""
-    wanted = list(dict.fromkeys(recording_ids))
     with system.unit_of_work() as uow:
-        rows = list(
-            uow.session.scalars(
-                select(Recording)
-                .options(*UNLISTED)
-                .where(
-                    Recording.id.in_(wanted),
-                    Recording.state != DELETED,
-                    visible_recordings(uow, principal),
-                )
+        return cards_in(uow, principal, recording_ids)
+
+
+def cards_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    recording_ids: Sequence[str],
+    facts: dict[str, RetentionFacts] | None = None,
+) -> list[Card]:
+    """`cards` in the caller's unit of work (with the retention facts of those the caller
+    has read already in it)."""
+    wanted = list(dict.fromkeys(recording_ids))
+    rows = list(
+        uow.session.scalars(
+            select(Recording)
+            .options(*UNLISTED)
+            .where(
+                among(uow.session, Recording.id, wanted),
+                Recording.state != DELETED,
+                visible_recordings(uow, principal),
             )
         )
-        found = {card.id: card for card in _cards(uow, principal, rows)}
+    )
+    found = {card.id: card for card in _cards(uow, principal, rows, facts)}
     return [found[rid] for rid in wanted if rid in found]
 
 
@@ -548,8 +581,14 @@ def case_cards(system: System, principal: Principal, case_id: int) -> list[Card]
         return _cards(uow, principal, rows)
 
 
-def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> list[Card]:
-    """Cards for a page of recordings, in a handful of queries whatever the page's size."""
+def _cards(
+    uow: UnitOfWork,
+    principal: Principal,
+    rows: Sequence[Recording],
+    read: dict[str, RetentionFacts] | None = None,
+) -> list[Card]:
+    """Cards for a page of recordings, in a handful of queries whatever the page's size
+    (the retention facts read for those the caller has not `read` already)."""
     if not rows:
         return []
     session = uow.session
@@ -557,34 +596,41 @@ def _cards(uow: UnitOfWork, principal: Principal, rows: Sequence[Recording]) -> 
     people = {
         officer.id: officer
         for officer in session.scalars(
-            select(Officer).where(Officer.id.in_({r.officer_id for r in rows if r.officer_id}))
+            select(Officer).where(
+                among(session, Officer.id, {r.officer_id for r in rows if r.officer_id})
+            )
         )
     }
     cameras = dict(
         session.execute(
-            select(Camera.id, Camera.serial).where(Camera.id.in_({r.camera_id for r in rows}))
+            select(Camera.id, Camera.serial).where(
+                among(session, Camera.id, {r.camera_id for r in rows})
+            )
         ).all()
     )
     docks = dict(
         session.execute(
-            select(Dock.id, Dock.name).where(Dock.id.in_({r.dock_id for r in rows if r.dock_id}))
+            select(Dock.id, Dock.name).where(
+                among(session, Dock.id, {r.dock_id for r in rows if r.dock_id})
+            )
         ).all()
     )
     tags: dict[str, list[str]] = defaultdict(list)
     for rid, tag in session.execute(
         select(RecordingTag.recording_id, RecordingTag.tag)
-        .where(RecordingTag.recording_id.in_(ids))
+        .where(among(session, RecordingTag.recording_id, ids))
         .order_by(RecordingTag.tag)
     ):
         tags[rid].append(tag)
     case_ids: dict[str, set[int]] = defaultdict(set)
     for rid, case_id in session.execute(
         select(CaseRecording.recording_id, CaseRecording.case_id).where(
-            CaseRecording.recording_id.in_(ids)
+            among(session, CaseRecording.recording_id, ids)
         )
     ):
         case_ids[rid].add(case_id)
-    facts = retention_facts(uow, rows)
+    read = read or {}
+    facts = read | retention_facts(uow, [r for r in rows if r.id not in read])
     viewer = viewer_for(uow, principal)
     now = uow.now()
     found = []
@@ -641,39 +687,48 @@ def actions_on_each(
 ) -> dict[str, frozenset[Action]]:
     """What the person may do to each of these recordings that they may see (the rest left
     out), as `_cards` decides it, in two queries: for a list that shows no more of each."""
+    if not recording_ids:
+        return {}
+    with system.unit_of_work() as uow:
+        return actions_on_each_in(uow, principal, recording_ids)
+
+
+def actions_on_each_in(
+    uow: UnitOfWork, principal: Principal, recording_ids: Sequence[str]
+) -> dict[str, frozenset[Action]]:
+    """`actions_on_each` in the caller's unit of work."""
     wanted = list(dict.fromkeys(recording_ids))
     if not wanted:
         return {}
-    with system.unit_of_work() as uow:
-        viewer = viewer_for(uow, principal)
-        rows = uow.session.execute(
-            select(Recording.id, Recording.officer_id, Recording.access_class, Officer.unit)
-            .outerjoin(Officer, Officer.id == Recording.officer_id)
-            .where(
-                Recording.id.in_(wanted),
-                Recording.state != DELETED,
-                visible_recordings(uow, principal),
-            )
-        ).all()
-        case_ids: dict[str, set[int]] = defaultdict(set)
-        for rid, case_id in uow.session.execute(
-            select(CaseRecording.recording_id, CaseRecording.case_id).where(
-                CaseRecording.recording_id.in_([row.id for row in rows])
-            )
-        ):
-            case_ids[rid].add(case_id)
-        return {
-            row.id: permitted(
-                viewer,
-                RecordingFacts(
-                    row.officer_id,
-                    row.unit,
-                    parse_access_class(row.access_class),
-                    frozenset(case_ids[row.id]),
-                ),
-            )
-            for row in rows
-        }
+    viewer = viewer_for(uow, principal)
+    rows = uow.session.execute(
+        select(Recording.id, Recording.officer_id, Recording.access_class, Officer.unit)
+        .outerjoin(Officer, Officer.id == Recording.officer_id)
+        .where(
+            among(uow.session, Recording.id, wanted),
+            Recording.state != DELETED,
+            visible_recordings(uow, principal),
+        )
+    ).all()
+    case_ids: dict[str, set[int]] = defaultdict(set)
+    for rid, case_id in uow.session.execute(
+        select(CaseRecording.recording_id, CaseRecording.case_id).where(
+            among(uow.session, CaseRecording.recording_id, [row.id for row in rows])
+        )
+    ):
+        case_ids[rid].add(case_id)
+    return {
+        row.id: permitted(
+            viewer,
+            RecordingFacts(
+                row.officer_id,
+                row.unit,
+                parse_access_class(row.access_class),
+                frozenset(case_ids[row.id]),
+            ),
+        )
+        for row in rows
+    }
 
 
 def actions_on(system: System, principal: Principal, recording_id: str) -> frozenset[Action]:

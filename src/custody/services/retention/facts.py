@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from custody.db.lists import among
 from custody.db.models import Recording
 from custody.db.models.lifecycle import (
     Case,
@@ -73,13 +74,15 @@ def _facts_batch(uow: UnitOfWork, recordings: Sequence[Recording]) -> dict[str, 
     for rid, row in session.execute(
         select(RecordingCategory.recording_id, Category)
         .join(Category, Category.id == RecordingCategory.category_id)
-        .where(RecordingCategory.recording_id.in_(ids))
+        .where(among(session, RecordingCategory.recording_id, ids))
     ):
         categories[rid].append(category_rule(row))
     flags: dict[str, int] = dict(
         session.execute(
             select(EvidenceFlag.recording_id, func.count())
-            .where(EvidenceFlag.recording_id.in_(ids), EvidenceFlag.cleared_at.is_(None))
+            .where(
+                among(session, EvidenceFlag.recording_id, ids), EvidenceFlag.cleared_at.is_(None)
+            )
             .group_by(EvidenceFlag.recording_id)
         ).all()
     )
@@ -87,12 +90,12 @@ def _facts_batch(uow: UnitOfWork, recordings: Sequence[Recording]) -> dict[str, 
     for rid, case in session.execute(
         select(CaseRecording.recording_id, Case)
         .join(Case, Case.id == CaseRecording.case_id)
-        .where(CaseRecording.recording_id.in_(ids))
+        .where(among(session, CaseRecording.recording_id, ids))
     ):
         cases[rid].append(CaseFact(case.id, case.reference, case.closed_at, case.disposal_days))
     holds: dict[str, list[HoldFact]] = defaultdict(list)
     for hold in session.scalars(
-        select(Hold).where(Hold.recording_id.in_(ids), Hold.lifted_at.is_(None))
+        select(Hold).where(among(session, Hold.recording_id, ids), Hold.lifted_at.is_(None))
     ):
         holds[hold.recording_id].append(
             HoldFact(hold.id, HoldKind(hold.kind), hold.concerns_officer_id)

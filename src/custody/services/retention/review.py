@@ -181,41 +181,48 @@ def pending(
     page = Page(offset, limit, after=cursor)
     cursors.no_deeper_than(page.offset, MAX_OFFSET)
     with system.unit_of_work() as uow:
-        viewer = require(
-            uow, principal, SystemAction.VIEW_RETENTION, actor, "user:retention:pending"
-        )
-        now = uow.now()
-        # Filtered and sorted on the dates this person may know, so that neither the list's
-        # length nor its order tells them of a complaint hold.
-        due, _ = due_columns(viewer)
-        soon = (due <= now + PENDING_NOTICE, Recording.state != DELETED)
-        where: tuple[ColumnElement[bool], ...] = (*soon, visible_recordings(uow, principal))
-        if lists_large_team(uow, viewer):
-            # Along the due dates, the team's officers read in the index (services.planning).
-            where = tuple(not_by_officer(term) for term in where)
-        # Counted officer by officer, in no order (their index holds the due date): walking
-        # the force's due dates read some thirty rows of other teams for each one counted.
-        counted = (*soon, visible_recordings(uow, principal, team_listed=True))
-        total = count_up_to(uow, select(Recording.id).where(*counted), page)
-        rows, next_cursor = _page_along(uow, where, due, page)
-        items = _items(uow, viewer, rows, now)
-        uow.audit(
-            "user:retention:pending",
-            actor,
-            object_type="system",
-            object_id="retention",
-            details={"total": total.total, "total_exact": total.exact},
-        )
+        answer = pending_in(uow, principal, actor, page)
         uow.commit()
-        return Paged(
-            items=items,
-            total=total.total,
-            total_exact=total.exact,
-            limit=page.limit,
-            offset=page.offset,
-            cursor=page.after,
-            next_cursor=next_cursor,
-        )
+        return answer
+
+
+def pending_in(
+    uow: UnitOfWork, principal: Principal, actor: Actor, page: Page
+) -> Paged[RetentionEntry]:
+    """`pending` in the caller's unit of work (audited there, not committed)."""
+    cursors.no_deeper_than(page.offset, MAX_OFFSET)
+    viewer = require(uow, principal, SystemAction.VIEW_RETENTION, actor, "user:retention:pending")
+    now = uow.now()
+    # Filtered and sorted on the dates this person may know, so that neither the list's
+    # length nor its order tells them of a complaint hold.
+    due, _ = due_columns(viewer)
+    soon = (due <= now + PENDING_NOTICE, Recording.state != DELETED)
+    where: tuple[ColumnElement[bool], ...] = (*soon, visible_recordings(uow, principal))
+    if lists_large_team(uow, viewer):
+        # Along the due dates, the team's officers read in the index (services.planning).
+        where = tuple(not_by_officer(term) for term in where)
+    # Counted officer by officer, in no order (their index holds the due date): walking
+    # the force's due dates read some thirty rows of other teams for each one counted.
+    counted = (*soon, visible_recordings(uow, principal, team_listed=True))
+    total = count_up_to(uow, select(Recording.id).where(*counted), page)
+    rows, next_cursor = _page_along(uow, where, due, page)
+    items = _items(uow, viewer, rows, now)
+    uow.audit(
+        "user:retention:pending",
+        actor,
+        object_type="system",
+        object_id="retention",
+        details={"total": total.total, "total_exact": total.exact},
+    )
+    return Paged(
+        items=items,
+        total=total.total,
+        total_exact=total.exact,
+        limit=page.limit,
+        offset=page.offset,
+        cursor=page.after,
+        next_cursor=next_cursor,
+    )
 
 
 def review_queue(

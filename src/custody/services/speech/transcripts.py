@@ -33,7 +33,7 @@ from custody.domain.clock import isoformat
 from custody.domain.errors import Conflict, InvalidInput, NotFound
 from custody.domain.principal import Principal
 from custody.domain.retention import DELETED
-from custody.services.access import open_recording, visible_recordings
+from custody.services.access import Sight, check_sight, open_recording, visible_recordings
 from custody.services.recordings import search as finding
 from custody.services.recordings.media import StoreReader
 from custody.services.speech.answers import LineView, SpokenHit, TranscriptView
@@ -285,16 +285,22 @@ def _open(
     person do `action` to the recording (`lock`: and holds its row, for a change); "no
     transcript" otherwise."""
     open_recording(uow, principal, recording_id, action, actor, tag, lock=lock)
+    row = _newest(uow, recording_id, version)
+    if row is None:
+        which = f" version {version}" if version is not None else ""
+        raise NotFound(f"recording {recording_id} has no transcript{which}")
+    return row
+
+
+def _newest(uow: UnitOfWork, recording_id: str, version: int | None) -> Transcript | None:
+    """A version of the recording's transcript: the one asked for, else the current one,
+    else the newest."""
     query = select(Transcript).where(Transcript.recording_id == recording_id)
     if version is not None:
         query = query.where(Transcript.version == version)
     else:
         query = query.order_by(Transcript.current.desc(), Transcript.version.desc()).limit(1)
-    row = uow.session.scalars(query).first()
-    if row is None:
-        which = f" version {version}" if version is not None else ""
-        raise NotFound(f"recording {recording_id} has no transcript{which}")
-    return row
+    return uow.session.scalars(query).first()
 
 
 def get_transcript(
@@ -309,11 +315,25 @@ def get_transcript(
     said is hearing the recording, so the door's STREAM, and the reading is audited."""
     with system.unit_of_work() as uow:
         row = _open(uow, principal, recording_id, actor, Action.STREAM, VIEW, version)
-        uow.audit(VIEW, actor, object_type="recording", object_id=recording_id,
-                  details={"transcript": row.id, "version": row.version})  # fmt: skip
-        view = _view(row, _versions(uow, recording_id))
+        view = _read(uow, row, actor)
         uow.commit()
         return view
+
+
+def current_transcript_heard(uow: UnitOfWork, sight: Sight, actor: Actor) -> TranscriptView | None:
+    """The current transcript of a recording already opened in this unit of work (`sight`),
+    if the door lets the person hear it: its reading audited there as `get_transcript`
+    audits it; None if it has none."""
+    check_sight(uow, sight, Action.STREAM, actor, VIEW)
+    row = _newest(uow, sight.recording.id, None)
+    return None if row is None else _read(uow, row, actor)
+
+
+def _read(uow: UnitOfWork, row: Transcript, actor: Actor) -> TranscriptView:
+    """A version of a transcript as read, the reading audited."""
+    uow.audit(VIEW, actor, object_type="recording", object_id=row.recording_id,
+              details={"transcript": row.id, "version": row.version})  # fmt: skip
+    return _view(row, _versions(uow, row.recording_id))
 
 
 def correct_transcript(

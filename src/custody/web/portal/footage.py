@@ -10,7 +10,7 @@ from custody.domain.access import Action, lists_team
 from custody.domain.errors import InvalidInput
 from custody.domain.principal import Principal
 from custody.services.answers import Page
-from custody.services.evidence import categories as categorising
+from custody.services.recordings import page as pages
 from custody.services.recordings import search
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
@@ -31,10 +31,10 @@ async def _page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    found = await run_in_threadpool(
-        lambda: search.my_footage(system, user, team=team, page=Page(offset, PAGE))
+    shown = await run_in_threadpool(
+        lambda: pages.footage_page(system, user, team=team, page=Page(offset, PAGE))
     )
-    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
+    found, categories = shown.footage, shown.categories
     return render(
         request,
         "footage.html",

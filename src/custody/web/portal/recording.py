@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from custody.domain.access import Action, SystemAction, acts_on_any_footage, may
-from custody.domain.actor import Actor
 from custody.domain.audit_words import Happening, readable
 from custody.domain.clock import parse_time
 from custody.domain.errors import Conflict, InvalidInput
@@ -31,14 +30,14 @@ from custody.services.disclosure import clips as clip_service
 from custody.services.evidence import annotations as annotation_service
 from custody.services.evidence import cases, flags, holds
 from custody.services.evidence import categories as categorising
-from custody.services.evidence.answers import CaseView
+from custody.services.recordings import page as recording_page
 from custody.services.recordings import previews, reading, search
 from custody.services.recordings.answers import TombstoneView
 from custody.services.recordings.reading import RangeNotSatisfiable
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.media import footage_answer, parse_range
-from custody.web.portal import speech, track
+from custody.web.portal import track
 from custody.web.portal.forms import Form
 from custody.web.portal.pages import PortalRoute, PortalUser, redirect, render
 
@@ -56,16 +55,6 @@ def _link(recording_id: str, user: Principal, anchor: str = "") -> str:
     return f"/recordings/{recording_id}{_suffix(user)}" + (f"#{anchor}" if anchor else "")
 
 
-def _open_cases(
-    system: SystemDep, user: Principal, card: search.Card, actor: Actor
-) -> list[CaseView]:
-    """The open cases this person could add the recording to (none if they may not)."""
-    if not card.may(Action.ADD_TO_CASE) or not may(user.viewer(), SystemAction.VIEW_CASES):
-        return []
-    # The newest open cases, a page's worth: a case further back is added from its own page.
-    return cases.list_cases(system, user, actor, status="open", page=cases.OPEN_CASES_PAGE).items
-
-
 async def _page(
     request: Request,
     system: SystemDep,
@@ -76,33 +65,22 @@ async def _page(
     values: dict[str, str] | None = None,
 ) -> Response:
     actor = user_actor(request, user)
-    detail = await run_in_threadpool(reading.get_recording, system, user, recording_id, actor)
-    if isinstance(detail, TombstoneView):
+    shown = await run_in_threadpool(
+        recording_page.recording_page, system, user, recording_id, actor
+    )
+    if isinstance(shown, TombstoneView):
         return render(
             request,
             "tombstone.html",
             user,
             area="search",
             title="Deleted recording",
-            detail=detail,
-            deleted_at=parse_time(detail.deleted_at) if detail.deleted_at else None,
+            detail=shown,
+            deleted_at=parse_time(shown.deleted_at) if shown.deleted_at else None,
         )
-    found = await run_in_threadpool(search.cards, system, user, [recording_id])
-    card = found[0]
-    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
-    open_cases = await run_in_threadpool(lambda: _open_cases(system, user, card, actor))
-    # A case it is in already is not offered again.
-    already = {case.id for case in detail.cases or []}
-    open_cases = [case for case in open_cases if case.id not in already]
+    detail, card = shown.detail, shown.card
     started = parse_time(detail.started_at)
     duration = card.duration_seconds
-    clips = await run_in_threadpool(clip_service.list_clips, system, user, recording_id, actor)
-    # What was said is heard footage: shown (and its reading audited) to those who may play it.
-    transcript = (
-        await run_in_threadpool(speech.current_transcript, system, user, recording_id, request)
-        if card.may(Action.STREAM)
-        else None
-    )
     return render(
         request,
         "recording.html",
@@ -112,8 +90,8 @@ async def _page(
         title=detail.title or f"Recording {started:%d %b %Y %H:%M}",
         detail=detail,
         card=card,
-        categories=categories,
-        open_cases=open_cases,
+        categories=shown.categories,
+        open_cases=shown.open_cases,
         track=track.draw(detail.gps_track, started),
         strip_times=previews.strip_times(duration) if duration else [],
         duration=duration,
@@ -129,8 +107,8 @@ async def _page(
             acts_on_any_footage(user.viewer(), action)
             for action in (Action.PLACE_HOLD, Action.PLACE_COMPLAINT_HOLD)
         ),
-        clips=[clip for clip in clips if clip.deleted_at is None],
-        transcript=transcript,
+        clips=shown.clips,
+        transcript=shown.transcript,
     )
 
 

@@ -16,8 +16,8 @@ from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.domain.retention import days_left as days_before_deletion
 from custody.services.cursors import LONGEST
-from custody.services.evidence import categories as categorising
 from custody.services.recordings import search
+from custody.services.retention import page as retention_page
 from custody.services.retention import review
 from custody.services.retention.answers import RetentionEntry
 from custody.web.deps import Permit, SystemDep, user_actor
@@ -47,11 +47,10 @@ class Standing:
 
 
 def _with_cards(
-    system: SystemDep, user: Principal, items: list[RetentionEntry]
+    items: list[RetentionEntry], allowed: dict[str, frozenset[Action]]
 ) -> list[tuple[RetentionEntry, Standing | None]]:
     """Each entry with what the person may do to it (none: not theirs to see), decided in
     two queries: a card each, read whole, took a dozen."""
-    allowed = search.actions_on_each(system, user, [item.id for item in items])
     return [
         (
             item,
@@ -75,13 +74,13 @@ async def _pending_page(
     *,
     errors: dict[str, str] | None = None,
 ) -> Response:
-    answer = await run_in_threadpool(
-        lambda: review.pending(
+    shown = await run_in_threadpool(
+        lambda: retention_page.pending_page(
             system, user, user_actor(request, user), limit=PAGE, offset=offset, cursor=after
         )
     )
-    rows = await run_in_threadpool(_with_cards, system, user, answer.items)
-    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
+    answer, categories = shown.answer, shown.categories
+    rows = _with_cards(answer.items, shown.actions)
     return render(
         request,
         "retention.html",
@@ -166,7 +165,10 @@ async def _review_page(
             system, user, user_actor(request, user), limit=PAGE, offset=offset, cursor=after
         )
     )
-    rows = await run_in_threadpool(_with_cards, system, user, answer.items)
+    allowed = await run_in_threadpool(
+        search.actions_on_each, system, user, [item.id for item in answer.items]
+    )
+    rows = _with_cards(answer.items, allowed)
     return render(
         request,
         "review.html",

@@ -17,12 +17,11 @@ from custody.domain.access import (
     may,
     views_footage,
 )
-from custody.domain.errors import BadPage, InvalidInput
 from custody.domain.principal import Principal
 from custody.services.answers import Page
 from custody.services.cursors import LONGEST
 from custody.services.evidence import categories as categorising
-from custody.services.recordings import search as finding
+from custody.services.recordings import page as pages
 from custody.services.recordings.search import Search
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
@@ -134,22 +133,21 @@ async def search(
     asking = asks_reason(user)
     results = None
     if form.ok:
-        try:
-            results = await run_in_threadpool(
-                lambda: finding.search(
-                    system,
-                    user,
-                    query,
-                    user_actor(request, user),
-                    page=Page(offset, PAGE_SIZES[view], after=after or None),
-                )
+        # Not the search's fault but the page's address (BadPage): a 400 page of its own.
+        shown = await run_in_threadpool(
+            lambda: pages.search_page(
+                system,
+                user,
+                query,
+                user_actor(request, user),
+                page=Page(offset, PAGE_SIZES[view], after=after or None),
             )
-        except BadPage:
-            # Not the search's fault but the page's address: a 400 page of its own.
-            raise
-        except InvalidInput as exc:
-            form.errors["case" if query.case else "reference"] = exc.message
-    categories = await run_in_threadpool(categorising.categories_to_give, system, user)
+        )
+        results, categories = shown.results, shown.categories
+        if shown.refused is not None:
+            form.errors["case" if query.case else "reference"] = shown.refused.message
+    else:
+        categories = await run_in_threadpool(categorising.categories_to_give, system, user)
     return render(
         request,
         "search.html",

@@ -15,12 +15,11 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from custody.domain.access import Action
-from custody.domain.errors import Conflict, InvalidInput, NotFound
+from custody.domain.errors import Conflict, InvalidInput
 from custody.domain.principal import Principal
 from custody.domain.speech import MAX_CORRECTION_CHARS, MAX_QUERY_CHARS
 from custody.services.recordings import search as finding
 from custody.services.speech import transcripts
-from custody.services.speech.answers import TranscriptView
 from custody.web.deps import SystemDep, user_actor
 from custody.web.guard import access
 from custody.web.portal.forms import Form
@@ -31,16 +30,6 @@ router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
 def _sentence(message: str) -> str:
     return message[0].upper() + message[1:]
-
-
-def current_transcript(
-    system: SystemDep, user: Principal, recording_id: str, request: Request
-) -> TranscriptView | None:
-    """The transcript the recording page shows beside the player, if there is one."""
-    try:
-        return transcripts.get_transcript(system, user, recording_id, user_actor(request, user))
-    except NotFound:
-        return None
 
 
 async def _page(
