@@ -49,11 +49,17 @@ from custody.web.portal import fleet as fleet_portal
 from custody.web.portal import retention as retention_portal
 from tests.apps import app_for
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
-from tests.integration.compliance_days import nearby_wrong, summary_wrong
+from tests.integration.compliance_days import hours_wrong, nearby_wrong, summary_wrong
 
 # The tables a page must never read whole: they grow with the force's footage (the
 # compliance summary with its days).
-GROWING = ("recordings", "recording_categories", "audit_events", "compliance_days")
+GROWING = (
+    "recordings",
+    "recording_categories",
+    "audit_events",
+    "compliance_days",
+    "compliance_hours",
+)
 # PostgreSQL plan nodes that read all of their input before giving a row (an incremental
 # sort, of rows already in order of the index, does not).
 BLOCKING = ("Hash", "Sort", "Aggregate", "SetOp", "WindowAgg")
@@ -834,12 +840,13 @@ def test_the_cameras_command_pages_on_by_cursor(
 def test_the_seeded_force_holds_the_compliance_summary_as_the_triggers_would(
     served: Served,
 ) -> None:
-    """The seeder loads the footage with the summary's triggers set aside and fills the
-    summary and the neighbours' counts as migration 0025's backfill does: equal to a
-    recount, and kept again by the triggers for a change after it."""
+    """The seeder loads the footage with the summaries' triggers set aside and fills the
+    summaries and the neighbours' counts as migrations 0025's and 0027's backfills do:
+    equal to a recount, and kept again by the triggers for a change after it."""
     engine = served.system.engine
     with engine.connect() as connection:
         assert summary_wrong(connection) == {}
+        assert hours_wrong(connection) == {}
         assert nearby_wrong(connection) == {}
         connection.execute(
             update(Recording)
@@ -847,4 +854,5 @@ def test_the_seeded_force_holds_the_compliance_summary_as_the_triggers_would(
             .values(categorised=True, evidential=False, annotated=True)
         )
         assert summary_wrong(connection) == {}
+        assert hours_wrong(connection) == {}
         connection.rollback()
