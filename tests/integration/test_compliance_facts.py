@@ -332,3 +332,26 @@ def test_the_force_s_page_between_whole_days_is_the_page_counted_before_at_any_t
 
 def _midnight_after(at: Any) -> Any:
     return at.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+
+
+def test_a_team_s_oldest_doubtful_are_the_page_counted_before_across_the_month_s_slices(
+    system: System,
+) -> None:
+    """A team's doubtful footage is looked for a slice of the month at a time (its first day,
+    the next three, the rest): with more than a page of it in every slice, the page lists the
+    oldest fifty in order, as counted before."""
+    world = build_world(system)
+    people = world.people
+    month_start = system.clock.now() - 31 * DAY
+    minute = timedelta(minutes=1)
+    starts = [month_start + (10 + 45 * n) * minute for n in range(30)]
+    starts += [month_start + DAY + n * 5 * 60 * minute for n in range(30)]
+    for n, started in enumerate(starts):
+        warrant, name = ("1234AB", "alice") if n % 2 else ("5678CD", "bob")
+        rid = world.record(warrant, started)
+        categories.set_categories(system, people[name], rid, ["Non-evidential"], None, ACTOR)
+        annotations.add_note(system, people[name], rid, f"note {n}", ACTOR)
+    shown = page(world, "sam", None)["doubtful"]
+    assert len(shown) == 50 and shown[-1]["started_at"] > (month_start + 4 * DAY).isoformat()
+    for who, team in (("sam", None), ("pat", "Hackney")):
+        assert page(world, who, team) == page(world, who, team, before), (who, team)

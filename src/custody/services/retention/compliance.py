@@ -22,6 +22,7 @@ doubtful footage is left for a person.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -543,18 +544,41 @@ def _week_rates(starts: list[datetime], counted: dict[int, tuple[int, int, int]]
     ]
 
 
-def _doubtful(uow: UnitOfWork, terms: _Terms, *, force: bool) -> list[DoubtfulItem]:
+# A team's month is read officer by officer (their ranges of the (officer, started) index),
+# in no order of time: its oldest doubtful are looked for in the month's first day, then in
+# its next three, then in the rest, so that a team whose month has doubtful footage early
+# on reads a few days of it, not the whole month, to find them.
+DOUBTFUL_SLICES = (timedelta(days=1), timedelta(days=4))
+
+
+def _doubtful(
+    uow: UnitOfWork, terms: _Terms, month_start: datetime, *, force: bool
+) -> list[DoubtfulItem]:
     """The month's first doubtful recordings, oldest first, each with why. The force's
     are found among the categorised non-evidential in time order (their index): a team's
-    month is read from its officers' ranges instead, a few of the force's candidates."""
+    month is read from its officers' ranges instead, a few of the force's candidates, a
+    slice of the month at a time (`DOUBTFUL_SLICES`), each in order, until enough."""
     candidates = [Recording.categorised == true(), Recording.evidential == false()]
-    found = uow.session.execute(
+    query = (
         select(Recording.id, Officer.warrant_number, Recording.started_at, _flag(terms.nearby))
         .join(Officer, Officer.id == Recording.officer_id)
         .where(*terms.base, terms.month, terms.doubtful, *(candidates if force else ()))
         .order_by(Recording.started_at, Recording.id)
-        .limit(MAX_DOUBTFUL_SHOWN)
-    ).all()
+    )
+    if force:
+        found = list(uow.session.execute(query.limit(MAX_DOUBTFUL_SHOWN)).all())
+    else:
+        found = []
+        bounds: list[datetime | None] = [None, *(month_start + s for s in DOUBTFUL_SLICES), None]
+        for lower, upper in itertools.pairwise(bounds):
+            sliced = query
+            if lower is not None:
+                sliced = sliced.where(Recording.started_at >= lower)
+            if upper is not None:
+                sliced = sliced.where(Recording.started_at < upper)
+            found += uow.session.execute(sliced.limit(MAX_DOUBTFUL_SHOWN - len(found))).all()
+            if len(found) >= MAX_DOUBTFUL_SHOWN:
+                break
     return [
         DoubtfulItem(
             recording_id=rid,
@@ -586,7 +610,7 @@ def compliance(
         officers = [] if scope == "force" else _rows(uow, terms, split, by_officer=True)
         rows = teams or officers
         weeks = _weeks(uow, terms, split, _first_monday(now))
-        items = _doubtful(uow, terms, force=scope == "force")
+        items = _doubtful(uow, terms, now - WINDOW, force=scope == "force")
         uow.audit(tag, actor, object_type="system", object_id=scope[:80])
         uow.commit()
         return Compliance(
