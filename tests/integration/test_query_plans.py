@@ -73,7 +73,7 @@ COUNTED = {
 }
 
 # Where a page is meant to use a particular index, its name (a pattern on the plans).
-MEANT = {
+MEANT: dict[str, str | tuple[str, ...]] = {
     "my footage": r"ix_recordings_officer_(stored|started)",
     "api recordings (officer)": r"ix_recordings_officer_(stored|started)",
     "fleet": r"ix_cameras_last_dock_id",
@@ -82,11 +82,17 @@ MEANT = {
     # (services/planning.py), never each officer's footage read and sorted.
     "retention (supervisor)": r"ix_recordings_seen_due_cover",
     # A team's month counted from the facts kept on each recording, read from the index alone
-    # (services/retention/compliance.py), never each recording's categories and notes.
-    "compliance (supervisor)": r"ix_recordings_compliance",
+    # (services/retention/compliance.py), never each recording's categories and notes; its
+    # oldest doubtful found among its officers' doubtful alone (the partial index, 0027),
+    # never the whole month read and sorted.
+    "compliance (supervisor)": (r"ix_recordings_compliance", r"ix_recordings_doubtful"),
     # The force's month and weeks summed from the per-team, per-day summary along its days
-    # (migration 0025), never the force's footage counted recording by recording.
-    "compliance (force-wide)": r"(sqlite_autoindex_|pk_|ix_)compliance_days",
+    # (migration 0025), and what falls between whole days from the per-hour one (0027),
+    # never the force's footage counted recording by recording.
+    "compliance (force-wide)": (
+        r"(sqlite_autoindex_|pk_|ix_)compliance_days",
+        r"(sqlite_autoindex_|pk_|ix_)compliance_hours",
+    ),
     # Each borough's uploaded officers and idle cameras counted from the indexes alone
     # (migration 0026), never 22,000 officers' and cameras' rows read for their dates.
     "roll-out": r"ix_cameras_borough_recorded",
@@ -284,9 +290,10 @@ def test_a_page_reads_growing_tables_only_through_indexes(served: Served, page: 
         plans.append(lines)
         bad = _full_scans(dialect, statement, lines)
         assert not bad, f"{page} on {dialect} reads a table whole: {bad}\n{statement}\n{lines}"
-    if page in MEANT:
-        assert any(re.search(MEANT[page], line) for lines in plans for line in lines), (
-            f"{page} on {dialect} does not use {MEANT[page]}: {plans}"
+    meant = MEANT.get(page, ())
+    for pattern in (meant,) if isinstance(meant, str) else meant:
+        assert any(re.search(pattern, line) for lines in plans for line in lines), (
+            f"{page} on {dialect} does not use {pattern}: {plans}"
         )
 
 

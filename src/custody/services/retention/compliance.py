@@ -22,7 +22,6 @@ doubtful footage is left for a person.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +34,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -544,41 +544,31 @@ def _week_rates(starts: list[datetime], counted: dict[int, tuple[int, int, int]]
     ]
 
 
-# A team's month is read officer by officer (their ranges of the (officer, started) index),
-# in no order of time: its oldest doubtful are looked for in the month's first day, then in
-# its next three, then in the rest, so that a team whose month has doubtful footage early
-# on reads a few days of it, not the whole month, to find them.
-DOUBTFUL_SLICES = (timedelta(days=1), timedelta(days=4))
+# The doubtful to a reader of every class, spelled as the partial index of them is
+# (`custody.db.models.ingest.DOUBTFUL`, constants inline): any reader's doubtful are among
+# these, and a query with this term may read that index.
+doubt_indexed = and_(
+    Recording.categorised.is_(True),
+    Recording.evidential.is_not(True),
+    or_(
+        Recording.annotated.is_(True),
+        *(column > literal_column("0") for column in NEARBY_COUNTS.values()),
+    ),
+)
 
 
-def _doubtful(
-    uow: UnitOfWork, terms: _Terms, month_start: datetime, *, force: bool
-) -> list[DoubtfulItem]:
+def _doubtful(uow: UnitOfWork, terms: _Terms, *, force: bool) -> list[DoubtfulItem]:
     """The month's first doubtful recordings, oldest first, each with why. The force's
     are found among the categorised non-evidential in time order (their index): a team's
-    month is read from its officers' ranges instead, a few of the force's candidates, a
-    slice of the month at a time (`DOUBTFUL_SLICES`), each in order, until enough."""
-    candidates = [Recording.categorised == true(), Recording.evidential == false()]
-    query = (
+    month among its officers' doubtful (the partial index of them), a few of the force's."""
+    narrowed = [Recording.categorised == true(), Recording.evidential == false()]
+    found = uow.session.execute(
         select(Recording.id, Officer.warrant_number, Recording.started_at, _flag(terms.nearby))
         .join(Officer, Officer.id == Recording.officer_id)
-        .where(*terms.base, terms.month, terms.doubtful, *(candidates if force else ()))
+        .where(*terms.base, terms.month, terms.doubtful, *(narrowed if force else [doubt_indexed]))
         .order_by(Recording.started_at, Recording.id)
-    )
-    if force:
-        found = list(uow.session.execute(query.limit(MAX_DOUBTFUL_SHOWN)).all())
-    else:
-        found = []
-        bounds: list[datetime | None] = [None, *(month_start + s for s in DOUBTFUL_SLICES), None]
-        for lower, upper in itertools.pairwise(bounds):
-            sliced = query
-            if lower is not None:
-                sliced = sliced.where(Recording.started_at >= lower)
-            if upper is not None:
-                sliced = sliced.where(Recording.started_at < upper)
-            found += uow.session.execute(sliced.limit(MAX_DOUBTFUL_SHOWN - len(found))).all()
-            if len(found) >= MAX_DOUBTFUL_SHOWN:
-                break
+        .limit(MAX_DOUBTFUL_SHOWN)
+    ).all()
     return [
         DoubtfulItem(
             recording_id=rid,
@@ -610,7 +600,7 @@ def compliance(
         officers = [] if scope == "force" else _rows(uow, terms, split, by_officer=True)
         rows = teams or officers
         weeks = _weeks(uow, terms, split, _first_monday(now))
-        items = _doubtful(uow, terms, now - WINDOW, force=scope == "force")
+        items = _doubtful(uow, terms, force=scope == "force")
         uow.audit(tag, actor, object_type="system", object_id=scope[:80])
         uow.commit()
         return Compliance(

@@ -16,6 +16,10 @@ list every class: categorised, not evidential, with a note or evidential footage
 class nearby), signed off. What is left to count from the recordings is an hour at each
 edge. Readers who list some classes only never read it.
 
+And a partial index of the doubtful alone (to a reader of every class; any reader's doubtful
+are among them), by officer and time: a team's oldest doubtful of the month are found among
+its officers' few entries there, not among every recording of their month.
+
 It is kept like 0025's summary, by triggers that only add and take (+1, -1, as columns),
 and on PostgreSQL under the same locks: a recording's change reads its officer's unit FOR
 KEY SHARE (its triggers fire after 0025's, which lock the officer first where they do), a
@@ -60,6 +64,14 @@ NEARBY = (
     "nearby_evidential_restricted",
     "nearby_evidential_confidential",
 )
+
+# The doubtful alone (`custody.db.models.ingest.DOUBTFUL`, as it is when this runs).
+DOUBTFUL = {
+    dialect: f"categorised IS {yes} AND evidential IS NOT {yes} AND (annotated IS {yes}"
+    " OR nearby_evidential_normal > 0 OR nearby_evidential_restricted > 0"
+    " OR nearby_evidential_confidential > 0)"
+    for dialect, yes in (("sqlite", "1"), ("postgresql", "true"))
+}
 
 
 def hour(dialect: str, column: str) -> str:
@@ -270,6 +282,15 @@ def upgrade() -> None:
             [column, "hour", "unit", "recordings"],
             unique=False,
         )
+    # A team's doubtful of the month, found among its officers' few (a partial index).
+    op.create_index(
+        "ix_recordings_doubtful",
+        "recordings",
+        ["officer_id", "started_at"],
+        unique=False,
+        sqlite_where=sa.text(DOUBTFUL["sqlite"]),
+        postgresql_where=sa.text(DOUBTFUL["postgresql"]),
+    )
     # The backfill, before the triggers: a recording written meanwhile waits for this
     # transaction (SQLite has one writer; PostgreSQL's triggers are created in it too).
     op.execute(backfill(dialect))
@@ -280,6 +301,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in triggers_dropped(op.get_bind().dialect.name):
         op.execute(statement)
+    op.drop_index("ix_recordings_doubtful", table_name="recordings")
     for column in ("seen_due_hour", "due_hour"):
         op.drop_index(f"ix_compliance_hours_{column}", table_name="compliance_hours")
     op.drop_table("compliance_hours")
