@@ -443,13 +443,16 @@ def _rows(
         key: (key, None, key) for key in found
     }
     if by_officer:
+        # The team's officers by their unit (one term of its index), not a list of the
+        # hundreds with footage (a parameter each, every request).
         names = {
             oid: (unit, warrant, name)
             for oid, unit, warrant, name in uow.session.execute(
                 select(Officer.id, Officer.unit, Officer.warrant_number, Officer.name).where(
-                    Officer.id.in_(sorted(found))
+                    Officer.unit == split.team
                 )
             )
+            if oid in found
         }
     rows = []
     for key, (total, uncategorised, unsigned, doubtful, signed) in found.items():
