@@ -1,6 +1,6 @@
-"""The compliance summary and each recording's evidential neighbours recounted from scratch,
-in Python, from the recordings and their officers' units: what the triggers of migration 0025
-must have kept."""
+"""The compliance summaries and each recording's evidential neighbours recounted from
+scratch, in Python, from the recordings and their officers' units: what the triggers of
+migrations 0025 (per day) and 0027 (per hour) must have kept."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from datetime import date, datetime
 from sqlalchemy import Connection, select
 
 from custody.db.models import Officer, Recording
-from custody.db.models.compliance import NEVER, ComplianceDay
+from custody.db.models.compliance import (
+    NEVER,
+    NEVER_HOUR,
+    ComplianceDay,
+    ComplianceHour,
+    hour_of,
+)
 from custody.domain.compliance import INCIDENT
 from custody.domain.retention import DELETED
 
@@ -115,4 +121,51 @@ def kept(connection: Connection) -> Counter[Key]:
 def summary_wrong(connection: Connection) -> dict[Key, tuple[int, int]]:
     """The rows whose kept count differs from the recount: kept, recounted."""
     now, truth = kept(connection), recount(connection)
+    return {k: (now[k], truth[k]) for k in set(now) | set(truth) if now[k] != truth[k]}
+
+
+def recount_hours(connection: Connection) -> Counter[Key]:
+    """Per team, hour started and due hours (true, seen): recordings, uncategorised,
+    doubtful to a reader of every class, signed off; each count a key of its own."""
+    counted: Counter[Key] = Counter()
+    near = nearby(connection)
+    for row in _live(connection):
+        signed = row["signed_off_at"]
+        settled = bool(row["evidential"]) or row["last_reviewed_at"] is not None or bool(signed)
+
+        def due(at: object, settled: bool = settled) -> int:
+            return NEVER_HOUR if settled or at is None else hour_of(at)  # type: ignore[arg-type]
+
+        key = (
+            hour_of(row["started_at"]),  # type: ignore[arg-type]
+            row["unit"],
+            due(row["delete_due_at"]),
+            due(row["seen_delete_due_at"]),
+        )
+        doubtful = (
+            row["categorised"]
+            and not row["evidential"]
+            and (row["annotated"] or any(near[str(row["id"])]))
+        )
+        counted[(*key, "recordings")] += 1
+        counted[(*key, "uncategorised")] += 0 if row["categorised"] else 1
+        counted[(*key, "doubtful")] += 1 if doubtful else 0
+        counted[(*key, "signed_off")] += 0 if signed is None else 1
+    return +counted
+
+
+def kept_hours(connection: Connection) -> Counter[Key]:
+    table = ComplianceHour.__table__
+    found: Counter[Key] = Counter()
+    for row in connection.execute(select(table)):
+        values = row._mapping
+        key = tuple(values[c] for c in ("hour", "unit", "due_hour", "seen_due_hour"))
+        for count in ("recordings", "uncategorised", "doubtful", "signed_off"):
+            found[(*key, count)] = values[count]
+    return found
+
+
+def hours_wrong(connection: Connection) -> dict[Key, tuple[int, int]]:
+    """The hourly summary's counts that differ from the recount: kept, recounted."""
+    now, truth = kept_hours(connection), recount_hours(connection)
     return {k: (now[k], truth[k]) for k in set(now) | set(truth) if now[k] != truth[k]}

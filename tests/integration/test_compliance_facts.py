@@ -26,7 +26,7 @@ from custody.services.fleet import registry
 from custody.services.retention import compliance, review, sweep
 from custody.services.system import System
 from tests.integration import compliance_before as before
-from tests.integration.compliance_days import nearby_wrong, summary_wrong
+from tests.integration.compliance_days import hours_wrong, nearby_wrong, summary_wrong
 from tests.integration.lifecycle_world import World, build_world
 
 ACTOR = Actor("user:test")
@@ -70,6 +70,7 @@ def assert_kept(world: World, after: str) -> None:
     with world.system.engine.connect() as connection:
         assert nearby_wrong(connection) == {}, f"evidential neighbours drifted after {after}"
         assert summary_wrong(connection) == {}, f"the summary drifted after {after}"
+        assert hours_wrong(connection) == {}, f"the hourly summary drifted after {after}"
     for who, team in READERS:
         assert page(world, who, team) == page(world, who, team, before), (after, who, team)
 
@@ -245,6 +246,7 @@ def test_the_summary_equals_a_recount_after_an_officer_moves_team_while_their_fo
     assert failures == []
     with system.engine.connect() as connection:
         assert summary_wrong(connection) == {}
+        assert hours_wrong(connection) == {}
     assert_kept(world, "moves and changes at once")
 
 
@@ -271,3 +273,84 @@ def test_a_complaint_hold_moves_the_force_s_due_soon_only_for_those_who_know_of_
     )
     assert (was["due_soon_unreviewed"], hackney["due_soon_unreviewed"]) == (1, 0)
     assert_kept(world, "a complaint hold on footage falling due")
+
+
+def test_the_force_s_page_between_whole_days_is_the_page_counted_before_at_any_time(
+    system: System,
+) -> None:
+    """The force's page sums what falls between whole days by the hour (migration 0027) and
+    counts the hour at each edge from the recordings: at times of day off the hour, with
+    footage in the month's first part-hour, in its first whole hours, falling due within
+    the last due hour and just after it, each reader's page equals the page as counted
+    before, and the hourly summary a recount."""
+    from custody.domain.clock import ManualClock
+
+    world = build_world(system)
+    people = world.people
+    clock = system.clock
+    assert isinstance(clock, ManualClock)
+    at = clock.now() + timedelta(minutes=17, seconds=23)
+    clock.set(at)
+    month_start = at - 31 * DAY
+    due_by = at + 7 * DAY
+    minute = timedelta(minutes=1)
+    last_due = due_by - 30 * DAY  # non-evidential footage started then is due at `due_by`
+    footage = [
+        ("1234AB", month_start - 5 * minute, "Non-evidential"),  # before the month
+        ("5678CD", month_start + 2 * minute, "Non-evidential"),  # the first part-hour
+        ("9999EF", month_start + 40 * minute, None),
+        ("1234AB", month_start + 50 * minute, "Non-evidential"),  # the first whole hour
+        ("9999EF", month_start + 5 * 60 * minute, "Arrest"),
+        ("5678CD", month_start + 15 * 60 * minute, None),
+        ("1234AB", month_start + DAY, "Non-evidential"),
+        ("9999EF", last_due - 10 * minute, "Non-evidential"),  # due in the last due hour
+        ("1234AB", last_due - 10 * minute, "Non-evidential"),  # the same, on hold
+        ("9999EF", last_due + 10 * minute, "Non-evidential"),  # that hour, after due_by
+        ("9999EF", last_due - 2 * 60 * minute, "Non-evidential"),  # the last due day
+        ("9999EF", last_due - 12 * 60 * minute, None),  # due the day before
+    ]
+    who = {"1234AB": "alice", "5678CD": "bob", "9999EF": "dave"}
+    made = []
+    for warrant, started, name in footage:
+        rid = world.record(warrant, started)
+        made.append(rid)
+        if name:
+            categories.set_categories(system, people[who[warrant]], rid, [name], None, ACTOR)
+    due = world.row(made[7]).seen_delete_due_at
+    assert due is not None and due_by - 20 * minute < due <= due_by, "not due in the last hour"
+    annotations.add_note(system, people["alice"], made[6], "he pushed me", ACTOR)
+    holds.place_hold(
+        system, people["pat"], kind="complaint", reason="complaint 21", actor=ACTOR,
+        recording_ids=[made[8]],
+    )  # fmt: skip
+    for later in (timedelta(0), 25 * minute, 43 * minute, 14 * 60 * minute + 50 * minute):
+        clock.set(at + later)
+        assert_kept(world, f"{later} later")
+    clock.set(_midnight_after(at) - 31 * DAY + 31 * DAY)
+    assert_kept(world, "at midnight")
+
+
+def _midnight_after(at: Any) -> Any:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
+
+
+def test_a_team_s_oldest_doubtful_are_the_page_counted_before_with_more_than_a_page(
+    system: System,
+) -> None:
+    """With more than a page of doubtful footage over a team's month, early and late, the
+    page lists the oldest fifty in order, as counted before."""
+    world = build_world(system)
+    people = world.people
+    month_start = system.clock.now() - 31 * DAY
+    minute = timedelta(minutes=1)
+    starts = [month_start + (10 + 45 * n) * minute for n in range(30)]
+    starts += [month_start + DAY + n * 5 * 60 * minute for n in range(30)]
+    for n, started in enumerate(starts):
+        warrant, name = ("1234AB", "alice") if n % 2 else ("5678CD", "bob")
+        rid = world.record(warrant, started)
+        categories.set_categories(system, people[name], rid, ["Non-evidential"], None, ACTOR)
+        annotations.add_note(system, people[name], rid, f"note {n}", ACTOR)
+    shown = page(world, "sam", None)["doubtful"]
+    assert len(shown) == 50 and shown[-1]["started_at"] > (month_start + 4 * DAY).isoformat()
+    for who, team in (("sam", None), ("pat", "Hackney"), ("pat", None)):
+        assert page(world, who, team) == page(world, who, team, before), (who, team)

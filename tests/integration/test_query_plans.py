@@ -50,11 +50,17 @@ from custody.web.portal import fleet as fleet_portal
 from custody.web.portal import retention as retention_portal
 from tests.apps import app_for
 from tests.conftest import Installer, PostgresAdmin, postgres_database_url
-from tests.integration.compliance_days import nearby_wrong, summary_wrong
+from tests.integration.compliance_days import hours_wrong, nearby_wrong, summary_wrong
 
 # The tables a page must never read whole: they grow with the force's footage (the
 # compliance summary with its days).
-GROWING = ("recordings", "recording_categories", "audit_events", "compliance_days")
+GROWING = (
+    "recordings",
+    "recording_categories",
+    "audit_events",
+    "compliance_days",
+    "compliance_hours",
+)
 # PostgreSQL plan nodes that read all of their input before giving a row (an incremental
 # sort, of rows already in order of the index, does not).
 BLOCKING = ("Hash", "Sort", "Aggregate", "SetOp", "WindowAgg")
@@ -68,7 +74,7 @@ COUNTED = {
 }
 
 # Where a page is meant to use a particular index, its name (a pattern on the plans).
-MEANT = {
+MEANT: dict[str, str | tuple[str, ...]] = {
     "my footage": r"ix_recordings_officer_(stored|started)",
     "api recordings (officer)": r"ix_recordings_officer_(stored|started)",
     "fleet": r"ix_cameras_last_dock_id",
@@ -77,11 +83,17 @@ MEANT = {
     # (services/planning.py), never each officer's footage read and sorted.
     "retention (supervisor)": r"ix_recordings_seen_due_cover",
     # A team's month counted from the facts kept on each recording, read from the index alone
-    # (services/retention/compliance.py), never each recording's categories and notes.
-    "compliance (supervisor)": r"ix_recordings_compliance",
+    # (services/retention/compliance.py), never each recording's categories and notes; its
+    # oldest doubtful found among its officers' doubtful alone (the partial index, 0027),
+    # never the whole month read and sorted.
+    "compliance (supervisor)": (r"ix_recordings_compliance", r"ix_recordings_doubtful"),
     # The force's month and weeks summed from the per-team, per-day summary along its days
-    # (migration 0025), never the force's footage counted recording by recording.
-    "compliance (force-wide)": r"(sqlite_autoindex_|pk_|ix_)compliance_days",
+    # (migration 0025), and what falls between whole days from the per-hour one (0027),
+    # never the force's footage counted recording by recording.
+    "compliance (force-wide)": (
+        r"(sqlite_autoindex_|pk_|ix_)compliance_days",
+        r"(sqlite_autoindex_|pk_|ix_)compliance_hours",
+    ),
     # Each borough's uploaded officers and idle cameras counted from the indexes alone
     # (migration 0026), never 22,000 officers' and cameras' rows read for their dates.
     "roll-out": r"ix_cameras_borough_recorded",
@@ -279,9 +291,10 @@ def test_a_page_reads_growing_tables_only_through_indexes(served: Served, page: 
         plans.append(lines)
         bad = _full_scans(dialect, statement, lines)
         assert not bad, f"{page} on {dialect} reads a table whole: {bad}\n{statement}\n{lines}"
-    if page in MEANT:
-        assert any(re.search(MEANT[page], line) for lines in plans for line in lines), (
-            f"{page} on {dialect} does not use {MEANT[page]}: {plans}"
+    meant = MEANT.get(page, ())
+    for pattern in (meant,) if isinstance(meant, str) else meant:
+        assert any(re.search(pattern, line) for lines in plans for line in lines), (
+            f"{page} on {dialect} does not use {pattern}: {plans}"
         )
 
 
@@ -877,12 +890,13 @@ def test_the_cameras_command_pages_on_by_cursor(
 def test_the_seeded_force_holds_the_compliance_summary_as_the_triggers_would(
     served: Served,
 ) -> None:
-    """The seeder loads the footage with the summary's triggers set aside and fills the
-    summary and the neighbours' counts as migration 0025's backfill does: equal to a
-    recount, and kept again by the triggers for a change after it."""
+    """The seeder loads the footage with the summaries' triggers set aside and fills the
+    summaries and the neighbours' counts as migrations 0025's and 0027's backfills do:
+    equal to a recount, and kept again by the triggers for a change after it."""
     engine = served.system.engine
     with engine.connect() as connection:
         assert summary_wrong(connection) == {}
+        assert hours_wrong(connection) == {}
         assert nearby_wrong(connection) == {}
         connection.execute(
             update(Recording)
@@ -890,4 +904,5 @@ def test_the_seeded_force_holds_the_compliance_summary_as_the_triggers_would(
             .values(categorised=True, evidential=False, annotated=True)
         )
         assert summary_wrong(connection) == {}
+        assert hours_wrong(connection) == {}
         connection.rollback()

@@ -35,6 +35,8 @@ from custody.domain import merkle
 # kept by triggers, a few statements for every recording written: seeding, they are made
 # after the footage is loaded, by the migration's own backfill in one statement each.
 _COMPLIANCE = importlib.import_module("custody.db.migrations.versions.0025_compliance_days")
+# And the force's summary by the hour (migration 0027), likewise.
+_HOURS = importlib.import_module("custody.db.migrations.versions.0027_compliance_hours")
 
 BOROUGHS = (
     "Barking and Dagenham", "Barnet", "Bexley", "Brent", "Bromley", "Camden", "Croydon",
@@ -269,7 +271,10 @@ def seed(
     loader = _Loader(engine)
     dialect = engine.dialect.name
     try:
-        for statement in _COMPLIANCE.triggers_dropped(dialect):
+        for statement in (
+            *_COMPLIANCE.triggers_dropped(dialect),
+            *_HOURS.triggers_dropped(dialect),
+        ):
             loader.execute(statement)
         return _seed(loader, rnd, recordings, now, password_hash, cases, docks_per_borough)
     finally:
@@ -557,7 +562,9 @@ def _seed(
     for statement in (
         _COMPLIANCE.backfill_nearby(dialect),
         _COMPLIANCE.backfill_summary(dialect),
+        _HOURS.backfill(dialect),
         *_COMPLIANCE.triggers(dialect),
+        *_HOURS.triggers(dialect),
     ):
         loader.execute(statement)
     if loader.sqlite:

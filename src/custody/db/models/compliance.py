@@ -12,7 +12,7 @@ with the footage.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,3 +51,36 @@ class ComplianceDay(Base):
     # list them. 0 for the rest.
     nearby: Mapped[int] = mapped_column(Integer, primary_key=True)
     recordings: Mapped[int] = mapped_column(Integer)
+
+
+# The due hour of footage never due soon on the page, or with no deletion date (0027).
+NEVER_HOUR = 2**31 - 1
+
+
+def hour_of(at: datetime) -> int:
+    """The whole hours from 1970 to a (UTC) time: the hours `ComplianceHour` is kept by."""
+    return int(at.timestamp() // 3600)
+
+
+class ComplianceHour(Base):
+    """The force's page between whole days: a team's live footage by the hour it started and
+    the hours its deletion is due (true, and as seen by those who may not know of complaint
+    holds; `NEVER_HOUR` for footage evidential or reviewed), with the page's counts as
+    columns, doubtful as it is to a reader who may list every class. Kept by triggers
+    (migration 0027) as `ComplianceDay` is."""
+
+    __tablename__ = "compliance_hours"
+    __table_args__ = (
+        # The footage falling due within a range of hours (the page's last due day).
+        Index("ix_compliance_hours_due_hour", "due_hour", "hour", "unit", "recordings"),
+        Index("ix_compliance_hours_seen_due_hour", "seen_due_hour", "hour", "unit", "recordings"),
+    )
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit: Mapped[str] = mapped_column(String(120), primary_key=True)
+    due_hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seen_due_hour: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recordings: Mapped[int] = mapped_column(Integer)
+    uncategorised: Mapped[int] = mapped_column(Integer)
+    doubtful: Mapped[int] = mapped_column(Integer)
+    signed_off: Mapped[int] = mapped_column(Integer)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     event,
     false,
     or_,
+    text,
     true,
     update,
 )
@@ -60,6 +61,18 @@ class Upload(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     failure: Mapped[str | None] = mapped_column(Text)
+
+
+# Footage doubtfully categorised to someone who may list every class: categorised, not
+# evidential, with a note or evidential footage of any class nearby. Spelled as each
+# database's planner sees `services/retention/compliance.py`'s `doubt_indexed` (SQLAlchemy's
+# booleans, constants inline), so that it knows a query with that term may use the index.
+DOUBTFUL = {
+    dialect: f"categorised IS {yes} AND evidential IS NOT {yes} AND (annotated IS {yes}"
+    " OR nearby_evidential_normal > 0 OR nearby_evidential_restricted > 0"
+    " OR nearby_evidential_confidential > 0)"
+    for dialect, yes in (("sqlite", "1"), ("postgresql", "true"))
+}
 
 
 class Recording(Base):
@@ -115,6 +128,15 @@ class Recording(Base):
         # Footage categorised but not evidential, in the order it was recorded: the doubtful
         # are among these few, the first of the month found without reading the rest.
         Index("ix_recordings_doubt_candidates", "categorised", "evidential", "started_at"),
+        # The doubtful alone (migration 0027): a team's oldest of the month found among its
+        # officers' few, not among every recording of their month.
+        Index(
+            "ix_recordings_doubtful",
+            "officer_id",
+            "started_at",
+            sqlite_where=text(DOUBTFUL["sqlite"]),
+            postgresql_where=text(DOUBTFUL["postgresql"]),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

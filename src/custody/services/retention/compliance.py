@@ -10,8 +10,11 @@ due dates are the ones they may know (`due_columns`): the page tells no one of a
 hold or of footage their role does not list. The weeks and the force's month are summed
 from the per-team, per-day summary the database keeps (`db.models.compliance`), in the
 access classes in which the reader lists all of the scope's footage
-(`access.summarised_classes`); the rest (a supervisor's cases' confidential footage, the
-month's first part-day, the last due day) is counted from the recordings.
+(`access.summarised_classes`). What falls between whole days (the month's first part-day,
+the footage due on the last due day) is summed for the force, whose readers list every
+class, by the hour from the per-team, per-hour summary (`ComplianceHour`), with only the
+hour at each edge counted from the recordings; the rest (a supervisor's cases' confidential
+footage, a team's officers) is counted from the recordings.
 
 A supervisor signs off their team's non-evidential footage before the sweep takes it;
 doubtful footage is left for a person.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +34,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -40,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.util import ClauseAdapter
 
 from custody.db.models import Officer, Recording
-from custody.db.models.compliance import ComplianceDay
+from custody.db.models.compliance import ComplianceDay, ComplianceHour, hour_of
 from custody.db.types import not_indexed, shifted
 from custody.domain.access import AccessClass, SystemAction, Viewer, roles_that_may
 from custody.domain.actor import Actor
@@ -204,7 +208,8 @@ class _Split:
     # The footage they may list in other classes (a supervisor's cases' confidential).
     beyond: ColumnElement[bool] | None
     team: str | None
-    # The month's first whole day, and the due dates' last whole day before `due_by`.
+    # The month's start, its first whole day, and the due dates' end (`due_by`).
+    month_start: datetime
     whole_days: datetime
     due_by: datetime
     true_due: bool
@@ -238,6 +243,7 @@ def _split(uow: UnitOfWork, viewer: Viewer, scope: str, now: datetime) -> _Split
         classes=classes,
         beyond=listed_beyond(uow, viewer, classes),
         team=team,
+        month_start=month_start,
         whole_days=whole_days,
         due_by=now + DUE_SOON,
         true_due=delete_due is Recording.delete_due_at,
@@ -291,9 +297,11 @@ def _count(
 
 def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
     """The force's month per team: the summary's whole days in the classes it holds for this
-    reader (doubt by the classes of the neighbours they may list), and from the recordings
-    the month's first part-day, the other classes, the due-soon whose due date falls on the
-    last due day, and a doubt resting only on a neighbour of another class."""
+    reader (doubt by the classes of the neighbours they may list). For a reader who may list
+    every class, what falls between whole days (the month's first part-day, the footage due
+    on the last due day) is summed by the hour (`_between_days`); for others it is counted
+    from the recordings, with the other classes and a doubt resting only on a neighbour of
+    another class."""
     counts: _Counts = {}
     whole = split.whole_days
     if not split.classes:
@@ -323,6 +331,9 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
         .group_by(day.day, day.unit)
     ):
         _add(counts, unit, summed)
+    if split.classes == set(AccessClass):
+        _between_days(uow, terms, split, counts)
+        return counts
     _count(uow, terms, counts, [Recording.started_at < whole], by_officer=False)
     if split.beyond is not None:
         _count(uow, terms, counts, [split.beyond, Recording.started_at >= whole], by_officer=False)
@@ -360,6 +371,62 @@ def _team_counts(uow: UnitOfWork, terms: _Terms, split: _Split) -> _Counts:
     return counts
 
 
+def _hour_start(number: int) -> datetime:
+    return datetime.fromtimestamp(number * 3600, UTC)
+
+
+def _between_days(uow: UnitOfWork, terms: _Terms, split: _Split, counts: _Counts) -> None:
+    """What the whole days leave out, for a reader who may list every class: the month's
+    first part-day and the footage of the whole days due on the last due day, summed by the
+    hour from the per-team, per-hour summary (migration 0027), and the hour at each edge (a
+    start before the first whole hour, a due date after the last) from the recordings."""
+    hours = ComplianceHour
+    first_hour = hour_of(split.month_start)
+    if _hour_start(first_hour) < split.month_start:
+        first_hour += 1
+    first_day = hour_of(split.whole_days)
+    due_by_hour = hour_of(split.due_by)
+    last_due_day = hour_of(_midnight(split.due_by))
+    due_hour = hours.due_hour if split.true_due else hours.seen_due_hour
+    # The part-day's whole hours (none when the month starts at midnight): everything.
+    for unit, *summed in uow.session.execute(
+        select(
+            hours.unit,
+            func.sum(hours.recordings),
+            func.sum(hours.uncategorised),
+            func.sum(case((due_hour < due_by_hour, hours.recordings), else_=0)),
+            func.sum(hours.doubtful),
+            func.sum(hours.signed_off),
+        )
+        .where(hours.hour >= first_hour, hours.hour < first_day)
+        .group_by(hours.unit)
+    ):
+        _add(counts, unit, summed)
+    # The whole days' footage due on the last due day, before its last hour: due soon.
+    for unit, due in uow.session.execute(
+        select(hours.unit, func.sum(hours.recordings))
+        .where(due_hour >= last_due_day, due_hour < due_by_hour, hours.hour >= first_day)
+        .group_by(hours.unit)
+    ):
+        _add(counts, unit, [0, 0, due])
+    first = _hour_start(first_hour)
+    _count(uow, terms, counts, [Recording.started_at < first], by_officer=False)
+    delete_due = Recording.delete_due_at if split.true_due else Recording.seen_delete_due_at
+    _count(
+        uow,
+        terms,
+        counts,
+        [
+            split.summarised,
+            Recording.started_at >= first,
+            delete_due >= _hour_start(due_by_hour),
+            terms.unsigned,
+        ],
+        by_officer=False,
+        only=slice(2, 3),
+    )
+
+
 def _rows(
     uow: UnitOfWork, terms: _Terms, split: _Split, *, by_officer: bool
 ) -> list[ComplianceRow]:
@@ -376,13 +443,16 @@ def _rows(
         key: (key, None, key) for key in found
     }
     if by_officer:
+        # The team's officers by their unit (one term of its index), not a list of the
+        # hundreds with footage (a parameter each, every request).
         names = {
             oid: (unit, warrant, name)
             for oid, unit, warrant, name in uow.session.execute(
                 select(Officer.id, Officer.unit, Officer.warrant_number, Officer.name).where(
-                    Officer.id.in_(sorted(found))
+                    Officer.unit == split.team
                 )
             )
+            if oid in found
         }
     rows = []
     for key, (total, uncategorised, unsigned, doubtful, signed) in found.items():
@@ -477,15 +547,28 @@ def _week_rates(starts: list[datetime], counted: dict[int, tuple[int, int, int]]
     ]
 
 
+# The doubtful to a reader of every class, spelled as the partial index of them is
+# (`custody.db.models.ingest.DOUBTFUL`, constants inline): any reader's doubtful are among
+# these, and a query with this term may read that index.
+doubt_indexed = and_(
+    Recording.categorised.is_(True),
+    Recording.evidential.is_not(True),
+    or_(
+        Recording.annotated.is_(True),
+        *(column > literal_column("0") for column in NEARBY_COUNTS.values()),
+    ),
+)
+
+
 def _doubtful(uow: UnitOfWork, terms: _Terms, *, force: bool) -> list[DoubtfulItem]:
     """The month's first doubtful recordings, oldest first, each with why. The force's
     are found among the categorised non-evidential in time order (their index): a team's
-    month is read from its officers' ranges instead, a few of the force's candidates."""
-    candidates = [Recording.categorised == true(), Recording.evidential == false()]
+    month among its officers' doubtful (the partial index of them), a few of the force's."""
+    narrowed = [Recording.categorised == true(), Recording.evidential == false()]
     found = uow.session.execute(
         select(Recording.id, Officer.warrant_number, Recording.started_at, _flag(terms.nearby))
         .join(Officer, Officer.id == Recording.officer_id)
-        .where(*terms.base, terms.month, terms.doubtful, *(candidates if force else ()))
+        .where(*terms.base, terms.month, terms.doubtful, *(narrowed if force else [doubt_indexed]))
         .order_by(Recording.started_at, Recording.id)
         .limit(MAX_DOUBTFUL_SHOWN)
     ).all()
