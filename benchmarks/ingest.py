@@ -4,8 +4,8 @@ The baseline, measured in the same run on the same disk, is the least any ingest
 read the file, SHA-256 it, write a copy and fsync it. The ratio of the two is the figure
 to watch; absolute MB/s on a shared machine mean little.
 
-    python benchmarks/ingest.py [--size-mb 1024] [--chunk-mb 16] [--parallel 2]
-        [--storage-url s3://bucket/prefix]
+    python benchmarks/ingest.py [--size-mb 1024] [--chunk-mb 16] [--max-chunk-mb 64]
+        [--parallel 2] [--storage-url s3://bucket/prefix]
 
 On the filesystem it also times the commit of an upload that no server process hashed as
 it arrived (its chunks came through several nodes, or the server restarted): the staged
@@ -42,7 +42,7 @@ from custody.bootstrap import build_system
 from custody.camera.simulator import simulate_camera
 from custody.camera.storage import CameraStorage
 from custody.config import Settings
-from custody.dock.agent import DockAgent
+from custody.dock.agent import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHUNK_SIZE, DockAgent
 from custody.services.fleet import registry
 from custody.services.identity import setup, users
 from custody.services.system import NoJobs
@@ -149,7 +149,15 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1100, help="recording size to make")
-    parser.add_argument("--chunk-mb", type=int, default=16, help="dock agent chunk size")
+    parser.add_argument(
+        "--chunk-mb", type=int, default=DEFAULT_CHUNK_SIZE >> 20, help="dock agent's first chunk"
+    )
+    parser.add_argument(
+        "--max-chunk-mb",
+        type=int,
+        default=DEFAULT_MAX_CHUNK_SIZE >> 20,
+        help="what its chunks may grow to, as `custody dock` has it (= --chunk-mb: fixed)",
+    )
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=None, help="work dir (default: a temp dir)")
     parser.add_argument("--storage-url", default=None, help="e.g. s3://bucket/prefix")
@@ -235,6 +243,7 @@ def main() -> None:
             [bay],
             parallel=args.parallel,
             chunk_size=args.chunk_mb * 1024 * 1024,
+            max_chunk_size=max(args.max_chunk_mb, args.chunk_mb) * 1024 * 1024,
             progress=True,
         ) as agent:
             result = agent.run_once()
@@ -270,7 +279,8 @@ def main() -> None:
         console.print(table)
         console.print(
             f"ratio (ingest / baseline): [bold]{base_seconds / ingest_seconds:.2f}[/]"
-            f"  (chunk {args.chunk_mb} MiB, parallel {args.parallel}; load average "
+            f"  (chunks {args.chunk_mb} to {max(args.max_chunk_mb, args.chunk_mb)} MiB,"
+            f" parallel {args.parallel}; load average "
             f"{Path('/proc/loadavg').read_text().split()[:3]})"
         )
         if commit_seconds is not None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from custody.dock import Backoff, DockAgent, DockResult
+from custody.dock import Backoff, DockAgent, DockResult, chunks, uploader
 from custody.domain import signing
 from tests.unit.test_dock_fakes import SERVER, TOKEN, FakeCamera, FakeServer, make_camera
 
@@ -457,3 +458,105 @@ def test_a_recording_stored_before_its_upload_opened_is_released_by_its_receipt(
     assert result.ok
     dock.assert_delivered()
     assert dock.server.patch_offsets() == []
+
+
+def _answers_take(
+    monkeypatch: pytest.MonkeyPatch, server: FakeServer, seconds: list[float]
+) -> None:
+    """The uploader's clock moves only as the server answers a PATCH: the nth takes the nth
+    of `seconds` (then the last), whatever the machine's own pace."""
+    now = [0.0]
+    patches = [0]
+    handle = server.handle
+
+    def timed(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            now[0] += seconds[min(patches[0], len(seconds) - 1)]
+            patches[0] += 1
+        return handle(request)
+
+    monkeypatch.setattr(server, "handle", timed)
+    monkeypatch.setattr(uploader, "monotonic", lambda: now[0])
+
+
+def _bigger_dock(tmp_path: Path, size: int) -> Dock:
+    bay = tmp_path / "bay-big"
+    camera = make_camera(bay, "BWV-0002", size)
+    server = FakeServer()
+    server.register(camera)
+    original = {m.recording_id: camera.footage(m.recording_id) for m in camera.manifests}
+    return Dock(server, camera, bay, original)
+
+
+def test_chunks_answered_quickly_grow_to_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each chunk is a durable step the dock waits for: on a fast link, fewer and bigger. The
+    chunk read ahead while one was on the wire is sent as read, so growth shows a chunk later."""
+    dock = _bigger_dock(tmp_path, 15_000)
+    _answers_take(monkeypatch, dock.server, [0.1])
+
+    dock.run(max_chunk_size=4000)
+
+    dock.assert_delivered()
+    assert dock.server.patch_offsets() == [0, 1000, 2000, 4000, 8000, 12000]
+
+
+def test_a_chunk_answered_slowly_halves_the_next_and_a_lost_one_starts_again_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dock = _bigger_dock(tmp_path, 20_000)
+    # Fast, fast, then a 9 s answer (at 2000): the next chunk is 2000 bytes, not the 4000
+    # read ahead. The sixth PATCH's connection drops before the server sees it: the same
+    # offset again in chunks of the first size.
+    _answers_take(monkeypatch, dock.server, [0.1, 0.1, 9.0, 5.0])
+    dock.server.fault("PATCH", when="before", nth=6)
+
+    dock.run(max_chunk_size=4000)
+
+    dock.assert_delivered()
+    assert dock.server.patch_offsets()[:8] == [0, 1000, 2000, 4000, 6000, 8000, 8000, 9000]
+
+
+def test_a_damaged_chunk_is_sent_again_at_the_first_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dock = _bigger_dock(tmp_path, 10_000)
+    _answers_take(monkeypatch, dock.server, [0.1])
+    dock.server.fault("PATCH", when="respond", nth=3, status=460, code="checksum_mismatch")
+
+    dock.run(max_chunk_size=4000)
+
+    dock.assert_delivered()
+    assert dock.server.patch_offsets()[:6] == [0, 1000, 2000, 2000, 3000, 4000]
+
+
+def test_without_a_bound_every_chunk_is_the_size_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dock = _bigger_dock(tmp_path, 5000)
+    _answers_take(monkeypatch, dock.server, [0.0])
+
+    dock.run()
+
+    assert dock.server.patch_offsets() == [0, 1000, 2000, 3000, 4000]
+
+
+def test_an_agent_refuses_a_bound_below_its_first_chunk(dock: Dock) -> None:
+    with pytest.raises(ValueError, match="max_chunk_size"):
+        dock.agent(max_chunk_size=CHUNK - 1)
+
+
+@pytest.mark.parametrize(
+    ("size", "seconds", "expected"),
+    [
+        (1000, 0.2, 2000),  # fast: doubled
+        (4000, 0.2, 4000),  # fast, at the bound: kept
+        (3000, 0.2, 4000),  # doubled past the bound: the bound
+        (2000, 3.0, 2000),  # neither: kept
+        (4000, 9.0, 2000),  # slow: halved
+        (1000, 9.0, 1000),  # slow, at the first size: kept
+    ],
+)
+def test_the_next_chunks_size(size: int, seconds: float, expected: int) -> None:
+    assert chunks.next_size(size, seconds, 1000, 4000) == expected

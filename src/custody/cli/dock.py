@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from custody.dock import DEFAULT_CHUNK_SIZE, Backoff, DockAgent
+from custody.dock import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_CHUNK_SIZE, Backoff, DockAgent
 from custody.dock.backoff import RETRY_ATTEMPTS, RETRY_BASE, RETRY_CAP
 from custody.dock.errors import Transient
 from custody.domain.errors import CustodyError
@@ -49,8 +49,16 @@ def dock_command(
     ] = False,
     parallel: Annotated[int, typer.Option(min=1, max=64, help="Uploads at a time.")] = 2,
     chunk_size: Annotated[
-        int, typer.Option(min=64 * 1024, help="Bytes per upload request.")
+        int, typer.Option(min=64 * 1024, help="Bytes of the first upload request.")
     ] = DEFAULT_CHUNK_SIZE,
+    max_chunk_size: Annotated[
+        int,
+        typer.Option(
+            min=64 * 1024,
+            help="Bytes an upload request may grow to while the server answers quickly "
+            "(the same as --chunk-size: every request that size).",
+        ),
+    ] = DEFAULT_MAX_CHUNK_SIZE,
     poll: Annotated[float, typer.Option(min=0.1, help="Seconds between looks at the bays.")] = 5.0,
     server_key: Annotated[
         str | None,
@@ -85,6 +93,7 @@ def dock_command(
             bay,
             parallel=parallel,
             chunk_size=chunk_size,
+            max_chunk_size=max(max_chunk_size, chunk_size),
             server_key=server_key,
             backoff=backoff,
             progress=True,

@@ -39,6 +39,9 @@ from custody.domain.errors import CustodyError, NotFound, UnknownCamera
 from custody.domain.signing import load_public_key
 
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
+# What `custody dock` lets a chunk grow to on a fast link: two such (one on the wire, one
+# read ahead) per upload in flight are the agent's memory for footage.
+DEFAULT_MAX_CHUNK_SIZE = 64 * 1024 * 1024
 # How often a watching dock tells the server it is alive and what sits in its bays.
 DEFAULT_HEARTBEAT = 300.0
 
@@ -87,6 +90,7 @@ class DockAgent:
         *,
         parallel: int = 2,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_chunk_size: int | None = None,
         server_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
         backoff: Backoff | None = None,
@@ -101,9 +105,13 @@ class DockAgent:
             raise ValueError("parallel must be at least 1")
         if chunk_size < 1:
             raise ValueError("chunk_size must be at least 1 byte")
+        if max_chunk_size is not None and max_chunk_size < chunk_size:
+            raise ValueError("max_chunk_size must be at least chunk_size")
         self.bays = list(bays)
         self.parallel = parallel
         self.chunk_size = chunk_size
+        # None: every chunk chunk_size bytes; else chunks grow to it on a fast link.
+        self.max_chunk_size = max_chunk_size
         self.backoff = backoff or Backoff()
         self.heartbeat_every = heartbeat
         # When this agent first saw each bay's camera (serial, wall-clock time).
@@ -371,6 +379,7 @@ class DockAgent:
             server_key=key,
             parallel=self.parallel,
             chunk_size=self.chunk_size,
+            max_chunk_size=self.max_chunk_size,
             backoff=self.backoff,
             stop=stop,
             reporter=self.reporter,

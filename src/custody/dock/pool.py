@@ -43,6 +43,7 @@ class UploadPool:
         server_key: Ed25519PublicKey,
         parallel: int,
         chunk_size: int,
+        max_chunk_size: int | None = None,
         backoff: Backoff,
         stop: threading.Event,
         reporter: Reporter,
@@ -51,6 +52,7 @@ class UploadPool:
         self.client = client
         self.server_key = server_key
         self.chunk_size = chunk_size
+        self.max_chunk_size = max_chunk_size
         self.backoff = backoff
         self.stop = stop
         self.reporter = reporter
@@ -76,6 +78,7 @@ class UploadPool:
             client=self.client,
             server_key=self.server_key,
             chunk_size=self.chunk_size,
+            max_chunk_size=self.max_chunk_size,
             backoff=self.backoff,
             stop=self.stop,
             reporter=self.reporter,

@@ -9,6 +9,7 @@ next pass; an upload always continues from the server's offset (invariant 2).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from custody.camera import CameraRecording, CameraStorage
 from custody.dock.backoff import Attempts, Backoff
-from custody.dock.chunks import ChunkSource
+from custody.dock.chunks import ChunkSource, next_size
 from custody.dock.client import DockClient
 from custody.dock.errors import FootageGone, GaveUp, Stopped, Transient
 from custody.dock.progress import Fate, Outcome, Reporter
@@ -41,6 +42,9 @@ MAX_LOST_UPLOADS = 3
 
 T = TypeVar("T")
 
+# How long the server took to answer a chunk (a module name, so that tests can set it).
+monotonic = time.monotonic
+
 
 class ReceiptMissing(Transient):
     """The server committed the recording but has no receipt for it yet."""
@@ -60,6 +64,9 @@ class Shipment:
     stop: threading.Event
     reporter: Reporter
     read_ahead: Executor | None = None
+    # Chunks grow from chunk_size up to this while the server answers them quickly
+    # (`chunks.next_size`); None keeps every chunk at chunk_size.
+    max_chunk_size: int | None = None
 
 
 def ship(job: Shipment) -> Outcome:
@@ -166,8 +173,10 @@ class _Journey:
                     if offset >= self.size:
                         return self._commit(url)
                     chunk = source.chunk_at(offset)
+                    sent = monotonic()
                     answer = self.client.patch(url, offset, chunk.data, chunk.sha256)
                     self.attempts.succeeded()
+                    self._resize(source, monotonic() - sent)
                     offset = answer.offset
                     self.job.reporter.advanced(self.rid, offset)
                     if answer.recording_id is not None:
@@ -175,6 +184,7 @@ class _Journey:
                 except ChecksumMismatch as exc:
                     # The bytes were damaged on the way: send the same chunk again at once.
                     self.attempts.failed(exc, pause=False)
+                    source.chunk_size = self.job.chunk_size
                 except OffsetMismatch as exc:
                     # The server's offset is the truth; ask for it and carry on from there.
                     self.attempts.failed(exc, pause=False)
@@ -189,9 +199,16 @@ class _Journey:
                     url, offset = None, None
                 except (Transient, UploadLocked) as exc:
                     # The network, a busy server, or a writer that still holds the upload
-                    # after a dropped request: wait, then re-read the offset before writing.
+                    # after a dropped request: wait, then re-read the offset before writing,
+                    # in chunks of the first size again (the link may be worse now).
                     self.attempts.failed(exc)
                     offset = None
+                    source.chunk_size = self.job.chunk_size
+
+    def _resize(self, source: ChunkSource, seconds: float) -> None:
+        most = self.job.max_chunk_size
+        if most is not None and most > self.job.chunk_size:
+            source.chunk_size = next_size(source.chunk_size, seconds, self.job.chunk_size, most)
 
     def _lost(self, why: str) -> None:
         """The server answered that the upload in hand is not one to continue."""
