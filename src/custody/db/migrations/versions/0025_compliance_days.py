@@ -381,11 +381,36 @@ def _postgresql_triggers() -> list[str]:
 
 def backfill_nearby(dialect: str) -> str:
     """Count every live recording's evidential neighbours. Only the recordings with one are
-    written (most have none)."""
+    written (most have none).
+
+    On PostgreSQL in one pass over each officer's recordings in time order (a window
+    reaching the incident's time either side): asked as a join, PostgreSQL matched every
+    recording against all of its officer's evidential ones, which at 450 recordings an
+    officer (ten million) would have taken hours. SQLite has no window over a time range
+    of text: it walks the (officer, time) index for each recording, as the join says."""
+    if dialect == "postgresql":
+        return _nearby_in_one_pass()
     near = f"SELECT 1 FROM recordings o WHERE {_around(dialect, 'recordings', 'o')}"
     return _own_nearby(dialect, "recordings").replace(
         "WHERE id = recordings.id",
         f"WHERE recordings.officer_id IS NOT NULL AND EXISTS ({near} AND {_evidential('o')})",
+    )
+
+
+def _nearby_in_one_pass() -> str:
+    window = (
+        "OVER (PARTITION BY officer_id ORDER BY started_at RANGE BETWEEN"
+        f" interval '{INCIDENT_SECONDS} seconds' PRECEDING"
+        f" AND interval '{INCIDENT_SECONDS} seconds' FOLLOWING)"
+    )
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE {_evidential('r')} AND r.access_class = '{c}') {window} AS {n}"
+        for c, n in zip(CLASSES, NEARBY, strict=True)
+    )
+    return (
+        f"UPDATE recordings SET ({', '.join(NEARBY)}) = ({', '.join(f'w.{n}' for n in NEARBY)})"
+        f" FROM (SELECT r.id, {counts} FROM recordings r WHERE r.officer_id IS NOT NULL) w"
+        f" WHERE recordings.id = w.id AND {' + '.join(f'w.{n}' for n in NEARBY)} > 0"
     )
 
 
