@@ -47,6 +47,8 @@ BOROUGHS = (
 )  # fmt: skip
 DAYS = 60
 BATCH = 50_000
+# From this many recordings, PostgreSQL's recordings are indexed after the backfills.
+LATE_INDEXES = 1_000_000
 # The seeded force's present: its footage is the 60 days before it.
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 # The people who sign in, one per role; `Seeded.users` maps each to their username.
@@ -424,16 +426,15 @@ def _seed(
         ),
         recording_rows(),
     )  # fmt: skip
-    loader.execute_all(recording_indexes)
-    # What every insert of a recording keeps (models/ingest.py), in bulk.
-    loader.execute(
-        "UPDATE officers SET first_recorded_at = (SELECT min(started_at) FROM recordings"
-        " WHERE recordings.officer_id = officers.id)"
-    )
-    loader.execute(
-        "UPDATE cameras SET last_recorded_at = (SELECT max(started_at) FROM recordings"
-        " WHERE recordings.camera_id = cameras.id)"
-    )
+    # PostgreSQL counts each recording's neighbours in one window pass and writes them into
+    # the rows: at a force's size, with the indexes made afterwards rather than kept up row
+    # by row (hours at ten million). Not for a small force: rows changed before an index is
+    # made leave it unusable to transactions older than it (pg_index.indcheckxmin), and the
+    # query-plan tests plan theirs at once, beside other tests' transactions. SQLite counts
+    # the neighbours by walking the (officer, time) index.
+    indexes_late = not loader.sqlite and count >= LATE_INDEXES
+    if not indexes_late:
+        _indexed(loader, recording_indexes)
     loader.load(
         "recording_categories",
         ("recording_id", "category_id", "assigned_by", "assigned_at"),
@@ -563,10 +564,11 @@ def _seed(
         _COMPLIANCE.backfill_nearby(dialect),
         _COMPLIANCE.backfill_summary(dialect),
         _HOURS.backfill(dialect),
-        *_COMPLIANCE.triggers(dialect),
-        *_HOURS.triggers(dialect),
     ):
         loader.execute(statement)
+    if indexes_late:
+        _indexed(loader, recording_indexes)
+    loader.execute_all([*_COMPLIANCE.triggers(dialect), *_HOURS.triggers(dialect)])
     if loader.sqlite:
         loader.raw.commit()
     loader.analyse()
@@ -586,6 +588,20 @@ def _seed(
         case_reference="CRIS/0000001/27",
         recording_id=in_case_1[0] if in_case_1 else (live[0] if live else ""),
         camera_serial=f"MP-{1:06d}",
+    )
+
+
+def _indexed(loader: _Loader, recording_indexes: list[str]) -> None:
+    """The recordings' indexes made, then what every insert of a recording keeps
+    (models/ingest.py), in bulk."""
+    loader.execute_all(recording_indexes)
+    loader.execute(
+        "UPDATE officers SET first_recorded_at = (SELECT min(started_at) FROM recordings"
+        " WHERE recordings.officer_id = officers.id)"
+    )
+    loader.execute(
+        "UPDATE cameras SET last_recorded_at = (SELECT max(started_at) FROM recordings"
+        " WHERE recordings.camera_id = cameras.id)"
     )
 
 
