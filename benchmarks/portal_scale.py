@@ -55,7 +55,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
 from custody.bootstrap import build_system
 from custody.config import Settings
@@ -142,6 +142,13 @@ def _seed_fresh(database_url: str, recordings: int) -> Seeded:
     return force
 
 
+def _database_exists(connection: Connection, name: str) -> bool:
+    found = connection.execute(
+        text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+    ).first()
+    return found is not None
+
+
 def _in_place(
     admin: Engine, postgres: str, name: str, kept: Path, recordings: int
 ) -> tuple[str, Seeded]:
@@ -149,10 +156,7 @@ def _in_place(
     to the code's schema: for a force too big for the disk to hold twice."""
     url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as connection:
-        present = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        ).first()
-        if not (present and kept.exists()):
+        if not (_database_exists(connection, name) and kept.exists()):
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
             kept.parent.mkdir(parents=True, exist_ok=True)
@@ -198,10 +202,7 @@ def _seeded(
     url = make_url(postgres).set(database=name).render_as_string(hide_password=False)
     try:
         with admin.connect() as connection:
-            present = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": template}
-            ).first()
-            if kept and kept.exists() and present:
+            if kept and kept.exists() and _database_exists(connection, template):
                 connection.execute(
                     text(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
                 )

@@ -179,7 +179,6 @@ def pending(
     """Recordings the principal may see that are due for deletion within the pending notice,
     soonest first, by offset or by the cursor each page gives (`next_cursor`)."""
     page = Page(offset, limit, after=cursor)
-    cursors.no_deeper_than(page.offset, MAX_OFFSET)
     with system.unit_of_work() as uow:
         answer = pending_in(uow, principal, actor, page)
         uow.commit()
