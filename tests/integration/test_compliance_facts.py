@@ -12,10 +12,13 @@ recording). In Hackney, alice (1234AB) and bob (5678CD); in Camden, dave (9999EF
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from custody.db.models import Recording
 from custody.db.models.lifecycle import Category
@@ -219,7 +222,6 @@ def test_the_summary_equals_a_recount_after_an_officer_moves_team_while_their_fo
     """Bob moves between Hackney and Camden while his footage is categorised and recorded at
     the same time: each change waits for the move or the move for it, and no recording is
     counted in a team he has left."""
-    import threading
 
     world = build_world(system)
     people = world.people
@@ -248,6 +250,93 @@ def test_the_summary_equals_a_recount_after_an_officer_moves_team_while_their_fo
         assert summary_wrong(connection) == {}
         assert hours_wrong(connection) == {}
     assert_kept(world, "moves and changes at once")
+
+
+def _waiting(connection: Any, pid: int | None = None) -> set[int]:
+    """The backends of this database waiting for a lock (or whether `pid` is one)."""
+    rows = connection.execute(
+        text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    ).scalars()
+    return {row for row in rows if pid is None or row == pid}
+
+
+def _until(done: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not done():
+        assert time.monotonic() < deadline, f"never {what}"
+        time.sleep(0.01)
+
+
+def test_a_change_read_between_a_move_and_its_count_waits_for_the_move(
+    system: System,
+) -> None:
+    """The narrowest interleaving of a move and a change, held at each step by test triggers
+    waiting on advisory locks: the move has updated bob's row and not yet moved his counts
+    when his footage is categorised (the change's FOR KEY SHARE does not wait for the move's
+    update), and the change is still open when the move goes on to count. The move's FOR
+    UPDATE waits for the change (its lock is carried to the officer's new row version), so
+    the move counts the change's recording where the change left it."""
+    if system.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a move and a change never interleave")
+    world = build_world(system)
+    people = world.people
+    rid = world.record("5678CD", system.clock.now() - 3 * DAY)
+    pauses = (
+        "CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN PERFORM pg_advisory_xact_lock(TG_ARGV[0]::bigint); RETURN NULL; END $$",
+        # Fired after the move's update of the officer, before its counts move (by name).
+        "CREATE TRIGGER compliance_a_paused AFTER UPDATE OF unit ON officers"
+        " FOR EACH ROW EXECUTE FUNCTION test_pause(1601)",
+        # Fired after a recording's counts have changed, before its transaction ends.
+        "CREATE TRIGGER compliance_z_paused AFTER UPDATE OF categorised ON recordings"
+        " FOR EACH ROW EXECUTE FUNCTION test_pause(1602)",
+    )
+    failures: list[BaseException] = []
+
+    def run(step: Any) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                step()
+            except BaseException as error:  # reported by the test below
+                failures.append(error)
+
+        thread = threading.Thread(target=guarded)
+        thread.start()
+        return thread
+
+    with system.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        for statement in pauses:
+            holder.execute(text(statement))
+        holder.execute(text("SELECT pg_advisory_lock(1601), pg_advisory_lock(1602)"))
+        mover = run(
+            lambda: registry.update_officer(system, people["admin2"], "5678CD", unit="Camden")
+        )
+        _until(lambda: len(_waiting(holder)) == 1, "the move paused")
+        (moving,) = _waiting(holder)
+        changer = run(
+            lambda: categories.set_categories(
+                system, people["pat"], rid, ["Non-evidential"], None, ACTOR
+            )
+        )
+        _until(lambda: len(_waiting(holder)) == 2, "the change paused")
+        holder.execute(text("SELECT pg_advisory_unlock(1601)"))
+        # The move ends, or waits for the change: either way, whatever it counts is counted.
+        _until(lambda: not mover.is_alive() or _waiting(holder, moving), "the move settled")
+        holder.execute(text("SELECT pg_advisory_unlock(1602)"))
+        mover.join()
+        changer.join()
+        for statement in (
+            "DROP TRIGGER compliance_a_paused ON officers",
+            "DROP TRIGGER compliance_z_paused ON recordings",
+            "DROP FUNCTION test_pause()",
+        ):
+            holder.execute(text(statement))
+    assert failures == []
+    assert world.row(rid).categorised
+    assert_kept(world, "a change read between a move and its count")
 
 
 def test_a_complaint_hold_moves_the_force_s_due_soon_only_for_those_who_know_of_it(
