@@ -560,3 +560,29 @@ def test_an_agent_refuses_a_bound_below_its_first_chunk(dock: Dock) -> None:
 )
 def test_the_next_chunks_size(size: int, seconds: float, expected: int) -> None:
     assert chunks.next_size(size, seconds, 1000, 4000) == expected
+
+
+def test_a_chunk_goes_as_one_body_of_its_stated_length_whatever_its_size() -> None:
+    """A chunk larger than the pieces it is handed to the HTTP stack in (so that a large one
+    is not copied over and over as it is sent) still goes as one body with its length
+    stated, never chunked: tus counts the offset from Content-Length."""
+    from custody.dock.client import BODY_PIECE, DockClient
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        return httpx.Response(204, headers={"Upload-Offset": str(len(request.content))})
+
+    chunk = bytes(range(256)) * (BODY_PIECE // 256 * 2 + 3)
+    client = DockClient(SERVER, TOKEN, transport=httpx.MockTransport(answer))
+    try:
+        patched = client.patch(f"{SERVER}/api/v1/uploads/u1", 0, chunk, b"\0" * 32)
+    finally:
+        client.close()
+    (request,) = seen
+    assert request.headers["Content-Length"] == str(len(chunk))
+    assert "Transfer-Encoding" not in request.headers
+    assert request.content == chunk
+    assert patched.offset == len(chunk)
