@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.domain.clock import ManualClock
 from custody.domain.errors import ObjectLocked
@@ -27,25 +29,41 @@ from custody.storage.encryption import unsealed
 from custody.storage.s3 import S3Store
 from tests.conftest import Installer, RecordedJobs, custody
 from tests.integration.lifecycle_world import World, build_world
+from tests.snapshots import world_of
 
 DAY = timedelta(days=1)
 
 
+# The force (people, cameras, tokens) is built once per test process and database
+# (`tests/snapshots.py`) at this time, on an installation that has stored nothing yet: its
+# copy is then pointed at the test's bucket, and its clock at the real now.
+BUILT_AT = datetime.now(UTC).replace(microsecond=0)
+
+
 @pytest.fixture
 def s3_system(
-    tmp_path: Path, clock: ManualClock, install: Installer, s3_url: str, database_url: str
+    tmp_path: Path, clock: ManualClock, install: Installer, database_url: str
 ) -> Iterator[System]:
-    # The test clock starts at the real now: Object Lock dates are the store's real time.
-    clock.set(datetime.now(UTC).replace(microsecond=0))
-    settings = Settings(data_dir=tmp_path / "data", storage_url=s3_url, database_url=database_url)
+    """An installation whose store is not yet the bucket: `world` points it there."""
+    clock.set(BUILT_AT)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     built = install(settings, clock=clock, jobs=RecordedJobs())
     yield built
     built.engine.dispose()
 
 
 @pytest.fixture
-def world(s3_system: System) -> World:
-    return build_world(s3_system)
+def world(s3_system: System, clock: ManualClock, s3_url: str) -> World:
+    world = world_of(build_world, s3_system)
+    # The world stored no object: the same installation on the bucket is the same world.
+    s3_system.engine.dispose()
+    s3_system.settings.storage_url = s3_url
+    on_s3 = build_system(s3_system.settings, clock=clock, jobs=s3_system.jobs)
+    for each in fields(System):
+        setattr(s3_system, each.name, getattr(on_s3, each.name))
+    # The test clock starts at the real now: Object Lock dates are the store's real time.
+    clock.set(datetime.now(UTC).replace(microsecond=0))
+    return world
 
 
 def _store(world: World) -> S3Store:
