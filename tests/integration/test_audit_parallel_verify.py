@@ -4,7 +4,9 @@ names, and an incremental verify still reads only what is new."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,13 +17,14 @@ from custody.audit import blocks, sequencer, verify
 from custody.audit.blocks import BLOCK
 from custody.audit.log import GENESIS, HEAD_ID, event_hash, row_fields
 from custody.audit.verify import Report, verify_log
+from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.db.models import AuditHead
 from custody.domain import merkle
 from custody.domain.actor import Actor
 from custody.services.audit_trail import trail
 from custody.services.system import System
-from tests.conftest import Installer, RecordedJobs
+from tests.conftest import Installer, PostgresAdmin, RecordedJobs, postgres_database_url
 
 pytestmark = pytest.mark.postgres
 
@@ -64,19 +67,51 @@ def _seed(system: System, count: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Kept:
+    template: str  # the PostgreSQL database the log was built in, kept as a template
+    data_dir: Path  # the installation's data dir: the server key that signed the checkpoints
+
+
+@pytest.fixture(scope="module")
+def kept_log(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_admin: PostgresAdmin,
+    postgres_template: str,
+    install: Installer,
+) -> _Kept:
+    """The large log, built once for the module: most tests tamper with their copy of it."""
+    data_dir = tmp_path_factory.mktemp("big-log") / "data"
+    with postgres_admin.copy_of(postgres_template) as name:
+        settings = Settings(data_dir=data_dir, database_url=postgres_database_url(name))
+        system = install(settings, jobs=RecordedJobs())
+        _seed(system, INSIDE)
+        assert trail.publish_checkpoint(system) is not None
+        _seed(system, EVENTS - INSIDE)
+        assert trail.publish_checkpoint(system) is not None
+        # Hint bits set and statistics gathered once here, not by the first reads of each copy.
+        with system.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
+            db.execute(text("VACUUM (FREEZE, ANALYZE)"))
+        system.engine.dispose()
+        return _Kept(postgres_admin.keep(name), data_dir)
+
+
 @pytest.fixture
 def big_log(
-    tmp_path: Path, postgres_url: str, install: Installer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    kept_log: _Kept,
+    postgres_admin: PostgresAdmin,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[System]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url)
-    system = install(settings, jobs=RecordedJobs())
+    """An installation of this test's own whose log is a copy of the module's large log."""
     monkeypatch.setattr(verify, "PARALLEL_FROM", 2)
-    _seed(system, INSIDE)
-    assert trail.publish_checkpoint(system) is not None
-    _seed(system, EVENTS - INSIDE)
-    assert trail.publish_checkpoint(system) is not None
-    yield system
-    system.engine.dispose()
+    with postgres_admin.copy_of(kept_log.template) as name:
+        data_dir = tmp_path / "data"
+        shutil.copytree(kept_log.data_dir, data_dir)
+        settings = Settings(data_dir=data_dir, database_url=postgres_database_url(name))
+        system = build_system(settings, jobs=RecordedJobs())
+        yield system
+        system.engine.dispose()
 
 
 def both_ways(system: System) -> tuple[Report, Report]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from custody.bootstrap import build_system
 from custody.config import Settings
 from custody.domain.clock import ManualClock
 from custody.domain.errors import ObjectLocked
@@ -27,25 +29,41 @@ from custody.storage.encryption import unsealed
 from custody.storage.s3 import S3Store
 from tests.conftest import Installer, RecordedJobs, custody
 from tests.integration.lifecycle_world import World, build_world
+from tests.snapshots import world_of
 
 DAY = timedelta(days=1)
 
 
+# The force (people, cameras, tokens) is built once per test process and database
+# (`tests/snapshots.py`) at this time, on an installation that has stored nothing yet: its
+# copy is then pointed at the test's bucket, and its clock at the real now.
+BUILT_AT = datetime.now(UTC).replace(microsecond=0)
+
+
 @pytest.fixture
 def s3_system(
-    tmp_path: Path, clock: ManualClock, install: Installer, s3_url: str, database_url: str
+    tmp_path: Path, clock: ManualClock, install: Installer, database_url: str
 ) -> Iterator[System]:
-    # The test clock starts at the real now: Object Lock dates are the store's real time.
-    clock.set(datetime.now(UTC).replace(microsecond=0))
-    settings = Settings(data_dir=tmp_path / "data", storage_url=s3_url, database_url=database_url)
+    """An installation whose store is not yet the bucket: `world` points it there."""
+    clock.set(BUILT_AT)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     built = install(settings, clock=clock, jobs=RecordedJobs())
     yield built
     built.engine.dispose()
 
 
 @pytest.fixture
-def world(s3_system: System) -> World:
-    return build_world(s3_system)
+def world(s3_system: System, clock: ManualClock, s3_url: str) -> World:
+    world = world_of(build_world, s3_system)
+    # The world stored no object: the same installation on the bucket is the same world.
+    s3_system.engine.dispose()
+    s3_system.settings.storage_url = s3_url
+    on_s3 = build_system(s3_system.settings, clock=clock, jobs=s3_system.jobs)
+    for each in fields(System):
+        setattr(s3_system, each.name, getattr(on_s3, each.name))
+    # The test clock starts at the real now: Object Lock dates are the store's real time.
+    clock.set(datetime.now(UTC).replace(microsecond=0))
+    return world
 
 
 def _store(world: World) -> S3Store:
@@ -113,15 +131,18 @@ def test_a_hold_is_a_legal_hold_in_the_store_until_lifted(world: World, clock: M
 
 def test_footage_that_falls_due_is_deleted_not_blocked(world: World, clock: ManualClock) -> None:
     store, system = _store(world), world.system
-    # Its 31-day baseline is four seconds away (of the store's real time too).
+    # Its 31-day baseline is three seconds away: the store is told to keep it for as long
+    # from its own now (which must still be ahead when the store hears of it).
     baseline = STATUTORY_LIMIT - SWEEP_MARGIN
-    rid = world.record(started_at=clock.now() - baseline + timedelta(seconds=4))
+    rid = world.record(started_at=clock.now() - baseline + timedelta(seconds=3))
     locks.lock_objects(system, [rid])
     sha = world.row(rid).sha256
-    assert store.protection(sha)[0] is not None
+    until = store.protection(sha)[0]
+    assert until is not None
     assert sweep.sweep(system).deleted == []
-    time.sleep(5)  # the lock runs out by the store's own clock
-    clock.advance(timedelta(seconds=5))
+    # The lock runs out by the store's own clock (this machine's): waited for, no longer.
+    time.sleep(max(0.0, until.timestamp() - time.time()) + 0.1)
+    clock.advance(timedelta(seconds=3))
     report = sweep.sweep(system)
     assert report.deleted == [rid] and report.failures == []
     assert not store.exists(sha)
@@ -133,15 +154,18 @@ def test_footage_that_falls_due_is_deleted_not_blocked(world: World, clock: Manu
     )
 
 
-def test_doctor_says_whether_the_store_has_object_lock(tmp_path: Path, s3_url: str) -> None:
+def test_doctor_says_whether_the_store_has_object_lock(
+    tmp_path: Path, s3_url: str, install: Installer
+) -> None:
     on_files, on_s3 = tmp_path / "files", tmp_path / "s3"
-    assert custody(on_files, "init").returncode == 0
+    # What `custody init` makes (tests/conftest.py), without migrating a database again.
+    install(Settings(data_dir=on_files)).engine.dispose()
     checked = custody(on_files, "doctor")
     assert checked.returncode == 0
     assert "no Object Lock" in " ".join(checked.stdout.split())
 
     env = {"CUSTODY_STORAGE_URL": s3_url}
-    assert custody(on_s3, "init", env=env).returncode == 0
+    install(Settings(data_dir=on_s3, storage_url=s3_url)).engine.dispose()
     checked = custody(on_s3, "doctor", env=env)
     assert checked.returncode == 0, checked.stdout
     assert "Object Lock: the store itself refuses early deletes" in checked.stdout
@@ -284,19 +308,18 @@ def test_the_renewal_reads_only_what_changed_a_page_at_a_time(
 
 
 def test_a_migration_to_another_bucket_then_store_lock_locks_every_copy(
-    tmp_path: Path, s3_url: str
+    tmp_path: Path, s3_url: str, install: Installer
 ) -> None:
     """What an administrator does by hand: migrate (the bucket must exist, and a missing one
     is said plainly), point Custody at the copy, and tell the new bucket's Object Lock."""
     import boto3
 
-    from custody.bootstrap import build_system
     from custody.services.system import NoJobs
 
     data_dir = tmp_path / "data"
     here = {"CUSTODY_STORAGE_URL": s3_url}
-    assert custody(data_dir, "init", env=here).returncode == 0
-    system = build_system(Settings(data_dir=data_dir, storage_url=s3_url), jobs=NoJobs())
+    # What `custody init` makes (tests/conftest.py), without migrating a database again.
+    system = install(Settings(data_dir=data_dir, storage_url=s3_url), jobs=NoJobs())
     world = build_world(system)
     rids = [world.record() for _ in range(3)]
     shas = sorted(world.row(rid).sha256 for rid in rids)

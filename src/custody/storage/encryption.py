@@ -151,7 +151,7 @@ class EncryptedStore:
         if create and kept is None and self.inner.exists(sha256):
             # As in `_seal_into`: bytes with no key are a shredded object's noise.
             self.inner.delete(sha256)
-        return self._data_key(sha256, create=create, kept=kept)
+        return self._data_key(sha256, kept, create=create)
 
     def put_sealed_file(self, path: Path, sha256: str) -> StoredObject:
         """Move a local file already sealed under the object's own data key (its staging
@@ -209,7 +209,7 @@ class EncryptedStore:
     def _seal_into(self, sha256: str, plaintext: Iterable[bytes]) -> None:
         there = self.inner.exists(sha256)
         kept = self.keys.find(sha256)
-        data_key = self._data_key(sha256, create=True)
+        data_key = self._data_key(sha256, kept, create=True)
         if there and kept is None:
             # Bytes under this name with no key: a shredded object whose purge has not run
             # yet. Noise now, they must not stand in for the same content stored anew.
@@ -223,10 +223,11 @@ class EncryptedStore:
         )
 
     def _data_key(
-        self, sha256: str, *, create: bool = False, kept: WrappedKey | None = None
+        self, sha256: str, kept: WrappedKey | None, *, create: bool = False
     ) -> bytes | None:
-        """The object's data key; None for an object stored before encryption at rest."""
-        kept = kept or self.keys.find(sha256)
+        """The object's data key from `kept`, what `keys.find` just gave for it (looked up
+        once by the caller, which needs it too); None for an object stored before
+        encryption at rest."""
         if kept is not None and kept.kek_id == PLAINTEXT:
             return None
         if kept is None:
@@ -276,7 +277,7 @@ class EncryptedStore:
         self, sha256: str, ciphertext_size: int, kept: WrappedKey | None
     ) -> tuple[bytes | None, bool]:
         """`_opening`, and whether the object's key is settled (sealed, not being sealed)."""
-        data_key = self._data_key(sha256, kept=kept)
+        data_key = self._data_key(sha256, kept)
         if data_key is not None and kept is not None and kept.resealing:
             return (data_key if self.opens(sha256, data_key, ciphertext_size) else None), False
         return data_key, data_key is not None

@@ -32,8 +32,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader, create_loader
 
 from custody.domain.errors import (
     ContentMismatch,
@@ -77,6 +79,28 @@ def part_size_for(length: int, base: int = PART_SIZE) -> int:
     return max(base, -(-needed // MiB) * MiB)
 
 
+# botocore's descriptions of S3 and of the endpoints (JSON files of megabytes), read once per
+# process: each store has a session of its own (a session is not thread-safe, and resolves
+# credentials its own way), but they share the loader that parsed them and keeps them.
+_LOADERS: dict[str | None, Loader] = {}
+_LOADERS_LOCK = threading.Lock()
+
+
+def _session() -> boto3.session.Session:
+    """A new session whose data loader is the process's for its data path."""
+    core = botocore.session.Session()
+    path = core.get_config_variable("data_path")
+    with _LOADERS_LOCK:
+        loader = _LOADERS.get(path)
+        if loader is None:
+            loader = _LOADERS[path] = create_loader(path)
+        core.register_component("data_loader", loader)
+        session = boto3.session.Session(botocore_session=core)
+        # boto3 adds its own data dir to the loader's search path: once is enough.
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return session
+
+
 class S3Store:
     """A BlobStore in one bucket under one prefix."""
 
@@ -109,7 +133,7 @@ class S3Store:
             # checks it when it reads it back, and sealed objects carry their own tags.
             s3={"payload_signing_enabled": False},
         )
-        self.client: Any = boto3.session.Session().client(
+        self.client: Any = _session().client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
