@@ -8,7 +8,9 @@ in Camden with one; dana investigates; root administers.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,6 +71,42 @@ def _settled(url: str, token: str, count: int) -> list[dict[str, object]]:
         time.sleep(0.3)
 
 
+# The portal's three cameras: (serial, officer, recordings, seconds each).
+CAMERAS = (
+    ("BWV-0101", "1234AB", 3, 20),
+    ("BWV-0202", "5678CD", 1, 10),
+    ("BWV-0303", "4242GH", 3, 12),
+)
+
+
+def _cameras(tmp_path_factory: pytest.TempPathFactory, root: Path) -> list[Path]:
+    """The portal's cameras in bays under `root`, each a copy of cameras rendered once for
+    the test session: every xdist worker builds a portal of its own, and rendering seven
+    recordings' H.264 took most of its seconds. A copy is the same camera (its key, its
+    signed recordings), docked into this worker's server alone."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's directory, above each worker's own
+    rendered = shared / "portal-cameras"
+    with open(shared / "portal-cameras.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker renders; the others wait, then copy
+        if not (rendered / "done").exists():
+            shutil.rmtree(rendered, ignore_errors=True)
+            for n, (serial, officer, recordings, seconds) in enumerate(CAMERAS, 1):
+                simulate_camera(
+                    rendered / f"bay-{n}",
+                    serial=serial,
+                    officer_id=officer,
+                    recordings=recordings,
+                    duration=seconds,
+                )
+            (rendered / "done").touch()
+    bays = [root / f"bay-{n}" for n in range(1, len(CAMERAS) + 1)]
+    for bay in bays:
+        shutil.copytree(rendered / bay.name, bay)
+    return bays
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
     """Mark a failed test, so that its browser leaves a screenshot behind."""
@@ -105,13 +143,9 @@ def portal(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             # Each person sets their own password with the code admin was given for them.
             code = _ok(data_dir, "users", "add", name, "--role", role, *extra)
             _ok(data_dir, "users", "complete-reset", stdin=f"{code}\n{PASSWORD}\n")
-    bays = [root / "bay-1", root / "bay-2", root / "bay-3"]
-    simulate_camera(bays[0], serial="BWV-0101", officer_id="1234AB", recordings=3, duration=20)
-    simulate_camera(bays[1], serial="BWV-0202", officer_id="5678CD", recordings=1, duration=10)
-    _ok(data_dir, "fleet", "add-camera", "--from", str(bays[0]), "--officer", "1234AB")
-    _ok(data_dir, "fleet", "add-camera", "--from", str(bays[1]), "--officer", "5678CD")
-    simulate_camera(bays[2], serial="BWV-0303", officer_id="4242GH", recordings=3, duration=12)
-    _ok(data_dir, "fleet", "add-camera", "--from", str(bays[2]), "--officer", "4242GH")
+    bays = _cameras(tmp_path_factory, root)
+    for bay, (_, officer, _, _) in zip(bays, CAMERAS, strict=True):
+        _ok(data_dir, "fleet", "add-camera", "--from", str(bay), "--officer", officer)
     server = ServerProcess(data_dir, free_port(), {})
     server.start()
     try:

@@ -29,8 +29,10 @@ from custody.storage.s3 import S3Store
 from tests.conftest import Installation, running_installation
 from tests.proxy import Exchange, Fault, FaultProxy
 
-PATIENT = Backoff(base=0.05, cap=0.4, attempts=60)
-RESTART_PATIENT = Backoff(base=0.05, cap=1.0, attempts=120)
+# Short waits and many of them: the dock is back within a fifth of a second of a restarted
+# server (each kill's restart no longer costs a long last wait), as patient as before in all.
+PATIENT = Backoff(base=0.05, cap=0.2, attempts=120)
+RESTART_PATIENT = Backoff(base=0.05, cap=0.2, attempts=600)
 CHUNK = 128 * 1024
 UPLOADS = "/api/v1/uploads/"
 RECEIPTS = "/api/v1/receipts/"
@@ -220,7 +222,11 @@ def _dock_through(
 def test_the_server_killed_again_and_again_loses_and_duplicates_nothing(
     installation: Installation, tmp_path: Path
 ) -> None:
-    camera_dir, originals = _camera(tmp_path, installation, "BWV-0101", recordings=4)
+    # Four recordings of a dozen chunks each: the second upload's POST and receipt are struck,
+    # and each chunk sent to S3 rewrites its upload's tail (the smaller, the fewer seconds).
+    camera_dir, originals = _camera(
+        tmp_path, installation, "BWV-0101", recordings=4, bitrate=4_000_000
+    )
     plan = [
         # Part of a chunk reached the server, which never acknowledged it.
         Fault("mid-chunk", "kill", "PATCH", UPLOADS, nth=3, body_at=50_000),
@@ -266,7 +272,8 @@ def test_the_server_killed_again_and_again_loses_and_duplicates_nothing(
 def test_cut_connections_resume_from_the_servers_offset(
     installation: Installation, tmp_path: Path
 ) -> None:
-    camera_dir, originals = _camera(tmp_path, installation, "BWV-0102")
+    # One recording of 17 chunks holds every fault planned (each chunk costs S3 seconds).
+    camera_dir, originals = _camera(tmp_path, installation, "BWV-0102", recordings=1)
     plan = [
         Fault("early in a chunk", "cut", "PATCH", UPLOADS, nth=2, body_at=1_000),
         Fault("late in a chunk", "cut", "PATCH", UPLOADS, nth=6, body_at=CHUNK - 10_000),
@@ -291,7 +298,8 @@ def test_cut_connections_resume_from_the_servers_offset(
 def test_corrupted_chunks_are_refused_and_sent_again(
     installation: Installation, tmp_path: Path
 ) -> None:
-    camera_dir, originals = _camera(tmp_path, installation, "BWV-0103")
+    # One recording of 17 chunks holds every fault planned (each chunk costs S3 seconds).
+    camera_dir, originals = _camera(tmp_path, installation, "BWV-0103", recordings=1)
     plan = [
         Fault("first byte", "corrupt", "PATCH", UPLOADS, nth=2, body_at=0),
         Fault("middle byte", "corrupt", "PATCH", UPLOADS, nth=7, body_at=CHUNK // 2),

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, DateTime, Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 
 from custody.domain.clock import as_utc
@@ -38,16 +39,18 @@ class ShiftedTime(ColumnElement[datetime]):
 
     inherit_cache = True
     type = UTCDateTime()
+    # What tells one apart from another: SQLAlchemy's statement cache keys on these (without
+    # them a statement holding one was compiled afresh every time it ran).
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("seconds", InternalTraversal.dp_plain_obj),
+    ]
 
     def __init__(self, column: ColumnElement[datetime], by: timedelta) -> None:
         self.column = column
         self.seconds = int(by.total_seconds())
         if self.seconds != by.total_seconds():
             raise ValueError("shifted by whole seconds only")
-
-    @property
-    def _cache_key_parts(self) -> tuple[Any, ...]:
-        return (self.seconds,)
 
 
 @compiles(ShiftedTime, "sqlite")
@@ -81,6 +84,7 @@ class NotIndexed(ColumnElement[Any]):
     it is on PostgreSQL, whose planner weighs both."""
 
     inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column: ColumnElement[Any]) -> None:
         self.column = column

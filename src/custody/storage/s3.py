@@ -66,6 +66,8 @@ IN_FLIGHT = 3
 # Blocks read ahead of their consumer when a staged upload is read back at commit: the
 # store's answers arrive while the last ones are hashed, sealed and sent.
 READ_AHEAD = 8
+# The most versions one DeleteObjects request may name (S3's limit).
+DELETE_BATCH = 1000
 DEFAULT_ATTEMPTS = 5
 T = TypeVar("T")
 
@@ -783,12 +785,36 @@ class S3Staging:
                     Key=self._key(upload_id, "data"),
                     UploadId=info["multipart"],
                 )
-        prefix = self._key(upload_id, "")
-        for key in self._keys(prefix):
-            if not key.endswith("/info"):
-                self.store._delete_versions(key)
+        info_key = self._key(upload_id, "info")
+        versions = self._versions(self._key(upload_id, ""))
+        # Every version of every key in a request or a few (a tail has one per request that
+        # ended inside its part), where one request per version took a round trip each.
+        self._delete_batch([v for v in versions if v["Key"] != info_key])
         # The info goes last: while it is there, the next clean-up finds the rest.
-        self.store._delete_versions(self._key(upload_id, "info"))
+        self._delete_batch([v for v in versions if v["Key"] == info_key])
+
+    def _versions(self, prefix: str) -> list[dict[str, str]]:
+        """Every version and delete marker under `prefix`, as DeleteObjects names them."""
+        pages = self.store.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.store.bucket, Prefix=prefix
+        )
+        return [
+            {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            for page in self.store._guard("list_object_versions", lambda: list(pages))
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+
+    def _delete_batch(self, versions: list[dict[str, str]]) -> None:
+        """Delete these versions, up to S3's thousand a request; any the store refused are
+        deleted again one by one, for the error that deleting it alone gives."""
+        for start in range(0, len(versions), DELETE_BATCH):
+            answer = self.store.call(
+                "delete_objects",
+                Bucket=self.store.bucket,
+                Delete={"Objects": versions[start : start + DELETE_BATCH], "Quiet": True},
+            )
+            for refused in answer.get("Errors", []):
+                self.store._delete_versions(refused["Key"])
 
     def _keys(self, prefix: str) -> list[str]:
         pages = self.store.client.get_paginator("list_objects_v2").paginate(
@@ -810,10 +836,12 @@ class S3Staging:
         return ids
 
     def drop_tails_before(self, upload_id: str, part: int) -> None:
-        for key in self._keys(self._key(upload_id, "tail-")):
-            number = key.rsplit("-", 1)[1]
+        old = []
+        for version in self._versions(self._key(upload_id, "tail-")):
+            number = version["Key"].rsplit("-", 1)[1]
             if number.isdigit() and int(number) < part:
-                self.store._delete_versions(key)
+                old.append(version)
+        self._delete_batch(old)
 
 
 class _PartWriter:
