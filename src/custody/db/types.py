@@ -41,7 +41,7 @@ class ShiftedTime(ColumnElement[datetime]):
     type = UTCDateTime()
     # What tells one apart from another: SQLAlchemy's statement cache keys on these (without
     # them a statement holding one was compiled afresh every time it ran).
-    _traverse_internals = [
+    _traverse_internals = [  # noqa: RUF012 (SQLAlchemy's own type: a list, read off the class)
         ("column", InternalTraversal.dp_clauseelement),
         ("seconds", InternalTraversal.dp_plain_obj),
     ]
@@ -84,7 +84,7 @@ class NotIndexed(ColumnElement[Any]):
     it is on PostgreSQL, whose planner weighs both."""
 
     inherit_cache = True
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
 
     def __init__(self, column: ColumnElement[Any]) -> None:
         self.column = column
