@@ -310,6 +310,10 @@ def run(
             database_url,
             force,
         ):
+            # The copy's gigabytes written back now, not during the timing: a commit's fsync
+            # would otherwise wait behind them (ext4 orders them first), one request in a
+            # few dozen taking most of a second that no served force would.
+            os.sync()
             seeded = time.perf_counter() - began
             print(
                 f"\n== {backend}: {force.recordings:,} recordings, {force.officers:,} officers, "
