@@ -82,6 +82,30 @@ def pytest_configure(config: pytest.Config) -> None:
         tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
+# The browser tests are one unit of work for xdist (below): they share a package-scoped
+# portal and Chromium, which each worker running any of them would build for itself.
+ONE_WORKER = ("tests/browser/",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadscope`, with each of ONE_WORKER's directories one scope: a second
+    worker's portal (its footage rendered, docked and probed, and a browser) cost the two
+    cores a dozen seconds that nothing else was waiting on."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            for directory in ONE_WORKER:
+                if nodeid.startswith(directory):
+                    return directory
+            return str(super()._split_scope(nodeid))
+
+    return Scheduling(config, log)
+
+
 def services_required() -> bool:
     """In CI a missing PostgreSQL or Redis is a failure, not a skip."""
     return os.environ.get("CUSTODY_REQUIRE_SERVICES") == "1"
