@@ -339,6 +339,76 @@ def test_a_change_read_between_a_move_and_its_count_waits_for_the_move(
     assert_kept(world, "a change read between a move and its count")
 
 
+def test_a_move_waits_for_an_open_change_of_the_officer_s_footage_before_touching_them(
+    system: System,
+) -> None:
+    """While a change of bob's footage is open (held by a test trigger after its counts),
+    a move of bob waits on his advisory lock (`custody.db.officer_locks`) without having
+    touched his row; once the change commits, the move counts what it left."""
+    from custody.db import officer_locks
+
+    if system.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer: a move and a change never interleave")
+    world = build_world(system)
+    people = world.people
+    rid = world.record("5678CD", system.clock.now() - 3 * DAY)
+    failures: list[BaseException] = []
+
+    def run(step: Any) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                step()
+            except BaseException as error:  # reported by the test below
+                failures.append(error)
+
+        thread = threading.Thread(target=guarded)
+        thread.start()
+        return thread
+
+    with system.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        for statement in (
+            "CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN PERFORM pg_advisory_xact_lock(TG_ARGV[0]::bigint); RETURN NULL; END $$",
+            "CREATE TRIGGER compliance_z_paused AFTER UPDATE OF categorised ON recordings"
+            " FOR EACH ROW EXECUTE FUNCTION test_pause(1602)",
+        ):
+            holder.execute(text(statement))
+        holder.execute(text("SELECT pg_advisory_lock(1602)"))
+        changer = run(
+            lambda: categories.set_categories(
+                system, people["pat"], rid, ["Non-evidential"], None, ACTOR
+            )
+        )
+        _until(lambda: len(_waiting(holder)) == 1, "the change paused")
+        mover = run(
+            lambda: registry.update_officer(system, people["admin2"], "5678CD", unit="Camden")
+        )
+        _until(lambda: len(_waiting(holder)) == 2, "the move waited")
+        waited_on = holder.execute(
+            text(
+                "SELECT l.locktype, l.classid FROM pg_locks l JOIN pg_stat_activity a"
+                " ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()"
+                " AND l.objid <> 1602"
+            )
+        ).all()
+        assert [tuple(row) for row in waited_on] == [("advisory", officer_locks.KEY)]
+        # Bob's row is not locked for update by the waiting move.
+        holder.execute(
+            text("SELECT 1 FROM officers WHERE warrant_number = '5678CD' FOR NO KEY UPDATE NOWAIT")
+        )
+        holder.execute(text("SELECT pg_advisory_unlock(1602)"))
+        changer.join()
+        mover.join()
+        for statement in (
+            "DROP TRIGGER compliance_z_paused ON recordings",
+            "DROP FUNCTION test_pause()",
+        ):
+            holder.execute(text(statement))
+    assert failures == []
+    assert world.row(rid).categorised
+    assert_kept(world, "a move that waited for a change")
+
+
 def test_a_complaint_hold_moves_the_force_s_due_soon_only_for_those_who_know_of_it(
     system: System,
 ) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
 
+from custody.db import officer_locks
 from custody.db.models import Camera, CameraReport, Dock, IngestFlag, Officer
 from custody.db.models.fleet import CameraAssignment
 from custody.domain.access import SystemAction
@@ -306,6 +307,9 @@ def update_officer(
             for key, value in new.items()
             if value.strip() != getattr(officer, key)
         }
+        if "unit" in changed:
+            # Before the officer's row changes: see `custody.db.officer_locks`.
+            officer_locks.hold_for_move(uow.session, officer.id)
         for key, value in changed.items():
             setattr(officer, key, value)
         card_changed = card != officer.card_id
