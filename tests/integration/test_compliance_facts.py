@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 
 from custody.db.models import Recording
 from custody.db.models.lifecycle import Category
@@ -270,73 +272,89 @@ def _until(done: Any, what: str) -> None:
         time.sleep(0.01)
 
 
-def test_a_change_read_between_a_move_and_its_count_waits_for_the_move(
-    system: System,
-) -> None:
-    """The narrowest interleaving of a move and a change, held at each step by test triggers
-    waiting on advisory locks: the move has updated bob's row and not yet moved his counts
-    when his footage is categorised (the change's FOR KEY SHARE does not wait for the move's
-    update), and the change is still open when the move goes on to count. The move's FOR
-    UPDATE waits for the change (its lock is carried to the officer's new row version), so
-    the move counts the change's recording where the change left it."""
+# Test triggers that hold a transaction at a chosen step until the test releases the
+# advisory lock named in them (taken first by the test's own session).
+PAUSED_MOVE = (
+    # After the move's update of the officer, before its counts move (fired by name).
+    "CREATE TRIGGER compliance_a_paused AFTER UPDATE OF unit ON officers"
+    " FOR EACH ROW EXECUTE FUNCTION test_pause(1601)"
+)
+PAUSED_CHANGE = (
+    # After a recording's counts have changed, before its transaction ends.
+    "CREATE TRIGGER compliance_z_paused AFTER UPDATE OF categorised ON recordings"
+    " FOR EACH ROW EXECUTE FUNCTION test_pause(1602)"
+)
+
+
+@contextmanager
+def _paused(system: System, *triggers: str) -> Iterator[Connection]:
+    """A session of the test's own holding advisory locks 1601 and 1602, with `triggers`
+    pausing other transactions on them; the triggers go when it ends."""
+    with system.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+        holder.execute(
+            text(
+                "CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                " PERFORM pg_advisory_xact_lock(TG_ARGV[0]::bigint); RETURN NULL; END $$"
+            )
+        )
+        for trigger in triggers:
+            holder.execute(text(trigger))
+        holder.execute(text("SELECT pg_advisory_lock(1601), pg_advisory_lock(1602)"))
+        try:
+            yield holder
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock_all()"))
+            for trigger in triggers:
+                name, table = trigger.split()[2], trigger.split(" ON ")[1].split()[0]
+                holder.execute(text(f"DROP TRIGGER {name} ON {table}"))
+            holder.execute(text("DROP FUNCTION test_pause()"))
+
+
+def _in_thread(step: Any, failures: list[BaseException]) -> threading.Thread:
+    def guarded() -> None:
+        try:
+            step()
+        except BaseException as error:  # reported by the test
+            failures.append(error)
+
+    thread = threading.Thread(target=guarded)
+    thread.start()
+    return thread
+
+
+def test_a_change_begun_while_a_move_is_under_way_waits_for_it(system: System) -> None:
+    """The move has updated bob's row and not yet moved his counts when his footage is
+    categorised: the change waits for the move (its officer's lock, `db.officer_locks`),
+    then counts its recording in bob's new team."""
     if system.engine.dialect.name != "postgresql":
         pytest.skip("SQLite has one writer: a move and a change never interleave")
     world = build_world(system)
     people = world.people
     rid = world.record("5678CD", system.clock.now() - 3 * DAY)
-    pauses = (
-        "CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS $$"
-        " BEGIN PERFORM pg_advisory_xact_lock(TG_ARGV[0]::bigint); RETURN NULL; END $$",
-        # Fired after the move's update of the officer, before its counts move (by name).
-        "CREATE TRIGGER compliance_a_paused AFTER UPDATE OF unit ON officers"
-        " FOR EACH ROW EXECUTE FUNCTION test_pause(1601)",
-        # Fired after a recording's counts have changed, before its transaction ends.
-        "CREATE TRIGGER compliance_z_paused AFTER UPDATE OF categorised ON recordings"
-        " FOR EACH ROW EXECUTE FUNCTION test_pause(1602)",
-    )
     failures: list[BaseException] = []
-
-    def run(step: Any) -> threading.Thread:
-        def guarded() -> None:
-            try:
-                step()
-            except BaseException as error:  # reported by the test below
-                failures.append(error)
-
-        thread = threading.Thread(target=guarded)
-        thread.start()
-        return thread
-
-    with system.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        for statement in pauses:
-            holder.execute(text(statement))
-        holder.execute(text("SELECT pg_advisory_lock(1601), pg_advisory_lock(1602)"))
-        mover = run(
-            lambda: registry.update_officer(system, people["admin2"], "5678CD", unit="Camden")
+    with _paused(system, PAUSED_MOVE, PAUSED_CHANGE) as holder:
+        mover = _in_thread(
+            lambda: registry.update_officer(system, people["admin2"], "5678CD", unit="Camden"),
+            failures,
         )
         _until(lambda: len(_waiting(holder)) == 1, "the move paused")
         (moving,) = _waiting(holder)
-        changer = run(
+        changer = _in_thread(
             lambda: categories.set_categories(
                 system, people["pat"], rid, ["Non-evidential"], None, ACTOR
-            )
+            ),
+            failures,
         )
-        _until(lambda: len(_waiting(holder)) == 2, "the change paused")
+        _until(lambda: len(_waiting(holder)) == 2, "the change waited")
         holder.execute(text("SELECT pg_advisory_unlock(1601)"))
         # The move ends, or waits for the change: either way, whatever it counts is counted.
         _until(lambda: not mover.is_alive() or _waiting(holder, moving), "the move settled")
         holder.execute(text("SELECT pg_advisory_unlock(1602)"))
         mover.join()
         changer.join()
-        for statement in (
-            "DROP TRIGGER compliance_a_paused ON officers",
-            "DROP TRIGGER compliance_z_paused ON recordings",
-            "DROP FUNCTION test_pause()",
-        ):
-            holder.execute(text(statement))
     assert failures == []
     assert world.row(rid).categorised
-    assert_kept(world, "a change read between a move and its count")
+    assert_kept(world, "a change begun while a move was under way")
 
 
 def test_a_move_waits_for_an_open_change_of_the_officer_s_footage_before_touching_them(
@@ -353,42 +371,24 @@ def test_a_move_waits_for_an_open_change_of_the_officer_s_footage_before_touchin
     people = world.people
     rid = world.record("5678CD", system.clock.now() - 3 * DAY)
     failures: list[BaseException] = []
-
-    def run(step: Any) -> threading.Thread:
-        def guarded() -> None:
-            try:
-                step()
-            except BaseException as error:  # reported by the test below
-                failures.append(error)
-
-        thread = threading.Thread(target=guarded)
-        thread.start()
-        return thread
-
-    with system.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        for statement in (
-            "CREATE FUNCTION test_pause() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN PERFORM pg_advisory_xact_lock(TG_ARGV[0]::bigint); RETURN NULL; END $$",
-            "CREATE TRIGGER compliance_z_paused AFTER UPDATE OF categorised ON recordings"
-            " FOR EACH ROW EXECUTE FUNCTION test_pause(1602)",
-        ):
-            holder.execute(text(statement))
-        holder.execute(text("SELECT pg_advisory_lock(1602)"))
-        changer = run(
+    with _paused(system, PAUSED_CHANGE) as holder:
+        changer = _in_thread(
             lambda: categories.set_categories(
                 system, people["pat"], rid, ["Non-evidential"], None, ACTOR
-            )
+            ),
+            failures,
         )
         _until(lambda: len(_waiting(holder)) == 1, "the change paused")
-        mover = run(
-            lambda: registry.update_officer(system, people["admin2"], "5678CD", unit="Camden")
+        mover = _in_thread(
+            lambda: registry.update_officer(system, people["admin2"], "5678CD", unit="Camden"),
+            failures,
         )
         _until(lambda: len(_waiting(holder)) == 2, "the move waited")
         waited_on = holder.execute(
             text(
                 "SELECT l.locktype, l.classid FROM pg_locks l JOIN pg_stat_activity a"
                 " ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()"
-                " AND l.objid <> 1602"
+                " AND l.objid IS DISTINCT FROM 1602"
             )
         ).all()
         assert [tuple(row) for row in waited_on] == [("advisory", officer_locks.KEY)]
@@ -399,11 +399,6 @@ def test_a_move_waits_for_an_open_change_of_the_officer_s_footage_before_touchin
         holder.execute(text("SELECT pg_advisory_unlock(1602)"))
         changer.join()
         mover.join()
-        for statement in (
-            "DROP TRIGGER compliance_z_paused ON recordings",
-            "DROP FUNCTION test_pause()",
-        ):
-            holder.execute(text(statement))
     assert failures == []
     assert world.row(rid).categorised
     assert_kept(world, "a move that waited for a change")
