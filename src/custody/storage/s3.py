@@ -333,26 +333,17 @@ class S3Store:
             self._delete_versions(staged)
         current = self.call("head_object", Bucket=self.bucket, Key=key).get("VersionId")
         kept = 0
-        pages = self._guard(
-            "list_object_versions",
-            lambda: list(
-                self.client.get_paginator("list_object_versions").paginate(
-                    Bucket=self.bucket, Prefix=key
+        for entry in self.versions(key):
+            if entry["Key"] != key or entry["VersionId"] == current:
+                continue
+            try:
+                self.call(
+                    "delete_object", Bucket=self.bucket, Key=key, VersionId=entry["VersionId"]
                 )
-            ),
-        )
-        for page in pages:
-            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                if entry["Key"] != key or entry["VersionId"] == current:
-                    continue
-                try:
-                    self.call(
-                        "delete_object", Bucket=self.bucket, Key=key, VersionId=entry["VersionId"]
-                    )
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") != "AccessDenied":
-                        raise
-                    kept += 1
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "AccessDenied":
+                    raise
+                kept += 1
         return Replaced(size, kept)
 
     def copy_in(self, source_key: str, sha256: str, size: int) -> None:
@@ -414,30 +405,37 @@ class S3Store:
         """Delete every version of a key (and delete marker): gone, not hidden behind a
         marker. ObjectLocked if Object Lock still protects one."""
         found = False
+        for entry in self.versions(key):
+            if entry["Key"] != key:
+                continue
+            found = found or "ETag" in entry
+            try:
+                self.call(
+                    "delete_object", Bucket=self.bucket, Key=key, VersionId=entry["VersionId"]
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "AccessDenied":
+                    raise ObjectLocked(
+                        f"the store refuses to delete {key}: Object Lock protects it"
+                    ) from error
+                raise
+        return found
+
+    def versions(self, prefix: str) -> list[dict[str, Any]]:
+        """Every version and delete marker of the keys under `prefix` (the store's entries)."""
         pages = self._guard(
             "list_object_versions",
             lambda: list(
                 self.client.get_paginator("list_object_versions").paginate(
-                    Bucket=self.bucket, Prefix=key
+                    Bucket=self.bucket, Prefix=prefix
                 )
             ),
         )
-        for page in pages:
-            for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                if entry["Key"] != key:
-                    continue
-                found = found or "ETag" in entry
-                try:
-                    self.call(
-                        "delete_object", Bucket=self.bucket, Key=key, VersionId=entry["VersionId"]
-                    )
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") == "AccessDenied":
-                        raise ObjectLocked(
-                            f"the store refuses to delete {key}: Object Lock protects it"
-                        ) from error
-                    raise
-        return found
+        return [
+            entry
+            for page in pages
+            for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
 
     def iter_objects(self) -> Iterator[str]:
         marker = f"{self.prefix}objects/"
@@ -795,13 +793,9 @@ class S3Staging:
 
     def _versions(self, prefix: str) -> list[dict[str, str]]:
         """Every version and delete marker under `prefix`, as DeleteObjects names them."""
-        pages = self.store.client.get_paginator("list_object_versions").paginate(
-            Bucket=self.store.bucket, Prefix=prefix
-        )
         return [
             {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-            for page in self.store._guard("list_object_versions", lambda: list(pages))
-            for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            for entry in self.store.versions(prefix)
         ]
 
     def _delete_batch(self, versions: list[dict[str, str]]) -> None:
